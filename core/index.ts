@@ -1,1 +1,46 @@
-export {}
+/**
+ * pop3 — one POP3 client for browser, edge and server.
+ *
+ * The Effect API. Provide a transport layer (`pop3/node`, `pop3/memory`, …) and use
+ * `connect` in a scope:
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as Pop3 from "pop3"
+ * import * as NodeTransport from "pop3/node"
+ *
+ * const program = Effect.gen(function*() {
+ *   const session = yield* Pop3.connect({ host: "pop.example.com", port: 995 })
+ *   const mailbox = yield* session.login({ user: "alice", password })
+ *   const { count } = yield* mailbox.stat
+ *   const first = yield* Pop3.collect(mailbox.retr(1))
+ * }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer))
+ * ```
+ *
+ * @module
+ */
+export { apopDigest } from "./auth/apop.ts"
+export type { AuthExchange, Credentials, Mechanism } from "./auth/mechanism.ts"
+export { type Authorization, collect, connect, type Greeting, type LoginOptions, type Mailbox, mechanisms } from "./client/client.ts"
+export * from "./client/errors.ts"
+export type { ConnectOptions } from "./client/options.ts"
+export { formatTraceEvent, type TraceEvent, type Tracer } from "./client/trace.ts"
+export type { Command, CommandName } from "./protocol/command.ts"
+export { encodeCommand } from "./protocol/command.ts"
+export { makeDecoder } from "./protocol/decoder.ts"
+export { type EngineEvent, makeEngine } from "./protocol/engine.ts"
+export { LocalProtocolError, RemoteProtocolError } from "./protocol/errors.ts"
+export {
+  type Capabilities,
+  expire,
+  hasCapability,
+  implementation,
+  type ListEntry,
+  loginDelay,
+  saslMechanisms,
+  type Stat,
+  type UidlEntry
+} from "./protocol/parse.ts"
+export { type ResponseCode, retryability, type StatusLine } from "./protocol/response.ts"
+export { allowed, type State, statesAllowing, type Transition, transitions } from "./protocol/state.ts"
+export { type Target, Transport } from "./transport/transport.ts"

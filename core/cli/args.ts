@@ -1,0 +1,221 @@
+/**
+ * The `pop3` command line: its options, commands and usage text — the public contract
+ * other tools rely on. Parsing is pure so it can be tested without running anything.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util"
+
+/**
+ * The `--auth` values the CLI accepts.
+ * @category contract
+ */
+export const AUTH_CHOICES = ["auto", "user", "apop", "plain", "login", "cram-md5", "scram-sha-1", "scram-sha-256", "xoauth2", "oauthbearer"] as const
+
+/**
+ * A parsed command.
+ * @category models
+ */
+export type CliCommand =
+  | { readonly name: "capa" }
+  | { readonly name: "stat" }
+  | { readonly name: "list"; readonly msg: number | undefined }
+  | { readonly name: "uidl"; readonly msg: number | undefined }
+  | { readonly name: "top"; readonly msg: number; readonly lines: number }
+  | { readonly name: "retr"; readonly msg: number }
+  | { readonly name: "dele"; readonly msgs: ReadonlyArray<number> }
+
+/**
+ * Parsed options.
+ * @category models
+ */
+export interface CliOptions {
+  readonly host: string
+  readonly port: number
+  readonly tls: "implicit" | "starttls" | "none"
+  readonly user: string | undefined
+  readonly auth: (typeof AUTH_CHOICES)[number]
+  readonly ca: string | undefined
+  readonly insecure: boolean
+  readonly timeoutSeconds: number
+  readonly trace: boolean
+  readonly json: boolean
+  readonly bridge: string | undefined
+  readonly command: CliCommand
+}
+
+/**
+ * The result of parsing: options to run, a request for help, or a usage error.
+ * @category models
+ */
+export type Parsed =
+  | { readonly _tag: "Run"; readonly options: CliOptions }
+  | { readonly _tag: "Help" }
+  | { readonly _tag: "Version" }
+  | { readonly _tag: "UsageError"; readonly message: string }
+
+/**
+ * The usage text.
+ * @category contract
+ */
+export const USAGE = `Usage: pop3 [options] <command>
+
+Commands:
+  capa                 list the server's capabilities (after login when --user is given)
+  stat                 print "COUNT SIZE"
+  list [N]             print "N SIZE" per message (or for message N)
+  uidl [N]             print "N UID" per message (or for message N)
+  top N LINES          print the header and the first LINES body lines of message N
+  retr N               print message N exactly (CRLF line ends, unstuffed)
+  dele N...            mark messages deleted, then QUIT so the server removes them
+
+Options:
+  --host HOST          server name or address (required)
+  --port PORT          default 110, or 995 with --tls implicit
+  --tls MODE           implicit | starttls | none (default: implicit on 995, else starttls)
+  --user NAME          user name; the password comes from $POP3_PASSWORD, never argv
+  --auth MECH          ${AUTH_CHOICES.join(" | ")} (default auto)
+  --ca FILE            trust this CA certificate (PEM) in addition to the system's
+  --insecure           do not verify the server certificate (testing only)
+  --timeout SECONDS    limit for connecting and for each wait on the server (default 30)
+  --bridge URL         reach the server through a pop3-bridge (ws:// or wss://)
+  --trace              print the protocol trace (secrets redacted) to stderr
+  --json               print results as JSON
+  -h, --help           this text
+  --version            the version
+
+Exit status: 0 ok, 1 the server refused, 2 usage, 3 network/TLS/timeout, 4 protocol violation.`
+
+const positiveInt = (value: string | undefined, what: string, min = 1): number | string => {
+  if (value === undefined || !/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
+    return `${what} must be a whole number ≥ ${min}, got ${value === undefined ? "nothing" : JSON.stringify(value)}`
+  }
+  return Number(value)
+}
+
+const parseCommand = (words: ReadonlyArray<string>): CliCommand | string => {
+  const [name, ...rest] = words
+  const arity = (min: number, max: number) =>
+    rest.length < min || rest.length > max ? `${name} takes ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? "" : "s"}, got ${rest.length}` : undefined
+  switch (name) {
+    case undefined:
+      return "no command given"
+    case "capa":
+    case "stat":
+      return arity(0, 0) ?? { name }
+    case "list":
+    case "uidl": {
+      const bad = arity(0, 1)
+      if (bad !== undefined) return bad
+      if (rest[0] === undefined) return { name, msg: undefined }
+      const msg = positiveInt(rest[0], "the message number")
+      return typeof msg === "string" ? msg : { name, msg }
+    }
+    case "top": {
+      const bad = arity(2, 2)
+      if (bad !== undefined) return bad
+      const msg = positiveInt(rest[0], "the message number")
+      const lines = positiveInt(rest[1], "LINES", 0)
+      return typeof msg === "string" ? msg : typeof lines === "string" ? lines : { name, msg, lines }
+    }
+    case "retr": {
+      const bad = arity(1, 1)
+      if (bad !== undefined) return bad
+      const msg = positiveInt(rest[0], "the message number")
+      return typeof msg === "string" ? msg : { name, msg }
+    }
+    case "dele": {
+      if (rest.length === 0) return "dele takes at least one message number"
+      const msgs: Array<number> = []
+      for (const word of rest) {
+        const msg = positiveInt(word, "a message number")
+        if (typeof msg === "string") return msg
+        msgs.push(msg)
+      }
+      return { name, msgs }
+    }
+    default:
+      return `unknown command ${JSON.stringify(name)}`
+  }
+}
+
+/**
+ * Parses argv (without the node and script paths).
+ * @category parsing
+ */
+export const parseCli = (argv: ReadonlyArray<string>): Parsed => {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        tls: { type: "string" },
+        user: { type: "string" },
+        auth: { type: "string" },
+        ca: { type: "string" },
+        insecure: { type: "boolean" },
+        timeout: { type: "string" },
+        bridge: { type: "string" },
+        trace: { type: "boolean" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" },
+        // Refused loudly: a password on the command line is visible to every user of the machine.
+        password: { type: "string" },
+        pass: { type: "string" }
+      }
+    })
+  } catch (error) {
+    return { _tag: "UsageError", message: error instanceof Error ? error.message : String(error) }
+  }
+  const v = parsed.values
+  if (v.help === true) return { _tag: "Help" }
+  if (v.version === true) return { _tag: "Version" }
+  if (v.password !== undefined || v.pass !== undefined) {
+    return { _tag: "UsageError", message: "passwords are not accepted on the command line; set POP3_PASSWORD" }
+  }
+  if (v.host === undefined || v.host === "") return { _tag: "UsageError", message: "--host is required" }
+  const tlsValue = v.tls ?? (v.port === "995" ? "implicit" : "starttls")
+  if (tlsValue !== "implicit" && tlsValue !== "starttls" && tlsValue !== "none") {
+    return { _tag: "UsageError", message: `--tls must be implicit, starttls or none, got ${JSON.stringify(tlsValue)}` }
+  }
+  const port = v.port === undefined ? (tlsValue === "implicit" ? 995 : 110) : positiveInt(v.port, "--port")
+  if (typeof port === "string") return { _tag: "UsageError", message: port }
+  if (port > 65535) return { _tag: "UsageError", message: `--port must be at most 65535, got ${port}` }
+  const auth = (v.auth ?? "auto").toLowerCase()
+  if (!(AUTH_CHOICES as ReadonlyArray<string>).includes(auth)) {
+    return { _tag: "UsageError", message: `--auth must be one of ${AUTH_CHOICES.join(", ")}, got ${JSON.stringify(v.auth)}` }
+  }
+  let timeoutSeconds = 30
+  if (v.timeout !== undefined) {
+    const t = Number(v.timeout)
+    if (!Number.isFinite(t) || t <= 0) return { _tag: "UsageError", message: `--timeout must be a positive number of seconds, got ${JSON.stringify(v.timeout)}` }
+    timeoutSeconds = t
+  }
+  const command = parseCommand(parsed.positionals)
+  if (typeof command === "string") return { _tag: "UsageError", message: command }
+  if (command.name !== "capa" && (v.user === undefined || v.user === "")) {
+    return { _tag: "UsageError", message: `${command.name} needs --user (and the password in POP3_PASSWORD)` }
+  }
+  return {
+    _tag: "Run",
+    options: {
+      host: v.host,
+      port,
+      tls: tlsValue,
+      user: v.user,
+      auth: auth as CliOptions["auth"],
+      ca: v.ca,
+      insecure: v.insecure === true,
+      timeoutSeconds,
+      trace: v.trace === true,
+      json: v.json === true,
+      bridge: v.bridge,
+      command
+    }
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The `pop3` CLI: parse, connect, run one command, print, and exit with a status that
+ * says what kind of failure happened. A plain module (no top-level side effects) so
+ * tests can run it in-process and Deno/Bun can run the same file.
+ *
+ * @module
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as Cause from "effect/Cause"
+import { readFileSync } from "node:fs"
+import { connect, type Mailbox } from "../client/client.ts"
+import type { Pop3Error } from "../client/errors.ts"
+import { formatTraceEvent } from "../client/trace.ts"
+import type { Capabilities } from "../protocol/parse.ts"
+import * as NodeTransport from "../transport/node.ts"
+import type { Transport } from "../transport/transport.ts"
+import { type CliOptions, parseCli, USAGE } from "./args.ts"
+
+/**
+ * What the CLI touches of the outside world; tests pass their own.
+ * @category models
+ */
+export interface CliIo {
+  readonly stdout: (bytes: Uint8Array | string) => Promise<void>
+  readonly stderr: (text: string) => void
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly readFile: (path: string) => string
+  /** The transport to use; default: Node TCP/TLS. */
+  readonly transport?: Layer.Layer<Transport> | undefined
+}
+
+/**
+ * Exit statuses, the CLI's contract.
+ * @category contract
+ */
+export const EXIT = { ok: 0, refused: 1, usage: 2, network: 3, protocol: 4 } as const
+
+/**
+ * The exit status for an error.
+ * @category contract
+ */
+export const exitCodeOf = (error: Pop3Error): number => {
+  switch (error._tag) {
+    case "ServerError":
+    case "AuthError":
+      return EXIT.refused
+    case "InvalidArgument":
+    case "InvalidState":
+      return EXIT.usage
+    case "ConnectError":
+    case "TlsError":
+    case "TimeoutError":
+    case "ConnectionClosed":
+      return EXIT.network
+    case "ProtocolError":
+      return EXIT.protocol
+  }
+}
+
+const VERSION = "0.1.0"
+
+const capaJson = (caps: Capabilities) => Object.fromEntries(caps.entries)
+
+const run = (options: CliOptions, io: CliIo): Effect.Effect<void, Pop3Error, Transport> =>
+  Effect.scoped(Effect.gen(function*() {
+    const start = Date.now()
+    const out = (bytes: Uint8Array | string) => Effect.promise(() => io.stdout(bytes))
+    const json = (value: unknown) => out(JSON.stringify(value) + "\n")
+    const session = yield* connect({
+      host: options.host,
+      port: options.port,
+      tls: options.tls,
+      insecure: options.insecure,
+      timeout: options.timeoutSeconds * 1000,
+      ...(options.ca !== undefined ? { ca: io.readFile(options.ca) } : {}),
+      ...(options.trace ? { trace: (event) => io.stderr(formatTraceEvent(event, start)) } : {})
+    })
+    const command = options.command
+    if (command.name === "capa" && options.user === undefined) {
+      const caps = session.capabilities()
+      return yield* options.json ? json(capaJson(caps)) : out(caps.lines.map((l) => l + "\n").join(""))
+    }
+    const mailbox: Mailbox = yield* session.login({
+      user: options.user ?? "",
+      password: io.env["POP3_PASSWORD"] ?? "",
+      mechanism: options.auth,
+      // `--tls none` is the user's explicit choice of an unencrypted connection.
+      allowPlaintext: options.tls === "none"
+    })
+    switch (command.name) {
+      case "capa": {
+        const caps = mailbox.capabilities()
+        yield* options.json ? json(capaJson(caps)) : out(caps.lines.map((l) => l + "\n").join(""))
+        break
+      }
+      case "stat": {
+        const stat = yield* mailbox.stat
+        yield* options.json ? json(stat) : out(`${stat.count} ${stat.size}\n`)
+        break
+      }
+      case "list": {
+        const entries = command.msg === undefined ? yield* mailbox.list : [yield* mailbox.listOne(command.msg)]
+        yield* options.json ? json(entries) : out(entries.map((e) => `${e.msg} ${e.size}\n`).join(""))
+        break
+      }
+      case "uidl": {
+        const entries = command.msg === undefined ? yield* mailbox.uidl : [yield* mailbox.uidlOne(command.msg)]
+        yield* options.json ? json(entries) : out(entries.map((e) => `${e.msg} ${e.uid}\n`).join(""))
+        break
+      }
+      case "top":
+      case "retr": {
+        const body = command.name === "top" ? mailbox.top(command.msg, command.lines) : mailbox.retr(command.msg)
+        if (options.json) {
+          const bytes = yield* Stream.mkUint8Array(body)
+          yield* json({ msg: command.msg, size: bytes.length, base64: toBase64(bytes) })
+        } else {
+          // Streamed straight to stdout, with its backpressure: a 1 GB message never sits in memory.
+          yield* Stream.runForEach(body, out)
+        }
+        break
+      }
+      case "dele": {
+        for (const msg of command.msgs) yield* mailbox.dele(msg)
+        yield* mailbox.quit
+        if (options.json) yield* json({ deleted: command.msgs })
+        return
+      }
+    }
+    yield* mailbox.quit
+  }))
+
+const toBase64 = (bytes: Uint8Array): string => {
+  let s = ""
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  return btoa(s)
+}
+
+/**
+ * Runs the CLI and returns the exit status.
+ * @category entry
+ */
+export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<number> => {
+  const parsed = parseCli(argv)
+  switch (parsed._tag) {
+    case "Help":
+      await io.stdout(USAGE + "\n")
+      return EXIT.ok
+    case "Version":
+      await io.stdout(VERSION + "\n")
+      return EXIT.ok
+    case "UsageError":
+      io.stderr(`pop3: ${parsed.message}\nTry 'pop3 --help'.`)
+      return EXIT.usage
+  }
+  const options = parsed.options
+  if (options.bridge !== undefined) {
+    io.stderr("pop3: --bridge is not available in this build yet (the WebSocket transport lands with the bridge)")
+    return EXIT.usage
+  }
+  if (options.ca !== undefined) {
+    try {
+      io.readFile(options.ca)
+    } catch (error) {
+      io.stderr(`pop3: cannot read --ca ${options.ca}: ${error instanceof Error ? error.message : String(error)}`)
+      return EXIT.usage
+    }
+  }
+  const exit = await Effect.runPromiseExit(run(options, io).pipe(Effect.provide(io.transport ?? NodeTransport.layer)))
+  if (Exit.isSuccess(exit)) return EXIT.ok
+  const failure = exit.cause.reasons.find(Cause.isFailReason)
+  if (failure !== undefined) {
+    const error = failure.error
+    io.stderr(options.json ? JSON.stringify({ error: error._tag, message: error.message }) : `pop3: ${error.message}`)
+    return exitCodeOf(error)
+  }
+  io.stderr(`pop3: internal error: ${Cause.pretty(exit.cause).split("\n")[0]}`)
+  return 70
+}
+
+/**
+ * The real process's I/O.
+ * @category entry
+ */
+export const processIo = (): CliIo => ({
+  stdout: (bytes) =>
+    new Promise<void>((resolve, reject) => {
+      const ok = process.stdout.write(bytes, (error) => (error ? reject(error) : undefined))
+      if (ok) resolve()
+      else process.stdout.once("drain", () => resolve())
+    }),
+  stderr: (text) => void process.stderr.write(text + "\n"),
+  env: process.env,
+  readFile: (path) => readFileSync(path, "utf8")
+})

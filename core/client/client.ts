@@ -1,0 +1,348 @@
+/**
+ * The POP3 client: connect, log in, work with the mailbox.
+ *
+ * The types follow the protocol's states: `connect` gives an `Authorization` session,
+ * which can only log in or quit; `login` gives a `Mailbox` (TRANSACTION), the only value
+ * with `retr`, `dele` and friends. Calls that still reach the engine in the wrong state
+ * (for example after `quit`) fail with `InvalidState`.
+ *
+ * The connection lives in the caller's `Scope`. Closing the scope ends the session: after
+ * success it sends QUIT (committing deletions, as POP3 defines); after a failure or an
+ * interruption it sends RSET first, so nothing is deleted by a session that went wrong —
+ * some servers (Eudora QPOP) apply deletions on any disconnect.
+ *
+ * @module
+ */
+import type { NonEmptyReadonlyArray } from "effect/Array"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Redacted from "effect/Redacted"
+import type * as Pull from "effect/Pull"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { apop } from "../auth/apop.ts"
+import type { AuthExchange, Mechanism } from "../auth/mechanism.ts"
+import { userPass } from "../auth/user-pass.ts"
+import type { Command, EncodedCommand } from "../protocol/command.ts"
+import { makeLineSplitter } from "../protocol/lines.ts"
+import {
+  apopTimestamp,
+  type Capabilities,
+  hasCapability,
+  type ListEntry,
+  noCapabilities,
+  parseCapa,
+  parseListLine,
+  parseStat,
+  parseUidlLine,
+  type Stat,
+  type UidlEntry
+} from "../protocol/parse.ts"
+import { RemoteProtocolError } from "../protocol/errors.ts"
+import { type ResponseCode, retryability } from "../protocol/response.ts"
+import type { State } from "../protocol/state.ts"
+import { Transport } from "../transport/transport.ts"
+import { type Connection, makeConnection } from "./connection.ts"
+import { type AuthAttempt, AuthError, InvalidArgument, type Pop3Error, ProtocolError, ServerError, TlsError } from "./errors.ts"
+import { classifySocketError, openSocket } from "./open.ts"
+import { type ConnectOptions, resolveOptions } from "./options.ts"
+
+/**
+ * The server's greeting.
+ * @category models
+ */
+export interface Greeting {
+  readonly text: string
+  readonly code: ResponseCode | undefined
+  /** The APOP timestamp, when the server offers APOP. */
+  readonly apopTimestamp: string | undefined
+}
+
+/**
+ * The mechanisms `login` knows, strongest first; `auto` tries those the server offers in
+ * this order. SASL mechanisms join this list.
+ * @category auth
+ */
+export const mechanisms: ReadonlyArray<Mechanism> = [apop, userPass]
+
+/**
+ * How to log in.
+ * @category models
+ */
+export interface LoginOptions {
+  readonly user: string
+  readonly password: string | Redacted.Redacted<string>
+  /** A mechanism name (`user`, `apop`, …) or `auto` (default): the strongest offered. */
+  readonly mechanism?: string | undefined
+  /** Allow mechanisms that reveal the password on a connection without TLS. Default false. */
+  readonly allowPlaintext?: boolean | undefined
+}
+
+/**
+ * A session in the AUTHORIZATION state.
+ * @category models
+ */
+export interface Authorization {
+  readonly greeting: Greeting
+  /** The latest CAPA answer (re-read after STLS); empty when the server has no CAPA. */
+  readonly capabilities: () => Capabilities
+  /** Whether the connection is encrypted. */
+  readonly secure: boolean
+  readonly state: () => State
+  readonly capa: Effect.Effect<Capabilities, Pop3Error>
+  readonly login: (options: LoginOptions) => Effect.Effect<Mailbox, Pop3Error>
+  readonly quit: Effect.Effect<void, Pop3Error>
+}
+
+/**
+ * A session in the TRANSACTION state: the mailbox is locked for us.
+ * @category models
+ */
+export interface Mailbox {
+  /** Capabilities as re-read after login (some servers announce more then). */
+  readonly capabilities: () => Capabilities
+  readonly state: () => State
+  readonly stat: Effect.Effect<Stat, Pop3Error>
+  readonly list: Effect.Effect<ReadonlyArray<ListEntry>, Pop3Error>
+  readonly listOne: (msg: number) => Effect.Effect<ListEntry, Pop3Error>
+  readonly uidl: Effect.Effect<ReadonlyArray<UidlEntry>, Pop3Error>
+  readonly uidlOne: (msg: number) => Effect.Effect<UidlEntry, Pop3Error>
+  /** The message, exactly as sent (CRLF line ends), unstuffed, without the terminator. */
+  readonly retr: (msg: number) => Stream.Stream<Uint8Array, Pop3Error>
+  /** The header and the first `lines` body lines. */
+  readonly top: (msg: number, lines: number) => Stream.Stream<Uint8Array, Pop3Error>
+  /** Marks a message deleted; it is removed only when QUIT succeeds. */
+  readonly dele: (msg: number) => Effect.Effect<void, Pop3Error>
+  /** Unmarks every deleted message. */
+  readonly rset: Effect.Effect<void, Pop3Error>
+  readonly noop: Effect.Effect<void, Pop3Error>
+  readonly capa: Effect.Effect<Capabilities, Pop3Error>
+  /** Ends the session, committing deletions (UPDATE). `-ERR` means some were not removed. */
+  readonly quit: Effect.Effect<void, Pop3Error>
+}
+
+/**
+ * Collects a body stream into one byte array.
+ * @category helpers
+ */
+export const collect = <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Effect.Effect<Uint8Array, E, R> =>
+  Stream.mkUint8Array(stream)
+
+const LIVE: ReadonlyArray<State> = ["AUTHORIZATION", "AUTHORIZATION_PASS", "TRANSACTION"]
+
+/**
+ * Connects, reads the greeting and capabilities, and does STLS when asked.
+ * @category constructors
+ */
+export const connect = (options: ConnectOptions): Effect.Effect<Authorization, Pop3Error, Transport | Scope.Scope> =>
+  Effect.gen(function*() {
+    const resolved = resolveOptions(options)
+    const { target, trace } = resolved
+    const now = Date.now
+    const transportName = (yield* Transport).name
+    trace({ _tag: "Connecting", at: now(), host: target.host, port: target.port, tls: resolved.tls, transport: transportName })
+    const { reader, writer, transport } = yield* openSocket(target)
+    trace({ _tag: "Connected", at: now() })
+    const conn = yield* makeConnection({ reader, writer, timeoutMillis: resolved.timeoutMillis, trace, now })
+
+    // Leave politely when the scope closes (see the module comment for why RSET on failure).
+    yield* Effect.addFinalizer((exit) =>
+      Effect.suspend(() => {
+        if (!LIVE.includes(conn.state()) || !conn.idle()) return Effect.void
+        const farewell = Effect.gen(function*() {
+          if (Exit.isFailure(exit) && conn.state() === "TRANSACTION") yield* conn.exec({ name: "RSET" })
+          yield* conn.exec({ name: "QUIT" })
+        })
+        return conn.lock.withPermitsIfAvailable(1)(farewell).pipe(
+          Effect.timeout(Math.min(resolved.timeoutMillis, 5000)),
+          Effect.ignore,
+          Effect.andThen(Effect.sync(() => trace({ _tag: "Closed", at: now(), reason: Exit.isFailure(exit) ? "scope closed after a failure" : "scope closed" })))
+        )
+      })
+    )
+
+    const first = yield* conn.read("the greeting")
+    if (first._tag !== "Greeting") return yield* new ProtocolError({ reason: "expected a greeting" })
+    if (first.status.kind !== "ok") {
+      return yield* new ServerError({ command: "(greeting)", code: first.status.code, text: first.status.text })
+    }
+    const greeting: Greeting = { text: first.status.text, code: first.status.code, apopTimestamp: apopTimestamp(first.status.text) }
+
+    let capabilities = yield* readCapa(conn)
+    let secure = target.tls === "implicit"
+
+    if (resolved.tls === "starttls") {
+      if (!transport.startTls) {
+        return yield* new TlsError({ host: target.servername, reason: `the ${transport.name} transport cannot do STLS; use implicit TLS` })
+      }
+      const encoded = yield* conn.write({ name: "STLS" })
+      const status = yield* conn.status(encoded)
+      if (status.kind !== "ok") {
+        return yield* new TlsError({
+          host: target.servername,
+          reason: `the server refused STLS${status.text !== "" ? `: ${status.text}` : ""}${hasCapability(capabilities, "STLS") ? "" : " (it does not announce STLS; use --tls implicit, or --tls none to go without encryption)"}`
+        })
+      }
+      yield* conn.upgrade(transport.upgradeOptions(target)).pipe(Effect.mapError((error) => classifySocketError(target, error, true)))
+      secure = true
+      // RFC 2595 §4: forget everything learned before TLS and ask again.
+      capabilities = yield* readCapa(conn)
+    }
+
+    const withLock = conn.lock.withPermits(1)
+
+    const login = (login: LoginOptions): Effect.Effect<Mailbox, Pop3Error> =>
+      withLock(Effect.gen(function*() {
+        const credentials = {
+          user: login.user,
+          password: Redacted.isRedacted(login.password) ? login.password : Redacted.make(login.password)
+        }
+        const exchange: AuthExchange = {
+          apopTimestamp: greeting.apopTimestamp,
+          capabilities,
+          secure,
+          send: (command) => Effect.flatMap(conn.write(command), conn.status)
+        }
+        const candidates = yield* chooseMechanisms(exchange, login)
+        const attempts: Array<AuthAttempt> = []
+        for (const mechanism of candidates) {
+          const status = yield* mechanism.authenticate(exchange, credentials)
+          if (status.kind === "ok") {
+            capabilities = yield* readCapa(conn)
+            return makeMailbox(conn, () => capabilities)
+          }
+          attempts.push({ mechanism: mechanism.name, code: status.code, text: status.text })
+          // A locked mailbox or a temporary failure will not change with another mechanism.
+          if (retryability(status.code) === "temporary") break
+          if (!LIVE.includes(conn.state())) break
+        }
+        return yield* new AuthError({ attempts, reason: attempts.length === 1 ? `${attempts[0]!.mechanism} was refused` : "every mechanism tried was refused" })
+      }))
+
+    return {
+      greeting,
+      capabilities: () => capabilities,
+      secure,
+      state: conn.state,
+      capa: withLock(Effect.tap(readCapa(conn), (c) => Effect.sync(() => (capabilities = c)))),
+      login,
+      quit: withLock(quit(conn))
+    } satisfies Authorization
+  })
+
+const chooseMechanisms = (exchange: AuthExchange, login: LoginOptions): Effect.Effect<ReadonlyArray<Mechanism>, AuthError | InvalidArgument> => {
+  const wanted = (login.mechanism ?? "auto").toUpperCase()
+  const allowPlain = login.allowPlaintext === true || exchange.secure
+  if (wanted !== "AUTO") {
+    const mechanism = mechanisms.find((m) => m.name === wanted)
+    if (mechanism === undefined) {
+      return Effect.fail(new InvalidArgument({ reason: `unknown authentication mechanism "${login.mechanism}" (known: auto, ${mechanisms.map((m) => m.name.toLowerCase()).join(", ")})` }))
+    }
+    if (mechanism.plaintext && !allowPlain) {
+      return Effect.fail(new AuthError({ attempts: [], reason: `${mechanism.name} would send the password unencrypted; use TLS, or allow plaintext explicitly` }))
+    }
+    return Effect.succeed([mechanism])
+  }
+  const offered = mechanisms.filter((m) => m.offered(exchange))
+  const usable = offered.filter((m) => allowPlain || !m.plaintext)
+  if (usable.length === 0) {
+    return Effect.fail(new AuthError({
+      attempts: [],
+      reason: offered.length > 0
+        ? `the server only offers ${offered.map((m) => m.name).join(", ")}, which would send the password unencrypted; use TLS, or allow plaintext explicitly`
+        : "the server offers no mechanism this client supports"
+    }))
+  }
+  return Effect.succeed(usable)
+}
+
+const readCapa = (conn: Connection): Effect.Effect<Capabilities, Pop3Error> =>
+  Effect.gen(function*() {
+    const encoded = yield* conn.write({ name: "CAPA" })
+    const status = yield* conn.status(encoded)
+    // RFC 2449 is an extension: a server without it answers -ERR, and that is fine.
+    if (status.kind !== "ok") return noCapabilities
+    return parseCapa(yield* collectLines(conn, encoded))
+  })
+
+const collectLines = (conn: Connection, encoded: EncodedCommand): Effect.Effect<Array<string>, Pop3Error> =>
+  Effect.gen(function*() {
+    const splitter = makeLineSplitter()
+    const lines: Array<string> = []
+    yield* conn.collectBody(encoded, (bytes) => {
+      for (const line of splitter.push(bytes)) lines.push(line)
+    })
+    for (const line of splitter.end()) lines.push(line)
+    return lines
+  })
+
+const parsing = <A>(parse: () => A): Effect.Effect<A, ProtocolError> =>
+  Effect.try({
+    try: parse,
+    catch: (error) => new ProtocolError({ reason: error instanceof RemoteProtocolError ? error.message : String(error) })
+  })
+
+const quit = (conn: Connection): Effect.Effect<void, Pop3Error> =>
+  Effect.gen(function*() {
+    const { status } = yield* Effect.flatMap(conn.write({ name: "QUIT" }), (encoded) =>
+      Effect.map(conn.status(encoded), (status) => ({ encoded, status })))
+    if (status.kind === "err") return yield* new ServerError({ command: "QUIT", code: status.code, text: status.text })
+  })
+
+const makeMailbox = (conn: Connection, capabilities: () => Capabilities): Mailbox => {
+  const withLock = conn.lock.withPermits(1)
+  const simple = (command: Command) => withLock(Effect.asVoid(conn.exec(command)))
+  const listing = (command: Command) =>
+    withLock(Effect.flatMap(conn.exec(command), ({ encoded }) => collectLines(conn, encoded)))
+
+  const body = (command: Command): Stream.Stream<Uint8Array, Pop3Error> =>
+    Stream.unwrap(Effect.gen(function*() {
+      yield* Effect.acquireRelease(conn.lock.take(1), () => conn.lock.release(1))
+      const { encoded } = yield* conn.exec(command)
+      let finished = false
+      // A consumer that stops early leaves the rest of the body on the wire; read it
+      // away so the next command's answer is not mistaken for message bytes.
+      yield* Effect.addFinalizer(() =>
+        finished ? Effect.void : Effect.ignore(Effect.whileLoop({
+          while: () => !finished,
+          body: () => conn.read(`the rest of ${encoded.redacted}`),
+          step: (event) => {
+            if (event._tag !== "Body") finished = true
+          }
+        }))
+      )
+      const started = conn.now()
+      let size = 0
+      const pull: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Pop3Error> = Effect.flatMap(conn.read(`the body of ${encoded.redacted}`), (event): Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Pop3Error> => {
+        if (event._tag === "Body") {
+          size += event.bytes.length
+          return Effect.succeed([event.bytes])
+        }
+        finished = true
+        if (event._tag === "BodyEnd") {
+          conn.trace({ _tag: "Body", at: conn.now(), command: encoded.redacted, bytes: size, millis: conn.now() - started })
+          return Cause.done()
+        }
+        return Effect.fail(new ProtocolError({ reason: `expected the body of ${encoded.redacted}, got ${event._tag}` }))
+      })
+      return Stream.fromPull(Effect.succeed(pull))
+    }))
+
+  return {
+    capabilities,
+    state: conn.state,
+    stat: withLock(Effect.flatMap(conn.exec({ name: "STAT" }), ({ status }) => parsing(() => parseStat(status.text)))),
+    list: Effect.flatMap(listing({ name: "LIST" }), (lines) => parsing(() => lines.map(parseListLine))),
+    listOne: (msg) => withLock(Effect.flatMap(conn.exec({ name: "LIST", msg }), ({ status }) => parsing(() => parseListLine(status.text)))),
+    uidl: Effect.flatMap(listing({ name: "UIDL" }), (lines) => parsing(() => lines.map(parseUidlLine))),
+    uidlOne: (msg) => withLock(Effect.flatMap(conn.exec({ name: "UIDL", msg }), ({ status }) => parsing(() => parseUidlLine(status.text)))),
+    retr: (msg) => body({ name: "RETR", msg }),
+    top: (msg, lines) => body({ name: "TOP", msg, lines }),
+    dele: (msg) => simple({ name: "DELE", msg }),
+    rset: simple({ name: "RSET" }),
+    noop: simple({ name: "NOOP" }),
+    capa: withLock(readCapa(conn)),
+    quit: withLock(quit(conn))
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * One POP3 connection: the sans-I/O engine driven over a `Socket`, with a time limit on
+ * every read and write, a lock so one operation owns the wire at a time, and the trace.
+ *
+ * This is the only place that touches the socket. Everything above it speaks in
+ * commands and responses.
+ *
+ * @module
+ */
+import * as Effect from "effect/Effect"
+import * as Semaphore from "effect/Semaphore"
+import type * as Socket from "effect/socket/Socket"
+import type { Command, EncodedCommand } from "../protocol/command.ts"
+import { type EngineEvent, makeEngine, NeedData, type StateChange } from "../protocol/engine.ts"
+import { LocalProtocolError, RemoteProtocolError } from "../protocol/errors.ts"
+import type { StatusLine } from "../protocol/response.ts"
+import type { State } from "../protocol/state.ts"
+import { ConnectionClosed, InvalidArgument, InvalidState, ProtocolError, ServerError, TimeoutError } from "./errors.ts"
+import type { Pop3Error } from "./errors.ts"
+import type { Tracer } from "./trace.ts"
+
+/**
+ * The driven connection.
+ * @category models
+ */
+export interface Connection {
+  readonly state: () => State
+  /** Writes a command (validated and encoded by the engine). */
+  readonly write: (command: Command) => Effect.Effect<EncodedCommand, Pop3Error>
+  /** Reads the next engine event, pulling from the socket as needed. */
+  readonly read: (during: string) => Effect.Effect<EngineEvent, Pop3Error>
+  /** Reads the status line answering `encoded`; `-ERR` is returned, not failed. */
+  readonly status: (encoded: EncodedCommand) => Effect.Effect<StatusLine, Pop3Error>
+  /** Writes a command and reads its status line; `-ERR` fails with `ServerError`. */
+  readonly exec: (command: Command) => Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error>
+  /** Reads a whole multi-line body into memory (listings; bounded by the caller). */
+  readonly collectBody: (encoded: EncodedCommand, onChunk: (bytes: Uint8Array) => void) => Effect.Effect<void, Pop3Error>
+  /** Upgrades to TLS after STLS was accepted. */
+  readonly upgrade: (options: Socket.TlsUpgradeOptions) => Effect.Effect<void, Socket.SocketError>
+  /** Serializes operations: one owns the wire at a time. */
+  readonly lock: Semaphore.Semaphore
+  /** Whether no command awaits an answer and no body is half read. */
+  readonly idle: () => boolean
+  readonly trace: Tracer
+  readonly now: () => number
+}
+
+/**
+ * Wraps an open socket reader/writer into a `Connection`.
+ * @category constructors
+ */
+export const makeConnection = (options: {
+  readonly reader: Socket.Reader
+  readonly writer: Socket.Writer
+  readonly timeoutMillis: number
+  readonly trace: Tracer
+  readonly now: () => number
+}): Effect.Effect<Connection> =>
+  Effect.gen(function*() {
+    const { reader, writer, timeoutMillis, now } = options
+    const trace: Tracer = (event) => {
+      try {
+        options.trace(event)
+      } catch {
+        // A broken observer must not break the session.
+      }
+    }
+    // State changes happen inside the engine while a line is parsed or a command queued;
+    // they are traced right after that line, so a reader sees cause before effect.
+    const changes: Array<StateChange> = []
+    const engine = makeEngine({ onStateChange: (change) => changes.push(change) })
+    const flushChanges = () => {
+      for (const change of changes.splice(0)) trace({ _tag: "StateChanged", at: now(), ...change })
+    }
+    const lock = yield* Semaphore.make(1)
+    const sentAt = new Map<EncodedCommand, number>()
+    let closedReason: string | undefined
+
+    const closed = (during: string, error: Socket.SocketError): Pop3Error => {
+      engine.connectionLost()
+      flushChanges()
+      closedReason ??= error.reason._tag === "SocketCloseError" ? "the server closed the connection" : error.message
+      return new ConnectionClosed({ during, reason: closedReason })
+    }
+
+    const write = (command: Command): Effect.Effect<EncodedCommand, Pop3Error> =>
+      Effect.suspend(() => {
+        let encoded: EncodedCommand
+        try {
+          encoded = engine.send(command)
+        } catch (error) {
+          if (error instanceof LocalProtocolError) {
+            return Effect.fail(
+              error.reason === "InvalidArgument" || error.reason === "LineTooLong"
+                ? new InvalidArgument({ reason: error.message })
+                : new InvalidState({ reason: error.message })
+            )
+          }
+          return Effect.die(error)
+        }
+        const at = now()
+        sentAt.set(encoded, at)
+        trace({ _tag: "Sent", at, line: encoded.redacted, bytes: encoded.bytes.length })
+        flushChanges()
+        return writer.write(encoded.bytes).pipe(
+          Effect.mapError((error) => closed(`sending ${encoded.redacted}`, error)),
+          Effect.timeoutOrElse({
+            duration: timeoutMillis,
+            orElse: () => Effect.fail(new TimeoutError({ operation: `the server to accept ${encoded.command.name}`, millis: timeoutMillis }))
+          }),
+          Effect.as(encoded)
+        )
+      })
+
+    const pull = (during: string) =>
+      reader.pull.pipe(
+        Effect.mapError((error) => closed(during, error)),
+        Effect.timeoutOrElse({
+          duration: timeoutMillis,
+          orElse: () => Effect.fail(new TimeoutError({ operation: during, millis: timeoutMillis }))
+        })
+      )
+
+    const read = (during: string): Effect.Effect<EngineEvent, Pop3Error> =>
+      Effect.gen(function*() {
+        for (;;) {
+          let event: EngineEvent | typeof NeedData
+          try {
+            event = engine.next()
+          } catch (error) {
+            flushChanges()
+            if (error instanceof RemoteProtocolError) return yield* new ProtocolError({ reason: error.message })
+            throw error
+          }
+          if (event !== NeedData) {
+            if (event._tag === "Greeting") {
+              trace({ _tag: "Received", at: now(), line: statusText(event.status) })
+            } else if (event._tag === "Response") {
+              const at = now()
+              const sent = sentAt.get(event.command)
+              sentAt.delete(event.command)
+              trace({
+                _tag: "Received",
+                at,
+                line: statusText(event.status),
+                command: event.command.redacted,
+                ...(sent !== undefined ? { latency: at - sent } : {})
+              })
+            }
+            flushChanges()
+            return event
+          }
+          if (closedReason !== undefined) return yield* new ConnectionClosed({ during, reason: closedReason })
+          const chunks = yield* pull(during)
+          for (const chunk of chunks) {
+            if (typeof chunk === "string") engine.receive(new TextEncoder().encode(chunk))
+            else engine.receive(chunk)
+          }
+        }
+      })
+
+    const status = (encoded: EncodedCommand): Effect.Effect<StatusLine, Pop3Error> =>
+      Effect.flatMap(read(`the answer to ${encoded.redacted}`), (event) =>
+        event._tag === "Response" && event.command === encoded
+          ? Effect.succeed(event.status)
+          : Effect.fail(new ProtocolError({ reason: `expected the answer to ${encoded.redacted}, got ${event._tag}` })))
+
+    const exec = (command: Command) =>
+      Effect.gen(function*() {
+        const encoded = yield* write(command)
+        const s = yield* status(encoded)
+        if (s.kind === "err") return yield* new ServerError({ command: encoded.redacted, code: s.code, text: s.text })
+        if (s.kind === "continuation") return yield* new ProtocolError({ reason: `a "+" continuation answered ${encoded.command.name}` })
+        return { encoded, status: s }
+      })
+
+    const collectBody = (encoded: EncodedCommand, onChunk: (bytes: Uint8Array) => void) =>
+      Effect.gen(function*() {
+        const started = now()
+        let size = 0
+        for (;;) {
+          const event = yield* read(`the body of ${encoded.redacted}`)
+          if (event._tag === "Body") {
+            size += event.bytes.length
+            onChunk(event.bytes)
+          } else if (event._tag === "BodyEnd") {
+            trace({ _tag: "Body", at: now(), command: encoded.redacted, bytes: size, millis: now() - started })
+            return
+          } else {
+            return yield* new ProtocolError({ reason: `expected the body of ${encoded.redacted}, got ${event._tag}` })
+          }
+        }
+      })
+
+    const upgrade = (tlsOptions: Socket.TlsUpgradeOptions) =>
+      Effect.tap(reader.upgrade(tlsOptions), () =>
+        Effect.sync(() => {
+          engine.tlsEstablished()
+          trace({ _tag: "TlsEstablished", at: now() })
+          flushChanges()
+        }))
+
+    const idle = () => engine.pending() === 0 && !engine.inBody()
+    return { state: engine.state, write, read, status, exec, collectBody, upgrade, lock, idle, trace, now } satisfies Connection
+  })
+
+const statusText = (s: StatusLine): string =>
+  s.kind === "continuation"
+    ? `+ ${s.text}`.trimEnd()
+    : `${s.kind === "ok" ? "+OK" : "-ERR"}${s.code !== undefined ? ` [${s.code}]` : ""}${s.text !== "" ? ` ${s.text}` : ""}`

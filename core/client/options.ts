@@ -1,0 +1,76 @@
+/**
+ * Connection options and their defaults, in one place.
+ *
+ * @module
+ */
+import * as Duration from "effect/Duration"
+import type { Target } from "../transport/transport.ts"
+import type { Tracer } from "./trace.ts"
+
+/**
+ * How to reach and secure a POP3 server.
+ * @category models
+ */
+export interface ConnectOptions {
+  readonly host: string
+  /** Default 995 with `tls: "implicit"`, otherwise 110. */
+  readonly port?: number | undefined
+  /**
+   * `implicit`: TLS from the first byte. `starttls`: plain, then STLS (RFC 2595) before
+   * login — refused servers fail, never fall back to plaintext. `none`: no TLS at all.
+   * Default: `implicit` on port 995, otherwise `starttls`.
+   */
+  readonly tls?: "implicit" | "starttls" | "none" | undefined
+  /** The certificate name to verify (default: `host`). */
+  readonly servername?: string | undefined
+  /** Extra trusted CA certificates, PEM. */
+  readonly ca?: string | ReadonlyArray<string> | undefined
+  /** Accept any certificate. Only for testing; never the default. */
+  readonly insecure?: boolean | undefined
+  /** Time limit for connecting and for each wait on the server (default 30 s). */
+  readonly timeout?: Duration.Input | undefined
+  /** Receives the redacted protocol trace. */
+  readonly trace?: Tracer | undefined
+}
+
+/**
+ * The options with every default filled in.
+ * @category models
+ */
+export interface ResolvedOptions {
+  readonly target: Target
+  readonly tls: "implicit" | "starttls" | "none"
+  readonly timeoutMillis: number
+  readonly trace: Tracer
+}
+
+/**
+ * The default time limit per wait.
+ * @category defaults
+ */
+export const DEFAULT_TIMEOUT_MILLIS = 30_000
+
+/**
+ * Fills in defaults.
+ * @category constructors
+ */
+export const resolveOptions = (options: ConnectOptions): ResolvedOptions => {
+  const tls = options.tls ?? (options.port === 995 ? "implicit" : "starttls")
+  const port = options.port ?? (tls === "implicit" ? 995 : 110)
+  const timeoutMillis = options.timeout === undefined ? DEFAULT_TIMEOUT_MILLIS : Duration.toMillis(options.timeout)
+  const ca = options.ca === undefined ? undefined : typeof options.ca === "string" ? [options.ca] : options.ca
+  return {
+    tls,
+    timeoutMillis,
+    trace: options.trace ?? (() => {}),
+    target: {
+      host: options.host,
+      port,
+      tls: tls === "implicit" ? "implicit" : "none",
+      servername: options.servername ?? options.host,
+      ca,
+      insecure: options.insecure === true,
+      connectTimeoutMillis: timeoutMillis
+    }
+  }
+}

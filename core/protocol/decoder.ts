@@ -1,0 +1,247 @@
+/**
+ * The incremental response decoder: bytes in, POP3 response events out.
+ *
+ * Theory of operation. The server's byte stream is a sequence of status lines, some of
+ * them followed by a multi-line body. Which ones have a body depends on the command and
+ * on whether the answer was `+OK`, which only the caller knows; so, as in h11, the caller
+ * pulls one event at a time with `next()` and, on a `Status` that starts a body, calls
+ * `readBody()` before pulling again. Input may arrive in any chunking — one byte or one
+ * MiB at a time gives the same events (the tests check this with random splits).
+ *
+ * Bodies are dot-unstuffed as RFC 1939 §3 says: the first octet of *any* line that starts
+ * with "." is removed (not only ".."), and a line that is exactly "." ends the body. The
+ * body is returned exactly as sent otherwise (CRLF kept; bare CR and 8-bit bytes kept),
+ * as slices of the input chunks — no copying, no strings — so a 1 GB message streams in
+ * constant memory. Bare-LF line ends from broken servers are tolerated everywhere,
+ * including ".\n" as the terminator.
+ *
+ * Status lines are bounded by `MAX_STATUS_LINE`: a longer one is a `RemoteProtocolError`
+ * (a hostile server cannot make us buffer a 1 GB line). Body lines are never bounded.
+ * After an error the decoder stays failed.
+ *
+ * @module
+ */
+import { excerptOf, RemoteProtocolError } from "./errors.ts"
+import { MAX_STATUS_LINE } from "./limits.ts"
+
+/**
+ * One decoded unit of the server's byte stream.
+ * - `Status`: a complete status line, without its line end.
+ * - `Body`: a piece of a multi-line body, already unstuffed. Do not mutate it: it is a
+ *   view into the received chunk.
+ * - `BodyEnd`: the terminating "." line was read (and dropped).
+ * @category models
+ */
+export type DecoderEvent =
+  | { readonly _tag: "Status"; readonly line: Uint8Array }
+  | { readonly _tag: "Body"; readonly bytes: Uint8Array }
+  | { readonly _tag: "BodyEnd" }
+
+/**
+ * Returned by `next()` when the buffered bytes hold no complete event.
+ * @category models
+ */
+export const NeedData: unique symbol = Symbol.for("pop3/NeedData")
+
+/**
+ * The incremental decoder.
+ * @category models
+ */
+export interface Decoder {
+  /** Adds received bytes. The decoder keeps views into them, so do not reuse the buffer. */
+  readonly feed: (chunk: Uint8Array) => void
+  /** The next event, or `NeedData`. Throws `RemoteProtocolError` on malformed input. */
+  readonly next: () => DecoderEvent | typeof NeedData
+  /** Declares that the bytes after the last `Status` are a multi-line body. */
+  readonly readBody: () => void
+  /** Drops every buffered byte (RFC 2595 §4: nothing received before TLS may be used after). */
+  readonly clear: () => void
+  /** How many received bytes are not yet decoded. */
+  readonly buffered: () => number
+  /** Whether the decoder is between a `readBody()` and its `BodyEnd`. */
+  readonly inBody: () => boolean
+}
+
+const LF = 10
+const CR = 13
+const DOT = 46
+
+// Where we are inside a body. LineStart: the next byte begins a line. Dot: the line began
+// with "." (dropped). DotCr: ".\r" seen — a terminator if LF follows. InLine: mid-line.
+const LineStart = 0
+const Dot = 1
+const DotCr = 2
+const InLine = 3
+
+const CR_ONLY = new Uint8Array([CR])
+
+const concat = (parts: ReadonlyArray<Uint8Array>, length: number): Uint8Array => {
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
+}
+
+/**
+ * Creates a decoder. `maxStatusLine` exists for tests; keep the default otherwise.
+ * @category constructors
+ */
+export const makeDecoder = (options: { readonly maxStatusLine?: number } = {}): Decoder => {
+  const maxStatusLine = options.maxStatusLine ?? MAX_STATUS_LINE
+  // Chunks not yet looked at, from `queueHead` on. An index instead of `shift()`, which
+  // copies the array: many small chunks fed before a pull would cost quadratic time.
+  let queue: Array<Uint8Array | undefined> = []
+  let queueHead = 0
+  let chunk: Uint8Array = new Uint8Array(0)
+  let pos = 0
+  let body = false
+  let bodyState = LineStart
+  let lineParts: Array<Uint8Array> = []
+  let lineLength = 0
+  let failure: RemoteProtocolError | undefined
+
+  // Moves to the next queued chunk when the current one is used up.
+  const advance = (): boolean => {
+    while (pos >= chunk.length) {
+      if (queueHead >= queue.length) {
+        if (queueHead > 0) {
+          queue = []
+          queueHead = 0
+        }
+        return false
+      }
+      chunk = queue[queueHead]!
+      queue[queueHead++] = undefined
+      pos = 0
+      if (queueHead > 1024 && queueHead * 2 > queue.length) {
+        queue = queue.slice(queueHead)
+        queueHead = 0
+      }
+    }
+    return true
+  }
+
+  const fail = (error: RemoteProtocolError): never => {
+    failure = error
+    throw error
+  }
+
+  const nextStatus = (): DecoderEvent | typeof NeedData => {
+    while (advance()) {
+      const lf = chunk.indexOf(LF, pos)
+      const end = lf < 0 ? chunk.length : lf
+      const part = chunk.subarray(pos, end)
+      pos = lf < 0 ? chunk.length : lf + 1
+      if (part.length > 0) {
+        lineParts.push(part)
+        lineLength += part.length
+      }
+      if (lineLength > maxStatusLine + 1) {
+        return fail(new RemoteProtocolError(`a status line is longer than ${maxStatusLine} octets`, excerptOf(lineParts[0]!)))
+      }
+      if (lf >= 0) {
+        let line = concat(lineParts, lineLength)
+        lineParts = []
+        lineLength = 0
+        if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1)
+        if (line.length > maxStatusLine) {
+          return fail(new RemoteProtocolError(`a status line is longer than ${maxStatusLine} octets`, excerptOf(line)))
+        }
+        return { _tag: "Status", line }
+      }
+    }
+    return NeedData
+  }
+
+  const nextBody = (): DecoderEvent | typeof NeedData => {
+    while (advance()) {
+      switch (bodyState) {
+        case LineStart: {
+          if (chunk[pos] === DOT) {
+            pos++
+            bodyState = Dot
+          } else {
+            bodyState = InLine
+          }
+          break
+        }
+        case Dot: {
+          const b = chunk[pos]
+          if (b === CR) {
+            pos++
+            bodyState = DotCr
+          } else if (b === LF) {
+            pos++
+            body = false
+            return { _tag: "BodyEnd" }
+          } else {
+            bodyState = InLine
+          }
+          break
+        }
+        case DotCr: {
+          if (chunk[pos] === LF) {
+            pos++
+            body = false
+            return { _tag: "BodyEnd" }
+          }
+          // ".\r" then more: a stuffed line whose content starts with a bare CR.
+          bodyState = InLine
+          return { _tag: "Body", bytes: CR_ONLY }
+        }
+        default: {
+          // Emit as many whole lines as possible in one slice; split only where a line
+          // starts with "." (its dot must be dropped) or where the chunk ends.
+          const start = pos
+          let p = pos
+          for (;;) {
+            const lf = chunk.indexOf(LF, p)
+            if (lf < 0) {
+              pos = chunk.length
+              return { _tag: "Body", bytes: chunk.subarray(start) }
+            }
+            p = lf + 1
+            if (p >= chunk.length || chunk[p] === DOT) {
+              pos = p
+              bodyState = LineStart
+              return { _tag: "Body", bytes: chunk.subarray(start, p) }
+            }
+          }
+        }
+      }
+    }
+    return NeedData
+  }
+
+  return {
+    feed: (bytes) => {
+      if (bytes.length > 0) queue.push(bytes)
+    },
+    next: () => {
+      if (failure !== undefined) throw failure
+      return body ? nextBody() : nextStatus()
+    },
+    readBody: () => {
+      body = true
+      bodyState = LineStart
+    },
+    clear: () => {
+      queue = []
+      queueHead = 0
+      chunk = new Uint8Array(0)
+      pos = 0
+      lineParts = []
+      lineLength = 0
+    },
+    buffered: () => {
+      let n = chunk.length - pos + lineLength
+      for (let i = queueHead; i < queue.length; i++) n += queue[i]!.length
+      return n
+    },
+    inBody: () => body
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * The sans-I/O POP3 client engine: the state machine, the decoder and the queue of
+ * commands awaiting answers, with no sockets, timers or Effect runtime.
+ *
+ * Theory of operation. `send(command)` checks the command against the state table and
+ * the queue, encodes it and returns the bytes for the caller to write; the command is
+ * queued. `receive(bytes)` hands over whatever the server sent, and `next()` returns the
+ * next event — the greeting, the answer to the oldest queued command, or a piece of its
+ * body. Answers are matched to commands strictly in order (RFC 2449 PIPELINING), so the
+ * caller may send several state-keeping commands before reading. A socket loop around
+ * this is a few lines; the Effect client is one.
+ *
+ * Errors follow h11: a `LocalProtocolError` from `send` means nothing was sent and the
+ * engine is unchanged; a `RemoteProtocolError` from `next` moves the engine to ERROR, and
+ * every later call throws it again.
+ *
+ * @module
+ */
+import { type Command, type EncodedCommand, encodeCommand } from "./command.ts"
+import { type DecoderEvent, makeDecoder, NeedData } from "./decoder.ts"
+import { LocalProtocolError, RemoteProtocolError } from "./errors.ts"
+import { parseStatusLine, type StatusLine } from "./response.ts"
+import { allowed, keepsState, type State, statesAllowing, transition } from "./state.ts"
+
+export { NeedData } from "./decoder.ts"
+
+/**
+ * What the engine yields.
+ * - `Greeting`: the server's first line.
+ * - `Response`: the status line answering `command`. When it is `+OK` and the command is
+ *   multi-line, `Body` events and one `BodyEnd` for the same command follow.
+ * @category models
+ */
+export type EngineEvent =
+  | { readonly _tag: "Greeting"; readonly status: StatusLine }
+  | { readonly _tag: "Response"; readonly command: EncodedCommand; readonly status: StatusLine }
+  | { readonly _tag: "Body"; readonly command: EncodedCommand; readonly bytes: Uint8Array }
+  | { readonly _tag: "BodyEnd"; readonly command: EncodedCommand }
+
+/**
+ * A state change, reported to the `onStateChange` listener.
+ * @category models
+ */
+export interface StateChange {
+  readonly from: State
+  readonly to: State
+  readonly cause: string
+}
+
+/**
+ * The engine.
+ * @category models
+ */
+export interface Engine {
+  readonly state: () => State
+  /** Validates, encodes and queues a command; returns what to write. Throws `LocalProtocolError`. */
+  readonly send: (command: Command) => EncodedCommand
+  /** Hands over received bytes. */
+  readonly receive: (bytes: Uint8Array) => void
+  /** The next event, or `NeedData`. Throws `RemoteProtocolError`. */
+  readonly next: () => EngineEvent | typeof NeedData
+  /** Reports the STLS handshake done: drops pre-TLS bytes (RFC 2595 §4) and returns to AUTHORIZATION. */
+  readonly tlsEstablished: () => void
+  /** Reports the connection gone. */
+  readonly connectionLost: () => void
+  /** How many commands await an answer. */
+  readonly pending: () => number
+  /** Whether a multi-line body is being read. */
+  readonly inBody: () => boolean
+  /** How many received bytes are not decoded yet. */
+  readonly buffered: () => number
+}
+
+interface Pending {
+  readonly encoded: EncodedCommand
+  readonly sentIn: State
+}
+
+/**
+ * Creates an engine for one connection, starting in GREETING.
+ * @category constructors
+ */
+export const makeEngine = (options: { readonly onStateChange?: (change: StateChange) => void } = {}): Engine => {
+  const decoder = makeDecoder()
+  const queue: Array<Pending> = []
+  let head = 0
+  let state: State = "GREETING"
+  let failure: RemoteProtocolError | undefined
+  let inBodyOf: Pending | undefined
+
+  const moveTo = (to: State | undefined, cause: string) => {
+    if (to === undefined || to === state) return
+    const from = state
+    state = to
+    options.onStateChange?.({ from, to, cause })
+  }
+
+  const fail = (error: RemoteProtocolError): never => {
+    failure = error
+    moveTo("ERROR", error.message)
+    throw error
+  }
+
+  const pendingCount = () => queue.length - head
+
+  const shift = (): Pending => {
+    const p = queue[head]!
+    queue[head++] = undefined as unknown as Pending
+    if (head > 1024 && head * 2 > queue.length) {
+      queue.splice(0, head)
+      head = 0
+    }
+    return p
+  }
+
+  const send = (command: Command): EncodedCommand => {
+    if (failure !== undefined) {
+      throw new LocalProtocolError("IllegalInState", `${nameOf(command)}: the connection already failed (${failure.message})`)
+    }
+    // Pipelining: behind unanswered commands we may only queue commands whose answers
+    // cannot change the state, or a final QUIT; anything else must wait for the answers.
+    const blocking = pendingCount() > 0 ? queue.slice(head).find((p) => !keepsState(p.sentIn, p.encoded.command.name)) : undefined
+    if (!allowed[state].includes(command.name)) {
+      // Not allowed *yet*: an answer still to come may change the state (USER then PASS).
+      if (blocking !== undefined && blocking.encoded.command.name !== "QUIT") {
+        throw new LocalProtocolError("Busy", `${nameOf(command)} must wait: ${nameOf(blocking.encoded.command)} is still unanswered`)
+      }
+      const where = statesAllowing(command.name)
+      throw new LocalProtocolError(
+        "IllegalInState",
+        `${nameOf(command)} is not allowed in the ${state} state${where.length > 0 ? ` (only in ${where.join(", ")})` : ""}`
+      )
+    }
+    if (pendingCount() > 0) {
+      if (blocking !== undefined || (command.name !== "QUIT" && !keepsState(state, command.name))) {
+        throw new LocalProtocolError(
+          "Busy",
+          `${nameOf(command)} must wait: ${blocking !== undefined ? nameOf(blocking.encoded.command) : "an earlier command"} is still unanswered`
+        )
+      }
+    }
+    const encoded = encodeCommand(command)
+    queue.push({ encoded, sentIn: state })
+    moveTo(transition(state, command.name, "sent"), `${encoded.redacted} sent`)
+    return encoded
+  }
+
+  const onStatus = (line: Uint8Array): EngineEvent => {
+    const status = parseStatusLine(line)
+    if (state === "GREETING") {
+      if (status.kind === "continuation") return fail(new RemoteProtocolError("the greeting is a SASL continuation"))
+      moveTo(transition("GREETING", "greeting", status.kind), `greeting ${status.kind === "ok" ? "+OK" : "-ERR"}`)
+      return { _tag: "Greeting", status }
+    }
+    if (pendingCount() === 0) return fail(new RemoteProtocolError("the server sent a response nobody asked for", line.length > 0 ? statusExcerpt(status) : ""))
+    const pending = shift()
+    const name = pending.encoded.command.name
+    const isSasl = name === "AUTH" || name === "SaslResponse"
+    if (status.kind === "continuation" && !isSasl) {
+      return fail(new RemoteProtocolError(`a "+" continuation answered ${name}, which is not a SASL exchange`))
+    }
+    const outcome = status.kind === "continuation" ? "continue" : status.kind
+    // A SASL answer is looked up from SASL: AUTH was sent from AUTHORIZATION but the
+    // exchange (and its outcome) happens in SASL.
+    const from = isSasl ? "SASL" : pending.sentIn
+    // An answer to a state-keeping command moves nothing: the state may have moved on since
+    // it was sent (RETR pipelined before QUIT is answered in UPDATE, not TRANSACTION).
+    if (!keepsState(pending.sentIn, name)) {
+      moveTo(transition(from, name, outcome), `${name} ${status.kind === "ok" ? "+OK" : status.kind === "err" ? "-ERR" : "+"}`)
+    }
+    if (status.kind === "ok" && pending.encoded.multiline) {
+      decoder.readBody()
+      inBodyOf = pending
+    }
+    return { _tag: "Response", command: pending.encoded, status }
+  }
+
+  const next = (): EngineEvent | typeof NeedData => {
+    if (failure !== undefined) throw failure
+    let event: DecoderEvent | typeof NeedData
+    try {
+      event = decoder.next()
+    } catch (error) {
+      return fail(error instanceof RemoteProtocolError ? error : new RemoteProtocolError(String(error)))
+    }
+    if (event === NeedData) return NeedData
+    switch (event._tag) {
+      case "Status":
+        try {
+          return onStatus(event.line)
+        } catch (error) {
+          if (error instanceof RemoteProtocolError && failure === undefined) return fail(error)
+          throw error
+        }
+      case "Body":
+        return { _tag: "Body", command: inBodyOf!.encoded, bytes: event.bytes }
+      case "BodyEnd": {
+        const command = inBodyOf!.encoded
+        inBodyOf = undefined
+        return { _tag: "BodyEnd", command }
+      }
+    }
+  }
+
+  return {
+    state: () => state,
+    send,
+    receive: (bytes) => decoder.feed(bytes),
+    next,
+    tlsEstablished: () => {
+      if (state !== "STLS") throw new LocalProtocolError("IllegalInState", `TLS was established in the ${state} state, not after STLS`)
+      decoder.clear()
+      moveTo("AUTHORIZATION", "TLS established")
+    },
+    connectionLost: () => moveTo(transition(state, "connection-lost", "event"), "connection lost"),
+    pending: pendingCount,
+    inBody: () => inBodyOf !== undefined,
+    buffered: () => decoder.buffered()
+  }
+}
+
+const nameOf = (command: Command): string => (command.name === "SaslResponse" ? "a SASL response" : command.name)
+
+const statusExcerpt = (status: StatusLine): string => status.text.slice(0, 60)

@@ -1,0 +1,36 @@
+/**
+ * Every size limit the engine enforces, in one place, each with the reason for its number.
+ *
+ * @module
+ */
+
+/**
+ * RFC 2449 §4: a command line, including its CRLF, may be at most 255 octets.
+ * Servers may reject longer lines, so the encoder refuses them before anything is sent.
+ * @category limits
+ */
+export const MAX_COMMAND_LINE = 255
+
+/**
+ * RFC 2449 §4 allows 512 octets for a response status line, but real servers send long
+ * `-ERR` texts and CAPA `IMPLEMENTATION` strings. 8 KiB is generous for any honest
+ * server and still stops a hostile one from growing our memory with an endless line.
+ * @category limits
+ */
+export const MAX_STATUS_LINE = 8 * 1024
+
+/**
+ * Lines of a LIST / UIDL / CAPA listing are parsed one by one. RFC 1939 limits a UID to
+ * 70 characters; getmail6 saw longer ones, so allow the same as a status line.
+ * Message body lines are deliberately NOT limited (real mail has 100 KB lines).
+ * @category limits
+ */
+export const MAX_LISTING_LINE = MAX_STATUS_LINE
+
+/**
+ * A SASL continuation line (RFC 5034 §4): "clients MUST be able to send at least 255
+ * octets" is the floor, not a ceiling; OAuth tokens are several KiB. We cap a single
+ * client response line at 64 KiB, far above any real token.
+ * @category limits
+ */
+export const MAX_SASL_LINE = 64 * 1024

@@ -1,0 +1,71 @@
+/**
+ * Splits a multi-line listing body (LIST, UIDL, CAPA) into text lines, one chunk at a
+ * time, with every line bounded — a listing line is metadata, so an endless one is an
+ * attack, unlike a message body line.
+ *
+ * @module
+ */
+import { excerptOf, RemoteProtocolError } from "./errors.ts"
+import { MAX_LISTING_LINE } from "./limits.ts"
+import { decodeText } from "./response.ts"
+
+/**
+ * A line splitter: `push` returns the lines completed by a chunk; `end` returns a last
+ * line without a line end, if any.
+ * @category models
+ */
+export interface LineSplitter {
+  readonly push: (bytes: Uint8Array) => Array<string>
+  readonly end: () => Array<string>
+}
+
+/**
+ * Creates a bounded line splitter.
+ * @category constructors
+ */
+export const makeLineSplitter = (maxLine = MAX_LISTING_LINE): LineSplitter => {
+  let parts: Array<Uint8Array> = []
+  let length = 0
+  const tooLong = (bytes: Uint8Array) => new RemoteProtocolError(`a listing line is longer than ${maxLine} octets`, excerptOf(bytes))
+  const take = (last: Uint8Array): string => {
+    let line: Uint8Array
+    if (parts.length === 0) {
+      line = last
+    } else {
+      line = new Uint8Array(length + last.length)
+      let o = 0
+      for (const p of parts) {
+        line.set(p, o)
+        o += p.length
+      }
+      line.set(last, o)
+    }
+    parts = []
+    length = 0
+    if (line.length > 0 && line[line.length - 1] === 13) line = line.subarray(0, line.length - 1)
+    if (line.length > maxLine) throw tooLong(line)
+    return decodeText(line)
+  }
+  return {
+    push: (bytes) => {
+      const out: Array<string> = []
+      let pos = 0
+      for (;;) {
+        const lf = bytes.indexOf(10, pos)
+        if (lf < 0) break
+        // The limit is on the line without its line end; one more octet may be its CR.
+        if (length + lf - pos > maxLine + 1) throw tooLong(bytes.subarray(pos))
+        out.push(take(bytes.subarray(pos, lf)))
+        pos = lf + 1
+      }
+      if (pos < bytes.length) {
+        const rest = bytes.subarray(pos)
+        length += rest.length
+        if (length > maxLine + 1) throw tooLong(rest)
+        parts.push(rest)
+      }
+      return out
+    },
+    end: () => (length > 0 ? [take(new Uint8Array(0))] : [])
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The POP3 session state machine, as one table.
+ *
+ * Theory of operation. RFC 1939 §3 names three states — AUTHORIZATION, TRANSACTION and
+ * UPDATE. We add the moments in between that a client must respect: waiting for the
+ * greeting, after `USER` was accepted (only `PASS` or `QUIT` may follow), inside a STLS
+ * handshake (RFC 2595: nothing may be sent until TLS is up), inside a SASL exchange
+ * (RFC 5034: only continuation responses), and the terminal CLOSED and ERROR.
+ *
+ * `allowed` says which commands may be *sent* in a state. `transitions` says where a
+ * command leads: on being sent (`sent`), or on the server's answer (`ok`, `err`, or a
+ * SASL `continue`). A transition is looked up with the state the command was sent in,
+ * so pipelined answers resolve correctly. Everything that draws the state diagram (the
+ * web demo, the docs) reads these two tables; nothing else encodes the rules.
+ *
+ * @module
+ */
+import type { CommandName } from "./command.ts"
+
+/**
+ * A session state.
+ * @category models
+ */
+export type State =
+  | "GREETING"
+  | "AUTHORIZATION"
+  | "AUTHORIZATION_PASS"
+  | "STLS"
+  | "SASL"
+  | "TRANSACTION"
+  | "UPDATE"
+  | "CLOSED"
+  | "ERROR"
+
+/**
+ * What moves the machine: a command being sent or answered, or a local event.
+ * @category models
+ */
+export type Outcome = "sent" | "ok" | "err" | "continue"
+
+/**
+ * One row of the transition table.
+ * @category models
+ */
+export interface Transition {
+  readonly from: State
+  readonly on: CommandName | "greeting" | "tls-established" | "connection-lost"
+  readonly outcome: Outcome | "event"
+  readonly to: State
+}
+
+const TRANSACTION_COMMANDS = ["STAT", "LIST", "UIDL", "RETR", "TOP", "DELE", "NOOP", "RSET", "CAPA"] as const
+
+/**
+ * Which commands each state allows the client to send.
+ * @category tables
+ */
+export const allowed: { readonly [S in State]: ReadonlyArray<CommandName> } = {
+  GREETING: [],
+  AUTHORIZATION: ["CAPA", "STLS", "USER", "APOP", "AUTH", "UTF8", "QUIT"],
+  AUTHORIZATION_PASS: ["PASS", "QUIT"],
+  STLS: [],
+  SASL: ["SaslResponse"],
+  TRANSACTION: [...TRANSACTION_COMMANDS, "QUIT"],
+  UPDATE: [],
+  CLOSED: [],
+  ERROR: []
+}
+
+const row = (from: State, on: Transition["on"], outcome: Transition["outcome"], to: State): Transition => ({ from, on, outcome, to })
+
+/**
+ * Every transition. Commands answered without changing state are listed too, so the table
+ * is the complete description of the protocol's flow.
+ * @category tables
+ */
+export const transitions: ReadonlyArray<Transition> = [
+  row("GREETING", "greeting", "ok", "AUTHORIZATION"),
+  row("GREETING", "greeting", "err", "CLOSED"),
+  row("AUTHORIZATION", "CAPA", "ok", "AUTHORIZATION"),
+  row("AUTHORIZATION", "CAPA", "err", "AUTHORIZATION"),
+  row("AUTHORIZATION", "UTF8", "ok", "AUTHORIZATION"),
+  row("AUTHORIZATION", "UTF8", "err", "AUTHORIZATION"),
+  row("AUTHORIZATION", "STLS", "ok", "STLS"),
+  row("AUTHORIZATION", "STLS", "err", "AUTHORIZATION"),
+  row("STLS", "tls-established", "event", "AUTHORIZATION"),
+  row("AUTHORIZATION", "USER", "ok", "AUTHORIZATION_PASS"),
+  row("AUTHORIZATION", "USER", "err", "AUTHORIZATION"),
+  row("AUTHORIZATION_PASS", "PASS", "ok", "TRANSACTION"),
+  row("AUTHORIZATION_PASS", "PASS", "err", "AUTHORIZATION"),
+  row("AUTHORIZATION", "APOP", "ok", "TRANSACTION"),
+  row("AUTHORIZATION", "APOP", "err", "AUTHORIZATION"),
+  row("AUTHORIZATION", "AUTH", "sent", "SASL"),
+  row("SASL", "AUTH", "continue", "SASL"),
+  row("SASL", "AUTH", "ok", "TRANSACTION"),
+  row("SASL", "AUTH", "err", "AUTHORIZATION"),
+  row("SASL", "SaslResponse", "continue", "SASL"),
+  row("SASL", "SaslResponse", "ok", "TRANSACTION"),
+  row("SASL", "SaslResponse", "err", "AUTHORIZATION"),
+  row("AUTHORIZATION", "QUIT", "ok", "CLOSED"),
+  row("AUTHORIZATION", "QUIT", "err", "CLOSED"),
+  row("AUTHORIZATION_PASS", "QUIT", "ok", "CLOSED"),
+  row("AUTHORIZATION_PASS", "QUIT", "err", "CLOSED"),
+  ...TRANSACTION_COMMANDS.flatMap((c) => [row("TRANSACTION", c, "ok", "TRANSACTION"), row("TRANSACTION", c, "err", "TRANSACTION")]),
+  row("TRANSACTION", "QUIT", "sent", "UPDATE"),
+  row("TRANSACTION", "QUIT", "ok", "CLOSED"),
+  row("TRANSACTION", "QUIT", "err", "CLOSED"),
+  ...(["GREETING", "AUTHORIZATION", "AUTHORIZATION_PASS", "STLS", "SASL", "TRANSACTION", "UPDATE"] as const).map((s) =>
+    row(s, "connection-lost", "event", "CLOSED")
+  )
+]
+
+const index = new Map<string, State>(transitions.map((t) => [`${t.from} ${t.on} ${t.outcome}`, t.to]))
+
+/**
+ * Where `on` with `outcome` leads from `from`, or `undefined` when the table has no row.
+ * @category tables
+ */
+export const transition = (from: State, on: Transition["on"], outcome: Transition["outcome"]): State | undefined =>
+  index.get(`${from} ${on} ${outcome}`)
+
+/**
+ * Whether a command leaves the state as it is whatever the answer — the commands that may
+ * be pipelined behind each other.
+ * @category tables
+ */
+export const keepsState = (state: State, command: CommandName): boolean =>
+  transition(state, command, "sent") === undefined &&
+  transition(state, command, "ok") === state &&
+  transition(state, command, "err") === state
+
+/**
+ * The states in which a command may be sent (for the demo's "step" mode and error messages).
+ * @category tables
+ */
+export const statesAllowing = (command: CommandName): ReadonlyArray<State> =>
+  (Object.keys(allowed) as Array<State>).filter((s) => allowed[s].includes(command))

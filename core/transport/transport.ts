@@ -1,0 +1,43 @@
+/**
+ * The transport abstraction: how the client gets a byte `Socket` to a POP3 server.
+ *
+ * Every platform provides the same service — Node TCP/TLS, WebSocket through the bridge,
+ * in-memory — and the client never knows which one it has. The platform is chosen by the
+ * Layer you provide, not by package conditions.
+ *
+ * @module
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Socket from "effect/socket/Socket"
+
+/**
+ * Where to connect and how to secure it.
+ * @category models
+ */
+export interface Target {
+  readonly host: string
+  readonly port: number
+  /** `implicit`: TLS from the first byte (port 995). `none`: plain TCP (STLS may follow). */
+  readonly tls: "implicit" | "none"
+  /** The name the server certificate must match (defaults to `host`). */
+  readonly servername: string
+  /** Extra trusted CA certificates (PEM), added to the platform's defaults. */
+  readonly ca: ReadonlyArray<string> | undefined
+  /** Skip certificate verification. Only when the caller asked for it. */
+  readonly insecure: boolean
+  readonly connectTimeoutMillis: number
+}
+
+/**
+ * A transport. `open` returns a lazy `Socket`: the connection is made when its `reader`
+ * is acquired. `startTls` says whether `reader.upgrade` works (STLS).
+ * @category services
+ */
+export class Transport extends Context.Service<Transport, {
+  readonly name: string
+  readonly startTls: boolean
+  readonly open: (target: Target) => Effect.Effect<Socket.Socket>
+  /** The `reader.upgrade` options for STLS to `target` (certificate checks included). */
+  readonly upgradeOptions: (target: Target) => Socket.TlsUpgradeOptions
+}>()("pop3/Transport") {}
