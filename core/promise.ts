@@ -1,0 +1,130 @@
+/**
+ * The Promise API, for code that does not use Effect. Same client, same errors (they are
+ * `Error` subclasses with a `_tag`), same trace.
+ *
+ * ```ts
+ * import { connect } from "pop3/promise"
+ * import * as NodeTransport from "pop3/node"
+ *
+ * const session = await connect({ host: "pop.example.com", port: 995, transport: NodeTransport.layer })
+ * const mailbox = await session.login({ user: "alice", password: process.env.POP3_PASSWORD! })
+ * const { count } = await mailbox.stat()
+ * const message = await mailbox.retr(1)          // Uint8Array, exactly as sent
+ * await mailbox.quit()
+ * ```
+ *
+ * @module
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { type Authorization, collect, connect as connectEffect, type Greeting, type LoginOptions, type Mailbox } from "./client/client.ts"
+import type { ConnectOptions } from "./client/options.ts"
+import type { Capabilities, ListEntry, Stat, UidlEntry } from "./protocol/parse.ts"
+import type { Transport } from "./transport/transport.ts"
+
+/**
+ * A session before login.
+ * @category models
+ */
+export interface PromiseSession {
+  readonly greeting: Greeting
+  readonly secure: boolean
+  readonly capabilities: () => Capabilities
+  readonly login: (options: LoginOptions) => Promise<PromiseMailbox>
+  /** Sends QUIT and closes the connection. */
+  readonly quit: () => Promise<void>
+  /** Closes the connection without committing deletions (RSET first when logged in). */
+  readonly close: () => Promise<void>
+}
+
+/**
+ * A logged-in mailbox.
+ * @category models
+ */
+export interface PromiseMailbox {
+  readonly capabilities: () => Capabilities
+  readonly stat: () => Promise<Stat>
+  readonly list: () => Promise<ReadonlyArray<ListEntry>>
+  readonly listOne: (msg: number) => Promise<ListEntry>
+  readonly uidl: () => Promise<ReadonlyArray<UidlEntry>>
+  readonly uidlOne: (msg: number) => Promise<UidlEntry>
+  /** The whole message in memory. For large messages prefer `retrStream`. */
+  readonly retr: (msg: number) => Promise<Uint8Array>
+  /** The message as a web `ReadableStream`, read from the server as you consume it. */
+  readonly retrStream: (msg: number) => ReadableStream<Uint8Array>
+  readonly top: (msg: number, lines: number) => Promise<Uint8Array>
+  readonly dele: (msg: number) => Promise<void>
+  readonly rset: () => Promise<void>
+  readonly noop: () => Promise<void>
+  /** Ends the session, committing deletions, and closes the connection. */
+  readonly quit: () => Promise<void>
+  /** Closes without committing deletions. */
+  readonly close: () => Promise<void>
+}
+
+// Rejects with the tagged error itself, so `catch (e) { if (e._tag === "AuthError") … }` works.
+const run = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> => {
+  const exit = await Effect.runPromiseExit(effect)
+  if (Exit.isSuccess(exit)) return exit.value
+  const failure = exit.cause.reasons.find(Cause.isFailReason)
+  throw failure !== undefined ? failure.error : Cause.squash(exit.cause)
+}
+
+/**
+ * Connects (and does STLS when asked). `transport` is the platform's transport layer.
+ * @category constructors
+ */
+export const connect = async (options: ConnectOptions & { readonly transport: Layer.Layer<Transport> }): Promise<PromiseSession> => {
+  const scope = await Effect.runPromise(Scope.make())
+  let session: Authorization
+  try {
+    session = await run(connectEffect(options).pipe(Effect.provide(options.transport), Scope.provide(scope)))
+  } catch (error) {
+    await Effect.runPromise(Scope.close(scope, Exit.fail(error)))
+    throw error
+  }
+  let closed = false
+  const close = (exit: Exit.Exit<unknown, unknown>) => async () => {
+    if (closed) return
+    closed = true
+    await Effect.runPromise(Scope.close(scope, exit))
+  }
+  // Closing without QUIT must not commit: close with a failure exit so the client sends RSET.
+  const abort = close(Exit.fail("closed"))
+  const finish = close(Exit.void)
+  const ending = async <A>(effect: Effect.Effect<A, unknown>) => {
+    try {
+      return await run(effect)
+    } finally {
+      await finish()
+    }
+  }
+  const wrap = (mailbox: Mailbox): PromiseMailbox => ({
+    capabilities: mailbox.capabilities,
+    stat: () => run(mailbox.stat),
+    list: () => run(mailbox.list),
+    listOne: (msg) => run(mailbox.listOne(msg)),
+    uidl: () => run(mailbox.uidl),
+    uidlOne: (msg) => run(mailbox.uidlOne(msg)),
+    retr: (msg) => run(collect(mailbox.retr(msg))),
+    retrStream: (msg) => Stream.toReadableStream(mailbox.retr(msg)),
+    top: (msg, lines) => run(collect(mailbox.top(msg, lines))),
+    dele: (msg) => run(mailbox.dele(msg)),
+    rset: () => run(mailbox.rset),
+    noop: () => run(mailbox.noop),
+    quit: () => ending(mailbox.quit),
+    close: abort
+  })
+  return {
+    greeting: session.greeting,
+    secure: session.secure,
+    capabilities: session.capabilities,
+    login: async (login) => wrap(await run(session.login(login))),
+    quit: () => ending(session.quit),
+    close: abort
+  }
+}
