@@ -17,6 +17,7 @@ import { formatTraceEvent } from "../client/trace.ts"
 import type { Capabilities } from "../protocol/parse.ts"
 import * as NodeTransport from "../transport/node.ts"
 import type { Transport } from "../transport/transport.ts"
+import * as WebSocketTransport from "../transport/websocket.ts"
 import { type CliOptions, parseCli, USAGE } from "./args.ts"
 
 /**
@@ -54,6 +55,7 @@ export const exitCodeOf = (error: Pop3Error): number => {
     case "TlsError":
     case "TimeoutError":
     case "ConnectionClosed":
+    case "BridgeError":
       return EXIT.network
     case "ProtocolError":
       return EXIT.protocol
@@ -157,9 +159,13 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
       return EXIT.usage
   }
   const options = parsed.options
+  let transport = io.transport ?? NodeTransport.layer
   if (options.bridge !== undefined) {
-    io.stderr("pop3: --bridge is not available in this build yet (the WebSocket transport lands with the bridge)")
-    return EXIT.usage
+    if (!/^wss?:\/\//i.test(options.bridge)) {
+      io.stderr(`pop3: --bridge must be a ws:// or wss:// URL, got ${JSON.stringify(options.bridge)}`)
+      return EXIT.usage
+    }
+    transport = io.transport ?? WebSocketTransport.layerGlobal(options.bridge)
   }
   if (options.ca !== undefined) {
     try {
@@ -169,7 +175,7 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
       return EXIT.usage
     }
   }
-  const exit = await Effect.runPromiseExit(run(options, io).pipe(Effect.provide(io.transport ?? NodeTransport.layer)))
+  const exit = await Effect.runPromiseExit(run(options, io).pipe(Effect.provide(transport)))
   if (Exit.isSuccess(exit)) return EXIT.ok
   const failure = exit.cause.reasons.find(Cause.isFailReason)
   if (failure !== undefined) {

@@ -144,7 +144,7 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
     trace({ _tag: "Connecting", at: now(), host: target.host, port: target.port, tls: resolved.tls, transport: transportName })
     const { reader, writer, transport } = yield* openSocket(target)
     trace({ _tag: "Connected", at: now() })
-    const conn = yield* makeConnection({ reader, writer, timeoutMillis: resolved.timeoutMillis, trace, now })
+    const conn = yield* makeConnection({ reader, writer, timeoutMillis: resolved.timeoutMillis, trace, now, classify: transport.classify })
 
     // Leave politely when the scope closes (see the module comment for why RSET on failure).
     yield* Effect.addFinalizer((exit) =>
@@ -184,7 +184,7 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
           reason: `the server refused STLS${status.text !== "" ? `: ${status.text}` : ""}${hasCapability(capabilities, "STLS") ? "" : " (it does not announce STLS; use --tls implicit, or --tls none to go without encryption)"}`
         })
       }
-      yield* conn.upgrade(transport.upgradeOptions(target)).pipe(Effect.mapError((error) => classifySocketError(target, error, true)))
+      yield* conn.upgrade(transport.upgradeOptions(target)).pipe(Effect.mapError((error) => classifySocketError(target, error, true, transport)))
       secure = true
       // RFC 2595 §4: forget everything learned before TLS and ask again.
       capabilities = yield* readCapa(conn)

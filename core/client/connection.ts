@@ -55,6 +55,7 @@ export const makeConnection = (options: {
   readonly timeoutMillis: number
   readonly trace: Tracer
   readonly now: () => number
+  readonly classify?: ((error: Socket.SocketError) => Pop3Error | undefined) | undefined
 }): Effect.Effect<Connection> =>
   Effect.gen(function*() {
     const { reader, writer, timeoutMillis, now } = options
@@ -79,6 +80,8 @@ export const makeConnection = (options: {
     const closed = (during: string, error: Socket.SocketError): Pop3Error => {
       engine.connectionLost()
       flushChanges()
+      const precise = options.classify?.(error)
+      if (precise !== undefined) return precise
       closedReason ??= error.reason._tag === "SocketCloseError" ? "the server closed the connection" : error.message
       return new ConnectionClosed({ during, reason: closedReason })
     }

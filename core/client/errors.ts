@@ -68,6 +68,21 @@ export class ConnectionClosed extends Data.TaggedError("ConnectionClosed")<{
 }
 
 /**
+ * A pop3-bridge refused the connection or lost the mail server; `code` is its WebSocket
+ * close code (4001 target not allowed, 4002 bad request, 4008 limit, 4010 upstream
+ * unreachable, 4011 upstream TLS failed, 4012 upstream timeout), `reason` its words.
+ * @category errors
+ */
+export class BridgeError extends Data.TaggedError("BridgeError")<{
+  readonly code: number
+  readonly reason: string
+}> {
+  override get message() {
+    return `the bridge closed the connection (${this.code}${this.reason !== "" ? `: ${this.reason}` : ""})`
+  }
+}
+
+/**
  * The server broke the protocol. `excerpt` is a short, printable piece of what it sent.
  * @category errors
  */
@@ -162,6 +177,7 @@ export type Pop3Error =
   | TlsError
   | TimeoutError
   | ConnectionClosed
+  | BridgeError
   | ProtocolError
   | ServerError
   | AuthError

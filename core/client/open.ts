@@ -8,7 +8,7 @@ import type * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import type { Target } from "../transport/transport.ts"
 import { Transport } from "../transport/transport.ts"
-import { ConnectError, TimeoutError, TlsError } from "./errors.ts"
+import { ConnectError, type Pop3Error, TimeoutError, TlsError } from "./errors.ts"
 
 // Node/OpenSSL error codes and messages that mean "TLS failed", not "could not connect".
 const TLS_FAILURE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|HANDSHAKE|certificate|wrong version number/i
@@ -25,7 +25,9 @@ const describe = (cause: unknown): string => {
  * Maps a socket failure during connect or TLS to `ConnectError`, `TlsError` or `TimeoutError`.
  * @category errors
  */
-export const classifySocketError = (target: Target, error: Socket.SocketError, tlsPhase: boolean) => {
+export const classifySocketError = (target: Target, error: Socket.SocketError, tlsPhase: boolean, transport?: Transport["Service"]) => {
+  const precise = transport?.classify?.(error)
+  if (precise !== undefined) return precise
   const reason = error.reason
   if (reason._tag === "SocketOpenError" && reason.kind === "Timeout") {
     return new TimeoutError({ operation: `connecting to ${target.host}:${target.port}`, millis: target.connectTimeoutMillis })
@@ -50,14 +52,14 @@ export const openSocket = (
   target: Target
 ): Effect.Effect<
   { readonly reader: Socket.Reader; readonly writer: Socket.Writer; readonly transport: Transport["Service"] },
-  ConnectError | TlsError | TimeoutError,
+  Pop3Error,
   Transport | Scope.Scope
 > =>
   Effect.gen(function*() {
     const transport = yield* Transport
     const socket = yield* transport.open(target)
     const reader = yield* socket.reader.pipe(
-      Effect.mapError((error) => classifySocketError(target, error, false)),
+      Effect.mapError((error) => classifySocketError(target, error, false, transport)),
       Effect.timeoutOrElse({
         duration: target.connectTimeoutMillis,
         orElse: () =>

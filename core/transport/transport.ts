@@ -10,6 +10,7 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Socket from "effect/socket/Socket"
+import type { Pop3Error } from "../client/errors.ts"
 
 /**
  * Where to connect and how to secure it.
@@ -40,4 +41,6 @@ export class Transport extends Context.Service<Transport, {
   readonly open: (target: Target) => Effect.Effect<Socket.Socket>
   /** The `reader.upgrade` options for STLS to `target` (certificate checks included). */
   readonly upgradeOptions: (target: Target) => Socket.TlsUpgradeOptions
+  /** Turns a transport-specific socket failure into a precise error (e.g. a bridge's close code). */
+  readonly classify?: ((error: Socket.SocketError) => Pop3Error | undefined) | undefined
 }>()("pop3/Transport") {}

@@ -1,0 +1,62 @@
+/**
+ * The WebSocket transport: POP3 bytes as binary WebSocket messages to a pop3-bridge, which
+ * relays them to the mail server. The standard `WebSocket` API, so the identical client
+ * runs in browsers, Deno, Bun, Workers and Node (whose global `WebSocket` is standard).
+ *
+ * STLS cannot pass through: the bridge would have to be the TLS endpoint. Use
+ * `tls: "implicit"` (the bridge opens TLS to the server and verifies it) and a `wss:`
+ * bridge URL so the browser↔bridge leg is encrypted too.
+ *
+ * @module
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Socket from "effect/socket/Socket"
+import { BridgeError } from "../client/errors.ts"
+import { type Target, Transport } from "./transport.ts"
+
+/**
+ * The bridge URL for a target: `…/pop3?host=H&port=P&tls=implicit|none`, keeping any
+ * query the base URL already has (e.g. a `token`).
+ * @category url
+ */
+export const bridgeUrl = (base: string, target: Pick<Target, "host" | "port" | "tls">): string => {
+  const url = new URL(base)
+  url.searchParams.set("host", target.host)
+  url.searchParams.set("port", String(target.port))
+  url.searchParams.set("tls", target.tls)
+  return url.toString()
+}
+
+/**
+ * A WebSocket transport through the bridge at `url` (ws: or wss:). Needs a
+ * `WebSocketConstructor` (`Socket.layerWebSocketConstructorGlobal` in browsers and Node ≥ 22).
+ * @category layers
+ */
+export const layer = (url: string): Layer.Layer<Transport, never, Socket.WebSocketConstructor> =>
+  Layer.effect(Transport)(Effect.gen(function*() {
+    const constructor = yield* Socket.WebSocketConstructor
+    return {
+      name: "websocket",
+      startTls: false,
+      upgradeOptions: () => ({}),
+      // The bridge reports refusals and upstream failures as close codes 4000–4999.
+      classify: (error) =>
+        error.reason._tag === "SocketCloseError" && error.reason.code >= 4000 && error.reason.code <= 4999
+          ? new BridgeError({ code: error.reason.code, reason: error.reason.closeReason ?? "" })
+          : undefined,
+      open: (target) =>
+        Socket.makeWebSocket(bridgeUrl(url, target), {
+          openTimeout: target.connectTimeoutMillis,
+          // websockify-compatible clients offer "binary"; the bridge selects it.
+          protocols: ["binary"]
+        }).pipe(Effect.provideService(Socket.WebSocketConstructor, constructor))
+    }
+  }))
+
+/**
+ * The WebSocket transport using the platform's global `WebSocket`.
+ * @category layers
+ */
+export const layerGlobal = (url: string): Layer.Layer<Transport> =>
+  layer(url).pipe(Layer.provide(Socket.layerWebSocketConstructorGlobal))
