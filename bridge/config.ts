@@ -1,0 +1,323 @@
+/**
+ * The bridge's settings: the programmatic options of `startBridge`, their defaults, and the
+ * `pop3-bridge` command line and JSON config file that produce them.
+ */
+import { readFile } from "node:fs/promises"
+import { dirname, resolve as resolvePath } from "node:path"
+import { parseArgs } from "node:util"
+import type { AllowEntry } from "./policy.ts"
+import { parseAllowlist, parseHostPort } from "./policy.ts"
+import type { Resolver } from "./upstream.ts"
+
+/** One structured log record (one JSON line on stdout by default). @category config */
+export type LogEntry = Readonly<Record<string, unknown>>
+
+/** Options for `startBridge`; everything is optional and defaults to the safe choice. @category config */
+export interface BridgeOptions {
+  /** `HOST:PORT` to listen on; port 0 picks a free port. */
+  readonly listen?: string
+  /** `HOST:PORT` targets clients may reach. Empty (the default): nothing is reachable. */
+  readonly allow?: readonly string[]
+  /** Origins browsers may connect from; `*` allows any. Empty: no browser may connect. */
+  readonly allowOrigin?: readonly string[]
+  /** Refuse requests without an Origin header (non-browser clients). */
+  readonly requireOrigin?: boolean
+  /** Shared secret clients must present (Bearer header or `token` query parameter). */
+  readonly token?: string
+  /** PEM certificate and key: serve `wss:` directly. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer }
+  /** Extra PEM CA certificates trusted for TLS to mail servers (added to Node's defaults). */
+  readonly upstreamCa?: readonly (string | Buffer)[]
+  /** Take the client address from the last X-Forwarded-For entry (behind a reverse proxy). */
+  readonly trustProxy?: boolean
+  readonly maxConnections?: number
+  readonly maxConnectionsPerClient?: number
+  readonly connectTimeoutMs?: number
+  readonly idleTimeoutMs?: number
+  readonly maxSessionMs?: number
+  /** Largest WebSocket message accepted from a client (`ws` maxPayload). */
+  readonly maxMessageBytes?: number
+  /** Per session: stop reading from the mail server while this much waits for the client. */
+  readonly maxBufferedBytes?: number
+  /** Default drain deadline for `close()` (and SIGTERM). */
+  readonly shutdownTimeoutMs?: number
+  /** How often to ping clients. */
+  readonly pingIntervalMs?: number
+  /** DNS resolution; injectable so tests can fake answers. */
+  readonly resolve?: Resolver
+  /** Where session and refusal records go; default: one JSON line each on stdout. */
+  readonly log?: (entry: LogEntry) => void
+}
+
+/** The defaults, each chosen for an internet-facing bridge. @category config */
+export const DEFAULTS = {
+  listen: "127.0.0.1:8110", // loopback: exposing the bridge is a deliberate act
+  maxConnections: 1000,
+  maxConnectionsPerClient: 10, // a mail client needs one per account
+  connectTimeoutMs: 10_000, // DNS + TCP + TLS to the mail server
+  idleTimeoutMs: 600_000, // RFC 1939 servers may log out after 10 idle minutes anyway
+  maxSessionMs: 3_600_000,
+  maxMessageBytes: 64 * 1024, // POP3 commands are ≤ 255 bytes; pipelined batches stay far below
+  maxBufferedBytes: 1024 * 1024, // per-session memory bound for a slow client
+  shutdownTimeoutMs: 20_000, // below the usual 30 s container stop grace period
+  pingIntervalMs: 30_000 // reverse proxies drop silent WebSockets after ~60 s (nginx default)
+} as const
+
+/** Options with defaults applied and the allowlist parsed. @category config */
+export interface BridgeSettings {
+  readonly listen: { readonly host: string; readonly port: number }
+  readonly allow: readonly AllowEntry[]
+  readonly allowOrigin: readonly string[]
+  readonly requireOrigin: boolean
+  readonly token: string | undefined
+  readonly tls: BridgeOptions["tls"]
+  readonly upstreamCa: readonly (string | Buffer)[] | undefined
+  readonly trustProxy: boolean
+  readonly maxConnections: number
+  readonly maxConnectionsPerClient: number
+  readonly connectTimeoutMs: number
+  readonly idleTimeoutMs: number
+  readonly maxSessionMs: number
+  readonly maxMessageBytes: number
+  readonly maxBufferedBytes: number
+  readonly shutdownTimeoutMs: number
+  readonly pingIntervalMs: number
+  readonly resolve: Resolver | undefined
+  readonly log: (entry: LogEntry) => void
+}
+
+const logToStdout = (entry: LogEntry): void => {
+  process.stdout.write(JSON.stringify(entry) + "\n")
+}
+
+const positive = (name: string, value: number): number => {
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${value}`)
+  return value
+}
+
+/** Apply defaults and validate. Throws with a readable message. @category config */
+export const settingsFrom = (options: BridgeOptions): BridgeSettings => {
+  if (options.token !== undefined && options.token.length < 16) {
+    throw new Error("token must be at least 16 characters (use a random secret)")
+  }
+  const listen = parseHostPort(options.listen ?? DEFAULTS.listen, true)
+  return {
+    listen: { host: listen.host, port: listen.port },
+    allow: parseAllowlist(options.allow ?? []),
+    allowOrigin: options.allowOrigin ?? [],
+    requireOrigin: options.requireOrigin ?? false,
+    token: options.token,
+    tls: options.tls,
+    upstreamCa: options.upstreamCa,
+    trustProxy: options.trustProxy ?? false,
+    maxConnections: positive("maxConnections", options.maxConnections ?? DEFAULTS.maxConnections),
+    maxConnectionsPerClient: positive(
+      "maxConnectionsPerClient",
+      options.maxConnectionsPerClient ?? DEFAULTS.maxConnectionsPerClient
+    ),
+    connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs),
+    idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs),
+    maxSessionMs: positive("maxSessionMs", options.maxSessionMs ?? DEFAULTS.maxSessionMs),
+    maxMessageBytes: positive("maxMessageBytes", options.maxMessageBytes ?? DEFAULTS.maxMessageBytes),
+    maxBufferedBytes: positive("maxBufferedBytes", options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes),
+    shutdownTimeoutMs: positive("shutdownTimeoutMs", options.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs),
+    pingIntervalMs: positive("pingIntervalMs", options.pingIntervalMs ?? DEFAULTS.pingIntervalMs),
+    resolve: options.resolve,
+    log: options.log ?? logToStdout
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Command line and config file
+
+type Kind = "string" | "list" | "boolean" | "count" | "duration" | "size" | "file" | "files"
+
+/** Every flag; a config file uses the same names in camelCase (`allow-origin` → `allowOrigin`). */
+const FLAGS: Readonly<Record<string, { readonly kind: Kind; readonly arg: string; readonly help: string }>> = {
+  listen: { kind: "string", arg: "HOST:PORT", help: `address to listen on (default ${DEFAULTS.listen})` },
+  allow: { kind: "list", arg: "HOST:PORT", help: "a mail server clients may reach; repeatable (default: none, deny all)" },
+  "allow-origin": { kind: "list", arg: "ORIGIN", help: "a web origin browsers may connect from, or *; repeatable (default: none)" },
+  "require-origin": { kind: "boolean", arg: "", help: "also refuse requests without an Origin header (non-browser clients)" },
+  token: { kind: "string", arg: "SECRET", help: "shared secret clients must present (or env POP3_BRIDGE_TOKEN)" },
+  cert: { kind: "file", arg: "FILE", help: "PEM certificate (chain): serve wss:" },
+  key: { kind: "file", arg: "FILE", help: "PEM private key for --cert" },
+  "upstream-ca": { kind: "files", arg: "FILE", help: "extra PEM CAs for TLS to mail servers; repeatable" },
+  "trust-proxy": { kind: "boolean", arg: "", help: "client address from the last X-Forwarded-For entry" },
+  "max-connections": { kind: "count", arg: "N", help: `sessions in total (default ${DEFAULTS.maxConnections})` },
+  "max-connections-per-client": {
+    kind: "count",
+    arg: "N",
+    help: `sessions per client IPv4 address or IPv6 /64 (default ${DEFAULTS.maxConnectionsPerClient})`
+  },
+  "connect-timeout": { kind: "duration", arg: "TIME", help: "DNS + TCP + TLS to the mail server (default 10s)" },
+  "idle-timeout": { kind: "duration", arg: "TIME", help: "close after no bytes either way for this long (default 10m)" },
+  "max-session": { kind: "duration", arg: "TIME", help: "longest session (default 1h)" },
+  "max-message": { kind: "size", arg: "BYTES", help: "largest WebSocket message from a client (default 64k)" },
+  "max-buffered": { kind: "size", arg: "BYTES", help: "per session, bytes queued for a slow client before reading pauses (default 1m)" },
+  "shutdown-timeout": { kind: "duration", arg: "TIME", help: "on SIGTERM/SIGINT, how long sessions may finish (default 20s)" },
+  "ping-interval": { kind: "duration", arg: "TIME", help: "ping clients this often, so proxies keep quiet sessions (default 30s)" },
+  config: { kind: "file", arg: "FILE", help: "JSON file with any of these settings (flags win)" }
+}
+
+/** The `--help` text. @category config */
+export const usage = (): string =>
+  [
+    "Usage: pop3-bridge --allow HOST:PORT [options]",
+    "",
+    "A WebSocket-to-TCP relay that lets browsers reach POP3 servers on an allowlist.",
+    "Clients connect to ws(s)://BRIDGE/pop3?host=H&port=P&tls=implicit|none",
+    "",
+    ...Object.entries(FLAGS).map(([name, f]) => `  ${`--${name} ${f.arg}`.padEnd(34)} ${f.help}`),
+    `  ${"--help".padEnd(34)} this text`,
+    "",
+    "TIME: 500ms, 10s, 5m, 1h (a bare number is seconds). BYTES: 65536, 64k, 1m."
+  ].join("\n")
+
+const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
+
+/** `500ms`, `10s`, `5m`, `1h`, or a bare number of seconds → milliseconds. @category config */
+export const parseDuration = (text: string | number): number => {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(String(text).trim())
+  if (m === null) throw new Error(`"${text}" is not a duration like 10s, 5m or 1h`)
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"]
+  return Math.round(Number(m[1]) * unit)
+}
+
+/** `65536`, `64k`, `1m` (powers of 1024) → bytes. @category config */
+export const parseSize = (text: string | number): number => {
+  const m = /^(\d+)\s*(k|m|kb|mb|kib|mib)?$/i.exec(String(text).trim())
+  if (m === null) throw new Error(`"${text}" is not a size like 65536, 64k or 1m`)
+  const unit = (m[2] ?? "").toLowerCase().startsWith("m") ? 1024 * 1024 : m[2] === undefined ? 1 : 1024
+  return Number(m[1]) * unit
+}
+
+const parseCount = (text: string | number): number => {
+  if (!/^\d+$/.test(String(text).trim())) throw new Error(`"${text}" is not a whole number`)
+  return Number(text)
+}
+
+/** What the command line asked for: run with options, or print help. @category config */
+export type CliRequest = { readonly help: true } | { readonly help: false; readonly options: BridgeOptions }
+
+/**
+ * Parse `pop3-bridge` arguments (plus `POP3_BRIDGE_TOKEN` and the `--config` file) into
+ * `startBridge` options. A flag given on the command line replaces the file's value, lists
+ * included. Paths in the file are relative to the file. Throws with a readable message.
+ * @category config
+ */
+export const parseCommandLine = async (
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = process.env
+): Promise<CliRequest> => {
+  const parsed = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      help: { type: "boolean", short: "h" },
+      ...Object.fromEntries(
+        Object.entries(FLAGS).map(([name, f]) => [
+          name,
+          f.kind === "boolean"
+            ? { type: "boolean" as const }
+            : { type: "string" as const, multiple: f.kind === "list" || f.kind === "files" }
+        ])
+      )
+    }
+  })
+  const values = parsed.values as Readonly<Record<string, string | boolean | string[] | undefined>>
+  if (values["help"] === true) return { help: true }
+
+  let file: Record<string, unknown> = {}
+  let fileDir = process.cwd()
+  const configPath = values["config"]
+  if (typeof configPath === "string") {
+    fileDir = dirname(resolvePath(configPath))
+    const json: unknown = JSON.parse(await readFile(configPath, "utf8"))
+    if (typeof json !== "object" || json === null || Array.isArray(json)) {
+      throw new Error(`${configPath}: expected a JSON object`)
+    }
+    file = json as Record<string, unknown>
+    const known = new Set(Object.keys(FLAGS).filter((f) => f !== "config").map(camel))
+    for (const key of Object.keys(file)) {
+      if (!known.has(key)) throw new Error(`${configPath}: unknown setting "${key}"`)
+    }
+  }
+
+  // The value of a setting: command line first, then the file (whose paths are file-relative).
+  const read = (flag: string): unknown => {
+    const cli = values[flag]
+    if (cli !== undefined) return cli
+    const fromFile = file[camel(flag)]
+    const kind = FLAGS[flag]?.kind
+    if (kind === "file" && typeof fromFile === "string") return resolvePath(fileDir, fromFile)
+    if (kind === "files" && Array.isArray(fromFile)) return fromFile.map((p) => resolvePath(fileDir, String(p)))
+    return fromFile
+  }
+  const str = (flag: string): string | undefined => {
+    const v = read(flag)
+    if (v === undefined) return undefined
+    if (typeof v !== "string") throw new Error(`--${flag} must be a string`)
+    return v
+  }
+  const list = (flag: string): string[] | undefined => {
+    const v = read(flag)
+    if (v === undefined) return undefined
+    if (typeof v === "string") return [v]
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new Error(`--${flag} must be a list of strings`)
+    return v
+  }
+  const bool = (flag: string): boolean | undefined => {
+    const v = read(flag)
+    if (v === undefined || typeof v === "boolean") return v
+    throw new Error(`--${flag} must be true or false`)
+  }
+  const scalar = (flag: string): string | number | undefined => {
+    const v = read(flag)
+    if (v === undefined || typeof v === "string" || typeof v === "number") return v
+    throw new Error(`--${flag} must be a string or number`)
+  }
+  const mapped = <T>(flag: string, parse: (v: string | number) => T): T | undefined => {
+    const v = scalar(flag)
+    try {
+      return v === undefined ? undefined : parse(v)
+    } catch (e) {
+      throw new Error(`--${flag}: ${(e as Error).message}`)
+    }
+  }
+
+  const certPath = str("cert")
+  const keyPath = str("key")
+  if ((certPath === undefined) !== (keyPath === undefined)) throw new Error("--cert and --key go together")
+  const caPaths = list("upstream-ca")
+  const token = str("token") ?? env["POP3_BRIDGE_TOKEN"] ?? undefined
+
+  // Built by spreading only the settings that are present (exactOptionalPropertyTypes).
+  const entries: Array<[keyof BridgeOptions, unknown]> = [
+    ["listen", str("listen")],
+    ["allow", list("allow")],
+    ["allowOrigin", list("allow-origin")],
+    ["requireOrigin", bool("require-origin")],
+    ["token", token === "" ? undefined : token],
+    [
+      "tls",
+      certPath !== undefined && keyPath !== undefined
+        ? { cert: await readFile(certPath), key: await readFile(keyPath) }
+        : undefined
+    ],
+    ["upstreamCa", caPaths === undefined ? undefined : await Promise.all(caPaths.map((p) => readFile(p)))],
+    ["trustProxy", bool("trust-proxy")],
+    ["maxConnections", mapped("max-connections", parseCount)],
+    ["maxConnectionsPerClient", mapped("max-connections-per-client", parseCount)],
+    ["connectTimeoutMs", mapped("connect-timeout", parseDuration)],
+    ["idleTimeoutMs", mapped("idle-timeout", parseDuration)],
+    ["maxSessionMs", mapped("max-session", parseDuration)],
+    ["maxMessageBytes", mapped("max-message", parseSize)],
+    ["maxBufferedBytes", mapped("max-buffered", parseSize)],
+    ["shutdownTimeoutMs", mapped("shutdown-timeout", parseDuration)],
+    ["pingIntervalMs", mapped("ping-interval", parseDuration)]
+  ]
+  const options = Object.fromEntries(entries.filter(([, v]) => v !== undefined)) as BridgeOptions
+  settingsFrom(options) // validate now, so errors surface before anything listens
+  return { help: false, options }
+}

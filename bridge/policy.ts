@@ -1,0 +1,229 @@
+/**
+ * The bridge's policy: what a request asks for, and whether it may have it. Pure functions
+ * with no `ws` and no sockets, so an edge variant (Cloudflare Worker) can share them.
+ *
+ * Theory of operation:
+ * 1. The upgrade request must carry an allowed Origin and, if configured, the token.
+ * 2. `?host=H&port=P&tls=implicit|none` names the target; it must equal an allowlist entry
+ *    (host names compared case-insensitively, IP literals by value, ports exactly).
+ * 3. A host name is resolved by the bridge; each address must be ordinary public unicast
+ *    unless that exact address (with that port) is itself on the allowlist. The socket is
+ *    then opened to a checked address, never to the name, so DNS cannot change the answer
+ *    between the check and the connect.
+ */
+import { createHash, timingSafeEqual } from "node:crypto"
+import { canonicalIp, classifyAddress, ipFamily } from "./address.ts"
+import { CloseCode } from "./close-codes.ts"
+
+/** How the bridge talks to the mail server. @category policy */
+export type TlsMode = "implicit" | "none"
+
+/** A validated target: a lower-case host name or canonical IP, a port and a TLS mode. @category policy */
+export interface Target {
+  readonly host: string
+  readonly port: number
+  readonly tls: TlsMode
+  /** True when `host` is an IP literal (then no DNS, and no SNI). */
+  readonly isIp: boolean
+}
+
+/** Refusal reasons, used as the `reason` label of the refusals metric. @category policy */
+export type RefusalReason =
+  | "origin"
+  | "token"
+  | "shutting_down"
+  | "bad_request"
+  | "starttls"
+  | "target_not_allowed"
+  | "address_not_allowed"
+  | "limit_total"
+  | "limit_per_client"
+
+/** A refused request: the close code and reason for the client, the label for metrics. @category policy */
+export interface Refusal {
+  readonly refused: true
+  readonly code: CloseCode
+  readonly reason: string
+  readonly metric: RefusalReason
+}
+
+/** Build a refusal. @category policy */
+export const refusal = (code: CloseCode, reason: string, metric: RefusalReason): Refusal => ({
+  refused: true,
+  code,
+  reason,
+  metric
+})
+
+/** Whether a policy result is a refusal. @category policy */
+export const isRefusal = (value: unknown): value is Refusal =>
+  typeof value === "object" && value !== null && (value as { refused?: unknown }).refused === true
+
+/** An allowlist entry, `HOST:PORT` parsed. @category policy */
+export interface AllowEntry {
+  readonly host: string
+  readonly port: number
+  readonly isIp: boolean
+}
+
+const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/
+
+/** A host name or IP literal in canonical form (brackets and one trailing dot removed), or undefined. */
+const normalizeHost = (raw: string): { host: string; isIp: boolean } | undefined => {
+  let host = raw.trim().toLowerCase()
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1)
+  if (host.includes("%")) return undefined // IPv6 zones name local interfaces: never a mail server
+  if (ipFamily(host) !== 0) return { host: canonicalIp(host), isIp: true }
+  if (host.endsWith(".")) host = host.slice(0, -1)
+  if (host.length === 0 || host.length > 253) return undefined
+  if (!host.split(".").every((label) => LABEL.test(label))) return undefined
+  return { host, isIp: false }
+}
+
+const parsePort = (raw: string): number | undefined => {
+  if (!/^[0-9]{1,5}$/.test(raw)) return undefined
+  const port = Number(raw)
+  return port >= 1 && port <= 65535 ? port : undefined
+}
+
+/**
+ * Parse `HOST:PORT`, `[IPV6]:PORT` (used by `--allow` and `--listen`). Port 0 is accepted
+ * only when `allowPortZero` (listening on a random port). Throws with a readable message.
+ * @category policy
+ */
+export const parseHostPort = (
+  text: string,
+  allowPortZero = false
+): { host: string; port: number; isIp: boolean } => {
+  const colon = text.lastIndexOf(":")
+  const hostPart = colon === -1 ? "" : text.slice(0, colon)
+  const portPart = colon === -1 ? "" : text.slice(colon + 1)
+  // An unbracketed IPv6 literal would be ambiguous ("::1:110"): require brackets.
+  if (hostPart.includes(":") && !hostPart.startsWith("[")) {
+    throw new Error(`"${text}": write IPv6 addresses in brackets, e.g. [::1]:110`)
+  }
+  const host = normalizeHost(hostPart)
+  const port = allowPortZero && portPart === "0" ? 0 : parsePort(portPart)
+  if (host === undefined || port === undefined) throw new Error(`"${text}" is not HOST:PORT`)
+  return { ...host, port }
+}
+
+/** Parse the operator's `--allow` entries. Throws on a malformed entry. @category policy */
+export const parseAllowlist = (entries: readonly string[]): readonly AllowEntry[] =>
+  entries.map((entry) => parseHostPort(entry))
+
+/**
+ * Read the target from the request's query string. Unknown parameters are ignored (the
+ * `token` parameter is read separately); repeated ones are refused as ambiguous.
+ * @category policy
+ */
+export const parseTarget = (params: URLSearchParams): Target | Refusal => {
+  const one = (name: string): string | undefined | null => {
+    const all = params.getAll(name)
+    return all.length > 1 ? null : all[0]
+  }
+  const rawHost = one("host")
+  const rawPort = one("port")
+  const rawTls = one("tls")
+  if (rawHost === null || rawPort === null || rawTls === null) {
+    return refusal(CloseCode.BadRequest, "repeated host, port or tls parameter", "bad_request")
+  }
+  if (rawHost === undefined) return refusal(CloseCode.BadRequest, "missing host parameter", "bad_request")
+  const host = normalizeHost(rawHost)
+  if (host === undefined) return refusal(CloseCode.BadRequest, "invalid host parameter", "bad_request")
+  if (rawPort === undefined) return refusal(CloseCode.BadRequest, "missing port parameter", "bad_request")
+  const port = parsePort(rawPort)
+  if (port === undefined) return refusal(CloseCode.BadRequest, "invalid port parameter", "bad_request")
+  if (rawTls === "starttls") {
+    return refusal(
+      CloseCode.BadRequest,
+      "tls=starttls: STLS cannot pass through a WebSocket; use tls=implicit (TLS from the bridge)",
+      "starttls"
+    )
+  }
+  if (rawTls !== "implicit" && rawTls !== "none") {
+    return refusal(CloseCode.BadRequest, "tls parameter must be implicit or none", "bad_request")
+  }
+  return { ...host, port, tls: rawTls }
+}
+
+/** Whether the target itself (name or IP, and port) is on the allowlist. @category policy */
+export const isTargetAllowed = (allow: readonly AllowEntry[], target: Target): boolean =>
+  allow.some((entry) => entry.port === target.port && entry.host === target.host)
+
+/** Whether this exact IP address, with this port, is on the allowlist. @category policy */
+const isAddressListed = (allow: readonly AllowEntry[], address: string, port: number): boolean => {
+  const ip = canonicalIp(address)
+  return allow.some((entry) => entry.isIp && entry.port === port && entry.host === ip)
+}
+
+/**
+ * From the addresses a target resolved to, keep those the bridge may connect to, in order.
+ * A special address (loopback, private, link-local, …) is kept only if it is listed
+ * exactly. None left: a refusal naming the first address's class.
+ * @category policy
+ */
+export const checkAddresses = (
+  allow: readonly AllowEntry[],
+  target: Target,
+  addresses: readonly string[]
+): readonly string[] | Refusal => {
+  const ok: string[] = []
+  let firstProblem: string | undefined
+  for (const address of addresses) {
+    const cls = classifyAddress(address)
+    if (cls === null || isAddressListed(allow, address, target.port)) ok.push(address)
+    else firstProblem ??= `${target.host} resolves to a ${cls} address, which is not allowed`
+  }
+  if (ok.length > 0) return ok
+  return refusal(
+    CloseCode.TargetNotAllowed,
+    firstProblem ?? `${target.host} has no addresses`,
+    "address_not_allowed"
+  )
+}
+
+/** `scheme://host[:port]` in the browser's spelling, or the text unchanged (e.g. "null"). @category policy */
+export const normalizeOrigin = (origin: string): string => {
+  try {
+    const url = new URL(origin)
+    return url.origin === "null" ? origin : url.origin
+  } catch {
+    return origin
+  }
+}
+
+/**
+ * Whether a request's Origin may use the bridge. Browsers always send Origin on WebSocket
+ * upgrades, so an allowlist protects users of *other* sites from being used as relays.
+ * A request without Origin is a non-browser client, which could send any Origin it likes:
+ * it is allowed unless `requireOrigin` (authenticate those with the token instead).
+ * `*` in the list allows every origin.
+ * @category policy
+ */
+export const isOriginAllowed = (
+  origin: string | undefined,
+  allowed: readonly string[],
+  requireOrigin: boolean
+): boolean => {
+  if (origin === undefined || origin === "") return !requireOrigin
+  if (allowed.includes("*")) return true
+  const normal = normalizeOrigin(origin)
+  return allowed.some((entry) => normalizeOrigin(entry) === normal)
+}
+
+/** The token a request presents: `Authorization: Bearer …`, else the `token` query parameter. @category policy */
+export const presentedToken = (authorization: string | undefined, params: URLSearchParams): string | undefined => {
+  const bearer = authorization === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1]
+  return bearer ?? params.get("token") ?? undefined
+}
+
+const sha256 = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest()
+
+/**
+ * Compare tokens in constant time. Hashing first gives equal-length inputs, so neither the
+ * comparison nor a length check leaks how much of the token was right.
+ * @category policy
+ */
+export const tokenMatches = (presented: string | undefined, expected: string): boolean =>
+  timingSafeEqual(sha256(presented ?? ""), sha256(expected)) && presented !== undefined

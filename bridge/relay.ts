@@ -1,0 +1,277 @@
+/**
+ * One session: an accepted WebSocket, checked against the limits and the policy, joined to
+ * one TCP/TLS connection to the mail server, relaying bytes both ways until either side
+ * ends. Then exactly one log line.
+ *
+ * Backpressure, so a fast server and a slow browser (or the reverse) cannot grow memory:
+ * - down: after each send, if the WebSocket's `bufferedAmount` exceeds `maxBufferedBytes`,
+ *   stop reading the mail server's socket; each send's completion callback checks again
+ *   and resumes below half of it. TCP flow control then slows the server.
+ * - up: when `socket.write()` returns false, pause the WebSocket (stops reading the client's
+ *   socket) until the mail server's socket emits 'drain'.
+ */
+import type { Socket } from "node:net"
+import type { RawData, WebSocket } from "ws"
+import { clientKey } from "./address.ts"
+import { CloseCode, closeReason } from "./close-codes.ts"
+import type { BridgeSettings } from "./config.ts"
+import type { ConnectionLimiter } from "./limits.ts"
+import type { Metrics } from "./metrics.ts"
+import { increment } from "./metrics.ts"
+import type { Refusal, Target } from "./policy.ts"
+import { isRefusal, isTargetAllowed, parseTarget, refusal } from "./policy.ts"
+import { connectUpstream, systemResolver } from "./upstream.ts"
+
+/** What the server knows about the request behind a session. @category relay */
+export interface SessionRequest {
+  /** The client's address (from the socket, or X-Forwarded-For with trustProxy). */
+  readonly client: string
+  readonly origin: string | undefined
+  /** The upgrade request's query parameters (host, port, tls). */
+  readonly params: URLSearchParams
+}
+
+/** A live session as the server sees it. @category relay */
+export interface Session {
+  /** Bytes held in this session's buffers right now (both directions). */
+  readonly buffered: () => number
+  /** Close now with 1001 (after the shutdown deadline). */
+  readonly shutdown: () => void
+  /** Resolves when both sides are closed and the log line is written. */
+  readonly done: Promise<void>
+}
+
+/** Who ended the session. */
+type ClosedBy = "client" | "upstream" | "bridge"
+
+/** How long a closing side may take (close handshake, flushing QUIT) before it is cut off. */
+const CLOSE_GRACE_MS = 5_000
+
+/** Close codes `ws` uses when it rejects a client's frame. */
+const WS_ERROR_CODES: Readonly<Record<string, number>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CloseCode.TooBig,
+  WS_ERR_INVALID_UTF8: CloseCode.InvalidData
+}
+
+const errorCode = (error: Error): string => (error as { code?: string }).code ?? error.message
+
+const targetText = (t: Target): string => `${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`
+
+/** Run one session on an accepted WebSocket. @category relay */
+export const startSession = (
+  ws: WebSocket,
+  request: SessionRequest,
+  settings: BridgeSettings,
+  limiter: ConnectionLimiter,
+  metrics: Metrics
+): Session => {
+  const started = Date.now()
+  const key = clientKey(request.client)
+  const abort = new AbortController()
+  let target: Target | undefined
+  let upstream: Socket | undefined
+  let address: string | undefined
+  let upstreamError: Error | undefined
+  let holdsSlot = false
+  let wsClosed = false
+  let upstreamClosed = true // no upstream yet counts as closed
+  let upstreamPaused = false
+  let clientPaused = false
+  let bytesUp = 0
+  let bytesDown = 0
+  // Client bytes that arrive before the mail server is connected (the WebSocket is paused).
+  const pending: Buffer[] = []
+  let pendingBytes = 0
+  let ended: { code: number; reason: string; by: ClosedBy } | undefined
+  let markDone: () => void = () => {}
+  const done = new Promise<void>((resolve) => {
+    markDone = resolve
+  })
+
+  metrics.sessionsActive += 1
+  metrics.sessionsTotal += 1
+
+  const timers: NodeJS.Timeout[] = [] // cleared when the session ends (clearTimeout also clears intervals)
+  const timer = (ms: number, run: () => void): NodeJS.Timeout => {
+    const t = setTimeout(run, ms)
+    timers.push(t)
+    return t
+  }
+  const idle = timer(settings.idleTimeoutMs, () => finish(CloseCode.Limit, "idle timeout", "bridge"))
+  timer(settings.maxSessionMs, () => finish(CloseCode.Limit, "maximum session duration reached", "bridge"))
+  // Pings keep reverse proxies from dropping a quiet WebSocket; pongs are not required (the
+  // idle timeout and TCP keepalive deal with clients that vanish).
+  timers.push(setInterval(() => ws.ping(), settings.pingIntervalMs))
+  const touch = (): void => {
+    idle.refresh()
+  }
+
+  /** Record how the session ends (first cause wins) and start closing both sides. */
+  const finish = (code: number, reason: string, by: ClosedBy): void => {
+    if (ended !== undefined) return
+    ended = { code, reason, by }
+    abort.abort()
+    for (const t of timers) clearTimeout(t)
+    if (ws.readyState === ws.OPEN) ws.close(code, closeReason(reason))
+    // The client may never answer the close frame; ws would wait 30 s.
+    setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref()
+    if (upstream !== undefined && !upstreamClosed) {
+      // end(), not destroy(): a QUIT the client sent just before closing must still reach
+      // the server, or its deletions are not committed (RFC 1939 UPDATE state).
+      const socket = upstream
+      socket.end()
+      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref()
+    }
+    settle()
+  }
+
+  const refuse = (r: Refusal): void => {
+    increment(metrics.refusals, r.metric)
+    finish(r.code, r.reason, "bridge")
+  }
+
+  /** When both sides are closed: give back the slot, count, and log once. */
+  const settle = (): void => {
+    if (!wsClosed || !upstreamClosed || ended === undefined) return
+    if (holdsSlot) limiter.release(key)
+    holdsSlot = false
+    metrics.sessionsActive -= 1
+    settings.log({
+      time: new Date().toISOString(),
+      event: "session",
+      client: request.client,
+      origin: request.origin,
+      target: target === undefined ? undefined : targetText(target),
+      tls: target?.tls,
+      address,
+      bytesUp,
+      bytesDown,
+      durationMs: Date.now() - started,
+      closeCode: ended.code,
+      closeReason: ended.reason,
+      closedBy: ended.by
+    })
+    markDone()
+  }
+
+  // Node calls write callbacks with `null` on success, so test for an error, not undefined.
+  const onSent = (error?: Error | null): void => {
+    if (error) return // the WebSocket is closing; its 'close' handler finishes
+    touch()
+    if (upstreamPaused && ws.bufferedAmount < settings.maxBufferedBytes / 2) {
+      upstreamPaused = false
+      upstream?.resume()
+    }
+  }
+
+  const onUpstreamData = (chunk: Buffer): void => {
+    bytesDown += chunk.length
+    metrics.bytesDown += chunk.length
+    touch()
+    ws.send(chunk, { binary: true }, onSent)
+    if (!upstreamPaused && ws.bufferedAmount > settings.maxBufferedBytes) {
+      upstreamPaused = true
+      upstream?.pause()
+    }
+  }
+
+  const writeUp = (socket: Socket, chunk: Buffer): void => {
+    bytesUp += chunk.length
+    metrics.bytesUp += chunk.length
+    if (socket.write(chunk) || clientPaused) return
+    clientPaused = true
+    ws.pause()
+    socket.once("drain", () => {
+      clientPaused = false
+      if (ended === undefined) ws.resume()
+    })
+  }
+
+  ws.binaryType = "nodebuffer"
+  ws.on("message", (data: RawData, isBinary: boolean) => {
+    if (ended !== undefined) return
+    if (!isBinary) return finish(CloseCode.TextFrame, "text frames are not supported; send binary frames", "bridge")
+    const chunk = data as Buffer // binaryType "nodebuffer": always one Buffer
+    touch()
+    if (upstream !== undefined) return writeUp(upstream, chunk)
+    pending.push(chunk)
+    pendingBytes += chunk.length
+    ws.pause()
+  })
+  ws.on("error", (error: Error) => {
+    const code = (error as { code?: string }).code ?? ""
+    finish(WS_ERROR_CODES[code] ?? CloseCode.ProtocolError, error.message, "client")
+  })
+  ws.on("close", (code: number, reason: Buffer) => {
+    wsClosed = true
+    finish(code, reason.toString() || "client closed", "client")
+    settle()
+  })
+
+  const onConnected = (socket: Socket, checkedAddress: string): void => {
+    upstream = socket
+    address = checkedAddress
+    upstreamClosed = false
+    socket.setNoDelay(true) // POP3 commands are small and latency-bound
+    socket.setKeepAlive(true, 60_000)
+    socket.on("data", onUpstreamData)
+    socket.on("error", (error: Error) => {
+      upstreamError = error
+    })
+    socket.on("close", () => {
+      upstreamClosed = true
+      if (upstreamError === undefined) finish(CloseCode.Normal, "upstream closed", "upstream")
+      else finish(CloseCode.UpstreamConnectFailed, `upstream connection lost: ${errorCode(upstreamError)}`, "upstream")
+      settle()
+    })
+    for (const chunk of pending.splice(0)) writeUp(socket, chunk)
+    pendingBytes = 0
+    if (!clientPaused) ws.resume()
+  }
+
+  const run = async (): Promise<void> => {
+    const full = limiter.acquire(key)
+    if (full === "total") return refuse(refusal(CloseCode.Limit, "too many connections", "limit_total"))
+    if (full === "per_client") {
+      return refuse(refusal(CloseCode.Limit, "too many connections from your address", "limit_per_client"))
+    }
+    holdsSlot = true
+    const parsed = parseTarget(request.params)
+    if (isRefusal(parsed)) return refuse(parsed)
+    target = parsed
+    if (!isTargetAllowed(settings.allow, parsed)) {
+      return refuse(refusal(CloseCode.TargetNotAllowed, `${targetText(parsed)} is not allowed by this bridge`, "target_not_allowed"))
+    }
+    const connectTimer = timer(settings.connectTimeoutMs, () => {
+      increment(metrics.upstreamFailures, "timeout")
+      finish(CloseCode.UpstreamTimeout, "upstream connect timed out", "bridge")
+    })
+    const result = await connectUpstream({
+      target: parsed,
+      allow: settings.allow,
+      resolve: settings.resolve ?? systemResolver,
+      upstreamCa: settings.upstreamCa,
+      signal: abort.signal
+    })
+    if (ended !== undefined) {
+      // The client left (or time ran out) while we were connecting: that was the cause.
+      if ("socket" in result) result.socket.destroy()
+      return
+    }
+    clearTimeout(connectTimer)
+    if (result.refused) return refuse(result)
+    if (!("socket" in result)) {
+      increment(metrics.upstreamFailures, result.kind)
+      return finish(result.code, result.reason, "bridge")
+    }
+    onConnected(result.socket, result.address)
+  }
+  run().catch((error: unknown) => finish(CloseCode.InternalError, `internal error: ${String(error)}`, "bridge"))
+
+  return {
+    buffered: () =>
+      pendingBytes + ws.bufferedAmount + (upstream === undefined ? 0 : upstream.writableLength + upstream.readableLength),
+    shutdown: () => finish(CloseCode.GoingAway, "bridge shutting down", "bridge"),
+    done
+  }
+}
