@@ -17,6 +17,9 @@ import type { StatusLine } from "../protocol/response.ts"
  * @category models
  */
 export interface AuthExchange {
+  /** The server's name and port, as the caller gave them (OAUTHBEARER sends them). */
+  readonly host: string
+  readonly port: number
   /** The greeting's APOP timestamp, if it had one. */
   readonly apopTimestamp: string | undefined
   readonly capabilities: Capabilities

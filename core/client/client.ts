@@ -18,11 +18,14 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import type * as Pull from "effect/Pull"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { apop } from "../auth/apop.ts"
 import type { AuthExchange, Mechanism } from "../auth/mechanism.ts"
+import { cramMd5, login as loginMechanism, oauthbearer, plain, xoauth2 } from "../auth/mechanisms.ts"
+import { scramSha1, scramSha256 } from "../auth/scram.ts"
 import { userPass } from "../auth/user-pass.ts"
 import type { Command, EncodedCommand } from "../protocol/command.ts"
 import { makeLineSplitter } from "../protocol/lines.ts"
@@ -40,13 +43,13 @@ import {
   type UidlEntry
 } from "../protocol/parse.ts"
 import { RemoteProtocolError } from "../protocol/errors.ts"
-import { type ResponseCode, retryability } from "../protocol/response.ts"
+import type { ResponseCode, StatusLine } from "../protocol/response.ts"
 import type { State } from "../protocol/state.ts"
 import { Transport } from "../transport/transport.ts"
 import { type Connection, makeConnection } from "./connection.ts"
 import { type AuthAttempt, AuthError, InvalidArgument, type Pop3Error, ProtocolError, ServerError, TlsError } from "./errors.ts"
 import { classifySocketError, openSocket } from "./open.ts"
-import { type ConnectOptions, resolveOptions } from "./options.ts"
+import { type ConnectOptions, type ResolvedOptions, resolveOptions } from "./options.ts"
 
 /**
  * The server's greeting.
@@ -60,11 +63,27 @@ export interface Greeting {
 }
 
 /**
- * The mechanisms `login` knows, strongest first; `auto` tries those the server offers in
- * this order. SASL mechanisms join this list.
+ * The mechanisms `login` knows, strongest first. `auto` tries those the server offers in
+ * this order — SCRAM-SHA-256 > SCRAM-SHA-1 > CRAM-MD5 > APOP > PLAIN > LOGIN > USER — and
+ * the plaintext ones (PLAIN, LOGIN, USER) only over TLS unless `allowPlaintext`. It moves
+ * to the next only when a refusal carries no response code. XOAUTH2 and OAUTHBEARER take
+ * an OAuth token as the password and are used only when named.
  * @category auth
  */
-export const mechanisms: ReadonlyArray<Mechanism> = [apop, userPass]
+export const mechanisms: ReadonlyArray<Mechanism> = [
+  scramSha256,
+  scramSha1,
+  cramMd5,
+  apop,
+  plain,
+  loginMechanism,
+  userPass,
+  xoauth2,
+  oauthbearer
+]
+
+// OAuth mechanisms take a token, not a password: only used when asked for by name.
+const AUTO_EXCLUDED = new Set(["XOAUTH2", "OAUTHBEARER"])
 
 /**
  * How to log in.
@@ -131,13 +150,16 @@ export const collect = <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Effect.E
 
 const LIVE: ReadonlyArray<State> = ["AUTHORIZATION", "AUTHORIZATION_PASS", "TRANSACTION"]
 
-/**
- * Connects, reads the greeting and capabilities, and does STLS when asked.
- * @category constructors
- */
-export const connect = (options: ConnectOptions): Effect.Effect<Authorization, Pop3Error, Transport | Scope.Scope> =>
+interface Established {
+  readonly conn: Connection
+  readonly greeting: Greeting
+  readonly capabilities: Capabilities
+  readonly secure: boolean
+}
+
+// Opens one connection: socket, greeting, CAPA, and STLS when asked (then CAPA again).
+const establish = (resolved: ResolvedOptions): Effect.Effect<Established, Pop3Error, Transport | Scope.Scope> =>
   Effect.gen(function*() {
-    const resolved = resolveOptions(options)
     const { target, trace } = resolved
     const now = Date.now
     const transportName = (yield* Transport).name
@@ -189,45 +211,84 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
       // RFC 2595 §4: forget everything learned before TLS and ask again.
       capabilities = yield* readCapa(conn)
     }
+    return { conn, greeting, capabilities, secure }
+  })
 
-    const withLock = conn.lock.withPermits(1)
+/**
+ * Connects, reads the greeting and capabilities, and does STLS when asked.
+ * @category constructors
+ */
+export const connect = (options: ConnectOptions): Effect.Effect<Authorization, Pop3Error, Transport | Scope.Scope> =>
+  Effect.gen(function*() {
+    const resolved = resolveOptions(options)
+    const context = yield* Effect.context<Transport | Scope.Scope>()
+    let current = yield* establish(resolved)
+    let capabilities = current.capabilities
+    // Some servers (free.fr; MailKit #856) hang up after a failed login: the next
+    // mechanism then needs a new connection.
+    const reconnect = Effect.gen(function*() {
+      current = yield* Effect.provideContext(establish(resolved), context)
+      capabilities = current.capabilities
+    })
 
     const login = (login: LoginOptions): Effect.Effect<Mailbox, Pop3Error> =>
-      withLock(Effect.gen(function*() {
+      Effect.gen(function*() {
         const credentials = {
           user: login.user,
           password: Redacted.isRedacted(login.password) ? login.password : Redacted.make(login.password)
         }
-        const exchange: AuthExchange = {
-          apopTimestamp: greeting.apopTimestamp,
+        const exchangeOf = (est: Established): AuthExchange => ({
+          host: resolved.target.host,
+          port: resolved.target.port,
+          apopTimestamp: est.greeting.apopTimestamp,
           capabilities,
-          secure,
-          send: (command) => Effect.flatMap(conn.write(command), conn.status)
-        }
-        const candidates = yield* chooseMechanisms(exchange, login)
+          secure: est.secure,
+          send: (command) => Effect.flatMap(est.conn.write(command), est.conn.status)
+        })
+        const candidates = yield* chooseMechanisms(exchangeOf(current), login)
         const attempts: Array<AuthAttempt> = []
         for (const mechanism of candidates) {
-          const status = yield* mechanism.authenticate(exchange, credentials)
+          let status: StatusLine | undefined
+          for (let tries = 0; status === undefined; tries++) {
+            if (!LIVE.includes(current.conn.state())) yield* reconnect
+            const est = current
+            const result = yield* Effect.result(est.conn.lock.withPermits(1)(Effect.gen(function*() {
+              // RFC 6856: a UTF-8 user name needs UTF8 mode first, when the server has it.
+              if (/[^\x00-\x7f]/.test(login.user) && hasCapability(capabilities, "UTF8")) {
+                yield* Effect.ignore(est.conn.exec({ name: "UTF8" }))
+              }
+              return yield* mechanism.authenticate(exchangeOf(est), credentials)
+            })))
+            if (Result.isSuccess(result)) {
+              status = result.success
+            } else if (result.failure._tag === "ConnectionClosed" && tries === 0 && attempts.length > 0) {
+              continue
+            } else {
+              return yield* result.failure
+            }
+          }
           if (status.kind === "ok") {
-            capabilities = yield* readCapa(conn)
-            return makeMailbox(conn, () => capabilities)
+            const est = current
+            capabilities = yield* est.conn.lock.withPermits(1)(readCapa(est.conn))
+            return makeMailbox(est.conn, () => capabilities)
           }
           attempts.push({ mechanism: mechanism.name, code: status.code, text: status.text })
-          // A locked mailbox or a temporary failure will not change with another mechanism.
-          if (retryability(status.code) === "temporary") break
-          if (!LIVE.includes(conn.state())) break
+          // A response code means the server judged the account, not the mechanism: [AUTH]
+          // (wrong credentials), [IN-USE], [LOGIN-DELAY], [SYS/…] will not change with
+          // another mechanism, and each extra failure counts toward account lockouts.
+          if (status.code !== undefined) break
         }
         return yield* new AuthError({ attempts, reason: attempts.length === 1 ? `${attempts[0]!.mechanism} was refused` : "every mechanism tried was refused" })
-      }))
+      })
 
     return {
-      greeting,
+      greeting: current.greeting,
       capabilities: () => capabilities,
-      secure,
-      state: conn.state,
-      capa: withLock(Effect.tap(readCapa(conn), (c) => Effect.sync(() => (capabilities = c)))),
+      secure: current.secure,
+      state: () => current.conn.state(),
+      capa: Effect.suspend(() => current.conn.lock.withPermits(1)(Effect.tap(readCapa(current.conn), (c) => Effect.sync(() => (capabilities = c))))),
       login,
-      quit: withLock(quit(conn))
+      quit: Effect.suspend(() => current.conn.lock.withPermits(1)(quit(current.conn)))
     } satisfies Authorization
   })
 
@@ -244,7 +305,7 @@ const chooseMechanisms = (exchange: AuthExchange, login: LoginOptions): Effect.E
     }
     return Effect.succeed([mechanism])
   }
-  const offered = mechanisms.filter((m) => m.offered(exchange))
+  const offered = mechanisms.filter((m) => !AUTO_EXCLUDED.has(m.name) && m.offered(exchange))
   const usable = offered.filter((m) => allowPlain || !m.plaintext)
   if (usable.length === 0) {
     return Effect.fail(new AuthError({
@@ -314,7 +375,10 @@ const makeMailbox = (conn: Connection, capabilities: () => Capabilities): Mailbo
       )
       const started = conn.now()
       let size = 0
-      const pull: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Pop3Error> = Effect.flatMap(conn.read(`the body of ${encoded.redacted}`), (event): Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Pop3Error> => {
+      // A failed read (timeout, closed, garbage) leaves nothing worth draining: trying would
+      // only wait out a second full timeout on a stalled server before reporting the first.
+      const readBody = Effect.tapError(conn.read(`the body of ${encoded.redacted}`), () => Effect.sync(() => (finished = true)))
+      const pull: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Pop3Error> = Effect.flatMap(readBody, (event): Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Pop3Error> => {
         if (event._tag === "Body") {
           size += event.bytes.length
           return Effect.succeed([event.bytes])

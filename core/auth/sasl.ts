@@ -1,0 +1,148 @@
+/**
+ * The SASL exchange of RFC 5034 (POP3 AUTH), shared by every SASL mechanism.
+ *
+ * A mechanism is a small state machine over bytes (`SaslClient`): an optional initial
+ * response, then one answer per server challenge, then a check of the outcome. This file
+ * does the POP3 framing: base64, the initial response on the AUTH line only when the line
+ * fits RFC 2449's 255 octets (otherwise after an empty `+` — Office 365 insists on that for
+ * OAuth), `*` to cancel when the client cannot go on, and a bound on the number of rounds
+ * so a hostile server cannot keep us talking forever.
+ *
+ * @module
+ */
+import * as Effect from "effect/Effect"
+import { AuthError, type Pop3Error } from "../client/errors.ts"
+import { MAX_COMMAND_LINE } from "../protocol/limits.ts"
+import type { StatusLine } from "../protocol/response.ts"
+import type { AuthExchange, Credentials, Mechanism } from "./mechanism.ts"
+
+/**
+ * The client side of one SASL exchange.
+ * @category models
+ */
+export interface SaslClient {
+  /** The initial response, or `undefined` when the mechanism starts with a server challenge. */
+  readonly initial: () => Uint8Array | undefined
+  /** Answers a server challenge. Throws `SaslFailure` when the challenge is unacceptable. */
+  readonly step: (challenge: Uint8Array) => Uint8Array
+  /** Checks the exchange at `+OK` (SCRAM: the server must have proved itself). Throws `SaslFailure`. */
+  readonly finish: () => void
+  /** Extra detail to add to a `-ERR` (e.g. the OAuth error JSON the server sent). */
+  readonly failureDetail?: () => string | undefined
+}
+
+/**
+ * A client-side refusal to continue an exchange (bad challenge, wrong server signature).
+ * The message must not contain a secret.
+ * @category errors
+ */
+export class SaslFailure extends Error {
+  override readonly name = "SaslFailure"
+}
+
+/**
+ * At most this many challenges per exchange; real mechanisms need two or three.
+ * @category limits
+ */
+export const MAX_SASL_ROUNDS = 10
+
+/**
+ * Base64 of bytes (web-standard `btoa`, so it runs everywhere).
+ * @category encoding
+ */
+export const toBase64 = (bytes: Uint8Array): string => {
+  let s = ""
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  return btoa(s)
+}
+
+/**
+ * Bytes of base64, or `undefined` when it is not valid base64.
+ * @category encoding
+ */
+export const fromBase64 = (text: string): Uint8Array | undefined => {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 === 1) return undefined
+  try {
+    const s = atob(text)
+    const out = new Uint8Array(s.length)
+    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i)
+    return out
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Builds a `Mechanism` from a SASL client factory.
+ * @category constructors
+ */
+export const saslMechanism = (options: {
+  readonly name: string
+  readonly plaintext: boolean
+  /** Offered only when the server lists it in `SASL` (default), or also when unlisted. */
+  readonly offeredWhenUnlisted?: boolean
+  readonly client: (credentials: Credentials, exchange: AuthExchange) => SaslClient
+}): Mechanism => ({
+  name: options.name,
+  plaintext: options.plaintext,
+  offered: (ex) => (ex.capabilities.entries.get("SASL") ?? []).some((m) => m.toUpperCase() === options.name),
+  authenticate: (ex, credentials) => runSasl(options.name, options.client(credentials, ex), ex)
+})
+
+const cancelled = (mechanism: string, reason: string) =>
+  new AuthError({ attempts: [{ mechanism, code: undefined, text: reason }], reason: `${mechanism} was abandoned: ${reason}` })
+
+const runSasl = (name: string, client: SaslClient, ex: AuthExchange): Effect.Effect<StatusLine, Pop3Error> =>
+  Effect.gen(function*() {
+    const initial = client.initial()
+    let pendingInitial: Uint8Array | undefined
+    let status: StatusLine
+    if (initial === undefined) {
+      status = yield* ex.send({ name: "AUTH", mechanism: name })
+    } else {
+      const encoded = initial.length === 0 ? "=" : toBase64(initial)
+      // "AUTH " + name + " " + response + CRLF must fit the command-line limit.
+      if (6 + name.length + 1 + encoded.length + 2 <= MAX_COMMAND_LINE) {
+        status = yield* ex.send({ name: "AUTH", mechanism: name, initialResponse: encoded })
+      } else {
+        pendingInitial = initial
+        status = yield* ex.send({ name: "AUTH", mechanism: name })
+      }
+    }
+    // The client's refusal is decided first, then "*" is sent and the server's -ERR read,
+    // so the session stays in sync and AUTHORIZATION can go on with another mechanism.
+    const cancel = (reason: string) =>
+      Effect.flatMap(ex.send({ name: "SaslResponse", response: "*" }), () => Effect.fail(cancelled(name, reason)))
+    for (let round = 0; status.kind === "continuation"; round++) {
+      if (round >= MAX_SASL_ROUNDS) return yield* cancel(`the server sent more than ${MAX_SASL_ROUNDS} challenges`)
+      let answer: Uint8Array
+      if (pendingInitial !== undefined) {
+        answer = pendingInitial
+        pendingInitial = undefined
+      } else {
+        const challenge = fromBase64(status.text)
+        if (challenge === undefined) return yield* cancel("the server's challenge is not valid base64")
+        try {
+          answer = client.step(challenge)
+        } catch (error) {
+          if (error instanceof SaslFailure) return yield* cancel(error.message)
+          throw error
+        }
+      }
+      status = yield* ex.send({ name: "SaslResponse", response: toBase64(answer) })
+    }
+    if (status.kind === "ok") {
+      try {
+        client.finish()
+      } catch (error) {
+        if (error instanceof SaslFailure) {
+          // The server said +OK but did not prove itself: treat the session as hostile.
+          return yield* new AuthError({ attempts: [{ mechanism: name, code: undefined, text: error.message }], reason: `${name}: ${error.message}` })
+        }
+        throw error
+      }
+      return status
+    }
+    const detail = client.failureDetail?.()
+    return detail === undefined ? status : { ...status, text: `${status.text}${status.text === "" ? "" : " "}(${detail})` }
+  })
