@@ -140,7 +140,8 @@ export class AuthError extends Data.TaggedError("AuthError")<{
     const tried = this.attempts
       .map((a) => `${a.mechanism}: ${a.code !== undefined ? `[${a.code}] ` : ""}${a.text === "" ? "refused" : a.text}`)
       .join("; ")
-    return `login failed: ${this.reason}${tried !== "" ? ` (${tried})` : ""}`
+    const hint = this.retry === "temporary" ? " — temporary, try again later" : this.retry === "permanent" ? " — permanent, check the credentials or account" : ""
+    return `login failed: ${this.reason}${tried !== "" ? ` (${tried})` : ""}${hint}`
   }
 }
 
