@@ -21,7 +21,8 @@
  */
 export { apopDigest } from "./auth/apop.ts"
 export type { AuthExchange, Credentials, Mechanism } from "./auth/mechanism.ts"
-export { type Authorization, collect, connect, type Greeting, type LoginOptions, type Mailbox, mechanisms } from "./client/client.ts"
+export { type Authorization, collect, connect, type Greeting, type LoginOptions, type Mailbox, mechanisms, type Message } from "./client/client.ts"
+export { PIPELINE_REFILL, PIPELINE_WINDOW } from "./client/pipeline.ts"
 export * from "./client/errors.ts"
 export type { ConnectOptions } from "./client/options.ts"
 export { formatTraceEvent, type TraceEvent, type Tracer } from "./client/trace.ts"

@@ -49,6 +49,7 @@ import { Transport } from "../transport/transport.ts"
 import { type Connection, makeConnection } from "./connection.ts"
 import { type AuthAttempt, AuthError, InvalidArgument, type Pop3Error, ProtocolError, ServerError, TlsError } from "./errors.ts"
 import { classifySocketError, openSocket } from "./open.ts"
+import { PIPELINE_WINDOW, pipelined } from "./pipeline.ts"
 import { type ConnectOptions, type ResolvedOptions, resolveOptions } from "./options.ts"
 
 /**
@@ -115,6 +116,15 @@ export interface Authorization {
 }
 
 /**
+ * A message (or its top) with its number.
+ * @category models
+ */
+export interface Message {
+  readonly msg: number
+  readonly bytes: Uint8Array
+}
+
+/**
  * A session in the TRANSACTION state: the mailbox is locked for us.
  * @category models
  */
@@ -131,8 +141,17 @@ export interface Mailbox {
   readonly retr: (msg: number) => Stream.Stream<Uint8Array, Pop3Error>
   /** The header and the first `lines` body lines. */
   readonly top: (msg: number, lines: number) => Stream.Stream<Uint8Array, Pop3Error>
+  /**
+   * Headers (and `lines` body lines) of many messages, pipelined when the server supports
+   * it — one round trip per window instead of per message. In order.
+   */
+  readonly topMany: (msgs: ReadonlyArray<number>, lines: number) => Stream.Stream<Message, Pop3Error>
+  /** Many whole messages, pipelined when possible; each is collected in memory. In order. */
+  readonly retrMany: (msgs: ReadonlyArray<number>) => Stream.Stream<Message, Pop3Error>
   /** Marks a message deleted; it is removed only when QUIT succeeds. */
   readonly dele: (msg: number) => Effect.Effect<void, Pop3Error>
+  /** Marks many messages deleted, pipelined when possible. */
+  readonly deleMany: (msgs: ReadonlyArray<number>) => Effect.Effect<void, Pop3Error>
   /** Unmarks every deleted message. */
   readonly rset: Effect.Effect<void, Pop3Error>
   readonly noop: Effect.Effect<void, Pop3Error>
@@ -224,6 +243,8 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
     const context = yield* Effect.context<Transport | Scope.Scope>()
     let current = yield* establish(resolved)
     let capabilities = current.capabilities
+    // Set by quit and by a successful login: from then on the session never reconnects.
+    let ended = false
     // Some servers (free.fr; MailKit #856) hang up after a failed login: the next
     // mechanism then needs a new connection.
     const reconnect = Effect.gen(function*() {
@@ -237,6 +258,11 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
           user: login.user,
           password: Redacted.isRedacted(login.password) ? login.password : Redacted.make(login.password)
         }
+        // Checked before any mechanism runs: otherwise APOP would already have sent a digest
+        // of the broken password (and USER the name) before PASS refused to encode it, and
+        // SASL's base64 would carry a NUL into PLAIN's NUL-separated fields.
+        const unsafe = unsafeCharacter("user name", credentials.user) ?? unsafeCharacter("password", Redacted.value(credentials.password))
+        if (unsafe !== undefined) return yield* unsafe
         const exchangeOf = (est: Established): AuthExchange => ({
           host: resolved.target.host,
           port: resolved.target.port,
@@ -250,7 +276,10 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
         for (const mechanism of candidates) {
           let status: StatusLine | undefined
           for (let tries = 0; status === undefined; tries++) {
-            if (!LIVE.includes(current.conn.state())) yield* reconnect
+            // Only a connection the server ended before login is replaced: after the caller's
+            // own quit, after a login (the mailbox owns the connection), or in ERROR (the
+            // server broke the protocol) the engine answers with InvalidState.
+            if (current.conn.state() === "CLOSED" && !ended) yield* reconnect
             const est = current
             const result = yield* Effect.result(est.conn.lock.withPermits(1)(Effect.gen(function*() {
               // RFC 6856: a UTF-8 user name needs UTF8 mode first, when the server has it.
@@ -269,6 +298,7 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
           }
           if (status.kind === "ok") {
             const est = current
+            ended = true
             capabilities = yield* est.conn.lock.withPermits(1)(readCapa(est.conn))
             return makeMailbox(est.conn, () => capabilities)
           }
@@ -288,9 +318,25 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
       state: () => current.conn.state(),
       capa: Effect.suspend(() => current.conn.lock.withPermits(1)(Effect.tap(readCapa(current.conn), (c) => Effect.sync(() => (capabilities = c))))),
       login,
-      quit: Effect.suspend(() => current.conn.lock.withPermits(1)(quit(current.conn)))
+      quit: Effect.suspend(() => {
+        ended = true
+        return current.conn.lock.withPermits(1)(quit(current.conn))
+      })
     } satisfies Authorization
   })
+
+// CR, LF or NUL would end a command line early (CPython #94019). Names the position, never the value.
+const unsafeCharacter = (what: string, value: string): InvalidArgument | undefined => {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c === 13 || c === 10 || c === 0) {
+      return new InvalidArgument({
+        reason: `login: the ${what} contains a ${c === 0 ? "NUL" : c === 13 ? "CR" : "LF"} character at position ${i}; nothing was sent`
+      })
+    }
+  }
+  return undefined
+}
 
 const chooseMechanisms = (exchange: AuthExchange, login: LoginOptions): Effect.Effect<ReadonlyArray<Mechanism>, AuthError | InvalidArgument> => {
   const wanted = (login.mechanism ?? "auto").toUpperCase()
@@ -393,9 +439,16 @@ const makeMailbox = (conn: Connection, capabilities: () => Capabilities): Mailbo
       return Stream.fromPull(Effect.succeed(pull))
     }))
 
+  const window = () => (hasCapability(capabilities(), "PIPELINING") ? PIPELINE_WINDOW : 1)
+  const many = (msgs: ReadonlyArray<number>, command: (msg: number) => Command) =>
+    Stream.map(pipelined(conn, msgs.map(command), window()), (a): Message => ({ msg: msgs[a.index]!, bytes: a.body ?? new Uint8Array(0) }))
+
   return {
     capabilities,
     state: conn.state,
+    topMany: (msgs, lines) => many(msgs, (msg) => ({ name: "TOP", msg, lines })),
+    retrMany: (msgs) => many(msgs, (msg) => ({ name: "RETR", msg })),
+    deleMany: (msgs) => Stream.runDrain(pipelined(conn, msgs.map((msg): Command => ({ name: "DELE", msg })), window())),
     stat: withLock(Effect.flatMap(conn.exec({ name: "STAT" }), ({ status }) => parsing(() => parseStat(status.text)))),
     list: Effect.flatMap(listing({ name: "LIST" }), (lines) => parsing(() => lines.map(parseListLine))),
     listOne: (msg) => withLock(Effect.flatMap(conn.exec({ name: "LIST", msg }), ({ status }) => parsing(() => parseListLine(status.text)))),

@@ -27,6 +27,8 @@ export interface Connection {
   readonly state: () => State
   /** Writes a command (validated and encoded by the engine). */
   readonly write: (command: Command) => Effect.Effect<EncodedCommand, Pop3Error>
+  /** Writes several commands in one batch (pipelining). */
+  readonly writeAll: (commands: ReadonlyArray<Command>) => Effect.Effect<Array<EncodedCommand>, Pop3Error>
   /** Reads the next engine event, pulling from the socket as needed. */
   readonly read: (during: string) => Effect.Effect<EngineEvent, Pop3Error>
   /** Reads the status line answering `encoded`; `-ERR` is returned, not failed. */
@@ -86,34 +88,51 @@ export const makeConnection = (options: {
       return new ConnectionClosed({ during, reason: closedReason })
     }
 
-    const write = (command: Command): Effect.Effect<EncodedCommand, Pop3Error> =>
-      Effect.suspend(() => {
-        let encoded: EncodedCommand
-        try {
-          encoded = engine.send(command)
-        } catch (error) {
-          if (error instanceof LocalProtocolError) {
-            return Effect.fail(
-              error.reason === "InvalidArgument" || error.reason === "LineTooLong"
-                ? new InvalidArgument({ reason: error.message })
-                : new InvalidState({ reason: error.message })
-            )
-          }
-          return Effect.die(error)
+    const encode = (command: Command): EncodedCommand | Pop3Error => {
+      try {
+        return engine.send(command)
+      } catch (error) {
+        if (error instanceof LocalProtocolError) {
+          return error.reason === "InvalidArgument" || error.reason === "LineTooLong"
+            ? new InvalidArgument({ reason: error.message })
+            : new InvalidState({ reason: error.message })
         }
-        const at = now()
-        sentAt.set(encoded, at)
-        trace({ _tag: "Sent", at, line: encoded.redacted, bytes: encoded.bytes.length })
-        flushChanges()
-        return writer.write(encoded.bytes).pipe(
-          Effect.mapError((error) => closed(`sending ${encoded.redacted}`, error)),
+        throw error
+      }
+    }
+
+    // Queues the commands in the engine, then writes their bytes in one batch (one
+    // syscall for a whole pipelining window). Stops at the first command the engine
+    // refuses; those before it are written, so the engine and the wire stay in step.
+    const writeAll = (commands: ReadonlyArray<Command>): Effect.Effect<Array<EncodedCommand>, Pop3Error> =>
+      Effect.suspend(() => {
+        const sent: Array<EncodedCommand> = []
+        let refused: Pop3Error | undefined
+        for (const command of commands) {
+          const encoded = encode(command)
+          if (!("bytes" in encoded)) {
+            refused = encoded
+            break
+          }
+          const at = now()
+          sentAt.set(encoded, at)
+          trace({ _tag: "Sent", at, line: encoded.redacted, bytes: encoded.bytes.length })
+          flushChanges()
+          sent.push(encoded)
+        }
+        const [first, ...rest] = sent
+        const written = first === undefined ? Effect.void : writer.writeAll([first.bytes, ...rest.map((e) => e.bytes)]).pipe(
+          Effect.mapError((error) => closed(`sending ${first.redacted}`, error)),
           Effect.timeoutOrElse({
             duration: timeoutMillis,
-            orElse: () => Effect.fail(new TimeoutError({ operation: `the server to accept ${encoded.command.name}`, millis: timeoutMillis }))
-          }),
-          Effect.as(encoded)
+            orElse: () => Effect.fail(new TimeoutError({ operation: `the server to accept ${first.command.name}`, millis: timeoutMillis }))
+          })
         )
+        return Effect.flatMap(written, () => (refused === undefined ? Effect.succeed(sent) : Effect.fail(refused)))
       })
+
+    const write = (command: Command): Effect.Effect<EncodedCommand, Pop3Error> =>
+      Effect.map(writeAll([command]), (sent) => sent[0]!)
 
     const pull = (during: string) =>
       reader.pull.pipe(
@@ -204,7 +223,7 @@ export const makeConnection = (options: {
         }))
 
     const idle = () => engine.pending() === 0 && !engine.inBody()
-    return { state: engine.state, write, read, status, exec, collectBody, upgrade, lock, idle, trace, now } satisfies Connection
+    return { state: engine.state, write, writeAll, read, status, exec, collectBody, upgrade, lock, idle, trace, now } satisfies Connection
   })
 
 const statusText = (s: StatusLine): string =>
