@@ -1,0 +1,92 @@
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { describe, expect, it } from "vitest"
+import { connect, type Mailbox, PIPELINE_REFILL, PIPELINE_WINDOW, type TraceEvent } from "../../../core/index.ts"
+import * as MemoryTransport from "../../../core/transport/memory.ts"
+import type { Behaviour } from "../../dev-server/server.ts"
+import { makeMailStore, serveConnection } from "../../dev-server/server.ts"
+
+const messages = Array.from({ length: 250 }, (_, i) => `Subject: message ${i + 1}\r\n\r\n.leading dot ${i + 1}\r\nbody ${"x".repeat(i)}\r\n`)
+
+// Runs `use` against a fresh dev server; returns what it returned, the trace, and the
+// order of lines the server received.
+const session = async <A>(behaviour: Behaviour, use: (mailbox: Mailbox) => Effect.Effect<A, unknown>) => {
+  const store = makeMailStore({ alice: { password: "pw", messages } })
+  const trace: Array<TraceEvent> = []
+  const received: Array<string> = []
+  const layer = MemoryTransport.layer((conn) => void serveConnection(store, conn, { ...behaviour, onCommand: (l) => received.push(l) }))
+  const result = await Effect.runPromise(
+    Effect.gen(function*() {
+      const s = yield* connect({ host: "dev", tls: "none", timeout: 5000, trace: (e) => trace.push(e) })
+      const mailbox = yield* s.login({ user: "alice", password: "pw", mechanism: "user", allowPlaintext: true })
+      return yield* use(mailbox)
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  )
+  return { result, trace, received, store }
+}
+
+// How many commands were on the wire, unanswered, at most, judged from the trace order.
+const maxInFlight = (trace: ReadonlyArray<TraceEvent>) => {
+  let inflight = 0
+  let max = 0
+  for (const e of trace) {
+    if (e._tag === "Sent") max = Math.max(max, ++inflight)
+    if (e._tag === "Received" && e.command !== undefined) inflight--
+  }
+  return max
+}
+
+describe("pipelining", () => {
+  it("retrMany returns every message byte-exact and in order, with a bounded window", async () => {
+    const msgs = messages.map((_, i) => i + 1)
+    const { result, trace } = await session({}, (mb) => Stream.runCollect(mb.retrMany(msgs)))
+    expect(result.map((m) => m.msg)).toEqual(msgs)
+    for (const m of result) expect(new TextDecoder().decode(m.bytes)).toBe(messages[m.msg - 1])
+    const peak = maxInFlight(trace)
+    expect(peak).toBeGreaterThan(PIPELINE_REFILL)
+    expect(peak).toBeLessThanOrEqual(PIPELINE_WINDOW)
+  })
+
+  it("sends one command at a time when the server does not announce PIPELINING", async () => {
+    const { result, trace } = await session({ capa: ["TOP", "UIDL", "USER"] }, (mb) => Stream.runCollect(mb.topMany([1, 2, 3, 4, 5], 0)))
+    expect(result.map((m) => m.msg)).toEqual([1, 2, 3, 4, 5])
+    expect(new TextDecoder().decode(result[2]!.bytes)).toBe("Subject: message 3\r\n\r\n")
+    expect(maxInFlight(trace)).toBe(1)
+  })
+
+  it("stops at the first -ERR, reads away what was in flight, and the session goes on", async () => {
+    const { result, received } = await session({}, (mb) =>
+      Effect.gen(function*() {
+        const failed = yield* Effect.flip(Stream.runCollect(mb.retrMany([1, 2, 9999, 3, 4])))
+        const stat = yield* mb.stat
+        return { failed, stat }
+      }))
+    expect(result.failed._tag).toBe("ServerError")
+    expect(result.failed.message).toContain("RETR 9999")
+    expect(result.stat.count).toBe(messages.length)
+    // Everything already sent was answered before STAT: STAT is the last line before QUIT.
+    expect(received.slice(-2)).toEqual(["STAT", "QUIT"])
+  })
+
+  it("a consumer that stops early leaves the connection in sync", async () => {
+    const { result } = await session({}, (mb) =>
+      Effect.gen(function*() {
+        const first = yield* Stream.runCollect(Stream.take(mb.retrMany(messages.map((_, i) => i + 1)), 3))
+        const uid = yield* mb.uidlOne(7)
+        return { first: first.map((m) => m.msg), uid }
+      }))
+    expect(result.first).toEqual([1, 2, 3])
+    expect(result.uid.msg).toBe(7)
+  })
+
+  it("deleMany marks every message; QUIT commits them", async () => {
+    const { store } = await session({}, (mb) => Effect.andThen(mb.deleMany([1, 2, 3]), mb.quit))
+    expect(store.messages("alice").length).toBe(messages.length - 3)
+  })
+
+  it("refuses an invalid message number before sending anything", async () => {
+    const { result, received } = await session({}, (mb) => Effect.flip(mb.deleMany([1, 0, 2])))
+    expect(result._tag).toBe("InvalidArgument")
+    expect(received.filter((l) => l.startsWith("DELE"))).toEqual([])
+  })
+})
