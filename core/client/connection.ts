@@ -88,7 +88,17 @@ export const makeConnection = (options: {
       return new ConnectionClosed({ during, reason: closedReason })
     }
 
+    // After a timeout the answer may still arrive later and would be taken for the answer
+    // to the next command; the connection is unusable from then on.
+    const timedOut = (operation: string) => {
+      closedReason ??= `an earlier wait timed out (${operation})`
+      engine.connectionLost()
+      flushChanges()
+      return new TimeoutError({ operation, millis: timeoutMillis })
+    }
+
     const encode = (command: Command): EncodedCommand | Pop3Error => {
+      if (closedReason !== undefined) return new ConnectionClosed({ during: `sending ${command.name}`, reason: closedReason })
       try {
         return engine.send(command)
       } catch (error) {
@@ -125,7 +135,7 @@ export const makeConnection = (options: {
           Effect.mapError((error) => closed(`sending ${first.redacted}`, error)),
           Effect.timeoutOrElse({
             duration: timeoutMillis,
-            orElse: () => Effect.fail(new TimeoutError({ operation: `the server to accept ${first.command.name}`, millis: timeoutMillis }))
+            orElse: () => Effect.fail(timedOut(`the server to accept ${first.command.name}`))
           })
         )
         return Effect.flatMap(written, () => (refused === undefined ? Effect.succeed(sent) : Effect.fail(refused)))
@@ -139,7 +149,7 @@ export const makeConnection = (options: {
         Effect.mapError((error) => closed(during, error)),
         Effect.timeoutOrElse({
           duration: timeoutMillis,
-          orElse: () => Effect.fail(new TimeoutError({ operation: during, millis: timeoutMillis }))
+          orElse: () => Effect.fail(timedOut(during))
         })
       )
 
