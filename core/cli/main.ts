@@ -11,6 +11,7 @@ import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Cause from "effect/Cause"
 import { readFileSync } from "node:fs"
+import { toBase64 } from "../auth/sasl.ts"
 import { connect, type Mailbox } from "../client/client.ts"
 import type { Pop3Error } from "../client/errors.ts"
 import { formatTraceEvent } from "../client/trace.ts"
@@ -135,11 +136,6 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, Pop3Error, Tra
     yield* mailbox.quit
   }))
 
-const toBase64 = (bytes: Uint8Array): string => {
-  let s = ""
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
-  return btoa(s)
-}
 
 /**
  * Runs the CLI and returns the exit status.
@@ -191,14 +187,22 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
  * The real process's I/O.
  * @category entry
  */
-export const processIo = (): CliIo => ({
-  stdout: (bytes) =>
-    new Promise<void>((resolve, reject) => {
-      const ok = process.stdout.write(bytes, (error) => (error ? reject(error) : undefined))
-      if (ok) resolve()
-      else process.stdout.once("drain", () => resolve())
-    }),
-  stderr: (text) => void process.stderr.write(text + "\n"),
-  env: process.env,
-  readFile: (path) => readFileSync(path, "utf8")
-})
+export const processIo = (): CliIo => {
+  // `pop3 retr 1 | head`: the reader may go away. Without a listener the EPIPE is an
+  // unhandled 'error' event (a stack trace, exit 1 = "refused"); with it the pending or
+  // next write fails, the session closes (RSET, QUIT) and main reports it in one line.
+  let broken: Error | undefined
+  process.stdout.on("error", (error) => (broken ??= error))
+  return {
+    stdout: (bytes) =>
+      new Promise<void>((resolve, reject) => {
+        if (broken !== undefined) return reject(broken)
+        const ok = process.stdout.write(bytes, (error) => (error ? reject(error) : undefined))
+        if (ok) resolve()
+        else process.stdout.once("drain", () => resolve())
+      }),
+    stderr: (text) => void process.stderr.write(text + "\n"),
+    env: process.env,
+    readFile: (path) => readFileSync(path, "utf8")
+  }
+}

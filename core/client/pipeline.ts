@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import type * as Pull from "effect/Pull"
 import * as Stream from "effect/Stream"
 import { type Command, type EncodedCommand, encodeCommand } from "../protocol/command.ts"
+import { concatBytes } from "../protocol/bytes.ts"
 import { LocalProtocolError } from "../protocol/errors.ts"
 import type { StatusLine } from "../protocol/response.ts"
 import type { Connection } from "./connection.ts"
@@ -45,16 +46,6 @@ export interface Answer {
   readonly body: Uint8Array | undefined
 }
 
-const concat = (parts: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
-  if (parts.length === 1) return parts[0]!.slice()
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
-}
 
 /**
  * Runs `commands` with up to `window` in flight, emitting answers in order. The first
@@ -92,7 +83,8 @@ export const pipelined = (conn: Connection, commands: ReadonlyArray<Command>, wi
             parts.push(bytes)
             total += bytes.length
           })
-          body = concat(parts, total)
+          // Copied: the parts are views into socket chunks, and a message outlives them.
+          body = parts.length === 1 ? parts[0]!.slice() : concatBytes(parts, total)
         }
         return { index: entry.index, status, body } satisfies Answer
       })

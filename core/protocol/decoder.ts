@@ -22,6 +22,7 @@
  * @module
  */
 import { excerptOf, RemoteProtocolError } from "./errors.ts"
+import { concatBytes } from "./bytes.ts"
 import { MAX_STATUS_LINE } from "./limits.ts"
 
 /**
@@ -75,16 +76,6 @@ const InLine = 3
 
 const CR_ONLY = new Uint8Array([CR])
 
-const concat = (parts: ReadonlyArray<Uint8Array>, length: number): Uint8Array => {
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
-}
 
 /**
  * Creates a decoder. `maxStatusLine` exists for tests; keep the default otherwise.
@@ -144,7 +135,7 @@ export const makeDecoder = (options: { readonly maxStatusLine?: number } = {}): 
         return fail(new RemoteProtocolError(`a status line is longer than ${maxStatusLine} octets`, excerptOf(lineParts[0]!)))
       }
       if (lf >= 0) {
-        let line = concat(lineParts, lineLength)
+        let line = concatBytes(lineParts, lineLength)
         lineParts = []
         lineLength = 0
         if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1)

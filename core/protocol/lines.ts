@@ -6,6 +6,7 @@
  * @module
  */
 import { excerptOf, RemoteProtocolError } from "./errors.ts"
+import { concatBytes } from "./bytes.ts"
 import { MAX_LISTING_LINE } from "./limits.ts"
 import { decodeText } from "./response.ts"
 
@@ -28,18 +29,7 @@ export const makeLineSplitter = (maxLine = MAX_LISTING_LINE): LineSplitter => {
   let length = 0
   const tooLong = (bytes: Uint8Array) => new RemoteProtocolError(`a listing line is longer than ${maxLine} octets`, excerptOf(bytes))
   const take = (last: Uint8Array): string => {
-    let line: Uint8Array
-    if (parts.length === 0) {
-      line = last
-    } else {
-      line = new Uint8Array(length + last.length)
-      let o = 0
-      for (const p of parts) {
-        line.set(p, o)
-        o += p.length
-      }
-      line.set(last, o)
-    }
+    let line = parts.length === 0 ? last : concatBytes([...parts, last], length + last.length)
     parts = []
     length = 0
     if (line.length > 0 && line[line.length - 1] === 13) line = line.subarray(0, line.length - 1)
