@@ -94,7 +94,17 @@ const cancelled = (mechanism: string, reason: string) =>
 
 const runSasl = (name: string, client: SaslClient, ex: AuthExchange): Effect.Effect<StatusLine, Pop3Error> =>
   Effect.gen(function*() {
-    const initial = client.initial()
+    // A client that cannot even start (SCRAM: a character SASLprep prohibits) refuses
+    // before anything is sent, as a typed failure rather than a defect.
+    let initial: Uint8Array | undefined
+    try {
+      initial = client.initial()
+    } catch (error) {
+      if (error instanceof SaslFailure) {
+        return yield* new AuthError({ attempts: [{ mechanism: name, code: undefined, text: error.message }], reason: `${name}: ${error.message}` })
+      }
+      throw error
+    }
     let pendingInitial: Uint8Array | undefined
     let status: StatusLine
     if (initial === undefined) {
@@ -102,7 +112,7 @@ const runSasl = (name: string, client: SaslClient, ex: AuthExchange): Effect.Eff
     } else {
       const encoded = initial.length === 0 ? "=" : toBase64(initial)
       // "AUTH " + name + " " + response + CRLF must fit the command-line limit.
-      if (6 + name.length + 1 + encoded.length + 2 <= MAX_COMMAND_LINE) {
+      if ("AUTH ".length + name.length + 1 + encoded.length + 2 <= MAX_COMMAND_LINE) {
         status = yield* ex.send({ name: "AUTH", mechanism: name, initialResponse: encoded })
       } else {
         pendingInitial = initial

@@ -179,6 +179,9 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
     io.stderr(options.json ? JSON.stringify({ error: error._tag, message: error.message }) : `pop3: ${error.message}`)
     return exitCodeOf(error)
   }
+  const defect = exit.cause.reasons.find(Cause.isDieReason)?.defect
+  // `pop3 retr 1 | head`: the reader left, as it meant to. Like other Unix tools, stop quietly.
+  if ((defect as { code?: unknown } | undefined)?.code === "EPIPE") return EXIT.ok
   io.stderr(`pop3: internal error: ${Cause.pretty(exit.cause).split("\n")[0]}`)
   return 70
 }

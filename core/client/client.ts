@@ -181,7 +181,12 @@ const establish = (resolved: ResolvedOptions): Effect.Effect<Established, Pop3Er
   Effect.gen(function*() {
     const { target, trace } = resolved
     const now = Date.now
-    const transportName = (yield* Transport).name
+    const { name: transportName, startTls } = yield* Transport
+    // Known before connecting: fail without opening a connection (through a bridge, that
+    // would be an upstream connection and a plaintext CAPA for nothing).
+    if (resolved.tls === "starttls" && !startTls) {
+      return yield* new TlsError({ host: target.servername, reason: `the ${transportName} transport cannot do STLS; use implicit TLS` })
+    }
     trace({ _tag: "Connecting", at: now(), host: target.host, port: target.port, tls: resolved.tls, transport: transportName })
     const { reader, writer, transport } = yield* openSocket(target)
     trace({ _tag: "Connected", at: now() })
@@ -214,9 +219,6 @@ const establish = (resolved: ResolvedOptions): Effect.Effect<Established, Pop3Er
     let secure = target.tls === "implicit"
 
     if (resolved.tls === "starttls") {
-      if (!transport.startTls) {
-        return yield* new TlsError({ host: target.servername, reason: `the ${transport.name} transport cannot do STLS; use implicit TLS` })
-      }
       const encoded = yield* conn.write({ name: "STLS" })
       const status = yield* conn.status(encoded)
       if (status.kind !== "ok") {

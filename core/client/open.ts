@@ -13,12 +13,15 @@ import { ConnectError, type Pop3Error, TimeoutError, TlsError } from "./errors.t
 // Node/OpenSSL error codes and messages that mean "TLS failed", not "could not connect".
 const TLS_FAILURE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|HANDSHAKE|certificate|wrong version number/i
 
+// One line: OpenSSL messages end in "\n", and an error is printed as one line (CLI, logs).
+const oneLine = (text: string): string => text.replace(/\s*[\r\n]+\s*/g, " ").trim()
+
 const describe = (cause: unknown): string => {
   if (cause instanceof Error) {
     const code = (cause as { code?: unknown }).code
-    return typeof code === "string" && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message
+    return oneLine(typeof code === "string" && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message)
   }
-  return String(cause)
+  return oneLine(String(cause))
 }
 
 /**

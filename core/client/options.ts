@@ -50,6 +50,19 @@ export interface ResolvedOptions {
  */
 export const DEFAULT_TIMEOUT_MILLIS = 30_000
 
+// A tracer must not throw; one that does is ignored, so a broken observer cannot break the
+// session (the Connecting/Connected/Closed events are traced outside the connection's guard).
+const safeTracer = (tracer: Tracer | undefined): Tracer => {
+  if (tracer === undefined) return () => {}
+  return (event) => {
+    try {
+      tracer(event)
+    } catch {
+      // ignored, as documented on Tracer
+    }
+  }
+}
+
 /**
  * Fills in defaults.
  * @category constructors
@@ -62,7 +75,7 @@ export const resolveOptions = (options: ConnectOptions): ResolvedOptions => {
   return {
     tls,
     timeoutMillis,
-    trace: options.trace ?? (() => {}),
+    trace: safeTracer(options.trace),
     target: {
       host: options.host,
       port,

@@ -6,8 +6,15 @@
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Layer from "effect/Layer"
+import { isIP } from "node:net"
 import { rootCertificates } from "node:tls"
 import { Transport } from "./transport.ts"
+import type { Target } from "./transport.ts"
+
+// SNI must not carry an IP address (RFC 6066; Node prints DEP0123 to stderr when it does).
+// Without `servername` Node checks the certificate against the host, which is the same name.
+const sni = (target: Target): { readonly servername?: string } =>
+  isIP(target.servername) !== 0 && target.servername === target.host ? {} : { servername: target.servername }
 
 /**
  * The Node TCP/TLS transport.
@@ -17,6 +24,9 @@ export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({
   name: "node",
   startTls: true,
   upgradeOptions: (target) => ({
+    // Always the name here, even an IP (Node then prints DEP0123): without it, an upgraded
+    // socket's certificate is NOT checked against the host — a test showed a certificate for
+    // 127.0.0.1 accepted from 127.0.0.2. makeTls below has `host`, so it can omit SNI.
     servername: target.servername,
     rejectUnauthorized: !target.insecure,
     ...(target.ca !== undefined ? { ca: [...rootCertificates, ...target.ca] } : {})
@@ -26,7 +36,7 @@ export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({
       ? NodeSocket.makeTls({
         host: target.host,
         port: target.port,
-        servername: target.servername,
+        ...sni(target),
         rejectUnauthorized: !target.insecure,
         openTimeout: target.connectTimeoutMillis,
         // Node replaces its default roots when `ca` is given; keep them and add ours.

@@ -1,0 +1,55 @@
+// Shared by the interop suites: expected values derived from the harness's messages(),
+// and small network helpers.
+import { createServer } from "node:net"
+
+/** UIDVALIDITY of each seeded mailbox (see test/support/dovecot.ts). */
+export const UID_VALIDITY = { alice: 1700000000, bob: 1700000001, empty: 1700000002, bulk: 1700000003 } as const
+
+/** The UIDL Dovecot gives for pop3_uidl_format = %08Xu%08Xv (its %X prints lower case). */
+export const uid = (n: number, validity: number): string => hex8(n) + hex8(validity)
+
+const hex8 = (n: number): string => n.toString(16).padStart(8, "0")
+
+/**
+ * What `TOP n lines` returns for a message in wire form: the header, the blank line, and
+ * the first `lines` body lines (each with its CRLF), or the whole message if it is shorter.
+ */
+export function topOf(message: Uint8Array | undefined, lines: number): Uint8Array {
+  if (message === undefined) throw new Error("no such message")
+  const text = Buffer.from(message.buffer, message.byteOffset, message.byteLength)
+  const headerEnd = text.indexOf("\r\n\r\n")
+  if (headerEnd < 0) return message
+  let end = headerEnd + 4
+  for (let i = 0; i < lines; i++) {
+    const next = text.indexOf("\r\n", end)
+    if (next < 0) return message
+    end = next + 2
+  }
+  return message.subarray(0, end)
+}
+
+/** Undefined when equal; otherwise where and how the bytes differ (a readable failure for 5 MB). */
+export function firstDifference(actual: Uint8Array, expected: Uint8Array | undefined): string | undefined {
+  if (expected === undefined) return "no expected message"
+  const length = Math.min(actual.length, expected.length)
+  let i = 0
+  while (i < length && actual[i] === expected[i]) i++
+  if (i === length && actual.length === expected.length) return undefined
+  const show = (b: Uint8Array): string => JSON.stringify(Buffer.from(b.subarray(Math.max(0, i - 20), i + 20)).toString("latin1"))
+  return `differ at byte ${i} (lengths ${actual.length} vs ${expected.length}): ${show(actual)} vs ${show(expected)}`
+}
+
+/** A loopback port that nothing listens on (bound, then closed). */
+export async function closedPort(): Promise<number> {
+  const server = createServer()
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      if (address === null || typeof address === "string") reject(new Error("no TCP address"))
+      else resolve(address.port)
+    })
+  })
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
