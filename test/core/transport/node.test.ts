@@ -1,0 +1,166 @@
+// The Node transport on real loopback sockets: plain TCP, STLS and implicit TLS to the dev
+// server (trusting the committed test certificate as CA), and the failures a network gives:
+// refused connections, servers that accept but never speak, and untrusted certificates.
+
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
+import { createServer, type Server, type Socket } from "node:net"
+import { afterEach, describe, expect, it } from "vitest"
+import { collect, connect } from "../../../core/client/client.ts"
+import { ConnectError, TimeoutError, TlsError } from "../../../core/client/errors.ts"
+import type { ConnectOptions } from "../../../core/client/options.ts"
+import * as NodeTransport from "../../../core/transport/node.ts"
+import type { Transport } from "../../../core/transport/transport.ts"
+import { DEMO_PASSWORD, DEMO_USER, makeSampleStore } from "../../dev-server/sample-mailbox.ts"
+import type { MailStore } from "../../dev-server/server.ts"
+import { listenTcp, type ListenTcpOptions, type TcpListener } from "../../dev-server/tcp.ts"
+import { testCert, testTls } from "../../dev-server/tls-fixture.ts"
+
+const NOW = new Date("2026-01-15T12:00:00Z")
+
+const run = <A, E>(program: Effect.Effect<A, E, Transport | Scope.Scope>): Promise<Exit.Exit<A, E>> =>
+  Effect.runPromiseExit(program.pipe(Effect.scoped, Effect.provide(NodeTransport.layer)))
+
+const success = <A, E>(exit: Exit.Exit<A, E>): A => {
+  if (Exit.isSuccess(exit)) return exit.value
+  throw new Error(`expected success, got ${Cause.pretty(exit.cause)}`)
+}
+
+const failure = <A, E>(exit: Exit.Exit<A, E>): E => {
+  if (Exit.isSuccess(exit)) throw new Error("expected a failure, got success")
+  const reason = exit.cause.reasons.find(Cause.isFailReason)
+  if (reason === undefined) throw new Error(`expected a typed failure, got ${Cause.pretty(exit.cause)}`)
+  return reason.error
+}
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+const devServer = async (store: MailStore, options: ListenTcpOptions = {}): Promise<TcpListener> => {
+  const listener = await listenTcp(store, { onError: (e) => console.error(e), ...options })
+  cleanups.push(() => listener.close())
+  return listener
+}
+
+/** A TCP server that accepts connections and never writes a byte. */
+const silentServer = async (): Promise<{ port: number; accepted: () => number }> => {
+  const sockets: Array<Socket> = []
+  const server: Server = createServer((socket) => {
+    socket.on("error", () => {})
+    sockets.push(socket)
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  cleanups.push(() => new Promise((resolve) => {
+    for (const s of sockets) s.destroy()
+    server.close(() => resolve())
+  }))
+  const address = server.address()
+  if (address === null || typeof address === "string") throw new Error("no TCP address")
+  return { port: address.port, accepted: () => sockets.length }
+}
+
+/** A loopback port nothing listens on (bound, then closed). */
+const closedPort = async (): Promise<number> => {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const address = server.address()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  if (address === null || typeof address === "string") throw new Error("no TCP address")
+  return address.port
+}
+
+/** Logs in, STATs, RETRs every message and quits. */
+const roundTrip = (options: ConnectOptions) =>
+  Effect.gen(function*() {
+    const auth = yield* connect(options)
+    const mailbox = yield* auth.login({ user: DEMO_USER, password: DEMO_PASSWORD, mechanism: "user", allowPlaintext: options.tls === "none" })
+    const stat = yield* mailbox.stat
+    const bodies: Array<Uint8Array> = []
+    for (let msg = 1; msg <= stat.count; msg++) bodies.push(yield* collect(mailbox.retr(msg)))
+    yield* mailbox.quit
+    return { secure: auth.secure, capabilities: auth.capabilities().lines, stat, bodies }
+  })
+
+const expectMailbox = (store: MailStore, result: { readonly stat: { readonly count: number }; readonly bodies: ReadonlyArray<Uint8Array> }) => {
+  const stored = store.messages(DEMO_USER)
+  expect(result.stat.count).toBe(stored.length)
+  expect(result.bodies).toHaveLength(stored.length)
+  result.bodies.forEach((body, i) => expect(Buffer.from(body).equals(Buffer.from(stored[i]!.data)), `message ${i + 1}`).toBe(true))
+}
+
+describe("node transport", () => {
+  it("plain TCP to the dev server: every message byte for byte", async () => {
+    const store = makeSampleStore(NOW)
+    const server = await devServer(store)
+    const result = success(await run(roundTrip({ host: "127.0.0.1", port: server.port, tls: "none", timeout: 5000 })))
+    expect(result.secure).toBe(false)
+    expectMailbox(store, result)
+  })
+
+  it("STLS to the dev server, verifying the certificate with the fixture as CA", async () => {
+    const store = makeSampleStore(NOW)
+    const server = await devServer(store, { tls: testTls })
+    const result = success(await run(roundTrip({ host: "127.0.0.1", port: server.port, tls: "starttls", servername: "localhost", ca: testCert, timeout: 5000 })))
+    expect(result.secure).toBe(true)
+    // RFC 2595: after TLS the client asked again, and STLS is no longer offered.
+    expect(result.capabilities).not.toContain("STLS")
+    expectMailbox(store, result)
+  })
+
+  it("implicit TLS to the dev server with the fixture certificate as CA", async () => {
+    const store = makeSampleStore(NOW)
+    const server = await devServer(store, { tls: testTls, implicitTls: true })
+    const result = success(await run(roundTrip({ host: "localhost", port: server.port, tls: "implicit", ca: testCert, timeout: 5000 })))
+    expect(result.secure).toBe(true)
+    expectMailbox(store, result)
+  })
+
+  it("implicit TLS without the CA fails with TlsError (the self-signed certificate is not trusted)", async () => {
+    const server = await devServer(makeSampleStore(NOW), { tls: testTls, implicitTls: true })
+    const error = failure(await run(connect({ host: "localhost", port: server.port, tls: "implicit", timeout: 5000 })))
+    expect(error).toBeInstanceOf(TlsError)
+    expect(error.message).toMatch(/self[- ]signed|unable to verify|certificate/i)
+  })
+
+  it("implicit TLS with the CA but the wrong name fails with TlsError", async () => {
+    const server = await devServer(makeSampleStore(NOW), { tls: testTls, implicitTls: true })
+    const error = failure(await run(connect({ host: "127.0.0.1", port: server.port, tls: "implicit", servername: "pop.example.com", ca: testCert, timeout: 5000 })))
+    expect(error).toBeInstanceOf(TlsError)
+    expect((error as TlsError).host).toBe("pop.example.com")
+  })
+
+  it("a refused connection is ConnectError naming the host and port", async () => {
+    const port = await closedPort()
+    const error = failure(await run(connect({ host: "127.0.0.1", port, tls: "none", timeout: 5000 })))
+    expect(error).toBeInstanceOf(ConnectError)
+    expect(error).toMatchObject({ host: "127.0.0.1", port })
+    expect(error.message).toMatch(/ECONNREFUSED/)
+  })
+
+  it("a server that accepts but never greets is TimeoutError after the short timeout", async () => {
+    const silent = await silentServer()
+    const started = performance.now()
+    const error = failure(await run(connect({ host: "127.0.0.1", port: silent.port, tls: "none", timeout: 300 })))
+    const elapsed = performance.now() - started
+    expect(error).toBeInstanceOf(TimeoutError)
+    expect(error).toMatchObject({ millis: 300 })
+    expect((error as TimeoutError).operation).toMatch(/greeting/)
+    expect(silent.accepted()).toBe(1)
+    expect(elapsed).toBeGreaterThanOrEqual(290)
+    expect(elapsed).toBeLessThan(3000)
+  })
+
+  it("implicit TLS to a server that accepts but never answers the handshake is a connect TimeoutError", async () => {
+    const silent = await silentServer()
+    const started = performance.now()
+    const error = failure(await run(connect({ host: "127.0.0.1", port: silent.port, tls: "implicit", servername: "localhost", timeout: 300 })))
+    const elapsed = performance.now() - started
+    expect(error).toBeInstanceOf(TimeoutError)
+    expect((error as TimeoutError).operation).toBe(`connecting to 127.0.0.1:${silent.port}`)
+    expect(elapsed).toBeLessThan(3000)
+  })
+})
