@@ -319,7 +319,7 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
 
       it("2: usage errors (unknown command, missing --host, --password on argv, no --user, bad --tls, unreadable --ca)", async () => {
         const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
-          [[...as("alice"), "fetch"], /unknown command "fetch"/],
+          [[...as("alice"), "frobnicate"], /unknown command "frobnicate"/],
           [["--port", String(d().port), "--user", "alice", "stat"], /--host is required/],
           [[...as("alice"), "--password", CANARY, "stat"], /passwords are not accepted on the command line/],
           [[...as("alice"), "--pass", CANARY, "stat"], /passwords are not accepted on the command line/],

@@ -1,0 +1,487 @@
+// The `pop3` CLI run in-process: `main(argv, io)` with a fake io, against the dev server over
+// the in-memory transport and over real TCP (listenTcp). Checks the exact output of every
+// command, the JSON shapes, the trace on stderr, and the exit status of every failure kind.
+
+import { execFile } from "node:child_process"
+import net from "node:net"
+import { afterEach, describe, expect, it } from "vitest"
+import type { CliIo } from "../../core/cli/main.ts"
+import { main } from "../../core/cli/main.ts"
+import { USAGE } from "../../core/cli/args.ts"
+import type * as Layer from "effect/Layer"
+import type { Transport } from "../../core/transport/transport.ts"
+import type { Behaviour } from "../dev-server/server.ts"
+import type { ListenTcpOptions, TcpListener } from "../dev-server/tcp.ts"
+import { listenTcp } from "../dev-server/tcp.ts"
+import { testCert, testTls } from "../dev-server/tls-fixture.ts"
+import { makeStore, memoryServer, MESSAGE_ORDER, num, PASSWORD, stored, text, USER } from "../core/client/harness.ts"
+import type { MemoryServer } from "../core/client/harness.ts"
+
+const enc = new TextEncoder()
+
+interface Captured {
+  readonly io: CliIo
+  /** Everything written to stdout, as bytes. */
+  readonly stdout: () => Uint8Array
+  /** Each stderr call (one per line the CLI means). */
+  readonly stderr: Array<string>
+}
+
+const capture = (options: { readonly transport?: Layer.Layer<Transport>; readonly password?: string | undefined; readonly files?: Record<string, string> } = {}): Captured => {
+  const chunks: Array<Uint8Array> = []
+  const stderr: Array<string> = []
+  const files = options.files ?? {}
+  const io: CliIo = {
+    stdout: async (bytes) => {
+      // Copy: body chunks are views into buffers the client may reuse.
+      chunks.push(typeof bytes === "string" ? enc.encode(bytes) : bytes.slice())
+    },
+    stderr: (line) => {
+      stderr.push(line)
+    },
+    env: "password" in options ? { POP3_PASSWORD: options.password } : { POP3_PASSWORD: PASSWORD },
+    readFile: (path) => {
+      const content = files[path]
+      if (content === undefined) throw new Error(`ENOENT: no such file or directory, open '${path}'`)
+      return content
+    },
+    transport: options.transport
+  }
+  return {
+    io,
+    stdout: () => {
+      const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
+      let o = 0
+      for (const c of chunks) {
+        out.set(c, o)
+        o += c.length
+      }
+      return out
+    },
+    stderr
+  }
+}
+
+const MEMORY = ["--host", "memory.test", "--tls", "none", "--timeout", "3"]
+const LOGGED_IN = [...MEMORY, "--user", USER]
+
+/** Runs the CLI against a fresh dev server over the memory transport. */
+const cli = async (argv: ReadonlyArray<string>, options: { readonly behaviour?: Behaviour; readonly password?: string | undefined; readonly server?: MemoryServer } = {}) => {
+  const server = options.server ?? memoryServer(options.behaviour !== undefined ? { behaviour: options.behaviour } : {})
+  const captured = capture({ transport: server.layer, ...("password" in options ? { password: options.password } : {}) })
+  const code = await main(argv, captured.io)
+  await server.settled()
+  return { code, out: captured.stdout(), outText: text(captured.stdout()), err: captured.stderr, server }
+}
+
+/** A failure's stderr: exactly one line, "pop3: …", and never the password. */
+const oneErrorLine = (err: ReadonlyArray<string>): string => {
+  expect(err.length).toBe(1)
+  const line = err[0]!
+  expect(line).not.toContain("\n")
+  expect(line).not.toContain(PASSWORD)
+  return line
+}
+
+const listeners: Array<TcpListener> = []
+afterEach(async () => {
+  await Promise.all(listeners.splice(0).map((l) => l.close()))
+})
+const listen = async (options: ListenTcpOptions = {}) => {
+  const store = makeStore()
+  const l = await listenTcp(store, { onError: () => {}, ...options })
+  listeners.push(l)
+  return { port: l.port, store }
+}
+
+describe("commands print exactly", () => {
+  it("stat: 'COUNT SIZE'", async () => {
+    const { code, outText, err, server } = await cli([...LOGGED_IN, "stat"])
+    const messages = server.store.messages(USER)
+    expect(code).toBe(0)
+    expect(outText).toBe(`${messages.length} ${messages.reduce((n, m) => n + m.data.length, 0)}\n`)
+    expect(err).toEqual([])
+  })
+
+  it("list: 'N SIZE' per message, or for one", async () => {
+    const all = await cli([...LOGGED_IN, "list"])
+    const messages = all.server.store.messages(USER)
+    expect(all.code).toBe(0)
+    expect(all.outText).toBe(messages.map((m, i) => `${i + 1} ${m.data.length}\n`).join(""))
+    const one = await cli([...LOGGED_IN, "list", "2"])
+    expect(one.outText).toBe(`2 ${messages[1]!.data.length}\n`)
+  })
+
+  it("uidl: 'N UID' per message, or for one", async () => {
+    const all = await cli([...LOGGED_IN, "uidl"])
+    const messages = all.server.store.messages(USER)
+    expect(all.outText).toBe(messages.map((m, i) => `${i + 1} ${m.uid}\n`).join(""))
+    const one = await cli([...LOGGED_IN, "uidl", "4"])
+    expect(one.outText).toBe(`4 ${messages[3]!.uid}\n`)
+    expect(one.code).toBe(0)
+  })
+
+  for (const name of MESSAGE_ORDER) {
+    it(`retr: the ${name} message, byte-exact`, async () => {
+      const { code, out, err, server } = await cli([...LOGGED_IN, "retr", String(num(name))])
+      expect(code).toBe(0)
+      expect(out).toEqual(stored(server.store, num(name)))
+      expect(err).toEqual([])
+    })
+  }
+
+  it("top: the header and the first LINES body lines", async () => {
+    const two = await cli([...LOGGED_IN, "top", String(num("plain")), "2"])
+    expect(two.outText).toBe("From: bob@example.com\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\nline one\r\nline two\r\n")
+    const none = await cli([...LOGGED_IN, "top", String(num("dots")), "0"])
+    expect(none.outText).toBe("Subject: dots\r\n\r\n")
+  })
+
+  it("dele: marks the messages, QUITs, and the server removes them", async () => {
+    const server = memoryServer()
+    const uids = server.store.messages(USER).map((m) => m.uid)
+    const { code, outText, err } = await cli([...LOGGED_IN, "dele", "1", "3"], { server })
+    expect(code).toBe(0)
+    expect(outText).toBe("")
+    expect(err).toEqual([])
+    expect(server.commands.slice(-3)).toEqual(["DELE 1", "DELE 3", "QUIT"])
+    expect(server.store.messages(USER).map((m) => m.uid)).toEqual([uids[1], uids[3], uids[4]])
+  })
+
+  it("dele of a missing message deletes nothing at all (RSET before QUIT)", async () => {
+    const server = memoryServer({ behaviour: { commitOnDisconnect: true } })
+    const { code, err } = await cli([...LOGGED_IN, "dele", "1", "99"], { server })
+    expect(code).toBe(1)
+    expect(oneErrorLine(err)).toBe("pop3: DELE 99 refused: -ERR There is no message 99")
+    expect(server.commands.slice(-4)).toEqual(["DELE 1", "DELE 99", "RSET", "QUIT"])
+    expect(server.store.messages(USER).length).toBe(MESSAGE_ORDER.length)
+  })
+
+  const gmailLike: Behaviour = { capa: (state) => (state === "AUTHORIZATION" ? ["USER", "STLS-LESS"] : ["TOP", "UIDL", "PIPELINING", "EXPIRE 30 USER"]) }
+
+  it("capa without --user: the capabilities before login, no credentials sent", async () => {
+    const { code, outText, server } = await cli([...MEMORY, "capa"], { behaviour: gmailLike })
+    expect(code).toBe(0)
+    expect(outText).toBe("USER\nSTLS-LESS\n")
+    expect(server.commands).toEqual(["CAPA", "QUIT"])
+  })
+
+  it("capa with --user: the capabilities after login", async () => {
+    const { code, outText } = await cli([...LOGGED_IN, "capa"], { behaviour: gmailLike })
+    expect(code).toBe(0)
+    expect(outText).toBe("TOP\nUIDL\nPIPELINING\nEXPIRE 30 USER\n")
+  })
+
+  it("--auth user sends USER/PASS (allowed because --tls none was chosen)", async () => {
+    const { code, server } = await cli([...LOGGED_IN, "--auth", "user", "stat"])
+    expect(code).toBe(0)
+    expect(server.commands.slice(1, 3)).toEqual([`USER ${USER}`, `PASS ${PASSWORD}`])
+  })
+
+  it("--help and --version print to stdout and exit 0", async () => {
+    const help = capture()
+    expect(await main(["--help"], help.io)).toBe(0)
+    expect(text(help.stdout())).toBe(`${USAGE}\n`)
+    const version = capture()
+    expect(await main(["--version"], version.io)).toBe(0)
+    expect(text(version.stdout())).toMatch(/^\d+\.\d+\.\d+\n$/)
+  })
+
+  it("--bridge uses the transport it is given (here: memory)", async () => {
+    const { code, outText } = await cli([...LOGGED_IN, "--bridge", "ws://bridge.test/pop3", "list", "1"])
+    expect(code).toBe(0)
+    expect(outText).toMatch(/^1 \d+\n$/)
+  })
+})
+
+describe("--json", () => {
+  const json = (s: string): unknown => {
+    expect(s.endsWith("\n")).toBe(true)
+    expect(s.trimEnd()).not.toContain("\n") // one line
+    return JSON.parse(s)
+  }
+
+  it("stat, list, uidl", async () => {
+    const stat = await cli([...LOGGED_IN, "--json", "stat"])
+    const messages = stat.server.store.messages(USER)
+    expect(json(stat.outText)).toEqual({ count: messages.length, size: messages.reduce((n, m) => n + m.data.length, 0) })
+    expect(json((await cli([...LOGGED_IN, "--json", "list"])).outText)).toEqual(messages.map((m, i) => ({ msg: i + 1, size: m.data.length })))
+    expect(json((await cli([...LOGGED_IN, "--json", "list", "1"])).outText)).toEqual([{ msg: 1, size: messages[0]!.data.length }])
+    expect(json((await cli([...LOGGED_IN, "--json", "uidl"])).outText)).toEqual(messages.map((m, i) => ({ msg: i + 1, uid: m.uid })))
+    expect(json((await cli([...LOGGED_IN, "--json", "uidl", "5"])).outText)).toEqual([{ msg: 5, uid: messages[4]!.uid }])
+  })
+
+  it("retr and top: msg, size and the bytes in base64", async () => {
+    const retr = await cli([...LOGGED_IN, "--json", "retr", String(num("eightBit"))])
+    const expected = stored(retr.server.store, num("eightBit"))
+    const value = json(retr.outText) as { msg: number; size: number; base64: string }
+    expect(value.msg).toBe(num("eightBit"))
+    expect(value.size).toBe(expected.length)
+    expect(Uint8Array.from(Buffer.from(value.base64, "base64"))).toEqual(expected)
+    const top = await cli([...LOGGED_IN, "--json", "top", "1", "0"])
+    const topValue = json(top.outText) as { msg: number; size: number; base64: string }
+    expect(Buffer.from(topValue.base64, "base64").toString("utf8")).toBe("From: bob@example.com\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\n")
+    expect(topValue).toMatchObject({ msg: 1, size: "From: bob@example.com\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\n".length })
+  })
+
+  it("capa: capability → arguments", async () => {
+    const { outText } = await cli([...MEMORY, "--json", "capa"])
+    expect(json(outText)).toEqual({
+      TOP: [],
+      UIDL: [],
+      USER: [],
+      "RESP-CODES": [],
+      "AUTH-RESP-CODE": [],
+      PIPELINING: [],
+      IMPLEMENTATION: ["pop3-dev-server"]
+    })
+  })
+
+  it("dele: the numbers deleted", async () => {
+    const { outText, server } = await cli([...LOGGED_IN, "--json", "dele", "2", "5"])
+    expect(json(outText)).toEqual({ deleted: [2, 5] })
+    expect(server.store.messages(USER).length).toBe(3)
+  })
+
+  it("errors: one JSON line on stderr with the tag and the message", async () => {
+    const { code, err, outText } = await cli([...LOGGED_IN, "--json", "retr", "99"])
+    expect(code).toBe(1)
+    expect(outText).toBe("")
+    expect(JSON.parse(oneErrorLine(err))).toEqual({ error: "ServerError", message: "RETR 99 refused: -ERR There is no message 99" })
+  })
+})
+
+describe("--trace", () => {
+  it("prints the redacted protocol trace to stderr, one event per line", async () => {
+    const { code, err, outText } = await cli([...LOGGED_IN, "--trace", "--auth", "user", "stat"])
+    expect(code).toBe(0)
+    expect(outText).toMatch(/^5 \d+\n$/) // stdout stays clean
+    expect(err[0]).toMatch(/^\s+0\.\d{3}s \.\. connecting to memory\.test:110 \(tls none, memory\)$/)
+    expect(err).toContainEqual(expect.stringMatching(/ C: USER alice$/))
+    expect(err).toContainEqual(expect.stringMatching(/ C: PASS \*\*\*\*$/))
+    expect(err).toContainEqual(expect.stringMatching(/ S: \+OK \d+ \d+ {3}\(\d+ ms\)$/))
+    expect(err).toContainEqual(expect.stringMatching(/ \.\. AUTHORIZATION_PASS -> TRANSACTION \(PASS \+OK\)$/))
+    for (const line of err) {
+      expect(line).not.toContain("\n")
+      expect(line).not.toContain(PASSWORD)
+    }
+  })
+
+  it("APOP is traced with its digest hidden", async () => {
+    const { code, err, server } = await cli([...LOGGED_IN, "--trace", "--auth", "apop", "stat"])
+    expect(code).toBe(0)
+    expect(err).toContainEqual(expect.stringMatching(/ C: APOP alice \*\*\*\*$/))
+    const digest = server.commands.find((c) => c.startsWith("APOP"))!.split(" ")[2]!
+    expect(err.join("\n")).not.toContain(digest)
+  })
+
+  it("a failure with --trace: the trace, then exactly one error line at the end", async () => {
+    const { code, err } = await cli([...LOGGED_IN, "--trace", "retr", "99"])
+    expect(code).toBe(1)
+    expect(err.at(-1)).toBe("pop3: RETR 99 refused: -ERR There is no message 99")
+    expect(err.filter((l) => l.startsWith("pop3:")).length).toBe(1)
+    expect(err.join("\n")).not.toContain(PASSWORD)
+  })
+})
+
+describe("exit 1: the server refused", () => {
+  it("a wrong password", async () => {
+    const { code, err, outText } = await cli([...LOGGED_IN, "stat"], { password: `${PASSWORD}-wrong` })
+    expect(code).toBe(1)
+    expect(outText).toBe("")
+    expect(oneErrorLine(err)).toMatch(/^pop3: login failed: APOP was refused \(APOP: \[AUTH\] Authentication failed\)/)
+    expect(err[0]).not.toContain(`${PASSWORD}-wrong`)
+  })
+
+  it("a locked mailbox says it is temporary", async () => {
+    const { code, err } = await cli([...LOGGED_IN, "stat"], { behaviour: { inUse: true } })
+    expect(code).toBe(1)
+    expect(oneErrorLine(err)).toMatch(/^pop3: login failed: .*\[IN-USE\]/)
+  })
+
+  it("-ERR on retr 99", async () => {
+    const { code, err, outText } = await cli([...LOGGED_IN, "retr", "99"])
+    expect(code).toBe(1)
+    expect(outText).toBe("")
+    expect(oneErrorLine(err)).toBe("pop3: RETR 99 refused: -ERR There is no message 99")
+  })
+})
+
+describe("exit 2: usage", () => {
+  const usage = async (argv: ReadonlyArray<string>, message: string | RegExp, password?: string) => {
+    const server = memoryServer()
+    const captured = capture({ transport: server.layer, ...(password !== undefined ? { password } : {}) })
+    const code = await main(argv, captured.io)
+    expect(code).toBe(2)
+    expect(text(captured.stdout())).toBe("")
+    // The message, then a pointer to --help.
+    expect(captured.stderr.length).toBe(1)
+    const [first, hint, ...rest] = captured.stderr[0]!.split("\n")
+    if (typeof message === "string") expect(first).toBe(`pop3: ${message}`)
+    else expect(first).toMatch(message)
+    if (hint !== undefined) expect(hint).toBe("Try 'pop3 --help'.")
+    expect(rest).toEqual([])
+    expect(captured.stderr[0]).not.toContain(PASSWORD)
+    // Nothing was contacted.
+    expect(server.sessions.length).toBe(0)
+  }
+
+  it("an unknown command", () => usage([...LOGGED_IN, "frobnicate"], 'unknown command "frobnicate"'))
+  it("no command", () => usage(LOGGED_IN, "no command given"))
+  it("a missing --host", () => usage(["--user", USER, "stat"], "--host is required"))
+  it("a missing --user", () => usage([...MEMORY, "stat"], "stat needs --user (and the password in POP3_PASSWORD)"))
+  it("--password on argv, never echoed", () => usage([...LOGGED_IN, "--password", PASSWORD, "stat"], "passwords are not accepted on the command line; set POP3_PASSWORD"))
+  it("a bad message number", () => usage([...LOGGED_IN, "retr", "zero"], 'the message number must be a whole number ≥ 1, got "zero"'))
+  it("a bad port", () => usage([...LOGGED_IN, "--port", "70000", "stat"], "--port must be at most 65535, got 70000"))
+  it("a bad timeout", () => usage([...LOGGED_IN, "--timeout", "soon", "stat"], '--timeout must be a positive number of seconds, got "soon"'))
+  it("a bad --bridge URL", () => usage([...LOGGED_IN, "--bridge", "http://bridge.test", "stat"], '--bridge must be a ws:// or wss:// URL, got "http://bridge.test"'))
+  it("an unreadable --ca file", () => usage([...LOGGED_IN, "--ca", "/nope/ca.pem", "stat"], /^pop3: cannot read --ca \/nope\/ca\.pem: .*ENOENT/))
+
+  it("a password with a line break in POP3_PASSWORD: refused before anything is sent", async () => {
+    const server = memoryServer()
+    const captured = capture({ transport: server.layer, password: `${PASSWORD}\n` })
+    const code = await main([...LOGGED_IN, "stat"], captured.io)
+    expect(code).toBe(2)
+    expect(oneErrorLine(captured.stderr)).toMatch(/^pop3: login: the password contains a LF character at position \d+; nothing was sent$/)
+    expect(server.commands).toEqual(["CAPA", "QUIT"])
+  })
+})
+
+describe("exit 3: network, TLS, timeout", () => {
+  it("a server that stops answering: timeout", async () => {
+    const started = performance.now()
+    const { code, err } = await cli([...MEMORY, "--timeout", "0.3", "--user", USER, "stat"], { behaviour: { stallAfterCommands: 3 } })
+    expect(code).toBe(3)
+    expect(oneErrorLine(err)).toMatch(/^pop3: timed out after 300 ms waiting for /)
+    expect(performance.now() - started).toBeLessThan(2000)
+  })
+
+  it("a server that never greets: timeout", async () => {
+    const { code, err } = await cli([...MEMORY, "--timeout", "0.3", "capa"], { behaviour: { greeting: false } })
+    expect(code).toBe(3)
+    expect(oneErrorLine(err)).toBe("pop3: timed out after 300 ms waiting for the greeting")
+  })
+
+  it("a server that hangs up mid-body: connection closed", async () => {
+    const { code, err } = await cli([...LOGGED_IN, "retr", "1"], { behaviour: { closeMidBody: true } })
+    expect(code).toBe(3)
+    expect(oneErrorLine(err)).toBe("pop3: the connection closed during the body of RETR 1: the server closed the connection")
+  })
+
+  it("connection refused on a closed port (Node transport)", async () => {
+    const probe = net.createServer()
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve))
+    const port = (probe.address() as net.AddressInfo).port
+    await new Promise<void>((resolve) => probe.close(() => resolve()))
+    const captured = capture()
+    const code = await main(["--host", "127.0.0.1", "--port", String(port), "--tls", "none", "--timeout", "3", "capa"], captured.io)
+    expect(code).toBe(3)
+    expect(oneErrorLine(captured.stderr)).toMatch(new RegExp(`^pop3: cannot connect to 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`))
+  })
+
+  it("STLS with a certificate nobody vouches for: TLS failure", async () => {
+    const { port } = await listen({ tls: testTls })
+    const captured = capture()
+    const code = await main(["--host", "127.0.0.1", "--port", String(port), "--tls", "starttls", "--timeout", "3", "--user", USER, "stat"], captured.io)
+    expect(code).toBe(3)
+    expect(oneErrorLine(captured.stderr)).toMatch(/^pop3: TLS with 127\.0\.0\.1 failed: /)
+  })
+
+  it("--tls starttls against a server without STLS: TLS failure, no plaintext fallback", async () => {
+    const commands: Array<string> = []
+    const { port } = await listen({ behaviour: { onCommand: (l) => commands.push(l) } })
+    const captured = capture()
+    const code = await main(["--host", "127.0.0.1", "--port", String(port), "--timeout", "3", "--user", USER, "stat"], captured.io)
+    expect(code).toBe(3)
+    expect(oneErrorLine(captured.stderr)).toMatch(/^pop3: TLS with 127\.0\.0\.1 failed: the server refused STLS/)
+    expect(commands).toEqual(["CAPA", "STLS", "QUIT"].slice(0, commands.length))
+    expect(commands.some((c) => c.startsWith("USER") || c.startsWith("APOP") || c.startsWith("PASS"))).toBe(false)
+  })
+})
+
+describe("exit 4: protocol violations", () => {
+  it("'+ERR' instead of '-ERR'", async () => {
+    const { code, err } = await cli([...LOGGED_IN, "retr", "99"], { behaviour: { plusErr: true } })
+    expect(code).toBe(4)
+    expect(oneErrorLine(err)).toMatch(/^pop3: the server broke the POP3 protocol: .*\+ERR There is no message 99/)
+  })
+
+  it("a 1 GB status line: refused quickly", async () => {
+    const started = performance.now()
+    const { code, err, server } = await cli([...MEMORY, "capa"], { behaviour: { hugeStatusLine: 1_000_000_000 } })
+    expect(code).toBe(4)
+    expect(oneErrorLine(err)).toMatch(/^pop3: the server broke the POP3 protocol: a status line is longer than 8192 octets/)
+    expect(err[0]!.length).toBeLessThan(300)
+    expect(performance.now() - started).toBeLessThan(3000)
+    expect(server.sentOctets()).toBeLessThan(4 * 1024 * 1024)
+  })
+})
+
+describe("over TCP with listenTcp", () => {
+  it("--tls none: stat and retr", async () => {
+    const { port, store } = await listen()
+    const base = ["--host", "127.0.0.1", "--port", String(port), "--tls", "none", "--timeout", "3", "--user", USER]
+    const stat = capture()
+    expect(await main([...base, "stat"], stat.io)).toBe(0)
+    expect(text(stat.stdout())).toBe(`5 ${store.messages(USER).reduce((n, m) => n + m.data.length, 0)}\n`)
+    const retr = capture()
+    expect(await main([...base, "retr", String(num("long"))], retr.io)).toBe(0)
+    expect(retr.stdout()).toEqual(stored(store, num("long")))
+  })
+
+  it("STLS verified with --ca, USER/PASS allowed on the encrypted connection", async () => {
+    const { port, store } = await listen({ tls: testTls })
+    const captured = capture({ files: { "/ca.pem": testCert } })
+    const code = await main(["--host", "localhost", "--port", String(port), "--ca", "/ca.pem", "--timeout", "3", "--user", USER, "--auth", "user", "--trace", "retr", "2"], captured.io)
+    expect(captured.stderr.filter((l) => l.startsWith("pop3:"))).toEqual([])
+    expect(code).toBe(0)
+    expect(captured.stdout()).toEqual(stored(store, 2))
+    expect(captured.stderr).toContainEqual(expect.stringMatching(/ \.\. TLS established$/))
+    expect(captured.stderr).toContainEqual(expect.stringMatching(/ C: PASS \*\*\*\*$/))
+  })
+
+  it("implicit TLS with --ca", async () => {
+    const { port } = await listen({ tls: testTls, implicitTls: true })
+    const captured = capture({ files: { "/ca.pem": testCert } })
+    const code = await main(["--host", "localhost", "--port", String(port), "--tls", "implicit", "--ca", "/ca.pem", "--timeout", "3", "--user", USER, "uidl", "1"], captured.io)
+    expect(code).toBe(0)
+    expect(text(captured.stdout())).toMatch(/^1 1\.[0-9a-f]{12}\n$/)
+  })
+
+  it("implicit TLS against a plain server: a network/TLS failure, not a hang", async () => {
+    const { port } = await listen()
+    const captured = capture()
+    const started = performance.now()
+    const code = await main(["--host", "127.0.0.1", "--port", String(port), "--tls", "implicit", "--timeout", "1", "capa"], captured.io)
+    expect(code).toBe(3)
+    oneErrorLine(captured.stderr)
+    expect(performance.now() - started).toBeLessThan(3000)
+  })
+})
+
+describe("the real executable (bin.ts in a child process)", () => {
+  const bin = new URL("../../core/cli/bin.ts", import.meta.url).pathname
+  const node = new URL("../../node_modules/.bin/node", import.meta.url).pathname
+  const spawnCli = (argv: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+    new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve) => {
+      execFile(node, [bin, ...argv], { env: { PATH: process.env["PATH"] ?? "", ...env }, encoding: "buffer", timeout: 10_000 }, (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr: stderr.toString("utf8") })
+      })
+    })
+
+  it("retr over TCP: the bytes on stdout, nothing on stderr, exit 0", async () => {
+    const { port, store } = await listen()
+    const r = await spawnCli(["--host", "127.0.0.1", "--port", String(port), "--tls", "none", "--user", USER, "retr", String(num("eightBit"))], { POP3_PASSWORD: PASSWORD })
+    expect(r.stderr).toBe("")
+    expect(r.code).toBe(0)
+    expect(Uint8Array.from(r.stdout)).toEqual(stored(store, num("eightBit")))
+  })
+
+  it("a TLS failure against an IP address: exit 3 and exactly one line on stderr (no OpenSSL line break, no Node warning)", async () => {
+    const { port } = await listen()
+    const r = await spawnCli(["--host", "127.0.0.1", "--port", String(port), "--tls", "implicit", "--timeout", "2", "capa"])
+    expect(r.code).toBe(3)
+    expect(r.stdout.length).toBe(0)
+    expect(r.stderr).toMatch(/^pop3: TLS with 127\.0\.0\.1 failed: [^\n]*\n$/)
+  })
+})

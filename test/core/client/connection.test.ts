@@ -1,0 +1,208 @@
+// The connection layer under the client: a time limit on every wait (not on whole
+// operations), bodies read correctly however the server's writes are cut, abandoned
+// bodies drained, and a connection the server dropped reported as such.
+
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Stream from "effect/Stream"
+import { describe, expect, it } from "vitest"
+import { collect, connect } from "../../../core/index.ts"
+import type { ConnectOptions, LoginOptions } from "../../../core/index.ts"
+import { ConnectionClosed, TimeoutError } from "../../../core/client/errors.ts"
+import * as MemoryTransport from "../../../core/transport/memory.ts"
+import { failure, memoryServer, MESSAGE_ORDER, num, PASSWORD, run, stored, success, timed, USER } from "./harness.ts"
+
+const TIMEOUT = 300
+const OPTIONS: ConnectOptions = { host: "memory.test", tls: "none", timeout: TIMEOUT }
+const LOGIN: LoginOptions = { user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * A hand-written server: `script` reads the client's lines and writes raw bytes, with
+ * whatever pauses it likes.
+ */
+const scripted = (script: (io: { readonly line: () => Promise<string | undefined>; readonly write: (s: string) => Promise<void> }) => Promise<void>) =>
+  MemoryTransport.layer((server) => {
+    const reader = server.readable.getReader()
+    const writer = server.writable.getWriter()
+    let buffer = ""
+    const line = async (): Promise<string | undefined> => {
+      for (;;) {
+        const at = buffer.indexOf("\r\n")
+        if (at >= 0) {
+          const l = buffer.slice(0, at)
+          buffer = buffer.slice(at + 2)
+          return l
+        }
+        const { done, value } = await reader.read()
+        if (done) return undefined
+        buffer += new TextDecoder().decode(value)
+      }
+    }
+    const write = (s: string) => writer.write(new TextEncoder().encode(s))
+    void script({ line, write })
+      .catch(() => {})
+      .finally(() => writer.close().catch(() => {}))
+  })
+
+describe("time limits", () => {
+  it("a server that stops answering fails the waiting operation with TimeoutError", async () => {
+    // CAPA, USER, PASS and CAPA are answered; STAT never is.
+    const server = memoryServer({ behaviour: { stallAfterCommands: 4 } })
+    const { value: exit, millis } = await timed(() =>
+      run(server.layer, Effect.gen(function*() {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(LOGIN)
+        return yield* mailbox.stat
+      }))
+    )
+    const error = failure(exit)
+    expect(error).toBeInstanceOf(TimeoutError)
+    expect(error).toMatchObject({ operation: "the answer to STAT", millis: TIMEOUT })
+    expect(error.message).toBe(`timed out after ${TIMEOUT} ms waiting for the answer to STAT`)
+    expect(millis).toBeGreaterThanOrEqual(TIMEOUT - 5)
+    expect(millis).toBeLessThan(TIMEOUT * 4)
+  })
+
+  it("the limit applies to each wait, not to the whole operation: a slow but steady body arrives", async () => {
+    const pieces = 6
+    const gap = TIMEOUT / 3 // each under the limit, together well over it
+    const layer = scripted(async ({ line, write }) => {
+      await write("+OK slow server\r\n")
+      for (let l = await line(); l !== undefined; l = await line()) {
+        if (l === "CAPA") await write("-ERR no CAPA\r\n")
+        else if (l.startsWith("USER") || l.startsWith("PASS") || l === "QUIT") await write("+OK\r\n")
+        else if (l === "RETR 1") {
+          await write("+OK\r\n")
+          for (let i = 0; i < pieces; i++) {
+            await sleep(gap)
+            await write(`piece ${i}\r\n`)
+          }
+          await write(".\r\n")
+        } else await write("-ERR what\r\n")
+        if (l === "QUIT") return
+      }
+    })
+    const { value: exit, millis } = await timed(() =>
+      run(layer, Effect.gen(function*() {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(LOGIN)
+        return new TextDecoder().decode(yield* collect(mailbox.retr(1)))
+      }))
+    )
+    expect(success(exit)).toBe(Array.from({ length: pieces }, (_, i) => `piece ${i}\r\n`).join(""))
+    expect(millis).toBeGreaterThan(TIMEOUT) // it really took longer than one limit
+  })
+})
+
+describe("framing across reads", () => {
+  // Every write is cut into pieces of this size, each awaited: "\r\n.\r\n" straddles reads.
+  for (const size of [1, 2, 3, 7]) {
+    it(`bodies are byte-exact when the server writes ${size}-octet pieces`, async () => {
+      const server = memoryServer({ behaviour: { writeChunkSize: size } })
+      const small = MESSAGE_ORDER.filter((m) => m !== "long").map(num)
+      const exit = await run(server.layer, Effect.gen(function*() {
+        const session = yield* connect({ ...OPTIONS, timeout: 5000 })
+        const mailbox = yield* session.login(LOGIN)
+        const bodies: Array<Uint8Array> = []
+        for (const n of small) bodies.push(yield* collect(mailbox.retr(n)))
+        const list = yield* mailbox.list
+        return { bodies, list }
+      }))
+      const { bodies, list } = success(exit)
+      small.forEach((n, i) => expect(bodies[i]).toEqual(stored(server.store, n)))
+      expect(list.length).toBe(MESSAGE_ORDER.length)
+    })
+  }
+
+  it("a long message written in odd-sized pieces is byte-exact", async () => {
+    const server = memoryServer({ behaviour: { writeChunkSize: 4093 } })
+    const exit = await run(server.layer, Effect.gen(function*() {
+      const session = yield* connect({ ...OPTIONS, timeout: 5000 })
+      const mailbox = yield* session.login(LOGIN)
+      return yield* collect(mailbox.retr(num("long")))
+    }))
+    expect(success(exit)).toEqual(stored(server.store, num("long")))
+  })
+
+  it("a body comes as several chunks, never one buffered copy of a large message", async () => {
+    const server = memoryServer()
+    const exit = await run(server.layer, Effect.gen(function*() {
+      const session = yield* connect(OPTIONS)
+      const mailbox = yield* session.login(LOGIN)
+      return yield* Stream.runCollect(mailbox.retr(num("long")))
+    }))
+    const chunks = success(exit)
+    expect(chunks.length).toBeGreaterThan(2)
+    expect(Math.max(...chunks.map((c) => c.length))).toBeLessThan(stored(server.store, num("long")).length)
+  })
+})
+
+describe("abandoned bodies", () => {
+  it("TOP abandoned after one chunk is drained, and deletions still commit at the end", async () => {
+    const server = memoryServer({ behaviour: { writeChunkSize: 64 } })
+    const exit = await run(server.layer, Effect.gen(function*() {
+      const session = yield* connect({ ...OPTIONS, timeout: 5000 })
+      const mailbox = yield* session.login(LOGIN)
+      const head = yield* Stream.runHead(mailbox.top(num("dots"), 100))
+      yield* mailbox.dele(num("plain"))
+      return head
+    }))
+    const head = success(exit)
+    expect(head._tag).toBe("Some")
+    await server.settled()
+    expect(server.commands.slice(-3)).toEqual([`TOP ${num("dots")} 100`, `DELE ${num("plain")}`, "QUIT"])
+    expect(server.store.messages(USER).length).toBe(MESSAGE_ORDER.length - 1)
+  })
+
+  it("two bodies abandoned in a row leave the session in step", async () => {
+    const server = memoryServer()
+    const exit = await run(server.layer, Effect.gen(function*() {
+      const session = yield* connect(OPTIONS)
+      const mailbox = yield* session.login(LOGIN)
+      yield* Stream.runHead(mailbox.retr(num("long")))
+      yield* Stream.runHead(mailbox.retr(num("eightBit")))
+      return { uidl: yield* mailbox.uidl, dots: yield* collect(mailbox.retr(num("dots"))) }
+    }))
+    const { uidl, dots } = success(exit)
+    expect(uidl.map((u) => u.uid)).toEqual(server.store.messages(USER).map((m) => m.uid))
+    expect(dots).toEqual(stored(server.store, num("dots")))
+  })
+})
+
+describe("a connection the server dropped", () => {
+  it("is ConnectionClosed for the next command, and stays closed", async () => {
+    // The server logs out idle clients after 50 ms (RFC 1939 autologout).
+    const server = memoryServer({ behaviour: { idleTimeoutMs: 50 } })
+    const exit = await run(server.layer, Effect.gen(function*() {
+      const session = yield* connect(OPTIONS)
+      const mailbox = yield* session.login(LOGIN)
+      yield* Effect.sleep(150)
+      const first = yield* Effect.flip(mailbox.stat)
+      const second = yield* Effect.flip(mailbox.noop)
+      return { first, second, state: mailbox.state() }
+    }))
+    const { first, second, state } = success(exit)
+    expect(first).toBeInstanceOf(ConnectionClosed)
+    // Writing STAT or reading its answer, whichever notices first.
+    expect(first.message).toMatch(/^the connection closed during (sending STAT|the answer to STAT): /)
+    expect(["ConnectionClosed", "InvalidState"]).toContain(second._tag)
+    expect(state).toBe("CLOSED")
+    // Nothing was deleted, and no farewell was attempted on a dead connection.
+    expect(server.store.messages(USER).length).toBe(MESSAGE_ORDER.length)
+  })
+
+  it("closing the scope on a dead connection does not hang", async () => {
+    const server = memoryServer({ behaviour: { idleTimeoutMs: 30 } })
+    const { value: exit, millis } = await timed(() =>
+      run(server.layer, Effect.gen(function*() {
+        const session = yield* connect({ ...OPTIONS, timeout: 10_000 })
+        yield* session.login(LOGIN)
+        yield* Effect.sleep(100)
+      }))
+    )
+    expect(Exit.isSuccess(exit)).toBe(true)
+    expect(millis).toBeLessThan(5000)
+  })
+})

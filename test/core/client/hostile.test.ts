@@ -1,0 +1,399 @@
+// Broken and hostile servers, as the dev server reproduces them. Each case must end in the
+// right typed error (or work, for the harmless quirks), quickly, and never hang.
+
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import net from "node:net"
+import { describe, expect, it } from "vitest"
+import { collect, connect, loginDelay } from "../../../core/index.ts"
+import type { ConnectOptions, LoginOptions, Mailbox } from "../../../core/index.ts"
+import { AuthError, ConnectionClosed, ProtocolError, TimeoutError } from "../../../core/client/errors.ts"
+import * as MemoryTransport from "../../../core/transport/memory.ts"
+import * as NodeTransport from "../../../core/transport/node.ts"
+import type { Behaviour } from "../../dev-server/server.ts"
+import { failure, memoryServer, MESSAGE_ORDER, num, PASSWORD, run, stored, success, text, timed, toLf, USER } from "./harness.ts"
+
+const TIMEOUT = 400
+const OPTIONS: ConnectOptions = { host: "memory.test", tls: "none", timeout: TIMEOUT }
+const LOGIN: LoginOptions = { user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true }
+
+/** Logs in on a server with `behaviour` and runs `body` on the mailbox. */
+const withMailbox = <A, E>(behaviour: Behaviour, body: (mailbox: Mailbox) => Effect.Effect<A, E>) => {
+  const server = memoryServer({ behaviour })
+  const exit = timed(() =>
+    run(server.layer, Effect.gen(function*() {
+      const session = yield* connect(OPTIONS)
+      const mailbox = yield* session.login(LOGIN)
+      return yield* body(mailbox)
+    }))
+  )
+  return { server, exit }
+}
+
+describe("servers that hang", () => {
+  it("stallAfterCommands: TimeoutError for the unanswered command", async () => {
+    // Answers CAPA and USER, never PASS.
+    const server = memoryServer({ behaviour: { stallAfterCommands: 2 } })
+    const { value: exit, millis } = await timed(() =>
+      run(server.layer, Effect.gen(function*() {
+        const session = yield* connect(OPTIONS)
+        return yield* session.login(LOGIN)
+      }))
+    )
+    expect(failure(exit)).toMatchObject({ _tag: "TimeoutError", operation: "the answer to PASS ****", millis: TIMEOUT })
+    expect(millis).toBeLessThan(TIMEOUT * 3)
+  })
+
+  it("stallMidBody: TimeoutError within one time limit (no second wait to drain)", async () => {
+    const { exit } = withMailbox({ stallMidBody: true }, (mailbox) => collect(mailbox.retr(num("long"))))
+    const { value, millis } = await exit
+    const error = failure(value)
+    expect(error).toBeInstanceOf(TimeoutError)
+    expect(error).toMatchObject({ operation: `the body of RETR ${num("long")}`, millis: TIMEOUT })
+    expect(millis).toBeGreaterThanOrEqual(TIMEOUT - 5)
+    expect(millis).toBeLessThan(TIMEOUT * 1.8)
+  })
+
+  it("greeting: false (accepted the connection, never speaks): TimeoutError", async () => {
+    const server = memoryServer({ behaviour: { greeting: false } })
+    const { value: exit, millis } = await timed(() => run(server.layer, connect(OPTIONS)))
+    expect(failure(exit)).toMatchObject({ _tag: "TimeoutError", operation: "the greeting" })
+    expect(millis).toBeLessThan(TIMEOUT * 3)
+    expect(server.commands).toEqual([])
+  })
+})
+
+describe("servers that hang up", () => {
+  it("closeMidBody: ConnectionClosed during the body", async () => {
+    const { exit } = withMailbox({ closeMidBody: true }, (mailbox) => collect(mailbox.retr(num("dots"))))
+    const { value, millis } = await exit
+    const error = failure(value)
+    expect(error).toBeInstanceOf(ConnectionClosed)
+    expect(error).toMatchObject({ during: `the body of RETR ${num("dots")}`, reason: "the server closed the connection" })
+    expect(millis).toBeLessThan(TIMEOUT)
+  })
+
+  it("closed right after connecting (memory): ConnectionClosed during the greeting", async () => {
+    const layer = MemoryTransport.layer((server) => {
+      void server.writable.close().catch(() => {})
+      void server.readable.cancel().catch(() => {})
+    })
+    const { value: exit, millis } = await timed(() => run(layer, connect(OPTIONS)))
+    expect(failure(exit)).toMatchObject({ _tag: "ConnectionClosed", during: "the greeting" })
+    expect(millis).toBeLessThan(TIMEOUT)
+  })
+
+  it("closed right after connecting (TCP): ConnectionClosed or ConnectError, quickly", async () => {
+    const sockets = new Set<net.Socket>()
+    const tcp = net.createServer((socket) => {
+      sockets.add(socket)
+      socket.on("error", () => {})
+      socket.end()
+    })
+    await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve))
+    const port = (tcp.address() as net.AddressInfo).port
+    try {
+      const { value: exit, millis } = await timed(() =>
+        run(NodeTransport.layer, connect({ host: "127.0.0.1", port, tls: "none", timeout: 2000 }))
+      )
+      expect(["ConnectionClosed", "ConnectError"]).toContain(failure(exit)._tag)
+      expect(millis).toBeLessThan(1500)
+    } finally {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => tcp.close(() => resolve()))
+    }
+  })
+
+  it("closeAfterAuthFailure: a wrong password is still an AuthError, not a network error", async () => {
+    const server = memoryServer({ behaviour: { closeAfterAuthFailure: true } })
+    const error = failure(await run(server.layer, Effect.gen(function*() {
+      const session = yield* connect(OPTIONS)
+      return yield* session.login({ user: USER, password: "wrong", allowPlaintext: true })
+    })))
+    expect(error).toBeInstanceOf(AuthError)
+    expect((error as AuthError).attempts.map((a) => [a.mechanism, a.code])).toEqual([["APOP", "AUTH"]])
+    expect((error as AuthError).retry).toBe("permanent")
+  })
+
+  it("a server that hangs up after a refusal without a code: the next mechanism gets a new connection", async () => {
+    // APOP is refused without a response code (so auto moves on), then the server hangs up.
+    const server = memoryServer({
+      hooks: {
+        commands: {
+          APOP: {
+            states: ["AUTHORIZATION"],
+            run: (s) => {
+              s.err("APOP failed")
+              s.close()
+            }
+          }
+        }
+      }
+    })
+    const exit = await run(server.layer, Effect.gen(function*() {
+      const session = yield* connect(OPTIONS)
+      const mailbox = yield* session.login({ user: USER, password: PASSWORD, allowPlaintext: true })
+      return yield* mailbox.stat
+    }))
+    expect(success(exit).count).toBe(MESSAGE_ORDER.length)
+    await server.settled()
+    expect(server.sessions.length).toBe(2)
+    expect(server.commands.map((c) => c.split(" ")[0])).toEqual(["CAPA", "APOP", "CAPA", "USER", "PASS", "CAPA", "STAT", "QUIT"])
+  })
+})
+
+describe("servers that break the protocol", () => {
+  it("hugeStatusLine (1 GB, lazily): ProtocolError quickly, without reading it all", async () => {
+    const server = memoryServer({ behaviour: { hugeStatusLine: 1_000_000_000 } })
+    const { value: exit, millis } = await timed(() => run(server.layer, connect({ ...OPTIONS, timeout: 10_000 })))
+    const error = failure(exit)
+    expect(error).toBeInstanceOf(ProtocolError)
+    expect(error.message).toMatch(/a status line is longer than 8192 octets/)
+    expect(error.message.length).toBeLessThan(300) // an excerpt, not the line
+    expect(millis).toBeLessThan(3000)
+    expect(server.sentOctets()).toBeLessThan(4 * 1024 * 1024)
+    // The server is not left pushing the rest of its gigabyte.
+    await server.settled()
+  })
+
+  it("a greeting that is not a status line: ProtocolError", async () => {
+    const server = memoryServer({ behaviour: { greeting: "HELLO there" } })
+    const error = failure(await run(server.layer, connect(OPTIONS)))
+    expect(error).toBeInstanceOf(ProtocolError)
+    expect(error.message).toMatch(/expected \+OK, -ERR or a \+ continuation: "HELLO there"/)
+  })
+
+  it("plusErr: '+ERR' for a wrong password is a ProtocolError, never a login", async () => {
+    const server = memoryServer({ behaviour: { plusErr: true } })
+    const exit = await run(server.layer, Effect.gen(function*() {
+      const session = yield* connect(OPTIONS)
+      const error = yield* Effect.flip(session.login({ ...LOGIN, password: "wrong" }))
+      return { error, state: session.state() }
+    }))
+    const { error, state } = success(exit)
+    expect(error).toBeInstanceOf(ProtocolError)
+    expect(error.message).toMatch(/"\+ERR \[AUTH\] Authentication failed"/)
+    expect(state).toBe("ERROR")
+    expect(server.commands).toEqual(["CAPA", `USER ${USER}`, "PASS wrong"])
+  })
+
+  it("plusErr: '+ERR' to RETR is a ProtocolError, not an empty message", async () => {
+    const { exit } = withMailbox({ plusErr: true }, (mailbox) => collect(mailbox.retr(99)))
+    const error = failure((await exit).value)
+    expect(error).toBeInstanceOf(ProtocolError)
+    expect(error.message).toMatch(/\+ERR There is no message 99/)
+  })
+
+  it("noDotStuffing: a lone '.' ends the message early; the rest is then read as garbage status lines", async () => {
+    const { server, exit } = withMailbox({ noDotStuffing: true }, (mailbox) =>
+      Effect.gen(function*() {
+        const early = yield* collect(mailbox.retr(num("earlyDot")))
+        const next = yield* Effect.flip(mailbox.noop)
+        const after = yield* Effect.flip(mailbox.stat)
+        return { early, next, after, state: mailbox.state() }
+      }))
+    const { value, millis } = await exit
+    const { early, next, after, state } = success(value)
+    // What the client could see: everything before the unstuffed ".".
+    expect(text(early)).toBe("Subject: early\r\n\r\nbefore\r\n")
+    // The rest of the message is not taken for NOOP's answer.
+    expect(next).toBeInstanceOf(ProtocolError)
+    expect(next.message).toMatch(/"after the dot"/)
+    // The engine is failed for good: no mis-synced answers later.
+    expect(after._tag).toMatch(/ProtocolError|InvalidState/)
+    expect(state).toBe("ERROR")
+    expect(millis).toBeLessThan(TIMEOUT)
+    // No farewell on a connection that is out of step, and nothing deleted.
+    expect(server.commands.at(-1)).toBe("NOOP")
+    expect(server.store.messages(USER).length).toBe(MESSAGE_ORDER.length)
+  })
+
+  it("noDotStuffing: a line that starts with '.' loses that dot (unavoidable), the framing holds", async () => {
+    const { server, exit } = withMailbox({ noDotStuffing: true }, (mailbox) =>
+      Effect.gen(function*() {
+        const long = yield* collect(mailbox.retr(num("long")))
+        return { long, stat: yield* mailbox.stat }
+      }))
+    const { long, stat } = success((await exit).value)
+    const original = stored(server.store, num("long"))
+    expect(long.length).toBe(original.length - 1)
+    const dotAt = original.indexOf(0x2e)
+    expect(long.subarray(0, dotAt)).toEqual(original.subarray(0, dotAt))
+    expect(long.subarray(dotAt)).toEqual(original.subarray(dotAt + 1))
+    expect(stat.count).toBe(MESSAGE_ORDER.length)
+  })
+})
+
+describe("harmless quirks work", () => {
+  it("bareOk: '+OK' without text everywhere (so no APOP)", async () => {
+    const server = memoryServer({ behaviour: { bareOk: true } })
+    const exit = await run(server.layer, Effect.gen(function*() {
+      const session = yield* connect(OPTIONS)
+      const greeting = session.greeting
+      const caps = session.capabilities().lines
+      const mailbox = yield* session.login({ user: USER, password: PASSWORD, allowPlaintext: true })
+      yield* mailbox.noop
+      yield* mailbox.dele(1)
+      yield* mailbox.rset
+      const body = yield* collect(mailbox.retr(num("dots")))
+      const stat = yield* mailbox.stat
+      yield* mailbox.quit
+      return { greeting, caps, body, stat }
+    }))
+    const { greeting, caps, body, stat } = success(exit)
+    expect(greeting).toEqual({ text: "", code: undefined, apopTimestamp: undefined })
+    expect(caps).toContain("USER")
+    expect(body).toEqual(stored(server.store, num("dots")))
+    expect(stat.count).toBe(MESSAGE_ORDER.length)
+    expect(server.commands.some((c) => c.startsWith("APOP"))).toBe(false)
+  })
+
+  it("lfOnly: bare LF line ends; bodies keep LF exactly as sent", async () => {
+    const { server, exit } = withMailbox({ lfOnly: true }, (mailbox) =>
+      Effect.gen(function*() {
+        const bodies: Array<Uint8Array> = []
+        for (let n = 1; n <= MESSAGE_ORDER.length; n++) bodies.push(yield* collect(mailbox.retr(n)))
+        const top = yield* collect(mailbox.top(num("plain"), 1))
+        return { bodies, top, stat: yield* mailbox.stat, list: yield* mailbox.list, uidl: yield* mailbox.uidl, caps: yield* mailbox.capa }
+      }))
+    const r = success((await exit).value)
+    r.bodies.forEach((body, i) => expect(body).toEqual(toLf(stored(server.store, i + 1))))
+    expect(text(r.bodies[num("dots") - 1]!)).toBe("Subject: dots\n\nstart\n.\n..\n...\n.hidden\n..double\n. a dot and a space\nmiddle . dot\n.\nthe line above is a single dot\n..\n")
+    expect(text(r.top)).toBe("From: bob@example.com\nTo: alice@example.com\nSubject: hello\n\nline one\n")
+    expect(r.stat.count).toBe(MESSAGE_ORDER.length)
+    expect(r.list.map((e) => e.msg)).toEqual([1, 2, 3, 4, 5])
+    expect(r.uidl.map((e) => e.uid)).toEqual(server.store.messages(USER).map((m) => m.uid))
+    expect(r.caps.entries.has("UIDL")).toBe(true)
+  })
+
+  it("wrongListSizes: LIST lies, RETR is still complete", async () => {
+    const { server, exit } = withMailbox({ wrongListSizes: true }, (mailbox) =>
+      Effect.gen(function*() {
+        return { list: yield* mailbox.list, long: yield* collect(mailbox.retr(num("long"))), plain: yield* collect(mailbox.retr(num("plain"))) }
+      }))
+    const { list, long, plain } = success((await exit).value)
+    const real = stored(server.store, num("long"))
+    expect(list[num("long") - 1]!.size).toBeLessThan(real.length)
+    expect(long).toEqual(real)
+    expect(plain).toEqual(stored(server.store, num("plain")))
+  })
+
+  it("uidlSpaces: runs of spaces in LIST and UIDL lines are parsed", async () => {
+    const { server, exit } = withMailbox({ uidlSpaces: true }, (mailbox) =>
+      Effect.gen(function*() {
+        return { uidl: yield* mailbox.uidl, one: yield* mailbox.uidlOne(3), list: yield* mailbox.list, listOne: yield* mailbox.listOne(2) }
+      }))
+    const r = success((await exit).value)
+    const messages = server.store.messages(USER)
+    expect(r.uidl).toEqual(messages.map((m, i) => ({ msg: i + 1, uid: m.uid })))
+    expect(r.one).toEqual({ msg: 3, uid: messages[2]!.uid })
+    expect(r.list).toEqual(messages.map((m, i) => ({ msg: i + 1, size: m.data.length })))
+    expect(r.listOne).toEqual({ msg: 2, size: messages[1]!.data.length })
+  })
+
+  it("duplicateUids: returned as the server sent them", async () => {
+    const { server, exit } = withMailbox({ duplicateUids: true }, (mailbox) => mailbox.uidl)
+    const uidl = success((await exit).value)
+    const uids = server.store.messages(USER).map((m) => m.uid)
+    expect(uidl).toEqual([
+      { msg: 1, uid: uids[0] },
+      { msg: 2, uid: uids[0] },
+      { msg: 3, uid: uids[2] },
+      { msg: 4, uid: uids[2] },
+      { msg: 5, uid: uids[4] }
+    ])
+  })
+
+  it("extraStatusText after STAT and LIST data is ignored", async () => {
+    const { server, exit } = withMailbox({ extraStatusText: "(octets, roughly)" }, (mailbox) =>
+      Effect.gen(function*() {
+        return { stat: yield* mailbox.stat, one: yield* mailbox.listOne(1), list: yield* mailbox.list }
+      }))
+    const r = success((await exit).value)
+    const messages = server.store.messages(USER)
+    expect(r.stat).toEqual({ count: 5, size: messages.reduce((n, m) => n + m.data.length, 0) })
+    expect(r.one).toEqual({ msg: 1, size: messages[0]!.data.length })
+    expect(r.list.length).toBe(5)
+  })
+})
+
+describe("login refusals carry their response codes", () => {
+  const refused = async (behaviour: Behaviour, login: Partial<LoginOptions> = {}) => {
+    const server = memoryServer({ behaviour })
+    const exit = await run(server.layer, Effect.gen(function*() {
+      const session = yield* connect(OPTIONS)
+      const caps = session.capabilities()
+      const error = yield* Effect.flip(session.login({ user: USER, password: PASSWORD, allowPlaintext: true, ...login }))
+      return { caps, error }
+    }))
+    const { caps, error } = success(exit)
+    expect(error).toBeInstanceOf(AuthError)
+    return { server, caps, error: error as AuthError }
+  }
+
+  it("inUse: AuthError, retry temporary, code IN-USE, no second mechanism tried", async () => {
+    const { error, server } = await refused({ inUse: true })
+    expect(error.retry).toBe("temporary")
+    expect(error.attempts).toEqual([{ mechanism: "APOP", code: "IN-USE", text: "Mailbox is locked by another POP3 session" }])
+    expect(server.commands.some((c) => c.startsWith("USER"))).toBe(false)
+  })
+
+  it("a mailbox really locked by another session: IN-USE too", async () => {
+    const server = memoryServer()
+    const exit = await run(server.layer, Effect.gen(function*() {
+      const first = yield* connect(OPTIONS)
+      yield* first.login(LOGIN)
+      const second = yield* connect(OPTIONS)
+      return yield* Effect.flip(second.login(LOGIN))
+    }))
+    const error = success(exit)
+    expect(error).toBeInstanceOf(AuthError)
+    expect((error as AuthError).attempts[0]?.code).toBe("IN-USE")
+    expect((error as AuthError).retry).toBe("temporary")
+  })
+
+  it("loginDelay: LOGIN-DELAY is announced and the refusal is temporary", async () => {
+    const { error, caps } = await refused({ loginDelay: 900 })
+    expect(loginDelay(caps)).toBe(900)
+    expect(error.retry).toBe("temporary")
+    expect(error.attempts.at(-1)?.code).toBe("LOGIN-DELAY")
+  })
+
+  it("loginFailure '[AUTH] …': permanent, with the server's words", async () => {
+    const { error } = await refused({ loginFailure: "[AUTH] Application-specific password required" }, { mechanism: "user" })
+    expect(error.retry).toBe("permanent")
+    expect(error.attempts).toEqual([{ mechanism: "USER", code: "AUTH", text: "Application-specific password required" }])
+    expect(error.message).toMatch(/^login failed: USER was refused \(USER: \[AUTH\] Application-specific password required\)/)
+  })
+
+  it("loginFailure '[SYS/TEMP] …': temporary", async () => {
+    const { error } = await refused({ loginFailure: "[SYS/TEMP] Try later" })
+    expect(error.retry).toBe("temporary")
+    expect(error.attempts.length).toBe(1)
+  })
+
+  it("loginFailure without a code: retry unknown", async () => {
+    const { error } = await refused({ loginFailure: "lock busy" }, { mechanism: "apop" })
+    expect(error.retry).toBe("unknown")
+    expect(error.attempts).toEqual([{ mechanism: "APOP", code: undefined, text: "lock busy" }])
+  })
+})
+
+describe("never hangs on scope close", () => {
+  for (const [name, behaviour] of [
+    ["stallMidBody", { stallMidBody: true }],
+    ["closeMidBody", { closeMidBody: true }],
+    ["noDotStuffing", { noDotStuffing: true }]
+  ] as const) {
+    it(`${name}: the program ends within a few time limits`, async () => {
+      const { exit } = withMailbox(behaviour, (mailbox) =>
+        Effect.gen(function*() {
+          yield* Effect.exit(collect(mailbox.retr(num("earlyDot"))))
+          yield* Effect.exit(mailbox.stat)
+        }))
+      const { value, millis } = await exit
+      expect(Exit.isSuccess(value)).toBe(true)
+      expect(millis).toBeLessThan(TIMEOUT * 3)
+    })
+  }
+})
