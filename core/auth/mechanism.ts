@@ -25,6 +25,8 @@ export interface AuthExchange {
   readonly capabilities: Capabilities
   /** Whether the connection is encrypted (implicit TLS or STLS done, or a TLS bridge leg). */
   readonly secure: boolean
+  /** Marks the connection unusable (nothing more is sent on it, not even QUIT). */
+  readonly abandon: (reason: string) => Effect.Effect<void>
   /** Sends a command and returns the status line answering it (`-ERR` is returned, not failed). */
   readonly send: (command: Command) => Effect.Effect<StatusLine, Pop3Error>
 }

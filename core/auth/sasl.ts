@@ -79,8 +79,6 @@ export const fromBase64 = (text: string): Uint8Array | undefined => {
 export const saslMechanism = (options: {
   readonly name: string
   readonly plaintext: boolean
-  /** Offered only when the server lists it in `SASL` (default), or also when unlisted. */
-  readonly offeredWhenUnlisted?: boolean
   readonly client: (credentials: Credentials, exchange: AuthExchange) => SaslClient
 }): Mechanism => ({
   name: options.name,
@@ -146,7 +144,9 @@ const runSasl = (name: string, client: SaslClient, ex: AuthExchange): Effect.Eff
         client.finish()
       } catch (error) {
         if (error instanceof SaslFailure) {
-          // The server said +OK but did not prove itself: treat the session as hostile.
+          // The server said +OK but did not prove itself: treat it as an impostor — drop
+          // the connection without another word (no RSET, no QUIT) and fail.
+          yield* ex.abandon(error.message)
           return yield* new AuthError({ attempts: [{ mechanism: name, code: undefined, text: error.message }], reason: `${name}: ${error.message}` })
         }
         throw error

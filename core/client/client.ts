@@ -245,7 +245,8 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
     const context = yield* Effect.context<Transport | Scope.Scope>()
     let current = yield* establish(resolved)
     let capabilities = current.capabilities
-    // Set by quit and by a successful login: from then on the session never reconnects.
+    // Set by quit, by a successful login and by an abandoned exchange: from then on the
+    // session never reconnects.
     let ended = false
     // Some servers (free.fr; MailKit #856) hang up after a failed login: the next
     // mechanism then needs a new connection.
@@ -271,6 +272,7 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
           apopTimestamp: est.greeting.apopTimestamp,
           capabilities,
           secure: est.secure,
+          abandon: est.conn.abandon,
           send: (command) => Effect.flatMap(est.conn.write(command), est.conn.status)
         })
         const candidates = yield* chooseMechanisms(exchangeOf(current), login)
@@ -295,6 +297,9 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
             } else if (result.failure._tag === "ConnectionClosed" && tries === 0 && attempts.length > 0) {
               continue
             } else {
+              // A mechanism that dropped the connection itself (a SCRAM server that did not
+              // prove itself) ends the session: no reconnect to a possible impostor.
+              if (result.failure._tag === "AuthError" && est.conn.state() === "CLOSED") ended = true
               return yield* result.failure
             }
           }

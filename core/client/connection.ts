@@ -39,6 +39,8 @@ export interface Connection {
   readonly collectBody: (encoded: EncodedCommand, onChunk: (bytes: Uint8Array) => void) => Effect.Effect<void, Pop3Error>
   /** Upgrades to TLS after STLS was accepted. */
   readonly upgrade: (options: Socket.TlsUpgradeOptions) => Effect.Effect<void, Socket.SocketError>
+  /** Marks the connection unusable: later operations fail, and closing sends nothing. */
+  readonly abandon: (reason: string) => Effect.Effect<void>
   /** Serializes operations: one owns the wire at a time. */
   readonly lock: Semaphore.Semaphore
   /** Whether no command awaits an answer and no body is half read. */
@@ -233,7 +235,13 @@ export const makeConnection = (options: {
         }))
 
     const idle = () => engine.pending() === 0 && !engine.inBody()
-    return { state: engine.state, write, writeAll, read, status, exec, collectBody, upgrade, lock, idle, trace, now } satisfies Connection
+    const abandon = (reason: string) =>
+      Effect.sync(() => {
+        closedReason ??= reason
+        engine.connectionLost()
+        flushChanges()
+      })
+    return { state: engine.state, abandon, write, writeAll, read, status, exec, collectBody, upgrade, lock, idle, trace, now } satisfies Connection
   })
 
 const statusText = (s: StatusLine): string =>

@@ -43,6 +43,7 @@ export const fakeExchange = (
     apopTimestamp: options.apopTimestamp,
     capabilities: options.capa === undefined ? noCapabilities : parseCapa(options.capa),
     secure: options.secure ?? true,
+    abandon: () => Effect.void,
     send: (command) =>
       Effect.sync((): StatusLine => {
         const encoded = encodeCommand(command)
