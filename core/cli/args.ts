@@ -24,6 +24,15 @@ export type CliCommand =
   | { readonly name: "top"; readonly msg: number; readonly lines: number }
   | { readonly name: "retr"; readonly msg: number }
   | { readonly name: "dele"; readonly msgs: ReadonlyArray<number> }
+  | {
+    readonly name: "fetch"
+    /** The Maildir to deliver into (created when missing). */
+    readonly maildir: string
+    /** Delete on the server what is stored and recorded. */
+    readonly delete: boolean
+    /** The state file; undefined: `<maildir>/.pop3-state.json`. */
+    readonly state: string | undefined
+  }
 
 /**
  * Parsed options.
@@ -68,6 +77,7 @@ Commands:
   top N LINES          print the header and the first LINES body lines of message N
   retr N               print message N exactly (CRLF line ends, unstuffed)
   dele N...            mark messages deleted, then QUIT so the server removes them
+  fetch                download the messages not fetched before into a Maildir (--maildir)
 
 Options:
   --host HOST          server name or address (required)
@@ -84,7 +94,14 @@ Options:
   -h, --help           this text
   --version            the version
 
-Exit status: 0 ok, 1 the server refused, 2 usage, 3 network/TLS/timeout, 4 protocol violation.`
+Fetch options:
+  --maildir DIR        deliver into this Maildir; DIR/tmp, new and cur are created if missing
+  --delete             delete the messages on the server once stored and recorded
+  --state FILE         the UIDs already fetched (default DIR/.pop3-state.json, keyed by
+                       user@host so accounts can share it); fetch needs UIDL
+
+Exit status: 0 ok, 1 the server refused, 2 usage, 3 network/TLS/timeout, 4 protocol violation,
+5 local storage failed (fetch: disk full, permissions, damaged state file).`
 
 const positiveInt = (value: string | undefined, what: string, min = 1): number | string => {
   if (value === undefined || !/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
@@ -93,7 +110,13 @@ const positiveInt = (value: string | undefined, what: string, min = 1): number |
   return Number(value)
 }
 
-const parseCommand = (words: ReadonlyArray<string>): CliCommand | string => {
+interface FetchFlags {
+  readonly maildir: string | undefined
+  readonly delete: boolean
+  readonly state: string | undefined
+}
+
+const parseCommand = (words: ReadonlyArray<string>, fetch: FetchFlags): CliCommand | string => {
   const [name, ...rest] = words
   const arity = (min: number, max: number) =>
     rest.length < min || rest.length > max ? `${name} takes ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? "" : "s"}, got ${rest.length}` : undefined
@@ -134,6 +157,13 @@ const parseCommand = (words: ReadonlyArray<string>): CliCommand | string => {
       }
       return { name, msgs }
     }
+    case "fetch": {
+      const bad = arity(0, 0)
+      if (bad !== undefined) return bad
+      if (fetch.maildir === undefined || fetch.maildir === "") return "fetch needs --maildir DIR"
+      if (fetch.state === "") return "--state needs a file name"
+      return { name, maildir: fetch.maildir, delete: fetch.delete, state: fetch.state }
+    }
     default:
       return `unknown command ${JSON.stringify(name)}`
   }
@@ -162,6 +192,9 @@ export const parseCli = (argv: ReadonlyArray<string>): Parsed => {
         bridge: { type: "string" },
         trace: { type: "boolean" },
         json: { type: "boolean" },
+        maildir: { type: "string" },
+        delete: { type: "boolean" },
+        state: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
         // Refused loudly: a password on the command line is visible to every user of the machine.
@@ -196,8 +229,12 @@ export const parseCli = (argv: ReadonlyArray<string>): Parsed => {
     if (!Number.isFinite(t) || t <= 0) return { _tag: "UsageError", message: `--timeout must be a positive number of seconds, got ${JSON.stringify(v.timeout)}` }
     timeoutSeconds = t
   }
-  const command = parseCommand(parsed.positionals)
+  const command = parseCommand(parsed.positionals, { maildir: v.maildir, delete: v.delete === true, state: v.state })
   if (typeof command === "string") return { _tag: "UsageError", message: command }
+  if (command.name !== "fetch") {
+    const stray = v.maildir !== undefined ? "--maildir" : v.delete !== undefined ? "--delete" : v.state !== undefined ? "--state" : undefined
+    if (stray !== undefined) return { _tag: "UsageError", message: `${stray} is an option of fetch, not of ${command.name}` }
+  }
   if (command.name !== "capa" && (v.user === undefined || v.user === "")) {
     return { _tag: "UsageError", message: `${command.name} needs --user (and the password in POP3_PASSWORD)` }
   }

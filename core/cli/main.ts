@@ -20,6 +20,8 @@ import * as NodeTransport from "../transport/node.ts"
 import type { Transport } from "../transport/transport.ts"
 import * as WebSocketTransport from "../transport/websocket.ts"
 import { type CliOptions, parseCli, USAGE } from "./args.ts"
+import { type FetchError, fetchMail } from "./fetch.ts"
+import { accountKey } from "./fetch-state.ts"
 
 /**
  * What the CLI touches of the outside world; tests pass their own.
@@ -30,6 +32,8 @@ export interface CliIo {
   readonly stderr: (text: string) => void
   readonly env: Readonly<Record<string, string | undefined>>
   readonly readFile: (path: string) => string
+  /** Raw text (no newline added) to stderr when it is a terminal, for `fetch`'s progress line; absent otherwise. */
+  readonly progress?: ((text: string) => void) | undefined
   /** The transport to use; default: Node TCP/TLS. */
   readonly transport?: Layer.Layer<Transport> | undefined
 }
@@ -38,7 +42,7 @@ export interface CliIo {
  * Exit statuses, the CLI's contract.
  * @category contract
  */
-export const EXIT = { ok: 0, refused: 1, usage: 2, network: 3, protocol: 4 } as const
+export const EXIT = { ok: 0, refused: 1, usage: 2, network: 3, protocol: 4, storage: 5 } as const
 
 /**
  * The exit status for an error.
@@ -63,11 +67,15 @@ export const exitCodeOf = (error: Pop3Error): number => {
   }
 }
 
+// fetch's own failures: no UIDL is a refusal by the server; local I/O has its own status.
+const exitCodeOfFailure = (error: Pop3Error | FetchError): number =>
+  error._tag === "StorageError" ? EXIT.storage : error._tag === "UidlRequired" ? EXIT.refused : exitCodeOf(error)
+
 const VERSION = "0.1.0"
 
 const capaJson = (caps: Capabilities) => Object.fromEntries(caps.entries)
 
-const run = (options: CliOptions, io: CliIo): Effect.Effect<void, Pop3Error, Transport> =>
+const run = (options: CliOptions, io: CliIo): Effect.Effect<void, Pop3Error | FetchError, Transport> =>
   Effect.scoped(Effect.gen(function*() {
     const start = Date.now()
     const out = (bytes: Uint8Array | string) => Effect.promise(() => io.stdout(bytes))
@@ -132,6 +140,17 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, Pop3Error, Tra
         if (options.json) yield* json({ deleted: command.msgs })
         return
       }
+      case "fetch": {
+        // fetch ends the session itself (DELE only after storing, then QUIT).
+        yield* fetchMail(mailbox, {
+          maildir: command.maildir,
+          state: command.state,
+          delete: command.delete,
+          json: options.json,
+          account: accountKey(options.user ?? "", options.host)
+        }, { stdout: io.stdout, stderr: io.stderr, progress: io.progress })
+        return
+      }
     }
     yield* mailbox.quit
   }))
@@ -177,7 +196,7 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
   if (failure !== undefined) {
     const error = failure.error
     io.stderr(options.json ? JSON.stringify({ error: error._tag, message: error.message }) : `pop3: ${error.message}`)
-    return exitCodeOf(error)
+    return exitCodeOfFailure(error)
   }
   const defect = exit.cause.reasons.find(Cause.isDieReason)?.defect
   // `pop3 retr 1 | head`: the reader left, as it meant to. Like other Unix tools, stop quietly.
@@ -206,6 +225,7 @@ export const processIo = (): CliIo => {
       }),
     stderr: (text) => void process.stderr.write(text + "\n"),
     env: process.env,
-    readFile: (path) => readFileSync(path, "utf8")
+    readFile: (path) => readFileSync(path, "utf8"),
+    progress: process.stderr.isTTY ? (text) => void process.stderr.write(text) : undefined
   }
 }

@@ -1,0 +1,252 @@
+/**
+ * Maildir delivery for `pop3 fetch` (https://cr.yp.to/proto/maildir.html), durable:
+ * each message is written to `tmp/` under a unique name, fsynced, closed and renamed
+ * into `new/`; `sync()` then fsyncs `new/` (and `cur/`) so the renames survive a crash.
+ * The caller records a message as fetched only after a `sync()` that follows its rename.
+ *
+ * File names are `<seconds>.P<pid>Q<counter>U<key>.<hostname>`: time, pid and a
+ * per-process counter make them unique (the spec's rule), and `U<key>` carries a hash of
+ * account and UID (`messageKey`) so `find` can tell which messages are already here even
+ * when the state file never heard of them (a crash between delivery and recording). Mail
+ * readers keep the unique part when they move a file to `cur/` and add `:2,flags`.
+ *
+ * Line ends: POP3 sends CRLF; the file gets LF, as Unix Maildir readers expect (qmail,
+ * Dovecot's default, getmail). Only CRLF pairs change; a lone CR stays.
+ *
+ * Node-side (node:fs), which Deno and Bun provide too.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto"
+import type { FileHandle } from "node:fs/promises"
+import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises"
+import { hostname } from "node:os"
+import { join } from "node:path"
+
+/**
+ * A file being delivered: write chunks (CRLF is turned into LF), then `commit` or `abort`.
+ * @category models
+ */
+export interface Delivery {
+  readonly write: (bytes: Uint8Array) => Promise<void>
+  /** fsync, close, rename into `new/`; resolves with the path in `new/`. */
+  readonly commit: () => Promise<string>
+  /** Closes and removes the temporary file. Never rejects. */
+  readonly abort: () => Promise<void>
+}
+
+/**
+ * An opened Maildir.
+ * @category models
+ */
+export interface Maildir {
+  readonly root: string
+  /** Starts delivering one message; `key` is its `messageKey`. */
+  readonly begin: (key: string) => Promise<Delivery>
+  /** Delivers a whole message held in memory; resolves with its path in `new/`. */
+  readonly deliver: (key: string, bytes: Uint8Array) => Promise<string>
+  /** fsyncs `new/` and `cur/`: every rename so far is durable once this resolves. */
+  readonly sync: () => Promise<void>
+  /** Which of `keys` name a message already in `new/` or `cur/`. */
+  readonly find: (keys: ReadonlySet<string>) => Promise<Set<string>>
+  /**
+   * Removes our own files left in `tmp/` by a run that died: at once when the name shows this
+   * host and a process that no longer exists, otherwise after 36 hours (the spec's rule).
+   * Returns how many.
+   */
+  readonly cleanTmp: (now?: number) => Promise<number>
+}
+
+/** Length of the hex key in file names: 96 bits, so two UIDs never collide in practice. */
+const KEY_HEX = 24
+const KEY_PATTERN = new RegExp(`U([0-9a-f]{${KEY_HEX}})$`)
+const STALE_TMP_MS = 36 * 3600 * 1000
+
+/**
+ * The key of a message in file names: a hash of the account and the UID, so several
+ * accounts can share a Maildir and a UID never needs escaping.
+ * @category naming
+ */
+export const messageKey = (account: string, uid: string): string =>
+  createHash("sha256").update(account).update("\0").update(uid).digest("hex").slice(0, KEY_HEX)
+
+// The spec: "/" and ":" in the host name become \057 and \072.
+const host = (): string => (hostname() || "localhost").replace(/\//g, "\\057").replace(/:/g, "\\072")
+
+/** The key in a file name from `new/` or `cur/`, or undefined for files we did not deliver. */
+export const keyOfFileName = (name: string): string | undefined => {
+  const unique = name.split(".")[1]
+  return unique === undefined ? undefined : KEY_PATTERN.exec(unique)?.[1]
+}
+
+/**
+ * CRLF → LF across chunk boundaries: a CR at the end of a chunk waits for the next.
+ * @category line ends
+ */
+export const makeCrlfToLf = (): { readonly push: (bytes: Uint8Array) => Uint8Array; readonly end: () => Uint8Array } => {
+  let pendingCr = false
+  return {
+    push(bytes) {
+      const out = new Uint8Array(bytes.length + 1)
+      let o = 0
+      let i = 0
+      if (pendingCr) {
+        pendingCr = false
+        if (bytes.length === 0) {
+          pendingCr = true
+          return out.subarray(0, 0)
+        }
+        if (bytes[0] !== 0x0a) out[o++] = 0x0d
+      }
+      for (; i < bytes.length; i++) {
+        const b = bytes[i]!
+        if (b === 0x0d) {
+          if (i + 1 === bytes.length) {
+            pendingCr = true
+            break
+          }
+          if (bytes[i + 1] === 0x0a) continue
+        }
+        out[o++] = b
+      }
+      return out.subarray(0, o)
+    },
+    end() {
+      const rest = pendingCr ? Uint8Array.of(0x0d) : new Uint8Array(0)
+      pendingCr = false
+      return rest
+    }
+  }
+}
+
+const fsyncDir = async (path: string): Promise<void> => {
+  // Windows cannot open a directory for fsync; its file systems commit renames anyway.
+  if (process.platform === "win32") return
+  const handle = await open(path, "r")
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+const writeAll = async (handle: FileHandle, bytes: Uint8Array): Promise<void> => {
+  for (let offset = 0; offset < bytes.length;) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset)
+    offset += bytesWritten
+  }
+}
+
+let counter = 0
+
+const processExists = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/**
+ * Opens the Maildir at `root`, creating `root`, `tmp/`, `new/` and `cur/` (mode 0700) when
+ * missing.
+ * @category constructors
+ */
+export const openMaildir = async (root: string): Promise<Maildir> => {
+  const tmpDir = join(root, "tmp")
+  const newDir = join(root, "new")
+  const curDir = join(root, "cur")
+  for (const dir of [root, tmpDir, newDir, curDir]) {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    // mkdir -p succeeds on an existing path only if it is a directory; make sure.
+    if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: "ENOTDIR" })
+  }
+  const hostName = host()
+
+  const begin = async (key: string): Promise<Delivery> => {
+    let name = ""
+    let handle: FileHandle | undefined
+    // "wx": never reuse a name; a clash (clock set back, pid reused) just takes the next counter.
+    for (let attempt = 0; handle === undefined; attempt++) {
+      name = `${Math.floor(Date.now() / 1000)}.P${process.pid}Q${++counter}U${key}.${hostName}`
+      try {
+        handle = await open(join(tmpDir, name), "wx", 0o600)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt >= 100) throw error
+      }
+    }
+    const file = handle
+    const tmpPath = join(tmpDir, name)
+    const lf = makeCrlfToLf()
+    let closed = false
+    return {
+      write: (bytes) => writeAll(file, lf.push(bytes)),
+      async commit() {
+        await writeAll(file, lf.end())
+        await file.sync()
+        closed = true
+        await file.close()
+        const target = join(newDir, name)
+        await rename(tmpPath, target)
+        return target
+      },
+      async abort() {
+        if (!closed) {
+          closed = true
+          await file.close().catch(() => {})
+        }
+        await unlink(tmpPath).catch(() => {})
+      }
+    }
+  }
+
+  return {
+    root,
+    begin,
+    async deliver(key, bytes) {
+      const delivery = await begin(key)
+      try {
+        await delivery.write(bytes)
+        return await delivery.commit()
+      } catch (error) {
+        await delivery.abort()
+        throw error
+      }
+    },
+    async sync() {
+      await fsyncDir(newDir)
+      await fsyncDir(curDir)
+    },
+    async find(keys) {
+      const found = new Set<string>()
+      if (keys.size === 0) return found
+      for (const dir of [newDir, curDir]) {
+        for (const name of await readdir(dir)) {
+          const key = keyOfFileName(name)
+          if (key !== undefined && keys.has(key)) found.add(key)
+        }
+      }
+      return found
+    },
+    async cleanTmp(now = Date.now()) {
+      let removed = 0
+      for (const name of await readdir(tmpDir)) {
+        if (keyOfFileName(name) === undefined) continue
+        const path = join(tmpDir, name)
+        const writer = /^\d+\.P(\d+)Q\d+U[0-9a-f]+\.(.*)$/.exec(name)
+        const orphan = writer !== null && writer[2] === hostName && Number(writer[1]) !== process.pid && !processExists(Number(writer[1]))
+        try {
+          if (orphan || now - (await stat(path)).mtimeMs > STALE_TMP_MS) {
+            await unlink(path)
+            removed++
+          }
+        } catch {
+          // Gone already, or not ours to remove: leave it.
+        }
+      }
+      return removed
+    }
+  }
+}

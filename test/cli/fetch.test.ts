@@ -1,0 +1,441 @@
+// `pop3 fetch` against the dev server over TCP, run in-process through `main(argv, io)`:
+// delivery into a Maildir, the state file, --delete, and every way a run can fail without
+// losing or duplicating mail (no UIDL, a connection lost mid-message, a server that commits
+// deletions on disconnect, local storage failures).
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { main } from "../../core/cli/main.ts"
+import { accountKey, readState } from "../../core/cli/fetch-state.ts"
+import { makeCrlfToLf } from "../../core/cli/maildir.ts"
+import type { FetchSummary } from "../../core/cli/fetch.ts"
+import type { Behaviour } from "../../test/dev-server/behaviour.ts"
+import { defaultCommands, makeMailStore, toCrlf } from "../../test/dev-server/server.ts"
+import type { CommandTable, MailStore } from "../../test/dev-server/server.ts"
+import { listenTcp } from "../../test/dev-server/tcp.ts"
+import type { TcpListener } from "../../test/dev-server/tcp.ts"
+
+const USER = "alice"
+const PASSWORD = "pw"
+const ACCOUNT = accountKey(USER, "127.0.0.1")
+
+const listeners: Array<TcpListener> = []
+const dirs: Array<string> = []
+afterEach(async () => {
+  await Promise.all(listeners.splice(0).map((l) => l.close()))
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), "pop3-fetch-"))
+  dirs.push(dir)
+  return dir
+}
+
+/** A message with a unique Message-ID; LF line ends (the dev server sends CRLF). */
+const message = (i: number, extra = ""): string => `Message-ID: <${i}.fetch-test@pop3>\nSubject: message ${i}\n\nbody of ${i}\n${extra}`
+
+/** What the Maildir file must hold for what the server sends: its CRLFs as LFs. */
+const expectedFile = (m: string): string => {
+  const lf = makeCrlfToLf()
+  const head = lf.push(toCrlf(m))
+  const tail = lf.end()
+  return Buffer.concat([head, tail]).toString("latin1")
+}
+
+interface Server {
+  readonly store: MailStore
+  readonly port: number
+  /** Every command line the server received, in order, over all sessions. */
+  readonly commands: Array<string>
+}
+
+const serve = async (store: MailStore, behaviour: Behaviour = {}, commands?: CommandTable): Promise<Server> => {
+  const seen: Array<string> = []
+  const listener = await listenTcp(store, {
+    behaviour: { ...behaviour, onCommand: (line) => void seen.push(line) },
+    ...(commands !== undefined ? { commands } : {})
+  })
+  listeners.push(listener)
+  return { store, port: listener.port, commands: seen }
+}
+
+const storeOf = (messages: ReadonlyArray<string>): MailStore => makeMailStore({ [USER]: { password: PASSWORD, messages } })
+
+interface Run {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: ReadonlyArray<string>
+  readonly progress: string
+  readonly summary: FetchSummary | undefined
+}
+
+const fetch = async (server: { readonly port: number }, maildir: string, extra: ReadonlyArray<string> = [], options: { tty?: boolean; json?: boolean } = {}): Promise<Run> => {
+  const out: Array<string> = []
+  const err: Array<string> = []
+  let progress = ""
+  const json = options.json ?? true
+  const code = await main(
+    ["--host", "127.0.0.1", "--port", String(server.port), "--tls", "none", "--user", USER, "fetch", "--maildir", maildir, ...(json ? ["--json"] : []), ...extra],
+    {
+      stdout: async (bytes) => void out.push(typeof bytes === "string" ? bytes : Buffer.from(bytes).toString("utf8")),
+      stderr: (text) => void err.push(text),
+      env: { POP3_PASSWORD: PASSWORD },
+      readFile: (path) => readFileSync(path, "utf8"),
+      ...(options.tty === true ? { progress: (text: string) => void (progress += text) } : {})
+    }
+  )
+  const stdout = out.join("")
+  const summary = code === 0 && json ? (JSON.parse(stdout) as FetchSummary) : undefined
+  return { code, stdout, stderr: err, progress, summary }
+}
+
+/** The contents of the files in DIR/sub, sorted. */
+const filesIn = (maildir: string, sub = "new"): Array<string> =>
+  readdirSync(join(maildir, sub)).map((name) => readFileSync(join(maildir, sub, name), "latin1")).sort()
+
+const recordedUids = async (stateFile: string, account = ACCOUNT): Promise<ReadonlyArray<string>> => (await readState(stateFile)).accounts[account]?.uids ?? []
+
+const stateOf = (maildir: string) => join(maildir, ".pop3-state.json")
+
+/** A RETR that sends the "+OK" and two lines of message `breakAt`, then hangs up. */
+const retrBreakingAt = (breakAt: number): CommandTable => ({
+  RETR: {
+    states: ["TRANSACTION"],
+    async run(s, c) {
+      if (c.args[0] !== String(breakAt)) return defaultCommands["RETR"]!.run(s, c)
+      s.ok("octets follow")
+      s.line("Message-ID: <partial@pop3>")
+      s.line("Subject: cut short")
+      s.close()
+    }
+  }
+})
+
+const sorted = (xs: ReadonlyArray<string>) => [...xs].sort()
+
+describe("pop3 fetch", () => {
+  it("stores every message in new/ (LF line ends), records the UIDs and deletes nothing", async () => {
+    const messages = [message(1), message(2, "..a line starting with a dot\n"), message(3, "a lone\rCR stays\n"), message(4), message(5)]
+    const server = await serve(storeOf(messages))
+    const dir = join(tempDir(), "Maildir")
+    const run = await fetch(server, dir)
+    expect(run.code).toBe(0)
+    expect(run.summary).toMatchObject({ fetched: 5, skipped: 0, recovered: 0, deleted: 0, messages: 5, duplicateUids: 0, state: stateOf(dir) })
+    expect(run.summary!.bytes).toBe(messages.reduce((n, m) => n + toCrlf(m).length, 0))
+    expect(filesIn(dir)).toEqual(sorted(messages.map(expectedFile)))
+    // The dev server stuffed "..a line" to "...a line" on the wire; the file has it as stored.
+    expect(filesIn(dir)).toContain(message(2, "..a line starting with a dot\n"))
+    expect(readdirSync(join(dir, "tmp"))).toEqual([])
+    expect(readdirSync(join(dir, "cur"))).toEqual([])
+    expect(statSync(join(dir, "new")).mode & 0o777).toBe(0o700)
+    for (const name of readdirSync(join(dir, "new"))) {
+      // time.unique.host, the unique part naming this process and a per-account UID key.
+      expect(name).toMatch(new RegExp(`^\\d+\\.P${process.pid}Q\\d+U[0-9a-f]{24}\\.[^/:]+$`))
+      expect(statSync(join(dir, "new", name)).mode & 0o777).toBe(0o600)
+    }
+    expect(sorted(await recordedUids(stateOf(dir)))).toEqual(sorted(server.store.messages(USER).map((m) => m.uid)))
+    expect(server.store.messages(USER)).toHaveLength(5)
+    expect(server.commands.filter((c) => c.startsWith("DELE"))).toEqual([])
+    expect(server.commands.at(-1)).toBe("QUIT")
+  })
+
+  it("fetches nothing on a second run, and only a message delivered later on a third", async () => {
+    const server = await serve(storeOf([message(1), message(2), message(3)]))
+    const dir = tempDir()
+    expect((await fetch(server, dir)).summary).toMatchObject({ fetched: 3, skipped: 0 })
+    const retrs = server.commands.filter((c) => c.startsWith("RETR")).length
+    expect((await fetch(server, dir)).summary).toMatchObject({ fetched: 0, skipped: 3, bytes: 0 })
+    expect(server.commands.filter((c) => c.startsWith("RETR"))).toHaveLength(retrs)
+    server.store.deliver(USER, message(4))
+    expect((await fetch(server, dir)).summary).toMatchObject({ fetched: 1, skipped: 3 })
+    expect(server.commands.filter((c) => c.startsWith("RETR")).slice(retrs)).toEqual(["RETR 4"])
+    expect(filesIn(dir)).toEqual(sorted([1, 2, 3, 4].map((i) => expectedFile(message(i)))))
+  })
+
+  it("--delete deletes the stored messages — only after all are stored — then QUITs", async () => {
+    const server = await serve(storeOf([message(1), message(2), message(3)]))
+    const dir = tempDir()
+    expect((await fetch(server, dir)).summary).toMatchObject({ fetched: 3, deleted: 0 })
+    server.store.deliver(USER, message(4))
+    server.store.deliver(USER, message(5))
+    const from = server.commands.length
+    const run = await fetch(server, dir, ["--delete"])
+    expect(run.summary).toMatchObject({ fetched: 2, skipped: 3, deleted: 5 })
+    expect(server.store.messages(USER)).toEqual([])
+    expect(filesIn(dir)).toEqual(sorted([1, 2, 3, 4, 5].map((i) => expectedFile(message(i)))))
+    const session = server.commands.slice(from)
+    const lastRetr = session.findLastIndex((c) => c.startsWith("RETR"))
+    const firstDele = session.findIndex((c) => c.startsWith("DELE"))
+    expect(lastRetr).toBeGreaterThanOrEqual(0)
+    expect(firstDele).toBeGreaterThan(lastRetr)
+    expect(sorted(session.filter((c) => c.startsWith("DELE")))).toEqual(["DELE 1", "DELE 2", "DELE 3", "DELE 4", "DELE 5"])
+    expect(session.at(-1)).toBe("QUIT")
+    // The next run finds an empty mailbox and forgets the UIDs of the deleted messages.
+    expect((await fetch(server, dir, ["--delete"])).summary).toMatchObject({ fetched: 0, skipped: 0, deleted: 0, messages: 0 })
+    expect(await recordedUids(stateOf(dir))).toEqual([])
+  })
+
+  it("without --delete never sends DELE, whatever is recorded", async () => {
+    const server = await serve(storeOf([message(1), message(2)]))
+    const dir = tempDir()
+    await fetch(server, dir)
+    await fetch(server, dir)
+    expect(server.commands.some((c) => /^DELE/i.test(c))).toBe(false)
+    expect(server.store.messages(USER)).toHaveLength(2)
+  })
+
+  it("leaves messages whose UID repeats an earlier one's alone, and says so", async () => {
+    const server = await serve(storeOf([message(1), message(2), message(3), message(4)]), { duplicateUids: true })
+    const dir = tempDir()
+    const run = await fetch(server, dir, ["--delete"])
+    expect(run.summary).toMatchObject({ fetched: 2, deleted: 2, duplicateUids: 2, messages: 4 })
+    expect(run.stderr.join("\n")).toMatch(/2 messages have the same UID as an earlier message; left on the server/)
+    expect(filesIn(dir)).toEqual(sorted([expectedFile(message(1)), expectedFile(message(3))]))
+    expect(server.store.messages(USER).map((m) => new TextDecoder().decode(m.data))).toEqual([toCrlf(message(2)), toCrlf(message(4))].map((b) => new TextDecoder().decode(b)))
+  })
+
+  it("replaces the state file atomically, keeps other accounts' entries and stays small", async () => {
+    const messages = Array.from({ length: 40 }, (_, i) => message(i + 1))
+    const server = await serve(storeOf(messages))
+    const dir = tempDir()
+    const state = stateOf(dir)
+    mkdirSync(dir, { recursive: true })
+    const other = { uids: ["bob-uid-1", "bob-uid-2"] }
+    const before = JSON.stringify({ version: 1, accounts: { "bob@mail.example.org": other } }) + "\n"
+    writeFileSync(state, before)
+    // A second name for the old file: written in place, it would change too; replaced by
+    // rename, it keeps the old content.
+    linkSync(state, join(dir, "old-state-link"))
+    const run = await fetch(server, dir)
+    expect(run.summary).toMatchObject({ fetched: 40 })
+    expect(readFileSync(join(dir, "old-state-link"), "utf8")).toBe(before)
+    const after = await readState(state)
+    expect(after.accounts["bob@mail.example.org"]).toEqual(other)
+    expect(after.accounts[ACCOUNT]?.uids).toHaveLength(40)
+    expect(readdirSync(dir).filter((n) => n.includes(".tmp"))).toEqual([])
+    expect(statSync(state).mode & 0o777).toBe(0o600)
+    // One UID and its quotes per message (the dev server's UIDs are 15 octets).
+    expect(statSync(state).size).toBeLessThan(before.length + 100 + 40 * 20)
+  })
+
+  it("--state puts the state file elsewhere", async () => {
+    const server = await serve(storeOf([message(1)]))
+    const dir = tempDir()
+    const state = join(tempDir(), "fetch-state.json")
+    const run = await fetch(server, dir, ["--state", state])
+    expect(run.summary).toMatchObject({ fetched: 1, state })
+    expect(await recordedUids(state)).toHaveLength(1)
+    expect(readdirSync(dir)).not.toContain(".pop3-state.json")
+    expect((await fetch(server, dir, ["--state", state])).summary).toMatchObject({ fetched: 0, skipped: 1 })
+  })
+
+  it("refuses a server without UIDL: exit 1, says why, fetches and deletes nothing", async () => {
+    const server = await serve(storeOf([message(1), message(2)]), { capa: ["TOP", "USER", "PIPELINING"] }, {
+      UIDL: { states: ["TRANSACTION"], run: (s) => s.err("Unknown command") }
+    })
+    const dir = tempDir()
+    const run = await fetch(server, dir, ["--delete"], { json: false })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toHaveLength(1)
+    expect(run.stderr[0]).toMatch(/^pop3: the server does not support UIDL .*fetch requires UIDL so messages are not fetched twice/)
+    expect(server.commands.filter((c) => /^(RETR|DELE)/.test(c))).toEqual([])
+    expect(filesIn(dir)).toEqual([])
+    expect(server.store.messages(USER)).toHaveLength(2)
+  })
+
+  it("a server closing mid-body (closeMidBody): nothing stored or recorded for that message, nothing deleted", async () => {
+    const server = await serve(storeOf([message(1), message(2), message(3)]), { closeMidBody: true })
+    const dir = tempDir()
+    const run = await fetch(server, dir, ["--delete"])
+    expect(run.code).toBe(3)
+    expect(run.stderr.join("\n")).toMatch(/connection closed/)
+    expect(filesIn(dir)).toEqual([])
+    expect(readdirSync(join(dir, "tmp"))).toEqual([])
+    expect(await recordedUids(stateOf(dir))).toEqual([])
+    expect(server.commands.filter((c) => c.startsWith("DELE"))).toEqual([])
+    expect(server.store.messages(USER)).toHaveLength(3)
+  })
+
+  it("a connection lost at message 3 keeps 1 and 2 (recorded), deletes nothing; the next run finishes", async () => {
+    const store = storeOf([message(1), message(2), message(3), message(4), message(5)])
+    const breaking = await serve(store, {}, retrBreakingAt(3))
+    const dir = tempDir()
+    const run = await fetch(breaking, dir, ["--delete"])
+    expect(run.code).toBe(3)
+    expect(filesIn(dir)).toEqual(sorted([expectedFile(message(1)), expectedFile(message(2))]))
+    expect(readdirSync(join(dir, "tmp"))).toEqual([])
+    const uids = store.messages(USER).map((m) => m.uid)
+    expect(sorted(await recordedUids(stateOf(dir)))).toEqual(sorted(uids.slice(0, 2)))
+    expect(breaking.commands.filter((c) => c.startsWith("DELE"))).toEqual([])
+    expect(store.messages(USER)).toHaveLength(5)
+
+    const good = await serve(store)
+    expect((await fetch(good, dir, ["--delete"])).summary).toMatchObject({ fetched: 3, skipped: 2, deleted: 5 })
+    expect(filesIn(dir)).toEqual(sorted([1, 2, 3, 4, 5].map((i) => expectedFile(message(i)))))
+    expect(store.messages(USER)).toEqual([])
+  })
+
+  it("a server that commits deletions on disconnect (commitOnDisconnect) loses nothing when a run fails", async () => {
+    const store = storeOf([message(1), message(2)])
+    const dir = tempDir()
+    const good = await serve(store)
+    expect((await fetch(good, dir)).summary).toMatchObject({ fetched: 2 })
+    store.deliver(USER, message(3))
+    store.deliver(USER, message(4))
+    store.deliver(USER, message(5))
+    // Messages 1 and 2 are recorded, so --delete may delete them — but only at the end;
+    // the run breaks at message 4 and the server commits whatever was marked.
+    const eudora = await serve(store, { commitOnDisconnect: true }, retrBreakingAt(4))
+    const run = await fetch(eudora, dir, ["--delete"])
+    expect(run.code).toBe(3)
+    expect(eudora.commands.filter((c) => c.startsWith("DELE"))).toEqual([])
+    expect(store.messages(USER)).toHaveLength(5)
+    expect(filesIn(dir)).toEqual(sorted([1, 2, 3].map((i) => expectedFile(message(i)))))
+  })
+
+  it("recognises messages already in the Maildir that the state file lacks (new/ or cur/ with flags)", async () => {
+    const server = await serve(storeOf([message(1), message(2), message(3)]))
+    const dir = tempDir()
+    await fetch(server, dir)
+    // As after a kill between delivery and recording; and a mail reader moved one to cur/.
+    unlinkSync(stateOf(dir))
+    const [first] = readdirSync(join(dir, "new"))
+    renameSync(join(dir, "new", first!), join(dir, "cur", `${first!}:2,S`))
+    const from = server.commands.length
+    const run = await fetch(server, dir, ["--delete"])
+    expect(run.summary).toMatchObject({ fetched: 0, recovered: 3, deleted: 3 })
+    expect(server.commands.slice(from).filter((c) => c.startsWith("RETR"))).toEqual([])
+    expect(filesIn(dir)).toHaveLength(2)
+    expect(filesIn(dir, "cur")).toHaveLength(1)
+    expect(server.store.messages(USER)).toEqual([])
+  })
+
+  it("a Maildir that cannot be created: exit 5, one clear line, nothing fetched", async () => {
+    const server = await serve(storeOf([message(1)]))
+    const dir = tempDir()
+    writeFileSync(join(dir, "tmp"), "a file where tmp/ should be")
+    const run = await fetch(server, dir, ["--delete"], { json: false })
+    expect(run.code).toBe(5)
+    expect(run.stderr).toHaveLength(1)
+    expect(run.stderr[0]).toMatch(/^pop3: local storage failed: cannot create the Maildir .*\(EEXIST|ENOTDIR\).*nothing was deleted on the server$/)
+    expect(server.commands.filter((c) => /^(RETR|DELE)/.test(c))).toEqual([])
+    expect(server.store.messages(USER)).toHaveLength(1)
+  })
+
+  it("a state file that cannot be written: exit 5, messages stored, nothing deleted; a later run recovers them", async () => {
+    const server = await serve(storeOf([message(1), message(2)]))
+    const dir = tempDir()
+    const missing = join(dir, "no-such-dir", "state.json")
+    const run = await fetch(server, dir, ["--delete", "--state", missing], { json: false })
+    expect(run.code).toBe(5)
+    expect(run.stderr).toEqual([expect.stringMatching(/^pop3: local storage failed: cannot write the state file .*no-such-dir.*no such file or directory \(ENOENT\); nothing was deleted on the server$/)])
+    expect(filesIn(dir)).toHaveLength(2)
+    expect(server.commands.filter((c) => c.startsWith("DELE"))).toEqual([])
+    expect(server.store.messages(USER)).toHaveLength(2)
+    expect((await fetch(server, dir, ["--delete"])).summary).toMatchObject({ fetched: 0, recovered: 2, deleted: 2 })
+    expect(filesIn(dir)).toHaveLength(2)
+  })
+
+  it("a Maildir failing mid-run: exit 5, what was stored is recorded, nothing deleted; the next run completes", async () => {
+    const store = storeOf([1, 2, 3, 4, 5, 6].map((i) => message(i)))
+    const dir = tempDir()
+    // When the server gets to RETR 4, new/ turns into a file: later renames fail (ENOTDIR).
+    const server = await serve(store, {}, {
+      RETR: {
+        states: ["TRANSACTION"],
+        run(s, c) {
+          if (c.args[0] === "4") {
+            renameSync(join(dir, "new"), join(dir, "new.moved"))
+            writeFileSync(join(dir, "new"), "not a directory")
+          }
+          return defaultCommands["RETR"]!.run(s, c)
+        }
+      }
+    })
+    const run = await fetch(server, dir, ["--delete"], { json: false })
+    expect(run.code).toBe(5)
+    expect(run.stderr).toEqual([expect.stringMatching(/^pop3: local storage failed: cannot store message \d in .*: not a directory \(ENOTDIR\); nothing was deleted on the server$/)])
+    expect(server.commands.filter((c) => c.startsWith("DELE"))).toEqual([])
+    expect(store.messages(USER)).toHaveLength(6)
+    const before = filesIn(dir, "new.moved")
+    const recorded = await recordedUids(stateOf(dir))
+    // Whatever reached new/ in time is recorded — and only that.
+    expect(recorded).toHaveLength(before.length)
+    expect(readdirSync(join(dir, "tmp"))).toEqual([])
+
+    unlinkSync(join(dir, "new"))
+    renameSync(join(dir, "new.moved"), join(dir, "new"))
+    const good = await serve(store)
+    const again = await fetch(good, dir, ["--delete"])
+    expect(again.summary).toMatchObject({ fetched: 6 - before.length, skipped: before.length, recovered: 0, deleted: 6 })
+    expect(filesIn(dir)).toEqual(sorted([1, 2, 3, 4, 5, 6].map((i) => expectedFile(message(i)))))
+    expect(store.messages(USER)).toEqual([])
+  })
+
+  it("a damaged state file: exit 5, nothing fetched", async () => {
+    const server = await serve(storeOf([message(1)]))
+    const dir = tempDir()
+    writeFileSync(stateOf(dir), "{ not json")
+    const run = await fetch(server, dir, [], { json: false })
+    expect(run.code).toBe(5)
+    expect(run.stderr[0]).toMatch(/not a valid pop3 state file \(not JSON\)/)
+    expect(filesIn(dir)).toEqual([])
+  })
+
+  it("streams a message LIST reports as over 16 MiB to its file", async () => {
+    const line = "0123456789".repeat(7) + "\n"
+    const big = message(2, line.repeat(Math.ceil((17 * 1024 * 1024) / line.length)))
+    const server = await serve(storeOf([message(1), big, message(3)]))
+    const dir = tempDir()
+    const run = await fetch(server, dir)
+    expect(run.summary).toMatchObject({ fetched: 3 })
+    expect(filesIn(dir)).toEqual(sorted([message(1), big, message(3)].map(expectedFile)))
+    // Messages 1 and 3 pipelined; 2 on its own.
+    expect(server.commands.filter((c) => c.startsWith("RETR"))).toEqual(["RETR 1", "RETR 2", "RETR 3"])
+  }, 30_000)
+
+  it("draws progress on a terminal and prints one summary line; quiet otherwise", async () => {
+    const server = await serve(storeOf([message(1), message(2), message(3)]))
+    const tty = await fetch(server, tempDir(), [], { tty: true, json: false })
+    expect(tty.code).toBe(0)
+    expect(tty.stdout).toBe("")
+    expect(tty.progress).toMatch(/^\r\[-{20}\] 0\/3 messages/)
+    expect(tty.progress).toMatch(/\r\[#{20}\] 3\/3 messages .* ETA 0:00\x1b\[K\n$/)
+    expect(tty.stderr).toEqual([expect.stringMatching(/^fetched 3 messages \(.*\) in \d+\.\d s$/)])
+    const quiet = await fetch(server, tempDir(), [], { json: false })
+    expect(quiet).toMatchObject({ code: 0, stdout: "", stderr: [], progress: "" })
+  })
+
+  it("usage errors: fetch without --maildir, fetch options on other commands", async () => {
+    const server = await serve(storeOf([]))
+    const cli = async (argv: ReadonlyArray<string>) => {
+      const err: Array<string> = []
+      const code = await main(["--host", "127.0.0.1", "--port", String(server.port), "--tls", "none", "--user", USER, ...argv], {
+        stdout: async () => {},
+        stderr: (t) => void err.push(t),
+        env: { POP3_PASSWORD: PASSWORD },
+        readFile: () => ""
+      })
+      return { code, err: err.join("\n") }
+    }
+    expect(await cli(["fetch"])).toMatchObject({ code: 2, err: expect.stringMatching(/fetch needs --maildir DIR/) })
+    expect(await cli(["fetch", "extra", "--maildir", "x"])).toMatchObject({ code: 2 })
+    expect(await cli(["stat", "--delete"])).toMatchObject({ code: 2, err: expect.stringMatching(/--delete is an option of fetch, not of stat/) })
+    expect(await cli(["dele", "1", "--maildir", "x"])).toMatchObject({ code: 2 })
+    expect(server.commands).toEqual([])
+  })
+})
+
+describe("CRLF to LF", () => {
+  it("converts CRLF pairs split across chunks and keeps lone CRs", () => {
+    const input = "a\r\nb\rc\r\n\r\nd\r"
+    for (let cut = 0; cut <= input.length; cut++) {
+      const lf = makeCrlfToLf()
+      const enc = (s: string) => new TextEncoder().encode(s)
+      const out = Buffer.concat([lf.push(enc(input.slice(0, cut))), lf.push(new Uint8Array(0)), lf.push(enc(input.slice(cut))), lf.end()]).toString("latin1")
+      expect(out).toBe("a\nb\rc\n\nd\r")
+    }
+  })
+})
