@@ -170,10 +170,16 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
       await io.stdout(VERSION + "\n")
       return EXIT.ok
     case "UsageError":
-      io.stderr(`pop3: ${parsed.message}\nTry 'pop3 --help'.`)
+      io.stderr(`pop3: ${parsed.message} (see pop3 --help)`)
       return EXIT.usage
   }
   const options = parsed.options
+  // Every command but a bare `capa` logs in: an unset password is a mistake in the
+  // invocation, not something to send to the server as an empty string.
+  if (options.user !== undefined && io.env["POP3_PASSWORD"] === undefined) {
+    io.stderr("pop3: set the password in the POP3_PASSWORD environment variable (it is never taken from the command line)")
+    return EXIT.usage
+  }
   let transport = io.transport ?? NodeTransport.layer
   if (options.bridge !== undefined) {
     if (!/^wss?:\/\//i.test(options.bridge)) {

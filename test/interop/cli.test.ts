@@ -303,8 +303,14 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
         expect(r.stderr[0]).not.toContain(CANARY)
       })
 
-      it("1: no password at all (POP3_PASSWORD unset)", async () => {
+      it("2: no password at all (POP3_PASSWORD unset) is a usage error, not an empty password sent", async () => {
         const r = await cli([...as("alice"), "--auth", "user", "stat"])
+        expect(r.code).toBe(2)
+        expect(r.stderr).toHaveLength(1)
+        expect(r.stderr[0]).toMatch(/^pop3: set the password in the POP3_PASSWORD/)
+      })
+      it("1: an empty password is sent as asked, and refused", async () => {
+        const r = await cli([...as("alice"), "--auth", "user", "stat"], "")
         expect(r.code).toBe(1)
         expect(r.stderr).toHaveLength(1)
         expect(r.stderr[0]).toMatch(/^pop3: login failed/)
