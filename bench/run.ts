@@ -1,0 +1,564 @@
+/**
+ * `npm run bench`: pop3 against other POP3 clients and the raw socket, on a real Dovecot
+ * started for the run. Prints tables (text, then Markdown); asserts nothing.
+ *
+ *   node bench/run.ts [--runs N] [--quick] [--only 1,2,3,4] [--messages N] [--large-mb N]
+ *                     [--no-1gb] [--rtt MS] [--budget S] [--cpu-prof DIR] [--keep-going]
+ *
+ * See bench/README.md.
+ */
+import { execFileSync } from "node:child_process"
+import { accessSync, constants, readFileSync } from "node:fs"
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
+import { connect } from "node:net"
+import { cpus, loadavg, release, tmpdir, totalmem } from "node:os"
+import { join } from "node:path"
+import { performance } from "node:perf_hooks"
+import { parseArgs } from "node:util"
+import { startBridge } from "../bridge/server.ts"
+import { startDovecot } from "../test/support/dovecot.ts"
+import type { Dovecot } from "../test/support/dovecot.ts"
+import { startDelayProxy } from "./delay-proxy.ts"
+import { seedLargeMessage } from "./large-message.ts"
+import type { RunResult, Table } from "./lib.ts"
+import {
+  cleanup,
+  fmtMiB,
+  fmtRatio,
+  fmtSeconds,
+  haveTime,
+  installSignalHandlers,
+  interrupted,
+  median,
+  onCleanup,
+  renderMarkdown,
+  renderText,
+  runMeasured,
+  startDaemon,
+  stopDaemon
+} from "./lib.ts"
+import { summarizeProfile } from "./profile-summary.ts"
+import type { Account, BulkOptions, Contender, LargeOptions } from "./runners/contenders.ts"
+import { mpop, nodePop3, pop3Fetch, pop3Retr, poplib, rawRetr, REPO } from "./runners/contenders.ts"
+
+// ---------------------------------------------------------------------------------------
+// Flags
+
+const { values: flags } = parseArgs({
+  options: {
+    runs: { type: "string" },
+    quick: { type: "boolean" },
+    only: { type: "string" },
+    messages: { type: "string" },
+    "large-mb": { type: "string" },
+    "no-1gb": { type: "boolean" },
+    rtt: { type: "string" },
+    budget: { type: "string" },
+    "cpu-prof": { type: "string" },
+    disk: { type: "boolean" },
+    help: { type: "boolean", short: "h" }
+  }
+})
+if (flags.help === true) {
+  process.stdout.write(`Usage: node bench/run.ts [options]
+
+  --runs N        timed runs per client (median reported; default 3, --quick 1)
+  --quick         smoke run: 1 run, 200 messages, a 20 MB message, no 1 GB message
+  --only LIST     scenarios to run, e.g. 1,3 (1 bulk, 2 latency, 3 large, 4 bridge)
+  --messages N    messages in the bulk mailbox (default 1000)
+  --large-mb N    size of the large message in MB (default 100)
+  --no-1gb        skip the 1 GB message (peak RSS check)
+  --rtt MS        round trip added in scenario 2 (default 25)
+  --budget S      stop repeating a client once its runs in a scenario took this long (default 25)
+  --cpu-prof DIR  also run pop3 fetch once under --cpu-prof and summarize where its time goes
+  --disk          put the clients' Maildirs on the disk (os.tmpdir()) instead of tmpfs (/dev/shm),
+                  so fsync really waits for the device
+`)
+  process.exit(0)
+}
+const quick = flags.quick === true
+const int = (text: string | undefined, fallback: number, what: string): number => {
+  if (text === undefined) return fallback
+  const n = Number(text)
+  if (!Number.isFinite(n) || n <= 0) {
+    process.stderr.write(`bench: ${what} must be a positive number, got ${JSON.stringify(text)}\n`)
+    process.exit(2)
+  }
+  return n
+}
+const RUNS = Math.round(int(flags.runs, quick ? 1 : 3, "--runs"))
+const MESSAGES = Math.round(int(flags.messages, quick ? 200 : 1000, "--messages"))
+const LARGE_BYTES = Math.round(int(flags["large-mb"], quick ? 20 : 100, "--large-mb") * 1_000_000)
+const GIGABYTE = !quick && flags["no-1gb"] !== true
+const RTT = int(flags.rtt, 25, "--rtt")
+const BUDGET_S = int(flags.budget, 25, "--budget")
+const ONLY = new Set((flags.only ?? "0,1,2,3,4").split(",").map((s) => s.trim()))
+// Where the clients' Maildirs go. tmpfs by default: there fsync returns at once, so the
+// clients are compared rather than this VM's disk, whose fsync latency swings between
+// 0.2 and 1.7 ms from one minute to the next — with one fsync per message that is
+// 0.2–1.7 s per 1000 messages for every client alike, and it buries the differences.
+const SHM = "/dev/shm"
+const ON_TMPFS = flags.disk !== true && (() => {
+  try {
+    accessSync(SHM, constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+})()
+// An untimed first run per client: warms Dovecot's index and the page cache, and checks
+// results byte for byte where the timed runs cannot (stdout goes to /dev/null there).
+const WARMUP = true
+
+// ---------------------------------------------------------------------------------------
+// Measuring
+
+interface Outcome {
+  readonly contender: Contender
+  readonly seconds: Array<number>
+  readonly rssKiB: Array<number>
+  failure: string | undefined
+  skippedRuns: number
+}
+
+let scratch = ""
+let runCounter = 0
+
+async function runOnce(c: Contender, countStdout: boolean): Promise<{ result: RunResult; problem: string | undefined }> {
+  const dir = join(scratch, `run-${++runCounter}`)
+  await rm(dir, { recursive: true, force: true })
+  await mkdir(dir, { recursive: true })
+  const spec = await c.prepare(dir)
+  const result = await runMeasured(countStdout && spec.stdout === undefined ? { ...spec, stdout: "count" } : spec, join(dir, "time.out"))
+  const problem = await c.verify(dir, result)
+  // Keep the disk from filling with 1000-file Maildirs; the page cache and dentries too.
+  await rm(dir, { recursive: true, force: true })
+  return { result, problem }
+}
+
+/**
+ * Runs every contender `runs` times, round-robin (so drifts hit everyone alike), after
+ * one untimed warm-up each. A contender whose runs already took `budget` seconds stops
+ * early (shown as n = runs done).
+ */
+async function measure(title: string, contenders: ReadonlyArray<Contender>, runs: number, warmup: boolean): Promise<Array<Outcome>> {
+  const outcomes: Array<Outcome> = contenders.map((contender) => ({
+    contender,
+    seconds: [],
+    rssKiB: [],
+    failure: contender.unavailable === undefined ? undefined : `n/a: ${contender.unavailable}`,
+    skippedRuns: 0
+  }))
+  const live = () => outcomes.filter((o) => o.failure === undefined)
+  if (warmup) {
+    for (const o of live()) {
+      progress(`${title}: warm-up ${o.contender.name}`)
+      const { problem } = await runOnce(o.contender, true)
+      if (problem !== undefined) o.failure = `FAILED: ${problem}`
+    }
+  }
+  for (let r = 0; r < runs; r++) {
+    const order = live()
+    // Rotate the order each round.
+    for (let k = 0; k < order.length; k++) {
+      const o = order[(k + r) % order.length]!
+      if (o.failure !== undefined) continue
+      if (o.seconds.length > 0 && o.seconds.reduce((a, b) => a + b, 0) >= BUDGET_S) {
+        o.skippedRuns++
+        continue
+      }
+      progress(`${title}: run ${r + 1}/${runs} ${o.contender.name}`)
+      const { result, problem } = await runOnce(o.contender, false)
+      if (problem !== undefined) {
+        o.failure = `FAILED: ${problem}`
+        continue
+      }
+      o.seconds.push(result.seconds)
+      if (result.maxRssKiB !== undefined) o.rssKiB.push(result.maxRssKiB)
+    }
+  }
+  progress("")
+  return outcomes
+}
+
+const progress = (text: string): void => {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${text}`)
+  else if (text !== "") process.stderr.write(`${text}\n`)
+}
+
+interface TableSpec {
+  readonly title: string
+  readonly outcomes: ReadonlyArray<Outcome>
+  /** Name of the row the ratio column divides by. */
+  readonly baseline: string
+  readonly ratioHeader: string
+  readonly rate: (seconds: number) => string
+  readonly rateHeader: string
+  readonly notes: ReadonlyArray<string>
+  /** Add each contender's note (off when an earlier table already explained the same clients). */
+  readonly contenderNotes?: boolean
+}
+
+function table(spec: TableSpec): Table {
+  const base = spec.outcomes.find((o) => o.contender.name === spec.baseline)
+  const baseMedian = base !== undefined && base.seconds.length > 0 ? median(base.seconds) : undefined
+  const rows = spec.outcomes.map((o) => {
+    const name = o.contender.name
+    if (o.seconds.length === 0) return [name, o.failure ?? "no run", "", "", "", "", ""]
+    const med = median(o.seconds)
+    const min = Math.min(...o.seconds)
+    const max = Math.max(...o.seconds)
+    const n = `${o.seconds.length}${o.skippedRuns > 0 ? "*" : ""}`
+    return [
+      name,
+      fmtSeconds(med),
+      `${fmtSeconds(min)}–${fmtSeconds(max)}`,
+      n,
+      spec.rate(med),
+      baseMedian === undefined ? "?" : fmtRatio(med / baseMedian),
+      o.rssKiB.length > 0 ? fmtMiB(Math.max(...o.rssKiB)) : "?"
+    ]
+  })
+  const notes = [...spec.notes]
+  if (spec.outcomes.some((o) => o.skippedRuns > 0)) notes.push(`n marked * (e.g. 1*): fewer runs than asked, the client's runs used up the ${BUDGET_S} s budget per scenario (--budget)`)
+  for (const o of spec.outcomes) if (o.seconds.length > 0 && o.failure !== undefined) notes.push(`${o.contender.name}: a later run ${o.failure}`)
+  if (spec.contenderNotes !== false) for (const o of spec.outcomes) if (o.contender.note !== undefined) notes.push(o.contender.note)
+  // No rate column when there is no rate (start-up).
+  const keep = (row: ReadonlyArray<string>) => (spec.rateHeader === "" ? row.filter((_, i) => i !== 4) : row)
+  return {
+    title: spec.title,
+    header: keep(["client", "median s", "min–max s", "n", spec.rateHeader, spec.ratioHeader, "peak RSS"]),
+    rows: rows.map(keep),
+    notes
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers around the servers
+
+/** Median round trip of a POP3 command through `port` (CAPA, which needs no login). */
+async function roundTrip(port: number, samples = 7): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, noDelay: true })
+    const times: Array<number> = []
+    let buffer = ""
+    let sentAt = 0
+    let greeted = false
+    const ping = () => {
+      sentAt = performance.now()
+      socket.write("CAPA\r\n")
+    }
+    socket.setEncoding("latin1")
+    socket.on("data", (chunk: string) => {
+      buffer += chunk
+      if (!greeted) {
+        if (!buffer.includes("\r\n")) return
+        greeted = true
+        buffer = ""
+        ping()
+        return
+      }
+      if (!buffer.endsWith("\r\n.\r\n")) return
+      times.push(performance.now() - sentAt)
+      buffer = ""
+      if (times.length < samples) return ping()
+      socket.end("QUIT\r\n")
+      resolve(median(times))
+    })
+    socket.on("error", reject)
+  })
+}
+
+function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = connect({ host: "127.0.0.1", port })
+      socket.once("connect", () => {
+        socket.destroy()
+        resolve()
+      })
+      socket.once("error", () => {
+        socket.destroy()
+        if (Date.now() > deadline) reject(new Error(`nothing listens on port ${port} after ${timeoutMs} ms`))
+        else setTimeout(attempt, 50)
+      })
+    }
+    attempt()
+  })
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net")
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+const version = (command: string, args: ReadonlyArray<string>, pattern: RegExp): string => {
+  try {
+    const text = execFileSync(command, [...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+    return pattern.exec(text)?.[1] ?? "?"
+  } catch (error) {
+    const text = String((error as { stderr?: unknown }).stderr ?? "")
+    return pattern.exec(text)?.[1] ?? "not installed"
+  }
+}
+
+function machineFacts(): Array<string> {
+  const cpuModel = (() => {
+    try {
+      const info = readFileSync("/proc/cpuinfo", "utf8")
+      return /^model name\s*:\s*(.*)$/m.exec(info)?.[1]?.trim() ?? cpus()[0]?.model ?? "?"
+    } catch {
+      return cpus()[0]?.model ?? "?"
+    }
+  })()
+  return [
+    `date: ${new Date().toISOString()}`,
+    `CPU: ${cpuModel}, ${cpus().length} cores; RAM ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Linux ${release()}`,
+    `Node ${process.version} (clients and bench); Dovecot ${version("/usr/sbin/dovecot", ["--version"], /^(\S+)/)}; ` +
+      `mpop ${version("mpop", ["--version"], /mpop version (\S+)/)}; ` +
+      `Python ${version("/usr/bin/python3", ["--version"], /Python (\S+)/)}; ` +
+      `websockify ${version("dpkg-query", ["-W", "-f", "${Version}", "websockify"], /^(\S+)/)}`,
+    "everything on one machine over loopback: Dovecot, the clients, the proxies and the bridge share the CPU cores",
+    `load average at start: ${loadavg().map((l) => l.toFixed(2)).join(" ")} (anything else running skews the numbers; compare min–max)`
+  ]
+}
+
+// ---------------------------------------------------------------------------------------
+// Main
+
+installSignalHandlers()
+const tables: Array<Table> = []
+const started = performance.now()
+
+try {
+  if (process.getuid?.() !== 0) throw new Error("the benchmark starts Dovecot, which needs root (mail owned by uid 65534)")
+  if (!haveTime) process.stderr.write("bench: /usr/bin/time missing (apt-get install time): no peak RSS\n")
+  const work = await mkdtemp(join(tmpdir(), "pop3-bench-"))
+  onCleanup("work directory", () => rm(work, { recursive: true, force: true }))
+  scratch = ON_TMPFS ? await mkdtemp(join(SHM, "pop3-bench-")) : work
+  if (ON_TMPFS) onCleanup("tmpfs directory", () => rm(scratch, { recursive: true, force: true }))
+
+  progress(`starting Dovecot with ${MESSAGES} bulk messages…`)
+  const dovecot: Dovecot = await startDovecot({ bulkMessages: MESSAGES })
+  onCleanup("Dovecot", () => dovecot.stop())
+  const caFile = join(work, "ca.pem")
+  await writeFile(caFile, dovecot.ca)
+  const bulk: Account = { user: "bulk", password: dovecot.users.bulk.password, caFile }
+
+  // Dovecot builds its index of the bulk mailbox on first login: do it now, not in someone's run.
+  const index = await runOnce(rawRetr({ plain: { host: "127.0.0.1", port: dovecot.port }, user: "bulk", password: bulk.password, msg: 1, bytes: -1 }), false)
+  if (index.problem !== undefined) throw new Error(`Dovecot does not serve the bulk mailbox: ${index.problem}`)
+
+  const facts = machineFacts()
+  const maildirNote = ON_TMPFS
+    ? `Maildirs on tmpfs (${SHM}): every client still fsyncs each message (mpop, poplib, node-pop3: the file; pop3 fetch: the file, plus new/, cur/ and its state file about once a second), but fsync costs nothing there — use --disk to include this machine's disk`
+    : `Maildirs on the disk (${tmpdir()}): fsync per message for every client (mpop, poplib, node-pop3: the file; pop3 fetch: the file, plus new/, cur/ and its state file about once a second); this VM's fsync latency varies a lot, see min–max`
+
+  // ------------------------------------------------------------------ 0: start-up
+  if (ONLY.has("0")) {
+    const python = ["/usr/bin/python3", "/usr/local/bin/python3"].find((p) => {
+      try {
+        accessSync(p, constants.X_OK)
+        return true
+      } catch {
+        return false
+      }
+    })
+    const startup = (name: string, command: string, args: ReadonlyArray<string>, note?: string): Contender => ({
+      name,
+      note,
+      prepare: async () => ({ command, args, timeoutMs: 60_000 }),
+      verify: async (_dir, result) => (result.code === 0 ? undefined : `exit ${result.code}: ${result.stderr.trim().slice(0, 120)}`)
+    })
+    const cli = join(REPO, "core", "cli", "bin.ts")
+    const contenders = [
+      startup("pop3 --version", process.execPath, [cli, "--version"],
+        "pop3 --version: loads the whole CLI — 32 TypeScript files type-stripped by Node at each start, effect (158 modules, most of them pulled in by effect/socket → Schema), @effect/platform-node, @noble/hashes"),
+      startup("node -e 0", process.execPath, ["-e", "0"], "node -e 0: Node itself, nothing loaded"),
+      startup("mpop --version", "mpop", ["--version"]),
+      ...(python !== undefined ? [startup("python3 -c 'import poplib, ssl'", python, ["-c", "import poplib, ssl"])] : [])
+    ]
+    const outcomes = await measure("0 start-up", contenders, Math.max(RUNS, 5), true)
+    tables.push(table({
+      title: "0. Process start-up, no network (what every CLI run pays first)",
+      outcomes,
+      baseline: "mpop --version",
+      ratioHeader: "time vs mpop",
+      rateHeader: "",
+      rate: () => "",
+      notes: ["at least 5 runs each, whatever --runs says"]
+    }))
+  }
+
+  // ------------------------------------------------------------------ 1 and 2: bulk fetch
+  const bulkContenders = (o: BulkOptions): Array<Contender> => [pop3Fetch(o), mpop(o), poplib(o), nodePop3(o)]
+  // Table 2 has the same clients: their notes go under table 1 only (when it ran).
+  const bulkTable = (title: string, outcomes: ReadonlyArray<Outcome>, extra: ReadonlyArray<string>, contenderNotes = true) =>
+    table({
+      contenderNotes,
+      title,
+      outcomes,
+      baseline: "mpop",
+      ratioHeader: "time vs mpop",
+      rateHeader: "messages/s",
+      rate: (s) => (MESSAGES / s).toFixed(0),
+      notes: extra
+    })
+
+  if (ONLY.has("1")) {
+    const o: BulkOptions = {
+      plain: { host: "127.0.0.1", port: dovecot.port },
+      implicit: { host: "127.0.0.1", port: dovecot.tlsPort },
+      account: bulk,
+      messages: MESSAGES
+    }
+    const outcomes = await measure("1 bulk", bulkContenders(o), RUNS, WARMUP)
+    tables.push(bulkTable(`1. Bulk: ${MESSAGES} small messages over STLS into a Maildir (loopback, no added latency)`, outcomes, [
+      "every run starts with an empty Maildir and fresh state, so each client downloads and stores all messages; the count is checked",
+      "seconds are wall time of the whole process (start-up, TLS, login, UIDL, RETRs, fsyncs, QUIT)",
+      maildirNote
+    ]))
+
+    if (flags["cpu-prof"] !== undefined) {
+      const dir = flags["cpu-prof"]
+      const profiled = pop3Fetch({ ...o, nodeFlags: ["--cpu-prof", "--cpu-prof-dir", dir] })
+      progress("profiling pop3 fetch…")
+      const { result, problem } = await runOnce(profiled, false)
+      progress("")
+      if (problem !== undefined) process.stderr.write(`bench: profiled run failed: ${problem}\n`)
+      else process.stdout.write(`\n${await summarizeProfile(dir, result.seconds)}\n`)
+    }
+  }
+
+  if (ONLY.has("2")) {
+    const plainProxy = await startDelayProxy({ targetHost: "127.0.0.1", targetPort: dovecot.port, oneWayMs: RTT / 2 })
+    onCleanup("delay proxy (plain)", () => plainProxy.close())
+    const tlsProxy = await startDelayProxy({ targetHost: "127.0.0.1", targetPort: dovecot.tlsPort, oneWayMs: RTT / 2 })
+    onCleanup("delay proxy (TLS)", () => tlsProxy.close())
+    const direct = await roundTrip(dovecot.port)
+    const delayed = await roundTrip(plainProxy.port)
+    const o: BulkOptions = {
+      plain: { host: "127.0.0.1", port: plainProxy.port },
+      implicit: { host: "127.0.0.1", port: tlsProxy.port },
+      account: bulk,
+      messages: MESSAGES
+    }
+    const outcomes = await measure(`2 latency ${RTT} ms`, bulkContenders(o), RUNS, false)
+    tables.push(bulkTable(`2. Latency-bound: the same ${MESSAGES} messages with ${RTT} ms added round trip`, outcomes, [
+      `through bench/delay-proxy.ts (each chunk released ${RTT / 2} ms after arrival, each way; TLS end to end); ` +
+        `measured POP3 round trip ${delayed.toFixed(1)} ms through the proxy vs ${direct.toFixed(2)} ms direct`,
+      `a serial client pays ≥ ${MESSAGES} × ${RTT} ms = ${(MESSAGES * RTT / 1000).toFixed(0)} s in waiting alone; no warm-up run here (the server is warm from scenario 1)`,
+      maildirNote,
+      ...(ONLY.has("1") ? ["clients as in table 1"] : [])
+    ], !ONLY.has("1")))
+    await plainProxy.close()
+    await tlsProxy.close()
+  }
+
+  // ------------------------------------------------------------------ 3 and 4: one large message
+  if (ONLY.has("3") || ONLY.has("4")) {
+    progress(`writing a ${(LARGE_BYTES / 1e6).toFixed(0)} MB message…`)
+    const large = await seedLargeMessage(dovecot.users.empty.maildir, LARGE_BYTES, "large message")
+    const lo: LargeOptions = {
+      plain: { host: "127.0.0.1", port: dovecot.port },
+      user: "empty",
+      password: dovecot.users.empty.password,
+      msg: 1,
+      bytes: large.bytes
+    }
+    const mb = large.bytes / 1e6
+    const mbRate = (bytes: number) => (s: number) => (bytes / 1e6 / s).toFixed(0)
+
+    if (ONLY.has("3")) {
+      const outcomes = await measure("3 large", [rawRetr(lo), pop3Retr(lo, "pop3 retr", undefined,
+        "pop3 retr: `pop3 --tls none retr 1 > /dev/null` (the CLI as a child process): decoding, unstuffing and writing stdout with backpressure")], RUNS, WARMUP)
+      const notes = [
+        `plain TCP (--tls none) so the client is measured, not TLS; ${large.bytes.toLocaleString("en")} bytes on the wire, CRLF lines of 76 characters`,
+        "peak RSS is the whole process (Node's own baseline is roughly 40–50 MiB)"
+      ]
+      if (GIGABYTE) {
+        progress("writing a 1 GB message…")
+        const big = await seedLargeMessage(dovecot.users.bob.maildir, 1_000_000_000, "one gigabyte")
+        // bob's three seeded messages come first: the new one is number 4.
+        const go: LargeOptions = { ...lo, user: "bob", password: dovecot.users.bob.password, msg: 4, bytes: big.bytes }
+        const gb = await measure("3 1 GB", [rawRetr(go), pop3Retr(go, "pop3 retr")], 1, false)
+        const row = (o: Outcome) =>
+          o.seconds.length === 0
+            ? `${o.contender.name}: ${o.failure ?? "no run"}`
+            : `${o.contender.name}: ${fmtSeconds(o.seconds[0]!)} s, ${(big.bytes / 1e6 / o.seconds[0]!).toFixed(0)} MB/s, peak RSS ${fmtMiB(o.rssKiB[0])}`
+        notes.push(`1 GB message (${big.bytes.toLocaleString("en")} bytes, one run each): ${gb.map(row).join("; ")} — target for pop3: < 64 MiB`)
+      }
+      tables.push(table({
+        title: `3. One ${mb.toFixed(0)} MB message to /dev/null over plain TCP`,
+        outcomes,
+        baseline: "raw socket",
+        ratioHeader: "time vs raw",
+        rateHeader: "MB/s",
+        rate: mbRate(large.bytes),
+        notes
+      }))
+    }
+
+    if (ONLY.has("4")) {
+      const bridge = await startBridge({
+        listen: "127.0.0.1:0",
+        allow: [`127.0.0.1:${dovecot.port}`],
+        maxConnectionsPerClient: 1000,
+        log: () => {}
+      })
+      onCleanup("bridge", () => bridge.close(0))
+      const wsPort = await freePort()
+      const websockify = startDaemon("websockify", [`127.0.0.1:${wsPort}`, `127.0.0.1:${dovecot.port}`])
+      onCleanup("websockify", () => stopDaemon(websockify))
+      const websockifyError = await Promise.race([
+        waitForPort(wsPort).then(() => undefined),
+        new Promise<string>((resolve) => websockify.once("error", (e) => resolve(e.message)))
+      ]).catch((e: unknown) => (e instanceof Error ? e.message : String(e)))
+
+      const viaWebsockify = pop3Retr(lo, "pop3 via websockify", `ws://127.0.0.1:${wsPort}/pop3`,
+        "websockify: Debian's websockify (Python) relaying to the same plain port; its target is fixed, so the URL's query is ignored")
+      const outcomes = await measure("4 bridge", [
+        pop3Retr(lo, "pop3 direct"),
+        pop3Retr(lo, "pop3 via pop3-bridge", `${bridge.url}/pop3`,
+          "pop3-bridge: startBridge() in the benchmark's process, tls=none upstream to Dovecot's plain port, ws:// on loopback"),
+        websockifyError === undefined ? viaWebsockify : { ...viaWebsockify, unavailable: `websockify did not start: ${websockifyError}` }
+      ], RUNS, WARMUP)
+      tables.push(table({
+        title: `4. The ${mb.toFixed(0)} MB message through a WebSocket relay vs direct (plain TCP upstream)`,
+        outcomes,
+        baseline: "pop3 direct",
+        ratioHeader: "time vs direct",
+        rateHeader: "MB/s",
+        rate: mbRate(large.bytes),
+        notes: ["all three run the same CLI (`pop3 … retr 1 > /dev/null`); the relays add a WebSocket hop on loopback"]
+      }))
+      await stopDaemon(websockify)
+      await bridge.close(0)
+    }
+  }
+
+  // ------------------------------------------------------------------ output
+  const elapsed = (performance.now() - started) / 1000
+  const footer = [...facts, `load average at end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`, `runs per client: ${RUNS} timed (median; min–max shown) after one untimed warm-up that also checks the result; benchmark took ${elapsed.toFixed(0)} s`]
+  process.stdout.write("\n" + footer.map((f) => `# ${f}`).join("\n") + "\n\n")
+  for (const t of tables) process.stdout.write(renderText(t) + "\n\n")
+  process.stdout.write("---- Markdown ----\n\n")
+  process.stdout.write(footer.map((f) => `- ${f}`).join("\n") + "\n\n")
+  for (const t of tables) process.stdout.write(renderMarkdown(t) + "\n\n")
+} catch (error) {
+  if (!interrupted()) process.stderr.write(`\nbench: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+  process.exitCode = 1
+} finally {
+  progress("cleaning up…")
+  await cleanup()
+  progress("")
+}

@@ -1,0 +1,226 @@
+/**
+ * The clients compared, each as a command line to run in a fresh directory, and a check
+ * that it did its job (so a fast failure is never reported as a fast run).
+ */
+import { existsSync, readFileSync } from "node:fs"
+import { mkdir, writeFile } from "node:fs/promises"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import type { RunResult, RunSpec } from "../lib.ts"
+import { countMaildir } from "../lib.ts"
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")
+const CLI = join(REPO, "core", "cli", "bin.ts")
+const NODE = process.execPath
+
+/** One client in one scenario. */
+export interface Contender {
+  readonly name: string
+  /** Shown under the table (how it connects, what it does differently). */
+  readonly note?: string | undefined
+  /** Why it cannot run here; shown as "n/a: …" instead of numbers. */
+  readonly unavailable?: string | undefined
+  /** Builds the command for one run; `dir` is a fresh, empty directory for this run. */
+  readonly prepare: (dir: string) => Promise<RunSpec>
+  /** Undefined when the run did its job, else why not. */
+  readonly verify: (dir: string, result: RunResult) => Promise<string | undefined>
+}
+
+export interface Endpoint {
+  readonly host: string
+  readonly port: number
+}
+
+export interface Account {
+  readonly user: string
+  readonly password: string
+  readonly caFile: string
+}
+
+const failed = (result: RunResult): string | undefined => {
+  if (result.timedOut) return "timed out"
+  if (result.code === 0) return undefined
+  const why = result.stderr.trim().split("\n").filter((l) => l !== "").slice(-2).join(" / ")
+  return `exit ${result.code ?? result.signal}${why !== "" ? `: ${why.slice(0, 160)}` : ""}`
+}
+
+const maildirHolds = (expected: number) => async (dir: string, result: RunResult): Promise<string | undefined> => {
+  const bad = failed(result)
+  if (bad !== undefined) return bad
+  const n = await countMaildir(join(dir, "Maildir"))
+  return n === expected ? undefined : `stored ${n} of ${expected} messages`
+}
+
+/** Whether the CLI in this checkout has the fetch command yet. */
+export const cliHasFetch = (): boolean => {
+  try {
+    return /case "fetch"/.test(readFileSync(join(REPO, "core", "cli", "args.ts"), "utf8"))
+  } catch {
+    return false
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Bulk fetch into a Maildir
+
+export interface BulkOptions {
+  /** Plain POP3 endpoint (STLS follows), direct or through the delay proxy. */
+  readonly plain: Endpoint
+  /** Implicit-TLS endpoint, for clients without STLS. */
+  readonly implicit: Endpoint
+  readonly account: Account
+  readonly messages: number
+  /** Extra Node flags for the pop3 CLI (profiling). */
+  readonly nodeFlags?: ReadonlyArray<string>
+}
+
+export function pop3Fetch(o: BulkOptions): Contender {
+  return {
+    name: "pop3 fetch",
+    note: "pop3 fetch: the CLI as a child process (Node " + process.version + "), STLS, SASL auto, pipelined RETR (window 100), fsync per message",
+    unavailable: cliHasFetch() ? undefined : "the fetch command is not in core/cli yet",
+    prepare: async (dir) => ({
+      command: NODE,
+      args: [
+        ...(o.nodeFlags ?? []),
+        CLI,
+        "--host", "localhost", "--port", String(o.plain.port), "--tls", "starttls", "--ca", o.account.caFile,
+        "--user", o.account.user,
+        "fetch", "--maildir", join(dir, "Maildir"), "--state", join(dir, "state.json")
+      ],
+      env: { POP3_PASSWORD: o.account.password },
+      timeoutMs: 300_000
+    }),
+    verify: maildirHolds(o.messages)
+  }
+}
+
+export function mpop(o: BulkOptions): Contender {
+  const binary = "/usr/bin/mpop"
+  return {
+    name: "mpop",
+    note: "mpop 1.4 (C, GnuTLS): STLS, auth on, pipelining auto, keep on, fresh uidls_file per run, received_header off (stores the same bytes as the others)",
+    unavailable: existsSync(binary) ? undefined : "mpop not installed (apt-get install mpop)",
+    prepare: async (dir) => {
+      const maildir = join(dir, "Maildir")
+      for (const sub of ["tmp", "new", "cur"]) await mkdir(join(maildir, sub), { recursive: true })
+      const conf = join(dir, "mpoprc")
+      await writeFile(conf, [
+        "defaults",
+        "timeout 60",
+        "",
+        "account bench",
+        "host localhost",
+        `port ${o.plain.port}`,
+        "tls on",
+        "tls_starttls on",
+        `tls_trust_file ${o.account.caFile}`,
+        "auth on",
+        `user ${o.account.user}`,
+        `password ${o.account.password}`,
+        `delivery maildir ${maildir}`,
+        "keep on",
+        "only_new on",
+        "received_header off",
+        `uidls_file ${join(dir, "uidls")}`,
+        ""
+      ].join("\n"), { mode: 0o600 })
+      return { command: binary, args: ["-C", conf, "-q", "bench"], timeoutMs: 300_000 }
+    },
+    verify: maildirHolds(o.messages)
+  }
+}
+
+const PYTHON = ["/usr/bin/python3", "/usr/local/bin/python3"].find(existsSync)
+
+export function poplib(o: BulkOptions): Contender {
+  return {
+    name: "python poplib",
+    note: `python poplib (${PYTHON ?? "python3"}): STLS, USER/PASS, UIDL, serial RETR, fsync per message (bench/poplib_fetch.py)`,
+    unavailable: PYTHON === undefined ? "python3 not installed" : undefined,
+    prepare: async (dir) => ({
+      command: PYTHON ?? "python3",
+      args: [join(REPO, "bench", "poplib_fetch.py"), "localhost", String(o.plain.port), o.account.user, o.account.caFile, join(dir, "Maildir")],
+      env: { POP3_PASSWORD: o.account.password },
+      timeoutMs: 300_000
+    }),
+    verify: maildirHolds(o.messages)
+  }
+}
+
+export function nodePop3(o: BulkOptions): Contender {
+  const installed = existsSync(join(REPO, "node_modules", "node-pop3", "package.json"))
+  return {
+    name: "node-pop3 (implicit TLS)",
+    note: "node-pop3 0.11: no STLS support, so implicit TLS (TLS from the first byte, one round trip fewer); USER/PASS, UIDL, serial RETR, fsync per message; " +
+      "it stores what node-pop3 returns, which is not byte-exact (no dot-unstuffing, the last line's newline dropped with the terminator)",
+    unavailable: installed ? undefined : "node-pop3 not installed",
+    prepare: async (dir) => ({
+      command: NODE,
+      args: [join(REPO, "bench", "runners", "node-pop3-fetch.ts"), "localhost", String(o.implicit.port), o.account.user, o.account.caFile, join(dir, "Maildir")],
+      env: { POP3_PASSWORD: o.account.password },
+      timeoutMs: 300_000
+    }),
+    verify: maildirHolds(o.messages)
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// One large message to /dev/null
+
+export interface LargeOptions {
+  readonly plain: Endpoint
+  readonly user: string
+  readonly password: string
+  readonly msg: number
+  /** RETR body bytes (unstuffed, without the terminator); negative: do not check. */
+  readonly bytes: number
+}
+
+/** `pop3 retr N > /dev/null`, plain TCP, optionally through a WebSocket relay. */
+export function pop3Retr(o: LargeOptions, name: string, bridgeUrl?: string, note?: string): Contender {
+  return {
+    name,
+    note,
+    prepare: async () => ({
+      command: NODE,
+      args: [
+        CLI,
+        ...(bridgeUrl !== undefined ? ["--bridge", bridgeUrl] : []),
+        "--host", "127.0.0.1", "--port", String(o.plain.port), "--tls", "none", "--user", o.user,
+        "--timeout", "120",
+        "retr", String(o.msg)
+      ],
+      env: { POP3_PASSWORD: o.password },
+      timeoutMs: 300_000
+    }),
+    verify: async (_dir, result) => {
+      const bad = failed(result)
+      if (bad !== undefined) return bad
+      // Only checkable when stdout was counted (the untimed warm-up run); else /dev/null.
+      if (result.stdoutBytes > 0 && result.stdoutBytes !== o.bytes) return `wrote ${result.stdoutBytes} bytes, expected ${o.bytes}`
+      return undefined
+    }
+  }
+}
+
+export function rawRetr(o: LargeOptions): Contender {
+  return {
+    name: "raw socket",
+    note: "raw socket: a Node script (bench/runners/raw-retr.ts) that sends USER/PASS/RETR and counts bytes to the terminator — no parsing, no output: the limit on this machine",
+    prepare: async () => ({
+      command: NODE,
+      args: [join(REPO, "bench", "runners", "raw-retr.ts"), "127.0.0.1", String(o.plain.port), o.user, String(o.msg)],
+      env: { POP3_PASSWORD: o.password },
+      stdout: "collect",
+      timeoutMs: 300_000
+    }),
+    verify: async (_dir, result) => {
+      const bad = failed(result)
+      if (bad !== undefined) return bad
+      // The body as sent: the file's bytes plus the terminator's "." CRLF (its CRLF is the last line's).
+      const got = Number(result.stdout.trim())
+      return o.bytes < 0 || got === o.bytes + 3 ? undefined : `read ${got} bytes, expected ${o.bytes + 3}`
+    }
+  }
+}
