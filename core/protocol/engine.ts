@@ -74,6 +74,8 @@ export interface Engine {
 interface Pending {
   readonly encoded: EncodedCommand
   readonly sentIn: State
+  /** Whether the answer may change the state (then nothing else may queue behind it). */
+  readonly changesState: boolean
 }
 
 /**
@@ -102,9 +104,13 @@ export const makeEngine = (options: { readonly onStateChange?: (change: StateCha
   }
 
   const pendingCount = () => queue.length - head
+  // How many unanswered commands may change the state: kept as a count so a send behind a
+  // full pipelining window costs O(1), not a scan of the window.
+  let stateChangingPending = 0
 
   const shift = (): Pending => {
     const p = queue[head]!
+    if (p.changesState) stateChangingPending--
     queue[head++] = undefined as unknown as Pending
     if (head > 1024 && head * 2 > queue.length) {
       queue.splice(0, head)
@@ -119,7 +125,7 @@ export const makeEngine = (options: { readonly onStateChange?: (change: StateCha
     }
     // Pipelining: behind unanswered commands we may only queue commands whose answers
     // cannot change the state, or a final QUIT; anything else must wait for the answers.
-    const blocking = pendingCount() > 0 ? queue.slice(head).find((p) => !keepsState(p.sentIn, p.encoded.command.name)) : undefined
+    const blocking = stateChangingPending > 0 ? queue.slice(head).find((p) => p.changesState) : undefined
     if (!allowed[state].includes(command.name)) {
       // Not allowed *yet*: an answer still to come may change the state (USER then PASS).
       if (blocking !== undefined && blocking.encoded.command.name !== "QUIT") {
@@ -140,7 +146,9 @@ export const makeEngine = (options: { readonly onStateChange?: (change: StateCha
       }
     }
     const encoded = encodeCommand(command)
-    queue.push({ encoded, sentIn: state })
+    const changesState = !keepsState(state, command.name)
+    if (changesState) stateChangingPending++
+    queue.push({ encoded, sentIn: state, changesState })
     moveTo(transition(state, command.name, "sent"), `${encoded.redacted} sent`)
     return encoded
   }
@@ -165,7 +173,7 @@ export const makeEngine = (options: { readonly onStateChange?: (change: StateCha
     const from = isSasl ? "SASL" : pending.sentIn
     // An answer to a state-keeping command moves nothing: the state may have moved on since
     // it was sent (RETR pipelined before QUIT is answered in UPDATE, not TRANSACTION).
-    if (!keepsState(pending.sentIn, name)) {
+    if (pending.changesState) {
       moveTo(transition(from, name, outcome), `${name} ${status.kind === "ok" ? "+OK" : status.kind === "err" ? "-ERR" : "+"}`)
     }
     if (status.kind === "ok" && pending.encoded.multiline) {

@@ -124,10 +124,16 @@ export const transition = (from: State, on: Transition["on"], outcome: Transitio
  * be pipelined behind each other.
  * @category tables
  */
-export const keepsState = (state: State, command: CommandName): boolean =>
-  transition(state, command, "sent") === undefined &&
-  transition(state, command, "ok") === state &&
-  transition(state, command, "err") === state
+export const keepsState = (state: State, command: CommandName): boolean => keeping.has(`${state} ${command}`)
+
+// Derived once from the table, because the engine asks for every command it sends.
+const keeping = new Set(
+  (Object.keys(allowed) as Array<State>).flatMap((s) =>
+    allowed[s]
+      .filter((c) => transition(s, c, "sent") === undefined && transition(s, c, "ok") === s && transition(s, c, "err") === s)
+      .map((c) => `${s} ${c}`)
+  )
+)
 
 /**
  * The states in which a command may be sent (for the demo's "step" mode and error messages).
