@@ -1,7 +1,7 @@
 /**
  * Every WebSocket close code the bridge sends, in one place, so the client-side WebSocket
  * transport can map them into typed errors. 4000–4999 is the range RFC 6455 leaves to
- * applications; 1xxx codes keep their RFC 6455 meaning. The close *reason* text says more
+ * applications; codes 1000–1999 keep their RFC 6455 meaning. The close *reason* text says more
  * (e.g. "idle timeout", "upstream TLS failed: CERT_HAS_EXPIRED") but is for humans.
  *
  * Refusals that happen before the WebSocket exists (wrong path 404, Origin 403, token 401,

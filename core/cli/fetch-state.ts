@@ -19,6 +19,7 @@
  */
 import { open, readFile, rename, unlink } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
+import { fsyncDir } from "./maildir.ts"
 
 /**
  * The file's content.
@@ -93,16 +94,6 @@ export const readState = async (path: string): Promise<FetchState> => {
  */
 export const loadUids = async (path: string, account: string): Promise<Set<string>> =>
   new Set((await readState(path)).accounts[account]?.uids ?? [])
-
-const fsyncDir = async (path: string): Promise<void> => {
-  if (process.platform === "win32") return
-  const handle = await open(path, "r")
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
 
 /**
  * Replaces the account's UIDs, atomically (see the module comment).

@@ -119,7 +119,11 @@ export const makeCrlfToLf = (): { readonly push: (bytes: Uint8Array) => Uint8Arr
   }
 }
 
-const fsyncDir = async (path: string): Promise<void> => {
+/**
+ * Makes a rename in `path` durable (fsync of the directory).
+ * @category durability
+ */
+export const fsyncDir = async (path: string): Promise<void> => {
   // Windows cannot open a directory for fsync; its file systems commit renames anyway.
   if (process.platform === "win32") return
   const handle = await open(path, "r")
