@@ -216,7 +216,7 @@ const establish = (resolved: ResolvedOptions): Effect.Effect<Established, Pop3Er
     const greeting: Greeting = { text: first.status.text, code: first.status.code, apopTimestamp: apopTimestamp(first.status.text) }
 
     let capabilities = yield* readCapa(conn)
-    let secure = target.tls === "implicit"
+    let secure = transport.secure?.(target) ?? target.tls === "implicit"
 
     if (resolved.tls === "starttls") {
       const encoded = yield* conn.write({ name: "STLS" })

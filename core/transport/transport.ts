@@ -41,6 +41,11 @@ export class Transport extends Context.Service<Transport, {
   readonly open: (target: Target) => Effect.Effect<Socket.Socket>
   /** The `reader.upgrade` options for STLS to `target` (certificate checks included). */
   readonly upgradeOptions: (target: Target) => Socket.TlsUpgradeOptions
+  /**
+   * Whether the whole path to the server is encrypted (default: `target.tls === "implicit"`).
+   * Through a bridge it is so only when the leg to the bridge is encrypted too.
+   */
+  readonly secure?: ((target: Target) => boolean) | undefined
   /** Turns a transport-specific socket failure into a precise error (e.g. a bridge's close code). */
   readonly classify?: ((error: Socket.SocketError) => Pop3Error | undefined) | undefined
 }>()("pop3/Transport") {}

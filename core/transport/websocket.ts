@@ -28,6 +28,9 @@ export const bridgeUrl = (base: string, target: Pick<Target, "host" | "port" | "
   return url.toString()
 }
 
+const isLoopback = (host: string): boolean =>
+  host === "localhost" || host === "[::1]" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+
 /**
  * A WebSocket transport through the bridge at `url` (ws: or wss:). Needs a
  * `WebSocketConstructor` (`Socket.layerWebSocketConstructorGlobal` in browsers and Node ≥ 22).
@@ -36,8 +39,12 @@ export const bridgeUrl = (base: string, target: Pick<Target, "host" | "port" | "
 export const layer = (url: string): Layer.Layer<Transport, never, Socket.WebSocketConstructor> =>
   Layer.effect(Transport)(Effect.gen(function*() {
     const constructor = yield* Socket.WebSocketConstructor
+    const bridge = new URL(url)
     return {
       name: "websocket",
+      // The password crosses two legs: browser→bridge and bridge→server. Both must be
+      // encrypted, unless the bridge is on this machine (loopback).
+      secure: (target) => target.tls === "implicit" && (bridge.protocol === "wss:" || isLoopback(bridge.hostname)),
       startTls: false,
       upgradeOptions: () => ({}),
       // The bridge reports refusals and upstream failures as close codes 4000–4999.

@@ -17,10 +17,10 @@ import { main } from "../../../core/cli/main.ts"
 import { collect, connect } from "../../../core/client/client.ts"
 import { BridgeError, ConnectionClosed, TlsError } from "../../../core/client/errors.ts"
 import type { ConnectOptions } from "../../../core/client/options.ts"
-import type { Transport } from "../../../core/transport/transport.ts"
+import { type Transport, Transport as TransportService } from "../../../core/transport/transport.ts"
 import { bridgeUrl, layerGlobal } from "../../../core/transport/websocket.ts"
 
-const BRIDGE = "ws://bridge.test/pop3"
+const BRIDGE = "wss://bridge.test/pop3"
 const USER = "alice"
 const PASSWORD = "bridge-pw-5e1f"
 /** Implicit TLS: the bridge does TLS upstream, so USER/PASS is allowed without allowPlaintext. */
@@ -476,5 +476,26 @@ describe("WebSocket transport through a fake bridge (msw)", () => {
     expect(result.stderr).toHaveLength(1)
     expect(result.stderr[0]).toMatch(/use implicit TLS/)
     expect(fake.urls).toEqual([])
+  })
+})
+
+describe("which bridge paths count as encrypted (plaintext mechanisms need both legs)", () => {
+  const secureVia = (url: string, tls: "implicit" | "none") =>
+    Effect.runSync(
+      Effect.gen(function*() {
+        const t = yield* TransportService
+        return t.secure?.({ host: "pop.example.com", port: 995, tls, servername: "pop.example.com", ca: undefined, insecure: false, connectTimeoutMillis: 1000 })
+      }).pipe(Effect.provide(layerGlobal(url)))
+    )
+  it.each([
+    ["wss://bridge.example.com/pop3", "implicit", true],
+    ["ws://127.0.0.1:8110/pop3", "implicit", true],
+    ["ws://localhost:8110/pop3", "implicit", true],
+    ["ws://[::1]:8110/pop3", "implicit", true],
+    // A plain ws: leg across the network would carry USER/PASS in the clear.
+    ["ws://bridge.example.com/pop3", "implicit", false],
+    ["wss://bridge.example.com/pop3", "none", false]
+  ] as const)("%s with tls=%s → %s", (url, tls, expected) => {
+    expect(secureVia(url, tls)).toBe(expected)
   })
 })
