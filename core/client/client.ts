@@ -15,6 +15,7 @@
  */
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
@@ -180,7 +181,9 @@ interface Established {
 const establish = (resolved: ResolvedOptions): Effect.Effect<Established, Pop3Error, Transport | Scope.Scope> =>
   Effect.gen(function*() {
     const { target, trace } = resolved
-    const now = Date.now
+    // Trace timestamps come from Effect's Clock, so tests can drive time with TestClock.
+    const clock = yield* Clock.Clock
+    const now = () => clock.currentTimeMillisUnsafe()
     const { name: transportName, startTls } = yield* Transport
     // Known before connecting: fail without opening a connection (through a bridge, that
     // would be an upstream connection and a plaintext CAPA for nothing).
