@@ -28,7 +28,7 @@ import type { AuthExchange, Mechanism } from "../auth/mechanism.ts"
 import { cramMd5, login as loginMechanism, oauthbearer, plain, xoauth2 } from "../auth/mechanisms.ts"
 import { scramSha1, scramSha256 } from "../auth/scram.ts"
 import { userPass } from "../auth/user-pass.ts"
-import type { Command, EncodedCommand } from "../protocol/command.ts"
+import { type Command, type EncodedCommand, lineBreakIn } from "../protocol/command.ts"
 import { makeLineSplitter } from "../protocol/lines.ts"
 import {
   apopTimestamp,
@@ -337,15 +337,10 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
 
 // CR, LF or NUL would end a command line early (CPython #94019). Names the position, never the value.
 const unsafeCharacter = (what: string, value: string): InvalidArgument | undefined => {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i)
-    if (c === 13 || c === 10 || c === 0) {
-      return new InvalidArgument({
-        reason: `login: the ${what} contains a ${c === 0 ? "NUL" : c === 13 ? "CR" : "LF"} character at position ${i}; nothing was sent`
-      })
-    }
-  }
-  return undefined
+  const unsafe = lineBreakIn(value)
+  return unsafe === undefined
+    ? undefined
+    : new InvalidArgument({ reason: `login: the ${what} contains a ${unsafe.name} character at position ${unsafe.index}; nothing was sent` })
 }
 
 const chooseMechanisms = (exchange: AuthExchange, login: LoginOptions): Effect.Effect<ReadonlyArray<Mechanism>, AuthError | InvalidArgument> => {

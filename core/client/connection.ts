@@ -62,14 +62,8 @@ export const makeConnection = (options: {
   readonly classify?: ((error: Socket.SocketError) => Pop3Error | undefined) | undefined
 }): Effect.Effect<Connection> =>
   Effect.gen(function*() {
-    const { reader, writer, timeoutMillis, now } = options
-    const trace: Tracer = (event) => {
-      try {
-        options.trace(event)
-      } catch {
-        // A broken observer must not break the session.
-      }
-    }
+    // Already guarded against a throwing observer (resolveOptions).
+    const { reader, writer, timeoutMillis, now, trace } = options
     // State changes happen inside the engine while a line is parsed or a command queued;
     // they are traced right after that line, so a reader sees cause before effect.
     const changes: Array<StateChange> = []

@@ -82,19 +82,29 @@ export const isMultiline = (command: Command): boolean => {
   }
 }
 
-const checkText = (command: CommandName, what: string, value: string, allowSpace: boolean): void => {
+/**
+ * The first CR, LF or NUL in a value — characters that would end a command line early —
+ * as its position and name (never the value: it may be a password).
+ * @category validation
+ */
+export const lineBreakIn = (value: string): { readonly index: number; readonly name: "CR" | "LF" | "NUL" } | undefined => {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i)
-    if (c === 13 || c === 10 || c === 0) {
-      // Name the position, never the value: the value may be a password.
-      throw new LocalProtocolError(
-        "InvalidArgument",
-        `${command}: the ${what} contains a ${c === 0 ? "NUL" : c === 13 ? "CR" : "LF"} character at position ${i}, which would end the command line early`
-      )
-    }
-    if (!allowSpace && c === 32) {
-      throw new LocalProtocolError("InvalidArgument", `${command}: the ${what} must not contain a space`)
-    }
+    if (c === 13 || c === 10 || c === 0) return { index: i, name: c === 0 ? "NUL" : c === 13 ? "CR" : "LF" }
+  }
+  return undefined
+}
+
+const checkText = (command: CommandName, what: string, value: string, allowSpace: boolean): void => {
+  const unsafe = lineBreakIn(value)
+  if (unsafe !== undefined) {
+    throw new LocalProtocolError(
+      "InvalidArgument",
+      `${command}: the ${what} contains a ${unsafe.name} character at position ${unsafe.index}, which would end the command line early`
+    )
+  }
+  if (!allowSpace && value.includes(" ")) {
+    throw new LocalProtocolError("InvalidArgument", `${command}: the ${what} must not contain a space`)
   }
 }
 

@@ -19,7 +19,6 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { LogEntry } from "../../bridge/config.ts"
 import { type RunningBridge, startBridge } from "../../bridge/server.ts"
-import { main } from "../../core/cli/main.ts"
 import { collect, connect } from "../../core/client/client.ts"
 import { BridgeError } from "../../core/client/errors.ts"
 import type { ConnectOptions } from "../../core/client/options.ts"
@@ -29,28 +28,10 @@ import * as WebSocketTransport from "../../core/transport/websocket.ts"
 import { dovecotAvailable, startDovecot } from "../support/dovecot.ts"
 import type { Dovecot } from "../support/dovecot.ts"
 import { requireService } from "../support/require-service.ts"
-import { firstDifference, topOf, uid, UID_VALIDITY } from "./helpers.ts"
+import { cli, firstDifference, topOf, uid, UID_VALIDITY } from "./helpers.ts"
 
 const available = requireService("Dovecot", dovecotAvailable())
 
-interface Result {
-  readonly code: number
-  readonly stdout: Buffer
-  readonly stderr: ReadonlyArray<string>
-}
-
-/** Runs the CLI in this process with captured I/O (no io.transport: --bridge picks the WebSocket one). */
-async function cli(argv: ReadonlyArray<string>, password?: string): Promise<Result> {
-  const out: Array<Buffer> = []
-  const err: Array<string> = []
-  const code = await main(argv, {
-    stdout: async (bytes) => void out.push(typeof bytes === "string" ? Buffer.from(bytes, "utf8") : Buffer.from(bytes)),
-    stderr: (text) => void err.push(text),
-    env: password === undefined ? {} : { POP3_PASSWORD: password },
-    readFile: (path) => readFileSync(path, "utf8")
-  })
-  return { code, stdout: Buffer.concat(out), stderr: err }
-}
 
 const metric = (text: string, name: string): number => {
   const line = text.split("\n").find((l) => l.startsWith(`${name} `))

@@ -18,7 +18,7 @@ import { main } from "../../core/cli/main.ts"
 import { dovecotAvailable, startDovecot } from "../support/dovecot.ts"
 import type { Dovecot } from "../support/dovecot.ts"
 import { requireService } from "../support/require-service.ts"
-import { closedPort, firstDifference, topOf, uid, UID_VALIDITY } from "./helpers.ts"
+import { cli, type CliResult, closedPort, firstDifference, topOf, uid, UID_VALIDITY } from "./helpers.ts"
 
 const available = requireService("Dovecot", dovecotAvailable())
 
@@ -27,26 +27,7 @@ const NODE = join(ROOT, "node_modules", ".bin", "node")
 const BIN = join(ROOT, "core", "cli", "bin.ts")
 const CANARY = "s3cr3t-CANARY-pw"
 
-interface Result {
-  readonly code: number
-  readonly stdout: Buffer
-  /** stderr lines (in-process: one per io.stderr call, which adds no newline). */
-  readonly stderr: ReadonlyArray<string>
-}
-
-/** Runs the CLI in this process with captured I/O. */
-async function cli(argv: ReadonlyArray<string>, password?: string): Promise<Result> {
-  const out: Array<Buffer> = []
-  const err: Array<string> = []
-  const code = await main(argv, {
-    // Copy: a chunk may be a view into a buffer the client reuses.
-    stdout: async (bytes) => void out.push(typeof bytes === "string" ? Buffer.from(bytes, "utf8") : Buffer.from(bytes)),
-    stderr: (text) => void err.push(text),
-    env: password === undefined ? {} : { POP3_PASSWORD: password },
-    readFile: (path) => readFileSync(path, "utf8")
-  })
-  return { code, stdout: Buffer.concat(out), stderr: err }
-}
+type Result = CliResult
 
 /** Runs `node core/cli/bin.ts …` as a child process, the password in its environment only. */
 function child(argv: ReadonlyArray<string>, password?: string): Promise<Result> {

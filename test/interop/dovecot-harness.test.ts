@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { dovecotAvailable, startDovecot } from "../support/dovecot.ts"
 import type { Dovecot } from "../support/dovecot.ts"
 import { requireService } from "../support/require-service.ts"
+import { firstDifference } from "./helpers.ts"
 
 const available = requireService("Dovecot", dovecotAvailable())
 
@@ -275,13 +276,3 @@ function unstuff(body: Uint8Array): Uint8Array {
   return out.subarray(0, n)
 }
 
-/** Undefined when equal; otherwise where and how the bytes differ (a readable failure for 5 MB). */
-function firstDifference(actual: Uint8Array, expected: Uint8Array | undefined): string | undefined {
-  if (expected === undefined) return "no expected message"
-  const length = Math.min(actual.length, expected.length)
-  let i = 0
-  while (i < length && actual[i] === expected[i]) i++
-  if (i === length && actual.length === expected.length) return undefined
-  const show = (b: Uint8Array): string => JSON.stringify(Buffer.from(b.subarray(Math.max(0, i - 20), i + 20)).toString("latin1"))
-  return `differ at byte ${i} (lengths ${actual.length} vs ${expected.length}): ${show(actual)} vs ${show(expected)}`
-}

@@ -1,6 +1,8 @@
 // Shared by the interop suites: expected values derived from the harness's messages(),
 // and small network helpers.
+import { readFileSync } from "node:fs"
 import { createServer } from "node:net"
+import { main } from "../../core/cli/main.ts"
 
 /** UIDVALIDITY of each seeded mailbox (see test/support/dovecot.ts). */
 export const UID_VALIDITY = { alice: 1700000000, bob: 1700000001, empty: 1700000002, bulk: 1700000003 } as const
@@ -52,4 +54,29 @@ export async function closedPort(): Promise<number> {
   })
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
+}
+
+/** What an in-process CLI run printed and returned. */
+export interface CliResult {
+  readonly code: number
+  readonly stdout: Buffer
+  /** stderr lines (one per io.stderr call, which adds no newline). */
+  readonly stderr: ReadonlyArray<string>
+}
+
+/**
+ * Runs the CLI in this process with captured I/O and the real transports (Node, or the
+ * WebSocket one with --bridge). `password` is POP3_PASSWORD; undefined leaves it unset.
+ */
+export async function cli(argv: ReadonlyArray<string>, password?: string): Promise<CliResult> {
+  const out: Array<Buffer> = []
+  const err: Array<string> = []
+  const code = await main(argv, {
+    // Copy: a chunk may be a view into a buffer the client reuses.
+    stdout: async (bytes) => void out.push(typeof bytes === "string" ? Buffer.from(bytes, "utf8") : Buffer.from(bytes)),
+    stderr: (text) => void err.push(text),
+    env: password === undefined ? {} : { POP3_PASSWORD: password },
+    readFile: (path) => readFileSync(path, "utf8")
+  })
+  return { code, stdout: Buffer.concat(out), stderr: err }
 }

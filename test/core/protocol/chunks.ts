@@ -19,18 +19,8 @@ export const fromLatin1 = (bytes: Uint8Array): string => {
   return s
 }
 
-/** Concatenates byte arrays. */
-export const concatBytes = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
+/** Concatenates byte arrays (the engine's own helper; a single part comes back as it is). */
+export { concatBytes } from "../../../core/protocol/bytes.ts"
 
 /**
  * Cuts `bytes` at the given points (any order, duplicates and out-of-range values ignored).
