@@ -1,11 +1,45 @@
+import { existsSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { playwright } from "@vitest/browser-playwright"
 import { defineConfig } from "vitest/config"
 
-// One config for Vite (the web demo, later) and Vitest (the test projects).
+// One config for Vite (the web demo in web-demo/) and Vitest (the test projects, rooted at
+// the repository).
 // - unit: the protocol engine, client, CLI and dev server; no external services.
+// - browser: the same engine and client tests inside Debian's Chromium (vitest browser
+//   mode), proving core/ is browser-clean.
 // - bridge: the WebSocket relay with real sockets on loopback.
-// - interop: a real Dovecot started by the tests (fails under CI=true when missing).
+// - interop: a real Dovecot started by the tests (fails under CI=true when missing),
+//   including the same scenario on Deno, Bun and a Worker in miniflare.
+// - e2e: the web demo in Chromium through playwright-core, against the `npm start` stack
+//   and against Dovecot.
+const repo = fileURLToPath(new URL(".", import.meta.url))
+
+// Without Chromium the browser project cannot start. Under CI=true that is a failure (the
+// project stays, and fails to launch); elsewhere it is left out, saying why.
+const CHROMIUM = "/usr/bin/chromium"
+const haveChromium = existsSync(CHROMIUM)
+if (!haveChromium && process.env["CI"] !== "true") {
+  process.stderr.write(`skipping the browser project (core tests in Chromium): ${CHROMIUM} not found (apt-get install chromium)\n`)
+}
+
+/** Debian's Chromium; flags from the platform notes (the machine's network is closed). */
+export const chromiumFlags = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync"
+]
+
 export default defineConfig({
+  root: "web-demo",
+  build: { outDir: "../dist/web-demo", emptyOutDir: true, target: "es2022" },
   test: {
+    root: repo,
     projects: [
       {
         extends: true,
@@ -14,6 +48,29 @@ export default defineConfig({
           include: ["test/core/**/*.test.ts", "test/dev-server/**/*.test.ts", "test/cli/**/*.test.ts"]
         }
       },
+      ...(haveChromium || process.env["CI"] === "true" ? [{
+        extends: true,
+        test: {
+          name: "browser",
+          // Every test of the engine and the client that needs no Node API.
+          include: [
+            "test/core/protocol/**/*.test.ts",
+            "test/core/auth/saslprep.test.ts",
+            "test/core/auth/scram.test.ts",
+            "test/core/client/{client,connection,pipeline,trace}.test.ts",
+            "test/core/transport/memory.test.ts"
+          ],
+          browser: {
+            enabled: true,
+            headless: true,
+            screenshotFailures: false,
+            provider: playwright({
+              launchOptions: { executablePath: CHROMIUM, args: chromiumFlags }
+            }),
+            instances: [{ browser: "chromium" as const }]
+          }
+        }
+      }] : []),
       {
         extends: true,
         test: { name: "bridge", include: ["test/bridge/**/*.test.ts"] }
@@ -25,6 +82,15 @@ export default defineConfig({
           include: ["test/interop/**/*.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000
+        }
+      },
+      {
+        extends: true,
+        test: {
+          name: "e2e",
+          include: ["test/web-demo/**/*.test.ts"],
+          testTimeout: 90_000,
+          hookTimeout: 90_000
         }
       }
     ]

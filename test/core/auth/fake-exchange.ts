@@ -78,5 +78,8 @@ export const successOf = <A, E>(exit: Exit.Exit<A, E>): A => {
   throw new Error(`expected success, got ${Cause.pretty(exit.cause)}`)
 }
 
-export const b64 = (text: string | Uint8Array): string => Buffer.from(typeof text === "string" ? encoder.encode(text) : text).toString("base64")
-export const unb64 = (text: string): string => Buffer.from(text, "base64").toString("utf8")
+// btoa/atob rather than Node's Buffer (or the code under test): these helpers also run in
+// Chromium.
+export const b64 = (text: string | Uint8Array): string =>
+  btoa(Array.from(typeof text === "string" ? encoder.encode(text) : text, (b) => String.fromCharCode(b)).join(""))
+export const unb64 = (text: string): string => new TextDecoder().decode(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)))

@@ -66,7 +66,7 @@ describe("memory transport", () => {
     expect(result.stat).toEqual({ count: stored.length, size: stored.reduce((n, m) => n + m.data.length, 0) })
     expect(result.list).toEqual(stored.map((m, i) => ({ msg: i + 1, size: m.data.length })))
     expect(result.uidl).toEqual(stored.map((m, i) => ({ msg: i + 1, uid: m.uid })))
-    result.bodies.forEach((body, i) => expect(Buffer.from(body).equals(Buffer.from(stored[i]!.data)), `message ${i + 1}`).toBe(true))
+    result.bodies.forEach((body, i) => expect(body, `message ${i + 1}`).toEqual(stored[i]!.data))
     // One connection, served to the end (QUIT), and the mailbox lock released.
     expect(sessions).toHaveLength(1)
     await Promise.all(sessions)
