@@ -1,40 +1,61 @@
-// `npm start`: a real POP3 session with zero setup. Starts the dev server with the sample
-// mailbox (STLS with the committed test certificate), then runs the `pop3` CLI against it
-// — list, then the first message's header — with the redacted protocol trace shown, and
-// leaves the server running so you can try more commands. Ctrl-C stops it.
-// (When the web demo lands, this starts the demo instead.)
-import { fileURLToPath } from "node:url"
-import { main, processIo } from "../core/cli/main.ts"
-import { listenTcp } from "../test/dev-server/tcp.ts"
-import { DEMO_PASSWORD, DEMO_USER, makeSampleStore } from "../test/dev-server/sample-mailbox.ts"
-import { testTls } from "../test/dev-server/tls-fixture.ts"
+// `npm start`: the web demo with zero setup. One process runs the dev POP3 server with the
+// sample mailbox, a pop3-bridge that allows only that server, and Vite serving web-demo/;
+// the connect form is prefilled, so "Connect" just works. Ctrl-C stops everything.
+//
+// POP3_START_ONCE=1 starts the stack, checks a real session through the bridge, and exits
+// (a smoke test for fresh machines and CI).
+import { Effect } from "effect"
+import * as Pop3 from "../core/index.ts"
+import * as WebSocketTransport from "../core/transport/websocket.ts"
+import { DEMO_PASSWORD, DEMO_USER } from "../test/dev-server/sample-mailbox.ts"
+import { startStack } from "./stack.ts"
 
-const caFile = fileURLToPath(new URL("../test/fixtures/tls/cert.pem", import.meta.url))
-const store = makeSampleStore()
-const server = await listenTcp(store, { host: "127.0.0.1", port: 0, tls: testTls })
+const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text)
 
-const base = ["--host", "localhost", "--port", String(server.port), "--tls", "starttls", "--ca", caFile, "--user", DEMO_USER]
-const io = { ...processIo(), env: { ...process.env, POP3_PASSWORD: DEMO_PASSWORD } }
-const say = (text: string) => process.stdout.write(`\n\x1b[1m${text}\x1b[0m\n`)
+const stack = await startStack({ quiet: true })
+const { devServer } = stack
+process.stdout.write(
+  [
+    "",
+    `  ${bold("pop3 web demo")}   ${bold(stack.url)}`,
+    "",
+    `  dev POP3 server   localhost:${devServer.tlsPort} (implicit TLS) and localhost:${devServer.port} (STLS),`,
+    `                    user ${DEMO_USER}, password ${DEMO_PASSWORD}, test certificate`,
+    `  pop3-bridge       ${stack.bridgeUrl} (allows only the dev server)`,
+    "",
+    "  Open the URL and press Connect. The same server works from the CLI:",
+    `    POP3_PASSWORD=${DEMO_PASSWORD} npm run pop3 -- --host localhost --port ${devServer.port} \\`,
+    `      --ca test/fixtures/tls/cert.pem --user ${DEMO_USER} --trace list`,
+    "",
+    "  Ctrl-C stops everything.",
+    ""
+  ].join("\n") + "\n"
+)
 
-say(`pop3 dev server on 127.0.0.1:${server.port} (user ${DEMO_USER}, password ${DEMO_PASSWORD}, STLS with the test certificate)`)
-say("$ pop3 … --trace list        # the trace (stderr) shows every line; the password is never printed")
-let status = await main([...base, "--trace", "list"], io)
-if (status === 0) {
-  say("$ pop3 … top 1 0             # the header of message 1")
-  status = await main([...base, "top", "1", "0"], io)
+let stopping = false
+const stop = async (code: number) => {
+  if (stopping) return
+  stopping = true
+  await stack.close()
+  process.exit(code)
 }
+process.once("SIGINT", () => void stop(0))
+process.once("SIGTERM", () => void stop(0))
 
-const cmd = `POP3_PASSWORD=${DEMO_PASSWORD} npm run pop3 -- --host localhost --port ${server.port} --ca ${caFile} --user ${DEMO_USER}`
-say(`The server keeps running. Try, in another terminal:\n  ${cmd} retr 1\n  ${cmd} --json uidl\nCtrl-C stops it.`)
-
-if (process.env["POP3_START_ONCE"] === "1" || status !== 0) {
-  await server.close()
-  process.exit(status)
+if (process.env["POP3_START_ONCE"] === "1") {
+  // What the browser does, from Node: through the bridge, implicit TLS to the dev server.
+  const check = Effect.gen(function*() {
+    const session = yield* Pop3.connect({ host: "localhost", port: devServer.tlsPort, tls: "implicit" })
+    const mailbox = yield* session.login({ user: DEMO_USER, password: DEMO_PASSWORD })
+    return yield* mailbox.stat
+  }).pipe(Effect.scoped, Effect.provide(WebSocketTransport.layerGlobal(stack.bridgeUrl)))
+  const page = await fetch(stack.url).then((r) => r.status, (e: unknown) => String(e))
+  const result = await Effect.runPromise(Effect.result(check))
+  const ok = page === 200 && result._tag === "Success"
+  process.stdout.write(
+    `  check: demo page ${page}; through the bridge: ${
+      result._tag === "Success" ? `${result.success.count} messages` : String(result.failure)
+    }\n`
+  )
+  await stop(ok ? 0 : 1)
 }
-const stop = async () => {
-  await server.close()
-  process.exit(0)
-}
-process.once("SIGINT", stop)
-process.once("SIGTERM", stop)

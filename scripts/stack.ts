@@ -1,0 +1,128 @@
+// The zero-setup stack behind `npm start` and the web demo's browser tests, in one process:
+//
+//   browser ──ws──▶ pop3-bridge (loopback) ──TLS──▶ dev POP3 server (sample mailbox)
+//      ▲
+//      └── Vite serves web-demo/
+//
+// The bridge allows exactly the dev server's two ports (nothing else is reachable through
+// it), accepts only the demo's own origin, and trusts the committed test certificate
+// upstream, so the demo's default path is implicit TLS end to end on this machine.
+import { readFileSync } from "node:fs"
+import { createServer } from "node:net"
+import { fileURLToPath } from "node:url"
+import { createServer as createVite, type ViteDevServer } from "vite"
+import { type RunningBridge, startBridge } from "../bridge/server.ts"
+import { DEMO_PASSWORD, DEMO_USER, makeSampleStore } from "../test/dev-server/sample-mailbox.ts"
+import { listenTcp, type TcpListener } from "../test/dev-server/tcp.ts"
+import { testTls } from "../test/dev-server/tls-fixture.ts"
+
+export interface StackOptions {
+  /** Plain POP3 (STLS) port of the dev server; 0 picks a free one. Default 1110. */
+  readonly devServerPort?: number
+  /** Implicit-TLS port of the dev server; 0 picks a free one. Default 1995. */
+  readonly devServerTlsPort?: number
+  /** The bridge's port; 0 picks a free one. Default 8110. */
+  readonly bridgePort?: number
+  /** Vite's port; taken as a start (Vite moves up when busy). Default 5173. */
+  readonly vitePort?: number
+  /** Keep the bridge's JSON log lines and Vite's banner off stdout. */
+  readonly quiet?: boolean
+}
+
+export interface RunningStack {
+  /** The demo's URL, e.g. http://127.0.0.1:5173/ */
+  readonly url: string
+  /** The bridge's WebSocket endpoint, e.g. ws://127.0.0.1:8110/pop3 */
+  readonly bridgeUrl: string
+  readonly devServer: { readonly host: "localhost"; readonly port: number; readonly tlsPort: number }
+  readonly bridge: RunningBridge
+  readonly close: () => Promise<void>
+}
+
+const certificate = readFileSync(fileURLToPath(new URL("../test/fixtures/tls/cert.pem", import.meta.url)), "utf8")
+const viteConfig = fileURLToPath(new URL("../vite.config.ts", import.meta.url))
+
+/** Starts the dev server, the bridge and Vite; `close` stops all three. */
+export const startStack = async (options: StackOptions = {}): Promise<RunningStack> => {
+  const started: Array<() => Promise<void>> = []
+  const close = async () => {
+    // Reverse order: Vite, then the bridge (its sessions end), then the mail server.
+    for (const stop of started.splice(0).reverse()) await stop().catch(() => {})
+  }
+  try {
+    const store = makeSampleStore()
+    // Both listeners share one store: the mailbox lock and deletions span them.
+    const plain: TcpListener = await orAnyPort(options.devServerPort ?? 1110, (port) =>
+      listenTcp(store, { host: "127.0.0.1", port, tls: testTls }))
+    started.push(() => plain.close())
+    const secure: TcpListener = await orAnyPort(options.devServerTlsPort ?? 1995, (port) =>
+      listenTcp(store, { host: "127.0.0.1", port, tls: testTls, implicitTls: true }))
+    started.push(() => secure.close())
+
+    // The bridge must know the demo's origin and the demo the bridge's URL: pick Vite's
+    // port first (the one asked for when free, else any), then start the bridge, then Vite.
+    const vitePort = await freePort(options.vitePort ?? 5173)
+    const url = `http://127.0.0.1:${vitePort}/`
+    const bridge = await orAnyPort(options.bridgePort ?? 8110, (port) => startBridge({
+      listen: `127.0.0.1:${port}`,
+      // The name and the address: the bridge resolves `localhost` and, since it is loopback,
+      // accepts it only because the exact address is listed too.
+      allow: [plain.port, secure.port].flatMap((port) => [`localhost:${port}`, `127.0.0.1:${port}`]),
+      allowOrigin: [`http://127.0.0.1:${vitePort}`, `http://localhost:${vitePort}`],
+      upstreamCa: [certificate],
+      ...(options.quiet === true ? { log: () => {} } : {})
+    }))
+    started.push(() => bridge.close(1000))
+    const bridgeUrl = `ws://127.0.0.1:${bridge.port}/pop3`
+
+    // The connect form's defaults; Vite exposes VITE_* variables as import.meta.env.
+    Object.assign(process.env, {
+      VITE_POP3_BRIDGE_URL: bridgeUrl,
+      VITE_POP3_HOST: "localhost",
+      VITE_POP3_PORT: String(secure.port),
+      VITE_POP3_TLS: "implicit",
+      VITE_POP3_USER: DEMO_USER,
+      VITE_POP3_PASSWORD: DEMO_PASSWORD
+    })
+    const vite: ViteDevServer = await createVite({
+      configFile: viteConfig,
+      logLevel: options.quiet === true ? "silent" : "warn",
+      clearScreen: false,
+      server: { host: "127.0.0.1", port: vitePort, strictPort: true }
+    })
+    started.push(() => vite.close())
+    await vite.listen()
+
+    return { url, bridgeUrl, devServer: { host: "localhost", port: plain.port, tlsPort: secure.port }, bridge, close }
+  } catch (error) {
+    await close()
+    throw error
+  }
+}
+
+/** `preferred` if nothing listens there on 127.0.0.1, else a free port the OS picks. */
+const freePort = (preferred: number): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const probe = (port: number) => {
+      const server = createServer()
+      server.once("error", (error: NodeJS.ErrnoException) => {
+        if (port !== 0 && error.code === "EADDRINUSE") probe(0)
+        else reject(error)
+      })
+      server.listen(port, "127.0.0.1", () => {
+        const address = server.address()
+        server.close(() => resolve(typeof address === "object" && address !== null ? address.port : port))
+      })
+    }
+    probe(preferred)
+  })
+
+/** Starts on `preferred`, or on any free port when that one is taken (a second `npm start`). */
+const orAnyPort = async <T>(preferred: number, start: (port: number) => Promise<T>): Promise<T> => {
+  try {
+    return await start(preferred)
+  } catch (error) {
+    if (preferred === 0 || (error as NodeJS.ErrnoException | undefined)?.code !== "EADDRINUSE") throw error
+    return start(0)
+  }
+}
