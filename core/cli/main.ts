@@ -16,7 +16,7 @@ import { connect, type Mailbox } from "../client/client.ts"
 import type { Pop3Error } from "../client/errors.ts"
 import { formatTraceEvent } from "../client/trace.ts"
 import type { Capabilities } from "../protocol/parse.ts"
-import * as NodeTransport from "../transport/node.ts"
+import * as AutoTransport from "../transport/auto.ts"
 import type { Transport } from "../transport/transport.ts"
 import * as WebSocketTransport from "../transport/websocket.ts"
 import { type CliOptions, parseCli, USAGE } from "./args.ts"
@@ -34,7 +34,7 @@ export interface CliIo {
   readonly readFile: (path: string) => string
   /** Raw text (no newline added) to stderr when it is a terminal, for `fetch`'s progress line; absent otherwise. */
   readonly progress?: ((text: string) => void) | undefined
-  /** The transport to use; default: Node TCP/TLS. */
+  /** The transport to use; default: the runtime's own TCP/TLS (Node, Deno or Bun; see transport/auto.ts). */
   readonly transport?: Layer.Layer<Transport> | undefined
 }
 
@@ -180,7 +180,7 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
     io.stderr("pop3: set the password in the POP3_PASSWORD environment variable (it is never taken from the command line)")
     return EXIT.usage
   }
-  let transport = io.transport ?? NodeTransport.layer
+  let transport = io.transport ?? AutoTransport.layer
   if (options.bridge !== undefined) {
     if (!/^wss?:\/\//i.test(options.bridge)) {
       io.stderr(`pop3: --bridge must be a ws:// or wss:// URL, got ${JSON.stringify(options.bridge)}`)

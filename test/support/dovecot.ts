@@ -229,6 +229,9 @@ async function makeCert(root: string): Promise<void> {
     "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650",
     "-subj", "/CN=localhost",
     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    // A server certificate, not a CA: `req -x509` marks it CA:TRUE by default, and Deno's
+    // TLS (rustls/webpki) refuses a CA certificate as the server's own, whatever it trusts.
+    "-addext", "basicConstraints=critical,CA:FALSE",
     "-keyout", join(root, "key.pem"),
     "-out", join(root, "cert.pem")
   ])

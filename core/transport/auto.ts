@@ -1,0 +1,114 @@
+/**
+ * The transport for the runtime this code runs on: `node.ts` on Node, `deno.ts` on Deno
+ * (native `Deno.startTls` for STLS), `bun.ts` on Bun. Only the chosen file is loaded, by
+ * a dynamic `import()`, so no runtime ever loads another's modules.
+ *
+ * Cloudflare Workers are not detected here: their transport imports `cloudflare:sockets`,
+ * which no other runtime (or bundle) can resolve, so Workers code imports it itself —
+ * `pop3/cloudflare`. In a browser there is no TCP: use `pop3/websocket` with a bridge.
+ * On those platforms this layer still builds, and connecting fails with a `ConnectError`
+ * that says which transport to use.
+ *
+ * @module
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Socket from "effect/socket/Socket"
+import { Transport } from "./transport.ts"
+
+/**
+ * The runtimes told apart.
+ * @category models
+ */
+export type Runtime = "deno" | "bun" | "node" | "workerd" | "browser" | "unknown"
+
+/**
+ * Which runtime `global` belongs to. Order matters: Deno and Bun also define
+ * `process.versions.node` (Node compatibility), and Workers may too (`nodejs_compat`).
+ * @category detection
+ */
+export const detectRuntime = (global: object = globalThis): Runtime => {
+  const g = global as {
+    readonly Deno?: { readonly version?: { readonly deno?: unknown } }
+    readonly Bun?: { readonly version?: unknown }
+    readonly navigator?: { readonly userAgent?: unknown }
+    readonly process?: { readonly versions?: { readonly node?: unknown } }
+    readonly document?: unknown
+  }
+  if (typeof g.Deno?.version?.deno === "string") return "deno"
+  if (typeof g.Bun?.version === "string") return "bun"
+  if (g.navigator?.userAgent === "Cloudflare-Workers") return "workerd"
+  if (typeof g.process?.versions?.node === "string") return "node"
+  if (g.document !== undefined) return "browser"
+  return "unknown"
+}
+
+/**
+ * What a transport module exports.
+ * @category models
+ */
+export interface TransportModule {
+  readonly layer: Layer.Layer<Transport>
+}
+
+/**
+ * Loads the transport module for `runtime`, or undefined when it has none. Each branch
+ * names its file literally (so bundlers and `deno compile` can follow it); `as string`
+ * keeps node.ts, which needs Node's types, out of core/'s type-check.
+ * @category loading
+ */
+export const loadTransport = (runtime: Runtime): Promise<TransportModule> | undefined => {
+  switch (runtime) {
+    case "deno":
+      return import("./deno.ts")
+    case "bun":
+      return import("./bun.ts")
+    case "node":
+      return import("./node.ts" as string) as Promise<TransportModule>
+    default:
+      return undefined
+  }
+}
+
+const advice: Record<Runtime, string> = {
+  deno: "",
+  bun: "",
+  node: "",
+  workerd: "on Cloudflare Workers, provide the layer of pop3/cloudflare instead of the automatic transport",
+  browser: "a browser has no TCP: provide pop3/websocket's layer with a pop3-bridge URL",
+  unknown: "no TCP transport is known for this runtime: provide a transport layer (pop3/node, pop3/deno, pop3/bun, pop3/cloudflare, pop3/websocket)"
+}
+
+/**
+ * A transport for a runtime without one: connecting fails, saying what to use instead.
+ * @category layers
+ */
+export const unsupported = (runtime: Runtime): Layer.Layer<Transport> =>
+  Layer.succeed(Transport)({
+    name: `auto (${runtime}: unsupported)`,
+    startTls: false,
+    upgradeOptions: () => ({}),
+    open: () =>
+      Effect.succeed(Socket.make({
+        reader: Effect.fail(
+          new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause: new Error(advice[runtime]) }) })
+        ),
+        writer: Effect.succeed({ write: () => Effect.void, writeAll: () => Effect.void })
+      }))
+  })
+
+/**
+ * The transport for `runtime`, loaded when the layer is built.
+ * @category layers
+ */
+export const layerFor = (runtime: Runtime): Layer.Layer<Transport> =>
+  Layer.unwrap(Effect.suspend(() => {
+    const module = loadTransport(runtime)
+    return module === undefined ? Effect.succeed(unsupported(runtime)) : Effect.map(Effect.promise(() => module), (m) => m.layer)
+  }))
+
+/**
+ * The transport for the runtime this code runs on.
+ * @category layers
+ */
+export const layer: Layer.Layer<Transport> = Layer.suspend(() => layerFor(detectRuntime()))

@@ -1,0 +1,381 @@
+// The same client on Node, Deno and Bun against one real Dovecot: test/runtimes/scenario.ts
+// runs as a child process of each runtime (through the automatic transport, so each uses
+// its native TCP/TLS: Deno.startTls and Bun's upgradeTLS for STLS), one session per TLS
+// mode, and how connecting fails. Then the `pop3` CLI itself under `deno run` and `bun`,
+// and each transport's flow control (test/runtimes/backpressure.ts) against a local server.
+// Every assertion names the runtime and the mode.
+import { spawn } from "node:child_process"
+import { createHash } from "node:crypto"
+import { accessSync, constants } from "node:fs"
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { createServer } from "node:net"
+import type { Server, Socket } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { dovecotAvailable, startDovecot } from "../support/dovecot.ts"
+import type { Dovecot } from "../support/dovecot.ts"
+import { requireService, type ServiceCheck } from "../support/require-service.ts"
+import type { Mode, ScenarioInput, StepResult } from "../runtimes/scenario.ts"
+import { firstWrong, pattern } from "../runtimes/pattern.ts"
+import { closedPort, firstDifference, topOf, uid, UID_VALIDITY } from "./helpers.ts"
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url))
+const BIN = join(ROOT, "core", "cli", "bin.ts")
+const SCENARIO = join(ROOT, "test", "runtimes", "scenario.ts")
+const BACKPRESSURE = join(ROOT, "test", "runtimes", "backpressure.ts")
+const bin = (name: string): string => join(ROOT, "node_modules", ".bin", name)
+
+type Runtime = "node" | "deno" | "bun"
+const RUNTIMES: ReadonlyArray<Runtime> = ["node", "deno", "bun"]
+const MODES: ReadonlyArray<Mode> = ["implicit", "starttls", "none"]
+
+/** deno and bun are devDependencies (npm installs them into node_modules/.bin). */
+function runtimesAvailable(): ServiceCheck {
+  for (const name of ["node", "deno", "bun"]) {
+    try {
+      accessSync(bin(name), constants.X_OK)
+    } catch {
+      return { ok: false, why: `${bin(name)} is missing (npm install puts deno and bun there)` }
+    }
+  }
+  return { ok: true }
+}
+
+const haveRuntimes = requireService("Deno and Bun", runtimesAvailable())
+const available = haveRuntimes && requireService("Dovecot", dovecotAvailable())
+
+/**
+ * The command line that runs a script on a runtime. Deno gets only what the client needs:
+ * the loopback network, the environment (the scenario's input, POP3_PASSWORD) and
+ * reading the CA file's directory.
+ */
+const command = (runtime: Runtime, readable: string | undefined): { readonly file: string; readonly args: ReadonlyArray<string> } => {
+  switch (runtime) {
+    case "node":
+      return { file: bin("node"), args: [] }
+    case "deno":
+      return {
+        file: bin("deno"),
+        args: ["run", "--no-prompt", "--allow-net=127.0.0.1,localhost", "--allow-env", ...(readable === undefined ? [] : [`--allow-read=${readable}`])]
+      }
+    case "bun":
+      return { file: bin("bun"), args: [] }
+  }
+}
+
+interface Run {
+  readonly code: number | null
+  readonly stdout: Buffer
+  readonly stderr: string
+  readonly millis: number
+}
+
+function run(
+  runtime: Runtime,
+  readable: string | undefined,
+  argv: ReadonlyArray<string>,
+  env: Record<string, string>,
+  onLine?: (line: string) => void
+): Promise<Run> {
+  const { file, args } = command(runtime, readable)
+  const started = performance.now()
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, [...args, ...argv], {
+      cwd: ROOT,
+      env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/root", NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    const out: Array<Buffer> = []
+    const err: Array<Buffer> = []
+    let partial = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      out.push(chunk)
+      if (onLine === undefined) return
+      const lines = (partial + chunk.toString("utf8")).split("\n")
+      partial = lines.pop() ?? ""
+      for (const line of lines) onLine(line)
+    })
+    child.stderr.on("data", (chunk: Buffer) => err.push(chunk))
+    // A hung child must not hang the suite: it is killed and its output shown.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000)
+    child.once("error", reject)
+    child.once("close", (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8"), millis: performance.now() - started })
+    })
+  })
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
+
+/** A server that accepts connections and never says anything (a TLS handshake there hangs). */
+async function silentServer(): Promise<{ readonly port: number; readonly close: () => Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on("error", () => undefined)
+    socket.on("close", () => sockets.delete(socket))
+  })
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      if (address === null || typeof address === "string") reject(new Error("no TCP address"))
+      else resolve(address.port)
+    })
+  })
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      })
+  }
+}
+
+describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", () => {
+  let server: Dovecot | undefined
+  let silent: Awaited<ReturnType<typeof silentServer>> | undefined
+  let dir = ""
+  let caFile = ""
+  const results = new Map<Runtime, { readonly run: Run; readonly lines: ReadonlyArray<StepResult> }>()
+  const timings: Array<string> = []
+  const started = performance.now()
+  const d = (): Dovecot => {
+    if (server === undefined) throw new Error("Dovecot did not start")
+    return server
+  }
+
+  beforeAll(async () => {
+    server = await startDovecot({ bulkMessages: 0 })
+    silent = await silentServer()
+    dir = await mkdtemp(join(tmpdir(), "pop3-runtimes-"))
+    caFile = join(dir, "ca.pem")
+    await writeFile(caFile, server.ca)
+    const alice = server.messages("alice")
+    const input: ScenarioInput = {
+      host: server.host,
+      servername: "localhost",
+      port: server.port,
+      tlsPort: server.tlsPort,
+      ca: server.ca,
+      user: "alice",
+      password: server.users.alice.password,
+      modes: MODES,
+      closedPort: await closedPort(),
+      silentPort: silent.port,
+      expected: {
+        sizes: alice.map((m) => m.length),
+        uidls: alice.map((_, i) => uid(i + 1, UID_VALIDITY.alice)),
+        sha256: alice.map(sha256),
+        top: { msg: 2, lines: 3, sha256: sha256(topOf(alice[1], 3)) }
+      }
+    }
+    // The three runtimes at once: sessions of one user may overlap (DELE is always undone
+    // by RSET, and a failed session sends RSET before QUIT).
+    await Promise.all(RUNTIMES.map(async (runtime) => {
+      const r = await run(runtime, dir, [SCENARIO], { POP3_SCENARIO: JSON.stringify(input) })
+      const lines = r.stdout.toString("utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as StepResult)
+      results.set(runtime, { run: r, lines })
+      timings.push(`${runtime} scenario ${r.millis.toFixed(0)} ms`)
+    }))
+  })
+
+  afterAll(async () => {
+    await server?.stop()
+    await silent?.close()
+    if (dir !== "") await rm(dir, { recursive: true, force: true })
+    timings.push(`whole file ${(performance.now() - started).toFixed(0)} ms`)
+    process.stdout.write(`[runtimes.test.ts timings] ${timings.join("; ")}\n`)
+  })
+
+  const outcome = (runtime: Runtime) => {
+    const result = results.get(runtime)
+    if (result === undefined) throw new Error(`${runtime} did not run`)
+    return result
+  }
+  /** Why a run's output may be incomplete, for assertion messages. */
+  const context = (runtime: Runtime): string => {
+    const { run: r } = outcome(runtime)
+    return `${runtime} exited ${r.code}; stderr: ${r.stderr.trim().slice(-2000) || "(empty)"}`
+  }
+  const stepsOf = (runtime: Runtime, mode: Mode | "failures") => outcome(runtime).lines.filter((l) => l.mode === mode)
+
+  describe.each(RUNTIMES)("%s", (runtime) => {
+    it(`${runtime} runs the scenario and picks its own transport`, () => {
+      const first = outcome(runtime).lines[0]
+      expect(first?.actual, context(runtime)).toEqual({ runtime, transport: runtime })
+      expect(outcome(runtime).run.code, context(runtime)).toBe(0)
+    })
+
+    it.each(MODES)(`${runtime} × %s: login, STAT, LIST, UIDL, TOP, RETR byte-exact, DELE, RSET, QUIT`, (mode) => {
+      const steps = stepsOf(runtime, mode)
+      const messages = d().messages("alice")
+      const want: Record<string, unknown> = {
+        connect: { secure: mode !== "none" },
+        login: "TRANSACTION",
+        stat: { count: messages.length, size: messages.reduce((n, m) => n + m.length, 0) },
+        list: messages.map((m) => m.length),
+        uidl: messages.map((_, i) => uid(i + 1, UID_VALIDITY.alice)),
+        top: sha256(topOf(messages[1], 3)),
+        retr: messages.map(sha256),
+        dele: { count: messages.length - 1 },
+        rset: { count: messages.length },
+        quit: "CLOSED"
+      }
+      for (const [name, value] of Object.entries(want)) {
+        const line = steps.find((s) => s.step === name)
+        const where = `${runtime} × ${mode}, ${name}`
+        expect(line, `${where}: no result line (${context(runtime)})`).toBeDefined()
+        expect(line?.error, `${where} failed`).toBeUndefined()
+        expect(line?.actual, where).toEqual(value)
+      }
+      timings.push(`${runtime} × ${mode} ${steps.reduce((n, s) => n + s.ms, 0).toFixed(0)} ms`)
+    })
+
+    it(`${runtime}: connection failures are typed — untrusted or misnamed certificate, insecure, refused, timeout`, () => {
+      const steps = new Map(stepsOf(runtime, "failures").map((s) => [s.step, s]))
+      // The messages differ (OpenSSL in Node and Bun, rustls in Deno); each names the check that failed.
+      const untrusted = { error: { tag: "TlsError", message: expect.stringMatching(/self.signed certificate|UnknownIssuer/i) } }
+      const misnamed = { error: { tag: "TlsError", message: expect.stringMatching(/altnames|not valid for name/i) } }
+      // Deno cannot skip verification per connection: insecure must fail, and say so.
+      const insecure = runtime === "deno"
+        ? { error: { tag: "TlsError", message: expect.stringMatching(/insecure.*not supported on Deno/) } }
+        : { actual: { secure: true } }
+      const want: Record<string, unknown> = {
+        "implicit without the CA": untrusted,
+        "starttls without the CA": untrusted,
+        "implicit, wrong name": misnamed,
+        "starttls, wrong name": misnamed,
+        "implicit, insecure": insecure,
+        "starttls, insecure": insecure,
+        "closed port": { error: { tag: "ConnectError", message: expect.any(String) } },
+        "silent server": { error: { tag: "TimeoutError", message: expect.any(String) } }
+      }
+      for (const [name, value] of Object.entries(want)) {
+        expect(steps.get(name), `${runtime}: ${name} (${context(runtime)})`).toMatchObject(value as object)
+      }
+    })
+  })
+
+  // The CLI contract is the same on every runtime: only the transport underneath differs.
+  describe.each(["deno", "bun"] as const)("the pop3 CLI on %s", (runtime) => {
+    const pop3 = (argv: ReadonlyArray<string>) =>
+      run(runtime, dir, [BIN, "--host", "localhost", "--ca", caFile, "--user", "alice", ...argv], { POP3_PASSWORD: d().users.alice.password })
+
+    it(`${runtime}: --tls starttls list`, async () => {
+      const r = await pop3(["--port", String(d().port), "--tls", "starttls", "list"])
+      timings.push(`${runtime} CLI list ${r.millis.toFixed(0)} ms`)
+      expect(r.stderr, `${runtime} CLI stderr`).toBe("")
+      expect(r.code).toBe(0)
+      const want = d().messages("alice").map((m, i) => `${i + 1} ${m.length}\n`).join("")
+      expect(r.stdout.toString("utf8")).toBe(want)
+    })
+
+    it(`${runtime}: --tls starttls retr 1 is byte-exact`, async () => {
+      const r = await pop3(["--port", String(d().port), "--tls", "starttls", "retr", "1"])
+      timings.push(`${runtime} CLI retr 1 ${r.millis.toFixed(0)} ms`)
+      expect(r.stderr, `${runtime} CLI stderr`).toBe("")
+      expect(r.code).toBe(0)
+      expect(firstDifference(r.stdout, d().messages("alice")[0])).toBeUndefined()
+    })
+
+    it(`${runtime}: --tls implicit retr 5 (5 MB) is byte-exact`, async () => {
+      const r = await pop3(["--port", String(d().tlsPort), "--tls", "implicit", "retr", "5"])
+      timings.push(`${runtime} CLI retr 5 ${r.millis.toFixed(0)} ms`)
+      expect(r.stderr, `${runtime} CLI stderr`).toBe("")
+      expect(r.code).toBe(0)
+      expect(firstDifference(r.stdout, d().messages("alice")[4])).toBeUndefined()
+    })
+
+    it(`${runtime}: an untrusted certificate exits 3 (network) with one line`, async () => {
+      const r = await run(runtime, dir, [BIN, "--host", "localhost", "--port", String(d().port), "--user", "alice", "stat"], {
+        POP3_PASSWORD: d().users.alice.password
+      })
+      expect(r.code).toBe(3)
+      expect(r.stdout.length).toBe(0)
+      expect(r.stderr).toMatch(/^pop3: .*certificate.*\n$/i)
+    })
+  })
+})
+
+/**
+ * Runs test/runtimes/backpressure.ts on `runtime` against a server here: the server sends
+ * `read` bytes as fast as the client lets it, and does not read until the client's write
+ * is under way. Returns how far the server got while the client did not pull, and what
+ * the server received.
+ */
+async function flowControl(runtime: Runtime, read: number, write: number, pauseMillis: number) {
+  let offered = 0
+  let stalledAt: number | undefined
+  let received = 0
+  let wrong: number | undefined
+  let peer: Socket | undefined
+  const server = createServer((socket) => {
+    peer = socket
+    // Not reading (explicitly paused, so the data listener below does not resume it).
+    socket.pause()
+    socket.on("error", () => undefined)
+    socket.on("data", (chunk: Buffer) => {
+      wrong ??= firstWrong(chunk, received)
+      received += chunk.length
+      if (received >= write) socket.end()
+    })
+    const pump = () => {
+      while (offered < read) {
+        const length = Math.min(64 * 1024, read - offered)
+        const more = socket.write(pattern(offered, length))
+        offered += length
+        if (!more) return void socket.once("drain", pump)
+      }
+    }
+    pump()
+  })
+  const port = await new Promise<number>((resolve) => {
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port))
+  })
+  const lines: Array<Record<string, unknown>> = []
+  const timers: Array<ReturnType<typeof setTimeout>> = []
+  try {
+    const r = await run(runtime, undefined, [BACKPRESSURE, String(port), String(read), String(write), String(pauseMillis)], {}, (text) => {
+      if (!text.startsWith("{")) return
+      const line = JSON.parse(text) as Record<string, unknown>
+      lines.push(line)
+      // Well into the client's pause: whatever the server sent by then is all it could.
+      if (line["step"] === "paused") timers.push(setTimeout(() => (stalledAt = offered), pauseMillis * 0.8))
+      // The client is about to write; let its write meet a peer that does not read, for a while.
+      if (line["step"] === "read") timers.push(setTimeout(() => peer?.resume(), 300))
+    })
+    return { run: r, lines, stalledAt, received, wrong }
+  } finally {
+    for (const timer of timers) clearTimeout(timer)
+    peer?.destroy()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+}
+
+describe.skipIf(!haveRuntimes)("flow control of the automatic transport on Node, Deno and Bun", () => {
+  const READ = 32 * 1024 * 1024
+  const WRITE = 16 * 1024 * 1024
+  const PAUSE = 600
+
+  it.each(RUNTIMES)("%s: a reader that stops pulling stops the sender; a write larger than the socket buffers waits for the peer and loses nothing", async (runtime) => {
+    const f = await flowControl(runtime, READ, WRITE, PAUSE)
+    const context = `${runtime} exited ${f.run.code}; stderr: ${f.run.stderr.trim().slice(-2000) || "(empty)"}; lines: ${JSON.stringify(f.lines)}`
+    expect(f.run.code, context).toBe(0)
+    const step = (name: string) => f.lines.find((l) => l["step"] === name)
+    // Only the kernel's buffers (a few MB on loopback) may fill while nobody pulls.
+    expect(f.stalledAt, context).toBeDefined()
+    expect(f.stalledAt!, `${runtime}: the server pushed ${f.stalledAt} bytes while the client did not pull`).toBeLessThan(READ / 2)
+    expect(step("read"), context).toEqual({ step: "read", received: READ, firstBad: null })
+    // The peer did not read for 300 ms and the socket buffers hold far less than WRITE.
+    expect(step("wrote"), context).toMatchObject({ step: "wrote", bytes: WRITE })
+    expect(step("wrote")?.["ms"] as number, `${runtime}: the write resolved before the peer read it`).toBeGreaterThan(150)
+    expect(f.received, `${runtime}: bytes the server received`).toBe(WRITE)
+    expect(f.wrong, `${runtime}: first wrong byte the server received`).toBeUndefined()
+    expect(step("closed"), context).toEqual({ step: "closed", reason: "SocketCloseError" })
+  })
+})
