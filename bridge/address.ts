@@ -3,10 +3,11 @@
  * unicast (so a host name must never lead there), a canonical form for exact comparison,
  * and the key that groups clients for the per-client connection limit.
  *
- * Pure: no sockets, no `ws`; only `node:net`'s `isIP` and `BlockList` (parsing and range
- * checks done by Node, not by hand).
+ * Pure and runtime-neutral (no `node:` imports): the Node bridge and the Workers bridge
+ * share it. Addresses are parsed into bytes here and ranges compared bit by bit; the
+ * parser accepts exactly what Node's `net.isIP` accepts (test/bridge/address.test.ts
+ * compares them on generated input), so moving off `node:net` changed no decision.
  */
-import { BlockList, isIP } from "node:net"
 
 /** Why an address is not an ordinary public unicast address. @category address */
 export type AddressClass =
@@ -22,8 +23,9 @@ export type AddressClass =
 /**
  * The special ranges, from the IANA special-purpose registries (RFC 6890 and updates).
  * A name that resolves into any of these is refused unless that exact address is allowed.
+ * @category address
  */
-const RANGES: ReadonlyArray<readonly [cidr: string, cls: AddressClass]> = [
+export const RANGES: ReadonlyArray<readonly [cidr: string, cls: AddressClass]> = [
   // IPv4
   ["0.0.0.0/8", "unspecified"], // "this network"; 0.0.0.0 reaches localhost on Linux
   ["10.0.0.0/8", "private"],
@@ -54,69 +56,58 @@ const RANGES: ReadonlyArray<readonly [cidr: string, cls: AddressClass]> = [
   ["ff00::/8", "multicast"]
 ]
 
-/**
- * One BlockList per class and family. Families are kept apart on purpose: Node's BlockList
- * matches IPv4 addresses against IPv4-mapped IPv6 rules (and the reverse), so a shared
- * list would call 8.8.8.8 "ipv4-mapped".
- */
-const LISTS: ReadonlyArray<readonly [AddressClass, 4 | 6, BlockList]> = (() => {
-  const lists = new Map<string, readonly [AddressClass, 4 | 6, BlockList]>()
-  for (const [cidr, cls] of RANGES) {
-    const [net = "", prefix = ""] = cidr.split("/")
-    const family = isIP(net) === 6 ? 6 : 4
-    const entry = lists.get(`${cls}/${family}`) ?? ([cls, family, new BlockList()] as const)
-    entry[2].addSubnet(net, Number(prefix), family === 6 ? "ipv6" : "ipv4")
-    lists.set(`${cls}/${family}`, entry)
+/** One decimal IPv4 part: 0–255 without leading zeros (Node and inet_pton refuse "010"). */
+const V4_PART = /^(?:0|[1-9][0-9]{0,2})$/
+const V6_GROUP = /^[0-9a-fA-F]{1,4}$/
+/** What may follow `%` in an IPv6 literal (the zone, e.g. `eth0`); as Node's isIP. */
+const ZONE = /^[0-9a-zA-Z.:-]+$/
+
+/** The 4 bytes of a dotted-quad IPv4 address, or undefined. */
+const parseIpv4 = (text: string): Uint8Array | undefined => {
+  const parts = text.split(".")
+  if (parts.length !== 4) return undefined
+  const bytes = new Uint8Array(4)
+  for (let i = 0; i < 4; i++) {
+    const part = parts[i] ?? ""
+    if (!V4_PART.test(part) || Number(part) > 255) return undefined
+    bytes[i] = Number(part)
   }
-  return [...lists.values()]
-})()
-
-const GLOBAL_UNICAST_V6 = new BlockList()
-GLOBAL_UNICAST_V6.addSubnet("2000::", 3, "ipv6")
-
-/** Embeddings whose IPv4 part decides: NAT64 64:ff9b::/96 (bytes 12..15), 6to4 2002::/16 (bytes 2..5). */
-const NAT64 = new BlockList()
-NAT64.addSubnet("64:ff9b::", 96, "ipv6")
-const SIX_TO_FOUR = new BlockList()
-SIX_TO_FOUR.addSubnet("2002::", 16, "ipv6")
-
-/** The address without an IPv6 zone (`fe80::1%eth0`). */
-const stripZone = (address: string): string => {
-  const percent = address.indexOf("%")
-  return percent === -1 ? address : address.slice(0, percent)
+  return bytes
 }
 
-/** 4 or 6 for an IP literal, 0 for anything else (names, `[::1]`, `127.1`). @category address */
-export const ipFamily = (text: string): 0 | 4 | 6 => {
-  const family = isIP(text)
-  return family === 4 || family === 6 ? family : 0
+/** The 16-bit groups of one side of `::` (a trailing dotted IPv4 part only where allowed). */
+const parseGroups = (text: string, ipv4Tail: boolean): number[] | undefined => {
+  if (text === "") return []
+  const parts = text.split(":")
+  const groups: number[] = []
+  for (const [i, part] of parts.entries()) {
+    if (V6_GROUP.test(part)) {
+      groups.push(parseInt(part, 16))
+      continue
+    }
+    const v4 = ipv4Tail && i === parts.length - 1 ? parseIpv4(part) : undefined
+    if (v4 === undefined) return undefined
+    groups.push(((v4[0] ?? 0) << 8) | (v4[1] ?? 0), ((v4[2] ?? 0) << 8) | (v4[3] ?? 0))
+  }
+  return groups
 }
 
-/**
- * The 16 bytes of a valid IPv6 literal (zone stripped); callers check `ipFamily` first.
- * Handles `::` compression and a trailing dotted IPv4 part.
- */
-export const ipv6Bytes = (address: string): Uint8Array => {
-  let text = stripZone(address).toLowerCase()
+/** The 16 bytes of an IPv6 literal (`::` compression, dotted IPv4 tail, `%zone`), or undefined. */
+const parseIpv6 = (text: string): Uint8Array | undefined => {
+  const percent = text.indexOf("%")
+  if (percent !== -1 && !ZONE.test(text.slice(percent + 1))) return undefined
+  const halves = (percent === -1 ? text : text.slice(0, percent)).split("::")
+  if (halves.length > 2) return undefined
+  const compressed = halves.length === 2
+  // A dotted IPv4 part can only end the address, so not before "::".
+  const left = parseGroups(halves[0] ?? "", !compressed)
+  const right = compressed ? parseGroups(halves[1] ?? "", true) : []
+  if (left === undefined || right === undefined) return undefined
+  const given = left.length + right.length
+  // "::" stands for at least one zero group.
+  if (compressed ? given > 7 : given !== 8) return undefined
+  const groups = [...left, ...new Array<number>(8 - given).fill(0), ...right]
   const bytes = new Uint8Array(16)
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
-  const tail: number[] = []
-  if (dotted?.[1] !== undefined) {
-    const parts = dotted[1].split(".").map(Number)
-    tail.push(((parts[0] ?? 0) << 8) | (parts[1] ?? 0), ((parts[2] ?? 0) << 8) | (parts[3] ?? 0))
-    text = text.slice(0, text.length - dotted[1].length) + "0" // placeholder group, replaced below
-  }
-  const [head = "", rest] = text.split("::")
-  const parse = (s: string): number[] => (s === "" ? [] : s.split(":").map((g) => parseInt(g, 16)))
-  const left = parse(head)
-  const right = rest === undefined ? [] : parse(rest)
-  if (tail.length > 0) {
-    // The placeholder "0" took one group where the dotted part needs two.
-    const side = rest === undefined ? left : right
-    side.pop()
-    side.push(...tail)
-  }
-  const groups = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right]
   groups.forEach((g, i) => {
     bytes[i * 2] = g >> 8
     bytes[i * 2 + 1] = g & 0xff
@@ -124,11 +115,48 @@ export const ipv6Bytes = (address: string): Uint8Array => {
   return bytes
 }
 
+/** 4 or 6 for an IP literal, 0 for anything else (names, `[::1]`, `127.1`). @category address */
+export const ipFamily = (text: string): 0 | 4 | 6 =>
+  parseIpv4(text) !== undefined ? 4 : parseIpv6(text) !== undefined ? 6 : 0
+
+/** The 16 bytes of a valid IPv6 literal (zone dropped); callers check `ipFamily` first. */
+export const ipv6Bytes = (address: string): Uint8Array => parseIpv6(address) ?? new Uint8Array(16)
+
+/** A parsed CIDR range. */
+interface Range {
+  readonly bytes: Uint8Array
+  readonly prefix: number
+}
+
+const range = (cidr: string): Range => {
+  const [net = "", prefix = ""] = cidr.split("/")
+  const bytes = parseIpv4(net) ?? parseIpv6(net)
+  if (bytes === undefined) throw new Error(`bad range ${cidr}`) // a typo in the table above
+  return { bytes, prefix: Number(prefix) }
+}
+
+/** Whether `bytes` (same family as the range) lies inside it: the first `prefix` bits agree. */
+const inRange = (bytes: Uint8Array, r: Range): boolean => {
+  if (bytes.length !== r.bytes.length) return false // families never match each other
+  const whole = r.prefix >> 3
+  for (let i = 0; i < whole; i++) if (bytes[i] !== r.bytes[i]) return false
+  const rest = r.prefix & 7
+  if (rest === 0) return true
+  const mask = (0xff << (8 - rest)) & 0xff
+  return ((bytes[whole] ?? 0) & mask) === ((r.bytes[whole] ?? 0) & mask)
+}
+
+const SPECIAL: ReadonlyArray<readonly [Range, AddressClass]> = RANGES.map(([cidr, cls]) => [range(cidr), cls])
+const GLOBAL_UNICAST_V6 = range("2000::/3")
+/** Embeddings whose IPv4 part decides: NAT64 64:ff9b::/96 (bytes 12..15), 6to4 2002::/16 (bytes 2..5). */
+const NAT64 = range("64:ff9b::/96")
+const SIX_TO_FOUR = range("2002::/16")
+
 const dottedQuad = (b: Uint8Array, at: number): string =>
   `${b[at] ?? 0}.${b[at + 1] ?? 0}.${b[at + 2] ?? 0}.${b[at + 3] ?? 0}`
 
 /**
- * One spelling per address, for exact comparison: IPv4 as is (Node rejects leading zeros),
+ * One spelling per address, for exact comparison: IPv4 as is (leading zeros are not accepted),
  * IPv6 as eight lower-case hex groups without compression. Not an IP: returned unchanged.
  * @category address
  */
@@ -148,15 +176,13 @@ export const canonicalIp = (address: string): string => {
  * @category address
  */
 export const classifyAddress = (address: string): AddressClass | null => {
-  const family = ipFamily(address)
-  if (family === 0) return "reserved" // not an address at all: never connect to it
-  const ip = stripZone(address)
-  const type = family === 4 ? "ipv4" : "ipv6"
-  for (const [cls, listFamily, list] of LISTS) if (listFamily === family && list.check(ip, type)) return cls
-  if (family === 4) return null
-  if (NAT64.check(ip, "ipv6")) return classifyAddress(dottedQuad(ipv6Bytes(ip), 12))
-  if (SIX_TO_FOUR.check(ip, "ipv6")) return classifyAddress(dottedQuad(ipv6Bytes(ip), 2))
-  return GLOBAL_UNICAST_V6.check(ip, "ipv6") ? null : "reserved"
+  const bytes = parseIpv4(address) ?? parseIpv6(address)
+  if (bytes === undefined) return "reserved" // not an address at all: never connect to it
+  for (const [r, cls] of SPECIAL) if (inRange(bytes, r)) return cls
+  if (bytes.length === 4) return null
+  if (inRange(bytes, NAT64)) return classifyAddress(dottedQuad(bytes, 12))
+  if (inRange(bytes, SIX_TO_FOUR)) return classifyAddress(dottedQuad(bytes, 2))
+  return inRange(bytes, GLOBAL_UNICAST_V6) ? null : "reserved"
 }
 
 /** The IPv4 address inside `::ffff:a.b.c.d`, else the address unchanged. @category address */
@@ -176,4 +202,22 @@ export const clientKey = (address: string): string => {
   const ip = unmapIpv4(address)
   if (ipFamily(ip) !== 6) return ip
   return canonicalIp(ip).split(":").slice(0, 4).join(":") + "::/64"
+}
+
+/**
+ * The IP address in a peer description as sockets report it (`192.0.2.1:995`,
+ * `[2001:db8::1]:995`, or a bare address), or undefined when the host part is a name.
+ * The Workers runtime reports the peer this way after `connect()`; miniflare reports the
+ * name it was given, so there may be no address to check.
+ * @category address
+ */
+export const peerIp = (peer: string | undefined): string | undefined => {
+  if (peer === undefined) return undefined
+  if (ipFamily(peer) !== 0) return peer
+  const bracketed = /^\[([^\]]+)\]:\d+$/.exec(peer)?.[1]
+  if (bracketed !== undefined) return ipFamily(bracketed) === 6 ? bracketed : undefined
+  const colon = peer.indexOf(":")
+  if (colon <= 0 || colon !== peer.lastIndexOf(":")) return undefined
+  const host = peer.slice(0, colon)
+  return ipFamily(host) === 4 ? host : undefined
 }

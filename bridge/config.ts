@@ -5,8 +5,10 @@
 import { readFile } from "node:fs/promises"
 import { dirname, resolve as resolvePath } from "node:path"
 import { parseArgs } from "node:util"
+import { DEFAULTS, MIN_TOKEN_LENGTH } from "./defaults.ts"
 import type { AllowEntry } from "./policy.ts"
 import { parseAllowlist, parseHostPort } from "./policy.ts"
+import { parseCount, parseDuration, parseSize, positive } from "./units.ts"
 import type { Resolver } from "./upstream.ts"
 
 /** One structured log record (one JSON line on stdout by default). @category config */
@@ -49,19 +51,9 @@ export interface BridgeOptions {
   readonly log?: (entry: LogEntry) => void
 }
 
-/** The defaults, each chosen for an internet-facing bridge. @category config */
-export const DEFAULTS = {
-  listen: "127.0.0.1:8110", // loopback: exposing the bridge is a deliberate act
-  maxConnections: 1000,
-  maxConnectionsPerClient: 10, // a mail client needs one per account
-  connectTimeoutMs: 10_000, // DNS + TCP + TLS to the mail server
-  idleTimeoutMs: 600_000, // RFC 1939 servers may log out after 10 idle minutes anyway
-  maxSessionMs: 3_600_000,
-  maxMessageBytes: 64 * 1024, // POP3 commands are ≤ 255 bytes; pipelined batches stay far below
-  maxBufferedBytes: 1024 * 1024, // per-session memory bound for a slow client
-  shutdownTimeoutMs: 20_000, // below the usual 30 s container stop grace period
-  pingIntervalMs: 30_000 // reverse proxies drop silent WebSockets after ~60 s (nginx default)
-} as const
+// Still importable from here; they live in runtime-neutral modules the Workers bridge shares.
+export { DEFAULTS, MIN_TOKEN_LENGTH } from "./defaults.ts"
+export { parseDuration, parseSize } from "./units.ts"
 
 /** Options with defaults applied and the allowlist parsed. @category config */
 export interface BridgeSettings {
@@ -90,14 +82,9 @@ const logToStdout = (entry: LogEntry): void => {
   process.stdout.write(JSON.stringify(entry) + "\n")
 }
 
-const positive = (name: string, value: number): number => {
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got ${value}`)
-  return value
-}
-
 /** Apply defaults and validate. Throws with a readable message. @category config */
 export const settingsFrom = (options: BridgeOptions): BridgeSettings => {
-  if (options.token !== undefined && options.token.length < 16) {
+  if (options.token !== undefined && options.token.length < MIN_TOKEN_LENGTH) {
     throw new Error("token must be at least 16 characters (use a random secret)")
   }
   const listen = parseHostPort(options.listen ?? DEFAULTS.listen, true)
@@ -174,27 +161,6 @@ export const usage = (): string =>
   ].join("\n")
 
 const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
-
-/** `500ms`, `10s`, `5m`, `1h`, or a bare number of seconds → milliseconds. @category config */
-export const parseDuration = (text: string | number): number => {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(String(text).trim())
-  if (m === null) throw new Error(`"${text}" is not a duration like 10s, 5m or 1h`)
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"]
-  return Math.round(Number(m[1]) * unit)
-}
-
-/** `65536`, `64k`, `1m` (powers of 1024) → bytes. @category config */
-export const parseSize = (text: string | number): number => {
-  const m = /^(\d+)\s*(k|m|kb|mb|kib|mib)?$/i.exec(String(text).trim())
-  if (m === null) throw new Error(`"${text}" is not a size like 65536, 64k or 1m`)
-  const unit = (m[2] ?? "").toLowerCase().startsWith("m") ? 1024 * 1024 : m[2] === undefined ? 1 : 1024
-  return Number(m[1]) * unit
-}
-
-const parseCount = (text: string | number): number => {
-  if (!/^\d+$/.test(String(text).trim())) throw new Error(`"${text}" is not a whole number`)
-  return Number(text)
-}
 
 /** What the command line asked for: run with options, or print help. @category config */
 export type CliRequest = { readonly help: true } | { readonly help: false; readonly options: BridgeOptions }

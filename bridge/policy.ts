@@ -1,6 +1,7 @@
 /**
  * The bridge's policy: what a request asks for, and whether it may have it. Pure functions
- * with no `ws` and no sockets, so an edge variant (Cloudflare Worker) can share them.
+ * with no `ws`, no sockets and no `node:` imports: the Node bridge (server.ts, relay.ts) and
+ * the Workers bridge (worker.ts) both decide with this one implementation.
  *
  * Theory of operation:
  * 1. The upgrade request must carry an allowed Origin and, if configured, the token.
@@ -9,9 +10,11 @@
  * 3. A host name is resolved by the bridge; each address must be ordinary public unicast
  *    unless that exact address (with that port) is itself on the allowlist. The socket is
  *    then opened to a checked address, never to the name, so DNS cannot change the answer
- *    between the check and the connect.
+ *    between the check and the connect. (The Workers bridge cannot resolve before
+ *    `connect()`; worker-relay.ts says what it does instead.)
  */
-import { createHash, timingSafeEqual } from "node:crypto"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { utf8ToBytes } from "@noble/hashes/utils.js"
 import { canonicalIp, classifyAddress, ipFamily } from "./address.ts"
 import { CloseCode } from "./close-codes.ts"
 
@@ -218,12 +221,24 @@ export const presentedToken = (authorization: string | undefined, params: URLSea
   return bearer ?? params.get("token") ?? undefined
 }
 
-const sha256 = (text: string): Buffer => createHash("sha256").update(text, "utf8").digest()
+/**
+ * Whether two equal-length byte arrays are equal, in time that does not depend on where
+ * they differ: every byte is looked at, and differences are OR-ed together (no early exit,
+ * no data-dependent branch). The same idea as Node's `timingSafeEqual`, in plain JS so the
+ * Workers bridge can use it too (WebCrypto has no synchronous compare).
+ */
+const constantTimeEqual = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  let difference = 0
+  for (let i = 0; i < a.length; i++) difference |= (a[i] ?? 0) ^ (b[i] ?? 0)
+  return difference === 0
+}
 
 /**
- * Compare tokens in constant time. Hashing first gives equal-length inputs, so neither the
- * comparison nor a length check leaks how much of the token was right.
+ * Compare tokens in constant time. Hashing first (SHA-256, `@noble/hashes`, synchronous on
+ * every runtime) gives equal-length inputs, so neither the comparison nor a length check
+ * leaks how much of the token was right.
  * @category policy
  */
 export const tokenMatches = (presented: string | undefined, expected: string): boolean =>
-  timingSafeEqual(sha256(presented ?? ""), sha256(expected)) && presented !== undefined
+  constantTimeEqual(sha256(utf8ToBytes(presented ?? "")), sha256(utf8ToBytes(expected))) && presented !== undefined

@@ -1,0 +1,303 @@
+/**
+ * One session of the Workers bridge (worker.ts): the server end of a `WebSocketPair`,
+ * checked against the limits and the shared policy (policy.ts), joined to one `connect()`
+ * socket to the mail server, relaying binary frames both ways until either side ends. Then
+ * one log line. The same close codes and reasons as the Node bridge's relay.ts.
+ *
+ * Where Workers differ from Node, and what this does:
+ * - Names cannot be resolved before connecting: `connect()` resolves them itself. So the
+ *   "a name must not lead to a private address" rule cannot be checked up front as on Node.
+ *   In production the Workers runtime refuses connections to private and loopback
+ *   addresses itself. In addition, when the runtime reports the connected peer as an IP
+ *   address (`opened.remoteAddress`), that address goes through the same check as on Node
+ *   (checkAddresses) before a single byte is relayed; miniflare reports the name instead,
+ *   and then there is nothing to check. IP literals are connected to as listed.
+ * - With `tls=implicit`, a failed TLS handshake looks exactly like a failed connection to
+ *   the Worker, so it is 4010 (the reason says it may be either), never 4011.
+ * - Backpressure, server → client: a chunk is read from the mail server only after the
+ *   previous one was handed to `send()`, so the Worker itself holds at most one chunk.
+ *   Where the runtime reports `bufferedAmount` (declared in workers-types 2026-11), reading
+ *   stops while more than `maxBufferedBytes` wait for the client and resumes below half
+ *   (polled: there is no drain event). The workerd of this repository's miniflare
+ *   (4.20260730) has no `bufferedAmount` (measured: undefined); there nothing tells the
+ *   Worker that a client is slow, and the runtime's send queue can grow to what the server
+ *   sends (for POP3, the message being retrieved). The session limits still apply.
+ * - Backpressure, client → server: a Worker cannot pause an incoming WebSocket. Messages are
+ *   written to the mail server in order; if more than `maxBufferedBytes` wait for it, the
+ *   session ends with 4008 (a POP3 client sends a few hundred bytes at a time).
+ * - There is no API to send WebSocket pings, so the Node bridge's ping interval has no
+ *   equivalent.
+ */
+import { connect } from "cloudflare:sockets"
+import type { Socket as WorkersSocket } from "cloudflare:sockets"
+import { clientKey, peerIp } from "./address.ts"
+import { CloseCode, closeReason } from "./close-codes.ts"
+import type { ConnectionLimiter } from "./limits.ts"
+import type { Refusal, Target } from "./policy.ts"
+import { checkAddresses, isRefusal, isTargetAllowed, parseTarget, refusal } from "./policy.ts"
+import type { WorkerSettings } from "./worker-config.ts"
+
+/** The parts of the Workers WebSocket (server end of a WebSocketPair) used here. @category worker */
+export interface WorkersWebSocket {
+  accept(): void
+  send(data: ArrayBuffer | ArrayBufferView | string): void
+  close(code?: number, reason?: string): void
+  readonly readyState: number
+  binaryType: string
+  /** Missing (undefined) on some runtime versions: see the module comment. */
+  readonly bufferedAmount?: number
+  addEventListener(type: "message", listener: (event: { readonly data: unknown }) => void): void
+  addEventListener(type: "close", listener: (event: { readonly code: number; readonly reason: string }) => void): void
+  addEventListener(type: "error", listener: (event: unknown) => void): void
+}
+
+/** What the Worker knows about the request behind a session. @category worker */
+export interface WorkerSessionRequest {
+  /** The client's address (`CF-Connecting-IP`, set by Cloudflare's edge). */
+  readonly client: string
+  readonly origin: string | undefined
+  readonly params: URLSearchParams
+}
+
+type ClosedBy = "client" | "upstream" | "bridge"
+
+const OPEN = 1
+/** How long a closing side may take (close handshake, flushing QUIT) before it is cut off. */
+const CLOSE_GRACE_MS = 5_000
+/** How often to look at `bufferedAmount` while paused (there is no drain event). */
+const POLL_MS = 10
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+const ignore = (): void => {}
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const targetText = (t: Target): string => `${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`
+
+/**
+ * Run one session on an accepted WebSocket. Resolves when both sides are closed and the
+ * log line is written (pass it to `ctx.waitUntil`).
+ * @category worker
+ */
+export const runSession = (
+  ws: WorkersWebSocket,
+  request: WorkerSessionRequest,
+  settings: WorkerSettings,
+  limiter: ConnectionLimiter
+): Promise<void> => {
+  const started = Date.now()
+  const key = clientKey(request.client)
+  let target: Target | undefined
+  let upstream: WorkersSocket | undefined
+  let writer: WritableStreamDefaultWriter<Uint8Array> | undefined
+  let address: string | undefined
+  let holdsSlot = false
+  let settled = false
+  let wsClosed = false
+  let upstreamClosed = true // no upstream yet counts as closed
+  let bytesUp = 0
+  let bytesDown = 0
+  let ended: { code: number; reason: string; by: ClosedBy } | undefined
+  let markDone: () => void = ignore
+  const done = new Promise<void>((resolve) => {
+    markDone = resolve
+  })
+
+  // Writes to the mail server, chained so they stay in order; they start once connected.
+  let connected: (writer: WritableStreamDefaultWriter<Uint8Array>) => void = ignore
+  const ready = new Promise<WritableStreamDefaultWriter<Uint8Array>>((resolve) => {
+    connected = resolve
+  })
+  let writes: Promise<void> = Promise.resolve()
+  let queuedUp = 0
+
+  const timers: Array<ReturnType<typeof setTimeout>> = []
+  let lastActivity = Date.now()
+  const touch = (): void => {
+    lastActivity = Date.now()
+  }
+  const watchIdle = (): void => {
+    const left = lastActivity + settings.idleTimeoutMs - Date.now()
+    if (left <= 0) return finish(CloseCode.Limit, "idle timeout", "bridge")
+    timers.push(setTimeout(watchIdle, left))
+  }
+  timers.push(setTimeout(watchIdle, settings.idleTimeoutMs))
+  timers.push(setTimeout(() => finish(CloseCode.Limit, "maximum session duration reached", "bridge"), settings.maxSessionMs))
+
+  /** Record how the session ends (first cause wins) and start closing both sides. */
+  const finish = (code: number, reason: string, by: ClosedBy): void => {
+    if (ended !== undefined) return
+    ended = { code, reason, by }
+    for (const t of timers) clearTimeout(t)
+    if (ws.readyState === OPEN) {
+      try {
+        ws.close(code, closeReason(reason))
+      } catch {
+        // already closing
+      }
+    }
+    // The client may never answer the close frame.
+    setTimeout(() => {
+      wsClosed = true
+      settle()
+    }, CLOSE_GRACE_MS)
+    const socket = upstream
+    if (socket !== undefined && !upstreamClosed) {
+      const open = writer
+      if (open === undefined) {
+        void socket.close().catch(ignore) // never relayed: nothing to flush
+      } else {
+        // Close the write side after what the client sent, so a QUIT sent just before the
+        // client left still reaches the server (RFC 1939: deletions happen on QUIT).
+        void writes.then(() => open.close()).catch(ignore)
+        setTimeout(() => void socket.close().catch(ignore), CLOSE_GRACE_MS)
+      }
+    }
+    settle()
+  }
+
+  const refuse = (r: Refusal): void => finish(r.code, r.reason, "bridge")
+
+  /** When both sides are closed: give back the slot and log once. */
+  const settle = (): void => {
+    if (!wsClosed || !upstreamClosed || ended === undefined || settled) return
+    settled = true
+    if (holdsSlot) limiter.release(key)
+    holdsSlot = false
+    if (settings.log) {
+      console.log(JSON.stringify({
+        time: new Date().toISOString(),
+        event: "session",
+        client: request.client,
+        origin: request.origin,
+        target: target === undefined ? undefined : targetText(target),
+        tls: target?.tls,
+        address,
+        bytesUp,
+        bytesDown,
+        durationMs: Date.now() - started,
+        closeCode: ended.code,
+        closeReason: ended.reason,
+        closedBy: ended.by
+      }))
+    }
+    markDone()
+  }
+
+  ws.addEventListener("message", (event) => {
+    if (ended !== undefined) return
+    const data = event.data
+    if (typeof data === "string") return finish(CloseCode.TextFrame, "text frames are not supported; send binary frames", "bridge")
+    if (!(data instanceof ArrayBuffer)) return finish(CloseCode.InternalError, "internal error: a message was not an ArrayBuffer", "bridge")
+    if (data.byteLength > settings.maxMessageBytes) return finish(CloseCode.TooBig, "message too big", "bridge")
+    const bytes = new Uint8Array(data)
+    touch()
+    bytesUp += bytes.length
+    queuedUp += bytes.length
+    if (queuedUp > settings.maxBufferedBytes) {
+      return finish(CloseCode.Limit, "the client sends faster than the mail server reads", "bridge")
+    }
+    writes = writes
+      .then(async () => {
+        const open = await ready
+        await open.write(bytes)
+        queuedUp -= bytes.length
+      })
+      .catch((error: unknown) => finish(CloseCode.UpstreamConnectFailed, `upstream connection lost: ${messageOf(error)}`, "upstream"))
+  })
+  ws.addEventListener("close", (event) => {
+    wsClosed = true
+    // Answer the client's close frame (the runtime does not always do it by itself).
+    // 1005/1006/1015 describe a missing or broken close and cannot be sent.
+    try {
+      ws.close([1005, 1006, 1015].includes(event.code) ? 1000 : event.code, closeReason(event.reason))
+    } catch {
+      // already closed
+    }
+    finish(event.code, event.reason || "client closed", "client")
+    settle()
+  })
+  ws.addEventListener("error", () => {
+    wsClosed = true
+    finish(CloseCode.ProtocolError, "websocket error", "client")
+    settle()
+  })
+
+  /** Wait while more than `maxBufferedBytes` wait for the client, where the runtime says so. */
+  const clientKeepsUp = async (): Promise<void> => {
+    if (typeof ws.bufferedAmount !== "number" || ws.bufferedAmount <= settings.maxBufferedBytes) return
+    while (ended === undefined && (ws.bufferedAmount ?? 0) > settings.maxBufferedBytes / 2) await sleep(POLL_MS)
+  }
+
+  const pumpDown = async (socket: WorkersSocket): Promise<void> => {
+    const reader = socket.readable.getReader()
+    try {
+      for (;;) {
+        await clientKeepsUp()
+        if (ended !== undefined) return
+        const { done, value } = await reader.read()
+        if (done) return finish(CloseCode.Normal, "upstream closed", "upstream")
+        if (ended !== undefined) return
+        bytesDown += value.byteLength
+        touch()
+        ws.send(value)
+      }
+    } catch (error) {
+      finish(CloseCode.UpstreamConnectFailed, `upstream connection lost: ${messageOf(error)}`, "upstream")
+    }
+  }
+
+  const run = async (): Promise<void> => {
+    const full = limiter.acquire(key)
+    if (full === "total") return refuse(refusal(CloseCode.Limit, "too many connections", "limit_total"))
+    if (full === "per_client") {
+      return refuse(refusal(CloseCode.Limit, "too many connections from your address", "limit_per_client"))
+    }
+    holdsSlot = true
+    const parsed = parseTarget(request.params)
+    if (isRefusal(parsed)) return refuse(parsed)
+    target = parsed
+    if (!isTargetAllowed(settings.allow, parsed)) {
+      return refuse(refusal(CloseCode.TargetNotAllowed, `${targetText(parsed)} is not allowed by this bridge`, "target_not_allowed"))
+    }
+    const connectTimer = setTimeout(() => finish(CloseCode.UpstreamTimeout, "upstream connect timed out", "bridge"), settings.connectTimeoutMs)
+    timers.push(connectTimer)
+    let socket: WorkersSocket
+    try {
+      socket = connect(
+        // workerd takes an IPv6 literal only in brackets.
+        { hostname: parsed.host.includes(":") ? `[${parsed.host}]` : parsed.host, port: parsed.port },
+        { secureTransport: parsed.tls === "implicit" ? "on" : "off", allowHalfOpen: false }
+      )
+    } catch (error) {
+      return finish(CloseCode.UpstreamConnectFailed, `upstream connect failed: ${messageOf(error)}`, "bridge")
+    }
+    upstream = socket
+    upstreamClosed = false
+    const onClosed = (): void => {
+      upstreamClosed = true
+      settle()
+    }
+    socket.closed.then(onClosed, onClosed)
+    let info: { readonly remoteAddress?: string }
+    try {
+      info = await socket.opened
+    } catch (error) {
+      clearTimeout(connectTimer)
+      const either = parsed.tls === "implicit" ? " (or its TLS handshake: Workers report both the same way)" : ""
+      return finish(CloseCode.UpstreamConnectFailed, `upstream connect failed: ${messageOf(error)}${either}`, "bridge")
+    }
+    clearTimeout(connectTimer)
+    if (ended !== undefined) return // the client left, or time ran out, while connecting
+    address = info.remoteAddress
+    const peer = peerIp(info.remoteAddress)
+    if (peer !== undefined) {
+      const checked = checkAddresses(settings.allow, parsed, [peer])
+      if (isRefusal(checked)) return refuse(checked)
+    }
+    const open = socket.writable.getWriter()
+    writer = open
+    connected(open)
+    void pumpDown(socket)
+  }
+  run().catch((error: unknown) => finish(CloseCode.InternalError, `internal error: ${messageOf(error)}`, "bridge"))
+  return done
+}

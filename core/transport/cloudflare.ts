@@ -1,0 +1,315 @@
+/**
+ * The Cloudflare Workers transport: TCP from a Worker through the runtime's `connect()`
+ * (`cloudflare:sockets`). Implicit TLS is `secureTransport: "on"`; STLS is
+ * `secureTransport: "starttls"` plus `socket.startTls()` inside `reader.upgrade`. Web
+ * streams only, no Node.
+ *
+ * What the Workers socket API cannot do, and what this transport does about it:
+ * - Certificates are verified against the runtime's own roots only: `connect()` takes no
+ *   extra CA and cannot skip verification. A target with `ca` or `insecure` fails with
+ *   InvalidArgument where it would matter (before connecting for implicit TLS, before
+ *   `startTls()` for STLS). Ignoring `ca` silently would let a caller believe a private CA
+ *   was used; ignoring `insecure` would turn into a confusing TLS failure later.
+ * - The certificate is checked against the host name given to `connect()`. `startTls()`
+ *   has an `expectedServerHostname` option, but workerd logs it as unsupported and the
+ *   edge sends no SNI with it (cloudflare/workerd#6903), so a `servername` other than
+ *   `host` is refused the same way: connect to the name that should be verified.
+ * - With `secureTransport: "on"` a failed handshake (untrusted or wrong certificate) is
+ *   reported exactly like a refused connection ("proxy request failed, cannot connect to
+ *   the specified address"); the ConnectError says that it may be either.
+ * - The socket `startTls()` returns does not report its handshake (`opened` resolves at
+ *   once); the handshake runs on first use. So a failure of the first read or write after
+ *   the upgrade is reported as a TlsError.
+ * - `Target.tls` is "none" both for plain POP3 and for STLS, so whether an upgrade follows
+ *   is unknown when the socket opens. Plain connections therefore use
+ *   `secureTransport: "starttls"`, which is plain TCP until `startTls()` is called ("off"
+ *   would make the upgrade impossible).
+ * - Production Workers refuse connections to private and loopback addresses; `wrangler dev`
+ *   and miniflare allow them.
+ *
+ * `cloudflare:sockets` is imported lazily, on the first connection, so this module also
+ * loads on other runtimes (a bundle that picks its transport at run time); there, opening
+ * a connection fails with a ConnectError saying the module is missing.
+ *
+ * @module
+ */
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Latch from "effect/Latch"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as Socket from "effect/socket/Socket"
+import { ConnectError, InvalidArgument, TlsError } from "../client/errors.ts"
+import { type Target, Transport } from "./transport.ts"
+
+/** The part of a Workers socket used here (a structural subset of the runtime's type). */
+interface WorkersSocket {
+  readonly readable: ReadableStream<Uint8Array>
+  readonly writable: WritableStream<Uint8Array>
+  readonly opened: Promise<unknown>
+  readonly closed: Promise<unknown>
+  close(): Promise<unknown>
+  startTls(): WorkersSocket
+}
+
+type Connect = (
+  address: { readonly hostname: string; readonly port: number },
+  options: { readonly secureTransport: "on" | "starttls"; readonly allowHalfOpen: boolean }
+) => WorkersSocket
+
+/**
+ * Why a Workers socket failed, carried as the cause of a `SocketError` so that `classify`
+ * can name it precisely (open.ts and connection.ts ask the transport first).
+ * @category errors
+ */
+export class WorkersSocketFailure extends Data.TaggedError("WorkersSocketFailure")<{
+  readonly kind: "unsupported" | "connect" | "tls"
+  readonly host: string
+  readonly port: number
+  readonly servername: string
+  readonly reason: string
+}> {}
+
+let runtimeConnect: Promise<Connect> | undefined
+const connectOfRuntime = (): Promise<Connect> =>
+  (runtimeConnect ??= import("cloudflare:sockets").then((module) => module.connect))
+
+// workerd takes an IPv6 literal only in brackets; bare, it is looked up as a name and fails.
+const hostname = (host: string): string => (host.includes(":") && !host.startsWith("[") ? `[${host}]` : host)
+
+const messageOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
+const ignore = (): void => {}
+
+/** What the Workers runtime cannot honour among these TLS settings, in words; else undefined. */
+const unsupportedTls = (
+  host: string,
+  settings: { readonly servername?: string | undefined; readonly ca?: unknown; readonly insecure?: boolean; readonly clientCertificate?: boolean }
+): string | undefined => {
+  if (settings.ca !== undefined) {
+    return "extra CA certificates (ca) cannot be used on Cloudflare Workers: connect() trusts only the runtime's roots"
+  }
+  if (settings.insecure === true) {
+    return "insecure (no certificate verification) is not possible on Cloudflare Workers: connect() always verifies"
+  }
+  if (settings.servername !== undefined && settings.servername !== host) {
+    return `servername ${settings.servername} differs from host ${host}: Cloudflare Workers verify the certificate ` +
+      `against the host given to connect(), so connect to ${settings.servername} instead`
+  }
+  if (settings.clientCertificate === true) return "client certificates are not supported by Cloudflare Workers sockets"
+  return undefined
+}
+
+const makeSocket = (target: Target): Socket.Socket => {
+  const failure = (kind: WorkersSocketFailure["kind"], reason: string) =>
+    new WorkersSocketFailure({ kind, host: target.host, port: target.port, servername: target.servername, reason })
+  const openFailure = (kind: WorkersSocketFailure["kind"], reason: string) =>
+    new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause: failure(kind, reason) }) })
+  const tlsFailure = (reason: string) =>
+    new Socket.SocketError({ reason: new Socket.SocketUpgradeError({ cause: failure("tls", reason) }) })
+
+  /** The connection now: its socket is replaced by `startTls()`'s on upgrade. */
+  interface Live {
+    socket: WorkersSocket
+    reader: ReadableStreamDefaultReader<Uint8Array>
+    writer: WritableStreamDefaultWriter<Uint8Array>
+    upgraded: boolean
+    /** TLS was started and nothing has been read or written since: a failure is the handshake's. */
+    handshaking: boolean
+    /** Set once the connection is finished (by a close request or the scope): every pull fails with it. */
+    failure: Socket.SocketError | undefined
+  }
+  const latch = Latch.makeUnsafe(false)
+  let live: Live | undefined
+
+  const reader: Socket.Socket["reader"] = Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    if (target.tls === "implicit") {
+      const problem = unsupportedTls(target.host, target)
+      if (problem !== undefined) return yield* Effect.fail(openFailure("unsupported", problem))
+    }
+    const connect = yield* Effect.tryPromise({
+      try: connectOfRuntime,
+      catch: (cause) => openFailure("connect", `cloudflare:sockets is not available (not on Cloudflare Workers?): ${messageOf(cause)}`)
+    })
+    const socket = yield* Effect.try({
+      try: () =>
+        connect(
+          { hostname: hostname(target.host), port: target.port },
+          { secureTransport: target.tls === "implicit" ? "on" : "starttls", allowHalfOpen: false }
+        ),
+      catch: (cause) => openFailure("connect", messageOf(cause))
+    })
+    socket.closed.catch(ignore) // a failed connection rejects `closed` too; `opened` reports it
+    let state: Live | undefined
+    // Registered before waiting for `opened`, so a timeout or interruption still closes it.
+    // Cancelling the reader wakes a pull waiting in another fiber (the Socket contract).
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.suspend(() => {
+        latch.closeUnsafe()
+        live = undefined
+        if (state !== undefined) state.failure ??= new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1000 }) })
+        const closing = [state?.reader.cancel(), (state?.socket ?? socket).close()]
+        return Effect.promise(() => Promise.allSettled(closing))
+      })
+    )
+    yield* Effect.tryPromise({
+      try: () => socket.opened,
+      catch: (cause) =>
+        openFailure(
+          "connect",
+          target.tls === "implicit"
+            ? `${messageOf(cause)} (Workers report a failed TLS handshake, e.g. an untrusted certificate, the same way)`
+            : messageOf(cause)
+        )
+    })
+    state = {
+      socket,
+      reader: socket.readable.getReader(),
+      writer: socket.writable.getWriter(),
+      upgraded: target.tls === "implicit",
+      handshaking: false,
+      failure: undefined
+    }
+    const self = state
+    live = self
+    latch.openUnsafe()
+
+    const pull: Socket.Reader["pull"] = Effect.suspend(() => {
+      if (self.failure !== undefined) return Effect.fail(self.failure)
+      const handle = self.reader
+      return Effect.tryPromise({
+        try: () => handle.read(),
+        catch: (cause) =>
+          self.failure ??
+            (self.handshaking
+              ? tlsFailure(messageOf(cause))
+              : new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) }))
+      }).pipe(Effect.flatMap(({ done, value }) => {
+        if (done) {
+          if (self.failure !== undefined) return Effect.fail(self.failure)
+          if (self.handshaking) return Effect.fail(tlsFailure("the server closed the connection during the TLS handshake"))
+          return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1000 }) }))
+        }
+        self.handshaking = false
+        return Effect.succeed([value] as const)
+      }))
+    })
+
+    const upgrade: Socket.Reader["upgrade"] = (options = {}) =>
+      Effect.suspend(() => {
+        if (self.failure !== undefined) return Effect.fail(self.failure)
+        if (self.upgraded) return Effect.fail(tlsFailure("the connection already speaks TLS"))
+        const problem = unsupportedTls(target.host, {
+          servername: options.servername,
+          ca: options.ca,
+          insecure: options.rejectUnauthorized === false,
+          clientCertificate: options.cert !== undefined || options.key !== undefined
+        })
+        if (problem !== undefined) {
+          return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketUpgradeError({ cause: failure("unsupported", problem) }) }))
+        }
+        return Effect.try({
+          try: () => {
+            // The old streams are released, never read again: bytes that arrived in
+            // plaintext after the STLS answer are dropped with them, so nothing sent
+            // before the handshake can pass for protected data (the engine also clears
+            // its own buffer at this point). startTls() flushes the old writable first.
+            self.reader.releaseLock()
+            self.writer.releaseLock()
+            const tls = self.socket.startTls()
+            tls.closed.catch(ignore)
+            self.socket = tls
+            self.reader = tls.readable.getReader()
+            self.writer = tls.writable.getWriter()
+            self.upgraded = true
+            self.handshaking = true
+          },
+          catch: (cause) => tlsFailure(messageOf(cause))
+        })
+      })
+
+    return { pull, upgrade }
+  })
+
+  // Writes wait until a connection is open (the Socket contract: the writer is detached).
+  const send = (bytes: Uint8Array): Effect.Effect<void, Socket.SocketError> =>
+    latch.whenOpen(Effect.suspend(() => {
+      const state = live
+      if (state === undefined) return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1000 }) }))
+      const writer = state.writer
+      return Effect.tryPromise({
+        // Resolves when the runtime has taken the bytes: the stream's own backpressure.
+        try: () => writer.write(bytes),
+        catch: (cause) =>
+          state.handshaking ? tlsFailure(messageOf(cause)) : new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
+      }).pipe(Effect.map(() => {
+        state.handshaking = false
+      }))
+    }))
+
+  const encoder = new TextEncoder()
+  const bytesOf = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === "string" ? encoder.encode(chunk) : chunk)
+
+  const write = (chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> => {
+    if (!Socket.isCloseEvent(chunk)) return send(bytesOf(chunk))
+    return latch.whenOpen(Effect.suspend(() => {
+      const state = live
+      if (state === undefined) return Effect.void
+      state.failure ??= new Socket.SocketError({
+        reason: new Socket.SocketCloseError({ code: chunk.code, closeReason: chunk.reason })
+      })
+      const closing = [state.reader.cancel(), state.socket.close()]
+      return Effect.promise(() => Promise.allSettled(closing))
+    }))
+  }
+
+  // A pipelined batch goes out as one write, so it can leave in one TCP segment.
+  const writeAll = (chunks: ReadonlyArray<Uint8Array | string>): Effect.Effect<void, Socket.SocketError> => {
+    const parts = chunks.map(bytesOf)
+    if (parts.length === 1 && parts[0] !== undefined) return send(parts[0])
+    const joined = new Uint8Array(parts.reduce((size, part) => size + part.length, 0))
+    let at = 0
+    for (const part of parts) {
+      joined.set(part, at)
+      at += part.length
+    }
+    return send(joined)
+  }
+
+  const writer: Socket.Socket["writer"] = Effect.acquireRelease(
+    Effect.succeed({ write, writeAll }),
+    // Releasing the writer half-closes (FIN) after what was written is flushed.
+    () => Effect.promise(() => live?.writer.close().catch(ignore) ?? Promise.resolve())
+  )
+
+  return Socket.make({ reader, writer })
+}
+
+/**
+ * The Cloudflare Workers transport (needs the Workers runtime, or workerd/miniflare).
+ * @category layers
+ */
+export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({
+  name: "cloudflare",
+  startTls: true,
+  // Passed on so that `reader.upgrade` can refuse what it cannot honour (see the module comment).
+  upgradeOptions: (target) => ({
+    servername: target.servername,
+    ...(target.ca !== undefined ? { ca: target.ca } : {}),
+    ...(target.insecure ? { rejectUnauthorized: false } : {})
+  }),
+  classify: (error) => {
+    const cause = "cause" in error.reason ? error.reason.cause : undefined
+    if (!(cause instanceof WorkersSocketFailure)) return undefined
+    switch (cause.kind) {
+      case "unsupported":
+        return new InvalidArgument({ reason: cause.reason })
+      case "tls":
+        return new TlsError({ host: cause.servername, reason: cause.reason })
+      case "connect":
+        return new ConnectError({ host: cause.host, port: cause.port, reason: cause.reason })
+    }
+  },
+  open: (target) => Effect.sync(() => makeSocket(target))
+})
