@@ -1,0 +1,295 @@
+// The web demo in Debian's Chromium against the `npm start` stack (dev POP3 server with the
+// 14-message sample mailbox, pop3-bridge, Vite): connect with the prefilled form, read the
+// list and messages, the HTML sandbox, an attachment download, DELE/RSET/QUIT as the UI
+// states them, USER/PASS with the password redacted, the state diagram, step mode, error
+// messages, the phone layout — and not one console error or warning on the way.
+import { readFile } from "node:fs/promises"
+import { createServer } from "node:net"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type RunningStack, startStack } from "../../scripts/stack.ts"
+import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
+import { requireService } from "../support/require-service.ts"
+import { type DemoPage, fillAndConnect, frameSandbox, openDemo, poll, row, SCREENSHOTS, screenshot, traceLines, waitForMailbox, waitForTrace } from "./helpers.ts"
+
+const available = requireService("Chromium", chromiumAvailable())
+
+// message 6's notes.txt, as test/dev-server/sample-mailbox.ts builds it
+const NOTES = "Quarterly notes\n===============\n\n- 99.98% uptime\n- 12,403 sessions per day\n- median RETR: 31 ms\n"
+// A 1×1 PNG, answered for the newsletter's remote image once the user allows it.
+const PIXEL = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=", "base64")
+
+describe.skipIf(!available)("the web demo against the npm start stack", () => {
+  let stack: RunningStack | undefined
+  let chromium: LaunchedChromium | undefined
+  let demo: DemoPage | undefined
+  const remoteRequests: Array<string> = []
+  const d = (): DemoPage => {
+    if (demo === undefined) throw new Error("the page did not open")
+    return demo
+  }
+
+  beforeAll(async () => {
+    stack = await startStack({ quiet: true, devServerPort: 0, devServerTlsPort: 0, bridgePort: 0, vitePort: 0 })
+    chromium = await launchChromium()
+    // Anything the page fetches from the newsletter's image host is counted (and answered,
+    // so an allowed load does not turn into a console error on this offline machine).
+    await chromium.context.route("https://images.example.com/**", (route) => {
+      remoteRequests.push(route.request().url())
+      return route.fulfill({ status: 200, contentType: "image/png", body: PIXEL })
+    })
+    demo = await openDemo(chromium.context, stack.url)
+  })
+  afterAll(async () => {
+    await chromium?.close()
+    await stack?.close()
+  })
+
+  it("prefills the form from the stack and lists 14 messages with decoded headers", async () => {
+    const { page } = d()
+    await poll(() => page.getByLabel("Bridge URL").inputValue()).toBe(stack!.bridgeUrl)
+    expect(await page.getByLabel("Port", { exact: true }).inputValue()).toBe(String(stack!.devServer.tlsPort))
+    expect(await page.getByRole("radio", { name: /^Implicit TLS/ }).isChecked()).toBe(true)
+    await screenshot(page, "01-connect-form")
+
+    await fillAndConnect(page)
+    const rows = await waitForMailbox(page, 14)
+    const text = rows.join("\n")
+    expect(text).toContain("Grüße aus Köln 🌷 – Fotos vom Wochenende")
+    expect(text).toContain("Jürgen Müller")
+    expect(text).toContain("Café crème à Paris")
+    expect(text).toContain("“Special offer” – 20 € off … today only")
+    // ISO-2022-JP after a Japanese display name: no stray U+FFFD (see text-decoder-fix.ts).
+    expect(await row(page, 10).innerText()).toContain("会議の議事録（第3回）")
+    expect(text).not.toContain("\uFFFD")
+    // Pipelined headers: every TOP went out before the first answer came back.
+    const lines = await traceLines(page)
+    const firstTop = lines.findIndex((l) => / C: TOP 1 0/.test(l))
+    const firstAnswer = lines.findIndex((l, i) => i > firstTop && / S: \+OK/.test(l))
+    expect(lines.slice(firstTop, firstAnswer).filter((l) => / C: TOP \d+ 0/.test(l))).toHaveLength(14)
+    await poll(() => page.locator(".state-badge").innerText()).toBe("TRANSACTION")
+    await screenshot(page, "02-mailbox")
+  })
+
+  it("shows the HTML newsletter in a sandboxed frame, inline image shown, remote image not loaded", async () => {
+    const { page } = d()
+    await row(page, 4).click()
+    const frame = page.frameLocator("iframe.html-frame")
+    await frame.getByRole("heading", { name: "The state of POP3" }).waitFor()
+    const sandbox = await frameSandbox(page)
+    expect(sandbox).not.toContain("allow-scripts")
+    expect(sandbox).not.toContain("allow-same-origin")
+    const srcdoc = (await page.locator("iframe.html-frame").getAttribute("srcdoc")) ?? ""
+    expect(srcdoc).toMatch(/http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:;/)
+    // The cid: logo became a data: URL and rendered (16×16); the remote banner has no source.
+    await poll(() => frame.getByAltText("Mail Weekly logo").evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(16)
+    expect(await frame.getByAltText(/Remote banner/).getAttribute("src")).toBeNull()
+    await page.waitForTimeout(300)
+    expect(remoteRequests).toEqual([])
+    expect(await page.getByText("1 remote image blocked").isVisible()).toBe(true)
+    await page.locator(".reader").scrollIntoViewIfNeeded()
+    // The frame paints in its own process (a sandboxed, opaque origin): give it a moment.
+    await page.waitForTimeout(700)
+    await screenshot(page, "03-html-message")
+
+    // Only after the user asks: img-src gains https:, and the image is fetched once.
+    await page.getByRole("button", { name: "Load remote images" }).click()
+    await poll(() => remoteRequests.length).toBe(1)
+    expect(remoteRequests[0]).toBe("https://images.example.com/banner-42.png")
+    expect((await page.locator("iframe.html-frame").getAttribute("srcdoc")) ?? "").toContain("img-src data: https:;")
+  })
+
+  it("downloads message 6's attachment byte for byte and shows the raw source", async () => {
+    const { page } = d()
+    await row(page, 6).click()
+    await page.getByRole("heading", { name: "Quarterly report (PDF + notes)" }).waitFor()
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download notes.txt" }).click()])
+    expect(download.suggestedFilename()).toBe("notes.txt")
+    const path = await download.path()
+    expect(await readFile(path, "utf8")).toBe(NOTES)
+    await screenshot(page, "04-attachments")
+    await page.getByRole("tab", { name: "Source" }).click()
+    await poll(() => page.locator("pre.source").innerText()).toContain('Content-Disposition: attachment; filename="notes.txt"')
+  })
+
+  it("marks a message with DELE, and Disconnect sends RSET and QUIT so nothing is removed", async () => {
+    const { page } = d()
+    await row(page, 2).click()
+    await page.getByRole("button", { name: "Mark for deletion (DELE 2)" }).click()
+    await waitForTrace(page, / C: DELE 2$/)
+    const lines = await traceLines(page)
+    expect(lines[lines.findIndex((l) => / C: DELE 2$/.test(l)) + 1]).toMatch(/ S: \+OK/)
+    await poll(() => row(page, 2).getAttribute("class")).toContain("deleted")
+    expect(await row(page, 2).textContent()).toContain("Deleted")
+    expect(await page.locator(".summary").innerText()).toContain("1 marked for deletion")
+    expect(await page.getByRole("button", { name: "Quit and delete 1 marked" }).isVisible()).toBe(true)
+
+    await page.getByRole("button", { name: "Disconnect without deleting" }).click()
+    await page.getByRole("button", { name: "Connect" }).waitFor()
+    await waitForTrace(page, /Closed: scope closed after a failure/)
+    const after = await traceLines(page)
+    const dele = after.findIndex((l) => / C: DELE 2$/.test(l))
+    expect(after.slice(dele).filter((l) => / C: /.test(l)).map((l) => l.replace(/^.* C: /, ""))).toEqual(["DELE 2", "RSET", "QUIT"])
+    expect(await page.locator(".notice").innerText()).toContain("the library sent RSET and QUIT, so nothing was removed")
+  })
+
+  it("logs in with USER/PASS: the trace shows USER demo, PASS ****, +OK and AUTHORIZATION → TRANSACTION", async () => {
+    const { page } = d()
+    await page.getByRole("button", { name: "Clear" }).click()
+    // Before: the last session ended, so the diagram highlights CLOSED.
+    expect(await page.locator('.diagram .node[data-state="CLOSED"]').getAttribute("class")).toContain("current")
+    await fillAndConnect(page, { auth: "user" })
+    await waitForMailbox(page, 14) // DELE 2 of the last session was not committed
+    expect(await page.locator('.diagram .node[data-state="CLOSED"]').getAttribute("class")).not.toContain("current")
+    const lines = await traceLines(page)
+    const user = lines.findIndex((l) => / C: USER demo$/.test(l))
+    const pass = lines.findIndex((l) => / C: PASS \*\*\*\*/.test(l))
+    expect(user).toBeGreaterThan(-1)
+    expect(pass).toBeGreaterThan(user)
+    expect(lines.slice(user + 1, pass).some((l) => / S: \+OK/.test(l))).toBe(true)
+    expect(lines.slice(pass + 1).find((l) => / S: /.test(l))).toMatch(/ S: \+OK/)
+    expect(lines.some((l) => /→ AUTHORIZATION → AUTHORIZATION_PASS USER \+OK/.test(l))).toBe(true)
+    expect(lines.some((l) => /→ AUTHORIZATION_PASS → TRANSACTION PASS \+OK/.test(l))).toBe(true)
+    // The password never reaches the panel: not after PASS, not anywhere.
+    expect(lines.filter((l) => / C: PASS/.test(l))).toEqual([expect.stringMatching(/ C: PASS \*\*\*\*$/)])
+    expect(await page.locator(".trace").innerText()).not.toContain("PASS demo")
+    expect(lines.filter((l) => /\bdemo\b/.test(l)).every((l) => / C: USER demo$/.test(l))).toBe(true)
+    // The diagram, drawn from the table, highlights TRANSACTION and the PASS arrow into it.
+    expect(await page.locator('.diagram .node[data-state="TRANSACTION"]').getAttribute("class")).toContain("current")
+    expect(await page.locator('.diagram .node[data-state="AUTHORIZATION"]').getAttribute("class")).not.toContain("current")
+    expect(await page.locator(".diagram .edge.taken title").textContent()).toMatch(/^AUTHORIZATION_PASS → TRANSACTION: PASS \+OK/)
+    expect(await page.locator(".diagram-status").innerText()).toContain("Now in TRANSACTION (from AUTHORIZATION_PASS)")
+    // The login part of the log at the top of the panel, the diagram below it.
+    await page.setViewportSize({ width: 1440, height: 1600 })
+    await page.locator(".trace-log li", { hasText: "Connecting to" }).last().evaluate((li: HTMLElement) => {
+      const log = li.parentElement!
+      log.scrollTop = li.offsetTop - log.offsetTop - 4
+    })
+    await page.locator(".trace").screenshot({ path: `${SCREENSHOTS}05-trace-panel.png` })
+    await page.setViewportSize({ width: 1440, height: 900 })
+  })
+
+  it("trace tools: filter, pause, and export in the CLI's format with the password as ****", async () => {
+    const { page } = d()
+    await page.getByLabel("Filter").fill("PASS")
+    await poll(async () => (await page.locator(".trace-log > li:not([hidden])").allInnerTexts()).join("\n")).toMatch(/PASS \*\*\*\*/)
+    expect(await page.locator(".trace-log > li:not([hidden])").count()).toBeLessThan(6)
+    await page.getByLabel("Filter").fill("")
+    const shown = await page.locator(".trace-log > li").count()
+    await page.getByRole("button", { name: "Pause" }).click()
+    expect(await page.getByRole("button", { name: "Resume" }).getAttribute("aria-pressed")).toBe("true")
+    await page.getByLabel("Command", { exact: true }).fill("NOOP")
+    await page.getByRole("button", { name: "Send NOOP" }).click()
+    await poll(() => page.locator(".trace-paused").innerText()).toMatch(/Paused — \d+ new lines? waiting/)
+    expect(await page.locator(".trace-log > li").count()).toBe(shown)
+    await page.getByRole("button", { name: "Resume" }).click()
+    await waitForTrace(page, / C: NOOP$/)
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export .txt" }).click()])
+    expect(download.suggestedFilename()).toMatch(/^pop3-trace-.*\.txt$/)
+    const text = await readFile(await download.path(), "utf8")
+    expect(text).toMatch(/^\s+\d+\.\d{3}s C: USER demo$/m)
+    expect(text).toMatch(/^\s+\d+\.\d{3}s C: PASS \*\*\*\*$/m)
+    expect(text).toMatch(/^\s+\d+\.\d{3}s \.\. AUTHORIZATION_PASS -> TRANSACTION \(PASS \+OK\)$/m)
+    expect(text).not.toContain("PASS demo")
+  })
+
+  it("the list works from the keyboard: arrows move, Enter opens, Delete marks", async () => {
+    const { page } = d()
+    await row(page, 1).focus()
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("ArrowDown")
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("data-msg"))).toBe("3")
+    await page.keyboard.press("Enter")
+    await page.getByRole("heading", { name: "Re: Project kickoff: POP3 client" }).waitFor()
+    await waitForTrace(page, / C: RETR 3$/)
+    await page.keyboard.press("End")
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("data-msg"))).toBe("14")
+    await page.keyboard.press("Delete")
+    await waitForTrace(page, / C: DELE 14$/)
+    await page.getByRole("button", { name: "Undo all deletions (RSET)" }).click()
+    await waitForTrace(page, / C: RSET$/)
+    await poll(() => row(page, 14).getAttribute("class")).not.toContain("deleted")
+  })
+
+  it("step mode: says where a command is allowed and sends read-only ones through the library", async () => {
+    const { page } = d()
+    const input = page.getByLabel("Command", { exact: true })
+    await input.fill("user")
+    await poll(() => page.locator(".step-help").innerText()).toContain("Allowed in AUTHORIZATION (")
+    expect(await page.locator('.diagram .node[data-state="AUTHORIZATION"]').getAttribute("class")).toContain("allowing")
+    expect(await page.getByRole("button", { name: "Send USER" }).isDisabled()).toBe(true)
+    await input.fill("STAT")
+    await poll(() => page.locator(".step-help").innerText()).toContain("Allowed in TRANSACTION (")
+    await page.getByRole("button", { name: "Send STAT" }).click()
+    await poll(() => page.locator(".step-result").innerText()).toMatch(/^STAT: 14 messages/)
+    await waitForTrace(page, / C: STAT$/)
+  })
+
+  it("Quit commits: QUIT removes the marked message, and the next session lists 13", async () => {
+    const { page } = d()
+    await row(page, 14).click()
+    await page.getByRole("button", { name: "Mark for deletion (DELE 14)" }).click()
+    await page.getByRole("button", { name: "Quit and delete 1 marked" }).click()
+    await page.getByRole("button", { name: "Connect" }).waitFor()
+    expect(await page.locator(".notice").innerText()).toBe("Session ended with QUIT: the server removed 1 message.")
+    await fillAndConnect(page, { auth: "auto" })
+    await waitForMailbox(page, 13)
+  })
+
+  it("fits a phone (390×844): panels stack, nothing scrolls sideways", async () => {
+    const { page } = d()
+    await page.setViewportSize({ width: 390, height: 844 })
+    await page.evaluate(() => window.scrollTo(0, 0))
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    const list = await page.locator(".mailbox").boundingBox()
+    const trace = await page.locator(".trace").boundingBox()
+    expect(trace!.y).toBeGreaterThan(list!.y + list!.height)
+    await screenshot(page, "06-phone-mailbox")
+    await page.getByRole("button", { name: "Disconnect without deleting" }).click()
+    await page.getByRole("button", { name: "Connect" }).waitFor()
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    await page.evaluate(() => window.scrollTo(0, 0))
+    await screenshot(page, "07-phone-connect")
+    await page.setViewportSize({ width: 1440, height: 900 })
+  })
+
+  it("explains failures in plain words: a target the bridge refuses, TLS, a wrong password, plaintext", async () => {
+    const { page } = d()
+    await fillAndConnect(page, { port: 9999 })
+    await poll(() => page.locator(".error-box").innerText()).toContain("The bridge does not allow localhost:9999")
+    await screenshot(page, "08-error-refused-target")
+    // Implicit TLS to the plain (STLS) port: the bridge's TLS handshake fails (4011).
+    await fillAndConnect(page, { port: stack!.devServer.port })
+    await poll(() => page.locator(".error-box").innerText()).toContain("TLS between the bridge and localhost failed")
+    await fillAndConnect(page, { port: stack!.devServer.tlsPort, password: "wrong" })
+    await poll(() => page.locator(".error-box").innerText()).toContain("Wrong user name or password")
+    expect(await page.locator(".error-box").innerText()).toContain("[AUTH]")
+    // Plain POP3 and USER: refused by the library before anything is sent, until allowed.
+    await fillAndConnect(page, { port: stack!.devServer.port, security: "none", password: "demo", auth: "user" })
+    await poll(() => page.locator(".error-box").innerText()).toContain("USER would send the password unencrypted")
+    await fillAndConnect(page, { allowPlaintext: true })
+    await waitForMailbox(page, 13)
+    await waitForTrace(page, /Connecting to localhost:\d+ \(TLS: none/)
+    await page.getByRole("button", { name: "Disconnect without deleting" }).click()
+    await page.getByRole("button", { name: "Connect" }).waitFor()
+  })
+
+  it("says so when the bridge cannot be reached (its one console error is the browser's own)", async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, "127.0.0.1", () => {
+        const address = server.address()
+        server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+      })
+    })
+    const other = await openDemo(chromium!.context, stack!.url)
+    await fillAndConnect(other.page, { bridgeUrl: `ws://127.0.0.1:${closed}/pop3` })
+    await poll(() => other.page.locator(".error-box").innerText()).toContain("Could not reach the bridge")
+    expect(await other.page.locator(".error-box").innerText()).toContain(`Nothing accepted a WebSocket at ws://127.0.0.1:${closed}/pop3.`)
+    // Chromium reports the failed WebSocket itself; nothing else may appear.
+    expect(other.problems.filter((p) => !p.startsWith(`console.error: WebSocket connection to 'ws://127.0.0.1:${closed}/pop3?`))).toEqual([])
+    await other.page.close()
+  })
+
+  it("logged no console error or warning and threw nothing", () => {
+    expect(d().problems).toEqual([])
+  })
+})

@@ -1,0 +1,51 @@
+// The demo's plain-words explanations of the library's errors, for the cases the browser
+// tests cannot provoke against the dev stack: every bridge close code, [SYS/TEMP], [IN-USE],
+// [LOGIN-DELAY], timeouts, a dropped connection. Pure code, so it runs in Node.
+import { describe, expect, it } from "vitest"
+import { AuthError, BridgeError, ConnectionClosed, ServerError, TimeoutError, TlsError } from "../../core/index.ts"
+import { explain } from "../../web-demo/src/explain.ts"
+
+const ctx = { bridgeUrl: "wss://bridge.example.com/pop3", host: "pop.example.com", port: 995 }
+const refused = (code: string | undefined, text = "go away") =>
+  new AuthError({ attempts: [{ mechanism: "PLAIN", code, text }], reason: "PLAIN was refused" })
+
+describe("explain", () => {
+  it("names each bridge close code in plain words", () => {
+    expect(explain(new BridgeError({ code: 4001, reason: "pop.example.com:995 is not allowed by this bridge" }), ctx).title).toBe("The bridge does not allow pop.example.com:995")
+    expect(explain(new BridgeError({ code: 4002, reason: "bad port" }), ctx).title).toBe("The bridge rejected the request")
+    expect(explain(new BridgeError({ code: 4008, reason: "idle timeout" }), ctx).detail).toContain("“idle timeout”")
+    expect(explain(new BridgeError({ code: 4010, reason: "ECONNREFUSED" }), ctx).title).toBe("The bridge could not reach pop.example.com:995")
+    expect(explain(new BridgeError({ code: 4011, reason: "upstream TLS failed: CERT_HAS_EXPIRED" }), ctx).title).toBe("TLS between the bridge and pop.example.com failed")
+    expect(explain(new BridgeError({ code: 4012, reason: "" }), ctx).title).toBe("The bridge timed out reaching pop.example.com:995")
+    expect(explain(new BridgeError({ code: 4999, reason: "" }), ctx).title).toBe("The bridge closed the connection (code 4999)")
+  })
+
+  it("tells a wrong password ([AUTH]) from a temporary refusal ([SYS/TEMP]) and the others", () => {
+    const auth = explain(refused("AUTH", "Authentication failed"), ctx)
+    expect(auth.title).toBe("Wrong user name or password")
+    expect(auth.detail).toContain("will not help")
+    expect(auth.detail).toContain("-ERR [AUTH] “Authentication failed”")
+    const temp = explain(refused("SYS/TEMP", "backend down"), ctx)
+    expect(temp.title).toBe("The server has a temporary problem")
+    expect(temp.detail).toContain("try again in a few minutes")
+    expect(explain(refused("SYS/PERM"), ctx).title).toBe("The server refused for a lasting reason")
+    expect(explain(refused("IN-USE"), ctx).title).toBe("The mailbox is in use")
+    expect(explain(refused("LOGIN-DELAY"), ctx).title).toBe("Logging in again too soon")
+    expect(explain(refused(undefined, "no"), ctx).title).toBe("Login failed")
+  })
+
+  it("offers the plaintext checkbox only when login was refused for lack of encryption", () => {
+    const plain = new AuthError({ attempts: [], reason: "USER would send the password unencrypted; use TLS, or allow plaintext explicitly" })
+    expect(explain(plain, ctx).plaintextRefused).toBe(true)
+    expect(explain(new AuthError({ attempts: [], reason: "the server offers no mechanism this client supports" }), ctx).plaintextRefused).toBe(false)
+  })
+
+  it("explains timeouts, dropped connections, TLS and -ERR answers", () => {
+    expect(explain(new TimeoutError({ operation: "the answer to STAT", millis: 30_000 }), ctx).detail).toContain("No answer within 30 s while waiting for the answer to STAT")
+    expect(explain(new ConnectionClosed({ during: "the body of RETR 1", reason: "the server closed the connection" }), ctx).title).toBe("The connection closed")
+    expect(explain(new TlsError({ host: "pop.example.com", reason: "certificate has expired" }), ctx).title).toBe("TLS with pop.example.com failed")
+    const err = explain(new ServerError({ command: "RETR 3", code: "SYS/TEMP", text: "try later" }), ctx)
+    expect(err.title).toBe("The server refused RETR 3")
+    expect(err.detail).toContain("This is temporary")
+  })
+})

@@ -1,0 +1,101 @@
+// Shared steps for the web demo's browser tests: open the page while recording every
+// console error or warning and uncaught exception, connect, wait for the list, read the
+// trace, save screenshots.
+import { mkdir } from "node:fs/promises"
+import { fileURLToPath } from "node:url"
+import type { BrowserContext, Page } from "playwright-core"
+import { expect } from "vitest"
+
+export const SCREENSHOTS = fileURLToPath(new URL("../../test-results/screenshots/", import.meta.url))
+
+export interface DemoPage {
+  readonly page: Page
+  /** Console errors and warnings, and uncaught exceptions, in order. */
+  readonly problems: Array<string>
+}
+
+export async function openDemo(context: BrowserContext, url: string): Promise<DemoPage> {
+  const page = await context.newPage()
+  const problems: Array<string> = []
+  page.on("console", (message) => {
+    if (message.type() === "error" || message.type() === "warning") problems.push(`console.${message.type()}: ${message.text()}`)
+  })
+  page.on("pageerror", (error) => problems.push(`pageerror: ${error.message}`))
+  // Vite's HMR socket is answered by a stub that only says "connected": other engineers edit
+  // core/ in this checkout while tests run, and Vite would reload the page mid-test for each
+  // edit. The bridge listens on another port, so its WebSockets go through untouched.
+  const vite = new URL(url)
+  await page.routeWebSocket((u) => u.host === vite.host, (ws) => ws.send(JSON.stringify({ type: "connected" })))
+  // Any reload after the first load would silently reset the demo: record it.
+  let loads = 0
+  page.on("load", () => {
+    if (++loads > 1) problems.push(`the page reloaded (${page.url()})`)
+  })
+  page.on("console", (message) => {
+    if (/optimized|reload/i.test(message.text())) problems.push(`vite: ${message.text()}`)
+  })
+  await page.goto(url)
+  await page.getByRole("button", { name: "Connect" }).waitFor()
+  return { page, problems }
+}
+
+/** Fills the connect form (only the fields given) and presses Connect. */
+export async function fillAndConnect(
+  page: Page,
+  fields: { bridgeUrl?: string; host?: string; port?: number; user?: string; password?: string; auth?: string; security?: "implicit" | "none"; allowPlaintext?: boolean } = {}
+): Promise<void> {
+  if (fields.bridgeUrl !== undefined) await page.getByLabel("Bridge URL").fill(fields.bridgeUrl)
+  if (fields.host !== undefined) await page.getByLabel("Host", { exact: true }).fill(fields.host)
+  if (fields.port !== undefined) await page.getByLabel("Port", { exact: true }).fill(String(fields.port))
+  if (fields.security === "none") await page.getByRole("radio", { name: /^None/ }).check()
+  if (fields.security === "implicit") await page.getByRole("radio", { name: /^Implicit TLS/ }).check()
+  if (fields.user !== undefined) await page.getByLabel("Username").fill(fields.user)
+  if (fields.password !== undefined) await page.getByLabel("Password", { exact: true }).fill(fields.password)
+  if (fields.auth !== undefined) await page.getByLabel("Authentication").selectOption(fields.auth)
+  if (fields.allowPlaintext === true) await page.getByLabel("Allow password over an unencrypted connection").check()
+  await page.getByRole("button", { name: "Connect" }).click()
+}
+
+/** Waits until the list shows `count` messages with every header read; returns the rows' texts. */
+export async function waitForMailbox(page: Page, count: number): Promise<Array<string>> {
+  await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 30_000 })
+  await page.waitForFunction(
+    (n) => document.querySelectorAll(".msg-row").length === n && document.querySelectorAll(".msg-row.loading").length === 0,
+    count,
+    { timeout: 30_000 }
+  )
+  return page.locator(".msg-row").allInnerTexts()
+}
+
+/** The protocol trace panel's lines, one string per row, without the one-line explanations. */
+export async function traceLines(page: Page): Promise<Array<string>> {
+  return page.locator(".trace-log > li").evaluateAll((rows) =>
+    rows.map((row) => {
+      const copy = row.cloneNode(true) as HTMLElement
+      for (const gloss of copy.querySelectorAll(".gloss")) gloss.remove()
+      return [...copy.children].map((part) => part.textContent ?? "").join(" ").replace(/\s+/g, " ").trim()
+    }))
+}
+
+/** `expect.poll` with room for a busy machine (its default gives up after one second). */
+export const poll = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 20_000 })
+
+/** Waits until some trace line matches. */
+export async function waitForTrace(page: Page, pattern: RegExp): Promise<void> {
+  await poll(async () => (await traceLines(page)).some((l) => pattern.test(l))).toBe(true)
+}
+
+/** The message row for message number `msg`. */
+export const row = (page: Page, msg: number) => page.locator(`.msg-row[data-msg="${msg}"]`)
+
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
+  await mkdir(SCREENSHOTS, { recursive: true })
+  await page.screenshot({ path: `${SCREENSHOTS}${name}.png`, fullPage: options.fullPage ?? false })
+}
+
+/** The tokens of the message frame's sandbox attribute. */
+export async function frameSandbox(page: Page): Promise<Array<string>> {
+  const value = await page.locator("iframe.html-frame").getAttribute("sandbox")
+  expect(value, "the HTML frame has a sandbox attribute").not.toBeNull()
+  return (value ?? "").split(/\s+/).filter((t) => t !== "")
+}

@@ -1,0 +1,26 @@
+// The connect form's defaults: from VITE_* variables (npm start sets them for the dev stack),
+// otherwise a bridge on this machine and a mail server speaking implicit TLS on 995.
+export interface Defaults {
+  readonly bridgeUrl: string
+  readonly host: string
+  readonly port: number
+  readonly tls: "implicit" | "none"
+  readonly user: string
+  readonly password: string
+}
+
+const env = import.meta.env
+const text = (value: string | undefined, fallback: string): string => (value !== undefined && value.trim() !== "" ? value.trim() : fallback)
+const port = (value: string | undefined, fallback: number): number => {
+  const n = Number(value)
+  return Number.isInteger(n) && n > 0 && n < 65536 ? n : fallback
+}
+
+export const defaults: Defaults = {
+  bridgeUrl: text(env.VITE_POP3_BRIDGE_URL, "ws://127.0.0.1:8110/pop3"),
+  host: text(env.VITE_POP3_HOST, "localhost"),
+  port: port(env.VITE_POP3_PORT, 995),
+  tls: env.VITE_POP3_TLS === "none" ? "none" : "implicit",
+  user: env.VITE_POP3_USER ?? "",
+  password: env.VITE_POP3_PASSWORD ?? ""
+}

@@ -1,0 +1,42 @@
+// Display helpers: sizes, dates, addresses.
+import type { Address } from "postal-mime"
+
+export const octets = (n: number): string =>
+  n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`
+
+export const exactOctets = (n: number): string => `${n.toLocaleString("en")} octets`
+
+const sameDay = (a: Date, b: Date) => a.toDateString() === b.toDateString()
+
+/** "14:05" today, "Mon 3 Nov" this year, "3 Nov 2025" otherwise. */
+export const shortDate = (iso: string | undefined): string => {
+  if (iso === undefined) return ""
+  const d = new Date(iso)
+  if (Number.isNaN(d.getTime())) return iso
+  const now = new Date()
+  if (sameDay(d, now)) return d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" })
+  if (d.getFullYear() === now.getFullYear()) return d.toLocaleDateString("en-GB", { weekday: "short", day: "numeric", month: "short" })
+  return d.toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric" })
+}
+
+export const longDate = (iso: string | undefined): string => {
+  if (iso === undefined) return ""
+  const d = new Date(iso)
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString("en-GB", { dateStyle: "full", timeStyle: "short" })
+}
+
+/** The display name, or the address. */
+export const who = (address: Address | undefined): string => {
+  if (address === undefined) return ""
+  if (address.group !== undefined) return address.name
+  return address.name !== "" ? address.name : address.address
+}
+
+/** "Name <address>" for the message header. */
+export const fullAddress = (address: Address): string => {
+  if (address.group !== undefined) return `${address.name}: ${address.group.map(fullAddress).join(", ")};`
+  return address.name !== "" ? `${address.name} <${address.address}>` : address.address
+}
+
+/** Milliseconds as "12 ms" or "1.25 s". */
+export const millis = (ms: number): string => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`)

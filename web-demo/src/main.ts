@@ -1,0 +1,327 @@
+// The demo page: wires the connect form, the mailbox and the protocol trace together.
+// All POP3 goes through the library (session.ts); this file only decides what to show.
+import "./text-decoder-fix.ts"
+import PostalMime from "postal-mime"
+import { hasCapability, PIPELINE_WINDOW, type TraceEvent } from "../../core/index.ts"
+import { defaults } from "./config.ts"
+import { makeConnectForm } from "./connect-form.ts"
+import { makeDiagram } from "./diagram.ts"
+import { h, replace } from "./dom.ts"
+import { explain, mailboxSummary } from "./explain.ts"
+import { who } from "./format.ts"
+import { type Entry, makeMailboxList } from "./mailbox-list.ts"
+import { renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
+import { open, type Session, type Settings } from "./session.ts"
+import { makeStepPanel } from "./step.ts"
+import { makeTracePanel } from "./trace-panel.ts"
+import "./styles.css"
+
+const byId = (id: string): HTMLElement => {
+  const el = document.getElementById(id)
+  if (el === null) throw new Error(`index.html lacks #${id}`)
+  return el
+}
+const status = byId("status")
+const workspace = byId("workspace")
+const traceHost = byId("trace-content")
+const stateBadge = byId("state-badge")
+
+// ── Trace, diagram, step mode ─────────────────────────────────────────────────────────
+const diagram = makeDiagram()
+const trace = makeTracePanel(diagram)
+let session: Session | undefined
+let settings: Settings | undefined
+/** Lines traced since the user asked to quit or disconnect, to report truthfully what was sent. */
+let ending: Array<TraceEvent> | undefined
+let ended = false
+
+const context = () => settings ?? { bridgeUrl: defaults.bridgeUrl, host: defaults.host, port: defaults.port }
+const step = makeStepPanel(diagram, { state: trace.state, session: () => session, context })
+replace(traceHost,
+  trace.element,
+  h("details", { class: "diagram-wrap", open: true },
+    h("summary", {}, h("h3", {}, "Session state")),
+    h("div", { class: "diagram-inner" }, diagram.element, step.element)))
+
+const tracer = (event: TraceEvent) => {
+  trace.tracer(event)
+  ending?.push(event)
+  // The server (or the network) ended the session on its own.
+  if (event._tag === "StateChanged" && event.to === "CLOSED" && session !== undefined && ending === undefined && !ended) {
+    ended = true
+    queueMicrotask(() => void lost(event.cause))
+  }
+}
+trace.onStateChange((state) => {
+  stateBadge.textContent = state ?? "not connected"
+  stateBadge.dataset["state"] = state ?? ""
+  step.refresh()
+})
+
+const say = (text: string) => {
+  status.textContent = text
+}
+
+// ── Connect ───────────────────────────────────────────────────────────────────────────
+const form = makeConnectForm(defaults, (s) => void connect(s))
+
+const explainer = h("section", { class: "explainer card", "aria-labelledby": "explainer-title" },
+  h("h2", { id: "explainer-title" }, "What happens when you connect"),
+  h("ol", {},
+    h("li", {}, "The page opens a WebSocket to the bridge, naming the server: ", h("code", {}, "?host=…&port=…&tls=implicit"), "."),
+    h("li", {}, "The bridge checks its allowlist, connects, and for implicit TLS verifies the server's certificate."),
+    h("li", {}, "The server greets with ", h("code", {}, "+OK"), "; the client asks ", h("code", {}, "CAPA"), " what it supports."),
+    h("li", {}, "Login. “auto” picks the strongest mechanism offered — one that hides the password, when the server has one."),
+    h("li", {}, h("code", {}, "LIST"), ", ", h("code", {}, "UIDL"), ", then ", h("code", {}, "TOP n 0"), " for every header — pipelined when the server announces PIPELINING.")),
+  h("p", { class: "muted" }, "Every line appears in the protocol trace as it happens, and the diagram follows the session's state."))
+
+const showForm = (notice?: HTMLElement) => {
+  session = undefined
+  replace(workspace, notice ?? null, h("div", { class: "connect-view" }, form.element, explainer))
+  form.busy(false)
+  if (notice !== undefined) {
+    // Keyboard and screen-reader users land on the outcome; everyone sees it at the top.
+    notice.tabIndex = -1
+    notice.focus({ preventScroll: true })
+    window.scrollTo({ top: 0 })
+  }
+}
+
+const connect = async (s: Settings) => {
+  settings = s
+  form.busy(true)
+  form.showError(undefined)
+  say(`Connecting to ${s.host}:${s.port} through the bridge at ${s.bridgeUrl}…`)
+  ended = false
+  ending = undefined
+  try {
+    session = await open(s, tracer)
+  } catch (error) {
+    const e = explain(error, s)
+    form.busy(false)
+    form.showError(e)
+    say(`Not connected: ${e.title}.`)
+    return
+  }
+  showMailbox(session, s)
+}
+
+// ── Mailbox ───────────────────────────────────────────────────────────────────────────
+const showMailbox = (current: Session, s: Settings) => {
+  const entries: Array<Entry> = []
+  const byMsg = new Map<number, Entry>()
+  const cache = new Map<number, Shown>()
+  let openMsg: number | undefined
+  let busy = false
+
+  const summary = h("p", { class: "summary" })
+  const reader = h("section", { class: "reader card", "aria-label": "Message", "aria-busy": "false" })
+  const progress = h("progress", { max: 1, value: 0, "aria-labelledby": "progress-text" })
+  const progressText = h("span", { id: "progress-text" })
+  const progressBox = h("div", { class: "progress", hidden: true }, progress, progressText)
+  const rset = h("button", { type: "button", class: "small", disabled: true }, "Undo all deletions (RSET)")
+  const quit = h("button", { type: "button", class: "primary small" }, "Quit")
+  const disconnect = h("button", { type: "button", class: "small" }, "Disconnect without deleting")
+  const rule = h("div", { class: "rule", role: "note" },
+    h("strong", {}, "Nothing is deleted until you Quit. "),
+    "DELE only marks a message (struck through); QUIT makes the server remove the marked ones. ",
+    "Disconnect has the library send RSET, then QUIT: nothing is removed. RSET unmarks every message — POP3 has no per-message undo.")
+
+  const list = makeMailboxList((msg) => void openMessage(msg), (msg) => void dele(msg))
+  const marked = () => entries.filter((e) => e.deleted).length
+  const refreshBar = () => {
+    const total = entries.reduce((n, e) => n + e.size, 0)
+    const m = marked()
+    summary.textContent = `${mailboxSummary(entries.length, total)}${m > 0 ? ` · ${m} marked for deletion` : ""} · ${s.user} at ${s.host}:${s.port}`
+    rset.disabled = m === 0 || busy
+    quit.textContent = m > 0 ? `Quit and delete ${m} marked` : "Quit"
+  }
+
+  const guard = async (what: () => Promise<void>) => {
+    if (busy || current.closed()) return
+    busy = true
+    refreshBar()
+    try {
+      await what()
+    } catch (error) {
+      const e = explain(error, s)
+      say(`${e.title}. ${e.detail}`)
+      reader.prepend(h("div", { class: "error-box", role: "alert" }, h("p", { class: "error-title" }, e.title), h("p", {}, e.detail)))
+    } finally {
+      busy = false
+      refreshBar()
+    }
+  }
+
+  const openMessage = (msg: number) => guard(async () => {
+    const entry = byMsg.get(msg)
+    if (entry === undefined) return
+    openMsg = msg
+    list.select(msg)
+    const cached = cache.get(msg)
+    if (entry.deleted && cached === undefined) {
+      renderPlaceholder(reader, h("p", {}, `Message ${msg} is marked for deletion.`), h("p", { class: "muted" }, "The server refuses RETR for it until RSET unmarks it."))
+      return
+    }
+    if (cached !== undefined) {
+      renderMessage(reader, { ...cached, deleted: entry.deleted }, { dele: (n) => void dele(n) })
+      say(`Showing message ${msg} (already retrieved in this session).`)
+      return
+    }
+    renderPlaceholder(reader, h("p", {}, `Retrieving message ${msg} — RETR ${msg}…`))
+    reader.setAttribute("aria-busy", "true")
+    try {
+      const raw = await current.retr(msg)
+      const email = await PostalMime.parse(raw)
+      const shown: Shown = { msg, uid: entry.uid, raw, email, deleted: entry.deleted }
+      cache.set(msg, shown)
+      if (openMsg === msg) renderMessage(reader, shown, { dele: (n) => void dele(n) })
+      say(`Opened message ${msg}: ${email.subject ?? "(no subject)"}.`)
+    } finally {
+      reader.setAttribute("aria-busy", "false")
+    }
+  })
+
+  const dele = (msg: number) => guard(async () => {
+    const entry = byMsg.get(msg)
+    if (entry === undefined || entry.deleted) return
+    await current.run(current.mailbox.dele(msg))
+    entry.deleted = true
+    list.update(entry)
+    const cached = cache.get(msg)
+    if (openMsg === msg && cached !== undefined) renderMessage(reader, { ...cached, deleted: true }, { dele: (n) => void dele(n) })
+    say(`Message ${msg} marked for deletion. The server removes it when you Quit.`)
+  })
+
+  rset.addEventListener("click", () => void guard(async () => {
+    await current.run(current.mailbox.rset)
+    for (const e of entries.filter((e) => e.deleted)) {
+      e.deleted = false
+      list.update(e)
+    }
+    const cached = openMsg === undefined ? undefined : cache.get(openMsg)
+    if (cached !== undefined) renderMessage(reader, { ...cached, deleted: false }, { dele: (n) => void dele(n) })
+    say("RSET: every message is unmarked.")
+  }))
+
+  const finish = (how: "quit" | "disconnect") => {
+    if (current.closed()) return
+    const count = marked()
+    ending = []
+    busy = true
+    for (const b of [rset, quit, disconnect]) b.disabled = true
+    const done = async () => {
+      let failure: unknown
+      try {
+        if (how === "quit") await current.quit()
+        else await current.disconnect()
+      } catch (error) {
+        failure = error
+      }
+      const sent = (ending ?? []).filter((e) => e._tag === "Sent").map((e) => (e._tag === "Sent" ? e.line : ""))
+      ending = undefined
+      ended = true
+      let text: string
+      if (failure !== undefined) {
+        const e = explain(failure, s)
+        text = `Quit failed: ${e.title}. ${e.detail} The server may not have removed the marked messages.`
+      } else if (how === "quit") {
+        text = count > 0
+          ? `Session ended with QUIT: the server removed ${count} message${count === 1 ? "" : "s"}.`
+          : "Session ended with QUIT. Nothing was marked, so nothing was removed."
+      } else if (sent.length > 0) {
+        text = `Disconnected: the library sent ${sent.join(" and ")}, so nothing was removed${count > 0 ? ` (${count} marked message${count === 1 ? " was" : "s were"} kept)` : ""}.`
+      } else {
+        text = "Disconnected without QUIT: the server never entered UPDATE, so nothing was removed."
+      }
+      say("Not connected.")
+      showForm(h("div", { class: "notice card", role: "status" }, h("p", {}, text)))
+    }
+    void done()
+  }
+  quit.addEventListener("click", () => finish("quit"))
+  disconnect.addEventListener("click", () => finish("disconnect"))
+
+  replace(workspace,
+    h("section", { class: "mailbox card", "aria-labelledby": "mailbox-title" },
+      h("div", { class: "mailbox-bar" },
+        h("div", {}, h("h2", { id: "mailbox-title", tabindex: -1 }, "Inbox"), summary),
+        h("div", { class: "buttons" }, rset, disconnect, quit)),
+      rule,
+      progressBox,
+      list.element),
+    reader)
+  renderPlaceholder(reader, h("p", {}, "Select a message to read it."), h("p", { class: "muted" }, "Opening one sends RETR; the trace shows it."))
+  refreshBar()
+  document.getElementById("mailbox-title")?.focus({ preventScroll: true })
+  window.scrollTo({ top: 0 })
+  say(`Logged in as ${s.user} on ${s.host}:${s.port}. ${current.secure ? "Encrypted end to end (TLS from the bridge to the server, and a bridge on this machine or wss:)." : "Not encrypted end to end."}`)
+
+  // LIST for sizes, UIDL for IDs (optional in RFC 1939), then TOP n 0 for every header.
+  void guard(async () => {
+    const listing = await current.run(current.mailbox.list)
+    const uids = await current.run(current.mailbox.uidl).catch(() => undefined)
+    const uidOf = new Map(uids?.map((u) => [u.msg, u.uid]))
+    for (const l of listing) {
+      const entry: Entry = { msg: l.msg, size: l.size, uid: uidOf.get(l.msg), from: undefined, fromAddress: undefined, subject: undefined, date: undefined, loaded: false, deleted: false }
+      entries.push(entry)
+      byMsg.set(l.msg, entry)
+    }
+    list.set(entries)
+    refreshBar()
+    if (entries.length === 0) {
+      renderPlaceholder(reader, h("p", {}, "The mailbox is empty."))
+      return
+    }
+    const pipelined = hasCapability(current.mailbox.capabilities(), "PIPELINING")
+    progressBox.hidden = false
+    progress.max = entries.length
+    let done = 0
+    const parsing: Array<Promise<void>> = []
+    const tell = () => {
+      progress.value = done
+      progressText.textContent = `Reading headers: ${done} of ${entries.length} (TOP n 0, ${pipelined ? `pipelined, up to ${PIPELINE_WINDOW} commands in flight` : "one at a time: the server does not offer PIPELINING"})`
+    }
+    tell()
+    const headers = current.headers(entries.map((e) => e.msg), (m) => {
+      parsing.push(PostalMime.parse(m.bytes).then((email) => {
+        const entry = byMsg.get(m.msg)
+        if (entry === undefined) return
+        entry.from = who(email.from)
+        entry.fromAddress = email.from?.address
+        entry.subject = email.subject
+        entry.date = email.date
+        entry.loaded = true
+        list.update(entry)
+      }, () => {}))
+      done++
+      tell()
+    })
+    try {
+      await headers
+    } catch (error) {
+      // TOP is optional in RFC 1939: without headers the list still works by number and size.
+      for (const e of entries.filter((e) => !e.loaded)) {
+        e.loaded = true
+        e.subject = "(header not read)"
+        list.update(e)
+      }
+      progressBox.hidden = true
+      throw error
+    }
+    await Promise.all(parsing)
+    progressBox.hidden = true
+    say(`${mailboxSummary(entries.length, entries.reduce((n, e) => n + e.size, 0))} loaded. Select one to read it.`)
+  })
+}
+
+const lost = async (cause: string) => {
+  const current = session
+  if (current === undefined) return
+  await current.disconnect().catch(() => {})
+  const text = `The connection ended (${cause}). Nothing marked for deletion was removed: the server only removes messages after QUIT.`
+  say("Not connected.")
+  showForm(h("div", { class: "notice warn card", role: "alert" }, h("p", {}, text)))
+}
+
+showForm()

@@ -1,0 +1,99 @@
+// The demo's one connection to the library: connect and log in through the WebSocket
+// transport, then hand the Effect `Mailbox` to the views, turning each call into a Promise.
+// No protocol logic lives here — every command is a library call.
+//
+// The connection lives in a Scope we close ourselves: `quit()` sends QUIT (the server then
+// removes the messages marked with DELE), while `disconnect()` closes the scope as a
+// failure, and the library answers that with RSET and QUIT, so nothing is removed.
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { collect, connect, type Greeting, type Mailbox, type Message, type Pop3Error, type TraceEvent } from "../../core/index.ts"
+import * as WebSocketTransport from "../../core/transport/websocket.ts"
+
+export interface Settings {
+  readonly bridgeUrl: string
+  readonly host: string
+  readonly port: number
+  readonly tls: "implicit" | "none"
+  readonly user: string
+  readonly password: string
+  /** `auto` or a mechanism name from the library's `mechanisms`. */
+  readonly mechanism: string
+  readonly allowPlaintext: boolean
+  /** Seconds per wait on the server. */
+  readonly timeout: number
+}
+
+export interface Session {
+  readonly greeting: Greeting
+  /** Whether the library counts the whole path as encrypted (TLS upstream and a safe bridge leg). */
+  readonly secure: boolean
+  readonly mailbox: Mailbox
+  /** Runs one library operation; rejects with the library's tagged error. */
+  readonly run: <A>(effect: Effect.Effect<A, Pop3Error>) => Promise<A>
+  readonly retr: (msg: number) => Promise<Uint8Array>
+  /** Headers of many messages (TOP n 0), pipelined when the server offers PIPELINING. */
+  readonly headers: (msgs: ReadonlyArray<number>, onMessage: (message: Message) => void) => Promise<void>
+  /** QUIT: the server enters UPDATE and removes the marked messages. */
+  readonly quit: () => Promise<void>
+  /** Closes without committing: the library sends RSET, then QUIT. */
+  readonly disconnect: () => Promise<void>
+  readonly closed: () => boolean
+}
+
+// Rejects with the tagged error itself (as the library's Promise API does).
+const run = async <A>(effect: Effect.Effect<A, Pop3Error>): Promise<A> => {
+  const exit = await Effect.runPromiseExit(effect)
+  if (Exit.isSuccess(exit)) return exit.value
+  const failure = exit.cause.reasons.find(Cause.isFailReason)
+  throw failure !== undefined ? failure.error : Cause.squash(exit.cause)
+}
+
+/** Connects through the bridge and logs in; on any failure the connection is closed again. */
+export const open = async (settings: Settings, trace: (event: TraceEvent) => void): Promise<Session> => {
+  const scope = await Effect.runPromise(Scope.make())
+  const transport = WebSocketTransport.layerGlobal(settings.bridgeUrl)
+  let closed = false
+  const close = async (exit: Exit.Exit<unknown, unknown>) => {
+    if (closed) return
+    closed = true
+    await Effect.runPromise(Scope.close(scope, exit))
+  }
+  try {
+    const session = await run(
+      connect({ host: settings.host, port: settings.port, tls: settings.tls, timeout: settings.timeout * 1000, trace }).pipe(
+        Effect.provide(transport),
+        Scope.provide(scope)
+      )
+    )
+    const mailbox = await run(session.login({
+      user: settings.user,
+      password: settings.password,
+      mechanism: settings.mechanism,
+      allowPlaintext: settings.allowPlaintext
+    }))
+    return {
+      greeting: session.greeting,
+      secure: session.secure,
+      mailbox,
+      run,
+      retr: (msg) => run(collect(mailbox.retr(msg))),
+      headers: (msgs, onMessage) => run(Stream.runForEach(mailbox.topMany(msgs, 0), (m) => Effect.sync(() => onMessage(m)))),
+      quit: async () => {
+        try {
+          await run(mailbox.quit)
+        } finally {
+          await close(Exit.void)
+        }
+      },
+      disconnect: () => close(Exit.fail("disconnected by the user")),
+      closed: () => closed
+    }
+  } catch (error) {
+    await close(Exit.fail(error))
+    throw error
+  }
+}
