@@ -27,6 +27,8 @@ export interface StackOptions {
   readonly vitePort?: number
   /** Keep the bridge's JSON log lines and Vite's banner off stdout. */
   readonly quiet?: boolean
+  /** Reload the page when a source file changes (default). Tests turn it off: a reload would reset the demo mid-test. */
+  readonly live?: boolean
 }
 
 export interface RunningStack {
@@ -88,7 +90,12 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       configFile: viteConfig,
       logLevel: options.quiet === true ? "silent" : "warn",
       clearScreen: false,
-      server: { host: "127.0.0.1", port: vitePort, strictPort: true }
+      server: {
+        host: "127.0.0.1",
+        port: vitePort,
+        strictPort: true,
+        ...(options.live === false ? { hmr: false, watch: null } : {})
+      }
     })
     started.push(() => vite.close())
     await vite.listen()

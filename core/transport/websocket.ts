@@ -12,7 +12,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Socket from "effect/socket/Socket"
-import { BridgeError } from "../client/errors.ts"
+import { BridgeError, ConnectError } from "../client/errors.ts"
 import { type Target, Transport } from "./transport.ts"
 
 /**
@@ -40,6 +40,8 @@ export const layer = (url: string): Layer.Layer<Transport, never, Socket.WebSock
   Layer.effect(Transport)(Effect.gen(function*() {
     const constructor = yield* Socket.WebSocketConstructor
     const bridge = new URL(url)
+    // For messages: never the query, which may hold the bridge's token.
+    const where = `${bridge.protocol}//${bridge.host}${bridge.pathname}`
     return {
       name: "websocket",
       // The password crosses two legs: browser→bridge and bridge→server. Both must be
@@ -47,11 +49,24 @@ export const layer = (url: string): Layer.Layer<Transport, never, Socket.WebSock
       secure: (target) => target.tls === "implicit" && (bridge.protocol === "wss:" || isLoopback(bridge.hostname)),
       startTls: false,
       upgradeOptions: () => ({}),
-      // The bridge reports refusals and upstream failures as close codes 4000–4999.
-      classify: (error) =>
-        error.reason._tag === "SocketCloseError" && error.reason.code >= 4000 && error.reason.code <= 4999
-          ? new BridgeError({ code: error.reason.code, reason: error.reason.closeReason ?? "" })
-          : undefined,
+      classify: (error) => {
+        const reason = error.reason
+        // The bridge reports refusals and upstream failures as close codes 4000–4999.
+        if (reason._tag === "SocketCloseError" && reason.code >= 4000 && reason.code <= 4999) {
+          return new BridgeError({ code: reason.code, reason: reason.closeReason ?? "" })
+        }
+        // No WebSocket at all: the failure is the bridge's, not the mail server's, and the
+        // platform's cause is a bare Event that says nothing. (A browser cannot tell "down"
+        // from an HTTP refusal of the upgrade: both are just an error event.)
+        if (reason._tag === "SocketOpenError" && reason.kind !== "Timeout") {
+          return new ConnectError({
+            host: bridge.hostname,
+            port: Number(bridge.port || (bridge.protocol === "wss:" ? 443 : 80)),
+            reason: `no WebSocket to the pop3-bridge at ${where} (is it running? a bridge also refuses a request whose origin, token or connection count it does not accept)`
+          })
+        }
+        return undefined
+      },
       open: (target) =>
         Socket.makeWebSocket(bridgeUrl(url, target), {
           openTimeout: target.connectTimeoutMillis,

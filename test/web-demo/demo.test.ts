@@ -29,7 +29,7 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
   }
 
   beforeAll(async () => {
-    stack = await startStack({ quiet: true, devServerPort: 0, devServerTlsPort: 0, bridgePort: 0, vitePort: 0 })
+    stack = await startStack({ quiet: true, live: false, devServerPort: 0, devServerTlsPort: 0, bridgePort: 0, vitePort: 0 })
     chromium = await launchChromium()
     // Anything the page fetches from the newsletter's image host is counted (and answered,
     // so an allowed load does not turn into a console error on this offline machine).

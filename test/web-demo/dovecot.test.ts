@@ -46,7 +46,7 @@ describe.skipIf(!available)("the web demo against Dovecot through the bridge", (
   beforeAll(async () => {
     dovecot = await startDovecot({ bulkMessages: 0 })
     // Vite comes from the npm start stack; its own bridge and dev server stay unused.
-    stack = await startStack({ quiet: true, devServerPort: 0, devServerTlsPort: 0, bridgePort: 0, vitePort: 0 })
+    stack = await startStack({ quiet: true, live: false, devServerPort: 0, devServerTlsPort: 0, bridgePort: 0, vitePort: 0 })
     bridge = await startBridge({
       listen: "127.0.0.1:0",
       allow: [`127.0.0.1:${dovecot.tlsPort}`],
