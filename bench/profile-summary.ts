@@ -2,8 +2,13 @@
  * Summarizes a V8 `.cpuprofile` (from `node --cpu-prof`): self time by area (our code,
  * Effect, Node internals, GC, idle) and the heaviest functions.
  *
+ * Works for the TypeScript sources and for the bundle (`dist/`, scripts/build.ts): a frame
+ * in a bundled file is put back into its source module by the `// path/to/module` comments
+ * rolldown writes between modules.
+ *
  *   node bench/profile-summary.ts DIR_OR_FILE
  */
+import { readFileSync } from "node:fs"
 import { readdir, readFile, stat } from "node:fs/promises"
 import { join, relative } from "node:path"
 import { REPO } from "./runners/contenders.ts"
@@ -26,13 +31,46 @@ interface Profile {
   readonly timeDeltas: ReadonlyArray<number>
 }
 
-const area = (url: string, name: string): string => {
+// A bundled file: where each source module starts (0-based line), from rolldown's comments.
+const bundleRegions = new Map<string, ReadonlyArray<{ readonly line: number; readonly module: string }>>()
+const regionsOf = (path: string): ReadonlyArray<{ readonly line: number; readonly module: string }> => {
+  let regions = bundleRegions.get(path)
+  if (regions === undefined) {
+    const found: Array<{ line: number; module: string }> = []
+    try {
+      readFileSync(path, "utf8").split("\n").forEach((text, line) => {
+        const m = /^\/\/ (\S+)$/.exec(text)
+        if (m !== null && (m[1]!.includes("/") || m[1]!.startsWith("\0"))) found.push({ line, module: m[1]! })
+      })
+    } catch {
+      // not readable: attribute to the file itself
+    }
+    regions = found
+    bundleRegions.set(path, regions)
+  }
+  return regions
+}
+
+const sourceModule = (path: string, line: number): string | undefined => {
+  if (!path.endsWith(".js") || path.includes("/node_modules/")) return undefined
+  let module: string | undefined
+  for (const r of regionsOf(path)) {
+    if (r.line > line) break
+    module = r.module
+  }
+  return module
+}
+
+const area = (url: string, name: string, line = 0): string => {
   if (name === "(garbage collector)") return "GC"
   if (name === "(idle)") return "idle (waiting for I/O)"
   if (name === "(program)") return "V8/native (program)"
   if (url === "") return `native: ${name || "(anonymous)"}`
   if (url.startsWith("node:")) return `Node internals (${url.slice(5).split("/").slice(0, 3).join("/")})`
-  const path = url.startsWith("file://") ? decodeURIComponent(new URL(url).pathname) : url
+  const file = url.startsWith("file://") ? decodeURIComponent(new URL(url).pathname) : url
+  const bundled = sourceModule(file, line)
+  if (bundled?.startsWith("\0builtin:") === true) return `Node built-in (${bundled.slice(9)})`
+  const path = bundled === undefined ? file : bundled.startsWith("node_modules/") ? `/${bundled}` : join(REPO, bundled)
   const nm = path.lastIndexOf("/node_modules/")
   if (nm >= 0) {
     const rest = path.slice(nm + 14).split("/")
@@ -89,9 +127,11 @@ export async function summarizeProfile(path: string, wallSeconds?: number, top =
     const node = byId.get(id)
     if (node === undefined) continue
     const { functionName, url, lineNumber } = node.callFrame
-    const a = area(url, functionName)
+    const a = area(url, functionName, lineNumber)
     areas.set(a, (areas.get(a) ?? 0) + micros)
-    const where = url === "" ? "" : ` ${a}:${lineNumber + 1}`
+    // In a bundle the line is the bundle's, not the module's: name the module only.
+    const inBundle = url.startsWith("file://") && sourceModule(decodeURIComponent(new URL(url).pathname), lineNumber) !== undefined
+    const where = url === "" ? "" : inBundle ? ` ${a}` : ` ${a}:${lineNumber + 1}`
     const key = `${functionName || "(anonymous)"}${where}`
     functions.set(key, (functions.get(key) ?? 0) + micros)
   }

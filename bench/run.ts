@@ -3,7 +3,8 @@
  * started for the run. Prints tables (text, then Markdown); asserts nothing.
  *
  *   node bench/run.ts [--runs N] [--quick] [--only 1,2,3,4] [--messages N] [--large-mb N]
- *                     [--no-1gb] [--rtt MS] [--budget S] [--cpu-prof DIR] [--keep-going]
+ *                     [--no-1gb] [--rtt MS] [--budget S] [--cpu-prof DIR] [--disk]
+ *                     [--cli bundle|source] [--no-build] [--clients NAMES]
  *
  * See bench/README.md.
  */
@@ -39,7 +40,7 @@ import {
 } from "./lib.ts"
 import { summarizeProfile } from "./profile-summary.ts"
 import type { Account, BulkOptions, Contender, LargeOptions } from "./runners/contenders.ts"
-import { mpop, nodePop3, pop3Fetch, pop3Retr, poplib, rawRetr, REPO } from "./runners/contenders.ts"
+import { currentCli, describeCli, installedCliKind, mpop, nodePop3, pop3Fetch, pop3Retr, poplib, rawRetr, useCli } from "./runners/contenders.ts"
 
 // ---------------------------------------------------------------------------------------
 // Flags
@@ -56,6 +57,9 @@ const { values: flags } = parseArgs({
     budget: { type: "string" },
     "cpu-prof": { type: "string" },
     disk: { type: "boolean" },
+    cli: { type: "string" },
+    "no-build": { type: "boolean" },
+    clients: { type: "string" },
     help: { type: "boolean", short: "h" }
   }
 })
@@ -73,6 +77,10 @@ if (flags.help === true) {
   --cpu-prof DIR  also run pop3 fetch once under --cpu-prof and summarize where its time goes
   --disk          put the clients' Maildirs on the disk (os.tmpdir()) instead of tmpfs (/dev/shm),
                   so fsync really waits for the device
+  --cli KIND      which pop3 runs: bundle (dist/pop3.js, built first by scripts/build.ts) or
+                  source (core/cli/bin.ts); default: what package.json's bin.pop3 points to (now: ${installedCliKind()})
+  --no-build      with the bundle: use dist/ as it is instead of building it first
+  --clients LIST  only the clients whose names contain one of these, e.g. pop3,mpop
 `)
   process.exit(0)
 }
@@ -93,6 +101,15 @@ const GIGABYTE = !quick && flags["no-1gb"] !== true
 const RTT = int(flags.rtt, 25, "--rtt")
 const BUDGET_S = int(flags.budget, 25, "--budget")
 const ONLY = new Set((flags.only ?? "0,1,2,3,4").split(",").map((s) => s.trim()))
+if (flags.cli !== undefined && flags.cli !== "bundle" && flags.cli !== "source") {
+  process.stderr.write(`bench: --cli must be bundle or source, got ${JSON.stringify(flags.cli)}\n`)
+  process.exit(2)
+}
+useCli(flags.cli ?? installedCliKind())
+const CLIENTS = flags.clients?.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== "")
+/** Keeps the contenders --clients asks for (all without it). */
+const chosen = <C extends { readonly name: string }>(contenders: ReadonlyArray<C>): Array<C> =>
+  contenders.filter((c) => CLIENTS === undefined || CLIENTS.some((n) => c.name.toLowerCase().includes(n)))
 // Where the clients' Maildirs go. tmpfs by default: there fsync returns at once, so the
 // clients are compared rather than this VM's disk, whose fsync latency swings between
 // 0.2 and 1.7 ms from one minute to the next — with one fsync per message that is
@@ -341,6 +358,13 @@ const started = performance.now()
 
 try {
   if (process.getuid?.() !== 0) throw new Error("the benchmark starts Dovecot, which needs root (mail owned by uid 65534)")
+  if (currentCli().kind === "bundle" && flags["no-build"] !== true) {
+    // Measure the sources as they are now, bundled as users get them.
+    progress("building dist/ (scripts/build.ts)…")
+    const { buildAll } = await import("../scripts/build.ts")
+    await buildAll()
+  }
+  accessSync(currentCli().path, constants.R_OK)
   if (!haveTime) process.stderr.write("bench: /usr/bin/time missing (apt-get install time): no peak RSS\n")
   const work = await mkdtemp(join(tmpdir(), "pop3-bench-"))
   onCleanup("work directory", () => rm(work, { recursive: true, force: true }))
@@ -358,7 +382,7 @@ try {
   const index = await runOnce(rawRetr({ plain: { host: "127.0.0.1", port: dovecot.port }, user: "bulk", password: bulk.password, msg: 1, bytes: -1 }), false)
   if (index.problem !== undefined) throw new Error(`Dovecot does not serve the bulk mailbox: ${index.problem}`)
 
-  const facts = machineFacts()
+  const facts = [...machineFacts(), `pop3 measured: ${describeCli()}`]
   const maildirNote = ON_TMPFS
     ? `Maildirs on tmpfs (${SHM}): every client still fsyncs each message (mpop, poplib, node-pop3: the file; pop3 fetch: the file, plus new/, cur/ and its state file about once a second), but fsync costs nothing there — use --disk to include this machine's disk`
     : `Maildirs on the disk (${tmpdir()}): fsync per message for every client (mpop, poplib, node-pop3: the file; pop3 fetch: the file, plus new/, cur/ and its state file about once a second); this VM's fsync latency varies a lot, see min–max`
@@ -379,14 +403,16 @@ try {
       prepare: async () => ({ command, args, timeoutMs: 60_000 }),
       verify: async (_dir, result) => (result.code === 0 ? undefined : `exit ${result.code}: ${result.stderr.trim().slice(0, 120)}`)
     })
-    const cli = join(REPO, "core", "cli", "bin.ts")
-    const contenders = [
-      startup("pop3 --version", process.execPath, [cli, "--version"],
-        "pop3 --version: loads the whole CLI — 32 TypeScript files type-stripped by Node at each start, effect (158 modules, most of them pulled in by effect/socket → Schema), @effect/platform-node, @noble/hashes"),
+    const cli = currentCli()
+    const contenders = chosen([
+      startup("pop3 --version", process.execPath, [cli.path, "--version"],
+        cli.kind === "bundle"
+          ? "pop3 --version: loads the whole CLI — the bundle's entry and its chunks (effect, @effect/platform-node, @noble/hashes inside), compiled from Node's compile cache after the first start"
+          : "pop3 --version: loads the whole CLI from source — ~30 TypeScript files type-stripped by Node at each start, effect (~160 modules, most of them pulled in by effect/socket → Schema), @effect/platform-node, @noble/hashes"),
       startup("node -e 0", process.execPath, ["-e", "0"], "node -e 0: Node itself, nothing loaded"),
       startup("mpop --version", "mpop", ["--version"]),
       ...(python !== undefined ? [startup("python3 -c 'import poplib, ssl'", python, ["-c", "import poplib, ssl"])] : [])
-    ]
+    ])
     const outcomes = await measure("0 start-up", contenders, Math.max(RUNS, 5), true)
     tables.push(table({
       title: "0. Process start-up, no network (what every CLI run pays first)",
@@ -400,7 +426,7 @@ try {
   }
 
   // ------------------------------------------------------------------ 1 and 2: bulk fetch
-  const bulkContenders = (o: BulkOptions): Array<Contender> => [pop3Fetch(o), mpop(o), poplib(o), nodePop3(o)]
+  const bulkContenders = (o: BulkOptions): Array<Contender> => chosen([pop3Fetch(o), pop3Fetch(o, "plain"), mpop(o), poplib(o), nodePop3(o)])
   // Table 2 has the same clients: their notes go under table 1 only (when it ran).
   const bulkTable = (title: string, outcomes: ReadonlyArray<Outcome>, extra: ReadonlyArray<string>, contenderNotes = true) =>
     table({
@@ -479,8 +505,8 @@ try {
     const mbRate = (bytes: number) => (s: number) => (bytes / 1e6 / s).toFixed(0)
 
     if (ONLY.has("3")) {
-      const outcomes = await measure("3 large", [rawRetr(lo), pop3Retr(lo, "pop3 retr", undefined,
-        "pop3 retr: `pop3 --tls none retr 1 > /dev/null` (the CLI as a child process): decoding, unstuffing and writing stdout with backpressure")], RUNS, WARMUP)
+      const outcomes = await measure("3 large", chosen([rawRetr(lo), pop3Retr(lo, "pop3 retr", undefined,
+        `pop3 retr: \`pop3 --tls none retr 1 > /dev/null\` (${describeCli()}, as a child process): decoding, unstuffing and writing stdout with backpressure`)]), RUNS, WARMUP)
       const notes = [
         `plain TCP (--tls none) so the client is measured, not TLS; ${large.bytes.toLocaleString("en")} bytes on the wire, CRLF lines of 76 characters`,
         "peak RSS is the whole process (Node's own baseline is roughly 40–50 MiB)"
@@ -490,7 +516,7 @@ try {
         const big = await seedLargeMessage(dovecot.users.bob.maildir, 1_000_000_000, "one gigabyte")
         // bob's three seeded messages come first: the new one is number 4.
         const go: LargeOptions = { ...lo, user: "bob", password: dovecot.users.bob.password, msg: 4, bytes: big.bytes }
-        const gb = await measure("3 1 GB", [rawRetr(go), pop3Retr(go, "pop3 retr")], 1, false)
+        const gb = await measure("3 1 GB", chosen([rawRetr(go), pop3Retr(go, "pop3 retr")]), 1, false)
         const row = (o: Outcome) =>
           o.seconds.length === 0
             ? `${o.contender.name}: ${o.failure ?? "no run"}`
@@ -526,12 +552,12 @@ try {
 
       const viaWebsockify = pop3Retr(lo, "pop3 via websockify", `ws://127.0.0.1:${wsPort}/pop3`,
         "websockify: Debian's websockify (Python) relaying to the same plain port; its target is fixed, so the URL's query is ignored")
-      const outcomes = await measure("4 bridge", [
+      const outcomes = await measure("4 bridge", chosen([
         pop3Retr(lo, "pop3 direct"),
         pop3Retr(lo, "pop3 via pop3-bridge", `${bridge.url}/pop3`,
           "pop3-bridge: startBridge() in the benchmark's process, tls=none upstream to Dovecot's plain port, ws:// on loopback"),
         websockifyError === undefined ? viaWebsockify : { ...viaWebsockify, unavailable: `websockify did not start: ${websockifyError}` }
-      ], RUNS, WARMUP)
+      ]), RUNS, WARMUP)
       tables.push(table({
         title: `4. The ${mb.toFixed(0)} MB message through a WebSocket relay vs direct (plain TCP upstream)`,
         outcomes,

@@ -8,10 +8,44 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { RunResult, RunSpec } from "../lib.ts"
 import { countMaildir } from "../lib.ts"
+import { PIPELINE_WINDOW } from "../../core/client/pipeline.ts"
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")
-const CLI = join(REPO, "core", "cli", "bin.ts")
 const NODE = process.execPath
+
+// ---------------------------------------------------------------------------------------
+// Which pop3 CLI runs: what users run
+
+/** The TypeScript entry (type-stripped by Node at each start) or the bundle scripts/build.ts writes. */
+export type CliKind = "source" | "bundle"
+
+export const SOURCE_CLI = join(REPO, "core", "cli", "bin.ts")
+export const BUNDLE_CLI = join(REPO, "dist", "pop3.js")
+
+/** What package.json's `bin.pop3` points to: the bundle once `bin` names a file in dist/. */
+export const installedCliKind = (): CliKind => {
+  try {
+    const bin = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { bin?: Record<string, string> }).bin?.["pop3"] ?? ""
+    return /(^|\/)dist\//.test(bin) && bin.endsWith(".js") ? "bundle" : "source"
+  } catch {
+    return "source"
+  }
+}
+
+let cliKind: CliKind = installedCliKind()
+/** Chooses the CLI every pop3 contender runs (bench/run.ts --cli). */
+export const useCli = (kind: CliKind): void => {
+  cliKind = kind
+}
+export const currentCli = (): { readonly kind: CliKind; readonly path: string } => ({
+  kind: cliKind,
+  path: cliKind === "bundle" ? BUNDLE_CLI : SOURCE_CLI
+})
+/** How the tables name it. */
+export const describeCli = (): string =>
+  cliKind === "bundle"
+    ? "the bundled CLI, dist/pop3.js (scripts/build.ts; Node's compile cache on, as bin.ts sets it)"
+    : "the TypeScript sources, core/cli/bin.ts, type-stripped by Node at each start"
 
 /** One client in one scenario. */
 export interface Contender {
@@ -74,18 +108,27 @@ export interface BulkOptions {
   readonly nodeFlags?: ReadonlyArray<string>
 }
 
-export function pop3Fetch(o: BulkOptions): Contender {
+/**
+ * `pop3 fetch`. `auth` "plain" adds `--auth plain` — the mechanism mpop picks against this
+ * Dovecot — so the two can be compared doing the same exchange; the default is SASL auto,
+ * which picks SCRAM-SHA-256 there.
+ */
+export function pop3Fetch(o: BulkOptions, auth: "auto" | "plain" = "auto"): Contender {
   return {
-    name: "pop3 fetch",
-    note: "pop3 fetch: the CLI as a child process (Node " + process.version + "), STLS, SASL auto, pipelined RETR (window 100), fsync per message",
+    name: auth === "auto" ? "pop3 fetch" : "pop3 fetch --auth plain",
+    note: auth === "auto"
+      ? `pop3 fetch: ${describeCli()}, as a child process (Node ${process.version}); STLS, SASL auto (SCRAM-SHA-256 here: three round trips and PBKDF2 with 4096 iterations), ` +
+        `UIDL and LIST pipelined, pipelined RETR (window ${PIPELINE_WINDOW}), fsync per message`
+      : "pop3 fetch --auth plain: the same with AUTH PLAIN (one round trip, no PBKDF2) — what mpop chooses against this Dovecot",
     unavailable: cliHasFetch() ? undefined : "the fetch command is not in core/cli yet",
     prepare: async (dir) => ({
       command: NODE,
       args: [
         ...(o.nodeFlags ?? []),
-        CLI,
+        currentCli().path,
         "--host", "localhost", "--port", String(o.plain.port), "--tls", "starttls", "--ca", o.account.caFile,
         "--user", o.account.user,
+        ...(auth === "plain" ? ["--auth", "plain"] : []),
         "fetch", "--maildir", join(dir, "Maildir"), "--state", join(dir, "state.json")
       ],
       env: { POP3_PASSWORD: o.account.password },
@@ -99,7 +142,7 @@ export function mpop(o: BulkOptions): Contender {
   const binary = "/usr/bin/mpop"
   return {
     name: "mpop",
-    note: "mpop 1.4 (C, GnuTLS): STLS, auth on, pipelining auto, keep on, fresh uidls_file per run, received_header off (stores the same bytes as the others)",
+    note: "mpop 1.4 (C, GnuTLS): STLS, auth on (it picks PLAIN here), pipelining auto, keep on, fresh uidls_file per run, received_header off (stores the same bytes as the others)",
     unavailable: existsSync(binary) ? undefined : "mpop not installed (apt-get install mpop)",
     prepare: async (dir) => {
       const maildir = join(dir, "Maildir")
@@ -185,7 +228,7 @@ export function pop3Retr(o: LargeOptions, name: string, bridgeUrl?: string, note
     prepare: async () => ({
       command: NODE,
       args: [
-        CLI,
+        currentCli().path,
         ...(bridgeUrl !== undefined ? ["--bridge", bridgeUrl] : []),
         "--host", "127.0.0.1", "--port", String(o.plain.port), "--tls", "none", "--user", o.user,
         "--timeout", "120",

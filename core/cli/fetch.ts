@@ -24,9 +24,11 @@
  *    server still lists, so it stays proportional to the mailbox.
  * 5. Speed: RETR is pipelined (`retrMany`) over batches of not-yet-seen messages (at most
  *    1000 messages or 64 MiB by LIST size each). `retrMany` collects each message in
- *    memory; up to 32 collected messages (32 MiB) are written at once so their fsyncs
- *    overlap each other and the download, and the next answer is not read while that
- *    budget is used up — memory is bounded by it, never by the mailbox. A message LIST
+ *    memory; it is written with synchronous calls (cheaper than thread-pool round trips for
+ *    small files) and its fsync, when fsync really waits for a device, goes to the thread
+ *    pool: up to 32 such messages (32 MiB) are in the air at once so their fsyncs overlap
+ *    each other and the download, and the next answer is not read while that budget is
+ *    used up — memory is bounded by it, never by the mailbox. A message LIST
  *    reports as larger than 16 MiB is streamed to its `tmp/` file with a plain RETR
  *    instead (LIST sizes are hints: one that lies small is still collected).
  *
@@ -38,8 +40,9 @@
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
-import type { Mailbox } from "../client/client.ts"
+import { listings, type Mailbox } from "../client/client.ts"
 import type { Pop3Error } from "../client/errors.ts"
 import { defaultStatePath, loadUids, saveUids, StateFileInvalid } from "./fetch-state.ts"
 import { messageKey, openMaildir } from "./maildir.ts"
@@ -249,10 +252,16 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
     yield* Effect.promise(() => maildir.cleanTmp().catch(() => 0))
     const known = yield* storage("read the state file", statePath, () => loadUids(statePath, options.account))
 
-    const listing = yield* mailbox.uidl.pipe(Effect.catchTag("ServerError", (error) => Effect.fail(new UidlRequired({ text: error.text }))))
+    // UIDL and LIST in one round trip when the server pipelines.
+    const answers = yield* listings(mailbox)
+    if (Result.isFailure(answers.uidl)) {
+      const error = answers.uidl.failure
+      return yield* (error._tag === "ServerError" ? Effect.fail(new UidlRequired({ text: error.text })) : Effect.fail(error))
+    }
+    const listing = answers.uidl.success
     // Sizes only guide batching and progress; a server without LIST sizes still works.
     const sizes = new Map<number, number>()
-    for (const entry of yield* mailbox.list.pipe(Effect.catchTag("ServerError", () => Effect.succeed([])))) sizes.set(entry.msg, entry.size)
+    if (answers.list !== undefined && Result.isSuccess(answers.list)) for (const entry of answers.list.success) sizes.set(entry.msg, entry.size)
 
     const onServer = new Set<string>()
     const firsts: Array<{ readonly msg: number; readonly uid: string }> = []
@@ -328,47 +337,65 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
         return maybeSave
       })
 
-    // Collected messages are written several at a time, so one message's fsync overlaps the
-    // download of the next (fsync dominates otherwise). At most WRITE_CONCURRENCY files and
-    // WRITE_BUDGET bytes are in the air; the fetch fiber waits for room before taking the
-    // next message, which holds back the socket. Finished writes are recorded by the fetch
-    // fiber itself, so state file writes stay sequential.
+    // Collected messages are delivered as they come (maildir.ts): on this thread when that
+    // is quick, or with their fsyncs in the thread pool, several at a time, so one message's
+    // fsync overlaps the download of the next (fsync dominates otherwise). At most
+    // WRITE_CONCURRENCY files and WRITE_BUDGET bytes are in the air; the fetch fiber waits
+    // for room before taking the next message, which holds back the socket. Finished writes
+    // are recorded by the fetch fiber itself, so state file writes stay sequential.
     const writing = new Set<Promise<void>>()
     let writingBytes = 0
     let writeFailure: StorageError | undefined
     const written: Array<{ readonly w: Wanted; readonly size: number }> = []
+    const record = (w: Wanted, size: number) => {
+      unrecorded.push(w.uid)
+      fetched++
+      bytes += size
+      progress.add(size, 1)
+    }
     const takeWritten = () => {
-      for (const { w, size } of written.splice(0)) {
-        unrecorded.push(w.uid)
-        fetched++
-        bytes += size
-        progress.add(size, 1)
-      }
+      for (const { w, size } of written.splice(0)) record(w, size)
     }
     const recordWritten = Effect.suspend(() => {
       takeWritten()
       return writeFailure !== undefined ? Effect.fail(writeFailure) : maybeSave
     })
     const settleWrites = Effect.promise(() => Promise.all(writing))
+    const storeFailure = (w: Wanted, error: unknown) =>
+      new StorageError({ operation: `store message ${w.msg} in`, path: root, reason: describe(error) })
+    const full = (size: number) =>
+      writeFailure === undefined && writing.size > 0 && (writing.size >= WRITE_CONCURRENCY || writingBytes + size > WRITE_BUDGET)
+    const waitForRoom = (size: number) =>
+      Effect.promise(async () => {
+        while (full(size)) await Promise.race(writing)
+      })
+    const deliver = (w: Wanted, body: Uint8Array): Effect.Effect<void, StorageError> =>
+      Effect.suspend(() => {
+        takeWritten()
+        if (writeFailure !== undefined) return Effect.fail(writeFailure)
+        let delivered: string | Promise<string>
+        try {
+          delivered = maildir.deliver(w.key, body)
+        } catch (error) {
+          return Effect.fail(storeFailure(w, error))
+        }
+        if (typeof delivered === "string") {
+          record(w, body.length)
+          return maybeSave
+        }
+        writingBytes += body.length
+        const task: Promise<void> = delivered.then(
+          () => void written.push({ w, size: body.length }),
+          (error: unknown) => void (writeFailure ??= storeFailure(w, error))
+        ).finally(() => {
+          writing.delete(task)
+          writingBytes -= body.length
+        })
+        writing.add(task)
+        return maybeSave
+      })
     const write = (w: Wanted, body: Uint8Array) =>
-      Effect.andThen(
-        Effect.promise(async () => {
-          while (writing.size > 0 && writeFailure === undefined && (writing.size >= WRITE_CONCURRENCY || writingBytes + body.length > WRITE_BUDGET)) {
-            await Promise.race(writing)
-          }
-        }),
-        Effect.andThen(recordWritten, Effect.sync(() => {
-          writingBytes += body.length
-          const task: Promise<void> = maildir.deliver(w.key, body).then(
-            () => void written.push({ w, size: body.length }),
-            (error: unknown) => void (writeFailure ??= new StorageError({ operation: `store message ${w.msg} in`, path: root, reason: describe(error) }))
-          ).finally(() => {
-            writing.delete(task)
-            writingBytes -= body.length
-          })
-          writing.add(task)
-        }))
-      )
+      Effect.suspend(() => (full(body.length) ? Effect.andThen(waitForRoom(body.length), deliver(w, body)) : deliver(w, body)))
 
     const streamed = (w: Wanted) =>
       Effect.gen(function*() {

@@ -13,15 +13,38 @@
  * Line ends: POP3 sends CRLF; the file gets LF, as Unix Maildir readers expect (qmail,
  * Dovecot's default, getmail). Only CRLF pairs change; a lone CR stays.
  *
+ * Speed: a whole message (`deliver`) is delivered with synchronous calls (open, write,
+ * fsync, close, rename) while fsync returns at once (tmpfs, a disk cache that acknowledges
+ * immediately): then the five take 10–30 µs together, far less than five round trips
+ * through libuv's thread pool (which cost ~0.1 s per 1000 messages in the profile). Where
+ * fsync really waits for a device, deliveries go to the thread pool instead, where several
+ * overlap each other and the download rather than blocking it one after the other. The
+ * order is the same either way: write, fsync, close, rename — a file appears in `new/`
+ * only complete and durable.
+ *
  * Node-side (node:fs), which Deno and Bun provide too.
  *
  * @module
  */
 import { createHash } from "node:crypto"
+import {
+  close as closeCallback,
+  closeSync,
+  fsync,
+  fsyncSync,
+  open as openCallback,
+  openSync,
+  rename as renameCallback,
+  renameSync,
+  unlink as unlinkCallback,
+  unlinkSync,
+  write as writeCallback,
+  writeSync
+} from "node:fs"
 import type { FileHandle } from "node:fs/promises"
 import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises"
 import { hostname } from "node:os"
-import { join } from "node:path"
+import { join, sep } from "node:path"
 
 /**
  * A file being delivered: write chunks (CRLF is turned into LF), then `commit` or `abort`.
@@ -43,8 +66,13 @@ export interface Maildir {
   readonly root: string
   /** Starts delivering one message; `key` is its `messageKey`. */
   readonly begin: (key: string) => Promise<Delivery>
-  /** Delivers a whole message held in memory; resolves with its path in `new/`. */
-  readonly deliver: (key: string, bytes: Uint8Array) => Promise<string>
+  /**
+   * Delivers a whole message held in memory (tmp/, fsync, rename into new/) and gives its
+   * path in `new/`: at once when the delivery is complete on return, or as a promise when
+   * the fsync went to the thread pool. Fails (throws or rejects) after removing the
+   * temporary file.
+   */
+  readonly deliver: (key: string, bytes: Uint8Array) => string | Promise<string>
   /** fsyncs `new/` and `cur/`: every rename so far is durable once this resolves. */
   readonly sync: () => Promise<void>
   /** Which of `keys` name a message already in `new/` or `cur/`. */
@@ -61,6 +89,13 @@ export interface Maildir {
 const KEY_HEX = 24
 const KEY_PATTERN = new RegExp(`U([0-9a-f]{${KEY_HEX}})$`)
 const STALE_TMP_MS = 36 * 3600 * 1000
+/**
+ * Deliveries stay inline while fsync returns at once: tmpfs answers in about a microsecond,
+ * a disk that really writes in 0.2–2 ms. After SLOW_FSYNCS fsyncs slower than SLOW_FSYNC_MS
+ * (one could be a scheduling hiccup), the rest go to the thread pool.
+ */
+const SLOW_FSYNC_MS = 0.2
+const SLOW_FSYNCS = 2
 
 /**
  * The key of a message in file names: a hash of the account and the UID, so several
@@ -143,6 +178,30 @@ const writeAll = async (handle: FileHandle, bytes: Uint8Array): Promise<void> =>
 
 let counter = 0
 
+const concatTwo = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+  if (b.length === 0) return a
+  const out = new Uint8Array(a.length + b.length)
+  out.set(a)
+  out.set(b, a.length)
+  return out
+}
+
+const closeQuietly = (fd: number): void => {
+  try {
+    closeSync(fd)
+  } catch {
+    // closed already
+  }
+}
+
+const unlinkQuietly = (path: string): void => {
+  try {
+    unlinkSync(path)
+  } catch {
+    // gone already
+  }
+}
+
 const processExists = (pid: number): boolean => {
   try {
     process.kill(pid, 0)
@@ -158,7 +217,13 @@ const processExists = (pid: number): boolean => {
  * missing.
  * @category constructors
  */
-export const openMaildir = async (root: string): Promise<Maildir> => {
+export const openMaildir = async (
+  root: string,
+  options: {
+    /** How `deliver` runs: "auto" (inline while fsync is quick, see the module comment), or always one way (tests). */
+    readonly deliveries?: "auto" | "inline" | "thread-pool"
+  } = {}
+): Promise<Maildir> => {
   const tmpDir = join(root, "tmp")
   const newDir = join(root, "new")
   const curDir = join(root, "cur")
@@ -168,13 +233,14 @@ export const openMaildir = async (root: string): Promise<Maildir> => {
     if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: "ENOTDIR" })
   }
   const hostName = host()
+  const uniqueName = (key: string) => `${Math.floor(Date.now() / 1000)}.P${process.pid}Q${++counter}U${key}.${hostName}`
 
   const begin = async (key: string): Promise<Delivery> => {
     let name = ""
     let handle: FileHandle | undefined
     // "wx": never reuse a name; a clash (clock set back, pid reused) just takes the next counter.
     for (let attempt = 0; handle === undefined; attempt++) {
-      name = `${Math.floor(Date.now() / 1000)}.P${process.pid}Q${++counter}U${key}.${hostName}`
+      name = uniqueName(key)
       try {
         handle = await open(join(tmpDir, name), "wx", 0o600)
       } catch (error) {
@@ -206,19 +272,91 @@ export const openMaildir = async (root: string): Promise<Maildir> => {
     }
   }
 
+  // Deliveries run inline (synchronous calls) while they are quick; see the module comment.
+  const deliveries = options.deliveries ?? "auto"
+  let inline = deliveries !== "thread-pool"
+  let slowFsyncs = 0
+  const deliver = (key: string, bytes: Uint8Array): string | Promise<string> => {
+    const lf = makeCrlfToLf()
+    const data = concatTwo(lf.push(bytes), lf.end())
+    return inline ? deliverInline(key, data) : deliverAsync(key, data)
+  }
+
+  const deliverInline = (key: string, data: Uint8Array): string => {
+    let name = ""
+    let fd = -1
+    for (let attempt = 0; fd < 0; attempt++) {
+      name = uniqueName(key)
+      try {
+        fd = openSync(tmpDir + sep + name, "wx", 0o600)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST" || attempt >= 100) throw error
+      }
+    }
+    // Plain concatenation: `name` has no separators, and join's normalizing showed in the profile.
+    const tmpPath = tmpDir + sep + name
+    const target = newDir + sep + name
+    try {
+      for (let offset = 0; offset < data.length;) offset += writeSync(fd, data, offset, data.length - offset)
+      const started = performance.now()
+      fsyncSync(fd)
+      if (deliveries === "auto" && performance.now() - started > SLOW_FSYNC_MS && ++slowFsyncs >= SLOW_FSYNCS) inline = false
+      const opened = fd
+      fd = -1
+      closeSync(opened)
+      renameSync(tmpPath, target)
+    } catch (error) {
+      if (fd >= 0) closeQuietly(fd)
+      unlinkQuietly(tmpPath)
+      throw error
+    }
+    return target
+  }
+
+  const deliverAsync = (key: string, data: Uint8Array): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
+      let name = ""
+      let fd = -1
+      let attempt = 0
+      const fail = (error: unknown) => {
+        if (fd >= 0) closeQuietly(fd)
+        if (name !== "") unlinkCallback(join(tmpDir, name), () => reject(error))
+        else reject(error)
+      }
+      const create = () => {
+        const candidate = uniqueName(key)
+        openCallback(join(tmpDir, candidate), "wx", 0o600, (error, opened) => {
+          if (error !== null) {
+            if (error.code === "EEXIST" && ++attempt < 100) return create()
+            return fail(error)
+          }
+          name = candidate
+          fd = opened
+          writeFrom(0)
+        })
+      }
+      const writeFrom = (offset: number) => {
+        if (offset >= data.length) return sync()
+        writeCallback(fd, data, offset, data.length - offset, null, (error, n) => (error !== null ? fail(error) : writeFrom(offset + n)))
+      }
+      const sync = () =>
+        fsync(fd, (error) => {
+          if (error !== null) return fail(error)
+          const opened = fd
+          fd = -1
+          closeCallback(opened, (error) => {
+            if (error !== null) return fail(error)
+            const target = join(newDir, name)
+            renameCallback(join(tmpDir, name), target, (error) => (error !== null ? fail(error) : resolve(target)))
+          })
+        })
+      create()
+    })
+
   return {
     root,
     begin,
-    async deliver(key, bytes) {
-      const delivery = await begin(key)
-      try {
-        await delivery.write(bytes)
-        return await delivery.commit()
-      } catch (error) {
-        await delivery.abort()
-        throw error
-      }
-    },
+    deliver,
     async sync() {
       await fsyncDir(newDir)
       await fsyncDir(curDir)

@@ -448,7 +448,7 @@ const makeMailbox = (conn: Connection, capabilities: () => Capabilities): Mailbo
   const many = (msgs: ReadonlyArray<number>, command: (msg: number) => Command) =>
     Stream.map(pipelined(conn, msgs.map(command), window()), (a): Message => ({ msg: msgs[a.index]!, bytes: a.body ?? new Uint8Array(0) }))
 
-  return {
+  const mailbox: Mailbox = {
     capabilities,
     state: conn.state,
     topMany: (msgs, lines) => many(msgs, (msg) => ({ name: "TOP", msg, lines })),
@@ -467,4 +467,49 @@ const makeMailbox = (conn: Connection, capabilities: () => Capabilities): Mailbo
     capa: withLock(readCapa(conn)),
     quit: withLock(quit(conn))
   }
+  connections.set(mailbox, conn)
+  return mailbox
+}
+
+// The connection behind each mailbox, for helpers of this package's own programs that are
+// not part of the Mailbox API (`listings`).
+const connections = new WeakMap<Mailbox, Connection>()
+
+/**
+ * What `listings` returns.
+ * @internal
+ */
+export interface Listings {
+  readonly uidl: Result.Result<ReadonlyArray<UidlEntry>, Pop3Error>
+  /** Undefined when LIST was not sent (no PIPELINING and UIDL failed). */
+  readonly list: Result.Result<ReadonlyArray<ListEntry>, Pop3Error> | undefined
+}
+
+/**
+ * UIDL and LIST of a mailbox, in one round trip when the server announces PIPELINING (both
+ * commands written at once, then both answers read). Each answer stands on its own: a
+ * `-ERR` to one is returned as its `ServerError`, and the other is still read. Without
+ * PIPELINING, UIDL then LIST, LIST only when UIDL succeeded — as a caller doing
+ * `mailbox.uidl` then `mailbox.list` would. For `pop3 fetch`; not exported by the package.
+ * @internal
+ */
+export const listings = (mailbox: Mailbox): Effect.Effect<Listings, Pop3Error> => {
+  const conn = connections.get(mailbox)
+  // A -ERR becomes the result; any other failure fails the whole.
+  const serverError = <A>(effect: Effect.Effect<A, Pop3Error>): Effect.Effect<Result.Result<A, Pop3Error>, Pop3Error> =>
+    Effect.flatMap(Effect.result(effect), (result) =>
+      Result.isFailure(result) && result.failure._tag !== "ServerError" ? Effect.fail(result.failure) : Effect.succeed(result))
+  if (conn === undefined || !hasCapability(mailbox.capabilities(), "PIPELINING")) {
+    return Effect.flatMap(serverError(mailbox.uidl), (uidl): Effect.Effect<Listings, Pop3Error> =>
+      Result.isSuccess(uidl) ? Effect.map(serverError(mailbox.list), (list) => ({ uidl, list })) : Effect.succeed({ uidl, list: undefined }))
+  }
+  const answer = <A>(encoded: EncodedCommand, parse: (line: string) => A): Effect.Effect<Result.Result<ReadonlyArray<A>, Pop3Error>, Pop3Error> =>
+    serverError(Effect.flatMap(conn.status(encoded), (status) =>
+      status.kind === "ok"
+        ? Effect.flatMap(collectLines(conn, encoded), (lines) => parsing(() => lines.map(parse)))
+        : Effect.fail(new ServerError({ command: encoded.redacted, code: status.code, text: status.text }))))
+  return conn.lock.withPermits(1)(Effect.gen(function*(): Effect.fn.Return<Listings, Pop3Error> {
+    const [uidl, list] = yield* conn.writeAll([{ name: "UIDL" }, { name: "LIST" }])
+    return { uidl: yield* answer(uidl!, parseUidlLine), list: yield* answer(list!, parseListLine) }
+  }))
 }

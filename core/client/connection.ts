@@ -149,42 +149,53 @@ export const makeConnection = (options: {
         })
       )
 
-    const read = (during: string): Effect.Effect<EngineEvent, Pop3Error> =>
-      Effect.gen(function*() {
-        for (;;) {
-          let event: EngineEvent | typeof NeedData
-          try {
-            event = engine.next()
-          } catch (error) {
-            flushChanges()
-            if (error instanceof RemoteProtocolError) return yield* new ProtocolError({ reason: error.message })
-            throw error
-          }
-          if (event !== NeedData) {
-            if (event._tag === "Greeting") {
-              trace({ _tag: "Received", at: now(), line: statusText(event.status) })
-            } else if (event._tag === "Response") {
-              const at = now()
-              const sent = sentAt.get(event.command)
-              sentAt.delete(event.command)
-              trace({
-                _tag: "Received",
-                at,
-                line: statusText(event.status),
-                command: event.command.redacted,
-                ...(sent !== undefined ? { latency: at - sent } : {})
-              })
-            }
-            flushChanges()
-            return event
-          }
-          if (closedReason !== undefined) return yield* new ConnectionClosed({ during, reason: closedReason })
-          const chunks = yield* pull(during)
-          for (const chunk of chunks) {
-            if (typeof chunk === "string") engine.receive(new TextEncoder().encode(chunk))
-            else engine.receive(chunk)
-          }
+    // The next event from the bytes already received, traced; NeedData when they hold none.
+    // Synchronous: a pipelined batch of answers mostly sits in one socket read, so the loops
+    // below decode many events per pull and only go back to the runtime for the socket.
+    const poll = (during: string): EngineEvent | typeof NeedData | ConnectionClosed | ProtocolError => {
+      let event: EngineEvent | typeof NeedData
+      try {
+        event = engine.next()
+      } catch (error) {
+        flushChanges()
+        if (error instanceof RemoteProtocolError) return new ProtocolError({ reason: error.message })
+        throw error
+      }
+      if (event === NeedData) {
+        return closedReason !== undefined ? new ConnectionClosed({ during, reason: closedReason }) : NeedData
+      }
+      if (event._tag === "Greeting") {
+        trace({ _tag: "Received", at: now(), line: statusText(event.status) })
+      } else if (event._tag === "Response") {
+        const at = now()
+        const sent = sentAt.get(event.command)
+        sentAt.delete(event.command)
+        trace({
+          _tag: "Received",
+          at,
+          line: statusText(event.status),
+          command: event.command.redacted,
+          ...(sent !== undefined ? { latency: at - sent } : {})
+        })
+      }
+      if (changes.length > 0) flushChanges()
+      return event
+    }
+
+    // Pulls from the socket into the engine.
+    const fill = (during: string): Effect.Effect<void, Pop3Error> =>
+      Effect.map(pull(during), (chunks) => {
+        for (const chunk of chunks) {
+          if (typeof chunk === "string") engine.receive(new TextEncoder().encode(chunk))
+          else engine.receive(chunk)
         }
+      })
+
+    const read = (during: string): Effect.Effect<EngineEvent, Pop3Error> =>
+      Effect.suspend(function loop(): Effect.Effect<EngineEvent, Pop3Error> {
+        const event = poll(during)
+        if (event === NeedData) return Effect.flatMap(fill(during), loop)
+        return isPop3Error(event) ? Effect.fail(event) : Effect.succeed(event)
       })
 
     const status = (encoded: EncodedCommand): Effect.Effect<StatusLine, Pop3Error> =>
@@ -193,31 +204,36 @@ export const makeConnection = (options: {
           ? Effect.succeed(event.status)
           : Effect.fail(new ProtocolError({ reason: `expected the answer to ${encoded.redacted}, got ${event._tag}` })))
 
-    const exec = (command: Command) =>
-      Effect.gen(function*() {
-        const encoded = yield* write(command)
-        const s = yield* status(encoded)
-        if (s.kind === "err") return yield* new ServerError({ command: encoded.redacted, code: s.code, text: s.text })
-        if (s.kind === "continuation") return yield* new ProtocolError({ reason: `a "+" continuation answered ${encoded.command.name}` })
-        return { encoded, status: s }
-      })
+    const exec = (command: Command): Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error> =>
+      Effect.flatMap(write(command), (encoded) =>
+        Effect.flatMap(status(encoded), (s): Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error> => {
+          if (s.kind === "err") return Effect.fail(new ServerError({ command: encoded.redacted, code: s.code, text: s.text }))
+          if (s.kind === "continuation") return Effect.fail(new ProtocolError({ reason: `a "+" continuation answered ${encoded.command.name}` }))
+          return Effect.succeed({ encoded, status: s })
+        }))
 
-    const collectBody = (encoded: EncodedCommand, onChunk: (bytes: Uint8Array) => void) =>
-      Effect.gen(function*() {
+    const collectBody = (encoded: EncodedCommand, onChunk: (bytes: Uint8Array) => void): Effect.Effect<void, Pop3Error> =>
+      Effect.suspend(() => {
         const started = now()
+        const during = `the body of ${encoded.redacted}`
         let size = 0
-        for (;;) {
-          const event = yield* read(`the body of ${encoded.redacted}`)
-          if (event._tag === "Body") {
-            size += event.bytes.length
-            onChunk(event.bytes)
-          } else if (event._tag === "BodyEnd") {
-            trace({ _tag: "Body", at: now(), command: encoded.redacted, bytes: size, millis: now() - started })
-            return
-          } else {
-            return yield* new ProtocolError({ reason: `expected the body of ${encoded.redacted}, got ${event._tag}` })
+        const loop = (): Effect.Effect<void, Pop3Error> => {
+          for (;;) {
+            const event = poll(during)
+            if (event === NeedData) return Effect.flatMap(fill(during), loop)
+            if (isPop3Error(event)) return Effect.fail(event)
+            if (event._tag === "Body") {
+              size += event.bytes.length
+              onChunk(event.bytes)
+            } else if (event._tag === "BodyEnd") {
+              trace({ _tag: "Body", at: now(), command: encoded.redacted, bytes: size, millis: now() - started })
+              return Effect.void
+            } else {
+              return Effect.fail(new ProtocolError({ reason: `expected the body of ${encoded.redacted}, got ${event._tag}` }))
+            }
           }
         }
+        return loop()
       })
 
     const upgrade = (tlsOptions: Socket.TlsUpgradeOptions) =>
@@ -237,6 +253,10 @@ export const makeConnection = (options: {
       })
     return { state: engine.state, abandon, write, writeAll, read, status, exec, collectBody, upgrade, lock, idle, trace, now } satisfies Connection
   })
+
+// What poll returns besides engine events (plain objects) and NeedData.
+const isPop3Error = (value: object): value is ConnectionClosed | ProtocolError =>
+  value instanceof ConnectionClosed || value instanceof ProtocolError
 
 const statusText = (s: StatusLine): string =>
   s.kind === "continuation"

@@ -210,7 +210,11 @@ export const makeDecoder = (options: { readonly maxStatusLine?: number } = {}): 
 
   return {
     feed: (bytes) => {
-      if (bytes.length > 0) queue.push(bytes)
+      if (bytes.length === 0) return
+      // A subclass (Node's Buffer) is looked at through a plain Uint8Array view of the same
+      // memory: Buffer's indexOf goes through C++ for every line, the typed array's stays
+      // in V8 (~4 % of the CPU time of downloading 1000 small messages). No copy either way.
+      queue.push(Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength))
     },
     next: () => {
       if (failure !== undefined) throw failure

@@ -245,6 +245,40 @@ describe("pop3 fetch", () => {
     expect(server.store.messages(USER)).toHaveLength(2)
   })
 
+  it("with PIPELINING, UIDL and LIST go out together (one round trip); a refused LIST still fetches", async () => {
+    const messages = [message(1), message(2), message(3)]
+    const piped = await serve(storeOf(messages))
+    const dir = tempDir()
+    const run = await fetch(piped, dir, ["--trace"])
+    expect(run.summary).toMatchObject({ fetched: 3 })
+    // The trace (stderr) shows both commands sent before the first answer came back.
+    const lines = run.stderr.map((l) => l.replace(/^\s*[\d.]+s /, ""))
+    const uidl = lines.indexOf("C: UIDL")
+    expect(uidl).toBeGreaterThanOrEqual(0)
+    expect(lines[uidl + 1]).toBe("C: LIST")
+
+    const refusing = await serve(storeOf(messages), {}, { LIST: { states: ["TRANSACTION"], run: (s) => s.err("no listing today") } })
+    const other = tempDir()
+    expect((await fetch(refusing, other)).summary).toMatchObject({ fetched: 3 })
+    expect(filesIn(other)).toEqual(sorted(messages.map(expectedFile)))
+    expect(refusing.commands.slice(-5, -4)).toEqual(["LIST"])
+  })
+
+  it("without PIPELINING, UIDL and LIST go one after the other, and no LIST after a refused UIDL", async () => {
+    const server = await serve(storeOf([message(1), message(2)]), { capa: ["TOP", "UIDL", "USER"] })
+    const dir = tempDir()
+    const run = await fetch(server, dir, ["--trace"])
+    expect(run.summary).toMatchObject({ fetched: 2 })
+    const lines = run.stderr.map((l) => l.replace(/^\s*[\d.]+s /, ""))
+    expect(lines[lines.indexOf("C: UIDL") + 1]).toMatch(/^S: \+OK/)
+
+    const refusing = await serve(storeOf([message(1)]), { capa: ["TOP", "USER"] }, {
+      UIDL: { states: ["TRANSACTION"], run: (s) => s.err("Unknown command") }
+    })
+    expect((await fetch(refusing, tempDir(), [], { json: false })).code).toBe(1)
+    expect(refusing.commands.filter((c) => /^(LIST|RETR)/.test(c))).toEqual([])
+  })
+
   it("a server closing mid-body (closeMidBody): nothing stored or recorded for that message, nothing deleted", async () => {
     const server = await serve(storeOf([message(1), message(2), message(3)]), { closeMidBody: true })
     const dir = tempDir()

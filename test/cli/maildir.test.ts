@@ -1,0 +1,81 @@
+// Maildir delivery (core/cli/maildir.ts) both ways it runs: inline (synchronous calls, while
+// fsync returns at once) and through the thread pool (where fsync waits for a device). Both
+// must leave the same file in new/, nothing in tmp/, and clean up after a failure.
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { keyOfFileName, messageKey, openMaildir } from "../../core/cli/maildir.ts"
+
+const dirs: Array<string> = []
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+const tempMaildir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), "pop3-maildir-"))
+  dirs.push(dir)
+  return join(dir, "Maildir")
+}
+
+const bytes = (text: string) => new TextEncoder().encode(text)
+
+describe.each(["inline", "thread-pool", "auto"] as const)("deliver (%s)", (deliveries) => {
+  it("writes the message with LF line ends into new/, mode 0600, named by its key; tmp/ stays empty", async () => {
+    const root = tempMaildir()
+    const maildir = await openMaildir(root, { deliveries })
+    const key = messageKey("alice@pop.example", "uid-1")
+    const path = await maildir.deliver(key, bytes("Subject: a\r\n\r\nline 1\r\na lone\rCR\r\nlast\r"))
+    expect(path.startsWith(join(root, "new") + "/")).toBe(true)
+    expect(readFileSync(path, "latin1")).toBe("Subject: a\n\nline 1\na lone\rCR\nlast\r")
+    expect(statSync(path).mode & 0o777).toBe(0o600)
+    expect(keyOfFileName(readdirSync(join(root, "new"))[0]!)).toBe(key)
+    expect(readdirSync(join(root, "tmp"))).toEqual([])
+    expect(await maildir.find(new Set([key, messageKey("alice@pop.example", "uid-2")]))).toEqual(new Set([key]))
+  })
+
+  it("many messages in a row get distinct names and exact contents", async () => {
+    const root = tempMaildir()
+    const maildir = await openMaildir(root, { deliveries })
+    const paths = await Promise.all(Array.from({ length: 50 }, (_, i) => maildir.deliver(messageKey("a", `u${i}`), bytes(`Subject: ${i}\r\n\r\n${"x".repeat(i * 100)}\r\n`))))
+    expect(new Set(paths).size).toBe(50)
+    paths.forEach((p, i) => expect(readFileSync(p, "latin1")).toBe(`Subject: ${i}\n\n${"x".repeat(i * 100)}\n`))
+    expect(readdirSync(join(root, "new"))).toHaveLength(50)
+    expect(readdirSync(join(root, "tmp"))).toEqual([])
+  })
+
+  it("a rename that fails (new/ is no directory) fails the delivery and removes the temporary file", async () => {
+    const root = tempMaildir()
+    const maildir = await openMaildir(root, { deliveries })
+    renameSync(join(root, "new"), join(root, "new.moved"))
+    writeFileSync(join(root, "new"), "not a directory")
+    const failure = await (async () => {
+      try {
+        await maildir.deliver(messageKey("a", "u"), bytes("Subject: x\r\n\r\nbody\r\n"))
+        return undefined
+      } catch (error) {
+        return error as NodeJS.ErrnoException
+      }
+    })()
+    expect(failure?.code).toBe("ENOTDIR")
+    expect(readdirSync(join(root, "tmp"))).toEqual([])
+  })
+})
+
+describe("deliver", () => {
+  it("inline: complete when it returns (no promise)", async () => {
+    const maildir = await openMaildir(tempMaildir(), { deliveries: "inline" })
+    const result = maildir.deliver(messageKey("a", "u"), bytes("x\r\n"))
+    expect(typeof result).toBe("string")
+    expect(readFileSync(result as string, "latin1")).toBe("x\n")
+  })
+
+  it("thread pool: a promise, and nothing in new/ before it resolves", async () => {
+    const root = tempMaildir()
+    const maildir = await openMaildir(root, { deliveries: "thread-pool" })
+    const result = maildir.deliver(messageKey("a", "u"), bytes("x\r\n"))
+    expect(result).toBeInstanceOf(Promise)
+    expect(readdirSync(join(root, "new"))).toEqual([])
+    expect(readFileSync(await result, "latin1")).toBe("x\n")
+  })
+})
