@@ -10,6 +10,9 @@
  * const mailbox = await session.login({ user: "alice", password: process.env.POP3_PASSWORD! })
  * const { count } = await mailbox.stat()
  * const message = await mailbox.retr(1)          // Uint8Array, exactly as sent
+ * for await (const { msg, bytes } of mailbox.topMany([1, 2, 3], 0)) {
+ *   // headers of each message as it arrives, pipelined; `break` is fine
+ * }
  * await mailbox.quit()
  * ```
  *
@@ -21,7 +24,7 @@ import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { type Authorization, collect, connect as connectEffect, type Greeting, type LoginOptions, type Mailbox } from "./client/client.ts"
+import { type Authorization, collect, connect as connectEffect, type Greeting, type LoginOptions, type Mailbox, type Message } from "./client/client.ts"
 import type { ConnectOptions } from "./client/options.ts"
 import type { Capabilities, ListEntry, Stat, UidlEntry } from "./protocol/parse.ts"
 import type { Transport } from "./transport/transport.ts"
@@ -57,7 +60,21 @@ export interface PromiseMailbox {
   /** The message as a web `ReadableStream`, read from the server as you consume it. */
   readonly retrStream: (msg: number) => ReadableStream<Uint8Array>
   readonly top: (msg: number, lines: number) => Promise<Uint8Array>
+  /**
+   * Headers (and `lines` body lines) of many messages, in order, each yielded as it
+   * arrives; pipelined when the server announces PIPELINING. Nothing is sent until you
+   * iterate, and each iteration sends the commands anew. Leaving the loop early (`break`,
+   * `return`, a throw) reads away the answers still in flight, so the session stays
+   * usable. A `-ERR` stops sending and, once the earlier messages were yielded, rejects
+   * with `ServerError`. The connection is busy until the loop ends: do not await another
+   * call on this mailbox inside the loop (it would wait for the loop, which waits for it).
+   */
+  readonly topMany: (msgs: ReadonlyArray<number>, lines: number) => AsyncIterable<Message>
+  /** Many whole messages, as `topMany`; each is collected in memory (for large ones, `retrStream`). */
+  readonly retrMany: (msgs: ReadonlyArray<number>) => AsyncIterable<Message>
   readonly dele: (msg: number) => Promise<void>
+  /** Marks many messages deleted, pipelined when possible; removed only when `quit` succeeds. */
+  readonly deleMany: (msgs: ReadonlyArray<number>) => Promise<void>
   readonly rset: () => Promise<void>
   readonly noop: () => Promise<void>
   /** Ends the session, committing deletions, and closes the connection. */
@@ -113,7 +130,13 @@ export const connect = async (options: ConnectOptions & { readonly transport: La
     retr: (msg) => run(collect(mailbox.retr(msg))),
     retrStream: (msg) => Stream.toReadableStream(mailbox.retr(msg)),
     top: (msg, lines) => run(collect(mailbox.top(msg, lines))),
+    // Effect's own conversion: the iterator's `return()` closes the stream's scope (which
+    // reads away what is in flight and frees the connection), and a failure is thrown as
+    // the tagged error itself (`Cause.squash`, as `run` does).
+    topMany: (msgs, lines) => Stream.toAsyncIterable(mailbox.topMany(msgs, lines)),
+    retrMany: (msgs) => Stream.toAsyncIterable(mailbox.retrMany(msgs)),
     dele: (msg) => run(mailbox.dele(msg)),
+    deleMany: (msgs) => run(mailbox.deleMany(msgs)),
     rset: () => run(mailbox.rset),
     noop: () => run(mailbox.noop),
     quit: () => ending(mailbox.quit),
