@@ -2,7 +2,8 @@
  * The SASL exchange of RFC 5034 (POP3 AUTH), shared by every SASL mechanism.
  *
  * A mechanism is a small state machine over bytes (`SaslClient`): an optional initial
- * response, then one answer per server challenge, then a check of the outcome. This file
+ * response, then one answer per server challenge — given at once, or later as a Promise or
+ * an Effect (SCRAM's PBKDF2 runs on WebCrypto) — then a check of the outcome. This file
  * does the POP3 framing: base64, the initial response on the AUTH line only when the line
  * fits RFC 2449's 255 octets (otherwise after an empty `+` — Office 365 insists on that for
  * OAuth), `*` to cancel when the client cannot go on, and a bound on the number of rounds
@@ -11,10 +12,18 @@
  * @module
  */
 import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
 import { AuthError, type Pop3Error } from "../client/errors.ts"
 import { MAX_COMMAND_LINE } from "../protocol/limits.ts"
 import type { StatusLine } from "../protocol/response.ts"
 import type { AuthExchange, Credentials, Mechanism } from "./mechanism.ts"
+
+/**
+ * A step's answer to a challenge: the bytes, or a Promise of them (rejecting with
+ * `SaslFailure` to refuse), or an Effect (failing with `SaslFailure` to refuse).
+ * @category models
+ */
+export type SaslAnswer = Uint8Array | PromiseLike<Uint8Array> | Effect.Effect<Uint8Array, SaslFailure>
 
 /**
  * The client side of one SASL exchange.
@@ -23,8 +32,12 @@ import type { AuthExchange, Credentials, Mechanism } from "./mechanism.ts"
 export interface SaslClient {
   /** The initial response, or `undefined` when the mechanism starts with a server challenge. */
   readonly initial: () => Uint8Array | undefined
-  /** Answers a server challenge. Throws `SaslFailure` when the challenge is unacceptable. */
-  readonly step: (challenge: Uint8Array) => Uint8Array
+  /**
+   * Answers a server challenge, at once or asynchronously (`SaslAnswer`). Refuses an
+   * unacceptable challenge with `SaslFailure`: thrown, or as the Promise's rejection or the
+   * Effect's failure. Anything else thrown or rejected is a bug (a defect).
+   */
+  readonly step: (challenge: Uint8Array) => SaslAnswer
   /** Checks the exchange at `+OK` (SCRAM: the server must have proved itself). Throws `SaslFailure`. */
   readonly finish: () => void
   /** Extra detail to add to a `-ERR` (e.g. the OAuth error JSON the server sent). */
@@ -38,7 +51,32 @@ export interface SaslClient {
  */
 export class SaslFailure extends Error {
   override readonly name = "SaslFailure"
+  readonly _tag = "SaslFailure"
 }
+
+/**
+ * Runs one step of a SASL client as an Effect, whatever form its answer takes: a
+ * `SaslFailure` (thrown, rejected or failed) is the typed failure, anything else a defect.
+ * @category combinators
+ */
+export const saslStep = (client: SaslClient, challenge: Uint8Array): Effect.Effect<Uint8Array, SaslFailure> =>
+  Effect.suspend(() => {
+    let answer: SaslAnswer
+    try {
+      answer = client.step(challenge)
+    } catch (error) {
+      return error instanceof SaslFailure ? Effect.fail(error) : Effect.die(error)
+    }
+    if (Effect.isEffect(answer)) return answer
+    if (!isPromiseLike(answer)) return Effect.succeed(answer)
+    const pending = answer
+    return Effect.tryPromise({ try: () => pending, catch: (error) => error }).pipe(
+      Effect.catch((error) => error instanceof SaslFailure ? Effect.fail(error) : Effect.die(error))
+    )
+  })
+
+const isPromiseLike = (answer: Uint8Array | PromiseLike<Uint8Array>): answer is PromiseLike<Uint8Array> =>
+  typeof (answer as Partial<PromiseLike<Uint8Array>>).then === "function"
 
 /**
  * At most this many challenges per exchange; real mechanisms need two or three.
@@ -60,7 +98,7 @@ export const toBase64 = (bytes: Uint8Array): string => {
  * Bytes of base64, or `undefined` when it is not valid base64.
  * @category encoding
  */
-export const fromBase64 = (text: string): Uint8Array | undefined => {
+export const fromBase64 = (text: string): Uint8Array<ArrayBuffer> | undefined => {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 === 1) return undefined
   try {
     const s = atob(text)
@@ -130,12 +168,9 @@ const runSasl = (name: string, client: SaslClient, ex: AuthExchange): Effect.Eff
       } else {
         const challenge = fromBase64(status.text)
         if (challenge === undefined) return yield* cancel("the server's challenge is not valid base64")
-        try {
-          answer = client.step(challenge)
-        } catch (error) {
-          if (error instanceof SaslFailure) return yield* cancel(error.message)
-          throw error
-        }
+        const stepped = yield* Effect.result(saslStep(client, challenge))
+        if (Result.isFailure(stepped)) return yield* cancel(stepped.failure.message)
+        answer = stepped.success
       }
       status = yield* ex.send({ name: "SaslResponse", response: toBase64(answer) })
     }

@@ -6,13 +6,22 @@
  * missing or wrong one is an error even when the server says `+OK` (an impostor could
  * otherwise accept any password and collect the mail we send it).
  *
+ * PBKDF2, the one costly part, runs on WebCrypto (`crypto.subtle`: browsers, Node, Deno,
+ * Bun, Workers) — a few milliseconds for 4096 iterations, off the JavaScript thread where
+ * the platform allows — and on `@noble/hashes` where there is no `crypto.subtle` (a page
+ * served over plain http) or it refuses (a platform without PBKDF2 or SHA-1; Cloudflare's
+ * production Workers refuse more than 100,000 iterations with `NotSupportedError`). The
+ * bytes are the same either way; only the time differs. The HMACs are microseconds and stay
+ * on `@noble/hashes`.
+ *
  * @module
  */
 import { hmac } from "@noble/hashes/hmac.js"
 import { sha1 } from "@noble/hashes/legacy.js"
-import { pbkdf2 } from "@noble/hashes/pbkdf2.js"
+import { pbkdf2Async } from "@noble/hashes/pbkdf2.js"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { utf8ToBytes } from "@noble/hashes/utils.js"
+import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { fromBase64, SaslFailure, type SaslClient, saslMechanism, toBase64 } from "./sasl.ts"
 import { saslprep } from "./saslprep.ts"
@@ -25,7 +34,71 @@ const decoder = new TextDecoder()
 // and freeze the client. RFC 7677 recommends 4096; Dovecot uses 4096.
 const MAX_ITERATIONS = 1_000_000
 
+/**
+ * The part of WebCrypto's `SubtleCrypto` that SCRAM uses (`crypto.subtle` is one).
+ * @category models
+ */
+export interface Pbkdf2Subtle {
+  importKey(format: "raw", keyData: Uint8Array<ArrayBuffer>, algorithm: "PBKDF2", extractable: false, keyUsages: Array<"deriveBits">): PromiseLike<CryptoKey>
+  deriveBits(algorithm: Pbkdf2Params, baseKey: CryptoKey, length: number): PromiseLike<ArrayBuffer>
+}
+
+/**
+ * Options of `scramClient`.
+ * @category models
+ */
+export interface ScramOptions {
+  /**
+   * The WebCrypto that derives the salted password; `null` for `@noble/hashes` alone. By
+   * default `globalThis.crypto?.subtle`, looked up at each login.
+   */
+  readonly subtle?: Pbkdf2Subtle | null
+}
+
+const webCryptoHash = (hash: Hash): "SHA-1" | "SHA-256" | undefined =>
+  hash === sha256 ? "SHA-256" : hash === sha1 ? "SHA-1" : undefined
+
+/**
+ * PBKDF2 (RFC 8018) of the prepared password, `hash.outputLen` bytes. On WebCrypto when
+ * there is one; on `@noble/hashes` when there is none, or when WebCrypto fails in any way:
+ * `NotSupportedError` is the expected refusal, but whatever a platform or polyfill throws,
+ * the fallback computes the same bytes, so the login does not fail for it. WebCrypto's
+ * error is dropped, never reported. `pbkdf2Async` yields to the event loop every few
+ * milliseconds and cannot reject for arguments checked before the call: a rejection would
+ * be a bug (a defect).
+ */
+const saltedPassword = (
+  hash: Hash,
+  password: Uint8Array<ArrayBuffer>,
+  salt: Uint8Array<ArrayBuffer>,
+  iterations: number,
+  subtle: Pbkdf2Subtle | undefined
+): Effect.Effect<Uint8Array> => {
+  const noble = Effect.promise(() => pbkdf2Async(hash, password, salt, { c: iterations, dkLen: hash.outputLen }))
+  const name = webCryptoHash(hash)
+  if (subtle === undefined || name === undefined) return noble
+  return Effect.tryPromise({
+    try: async () => {
+      const key = await subtle.importKey("raw", password, "PBKDF2", false, ["deriveBits"])
+      return new Uint8Array(await subtle.deriveBits({ name: "PBKDF2", hash: name, salt, iterations }, key, hash.outputLen * 8))
+    },
+    catch: (error) => error
+  }).pipe(Effect.catch(() => noble))
+}
+
 const xor = (a: Uint8Array, b: Uint8Array): Uint8Array => a.map((x, i) => x ^ b[i]!)
+
+/** Equality of two byte strings in a time that depends on their length only. */
+const constantTimeEqual = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  let difference = 0
+  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!
+  return difference === 0
+}
+
+const wipe = (...buffers: ReadonlyArray<Uint8Array>) => {
+  for (const b of buffers) b.fill(0)
+}
 
 const attributes = (message: string): Map<string, string> => {
   const map = new Map<string, string>()
@@ -39,10 +112,12 @@ const attributes = (message: string): Map<string, string> => {
 const escapeName = (name: string) => name.replace(/=/g, "=3D").replace(/,/g, "=2C")
 
 /**
- * A SCRAM client; `nonce` is injectable for the RFC test vectors.
+ * A SCRAM client; `nonce` is injectable for the RFC test vectors, `options.subtle` for the
+ * tests of the `@noble/hashes` fallback. Each step is an Effect, run by the SASL exchange;
+ * it fails with `SaslFailure`, whose message never holds the password or a key.
  * @category mechanisms
  */
-export const scramClient = (hash: Hash, user: string, password: string, nonce: string = randomNonce()): SaslClient => {
+export const scramClient = (hash: Hash, user: string, password: string, nonce: string = randomNonce(), options: ScramOptions = {}): SaslClient => {
   const preparedUser = saslprep(user)
   const preparedPassword = saslprep(password)
   if (preparedUser === undefined || preparedPassword === undefined) {
@@ -52,45 +127,63 @@ export const scramClient = (hash: Hash, user: string, password: string, nonce: s
   let expectedServerSignature: Uint8Array | undefined
   let verified = false
   let round = 0
-  return {
-    initial: () => utf8ToBytes(`n,,${clientFirstBare}`),
-    step: (challenge) => {
-      round++
-      const message = decoder.decode(challenge)
-      const attrs = attributes(message)
-      if (round === 1) {
-        const serverNonce = attrs.get("r")
-        const salt = fromBase64(attrs.get("s") ?? "")
-        const iterations = Number(attrs.get("i"))
-        if (attrs.has("e")) throw new SaslFailure(`the server refused: ${attrs.get("e")}`)
-        if (serverNonce === undefined || !serverNonce.startsWith(nonce) || serverNonce.length <= nonce.length) {
-          throw new SaslFailure("the server's nonce does not extend ours")
-        }
-        if (salt === undefined || salt.length === 0) throw new SaslFailure("the server's salt is missing or not base64")
-        if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS) {
-          throw new SaslFailure(`the server asked for an unacceptable iteration count (${attrs.get("i")})`)
-        }
-        const saltedPassword = pbkdf2(hash, utf8ToBytes(preparedPassword), salt, { c: iterations, dkLen: hash.outputLen })
-        const clientKey = hmac(hash, saltedPassword, utf8ToBytes("Client Key"))
+  const refuse = (reason: string) => Effect.fail(new SaslFailure(reason))
+
+  /** The client-final message, answering the server-first one. */
+  const clientFinal = (message: string, attrs: Map<string, string>): Effect.Effect<Uint8Array, SaslFailure> => {
+    const serverNonce = attrs.get("r")
+    const salt = fromBase64(attrs.get("s") ?? "")
+    const iterations = Number(attrs.get("i"))
+    if (attrs.has("e")) return refuse(`the server refused: ${attrs.get("e")}`)
+    if (serverNonce === undefined || !serverNonce.startsWith(nonce) || serverNonce.length <= nonce.length) {
+      return refuse("the server's nonce does not extend ours")
+    }
+    if (salt === undefined || salt.length === 0) return refuse("the server's salt is missing or not base64")
+    // Checked before any derivation starts: the count is the server's to choose.
+    if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS) {
+      return refuse(`the server asked for an unacceptable iteration count (${attrs.get("i")})`)
+    }
+    const subtle = options.subtle === undefined ? globalThis.crypto?.subtle : options.subtle ?? undefined
+    const passwordBytes = utf8ToBytes(preparedPassword)
+    return saltedPassword(hash, passwordBytes, salt, iterations, subtle).pipe(
+      Effect.ensuring(Effect.sync(() => wipe(passwordBytes))),
+      Effect.map((salted) => {
+        const clientKey = hmac(hash, salted, utf8ToBytes("Client Key"))
         const storedKey = hash(clientKey)
         const clientFinalWithoutProof = `c=biws,r=${serverNonce}`
         const authMessage = utf8ToBytes(`${clientFirstBare},${message},${clientFinalWithoutProof}`)
         const clientSignature = hmac(hash, storedKey, authMessage)
-        const serverKey = hmac(hash, saltedPassword, utf8ToBytes("Server Key"))
+        const serverKey = hmac(hash, salted, utf8ToBytes("Server Key"))
         expectedServerSignature = hmac(hash, serverKey, authMessage)
-        return utf8ToBytes(`${clientFinalWithoutProof},p=${toBase64(xor(clientKey, clientSignature))}`)
-      }
-      if (round === 2) {
-        if (attrs.has("e")) throw new SaslFailure(`the server refused: ${attrs.get("e")}`)
-        const signature = fromBase64(attrs.get("v") ?? "")
-        if (signature === undefined || expectedServerSignature === undefined || toBase64(signature) !== toBase64(expectedServerSignature)) {
-          throw new SaslFailure("the server's SCRAM signature is wrong: it does not know the password (possible impostor)")
+        const proof = xor(clientKey, clientSignature)
+        const answer = utf8ToBytes(`${clientFinalWithoutProof},p=${toBase64(proof)}`)
+        wipe(salted, clientKey, storedKey, clientSignature, serverKey, proof)
+        return answer
+      })
+    )
+  }
+
+  return {
+    initial: () => utf8ToBytes(`n,,${clientFirstBare}`),
+    step: (challenge) =>
+      Effect.suspend(() => {
+        round++
+        const message = decoder.decode(challenge)
+        const attrs = attributes(message)
+        if (round === 1) return clientFinal(message, attrs)
+        if (round === 2) {
+          if (attrs.has("e")) return refuse(`the server refused: ${attrs.get("e")}`)
+          const signature = fromBase64(attrs.get("v") ?? "")
+          const expected = expectedServerSignature
+          expectedServerSignature = undefined
+          const matches = signature !== undefined && expected !== undefined && constantTimeEqual(signature, expected)
+          if (expected !== undefined) wipe(expected)
+          if (!matches) return refuse("the server's SCRAM signature is wrong: it does not know the password (possible impostor)")
+          verified = true
+          return Effect.succeed(new Uint8Array(0))
         }
-        verified = true
-        return new Uint8Array(0)
-      }
-      throw new SaslFailure("SCRAM expects two challenges")
-    },
+        return refuse("SCRAM expects two challenges")
+      }),
     finish: () => {
       if (!verified) throw new SaslFailure("the server accepted the login without proving it knows the password (no SCRAM server signature)")
     }

@@ -2,10 +2,11 @@
 // an empty one, "*" when the client gives up, the bound on challenges, base64, and how a
 // server's OAuth error reaches the caller.
 
+import * as Effect from "effect/Effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { xoauth2 } from "../../../core/auth/mechanisms.ts"
-import { fromBase64, MAX_SASL_ROUNDS, SaslFailure, saslMechanism, toBase64 } from "../../../core/auth/sasl.ts"
+import { fromBase64, MAX_SASL_ROUNDS, type SaslClient, SaslFailure, saslMechanism, saslStep, toBase64 } from "../../../core/auth/sasl.ts"
 import { AuthError } from "../../../core/client/errors.ts"
 import { MAX_COMMAND_LINE } from "../../../core/protocol/limits.ts"
 import { OAUTHBEARER_ERROR, XOAUTH2_ERROR } from "../../dev-server/sasl.ts"
@@ -15,7 +16,7 @@ import { authenticate, b64, fakeExchange, failureOf, successOf } from "./fake-ex
 const utf8 = (s: string) => new TextEncoder().encode(s)
 
 /** A mechanism with a fixed initial response that answers every challenge with "ok". */
-const scripted = (initial: Uint8Array | undefined, step: (challenge: Uint8Array) => Uint8Array = () => utf8("ok")) =>
+const scripted = (initial: Uint8Array | undefined, step: SaslClient["step"] = () => utf8("ok")) =>
   saslMechanism({
     name: "X-TEST",
     plaintext: false,
@@ -135,6 +136,58 @@ describe("giving up", () => {
     const exit = await authenticate(buggy, fakeExchange([`+ ${b64("x")}`]), "u", "p")
     expect(exit._tag).toBe("Failure")
     expect(() => failureOf(exit)).toThrow(/typed failure/)
+  })
+})
+
+describe("asynchronous steps (a Promise or an Effect)", () => {
+  const later = <A>(value: A): Promise<A> => new Promise((resolve) => setTimeout(() => resolve(value), 5))
+
+  it.each([
+    ["a Promise", () => later(utf8("ok"))],
+    ["an Effect", () => Effect.as(Effect.sleep("5 millis"), utf8("ok"))]
+  ] as const)("waits for %s and sends its answer", async (_, step) => {
+    const fake = fakeExchange([`+ ${b64("hi")}`, `+ ${b64("again")}`, "+OK"])
+    successOf(await authenticate(scripted(undefined, step), fake, "u", "p"))
+    expect(fake.lines).toEqual(["AUTH X-TEST", b64("ok"), b64("ok")])
+  })
+
+  it.each([
+    ["a Promise rejecting", () => Promise.reject(new SaslFailure("not that one"))],
+    ["an Effect failing", () => Effect.fail(new SaslFailure("not that one"))]
+  ] as const)("turns %s with SaslFailure into * and an AuthError", async (_, step) => {
+    const fake = fakeExchange([`+ ${b64("x")}`, "-ERR cancelled"])
+    const error = failureOf(await authenticate(scripted(undefined, step), fake, "u", "p"))
+    expect(error).toBeInstanceOf(AuthError)
+    expect((error as AuthError).attempts).toEqual([{ mechanism: "X-TEST", code: undefined, text: "not that one" }])
+    expect(fake.lines).toEqual(["AUTH X-TEST", "*"])
+  })
+
+  it.each([
+    ["a Promise rejecting", () => Promise.reject(new TypeError("bug"))],
+    ["an Effect dying", () => Effect.die(new TypeError("bug"))]
+  ] as const)("lets %s with anything else through as a defect", async (_, step) => {
+    const fake = fakeExchange([`+ ${b64("x")}`])
+    const exit = await authenticate(scripted(undefined, step), fake, "u", "p")
+    expect(exit._tag).toBe("Failure")
+    expect(() => failureOf(exit)).toThrow(/typed failure/)
+    expect(fake.lines).toEqual(["AUTH X-TEST"])
+  })
+
+  it("saslStep gives every form of answer as an Effect", async () => {
+    const client = (step: SaslClient["step"]): SaslClient => ({ initial: () => undefined, step, finish: () => {} })
+    const run = (step: SaslClient["step"]) => Effect.runPromiseExit(saslStep(client(step), utf8("challenge")))
+    for (const step of [(c: Uint8Array) => c, (c: Uint8Array) => later(c), (c: Uint8Array) => Effect.succeed(c)]) {
+      expect(successOf(await run(step))).toEqual(utf8("challenge"))
+    }
+    for (const step of [
+      () => {
+        throw new SaslFailure("no")
+      },
+      () => Promise.reject(new SaslFailure("no")),
+      () => Effect.fail(new SaslFailure("no"))
+    ]) {
+      expect(failureOf(await run(step))).toMatchObject({ _tag: "SaslFailure", message: "no" })
+    }
   })
 })
 
