@@ -352,19 +352,24 @@ const chooseMechanisms = (exchange: AuthExchange, login: LoginOptions): Effect.E
       return Effect.fail(new InvalidArgument({ reason: `unknown authentication mechanism "${login.mechanism}" (known: auto, ${mechanisms.map((m) => m.name.toLowerCase()).join(", ")})` }))
     }
     if (mechanism.plaintext && !allowPlain) {
-      return Effect.fail(new AuthError({ attempts: [], reason: `${mechanism.name} would send the password unencrypted; use TLS, or allow plaintext explicitly` }))
+      return Effect.fail(
+        new AuthError({ attempts: [], reason: `${mechanism.name} would send the password unencrypted; use TLS, or allow plaintext explicitly`, plaintextRefused: true })
+      )
     }
     return Effect.succeed([mechanism])
   }
   const offered = mechanisms.filter((m) => !AUTO_EXCLUDED.has(m.name) && m.offered(exchange))
   const usable = offered.filter((m) => allowPlain || !m.plaintext)
   if (usable.length === 0) {
-    return Effect.fail(new AuthError({
-      attempts: [],
-      reason: offered.length > 0
-        ? `the server only offers ${offered.map((m) => m.name).join(", ")}, which would send the password unencrypted; use TLS, or allow plaintext explicitly`
-        : "the server offers no mechanism this client supports"
-    }))
+    return Effect.fail(
+      offered.length > 0
+        ? new AuthError({
+          attempts: [],
+          reason: `the server only offers ${offered.map((m) => m.name).join(", ")}, which would send the password unencrypted; use TLS, or allow plaintext explicitly`,
+          plaintextRefused: true
+        })
+        : new AuthError({ attempts: [], reason: "the server offers no mechanism this client supports" })
+    )
   }
   return Effect.succeed(usable)
 }

@@ -131,6 +131,11 @@ export interface AuthAttempt {
 export class AuthError extends Data.TaggedError("AuthError")<{
   readonly attempts: ReadonlyArray<AuthAttempt>
   readonly reason: string
+  /**
+   * Nothing was sent: every usable mechanism would reveal the password on a path that is
+   * not encrypted end to end. Set `allowPlaintext` (or use TLS) to proceed.
+   */
+  readonly plaintextRefused?: true | undefined
 }> {
   get retry(): "temporary" | "permanent" | "unknown" {
     const last = this.attempts[this.attempts.length - 1]

@@ -71,7 +71,7 @@ export const explain = (error: unknown, ctx: Context): Explanation => {
           technical,
           title: "Login was not attempted",
           detail: `${error.reason}.`,
-          plaintextRefused: /unencrypted/.test(error.reason)
+          plaintextRefused: error.plaintextRefused === true
         }
       }
       switch (last.code) {

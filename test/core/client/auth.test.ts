@@ -151,6 +151,7 @@ describe("auto follows the documented order", () => {
     expect(error).toBeInstanceOf(AuthError)
     expect(error.message).toContain("only offers PLAIN, LOGIN, USER, which would send the password unencrypted")
     expect((error as AuthError).attempts).toEqual([])
+    expect((error as AuthError).plaintextRefused).toBe(true)
     expect(server.commands).toEqual(["CAPA", "QUIT"])
   })
 
@@ -175,6 +176,8 @@ describe("auto follows the documented order", () => {
     ])
     expect(error.retry).toBe("unknown")
     expect(error.message).toBe("login failed: every mechanism tried was refused (SCRAM-SHA-256: backend down; PLAIN: no)")
+    // The server refused; it was not the client holding the password back.
+    expect(error.plaintextRefused).toBeUndefined()
   })
 })
 
@@ -186,6 +189,7 @@ describe("the plaintext guard", () => {
       expect(error).toBeInstanceOf(AuthError)
       expect(error.message).toContain(`${upper(mechanism)} would send the password unencrypted`)
       expect((error as AuthError).attempts).toEqual([])
+      expect((error as AuthError).plaintextRefused).toBe(true)
       // Only what connect and the scope's farewell send: no USER, AUTH or continuation.
       expect(server.commands).toEqual(["CAPA", "QUIT"])
     })
