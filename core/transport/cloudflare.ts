@@ -41,6 +41,7 @@ import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import { ConnectError, InvalidArgument, TlsError } from "../client/errors.ts"
 import { type Target, Transport } from "./transport.ts"
+import { byteWriter } from "./writer.ts"
 
 /** The part of a Workers socket used here (a structural subset of the runtime's type). */
 interface WorkersSocket {
@@ -248,34 +249,16 @@ const makeSocket = (target: Target): Socket.Socket => {
       }))
     }))
 
-  const encoder = new TextEncoder()
-  const bytesOf = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === "string" ? encoder.encode(chunk) : chunk)
-
-  const write = (chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> => {
-    if (!Socket.isCloseEvent(chunk)) return send(bytesOf(chunk))
-    return latch.whenOpen(Effect.suspend(() => {
+  const { write, writeAll } = byteWriter(send, (event) =>
+    latch.whenOpen(Effect.suspend(() => {
       const state = live
       if (state === undefined) return Effect.void
       state.failure ??= new Socket.SocketError({
-        reason: new Socket.SocketCloseError({ code: chunk.code, closeReason: chunk.reason })
+        reason: new Socket.SocketCloseError({ code: event.code, closeReason: event.reason })
       })
       const closing = [state.reader.cancel(), state.socket.close()]
       return Effect.promise(() => Promise.allSettled(closing))
-    }))
-  }
-
-  // A pipelined batch goes out as one write, so it can leave in one TCP segment.
-  const writeAll = (chunks: ReadonlyArray<Uint8Array | string>): Effect.Effect<void, Socket.SocketError> => {
-    const parts = chunks.map(bytesOf)
-    if (parts.length === 1 && parts[0] !== undefined) return send(parts[0])
-    const joined = new Uint8Array(parts.reduce((size, part) => size + part.length, 0))
-    let at = 0
-    for (const part of parts) {
-      joined.set(part, at)
-      at += part.length
-    }
-    return send(joined)
-  }
+    })))
 
   const writer: Socket.Socket["writer"] = Effect.acquireRelease(
     Effect.succeed({ write, writeAll }),

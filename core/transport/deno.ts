@@ -20,6 +20,7 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import { type Target, Transport } from "./transport.ts"
+import { byteWriter } from "./writer.ts"
 
 // The part of Deno's API used here, declared locally: core/ type-checks without Deno's types.
 interface DenoConn {
@@ -304,27 +305,10 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
         return Effect.tryPromise({ try: () => run, catch: writeError })
       }))
 
-    const encoder = new TextEncoder()
-    const toBytes = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === "string" ? encoder.encode(chunk) : chunk)
-
-    const write = (chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> => {
-      if (Socket.isCloseEvent(chunk)) {
-        return latch.whenOpen(Effect.sync(() => current?.close(closeError(chunk.code, chunk.reason))))
-      }
-      return send(toBytes(chunk))
-    }
-    // One buffer, one write: a pipelined batch of commands leaves in as few packets as possible.
-    const writeAll = (chunks: NonEmptyReadonlyArray<Uint8Array | string>): Effect.Effect<void, Socket.SocketError> => {
-      if (chunks.length === 1) return send(toBytes(chunks[0]))
-      const parts = chunks.map(toBytes)
-      const all = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
-      let offset = 0
-      for (const part of parts) {
-        all.set(part, offset)
-        offset += part.length
-      }
-      return send(all)
-    }
+    const { write, writeAll } = byteWriter(
+      send,
+      (event) => latch.whenOpen(Effect.sync(() => current?.close(closeError(event.code, event.reason))))
+    )
 
     const writer: Socket.Socket["writer"] = Effect.acquireRelease(
       Effect.succeed({ write, writeAll }),
