@@ -242,3 +242,9 @@ const constantTimeEqual = (a: Uint8Array, b: Uint8Array): boolean => {
  */
 export const tokenMatches = (presented: string | undefined, expected: string): boolean =>
   constantTimeEqual(sha256(utf8ToBytes(presented ?? "")), sha256(utf8ToBytes(expected))) && presented !== undefined
+
+/**
+ * A target as `host:port`, with brackets around an IPv6 literal.
+ * @category policy
+ */
+export const targetText = (t: Target): string => `${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`

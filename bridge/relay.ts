@@ -19,7 +19,8 @@ import type { ConnectionLimiter } from "./limits.ts"
 import type { Metrics } from "./metrics.ts"
 import { increment } from "./metrics.ts"
 import type { Refusal, Target } from "./policy.ts"
-import { isRefusal, isTargetAllowed, parseTarget, refusal } from "./policy.ts"
+import { isRefusal, isTargetAllowed, parseTarget, refusal, targetText } from "./policy.ts"
+import { type ClosedBy, sessionRecord } from "./session-record.ts"
 import { connectUpstream, systemResolver } from "./upstream.ts"
 
 /** What the server knows about the request behind a session. @category relay */
@@ -41,9 +42,6 @@ export interface Session {
   readonly done: Promise<void>
 }
 
-/** Who ended the session. */
-type ClosedBy = "client" | "upstream" | "bridge"
-
 /** How long a closing side may take (close handshake, flushing QUIT) before it is cut off. */
 const CLOSE_GRACE_MS = 5_000
 
@@ -54,8 +52,6 @@ const WS_ERROR_CODES: Readonly<Record<string, number>> = {
 }
 
 const errorCode = (error: Error): string => (error as { code?: string }).code ?? error.message
-
-const targetText = (t: Target): string => `${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`
 
 /** Run one session on an accepted WebSocket. @category relay */
 export const startSession = (
@@ -136,21 +132,7 @@ export const startSession = (
     if (holdsSlot) limiter.release(key)
     holdsSlot = false
     metrics.sessionsActive -= 1
-    settings.log({
-      time: new Date().toISOString(),
-      event: "session",
-      client: request.client,
-      origin: request.origin,
-      target: target === undefined ? undefined : targetText(target),
-      tls: target?.tls,
-      address,
-      bytesUp,
-      bytesDown,
-      durationMs: Date.now() - started,
-      closeCode: ended.code,
-      closeReason: ended.reason,
-      closedBy: ended.by
-    })
+    settings.log(sessionRecord({ client: request.client, origin: request.origin, target, address, bytesUp, bytesDown, started, ended }))
     markDone()
   }
 

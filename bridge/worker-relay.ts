@@ -34,7 +34,8 @@ import { clientKey, peerIp } from "./address.ts"
 import { CloseCode, closeReason } from "./close-codes.ts"
 import type { ConnectionLimiter } from "./limits.ts"
 import type { Refusal, Target } from "./policy.ts"
-import { checkAddresses, isRefusal, isTargetAllowed, parseTarget, refusal } from "./policy.ts"
+import { checkAddresses, isRefusal, isTargetAllowed, parseTarget, refusal, targetText } from "./policy.ts"
+import { type ClosedBy, sessionRecord } from "./session-record.ts"
 import type { WorkerSettings } from "./worker-config.ts"
 
 /** The parts of the Workers WebSocket (server end of a WebSocketPair) used here. @category worker */
@@ -59,8 +60,6 @@ export interface WorkerSessionRequest {
   readonly params: URLSearchParams
 }
 
-type ClosedBy = "client" | "upstream" | "bridge"
-
 const OPEN = 1
 /** How long a closing side may take (close handshake, flushing QUIT) before it is cut off. */
 const CLOSE_GRACE_MS = 5_000
@@ -70,7 +69,6 @@ const POLL_MS = 10
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 const ignore = (): void => {}
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-const targetText = (t: Target): string => `${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`
 
 /**
  * Run one session on an accepted WebSocket. Resolves when both sides are closed and the
@@ -163,21 +161,7 @@ export const runSession = (
     if (holdsSlot) limiter.release(key)
     holdsSlot = false
     if (settings.log) {
-      console.log(JSON.stringify({
-        time: new Date().toISOString(),
-        event: "session",
-        client: request.client,
-        origin: request.origin,
-        target: target === undefined ? undefined : targetText(target),
-        tls: target?.tls,
-        address,
-        bytesUp,
-        bytesDown,
-        durationMs: Date.now() - started,
-        closeCode: ended.code,
-        closeReason: ended.reason,
-        closedBy: ended.by
-      }))
+      console.log(JSON.stringify(sessionRecord({ client: request.client, origin: request.origin, target, address, bytesUp, bytesDown, started, ended })))
     }
     markDone()
   }
