@@ -17,6 +17,7 @@ import { sha256 } from "@noble/hashes/sha2.js"
 import { utf8ToBytes } from "@noble/hashes/utils.js"
 import { canonicalIp, classifyAddress, ipFamily } from "./address.ts"
 import { CloseCode } from "./close-codes.ts"
+import type { ConnectionLimiter } from "./limits.ts"
 
 /** How the bridge talks to the mail server. @category policy */
 export type TlsMode = "implicit" | "none"
@@ -248,3 +249,37 @@ export const tokenMatches = (presented: string | undefined, expected: string): b
  * @category policy
  */
 export const targetText = (t: Target): string => `${t.host.includes(":") ? `[${t.host}]` : t.host}:${t.port}`
+
+/**
+ * What `admit` decided for a new session. `holdsSlot`: a limiter slot was taken, to be
+ * released when the session ends; `target` is kept on a refusal too, for the log.
+ * @category policy
+ */
+export type Admission =
+  | { readonly ok: true; readonly holdsSlot: true; readonly target: Target }
+  | { readonly ok: false; readonly holdsSlot: boolean; readonly target: Target | undefined; readonly refusal: Refusal }
+
+/**
+ * The rules a session must pass before anything is connected, in order: a free slot
+ * (total, then per client), a well-formed target, a target on the allowlist. Both bridges
+ * call this; resolved-address checks follow at connect time (`checkAddresses`).
+ * @category policy
+ */
+export const admit = (limiter: ConnectionLimiter, key: string, allow: readonly AllowEntry[], params: URLSearchParams): Admission => {
+  const full = limiter.acquire(key)
+  if (full === "total") return { ok: false, holdsSlot: false, target: undefined, refusal: refusal(CloseCode.Limit, "too many connections", "limit_total") }
+  if (full === "per_client") {
+    return { ok: false, holdsSlot: false, target: undefined, refusal: refusal(CloseCode.Limit, "too many connections from your address", "limit_per_client") }
+  }
+  const parsed = parseTarget(params)
+  if (isRefusal(parsed)) return { ok: false, holdsSlot: true, target: undefined, refusal: parsed }
+  if (!isTargetAllowed(allow, parsed)) {
+    return {
+      ok: false,
+      holdsSlot: true,
+      target: parsed,
+      refusal: refusal(CloseCode.TargetNotAllowed, `${targetText(parsed)} is not allowed by this bridge`, "target_not_allowed")
+    }
+  }
+  return { ok: true, holdsSlot: true, target: parsed }
+}

@@ -19,7 +19,7 @@ import type { ConnectionLimiter } from "./limits.ts"
 import type { Metrics } from "./metrics.ts"
 import { increment } from "./metrics.ts"
 import type { Refusal, Target } from "./policy.ts"
-import { isRefusal, isTargetAllowed, parseTarget, refusal, targetText } from "./policy.ts"
+import { admit } from "./policy.ts"
 import { type ClosedBy, sessionRecord } from "./session-record.ts"
 import { connectUpstream, systemResolver } from "./upstream.ts"
 
@@ -212,18 +212,11 @@ export const startSession = (
   }
 
   const run = async (): Promise<void> => {
-    const full = limiter.acquire(key)
-    if (full === "total") return refuse(refusal(CloseCode.Limit, "too many connections", "limit_total"))
-    if (full === "per_client") {
-      return refuse(refusal(CloseCode.Limit, "too many connections from your address", "limit_per_client"))
-    }
-    holdsSlot = true
-    const parsed = parseTarget(request.params)
-    if (isRefusal(parsed)) return refuse(parsed)
-    target = parsed
-    if (!isTargetAllowed(settings.allow, parsed)) {
-      return refuse(refusal(CloseCode.TargetNotAllowed, `${targetText(parsed)} is not allowed by this bridge`, "target_not_allowed"))
-    }
+    const admission = admit(limiter, key, settings.allow, request.params)
+    holdsSlot = admission.holdsSlot
+    target = admission.target
+    if (!admission.ok) return refuse(admission.refusal)
+    const parsed = admission.target
     const connectTimer = timer(settings.connectTimeoutMs, () => {
       increment(metrics.upstreamFailures, "timeout")
       finish(CloseCode.UpstreamTimeout, "upstream connect timed out", "bridge")

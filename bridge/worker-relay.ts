@@ -34,7 +34,7 @@ import { clientKey, peerIp } from "./address.ts"
 import { CloseCode, closeReason } from "./close-codes.ts"
 import type { ConnectionLimiter } from "./limits.ts"
 import type { Refusal, Target } from "./policy.ts"
-import { checkAddresses, isRefusal, isTargetAllowed, parseTarget, refusal, targetText } from "./policy.ts"
+import { admit, checkAddresses, isRefusal } from "./policy.ts"
 import { type ClosedBy, sessionRecord } from "./session-record.ts"
 import type { WorkerSettings } from "./worker-config.ts"
 
@@ -230,18 +230,11 @@ export const runSession = (
   }
 
   const run = async (): Promise<void> => {
-    const full = limiter.acquire(key)
-    if (full === "total") return refuse(refusal(CloseCode.Limit, "too many connections", "limit_total"))
-    if (full === "per_client") {
-      return refuse(refusal(CloseCode.Limit, "too many connections from your address", "limit_per_client"))
-    }
-    holdsSlot = true
-    const parsed = parseTarget(request.params)
-    if (isRefusal(parsed)) return refuse(parsed)
-    target = parsed
-    if (!isTargetAllowed(settings.allow, parsed)) {
-      return refuse(refusal(CloseCode.TargetNotAllowed, `${targetText(parsed)} is not allowed by this bridge`, "target_not_allowed"))
-    }
+    const admission = admit(limiter, key, settings.allow, request.params)
+    holdsSlot = admission.holdsSlot
+    target = admission.target
+    if (!admission.ok) return refuse(admission.refusal)
+    const parsed = admission.target
     const connectTimer = setTimeout(() => finish(CloseCode.UpstreamTimeout, "upstream connect timed out", "bridge"), settings.connectTimeoutMs)
     timers.push(connectTimer)
     let socket: WorkersSocket

@@ -2,7 +2,9 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { canonicalIp, classifyAddress, clientKey, unmapIpv4 } from "../../bridge/address.ts"
 import { CloseCode, closeReason } from "../../bridge/close-codes.ts"
+import { makeLimiter } from "../../bridge/limits.ts"
 import {
+  admit,
   checkAddresses,
   isOriginAllowed,
   isRefusal,
@@ -200,5 +202,43 @@ describe("origin and token", () => {
   it("cuts close reasons to 123 bytes", () => {
     expect(new TextEncoder().encode(closeReason("é".repeat(100))).length).toBeLessThanOrEqual(123)
     expect(closeReason("short")).toBe("short")
+  })
+})
+
+describe("admit: the rules both bridges apply before connecting, in order", () => {
+  const allow = parseAllowlist(["pop.example.com:995"])
+  const params = (query: string) => new URLSearchParams(query)
+  const ok = "host=pop.example.com&port=995&tls=implicit"
+
+  it("admits an allowed target and takes a slot", () => {
+    const limiter = makeLimiter(10, 10)
+    const a = admit(limiter, "c1", allow, params(ok))
+    expect(a).toMatchObject({ ok: true, holdsSlot: true, target: { host: "pop.example.com", port: 995, tls: "implicit" } })
+    expect(limiter.active()).toBe(1)
+  })
+
+  it("refuses a full bridge before looking at the target, without taking a slot", () => {
+    const limiter = makeLimiter(1, 1)
+    admit(limiter, "c1", allow, params(ok))
+    const a = admit(limiter, "c2", allow, params("host=evil.example&port=25"))
+    expect(a).toMatchObject({ ok: false, holdsSlot: false, target: undefined, refusal: { code: 4008, metric: "limit_total" } })
+    expect(limiter.active()).toBe(1)
+  })
+
+  it("refuses a client over its own limit", () => {
+    const limiter = makeLimiter(10, 1)
+    admit(limiter, "c1", allow, params(ok))
+    expect(admit(limiter, "c1", allow, params(ok))).toMatchObject({ ok: false, holdsSlot: false, refusal: { metric: "limit_per_client" } })
+  })
+
+  it("refuses a target off the allowlist, keeping the target for the log and the slot for release", () => {
+    const limiter = makeLimiter(10, 10)
+    const a = admit(limiter, "c1", allow, params("host=pop.example.com&port=110&tls=none"))
+    expect(a).toMatchObject({
+      ok: false,
+      holdsSlot: true,
+      target: { host: "pop.example.com", port: 110 },
+      refusal: { code: 4001, reason: "pop.example.com:110 is not allowed by this bridge", metric: "target_not_allowed" }
+    })
   })
 })
