@@ -35,9 +35,12 @@ describe("explain", () => {
   })
 
   it("offers the plaintext checkbox only when login was refused for lack of encryption", () => {
-    const plain = new AuthError({ attempts: [], reason: "USER would send the password unencrypted; use TLS, or allow plaintext explicitly" })
+    const plain = new AuthError({ attempts: [], reason: "USER would send the password unencrypted; use TLS, or allow plaintext explicitly", plaintextRefused: true })
     expect(explain(plain, ctx).plaintextRefused).toBe(true)
     expect(explain(new AuthError({ attempts: [], reason: "the server offers no mechanism this client supports" }), ctx).plaintextRefused).toBe(false)
+    // The flag decides, not the wording: a server's refusal that mentions encryption is not it.
+    const server = new AuthError({ attempts: [{ mechanism: "USER", code: undefined, text: "use an unencrypted port" }], reason: "USER was refused" })
+    expect(explain(server, ctx).plaintextRefused).toBeFalsy()
   })
 
   it("explains timeouts, dropped connections, TLS and -ERR answers", () => {
