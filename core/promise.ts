@@ -25,6 +25,7 @@ import type * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { type Authorization, collect, connect as connectEffect, type Greeting, type LoginOptions, type Mailbox, type Message } from "./client/client.ts"
+import { InvalidState, type Pop3Error } from "./client/errors.ts"
 import type { ConnectOptions } from "./client/options.ts"
 import type { Capabilities, ListEntry, Stat, UidlEntry } from "./protocol/parse.ts"
 import type { Transport } from "./transport/transport.ts"
@@ -66,8 +67,9 @@ export interface PromiseMailbox {
    * iterate, and each iteration sends the commands anew. Leaving the loop early (`break`,
    * `return`, a throw) reads away the answers still in flight, so the session stays
    * usable. A `-ERR` stops sending and, once the earlier messages were yielded, rejects
-   * with `ServerError`. The connection is busy until the loop ends: do not await another
-   * call on this mailbox inside the loop (it would wait for the loop, which waits for it).
+   * with `ServerError`. The connection is busy until the loop ends: another call on this
+   * mailbox inside the loop (which would wait for the loop, which waits for it) rejects at
+   * once with `InvalidState`; `close()` still works.
    */
   readonly topMany: (msgs: ReadonlyArray<number>, lines: number) => AsyncIterable<Message>
   /** Many whole messages, as `topMany`; each is collected in memory (for large ones, `retrStream`). */
@@ -120,28 +122,75 @@ export const connect = async (options: ConnectOptions & { readonly transport: La
       await finish()
     }
   }
-  const wrap = (mailbox: Mailbox): PromiseMailbox => ({
-    capabilities: mailbox.capabilities,
-    stat: () => run(mailbox.stat),
-    list: () => run(mailbox.list),
-    listOne: (msg) => run(mailbox.listOne(msg)),
-    uidl: () => run(mailbox.uidl),
-    uidlOne: (msg) => run(mailbox.uidlOne(msg)),
-    retr: (msg) => run(collect(mailbox.retr(msg))),
-    retrStream: (msg) => Stream.toReadableStream(mailbox.retr(msg)),
-    top: (msg, lines) => run(collect(mailbox.top(msg, lines))),
-    // Effect's own conversion: the iterator's `return()` closes the stream's scope (which
-    // reads away what is in flight and frees the connection), and a failure is thrown as
-    // the tagged error itself (`Cause.squash`, as `run` does).
-    topMany: (msgs, lines) => Stream.toAsyncIterable(mailbox.topMany(msgs, lines)),
-    retrMany: (msgs) => Stream.toAsyncIterable(mailbox.retrMany(msgs)),
-    dele: (msg) => run(mailbox.dele(msg)),
-    deleMany: (msgs) => run(mailbox.deleMany(msgs)),
-    rset: () => run(mailbox.rset),
-    noop: () => run(mailbox.noop),
-    quit: () => ending(mailbox.quit),
-    close: abort
-  })
+  const wrap = (mailbox: Mailbox): PromiseMailbox => {
+    // While a topMany/retrMany loop runs it owns the connection, so a call awaited inside
+    // the loop would wait for the loop, which waits for the call: a silent hang. Such a
+    // call is refused at once instead.
+    let looping = 0
+    const refuseInLoop = (what: string) =>
+      new InvalidState({
+        reason: `${what} was called while a topMany/retrMany loop is using the connection; finish or break the loop first (deleMany after the loop deletes in one go)`
+      })
+    const guarded = <A>(what: string, call: () => Promise<A>): Promise<A> =>
+      looping > 0 ? Promise.reject(refuseInLoop(what)) : call()
+    const iterate = <A>(what: string, stream: Stream.Stream<A, Pop3Error>): AsyncIterable<A> => ({
+      [Symbol.asyncIterator]: () => {
+        // Effect's own conversion: `return()` closes the stream's scope (which reads away
+        // what is in flight and frees the connection); a failure is thrown as the tagged
+        // error itself (`Cause.squash`, as `run` does).
+        const inner = Stream.toAsyncIterable(stream)[Symbol.asyncIterator]()
+        let open = false
+        const end = () => {
+          if (open) looping -= 1
+          open = false
+        }
+        const iterator: AsyncIterator<A> = {
+          next: async () => {
+            if (!open) {
+              if (looping > 0) throw refuseInLoop(what)
+              open = true
+              looping += 1
+            }
+            try {
+              const result = await inner.next()
+              if (result.done === true) end()
+              return result
+            } catch (error) {
+              end()
+              throw error
+            }
+          },
+          return: async (value?: unknown) => {
+            try {
+              return (await inner.return?.(value)) ?? { done: true, value: undefined }
+            } finally {
+              end()
+            }
+          }
+        }
+        return iterator
+      }
+    })
+    return {
+      capabilities: mailbox.capabilities,
+      stat: () => guarded("stat", () => run(mailbox.stat)),
+      list: () => guarded("list", () => run(mailbox.list)),
+      listOne: (msg) => guarded("listOne", () => run(mailbox.listOne(msg))),
+      uidl: () => guarded("uidl", () => run(mailbox.uidl)),
+      uidlOne: (msg) => guarded("uidlOne", () => run(mailbox.uidlOne(msg))),
+      retr: (msg) => guarded("retr", () => run(collect(mailbox.retr(msg)))),
+      retrStream: (msg) => Stream.toReadableStream(mailbox.retr(msg)),
+      top: (msg, lines) => guarded("top", () => run(collect(mailbox.top(msg, lines)))),
+      topMany: (msgs, lines) => iterate("topMany", mailbox.topMany(msgs, lines)),
+      retrMany: (msgs) => iterate("retrMany", mailbox.retrMany(msgs)),
+      dele: (msg) => guarded("dele", () => run(mailbox.dele(msg))),
+      deleMany: (msgs) => guarded("deleMany", () => run(mailbox.deleMany(msgs))),
+      rset: () => guarded("rset", () => run(mailbox.rset)),
+      noop: () => guarded("noop", () => run(mailbox.noop)),
+      quit: () => guarded("quit", () => ending(mailbox.quit)),
+      close: abort
+    }
+  }
   return {
     greeting: session.greeting,
     secure: session.secure,

@@ -4,7 +4,7 @@
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { describe, expect, it } from "vitest"
-import { connect as connectEffect, type Mailbox, type Message, ServerError, type TraceEvent } from "../../core/index.ts"
+import { connect as connectEffect, InvalidState, type Mailbox, type Message, ServerError, type TraceEvent } from "../../core/index.ts"
 import { connect, type PromiseMailbox } from "../../core/promise.ts"
 import type { Behaviour } from "../dev-server/server.ts"
 import { makeMailStore, type MailStore } from "../dev-server/server.ts"
@@ -294,3 +294,52 @@ export type _Elements = [
   ReturnType<PromiseMailbox["retrMany"]> extends AsyncIterable<Message> ? true : never,
   ReturnType<PromiseMailbox["topMany"]> extends AsyncIterable<Message> ? true : never
 ]
+
+describe("Promise API: a call inside a pipelined loop", () => {
+  // The loop owns the connection until it ends, so such a call could only wait for the loop,
+  // which waits for the call. Refused at once, with nothing sent, instead of a silent hang.
+  it("dele inside a retrMany loop rejects with InvalidState at once, sends nothing, and the loop goes on", async () => {
+    const { server, mailbox } = await open()
+    const errors: Array<unknown> = []
+    const got: Array<number> = []
+    for await (const { msg } of mailbox.retrMany([1, 2, 3])) {
+      got.push(msg)
+      errors.push(await mailbox.dele(msg).then(() => "deleted", (e: unknown) => e))
+    }
+    expect(got).toEqual([1, 2, 3])
+    expect(errors).toHaveLength(3)
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(InvalidState)
+      expect((error as InvalidState).message).toMatch(/^dele was called while a topMany\/retrMany loop is using the connection/)
+    }
+    expect(server.commands.filter((c) => c.startsWith("DELE"))).toEqual([])
+    // After the loop the session is free: the same marks, in one go.
+    await mailbox.deleMany(got)
+    expect(server.commands.filter((c) => c.startsWith("DELE"))).toEqual(["DELE 1", "DELE 2", "DELE 3"])
+    await mailbox.quit()
+  })
+
+  it("every other call, and a nested loop, are refused the same way; close still works", async () => {
+    const { mailbox } = await open()
+    const calls: Record<string, () => Promise<unknown>> = {
+      stat: () => mailbox.stat(),
+      list: () => mailbox.list(),
+      uidl: () => mailbox.uidl(),
+      retr: () => mailbox.retr(1),
+      top: () => mailbox.top(1, 0),
+      rset: () => mailbox.rset(),
+      noop: () => mailbox.noop(),
+      quit: () => mailbox.quit(),
+      nested: () => all(mailbox.topMany([1], 0))
+    }
+    const outcomes: Record<string, unknown> = {}
+    for await (const _ of mailbox.topMany([1, 2], 0)) {
+      for (const [name, call] of Object.entries(calls)) outcomes[name] ??= await call().then(() => "ok", (e: unknown) => e)
+    }
+    for (const [name, outcome] of Object.entries(outcomes)) expect(outcome, name).toBeInstanceOf(InvalidState)
+    // A loop left by break frees the connection too.
+    for await (const _ of mailbox.retrMany([1, 2, 3])) break
+    expect((await mailbox.stat()).count).toBeGreaterThan(0)
+    await mailbox.close()
+  })
+})
