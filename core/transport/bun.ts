@@ -17,7 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import { type Target, Transport } from "./transport.ts"
-import { byteWriter } from "./writer.ts"
+import { queuedWriter } from "./writer.ts"
 
 // The part of Bun's API used here, declared locally: core/ type-checks without Bun's types.
 interface BunSocket {
@@ -63,7 +63,6 @@ const closeError = (code: number, closeReason?: string) =>
 const openError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause }) })
 const upgradeError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketUpgradeError({ cause }) })
 const readError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) })
-const writeError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
 
 const quietly = (action: () => void): void => {
   try {
@@ -99,7 +98,6 @@ export const makeSocket = (target: Target, roots: ReadonlyArray<string>): Effect
     let current: { readonly write: (bytes: Uint8Array) => Promise<void>; readonly close: (error: Socket.SocketError) => void; readonly end: () => void } | undefined
     // Writes run one after another even when an interrupted write is still waiting for
     // `drain`, so their bytes never interleave.
-    let writing: Promise<unknown> = Promise.resolve()
 
     const reader: Socket.Socket["reader"] = Effect.gen(function*() {
       const scope = yield* Effect.scope
@@ -356,32 +354,19 @@ export const makeSocket = (target: Target, roots: ReadonlyArray<string>): Effect
       return { pull, upgrade }
     })
 
-    const send = (bytes: Uint8Array): Effect.Effect<void, Socket.SocketError> =>
-      latch.whenOpen(Effect.suspend(() => {
-        const run = writing.then(() => {
-          if (current === undefined) throw new Error("socket closed")
-          return current.write(bytes)
-        })
-        writing = run.catch(() => undefined)
-        return Effect.tryPromise({ try: () => run, catch: writeError })
-      }))
-
-    const { write, writeAll } = byteWriter(
-      send,
-      (event) => latch.whenOpen(Effect.sync(() => current?.close(closeError(event.code, event.reason))))
-    )
-
-    const writer: Socket.Socket["writer"] = Effect.acquireRelease(
-      Effect.succeed({ write, writeAll }),
-      // Releasing the writer ends the connection once the queued writes are out (Bun's
-      // sockets are not half-open by default: `end` closes both ways).
-      () =>
-        Effect.sync(() => {
-          const target = current
-          if (target === undefined) return
-          writing = writing.then(() => target.end()).catch(() => undefined)
-        })
-    )
+    const writer = queuedWriter({
+      latch,
+      write: (bytes) => {
+        if (current === undefined) return Promise.reject(new Error("socket closed"))
+        return current.write(bytes)
+      },
+      close: (event) => current?.close(closeError(event.code, event.reason)),
+      // Bun's sockets are not half-open by default: `end` closes both ways.
+      end: () => {
+        const target = current
+        return target === undefined ? undefined : () => target.end()
+      }
+    })
 
     return Socket.make({ reader, writer })
   })

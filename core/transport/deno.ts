@@ -20,7 +20,7 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import { type Target, Transport } from "./transport.ts"
-import { byteWriter } from "./writer.ts"
+import { queuedWriter } from "./writer.ts"
 
 // The part of Deno's API used here, declared locally: core/ type-checks without Deno's types.
 interface DenoConn {
@@ -86,7 +86,6 @@ const pemList = (ca: NonNullable<Socket.TlsUpgradeOptions["ca"]>): Array<string>
 const closeError = (code: number, closeReason?: string) =>
   new Socket.SocketError({ reason: new Socket.SocketCloseError({ code, closeReason }) })
 const upgradeError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketUpgradeError({ cause }) })
-const writeError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
 
 /**
  * Connects (and for implicit TLS completes the handshake, so a bad certificate fails here
@@ -145,7 +144,6 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
     let current: { readonly conn: () => DenoConn; readonly close: (error: Socket.SocketError) => void } | undefined
     // Writes run one after another even when an interrupted write is still finishing,
     // so their bytes never interleave.
-    let writing: Promise<unknown> = Promise.resolve()
 
     const reader: Socket.Socket["reader"] = Effect.gen(function*() {
       const scope = yield* Effect.scope
@@ -291,35 +289,23 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
       return { pull, upgrade }
     })
 
-    const send = (bytes: Uint8Array): Effect.Effect<void, Socket.SocketError> =>
-      latch.whenOpen(Effect.suspend(() => {
-        const run = writing.then(async () => {
-          const target = current
-          if (target === undefined) throw new Error("socket closed")
-          const conn = target.conn()
-          let offset = 0
-          // Deno may write less than asked.
-          while (offset < bytes.length) offset += await conn.write(offset === 0 ? bytes : bytes.subarray(offset))
-        })
-        writing = run.catch(() => undefined)
-        return Effect.tryPromise({ try: () => run, catch: writeError })
-      }))
-
-    const { write, writeAll } = byteWriter(
-      send,
-      (event) => latch.whenOpen(Effect.sync(() => current?.close(closeError(event.code, event.reason))))
-    )
-
-    const writer: Socket.Socket["writer"] = Effect.acquireRelease(
-      Effect.succeed({ write, writeAll }),
-      // Releasing the writer half-closes, after the writes already queued.
-      () =>
-        Effect.sync(() => {
-          const target = current
-          if (target === undefined) return
-          writing = writing.then(() => target.conn().closeWrite()).catch(() => undefined)
-        })
-    )
+    const writer = queuedWriter({
+      latch,
+      write: async (bytes) => {
+        const target = current
+        if (target === undefined) throw new Error("socket closed")
+        const conn = target.conn()
+        let offset = 0
+        // Deno may write less than asked.
+        while (offset < bytes.length) offset += await conn.write(offset === 0 ? bytes : bytes.subarray(offset))
+      },
+      close: (event) => current?.close(closeError(event.code, event.reason)),
+      // Half-closes, after the writes already queued.
+      end: () => {
+        const target = current
+        return target === undefined ? undefined : () => target.conn().closeWrite()
+      }
+    })
 
     return Socket.make({ reader, writer })
   })

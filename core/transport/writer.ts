@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
+import type * as Latch from "effect/Latch"
 import * as Socket from "effect/socket/Socket"
 import { concatBytes } from "../protocol/bytes.ts"
 
@@ -23,3 +24,40 @@ export const byteWriter = (
   write: (chunk) => (Socket.isCloseEvent(chunk) ? close(chunk) : send(bytesOf(chunk))),
   writeAll: (chunks) => send(chunks.length === 1 ? bytesOf(chunks[0]) : concatBytes(chunks.map(bytesOf)))
 })
+
+/**
+ * A socket's writer over a runtime whose writes are promises (Deno, Bun): writes leave one
+ * at a time in call order (a later write never overtakes an earlier partial one), none
+ * before the connection is open (`latch`), and releasing the writer ends the sending side
+ * only after the queued writes are out.
+ * @category constructors
+ */
+export const queuedWriter = (options: {
+  readonly latch: Latch.Latch
+  /** Writes all of `bytes`; rejects when the socket is gone. */
+  readonly write: (bytes: Uint8Array) => Promise<unknown>
+  readonly close: (event: Socket.CloseEvent) => void
+  /** Called at release: what ends the sending side once the queue is empty (none if closed). */
+  readonly end: () => (() => unknown) | undefined
+}): Socket.Socket["writer"] => {
+  let writing: Promise<unknown> = Promise.resolve()
+  const ignore = () => undefined
+  const send = (bytes: Uint8Array): Effect.Effect<void, Socket.SocketError> =>
+    options.latch.whenOpen(Effect.suspend(() => {
+      const run = writing.then(() => options.write(bytes))
+      writing = run.catch(ignore)
+      return Effect.tryPromise({
+        try: () => run,
+        catch: (cause) => new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
+      })
+    }))
+  const writer = byteWriter(send, (event) => options.latch.whenOpen(Effect.sync(() => options.close(event))))
+  return Effect.acquireRelease(
+    Effect.succeed(writer),
+    () =>
+      Effect.sync(() => {
+        const end = options.end()
+        if (end !== undefined) writing = writing.then(end).catch(ignore)
+      })
+  )
+}
