@@ -187,6 +187,8 @@ export const makeSocket = (target: Target, roots: ReadonlyArray<string>): Effect
 
       // Resolves when the connection (and for implicit TLS its handshake) is done. A socket
       // that arrives after an interruption is closed.
+      // No timer here: openSocket (client/open.ts) bounds acquiring the reader by the
+      // connect timeout, and its interruption runs this callback's cleanup.
       const connect = Effect.callback<void, Socket.SocketError>((resume) => {
         let done = false
         let connected = false
@@ -233,17 +235,7 @@ export const makeSocket = (target: Target, roots: ReadonlyArray<string>): Effect
           // A socket still on its way is terminated when it arrives (see above).
           if (socket !== undefined) quietly(() => socket!.terminate())
         })
-      }).pipe(
-        Effect.timeoutOrElse({
-          duration: target.connectTimeoutMillis,
-          orElse: () =>
-            Effect.fail(
-              new Socket.SocketError({
-                reason: new Socket.SocketOpenError({ kind: "Timeout", cause: new Error(`no connection within ${target.connectTimeoutMillis} ms`) })
-              })
-            )
-        })
-      )
+      })
 
       yield* Scope.addFinalizer(
         scope,

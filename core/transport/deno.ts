@@ -147,20 +147,12 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
 
     const reader: Socket.Socket["reader"] = Effect.gen(function*() {
       const scope = yield* Effect.scope
+      // No timer here: openSocket (client/open.ts) bounds acquiring the reader by the
+      // connect timeout, and its interruption aborts `signal`.
       let conn = yield* Effect.tryPromise({
         try: (signal) => connect(target, signal),
         catch: (cause) => new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause }) })
-      }).pipe(
-        Effect.timeoutOrElse({
-          duration: target.connectTimeoutMillis,
-          orElse: () =>
-            Effect.fail(
-              new Socket.SocketError({
-                reason: new Socket.SocketOpenError({ kind: "Timeout", cause: new Error(`no connection within ${target.connectTimeoutMillis} ms`) })
-              })
-            )
-        })
-      )
+      })
 
       type Resume = (effect: Effect.Effect<NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError>) => void
       let buffer = new Uint8Array(READ_SIZE)
