@@ -4,6 +4,8 @@
  * defaults as the Node bridge's flags (bridge/README.md). Pure, so it is tested in Node.
  */
 import { DEFAULTS, MIN_TOKEN_LENGTH } from "./defaults.ts"
+// Type-only: the Node bridge's settings, of which the Worker takes the runtime-neutral part.
+import type { BridgeSettings } from "./config.ts"
 import type { AllowEntry } from "./policy.ts"
 import { parseAllowlist } from "./policy.ts"
 import { parseCount, parseDuration, parseSize, positive } from "./units.ts"
@@ -37,20 +39,23 @@ export interface WorkerEnv {
 }
 
 /** Settings with defaults applied. @category worker */
-export interface WorkerSettings {
-  readonly allow: readonly AllowEntry[]
-  readonly allowOrigin: readonly string[]
-  readonly requireOrigin: boolean
-  readonly token: string | undefined
-  readonly maxConnections: number
-  readonly maxConnectionsPerClient: number
-  readonly connectTimeoutMs: number
-  readonly idleTimeoutMs: number
-  readonly maxSessionMs: number
-  readonly maxMessageBytes: number
-  readonly maxBufferedBytes: number
-  readonly log: boolean
-}
+export type WorkerSettings =
+  & Pick<
+    BridgeSettings,
+    | "allow"
+    | "allowOrigin"
+    | "requireOrigin"
+    | "token"
+    | "maxConnections"
+    | "maxConnectionsPerClient"
+    | "connectTimeoutMs"
+    | "idleTimeoutMs"
+    | "maxSessionMs"
+    | "maxMessageBytes"
+    | "maxBufferedBytes"
+  >
+  // Workers log with console.log; whether to log at all is the only choice.
+  & { readonly log: boolean }
 
 const list = (name: string, value: unknown): string[] => {
   if (value === undefined || value === "") return []

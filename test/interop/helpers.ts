@@ -1,7 +1,7 @@
 // Shared by the interop suites: expected values derived from the harness's messages(),
 // and small network helpers.
 import { readFileSync } from "node:fs"
-import { createServer } from "node:net"
+import { createServer, type Server } from "node:net"
 import { main } from "../../core/cli/main.ts"
 
 /** UIDVALIDITY of each seeded mailbox (see test/support/dovecot.ts). */
@@ -41,10 +41,9 @@ export function firstDifference(actual: Uint8Array, expected: Uint8Array | undef
   return `differ at byte ${i} (lengths ${actual.length} vs ${expected.length}): ${show(actual)} vs ${show(expected)}`
 }
 
-/** A loopback port that nothing listens on (bound, then closed). */
-export async function closedPort(): Promise<number> {
-  const server = createServer()
-  const port = await new Promise<number>((resolve, reject) => {
+/** Starts `server` on a free loopback port and returns the port. */
+export function listenOnLoopback(server: Server): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
     server.once("error", reject)
     server.listen(0, "127.0.0.1", () => {
       const address = server.address()
@@ -52,6 +51,12 @@ export async function closedPort(): Promise<number> {
       else resolve(address.port)
     })
   })
+}
+
+/** A loopback port that nothing listens on (bound, then closed). */
+export async function closedPort(): Promise<number> {
+  const server = createServer()
+  const port = await listenOnLoopback(server)
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
 }

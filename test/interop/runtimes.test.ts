@@ -19,7 +19,7 @@ import type { Dovecot } from "../support/dovecot.ts"
 import { requireService, type ServiceCheck } from "../support/require-service.ts"
 import type { Mode, ScenarioInput, StepResult } from "../runtimes/scenario.ts"
 import { firstWrong, pattern } from "../runtimes/pattern.ts"
-import { closedPort, firstDifference, topOf, uid, UID_VALIDITY } from "./helpers.ts"
+import { closedPort, firstDifference, listenOnLoopback, topOf, uid, UID_VALIDITY } from "./helpers.ts"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const BIN = join(ROOT, "core", "cli", "bin.ts")
@@ -118,14 +118,7 @@ async function silentServer(): Promise<{ readonly port: number; readonly close: 
     socket.on("error", () => undefined)
     socket.on("close", () => sockets.delete(socket))
   })
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      if (address === null || typeof address === "string") reject(new Error("no TCP address"))
-      else resolve(address.port)
-    })
-  })
+  const port = await listenOnLoopback(server)
   return {
     port,
     close: () =>

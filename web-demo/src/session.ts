@@ -12,14 +12,10 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { collect, connect, type Greeting, type Mailbox, type Message, type Pop3Error, type TraceEvent } from "../../core/index.ts"
 import * as WebSocketTransport from "../../core/transport/websocket.ts"
+import type { Defaults } from "./config.ts"
 
-export interface Settings {
-  readonly bridgeUrl: string
-  readonly host: string
-  readonly port: number
-  readonly tls: "implicit" | "none"
-  readonly user: string
-  readonly password: string
+/** What the connect form submits: its prefilled fields, plus the choices it adds. */
+export interface Settings extends Defaults {
   /** `auto` or a mechanism name from the library's `mechanisms`. */
   readonly mechanism: string
   readonly allowPlaintext: boolean
