@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { playwright } from "@vitest/browser-playwright"
+import { defaultClientConditions, defaultServerConditions } from "vite"
 import { defineConfig } from "vitest/config"
 
 // One config for Vite (the web demo in web-demo/) and Vitest (the test projects, rooted at
@@ -35,8 +36,17 @@ export const chromiumFlags = [
   "--disable-sync"
 ]
 
+/**
+ * The package imports itself by name (the demo imports `pop3-everywhere`, the Promise API
+ * loads `pop3-everywhere/transport`); in this repository those resolve to the TypeScript
+ * sources through this export condition rather than to the compiled `dist/lib/`.
+ */
+export const SOURCE_CONDITION = "@pop3-everywhere/source"
+
 export default defineConfig({
   root: "web-demo",
+  resolve: { conditions: [SOURCE_CONDITION, ...defaultClientConditions] },
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions], externalConditions: [SOURCE_CONDITION] } },
   build: { outDir: "../dist/web-demo", emptyOutDir: true, target: "es2022" },
   test: {
     root: repo,

@@ -3,10 +3,12 @@
  * `Error` subclasses with a `_tag`), same trace.
  *
  * ```ts
- * import { connect } from "pop3/promise"
- * import * as NodeTransport from "pop3/node"
+ * import { connect } from "pop3-everywhere/promise"
  *
- * const session = await connect({ host: "pop.example.com", port: 995, transport: NodeTransport.layer })
+ * // The runtime's own transport unless `transport` says otherwise (in a browser, give
+ * // `pop3-everywhere/websocket`'s layerGlobal(bridgeUrl)). `await using` closes the
+ * // connection at the end of the block without committing deletions, unless quit() ran.
+ * await using session = await connect({ host: "pop.example.com", port: 995 })
  * const mailbox = await session.login({ user: "alice", password: process.env.POP3_PASSWORD! })
  * const { count } = await mailbox.stat()
  * const message = await mailbox.retr(1)          // Uint8Array, exactly as sent
@@ -34,7 +36,7 @@ import type { Transport } from "./transport/transport.ts"
  * A session before login.
  * @category models
  */
-export interface PromiseSession {
+export interface PromiseSession extends AsyncDisposable {
   readonly greeting: Greeting
   readonly secure: boolean
   readonly capabilities: () => Capabilities
@@ -43,13 +45,15 @@ export interface PromiseSession {
   readonly quit: () => Promise<void>
   /** Closes the connection without committing deletions (RSET first when logged in). */
   readonly close: () => Promise<void>
+  /** `await using`: `close()` — nothing is deleted unless `quit()` was called. */
+  readonly [Symbol.asyncDispose]: () => Promise<void>
 }
 
 /**
  * A logged-in mailbox.
  * @category models
  */
-export interface PromiseMailbox {
+export interface PromiseMailbox extends AsyncDisposable {
   readonly capabilities: () => Capabilities
   readonly stat: () => Promise<Stat>
   readonly list: () => Promise<ReadonlyArray<ListEntry>>
@@ -58,7 +62,10 @@ export interface PromiseMailbox {
   readonly uidlOne: (msg: number) => Promise<UidlEntry>
   /** The whole message in memory. For large messages prefer `retrStream`. */
   readonly retr: (msg: number) => Promise<Uint8Array>
-  /** The message as a web `ReadableStream`, read from the server as you consume it. */
+  /**
+   * The message as a web `ReadableStream`, read from the server as you consume it. Inside a
+   * `topMany`/`retrMany` loop the stream errors at once with `InvalidState`.
+   */
   readonly retrStream: (msg: number) => ReadableStream<Uint8Array>
   readonly top: (msg: number, lines: number) => Promise<Uint8Array>
   /**
@@ -83,6 +90,8 @@ export interface PromiseMailbox {
   readonly quit: () => Promise<void>
   /** Closes without committing deletions. */
   readonly close: () => Promise<void>
+  /** `await using`: `close()` — nothing is deleted unless `quit()` was called. */
+  readonly [Symbol.asyncDispose]: () => Promise<void>
 }
 
 // Rejects with the tagged error itself, so `catch (e) { if (e._tag === "AuthError") … }` works.
@@ -94,14 +103,24 @@ const run = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> => {
 }
 
 /**
- * Connects (and does STLS when asked). `transport` is the platform's transport layer.
+ * The transport of the runtime this code runs on, loaded only when `connect` is called
+ * without one: the package's own `transport` export picks the file per runtime (node, deno,
+ * bun, workerd, browser), so a program that passes its transport never loads another.
+ */
+const runtimeTransport = async (): Promise<Layer.Layer<Transport>> => (await import("pop3-everywhere/transport")).layer
+
+/**
+ * Connects (and does STLS when asked). `transport` is a transport layer; without one, the
+ * runtime's own (`pop3-everywhere/transport`: Node, Deno, Bun, Workers; in a browser it
+ * fails saying to use `pop3-everywhere/websocket` with a bridge).
  * @category constructors
  */
-export const connect = async (options: ConnectOptions & { readonly transport: Layer.Layer<Transport> }): Promise<PromiseSession> => {
+export const connect = async (options: ConnectOptions & { readonly transport?: Layer.Layer<Transport> | undefined }): Promise<PromiseSession> => {
+  const transport = options.transport ?? (await runtimeTransport())
   const scope = await Effect.runPromise(Scope.make())
   let session: Authorization
   try {
-    session = await run(connectEffect(options).pipe(Effect.provide(options.transport), Scope.provide(scope)))
+    session = await run(connectEffect(options).pipe(Effect.provide(transport), Scope.provide(scope)))
   } catch (error) {
     await Effect.runPromise(Scope.close(scope, Exit.fail(error)))
     throw error
@@ -179,7 +198,10 @@ export const connect = async (options: ConnectOptions & { readonly transport: La
       uidl: () => guarded("uidl", () => run(mailbox.uidl)),
       uidlOne: (msg) => guarded("uidlOne", () => run(mailbox.uidlOne(msg))),
       retr: (msg) => guarded("retr", () => run(collect(mailbox.retr(msg)))),
-      retrStream: (msg) => Stream.toReadableStream(mailbox.retr(msg)),
+      retrStream: (msg) =>
+        looping > 0
+          ? new ReadableStream({ start: (controller) => controller.error(refuseInLoop("retrStream")) })
+          : Stream.toReadableStream(mailbox.retr(msg)),
       top: (msg, lines) => guarded("top", () => run(collect(mailbox.top(msg, lines)))),
       topMany: (msgs, lines) => iterate("topMany", mailbox.topMany(msgs, lines)),
       retrMany: (msgs) => iterate("retrMany", mailbox.retrMany(msgs)),
@@ -188,7 +210,8 @@ export const connect = async (options: ConnectOptions & { readonly transport: La
       rset: () => guarded("rset", () => run(mailbox.rset)),
       noop: () => guarded("noop", () => run(mailbox.noop)),
       quit: () => guarded("quit", () => ending(mailbox.quit)),
-      close: abort
+      close: abort,
+      [Symbol.asyncDispose]: abort
     }
   }
   return {
@@ -197,6 +220,7 @@ export const connect = async (options: ConnectOptions & { readonly transport: La
     capabilities: session.capabilities,
     login: async (login) => wrap(await run(session.login(login))),
     quit: () => ending(session.quit),
-    close: abort
+    close: abort,
+    [Symbol.asyncDispose]: abort
   }
 }

@@ -1,5 +1,10 @@
 /**
- * Builds the executables into `dist/` with rolldown:
+ * Builds what the package ships into `dist/`:
+ *
+ *   dist/lib/**           ← core/ without cli/: the library, compiled by `tsc -p tsconfig.lib.json`
+ *                           to ES modules with `.d.ts` files and source maps (what `exports` points at)
+ *
+ * and the executables, with rolldown:
  *
  *   dist/pop3.js         ← core/cli/bin.ts  (the `pop3` command)
  *   dist/pop3-bridge.js  ← bridge/main.ts   (the `pop3-bridge` command)
@@ -32,11 +37,12 @@
  *
  * @module
  */
+import { execFile } from "node:child_process"
 import { builtinModules } from "node:module"
 import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { dirname, join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { parseArgs } from "node:util"
+import { parseArgs, promisify } from "node:util"
 import { build, type Plugin } from "rolldown"
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..")
@@ -115,10 +121,26 @@ export const buildAll = async (options: { readonly outDir?: string } = {}): Prom
   return written
 }
 
+/**
+ * Compiles the library into `dist/lib/` (a fresh copy each time, so no stale module is
+ * shipped); returns the directory.
+ * @category build
+ */
+export const buildLibrary = async (): Promise<string> => {
+  const outDir = join(ROOT, "dist", "lib")
+  await rm(outDir, { recursive: true, force: true })
+  await promisify(execFile)(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "tsconfig.lib.json")], { cwd: ROOT })
+  return outDir
+}
+
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { values } = parseArgs({ options: { out: { type: "string" }, quiet: { type: "boolean" } } })
   const started = performance.now()
   try {
+    if (values.out === undefined) {
+      const lib = await buildLibrary()
+      if (values.quiet !== true) process.stdout.write(`${relative(process.cwd(), lib)}/  the library (ES modules, .d.ts, source maps)\n`)
+    }
     const files = await buildAll(values.out !== undefined ? { outDir: values.out } : {})
     if (values.quiet !== true) {
       for (const f of files) process.stdout.write(`${relative(process.cwd(), f)}  ${((await stat(f)).size / 1024).toFixed(0)} KiB\n`)

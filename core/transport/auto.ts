@@ -5,7 +5,7 @@
  *
  * Cloudflare Workers are not detected here: their transport imports `cloudflare:sockets`,
  * which no other runtime (or bundle) can resolve, so Workers code imports it itself —
- * `pop3/cloudflare`. In a browser there is no TCP: use `pop3/websocket` with a bridge.
+ * `pop3-everywhere/cloudflare`. In a browser there is no TCP: use `pop3-everywhere/websocket` with a bridge.
  * On those platforms this layer still builds, and connecting fails with a `ConnectError`
  * that says which transport to use.
  *
@@ -13,8 +13,9 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Socket from "effect/socket/Socket"
-import { Transport } from "./transport.ts"
+import { advice as browserAdvice } from "./browser.ts"
+import type { Transport } from "./transport.ts"
+import { unsupported as unsupportedLayer } from "./unsupported.ts"
 
 /**
  * The runtimes told apart.
@@ -74,9 +75,10 @@ const advice: Record<Runtime, string> = {
   deno: "",
   bun: "",
   node: "",
-  workerd: "on Cloudflare Workers, provide the layer of pop3/cloudflare instead of the automatic transport",
-  browser: "a browser has no TCP: provide pop3/websocket's layer with a pop3-bridge URL",
-  unknown: "no TCP transport is known for this runtime: provide a transport layer (pop3/node, pop3/deno, pop3/bun, pop3/cloudflare, pop3/websocket)"
+  workerd: "on Cloudflare Workers, provide the layer of pop3-everywhere/cloudflare instead of the automatic transport",
+  browser: browserAdvice,
+  unknown:
+    "no TCP transport is known for this runtime: provide a transport layer (pop3-everywhere/node, /deno, /bun, /cloudflare, /websocket)"
 }
 
 /**
@@ -84,18 +86,7 @@ const advice: Record<Runtime, string> = {
  * @category layers
  */
 export const unsupported = (runtime: Runtime): Layer.Layer<Transport> =>
-  Layer.succeed(Transport)({
-    name: `auto (${runtime}: unsupported)`,
-    startTls: false,
-    upgradeOptions: () => ({}),
-    open: () =>
-      Effect.succeed(Socket.make({
-        reader: Effect.fail(
-          new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause: new Error(advice[runtime]) }) })
-        ),
-        writer: Effect.succeed({ write: () => Effect.void, writeAll: () => Effect.void })
-      }))
-  })
+  unsupportedLayer(`auto (${runtime}: unsupported)`, advice[runtime])
 
 /**
  * The transport for `runtime`, loaded when the layer is built.

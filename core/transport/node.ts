@@ -1,10 +1,10 @@
 /**
- * The Node transport: TCP and TLS through `@effect/platform-node`'s `NodeSocket`, with
+ * The Node transport: TCP and TLS through `@effect/platform-node-shared`'s `NodeSocket`, with
  * STLS through `reader.upgrade`. The only file of the client that imports Node.
  *
  * @module
  */
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as NodeSocket from "@effect/platform-node-shared/NodeSocket"
 import * as Layer from "effect/Layer"
 import { isIP } from "node:net"
 import { rootCertificates } from "node:tls"

@@ -1,5 +1,5 @@
 // The connect form: where the bridge is, which mail server, how to secure and log in.
-import { mechanisms } from "../../core/index.ts"
+import { mechanisms } from "pop3-everywhere"
 import type { Defaults } from "./config.ts"
 import { h } from "./dom.ts"
 import type { Explanation } from "./explain.ts"

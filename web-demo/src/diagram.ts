@@ -3,7 +3,7 @@
 // small layered drawing (longest path from the first state, back edges drawn alongside).
 // Arrows that merely lead into the final state from far above (QUIT before login, a lost
 // connection from anywhere) are summarized in text under the drawing instead of crossing it.
-import { allowed, type State, type Transition, transitions } from "../../core/index.ts"
+import { allowed, type State, type Transition, transitions } from "pop3-everywhere"
 import { h, replace, svg } from "./dom.ts"
 
 interface Edge {

@@ -1,6 +1,6 @@
 // The library's tagged errors in plain words, with what to do next. The facts come from the
 // error's fields (close code, response code, retry); nothing is guessed from message text.
-import type { AuthAttempt, Pop3Error } from "../../core/index.ts"
+import type { AuthAttempt, Pop3Error } from "pop3-everywhere"
 import { octets } from "./format.ts"
 
 export interface Explanation {

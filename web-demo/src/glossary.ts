@@ -1,6 +1,6 @@
 // One line per POP3 command, for newcomers. Which states allow a command is not written
 // here: it comes from the library's state table (`allowed`, `statesAllowing`).
-import type { CommandName } from "../../core/index.ts"
+import type { CommandName } from "pop3-everywhere"
 
 export const glossary: { readonly [C in CommandName]: { readonly syntax: string; readonly line: string; readonly rfc: string } } = {
   USER: { syntax: "USER name", line: "Names the mailbox to log in to; PASS must follow.", rfc: "RFC 1939" },

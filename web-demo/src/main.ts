@@ -2,7 +2,7 @@
 // All POP3 goes through the library (session.ts); this file only decides what to show.
 import "./text-decoder-fix.ts"
 import PostalMime from "postal-mime"
-import { hasCapability, PIPELINE_WINDOW, type TraceEvent } from "../../core/index.ts"
+import { hasCapability, PIPELINE_WINDOW, type TraceEvent } from "pop3-everywhere"
 import { defaults } from "./config.ts"
 import { makeConnectForm } from "./connect-form.ts"
 import { makeDiagram } from "./diagram.ts"

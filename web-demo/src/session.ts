@@ -10,8 +10,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { collect, connect, type Greeting, type Mailbox, type Message, type Pop3Error, type TraceEvent } from "../../core/index.ts"
-import * as WebSocketTransport from "../../core/transport/websocket.ts"
+import { collect, connect, type Greeting, type Mailbox, type Message, type Pop3Error, type TraceEvent } from "pop3-everywhere"
+import * as WebSocketTransport from "pop3-everywhere/websocket"
 import type { Defaults } from "./config.ts"
 
 /** What the connect form submits: its prefilled fields, plus the choices it adds. */

@@ -2,7 +2,7 @@
 // table allows it; when connected, the read-only ones can be sent — through the library's
 // Mailbox methods, the same calls the rest of the demo makes.
 import * as Effect from "effect/Effect"
-import { allowed, type CommandName, type Mailbox, type Pop3Error, type State, statesAllowing } from "../../core/index.ts"
+import { allowed, type CommandName, type Mailbox, type Pop3Error, type State, statesAllowing } from "pop3-everywhere"
 import type { Diagram } from "./diagram.ts"
 import { h } from "./dom.ts"
 import { explain } from "./explain.ts"

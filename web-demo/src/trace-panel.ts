@@ -2,7 +2,7 @@
 // (C:) and server lines (S:) differ in label, colour and alignment; bodies appear as their
 // size and time only (the library never puts body text in the trace); state changes drive
 // the diagram. Pause, clear, filter and export (the CLI's format, via formatTraceEvent).
-import { formatTraceEvent, type State, type TraceEvent } from "../../core/index.ts"
+import { formatTraceEvent, type State, type TraceEvent } from "pop3-everywhere"
 import type { Diagram } from "./diagram.ts"
 import { download, h, replace } from "./dom.ts"
 import { exactOctets, millis, octets } from "./format.ts"

@@ -73,13 +73,13 @@ describe("where there is no TCP transport", () => {
   it("on Workers, connecting fails with a ConnectError naming pop3/cloudflare", async () => {
     const error = await failure("workerd")
     expect(error._tag).toBe("ConnectError")
-    expect(error.message).toMatch(/pop3\/cloudflare/)
+    expect(error.message).toMatch(/pop3-everywhere\/cloudflare/)
   })
 
   it("in a browser, it names pop3/websocket", async () => {
     const error = await failure("browser")
     expect(error._tag).toBe("ConnectError")
-    expect(error.message).toMatch(/pop3\/websocket/)
+    expect(error.message).toMatch(/pop3-everywhere\/websocket/)
   })
 
   it("STLS is not offered, so starttls fails before connecting", async () => {
