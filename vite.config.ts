@@ -14,6 +14,8 @@ import { defineConfig } from "vitest/config"
 //   including the same scenario on Deno, Bun and a Worker in miniflare.
 // - e2e: the web demo in Chromium through playwright-core, against the `npm start` stack
 //   and against Dovecot.
+// - package: `npm pack`, installed into a fresh project and used with plain node, tsc,
+//   vite, Deno and Bun.
 const repo = fileURLToPath(new URL(".", import.meta.url))
 
 // Without Chromium the browser project cannot start. Under CI=true that is a failure (the
@@ -92,6 +94,16 @@ export default defineConfig({
           include: ["test/interop/**/*.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000
+        }
+      },
+      {
+        extends: true,
+        test: {
+          // The package as users get it: npm pack, installed in a fresh project.
+          name: "package",
+          include: ["test/package/**/*.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 240_000
         }
       },
       {

@@ -1,20 +1,21 @@
 /**
- * pop3 — one POP3 client for browser, edge and server.
+ * pop3-everywhere — one POP3 client for browser, edge and server.
  *
- * The Effect API. Provide a transport layer (`pop3/node`, `pop3/memory`, …) and use
+ * The Effect API. Provide a transport layer (`pop3-everywhere/transport` picks the
+ * runtime's own; `pop3-everywhere/node`, `/websocket`, `/memory`, … name one) and use
  * `connect` in a scope:
  *
  * ```ts
  * import { Effect } from "effect"
- * import * as Pop3 from "pop3"
- * import * as NodeTransport from "pop3/node"
+ * import * as Pop3 from "pop3-everywhere"
+ * import * as Transport from "pop3-everywhere/transport"
  *
  * const program = Effect.gen(function*() {
  *   const session = yield* Pop3.connect({ host: "pop.example.com", port: 995 })
  *   const mailbox = yield* session.login({ user: "alice", password })
  *   const { count } = yield* mailbox.stat
  *   const first = yield* Pop3.collect(mailbox.retr(1))
- * }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer))
+ * }).pipe(Effect.scoped, Effect.provide(Transport.layer))
  * ```
  *
  * @module

@@ -71,7 +71,7 @@ export const exitCodeOf = (error: Pop3Error): number => {
 const exitCodeOfFailure = (error: Pop3Error | FetchError): number =>
   error._tag === "StorageError" ? EXIT.storage : error._tag === "UidlRequired" ? EXIT.refused : exitCodeOf(error)
 
-const VERSION = "0.1.0"
+const VERSION = "0.2.0"
 
 const capaJson = (caps: Capabilities) => Object.fromEntries(caps.entries)
 

@@ -51,7 +51,9 @@ describe("the bundle (scripts/build.ts)", () => {
 
   it("pop3 --version", async () => {
     const result = await run("pop3.js", ["--version"])
-    expect(result).toMatchObject({ code: 0, stdout: "0.1.0\n" })
+    // The version users see is the package's.
+    const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }
+    expect(result).toMatchObject({ code: 0, stdout: `${version}\n` })
   })
 
   it("pop3 fetch stores every message, as the sources do", async () => {
