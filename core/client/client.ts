@@ -45,7 +45,7 @@ import {
 } from "../protocol/parse.ts"
 import { RemoteProtocolError } from "../protocol/errors.ts"
 import type { ResponseCode, StatusLine } from "../protocol/response.ts"
-import type { State } from "../protocol/state.ts"
+import { allowed, canQuit, type State } from "../protocol/state.ts"
 import { Transport } from "../transport/transport.ts"
 import { type Connection, makeConnection } from "./connection.ts"
 import { type AuthAttempt, AuthError, InvalidArgument, type Pop3Error, ProtocolError, ServerError, TlsError } from "./errors.ts"
@@ -168,8 +168,6 @@ export interface Mailbox {
 export const collect = <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Effect.Effect<Uint8Array, E, R> =>
   Stream.mkUint8Array(stream)
 
-const LIVE: ReadonlyArray<State> = ["AUTHORIZATION", "AUTHORIZATION_PASS", "TRANSACTION"]
-
 interface Established {
   readonly conn: Connection
   readonly greeting: Greeting
@@ -198,9 +196,10 @@ const establish = (resolved: ResolvedOptions): Effect.Effect<Established, Pop3Er
     // Leave politely when the scope closes (see the module comment for why RSET on failure).
     yield* Effect.addFinalizer((exit) =>
       Effect.suspend(() => {
-        if (!LIVE.includes(conn.state()) || !conn.idle()) return Effect.void
+        // Only from a state QUIT may be sent in (the table's), and not mid-exchange.
+        if (!canQuit(conn.state()) || !conn.idle()) return Effect.void
         const farewell = Effect.gen(function*() {
-          if (Exit.isFailure(exit) && conn.state() === "TRANSACTION") yield* conn.exec({ name: "RSET" })
+          if (Exit.isFailure(exit) && allowed[conn.state()].includes("RSET")) yield* conn.exec({ name: "RSET" })
           yield* conn.exec({ name: "QUIT" })
         })
         return conn.lock.withPermitsIfAvailable(1)(farewell).pipe(

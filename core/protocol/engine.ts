@@ -20,7 +20,7 @@ import { type Command, type EncodedCommand, encodeCommand } from "./command.ts"
 import { type DecoderEvent, makeDecoder, NeedData } from "./decoder.ts"
 import { LocalProtocolError, RemoteProtocolError } from "./errors.ts"
 import { parseStatusLine, type StatusLine } from "./response.ts"
-import { allowed, keepsState, type State, statesAllowing, transition } from "./state.ts"
+import { allowed, endsSession, keepsState, type State, statesAllowing, transition, type Transition } from "./state.ts"
 
 export { NeedData } from "./decoder.ts"
 
@@ -90,16 +90,21 @@ export const makeEngine = (options: { readonly onStateChange?: (change: StateCha
   let failure: RemoteProtocolError | undefined
   let inBodyOf: Pending | undefined
 
-  const moveTo = (to: State | undefined, cause: string) => {
+  // Every move is a row of the table, from the state the engine is in. An answer's row
+  // starts where sending the command led (SASL for AUTH, UPDATE for QUIT), which is where
+  // the engine is when it arrives: only one state-changing command is ever unanswered. No
+  // row, no move (an event in a terminal state, an answer after the connection was lost).
+  const move = (on: Transition["on"], outcome: Transition["outcome"], cause: string) => {
+    const to = transition(state, on, outcome)
     if (to === undefined || to === state) return
-    const from = state
+    const was = state
     state = to
-    options.onStateChange?.({ from, to, cause })
+    options.onStateChange?.({ from: was, to, cause })
   }
 
   const fail = (error: RemoteProtocolError): never => {
     failure = error
-    moveTo("ERROR", error.message)
+    move("protocol-error", "event", error.message)
     throw error
   }
 
@@ -124,11 +129,13 @@ export const makeEngine = (options: { readonly onStateChange?: (change: StateCha
       throw new LocalProtocolError("IllegalInState", `${nameOf(command)}: the connection already failed (${failure.message})`)
     }
     // Pipelining: behind unanswered commands we may only queue commands whose answers
-    // cannot change the state, or a final QUIT; anything else must wait for the answers.
+    // cannot change the state, or one that ends the session (QUIT); anything else must
+    // wait for the answers.
     const blocking = stateChangingPending > 0 ? queue.slice(head).find((p) => p.changesState) : undefined
     if (!allowed[state].includes(command.name)) {
-      // Not allowed *yet*: an answer still to come may change the state (USER then PASS).
-      if (blocking !== undefined && blocking.encoded.command.name !== "QUIT") {
+      // Not allowed *yet*: an answer still to come may change the state (USER then PASS) —
+      // unless what is awaited ends the session, after which nothing is allowed at all.
+      if (blocking !== undefined && !endsSession(blocking.sentIn, blocking.encoded.command.name)) {
         throw new LocalProtocolError("Busy", `${nameOf(command)} must wait: ${nameOf(blocking.encoded.command)} is still unanswered`)
       }
       const where = statesAllowing(command.name)
@@ -138,7 +145,7 @@ export const makeEngine = (options: { readonly onStateChange?: (change: StateCha
       )
     }
     if (pendingCount() > 0) {
-      if (blocking !== undefined || (command.name !== "QUIT" && !keepsState(state, command.name))) {
+      if (blocking !== undefined || (!endsSession(state, command.name) && !keepsState(state, command.name))) {
         throw new LocalProtocolError(
           "Busy",
           `${nameOf(command)} must wait: ${blocking !== undefined ? nameOf(blocking.encoded.command) : "an earlier command"} is still unanswered`
@@ -149,7 +156,7 @@ export const makeEngine = (options: { readonly onStateChange?: (change: StateCha
     const changesState = !keepsState(state, command.name)
     if (changesState) stateChangingPending++
     queue.push({ encoded, sentIn: state, changesState })
-    moveTo(transition(state, command.name, "sent"), `${encoded.redacted} sent`)
+    move(command.name, "sent", `${encoded.redacted} sent`)
     return encoded
   }
 
@@ -157,24 +164,22 @@ export const makeEngine = (options: { readonly onStateChange?: (change: StateCha
     const status = parseStatusLine(line)
     if (state === "GREETING") {
       if (status.kind === "continuation") return fail(new RemoteProtocolError("the greeting is a SASL continuation"))
-      moveTo(transition("GREETING", "greeting", status.kind), `greeting ${status.kind === "ok" ? "+OK" : "-ERR"}`)
+      move("greeting", status.kind, `greeting ${status.kind === "ok" ? "+OK" : "-ERR"}`)
       return { _tag: "Greeting", status }
     }
     if (pendingCount() === 0) return fail(new RemoteProtocolError("the server sent a response nobody asked for", line.length > 0 ? statusExcerpt(status) : ""))
     const pending = shift()
     const name = pending.encoded.command.name
-    const isSasl = name === "AUTH" || name === "SaslResponse"
-    if (status.kind === "continuation" && !isSasl) {
+    // A "+" continuation is an answer only where the table has a row for it (SASL).
+    if (status.kind === "continuation" && transition(state, name, "continue") === undefined) {
       return fail(new RemoteProtocolError(`a "+" continuation answered ${name}, which is not a SASL exchange`))
     }
     const outcome = status.kind === "continuation" ? "continue" : status.kind
-    // A SASL answer is looked up from SASL: AUTH was sent from AUTHORIZATION but the
-    // exchange (and its outcome) happens in SASL.
-    const from = isSasl ? "SASL" : pending.sentIn
     // An answer to a state-keeping command moves nothing: the state may have moved on since
     // it was sent (RETR pipelined before QUIT is answered in UPDATE, not TRANSACTION).
+    // Otherwise the answer's row starts where sending led: SASL for AUTH, UPDATE for QUIT.
     if (pending.changesState) {
-      moveTo(transition(from, name, outcome), `${name} ${status.kind === "ok" ? "+OK" : status.kind === "err" ? "-ERR" : "+"}`)
+      move(name, outcome, `${name} ${status.kind === "ok" ? "+OK" : status.kind === "err" ? "-ERR" : "+"}`)
     }
     if (status.kind === "ok" && pending.encoded.multiline) {
       decoder.readBody()
@@ -216,11 +221,13 @@ export const makeEngine = (options: { readonly onStateChange?: (change: StateCha
     receive: (bytes) => decoder.feed(bytes),
     next,
     tlsEstablished: () => {
-      if (state !== "STLS") throw new LocalProtocolError("IllegalInState", `TLS was established in the ${state} state, not after STLS`)
+      if (transition(state, "tls-established", "event") === undefined) {
+        throw new LocalProtocolError("IllegalInState", `TLS was established in the ${state} state, not after STLS`)
+      }
       decoder.clear()
-      moveTo("AUTHORIZATION", "TLS established")
+      move("tls-established", "event", "TLS established")
     },
-    connectionLost: () => moveTo(transition(state, "connection-lost", "event"), "connection lost"),
+    connectionLost: () => move("connection-lost", "event", "connection lost"),
     pending: pendingCount,
     inBody: () => inBodyOf !== undefined,
     buffered: () => decoder.buffered()

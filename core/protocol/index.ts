@@ -56,6 +56,10 @@ export {
 export { decodeText, parseStatusLine, type ResponseCode, retryability, type StatusLine } from "./response.ts"
 export {
   allowed,
+  answeredIn,
+  canQuit,
+  endsSession,
+  isTerminal,
   keepsState,
   type Outcome,
   type State,

@@ -9,9 +9,13 @@
  *
  * `allowed` says which commands may be *sent* in a state. `transitions` says where a
  * command leads: on being sent (`sent`), or on the server's answer (`ok`, `err`, or a
- * SASL `continue`). A transition is looked up with the state the command was sent in,
- * so pipelined answers resolve correctly. Everything that draws the state diagram (the
- * web demo, the docs) reads these two tables; nothing else encodes the rules.
+ * SASL `continue`); and where local events lead (TLS established, the connection lost, the
+ * server breaking the protocol). An answer's row starts in the state the exchange is in
+ * once the command is sent (`answeredIn`): SASL for AUTH, UPDATE for QUIT in TRANSACTION,
+ * the sending state otherwise. The engine makes every move through `transition`, and what
+ * it needs to know about pipelining (`keepsState`, `endsSession`) and which states are
+ * live (`canQuit`) or terminal is derived from these two tables. Everything that draws the
+ * state diagram (the web demo, the docs) reads them too; nothing else encodes the rules.
  *
  * @module
  */
@@ -44,7 +48,7 @@ export type Outcome = "sent" | "ok" | "err" | "continue"
  */
 export interface Transition {
   readonly from: State
-  readonly on: CommandName | "greeting" | "tls-established" | "connection-lost"
+  readonly on: CommandName | "greeting" | "tls-established" | "connection-lost" | "protocol-error"
   readonly outcome: Outcome | "event"
   readonly to: State
 }
@@ -66,6 +70,9 @@ export const allowed: { readonly [S in State]: ReadonlyArray<CommandName> } = {
   CLOSED: [],
   ERROR: []
 }
+
+// Every state a connection is open in (CLOSED and ERROR are the terminal ones).
+const LIVE_STATES = ["GREETING", "AUTHORIZATION", "AUTHORIZATION_PASS", "STLS", "SASL", "TRANSACTION", "UPDATE"] as const
 
 const row = (from: State, on: Transition["on"], outcome: Transition["outcome"], to: State): Transition => ({ from, on, outcome, to })
 
@@ -102,12 +109,14 @@ export const transitions: ReadonlyArray<Transition> = [
   row("AUTHORIZATION_PASS", "QUIT", "ok", "CLOSED"),
   row("AUTHORIZATION_PASS", "QUIT", "err", "CLOSED"),
   ...TRANSACTION_COMMANDS.flatMap((c) => [row("TRANSACTION", c, "ok", "TRANSACTION"), row("TRANSACTION", c, "err", "TRANSACTION")]),
+  // RFC 1939 §6: QUIT in TRANSACTION enters UPDATE; the answer says whether it completed.
   row("TRANSACTION", "QUIT", "sent", "UPDATE"),
-  row("TRANSACTION", "QUIT", "ok", "CLOSED"),
-  row("TRANSACTION", "QUIT", "err", "CLOSED"),
-  ...(["GREETING", "AUTHORIZATION", "AUTHORIZATION_PASS", "STLS", "SASL", "TRANSACTION", "UPDATE"] as const).map((s) =>
-    row(s, "connection-lost", "event", "CLOSED")
-  )
+  row("UPDATE", "QUIT", "ok", "CLOSED"),
+  row("UPDATE", "QUIT", "err", "CLOSED"),
+  ...LIVE_STATES.map((s) => row(s, "connection-lost", "event", "CLOSED")),
+  // A server that breaks the protocol ends the session in ERROR, even after CLOSED (an
+  // answer nobody asked for): the engine then refuses every call with that error.
+  ...[...LIVE_STATES, "CLOSED" as const].map((s) => row(s, "protocol-error", "event", "ERROR"))
 ]
 
 const index = new Map<string, State>(transitions.map((t) => [`${t.from} ${t.on} ${t.outcome}`, t.to]))
@@ -118,6 +127,38 @@ const index = new Map<string, State>(transitions.map((t) => [`${t.from} ${t.on} 
  */
 export const transition = (from: State, on: Transition["on"], outcome: Transition["outcome"]): State | undefined =>
   index.get(`${from} ${on} ${outcome}`)
+
+/**
+ * The state a command's answer is looked up in: where sending it led (SASL for AUTH,
+ * UPDATE for QUIT in TRANSACTION), or the state it was sent in.
+ * @category tables
+ */
+export const answeredIn = (sentIn: State, command: CommandName): State => transition(sentIn, command, "sent") ?? sentIn
+
+/**
+ * Whether every answer to `command` sent in `state` ends the session (QUIT): such a command
+ * may follow unanswered ones, and nothing may follow it.
+ * @category tables
+ */
+export const endsSession = (state: State, command: CommandName): boolean => {
+  const from = answeredIn(state, command)
+  return transition(from, command, "ok") === "CLOSED" && transition(from, command, "err") === "CLOSED"
+}
+
+/**
+ * Whether the session is over in `state` (CLOSED, ERROR): no command may be sent and there
+ * is no connection left to lose.
+ * @category tables
+ */
+export const isTerminal = (state: State): boolean =>
+  allowed[state].length === 0 && transition(state, "connection-lost", "event") === undefined
+
+/**
+ * Whether the client may end the session politely from `state` (QUIT is allowed there): the
+ * states a session rests in between exchanges.
+ * @category tables
+ */
+export const canQuit = (state: State): boolean => allowed[state].includes("QUIT")
 
 /**
  * Whether a command leaves the state as it is whatever the answer — the commands that may

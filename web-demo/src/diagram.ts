@@ -35,7 +35,15 @@ const outcomeText = (t: Transition): string =>
   t.outcome === "ok" ? "+OK" : t.outcome === "err" ? "-ERR" : t.outcome === "continue" ? "+" : t.outcome === "sent" ? "sent" : ""
 
 const onText = (on: Transition["on"]): string =>
-  on === "tls-established" ? "TLS established" : on === "connection-lost" ? "connection lost" : on === "SaslResponse" ? "SASL response" : on
+  on === "tls-established"
+    ? "TLS established"
+    : on === "connection-lost"
+    ? "connection lost"
+    : on === "protocol-error"
+    ? "the server breaks the protocol"
+    : on === "SaslResponse"
+    ? "SASL response"
+    : on
 
 /** A short label: the command when there is one, then the answers that take this arrow. */
 export const edgeLabel = (edge: Edge): string => {
@@ -49,8 +57,8 @@ export const edgeDetail = (edge: Edge): string =>
   edge.rows.map((r) => `${onText(r.on)}${outcomeText(r) !== "" ? ` ${outcomeText(r)}` : ""}`).join(", ")
 
 export const buildModel = (table: ReadonlyArray<Transition> = transitions): Model => {
-  const states: Array<State> = []
-  for (const t of table) for (const s of [t.from, t.to]) if (!states.includes(s)) states.push(s)
+  const allStates: Array<State> = []
+  for (const t of table) for (const s of [t.from, t.to]) if (!allStates.includes(s)) allStates.push(s)
   const initial = table[0]?.from ?? "AUTHORIZATION"
 
   // An answer moves the machine from where sending the command led ("sent"), if anywhere.
@@ -63,7 +71,9 @@ export const buildModel = (table: ReadonlyArray<Transition> = transitions): Mode
     const key = `${t.on} ${t.outcome} ${t.to}`
     fromCount.set(key, (fromCount.get(key) ?? new Set()).add(t.from))
   }
-  const isRule = (t: Transition) => (fromCount.get(`${t.on} ${t.outcome} ${t.to}`)?.size ?? 0) > states.length / 2
+  const isRule = (t: Transition) => (fromCount.get(`${t.on} ${t.outcome} ${t.to}`)?.size ?? 0) > allStates.length / 2
+  // A state reached only by a rule (ERROR) is told in the rule's sentence, not drawn alone.
+  const states = allStates.filter((s) => table.some((t) => !isRule(t) && (t.from === s || t.to === s)))
 
   const stays = new Map<State, Array<string>>()
   const grouped = new Map<string, { from: State; to: State; rows: Array<Transition> }>()

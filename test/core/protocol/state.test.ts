@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest"
 import type { CommandName } from "../../../core/protocol/command.ts"
-import { allowed, keepsState, type State, statesAllowing, transition, transitions } from "../../../core/protocol/state.ts"
+import {
+  allowed,
+  answeredIn,
+  canQuit,
+  endsSession,
+  isTerminal,
+  keepsState,
+  type State,
+  statesAllowing,
+  transition,
+  transitions
+} from "../../../core/protocol/state.ts"
 
 const ALL_STATES: ReadonlyArray<State> = ["GREETING", "AUTHORIZATION", "AUTHORIZATION_PASS", "STLS", "SASL", "TRANSACTION", "UPDATE", "CLOSED", "ERROR"]
 const ALL_COMMANDS: ReadonlyArray<CommandName> = [
@@ -80,8 +91,12 @@ describe("transition", () => {
     ["TRANSACTION", "RETR", "ok", "TRANSACTION"],
     ["TRANSACTION", "DELE", "err", "TRANSACTION"],
     ["TRANSACTION", "QUIT", "sent", "UPDATE"],
-    ["TRANSACTION", "QUIT", "ok", "CLOSED"],
-    ["TRANSACTION", "QUIT", "err", "CLOSED"],
+    ["UPDATE", "QUIT", "ok", "CLOSED"],
+    ["UPDATE", "QUIT", "err", "CLOSED"],
+    ["TRANSACTION", "QUIT", "ok", undefined],
+    ["TRANSACTION", "protocol-error", "event", "ERROR"],
+    ["CLOSED", "protocol-error", "event", "ERROR"],
+    ["ERROR", "protocol-error", "event", undefined],
     ["TRANSACTION", "connection-lost", "event", "CLOSED"],
     ["UPDATE", "connection-lost", "event", "CLOSED"],
     // No rows: these never happen.
@@ -110,19 +125,20 @@ describe("transition", () => {
   it("every command allowed in a state has its answers in the table", () => {
     for (const state of ALL_STATES) {
       for (const command of allowed[state]) {
-        // An answer is looked up in the state the exchange happens in: SASL for AUTH.
-        const from = command === "AUTH" ? transition(state, command, "sent") ?? state : state
+        // An answer is looked up in the state the exchange happens in: SASL for AUTH, UPDATE for QUIT.
+        const from = answeredIn(state, command)
         expect(transition(from, command, "ok"), `${state} ${command} ok`).toBeDefined()
         expect(transition(from, command, "err"), `${state} ${command} err`).toBeDefined()
       }
     }
   })
 
-  it("every row's command is allowed in its from-state (or is part of a SASL exchange)", () => {
+  it("every row's command is allowed in its from-state, or its from-state is where sending it led", () => {
     for (const t of transitions) {
       if (t.outcome === "event" || t.on === "greeting") continue
-      const inExchange = t.from === "SASL" && t.on === "AUTH"
-      expect(inExchange || allowed[t.from].includes(t.on as CommandName), `${t.from} ${t.on}`).toBe(true)
+      const command = t.on as CommandName
+      const inExchange = transitions.some((s) => s.on === command && s.outcome === "sent" && s.to === t.from)
+      expect(inExchange || allowed[t.from].includes(command), `${t.from} ${t.on}`).toBe(true)
     }
   })
 
@@ -139,15 +155,34 @@ describe("transition", () => {
     }
     for (const t of transitions) expect(reached.has(t.to), t.to).toBe(true)
     for (const t of transitions) expect(reached.has(t.from), t.from).toBe(true)
-    expect([...reached].sort()).toEqual(["AUTHORIZATION", "AUTHORIZATION_PASS", "CLOSED", "GREETING", "SASL", "STLS", "TRANSACTION", "UPDATE"])
+    expect([...reached].sort()).toEqual(["AUTHORIZATION", "AUTHORIZATION_PASS", "CLOSED", "ERROR", "GREETING", "SASL", "STLS", "TRANSACTION", "UPDATE"])
   })
 
-  it("every live state can lose its connection; the terminal ones cannot leave", () => {
+  it("every live state can lose its connection; the terminal ones leave only for ERROR", () => {
     for (const state of ALL_STATES) {
       const terminal = state === "CLOSED" || state === "ERROR"
+      expect(isTerminal(state), state).toBe(terminal)
       expect(transition(state, "connection-lost", "event")).toBe(terminal ? undefined : "CLOSED")
-      if (terminal) expect(transitions.some((t) => t.from === state)).toBe(false)
+      if (terminal) expect(transitions.filter((t) => t.from === state && t.to !== "ERROR")).toEqual([])
     }
+  })
+})
+
+describe("what the engine derives from the table", () => {
+  it("answeredIn: SASL for AUTH, UPDATE for QUIT in TRANSACTION, the sending state otherwise", () => {
+    expect(answeredIn("AUTHORIZATION", "AUTH")).toBe("SASL")
+    expect(answeredIn("TRANSACTION", "QUIT")).toBe("UPDATE")
+    expect(answeredIn("AUTHORIZATION", "QUIT")).toBe("AUTHORIZATION")
+    expect(answeredIn("SASL", "SaslResponse")).toBe("SASL")
+    expect(answeredIn("TRANSACTION", "RETR")).toBe("TRANSACTION")
+  })
+  it("endsSession: QUIT wherever it is allowed, and nothing else", () => {
+    for (const state of ALL_STATES) {
+      for (const command of allowed[state]) expect(endsSession(state, command), `${state} ${command}`).toBe(command === "QUIT")
+    }
+  })
+  it("canQuit: the states a session rests in between exchanges", () => {
+    expect(ALL_STATES.filter(canQuit)).toEqual(["AUTHORIZATION", "AUTHORIZATION_PASS", "TRANSACTION"])
   })
 })
 
