@@ -251,7 +251,7 @@ export const usage = (): string =>
     ...Object.entries(FLAGS).map(([name, f]) => `  ${`--${name} ${f.arg}`.padEnd(34)} ${f.help}`),
     `  ${"--help".padEnd(34)} this text`,
     "",
-    "TIME: 500ms, 10s, 5m, 1h (a bare number is seconds). BYTES: 65536, 64k, 1m.",
+    "TIME: 500ms, 10s, 5m, 1h, 2d (a bare number is seconds). BYTES: 65536, 64k, 1m.",
     "Every number has a range; the error says which."
   ].join("\n")
 
