@@ -42,6 +42,12 @@ export interface WorkerEnv {
   readonly MAX_BUFFERED?: unknown
   /** `off`: no JSON log lines (Workers Logs) for sessions and refusals. */
   readonly LOG?: unknown
+  /**
+   * A DNS-over-HTTPS endpoint with the JSON API (e.g. `https://cloudflare-dns.com/dns-query`):
+   * names are resolved and checked like on Node before connecting. Unset: no check before
+   * connecting (see worker-relay.ts).
+   */
+  readonly RESOLVER?: unknown
 }
 
 /** Settings with defaults applied. @category worker */
@@ -63,7 +69,7 @@ export type WorkerSettings =
     | "maxBufferedBytes"
   >
   // Workers log with console.log; whether to log at all is the only choice.
-  & { readonly log: boolean }
+  & { readonly log: boolean; readonly resolver: string | undefined }
 
 const list = (name: string, value: unknown, split = (text: string) => text.split(/[\s,]+/).filter((item) => item !== "")): string[] => {
   if (value === undefined || value === "") return []
@@ -108,6 +114,19 @@ const rate = (name: string, value: unknown): Rate | "off" => {
   return checkRate(name, parsed)
 }
 
+const resolverUrl = (value: unknown): string | undefined => {
+  if (value === undefined || value === "") return undefined
+  if (typeof value !== "string") throw new Error("RESOLVER must be a URL")
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new Error("RESOLVER must be a URL (a DNS-over-HTTPS JSON endpoint)")
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("RESOLVER must be an https: URL")
+  return url.href
+}
+
 /**
  * Read and validate the settings. Throws with a readable message naming the variable
  * (never echoing the token).
@@ -142,6 +161,7 @@ export const workerSettingsFrom = (env: WorkerEnv): WorkerSettings => {
     maxSessionMs: number("MAX_SESSION", env.MAX_SESSION, parseDuration, "maxSessionMs"),
     maxMessageBytes: number("MAX_MESSAGE", env.MAX_MESSAGE, parseSize, "maxMessageBytes"),
     maxBufferedBytes: number("MAX_BUFFERED", env.MAX_BUFFERED, parseSize, "maxBufferedBytes"),
-    log: log !== "off"
+    log: log !== "off",
+    resolver: resolverUrl(env.RESOLVER)
   }
 }

@@ -5,10 +5,16 @@
  * one log line. The same close codes and reasons as the Node bridge's relay.ts.
  *
  * Where Workers differ from Node, and what this does:
- * - Names cannot be resolved by the runtime before connecting: `connect()` resolves them
- *   itself. So the "a name must not lead to a private address" rule cannot be checked up
- *   front as on Node. In production the Workers runtime refuses connections to private and
- *   loopback addresses itself. In addition, every connection is opened as plain TCP first
+ * - The runtime cannot resolve a name for the Worker: `connect()` resolves it itself. With
+ *   `RESOLVER` (a DNS-over-HTTPS JSON endpoint) the Worker asks it for A and AAAA records
+ *   first and applies the Node bridge's rule (checkAddresses: a name must not lead to a
+ *   private address unless that address is listed) before connecting; for `tls=none` it
+ *   then connects to the checked address itself, so DNS cannot change the answer in
+ *   between. For `tls=implicit` it must connect to the name (the certificate is verified
+ *   against what `connect()` was given, and there is no separate server-name option), so
+ *   the runtime resolves again. Without `RESOLVER` nothing is checked before connecting.
+ *   In production the Workers runtime refuses connections to private and loopback
+ *   addresses itself either way. In addition, every connection is opened as plain TCP first
  *   (`secureTransport: "starttls"`), and when the runtime reports the connected peer as an
  *   IP address (`opened.remoteAddress`), that address goes through the same check as on
  *   Node (checkAddresses) before the TLS handshake and before a single byte is relayed;
@@ -72,6 +78,25 @@ const CLOSE_GRACE_MS = 5_000
 const POLL_MS = 10
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+/** A and AAAA records of `host` from a DNS-over-HTTPS JSON endpoint (RFC 8484's JSON sibling, as Cloudflare and Google serve it). */
+const resolveOverHttps = async (resolver: string, host: string, signal: AbortSignal): Promise<string[]> => {
+  const ask = async (type: "A" | "AAAA"): Promise<string[]> => {
+    const url = new URL(resolver)
+    url.searchParams.set("name", host)
+    url.searchParams.set("type", type)
+    const response = await fetch(url, { headers: { accept: "application/dns-json" }, signal })
+    if (!response.ok) throw new Error(`resolver answered HTTP ${response.status}`)
+    const body = (await response.json()) as { Status?: number; Answer?: ReadonlyArray<{ type?: number; data?: unknown }> }
+    if (body.Status === 3) throw new Error("NXDOMAIN")
+    if (body.Status !== 0) throw new Error(`resolver status ${String(body.Status)}`)
+    const wanted = type === "A" ? 1 : 28
+    return (body.Answer ?? []).filter((a) => a.type === wanted && typeof a.data === "string").map((a) => String(a.data))
+  }
+  const [v4, v6] = await Promise.all([ask("A"), ask("AAAA")])
+  if (v4.length + v6.length === 0) throw new Error("no A or AAAA records")
+  return [...v4, ...v6]
+}
 const ignore = (): void => {}
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -256,11 +281,33 @@ export const runSession = (
     const parsed = admission.target
     const connectTimer = setTimeout(() => finish(CloseCode.UpstreamTimeout, "upstream connect timed out", "bridge"), settings.connectTimeoutMs)
     timers.push(connectTimer)
+    // With a resolver: the name's addresses are checked before anything is connected.
+    let hostname = parsed.host
+    if (!parsed.isIp && settings.resolver !== undefined) {
+      let addresses: string[]
+      const abort = new AbortController()
+      const stop = (): void => abort.abort()
+      timers.push(setTimeout(stop, settings.connectTimeoutMs))
+      try {
+        addresses = await resolveOverHttps(settings.resolver, parsed.host, abort.signal)
+      } catch (error) {
+        clearTimeout(connectTimer)
+        return finish(CloseCode.UpstreamConnectFailed, `cannot resolve ${parsed.host}: ${messageOf(error)}`, "bridge")
+      }
+      if (ended !== undefined) return
+      const checked = checkAddresses(settings.allow, parsed, addresses)
+      if (isRefusal(checked)) {
+        clearTimeout(connectTimer)
+        return refuse(checked)
+      }
+      // Plain TCP: connect to the checked address itself. TLS: to the name (see above).
+      if (parsed.tls === "none") hostname = checked[0] ?? parsed.host
+    }
     let socket: WorkersSocket
     try {
       socket = connect(
         // workerd takes an IPv6 literal only in brackets.
-        { hostname: parsed.host.includes(":") ? `[${parsed.host}]` : parsed.host, port: parsed.port },
+        { hostname: hostname.includes(":") ? `[${hostname}]` : hostname, port: parsed.port },
         // Plain TCP first, also for tls=implicit: the peer is checked before TLS starts.
         { secureTransport: "starttls", allowHalfOpen: false }
       )

@@ -73,23 +73,30 @@ describe("the request timeout (before the upgrade)", () => {
     expect(bridge.metrics.render()).toMatch(/^pop3_bridge_connections_dropped_total\{reason="request_timeout"\} 2$/m)
   })
 
-  it("closes a connection that never starts its TLS handshake (wss:), and still serves a real client", async () => {
-    const { cert, key } = makeCertificate("localhost")
-    const { bridge, query } = await setup({ requestTimeoutMs: 200, tls: { cert, key } })
+  it("closes a connection that never starts its TLS handshake (wss:), or stops in the middle", async () => {
+    const { cert, key } = makeCertificate("localhost", { ipSan: true })
+    const { bridge } = await setup({ requestTimeoutMs: 200, tls: { cert, key } })
     const silent = rawSocket(bridge.port)
     // Half a ClientHello: the record header promises more than is sent.
     const stalled = rawSocket(bridge.port)
     stalled.socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]))
     await Promise.all([silent.whenClosed, stalled.whenClosed])
     expect(bridge.metrics.dropped.get("request_timeout")).toBe(2)
-    const ws = connect(bridge, query, { ca: cert, servername: "localhost" })
+  })
+
+  it("wss: a WebSocket over TLS leaves the pending count once upgraded (the gate follows the TLS socket)", async () => {
+    const { cert, key } = makeCertificate("localhost", { ipSan: true })
+    const { bridge, query } = await setup({ tls: { cert, key } })
+    const ws = connect(bridge, query, { ca: cert })
     expect((await receive(ws, 21)).toString()).toBe("+OK fake POP3 ready\r\n")
+    expect(bridge.metrics.pending()).toBe(0)
     ws.close()
     await closed(ws)
   })
 
   it("gives a keep-alive HTTP connection the same limit between requests", async () => {
-    const { bridge } = await setup({ requestTimeoutMs: 200 })
+    // Long enough for the request itself on a loaded machine; the silence after it is what ends the connection.
+    const { bridge } = await setup({ requestTimeoutMs: 2000 })
     const conn = rawSocket(bridge.port)
     conn.socket.write("GET /healthz HTTP/1.1\r\nHost: bridge\r\n\r\n")
     await conn.whenClosed
