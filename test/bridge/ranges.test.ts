@@ -82,3 +82,38 @@ describe("programmatic options and Workers variables use the same table", () => 
     }
   })
 })
+
+describe("the new flags map to options", () => {
+  it("--proxy-protocol, --metrics-listen, the pending caps, the backlog and the session rate", async () => {
+    const request = await parseCommandLine([
+      "--allow", "pop.example.com:995/implicit",
+      "--proxy-protocol", "pop.example.com:995",
+      "--metrics-listen", "127.0.0.1:9110",
+      "--request-timeout", "5s",
+      "--max-pending", "100",
+      "--max-pending-per-client", "4",
+      "--backlog", "4096",
+      "--session-rate", "10/1m",
+      "--session-burst", "5"
+    ], {})
+    expect(request).toEqual({
+      help: false,
+      options: {
+        allow: ["pop.example.com:995/implicit"],
+        proxyProtocol: ["pop.example.com:995"],
+        metricsListen: "127.0.0.1:9110",
+        requestTimeoutMs: 5000,
+        maxPending: 100,
+        maxPendingPerClient: 4,
+        backlog: 4096,
+        sessionRate: { count: 10, perMs: 60_000 },
+        sessionBurst: 5
+      }
+    })
+  })
+  it("refuses --proxy-protocol for a target that is not an --allow entry", async () => {
+    await expect(parseCommandLine(["--allow", "a.example:995", "--proxy-protocol", "b.example:995"], {})).rejects.toThrow(
+      /proxyProtocol "b.example:995" is not an allowlist entry/
+    )
+  })
+})
