@@ -30,6 +30,8 @@ export interface LoadOptions {
   readonly streamMb: number
   /** Extra environment for the bridge process (allocator settings). */
   readonly env?: Readonly<Record<string, string>>
+  /** Repeat the burst, streams and close this many times on the same bridge process. */
+  readonly rounds?: number
   /** The listen backlog (default: the bridge's default). */
   readonly backlog?: number
   readonly label: string
@@ -113,97 +115,103 @@ export const runBridgeLoad = async (o: LoadOptions): Promise<{ rows: string[][];
     const idle = await ask<Stats>("gc")
     progress(`${o.label}: opening ${o.sessions} sessions at once`)
 
-    // 1. A burst: every session opened at once; time from `new WebSocket` to the greeting.
-    const greetings: number[] = []
-    let failures = 0
-    const overflowsBefore = listenOverflows()
-    const t0 = performance.now()
-    await Promise.all(
-      Array.from({ length: o.sessions }, () =>
-        new Promise<void>((resolve) => {
-          const started = performance.now()
-          const ws = new WebSocket(url, { perMessageDeflate: false })
-          sockets.push(ws)
-          ws.once("message", () => {
-            greetings.push(performance.now() - started)
-            resolve()
+    // Rounds on the same bridge process: what one round leaves behind, the next reuses.
+    const rows: string[][] = []
+    for (let round = 1; round <= (o.rounds ?? 1); round++) {
+      sockets.length = 0
+      const start = round === 1 ? idle : await ask<Stats>("gc")
+      // 1. A burst: every session opened at once; time from `new WebSocket` to the greeting.
+      const greetings: number[] = []
+      let failures = 0
+      const overflowsBefore = listenOverflows()
+      const t0 = performance.now()
+      await Promise.all(
+        Array.from({ length: o.sessions }, () =>
+          new Promise<void>((resolve) => {
+            const started = performance.now()
+            const ws = new WebSocket(url, { perMessageDeflate: false })
+            sockets.push(ws)
+            ws.once("message", () => {
+              greetings.push(performance.now() - started)
+              resolve()
+            })
+            ws.once("error", () => {
+              failures += 1
+              resolve()
+            })
           })
-          ws.once("error", () => {
-            failures += 1
-            resolve()
-          })
-        })
+        )
       )
-    )
-    const burstSeconds = (performance.now() - t0) / 1000
-    const overflows = listenOverflows() - overflowsBefore
-    progress(`${o.label}: ${greetings.length} greeted, ${failures} failed, in ${burstSeconds.toFixed(2)} s; streaming`)
-    const held = await ask<Stats>("gc")
-    greetings.sort((a, b) => a - b)
+      const burstSeconds = (performance.now() - t0) / 1000
+      const overflows = listenOverflows() - overflowsBefore
+      progress(`${o.label}: ${greetings.length} greeted, ${failures} failed, in ${burstSeconds.toFixed(2)} s; streaming`)
+      const held = await ask<Stats>("gc")
+      greetings.sort((a, b) => a - b)
 
-    // 2. Streaming beside the idle sessions: concurrent RETRs of streamMb each.
-    const s0 = performance.now()
-    const perStream = await Promise.all(
-      Array.from({ length: o.streams }, () =>
-        new Promise<number>((resolve, reject) => {
-          const ws = new WebSocket(url, { perMessageDeflate: false })
-          let got = 0
-          let greeted = false
-          let startedAt = 0
-          ws.on("message", (data: Buffer) => {
-            if (!greeted) {
-              greeted = true
-              startedAt = performance.now()
-              return ws.send(Buffer.from("RETR\r\n"))
-            }
-            got += data.length
-            if (got >= o.streamMb * MiB + 10) {
-              ws.close()
-              resolve((o.streamMb * MiB) / MiB / ((performance.now() - startedAt) / 1000))
-            }
+      // 2. Streaming beside the idle sessions: concurrent RETRs of streamMb each.
+      const s0 = performance.now()
+      const perStream = await Promise.all(
+        Array.from({ length: o.streams }, () =>
+          new Promise<number>((resolve, reject) => {
+            const ws = new WebSocket(url, { perMessageDeflate: false })
+            let got = 0
+            let greeted = false
+            let startedAt = 0
+            ws.on("message", (data: Buffer) => {
+              if (!greeted) {
+                greeted = true
+                startedAt = performance.now()
+                return ws.send(Buffer.from("RETR\r\n"))
+              }
+              got += data.length
+              if (got >= o.streamMb * MiB + 10) {
+                ws.close()
+                resolve((o.streamMb * MiB) / MiB / ((performance.now() - startedAt) / 1000))
+              }
+            })
+            ws.once("error", reject)
           })
-          ws.once("error", reject)
-        })
+        )
       )
-    )
-    const streamSeconds = (performance.now() - s0) / 1000
-    const streaming = await ask<Stats>("stats")
-    progress(`${o.label}: streamed; closing`)
+      const streamSeconds = (performance.now() - s0) / 1000
+      const streaming = await ask<Stats>("stats")
+      progress(`${o.label}: streamed; closing`)
 
-    // 3. Close everything; what the bridge keeps.
-    await Promise.all(sockets.map((ws) => new Promise<void>((resolve) => {
-      if (ws.readyState === WebSocket.CLOSED) return resolve()
-      ws.once("close", () => resolve())
-      ws.close()
-    })))
-    progress(`${o.label}: closed`)
-    let after = await ask<Stats>("stats")
-    for (let i = 0; i < 200 && after.sessionsActive > 0; i++) {
-      await new Promise((r) => setTimeout(r, 50))
-      after = await ask<Stats>("stats")
+      // 3. Close everything; what the bridge keeps.
+      await Promise.all(sockets.map((ws) => new Promise<void>((resolve) => {
+        if (ws.readyState === WebSocket.CLOSED) return resolve()
+        ws.once("close", () => resolve())
+        ws.close()
+      })))
+      progress(`${o.label}: closed`)
+      let after = await ask<Stats>("stats")
+      for (let i = 0; i < 200 && after.sessionsActive > 0; i++) {
+        await new Promise((r) => setTimeout(r, 50))
+        after = await ask<Stats>("stats")
+      }
+      const afterGc = await ask<Stats>("gc")
+      progress(`${o.label}: done`)
+
+      const n = Math.max(1, greetings.length)
+      const kb = (b: number) => `${(b / 1024).toFixed(1)}`
+      const mb = (b: number) => `${(b / MiB).toFixed(0)}`
+      const sorted = [...perStream].sort((a, b) => a - b)
+      rows.push([
+        round === 1 ? o.label : `${o.label}, round ${round}`,
+        `${greetings.length}${failures > 0 ? ` (${failures} failed)` : ""}`,
+        `${quantile(greetings, 0.5).toFixed(0)}`,
+        `${quantile(greetings, 0.99).toFixed(0)}`,
+        `${burstSeconds.toFixed(2)}`,
+        `${overflows}`,
+        kb((held.rss - start.rss) / n),
+        `${((held.fds - start.fds) / n).toFixed(2)}`,
+        `${((held.cpuMicros - start.cpuMicros) / 1000 / n).toFixed(2)}`,
+        `${o.streams}×${o.streamMb}: ${((o.streams * o.streamMb) / streamSeconds).toFixed(0)} (${(sorted[0] ?? 0).toFixed(0)}–${(sorted.at(-1) ?? 0).toFixed(0)})`,
+        `${mb(start.rss)} / ${mb(streaming.rss)} / ${mb(after.rss)} / ${mb(afterGc.rss)}`,
+        `${mb(afterGc.heapUsed)} / ${mb(afterGc.heapPhysical)} / ${mb(afterGc.arrayBuffers)} / ${mb(afterGc.v8Malloced)}`,
+        `${mb(start.anonymous)} / ${mb(afterGc.anonymous)}`
+      ])
     }
-    const afterGc = await ask<Stats>("gc")
-    progress(`${o.label}: done`)
-
-    const n = Math.max(1, greetings.length)
-    const kb = (b: number) => `${(b / 1024).toFixed(1)}`
-    const mb = (b: number) => `${(b / MiB).toFixed(0)}`
-    const sorted = [...perStream].sort((a, b) => a - b)
-    const rows = [[
-      o.label,
-      `${greetings.length}${failures > 0 ? ` (${failures} failed)` : ""}`,
-      `${quantile(greetings, 0.5).toFixed(0)}`,
-      `${quantile(greetings, 0.99).toFixed(0)}`,
-      `${burstSeconds.toFixed(2)}`,
-      `${overflows}`,
-      kb((held.rss - idle.rss) / n),
-      `${((held.fds - idle.fds) / n).toFixed(2)}`,
-      `${((held.cpuMicros - idle.cpuMicros) / 1000 / n).toFixed(2)}`,
-      `${o.streams}×${o.streamMb}: ${((o.streams * o.streamMb) / streamSeconds).toFixed(0)} (${(sorted[0] ?? 0).toFixed(0)}–${(sorted.at(-1) ?? 0).toFixed(0)})`,
-      `${mb(idle.rss)} / ${mb(streaming.rss)} / ${mb(after.rss)} / ${mb(afterGc.rss)}`,
-      `${mb(afterGc.heapUsed)} / ${mb(afterGc.heapPhysical)} / ${mb(afterGc.arrayBuffers)} / ${mb(afterGc.v8Malloced)}`,
-      `${mb(idle.anonymous)} / ${mb(afterGc.anonymous)}`
-    ]]
     return { rows, notes: [] }
   } finally {
     for (const ws of sockets) ws.terminate()
@@ -218,9 +226,9 @@ export const runBridgeLoad = async (o: LoadOptions): Promise<{ rows: string[][];
 
 /** The table for `npm run bench` and for running this file alone. */
 export const bridgeLoadTable = async (
-  o: { sessions: number; streams: number; streamMb: number; malloc: boolean; backlog511: boolean }
+  o: { sessions: number; streams: number; streamMb: number; malloc: boolean; backlog511: boolean; rounds?: number }
 ): Promise<Table> => {
-  const runs: LoadOptions[] = [{ ...o, label: `default (backlog ${DEFAULTS.backlog})` }]
+  const runs: LoadOptions[] = [{ ...o, label: `default (backlog ${DEFAULTS.backlog})`, rounds: o.rounds ?? 2 }]
   if (o.backlog511) runs.push({ ...o, label: "backlog 511 (Node's default)", backlog: 511 })
   if (o.malloc) {
     runs.push({ ...o, label: "MALLOC_ARENA_MAX=2", env: { MALLOC_ARENA_MAX: "2" } })
@@ -253,6 +261,7 @@ export const bridgeLoadTable = async (
     notes: [
       "one process each for the bridge (alone, `--expose-gc`) and for the clients + stub server; same 2 cores, loopback; ws:// and plain TCP upstream",
       "time to greeting: from `new WebSocket` to the stub's greeting arriving through the bridge; the clients share one process, so on 2 cores it mostly measures them",
+      "the default row runs twice on the same bridge process (`--rounds`): the second round's start is what the first left behind, and its RSS shows whether that memory is reused (retention) or added to (a leak)",
       "listen overflows: the kernel's TcpExt ListenOverflows during the burst (connects dropped because the accept queue was full; each costs the client a 1 s SYN retry)"
     ]
   }
@@ -265,7 +274,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       streams: { type: "string" },
       "stream-mb": { type: "string" },
       malloc: { type: "boolean" },
-      "backlog-511": { type: "boolean" }
+      "backlog-511": { type: "boolean" },
+      rounds: { type: "string" }
     }
   })
   const { renderText } = await import("./lib.ts")
@@ -274,7 +284,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     streams: Number(values.streams ?? 20),
     streamMb: Number(values["stream-mb"] ?? 5),
     malloc: values.malloc === true,
-    backlog511: values["backlog-511"] === true
+    backlog511: values["backlog-511"] === true,
+    rounds: Number(values.rounds ?? 2)
   })
   process.stdout.write(renderText(table) + "\n")
 }
