@@ -4,7 +4,7 @@
  * → `{ port }`; `"stats"` → Stats; `"gc"` → Stats after two full collections; `"stop"`.
  */
 import { readdirSync, readFileSync } from "node:fs"
-import { getHeapStatistics } from "node:v8"
+import { getHeapSpaceStatistics, getHeapStatistics } from "node:v8"
 import { startBridge, type RunningBridge } from "../bridge/server.ts"
 
 /** What the parent reads. */
@@ -23,6 +23,8 @@ export interface Stats {
   readonly v8Malloced: number
   /** From /proc/self/smaps_rollup: anonymous memory (heap pages, malloc arenas) vs file-backed (code). */
   readonly anonymous: number
+  /** V8's heap spaces with more than 1 MiB of physical memory: name → MiB. */
+  readonly spaces: Readonly<Record<string, number>>
 }
 
 const stats = (bridge: RunningBridge | undefined): Stats => {
@@ -39,6 +41,11 @@ const stats = (bridge: RunningBridge | undefined): Stats => {
     sessionsActive: bridge?.metrics.sessionsActive ?? 0,
     heapPhysical: getHeapStatistics().total_physical_size,
     v8Malloced: getHeapStatistics().malloced_memory,
+    spaces: Object.fromEntries(
+      getHeapSpaceStatistics()
+        .filter((sp) => sp.physical_space_size > 1024 * 1024)
+        .map((sp) => [sp.space_name, Math.round(sp.physical_space_size / 1024 / 1024)])
+    ),
     anonymous: Number(/^Anonymous:\s+(\d+) kB/m.exec(readFileSync("/proc/self/smaps_rollup", "utf8"))?.[1] ?? 0) * 1024
   }
 }

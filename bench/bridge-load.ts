@@ -190,7 +190,7 @@ export const runBridgeLoad = async (o: LoadOptions): Promise<{ rows: string[][];
         after = await ask<Stats>("stats")
       }
       const afterGc = await ask<Stats>("gc")
-      progress(`${o.label}: done`)
+      progress(`${o.label}: done; V8 heap spaces after GC (physical MiB): ${JSON.stringify(afterGc.spaces)}`)
 
       const n = Math.max(1, greetings.length)
       const kb = (b: number) => `${(b / 1024).toFixed(1)}`
