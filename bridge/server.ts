@@ -184,9 +184,9 @@ export const startBridge = async (options: BridgeOptions = {}): Promise<RunningB
 
   const server: Server = settings.tls
     ? createHttpsServer(
-      // The gate's timer covers the handshake too; this bounds it inside Node's TLS as well
-      // (its default is 120 s).
-      { cert: settings.tls.cert, key: settings.tls.key, handshakeTimeout: settings.requestTimeoutMs },
+      // The gate's timer covers the handshake (and counts it); Node's own handshake timeout
+      // (default 120 s) stays as a backstop just behind it.
+      { cert: settings.tls.cert, key: settings.tls.key, handshakeTimeout: settings.requestTimeoutMs + 1000 },
       onRequest(settings.metricsListen === undefined)
     )
     : createHttpServer(onRequest(settings.metricsListen === undefined))
