@@ -101,13 +101,14 @@ describe("refusal lines are rate-limited", () => {
   }, 20_000)
 
   it("refused sessions (close codes) go through the same limit", async () => {
-    const bridge = await startTestBridge({ maxPendingPerClient: 1000, sessionRate: "off" })
+    // No other limit may refuse them first; 300 refusals outrun the log rate for 25 s.
+    const bridge = await startTestBridge({ maxPendingPerClient: 1000, maxConnectionsPerClient: 1000, sessionRate: "off" })
     cleanups.push(() => bridge.close(0))
-    const results = await Promise.all(Array.from({ length: 120 }, () => closed(connect(bridge, "host=a.test&port=110&tls=none"))))
+    const results = await Promise.all(Array.from({ length: 300 }, () => closed(connect(bridge, "host=a.test&port=110&tls=none"))))
     expect(results.every((r) => r.code === 4001)).toBe(true)
-    await until(() => bridge.metrics.sessionsActive === 0, 5000, "all sessions to end")
-    expect(bridge.logs.length).toBeLessThan(120)
-    expect(bridge.logs.length + bridge.metrics.logSuppressed).toBe(120)
+    await until(() => bridge.metrics.sessionsActive === 0, 10_000, "all sessions to end")
+    expect(bridge.logs.length).toBeLessThan(300)
+    expect(bridge.logs.length + bridge.metrics.logSuppressed).toBe(300)
   }, 20_000)
 })
 
