@@ -15,7 +15,7 @@
  */
 import { fork } from "node:child_process"
 import { readFileSync } from "node:fs"
-import { createServer, type AddressInfo, type Server } from "node:net"
+import { connect as netConnect, createServer, type AddressInfo, type Server } from "node:net"
 import { performance } from "node:perf_hooks"
 import { parseArgs } from "node:util"
 import { WebSocket } from "ws"
@@ -30,6 +30,8 @@ export interface LoadOptions {
   readonly streamMb: number
   /** Extra environment for the bridge process (allocator settings). */
   readonly env?: Readonly<Record<string, string>>
+  /** First, one RETR of this many MB on the idle bridge vs direct TCP. */
+  readonly singleMb?: number
   /** Repeat the burst, streams and close this many times on the same bridge process. */
   readonly rounds?: number
   /** The listen backlog (default: the bridge's default). */
@@ -83,10 +85,56 @@ const progress = (text: string): void => void process.stderr.write(`  [bridge lo
 
 const quantile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
 
+/** Seconds to receive one RETR of `bytes` (plus its 10 framing bytes) directly over TCP from the stub. */
+const retrDirect = (stubPort: number, bytes: number): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const socket = netConnect({ host: "127.0.0.1", port: stubPort })
+    let got = -1
+    let t0 = 0
+    socket.on("data", (d: Buffer) => {
+      if (got < 0) {
+        got = 0
+        t0 = performance.now()
+        return void socket.write("RETR\r\n")
+      }
+      got += d.length
+      if (got >= bytes + 10) {
+        socket.destroy()
+        resolve((performance.now() - t0) / 1000)
+      }
+    })
+    socket.on("error", reject)
+  })
+
+/** The same through the bridge, with a `ws` client. */
+const retrBridged = (url: string, bytes: number): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false })
+    let got = -1
+    let t0 = 0
+    ws.on("message", (d: Buffer) => {
+      if (got < 0) {
+        got = 0
+        t0 = performance.now()
+        return ws.send(Buffer.from("RETR\r\n"))
+      }
+      got += d.length
+      if (got >= bytes + 10) {
+        ws.close()
+        resolve((performance.now() - t0) / 1000)
+      }
+    })
+    ws.once("error", reject)
+  })
+
+const medianOf = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
+
 /** Run one load scenario; resolves with its figures as table rows. */
 export const runBridgeLoad = async (o: LoadOptions): Promise<{ rows: string[][]; notes: string[] }> => {
   const stub = await startStub(o.streamMb * MiB)
   const stubPort = (stub.address() as AddressInfo).port
+  const single = await startStub((o.singleMb ?? 1) * MiB)
+  const singlePort = (single.address() as AddressInfo).port
   const child = fork(new URL("./bridge-load-child.ts", import.meta.url), [], {
     execArgv: ["--expose-gc"],
     env: { ...process.env, ...o.env },
@@ -102,7 +150,7 @@ export const runBridgeLoad = async (o: LoadOptions): Promise<{ rows: string[][];
     const { port } = await ask<{ port: number }>({
       start: {
         listen: "127.0.0.1:0",
-        allow: [`127.0.0.1:${stubPort}`],
+        allow: [`127.0.0.1:${stubPort}`, `127.0.0.1:${singlePort}`],
         maxConnections: 100_000,
         maxConnectionsPerClient: 100_000,
         maxPending: 100_000,
@@ -113,6 +161,23 @@ export const runBridgeLoad = async (o: LoadOptions): Promise<{ rows: string[][];
     })
     const url = `ws://127.0.0.1:${port}/pop3?host=127.0.0.1&port=${stubPort}&tls=none`
     const idle = await ask<Stats>("gc")
+    // One large RETR on the idle bridge, against the same read directly over TCP.
+    const notes: string[] = []
+    if (o.singleMb !== undefined) {
+      const singleUrl = `ws://127.0.0.1:${port}/pop3?host=127.0.0.1&port=${singlePort}&tls=none`
+      const direct: number[] = []
+      const bridged: number[] = []
+      for (let i = 0; i < 3; i++) {
+        direct.push(await retrDirect(singlePort, o.singleMb * MiB))
+        bridged.push(await retrBridged(singleUrl, o.singleMb * MiB))
+      }
+      const d = medianOf(direct)
+      const b = medianOf(bridged)
+      notes.push(
+        `${o.label}: one ${o.singleMb} MB RETR on the idle bridge, median of 3: ${b.toFixed(2)} s through the bridge (${(o.singleMb / b).toFixed(0)} MiB/s) vs ${d.toFixed(2)} s direct TCP (${(o.singleMb / d).toFixed(0)} MiB/s), ${(d / b).toFixed(2)}× direct; ` +
+          "a ws client, not the pop3 CLI"
+      )
+    }
     progress(`${o.label}: opening ${o.sessions} sessions at once`)
 
     // Rounds on the same bridge process: what one round leaves behind, the next reuses.
@@ -212,7 +277,7 @@ export const runBridgeLoad = async (o: LoadOptions): Promise<{ rows: string[][];
         `${mb(start.anonymous)} / ${mb(afterGc.anonymous)}`
       ])
     }
-    return { rows, notes: [] }
+    return { rows, notes }
   } finally {
     for (const ws of sockets) ws.terminate()
     const exited = new Promise((resolve) => child.once("exit", resolve))
@@ -221,6 +286,7 @@ export const runBridgeLoad = async (o: LoadOptions): Promise<{ rows: string[][];
     await exited
     clearTimeout(killer)
     stub.close()
+    single.close()
   }
 }
 
@@ -228,7 +294,7 @@ export const runBridgeLoad = async (o: LoadOptions): Promise<{ rows: string[][];
 export const bridgeLoadTable = async (
   o: { sessions: number; streams: number; streamMb: number; malloc: boolean; backlog511: boolean; rounds?: number }
 ): Promise<Table> => {
-  const runs: LoadOptions[] = [{ ...o, label: `default (backlog ${DEFAULTS.backlog})`, rounds: o.rounds ?? 2 }]
+  const runs: LoadOptions[] = [{ ...o, label: `default (backlog ${DEFAULTS.backlog})`, rounds: o.rounds ?? 2, singleMb: 100 }]
   if (o.backlog511) runs.push({ ...o, label: "backlog 511 (Node's default)", backlog: 511 })
   if (o.malloc) {
     runs.push({ ...o, label: "MALLOC_ARENA_MAX=2", env: { MALLOC_ARENA_MAX: "2" } })
@@ -239,7 +305,12 @@ export const bridgeLoadTable = async (
     })
   }
   const rows: string[][] = []
-  for (const run of runs) rows.push(...(await runBridgeLoad(run)).rows)
+  const measured: string[] = []
+  for (const run of runs) {
+    const result = await runBridgeLoad(run)
+    rows.push(...result.rows)
+    measured.push(...result.notes)
+  }
   return {
     title: `5. pop3-bridge under load: ${o.sessions} sessions opened in one burst, then ${o.streams} concurrent ${o.streamMb} MB RETRs beside them`,
     header: [
@@ -259,6 +330,7 @@ export const bridgeLoadTable = async (
     ],
     rows,
     notes: [
+      ...measured,
       "one process each for the bridge (alone, `--expose-gc`) and for the clients + stub server; same 2 cores, loopback; ws:// and plain TCP upstream",
       "time to greeting: from `new WebSocket` to the stub's greeting arriving through the bridge; the clients share one process, so on 2 cores it mostly measures them",
       "the default row runs twice on the same bridge process (`--rounds`): the second round's start is what the first left behind, and its RSS shows whether that memory is reused (retention) or added to (a leak)",
