@@ -10,6 +10,12 @@
  * requests the same time limit applies. A connection that becomes a WebSocket leaves the
  * gate; from then on the session limits (relay.ts) apply.
  *
+ * When the total cap is reached, a newcomer from an address that holds fewer pending
+ * connections than the busiest address takes the place of that address's oldest one
+ * (which is closed): a flood from a few addresses cannot keep everyone else out, only
+ * churn its own connections. A newcomer whose address already holds as many as any other
+ * is closed instead.
+ *
  * The per-address cap counts the socket's peer: before a request there is no
  * X-Forwarded-For to read. Behind a reverse proxy (`trustProxy`) every connection comes
  * from the proxy, so only the total cap applies, and the proxy must time out slow clients.
@@ -73,19 +79,43 @@ export const makeGate = (options: GateOptions): Gate => {
     else perClient.set(entry.key, mine)
   }
 
+  /** Close the oldest pending connection of the busiest address if it holds more than the newcomer's would. */
+  const evictForNewcomer = (key: string, mine: number): boolean => {
+    let busiest: string | undefined
+    let most = 0
+    for (const [k, n] of perClient) {
+      if (n > most) {
+        busiest = k
+        most = n
+      }
+    }
+    if (busiest === undefined || busiest === key || most <= mine + 1) return false
+    for (const [socketId, entry] of entries) {
+      if (entry.key !== busiest) continue
+      release(socketId)
+      options.onDrop("pending_evicted")
+      entry.socket.destroy()
+      return true
+    }
+    return false
+  }
+
   return {
     admit: (socket) => {
       const key = options.trustProxy ? "" : clientKey(unmapIpv4(socket.remoteAddress ?? ""))
-      const mine = perClient.get(key) ?? 0
-      const full: DropReason | undefined = entries.size >= options.maxPending
-        ? "pending_total"
-        : !options.trustProxy && mine >= options.maxPendingPerClient
-        ? "pending_per_client"
-        : undefined
-      if (full !== undefined) {
-        options.onDrop(full)
+      let mine = perClient.get(key) ?? 0
+      if (!options.trustProxy && mine >= options.maxPendingPerClient) {
+        options.onDrop("pending_per_client")
         socket.destroy()
         return
+      }
+      if (entries.size >= options.maxPending) {
+        if (!evictForNewcomer(key, mine)) {
+          options.onDrop("pending_total")
+          socket.destroy()
+          return
+        }
+        mine = perClient.get(key) ?? 0
       }
       const socketId = id(socket)
       const entry: Entry = { socket, key, timer: undefined }

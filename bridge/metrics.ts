@@ -8,7 +8,7 @@ import type { RefusalReason } from "./policy.ts"
 export type UpstreamFailure = "connect" | "tls" | "timeout"
 
 /** Why a connection was closed before it became a WebSocket. @category metrics */
-export type DropReason = "pending_total" | "pending_per_client" | "request_timeout"
+export type DropReason = "pending_total" | "pending_per_client" | "pending_evicted" | "request_timeout"
 
 /** Live counters, updated by the server and the relay. @category metrics */
 export interface Metrics {

@@ -126,15 +126,25 @@ describe("caps on pending connections", () => {
     await closed(ws)
   }, 30_000)
 
-  it("caps pending connections in total across addresses", async () => {
-    const { bridge } = await setup({ maxPendingPerClient: 10, maxPending: 25 })
-    const sockets = ["127.0.0.2", "127.0.0.3", "127.0.0.4"].flatMap((from) =>
-      Array.from({ length: 10 }, () => rawSocket(bridge.port, from))
-    )
-    await until(() => (bridge.metrics.dropped.get("pending_total") ?? 0) === 5, 10_000, "5 dropped by the total cap")
+  it("caps pending connections in total; a newcomer from a quieter address replaces the busiest address's oldest", async () => {
+    const { bridge, query } = await setup({ maxPendingPerClient: 10, maxPending: 25 })
+    const count = (from: string, n: number) => Array.from({ length: n }, () => rawSocket(bridge.port, from))
+    const busy = [...count("127.0.0.2", 10), ...count("127.0.0.3", 10)]
+    await until(() => bridge.metrics.pending() === 20, 10_000, "20 pending")
+    const third = count("127.0.0.4", 10)
+    await until(() => bridge.metrics.pending() === 25 && third.every((t) => t.state.connected), 10_000, "the third address's sockets")
+    await until(() => (bridge.metrics.dropped.get("pending_evicted") ?? 0) + (bridge.metrics.dropped.get("pending_total") ?? 0) === 5, 10_000, "5 over the cap")
     expect(bridge.metrics.pending()).toBe(25)
-    expect(sockets.length).toBe(30)
+    // The busiest addresses paid for the quieter one: it got more than the 5 left free.
+    await until(() => [...busy, ...third].filter((f) => f.state.closed).length === 5, 10_000, "5 closed")
+    expect(third.filter((f) => !f.state.closed).length).toBeGreaterThan(5)
     expect(bridge.metrics.render()).toMatch(/^pop3_bridge_pending_connections 25$/m)
+
+    // With the total full, a WebSocket from yet another address still gets in.
+    const ws = connect(bridge, query, { localAddress: "127.0.0.5" })
+    expect((await receive(ws, 21)).toString()).toBe("+OK fake POP3 ready\r\n")
+    ws.close()
+    await closed(ws)
   })
 
   it("a WebSocket leaves the pending count once upgraded; the session limits apply from then on", async () => {
