@@ -2,7 +2,7 @@
  * `npm run bench`: pop3 against other POP3 clients and the raw socket, on a real Dovecot
  * started for the run. Prints tables (text, then Markdown); asserts nothing.
  *
- *   node bench/run.ts [--runs N] [--quick] [--only 1,2,3,4] [--messages N] [--large-mb N]
+ *   node bench/run.ts [--runs N] [--quick] [--only 0,1,2,3,4,5] [--messages N] [--large-mb N]
  *                     [--no-1gb] [--rtt MS] [--budget S] [--cpu-prof DIR] [--disk]
  *                     [--cli bundle|source] [--no-build] [--clients NAMES]
  *
@@ -17,6 +17,7 @@ import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { parseArgs } from "node:util"
 import { startBridge } from "../bridge/server.ts"
+import { bridgeLoadTable } from "./bridge-load.ts"
 import { startDovecot } from "../test/support/dovecot.ts"
 import type { Dovecot } from "../test/support/dovecot.ts"
 import { startDelayProxy } from "./delay-proxy.ts"
@@ -100,7 +101,7 @@ const LARGE_BYTES = Math.round(int(flags["large-mb"], quick ? 20 : 100, "--large
 const GIGABYTE = !quick && flags["no-1gb"] !== true
 const RTT = int(flags.rtt, 25, "--rtt")
 const BUDGET_S = int(flags.budget, 25, "--budget")
-const ONLY = new Set((flags.only ?? "0,1,2,3,4").split(",").map((s) => s.trim()))
+const ONLY = new Set((flags.only ?? "0,1,2,3,4,5").split(",").map((s) => s.trim()))
 if (flags.cli !== undefined && flags.cli !== "bundle" && flags.cli !== "source") {
   process.stderr.write(`bench: --cli must be bundle or source, got ${JSON.stringify(flags.cli)}\n`)
   process.exit(2)
@@ -539,6 +540,7 @@ try {
         listen: "127.0.0.1:0",
         allow: [`127.0.0.1:${dovecot.port}`],
         maxConnectionsPerClient: 1000,
+        sessionRate: "off", // every timed run is a new session from 127.0.0.1
         log: () => {}
       })
       onCleanup("bridge", () => bridge.close(0))
@@ -570,6 +572,17 @@ try {
       await stopDaemon(websockify)
       await bridge.close(0)
     }
+  }
+
+  if (ONLY.has("5") && !interrupted()) {
+    progress("5: the bridge under load…")
+    tables.push(await bridgeLoadTable({
+      sessions: flags.quick === true ? 1000 : 4000,
+      streams: 20,
+      streamMb: 5,
+      malloc: true,
+      backlog511: true
+    }))
   }
 
   // ------------------------------------------------------------------ output

@@ -122,6 +122,9 @@ export const ipFamily = (text: string): 0 | 4 | 6 =>
 /** The 16 bytes of a valid IPv6 literal (zone dropped); callers check `ipFamily` first. */
 export const ipv6Bytes = (address: string): Uint8Array => parseIpv6(address) ?? new Uint8Array(16)
 
+/** The 4 or 16 bytes of an IP literal (IPv6 zone dropped), or undefined for anything else. @category address */
+export const ipBytes = (address: string): Uint8Array | undefined => parseIpv4(address) ?? parseIpv6(address)
+
 /** A parsed CIDR range. */
 interface Range {
   readonly bytes: Uint8Array

@@ -31,6 +31,8 @@ export const CloseCode = {
   BadRequest: 4002,
   /** A limit was reached: connections (total or per client), idle time, session length. */
   Limit: 4008,
+  /** The client opened sessions faster than the bridge's per-client rate (as HTTP 429). */
+  RateLimited: 4029,
   /** The mail server could not be reached, or the connection to it failed later. */
   UpstreamConnectFailed: 4010,
   /** The TLS handshake with the mail server failed (e.g. its certificate did not verify). */

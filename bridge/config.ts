@@ -5,10 +5,13 @@
 import { readFile } from "node:fs/promises"
 import { dirname, resolve as resolvePath } from "node:path"
 import { parseArgs } from "node:util"
-import { DEFAULTS, MIN_TOKEN_LENGTH } from "./defaults.ts"
+import type { RangedSetting } from "./defaults.ts"
+import { DEFAULTS, inRange, MIN_TOKEN_LENGTH } from "./defaults.ts"
 import type { AllowEntry } from "./policy.ts"
 import { parseAllowlist, parseHostPort } from "./policy.ts"
-import { parseCount, parseDuration, parseSize, positive } from "./units.ts"
+import type { Rate } from "./rate-limit.ts"
+import { checkRate, parseRate } from "./rate-limit.ts"
+import { parseCount, parseDuration, parseSize } from "./units.ts"
 import type { Resolver } from "./upstream.ts"
 
 /** One structured log record (one JSON line on stdout by default). @category config */
@@ -34,6 +37,22 @@ export interface BridgeOptions {
   readonly trustProxy?: boolean
   readonly maxConnections?: number
   readonly maxConnectionsPerClient?: number
+  /** New sessions per client address (token bucket refill); `"off"`: no limit. */
+  readonly sessionRate?: Rate | "off"
+  /** New sessions a client may open at once before `sessionRate` applies. */
+  readonly sessionBurst?: number
+  /** Before the upgrade: the TLS handshake and a complete request must arrive within this time. */
+  readonly requestTimeoutMs?: number
+  /** Connections that have not finished their request yet, in total. */
+  readonly maxPending?: number
+  /** … and per client address (IPv4, or IPv6 /64; the socket's peer, never X-Forwarded-For). */
+  readonly maxPendingPerClient?: number
+  /** The listen backlog (queued, not yet accepted connections). */
+  readonly backlog?: number
+  /** `HOST:PORT` for a second listener that serves only `/metrics` (and `/healthz`); then the main one does not serve `/metrics`. */
+  readonly metricsListen?: string
+  /** `HOST:PORT` allowlist targets that get a PROXY protocol v2 header with the client's address. */
+  readonly proxyProtocol?: readonly string[]
   readonly connectTimeoutMs?: number
   readonly idleTimeoutMs?: number
   readonly maxSessionMs?: number
@@ -52,7 +71,7 @@ export interface BridgeOptions {
 }
 
 // Still importable from here; they live in runtime-neutral modules the Workers bridge shares.
-export { DEFAULTS, MIN_TOKEN_LENGTH } from "./defaults.ts"
+export { DEFAULTS, MIN_TOKEN_LENGTH, RANGES } from "./defaults.ts"
 export { parseDuration, parseSize } from "./units.ts"
 
 /** Options with defaults applied and the allowlist parsed. @category config */
@@ -67,6 +86,15 @@ export interface BridgeSettings {
   readonly trustProxy: boolean
   readonly maxConnections: number
   readonly maxConnectionsPerClient: number
+  readonly sessionRate: Rate | "off"
+  readonly sessionBurst: number
+  readonly requestTimeoutMs: number
+  readonly maxPending: number
+  readonly maxPendingPerClient: number
+  readonly backlog: number
+  readonly metricsListen: { readonly host: string; readonly port: number } | undefined
+  /** Targets (`host`, `port`, as in the allowlist) that get a PROXY v2 header. */
+  readonly proxyProtocol: ReadonlyArray<{ readonly host: string; readonly port: number }>
   readonly connectTimeoutMs: number
   readonly idleTimeoutMs: number
   readonly maxSessionMs: number
@@ -88,27 +116,42 @@ export const settingsFrom = (options: BridgeOptions): BridgeSettings => {
     throw new Error("token must be at least 16 characters (use a random secret)")
   }
   const listen = parseHostPort(options.listen ?? DEFAULTS.listen, true)
+  const metricsListen = options.metricsListen === undefined ? undefined : parseHostPort(options.metricsListen, true)
+  const allow = parseAllowlist(options.allow ?? [])
+  const proxyProtocol = (options.proxyProtocol ?? []).map((text) => {
+    const { host, port } = parseHostPort(text)
+    if (!allow.some((entry) => entry.host === host && entry.port === port)) {
+      throw new Error(`proxyProtocol "${text}" is not an allowlist entry (list it with --allow too)`)
+    }
+    return { host, port }
+  })
+  const ranged = (name: RangedSetting & keyof BridgeOptions): number => inRange(name, name, options[name] ?? DEFAULTS[name])
   return {
     listen: { host: listen.host, port: listen.port },
-    allow: parseAllowlist(options.allow ?? []),
+    allow,
     allowOrigin: options.allowOrigin ?? [],
     requireOrigin: options.requireOrigin ?? false,
     token: options.token,
     tls: options.tls,
     upstreamCa: options.upstreamCa,
     trustProxy: options.trustProxy ?? false,
-    maxConnections: positive("maxConnections", options.maxConnections ?? DEFAULTS.maxConnections),
-    maxConnectionsPerClient: positive(
-      "maxConnectionsPerClient",
-      options.maxConnectionsPerClient ?? DEFAULTS.maxConnectionsPerClient
-    ),
-    connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs),
-    idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs),
-    maxSessionMs: positive("maxSessionMs", options.maxSessionMs ?? DEFAULTS.maxSessionMs),
-    maxMessageBytes: positive("maxMessageBytes", options.maxMessageBytes ?? DEFAULTS.maxMessageBytes),
-    maxBufferedBytes: positive("maxBufferedBytes", options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes),
-    shutdownTimeoutMs: positive("shutdownTimeoutMs", options.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs),
-    pingIntervalMs: positive("pingIntervalMs", options.pingIntervalMs ?? DEFAULTS.pingIntervalMs),
+    maxConnections: ranged("maxConnections"),
+    maxConnectionsPerClient: ranged("maxConnectionsPerClient"),
+    sessionRate: checkRate("sessionRate", options.sessionRate ?? DEFAULTS.sessionRate),
+    sessionBurst: ranged("sessionBurst"),
+    requestTimeoutMs: ranged("requestTimeoutMs"),
+    maxPending: ranged("maxPending"),
+    maxPendingPerClient: ranged("maxPendingPerClient"),
+    backlog: ranged("backlog"),
+    metricsListen: metricsListen === undefined ? undefined : { host: metricsListen.host, port: metricsListen.port },
+    proxyProtocol,
+    connectTimeoutMs: ranged("connectTimeoutMs"),
+    idleTimeoutMs: ranged("idleTimeoutMs"),
+    maxSessionMs: ranged("maxSessionMs"),
+    maxMessageBytes: ranged("maxMessageBytes"),
+    maxBufferedBytes: ranged("maxBufferedBytes"),
+    shutdownTimeoutMs: ranged("shutdownTimeoutMs"),
+    pingIntervalMs: ranged("pingIntervalMs"),
     resolve: options.resolve,
     log: options.log ?? logToStdout
   }
@@ -117,12 +160,25 @@ export const settingsFrom = (options: BridgeOptions): BridgeSettings => {
 // ---------------------------------------------------------------------------------------
 // Command line and config file
 
-type Kind = "string" | "list" | "boolean" | "count" | "duration" | "size" | "file" | "files"
+type Kind = "string" | "list" | "boolean" | "count" | "duration" | "size" | "rate" | "file" | "files"
+
+interface Flag {
+  readonly kind: Kind
+  readonly arg: string
+  readonly help: string
+  /** For numbers: the option it sets, whose range (defaults.ts RANGES) it must fall in. */
+  readonly setting?: RangedSetting
+}
 
 /** Every flag; a config file uses the same names in camelCase (`allow-origin` → `allowOrigin`). */
-const FLAGS: Readonly<Record<string, { readonly kind: Kind; readonly arg: string; readonly help: string }>> = {
+const FLAGS: Readonly<Record<string, Flag>> = {
   listen: { kind: "string", arg: "HOST:PORT", help: `address to listen on (default ${DEFAULTS.listen})` },
-  allow: { kind: "list", arg: "HOST:PORT", help: "a mail server clients may reach; repeatable (default: none, deny all)" },
+  allow: {
+    kind: "list",
+    arg: "HOST:PORT[/MODES]",
+    help: "a mail server clients may reach, with the TLS modes it allows (implicit,none; default: 995 implicit only, " +
+      "other ports both); repeatable (default: none, deny all)"
+  },
   "allow-origin": { kind: "list", arg: "ORIGIN", help: "a web origin browsers may connect from, or *; repeatable (default: none)" },
   "require-origin": { kind: "boolean", arg: "", help: "also refuse requests without an Origin header (non-browser clients)" },
   token: { kind: "string", arg: "SECRET", help: "shared secret clients must present (or env POP3_BRIDGE_TOKEN)" },
@@ -130,19 +186,57 @@ const FLAGS: Readonly<Record<string, { readonly kind: Kind; readonly arg: string
   key: { kind: "file", arg: "FILE", help: "PEM private key for --cert" },
   "upstream-ca": { kind: "files", arg: "FILE", help: "extra PEM CAs for TLS to mail servers; repeatable" },
   "trust-proxy": { kind: "boolean", arg: "", help: "client address from the last X-Forwarded-For entry" },
-  "max-connections": { kind: "count", arg: "N", help: `sessions in total (default ${DEFAULTS.maxConnections})` },
+  "proxy-protocol": {
+    kind: "list",
+    arg: "HOST:PORT",
+    help: "send a PROXY protocol v2 header with the client's address to this --allow entry; repeatable"
+  },
+  "metrics-listen": { kind: "string", arg: "HOST:PORT", help: "serve /metrics here instead of on --listen (default: on --listen)" },
+  "max-connections": { kind: "count", arg: "N", setting: "maxConnections", help: `sessions in total (default ${DEFAULTS.maxConnections})` },
   "max-connections-per-client": {
     kind: "count",
     arg: "N",
+    setting: "maxConnectionsPerClient",
     help: `sessions per client IPv4 address or IPv6 /64 (default ${DEFAULTS.maxConnectionsPerClient})`
   },
-  "connect-timeout": { kind: "duration", arg: "TIME", help: "DNS + TCP + TLS to the mail server (default 10s)" },
-  "idle-timeout": { kind: "duration", arg: "TIME", help: "close after no bytes either way for this long (default 10m)" },
-  "max-session": { kind: "duration", arg: "TIME", help: "longest session (default 1h)" },
-  "max-message": { kind: "size", arg: "BYTES", help: "largest WebSocket message from a client (default 64k)" },
-  "max-buffered": { kind: "size", arg: "BYTES", help: "per session, bytes queued for a slow client before reading pauses (default 1m)" },
-  "shutdown-timeout": { kind: "duration", arg: "TIME", help: "on SIGTERM/SIGINT, how long sessions may finish (default 20s)" },
-  "ping-interval": { kind: "duration", arg: "TIME", help: "ping clients this often, so proxies keep quiet sessions (default 30s)" },
+  "session-rate": { kind: "rate", arg: "N/TIME", help: "new sessions per client address, sustained, or off (default 30/1m)" },
+  "session-burst": { kind: "count", arg: "N", setting: "sessionBurst", help: `new sessions a client may open at once (default ${DEFAULTS.sessionBurst})` },
+  "request-timeout": {
+    kind: "duration",
+    arg: "TIME",
+    setting: "requestTimeoutMs",
+    help: "before the upgrade: TLS handshake + complete request within this time (default 10s)"
+  },
+  "max-pending": { kind: "count", arg: "N", setting: "maxPending", help: `connections before the upgrade, in total (default ${DEFAULTS.maxPending})` },
+  "max-pending-per-client": {
+    kind: "count",
+    arg: "N",
+    setting: "maxPendingPerClient",
+    help: `connections before the upgrade per client address (default ${DEFAULTS.maxPendingPerClient})`
+  },
+  backlog: { kind: "count", arg: "N", setting: "backlog", help: `listen backlog (default ${DEFAULTS.backlog}; capped by net.core.somaxconn)` },
+  "connect-timeout": { kind: "duration", arg: "TIME", setting: "connectTimeoutMs", help: "DNS + TCP + TLS to the mail server (default 10s)" },
+  "idle-timeout": { kind: "duration", arg: "TIME", setting: "idleTimeoutMs", help: "close after no bytes either way for this long (default 10m)" },
+  "max-session": { kind: "duration", arg: "TIME", setting: "maxSessionMs", help: "longest session (default 1h)" },
+  "max-message": { kind: "size", arg: "BYTES", setting: "maxMessageBytes", help: "largest WebSocket message from a client (default 64k)" },
+  "max-buffered": {
+    kind: "size",
+    arg: "BYTES",
+    setting: "maxBufferedBytes",
+    help: "per session, bytes queued for a slow client before reading pauses (default 1m)"
+  },
+  "shutdown-timeout": {
+    kind: "duration",
+    arg: "TIME",
+    setting: "shutdownTimeoutMs",
+    help: "on SIGTERM/SIGINT, how long sessions may finish (default 20s)"
+  },
+  "ping-interval": {
+    kind: "duration",
+    arg: "TIME",
+    setting: "pingIntervalMs",
+    help: "ping clients this often, so proxies keep quiet sessions (default 30s)"
+  },
   config: { kind: "file", arg: "FILE", help: "JSON file with any of these settings (flags win)" }
 }
 
@@ -157,7 +251,8 @@ export const usage = (): string =>
     ...Object.entries(FLAGS).map(([name, f]) => `  ${`--${name} ${f.arg}`.padEnd(34)} ${f.help}`),
     `  ${"--help".padEnd(34)} this text`,
     "",
-    "TIME: 500ms, 10s, 5m, 1h (a bare number is seconds). BYTES: 65536, 64k, 1m."
+    "TIME: 500ms, 10s, 5m, 1h, 2d (a bare number is seconds). BYTES: 65536, 64k, 1m.",
+    "Every number has a range; the error says which."
   ].join("\n")
 
 const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
@@ -243,12 +338,28 @@ export const parseCommandLine = async (
     if (v === undefined || typeof v === "string" || typeof v === "number") return v
     throw new Error(`--${flag} must be a string or number`)
   }
-  const mapped = <T>(flag: string, parse: (v: string | number) => T): T | undefined => {
+  /** A number in the flag's unit, checked against its setting's range (the error names the flag). */
+  const mapped = (flag: string, parse: (v: string | number) => number): number | undefined => {
     const v = scalar(flag)
+    if (v === undefined) return undefined
+    let value: number
     try {
-      return v === undefined ? undefined : parse(v)
+      value = parse(v)
     } catch (e) {
       throw new Error(`--${flag}: ${(e as Error).message}`)
+    }
+    const setting = FLAGS[flag]?.setting
+    return setting === undefined ? value : inRange(`--${flag}`, setting, value)
+  }
+  const rate = (flag: string): Rate | "off" | undefined => {
+    const v = scalar(flag)
+    if (v === undefined) return undefined
+    if (String(v).trim() === "off") return "off"
+    try {
+      return checkRate(`--${flag}`, parseRate(String(v), parseDuration))
+    } catch (e) {
+      const message = (e as Error).message
+      throw new Error(message.startsWith(`--${flag}`) ? message : `--${flag}: ${message}`)
     }
   }
 
@@ -273,8 +384,16 @@ export const parseCommandLine = async (
     ],
     ["upstreamCa", caPaths === undefined ? undefined : await Promise.all(caPaths.map((p) => readFile(p)))],
     ["trustProxy", bool("trust-proxy")],
+    ["proxyProtocol", list("proxy-protocol")],
+    ["metricsListen", str("metrics-listen")],
     ["maxConnections", mapped("max-connections", parseCount)],
     ["maxConnectionsPerClient", mapped("max-connections-per-client", parseCount)],
+    ["sessionRate", rate("session-rate")],
+    ["sessionBurst", mapped("session-burst", parseCount)],
+    ["requestTimeoutMs", mapped("request-timeout", parseDuration)],
+    ["maxPending", mapped("max-pending", parseCount)],
+    ["maxPendingPerClient", mapped("max-pending-per-client", parseCount)],
+    ["backlog", mapped("backlog", parseCount)],
     ["connectTimeoutMs", mapped("connect-timeout", parseDuration)],
     ["idleTimeoutMs", mapped("idle-timeout", parseDuration)],
     ["maxSessionMs", mapped("max-session", parseDuration)],

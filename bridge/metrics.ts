@@ -7,6 +7,9 @@ import type { RefusalReason } from "./policy.ts"
 /** Why a connection to the mail server failed. @category metrics */
 export type UpstreamFailure = "connect" | "tls" | "timeout"
 
+/** Why a connection was closed before it became a WebSocket. @category metrics */
+export type DropReason = "pending_total" | "pending_per_client" | "pending_evicted" | "request_timeout"
+
 /** Live counters, updated by the server and the relay. @category metrics */
 export interface Metrics {
   sessionsActive: number
@@ -17,6 +20,16 @@ export interface Metrics {
   bytesDown: number
   readonly refusals: Map<RefusalReason, number>
   readonly upstreamFailures: Map<UpstreamFailure, number>
+  /** Sessions refused by the per-client session rate (also counted in refusals). */
+  rateLimited: number
+  /** Client addresses with a partly used session-rate bucket (set by the server). */
+  rateLimitKeys: () => number
+  /** Connections that have not finished a request yet (set by the server). */
+  pending: () => number
+  /** Connections closed before the upgrade, by reason. */
+  readonly dropped: Map<DropReason, number>
+  /** Refusal log lines left out by the log rate limit. */
+  logSuppressed: number
   /** Bytes currently held in the bridge's buffers across all sessions (set by the server). */
   bufferedBytes: () => number
   readonly render: () => string
@@ -31,6 +44,11 @@ export const makeMetrics = (): Metrics => {
     bytesDown: 0,
     refusals: new Map(),
     upstreamFailures: new Map(),
+    rateLimited: 0,
+    rateLimitKeys: () => 0,
+    pending: () => 0,
+    dropped: new Map(),
+    logSuppressed: 0,
     bufferedBytes: () => 0,
     render: () => {
       const lines: string[] = []
@@ -46,6 +64,11 @@ export const makeMetrics = (): Metrics => {
       metric("pop3_bridge_bytes_down_total", "counter", "Bytes relayed from mail servers to clients.", [["", metrics.bytesDown]])
       metric("pop3_bridge_refusals_total", "counter", "Requests refused, by reason.", labelled("reason", metrics.refusals))
       metric("pop3_bridge_upstream_failures_total", "counter", "Failed connections to mail servers, by kind.", labelled("kind", metrics.upstreamFailures))
+      metric("pop3_bridge_rate_limited_total", "counter", "Sessions refused by the per-client session rate (close code 4029).", [["", metrics.rateLimited]])
+      metric("pop3_bridge_rate_limit_clients", "gauge", "Client addresses whose session-rate bucket is not full.", [["", metrics.rateLimitKeys()]])
+      metric("pop3_bridge_pending_connections", "gauge", "Connections that have not finished a request yet.", [["", metrics.pending()]])
+      metric("pop3_bridge_connections_dropped_total", "counter", "Connections closed before the upgrade, by reason.", labelled("reason", metrics.dropped))
+      metric("pop3_bridge_log_lines_suppressed_total", "counter", "Refusal log lines left out by the log rate limit.", [["", metrics.logSuppressed]])
       metric("pop3_bridge_buffered_bytes", "gauge", "Bytes held in the bridge's buffers now.", [["", metrics.bufferedBytes()]])
       return lines.join("\n") + "\n"
     }

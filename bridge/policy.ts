@@ -6,7 +6,9 @@
  * Theory of operation:
  * 1. The upgrade request must carry an allowed Origin and, if configured, the token.
  * 2. `?host=H&port=P&tls=implicit|none` names the target; it must equal an allowlist entry
- *    (host names compared case-insensitively, IP literals by value, ports exactly).
+ *    (host names compared case-insensitively, IP literals by value, ports exactly), and the
+ *    entry must permit that TLS mode (`HOST:PORT/MODE,…`; without modes, port 995 permits
+ *    only `implicit`, other ports both).
  * 3. A host name is resolved by the bridge; each address must be ordinary public unicast
  *    unless that exact address (with that port) is itself on the allowlist. The socket is
  *    then opened to a checked address, never to the name, so DNS cannot change the answer
@@ -18,9 +20,20 @@ import { utf8ToBytes } from "@noble/hashes/utils.js"
 import { canonicalIp, classifyAddress, ipFamily } from "./address.ts"
 import { CloseCode } from "./close-codes.ts"
 import type { ConnectionLimiter } from "./limits.ts"
+import type { RateLimiter } from "./rate-limit.ts"
 
 /** How the bridge talks to the mail server. @category policy */
 export type TlsMode = "implicit" | "none"
+
+/** Every TLS mode an allowlist entry may name, in the order they are written. @category policy */
+export const TLS_MODES: readonly TlsMode[] = ["implicit", "none"]
+
+/**
+ * The modes an entry without `/MODE…` permits: the POP3S port (995) speaks TLS from the
+ * first byte, so plain TCP to it is refused; any other port permits both.
+ * @category policy
+ */
+export const defaultModes = (port: number): readonly TlsMode[] => (port === 995 ? ["implicit"] : TLS_MODES)
 
 /** A validated target: a lower-case host name or canonical IP, a port and a TLS mode. @category policy */
 export interface Target {
@@ -39,9 +52,11 @@ export type RefusalReason =
   | "bad_request"
   | "starttls"
   | "target_not_allowed"
+  | "tls_mode_not_allowed"
   | "address_not_allowed"
   | "limit_total"
   | "limit_per_client"
+  | "rate_limited"
 
 /** A refused request: the close code and reason for the client, the label for metrics. @category policy */
 export interface Refusal {
@@ -63,11 +78,13 @@ export const refusal = (code: CloseCode, reason: string, metric: RefusalReason):
 export const isRefusal = (value: unknown): value is Refusal =>
   typeof value === "object" && value !== null && (value as { refused?: unknown }).refused === true
 
-/** An allowlist entry, `HOST:PORT` parsed. @category policy */
+/** An allowlist entry, `HOST:PORT[/MODE[,MODE…]]` parsed. @category policy */
 export interface AllowEntry {
   readonly host: string
   readonly port: number
   readonly isIp: boolean
+  /** The TLS modes clients may ask for (written, or `defaultModes(port)`). */
+  readonly modes: readonly TlsMode[]
 }
 
 const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/
@@ -112,9 +129,48 @@ export const parseHostPort = (
   return { ...host, port }
 }
 
+/**
+ * Parse one `--allow` entry: `HOST:PORT[/MODE[,MODE…]]`, modes from `TLS_MODES`. This
+ * syntax is a public contract, the same for the Node and the Workers bridge. Throws with a
+ * readable message.
+ * @category policy
+ */
+export const parseAllowEntry = (text: string): AllowEntry => {
+  const slash = text.indexOf("/")
+  const where = parseHostPort(slash === -1 ? text : text.slice(0, slash))
+  if (slash === -1) return { ...where, modes: defaultModes(where.port) }
+  const written = text.slice(slash + 1).split(",").map((m) => m.trim().toLowerCase())
+  const modes: TlsMode[] = []
+  for (const mode of written) {
+    const known = TLS_MODES.find((m) => m === mode)
+    if (known === undefined) {
+      throw new Error(`"${text}": unknown TLS mode "${mode}" (modes: ${TLS_MODES.join(", ")})`)
+    }
+    if (!modes.includes(known)) modes.push(known)
+  }
+  return { ...where, modes }
+}
+
 /** Parse the operator's `--allow` entries. Throws on a malformed entry. @category policy */
-export const parseAllowlist = (entries: readonly string[]): readonly AllowEntry[] =>
-  entries.map((entry) => parseHostPort(entry))
+export const parseAllowlist = (entries: readonly string[]): readonly AllowEntry[] => entries.map(parseAllowEntry)
+
+/**
+ * Split one string of allowlist entries (the Workers bridge's `ALLOW` variable) at
+ * whitespace and commas. A comma also separates an entry's modes
+ * (`a.test:995/implicit,none, b.test:110`): a piece without a `:` that follows an entry
+ * with modes continues that entry's list (an entry always has a `:`; a mode never does).
+ * @category policy
+ */
+export const splitAllowlist = (text: string): string[] => {
+  const entries: string[] = []
+  for (const piece of text.split(/[\s,]+/)) {
+    if (piece === "") continue
+    const last = entries.length - 1
+    if (!piece.includes(":") && last >= 0 && entries[last]!.includes("/")) entries[last] += `,${piece}`
+    else entries.push(piece)
+  }
+  return entries
+}
 
 /**
  * Read the target from the request's query string. Unknown parameters are ignored (the
@@ -151,9 +207,15 @@ export const parseTarget = (params: URLSearchParams): Target | Refusal => {
   return { ...host, port, tls: rawTls }
 }
 
-/** Whether the target itself (name or IP, and port) is on the allowlist. @category policy */
+/** Whether the target itself (name or IP, and port) is on the allowlist, in any mode. @category policy */
 export const isTargetAllowed = (allow: readonly AllowEntry[], target: Target): boolean =>
   allow.some((entry) => entry.port === target.port && entry.host === target.host)
+
+/** The TLS modes the allowlist permits for the target's host and port (all its entries together). @category policy */
+export const allowedModes = (allow: readonly AllowEntry[], target: Target): readonly TlsMode[] =>
+  TLS_MODES.filter((mode) =>
+    allow.some((entry) => entry.port === target.port && entry.host === target.host && entry.modes.includes(mode))
+  )
 
 /** Whether this exact IP address, with this port, is on the allowlist. @category policy */
 const isAddressListed = (allow: readonly AllowEntry[], address: string, port: number): boolean => {
@@ -260,12 +322,23 @@ export type Admission =
   | { readonly ok: false; readonly holdsSlot: boolean; readonly target: Target | undefined; readonly refusal: Refusal }
 
 /**
- * The rules a session must pass before anything is connected, in order: a free slot
- * (total, then per client), a well-formed target, a target on the allowlist. Both bridges
- * call this; resolved-address checks follow at connect time (`checkAddresses`).
+ * The rules a session must pass before anything is connected, in order: the client's
+ * session rate (every attempt that gets this far costs a token, refused or not: that is
+ * what slows down credential stuffing), a free slot (total, then per client), a
+ * well-formed target, a target on the allowlist in that TLS mode. Both bridges call this;
+ * resolved-address checks follow at connect time (`checkAddresses`).
  * @category policy
  */
-export const admit = (limiter: ConnectionLimiter, key: string, allow: readonly AllowEntry[], params: URLSearchParams): Admission => {
+export const admit = (
+  limiter: ConnectionLimiter,
+  key: string,
+  allow: readonly AllowEntry[],
+  params: URLSearchParams,
+  rate?: RateLimiter
+): Admission => {
+  if (rate !== undefined && !rate.take(key)) {
+    return { ok: false, holdsSlot: false, target: undefined, refusal: refusal(CloseCode.RateLimited, "too many new sessions from your address; try again later", "rate_limited") }
+  }
   const full = limiter.acquire(key)
   if (full === "total") return { ok: false, holdsSlot: false, target: undefined, refusal: refusal(CloseCode.Limit, "too many connections", "limit_total") }
   if (full === "per_client") {
@@ -279,6 +352,19 @@ export const admit = (limiter: ConnectionLimiter, key: string, allow: readonly A
       holdsSlot: true,
       target: parsed,
       refusal: refusal(CloseCode.TargetNotAllowed, `${targetText(parsed)} is not allowed by this bridge`, "target_not_allowed")
+    }
+  }
+  const modes = allowedModes(allow, parsed)
+  if (!modes.includes(parsed.tls)) {
+    return {
+      ok: false,
+      holdsSlot: true,
+      target: parsed,
+      refusal: refusal(
+        CloseCode.TargetNotAllowed,
+        `tls=${parsed.tls} is not allowed for ${targetText(parsed)} (allowed: ${modes.join(", ")})`,
+        "tls_mode_not_allowed"
+      )
     }
   }
   return { ok: true, holdsSlot: true, target: parsed }

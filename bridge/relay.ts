@@ -20,6 +20,9 @@ import type { Metrics } from "./metrics.ts"
 import { increment } from "./metrics.ts"
 import type { Refusal, Target } from "./policy.ts"
 import { admit } from "./policy.ts"
+import { proxyV2Header } from "./proxy-protocol.ts"
+import type { RateLimiter } from "./rate-limit.ts"
+import type { RefusalLog } from "./refusal-log.ts"
 import { type ClosedBy, sessionRecord } from "./session-record.ts"
 import { connectUpstream, systemResolver } from "./upstream.ts"
 
@@ -27,6 +30,8 @@ import { connectUpstream, systemResolver } from "./upstream.ts"
 export interface SessionRequest {
   /** The client's address (from the socket, or X-Forwarded-For with trustProxy). */
   readonly client: string
+  /** The client's port, for a PROXY header (0 when unknown, behind a reverse proxy). */
+  readonly clientPort?: number
   readonly origin: string | undefined
   /** The upgrade request's query parameters (host, port, tls). */
   readonly params: URLSearchParams
@@ -59,7 +64,9 @@ export const startSession = (
   request: SessionRequest,
   settings: BridgeSettings,
   limiter: ConnectionLimiter,
-  metrics: Metrics
+  metrics: Metrics,
+  rate?: RateLimiter,
+  logRefusal?: RefusalLog
 ): Session => {
   const started = Date.now()
   const key = clientKey(request.client)
@@ -69,6 +76,7 @@ export const startSession = (
   let address: string | undefined
   let upstreamError: Error | undefined
   let holdsSlot = false
+  let refused = false
   let wsClosed = false
   let upstreamClosed = true // no upstream yet counts as closed
   let upstreamPaused = false
@@ -88,6 +96,10 @@ export const startSession = (
   metrics.sessionsTotal += 1
 
   const timers: NodeJS.Timeout[] = [] // cleared when the session ends (clearTimeout also clears intervals)
+  // Cut-offs for a side that does not finish closing; cleared as soon as it does, so an
+  // ended session leaves no timer (and nothing it would keep alive) behind.
+  let wsGrace: NodeJS.Timeout | undefined
+  let upstreamGrace: NodeJS.Timeout | undefined
   const timer = (ms: number, run: () => void): NodeJS.Timeout => {
     const t = setTimeout(run, ms)
     timers.push(t)
@@ -110,29 +122,36 @@ export const startSession = (
     for (const t of timers) clearTimeout(t)
     if (ws.readyState === ws.OPEN) ws.close(code, closeReason(reason))
     // The client may never answer the close frame; ws would wait 30 s.
-    setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref()
+    if (!wsClosed) wsGrace = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref()
     if (upstream !== undefined && !upstreamClosed) {
       // end(), not destroy(): a QUIT the client sent just before closing must still reach
       // the server, or its deletions are not committed (RFC 1939 UPDATE state).
       const socket = upstream
       socket.end()
-      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref()
+      upstreamGrace = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref()
     }
     settle()
   }
 
   const refuse = (r: Refusal): void => {
     increment(metrics.refusals, r.metric)
+    if (r.metric === "rate_limited") metrics.rateLimited += 1
+    refused = true
     finish(r.code, r.reason, "bridge")
   }
 
   /** When both sides are closed: give back the slot, count, and log once. */
   const settle = (): void => {
     if (!wsClosed || !upstreamClosed || ended === undefined) return
+    clearTimeout(wsGrace)
+    clearTimeout(upstreamGrace)
     if (holdsSlot) limiter.release(key)
     holdsSlot = false
     metrics.sessionsActive -= 1
-    settings.log(sessionRecord({ client: request.client, origin: request.origin, target, address, bytesUp, bytesDown, started, ended }))
+    const record = sessionRecord({ client: request.client, origin: request.origin, target, address, bytesUp, bytesDown, started, ended })
+    // A refused session is a refusal line: rate-limited like the HTTP ones.
+    if (refused && logRefusal !== undefined) logRefusal(record)
+    else settings.log(record)
     markDone()
   }
 
@@ -212,7 +231,7 @@ export const startSession = (
   }
 
   const run = async (): Promise<void> => {
-    const admission = admit(limiter, key, settings.allow, request.params)
+    const admission = admit(limiter, key, settings.allow, request.params, rate)
     holdsSlot = admission.holdsSlot
     target = admission.target
     if (!admission.ok) return refuse(admission.refusal)
@@ -226,7 +245,11 @@ export const startSession = (
       allow: settings.allow,
       resolve: settings.resolve ?? systemResolver,
       upstreamCa: settings.upstreamCa,
-      signal: abort.signal
+      signal: abort.signal,
+      proxyHeader: settings.proxyProtocol.some((p) => p.host === parsed.host && p.port === parsed.port)
+        ? (destination) =>
+          proxyV2Header({ source: request.client, sourcePort: request.clientPort ?? 0, destination, destinationPort: parsed.port })
+        : undefined
     })
     if (ended !== undefined) {
       // The client left (or time ran out) while we were connecting: that was the cause.

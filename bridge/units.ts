@@ -3,11 +3,11 @@
  * the config file and the Workers bridge's environment variables. Pure, no runtime imports.
  */
 
-/** `500ms`, `10s`, `5m`, `1h`, or a bare number of seconds → milliseconds. @category config */
+/** `500ms`, `10s`, `5m`, `1h`, `2d`, or a bare number of seconds → milliseconds. @category config */
 export const parseDuration = (text: string | number): number => {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(String(text).trim())
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(String(text).trim())
   if (m === null) throw new Error(`"${text}" is not a duration like 10s, 5m or 1h`)
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"]
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h" | "d"]
   return Math.round(Number(m[1]) * unit)
 }
 

@@ -41,6 +41,8 @@ export interface ConnectOptions {
   readonly upstreamCa: readonly (string | Buffer)[] | undefined
   /** Aborted on connect timeout or when the client goes away. */
   readonly signal: AbortSignal
+  /** For targets with `--proxy-protocol`: the PROXY v2 header for a connection to this address, written first. */
+  readonly proxyHeader?: ((address: string) => Uint8Array) | undefined
 }
 
 /** At most this many checked addresses are tried (e.g. IPv6 then IPv4). */
@@ -78,20 +80,32 @@ const attempt = (options: ConnectOptions, address: string): Promise<Socket> =>
       signal.removeEventListener("abort", onAbort)
       resolve(socket)
     }
-    if (target.tls === "implicit") {
-      const tlsOptions: ConnectionOptions = { host: address, port: target.port }
-      // Verify against the name the client asked for, while connecting to the checked address.
-      // SNI may not carry an IP literal (RFC 6066); Node then checks the certificate's IP SANs.
-      if (!target.isIp) tlsOptions.servername = target.host
-      if (options.upstreamCa !== undefined) tlsOptions.ca = [...getCACertificates("default"), ...options.upstreamCa]
-      socket = tlsConnect(tlsOptions, ready)
+    const tlsOptions: ConnectionOptions = {}
+    // Verify against the name the client asked for, while connecting to the checked address.
+    // SNI may not carry an IP literal (RFC 6066); Node then checks the certificate's IP SANs.
+    if (!target.isIp) tlsOptions.servername = target.host
+    if (options.upstreamCa !== undefined) tlsOptions.ca = [...getCACertificates("default"), ...options.upstreamCa]
+    const header = options.proxyHeader?.(address)
+    if (header === undefined) {
+      socket = target.tls === "implicit"
+        ? tlsConnect({ ...tlsOptions, host: address, port: target.port }, ready)
+        : netConnect({ host: address, port: target.port }, ready)
+      // For TLS, 'connect' is the TCP step: an error after it is a TLS failure.
+      socket.once("connect", () => {
+        tcpConnected = true
+      })
     } else {
-      socket = netConnect({ host: address, port: target.port }, ready)
+      // The PROXY header goes first on the TCP connection, before any TLS byte.
+      const tcp = netConnect({ host: address, port: target.port }, () => {
+        tcpConnected = true
+        tcp.write(header)
+        if (target.tls !== "implicit") return ready()
+        const secure = tlsConnect({ ...tlsOptions, host: address, socket: tcp }, ready)
+        secure.on("error", fail)
+        socket = secure
+      })
+      socket = tcp
     }
-    // For TLS, 'connect' is the TCP step: an error after it is a TLS failure.
-    socket.once("connect", () => {
-      tcpConnected = true
-    })
     // Stays attached after success (as a no-op), so an error emitted before the relay adds
     // its own listener cannot become an uncaught exception.
     socket.on("error", fail)

@@ -3,12 +3,15 @@
  * wrangler.toml, and the token as a secret (`wrangler secret put TOKEN`). Same meanings and
  * defaults as the Node bridge's flags (bridge/README.md). Pure, so it is tested in Node.
  */
-import { DEFAULTS, MIN_TOKEN_LENGTH } from "./defaults.ts"
+import type { RangedSetting } from "./defaults.ts"
+import { DEFAULTS, inRange, MIN_TOKEN_LENGTH } from "./defaults.ts"
 // Type-only: the Node bridge's settings, of which the Worker takes the runtime-neutral part.
 import type { BridgeSettings } from "./config.ts"
 import type { AllowEntry } from "./policy.ts"
-import { parseAllowlist } from "./policy.ts"
-import { parseCount, parseDuration, parseSize, positive } from "./units.ts"
+import { parseAllowlist, splitAllowlist } from "./policy.ts"
+import type { Rate } from "./rate-limit.ts"
+import { checkRate, parseRate } from "./rate-limit.ts"
+import { parseCount, parseDuration, parseSize } from "./units.ts"
 
 /**
  * The variables the Worker reads. Lists are strings separated by commas or spaces, or
@@ -16,7 +19,7 @@ import { parseCount, parseDuration, parseSize, positive } from "./units.ts"
  * @category worker
  */
 export interface WorkerEnv {
-  /** `HOST:PORT` targets clients may reach. Unset: nothing is reachable. */
+  /** `HOST:PORT[/MODE,…]` targets clients may reach (as `--allow`). Unset: nothing is reachable. */
   readonly ALLOW?: unknown
   /** Origins browsers may connect from; `*` allows any. Unset: no browser may connect. */
   readonly ALLOW_ORIGIN?: unknown
@@ -27,6 +30,9 @@ export interface WorkerEnv {
   /** Sessions per isolate, in total and per client address (IPv4, or IPv6 /64). */
   readonly MAX_CONNECTIONS?: unknown
   readonly MAX_CONNECTIONS_PER_CLIENT?: unknown
+  /** New sessions per client address (per isolate): `N/TIME` or `off`, and the burst. */
+  readonly SESSION_RATE?: unknown
+  readonly SESSION_BURST?: unknown
   /** TIME values: `500ms`, `10s`, `5m`, `1h`. */
   readonly CONNECT_TIMEOUT?: unknown
   readonly IDLE_TIMEOUT?: unknown
@@ -36,6 +42,12 @@ export interface WorkerEnv {
   readonly MAX_BUFFERED?: unknown
   /** `off`: no JSON log lines (Workers Logs) for sessions and refusals. */
   readonly LOG?: unknown
+  /**
+   * A DNS-over-HTTPS endpoint with the JSON API (e.g. `https://cloudflare-dns.com/dns-query`):
+   * names are resolved and checked like on Node before connecting. Unset: no check before
+   * connecting (see worker-relay.ts).
+   */
+  readonly RESOLVER?: unknown
 }
 
 /** Settings with defaults applied. @category worker */
@@ -48,6 +60,8 @@ export type WorkerSettings =
     | "token"
     | "maxConnections"
     | "maxConnectionsPerClient"
+    | "sessionRate"
+    | "sessionBurst"
     | "connectTimeoutMs"
     | "idleTimeoutMs"
     | "maxSessionMs"
@@ -55,11 +69,11 @@ export type WorkerSettings =
     | "maxBufferedBytes"
   >
   // Workers log with console.log; whether to log at all is the only choice.
-  & { readonly log: boolean }
+  & { readonly log: boolean; readonly resolver: string | undefined }
 
-const list = (name: string, value: unknown): string[] => {
+const list = (name: string, value: unknown, split = (text: string) => text.split(/[\s,]+/).filter((item) => item !== "")): string[] => {
   if (value === undefined || value === "") return []
-  if (typeof value === "string") return value.split(/[\s,]+/).filter((item) => item !== "")
+  if (typeof value === "string") return split(value)
   if (Array.isArray(value) && value.every((item) => typeof item === "string")) return value
   throw new Error(`${name} must be a list of strings (comma or space separated)`)
 }
@@ -70,8 +84,13 @@ const flag = (name: string, value: unknown): boolean => {
   throw new Error(`${name} must be true or false`)
 }
 
-const number = (name: string, value: unknown, parse: (text: string | number) => number, fallback: number): number => {
-  if (value === undefined || value === "") return fallback
+const number = (
+  name: string,
+  value: unknown,
+  parse: (text: string | number) => number,
+  setting: RangedSetting & keyof typeof DEFAULTS
+): number => {
+  if (value === undefined || value === "") return DEFAULTS[setting]
   if (typeof value !== "string" && typeof value !== "number") throw new Error(`${name} must be a string or number`)
   let parsed: number
   try {
@@ -79,7 +98,33 @@ const number = (name: string, value: unknown, parse: (text: string | number) => 
   } catch (error) {
     throw new Error(`${name}: ${(error as Error).message}`)
   }
-  return positive(name, parsed)
+  return inRange(name, setting, parsed)
+}
+
+const rate = (name: string, value: unknown): Rate | "off" => {
+  if (value === undefined || value === "") return DEFAULTS.sessionRate
+  if (typeof value !== "string") throw new Error(`${name} must be a string like 30/1m, or off`)
+  if (value.trim() === "off") return "off"
+  let parsed: Rate
+  try {
+    parsed = parseRate(value, parseDuration)
+  } catch (error) {
+    throw new Error(`${name}: ${(error as Error).message}`)
+  }
+  return checkRate(name, parsed)
+}
+
+const resolverUrl = (value: unknown): string | undefined => {
+  if (value === undefined || value === "") return undefined
+  if (typeof value !== "string") throw new Error("RESOLVER must be a URL")
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new Error("RESOLVER must be a URL (a DNS-over-HTTPS JSON endpoint)")
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("RESOLVER must be an https: URL")
+  return url.href
 }
 
 /**
@@ -93,7 +138,7 @@ export const workerSettingsFrom = (env: WorkerEnv): WorkerSettings => {
   if (token !== undefined && token !== "" && token.length < MIN_TOKEN_LENGTH) {
     throw new Error(`TOKEN must be at least ${MIN_TOKEN_LENGTH} characters (use a random secret)`)
   }
-  const entries = list("ALLOW", env.ALLOW)
+  const entries = list("ALLOW", env.ALLOW, splitAllowlist)
   let allow: readonly AllowEntry[]
   try {
     allow = parseAllowlist(entries)
@@ -107,18 +152,16 @@ export const workerSettingsFrom = (env: WorkerEnv): WorkerSettings => {
     allowOrigin: list("ALLOW_ORIGIN", env.ALLOW_ORIGIN),
     requireOrigin: flag("REQUIRE_ORIGIN", env.REQUIRE_ORIGIN),
     token: token === "" ? undefined : token,
-    maxConnections: number("MAX_CONNECTIONS", env.MAX_CONNECTIONS, parseCount, DEFAULTS.maxConnections),
-    maxConnectionsPerClient: number(
-      "MAX_CONNECTIONS_PER_CLIENT",
-      env.MAX_CONNECTIONS_PER_CLIENT,
-      parseCount,
-      DEFAULTS.maxConnectionsPerClient
-    ),
-    connectTimeoutMs: number("CONNECT_TIMEOUT", env.CONNECT_TIMEOUT, parseDuration, DEFAULTS.connectTimeoutMs),
-    idleTimeoutMs: number("IDLE_TIMEOUT", env.IDLE_TIMEOUT, parseDuration, DEFAULTS.idleTimeoutMs),
-    maxSessionMs: number("MAX_SESSION", env.MAX_SESSION, parseDuration, DEFAULTS.maxSessionMs),
-    maxMessageBytes: number("MAX_MESSAGE", env.MAX_MESSAGE, parseSize, DEFAULTS.maxMessageBytes),
-    maxBufferedBytes: number("MAX_BUFFERED", env.MAX_BUFFERED, parseSize, DEFAULTS.maxBufferedBytes),
-    log: log !== "off"
+    maxConnections: number("MAX_CONNECTIONS", env.MAX_CONNECTIONS, parseCount, "maxConnections"),
+    maxConnectionsPerClient: number("MAX_CONNECTIONS_PER_CLIENT", env.MAX_CONNECTIONS_PER_CLIENT, parseCount, "maxConnectionsPerClient"),
+    sessionRate: rate("SESSION_RATE", env.SESSION_RATE),
+    sessionBurst: number("SESSION_BURST", env.SESSION_BURST, parseCount, "sessionBurst"),
+    connectTimeoutMs: number("CONNECT_TIMEOUT", env.CONNECT_TIMEOUT, parseDuration, "connectTimeoutMs"),
+    idleTimeoutMs: number("IDLE_TIMEOUT", env.IDLE_TIMEOUT, parseDuration, "idleTimeoutMs"),
+    maxSessionMs: number("MAX_SESSION", env.MAX_SESSION, parseDuration, "maxSessionMs"),
+    maxMessageBytes: number("MAX_MESSAGE", env.MAX_MESSAGE, parseSize, "maxMessageBytes"),
+    maxBufferedBytes: number("MAX_BUFFERED", env.MAX_BUFFERED, parseSize, "maxBufferedBytes"),
+    log: log !== "off",
+    resolver: resolverUrl(env.RESOLVER)
   }
 }

@@ -5,15 +5,24 @@
  * one log line. The same close codes and reasons as the Node bridge's relay.ts.
  *
  * Where Workers differ from Node, and what this does:
- * - Names cannot be resolved before connecting: `connect()` resolves them itself. So the
- *   "a name must not lead to a private address" rule cannot be checked up front as on Node.
+ * - The runtime cannot resolve a name for the Worker: `connect()` resolves it itself. With
+ *   `RESOLVER` (a DNS-over-HTTPS JSON endpoint) the Worker asks it for A and AAAA records
+ *   first and applies the Node bridge's rule (checkAddresses: a name must not lead to a
+ *   private address unless that address is listed) before connecting; for `tls=none` it
+ *   then connects to the checked address itself, so DNS cannot change the answer in
+ *   between. For `tls=implicit` it must connect to the name (the certificate is verified
+ *   against what `connect()` was given, and there is no separate server-name option), so
+ *   the runtime resolves again. Without `RESOLVER` nothing is checked before connecting.
  *   In production the Workers runtime refuses connections to private and loopback
- *   addresses itself. In addition, when the runtime reports the connected peer as an IP
- *   address (`opened.remoteAddress`), that address goes through the same check as on Node
- *   (checkAddresses) before a single byte is relayed; miniflare reports the name instead,
- *   and then there is nothing to check. IP literals are connected to as listed.
- * - With `tls=implicit`, a failed TLS handshake looks exactly like a failed connection to
- *   the Worker, so it is 4010 (the reason says it may be either), never 4011.
+ *   addresses itself either way. In addition, every connection is opened as plain TCP first
+ *   (`secureTransport: "starttls"`), and when the runtime reports the connected peer as an
+ *   IP address (`opened.remoteAddress`), that address goes through the same check as on
+ *   Node (checkAddresses) before the TLS handshake and before a single byte is relayed;
+ *   miniflare reports the name instead, and then there is nothing to check. IP literals
+ *   are connected to as listed.
+ * - With `tls=implicit`, TLS starts (`startTls()`) after that check. The handshake runs on
+ *   the first read, which for POP3 is at once (the server greets first): a failure before
+ *   the first byte from the server is a TLS failure, 4011, as on Node.
  * - Backpressure, server → client: a chunk is read from the mail server only after the
  *   previous one was handed to `send()`, so the Worker itself holds at most one chunk.
  *   Where the runtime reports `bufferedAmount` (declared in workers-types 2026-11), reading
@@ -35,6 +44,8 @@ import { CloseCode, closeReason } from "./close-codes.ts"
 import type { ConnectionLimiter } from "./limits.ts"
 import type { Refusal, Target } from "./policy.ts"
 import { admit, checkAddresses, isRefusal } from "./policy.ts"
+import type { RateLimiter } from "./rate-limit.ts"
+import type { RefusalLog } from "./refusal-log.ts"
 import { type ClosedBy, sessionRecord } from "./session-record.ts"
 import type { WorkerSettings } from "./worker-config.ts"
 
@@ -67,6 +78,25 @@ const CLOSE_GRACE_MS = 5_000
 const POLL_MS = 10
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+/** A and AAAA records of `host` from a DNS-over-HTTPS JSON endpoint (RFC 8484's JSON sibling, as Cloudflare and Google serve it). */
+const resolveOverHttps = async (resolver: string, host: string, signal: AbortSignal): Promise<string[]> => {
+  const ask = async (type: "A" | "AAAA"): Promise<string[]> => {
+    const url = new URL(resolver)
+    url.searchParams.set("name", host)
+    url.searchParams.set("type", type)
+    const response = await fetch(url, { headers: { accept: "application/dns-json" }, signal })
+    if (!response.ok) throw new Error(`resolver answered HTTP ${response.status}`)
+    const body = (await response.json()) as { Status?: number; Answer?: ReadonlyArray<{ type?: number; data?: unknown }> }
+    if (body.Status === 3) throw new Error("NXDOMAIN")
+    if (body.Status !== 0) throw new Error(`resolver status ${String(body.Status)}`)
+    const wanted = type === "A" ? 1 : 28
+    return (body.Answer ?? []).filter((a) => a.type === wanted && typeof a.data === "string").map((a) => String(a.data))
+  }
+  const [v4, v6] = await Promise.all([ask("A"), ask("AAAA")])
+  if (v4.length + v6.length === 0) throw new Error("no A or AAAA records")
+  return [...v4, ...v6]
+}
 const ignore = (): void => {}
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -79,7 +109,9 @@ export const runSession = (
   ws: WorkersWebSocket,
   request: WorkerSessionRequest,
   settings: WorkerSettings,
-  limiter: ConnectionLimiter
+  limiter: ConnectionLimiter,
+  rate?: RateLimiter,
+  logRefusal?: RefusalLog
 ): Promise<void> => {
   const started = Date.now()
   const key = clientKey(request.client)
@@ -88,6 +120,9 @@ export const runSession = (
   let writer: WritableStreamDefaultWriter<Uint8Array> | undefined
   let address: string | undefined
   let holdsSlot = false
+  let refused = false
+  let handshaking = false // tls=implicit: no byte from the server yet
+  let handshakeTimer: ReturnType<typeof setTimeout> | undefined // the connect timeout, until TLS is through
   let settled = false
   let wsClosed = false
   let upstreamClosed = true // no upstream yet counts as closed
@@ -152,7 +187,10 @@ export const runSession = (
     settle()
   }
 
-  const refuse = (r: Refusal): void => finish(r.code, r.reason, "bridge")
+  const refuse = (r: Refusal): void => {
+    refused = true
+    finish(r.code, r.reason, "bridge")
+  }
 
   /** When both sides are closed: give back the slot and log once. */
   const settle = (): void => {
@@ -161,7 +199,9 @@ export const runSession = (
     if (holdsSlot) limiter.release(key)
     holdsSlot = false
     if (settings.log) {
-      console.log(JSON.stringify(sessionRecord({ client: request.client, origin: request.origin, target, address, bytesUp, bytesDown, started, ended })))
+      const record = sessionRecord({ client: request.client, origin: request.origin, target, address, bytesUp, bytesDown, started, ended })
+      if (refused && logRefusal !== undefined) logRefusal(record)
+      else console.log(JSON.stringify(record))
     }
     markDone()
   }
@@ -218,57 +258,101 @@ export const runSession = (
         await clientKeepsUp()
         if (ended !== undefined) return
         const { done, value } = await reader.read()
+        if (done && handshaking) return finish(CloseCode.UpstreamTlsFailed, "upstream TLS failed: the server closed the connection during the handshake", "bridge")
         if (done) return finish(CloseCode.Normal, "upstream closed", "upstream")
+        handshaking = false
+        clearTimeout(handshakeTimer)
         if (ended !== undefined) return
         bytesDown += value.byteLength
         touch()
         ws.send(value)
       }
     } catch (error) {
-      finish(CloseCode.UpstreamConnectFailed, `upstream connection lost: ${messageOf(error)}`, "upstream")
+      if (handshaking) finish(CloseCode.UpstreamTlsFailed, `upstream TLS failed: ${messageOf(error)}`, "bridge")
+      else finish(CloseCode.UpstreamConnectFailed, `upstream connection lost: ${messageOf(error)}`, "upstream")
     }
   }
 
   const run = async (): Promise<void> => {
-    const admission = admit(limiter, key, settings.allow, request.params)
+    const admission = admit(limiter, key, settings.allow, request.params, rate)
     holdsSlot = admission.holdsSlot
     target = admission.target
     if (!admission.ok) return refuse(admission.refusal)
     const parsed = admission.target
     const connectTimer = setTimeout(() => finish(CloseCode.UpstreamTimeout, "upstream connect timed out", "bridge"), settings.connectTimeoutMs)
     timers.push(connectTimer)
+    // With a resolver: the name's addresses are checked before anything is connected.
+    let hostname = parsed.host
+    if (!parsed.isIp && settings.resolver !== undefined) {
+      let addresses: string[]
+      const abort = new AbortController()
+      const stop = (): void => abort.abort()
+      timers.push(setTimeout(stop, settings.connectTimeoutMs))
+      try {
+        addresses = await resolveOverHttps(settings.resolver, parsed.host, abort.signal)
+      } catch (error) {
+        clearTimeout(connectTimer)
+        return finish(CloseCode.UpstreamConnectFailed, `cannot resolve ${parsed.host}: ${messageOf(error)}`, "bridge")
+      }
+      if (ended !== undefined) return
+      const checked = checkAddresses(settings.allow, parsed, addresses)
+      if (isRefusal(checked)) {
+        clearTimeout(connectTimer)
+        return refuse(checked)
+      }
+      // Plain TCP: connect to the checked address itself. TLS: to the name (see above).
+      if (parsed.tls === "none") hostname = checked[0] ?? parsed.host
+    }
     let socket: WorkersSocket
     try {
       socket = connect(
         // workerd takes an IPv6 literal only in brackets.
-        { hostname: parsed.host.includes(":") ? `[${parsed.host}]` : parsed.host, port: parsed.port },
-        { secureTransport: parsed.tls === "implicit" ? "on" : "off", allowHalfOpen: false }
+        { hostname: hostname.includes(":") ? `[${hostname}]` : hostname, port: parsed.port },
+        // Plain TCP first, also for tls=implicit: the peer is checked before TLS starts.
+        { secureTransport: "starttls", allowHalfOpen: false }
       )
     } catch (error) {
       return finish(CloseCode.UpstreamConnectFailed, `upstream connect failed: ${messageOf(error)}`, "bridge")
     }
+    const watch = (s: WorkersSocket): void => {
+      const onClosed = (): void => {
+        if (upstream !== s) return // replaced by the TLS socket over it
+        upstreamClosed = true
+        settle()
+      }
+      s.closed.then(onClosed, onClosed)
+    }
     upstream = socket
     upstreamClosed = false
-    const onClosed = (): void => {
-      upstreamClosed = true
-      settle()
-    }
-    socket.closed.then(onClosed, onClosed)
+    watch(socket)
     let info: { readonly remoteAddress?: string }
     try {
       info = await socket.opened
     } catch (error) {
       clearTimeout(connectTimer)
-      const either = parsed.tls === "implicit" ? " (or its TLS handshake: Workers report both the same way)" : ""
-      return finish(CloseCode.UpstreamConnectFailed, `upstream connect failed: ${messageOf(error)}${either}`, "bridge")
+      return finish(CloseCode.UpstreamConnectFailed, `upstream connect failed: ${messageOf(error)}`, "bridge")
     }
-    clearTimeout(connectTimer)
+    // With TLS the connect timeout also covers the handshake (done at the first byte).
+    if (parsed.tls === "implicit") handshakeTimer = connectTimer
+    else clearTimeout(connectTimer)
     if (ended !== undefined) return // the client left, or time ran out, while connecting
     address = info.remoteAddress
     const peer = peerIp(info.remoteAddress)
     if (peer !== undefined) {
       const checked = checkAddresses(settings.allow, parsed, [peer])
       if (isRefusal(checked)) return refuse(checked)
+    }
+    if (parsed.tls === "implicit") {
+      try {
+        // Verified against the name given to connect(); the handshake runs on the first read.
+        const secure = socket.startTls()
+        upstream = secure
+        watch(secure)
+        socket = secure
+        handshaking = true
+      } catch (error) {
+        return finish(CloseCode.UpstreamTlsFailed, `upstream TLS failed: ${messageOf(error)}`, "bridge")
+      }
     }
     const open = socket.writable.getWriter()
     writer = open

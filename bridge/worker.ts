@@ -6,7 +6,8 @@
  * settings come from the Worker's environment (worker-config.ts, wrangler.toml).
  *
  * Refusals before the WebSocket exists are HTTP answers, as on Node: 404 (path), 426 (not
- * a WebSocket upgrade), 403 (Origin), 401 (token), 500 (misconfigured). `/healthz` answers
+ * a WebSocket upgrade), 403 (Origin), 401 (token), 500 (misconfigured: the body says only
+ * that; what is wrong goes to the Worker's log, not to whoever asked). `/healthz` answers
  * 200. There is no `/metrics`: counters would be per isolate, and a request would reach an
  * arbitrary one; use Workers Logs (one JSON line per session and refusal) instead.
  *
@@ -16,6 +17,11 @@
 import type { ConnectionLimiter } from "./limits.ts"
 import { makeLimiter } from "./limits.ts"
 import { isOriginAllowed, presentedToken, tokenMatches } from "./policy.ts"
+import type { RateLimiter } from "./rate-limit.ts"
+import { makeRateLimiter } from "./rate-limit.ts"
+import type { RefusalLog } from "./refusal-log.ts"
+import { makeRefusalLog } from "./refusal-log.ts"
+import { clientText } from "./session-record.ts"
 import type { WorkerEnv, WorkerSettings } from "./worker-config.ts"
 import { workerSettingsFrom } from "./worker-config.ts"
 import type { WorkersWebSocket } from "./worker-relay.ts"
@@ -30,7 +36,16 @@ interface ExecutionContext {
 }
 
 /** Settings are read once per isolate: a deployment's env does not change. */
-let state: { readonly env: WorkerEnv; readonly settings: WorkerSettings | Error; readonly limiter: ConnectionLimiter } | undefined
+let state:
+  | {
+    readonly env: WorkerEnv
+    readonly settings: WorkerSettings | Error
+    readonly limiter: ConnectionLimiter
+    readonly rate: RateLimiter
+    readonly logRefusal: RefusalLog
+  }
+  | undefined
+const unlimited: RateLimiter = { take: () => true, size: () => 0 }
 const stateFor = (env: WorkerEnv): NonNullable<typeof state> => {
   if (state?.env === env) return state
   let settings: WorkerSettings | Error
@@ -42,7 +57,11 @@ const stateFor = (env: WorkerEnv): NonNullable<typeof state> => {
   const limiter = settings instanceof Error
     ? makeLimiter(1, 1)
     : makeLimiter(settings.maxConnections, settings.maxConnectionsPerClient)
-  state = { env, settings, limiter }
+  const rate = settings instanceof Error || settings.sessionRate === "off"
+    ? unlimited
+    : makeRateLimiter(settings.sessionRate, settings.sessionBurst, () => Date.now())
+  const logRefusal = makeRefusalLog((entry) => console.log(JSON.stringify(entry)), () => Date.now())
+  state = { env, settings, limiter, rate, logRefusal }
   return state
 }
 
@@ -57,10 +76,11 @@ export default {
     const url = new URL(request.url)
     if (url.pathname === "/healthz") return text(200, "ok")
     if (url.pathname !== "/pop3") return text(404, "not found")
-    const { settings, limiter } = stateFor(env)
+    const { settings, limiter, rate, logRefusal } = stateFor(env)
     if (settings instanceof Error) {
+      // The reason may quote a setting; only the operator (Workers Logs) should see it.
       console.log(JSON.stringify({ time: new Date().toISOString(), event: "misconfigured", message: settings.message }))
-      return text(500, `bridge misconfigured: ${settings.message}`)
+      return text(500, "bridge misconfigured (see the Worker's logs)")
     }
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return text(426, "connect with a WebSocket")
 
@@ -69,7 +89,7 @@ export default {
     const origin = request.headers.get("Origin") ?? undefined
     const refuse = (status: number, reason: string, headers: Record<string, string> = {}): Response => {
       if (settings.log) {
-        console.log(JSON.stringify({ time: new Date().toISOString(), event: "refused", client, origin, status, reason }))
+        logRefusal({ time: new Date().toISOString(), event: "refused", client: clientText(client), origin: clientText(origin), status, reason })
       }
       return text(status, reason, headers)
     }
@@ -87,7 +107,7 @@ export default {
     // relay wants ArrayBuffer (synchronous, no extra copy).
     server.binaryType = "arraybuffer"
     server.accept()
-    ctx.waitUntil(runSession(server, { client, origin, params: url.searchParams }, settings, limiter))
+    ctx.waitUntil(runSession(server, { client, origin, params: url.searchParams }, settings, limiter, rate, logRefusal))
     // websockify-style clients offer "binary"; select it so their handshake succeeds.
     const offered = (request.headers.get("Sec-WebSocket-Protocol") ?? "").split(",").map((p) => p.trim())
     const headers: Record<string, string> = offered.includes("binary") ? { "Sec-WebSocket-Protocol": "binary" } : {}

@@ -114,7 +114,7 @@ describe("parseCommandLine", () => {
     [["--allow", "no-port.example"], /not HOST:PORT/],
     [["--allow", "::1:110"], /brackets/],
     [["--listen", "127.0.0.1"], /not HOST:PORT/],
-    [["--max-connections", "0"], /positive/],
+    [["--max-connections", "0"], /^--max-connections must be between 1 and 1000000, got 0$/],
     [["--idle-timeout", "forever"], /--idle-timeout/],
     [["--token", "short"], /at least 16/],
     [["--cert", "x.pem"], /--cert and --key go together/],

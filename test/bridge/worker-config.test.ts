@@ -14,6 +14,8 @@ describe("workerSettingsFrom", () => {
       token: undefined,
       maxConnections: DEFAULTS.maxConnections,
       maxConnectionsPerClient: DEFAULTS.maxConnectionsPerClient,
+      sessionRate: DEFAULTS.sessionRate,
+      sessionBurst: DEFAULTS.sessionBurst,
       connectTimeoutMs: DEFAULTS.connectTimeoutMs,
       idleTimeoutMs: DEFAULTS.idleTimeoutMs,
       maxSessionMs: DEFAULTS.maxSessionMs,
@@ -26,9 +28,9 @@ describe("workerSettingsFrom", () => {
   it("reads lists separated by commas or spaces, or given as arrays (wrangler.toml)", () => {
     const fromString = workerSettingsFrom({ ALLOW: "Pop.Example.com:995, [::1]:110  192.0.2.1:110", ALLOW_ORIGIN: "https://a.test https://b.test" })
     expect(fromString.allow).toEqual([
-      { host: "pop.example.com", port: 995, isIp: false },
-      { host: "0:0:0:0:0:0:0:1", port: 110, isIp: true },
-      { host: "192.0.2.1", port: 110, isIp: true }
+      { host: "pop.example.com", port: 995, isIp: false, modes: ["implicit"] },
+      { host: "0:0:0:0:0:0:0:1", port: 110, isIp: true, modes: ["implicit", "none"] },
+      { host: "192.0.2.1", port: 110, isIp: true, modes: ["implicit", "none"] }
     ])
     expect(fromString.allowOrigin).toEqual(["https://a.test", "https://b.test"])
     expect(workerSettingsFrom({ ALLOW: ["pop.example.com:995"], ALLOW_ORIGIN: ["*"] })).toMatchObject({
@@ -71,7 +73,7 @@ describe("workerSettingsFrom", () => {
     [{ TOKEN: "short-secret" }, /^TOKEN must be at least 16 characters/],
     [{ REQUIRE_ORIGIN: "yes" }, /^REQUIRE_ORIGIN must be true or false/],
     [{ IDLE_TIMEOUT: "soon" }, /^IDLE_TIMEOUT: "soon" is not a duration/],
-    [{ MAX_CONNECTIONS: "0" }, /^MAX_CONNECTIONS must be a positive number/],
+    [{ MAX_CONNECTIONS: "0" }, /^MAX_CONNECTIONS must be between 1 and 1000000, got 0/],
     [{ MAX_BUFFERED: "lots" }, /^MAX_BUFFERED: "lots" is not a size/],
     [{ LOG: "verbose" }, /^LOG must be json or off/]
   ])("refuses %j, naming the variable", (env, message) => {
