@@ -150,10 +150,14 @@ const parseCommand = (words: ReadonlyArray<string>, fetch: FetchFlags): CliComma
     case "dele": {
       if (rest.length === 0) return "dele takes at least one message number"
       const msgs: Array<number> = []
+      const seen = new Set<number>()
       for (const word of rest) {
         const msg = positiveInt(word, "a message number")
         if (typeof msg === "string") return msg
-        msgs.push(msg)
+        // Servers answer a repeated DELE n with -ERR (Cyrus, Courier, popa3d, Solid), which
+        // would undo the whole run: each message is marked once.
+        if (!seen.has(msg)) msgs.push(msg)
+        seen.add(msg)
       }
       return { name, msgs }
     }

@@ -10,6 +10,7 @@ import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
 import { readFileSync } from "node:fs"
 import { toBase64 } from "../auth/sasl.ts"
 import { connect, type Mailbox } from "../client/client.ts"
@@ -67,15 +68,37 @@ export const exitCodeOf = (error: Pop3Error): number => {
   }
 }
 
-// fetch's own failures: no UIDL is a refusal by the server; local I/O has its own status.
-const exitCodeOfFailure = (error: Pop3Error | FetchError): number =>
-  error._tag === "StorageError" ? EXIT.storage : error._tag === "UidlRequired" ? EXIT.refused : exitCodeOf(error)
+/**
+ * `capa` on a server that answers CAPA with `-ERR` (popa3d, Solid POP3): it has no RFC 2449
+ * capabilities to list. CLI exit 1.
+ * @category errors
+ */
+export class CapaUnsupported extends Data.TaggedError("CapaUnsupported")<{
+  readonly text: string
+}> {
+  override get message() {
+    return `the server does not support CAPA (RFC 2449; it answered -ERR${this.text === "" ? "" : ` ${this.text}`}), so it has no capabilities to list`
+  }
+}
+
+type CliFailure = Pop3Error | FetchError | CapaUnsupported
+
+// The CLI's own failures: no UIDL or no CAPA is a refusal by the server; local I/O has its own status.
+const exitCodeOfFailure = (error: CliFailure): number =>
+  error._tag === "StorageError" ? EXIT.storage : error._tag === "UidlRequired" || error._tag === "CapaUnsupported" ? EXIT.refused : exitCodeOf(error)
 
 const VERSION = "0.1.0"
 
 const capaJson = (caps: Capabilities) => Object.fromEntries(caps.entries)
 
-const run = (options: CliOptions, io: CliIo): Effect.Effect<void, Pop3Error | FetchError, Transport> =>
+const printCapa = (caps: Capabilities, options: CliOptions, out: (text: string) => Effect.Effect<void>, json: (value: unknown) => Effect.Effect<void>) =>
+  caps.refused !== undefined
+    ? Effect.fail(new CapaUnsupported({ text: caps.refused }))
+    : options.json
+    ? json(capaJson(caps))
+    : out(caps.lines.map((l) => l + "\n").join(""))
+
+const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Transport> =>
   Effect.scoped(Effect.gen(function*() {
     const start = Date.now()
     const out = (bytes: Uint8Array | string) => Effect.promise(() => io.stdout(bytes))
@@ -91,8 +114,7 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, Pop3Error | Fe
     })
     const command = options.command
     if (command.name === "capa" && options.user === undefined) {
-      const caps = session.capabilities()
-      return yield* options.json ? json(capaJson(caps)) : out(caps.lines.map((l) => l + "\n").join(""))
+      return yield* printCapa(session.capabilities(), options, out, json)
     }
     const mailbox: Mailbox = yield* session.login({
       user: options.user ?? "",
@@ -103,8 +125,7 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, Pop3Error | Fe
     })
     switch (command.name) {
       case "capa": {
-        const caps = mailbox.capabilities()
-        yield* options.json ? json(capaJson(caps)) : out(caps.lines.map((l) => l + "\n").join(""))
+        yield* printCapa(mailbox.capabilities(), options, out, json)
         break
       }
       case "stat": {

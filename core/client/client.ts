@@ -379,7 +379,7 @@ const readCapa = (conn: Connection): Effect.Effect<Capabilities, Pop3Error> =>
     const encoded = yield* conn.write({ name: "CAPA" })
     const status = yield* conn.status(encoded)
     // RFC 2449 is an extension: a server without it answers -ERR, and that is fine.
-    if (status.kind !== "ok") return noCapabilities
+    if (status.kind !== "ok") return { ...noCapabilities, refused: status.text }
     return parseCapa(yield* collectLines(conn, encoded))
   })
 

@@ -93,6 +93,8 @@ export const parseUidlLine = (line: string): UidlEntry => {
 export interface Capabilities {
   readonly lines: ReadonlyArray<string>
   readonly entries: ReadonlyMap<string, ReadonlyArray<string>>
+  /** Set when the server answered CAPA with `-ERR` (no RFC 2449): its text. */
+  readonly refused?: string | undefined
 }
 
 /**

@@ -493,3 +493,32 @@ describe("the real executable (bin.ts in a child process)", () => {
     expect(r.stderr).toMatch(/^pop3: TLS with 127\.0\.0\.1 failed: [^\n]*\n$/)
   })
 })
+
+// Issue 12: what real servers (popa3d, Solid, Cyrus, Courier, Mailutils, Perdition) and
+// hostile input showed.
+describe("real servers and hostile input (issue 12)", () => {
+  it("capa on a server without CAPA (popa3d, Solid): says so, exit 1, also with --json", async () => {
+    const plain = await cli([...MEMORY, "capa"], { behaviour: { capa: false } })
+    expect(plain.code).toBe(1)
+    expect(plain.outText).toBe("")
+    expect(oneErrorLine(plain.err)).toMatch(/^pop3: the server does not support CAPA \(RFC 2449; it answered -ERR/)
+    const json = await cli([...MEMORY, "--json", "capa"], { behaviour: { capa: false } })
+    expect(json.code).toBe(1)
+    expect(json.outText).toBe("")
+    expect(JSON.parse(oneErrorLine(json.err))).toMatchObject({ error: "CapaUnsupported" })
+    const loggedIn = await cli([...LOGGED_IN, "capa"], { behaviour: { capa: false } })
+    expect(loggedIn.code).toBe(1)
+    expect(loggedIn.outText).toBe("")
+  })
+
+  it("dele 1 1: each message is marked once (a repeated DELE is -ERR on most servers)", async () => {
+    const server = memoryServer()
+    const uids = server.store.messages(USER).map((m) => m.uid)
+    const { code, err, outText } = await cli([...LOGGED_IN, "--json", "dele", "1", "3", "1"], { server })
+    expect(err).toEqual([])
+    expect(code).toBe(0)
+    expect(JSON.parse(outText)).toEqual({ deleted: [1, 3] })
+    expect(server.commands.filter((c) => c.startsWith("DELE"))).toEqual(["DELE 1", "DELE 3"])
+    expect(server.store.messages(USER).map((m) => m.uid)).toEqual([uids[1], uids[3], uids[4]])
+  })
+})
