@@ -67,8 +67,9 @@ export interface Greeting {
 /**
  * The mechanisms `login` knows, strongest first. `auto` tries those the server offers in
  * this order — SCRAM-SHA-256 > SCRAM-SHA-1 > CRAM-MD5 > APOP > PLAIN > LOGIN > USER — and
- * the plaintext ones (PLAIN, LOGIN, USER) only over TLS unless `allowPlaintext`. It moves
- * to the next only when a refusal carries no response code. XOAUTH2 and OAUTHBEARER take
+ * only over an encrypted path unless `allowPlaintext`. It moves to the next only when a
+ * refusal carries no response code, and stops after `MAX_AUTO_FAILURES` refusals. A
+ * mechanism named explicitly must be offered by the server. XOAUTH2 and OAUTHBEARER take
  * an OAuth token as the password and are used only when named.
  * @category auth
  */
@@ -88,6 +89,15 @@ export const mechanisms: ReadonlyArray<Mechanism> = [
 const AUTO_EXCLUDED = new Set(["XOAUTH2", "OAUTHBEARER"])
 
 /**
+ * The most failed logins `auto` risks at the server: servers that send no response codes
+ * (Courier) cannot say whether the password or the mechanism was wrong, and each failure
+ * counts toward fail2ban and account lockouts. Two keep the useful case — an account that
+ * cannot do CRAM-MD5 (Courier checking passwords through PAM) logs in with the next one.
+ * @category auth
+ */
+export const MAX_AUTO_FAILURES = 2
+
+/**
  * How to log in.
  * @category models
  */
@@ -96,7 +106,11 @@ export interface LoginOptions {
   readonly password: string | Redacted.Redacted<string>
   /** A mechanism name (`user`, `apop`, …) or `auto` (default): the strongest offered. */
   readonly mechanism?: string | undefined
-  /** Allow mechanisms that reveal the password on a connection without TLS. Default false. */
+  /**
+   * Log in on a connection without TLS: plaintext mechanisms reveal the password, and
+   * challenge-response ones (CRAM-MD5, APOP, SCRAM) a digest that can be cracked offline.
+   * Default false.
+   */
   readonly allowPlaintext?: boolean | undefined
 }
 
@@ -317,8 +331,19 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
           // (wrong credentials), [IN-USE], [LOGIN-DELAY], [SYS/…] will not change with
           // another mechanism, and each extra failure counts toward account lockouts.
           if (status.code !== undefined) break
+          // Without a code (Courier) a refusal may mean "not this mechanism for this account"
+          // (PAM cannot check CRAM-MD5) or a wrong password: one more mechanism, no more.
+          if (attempts.length >= MAX_AUTO_FAILURES) break
         }
-        return yield* new AuthError({ attempts, reason: attempts.length === 1 ? `${attempts[0]!.mechanism} was refused` : "every mechanism tried was refused" })
+        const more = candidates.length > attempts.length && attempts.length >= MAX_AUTO_FAILURES && attempts.every((a) => a.code === undefined)
+        return yield* new AuthError({
+          attempts,
+          reason: attempts.length === 1
+            ? `${attempts[0]!.mechanism} was refused`
+            : more
+            ? `${attempts.length} mechanisms were refused; no more are tried, as each failed login counts toward lockouts`
+            : "every mechanism tried was refused"
+        })
       })
 
     return {
@@ -343,35 +368,47 @@ const unsafeCharacter = (what: string, value: string): InvalidArgument | undefin
     : new InvalidArgument({ reason: `login: the ${what} contains a ${unsafe.name} character at position ${unsafe.index}; nothing was sent` })
 }
 
+// Why a named mechanism cannot be used with this server (RFC 1939 §7, RFC 2449, RFC 5034).
+const notOfferedReason = (mechanism: Mechanism, exchange: AuthExchange): string => {
+  if (mechanism.name === "APOP") return "the server's greeting has no APOP timestamp"
+  if (mechanism.name === "USER") return "the server does not announce USER in its capabilities (some servers allow it only after STLS)"
+  if (exchange.capabilities.refused !== undefined) return "the server has no CAPA, so it announces no SASL mechanisms"
+  const sasl = exchange.capabilities.entries.get("SASL") ?? []
+  return sasl.length === 0 ? "the server announces no SASL mechanisms" : `the server offers SASL ${sasl.join(" ")}`
+}
+
 const chooseMechanisms = (exchange: AuthExchange, login: LoginOptions): Effect.Effect<ReadonlyArray<Mechanism>, AuthError | InvalidArgument> => {
   const wanted = (login.mechanism ?? "auto").toUpperCase()
-  const allowPlain = login.allowPlaintext === true || exchange.secure
+  // Without encryption every mechanism gives something away: plaintext ones the password,
+  // challenge-response ones (CRAM-MD5, APOP, SCRAM) a digest that an active attacker, who
+  // chooses the challenge, cracks offline. Either needs the caller's explicit consent.
+  const unencryptedAllowed = login.allowPlaintext === true || exchange.secure
+  const unencrypted = (names: ReadonlyArray<Mechanism>) => {
+    const plaintext = names.filter((m) => m.plaintext).map((m) => m.name)
+    const digests = names.filter((m) => !m.plaintext).map((m) => m.name)
+    const parts = [
+      ...(plaintext.length > 0 ? [`${plaintext.join(", ")} would send the password unencrypted`] : []),
+      ...(digests.length > 0 ? [`${digests.join(", ")} would send a digest of it that an attacker on the path can crack offline`] : [])
+    ]
+    return new AuthError({ attempts: [], reason: `the connection is not encrypted: ${parts.join("; ")}; use TLS, or allow plaintext explicitly`, plaintextRefused: true })
+  }
   if (wanted !== "AUTO") {
     const mechanism = mechanisms.find((m) => m.name === wanted)
     if (mechanism === undefined) {
       return Effect.fail(new InvalidArgument({ reason: `unknown authentication mechanism "${login.mechanism}" (known: auto, ${mechanisms.map((m) => m.name.toLowerCase()).join(", ")})` }))
     }
-    if (mechanism.plaintext && !allowPlain) {
-      return Effect.fail(
-        new AuthError({ attempts: [], reason: `${mechanism.name} would send the password unencrypted; use TLS, or allow plaintext explicitly`, plaintextRefused: true })
-      )
+    // Refused here, before anything is sent: insisting would reach the server anyway (APOP
+    // without a timestamp would even send an unsalted MD5 of the password).
+    if (!mechanism.offered(exchange)) {
+      return Effect.fail(new AuthError({ attempts: [], reason: `${mechanism.name} cannot be used: ${notOfferedReason(mechanism, exchange)}; nothing was sent`, notOffered: true }))
     }
+    if (!unencryptedAllowed) return Effect.fail(unencrypted([mechanism]))
     return Effect.succeed([mechanism])
   }
   const offered = mechanisms.filter((m) => !AUTO_EXCLUDED.has(m.name) && m.offered(exchange))
-  const usable = offered.filter((m) => allowPlain || !m.plaintext)
-  if (usable.length === 0) {
-    return Effect.fail(
-      offered.length > 0
-        ? new AuthError({
-          attempts: [],
-          reason: `the server only offers ${offered.map((m) => m.name).join(", ")}, which would send the password unencrypted; use TLS, or allow plaintext explicitly`,
-          plaintextRefused: true
-        })
-        : new AuthError({ attempts: [], reason: "the server offers no mechanism this client supports" })
-    )
-  }
-  return Effect.succeed(usable)
+  if (offered.length === 0) return Effect.fail(new AuthError({ attempts: [], reason: "the server offers no mechanism this client supports" }))
+  if (!unencryptedAllowed) return Effect.fail(unencrypted(offered))
+  return Effect.succeed(offered)
 }
 
 const readCapa = (conn: Connection): Effect.Effect<Capabilities, Pop3Error> =>

@@ -132,10 +132,16 @@ export class AuthError extends Data.TaggedError("AuthError")<{
   readonly attempts: ReadonlyArray<AuthAttempt>
   readonly reason: string
   /**
-   * Nothing was sent: every usable mechanism would reveal the password on a path that is
-   * not encrypted end to end. Set `allowPlaintext` (or use TLS) to proceed.
+   * Nothing was sent: every usable mechanism would reveal the password — or, for CRAM-MD5,
+   * APOP and SCRAM, a digest an active attacker can crack offline — on a path that is not
+   * encrypted end to end. Set `allowPlaintext` (or use TLS) to proceed.
    */
   readonly plaintextRefused?: true | undefined
+  /**
+   * Nothing was sent: the mechanism asked for by name is one the server does not offer
+   * (not in CAPA's SASL list, no APOP timestamp in the greeting, no USER capability).
+   */
+  readonly notOffered?: true | undefined
 }> {
   get retry(): "temporary" | "permanent" | "unknown" {
     const last = this.attempts[this.attempts.length - 1]

@@ -521,4 +521,11 @@ describe("real servers and hostile input (issue 12)", () => {
     expect(server.commands.filter((c) => c.startsWith("DELE"))).toEqual(["DELE 1", "DELE 3"])
     expect(server.store.messages(USER).map((m) => m.uid)).toEqual([uids[1], uids[3], uids[4]])
   })
+
+  it("--auth apop against a greeting without timestamp (popa3d, Perdition): refused locally, exit 1, no APOP sent", async () => {
+    const { code, err, server } = await cli([...LOGGED_IN, "--auth", "apop", "stat"], { behaviour: { greeting: "+OK popa3d ready" } })
+    expect(code).toBe(1)
+    expect(oneErrorLine(err)).toBe("pop3: login failed: APOP cannot be used: the server's greeting has no APOP timestamp; nothing was sent")
+    expect(server.commands).toEqual(["CAPA", "QUIT"])
+  })
 })

@@ -73,6 +73,8 @@ export interface Behaviour {
   readonly loginFailure?: string
   /** Refuse USER/PASS before STLS (Dovecot's disable_plaintext_auth); USER leaves CAPA until then. */
   readonly requireTlsForLogin?: boolean
+  /** Failed logins answer "-ERR <text>" without the [AUTH] response code (Courier). */
+  readonly noAuthCodes?: boolean
   /** Commit DELE marks on any disconnect, not only on QUIT (Eudora QPOP). */
   readonly commitOnDisconnect?: boolean
 

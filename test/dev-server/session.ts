@@ -427,7 +427,8 @@ export class Session {
   }
 
   authFailed(text = "Authentication failed"): void {
-    this.err(text, "AUTH")
+    if (this.behaviour.noAuthCodes) this.err(text)
+    else this.err(text, "AUTH")
     if (this.behaviour.closeAfterAuthFailure) this.ended = true
   }
 
