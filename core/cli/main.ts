@@ -23,6 +23,7 @@ import * as WebSocketTransport from "../transport/websocket.ts"
 import { type CliOptions, parseCli, USAGE } from "./args.ts"
 import { type FetchError, fetchMail } from "./fetch.ts"
 import { accountKey } from "./fetch-state.ts"
+import { jsonLine, printable } from "./printable.ts"
 
 /**
  * What the CLI touches of the outside world; tests pass their own.
@@ -96,13 +97,13 @@ const printCapa = (caps: Capabilities, options: CliOptions, out: (text: string) 
     ? Effect.fail(new CapaUnsupported({ text: caps.refused }))
     : options.json
     ? json(capaJson(caps))
-    : out(caps.lines.map((l) => l + "\n").join(""))
+    : out(caps.lines.map((l) => printable(l) + "\n").join(""))
 
 const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Transport> =>
   Effect.scoped(Effect.gen(function*() {
     const start = Date.now()
     const out = (bytes: Uint8Array | string) => Effect.promise(() => io.stdout(bytes))
-    const json = (value: unknown) => out(JSON.stringify(value) + "\n")
+    const json = (value: unknown) => out(jsonLine(value) + "\n")
     const session = yield* connect({
       host: options.host,
       port: options.port,
@@ -110,7 +111,7 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
       insecure: options.insecure,
       timeout: options.timeoutSeconds * 1000,
       ...(options.ca !== undefined ? { ca: io.readFile(options.ca) } : {}),
-      ...(options.trace ? { trace: (event) => io.stderr(formatTraceEvent(event, start)) } : {})
+      ...(options.trace ? { trace: (event) => io.stderr(printable(formatTraceEvent(event, start))) } : {})
     })
     const command = options.command
     if (command.name === "capa" && options.user === undefined) {
@@ -222,7 +223,8 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
   const failure = exit.cause.reasons.find(Cause.isFailReason)
   if (failure !== undefined) {
     const error = failure.error
-    io.stderr(options.json ? JSON.stringify({ error: error._tag, message: error.message }) : `pop3: ${error.message}`)
+    // Messages quote the server's own words: never raw to the terminal.
+    io.stderr(options.json ? jsonLine({ error: error._tag, message: error.message }) : `pop3: ${printable(error.message)}`)
     return exitCodeOfFailure(error)
   }
   const defect = exit.cause.reasons.find(Cause.isDieReason)?.defect

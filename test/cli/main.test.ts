@@ -528,4 +528,44 @@ describe("real servers and hostile input (issue 12)", () => {
     expect(oneErrorLine(err)).toBe("pop3: login failed: APOP cannot be used: the server's greeting has no APOP timestamp; nothing was sent")
     expect(server.commands).toEqual(["CAPA", "QUIT"])
   })
+
+  describe("server text never reaches the terminal raw (item 7)", () => {
+    const HOSTILE = "\x1b]0;TITLE\x07\x1b[31m\u009b1m"
+    const raw = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/
+    const noControls = (texts: ReadonlyArray<string>) => {
+      for (const t of texts) expect(t).not.toMatch(raw)
+    }
+
+    it("a UID outside 0x21–0x7E is a protocol violation (RFC 1939 §7): exit 4, nothing printed raw", async () => {
+      const { code, err, outText } = await cli([...LOGGED_IN, "uidl"], { behaviour: { uid: (n, uid) => (n === 2 ? HOSTILE : uid) } })
+      expect(code).toBe(4)
+      expect(outText).toBe("")
+      expect(oneErrorLine(err)).toMatch(/^pop3: the server broke the POP3 protocol: the UID of message 2 has characters outside 0x21–0x7E/)
+      noControls(err)
+      const one = await cli([...LOGGED_IN, "uidl", "2"], { behaviour: { uid: () => HOSTILE } })
+      expect(one.code).toBe(4)
+      noControls(one.err)
+    })
+
+    it("CAPA lines, -ERR texts and --trace lines are printed with control characters escaped", async () => {
+      const capa = await cli([...MEMORY, "capa"], { behaviour: { capa: ["USER", `IMPLEMENTATION ${HOSTILE}`] } })
+      expect(capa.code).toBe(0)
+      expect(capa.outText).toBe("USER\nIMPLEMENTATION \\x1b]0;TITLE\\x07\\x1b[31m\\x9b1m\n")
+      const json = await cli([...MEMORY, "--json", "capa"], { behaviour: { capa: [`IMPLEMENTATION ${HOSTILE}`] } })
+      noControls([json.outText.trimEnd()])
+      expect(JSON.parse(json.outText)).toEqual({ IMPLEMENTATION: ["\x1b]0;TITLE\x07\x1b[31m\u009b1m"] })
+
+      const refused = await cli([...LOGGED_IN, "stat"], { behaviour: { loginFailure: `[AUTH] ${HOSTILE}` } })
+      expect(refused.code).toBe(1)
+      expect(oneErrorLine(refused.err)).toContain("[AUTH] \\x1b]0;TITLE\\x07\\x1b[31m\\x9b1m")
+      const refusedJson = await cli([...LOGGED_IN, "--json", "stat"], { behaviour: { loginFailure: `[AUTH] ${HOSTILE}` } })
+      noControls(refusedJson.err)
+
+      const traced = await cli([...MEMORY, "--trace", "capa"], { behaviour: { greeting: `+OK ${HOSTILE}`, capa: [`X-${HOSTILE}`] } })
+      expect(traced.code).toBe(0)
+      expect(traced.err).toContainEqual(expect.stringMatching(/ S: \+OK \\x1b\]0;TITLE\\x07\\x1b\[31m\\x9b1m$/))
+      noControls([...traced.err, traced.outText])
+    })
+  })
 })
+

@@ -21,6 +21,8 @@ export interface Behaviour {
   readonly uidlSpaces?: boolean
   /** Every even-numbered message reports the UID of the message before it (getmail6). */
   readonly duplicateUids?: boolean
+  /** Rewrites the UID UIDL reports for message n (hostile or broken servers). */
+  readonly uid?: (n: number, uid: string) => string
   /** Text appended after the data of STAT and scan listings, which RFC 1939 allows. */
   readonly extraStatusText?: string
 

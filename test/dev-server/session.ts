@@ -359,7 +359,8 @@ export class Session {
   /** The UID UIDL reports for message n (duplicated under `duplicateUids`). */
   reportedUid(n: number): string {
     const index = this.behaviour.duplicateUids && n % 2 === 0 ? n - 2 : n - 1
-    return this.messages[index]?.uid ?? ""
+    const uid = this.messages[index]?.uid ?? ""
+    return this.behaviour.uid === undefined ? uid : this.behaviour.uid(n, uid)
   }
 
   /** Count and total reported size of the messages not marked deleted. */
