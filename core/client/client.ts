@@ -244,7 +244,9 @@ const establish = (resolved: ResolvedOptions): Effect.Effect<Established, Pop3Er
           reason: `the server refused STLS${status.text !== "" ? `: ${status.text}` : ""}${hasCapability(capabilities, "STLS") ? "" : " (it does not announce STLS; use --tls implicit, or --tls none to go without encryption)"}`
         })
       }
-      yield* conn.upgrade(transport.upgradeOptions(target)).pipe(Effect.mapError((error) => classifySocketError(target, error, true, transport)))
+      yield* conn.upgrade(transport.upgradeOptions(target)).pipe(
+        Effect.mapError((error) => (error._tag === "TimeoutError" ? error : classifySocketError(target, error, true, transport)))
+      )
       secure = true
       // RFC 2595 §4: forget everything learned before TLS and ask again.
       capabilities = yield* readCapa(conn)

@@ -37,8 +37,8 @@ export interface Connection {
   readonly exec: (command: Command) => Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error>
   /** Reads a whole multi-line body into memory (listings; bounded by the caller). */
   readonly collectBody: (encoded: EncodedCommand, onChunk: (bytes: Uint8Array) => void) => Effect.Effect<void, Pop3Error>
-  /** Upgrades to TLS after STLS was accepted. */
-  readonly upgrade: (options: Socket.TlsUpgradeOptions) => Effect.Effect<void, Socket.SocketError>
+  /** Upgrades to TLS after STLS was accepted, within the time limit like every other wait. */
+  readonly upgrade: (options: Socket.TlsUpgradeOptions) => Effect.Effect<void, Socket.SocketError | TimeoutError>
   /** Marks the connection unusable: later operations fail, and closing sends nothing. */
   readonly abandon: (reason: string) => Effect.Effect<void>
   /** Serializes operations: one owns the wire at a time. */
@@ -236,8 +236,14 @@ export const makeConnection = (options: {
         return loop()
       })
 
+    // A server (or a man in the middle) that answers +OK to STLS and then stalls must not
+    // hold the client forever: interrupting the upgrade tears the socket down.
     const upgrade = (tlsOptions: Socket.TlsUpgradeOptions) =>
-      Effect.tap(reader.upgrade(tlsOptions), () =>
+      Effect.tap(
+        reader.upgrade(tlsOptions).pipe(
+          Effect.timeoutOrElse({ duration: timeoutMillis, orElse: () => Effect.fail(timedOut("the TLS handshake after STLS")) })
+        ),
+        () =>
         Effect.sync(() => {
           engine.tlsEstablished()
           trace({ _tag: "TlsEstablished", at: now() })

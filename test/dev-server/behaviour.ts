@@ -54,6 +54,8 @@ export interface Behaviour {
   // ── Hanging and dropping ────────────────────────────────────────────────────────
   /** Answer this many commands, then never answer again but keep the connection open. */
   readonly stallAfterCommands?: number
+  /** STLS is answered "+OK", then the TLS handshake never happens (the server stalls until the client leaves). */
+  readonly stallAfterStls?: boolean
   /** RETR and TOP send their "+OK" and half the body, then hang. */
   readonly stallMidBody?: boolean
   /** RETR and TOP send their "+OK" and half the body, then close the connection. */

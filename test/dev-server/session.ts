@@ -470,6 +470,11 @@ export class Session {
     this.ok("Begin TLS negotiation")
     await this.out.flush()
     await this.out.settle()
+    if (this.behaviour.stallAfterStls) {
+      // Swallow the client's handshake and answer nothing, until it gives up.
+      await this.reader.drain()
+      throw new ConnectionGone("the client left during a stalled STLS")
+    }
     this.reader.release()
     this.out.release()
     let streams: DuplexStreams

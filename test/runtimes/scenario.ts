@@ -24,6 +24,8 @@ export interface ScenarioInput {
   readonly closedPort: number
   /** Accepts and then says nothing (a TLS handshake there must time out). */
   readonly silentPort: number
+  /** Greets, answers STLS with +OK and then says nothing (the STLS handshake must time out). */
+  readonly stallingStlsPort: number
   readonly expected: {
     /** Octet size of each message, in order. */
     readonly sizes: ReadonlyArray<number>
@@ -129,6 +131,7 @@ const failures = (input: ScenarioInput): Effect.Effect<void, never, Transport> =
     yield* attempt("starttls, insecure", { ...starttls, insecure: true })
     yield* attempt("closed port", { port: input.closedPort, tls: "none" })
     yield* attempt("silent server", { port: input.silentPort, tls: "implicit", ca: input.ca, timeout: "300 millis" })
+    yield* attempt("stalled STLS", { port: input.stallingStlsPort, tls: "starttls", ca: input.ca, timeout: "300 millis" })
   })
 }
 
