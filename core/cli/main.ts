@@ -84,6 +84,20 @@ export class CapaUnsupported extends Data.TaggedError("CapaUnsupported")<{
 
 type CliFailure = Pop3Error | FetchError | CapaUnsupported
 
+// What to do about a TLS failure, in this CLI's own flags.
+const hint = (error: CliFailure, options: CliOptions): string => {
+  if (error._tag !== "TlsError") return ""
+  if (error.problem === "untrusted-certificate") {
+    return options.ca === undefined
+      ? "; if the server's certificate comes from a private CA, pass that CA with --ca FILE"
+      : `; the CA in --ca ${options.ca} does not vouch for it either`
+  }
+  if (error.problem === "not-tls" && options.tls === "implicit") {
+    return "; for a server that starts in plaintext and offers STLS, use --tls starttls (usually port 110)"
+  }
+  return ""
+}
+
 // The CLI's own failures: no UIDL or no CAPA is a refusal by the server; local I/O has its own status.
 const exitCodeOfFailure = (error: CliFailure): number =>
   error._tag === "StorageError" ? EXIT.storage : error._tag === "UidlRequired" || error._tag === "CapaUnsupported" ? EXIT.refused : exitCodeOf(error)
@@ -224,7 +238,8 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
   if (failure !== undefined) {
     const error = failure.error
     // Messages quote the server's own words: never raw to the terminal.
-    io.stderr(options.json ? jsonLine({ error: error._tag, message: error.message }) : `pop3: ${printable(error.message)}`)
+    const message = error.message + hint(error, options)
+    io.stderr(options.json ? jsonLine({ error: error._tag, message }) : `pop3: ${printable(message)}`)
     return exitCodeOfFailure(error)
   }
   const defect = exit.cause.reasons.find(Cause.isDieReason)?.defect

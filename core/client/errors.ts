@@ -35,6 +35,13 @@ export class ConnectError extends Data.TaggedError("ConnectError")<{
 export class TlsError extends Data.TaggedError("TlsError")<{
   readonly host: string
   readonly reason: string
+  /**
+   * What went wrong, when it is one of the common cases a caller can act on:
+   * `untrusted-certificate` — no trusted CA signed the server's certificate (a private CA:
+   * pass it as `ca`); `not-tls` — the server did not answer with TLS (a plaintext port:
+   * use `tls: "starttls"`).
+   */
+  readonly problem?: "untrusted-certificate" | "not-tls" | undefined
 }> {
   override get message() {
     return `TLS with ${this.host} failed: ${this.reason}`

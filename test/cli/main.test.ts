@@ -567,5 +567,35 @@ describe("real servers and hostile input (issue 12)", () => {
       noControls([...traced.err, traced.outText])
     })
   })
+
+  describe("TLS errors that say what to do, in one line (item 11)", () => {
+    const bin = new URL("../../core/cli/bin.ts", import.meta.url).pathname
+    const node = new URL("../../node_modules/.bin/node", import.meta.url).pathname
+    const spawnCli = (argv: ReadonlyArray<string>) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        execFile(node, [bin, ...argv], { env: { PATH: process.env["PATH"] ?? "" }, encoding: "buffer", timeout: 10_000 }, (error, _stdout, stderr) => {
+          resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stderr: stderr.toString("utf8") })
+        })
+      })
+
+    it("STLS to an IP address without --ca: one line, no Node warning, no Node advice, and the hint to use --ca FILE", async () => {
+      const { port } = await listen({ tls: testTls })
+      const r = await spawnCli(["--host", "127.0.0.1", "--port", String(port), "--tls", "starttls", "--timeout", "3", "capa"])
+      expect(r.code).toBe(3)
+      expect(r.stderr).not.toContain("DEP0123")
+      expect(r.stderr).not.toContain("--use-system-ca")
+      expect(r.stderr).toMatch(/^pop3: TLS with 127\.0\.0\.1 failed: self-signed certificate [^\n]*; if the server's certificate comes from a private CA, pass that CA with --ca FILE\n$/)
+    })
+
+    it("--tls implicit against a plaintext port: says so and suggests --tls starttls, no OpenSSL text", async () => {
+      const { port } = await listen()
+      const captured = capture()
+      const code = await main(["--host", "127.0.0.1", "--port", String(port), "--tls", "implicit", "--timeout", "3", "capa"], captured.io)
+      expect(code).toBe(3)
+      expect(oneErrorLine(captured.stderr)).toBe(
+        "pop3: TLS with 127.0.0.1 failed: the server did not answer with TLS (is this a plaintext port?); for a server that starts in plaintext and offers STLS, use --tls starttls (usually port 110)"
+      )
+    })
+  })
 })
 
