@@ -88,7 +88,8 @@ Options:
   --ca FILE            trust this CA certificate (PEM) in addition to the system's
   --insecure           do not verify the server certificate (testing only)
   --timeout SECONDS    limit for connecting and for each wait on the server (default 30)
-  --bridge URL         reach the server through a pop3-bridge (ws:// or wss://)
+  --bridge URL         reach the server through a pop3-bridge (ws:// or wss://); its token,
+                       if it needs one, comes from $POP3_BRIDGE_TOKEN
   --trace              print the protocol trace (secrets redacted) to stderr
   --json               print results as JSON
   -h, --help           this text

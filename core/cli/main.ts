@@ -192,6 +192,23 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
   }))
 
 
+// The bridge URL to use: `--bridge`, with the token from POP3_BRIDGE_TOKEN when set — an
+// environment variable, not argv, which every user of the machine can read in `ps`.
+// Neither the URL's query nor the token is ever printed.
+const bridgeUrl = (given: string, token: string | undefined): string | { readonly usage: string } => {
+  if (!/^wss?:\/\//i.test(given)) return { usage: `--bridge must be a ws:// or wss:// URL, got ${JSON.stringify(given.split("?")[0])}` }
+  let url: URL
+  try {
+    url = new URL(given)
+  } catch {
+    return { usage: `--bridge is not a valid URL: ${JSON.stringify(given.split("?")[0])}` }
+  }
+  if (token === undefined || token === "") return given
+  if (url.searchParams.has("token")) return { usage: "the bridge token is given twice: in POP3_BRIDGE_TOKEN and in the --bridge URL; keep only POP3_BRIDGE_TOKEN" }
+  url.searchParams.set("token", token)
+  return url.toString()
+}
+
 /**
  * Runs the CLI and returns the exit status.
  * @category entry
@@ -218,11 +235,12 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
   }
   let transport = io.transport ?? AutoTransport.layer
   if (options.bridge !== undefined) {
-    if (!/^wss?:\/\//i.test(options.bridge)) {
-      io.stderr(`pop3: --bridge must be a ws:// or wss:// URL, got ${JSON.stringify(options.bridge)}`)
+    const bridge = bridgeUrl(options.bridge, io.env["POP3_BRIDGE_TOKEN"])
+    if (typeof bridge !== "string") {
+      io.stderr(`pop3: ${bridge.usage}`)
       return EXIT.usage
     }
-    transport = io.transport ?? WebSocketTransport.layerGlobal(options.bridge)
+    transport = io.transport ?? WebSocketTransport.layerGlobal(bridge)
   }
   if (options.ca !== undefined) {
     try {

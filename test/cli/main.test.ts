@@ -4,6 +4,7 @@
 
 import { execFile } from "node:child_process"
 import net from "node:net"
+import { WebSocketServer } from "ws"
 import { afterEach, describe, expect, it } from "vitest"
 import type { CliIo } from "../../core/cli/main.ts"
 import { main } from "../../core/cli/main.ts"
@@ -596,6 +597,35 @@ describe("real servers and hostile input (issue 12)", () => {
         "pop3: TLS with 127.0.0.1 failed: the server did not answer with TLS (is this a plaintext port?); for a server that starts in plaintext and offers STLS, use --tls starttls (usually port 110)"
       )
     })
+  })
+
+  it("the bridge token comes from POP3_BRIDGE_TOKEN (not argv), reaches the bridge, and is never printed (item 12)", async () => {
+    const TOKEN = "bridge-token-5e1f0a"
+    const requests: Array<string> = []
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 })
+    wss.on("connection", (socket, request) => {
+      requests.push(request.url ?? "")
+      socket.close(4001, "target not allowed")
+    })
+    await new Promise<void>((resolve) => wss.once("listening", () => resolve()))
+    const port = (wss.address() as net.AddressInfo).port
+    try {
+      const captured = capture()
+      const io: CliIo = { ...captured.io, env: { POP3_PASSWORD: PASSWORD, POP3_BRIDGE_TOKEN: TOKEN } }
+      const code = await main(["--bridge", `ws://127.0.0.1:${port}/pop3`, "--host", "pop.example.com", "--tls", "implicit", "--user", USER, "--trace", "stat"], io)
+      expect(code).toBe(3)
+      expect(requests).toHaveLength(1)
+      expect(new URL(requests[0]!, "ws://x").searchParams.get("token")).toBe(TOKEN)
+      expect(captured.stderr.at(-1)).toBe("pop3: the bridge closed the connection (4001: target not allowed)")
+      expect([...captured.stderr, text(captured.stdout())].join("\n")).not.toContain(TOKEN)
+      // Given twice (env and URL): a usage error that does not echo either.
+      const twice = capture()
+      const twiceIo: CliIo = { ...twice.io, env: { POP3_PASSWORD: PASSWORD, POP3_BRIDGE_TOKEN: TOKEN } }
+      expect(await main(["--bridge", `ws://127.0.0.1:${port}/pop3?token=other-secret`, "--host", "h", "--user", USER, "stat"], twiceIo)).toBe(2)
+      expect(oneErrorLine(twice.stderr)).not.toMatch(/other-secret|bridge-token/)
+    } finally {
+      await new Promise<void>((resolve) => wss.close(() => resolve()))
+    }
   })
 })
 
