@@ -99,7 +99,7 @@ Fetch options:
   --maildir DIR        deliver into this Maildir; DIR/tmp, new and cur are created if missing
   --delete             delete the messages on the server once stored and recorded
   --state FILE         the UIDs already fetched (default DIR/.pop3-state.json, keyed by
-                       user@host so accounts can share it); fetch needs UIDL
+                       user, host and port so accounts can share it); fetch needs UIDL
 
 Exit status: 0 ok, 1 the server refused, 2 usage, 3 network/TLS/timeout, 4 protocol violation,
 5 local storage failed (fetch: disk full, permissions, damaged state file).`

@@ -90,8 +90,10 @@ export interface FetchOptions {
   readonly state: string | undefined
   readonly delete: boolean
   readonly json: boolean
-  /** The account's key in the state file (`accountKey(user, host)`). */
+  /** The account's key in the state file (`accountKey(user, host, port)`). */
   readonly account: string
+  /** The key an earlier version used for it (`legacyAccountKey`), to migrate from. */
+  readonly legacyAccount?: string | undefined
 }
 
 /**
@@ -250,7 +252,7 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
     const statePath = options.state ?? defaultStatePath(root)
     const maildir = yield* storage("create the Maildir", root, () => openMaildir(root))
     yield* Effect.promise(() => maildir.cleanTmp().catch(() => 0))
-    const known = yield* storage("read the state file", statePath, () => loadUids(statePath, options.account))
+    const known = yield* storage("read the state file", statePath, () => loadUids(statePath, options.account, options.legacyAccount))
 
     // UIDL and LIST in one round trip when the server pipelines.
     const answers = yield* listings(mailbox)
@@ -287,12 +289,15 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
     for (const uid of known) if (onServer.has(uid)) recorded.add(uid)
     let dirty = recorded.size !== known.size
 
-    // Delivered by a run that did not live to record them (see 3 in the module comment).
-    const inMaildir = yield* storage("look into the Maildir", root, () => maildir.find(new Set(wanted.map((w) => w.key))))
+    // Delivered by a run that did not live to record them (see 3 in the module comment) —
+    // under the key of an earlier version too.
+    const legacyKey = (w: Wanted) => (options.legacyAccount === undefined ? undefined : messageKey(options.legacyAccount, w.uid))
+    const keys = new Set(wanted.flatMap((w) => [w.key, legacyKey(w) ?? w.key]))
+    const inMaildir = yield* storage("look into the Maildir", root, () => maildir.find(keys))
     let recovered = 0
     const toFetch: Array<Wanted> = []
     for (const w of wanted) {
-      if (inMaildir.has(w.key)) {
+      if (inMaildir.has(w.key) || inMaildir.has(legacyKey(w) ?? w.key)) {
         recorded.add(w.uid)
         recovered++
         dirty = true

@@ -22,7 +22,7 @@ import type { Transport } from "../transport/transport.ts"
 import * as WebSocketTransport from "../transport/websocket.ts"
 import { type CliOptions, parseCli, USAGE } from "./args.ts"
 import { type FetchError, fetchMail } from "./fetch.ts"
-import { accountKey } from "./fetch-state.ts"
+import { accountKey, legacyAccountKey } from "./fetch-state.ts"
 import { jsonLine, printable } from "./printable.ts"
 
 /**
@@ -183,7 +183,8 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
           state: command.state,
           delete: command.delete,
           json: options.json,
-          account: accountKey(options.user ?? "", options.host)
+          account: accountKey(options.user ?? "", options.host, options.port),
+          legacyAccount: legacyAccountKey(options.user ?? "", options.host)
         }, { stdout: io.stdout, stderr: io.stderr, progress: io.progress })
         return
       }
