@@ -10,13 +10,15 @@
  * RFC 1939) per message still on the server — UIDs the server no longer lists are dropped
  * when the entry is rewritten.
  *
- * Updates are atomic: the whole file is written to `<file>.<pid>.tmp`, fsynced, renamed
- * over the old one, and the directory fsynced — a crash leaves the old file or the new
- * one, never a mix. Before writing, the file is read again so another account's entry
+ * Updates are atomic: the whole file is written to `<file>.<random>.tmp`, created
+ * exclusively (`wx`: a name planted in advance, a symlink say, fails the write instead of
+ * being followed), fsynced, renamed over the old one, and the directory fsynced — a crash
+ * leaves the old file or the new one, never a mix. Before writing, the file is read again so another account's entry
  * written meanwhile by a concurrent run is kept.
  *
  * @module
  */
+import { randomBytes } from "node:crypto"
 import { open, readFile, rename, unlink } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import { fsyncDir } from "./maildir.ts"
@@ -118,8 +120,8 @@ export const saveUids = async (path: string, account: string, uids: Iterable<str
   const current = await readState(path)
   const next: FetchState = { version: 1, accounts: { ...current.accounts, [account]: { uids: [...uids] } } }
   const dir = dirname(path)
-  const tmp = join(dir, `${basename(path)}.${process.pid}.tmp`)
-  const handle = await open(tmp, "w", 0o600)
+  const tmp = join(dir, `${basename(path)}.${randomBytes(8).toString("hex")}.tmp`)
+  const handle = await open(tmp, "wx", 0o600)
   try {
     try {
       await handle.writeFile(JSON.stringify(next) + "\n")
