@@ -30,7 +30,9 @@
  *    each other and the download, and the next answer is not read while that budget is
  *    used up — memory is bounded by it, never by the mailbox. A message LIST
  *    reports as larger than 16 MiB is streamed to its `tmp/` file with a plain RETR
- *    instead (LIST sizes are hints: one that lies small is still collected).
+ *    instead; and since LIST sizes are only hints (a hostile server can announce 10 octets
+ *    and send without end), a pipelined message that grows past 16 MiB while it arrives
+ *    goes on into its `tmp/` file too: no message is held in memory beyond that.
  *
  * Progress: on a terminal, one line on stderr, redrawn at most 10 times a second. `--json`
  * prints one summary object on stdout at the end. Local I/O failures (disk full,
@@ -42,10 +44,12 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
-import { listings, type Mailbox } from "../client/client.ts"
+import { listings, type Mailbox, retrManyInto } from "../client/client.ts"
+import type { BodySink } from "../client/pipeline.ts"
+import { concatBytes } from "../protocol/bytes.ts"
 import type { Pop3Error } from "../client/errors.ts"
 import { defaultStatePath, loadUids, saveUids, StateFileInvalid } from "./fetch-state.ts"
-import { messageKey, openMaildir } from "./maildir.ts"
+import { type Delivery, messageKey, openMaildir } from "./maildir.ts"
 
 /**
  * Storing locally failed: the Maildir or the state file could not be written or read.
@@ -94,6 +98,8 @@ export interface FetchOptions {
   readonly account: string
   /** The key an earlier version used for it (`legacyAccountKey`), to migrate from. */
   readonly legacyAccount?: string | undefined
+  /** Messages larger than this go to disk as they arrive (default STREAM_THRESHOLD; tests lower it). */
+  readonly streamThreshold?: number | undefined
 }
 
 /**
@@ -417,6 +423,47 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
         yield* stored(w, size)
       })
 
+    // A pipelined message is collected in memory up to the threshold; past it, what came so
+    // far and the rest go straight into its tmp/ file (LIST sizes are hints, see 5 above).
+    const threshold = options.streamThreshold ?? STREAM_THRESHOLD
+    let spilling: Delivery | undefined
+    type Received = { readonly _tag: "Collected"; readonly bytes: Uint8Array } | { readonly _tag: "Streamed"; readonly size: number }
+    const sinkFor = (w: Wanted): BodySink<Received, StorageError> => {
+      const parts: Array<Uint8Array> = []
+      let size = 0
+      let delivery: Delivery | undefined
+      const write = (bytes: Uint8Array) => storage(`store message ${w.msg} in`, root, () => delivery!.write(bytes))
+      return {
+        push: (bytes) => {
+          size += bytes.length
+          if (delivery === undefined && size <= threshold) {
+            // Views into socket chunks: copied once, at the end.
+            parts.push(bytes)
+            return
+          }
+          progress.add(bytes.length, 0)
+          return Effect.gen(function*() {
+            if (delivery === undefined) {
+              delivery = spilling = yield* storage(`store message ${w.msg} in`, root, () => maildir.begin(w.key))
+              const head = concatBytes(parts)
+              parts.length = 0
+              progress.add(head.length, 0)
+              yield* write(head)
+            }
+            yield* write(bytes)
+          })
+        },
+        end: () => {
+          if (delivery === undefined) return Effect.succeed({ _tag: "Collected", bytes: concatBytes(parts, size) })
+          const committed = delivery
+          return Effect.map(storage(`store message ${w.msg} in`, root, () => committed.commit()), (): Received => {
+            spilling = undefined
+            return { _tag: "Streamed", size }
+          })
+        }
+      }
+    }
+
     const download = Effect.gen(function*() {
       progress.start(toFetch.length, totalBytes)
       let i = 0
@@ -436,18 +483,24 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
           batch.set(w.msg, w)
           batchBytes += size
         }
-        yield* Stream.runForEach(mailbox.retrMany([...batch.keys()]), (message) => write(batch.get(message.msg)!, message.bytes))
+        yield* Stream.runForEach(
+          retrManyInto(mailbox, [...batch.keys()], (msg) => sinkFor(batch.get(msg)!)),
+          ({ msg, body }) => (body._tag === "Collected" ? write(batch.get(msg)!, body.bytes) : stored(batch.get(msg)!, body.size))
+        )
       }
       yield* settleWrites
       yield* recordWritten
       if (unrecorded.length > 0 || dirty) yield* save
     }).pipe(
-      // Keep what was stored: the next run then need not even look for it.
+      // Keep what was stored: the next run then need not even look for it. A message that was
+      // going to its tmp/ file when the run failed is removed.
       Effect.onError(() =>
-        Effect.andThen(settleWrites, Effect.suspend(() => {
-          takeWritten()
-          return unrecorded.length > 0 || dirty ? Effect.ignore(save) : Effect.void
-        }))
+        Effect.andThen(Effect.promise(() => spilling?.abort() ?? Promise.resolve()), settleWrites).pipe(
+          Effect.andThen(Effect.suspend(() => {
+            takeWritten()
+            return unrecorded.length > 0 || dirty ? Effect.ignore(save) : Effect.void
+          }))
+        )
       ),
       Effect.ensuring(Effect.sync(() => progress.finish()))
     )

@@ -50,8 +50,8 @@ import { Transport } from "../transport/transport.ts"
 import { type Connection, makeConnection } from "./connection.ts"
 import { type AuthAttempt, AuthError, InvalidArgument, type Pop3Error, ProtocolError, ServerError, TlsError } from "./errors.ts"
 import { classifySocketError, openSocket } from "./open.ts"
-import { PIPELINE_WINDOW, pipelined } from "./pipeline.ts"
-import { type ConnectOptions, type ResolvedOptions, resolveOptions } from "./options.ts"
+import { type BodySink, PIPELINE_WINDOW, pipelined, pipelinedInto } from "./pipeline.ts"
+import { type ConnectOptions, ListingLimits, type ResolvedOptions, resolveOptions } from "./options.ts"
 
 /**
  * The server's greeting.
@@ -422,12 +422,27 @@ const readCapa = (conn: Connection): Effect.Effect<Capabilities, Pop3Error> =>
     return parseCapa(yield* collectLines(conn, encoded))
   })
 
+// A listing is held in memory, so it is bounded (ListingLimits): past the limit, or at a
+// line too long, reading stops and the connection — left mid-body — is abandoned.
 const collectLines = (conn: Connection, encoded: EncodedCommand): Effect.Effect<Array<string>, Pop3Error> =>
   Effect.gen(function*() {
+    const limits = yield* ListingLimits
     const splitter = makeLineSplitter()
     const lines: Array<string> = []
+    let octets = 0
+    const refuse = (reason: string) =>
+      Effect.andThen(conn.abandon(`the answer to ${encoded.redacted} was not read to its end`), Effect.fail(new ProtocolError({ reason })))
     yield* conn.collectBody(encoded, (bytes) => {
-      for (const line of splitter.push(bytes)) lines.push(line)
+      octets += bytes.length
+      try {
+        for (const line of splitter.push(bytes)) lines.push(line)
+      } catch (error) {
+        if (error instanceof RemoteProtocolError) return refuse(error.message)
+        throw error
+      }
+      if (lines.length > limits.lines || octets > limits.octets) {
+        return refuse(`the answer to ${encoded.redacted} is longer than this client's limit of ${limits.lines} lines or ${limits.octets} octets (ListingLimits)`)
+      }
     })
     for (const line of splitter.end()) lines.push(line)
     return lines
@@ -557,3 +572,24 @@ export const listings = (mailbox: Mailbox): Effect.Effect<Listings, Pop3Error> =
     return { uidl: yield* answer(uidl!, parseUidlLine), list: yield* answer(list!, parseListLine) }
   }))
 }
+
+/**
+ * `retrMany` with each body handed to a sink as it arrives instead of being collected —
+ * `pop3 fetch` writes large messages straight to disk, whatever size LIST announced. For
+ * `pop3 fetch`; not exported by the package.
+ * @internal
+ */
+export const retrManyInto = <A, E>(
+  mailbox: Mailbox,
+  msgs: ReadonlyArray<number>,
+  sinkFor: (msg: number) => BodySink<A, E>
+): Stream.Stream<{ readonly msg: number; readonly body: A }, Pop3Error | E> => {
+  const conn = connections.get(mailbox)
+  if (conn === undefined) return Stream.die(new Error("retrManyInto: not a mailbox of this client"))
+  const window = hasCapability(mailbox.capabilities(), "PIPELINING") ? PIPELINE_WINDOW : 1
+  return Stream.mapEffect(
+    pipelinedInto(conn, msgs.map((msg): Command => ({ name: "RETR", msg })), window, (index) => sinkFor(msgs[index]!)),
+    (answer) => answer.body === undefined ? Effect.fail(new ProtocolError({ reason: `RETR ${msgs[answer.index]} was answered without a body` })) : Effect.succeed({ msg: msgs[answer.index]!, body: answer.body })
+  )
+}
+

@@ -5,7 +5,11 @@
 import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as Effect from "effect/Effect"
 import { afterEach, describe, expect, it } from "vitest"
+import { connect } from "../../core/client/client.ts"
+import { fetchMail } from "../../core/cli/fetch.ts"
+import { memoryServer } from "../core/client/harness.ts"
 import { main } from "../../core/cli/main.ts"
 import { accountKey, legacyAccountKey, readState } from "../../core/cli/fetch-state.ts"
 import { makeCrlfToLf } from "../../core/cli/maildir.ts"
@@ -506,6 +510,71 @@ describe("the state file is keyed by host, port and user (issue 12, item 8)", ()
   it("accountKey puts an IPv6 address in brackets and lower-cases the host", () => {
     expect(accountKey("Alice", "POP.Example.COM", 995)).toBe("Alice@pop.example.com:995")
     expect(accountKey("alice", "::1", 110)).toBe("alice@[::1]:110")
+  })
+})
+
+describe("memory is bounded whatever the server announces (issue 12, item 9)", () => {
+  it("a message LIST announces as 10 octets but that keeps coming goes to its tmp/ file as it arrives", async () => {
+    const THRESHOLD = 64 * 1024
+    const LINE = "x".repeat(1000)
+    const HALF = 400 // lines of 1002 octets: ~400 KB before the pause, well past the threshold
+    let release = () => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    let paused = () => {}
+    const pausing = new Promise<void>((resolve) => (paused = resolve))
+    const store = storeOf([message(1), message(2)])
+    const commands: CommandTable = {
+      RETR: {
+        states: ["TRANSACTION"],
+        async run(s, c) {
+          if (c.args[0] !== "2") return defaultCommands["RETR"]!.run(s, c)
+          s.ok("10 octets")
+          s.line("Subject: endless")
+          s.line("")
+          for (let i = 0; i < HALF; i++) s.line(LINE)
+          await s.flush()
+          paused()
+          await gate
+          for (let i = 0; i < HALF; i++) s.line(LINE)
+          s.end()
+        }
+      }
+    }
+    const server = memoryServer({ store, behaviour: { reportedSize: 10, capa: ["USER", "UIDL", "PIPELINING"] }, hooks: { commands } })
+    const dir = tempDir()
+    const fetching = Effect.runPromiseExit(Effect.gen(function*() {
+      const session = yield* connect({ host: "memory.test", tls: "none", timeout: 5000 })
+      const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true })
+      return yield* fetchMail(mailbox, { maildir: dir, state: undefined, delete: false, json: false, account: "alice@memory.test:110", streamThreshold: THRESHOLD }, {
+        stdout: async () => {},
+        stderr: () => {}
+      })
+    }).pipe(Effect.scoped, Effect.provide(server.layer)))
+    try {
+      await pausing
+      // The server has sent ~400 KB of message 2 and waits. Collected in memory, nothing would
+      // be in tmp/ yet; streamed, the file there grows past the threshold.
+      const tmpSize = async (): Promise<number> => {
+        for (let tries = 0; tries < 400; tries++) {
+          const names = readdirSync(join(dir, "tmp"))
+          const size = names.reduce((n, name) => n + statSync(join(dir, "tmp", name)).size, 0)
+          if (size > 2 * THRESHOLD) return size
+          await new Promise((resolve) => setTimeout(resolve, 5))
+        }
+        return 0
+      }
+      expect(await tmpSize()).toBeGreaterThan(2 * THRESHOLD)
+      expect(readdirSync(join(dir, "new"))).toHaveLength(1) // message 1, collected as usual
+    } finally {
+      release()
+    }
+    const exit = await fetching
+    expect(exit._tag).toBe("Success")
+    expect(readdirSync(join(dir, "tmp"))).toEqual([])
+    const files = filesIn(dir)
+    expect(files).toHaveLength(2)
+    expect(files).toContain(`Subject: endless\n\n${`${LINE}\n`.repeat(2 * HALF)}`)
+    expect(sorted(await recordedUids(stateOf(dir)))).toEqual(sorted(store.messages(USER).map((m) => m.uid)))
   })
 })
 

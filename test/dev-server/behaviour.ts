@@ -15,6 +15,8 @@ export interface Behaviour {
    * next, so terminators like "\r\n.\r\n" straddle reads (node-pop3 #36).
    */
   readonly writeChunkSize?: number
+  /** LIST, STAT and RETR's "+OK n octets" report every message as this many octets (sizes that lie, hostile or broken). */
+  readonly reportedSize?: number
   /** LIST, STAT and RETR's "+OK n octets" count LF as one octet, so sizes are too small. */
   readonly wrongListSizes?: boolean
   /** Runs of spaces between the fields of LIST and UIDL lines (Comcast). */

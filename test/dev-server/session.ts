@@ -321,6 +321,12 @@ export class Session {
     this.ended = true
   }
 
+  /** Sends what was written so far and waits until it is on its way (a command that pauses mid-answer). */
+  async flush(): Promise<void> {
+    await this.out.flush()
+    await this.out.settle()
+  }
+
   /** Ends the session once the current command's answer is sent. */
   close(): void {
     this.ended = true
@@ -347,6 +353,7 @@ export class Session {
 
   /** The size LIST and STAT report: the real octet count unless `wrongListSizes`. */
   reportedSize(message: StoredMessage): number {
+    if (this.behaviour.reportedSize !== undefined) return this.behaviour.reportedSize
     if (!this.behaviour.wrongListSizes) return message.data.length
     let size = this.sizeCache.get(message)
     if (size === undefined) {
