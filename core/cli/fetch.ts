@@ -469,7 +469,7 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
       let i = 0
       while (i < toFetch.length) {
         const first = toFetch[i]!
-        if ((sizes.get(first.msg) ?? 0) > STREAM_THRESHOLD) {
+        if ((sizes.get(first.msg) ?? 0) > threshold) {
           yield* streamed(first)
           i++
           continue
@@ -479,7 +479,7 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
         for (; i < toFetch.length && batch.size < BATCH_MESSAGES; i++) {
           const w = toFetch[i]!
           const size = sizes.get(w.msg) ?? 0
-          if (size > STREAM_THRESHOLD || (batch.size > 0 && batchBytes + size > BATCH_BYTES)) break
+          if (size > threshold || (batch.size > 0 && batchBytes + size > BATCH_BYTES)) break
           batch.set(w.msg, w)
           batchBytes += size
         }
