@@ -587,9 +587,10 @@ export const retrManyInto = <A, E>(
   const conn = connections.get(mailbox)
   if (conn === undefined) return Stream.die(new Error("retrManyInto: not a mailbox of this client"))
   const window = hasCapability(mailbox.capabilities(), "PIPELINING") ? PIPELINE_WINDOW : 1
-  return Stream.mapEffect(
+  // RETR is multi-line, so every +OK answer has a body (a -ERR fails the stream).
+  return Stream.map(
     pipelinedInto(conn, msgs.map((msg): Command => ({ name: "RETR", msg })), window, (index) => sinkFor(msgs[index]!)),
-    (answer) => answer.body === undefined ? Effect.fail(new ProtocolError({ reason: `RETR ${msgs[answer.index]} was answered without a body` })) : Effect.succeed({ msg: msgs[answer.index]!, body: answer.body })
+    (answer) => ({ msg: msgs[answer.index]!, body: answer.body as A })
   )
 }
 

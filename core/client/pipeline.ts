@@ -134,15 +134,11 @@ export const pipelinedInto = <A, E>(
       Effect.flatMap(conn.status(entry.encoded), (status) => {
         if (status.kind !== "ok" || !entry.encoded.multiline) return Effect.succeed({ index: entry.index, status, body: undefined })
         const into = sink(entry.index)
-        return Effect.map(
-          Effect.andThen(
-            conn.collectBody(entry.encoded, into.push).pipe(
-              // A sink that failed mid-body leaves the rest of it on the wire.
-              Effect.tapError(() => conn.idle() ? Effect.void : conn.abandon("a body was not read to its end"))
-            ),
-            Effect.suspend(into.end)
-          ),
-          (body): SunkAnswer<B> => ({ index: entry.index, status, body })
+        return conn.collectBody(entry.encoded, into.push).pipe(
+          // A sink that failed mid-body leaves the rest of it on the wire.
+          Effect.tapError(() => conn.idle() ? Effect.void : conn.abandon("a body was not read to its end")),
+          Effect.flatMap(into.end),
+          Effect.map((body): SunkAnswer<B> => ({ index: entry.index, status, body }))
         )
       })
 
