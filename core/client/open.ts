@@ -56,7 +56,7 @@ export const classifySocketError = (target: Target, error: Socket.SocketError, t
   const cause = "cause" in reason ? reason.cause : undefined
   const text = cause === undefined ? reason.message : describe(cause)
   const code = cause instanceof Error ? String((cause as { code?: unknown }).code ?? "") : ""
-  if (tlsPhase || reason._tag === "SocketUpgradeError" || TLS_FAILURE.test(code) || (target.tls === "implicit" && TLS_FAILURE.test(text))) {
+  if (tlsPhase || reason._tag === "SocketUpgradeError" || TLS_FAILURE.test(code) || (target.tls === "implicit" && (TLS_FAILURE.test(text) || NOT_TLS.test(text)))) {
     return tlsError(target, text, code)
   }
   if (reason._tag === "SocketCloseError") {

@@ -287,7 +287,8 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
         "starttls, insecure": insecure,
         "closed port": { error: { tag: "ConnectError", message: expect.any(String) } },
         "silent server": { error: { tag: "TimeoutError", message: expect.any(String) } },
-        "stalled STLS": { error: { tag: "TimeoutError", message: "timed out after 300 ms waiting for the TLS handshake after STLS" } }
+        "stalled STLS": { error: { tag: "TimeoutError", message: "timed out after 300 ms waiting for the TLS handshake after STLS" } },
+        "implicit TLS to the plaintext port": { error: { tag: "TlsError", message: expect.stringMatching(/the server did not answer with TLS \(is this a plaintext port\?\)$/) } }
       }
       for (const [name, value] of Object.entries(want)) {
         expect(steps.get(name), `${runtime}: ${name} (${context(runtime)})`).toMatchObject(value as object)

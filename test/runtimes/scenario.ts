@@ -133,6 +133,7 @@ const failures = (input: ScenarioInput): Effect.Effect<void, never, Transport> =
     yield* attempt("closed port", { port: input.closedPort, tls: "none" })
     yield* attempt("silent server", { port: input.silentPort, tls: "implicit", ca: input.ca, timeout: "300 millis" })
     yield* attempt("stalled STLS", { port: input.stallingStlsPort, tls: "starttls", ca: input.ca, timeout: "300 millis" })
+    yield* attempt("implicit TLS to the plaintext port", { port: input.port, tls: "implicit", ca: input.ca })
   })
 }
 
