@@ -9,6 +9,7 @@ import { md5 } from "@noble/hashes/legacy.js"
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import { AuthError } from "../client/errors.ts"
 import type { Mechanism } from "./mechanism.ts"
 
 /**
@@ -29,10 +30,13 @@ export const apop: Mechanism = {
   offered: (ex) => ex.apopTimestamp !== undefined,
   authenticate: (ex, credentials) =>
     Effect.suspend(() =>
-      ex.send({
-        name: "APOP",
-        user: credentials.user,
-        digest: apopDigest(ex.apopTimestamp ?? "", Redacted.value(credentials.password))
-      })
+      // Without the greeting's timestamp the "digest" would be an unsalted MD5 of the password.
+      ex.apopTimestamp === undefined
+        ? Effect.fail(new AuthError({ attempts: [], reason: "APOP needs the timestamp of the server's greeting, and this greeting has none; nothing was sent", notOffered: true }))
+        : ex.send({
+          name: "APOP",
+          user: credentials.user,
+          digest: apopDigest(ex.apopTimestamp, Redacted.value(credentials.password))
+        })
     )
 }

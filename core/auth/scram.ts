@@ -33,6 +33,12 @@ const decoder = new TextDecoder()
 // PBKDF2 iteration counts above this are refused: a hostile server could ask for 2^31
 // and freeze the client. RFC 7677 recommends 4096; Dovecot uses 4096.
 const MAX_ITERATIONS = 1_000_000
+/**
+ * Fewer PBKDF2 iterations than this are refused (RFC 7677 §4: at least 4096): a server —
+ * or whoever answers in its place — asking for 1 gets a proof that is cheap to crack offline.
+ * @category limits
+ */
+export const MIN_ITERATIONS = 4096
 
 /**
  * The part of WebCrypto's `SubtleCrypto` that SCRAM uses (`crypto.subtle` is one).
@@ -140,8 +146,11 @@ export const scramClient = (hash: Hash, user: string, password: string, nonce: s
     }
     if (salt === undefined || salt.length === 0) return refuse("the server's salt is missing or not base64")
     // Checked before any derivation starts: the count is the server's to choose.
-    if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS) {
+    if (!Number.isSafeInteger(iterations) || iterations > MAX_ITERATIONS) {
       return refuse(`the server asked for an unacceptable iteration count (${attrs.get("i")})`)
+    }
+    if (iterations < MIN_ITERATIONS) {
+      return refuse(`the server asked for ${iterations} iterations, fewer than the ${MIN_ITERATIONS} RFC 7677 requires; a proof that weak is cheap to crack offline`)
     }
     const subtle = options.subtle === undefined ? globalThis.crypto?.subtle : options.subtle ?? undefined
     const passwordBytes = utf8ToBytes(preparedPassword)

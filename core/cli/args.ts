@@ -88,7 +88,8 @@ Options:
   --ca FILE            trust this CA certificate (PEM) in addition to the system's
   --insecure           do not verify the server certificate (testing only)
   --timeout SECONDS    limit for connecting and for each wait on the server (default 30)
-  --bridge URL         reach the server through a pop3-bridge (ws:// or wss://)
+  --bridge URL         reach the server through a pop3-bridge (ws:// or wss://); its token,
+                       if it needs one, comes from $POP3_BRIDGE_TOKEN
   --trace              print the protocol trace (secrets redacted) to stderr
   --json               print results as JSON
   -h, --help           this text
@@ -98,7 +99,7 @@ Fetch options:
   --maildir DIR        deliver into this Maildir; DIR/tmp, new and cur are created if missing
   --delete             delete the messages on the server once stored and recorded
   --state FILE         the UIDs already fetched (default DIR/.pop3-state.json, keyed by
-                       user@host so accounts can share it); fetch needs UIDL
+                       user, host and port so accounts can share it); fetch needs UIDL
 
 Exit status: 0 ok, 1 the server refused, 2 usage, 3 network/TLS/timeout, 4 protocol violation,
 5 local storage failed (fetch: disk full, permissions, damaged state file).`
@@ -150,10 +151,14 @@ const parseCommand = (words: ReadonlyArray<string>, fetch: FetchFlags): CliComma
     case "dele": {
       if (rest.length === 0) return "dele takes at least one message number"
       const msgs: Array<number> = []
+      const seen = new Set<number>()
       for (const word of rest) {
         const msg = positiveInt(word, "a message number")
         if (typeof msg === "string") return msg
-        msgs.push(msg)
+        // Servers answer a repeated DELE n with -ERR (Cyrus, Courier, popa3d, Solid), which
+        // would undo the whole run: each message is marked once.
+        if (!seen.has(msg)) msgs.push(msg)
+        seen.add(msg)
       }
       return { name, msgs }
     }

@@ -2,7 +2,7 @@
  * The state file of `pop3 fetch`: per account, the UIDs of the messages already stored.
  *
  * ```json
- * {"version":1,"accounts":{"alice@pop.example.com":{"uids":["1.9f2c…","2.77ab…"]}}}
+ * {"version":1,"accounts":{"alice@pop.example.com:995":{"uids":["1.9f2c…","2.77ab…"]}}}
  * ```
  *
  * One file can serve several accounts (the default lives in the Maildir, which accounts
@@ -10,13 +10,15 @@
  * RFC 1939) per message still on the server — UIDs the server no longer lists are dropped
  * when the entry is rewritten.
  *
- * Updates are atomic: the whole file is written to `<file>.<pid>.tmp`, fsynced, renamed
- * over the old one, and the directory fsynced — a crash leaves the old file or the new
- * one, never a mix. Before writing, the file is read again so another account's entry
+ * Updates are atomic: the whole file is written to `<file>.<random>.tmp`, created
+ * exclusively (`wx`: a name planted in advance, a symlink say, fails the write instead of
+ * being followed), fsynced, renamed over the old one, and the directory fsynced — a crash
+ * leaves the old file or the new one, never a mix. Before writing, the file is read again so another account's entry
  * written meanwhile by a concurrent run is kept.
  *
  * @module
  */
+import { randomBytes } from "node:crypto"
 import { open, readFile, rename, unlink } from "node:fs/promises"
 import { basename, dirname, join } from "node:path"
 import { fsyncDir } from "./maildir.ts"
@@ -44,11 +46,23 @@ export class StateFileInvalid extends Error {
 }
 
 /**
- * The account's key in the file (and in Maildir file names): user and host. Not the port,
- * so switching between 110 with STLS and 995 keeps the account's state.
+ * The account's key in the file (and in Maildir file names): user, host and port — two
+ * servers on one host are two mailboxes with their own UIDs (`alice@pop.example.com:995`,
+ * `alice@[::1]:110`).
  * @category models
  */
-export const accountKey = (user: string, host: string): string => `${user}@${host.toLowerCase()}`
+export const accountKey = (user: string, host: string, port: number): string => {
+  const name = host.toLowerCase()
+  return `${user}@${name.includes(":") ? `[${name}]` : name}:${port}`
+}
+
+/**
+ * The key earlier versions used (`user@host`, no port). A state file that has it and not
+ * the new key is migrated: the old entry seeds the account's first run on each port (it
+ * may be any of them), and is left in place for the others.
+ * @category models
+ */
+export const legacyAccountKey = (user: string, host: string): string => `${user}@${host.toLowerCase()}`
 
 /**
  * Where the state lives when `--state` is not given.
@@ -89,11 +103,14 @@ export const readState = async (path: string): Promise<FetchState> => {
 }
 
 /**
- * The UIDs recorded for one account.
+ * The UIDs recorded for one account; when it has no entry yet, those of its `legacy` key
+ * (see `legacyAccountKey`).
  * @category reading
  */
-export const loadUids = async (path: string, account: string): Promise<Set<string>> =>
-  new Set((await readState(path)).accounts[account]?.uids ?? [])
+export const loadUids = async (path: string, account: string, legacy?: string): Promise<Set<string>> => {
+  const { accounts } = await readState(path)
+  return new Set(accounts[account]?.uids ?? (legacy !== undefined ? accounts[legacy]?.uids : undefined) ?? [])
+}
 
 /**
  * Replaces the account's UIDs, atomically (see the module comment).
@@ -103,8 +120,8 @@ export const saveUids = async (path: string, account: string, uids: Iterable<str
   const current = await readState(path)
   const next: FetchState = { version: 1, accounts: { ...current.accounts, [account]: { uids: [...uids] } } }
   const dir = dirname(path)
-  const tmp = join(dir, `${basename(path)}.${process.pid}.tmp`)
-  const handle = await open(tmp, "w", 0o600)
+  const tmp = join(dir, `${basename(path)}.${randomBytes(8).toString("hex")}.tmp`)
+  const handle = await open(tmp, "wx", 0o600)
   try {
     try {
       await handle.writeFile(JSON.stringify(next) + "\n")

@@ -30,7 +30,9 @@
  *    each other and the download, and the next answer is not read while that budget is
  *    used up — memory is bounded by it, never by the mailbox. A message LIST
  *    reports as larger than 16 MiB is streamed to its `tmp/` file with a plain RETR
- *    instead (LIST sizes are hints: one that lies small is still collected).
+ *    instead; and since LIST sizes are only hints (a hostile server can announce 10 octets
+ *    and send without end), a pipelined message that grows past 16 MiB while it arrives
+ *    goes on into its `tmp/` file too: no message is held in memory beyond that.
  *
  * Progress: on a terminal, one line on stderr, redrawn at most 10 times a second. `--json`
  * prints one summary object on stdout at the end. Local I/O failures (disk full,
@@ -42,10 +44,12 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
-import { listings, type Mailbox } from "../client/client.ts"
+import { listings, type Mailbox, retrManyInto } from "../client/client.ts"
+import type { BodySink } from "../client/pipeline.ts"
+import { concatBytes } from "../protocol/bytes.ts"
 import type { Pop3Error } from "../client/errors.ts"
 import { defaultStatePath, loadUids, saveUids, StateFileInvalid } from "./fetch-state.ts"
-import { messageKey, openMaildir } from "./maildir.ts"
+import { type Delivery, messageKey, openMaildir } from "./maildir.ts"
 
 /**
  * Storing locally failed: the Maildir or the state file could not be written or read.
@@ -90,8 +94,12 @@ export interface FetchOptions {
   readonly state: string | undefined
   readonly delete: boolean
   readonly json: boolean
-  /** The account's key in the state file (`accountKey(user, host)`). */
+  /** The account's key in the state file (`accountKey(user, host, port)`). */
   readonly account: string
+  /** The key an earlier version used for it (`legacyAccountKey`), to migrate from. */
+  readonly legacyAccount?: string | undefined
+  /** Messages larger than this go to disk as they arrive (default STREAM_THRESHOLD; tests lower it). */
+  readonly streamThreshold?: number | undefined
 }
 
 /**
@@ -250,7 +258,7 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
     const statePath = options.state ?? defaultStatePath(root)
     const maildir = yield* storage("create the Maildir", root, () => openMaildir(root))
     yield* Effect.promise(() => maildir.cleanTmp().catch(() => 0))
-    const known = yield* storage("read the state file", statePath, () => loadUids(statePath, options.account))
+    const known = yield* storage("read the state file", statePath, () => loadUids(statePath, options.account, options.legacyAccount))
 
     // UIDL and LIST in one round trip when the server pipelines.
     const answers = yield* listings(mailbox)
@@ -287,12 +295,15 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
     for (const uid of known) if (onServer.has(uid)) recorded.add(uid)
     let dirty = recorded.size !== known.size
 
-    // Delivered by a run that did not live to record them (see 3 in the module comment).
-    const inMaildir = yield* storage("look into the Maildir", root, () => maildir.find(new Set(wanted.map((w) => w.key))))
+    // Delivered by a run that did not live to record them (see 3 in the module comment) —
+    // under the key of an earlier version too.
+    const legacyKey = (w: Wanted) => (options.legacyAccount === undefined ? undefined : messageKey(options.legacyAccount, w.uid))
+    const keys = new Set(wanted.flatMap((w) => [w.key, legacyKey(w) ?? w.key]))
+    const inMaildir = yield* storage("look into the Maildir", root, () => maildir.find(keys))
     let recovered = 0
     const toFetch: Array<Wanted> = []
     for (const w of wanted) {
-      if (inMaildir.has(w.key)) {
+      if (inMaildir.has(w.key) || inMaildir.has(legacyKey(w) ?? w.key)) {
         recorded.add(w.uid)
         recovered++
         dirty = true
@@ -412,12 +423,53 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
         yield* stored(w, size)
       })
 
+    // A pipelined message is collected in memory up to the threshold; past it, what came so
+    // far and the rest go straight into its tmp/ file (LIST sizes are hints, see 5 above).
+    const threshold = options.streamThreshold ?? STREAM_THRESHOLD
+    let spilling: Delivery | undefined
+    type Received = { readonly _tag: "Collected"; readonly bytes: Uint8Array } | { readonly _tag: "Streamed"; readonly size: number }
+    const sinkFor = (w: Wanted): BodySink<Received, StorageError> => {
+      const parts: Array<Uint8Array> = []
+      let size = 0
+      let delivery: Delivery | undefined
+      const write = (bytes: Uint8Array) => storage(`store message ${w.msg} in`, root, () => delivery!.write(bytes))
+      return {
+        push: (bytes) => {
+          size += bytes.length
+          if (delivery === undefined && size <= threshold) {
+            // Views into socket chunks: copied once, at the end.
+            parts.push(bytes)
+            return
+          }
+          progress.add(bytes.length, 0)
+          return Effect.gen(function*() {
+            if (delivery === undefined) {
+              delivery = spilling = yield* storage(`store message ${w.msg} in`, root, () => maildir.begin(w.key))
+              const head = concatBytes(parts)
+              parts.length = 0
+              progress.add(head.length, 0)
+              yield* write(head)
+            }
+            yield* write(bytes)
+          })
+        },
+        end: () => {
+          if (delivery === undefined) return Effect.succeed({ _tag: "Collected", bytes: concatBytes(parts, size) })
+          const committed = delivery
+          return Effect.map(storage(`store message ${w.msg} in`, root, () => committed.commit()), (): Received => {
+            spilling = undefined
+            return { _tag: "Streamed", size }
+          })
+        }
+      }
+    }
+
     const download = Effect.gen(function*() {
       progress.start(toFetch.length, totalBytes)
       let i = 0
       while (i < toFetch.length) {
         const first = toFetch[i]!
-        if ((sizes.get(first.msg) ?? 0) > STREAM_THRESHOLD) {
+        if ((sizes.get(first.msg) ?? 0) > threshold) {
           yield* streamed(first)
           i++
           continue
@@ -427,22 +479,28 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
         for (; i < toFetch.length && batch.size < BATCH_MESSAGES; i++) {
           const w = toFetch[i]!
           const size = sizes.get(w.msg) ?? 0
-          if (size > STREAM_THRESHOLD || (batch.size > 0 && batchBytes + size > BATCH_BYTES)) break
+          if (size > threshold || (batch.size > 0 && batchBytes + size > BATCH_BYTES)) break
           batch.set(w.msg, w)
           batchBytes += size
         }
-        yield* Stream.runForEach(mailbox.retrMany([...batch.keys()]), (message) => write(batch.get(message.msg)!, message.bytes))
+        yield* Stream.runForEach(
+          retrManyInto(mailbox, [...batch.keys()], (msg) => sinkFor(batch.get(msg)!)),
+          ({ msg, body }) => (body._tag === "Collected" ? write(batch.get(msg)!, body.bytes) : stored(batch.get(msg)!, body.size))
+        )
       }
       yield* settleWrites
       yield* recordWritten
       if (unrecorded.length > 0 || dirty) yield* save
     }).pipe(
-      // Keep what was stored: the next run then need not even look for it.
+      // Keep what was stored: the next run then need not even look for it. A message that was
+      // going to its tmp/ file when the run failed is removed.
       Effect.onError(() =>
-        Effect.andThen(settleWrites, Effect.suspend(() => {
-          takeWritten()
-          return unrecorded.length > 0 || dirty ? Effect.ignore(save) : Effect.void
-        }))
+        Effect.andThen(Effect.promise(() => spilling?.abort() ?? Promise.resolve()), settleWrites).pipe(
+          Effect.andThen(Effect.suspend(() => {
+            takeWritten()
+            return unrecorded.length > 0 || dirty ? Effect.ignore(save) : Effect.void
+          }))
+        )
       ),
       Effect.ensuring(Effect.sync(() => progress.finish()))
     )

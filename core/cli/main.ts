@@ -10,6 +10,7 @@ import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
 import { readFileSync } from "node:fs"
 import { toBase64 } from "../auth/sasl.ts"
 import { connect, type Mailbox } from "../client/client.ts"
@@ -21,7 +22,8 @@ import type { Transport } from "../transport/transport.ts"
 import * as WebSocketTransport from "../transport/websocket.ts"
 import { type CliOptions, parseCli, USAGE } from "./args.ts"
 import { type FetchError, fetchMail } from "./fetch.ts"
-import { accountKey } from "./fetch-state.ts"
+import { accountKey, legacyAccountKey } from "./fetch-state.ts"
+import { jsonLine, printable } from "./printable.ts"
 
 /**
  * What the CLI touches of the outside world; tests pass their own.
@@ -67,19 +69,55 @@ export const exitCodeOf = (error: Pop3Error): number => {
   }
 }
 
-// fetch's own failures: no UIDL is a refusal by the server; local I/O has its own status.
-const exitCodeOfFailure = (error: Pop3Error | FetchError): number =>
-  error._tag === "StorageError" ? EXIT.storage : error._tag === "UidlRequired" ? EXIT.refused : exitCodeOf(error)
+/**
+ * `capa` on a server that answers CAPA with `-ERR` (popa3d, Solid POP3): it has no RFC 2449
+ * capabilities to list. CLI exit 1.
+ * @category errors
+ */
+export class CapaUnsupported extends Data.TaggedError("CapaUnsupported")<{
+  readonly text: string
+}> {
+  override get message() {
+    return `the server does not support CAPA (RFC 2449; it answered -ERR${this.text === "" ? "" : ` ${this.text}`}), so it has no capabilities to list`
+  }
+}
+
+type CliFailure = Pop3Error | FetchError | CapaUnsupported
+
+// What to do about a TLS failure, in this CLI's own flags.
+const hint = (error: CliFailure, options: CliOptions): string => {
+  if (error._tag !== "TlsError") return ""
+  if (error.problem === "untrusted-certificate") {
+    return options.ca === undefined
+      ? "; if the server's certificate comes from a private CA, pass that CA with --ca FILE"
+      : `; the CA in --ca ${options.ca} does not vouch for it either`
+  }
+  if (error.problem === "not-tls" && options.tls === "implicit") {
+    return "; for a server that starts in plaintext and offers STLS, use --tls starttls (usually port 110)"
+  }
+  return ""
+}
+
+// The CLI's own failures: no UIDL or no CAPA is a refusal by the server; local I/O has its own status.
+const exitCodeOfFailure = (error: CliFailure): number =>
+  error._tag === "StorageError" ? EXIT.storage : error._tag === "UidlRequired" || error._tag === "CapaUnsupported" ? EXIT.refused : exitCodeOf(error)
 
 const VERSION = "0.2.0"
 
 const capaJson = (caps: Capabilities) => Object.fromEntries(caps.entries)
 
-const run = (options: CliOptions, io: CliIo): Effect.Effect<void, Pop3Error | FetchError, Transport> =>
+const printCapa = (caps: Capabilities, options: CliOptions, out: (text: string) => Effect.Effect<void>, json: (value: unknown) => Effect.Effect<void>) =>
+  caps.refused !== undefined
+    ? Effect.fail(new CapaUnsupported({ text: caps.refused }))
+    : options.json
+    ? json(capaJson(caps))
+    : out(caps.lines.map((l) => printable(l) + "\n").join(""))
+
+const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Transport> =>
   Effect.scoped(Effect.gen(function*() {
     const start = Date.now()
     const out = (bytes: Uint8Array | string) => Effect.promise(() => io.stdout(bytes))
-    const json = (value: unknown) => out(JSON.stringify(value) + "\n")
+    const json = (value: unknown) => out(jsonLine(value) + "\n")
     const session = yield* connect({
       host: options.host,
       port: options.port,
@@ -87,12 +125,11 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, Pop3Error | Fe
       insecure: options.insecure,
       timeout: options.timeoutSeconds * 1000,
       ...(options.ca !== undefined ? { ca: io.readFile(options.ca) } : {}),
-      ...(options.trace ? { trace: (event) => io.stderr(formatTraceEvent(event, start)) } : {})
+      ...(options.trace ? { trace: (event) => io.stderr(printable(formatTraceEvent(event, start))) } : {})
     })
     const command = options.command
     if (command.name === "capa" && options.user === undefined) {
-      const caps = session.capabilities()
-      return yield* options.json ? json(capaJson(caps)) : out(caps.lines.map((l) => l + "\n").join(""))
+      return yield* printCapa(session.capabilities(), options, out, json)
     }
     const mailbox: Mailbox = yield* session.login({
       user: options.user ?? "",
@@ -103,8 +140,7 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, Pop3Error | Fe
     })
     switch (command.name) {
       case "capa": {
-        const caps = mailbox.capabilities()
-        yield* options.json ? json(capaJson(caps)) : out(caps.lines.map((l) => l + "\n").join(""))
+        yield* printCapa(mailbox.capabilities(), options, out, json)
         break
       }
       case "stat": {
@@ -147,7 +183,8 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, Pop3Error | Fe
           state: command.state,
           delete: command.delete,
           json: options.json,
-          account: accountKey(options.user ?? "", options.host)
+          account: accountKey(options.user ?? "", options.host, options.port),
+          legacyAccount: legacyAccountKey(options.user ?? "", options.host)
         }, { stdout: io.stdout, stderr: io.stderr, progress: io.progress })
         return
       }
@@ -155,6 +192,23 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, Pop3Error | Fe
     yield* mailbox.quit
   }))
 
+
+// The bridge URL to use: `--bridge`, with the token from POP3_BRIDGE_TOKEN when set — an
+// environment variable, not argv, which every user of the machine can read in `ps`.
+// Neither the URL's query nor the token is ever printed.
+const bridgeUrl = (given: string, token: string | undefined): string | { readonly usage: string } => {
+  if (!/^wss?:\/\//i.test(given)) return { usage: `--bridge must be a ws:// or wss:// URL, got ${JSON.stringify(given.split("?")[0])}` }
+  let url: URL
+  try {
+    url = new URL(given)
+  } catch {
+    return { usage: `--bridge is not a valid URL: ${JSON.stringify(given.split("?")[0])}` }
+  }
+  if (token === undefined || token === "") return given
+  if (url.searchParams.has("token")) return { usage: "the bridge token is given twice: in POP3_BRIDGE_TOKEN and in the --bridge URL; keep only POP3_BRIDGE_TOKEN" }
+  url.searchParams.set("token", token)
+  return url.toString()
+}
 
 /**
  * Runs the CLI and returns the exit status.
@@ -182,11 +236,12 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
   }
   let transport = io.transport ?? AutoTransport.layer
   if (options.bridge !== undefined) {
-    if (!/^wss?:\/\//i.test(options.bridge)) {
-      io.stderr(`pop3: --bridge must be a ws:// or wss:// URL, got ${JSON.stringify(options.bridge)}`)
+    const bridge = bridgeUrl(options.bridge, io.env["POP3_BRIDGE_TOKEN"])
+    if (typeof bridge !== "string") {
+      io.stderr(`pop3: ${bridge.usage}`)
       return EXIT.usage
     }
-    transport = io.transport ?? WebSocketTransport.layerGlobal(options.bridge)
+    transport = io.transport ?? WebSocketTransport.layerGlobal(bridge)
   }
   if (options.ca !== undefined) {
     try {
@@ -201,7 +256,9 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
   const failure = exit.cause.reasons.find(Cause.isFailReason)
   if (failure !== undefined) {
     const error = failure.error
-    io.stderr(options.json ? JSON.stringify({ error: error._tag, message: error.message }) : `pop3: ${error.message}`)
+    // Messages quote the server's own words: never raw to the terminal.
+    const message = error.message + hint(error, options)
+    io.stderr(options.json ? jsonLine({ error: error._tag, message }) : `pop3: ${printable(message)}`)
     return exitCodeOfFailure(error)
   }
   const defect = exit.cause.reasons.find(Cause.isDieReason)?.defect

@@ -50,8 +50,8 @@ import { Transport } from "../transport/transport.ts"
 import { type Connection, makeConnection } from "./connection.ts"
 import { type AuthAttempt, AuthError, InvalidArgument, type Pop3Error, ProtocolError, ServerError, TlsError } from "./errors.ts"
 import { classifySocketError, openSocket } from "./open.ts"
-import { PIPELINE_WINDOW, pipelined } from "./pipeline.ts"
-import { type ConnectOptions, type ResolvedOptions, resolveOptions } from "./options.ts"
+import { type BodySink, PIPELINE_WINDOW, pipelined, pipelinedInto } from "./pipeline.ts"
+import { type ConnectOptions, ListingLimits, type ResolvedOptions, resolveOptions } from "./options.ts"
 
 /**
  * The server's greeting.
@@ -67,8 +67,9 @@ export interface Greeting {
 /**
  * The mechanisms `login` knows, strongest first. `auto` tries those the server offers in
  * this order — SCRAM-SHA-256 > SCRAM-SHA-1 > CRAM-MD5 > APOP > PLAIN > LOGIN > USER — and
- * the plaintext ones (PLAIN, LOGIN, USER) only over TLS unless `allowPlaintext`. It moves
- * to the next only when a refusal carries no response code. XOAUTH2 and OAUTHBEARER take
+ * only over an encrypted path unless `allowPlaintext`. It moves to the next only when a
+ * refusal carries no response code, and stops after `MAX_AUTO_FAILURES` refusals. A
+ * mechanism named explicitly must be offered by the server. XOAUTH2 and OAUTHBEARER take
  * an OAuth token as the password and are used only when named.
  * @category auth
  */
@@ -88,6 +89,15 @@ export const mechanisms: ReadonlyArray<Mechanism> = [
 const AUTO_EXCLUDED = new Set(["XOAUTH2", "OAUTHBEARER"])
 
 /**
+ * The most failed logins `auto` risks at the server: servers that send no response codes
+ * (Courier) cannot say whether the password or the mechanism was wrong, and each failure
+ * counts toward fail2ban and account lockouts. Two keep the useful case — an account that
+ * cannot do CRAM-MD5 (Courier checking passwords through PAM) logs in with the next one.
+ * @category auth
+ */
+export const MAX_AUTO_FAILURES = 2
+
+/**
  * How to log in.
  * @category models
  */
@@ -96,7 +106,11 @@ export interface LoginOptions {
   readonly password: string | Redacted.Redacted<string>
   /** A mechanism name (`user`, `apop`, …) or `auto` (default): the strongest offered. */
   readonly mechanism?: string | undefined
-  /** Allow mechanisms that reveal the password on a connection without TLS. Default false. */
+  /**
+   * Log in on a connection without TLS: plaintext mechanisms reveal the password, and
+   * challenge-response ones (CRAM-MD5, APOP, SCRAM) a digest that can be cracked offline.
+   * Default false.
+   */
   readonly allowPlaintext?: boolean | undefined
 }
 
@@ -229,7 +243,9 @@ const establish = (resolved: ResolvedOptions): Effect.Effect<Established, Pop3Er
           reason: `the server refused STLS${status.text !== "" ? `: ${status.text}` : ""}${hasCapability(capabilities, "STLS") ? "" : " (it does not announce STLS; use --tls implicit, or --tls none to go without encryption)"}`
         })
       }
-      yield* conn.upgrade(transport.upgradeOptions(target)).pipe(Effect.mapError((error) => classifySocketError(target, error, true, transport)))
+      yield* conn.upgrade(transport.upgradeOptions(target)).pipe(
+        Effect.mapError((error) => (error._tag === "TimeoutError" ? error : classifySocketError(target, error, true, transport)))
+      )
       secure = true
       // RFC 2595 §4: forget everything learned before TLS and ask again.
       capabilities = yield* readCapa(conn)
@@ -316,8 +332,19 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
           // (wrong credentials), [IN-USE], [LOGIN-DELAY], [SYS/…] will not change with
           // another mechanism, and each extra failure counts toward account lockouts.
           if (status.code !== undefined) break
+          // Without a code (Courier) a refusal may mean "not this mechanism for this account"
+          // (PAM cannot check CRAM-MD5) or a wrong password: one more mechanism, no more.
+          if (attempts.length >= MAX_AUTO_FAILURES) break
         }
-        return yield* new AuthError({ attempts, reason: attempts.length === 1 ? `${attempts[0]!.mechanism} was refused` : "every mechanism tried was refused" })
+        const more = candidates.length > attempts.length && attempts.length >= MAX_AUTO_FAILURES && attempts.every((a) => a.code === undefined)
+        return yield* new AuthError({
+          attempts,
+          reason: attempts.length === 1
+            ? `${attempts[0]!.mechanism} was refused`
+            : more
+            ? `${attempts.length} mechanisms were refused; no more are tried, as each failed login counts toward lockouts`
+            : "every mechanism tried was refused"
+        })
       })
 
     return {
@@ -342,35 +369,47 @@ const unsafeCharacter = (what: string, value: string): InvalidArgument | undefin
     : new InvalidArgument({ reason: `login: the ${what} contains a ${unsafe.name} character at position ${unsafe.index}; nothing was sent` })
 }
 
+// Why a named mechanism cannot be used with this server (RFC 1939 §7, RFC 2449, RFC 5034).
+const notOfferedReason = (mechanism: Mechanism, exchange: AuthExchange): string => {
+  if (mechanism.name === "APOP") return "the server's greeting has no APOP timestamp"
+  if (mechanism.name === "USER") return "the server does not announce USER in its capabilities (some servers allow it only after STLS)"
+  if (exchange.capabilities.refused !== undefined) return "the server has no CAPA, so it announces no SASL mechanisms"
+  const sasl = exchange.capabilities.entries.get("SASL") ?? []
+  return sasl.length === 0 ? "the server announces no SASL mechanisms" : `the server offers SASL ${sasl.join(" ")}`
+}
+
 const chooseMechanisms = (exchange: AuthExchange, login: LoginOptions): Effect.Effect<ReadonlyArray<Mechanism>, AuthError | InvalidArgument> => {
   const wanted = (login.mechanism ?? "auto").toUpperCase()
-  const allowPlain = login.allowPlaintext === true || exchange.secure
+  // Without encryption every mechanism gives something away: plaintext ones the password,
+  // challenge-response ones (CRAM-MD5, APOP, SCRAM) a digest that an active attacker, who
+  // chooses the challenge, cracks offline. Either needs the caller's explicit consent.
+  const unencryptedAllowed = login.allowPlaintext === true || exchange.secure
+  const unencrypted = (names: ReadonlyArray<Mechanism>) => {
+    const plaintext = names.filter((m) => m.plaintext).map((m) => m.name)
+    const digests = names.filter((m) => !m.plaintext).map((m) => m.name)
+    const parts = [
+      ...(plaintext.length > 0 ? [`${plaintext.join(", ")} would send the password unencrypted`] : []),
+      ...(digests.length > 0 ? [`${digests.join(", ")} would send a digest of it that an attacker on the path can crack offline`] : [])
+    ]
+    return new AuthError({ attempts: [], reason: `the connection is not encrypted: ${parts.join("; ")}; use TLS, or allow plaintext explicitly`, plaintextRefused: true })
+  }
   if (wanted !== "AUTO") {
     const mechanism = mechanisms.find((m) => m.name === wanted)
     if (mechanism === undefined) {
       return Effect.fail(new InvalidArgument({ reason: `unknown authentication mechanism "${login.mechanism}" (known: auto, ${mechanisms.map((m) => m.name.toLowerCase()).join(", ")})` }))
     }
-    if (mechanism.plaintext && !allowPlain) {
-      return Effect.fail(
-        new AuthError({ attempts: [], reason: `${mechanism.name} would send the password unencrypted; use TLS, or allow plaintext explicitly`, plaintextRefused: true })
-      )
+    // Refused here, before anything is sent: insisting would reach the server anyway (APOP
+    // without a timestamp would even send an unsalted MD5 of the password).
+    if (!mechanism.offered(exchange)) {
+      return Effect.fail(new AuthError({ attempts: [], reason: `${mechanism.name} cannot be used: ${notOfferedReason(mechanism, exchange)}; nothing was sent`, notOffered: true }))
     }
+    if (!unencryptedAllowed) return Effect.fail(unencrypted([mechanism]))
     return Effect.succeed([mechanism])
   }
   const offered = mechanisms.filter((m) => !AUTO_EXCLUDED.has(m.name) && m.offered(exchange))
-  const usable = offered.filter((m) => allowPlain || !m.plaintext)
-  if (usable.length === 0) {
-    return Effect.fail(
-      offered.length > 0
-        ? new AuthError({
-          attempts: [],
-          reason: `the server only offers ${offered.map((m) => m.name).join(", ")}, which would send the password unencrypted; use TLS, or allow plaintext explicitly`,
-          plaintextRefused: true
-        })
-        : new AuthError({ attempts: [], reason: "the server offers no mechanism this client supports" })
-    )
-  }
-  return Effect.succeed(usable)
+  if (offered.length === 0) return Effect.fail(new AuthError({ attempts: [], reason: "the server offers no mechanism this client supports" }))
+  if (!unencryptedAllowed) return Effect.fail(unencrypted(offered))
+  return Effect.succeed(offered)
 }
 
 const readCapa = (conn: Connection): Effect.Effect<Capabilities, Pop3Error> =>
@@ -378,16 +417,31 @@ const readCapa = (conn: Connection): Effect.Effect<Capabilities, Pop3Error> =>
     const encoded = yield* conn.write({ name: "CAPA" })
     const status = yield* conn.status(encoded)
     // RFC 2449 is an extension: a server without it answers -ERR, and that is fine.
-    if (status.kind !== "ok") return noCapabilities
+    if (status.kind !== "ok") return { ...noCapabilities, refused: status.text }
     return parseCapa(yield* collectLines(conn, encoded))
   })
 
+// A listing is held in memory, so it is bounded (ListingLimits): past the limit, or at a
+// line too long, reading stops and the connection — left mid-body — is abandoned.
 const collectLines = (conn: Connection, encoded: EncodedCommand): Effect.Effect<Array<string>, Pop3Error> =>
   Effect.gen(function*() {
+    const limits = yield* ListingLimits
     const splitter = makeLineSplitter()
     const lines: Array<string> = []
+    let octets = 0
+    const refuse = (reason: string) =>
+      Effect.andThen(conn.abandon(`the answer to ${encoded.redacted} was not read to its end`), Effect.fail(new ProtocolError({ reason })))
     yield* conn.collectBody(encoded, (bytes) => {
-      for (const line of splitter.push(bytes)) lines.push(line)
+      octets += bytes.length
+      try {
+        for (const line of splitter.push(bytes)) lines.push(line)
+      } catch (error) {
+        if (error instanceof RemoteProtocolError) return refuse(error.message)
+        throw error
+      }
+      if (lines.length > limits.lines || octets > limits.octets) {
+        return refuse(`the answer to ${encoded.redacted} is longer than this client's limit of ${limits.lines} lines or ${limits.octets} octets (ListingLimits)`)
+      }
     })
     for (const line of splitter.end()) lines.push(line)
     return lines
@@ -517,3 +571,25 @@ export const listings = (mailbox: Mailbox): Effect.Effect<Listings, Pop3Error> =
     return { uidl: yield* answer(uidl!, parseUidlLine), list: yield* answer(list!, parseListLine) }
   }))
 }
+
+/**
+ * `retrMany` with each body handed to a sink as it arrives instead of being collected —
+ * `pop3 fetch` writes large messages straight to disk, whatever size LIST announced. For
+ * `pop3 fetch`; not exported by the package.
+ * @internal
+ */
+export const retrManyInto = <A, E>(
+  mailbox: Mailbox,
+  msgs: ReadonlyArray<number>,
+  sinkFor: (msg: number) => BodySink<A, E>
+): Stream.Stream<{ readonly msg: number; readonly body: A }, Pop3Error | E> => {
+  const conn = connections.get(mailbox)
+  if (conn === undefined) return Stream.die(new Error("retrManyInto: not a mailbox of this client"))
+  const window = hasCapability(mailbox.capabilities(), "PIPELINING") ? PIPELINE_WINDOW : 1
+  // RETR is multi-line, so every +OK answer has a body (a -ERR fails the stream).
+  return Stream.map(
+    pipelinedInto(conn, msgs.map((msg): Command => ({ name: "RETR", msg })), window, (index) => sinkFor(msgs[index]!)),
+    (answer) => ({ msg: msgs[answer.index]!, body: answer.body as A })
+  )
+}
+

@@ -35,10 +35,18 @@ export interface Connection {
   readonly status: (encoded: EncodedCommand) => Effect.Effect<StatusLine, Pop3Error>
   /** Writes a command and reads its status line; `-ERR` fails with `ServerError`. */
   readonly exec: (command: Command) => Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error>
-  /** Reads a whole multi-line body into memory (listings; bounded by the caller). */
-  readonly collectBody: (encoded: EncodedCommand, onChunk: (bytes: Uint8Array) => void) => Effect.Effect<void, Pop3Error>
-  /** Upgrades to TLS after STLS was accepted. */
-  readonly upgrade: (options: Socket.TlsUpgradeOptions) => Effect.Effect<void, Socket.SocketError>
+  /**
+   * Reads a multi-line body, handing each chunk to `onChunk`. The chunk is a view into the
+   * socket's bytes, valid until the next read; an effect returned by `onChunk` runs before
+   * the next chunk is read (so a slow consumer holds back the socket), and its failure
+   * stops reading — the body is then half read, so the caller abandons the connection.
+   */
+  readonly collectBody: <E = never>(
+    encoded: EncodedCommand,
+    onChunk: (bytes: Uint8Array) => void | Effect.Effect<void, E>
+  ) => Effect.Effect<void, Pop3Error | E>
+  /** Upgrades to TLS after STLS was accepted, within the time limit like every other wait. */
+  readonly upgrade: (options: Socket.TlsUpgradeOptions) => Effect.Effect<void, Socket.SocketError | TimeoutError>
   /** Marks the connection unusable: later operations fail, and closing sends nothing. */
   readonly abandon: (reason: string) => Effect.Effect<void>
   /** Serializes operations: one owns the wire at a time. */
@@ -212,19 +220,20 @@ export const makeConnection = (options: {
           return Effect.succeed({ encoded, status: s })
         }))
 
-    const collectBody = (encoded: EncodedCommand, onChunk: (bytes: Uint8Array) => void): Effect.Effect<void, Pop3Error> =>
+    const collectBody = <E = never>(encoded: EncodedCommand, onChunk: (bytes: Uint8Array) => void | Effect.Effect<void, E>): Effect.Effect<void, Pop3Error | E> =>
       Effect.suspend(() => {
         const started = now()
         const during = `the body of ${encoded.redacted}`
         let size = 0
-        const loop = (): Effect.Effect<void, Pop3Error> => {
+        const loop = (): Effect.Effect<void, Pop3Error | E> => {
           for (;;) {
             const event = poll(during)
             if (event === NeedData) return Effect.flatMap(fill(during), loop)
             if (isPop3Error(event)) return Effect.fail(event)
             if (event._tag === "Body") {
               size += event.bytes.length
-              onChunk(event.bytes)
+              const next = onChunk(event.bytes)
+              if (next !== undefined) return Effect.flatMap(next, loop)
             } else if (event._tag === "BodyEnd") {
               trace({ _tag: "Body", at: now(), command: encoded.redacted, bytes: size, millis: now() - started })
               return Effect.void
@@ -236,8 +245,14 @@ export const makeConnection = (options: {
         return loop()
       })
 
+    // A server (or a man in the middle) that answers +OK to STLS and then stalls must not
+    // hold the client forever: interrupting the upgrade tears the socket down.
     const upgrade = (tlsOptions: Socket.TlsUpgradeOptions) =>
-      Effect.tap(reader.upgrade(tlsOptions), () =>
+      Effect.tap(
+        reader.upgrade(tlsOptions).pipe(
+          Effect.timeoutOrElse({ duration: timeoutMillis, orElse: () => Effect.fail(timedOut("the TLS handshake after STLS")) })
+        ),
+        () =>
         Effect.sync(() => {
           engine.tlsEstablished()
           trace({ _tag: "TlsEstablished", at: now() })

@@ -35,6 +35,13 @@ export class ConnectError extends Data.TaggedError("ConnectError")<{
 export class TlsError extends Data.TaggedError("TlsError")<{
   readonly host: string
   readonly reason: string
+  /**
+   * What went wrong, when it is one of the common cases a caller can act on:
+   * `untrusted-certificate` — no trusted CA signed the server's certificate (a private CA:
+   * pass it as `ca`); `not-tls` — the server did not answer with TLS (a plaintext port:
+   * use `tls: "starttls"`).
+   */
+  readonly problem?: "untrusted-certificate" | "not-tls" | undefined
 }> {
   override get message() {
     return `TLS with ${this.host} failed: ${this.reason}`
@@ -132,10 +139,16 @@ export class AuthError extends Data.TaggedError("AuthError")<{
   readonly attempts: ReadonlyArray<AuthAttempt>
   readonly reason: string
   /**
-   * Nothing was sent: every usable mechanism would reveal the password on a path that is
-   * not encrypted end to end. Set `allowPlaintext` (or use TLS) to proceed.
+   * Nothing was sent: every usable mechanism would reveal the password — or, for CRAM-MD5,
+   * APOP and SCRAM, a digest an active attacker can crack offline — on a path that is not
+   * encrypted end to end. Set `allowPlaintext` (or use TLS) to proceed.
    */
   readonly plaintextRefused?: true | undefined
+  /**
+   * Nothing was sent: the mechanism asked for by name is one the server does not offer
+   * (not in CAPA's SASL list, no APOP timestamp in the greeting, no USER capability).
+   */
+  readonly notOffered?: true | undefined
 }> {
   get retry(): "temporary" | "permanent" | "unknown" {
     const last = this.attempts[this.attempts.length - 1]

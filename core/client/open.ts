@@ -24,6 +24,24 @@ const describe = (cause: unknown): string => {
   return oneLine(String(cause))
 }
 
+// Verification failures that mean "no trusted CA signed this certificate" (OpenSSL codes
+// as Node and Bun report them; rustls's words on Deno).
+const UNTRUSTED = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_UNTRUSTED)$|UnknownIssuer/
+// The peer answered the ClientHello with something that is not TLS (a plaintext POP3 greeting).
+const NOT_TLS = /WRONG_VERSION_NUMBER|wrong version number|packet length too long|record overflow|InvalidContentType|invalid content type/i
+// Node's advice is for its own command line, not for this library's users.
+const NODE_ADVICE = /;?\s*if the root CA is installed locally, try running Node\.js with --use-system-ca/i
+
+const tlsError = (target: Target, text: string, code: string): TlsError => {
+  if (NOT_TLS.test(code) || NOT_TLS.test(text)) {
+    return new TlsError({ host: target.servername, reason: "the server did not answer with TLS (is this a plaintext port?)", problem: "not-tls" })
+  }
+  const reason = text.replace(NODE_ADVICE, "")
+  return UNTRUSTED.test(code) || UNTRUSTED.test(text)
+    ? new TlsError({ host: target.servername, reason: `${reason} — the certificate is not signed by a trusted CA`, problem: "untrusted-certificate" })
+    : new TlsError({ host: target.servername, reason })
+}
+
 /**
  * Maps a socket failure during connect or TLS to `ConnectError`, `TlsError` or `TimeoutError`.
  * @category errors
@@ -38,8 +56,8 @@ export const classifySocketError = (target: Target, error: Socket.SocketError, t
   const cause = "cause" in reason ? reason.cause : undefined
   const text = cause === undefined ? reason.message : describe(cause)
   const code = cause instanceof Error ? String((cause as { code?: unknown }).code ?? "") : ""
-  if (tlsPhase || reason._tag === "SocketUpgradeError" || TLS_FAILURE.test(code) || (target.tls === "implicit" && TLS_FAILURE.test(text))) {
-    return new TlsError({ host: target.servername, reason: text })
+  if (tlsPhase || reason._tag === "SocketUpgradeError" || TLS_FAILURE.test(code) || (target.tls === "implicit" && (TLS_FAILURE.test(text) || NOT_TLS.test(text)))) {
+    return tlsError(target, text, code)
   }
   if (reason._tag === "SocketCloseError") {
     return new ConnectError({ host: target.host, port: target.port, reason: `closed before the greeting (${reason.message})` })

@@ -3,7 +3,9 @@
  *
  * @module
  */
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
+import { MAX_LISTING_LINES, MAX_LISTING_OCTETS } from "../protocol/limits.ts"
 import type { Target } from "../transport/transport.ts"
 import type { Tracer } from "./trace.ts"
 
@@ -87,3 +89,14 @@ export const resolveOptions = (options: ConnectOptions): ResolvedOptions => {
     }
   }
 }
+
+/**
+ * The most lines and octets a LIST, UIDL or CAPA listing may have before the client gives
+ * up with `ProtocolError` (and drops the connection). Provide another value to read larger
+ * mailboxes, or to test with small ones.
+ * @category limits
+ */
+export const ListingLimits = Context.Reference<{ readonly lines: number; readonly octets: number }>("pop3/ListingLimits", {
+  defaultValue: () => ({ lines: MAX_LISTING_LINES, octets: MAX_LISTING_OCTETS })
+})
+

@@ -53,6 +53,42 @@ export interface Answer {
   readonly body: Uint8Array | undefined
 }
 
+/**
+ * Where the body of one answer goes, chunk by chunk: `push` gets views valid only until it
+ * returns (or its effect ends); `end` gives the result once the body is complete.
+ * @category models
+ */
+export interface BodySink<A, E> {
+  readonly push: (bytes: Uint8Array) => void | Effect.Effect<void, E>
+  readonly end: () => Effect.Effect<A, E>
+}
+
+/**
+ * One answered command whose body went to a sink.
+ * @category models
+ */
+export interface SunkAnswer<A> {
+  readonly index: number
+  readonly status: StatusLine
+  readonly body: A | undefined
+}
+
+// Bodies collected in memory: `pipelined`'s sink.
+const collecting = (): BodySink<Uint8Array, never> => {
+  const parts: Array<Uint8Array> = []
+  let total = 0
+  return {
+    push: (bytes) => {
+      parts.push(bytes)
+      total += bytes.length
+    },
+    // Copied: the parts are views into socket chunks, and a message outlives them.
+    end: () => Effect.succeed(parts.length === 1 ? parts[0]!.slice() : concatBytes(parts, total))
+  }
+}
+
+const discarding: BodySink<undefined, never> = { push: () => {}, end: () => Effect.succeed(undefined) }
+
 
 /**
  * Runs `commands` with up to `window` in flight, emitting answers in order. The first
@@ -62,6 +98,21 @@ export interface Answer {
  * @category pipelining
  */
 export const pipelined = (conn: Connection, commands: ReadonlyArray<Command>, window: number): Stream.Stream<Answer, Pop3Error> =>
+  pipelinedInto(conn, commands, window, collecting)
+
+/**
+ * `pipelined`, with each body handed to the sink `sinkFor(index)` makes instead of being
+ * collected — so a consumer can write a message to disk as it arrives, whatever size the
+ * server announced. A failing sink stops the stream and leaves the connection unusable
+ * (abandoned mid-body).
+ * @category pipelining
+ */
+export const pipelinedInto = <A, E>(
+  conn: Connection,
+  commands: ReadonlyArray<Command>,
+  window: number,
+  sinkFor: (index: number) => BodySink<A, E>
+): Stream.Stream<SunkAnswer<A>, Pop3Error | E> =>
   Stream.unwrap(Effect.gen(function*() {
     // Refuse bad arguments before anything is sent, so a half-sent batch cannot happen.
     for (const command of commands) {
@@ -79,18 +130,15 @@ export const pipelined = (conn: Connection, commands: ReadonlyArray<Command>, wi
     let next = 0
     let failure: Pop3Error | undefined
 
-    const readAnswer = (entry: { readonly index: number; readonly encoded: EncodedCommand }): Effect.Effect<Answer, Pop3Error> =>
+    const readAnswer = <B, F>(entry: { readonly index: number; readonly encoded: EncodedCommand }, sink: (index: number) => BodySink<B, F>): Effect.Effect<SunkAnswer<B>, Pop3Error | F> =>
       Effect.flatMap(conn.status(entry.encoded), (status) => {
         if (status.kind !== "ok" || !entry.encoded.multiline) return Effect.succeed({ index: entry.index, status, body: undefined })
-        const parts: Array<Uint8Array> = []
-        let total = 0
-        return Effect.map(
-          conn.collectBody(entry.encoded, (bytes) => {
-            parts.push(bytes)
-            total += bytes.length
-          }),
-          // Copied: the parts are views into socket chunks, and a message outlives them.
-          (): Answer => ({ index: entry.index, status, body: parts.length === 1 ? parts[0]!.slice() : concatBytes(parts, total) })
+        const into = sink(entry.index)
+        return conn.collectBody(entry.encoded, into.push).pipe(
+          // A sink that failed mid-body leaves the rest of it on the wire.
+          Effect.tapError(() => conn.idle() ? Effect.void : conn.abandon("a body was not read to its end")),
+          Effect.flatMap(into.end),
+          Effect.map((body): SunkAnswer<B> => ({ index: entry.index, status, body }))
         )
       })
 
@@ -98,7 +146,7 @@ export const pipelined = (conn: Connection, commands: ReadonlyArray<Command>, wi
     yield* Effect.addFinalizer(() =>
       Effect.ignore(Effect.whileLoop({
         while: () => inflight.length > 0,
-        body: () => readAnswer(inflight.shift()!),
+        body: () => readAnswer(inflight.shift()!, () => discarding),
         step: () => {}
       }))
     )
@@ -114,11 +162,13 @@ export const pipelined = (conn: Connection, commands: ReadonlyArray<Command>, wi
       })
     })
 
-    const pull: Pull.Pull<NonEmptyReadonlyArray<Answer>, Pop3Error> = Effect.suspend(function step(): Pull.Pull<NonEmptyReadonlyArray<Answer>, Pop3Error> {
+    const pull: Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> = Effect.suspend(function step(): Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> {
       if (inflight.length <= size - refill && failure === undefined && next < commands.length) return Effect.flatMap(fill, step)
       const entry = inflight.shift()
       if (entry === undefined) return failure === undefined ? Cause.done() : Effect.fail(failure)
-      return Effect.flatMap(readAnswer(entry), (answer): Pull.Pull<NonEmptyReadonlyArray<Answer>, Pop3Error> => {
+      // After a -ERR, the answers still on their way are read and dropped.
+      if (failure !== undefined) return Effect.flatMap(readAnswer(entry, () => discarding), step)
+      return Effect.flatMap(readAnswer(entry, sinkFor), (answer): Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> => {
         if (answer.status.kind === "err") {
           failure ??= new ServerError({ command: entry.encoded.redacted, code: answer.status.code, text: answer.status.text })
           return step()

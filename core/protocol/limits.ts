@@ -34,3 +34,22 @@ export const MAX_LISTING_LINE = MAX_STATUS_LINE
  * @category limits
  */
 export const MAX_SASL_LINE = 64 * 1024
+
+/**
+ * A LIST, UIDL or CAPA listing may have at most this many lines. The lines are kept in
+ * memory (about 150 bytes each once parsed), so a hostile server streaming an endless
+ * listing could otherwise exhaust it. Two million is 100 times the 20k-message mailboxes
+ * that troubled other clients (MailKit #872); a larger mailbox needs a raised limit
+ * (`ListingLimits`).
+ * @category limits
+ */
+export const MAX_LISTING_LINES = 2_000_000
+
+/**
+ * A listing may have at most this many octets: with lines of up to MAX_LISTING_LINE, a
+ * line count alone would still allow gigabytes. 128 MiB holds two million UIDL lines of
+ * the longest UIDs RFC 1939 allows (70 characters).
+ * @category limits
+ */
+export const MAX_LISTING_OCTETS = 128 * 1024 * 1024
+

@@ -42,7 +42,7 @@ const fields = (line: string): Array<string> => line.trim().split(/[ \t]+/).filt
 
 const number = (what: string, value: string | undefined, line: string): number => {
   if (value === undefined || !/^\d{1,15}$/.test(value)) {
-    throw new RemoteProtocolError(`${what} is not a number`, line.slice(0, 60))
+    throw new RemoteProtocolError(`${what} is not a number`, printableExcerpt(line))
   }
   return Number(value)
 }
@@ -76,15 +76,24 @@ export const parseListLine = (line: string): ListEntry => {
 
 /**
  * Parses one UIDL line, from a listing or from the text of `+OK` to `UIDL n`.
- * RFC 1939 allows 0x21–0x7E in a UID; we accept any non-blank run and keep it as sent.
+ * RFC 1939 §7 allows only 0x21–0x7E in a UID; anything else (an escape sequence that would
+ * retitle a terminal, a byte that is not ASCII) is a protocol violation. Over-long UIDs
+ * (getmail6 saw some) are kept as sent.
  * @category parsing
  */
 export const parseUidlLine = (line: string): UidlEntry => {
   const f = fields(line)
   const uid = f[1]
-  if (uid === undefined) throw new RemoteProtocolError("a UIDL line has no unique id", line.slice(0, 60))
-  return { msg: number("the UIDL message number", f[0], line), uid }
+  if (uid === undefined) throw new RemoteProtocolError("a UIDL line has no unique id", printableExcerpt(line))
+  const msg = number("the UIDL message number", f[0], line)
+  if (!UID.test(uid)) throw new RemoteProtocolError(`the UID of message ${msg} has characters outside 0x21–0x7E (RFC 1939 §7)`, printableExcerpt(line))
+  return { msg, uid }
 }
+
+const UID = /^[\x21-\x7e]+$/
+
+// Server text quoted in an error: printable ASCII only, so it cannot drive a terminal.
+const printableExcerpt = (line: string): string => line.slice(0, 60).replace(/[^\x20-\x7e]/g, ".")
 
 /**
  * The server's capabilities (RFC 2449 CAPA): upper-cased names with their arguments.
@@ -93,6 +102,8 @@ export const parseUidlLine = (line: string): UidlEntry => {
 export interface Capabilities {
   readonly lines: ReadonlyArray<string>
   readonly entries: ReadonlyMap<string, ReadonlyArray<string>>
+  /** Set when the server answered CAPA with `-ERR` (no RFC 2449): its text. */
+  readonly refused?: string | undefined
 }
 
 /**

@@ -89,7 +89,8 @@ describe("pop3 fetch --delete under SIGKILL", () => {
     dirs.push(dir)
     const maildir = join(dir, "Maildir")
     const statePath = join(dir, "state.json")
-    const account = accountKey(USER, "127.0.0.1")
+    // Set once the server listens: the key includes its port.
+    let account = ""
 
     // Contents of new/ by file name; files there are never rewritten, so each is read once.
     const seen = new Map<string, string>()
@@ -164,6 +165,7 @@ describe("pop3 fetch --delete under SIGKILL", () => {
       },
       commands: instrumented
     })
+    account = accountKey(USER, "127.0.0.1", listener.port)
 
     const runOnce = (t: Trigger | undefined): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> => {
       trigger = t

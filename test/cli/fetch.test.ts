@@ -5,9 +5,13 @@
 import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as Effect from "effect/Effect"
 import { afterEach, describe, expect, it } from "vitest"
+import { connect } from "../../core/client/client.ts"
+import { fetchMail } from "../../core/cli/fetch.ts"
+import { memoryServer } from "../core/client/harness.ts"
 import { main } from "../../core/cli/main.ts"
-import { accountKey, readState } from "../../core/cli/fetch-state.ts"
+import { accountKey, legacyAccountKey, readState } from "../../core/cli/fetch-state.ts"
 import { makeCrlfToLf } from "../../core/cli/maildir.ts"
 import type { FetchSummary } from "../../core/cli/fetch.ts"
 import type { Behaviour } from "../../test/dev-server/behaviour.ts"
@@ -18,7 +22,8 @@ import type { TcpListener } from "../../test/dev-server/tcp.ts"
 
 const USER = "alice"
 const PASSWORD = "pw"
-const ACCOUNT = accountKey(USER, "127.0.0.1")
+/** The account's key in the state file for a server of these tests. */
+const accountOf = (server: { readonly port: number }): string => accountKey(USER, "127.0.0.1", server.port)
 
 const listeners: Array<TcpListener> = []
 const dirs: Array<string> = []
@@ -95,16 +100,27 @@ const fetch = async (server: { readonly port: number }, maildir: string, extra: 
 const filesIn = (maildir: string, sub = "new"): Array<string> =>
   readdirSync(join(maildir, sub)).map((name) => readFileSync(join(maildir, sub, name), "latin1")).sort()
 
-const recordedUids = async (stateFile: string, account = ACCOUNT): Promise<ReadonlyArray<string>> => (await readState(stateFile)).accounts[account]?.uids ?? []
+/** The UIDs recorded for `account`, or for the one account of the file. */
+const recordedUids = async (stateFile: string, account?: string): Promise<ReadonlyArray<string>> => {
+  const { accounts } = await readState(stateFile)
+  if (account !== undefined) return accounts[account]?.uids ?? []
+  const entries = Object.values(accounts)
+  expect(entries.length).toBeLessThanOrEqual(1)
+  return entries[0]?.uids ?? []
+}
 
 const stateOf = (maildir: string) => join(maildir, ".pop3-state.json")
 
-/** A RETR that sends the "+OK" and two lines of message `breakAt`, then hangs up. */
-const retrBreakingAt = (breakAt: number): CommandTable => ({
+/**
+ * A RETR that sends the "+OK" and two lines of message `breakAt`, then hangs up; a function
+ * decides per command, so one server (one port, one state file entry) can break and recover.
+ */
+const retrBreakingAt = (breakAt: number | (() => number | undefined)): CommandTable => ({
   RETR: {
     states: ["TRANSACTION"],
     async run(s, c) {
-      if (c.args[0] !== String(breakAt)) return defaultCommands["RETR"]!.run(s, c)
+      const at = typeof breakAt === "number" ? breakAt : breakAt()
+      if (at === undefined || c.args[0] !== String(at)) return defaultCommands["RETR"]!.run(s, c)
       s.ok("octets follow")
       s.line("Message-ID: <partial@pop3>")
       s.line("Subject: cut short")
@@ -213,7 +229,7 @@ describe("pop3 fetch", () => {
     expect(readFileSync(join(dir, "old-state-link"), "utf8")).toBe(before)
     const after = await readState(state)
     expect(after.accounts["bob@mail.example.org"]).toEqual(other)
-    expect(after.accounts[ACCOUNT]?.uids).toHaveLength(40)
+    expect(after.accounts[accountOf(server)]?.uids).toHaveLength(40)
     expect(readdirSync(dir).filter((n) => n.includes(".tmp"))).toEqual([])
     expect(statSync(state).mode & 0o777).toBe(0o600)
     // One UID and its quotes per message (the dev server's UIDs are 15 octets).
@@ -294,7 +310,8 @@ describe("pop3 fetch", () => {
 
   it("a connection lost at message 3 keeps 1 and 2 (recorded), deletes nothing; the next run finishes", async () => {
     const store = storeOf([message(1), message(2), message(3), message(4), message(5)])
-    const breaking = await serve(store, {}, retrBreakingAt(3))
+    let breakAt: number | undefined = 3
+    const breaking = await serve(store, {}, retrBreakingAt(() => breakAt))
     const dir = tempDir()
     const run = await fetch(breaking, dir, ["--delete"])
     expect(run.code).toBe(3)
@@ -305,8 +322,8 @@ describe("pop3 fetch", () => {
     expect(breaking.commands.filter((c) => c.startsWith("DELE"))).toEqual([])
     expect(store.messages(USER)).toHaveLength(5)
 
-    const good = await serve(store)
-    expect((await fetch(good, dir, ["--delete"])).summary).toMatchObject({ fetched: 3, skipped: 2, deleted: 5 })
+    breakAt = undefined
+    expect((await fetch(breaking, dir, ["--delete"])).summary).toMatchObject({ fetched: 3, skipped: 2, deleted: 5 })
     expect(filesIn(dir)).toEqual(sorted([1, 2, 3, 4, 5].map((i) => expectedFile(message(i)))))
     expect(store.messages(USER)).toEqual([])
   })
@@ -314,14 +331,15 @@ describe("pop3 fetch", () => {
   it("a server that commits deletions on disconnect (commitOnDisconnect) loses nothing when a run fails", async () => {
     const store = storeOf([message(1), message(2)])
     const dir = tempDir()
-    const good = await serve(store)
-    expect((await fetch(good, dir)).summary).toMatchObject({ fetched: 2 })
+    let breakAt: number | undefined
+    const eudora = await serve(store, { commitOnDisconnect: true }, retrBreakingAt(() => breakAt))
+    expect((await fetch(eudora, dir)).summary).toMatchObject({ fetched: 2 })
     store.deliver(USER, message(3))
     store.deliver(USER, message(4))
     store.deliver(USER, message(5))
     // Messages 1 and 2 are recorded, so --delete may delete them — but only at the end;
     // the run breaks at message 4 and the server commits whatever was marked.
-    const eudora = await serve(store, { commitOnDisconnect: true }, retrBreakingAt(4))
+    breakAt = 4
     const run = await fetch(eudora, dir, ["--delete"])
     expect(run.code).toBe(3)
     expect(eudora.commands.filter((c) => c.startsWith("DELE"))).toEqual([])
@@ -459,6 +477,104 @@ describe("pop3 fetch", () => {
     expect(await cli(["stat", "--delete"])).toMatchObject({ code: 2, err: expect.stringMatching(/--delete is an option of fetch, not of stat/) })
     expect(await cli(["dele", "1", "--maildir", "x"])).toMatchObject({ code: 2 })
     expect(server.commands).toEqual([])
+  })
+})
+
+describe("the state file is keyed by host, port and user (issue 12, item 8)", () => {
+  it("two servers on one host (different ports) keep their own UIDs: nothing fetched twice", async () => {
+    const a = await serve(storeOf([message(1), message(2)]))
+    const b = await serve(storeOf([message(3), message(4), message(5)]))
+    const dir = tempDir()
+    expect((await fetch(a, dir)).summary).toMatchObject({ fetched: 2 })
+    expect((await fetch(b, dir)).summary).toMatchObject({ fetched: 3 })
+    // Keyed by user@host alone, b's run replaced a's entry and this run fetched a's mail again.
+    expect((await fetch(a, dir)).summary).toMatchObject({ fetched: 0, skipped: 2 })
+    expect((await fetch(b, dir)).summary).toMatchObject({ fetched: 0, skipped: 3 })
+    expect(filesIn(dir)).toHaveLength(5)
+    const { accounts } = await readState(stateOf(dir))
+    expect(Object.keys(accounts).sort()).toEqual([accountOf(a), accountOf(b)].sort())
+    expect(accountOf(a)).toBe(`alice@127.0.0.1:${a.port}`)
+  })
+
+  it("migrates a state file keyed user@host: its UIDs count as fetched and are recorded under the new key", async () => {
+    const server = await serve(storeOf([message(1), message(2), message(3)]))
+    const dir = tempDir()
+    mkdirSync(dir, { recursive: true })
+    const uids = server.store.messages(USER).map((m) => m.uid)
+    writeFileSync(stateOf(dir), JSON.stringify({ version: 1, accounts: { [legacyAccountKey(USER, "127.0.0.1")]: { uids: uids.slice(0, 2) } } }) + "\n")
+    expect((await fetch(server, dir)).summary).toMatchObject({ fetched: 1, skipped: 2 })
+    expect((await readState(stateOf(dir))).accounts[accountOf(server)]?.uids.slice().sort()).toEqual(uids.slice().sort())
+    expect((await fetch(server, dir)).summary).toMatchObject({ fetched: 0, skipped: 3 })
+  })
+
+  it("accountKey puts an IPv6 address in brackets and lower-cases the host", () => {
+    expect(accountKey("Alice", "POP.Example.COM", 995)).toBe("Alice@pop.example.com:995")
+    expect(accountKey("alice", "::1", 110)).toBe("alice@[::1]:110")
+  })
+})
+
+describe("memory is bounded whatever the server announces (issue 12, item 9)", () => {
+  it("a message LIST announces as 10 octets but that keeps coming goes to its tmp/ file as it arrives", async () => {
+    const THRESHOLD = 64 * 1024
+    const LINE = "x".repeat(1000)
+    const HALF = 400 // lines of 1002 octets: ~400 KB before the pause, well past the threshold
+    let release = () => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    let paused = () => {}
+    const pausing = new Promise<void>((resolve) => (paused = resolve))
+    const store = storeOf([message(1), message(2)])
+    const commands: CommandTable = {
+      RETR: {
+        states: ["TRANSACTION"],
+        async run(s, c) {
+          if (c.args[0] !== "2") return defaultCommands["RETR"]!.run(s, c)
+          s.ok("10 octets")
+          s.line("Subject: endless")
+          s.line("")
+          for (let i = 0; i < HALF; i++) s.line(LINE)
+          await s.flush()
+          paused()
+          await gate
+          for (let i = 0; i < HALF; i++) s.line(LINE)
+          s.end()
+        }
+      }
+    }
+    const server = memoryServer({ store, behaviour: { reportedSize: 10, capa: ["USER", "UIDL", "PIPELINING"] }, hooks: { commands } })
+    const dir = tempDir()
+    const fetching = Effect.runPromiseExit(Effect.gen(function*() {
+      const session = yield* connect({ host: "memory.test", tls: "none", timeout: 5000 })
+      const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true })
+      return yield* fetchMail(mailbox, { maildir: dir, state: undefined, delete: false, json: false, account: "alice@memory.test:110", streamThreshold: THRESHOLD }, {
+        stdout: async () => {},
+        stderr: () => {}
+      })
+    }).pipe(Effect.scoped, Effect.provide(server.layer)))
+    try {
+      await pausing
+      // The server has sent ~400 KB of message 2 and waits. Collected in memory, nothing would
+      // be in tmp/ yet; streamed, the file there grows past the threshold.
+      const tmpSize = async (): Promise<number> => {
+        for (let tries = 0; tries < 400; tries++) {
+          const names = readdirSync(join(dir, "tmp"))
+          const size = names.reduce((n, name) => n + statSync(join(dir, "tmp", name)).size, 0)
+          if (size > 2 * THRESHOLD) return size
+          await new Promise((resolve) => setTimeout(resolve, 5))
+        }
+        return 0
+      }
+      expect(await tmpSize()).toBeGreaterThan(2 * THRESHOLD)
+      expect(readdirSync(join(dir, "new"))).toHaveLength(1) // message 1, collected as usual
+    } finally {
+      release()
+    }
+    const exit = await fetching
+    expect(exit._tag).toBe("Success")
+    expect(readdirSync(join(dir, "tmp"))).toEqual([])
+    const files = filesIn(dir)
+    expect(files).toHaveLength(2)
+    expect(files).toContain(`Subject: endless\n\n${`${LINE}\n`.repeat(2 * HALF)}`)
+    expect(sorted(await recordedUids(stateOf(dir)))).toEqual(sorted(store.messages(USER).map((m) => m.uid)))
   })
 })
 

@@ -4,6 +4,7 @@
 
 import { execFile } from "node:child_process"
 import net from "node:net"
+import { WebSocketServer } from "ws"
 import { afterEach, describe, expect, it } from "vitest"
 import type { CliIo } from "../../core/cli/main.ts"
 import { main } from "../../core/cli/main.ts"
@@ -493,3 +494,138 @@ describe("the real executable (bin.ts in a child process)", () => {
     expect(r.stderr).toMatch(/^pop3: TLS with 127\.0\.0\.1 failed: [^\n]*\n$/)
   })
 })
+
+// Issue 12: what real servers (popa3d, Solid, Cyrus, Courier, Mailutils, Perdition) and
+// hostile input showed.
+describe("real servers and hostile input (issue 12)", () => {
+  it("capa on a server without CAPA (popa3d, Solid): says so, exit 1, also with --json", async () => {
+    const plain = await cli([...MEMORY, "capa"], { behaviour: { capa: false } })
+    expect(plain.code).toBe(1)
+    expect(plain.outText).toBe("")
+    expect(oneErrorLine(plain.err)).toMatch(/^pop3: the server does not support CAPA \(RFC 2449; it answered -ERR/)
+    const json = await cli([...MEMORY, "--json", "capa"], { behaviour: { capa: false } })
+    expect(json.code).toBe(1)
+    expect(json.outText).toBe("")
+    expect(JSON.parse(oneErrorLine(json.err))).toMatchObject({ error: "CapaUnsupported" })
+    const loggedIn = await cli([...LOGGED_IN, "capa"], { behaviour: { capa: false } })
+    expect(loggedIn.code).toBe(1)
+    expect(loggedIn.outText).toBe("")
+  })
+
+  it("dele 1 1: each message is marked once (a repeated DELE is -ERR on most servers)", async () => {
+    const server = memoryServer()
+    const uids = server.store.messages(USER).map((m) => m.uid)
+    const { code, err, outText } = await cli([...LOGGED_IN, "--json", "dele", "1", "3", "1"], { server })
+    expect(err).toEqual([])
+    expect(code).toBe(0)
+    expect(JSON.parse(outText)).toEqual({ deleted: [1, 3] })
+    expect(server.commands.filter((c) => c.startsWith("DELE"))).toEqual(["DELE 1", "DELE 3"])
+    expect(server.store.messages(USER).map((m) => m.uid)).toEqual([uids[1], uids[3], uids[4]])
+  })
+
+  it("--auth apop against a greeting without timestamp (popa3d, Perdition): refused locally, exit 1, no APOP sent", async () => {
+    const { code, err, server } = await cli([...LOGGED_IN, "--auth", "apop", "stat"], { behaviour: { greeting: "+OK popa3d ready" } })
+    expect(code).toBe(1)
+    expect(oneErrorLine(err)).toBe("pop3: login failed: APOP cannot be used: the server's greeting has no APOP timestamp; nothing was sent")
+    expect(server.commands).toEqual(["CAPA", "QUIT"])
+  })
+
+  describe("server text never reaches the terminal raw (item 7)", () => {
+    const HOSTILE = "\x1b]0;TITLE\x07\x1b[31m\u009b1m"
+    const raw = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/
+    const noControls = (texts: ReadonlyArray<string>) => {
+      for (const t of texts) expect(t).not.toMatch(raw)
+    }
+
+    it("a UID outside 0x21–0x7E is a protocol violation (RFC 1939 §7): exit 4, nothing printed raw", async () => {
+      const { code, err, outText } = await cli([...LOGGED_IN, "uidl"], { behaviour: { uid: (n, uid) => (n === 2 ? HOSTILE : uid) } })
+      expect(code).toBe(4)
+      expect(outText).toBe("")
+      expect(oneErrorLine(err)).toMatch(/^pop3: the server broke the POP3 protocol: the UID of message 2 has characters outside 0x21–0x7E/)
+      noControls(err)
+      const one = await cli([...LOGGED_IN, "uidl", "2"], { behaviour: { uid: () => HOSTILE } })
+      expect(one.code).toBe(4)
+      noControls(one.err)
+    })
+
+    it("CAPA lines, -ERR texts and --trace lines are printed with control characters escaped", async () => {
+      const capa = await cli([...MEMORY, "capa"], { behaviour: { capa: ["USER", `IMPLEMENTATION ${HOSTILE}`] } })
+      expect(capa.code).toBe(0)
+      expect(capa.outText).toBe("USER\nIMPLEMENTATION \\x1b]0;TITLE\\x07\\x1b[31m\\x9b1m\n")
+      const json = await cli([...MEMORY, "--json", "capa"], { behaviour: { capa: [`IMPLEMENTATION ${HOSTILE}`] } })
+      noControls([json.outText.trimEnd()])
+      expect(JSON.parse(json.outText)).toEqual({ IMPLEMENTATION: ["\x1b]0;TITLE\x07\x1b[31m\u009b1m"] })
+
+      const refused = await cli([...LOGGED_IN, "stat"], { behaviour: { loginFailure: `[AUTH] ${HOSTILE}` } })
+      expect(refused.code).toBe(1)
+      expect(oneErrorLine(refused.err)).toContain("[AUTH] \\x1b]0;TITLE\\x07\\x1b[31m\\x9b1m")
+      const refusedJson = await cli([...LOGGED_IN, "--json", "stat"], { behaviour: { loginFailure: `[AUTH] ${HOSTILE}` } })
+      noControls(refusedJson.err)
+
+      const traced = await cli([...MEMORY, "--trace", "capa"], { behaviour: { greeting: `+OK ${HOSTILE}`, capa: [`X-${HOSTILE}`] } })
+      expect(traced.code).toBe(0)
+      expect(traced.err).toContainEqual(expect.stringMatching(/ S: \+OK \\x1b\]0;TITLE\\x07\\x1b\[31m\\x9b1m$/))
+      noControls([...traced.err, traced.outText])
+    })
+  })
+
+  describe("TLS errors that say what to do, in one line (item 11)", () => {
+    const bin = new URL("../../core/cli/bin.ts", import.meta.url).pathname
+    const node = new URL("../../node_modules/.bin/node", import.meta.url).pathname
+    const spawnCli = (argv: ReadonlyArray<string>) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        execFile(node, [bin, ...argv], { env: { PATH: process.env["PATH"] ?? "" }, encoding: "buffer", timeout: 10_000 }, (error, _stdout, stderr) => {
+          resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stderr: stderr.toString("utf8") })
+        })
+      })
+
+    it("STLS to an IP address without --ca: one line, no Node warning, no Node advice, and the hint to use --ca FILE", async () => {
+      const { port } = await listen({ tls: testTls })
+      const r = await spawnCli(["--host", "127.0.0.1", "--port", String(port), "--tls", "starttls", "--timeout", "3", "capa"])
+      expect(r.code).toBe(3)
+      expect(r.stderr).not.toContain("DEP0123")
+      expect(r.stderr).not.toContain("--use-system-ca")
+      expect(r.stderr).toMatch(/^pop3: TLS with 127\.0\.0\.1 failed: self-signed certificate [^\n]*; if the server's certificate comes from a private CA, pass that CA with --ca FILE\n$/)
+    })
+
+    it("--tls implicit against a plaintext port: says so and suggests --tls starttls, no OpenSSL text", async () => {
+      const { port } = await listen()
+      const captured = capture()
+      const code = await main(["--host", "127.0.0.1", "--port", String(port), "--tls", "implicit", "--timeout", "3", "capa"], captured.io)
+      expect(code).toBe(3)
+      expect(oneErrorLine(captured.stderr)).toBe(
+        "pop3: TLS with 127.0.0.1 failed: the server did not answer with TLS (is this a plaintext port?); for a server that starts in plaintext and offers STLS, use --tls starttls (usually port 110)"
+      )
+    })
+  })
+
+  it("the bridge token comes from POP3_BRIDGE_TOKEN (not argv), reaches the bridge, and is never printed (item 12)", async () => {
+    const TOKEN = "bridge-token-5e1f0a"
+    const requests: Array<string> = []
+    const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 })
+    wss.on("connection", (socket, request) => {
+      requests.push(request.url ?? "")
+      socket.close(4001, "target not allowed")
+    })
+    await new Promise<void>((resolve) => wss.once("listening", () => resolve()))
+    const port = (wss.address() as net.AddressInfo).port
+    try {
+      const captured = capture()
+      const io: CliIo = { ...captured.io, env: { POP3_PASSWORD: PASSWORD, POP3_BRIDGE_TOKEN: TOKEN } }
+      const code = await main(["--bridge", `ws://127.0.0.1:${port}/pop3`, "--host", "pop.example.com", "--tls", "implicit", "--user", USER, "--trace", "stat"], io)
+      expect(code).toBe(3)
+      expect(requests).toHaveLength(1)
+      expect(new URL(requests[0]!, "ws://x").searchParams.get("token")).toBe(TOKEN)
+      expect(captured.stderr.at(-1)).toBe("pop3: the bridge closed the connection (4001: target not allowed)")
+      expect([...captured.stderr, text(captured.stdout())].join("\n")).not.toContain(TOKEN)
+      // Given twice (env and URL): a usage error that does not echo either.
+      const twice = capture()
+      const twiceIo: CliIo = { ...twice.io, env: { POP3_PASSWORD: PASSWORD, POP3_BRIDGE_TOKEN: TOKEN } }
+      expect(await main(["--bridge", `ws://127.0.0.1:${port}/pop3?token=other-secret`, "--host", "h", "--user", USER, "stat"], twiceIo)).toBe(2)
+      expect(oneErrorLine(twice.stderr)).not.toMatch(/other-secret|bridge-token/)
+    } finally {
+      await new Promise<void>((resolve) => wss.close(() => resolve()))
+    }
+  })
+})
+

@@ -15,12 +15,16 @@ export interface Behaviour {
    * next, so terminators like "\r\n.\r\n" straddle reads (node-pop3 #36).
    */
   readonly writeChunkSize?: number
+  /** LIST, STAT and RETR's "+OK n octets" report every message as this many octets (sizes that lie, hostile or broken). */
+  readonly reportedSize?: number
   /** LIST, STAT and RETR's "+OK n octets" count LF as one octet, so sizes are too small. */
   readonly wrongListSizes?: boolean
   /** Runs of spaces between the fields of LIST and UIDL lines (Comcast). */
   readonly uidlSpaces?: boolean
   /** Every even-numbered message reports the UID of the message before it (getmail6). */
   readonly duplicateUids?: boolean
+  /** Rewrites the UID UIDL reports for message n (hostile or broken servers). */
+  readonly uid?: (n: number, uid: string) => string
   /** Text appended after the data of STAT and scan listings, which RFC 1939 allows. */
   readonly extraStatusText?: string
 
@@ -52,6 +56,8 @@ export interface Behaviour {
   // ── Hanging and dropping ────────────────────────────────────────────────────────
   /** Answer this many commands, then never answer again but keep the connection open. */
   readonly stallAfterCommands?: number
+  /** STLS is answered "+OK", then the TLS handshake never happens (the server stalls until the client leaves). */
+  readonly stallAfterStls?: boolean
   /** RETR and TOP send their "+OK" and half the body, then hang. */
   readonly stallMidBody?: boolean
   /** RETR and TOP send their "+OK" and half the body, then close the connection. */
@@ -73,6 +79,8 @@ export interface Behaviour {
   readonly loginFailure?: string
   /** Refuse USER/PASS before STLS (Dovecot's disable_plaintext_auth); USER leaves CAPA until then. */
   readonly requireTlsForLogin?: boolean
+  /** Failed logins answer "-ERR <text>" without the [AUTH] response code (Courier). */
+  readonly noAuthCodes?: boolean
   /** Commit DELE marks on any disconnect, not only on QUIT (Eudora QPOP). */
   readonly commitOnDisconnect?: boolean
 

@@ -321,6 +321,12 @@ export class Session {
     this.ended = true
   }
 
+  /** Sends what was written so far and waits until it is on its way (a command that pauses mid-answer). */
+  async flush(): Promise<void> {
+    await this.out.flush()
+    await this.out.settle()
+  }
+
   /** Ends the session once the current command's answer is sent. */
   close(): void {
     this.ended = true
@@ -347,6 +353,7 @@ export class Session {
 
   /** The size LIST and STAT report: the real octet count unless `wrongListSizes`. */
   reportedSize(message: StoredMessage): number {
+    if (this.behaviour.reportedSize !== undefined) return this.behaviour.reportedSize
     if (!this.behaviour.wrongListSizes) return message.data.length
     let size = this.sizeCache.get(message)
     if (size === undefined) {
@@ -359,7 +366,8 @@ export class Session {
   /** The UID UIDL reports for message n (duplicated under `duplicateUids`). */
   reportedUid(n: number): string {
     const index = this.behaviour.duplicateUids && n % 2 === 0 ? n - 2 : n - 1
-    return this.messages[index]?.uid ?? ""
+    const uid = this.messages[index]?.uid ?? ""
+    return this.behaviour.uid === undefined ? uid : this.behaviour.uid(n, uid)
   }
 
   /** Count and total reported size of the messages not marked deleted. */
@@ -427,7 +435,8 @@ export class Session {
   }
 
   authFailed(text = "Authentication failed"): void {
-    this.err(text, "AUTH")
+    if (this.behaviour.noAuthCodes) this.err(text)
+    else this.err(text, "AUTH")
     if (this.behaviour.closeAfterAuthFailure) this.ended = true
   }
 
@@ -468,6 +477,11 @@ export class Session {
     this.ok("Begin TLS negotiation")
     await this.out.flush()
     await this.out.settle()
+    if (this.behaviour.stallAfterStls) {
+      // Swallow the client's handshake and answer nothing, until it gives up.
+      await this.reader.drain()
+      throw new ConnectionGone("the client left during a stalled STLS")
+    }
     this.reader.release()
     this.out.release()
     let streams: DuplexStreams

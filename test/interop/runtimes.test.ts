@@ -129,9 +129,46 @@ async function silentServer(): Promise<{ readonly port: number; readonly close: 
   }
 }
 
+/** A server that greets, has no CAPA, answers STLS with +OK and then stalls (issue 12, item 4). */
+async function stallingStlsServer(): Promise<{ readonly port: number; readonly close: () => Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on("error", () => undefined)
+    socket.on("close", () => sockets.delete(socket))
+    socket.write("+OK ready\r\n")
+    let buffered = ""
+    let stalled = false
+    socket.on("data", (chunk: Buffer) => {
+      if (stalled) return
+      buffered += chunk.toString("latin1")
+      for (let lf = buffered.indexOf("\n"); lf >= 0 && !stalled; lf = buffered.indexOf("\n")) {
+        const line = buffered.slice(0, lf).trim().toUpperCase()
+        buffered = buffered.slice(lf + 1)
+        if (line === "STLS") {
+          socket.write("+OK begin TLS\r\n")
+          stalled = true
+        } else {
+          socket.write("-ERR not here\r\n")
+        }
+      }
+    })
+  })
+  const port = await listenOnLoopback(server)
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      })
+  }
+}
+
 describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", () => {
   let server: Dovecot | undefined
   let silent: Awaited<ReturnType<typeof silentServer>> | undefined
+  let stalling: Awaited<ReturnType<typeof stallingStlsServer>> | undefined
   let dir = ""
   let caFile = ""
   const results = new Map<Runtime, { readonly run: Run; readonly lines: ReadonlyArray<StepResult> }>()
@@ -145,6 +182,7 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
   beforeAll(async () => {
     server = await startDovecot({ bulkMessages: 0 })
     silent = await silentServer()
+    stalling = await stallingStlsServer()
     dir = await mkdtemp(join(tmpdir(), "pop3-runtimes-"))
     caFile = join(dir, "ca.pem")
     await writeFile(caFile, server.ca)
@@ -160,6 +198,7 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
       modes: MODES,
       closedPort: await closedPort(),
       silentPort: silent.port,
+      stallingStlsPort: stalling.port,
       expected: {
         sizes: alice.map((m) => m.length),
         uidls: alice.map((_, i) => uid(i + 1, UID_VALIDITY.alice)),
@@ -180,6 +219,7 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
   afterAll(async () => {
     await server?.stop()
     await silent?.close()
+    await stalling?.close()
     if (dir !== "") await rm(dir, { recursive: true, force: true })
     timings.push(`whole file ${(performance.now() - started).toFixed(0)} ms`)
     process.stdout.write(`[runtimes.test.ts timings] ${timings.join("; ")}\n`)
@@ -246,7 +286,9 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
         "implicit, insecure": insecure,
         "starttls, insecure": insecure,
         "closed port": { error: { tag: "ConnectError", message: expect.any(String) } },
-        "silent server": { error: { tag: "TimeoutError", message: expect.any(String) } }
+        "silent server": { error: { tag: "TimeoutError", message: expect.any(String) } },
+        "stalled STLS": { error: { tag: "TimeoutError", message: "timed out after 300 ms waiting for the TLS handshake after STLS" } },
+        "implicit TLS to the plaintext port": { error: { tag: "TlsError", message: expect.stringMatching(/the server did not answer with TLS \(is this a plaintext port\?\)$/) } }
       }
       for (const [name, value] of Object.entries(want)) {
         expect(steps.get(name), `${runtime}: ${name} (${context(runtime)})`).toMatchObject(value as object)

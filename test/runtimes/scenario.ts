@@ -24,6 +24,8 @@ export interface ScenarioInput {
   readonly closedPort: number
   /** Accepts and then says nothing (a TLS handshake there must time out). */
   readonly silentPort: number
+  /** Greets, answers STLS with +OK and then says nothing (the STLS handshake must time out). */
+  readonly stallingStlsPort: number
   readonly expected: {
     /** Octet size of each message, in order. */
     readonly sizes: ReadonlyArray<number>
@@ -93,8 +95,9 @@ const session = (input: ScenarioInput, mode: Mode): Effect.Effect<void, Pop3Erro
       }),
       (a) => ({ secure: a.secure })
     )
-    // Without TLS, `auto` must pick a mechanism that does not reveal the password (SCRAM).
-    const mailbox = yield* step(mode, "login", "TRANSACTION", auth.login({ user: input.user, password: input.password }), (m) => m.state())
+    // Without TLS every mechanism gives something away (the password, or a digest an active
+    // attacker can crack offline), so the scenario consents explicitly, as `--tls none` does.
+    const mailbox = yield* step(mode, "login", "TRANSACTION", auth.login({ user: input.user, password: input.password, allowPlaintext: mode === "none" }), (m) => m.state())
     yield* step(mode, "stat", { count, size: sum(expected.sizes) }, mailbox.stat, (s) => ({ count: s.count, size: s.size }))
     yield* step(mode, "list", expected.sizes, mailbox.list, (l) => l.map((e) => e.size))
     yield* step(mode, "uidl", expected.uidls, mailbox.uidl, (l) => l.map((e) => e.uid))
@@ -129,6 +132,8 @@ const failures = (input: ScenarioInput): Effect.Effect<void, never, Transport> =
     yield* attempt("starttls, insecure", { ...starttls, insecure: true })
     yield* attempt("closed port", { port: input.closedPort, tls: "none" })
     yield* attempt("silent server", { port: input.silentPort, tls: "implicit", ca: input.ca, timeout: "300 millis" })
+    yield* attempt("stalled STLS", { port: input.stallingStlsPort, tls: "starttls", ca: input.ca, timeout: "300 millis" })
+    yield* attempt("implicit TLS to the plaintext port", { port: input.port, tls: "implicit", ca: input.ca })
   })
 }
 

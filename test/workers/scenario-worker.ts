@@ -75,7 +75,7 @@ const run = async (scenario: Scenario): Promise<ScenarioAnswer> => {
     const auth = yield* Pop3.connect(options)
     const capabilities = auth.capabilities().lines
     if (scenario.connectOnly === true) return { secure: auth.secure, capabilities }
-    const mailbox = yield* auth.login({ user: scenario.user, password: scenario.password })
+    const mailbox = yield* auth.login({ user: scenario.user, password: scenario.password, allowPlaintext: scenario.tls === "none" })
     const stat = yield* mailbox.stat
     const list = yield* mailbox.list
     const uidl = yield* mailbox.uidl
@@ -102,7 +102,7 @@ const run = async (scenario: Scenario): Promise<ScenarioAnswer> => {
   }).pipe(Effect.scoped)
   const second = Effect.gen(function*() {
     const auth = yield* Pop3.connect({ ...options, trace: undefined })
-    const mailbox = yield* auth.login({ user: scenario.user, password: scenario.password })
+    const mailbox = yield* auth.login({ user: scenario.user, password: scenario.password, allowPlaintext: scenario.tls === "none" })
     return yield* mailbox.stat
   }).pipe(Effect.scoped)
 

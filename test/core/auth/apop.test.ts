@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto"
 import { describe, expect, it } from "vitest"
 import { apop, apopDigest } from "../../../core/auth/apop.ts"
-import { authenticate, fakeExchange, successOf } from "./fake-exchange.ts"
+import { authenticate, failureOf, fakeExchange, successOf } from "./fake-exchange.ts"
 
 describe("apopDigest", () => {
   it("matches RFC 1939's example", () => {
@@ -42,5 +42,15 @@ describe("the APOP mechanism", () => {
   it("returns the server's -ERR as a status, not a failure", async () => {
     const fake = fakeExchange(["-ERR [AUTH] permission denied"], { apopTimestamp: "<1@h>" })
     expect(successOf(await authenticate(apop, fake, "mrose", "x"))).toEqual({ kind: "err", code: "AUTH", text: "permission denied" })
+  })
+})
+
+describe("APOP without a greeting timestamp (issue 12, item 1)", () => {
+  it("fails with AuthError and sends nothing, rather than an unsalted MD5 of the password", async () => {
+    const fake = fakeExchange(["+OK would have logged in"])
+    const error = failureOf(await authenticate(apop, fake, "mrose", "tanstaaf"))
+    expect(error._tag).toBe("AuthError")
+    expect(error.message).toMatch(/APOP needs the timestamp of the server's greeting, and this greeting has none; nothing was sent/)
+    expect(fake.lines).toEqual([])
   })
 })

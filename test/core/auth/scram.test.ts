@@ -283,7 +283,14 @@ describe("hostile server-first messages", () => {
   it("refuses a zero, negative, fractional or missing iteration count", async () => {
     for (const i of ["i=0", "i=-1", "i=1.5", "i=abc", "i=", ""]) {
       const attrs = [`r=${SHA1.nonce}x`, "s=QSXCR+Q6sek8bf92", i].filter((a) => a !== "").join(",")
-      expect((await first(attrs)).message, i).toMatch(/iteration count/)
+      expect((await first(attrs)).message, i).toMatch(/iteration|iterations/)
+    }
+  })
+
+  it("refuses fewer than 4096 iterations (RFC 7677), before deriving anything", async () => {
+    for (const i of ["i=1", "i=4095"]) {
+      const attrs = [`r=${SHA1.nonce}x`, "s=QSXCR+Q6sek8bf92", i].join(",")
+      expect((await first(attrs)).message, i).toMatch(/fewer than the 4096 RFC 7677 requires/)
     }
   })
 

@@ -81,11 +81,13 @@ describe("every mechanism, on a plain and on a TLS connection", () => {
         expect(attemptedMechanisms(server.commands)).toEqual(["SCRAM-SHA-256"])
       })
 
-      it("auto picks SCRAM-SHA-256 without allowPlaintext too (it reveals nothing)", async () => {
-        const server = authServer()
-        success(await loginAndThen(server, mode, { user: USER, password: PASSWORD }))
-        expect(attemptedMechanisms(server.commands)).toEqual(["SCRAM-SHA-256"])
-      })
+      if (mode === "implicit") {
+        it("auto picks SCRAM-SHA-256 without allowPlaintext (the path is encrypted)", async () => {
+          const server = authServer()
+          success(await loginAndThen(server, mode, { user: USER, password: PASSWORD }))
+          expect(attemptedMechanisms(server.commands)).toEqual(["SCRAM-SHA-256"])
+        })
+      }
     })
   }
 
@@ -138,29 +140,24 @@ describe("auto follows the documented order", () => {
     })
   }
 
-  it("on a plain connection without allowPlaintext, skips PLAIN, LOGIN and USER", async () => {
-    const chosen: Array<string> = []
-    for (let i = 0; i < 4; i++) {
+  it("on a plain connection without allowPlaintext, uses no mechanism at all — challenge-response ones included", async () => {
+    for (let i = 0; i < ORDER.length; i++) {
       const server = offering(ORDER.slice(i))
-      success(await loginAndThen(server, "none", { user: USER, password: PASSWORD }))
-      chosen.push(...attemptedMechanisms(server.commands))
+      const error = failure(await loginAndThen(server, "none", { user: USER, password: PASSWORD }))
+      expect(error).toBeInstanceOf(AuthError)
+      expect(error.message).toMatch(/^login failed: the connection is not encrypted: /)
+      expect((error as AuthError).attempts).toEqual([])
+      expect((error as AuthError).plaintextRefused).toBe(true)
+      expect(server.commands).toEqual(["CAPA", "QUIT"])
     }
-    expect(chosen).toEqual(["SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "APOP"])
-    const server = offering(["PLAIN", "LOGIN", "USER"])
-    const error = failure(await loginAndThen(server, "none", { user: USER, password: PASSWORD }))
-    expect(error).toBeInstanceOf(AuthError)
-    expect(error.message).toContain("only offers PLAIN, LOGIN, USER, which would send the password unencrypted")
-    expect((error as AuthError).attempts).toEqual([])
-    expect((error as AuthError).plaintextRefused).toBe(true)
-    expect(server.commands).toEqual(["CAPA", "QUIT"])
   })
 
   it("moves on after a refusal without a response code, in order, on the same connection", async () => {
     const server = authServer({
-      mechanisms: [refusingMechanism("SCRAM-SHA-256"), refusingMechanism("SCRAM-SHA-1"), ...saslMechanisms({}, ["CRAM-MD5"])]
+      mechanisms: [refusingMechanism("SCRAM-SHA-256"), ...saslMechanisms({}, ["SCRAM-SHA-1", "CRAM-MD5"])]
     })
     success(await loginAndThen(server, "implicit", { user: USER, password: PASSWORD }))
-    expect(attemptedMechanisms(server.commands)).toEqual(["SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5"])
+    expect(attemptedMechanisms(server.commands)).toEqual(["SCRAM-SHA-256", "SCRAM-SHA-1"])
     expect(server.connections()).toBe(1)
   })
 
@@ -196,9 +193,18 @@ describe("the plaintext guard", () => {
   }
 
   for (const mechanism of NAMED.filter((m) => !PLAINTEXT.has(m))) {
-    it(`allows ${mechanism} on an unencrypted connection (the password does not cross)`, async () => {
+    it(`refuses ${mechanism} on an unencrypted connection without allowPlaintext (its digest can be cracked offline), sending nothing`, async () => {
       const server = authServer()
-      success(await loginAndThen(server, "none", { user: USER, password: PASSWORD, mechanism }))
+      const error = failure(await loginAndThen(server, "none", { user: USER, password: PASSWORD, mechanism }))
+      expect(error).toBeInstanceOf(AuthError)
+      expect(error.message).toContain(`${upper(mechanism)} would send a digest of it that an attacker on the path can crack offline`)
+      expect((error as AuthError).plaintextRefused).toBe(true)
+      expect(server.commands).toEqual(["CAPA", "QUIT"])
+    })
+
+    it(`allows ${mechanism} on an unencrypted connection with allowPlaintext`, async () => {
+      const server = authServer()
+      success(await loginAndThen(server, "none", { user: USER, password: PASSWORD, mechanism, allowPlaintext: true }))
     })
   }
 
@@ -239,8 +245,8 @@ describe("XOAUTH2 and OAUTHBEARER are used only when named", () => {
     expect(attemptedMechanisms(server.commands)).toEqual(["SCRAM-SHA-256"])
   })
 
-  it("named, they take the token as the password and work even when CAPA does not list them", async () => {
-    const server = authServer({ behaviour: { capa: ["USER"] } })
+  it("named, they take the token as the password", async () => {
+    const server = authServer({ behaviour: { capa: ["USER", "SASL OAUTHBEARER"] } })
     success(await loginAndThen(server, "implicit", { user: USER, password: TOKEN, mechanism: "oauthbearer" }))
     const initial = unb64(attemptLines(server.commands)[0]!.split(" ")[2]!)
     expect(initial).toBe(`n,a=${USER},\u0001host=memory.test\u0001port=995\u0001auth=Bearer ${TOKEN}\u0001\u0001`)
@@ -275,15 +281,16 @@ describe("a server that hangs up after a failed login", () => {
     expect(second).toBeGreaterThan(1)
   })
 
-  it("reconnects as often as needed, and reaches USER/PASS too", async () => {
+  it("reconnects for the second mechanism, and stops after the second refusal", async () => {
     const server = authServer({
       mechanisms: [refusingMechanism("SCRAM-SHA-256"), refusingMechanism("CRAM-MD5")],
       behaviour: { closeAfterAuthFailure: true, greeting: "+OK no APOP" },
       commands: closingAuth
     })
-    success(await loginAndThen(server, "none", { user: USER, password: PASSWORD, allowPlaintext: true }))
-    expect(server.connections()).toBe(3)
-    expect(attemptedMechanisms(server.commands)).toEqual(["SCRAM-SHA-256", "CRAM-MD5", "USER"])
+    const error = failure(await loginAndThen(server, "none", { user: USER, password: PASSWORD, allowPlaintext: true })) as AuthError
+    expect(error.attempts.map((a) => a.mechanism)).toEqual(["SCRAM-SHA-256", "CRAM-MD5"])
+    expect(server.connections()).toBe(2)
+    expect(attemptedMechanisms(server.commands)).toEqual(["SCRAM-SHA-256", "CRAM-MD5"])
   })
 
   it("stops after a refusal with [AUTH], without reconnecting", async () => {
@@ -448,5 +455,60 @@ describe("UTF-8 user names", () => {
     const server = authServer({ behaviour: { capa: ["UTF8", `SASL ${SASL_ALL}`] } })
     success(await loginAndThen(server, "implicit", { user: UTF8_USER, password: UTF8_PASSWORD, mechanism: "scram-sha-256" }))
     expect(server.commands[1]).toBe("UTF8")
+  })
+})
+
+// Issue 12: what real servers showed (popa3d and Perdition greet without a timestamp;
+// Courier sends no [AUTH] codes and delays each failure 5 s).
+describe("a named mechanism the server cannot do is refused locally (issue 12, item 1)", () => {
+  it("apop without a greeting timestamp: AuthError, and no APOP line (no unsalted MD5) reaches the server", async () => {
+    for (const mode of MODES) {
+      const server = authServer({ behaviour: { greeting: "+OK popa3d ready" } })
+      const error = failure(await loginAndThen(server, mode, { user: USER, password: PASSWORD, mechanism: "apop", allowPlaintext: true }))
+      expect(error).toBeInstanceOf(AuthError)
+      expect((error as AuthError).notOffered).toBe(true)
+      expect((error as AuthError).attempts).toEqual([])
+      expect(error.message).toBe("login failed: APOP cannot be used: the server's greeting has no APOP timestamp; nothing was sent")
+      expect(server.commands).toEqual(["CAPA", "QUIT"])
+    }
+  })
+
+  it("a SASL mechanism CAPA does not list, or a server without CAPA: refused, nothing sent", async () => {
+    const listed = authServer({ offer: ["PLAIN"], behaviour: { capa: ["USER", "SASL PLAIN"] } })
+    const notListed = failure(await loginAndThen(listed, "implicit", { user: USER, password: PASSWORD, mechanism: "cram-md5" })) as AuthError
+    expect(notListed.notOffered).toBe(true)
+    expect(notListed.message).toBe("login failed: CRAM-MD5 cannot be used: the server offers SASL PLAIN; nothing was sent")
+    expect(listed.commands).toEqual(["CAPA", "QUIT"])
+
+    const noCapa = authServer({ behaviour: { capa: false } })
+    const refused = failure(await loginAndThen(noCapa, "implicit", { user: USER, password: PASSWORD, mechanism: "plain" })) as AuthError
+    expect(refused.message).toContain("PLAIN cannot be used: the server has no CAPA")
+    expect(noCapa.commands).toEqual(["CAPA", "QUIT"])
+    // USER is RFC 1939's baseline: a server without CAPA is assumed to have it.
+    success(await loginAndThen(authServer({ behaviour: { capa: false } }), "implicit", { user: USER, password: PASSWORD, mechanism: "user" }))
+  })
+})
+
+describe("auto costs at most two failed logins (issue 12, item 2)", () => {
+  /** Courier: CRAM-MD5, PLAIN, LOGIN and USER, no APOP, failures without [AUTH]. */
+  const courier = (options: { readonly pamAccount?: boolean } = {}) =>
+    authServer({
+      mechanisms: [options.pamAccount ? refusingMechanism("CRAM-MD5", "Login failed.") : saslMechanisms({}, ["CRAM-MD5"])[0]!, ...saslMechanisms({}, ["PLAIN", "LOGIN"])],
+      behaviour: { greeting: "+OK Hello there.", noAuthCodes: true, capa: ["TOP", "UIDL", "USER", "SASL CRAM-MD5 PLAIN LOGIN", "IMPLEMENTATION Courier"] }
+    })
+
+  it("a wrong password on a server without [AUTH] codes: two attempts, then AuthError", async () => {
+    const server = courier()
+    const error = failure(await loginAndThen(server, "implicit", { user: USER, password: "wrong-password" })) as AuthError
+    expect(attemptedMechanisms(server.commands)).toEqual(["CRAM-MD5", "PLAIN"])
+    expect(error.attempts.map((a) => a.mechanism)).toEqual(["CRAM-MD5", "PLAIN"])
+    expect(error.attempts.every((a) => a.code === undefined)).toBe(true)
+    expect(error.message).toMatch(/^login failed: 2 mechanisms were refused; no more are tried/)
+  })
+
+  it("an account that cannot do CRAM-MD5 (Courier with PAM) still logs in with the next mechanism", async () => {
+    const server = courier({ pamAccount: true })
+    success(await loginAndThen(server, "implicit", { user: USER, password: PASSWORD }))
+    expect(attemptedMechanisms(server.commands)).toEqual(["CRAM-MD5", "PLAIN"])
   })
 })

@@ -130,7 +130,7 @@ describe("login", () => {
     const server = memoryServer()
     const exit = await run(server.layer, Effect.gen(function*() {
       const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "apop" })
+      const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "apop", allowPlaintext: true })
       yield* mailbox.quit
       return session.greeting.apopTimestamp!
     }))
@@ -139,11 +139,11 @@ describe("login", () => {
     expect(server.commands).toEqual(["CAPA", `APOP ${USER} ${digest}`, "CAPA", "QUIT"])
   })
 
-  it("auto picks APOP first and needs no plaintext permission for it", async () => {
+  it("auto picks APOP first (with allowPlaintext: a digest crosses the unencrypted path)", async () => {
     const server = memoryServer()
     const exit = await run(server.layer, Effect.gen(function*() {
       const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD })
+      const mailbox = yield* session.login({ user: USER, password: PASSWORD, allowPlaintext: true })
       return yield* mailbox.stat
     }))
     expect(success(exit).count).toBe(MESSAGE_ORDER.length)
@@ -158,7 +158,7 @@ describe("login", () => {
       return yield* session.login({ user: USER, password: PASSWORD, mechanism: "auto" })
     })))
     expect(error).toBeInstanceOf(AuthError)
-    expect(error.message).toMatch(/only offers USER.*unencrypted/)
+    expect(error.message).toMatch(/not encrypted: USER would send the password unencrypted/)
     expect(server.commands).toEqual(["CAPA", "QUIT"])
   })
 
@@ -203,7 +203,7 @@ describe("login", () => {
     const server = memoryServer()
     const exit = await run(server.layer, Effect.gen(function*() {
       const session = yield* connect(OPTIONS)
-      yield* session.login({ user: USER, password: PASSWORD, mechanism: "ApOp" })
+      yield* session.login({ user: USER, password: PASSWORD, mechanism: "ApOp", allowPlaintext: true })
     }))
     expect(Exit.isSuccess(exit)).toBe(true)
     expect(server.commands[1]).toMatch(/^APOP /)

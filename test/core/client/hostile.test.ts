@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest"
 import { collect, connect, loginDelay } from "../../../core/index.ts"
 import type { ConnectOptions, LoginOptions, Mailbox } from "../../../core/index.ts"
 import { AuthError, ConnectionClosed, ProtocolError, TimeoutError } from "../../../core/client/errors.ts"
+import { ListingLimits } from "../../../core/client/options.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
 import * as NodeTransport from "../../../core/transport/node.ts"
 import type { Behaviour } from "../../dev-server/server.ts"
@@ -396,4 +397,43 @@ describe("never hangs on scope close", () => {
       expect(millis).toBeLessThan(TIMEOUT * 3)
     })
   }
+})
+
+describe("listings are bounded (issue 12, item 9)", () => {
+  const listing = (limits: { readonly lines: number; readonly octets: number }, behaviour: Behaviour = {}) => {
+    const server = memoryServer({ behaviour })
+    return run(server.layer, Effect.gen(function*() {
+      const session = yield* connect(OPTIONS)
+      const mailbox = yield* session.login(LOGIN)
+      const uidl = yield* Effect.exit(mailbox.uidl.pipe(Effect.provideService(ListingLimits, limits)))
+      // The listing was left half read: nothing more may be sent on this connection.
+      const next = yield* Effect.exit(mailbox.noop)
+      return { uidl, next, commands: server.commands.slice() }
+    })).then((exit) => ({ ...success(exit), server }))
+  }
+
+  it("more lines than ListingLimits.lines: ProtocolError, and the connection is dropped", async () => {
+    const { uidl, next, commands } = await listing({ lines: 3, octets: 1_000_000 })
+    expect(failure(uidl)).toBeInstanceOf(ProtocolError)
+    expect(failure(uidl).message).toMatch(/the answer to UIDL is longer than this client's limit of 3 lines or 1000000 octets/)
+    expect(failure(next)).toBeInstanceOf(ConnectionClosed)
+    expect(commands.at(-1)).toBe("UIDL")
+  })
+
+  it("more octets than ListingLimits.octets: ProtocolError", async () => {
+    const { uidl } = await listing({ lines: 1_000_000, octets: 40 })
+    expect(failure(uidl)).toBeInstanceOf(ProtocolError)
+  })
+
+  it("a listing line over 8 KiB is a ProtocolError, not a crash", async () => {
+    const { uidl, next } = await listing({ lines: 1_000_000, octets: 1_000_000 }, { uid: (n, uid) => (n === 2 ? "u".repeat(10_000) : uid) })
+    expect(failure(uidl)).toBeInstanceOf(ProtocolError)
+    expect(failure(uidl).message).toMatch(/a listing line is longer than 8192 octets/)
+    expect(failure(next)).toBeInstanceOf(ConnectionClosed)
+  })
+
+  it("within the limits, listings are whole", async () => {
+    const { uidl } = await listing({ lines: MESSAGE_ORDER.length, octets: 1_000_000 })
+    expect(success(uidl)).toHaveLength(MESSAGE_ORDER.length)
+  })
 })

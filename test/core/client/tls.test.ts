@@ -138,3 +138,13 @@ describe("implicit TLS and plain TCP", () => {
     expect(error.message).toMatch(new RegExp(`^cannot connect to 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`))
   })
 })
+
+describe("STLS handshake time limit (issue 12, item 4)", () => {
+  it("a server that answers +OK to STLS and then stalls: TimeoutError, not a hang", async () => {
+    const { port, commands } = await listen({ tls: testTls, behaviour: { stallAfterStls: true } })
+    const error = failure(await run(NodeTransport.layer, connect(target(port, { timeout: 300 }))))
+    expect(error._tag).toBe("TimeoutError")
+    expect(error.message).toBe("timed out after 300 ms waiting for the TLS handshake after STLS")
+    expect(commands).toEqual(["CAPA", "STLS"])
+  })
+})

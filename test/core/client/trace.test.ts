@@ -124,7 +124,7 @@ describe("the trace of a session", () => {
     const { events, options } = traced()
     success(await run(server.layer, Effect.gen(function*() {
       const session = yield* connect(options)
-      yield* session.login({ user: USER, password: PASSWORD, mechanism: "apop" })
+      yield* session.login({ user: USER, password: PASSWORD, mechanism: "apop", allowPlaintext: true })
     })))
     const apop = events.filter((e) => e._tag === "Sent" && e.line.startsWith("APOP"))
     expect(apop).toMatchObject([{ line: `APOP ${USER} ****` }])
@@ -194,7 +194,7 @@ describe("the canary password never leaks", () => {
 
   const scenarios: ReadonlyArray<readonly [string, LoginOptions]> = [
     ["USER/PASS, success", { user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true }],
-    ["APOP, success", { user: USER, password: PASSWORD, mechanism: "apop" }],
+    ["APOP, success", { user: USER, password: PASSWORD, mechanism: "apop", allowPlaintext: true }],
     ["auto, success", { user: USER, password: PASSWORD, allowPlaintext: true }]
   ]
   for (const [name, login] of scenarios) {

@@ -179,3 +179,20 @@ describe("parseCapa and accessors", () => {
     expect(parseCapa(["SASL PLAIN", "SASL LOGIN"]).entries.get("SASL")).toEqual(["LOGIN"])
   })
 })
+
+describe("UIDs are 0x21–0x7E (RFC 1939 §7; issue 12)", () => {
+  it("refuses a UID with control characters, a space-free escape sequence or non-ASCII, and quotes it printably", () => {
+    for (const uid of ["\x1b]0;TITLE\x07", "abc\x1b[31m", "ünïcode", "a\u009bb", "del\x7f"]) {
+      let error: unknown
+      try {
+        parseUidlLine(`3 ${uid}`)
+      } catch (e) {
+        error = e
+      }
+      expect(error, JSON.stringify(uid)).toBeInstanceOf(RemoteProtocolError)
+      expect((error as Error).message).toMatch(/^the UID of message 3 has characters outside 0x21–0x7E/)
+      expect((error as Error).message).not.toMatch(/[\x00-\x1f\x7f-\x9f]/)
+    }
+    expect(parseUidlLine("3 !~azAZ09.-").uid).toBe("!~azAZ09.-")
+  })
+})
