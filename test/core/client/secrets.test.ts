@@ -2,7 +2,7 @@
 // passwords, the OAuth error path, SCRAM's missing or wrong server proof, servers that hang
 // up or never stop challenging — with a recognisable password and token, and then a search
 // for them, plain and base64, in everything an observer can see: every trace event, every
-// error (message, JSON, String), and the CLI's stdout and stderr.
+// error (message, JSON, String). The CLI's output: test/cli/secrets.test.ts.
 //
 // Each case stands alone: it checks that it observed something (trace events; an error
 // when the login failed) and, where the mechanism sends the secret in a searchable form,
@@ -12,49 +12,16 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { describe, expect, it } from "vitest"
-import { main } from "../../../core/cli/main.ts"
 import { connect, type LoginOptions } from "../../../core/client/client.ts"
 import { formatTraceEvent, type TraceEvent } from "../../../core/client/trace.ts"
-import { refusingMechanism, type SaslOptions, saslMechanisms } from "../../dev-server/sasl.ts"
+import { refusingMechanism, saslMechanisms } from "../../dev-server/sasl.ts"
 import type { Behaviour, CommandTable } from "../../dev-server/server.ts"
 import { defaultCommands } from "../../dev-server/server.ts"
 import { AuthError, InvalidArgument } from "../../../core/client/errors.ts"
-import { type AuthServer, authServer, connectOptions, makeStore, MESSAGES, type Mode, MODES, NAMED, OAUTH, PLAINTEXT, run, USER } from "./auth-harness.ts"
+import { b64 } from "../auth/fake-exchange.ts"
+import { type AuthServer, authServer, connectOptions, makeStore, MESSAGES, type Mode, MODES, run, USER } from "./auth-harness.ts"
+import { ALL, CANARY, CANARY_TOKEN, canaryServer, crossedTheWire, leaksIn, otherServer, secret, sendsSecret } from "./canary.ts"
 
-const CANARY = "CANARY-s3cr3t-Pw"
-/** An OAuth token with the canary inside, for XOAUTH2 and OAUTHBEARER. */
-const CANARY_TOKEN = `ya29.${CANARY}-token`
-
-const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64")
-
-/**
- * The base64 characters that encode `s` wherever it sits in a longer message: for each of
- * the three alignments, the characters determined by `s` alone.
- */
-const base64Inside = (s: string): Array<string> =>
-  [0, 1, 2].map((offset) => {
-    const encoded = b64("\u0000".repeat(offset) + s)
-    const skip = Math.ceil((offset * 4) / 3)
-    return encoded.slice(skip, encoded.length - 4)
-  })
-
-/** Every form in which the canary could leak. */
-const FORMS: ReadonlyArray<string> = [
-  CANARY,
-  b64(CANARY),
-  ...base64Inside(CANARY),
-  // PLAIN's initial response, with and without an authorization identity.
-  b64(`\u0000${USER}\u0000${CANARY}`),
-  b64(`${USER}\u0000${USER}\u0000${CANARY}`),
-  // The OAuth initial responses.
-  b64(`user=${USER}\u0001auth=Bearer ${CANARY_TOKEN}\u0001\u0001`),
-  ...base64Inside(`auth=Bearer ${CANARY_TOKEN}`),
-  // Percent- and JSON-escaped forms (a URL, a JSON dump).
-  encodeURIComponent(CANARY),
-  JSON.stringify(CANARY).slice(1, -1)
-]
-
-const leaksIn = (text: string): Array<string> => FORMS.filter((form) => text.includes(form))
 
 /** Collects one scenario's observable surfaces and checks them. */
 const observer = () => {
@@ -93,15 +60,6 @@ const observer = () => {
   }
 }
 
-/** Whether the secret crossed the wire in a form the search finds. */
-const crossedTheWire = (server: AuthServer): boolean => leaksIn(server.commands.join("\n")).length > 0
-
-/**
- * Mechanisms that put the secret itself (plain or base64) on the wire; the others send a
- * digest or proof, from which the search cannot find it.
- */
-const sendsSecret = (mechanism: string): boolean => PLAINTEXT.has(mechanism as never)
-
 /**
  * Logs in (and STATs) with the canary as the secret, with every surface observed, and
  * checks them. Fails the case when nothing was observed: no trace events, or a failed
@@ -131,23 +89,6 @@ const errorOf = (exit: Exit.Exit<unknown, unknown>): unknown => {
   if (Exit.isSuccess(exit)) throw new Error("expected a failure, got success")
   return exit.cause.reasons.find(Cause.isFailReason)?.error
 }
-
-/** A server where alice's password and token are the canary. */
-const canaryServer = (options: { readonly sasl?: SaslOptions; readonly behaviour?: Behaviour; readonly commands?: CommandTable; readonly offer?: ReadonlyArray<string> } = {}) =>
-  authServer({
-    store: makeStore({ password: CANARY }),
-    sasl: { oauthTokens: { [USER]: CANARY_TOKEN }, ...options.sasl },
-    ...(options.behaviour !== undefined ? { behaviour: options.behaviour } : {}),
-    ...(options.commands !== undefined ? { commands: options.commands } : {}),
-    ...(options.offer !== undefined ? { offer: options.offer } : {})
-  })
-
-/** A server where the canary is wrong (alice has another password and token). */
-const otherServer = (sasl: SaslOptions = {}) => authServer({ sasl: { oauthTokens: { [USER]: "the-right-token" }, ...sasl } })
-
-const secret = (mechanism: string) => (OAUTH.has(mechanism) ? CANARY_TOKEN : CANARY)
-
-const ALL = [...NAMED, "auto"] as const
 
 describe("the canary never shows outside the wire", () => {
   for (const mode of MODES) {
@@ -269,67 +210,6 @@ describe("the canary never shows outside the wire", () => {
     expect(Exit.isSuccess(exit)).toBe(true)
     expect(crossed).toBe(true) // PLAIN, the third connection
     expect(server.connections()).toBe(3)
-  })
-})
-
-describe("the CLI never prints the canary", () => {
-  const cli = async (server: AuthServer, args: ReadonlyArray<string>, password: string): Promise<{ code: number; stdout: string; stderr: string; crossed: boolean }> => {
-    let stdout = ""
-    let stderr = ""
-    const code = await main(args, {
-      stdout: async (bytes) => {
-        stdout += typeof bytes === "string" ? bytes : new TextDecoder().decode(bytes)
-      },
-      stderr: (text) => {
-        stderr += text + "\n"
-      },
-      env: { POP3_PASSWORD: password },
-      readFile: () => "",
-      transport: server.layer
-    })
-    expect(stdout + stderr, `pop3 ${args.join(" ")} printed something`).not.toBe("")
-    expect(leaksIn(stdout), `stdout of pop3 ${args.join(" ")}: ${stdout}`).toEqual([])
-    expect(leaksIn(stderr), `stderr of pop3 ${args.join(" ")}: ${stderr}`).toEqual([])
-    return { code, stdout, stderr, crossed: crossedTheWire(server) }
-  }
-
-  const argv = (mode: Mode, mechanism: string, ...extra: ReadonlyArray<string>) => [
-    "--host", "memory.test", "--tls", mode, "--user", USER, "--auth", mechanism, "--timeout", "2", ...extra, "stat"
-  ]
-
-  for (const mode of MODES) {
-    it.each(ALL)(`tls ${mode}: %s, success and failure, with --trace and with --json`, async (mechanism) => {
-      for (const extra of [["--trace"], ["--json"], ["--trace", "--json"]]) {
-        const ok = await cli(canaryServer(), argv(mode, mechanism, ...extra), secret(mechanism))
-        expect(ok.code, ok.stderr).toBe(0)
-        if (sendsSecret(mechanism)) expect(ok.crossed).toBe(true)
-        expect(ok.stdout).toContain(extra.includes("--json") ? `"count":${MESSAGES.length}` : `${MESSAGES.length} `)
-        if (extra.includes("--trace")) expect(ok.stderr).toMatch(/C: (AUTH|USER|APOP) /)
-
-        const refused = await cli(otherServer(), argv(mode, mechanism, ...extra), secret(mechanism))
-        expect(refused.code, refused.stderr).toBe(1)
-        expect(refused.stderr).toMatch(/login failed/)
-        if (sendsSecret(mechanism)) expect(refused.crossed).toBe(true)
-
-        const injected = await cli(otherServer(), argv(mode, mechanism, ...extra), `${secret(mechanism)}\r\nDELE 1`)
-        expect([1, 2]).toContain(injected.code)
-      }
-    })
-  }
-
-  it.each(["xoauth2", "oauthbearer"])("the OAuth error JSON is printed, the token is not (%s)", async (mechanism) => {
-    const { code, stderr, crossed } = await cli(otherServer(), argv("implicit", mechanism, "--trace"), CANARY_TOKEN)
-    expect(code).toBe(1)
-    expect(crossed).toBe(true)
-    expect(stderr).toContain('"status":')
-  })
-
-  it("a wrong SCRAM signature, and no signature", async () => {
-    for (const sasl of [{ scramWrongSignature: true }, { scramNoSignature: true }]) {
-      const { code, stderr } = await cli(canaryServer({ sasl }), argv("implicit", "auto", "--trace"), CANARY)
-      expect(code).toBe(1)
-      expect(stderr).toMatch(/SCRAM-SHA-256/)
-    }
   })
 })
 
