@@ -2,6 +2,7 @@ import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { playwright } from "@vitest/browser-playwright"
 import { defineConfig } from "vitest/config"
+import { isCI } from "./test/support/ci.ts"
 
 // One config for Vite (the web demo in web-demo/) and Vitest (the test projects, rooted at
 // the repository).
@@ -9,17 +10,18 @@ import { defineConfig } from "vitest/config"
 // - browser: the same engine and client tests inside Debian's Chromium (vitest browser
 //   mode), proving core/ is browser-clean.
 // - bridge: the WebSocket relay with real sockets on loopback.
-// - interop: a real Dovecot started by the tests (fails under CI=true when missing),
+// - interop: a real Dovecot started by the tests (fails under CI when missing),
 //   including the same scenario on Deno, Bun and a Worker in miniflare.
 // - e2e: the web demo in Chromium through playwright-core, against the `npm start` stack
 //   and against Dovecot.
 const repo = fileURLToPath(new URL(".", import.meta.url))
 
-// Without Chromium the browser project cannot start. Under CI=true that is a failure (the
-// project stays, and fails to launch); elsewhere it is left out, saying why.
+// Without Chromium the browser project cannot start. Under CI (any non-empty CI) that is a
+// failure (the project stays, and fails to launch); elsewhere it is left out, saying why.
 const CHROMIUM = "/usr/bin/chromium"
 const haveChromium = existsSync(CHROMIUM)
-if (!haveChromium && process.env["CI"] !== "true") {
+const ci = isCI()
+if (!haveChromium && !ci) {
   process.stderr.write(`skipping the browser project (core tests in Chromium): ${CHROMIUM} not found (apt-get install chromium)\n`)
 }
 
@@ -45,10 +47,10 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["test/core/**/*.test.ts", "test/dev-server/**/*.test.ts", "test/cli/**/*.test.ts"]
+          include: ["test/core/**/*.test.ts", "test/dev-server/**/*.test.ts", "test/cli/**/*.test.ts", "test/support/**/*.test.ts", "test/ci/**/*.test.ts"]
         }
       },
-      ...(haveChromium || process.env["CI"] === "true" ? [{
+      ...(haveChromium || ci ? [{
         extends: true,
         test: {
           name: "browser",
