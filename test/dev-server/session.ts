@@ -321,6 +321,11 @@ export class Session {
     this.ended = true
   }
 
+  /** Sends what is buffered now: a hook that holds an answer lets the earlier ones go first. */
+  async flush(): Promise<void> {
+    await this.out.flush()
+  }
+
   /** Ends the session once the current command's answer is sent. */
   close(): void {
     this.ended = true
