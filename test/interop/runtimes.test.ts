@@ -20,7 +20,7 @@ import type { Dovecot } from "../support/dovecot.ts"
 import { requireService, type ServiceCheck } from "../support/require-service.ts"
 import type { Mode, ScenarioInput, StepResult } from "../runtimes/scenario.ts"
 import { firstWrong, pattern } from "../runtimes/pattern.ts"
-import { closedPort, firstDifference, listenOnLoopback, topOf, uid, UID_VALIDITY } from "./helpers.ts"
+import { closedPort, firstDifference, listenOnLoopback, maildirHolds, topOf, uid, UID_VALIDITY } from "./helpers.ts"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const BIN = join(ROOT, "core", "cli", "bin.ts")
@@ -49,17 +49,22 @@ const available = haveRuntimes && requireService("Dovecot", dovecotAvailable())
 
 /**
  * The command line that runs a script on a runtime. Deno gets only what the client needs:
- * the loopback network, the environment (the scenario's input, POP3_PASSWORD) and
- * reading the CA file's directory.
+ * the loopback network, the environment (the scenario's input, POP3_PASSWORD), reading
+ * the CA file's directory and, for `pop3 fetch`, writing there.
  */
-const command = (runtime: Runtime, readable: string | undefined): { readonly file: string; readonly args: ReadonlyArray<string> } => {
+const command = (runtime: Runtime, readable: string | undefined, writable?: string): { readonly file: string; readonly args: ReadonlyArray<string> } => {
   switch (runtime) {
     case "node":
       return { file: bin("node"), args: [] }
     case "deno":
       return {
         file: bin("deno"),
-        args: ["run", "--no-prompt", "--allow-net=127.0.0.1,localhost", "--allow-env", ...(readable === undefined ? [] : [`--allow-read=${readable}`])]
+        args: [
+          "run", "--no-prompt", "--allow-net=127.0.0.1,localhost", "--allow-env",
+          ...(readable === undefined ? [] : [`--allow-read=${readable}`]),
+          // The Maildir file names carry the host name (os.hostname()).
+          ...(writable === undefined ? [] : [`--allow-write=${writable}`, "--allow-sys=hostname"])
+        ]
       }
     case "bun":
       return { file: bin("bun"), args: [] }
@@ -78,9 +83,10 @@ function run(
   readable: string | undefined,
   argv: ReadonlyArray<string>,
   env: Record<string, string>,
-  onLine?: (line: string) => void
+  onLine?: (line: string) => void,
+  writable?: string
 ): Promise<Run> {
-  const { file, args } = command(runtime, readable)
+  const { file, args } = command(runtime, readable, writable)
   const started = performance.now()
   return new Promise((resolve, reject) => {
     const child = spawn(file, [...args, ...argv], {
@@ -259,6 +265,8 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
   describe.each(["deno", "bun"] as const)("the pop3 CLI on %s", (runtime) => {
     const pop3 = (argv: ReadonlyArray<string>) =>
       run(runtime, dir, [BIN, "--host", "localhost", "--ca", caFile, "--user", "alice", ...argv], { POP3_PASSWORD: d().users.alice.password })
+    const pop3Bob = (argv: ReadonlyArray<string>) =>
+      run(runtime, dir, [BIN, "--host", "localhost", "--ca", caFile, "--user", "bob", ...argv], { POP3_PASSWORD: d().users.bob.password })
 
     it(`${runtime}: --tls starttls list`, async () => {
       const r = await pop3(["--port", String(d().port), "--tls", "starttls", "list"])
@@ -283,6 +291,43 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
       expect(r.stderr, `${runtime} CLI stderr`).toBe("")
       expect(r.code).toBe(0)
       expect(firstDifference(r.stdout, d().messages("alice")[4])).toBeUndefined()
+    })
+
+    it.each(["starttls", "implicit"] as const)(`${runtime}: pop3 fetch --tls %s stores bob's messages byte-exact; a second run fetches none`, async (tls) => {
+      const maildir = join(dir, `fetch-${runtime}-${tls}`)
+      const port = String(tls === "implicit" ? d().tlsPort : d().port)
+      const fetch = () =>
+        run(runtime, dir, [BIN, "--host", "localhost", "--ca", caFile, "--user", "bob", "--port", port, "--tls", tls, "fetch", "--maildir", maildir, "--json"], {
+          POP3_PASSWORD: d().users.bob.password
+        }, undefined, dir)
+      const first = await fetch()
+      expect(first.stderr, `${runtime} fetch stderr`).toBe("")
+      expect(first.code).toBe(0)
+      const count = d().messages("bob").length
+      expect(JSON.parse(first.stdout.toString("utf8"))).toMatchObject({ fetched: count, skipped: 0, deleted: 0 })
+      expect(maildirHolds(maildir, d().messages("bob"))).toEqual({ missing: [], duplicated: [], strangers: 0 })
+      const second = await fetch()
+      expect(second.code, second.stderr).toBe(0)
+      expect(JSON.parse(second.stdout.toString("utf8"))).toMatchObject({ fetched: 0, skipped: count })
+    })
+
+    it(`${runtime}: pop3 fetch --delete over implicit TLS leaves Dovecot's mailbox empty`, async () => {
+      const maildir = join(dir, `fetch-${runtime}-delete`)
+      const count = d().messages("bob").length
+      try {
+        const r = await run(runtime, dir, [
+          BIN, "--host", "localhost", "--ca", caFile, "--user", "bob", "--port", String(d().tlsPort), "--tls", "implicit",
+          "fetch", "--maildir", maildir, "--delete", "--json"
+        ], { POP3_PASSWORD: d().users.bob.password }, undefined, dir)
+        expect(r.stderr, `${runtime} fetch stderr`).toBe("")
+        expect(r.code).toBe(0)
+        expect(JSON.parse(r.stdout.toString("utf8"))).toMatchObject({ fetched: count, deleted: count })
+        expect(maildirHolds(maildir, d().messages("bob"))).toEqual({ missing: [], duplicated: [], strangers: 0 })
+        const stat = await pop3Bob(["--port", String(d().tlsPort), "--tls", "implicit", "stat"])
+        expect(stat.stdout.toString("utf8")).toBe("0 0\n")
+      } finally {
+        await d().reset()
+      }
     })
 
     it(`${runtime}: an untrusted certificate exits 3 (network) with one line`, async () => {
