@@ -24,7 +24,8 @@ export const defaults: Defaults = {
   port: port(import.meta.env.VITE_POP3_PORT, 995),
   tls: import.meta.env.VITE_POP3_TLS === "none" ? "none" : "implicit",
   user: import.meta.env.VITE_POP3_USER ?? "",
-  // Dev only (npm start's sample mailbox): `vite build` makes DEV false and drops the branch,
-  // so a password set at build time never reaches the public bundle.
-  password: import.meta.env.DEV ? (import.meta.env.VITE_POP3_PASSWORD ?? "") : ""
+  // Dev server only (npm start's sample mailbox): `vite build` runs in mode "production"
+  // (whatever NODE_ENV says, unlike DEV), so the branch is dropped and a password set at
+  // build time never reaches the public bundle.
+  password: import.meta.env.MODE === "development" ? (import.meta.env.VITE_POP3_PASSWORD ?? "") : ""
 }
