@@ -78,6 +78,13 @@ export const prepareHtml = (html: string, attachments: ReadonlyArray<Attachment>
     a.setAttribute("target", "_blank")
     a.setAttribute("rel", "noopener noreferrer")
   }
+  // Event handlers could never run here (no allow-scripts, script-src 'none'), but they
+  // need not reach the frame at all; nor may SVG links (xlink:href) point anywhere.
+  for (const el of doc.querySelectorAll("*")) {
+    for (const name of el.getAttributeNames()) {
+      if (/^on/i.test(name) || (/(^|:)href$/i.test(name) && name !== "href" && !SAFE_LINK.test(el.getAttribute(name) ?? ""))) el.removeAttribute(name)
+    }
+  }
   // Forms could still be submitted by hand (form-action 'none' refuses that too).
   for (const form of doc.querySelectorAll("form")) form.removeAttribute("action")
 
