@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url"
 import { playwright } from "@vitest/browser-playwright"
 import { defaultClientConditions, defaultServerConditions } from "vite"
 import { defineConfig } from "vitest/config"
+import { isCI } from "./test/support/ci.ts"
 
 // One config for Vite (the web demo in web-demo/) and Vitest (the test projects, rooted at
 // the repository).
@@ -10,7 +11,7 @@ import { defineConfig } from "vitest/config"
 // - browser: the same engine and client tests inside Debian's Chromium (vitest browser
 //   mode), proving core/ is browser-clean.
 // - bridge: the WebSocket relay with real sockets on loopback.
-// - interop: a real Dovecot started by the tests (fails under CI=true when missing),
+// - interop: a real Dovecot started by the tests (fails under CI when missing),
 //   including the same scenario on Deno, Bun and a Worker in miniflare.
 // - e2e: the web demo in Chromium through playwright-core, against the `npm start` stack
 //   and against Dovecot.
@@ -18,11 +19,12 @@ import { defineConfig } from "vitest/config"
 //   vite, Deno and Bun.
 const repo = fileURLToPath(new URL(".", import.meta.url))
 
-// Without Chromium the browser project cannot start. Under CI=true that is a failure (the
-// project stays, and fails to launch); elsewhere it is left out, saying why.
+// Without Chromium the browser project cannot start. Under CI (any non-empty CI) that is a
+// failure (the project stays, and fails to launch); elsewhere it is left out, saying why.
 const CHROMIUM = "/usr/bin/chromium"
 const haveChromium = existsSync(CHROMIUM)
-if (!haveChromium && process.env["CI"] !== "true") {
+const ci = isCI()
+if (!haveChromium && !ci) {
   process.stderr.write(`skipping the browser project (core tests in Chromium): ${CHROMIUM} not found (apt-get install chromium)\n`)
 }
 
@@ -57,19 +59,21 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["test/core/**/*.test.ts", "test/dev-server/**/*.test.ts", "test/cli/**/*.test.ts"]
+          include: ["test/core/**/*.test.ts", "test/dev-server/**/*.test.ts", "test/cli/**/*.test.ts", "test/support/**/*.test.ts", "test/ci/**/*.test.ts"]
         }
       },
-      ...(haveChromium || process.env["CI"] === "true" ? [{
+      ...(haveChromium || ci ? [{
         extends: true,
         test: {
           name: "browser",
-          // Every test of the engine and the client that needs no Node API.
+          // Every test of the engine, the auth mechanisms, the client and the Promise API
+          // that needs no Node API. Left out, because they need Node: hostile.test.ts and
+          // tls.test.ts (node:net/node:tls sockets), imports.test.ts (reads the source tree).
           include: [
             "test/core/protocol/**/*.test.ts",
-            "test/core/auth/saslprep.test.ts",
-            "test/core/auth/scram.test.ts",
-            "test/core/client/{client,connection,pipeline,trace}.test.ts",
+            "test/core/auth/*.test.ts",
+            "test/core/client/{auth,client,connection,pipeline,secrets,trace}.test.ts",
+            "test/core/promise.test.ts",
             "test/core/transport/memory.test.ts"
           ],
           browser: {

@@ -12,7 +12,8 @@ import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { createServer as createVite, type ViteDevServer } from "vite"
 import { type RunningBridge, startBridge } from "../bridge/server.ts"
-import { DEMO_PASSWORD, DEMO_USER, makeSampleStore } from "../test/dev-server/sample-mailbox.ts"
+import { DEMO_PASSWORD, DEMO_USER, sampleMailbox } from "../test/dev-server/sample-mailbox.ts"
+import { makeMailStore } from "../test/dev-server/store.ts"
 import { listenTcp, type TcpListener } from "../test/dev-server/tcp.ts"
 import { testTls } from "../test/dev-server/tls-fixture.ts"
 
@@ -29,6 +30,8 @@ export interface StackOptions {
   readonly quiet?: boolean
   /** Reload the page when a source file changes (default). Tests turn it off: a reload would reset the demo mid-test. */
   readonly live?: boolean
+  /** More mailboxes beside the sample one ("demo"), by user: tests give each case its own. */
+  readonly mailboxes?: Readonly<Record<string, { readonly password: string; readonly messages: ReadonlyArray<string> }>>
 }
 
 export interface RunningStack {
@@ -52,7 +55,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     for (const stop of started.splice(0).reverse()) await stop().catch(() => {})
   }
   try {
-    const store = makeSampleStore()
+    const extra = Object.entries(options.mailboxes ?? {}).map(([user, box]) => [user, { password: box.password, messages: [...box.messages] }] as const)
+    const store = makeMailStore({ ...sampleMailbox(), ...Object.fromEntries(extra) })
     // Both listeners share one store: the mailbox lock and deletions span them.
     const plain: TcpListener = await orAnyPort(options.devServerPort ?? 1110, (port) =>
       listenTcp(store, { host: "127.0.0.1", port, tls: testTls }))

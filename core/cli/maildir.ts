@@ -323,10 +323,11 @@ export const openMaildir = async (
         if (name !== "") unlinkCallback(join(tmpDir, name), () => reject(error))
         else reject(error)
       }
+      // Node passes null for "no error"; Deno's node:fs passes undefined. Hence `!= null`.
       const create = () => {
         const candidate = uniqueName(key)
         openCallback(join(tmpDir, candidate), "wx", 0o600, (error, opened) => {
-          if (error !== null) {
+          if (error != null) {
             if (error.code === "EEXIST" && ++attempt < 100) return create()
             return fail(error)
           }
@@ -337,17 +338,17 @@ export const openMaildir = async (
       }
       const writeFrom = (offset: number) => {
         if (offset >= data.length) return sync()
-        writeCallback(fd, data, offset, data.length - offset, null, (error, n) => (error !== null ? fail(error) : writeFrom(offset + n)))
+        writeCallback(fd, data, offset, data.length - offset, null, (error, n) => (error != null ? fail(error) : writeFrom(offset + n)))
       }
       const sync = () =>
         fsync(fd, (error) => {
-          if (error !== null) return fail(error)
+          if (error != null) return fail(error)
           const opened = fd
           fd = -1
           closeCallback(opened, (error) => {
-            if (error !== null) return fail(error)
+            if (error != null) return fail(error)
             const target = join(newDir, name)
-            renameCallback(join(tmpDir, name), target, (error) => (error !== null ? fail(error) : resolve(target)))
+            renameCallback(join(tmpDir, name), target, (error) => (error != null ? fail(error) : resolve(target)))
           })
         })
       create()

@@ -358,11 +358,10 @@ describe("exit 2: usage", () => {
 
 describe("exit 3: network, TLS, timeout", () => {
   it("a server that stops answering: timeout", async () => {
-    const started = performance.now()
+    // The --timeout limit is what ended it (the message names it); a hang would hit the test's own limit.
     const { code, err } = await cli([...MEMORY, "--timeout", "0.3", "--user", USER, "stat"], { behaviour: { stallAfterCommands: 3 } })
     expect(code).toBe(3)
     expect(oneErrorLine(err)).toMatch(/^pop3: timed out after 300 ms waiting for /)
-    expect(performance.now() - started).toBeLessThan(2000)
   })
 
   it("a server that never greets: timeout", async () => {
@@ -415,13 +414,12 @@ describe("exit 4: protocol violations", () => {
     expect(oneErrorLine(err)).toMatch(/^pop3: the server broke the POP3 protocol: .*\+ERR There is no message 99/)
   })
 
-  it("a 1 GB status line: refused quickly", async () => {
-    const started = performance.now()
+  it("a 1 GB status line: refused without reading it", async () => {
     const { code, err, server } = await cli([...MEMORY, "capa"], { behaviour: { hugeStatusLine: 1_000_000_000 } })
     expect(code).toBe(4)
     expect(oneErrorLine(err)).toMatch(/^pop3: the server broke the POP3 protocol: a status line is longer than 8192 octets/)
     expect(err[0]!.length).toBeLessThan(300)
-    expect(performance.now() - started).toBeLessThan(3000)
+    // What proves "quickly": the server got to send at most a few MB of its gigabyte.
     expect(server.sentOctets()).toBeLessThan(4 * 1024 * 1024)
   })
 })
@@ -460,11 +458,10 @@ describe("over TCP with listenTcp", () => {
   it("implicit TLS against a plain server: a network/TLS failure, not a hang", async () => {
     const { port } = await listen()
     const captured = capture()
-    const started = performance.now()
+    // A hang would hit the test's own limit; exit 3 with one line is the answer.
     const code = await main(["--host", "127.0.0.1", "--port", String(port), "--tls", "implicit", "--timeout", "1", "capa"], captured.io)
     expect(code).toBe(3)
     oneErrorLine(captured.stderr)
-    expect(performance.now() - started).toBeLessThan(3000)
   })
 })
 

@@ -18,7 +18,7 @@ import { main } from "../../core/cli/main.ts"
 import { dovecotAvailable, startDovecot } from "../support/dovecot.ts"
 import type { Dovecot } from "../support/dovecot.ts"
 import { requireService } from "../support/require-service.ts"
-import { cli, type CliResult, closedPort, firstDifference, topOf, uid, UID_VALIDITY } from "./helpers.ts"
+import { cli, type CliResult, closedPort, firstDifference, maildirHolds, topOf, uid, UID_VALIDITY } from "./helpers.ts"
 
 const available = requireService("Dovecot", dovecotAvailable())
 
@@ -453,6 +453,43 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
       expect(r.stderr).not.toMatch(/Unhandled 'error' event|\n\s+at /)
       expect(r.stderr.split("\n").filter((l) => l !== "").length).toBeLessThanOrEqual(1)
       expect(r.code).toBe(0)
+    })
+  })
+
+  // `pop3 fetch` as users run it: a real process writing a Maildir, over both TLS modes.
+  describe("pop3 fetch into a Maildir (a child process)", () => {
+    const fetchInto = async (maildir: string, user: User, tls: "starttls" | "implicit", ...extra: ReadonlyArray<string>) => {
+      const port = tls === "implicit" ? d().tlsPort : d().port
+      const r = await child(["--host", "localhost", "--port", String(port), "--tls", tls, "--ca", caFile, "--user", user, "fetch", "--maildir", maildir, "--json", ...extra], pw(user))
+      expect(r.stderr, `fetch stderr`).toEqual([])
+      expect(r.code).toBe(0)
+      return JSON.parse(r.stdout.toString("utf8")) as { fetched: number; skipped: number; recovered: number; deleted: number; messages: number }
+    }
+
+    it.each(["starttls", "implicit"] as const)("--tls %s: stores alice's five messages (one of 5 MB) byte-exact; a second run fetches none", async (tls) => {
+      const maildir = join(dir!, `fetch-alice-${tls}`)
+      const first = await fetchInto(maildir, "alice", tls)
+      expect(first).toMatchObject({ fetched: 5, skipped: 0, recovered: 0, deleted: 0, messages: 5 })
+      expect(maildirHolds(maildir, d().messages("alice"))).toEqual({ missing: [], duplicated: [], strangers: 0 })
+      const second = await fetchInto(maildir, "alice", tls)
+      expect(second).toMatchObject({ fetched: 0, skipped: 5, deleted: 0 })
+      expect(maildirHolds(maildir, d().messages("alice"))).toEqual({ missing: [], duplicated: [], strangers: 0 })
+      // Without --delete the server keeps everything.
+      expect((await cli([...as("alice"), "stat"], pw("alice"))).stdout.toString("utf8")).toBe(`5 ${total("alice")}\n`)
+    })
+
+    it("--delete over implicit TLS: stores all of bulk's messages, then Dovecot has none left", async () => {
+      const maildir = join(dir!, "fetch-bulk-delete")
+      const count = d().messages("bulk").length
+      expect(count).toBeGreaterThan(0)
+      try {
+        const r = await fetchInto(maildir, "bulk", "implicit", "--delete")
+        expect(r).toMatchObject({ fetched: count, deleted: count, messages: count })
+        expect(maildirHolds(maildir, d().messages("bulk"))).toEqual({ missing: [], duplicated: [], strangers: 0 })
+        expect((await cli([...as("bulk"), "stat"], pw("bulk"))).stdout.toString("utf8")).toBe("0 0\n")
+      } finally {
+        await d().reset()
+      }
     })
   })
 })

@@ -217,11 +217,9 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
     })
 
     it("times out (TimeoutError) when a plain client meets the TLS port, which never greets in clear", async () => {
-      const t = performance.now()
       const error = await failure(Pop3.connect(plain({ port: d().tlsPort, timeout: 300 })))
-      expect(error._tag).toBe("TimeoutError")
-      expect(error.message).toContain("greeting")
-      expect(performance.now() - t).toBeLessThan(3000)
+      // The 300 ms limit on the greeting ended it (a hang would hit the test's own limit).
+      expect(error).toMatchObject({ _tag: "TimeoutError", operation: "the greeting", millis: 300 })
     })
 
     it("fails with ConnectError on a closed port", async () => {

@@ -1,8 +1,11 @@
 // Shared by the interop suites: expected values derived from the harness's messages(),
 // and small network helpers.
-import { readFileSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { createServer, type Server } from "node:net"
+import { join } from "node:path"
 import { main } from "../../core/cli/main.ts"
+import { makeCrlfToLf } from "../../core/cli/maildir.ts"
 
 /** UIDVALIDITY of each seeded mailbox (see test/support/dovecot.ts). */
 export const UID_VALIDITY = { alice: 1700000000, bob: 1700000001, empty: 1700000002, bulk: 1700000003 } as const
@@ -84,4 +87,27 @@ export async function cli(argv: ReadonlyArray<string>, password?: string): Promi
     readFile: (path) => readFileSync(path, "utf8")
   })
   return { code, stdout: Buffer.concat(out), stderr: err }
+}
+
+/**
+ * Compares a Maildir's new/ and cur/ with the messages a server sent (wire form, CRLF):
+ * each must be there exactly once as its LF form (what `pop3 fetch` stores), nothing else.
+ */
+export function maildirHolds(maildir: string, messages: ReadonlyArray<Uint8Array>): { missing: Array<number>; duplicated: Array<number>; strangers: number } {
+  const hash = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex")
+  const lf = (m: Uint8Array): Uint8Array => {
+    const convert = makeCrlfToLf()
+    return Buffer.concat([convert.push(m), convert.end()])
+  }
+  const files = ["new", "cur"].flatMap((sub) => {
+    const at = join(maildir, sub)
+    return existsSync(at) ? readdirSync(at).map((name) => hash(readFileSync(join(at, name)))) : []
+  })
+  const wanted = messages.map((m) => hash(lf(m)))
+  const count = (h: string): number => files.filter((f) => f === h).length
+  return {
+    missing: wanted.flatMap((h, i) => (count(h) === 0 ? [i + 1] : [])),
+    duplicated: wanted.flatMap((h, i) => (count(h) > 1 ? [i + 1] : [])),
+    strangers: files.filter((f) => !wanted.includes(f)).length
+  }
 }

@@ -1,9 +1,11 @@
 // Flow control of the automatic transport, for test/interop/runtimes.test.ts to run on
 // Node, Deno and Bun against a server in the parent (argv: its port, the sizes).
 //
-// Reading: after one pull the client stops pulling for a while; the parent checks that
-// its server could not push much more than the kernel buffers hold (the socket was
-// paused, not drained into memory). Then the client reads the rest and checks every byte.
+// Reading: after one pull the client stops pulling until the parent answers its request to
+// the control port (so the parent samples while the client is certainly not pulling); the
+// parent checks that its server could not push much more than the kernel buffers hold (the
+// socket was paused, not drained into memory). Then the client reads the rest and checks
+// every byte.
 // Writing: one write far larger than the kernel buffers while the server does not read;
 // it must resolve only after every byte went out, in order (partial writes and `drain`).
 //
@@ -15,7 +17,7 @@ import { firstWrong, pattern } from "./pattern.ts"
 
 const emit = (line: object): void => console.log(JSON.stringify(line))
 
-const main = (port: number, readBytes: number, writeBytes: number, pauseMillis: number) =>
+const main = (port: number, readBytes: number, writeBytes: number, controlPort: number) =>
   Effect.scoped(Effect.gen(function*() {
     const transport = yield* Transport
     const socket = yield* transport.open({
@@ -39,7 +41,7 @@ const main = (port: number, readBytes: number, writeBytes: number, pauseMillis: 
     }
     for (const chunk of yield* reader.pull) check(chunk)
     emit({ step: "paused", received })
-    yield* Effect.sleep(pauseMillis)
+    yield* Effect.promise(() => fetch(`http://127.0.0.1:${controlPort}/resume`).then((response) => response.text()))
     emit({ step: "resumed" })
     while (received < readBytes) for (const chunk of yield* reader.pull) check(chunk)
     emit({ step: "read", received, firstBad: firstBad ?? null })
@@ -53,8 +55,8 @@ const main = (port: number, readBytes: number, writeBytes: number, pauseMillis: 
   }))
 
 const args = (globalThis as { process?: { argv: ReadonlyArray<string> } }).process?.argv.slice(2) ?? []
-const [port, readBytes, writeBytes, pauseMillis] = args.map(Number)
-if (port === undefined || readBytes === undefined || writeBytes === undefined || pauseMillis === undefined) {
-  throw new Error("usage: backpressure.ts PORT READ_BYTES WRITE_BYTES PAUSE_MILLIS")
+const [port, readBytes, writeBytes, controlPort] = args.map(Number)
+if (port === undefined || readBytes === undefined || writeBytes === undefined || controlPort === undefined) {
+  throw new Error("usage: backpressure.ts PORT READ_BYTES WRITE_BYTES CONTROL_PORT")
 }
-await Effect.runPromise(main(port, readBytes, writeBytes, pauseMillis).pipe(Effect.provide(layer)))
+await Effect.runPromise(main(port, readBytes, writeBytes, controlPort).pipe(Effect.provide(layer)))

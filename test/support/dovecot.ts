@@ -32,6 +32,8 @@ export interface Dovecot {
   readonly logFile: string
   /** PEM of the self-signed cert (CN=localhost, SAN DNS:localhost, IP:127.0.0.1). */
   readonly ca: string
+  /** The path of its dovecot.conf (for doveconf). */
+  readonly config: string
   readonly users: { alice: DovecotUser; bob: DovecotUser; empty: DovecotUser; bulk: DovecotUser }
   /** The seeded messages of a user, in the order Dovecot numbers them (1..n), as the exact bytes Dovecot sends for RETR (LF in the file -> CRLF on the wire, no dot-stuffing, no terminator). */
   messages(user: keyof Dovecot["users"]): ReadonlyArray<Uint8Array>
@@ -131,6 +133,7 @@ export async function startDovecot(options?: { bulkMessages?: number; haproxy?: 
       haproxyTlsPort: server.haproxy?.[1],
       logFile: log,
       ca,
+      config: conf,
       users,
       messages: (user) => wire[user],
       // Chained so that overlapping calls do not share the staging directories.

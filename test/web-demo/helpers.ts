@@ -16,6 +16,7 @@ export interface DemoPage {
 
 export async function openDemo(context: BrowserContext, url: string): Promise<DemoPage> {
   const page = await context.newPage()
+  await recordBlobTypes(page)
   const problems: Array<string> = []
   page.on("console", (message) => {
     if (message.type() === "error" || message.type() === "warning") problems.push(`console.${message.type()}: ${message.text()}`)
@@ -99,3 +100,49 @@ export async function frameSandbox(page: Page): Promise<Array<string>> {
   expect(value, "the HTML frame has a sandbox attribute").not.toBeNull()
   return (value ?? "").split(/\s+/).filter((t) => t !== "")
 }
+
+/**
+ * Opens `href` in a new tab from the page, as a user opening a link (or a copied blob URL)
+ * would: "document" when the browser shows it as a page (where a script in it would run
+ * with the URL's origin), "download" when it only downloads it. The tab is closed again.
+ */
+export async function openInNewTab(page: Page, href: string): Promise<"download" | "document"> {
+  const popup = page.waitForEvent("popup")
+  let downloaded = false
+  const onDownload = () => {
+    downloaded = true
+  }
+  page.on("download", onDownload)
+  await page.evaluate((url) => void window.open(url, "_blank"), href)
+  const tab = await popup
+  tab.on("download", onDownload)
+  const outcome = await new Promise<"download" | "document">((resolve) => {
+    tab.waitForURL(href, { waitUntil: "commit", timeout: 20_000 }).then(() => resolve("document"), () => resolve("download"))
+    tab.once("download", () => resolve("download"))
+    tab.once("close", () => resolve("download"))
+  })
+  page.off("download", onDownload)
+  if (!tab.isClosed()) await tab.close()
+  if (outcome === "download" && !downloaded) return "document"
+  return outcome
+}
+
+/**
+ * Records the type of every Blob the page turns into a URL (before any page script runs),
+ * so a test can ask what a download link really holds: `blobType(page, href)`.
+ */
+export async function recordBlobTypes(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const types = new Map<string, string>()
+    ;(window as unknown as { blobTypes: Map<string, string> }).blobTypes = types
+    const original = URL.createObjectURL.bind(URL)
+    URL.createObjectURL = (object: Blob | MediaSource) => {
+      const url = original(object)
+      if (object instanceof Blob) types.set(url, object.type)
+      return url
+    }
+  })
+}
+
+export const blobType = (page: Page, href: string): Promise<string | undefined> =>
+  page.evaluate((url) => (window as unknown as { blobTypes: Map<string, string> }).blobTypes.get(url), href)

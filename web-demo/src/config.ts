@@ -9,7 +9,9 @@ export interface Defaults {
   readonly password: string
 }
 
-const env = import.meta.env
+// Each variable is read as `import.meta.env.NAME`: Vite replaces exactly that expression at
+// build time, while `import.meta.env` as a whole becomes an object holding every VITE_*
+// variable — including a password, in the public bundle.
 const text = (value: string | undefined, fallback: string): string => (value !== undefined && value.trim() !== "" ? value.trim() : fallback)
 const port = (value: string | undefined, fallback: number): number => {
   const n = Number(value)
@@ -17,10 +19,13 @@ const port = (value: string | undefined, fallback: number): number => {
 }
 
 export const defaults: Defaults = {
-  bridgeUrl: text(env.VITE_POP3_BRIDGE_URL, "ws://127.0.0.1:8110/pop3"),
-  host: text(env.VITE_POP3_HOST, "localhost"),
-  port: port(env.VITE_POP3_PORT, 995),
-  tls: env.VITE_POP3_TLS === "none" ? "none" : "implicit",
-  user: env.VITE_POP3_USER ?? "",
-  password: env.VITE_POP3_PASSWORD ?? ""
+  bridgeUrl: text(import.meta.env.VITE_POP3_BRIDGE_URL, "ws://127.0.0.1:8110/pop3"),
+  host: text(import.meta.env.VITE_POP3_HOST, "localhost"),
+  port: port(import.meta.env.VITE_POP3_PORT, 995),
+  tls: import.meta.env.VITE_POP3_TLS === "none" ? "none" : "implicit",
+  user: import.meta.env.VITE_POP3_USER ?? "",
+  // Dev server only (npm start's sample mailbox): `vite build` runs in mode "production"
+  // (whatever NODE_ENV says, unlike DEV), so the branch is dropped and a password set at
+  // build time never reaches the public bundle.
+  password: import.meta.env.MODE === "development" ? (import.meta.env.VITE_POP3_PASSWORD ?? "") : ""
 }

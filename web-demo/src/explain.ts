@@ -1,7 +1,7 @@
 // The library's tagged errors in plain words, with what to do next. The facts come from the
 // error's fields (close code, response code, retry); nothing is guessed from message text.
 import type { AuthAttempt, Pop3Error } from "pop3-everywhere"
-import { octets } from "./format.ts"
+import { displayBridgeUrl, octets } from "./format.ts"
 
 export interface Explanation {
   readonly title: string
@@ -54,7 +54,7 @@ export const explain = (error: unknown, ctx: Context): Explanation => {
       return {
         technical,
         title: "Could not reach the bridge",
-        detail: `Nothing accepted a WebSocket at ${ctx.bridgeUrl}. Is the bridge running? A bridge also turns away pages from origins it does not allow (--allow-origin), and a browser cannot tell the two apart.`
+        detail: `Nothing accepted a WebSocket at ${displayBridgeUrl(ctx.bridgeUrl)}. Is the bridge running? A bridge also turns away pages from origins it does not allow (--allow-origin), and a browser cannot tell the two apart.`
       }
     case "TlsError":
       return { technical, title: `TLS with ${error.host} failed`, detail: error.reason }

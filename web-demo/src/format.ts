@@ -38,5 +38,27 @@ export const fullAddress = (address: Address): string => {
   return address.name !== "" ? `${address.name} <${address.address}>` : address.address
 }
 
+/**
+ * A bridge URL fit to show: the query values that may be secrets (`token`, or anything
+ * named like a key, password or secret) and any user:password@ become ****. A URL that does
+ * not parse is not shown at all.
+ */
+export const displayBridgeUrl = (url: string): string => {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return "(the bridge URL)"
+  }
+  if (parsed.username !== "" || parsed.password !== "") {
+    parsed.username = "****"
+    parsed.password = ""
+  }
+  for (const name of [...new Set(parsed.searchParams.keys())]) {
+    if (/token|key|pass|secret|auth/i.test(name)) parsed.searchParams.set(name, "****")
+  }
+  return parsed.toString().replace(/%2A%2A%2A%2A/g, "****")
+}
+
 /** Milliseconds as "12 ms" or "1.25 s". */
 export const millis = (ms: number): string => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`)

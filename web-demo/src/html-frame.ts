@@ -12,6 +12,7 @@ export interface Prepared {
 }
 
 const REMOTE = /^\s*(https?:)?\/\//i
+const SAFE_LINK = /^\s*(https?:|mailto:|#)/i
 const CSS_URL = /url\(\s*(['"]?)(?:https?:)?\/\/[^)'"]*\1\s*\)/gi
 
 const base64 = (bytes: Uint8Array): string => {
@@ -65,11 +66,27 @@ export const prepareHtml = (html: string, attachments: ReadonlyArray<Attachment>
     })
   for (const el of doc.querySelectorAll<HTMLElement>("[style]")) el.setAttribute("style", scrub(el.getAttribute("style") ?? ""))
   for (const el of doc.querySelectorAll("style")) el.textContent = scrub(el.textContent ?? "")
-  // Links open in a new tab, outside the sandbox, telling the site nothing about us.
-  for (const a of doc.querySelectorAll("a[href]")) {
+  // Links open in a new tab, outside the sandbox, telling the site nothing about us; only
+  // web and mail addresses stay links (a javascript:, data: or blob: page would open with
+  // its own rules, outside the frame's policy).
+  for (const a of doc.querySelectorAll("a[href], area[href]")) {
+    if (!SAFE_LINK.test(a.getAttribute("href") ?? "")) {
+      a.removeAttribute("href")
+      a.setAttribute("data-blocked", "link")
+      continue
+    }
     a.setAttribute("target", "_blank")
     a.setAttribute("rel", "noopener noreferrer")
   }
+  // Event handlers could never run here (no allow-scripts, script-src 'none'), but they
+  // need not reach the frame at all; nor may SVG links (xlink:href) point anywhere.
+  for (const el of doc.querySelectorAll("*")) {
+    for (const name of el.getAttributeNames()) {
+      if (/^on/i.test(name) || (/(^|:)href$/i.test(name) && name !== "href" && !SAFE_LINK.test(el.getAttribute(name) ?? ""))) el.removeAttribute(name)
+    }
+  }
+  // Forms could still be submitted by hand (form-action 'none' refuses that too).
+  for (const form of doc.querySelectorAll("form")) form.removeAttribute("action")
 
   const head = doc.head
   const csp = doc.createElement("meta")

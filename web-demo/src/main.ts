@@ -8,7 +8,7 @@ import { makeConnectForm } from "./connect-form.ts"
 import { makeDiagram } from "./diagram.ts"
 import { h, replace } from "./dom.ts"
 import { explain, mailboxSummary } from "./explain.ts"
-import { who } from "./format.ts"
+import { displayBridgeUrl, who } from "./format.ts"
 import { type Entry, makeMailboxList } from "./mailbox-list.ts"
 import { renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
 import { open, type Session, type Settings } from "./session.ts"
@@ -91,7 +91,7 @@ const connect = async (s: Settings) => {
   settings = s
   form.busy(true)
   form.showError(undefined)
-  say(`Connecting to ${s.host}:${s.port} through the bridge at ${s.bridgeUrl}…`)
+  say(`Connecting to ${s.host}:${s.port} through the bridge at ${displayBridgeUrl(s.bridgeUrl)}…`)
   ended = false
   ending = undefined
   try {

@@ -18,8 +18,11 @@ export interface MessageActions {
 }
 
 let urls: Array<string> = []
-const objectUrl = (bytes: Uint8Array, type: string): string => {
-  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type }))
+// Always application/octet-stream, whatever the sender declared: a blob URL opened as a
+// document (a new tab, a copied link) would otherwise render a text/html or SVG attachment
+// with the demo's origin and run its script. As octet-stream the browser only downloads it.
+const objectUrl = (bytes: Uint8Array): string => {
+  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }))
   urls.push(url)
   return url
 }
@@ -36,7 +39,7 @@ const attachmentItem = (a: Attachment, i: number) => {
   return h("li", {},
     h("span", { class: "att-name" }, name),
     h("span", { class: "muted" }, ` ${a.mimeType} · ${octets(bytes.length)}${a.disposition === "inline" || a.related === true ? " · inline" : ""}`),
-    h("a", { class: "button small", href: objectUrl(bytes, a.mimeType), download: name, "aria-label": `Download ${name}` }, "Download")
+    h("a", { class: "button small", href: objectUrl(bytes), download: name, "aria-label": `Download ${name}` }, "Download")
   )
 }
 
@@ -111,7 +114,7 @@ export const renderMessage = (target: HTMLElement, shown: Shown, actions: Messag
     title: "Source",
     render: () => h("div", {},
       h("p", { class: "muted small" }, `Exactly what RETR ${shown.msg} returned: ${exactOctets(raw.length)}, dot-unstuffed, CRLF line ends. `,
-        h("a", { href: objectUrl(raw, "message/rfc822"), download: `message-${shown.msg}.eml` }, "Save as .eml")),
+        h("a", { href: objectUrl(raw), download: `message-${shown.msg}.eml` }, "Save as .eml")),
       h("pre", { class: "source" }, new TextDecoder("utf-8", { fatal: false }).decode(raw)))
   })
   const [tablist, panel] = tabs("Message views", panes)

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest"
 import { cramMd5, cramMd5Response, login, oauthbearer, plain, xoauth2 } from "../../../core/auth/mechanisms.ts"
 import { AuthError } from "../../../core/client/errors.ts"
-import { authenticate, b64, fakeExchange, failureOf, successOf } from "./fake-exchange.ts"
+import { authenticate, b64, fakeExchange, failureOf, successOf, unb64 } from "./fake-exchange.ts"
 
 const utf8 = (s: string) => new TextEncoder().encode(s)
 
@@ -49,7 +49,7 @@ describe("PLAIN (RFC 4616)", () => {
   it("encodes a UTF-8 user and password as UTF-8", async () => {
     const fake = fakeExchange(["+OK"])
     successOf(await authenticate(plain, fake, "jürgen", "pässwört"))
-    expect(fake.lines).toEqual([`AUTH PLAIN ${Buffer.from("\u0000jürgen\u0000pässwört", "utf8").toString("base64")}`])
+    expect(fake.lines).toEqual([`AUTH PLAIN ${b64("\u0000jürgen\u0000pässwört")}`])
   })
 
   it("cancels with * when the server sends a challenge anyway", async () => {
@@ -131,7 +131,7 @@ describe("OAUTHBEARER (RFC 7628)", () => {
   it("escapes , and = in the user name (RFC 5801 saslname)", async () => {
     const fake = fakeExchange(["+OK"], { host: "h", port: 995 })
     successOf(await authenticate(oauthbearer, fake, "a,b=c", "t"))
-    expect(Buffer.from(fake.lines[0]!.split(" ")[2]!, "base64").toString()).toBe("n,a=a=2Cb=3Dc,\u0001host=h\u0001port=995\u0001auth=Bearer t\u0001\u0001")
+    expect(unb64(fake.lines[0]!.split(" ")[2]!)).toBe("n,a=a=2Cb=3Dc,\u0001host=h\u0001port=995\u0001auth=Bearer t\u0001\u0001")
   })
 
   it("answers the error challenge with %x01 (RFC 7628 §3.2.3) and keeps the error JSON", async () => {

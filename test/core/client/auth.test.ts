@@ -10,6 +10,7 @@ import { AuthError, InvalidArgument } from "../../../core/client/errors.ts"
 import { refusingMechanism, saslMechanisms } from "../../dev-server/sasl.ts"
 import type { CommandTable, SaslMechanism } from "../../dev-server/server.ts"
 import { defaultCommands } from "../../dev-server/server.ts"
+import { b64, unb64 } from "../auth/fake-exchange.ts"
 import {
   attemptedMechanisms,
   attemptLines,
@@ -33,8 +34,6 @@ import {
   UTF8_USER
 } from "./auth-harness.ts"
 
-const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64")
-const unb64 = (s: string) => Buffer.from(s, "base64").toString("utf8")
 
 /** What the first line of an attempt looks like on the wire, per mechanism. */
 const FIRST_LINE: Record<string, RegExp> = {
@@ -442,7 +441,7 @@ describe("UTF-8 user names", () => {
     const server = utf8Server(false)
     success(await loginAndThen(server, "implicit", { user: UTF8_USER, password: UTF8_PASSWORD, mechanism: "plain" }))
     expect(server.commands).not.toContain("UTF8")
-    expect(server.commands[1]).toBe(`AUTH PLAIN ${Buffer.from(`\u0000${UTF8_USER}\u0000${UTF8_PASSWORD}`).toString("base64")}`)
+    expect(server.commands[1]).toBe(`AUTH PLAIN ${b64(`\u0000${UTF8_USER}\u0000${UTF8_PASSWORD}`)}`)
   })
 
   it("does not send UTF8 for an ASCII user name", async () => {

@@ -4,19 +4,28 @@
 
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
+import * as TestClock from "effect/testing/TestClock"
 import { describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/index.ts"
 import type { ConnectOptions, LoginOptions } from "../../../core/index.ts"
 import { ConnectionClosed, TimeoutError } from "../../../core/client/errors.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
-import { failure, memoryServer, MESSAGE_ORDER, num, PASSWORD, run, stored, success, timed, USER } from "./harness.ts"
+import { clocked, failure, macrotask, memoryServer, MESSAGE_ORDER, num, PASSWORD, run, stored, success, USER } from "./harness.ts"
 
 const TIMEOUT = 300
 const OPTIONS: ConnectOptions = { host: "memory.test", tls: "none", timeout: TIMEOUT }
 const LOGIN: LoginOptions = { user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+/** A promise and the function that resolves it. */
+const gate = () => {
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  return { open, opened }
+}
 
 /**
  * A hand-written server: `script` reads the client's lines and writes raw bytes, with
@@ -47,27 +56,30 @@ const scripted = (script: (io: { readonly line: () => Promise<string | undefined
   })
 
 describe("time limits", () => {
-  it("a server that stops answering fails the waiting operation with TimeoutError", async () => {
+  // Time is the TestClock's (harness `clocked`): what is measured is the limits the client
+  // waited out, not how busy the machine was.
+  it("a server that stops answering fails the waiting operation with TimeoutError after one limit", async () => {
     // CAPA, USER, PASS and CAPA are answered; STAT never is.
     const server = memoryServer({ behaviour: { stallAfterCommands: 4 } })
-    const { value: exit, millis } = await timed(() =>
-      run(server.layer, Effect.gen(function*() {
-        const session = yield* connect(OPTIONS)
-        const mailbox = yield* session.login(LOGIN)
-        return yield* mailbox.stat
-      }))
-    )
-    const error = failure(exit)
+    const { exit, elapsed } = await clocked(server.layer, Effect.gen(function*() {
+      const session = yield* connect(OPTIONS)
+      const mailbox = yield* session.login(LOGIN)
+      return yield* mailbox.stat
+    }), { limit: TIMEOUT * 4 })
+    const error = failure(exit!)
     expect(error).toBeInstanceOf(TimeoutError)
     expect(error).toMatchObject({ operation: "the answer to STAT", millis: TIMEOUT })
     expect(error.message).toBe(`timed out after ${TIMEOUT} ms waiting for the answer to STAT`)
-    expect(millis).toBeGreaterThanOrEqual(TIMEOUT - 5)
-    expect(millis).toBeLessThan(TIMEOUT * 4)
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT)
+    expect(elapsed).toBeLessThan(TIMEOUT * 2)
   })
 
   it("the limit applies to each wait, not to the whole operation: a slow but steady body arrives", async () => {
     const pieces = 6
-    const gap = TIMEOUT / 3 // each under the limit, together well over it
+    const gap = (TIMEOUT * 2) / 3 // each under the limit, together well over it
+    const retrSeen = gate()
+    // The server writes piece i once the test clock has moved `gap` past piece i-1.
+    const piecesDue = Array.from({ length: pieces }, gate)
     const layer = scripted(async ({ line, write }) => {
       await write("+OK slow server\r\n")
       for (let l = await line(); l !== undefined; l = await line()) {
@@ -75,24 +87,69 @@ describe("time limits", () => {
         else if (l.startsWith("USER") || l.startsWith("PASS") || l === "QUIT") await write("+OK\r\n")
         else if (l === "RETR 1") {
           await write("+OK\r\n")
-          for (let i = 0; i < pieces; i++) {
-            await sleep(gap)
-            await write(`piece ${i}\r\n`)
+          retrSeen.open()
+          for (const due of piecesDue) {
+            await due.opened
+            await write(`piece ${piecesDue.indexOf(due)}\r\n`)
           }
           await write(".\r\n")
         } else await write("-ERR what\r\n")
         if (l === "QUIT") return
       }
     })
-    const { value: exit, millis } = await timed(() =>
-      run(layer, Effect.gen(function*() {
-        const session = yield* connect(OPTIONS)
+    const exit = await Effect.runPromise(Effect.gen(function*() {
+      const fiber = yield* Effect.forkChild(Effect.exit(Effect.gen(function*() {
+        const session = yield* connect({ ...OPTIONS, timeout: TIMEOUT })
         const mailbox = yield* session.login(LOGIN)
         return new TextDecoder().decode(yield* collect(mailbox.retr(1)))
-      }))
-    )
+      }).pipe(Effect.scoped, Effect.provide(layer))))
+      yield* Effect.promise(() => retrSeen.opened)
+      for (const due of piecesDue) {
+        yield* Effect.promise(macrotask)
+        yield* TestClock.adjust(gap)
+        due.open()
+      }
+      return yield* Fiber.join(fiber)
+    }).pipe(Effect.provide(TestClock.layer())))
+    // 6 × 200 ms of test time passed during the RETR: a limit on the whole operation fails it.
     expect(success(exit)).toBe(Array.from({ length: pieces }, (_, i) => `piece ${i}\r\n`).join(""))
-    expect(millis).toBeGreaterThan(TIMEOUT) // it really took longer than one limit
+  })
+
+  it("a timed-out connection is never reused: a late answer is not taken for the next command's", async () => {
+    const late = gate()
+    const lateWritten = gate()
+    const received: Array<string> = []
+    const layer = scripted(async ({ line, write }) => {
+      await write("+OK\r\n")
+      for (let l = await line(); l !== undefined; l = await line()) {
+        received.push(l)
+        if (l === "CAPA") await write("-ERR no CAPA\r\n")
+        else if (l === "STAT") {
+          // Answered only after the client gave up waiting.
+          await late.opened
+          await write("+OK 2 320\r\n")
+          lateWritten.open()
+        } else await write("+OK\r\n")
+      }
+    })
+    const { exit } = await clocked(layer, Effect.gen(function*() {
+      const session = yield* connect(OPTIONS)
+      const mailbox = yield* session.login(LOGIN)
+      const first = yield* Effect.flip(mailbox.stat)
+      late.open()
+      // The late "+OK 2 320" is in the client's socket before the next command.
+      yield* Effect.promise(() => lateWritten.opened)
+      yield* Effect.promise(macrotask)
+      const second = yield* Effect.exit(mailbox.noop)
+      return { first, second }
+    }), { limit: TIMEOUT * 4 })
+    const { first, second } = success(exit!)
+    expect(first).toBeInstanceOf(TimeoutError)
+    expect(Exit.isFailure(second) && failure(second)).toBeInstanceOf(ConnectionClosed)
+    expect(failure(second)).toMatchObject({ reason: "an earlier wait timed out (the answer to STAT)" })
+    // Nothing after STAT reached the server: not NOOP, and no RSET or QUIT on closing.
+    expect(received.at(-1)).toBe("STAT")
+    expect(received.filter((l) => l === "STAT").length).toBe(1)
   })
 })
 
@@ -194,15 +251,26 @@ describe("a connection the server dropped", () => {
   })
 
   it("closing the scope on a dead connection does not hang", async () => {
-    const server = memoryServer({ behaviour: { idleTimeoutMs: 30 } })
-    const { value: exit, millis } = await timed(() =>
-      run(server.layer, Effect.gen(function*() {
-        const session = yield* connect({ ...OPTIONS, timeout: 10_000 })
-        yield* session.login(LOGIN)
-        yield* Effect.sleep(100)
-      }))
-    )
-    expect(Exit.isSuccess(exit)).toBe(true)
-    expect(millis).toBeLessThan(5000)
+    const dropped = gate()
+    // Answers the login (and the CAPA after it), then hangs up.
+    const layer = scripted(async ({ line, write }) => {
+      await write("+OK\r\n")
+      let loggedIn = false
+      for (let l = await line(); l !== undefined; l = await line()) {
+        if (l === "CAPA") await write("-ERR no CAPA\r\n")
+        else await write("+OK\r\n")
+        if (l.startsWith("PASS")) loggedIn = true
+        else if (loggedIn) break
+      }
+      dropped.open()
+    })
+    const { exit, elapsed } = await clocked(layer, Effect.gen(function*() {
+      const session = yield* connect(OPTIONS)
+      yield* session.login(LOGIN)
+      yield* Effect.promise(() => dropped.opened)
+    }), { limit: TIMEOUT * 4 })
+    success(exit!)
+    // The farewell on a closed socket fails at once instead of waiting out a limit.
+    expect(elapsed).toBeLessThan(TIMEOUT)
   })
 })

@@ -7,6 +7,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/testing/TestClock"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
 import type { ServerEnd } from "../../../core/transport/memory.ts"
 import type { Transport } from "../../../core/transport/transport.ts"
@@ -152,9 +154,37 @@ export const toLf = (bytes: Uint8Array): Uint8Array => {
   return Uint8Array.from(out)
 }
 
-/** Milliseconds a promise took, with its result. */
-export const timed = async <A>(promise: () => Promise<A>): Promise<{ readonly value: A; readonly millis: number }> => {
-  const start = performance.now()
-  const value = await promise()
-  return { value, millis: performance.now() - start }
+/** One turn of the real event loop: in-memory I/O proceeds, no time is measured. */
+export const macrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0))
+
+/**
+ * Runs a scoped client program under the TestClock, which moves only here: `step` ms at a
+ * time, each step after one turn of the real event loop (so the in-memory I/O proceeds).
+ * Returns the exit and how much test time passed before the program ended — the time
+ * limits the client waited out, independent of how loaded the machine is. A program still
+ * running after `limit` ms of test time is interrupted and has no exit.
+ */
+export const clocked = <A, E>(
+  layer: Layer.Layer<Transport>,
+  program: Effect.Effect<A, E, Transport | Scope.Scope>,
+  options: { readonly limit: number; readonly step?: number }
+): Promise<{ readonly exit: Exit.Exit<A, E> | undefined; readonly elapsed: number }> => {
+  const step = options.step ?? 10
+  return Effect.runPromise(
+    Effect.gen(function*() {
+      const fiber = yield* Effect.forkChild(Effect.exit(program.pipe(Effect.scoped, Effect.provide(layer))))
+      let elapsed = 0
+      for (;;) {
+        yield* Effect.promise(macrotask)
+        const exit = fiber.pollUnsafe()
+        if (exit !== undefined) return { exit: Exit.isSuccess(exit) ? exit.value : undefined, elapsed }
+        if (elapsed >= options.limit) {
+          yield* Fiber.interrupt(fiber)
+          return { exit: undefined, elapsed }
+        }
+        yield* TestClock.adjust(step)
+        elapsed += step
+      }
+    }).pipe(Effect.provide(TestClock.layer()))
+  )
 }

@@ -1,8 +1,9 @@
 // Broken and hostile servers, as the dev server reproduces them. Each case must end in the
-// right typed error (or work, for the harmless quirks), quickly, and never hang.
+// right typed error (or work, for the harmless quirks), and never hang. How long a case
+// waits is measured in TestClock time (harness `clocked`): the time limits it waited out,
+// whatever the load on the machine.
 
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import net from "node:net"
 import { describe, expect, it } from "vitest"
 import { collect, connect, loginDelay } from "../../../core/index.ts"
@@ -12,22 +13,23 @@ import { ListingLimits } from "../../../core/client/options.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
 import * as NodeTransport from "../../../core/transport/node.ts"
 import type { Behaviour } from "../../dev-server/server.ts"
-import { failure, memoryServer, MESSAGE_ORDER, num, PASSWORD, run, stored, success, text, timed, toLf, USER } from "./harness.ts"
+import { clocked, failure, memoryServer, MESSAGE_ORDER, num, PASSWORD, run, stored, success, text, toLf, USER } from "./harness.ts"
 
 const TIMEOUT = 400
 const OPTIONS: ConnectOptions = { host: "memory.test", tls: "none", timeout: TIMEOUT }
 const LOGIN: LoginOptions = { user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true }
 
-/** Logs in on a server with `behaviour` and runs `body` on the mailbox. */
+/**
+ * Logs in on a server with `behaviour` and runs `body` on the mailbox under the TestClock;
+ * `exit` is undefined when it had not ended after five time limits.
+ */
 const withMailbox = <A, E>(behaviour: Behaviour, body: (mailbox: Mailbox) => Effect.Effect<A, E>) => {
   const server = memoryServer({ behaviour })
-  const exit = timed(() =>
-    run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(LOGIN)
-      return yield* body(mailbox)
-    }))
-  )
+  const exit = clocked(server.layer, Effect.gen(function*() {
+    const session = yield* connect(OPTIONS)
+    const mailbox = yield* session.login(LOGIN)
+    return yield* body(mailbox)
+  }), { limit: TIMEOUT * 5 })
   return { server, exit }
 }
 
@@ -35,31 +37,33 @@ describe("servers that hang", () => {
   it("stallAfterCommands: TimeoutError for the unanswered command", async () => {
     // Answers CAPA and USER, never PASS.
     const server = memoryServer({ behaviour: { stallAfterCommands: 2 } })
-    const { value: exit, millis } = await timed(() =>
-      run(server.layer, Effect.gen(function*() {
-        const session = yield* connect(OPTIONS)
-        return yield* session.login(LOGIN)
-      }))
-    )
-    expect(failure(exit)).toMatchObject({ _tag: "TimeoutError", operation: "the answer to PASS ****", millis: TIMEOUT })
-    expect(millis).toBeLessThan(TIMEOUT * 3)
+    const { exit, elapsed } = await clocked(server.layer, Effect.gen(function*() {
+      const session = yield* connect(OPTIONS)
+      return yield* session.login(LOGIN)
+    }), { limit: TIMEOUT * 5 })
+    expect(failure(exit!)).toMatchObject({ _tag: "TimeoutError", operation: "the answer to PASS ****", millis: TIMEOUT })
+    // One limit waited out, and nothing more on closing.
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT)
+    expect(elapsed).toBeLessThan(TIMEOUT * 2)
+    expect(server.commands.at(-1)).toBe(`PASS ${PASSWORD}`)
   })
 
   it("stallMidBody: TimeoutError within one time limit (no second wait to drain)", async () => {
     const { exit } = withMailbox({ stallMidBody: true }, (mailbox) => collect(mailbox.retr(num("long"))))
-    const { value, millis } = await exit
-    const error = failure(value)
+    const { exit: value, elapsed } = await exit
+    const error = failure(value!)
     expect(error).toBeInstanceOf(TimeoutError)
     expect(error).toMatchObject({ operation: `the body of RETR ${num("long")}`, millis: TIMEOUT })
-    expect(millis).toBeGreaterThanOrEqual(TIMEOUT - 5)
-    expect(millis).toBeLessThan(TIMEOUT * 1.8)
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT)
+    expect(elapsed).toBeLessThan(TIMEOUT * 2)
   })
 
   it("greeting: false (accepted the connection, never speaks): TimeoutError", async () => {
     const server = memoryServer({ behaviour: { greeting: false } })
-    const { value: exit, millis } = await timed(() => run(server.layer, connect(OPTIONS)))
-    expect(failure(exit)).toMatchObject({ _tag: "TimeoutError", operation: "the greeting" })
-    expect(millis).toBeLessThan(TIMEOUT * 3)
+    const { exit, elapsed } = await clocked(server.layer, connect(OPTIONS), { limit: TIMEOUT * 5 })
+    expect(failure(exit!)).toMatchObject({ _tag: "TimeoutError", operation: "the greeting" })
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT)
+    expect(elapsed).toBeLessThan(TIMEOUT * 2)
     expect(server.commands).toEqual([])
   })
 })
@@ -67,11 +71,12 @@ describe("servers that hang", () => {
 describe("servers that hang up", () => {
   it("closeMidBody: ConnectionClosed during the body", async () => {
     const { exit } = withMailbox({ closeMidBody: true }, (mailbox) => collect(mailbox.retr(num("dots"))))
-    const { value, millis } = await exit
-    const error = failure(value)
+    const { exit: value, elapsed } = await exit
+    const error = failure(value!)
     expect(error).toBeInstanceOf(ConnectionClosed)
     expect(error).toMatchObject({ during: `the body of RETR ${num("dots")}`, reason: "the server closed the connection" })
-    expect(millis).toBeLessThan(TIMEOUT)
+    // Noticed at once, not by waiting out a limit.
+    expect(elapsed).toBeLessThan(TIMEOUT)
   })
 
   it("closed right after connecting (memory): ConnectionClosed during the greeting", async () => {
@@ -79,9 +84,9 @@ describe("servers that hang up", () => {
       void server.writable.close().catch(() => {})
       void server.readable.cancel().catch(() => {})
     })
-    const { value: exit, millis } = await timed(() => run(layer, connect(OPTIONS)))
-    expect(failure(exit)).toMatchObject({ _tag: "ConnectionClosed", during: "the greeting" })
-    expect(millis).toBeLessThan(TIMEOUT)
+    const { exit, elapsed } = await clocked(layer, connect(OPTIONS), { limit: TIMEOUT * 5 })
+    expect(failure(exit!)).toMatchObject({ _tag: "ConnectionClosed", during: "the greeting" })
+    expect(elapsed).toBeLessThan(TIMEOUT)
   })
 
   it("closed right after connecting (TCP): ConnectionClosed or ConnectError, quickly", async () => {
@@ -94,11 +99,13 @@ describe("servers that hang up", () => {
     await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve))
     const port = (tcp.address() as net.AddressInfo).port
     try {
-      const { value: exit, millis } = await timed(() =>
-        run(NodeTransport.layer, connect({ host: "127.0.0.1", port, tls: "none", timeout: 2000 }))
-      )
-      expect(["ConnectionClosed", "ConnectError"]).toContain(failure(exit)._tag)
-      expect(millis).toBeLessThan(1500)
+      // Real sockets: the test clock moves 1 ms per turn of the event loop.
+      const { exit, elapsed } = await clocked(NodeTransport.layer, connect({ host: "127.0.0.1", port, tls: "none", timeout: 2000 }), {
+        limit: 10_000,
+        step: 1
+      })
+      expect(["ConnectionClosed", "ConnectError"]).toContain(failure(exit!)._tag)
+      expect(elapsed).toBeLessThan(2000)
     } finally {
       for (const s of sockets) s.destroy()
       await new Promise<void>((resolve) => tcp.close(() => resolve()))
@@ -146,12 +153,12 @@ describe("servers that hang up", () => {
 describe("servers that break the protocol", () => {
   it("hugeStatusLine (1 GB, lazily): ProtocolError quickly, without reading it all", async () => {
     const server = memoryServer({ behaviour: { hugeStatusLine: 1_000_000_000 } })
-    const { value: exit, millis } = await timed(() => run(server.layer, connect({ ...OPTIONS, timeout: 10_000 })))
-    const error = failure(exit)
+    const { exit, elapsed } = await clocked(server.layer, connect({ ...OPTIONS, timeout: 10_000 }), { limit: 30_000 })
+    const error = failure(exit!)
     expect(error).toBeInstanceOf(ProtocolError)
     expect(error.message).toMatch(/a status line is longer than 8192 octets/)
     expect(error.message.length).toBeLessThan(300) // an excerpt, not the line
-    expect(millis).toBeLessThan(3000)
+    expect(elapsed).toBeLessThan(10_000) // refused, not timed out
     expect(server.sentOctets()).toBeLessThan(4 * 1024 * 1024)
     // The server is not left pushing the rest of its gigabyte.
     await server.settled()
@@ -180,7 +187,7 @@ describe("servers that break the protocol", () => {
 
   it("plusErr: '+ERR' to RETR is a ProtocolError, not an empty message", async () => {
     const { exit } = withMailbox({ plusErr: true }, (mailbox) => collect(mailbox.retr(99)))
-    const error = failure((await exit).value)
+    const error = failure((await exit).exit!)
     expect(error).toBeInstanceOf(ProtocolError)
     expect(error.message).toMatch(/\+ERR There is no message 99/)
   })
@@ -193,8 +200,8 @@ describe("servers that break the protocol", () => {
         const after = yield* Effect.flip(mailbox.stat)
         return { early, next, after, state: mailbox.state() }
       }))
-    const { value, millis } = await exit
-    const { early, next, after, state } = success(value)
+    const { exit: value, elapsed } = await exit
+    const { early, next, after, state } = success(value!)
     // What the client could see: everything before the unstuffed ".".
     expect(text(early)).toBe("Subject: early\r\n\r\nbefore\r\n")
     // The rest of the message is not taken for NOOP's answer.
@@ -203,7 +210,7 @@ describe("servers that break the protocol", () => {
     // The engine is failed for good: no mis-synced answers later.
     expect(after._tag).toMatch(/ProtocolError|InvalidState/)
     expect(state).toBe("ERROR")
-    expect(millis).toBeLessThan(TIMEOUT)
+    expect(elapsed).toBeLessThan(TIMEOUT)
     // No farewell on a connection that is out of step, and nothing deleted.
     expect(server.commands.at(-1)).toBe("NOOP")
     expect(server.store.messages(USER).length).toBe(MESSAGE_ORDER.length)
@@ -215,7 +222,7 @@ describe("servers that break the protocol", () => {
         const long = yield* collect(mailbox.retr(num("long")))
         return { long, stat: yield* mailbox.stat }
       }))
-    const { long, stat } = success((await exit).value)
+    const { long, stat } = success((await exit).exit!)
     const original = stored(server.store, num("long"))
     expect(long.length).toBe(original.length - 1)
     const dotAt = original.indexOf(0x2e)
@@ -257,7 +264,7 @@ describe("harmless quirks work", () => {
         const top = yield* collect(mailbox.top(num("plain"), 1))
         return { bodies, top, stat: yield* mailbox.stat, list: yield* mailbox.list, uidl: yield* mailbox.uidl, caps: yield* mailbox.capa }
       }))
-    const r = success((await exit).value)
+    const r = success((await exit).exit!)
     r.bodies.forEach((body, i) => expect(body).toEqual(toLf(stored(server.store, i + 1))))
     expect(text(r.bodies[num("dots") - 1]!)).toBe("Subject: dots\n\nstart\n.\n..\n...\n.hidden\n..double\n. a dot and a space\nmiddle . dot\n.\nthe line above is a single dot\n..\n")
     expect(text(r.top)).toBe("From: bob@example.com\nTo: alice@example.com\nSubject: hello\n\nline one\n")
@@ -272,7 +279,7 @@ describe("harmless quirks work", () => {
       Effect.gen(function*() {
         return { list: yield* mailbox.list, long: yield* collect(mailbox.retr(num("long"))), plain: yield* collect(mailbox.retr(num("plain"))) }
       }))
-    const { list, long, plain } = success((await exit).value)
+    const { list, long, plain } = success((await exit).exit!)
     const real = stored(server.store, num("long"))
     expect(list[num("long") - 1]!.size).toBeLessThan(real.length)
     expect(long).toEqual(real)
@@ -284,7 +291,7 @@ describe("harmless quirks work", () => {
       Effect.gen(function*() {
         return { uidl: yield* mailbox.uidl, one: yield* mailbox.uidlOne(3), list: yield* mailbox.list, listOne: yield* mailbox.listOne(2) }
       }))
-    const r = success((await exit).value)
+    const r = success((await exit).exit!)
     const messages = server.store.messages(USER)
     expect(r.uidl).toEqual(messages.map((m, i) => ({ msg: i + 1, uid: m.uid })))
     expect(r.one).toEqual({ msg: 3, uid: messages[2]!.uid })
@@ -294,7 +301,7 @@ describe("harmless quirks work", () => {
 
   it("duplicateUids: returned as the server sent them", async () => {
     const { server, exit } = withMailbox({ duplicateUids: true }, (mailbox) => mailbox.uidl)
-    const uidl = success((await exit).value)
+    const uidl = success((await exit).exit!)
     const uids = server.store.messages(USER).map((m) => m.uid)
     expect(uidl).toEqual([
       { msg: 1, uid: uids[0] },
@@ -310,7 +317,7 @@ describe("harmless quirks work", () => {
       Effect.gen(function*() {
         return { stat: yield* mailbox.stat, one: yield* mailbox.listOne(1), list: yield* mailbox.list }
       }))
-    const r = success((await exit).value)
+    const r = success((await exit).exit!)
     const messages = server.store.messages(USER)
     expect(r.stat).toEqual({ count: 5, size: messages.reduce((n, m) => n + m.data.length, 0) })
     expect(r.one).toEqual({ msg: 1, size: messages[0]!.data.length })
@@ -381,22 +388,46 @@ describe("login refusals carry their response codes", () => {
 })
 
 describe("never hangs on scope close", () => {
-  for (const [name, behaviour] of [
-    ["stallMidBody", { stallMidBody: true }],
-    ["closeMidBody", { closeMidBody: true }],
-    ["noDotStuffing", { noDotStuffing: true }]
-  ] as const) {
-    it(`${name}: the program ends within a few time limits`, async () => {
-      const { exit } = withMailbox(behaviour, (mailbox) =>
-        Effect.gen(function*() {
-          yield* Effect.exit(collect(mailbox.retr(num("earlyDot"))))
-          yield* Effect.exit(mailbox.stat)
-        }))
-      const { value, millis } = await exit
-      expect(Exit.isSuccess(value)).toBe(true)
-      expect(millis).toBeLessThan(TIMEOUT * 3)
-    })
-  }
+  // Each program ends in test time, and after a broken read the next command fails at
+  // once with the connection marked unusable: the server sees nothing more.
+  const afterBrokenRead = (behaviour: Behaviour) =>
+    withMailbox(behaviour, (mailbox) =>
+      Effect.gen(function*() {
+        const retr = yield* Effect.exit(collect(mailbox.retr(num("earlyDot"))))
+        const stat = yield* Effect.flip(mailbox.stat)
+        return { retr, stat }
+      }))
+
+  it("stallMidBody: the body times out once, STAT fails without a second wait, nothing more is sent", async () => {
+    const { server, exit } = afterBrokenRead({ stallMidBody: true })
+    const { exit: value, elapsed } = await exit
+    const { retr, stat } = success(value!)
+    expect(failure(retr)).toBeInstanceOf(TimeoutError)
+    expect(stat).toMatchObject({ _tag: "ConnectionClosed", reason: `an earlier wait timed out (the body of RETR ${num("earlyDot")})` })
+    expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT)
+    expect(elapsed).toBeLessThan(TIMEOUT * 2)
+    expect(server.commands.at(-1)).toBe(`RETR ${num("earlyDot")}`)
+  })
+
+  it("closeMidBody: the body and STAT fail with ConnectionClosed, without waiting out a limit", async () => {
+    const { server, exit } = afterBrokenRead({ closeMidBody: true })
+    const { exit: value, elapsed } = await exit
+    const { retr, stat } = success(value!)
+    expect(failure(retr)).toMatchObject({ _tag: "ConnectionClosed", during: `the body of RETR ${num("earlyDot")}` })
+    expect(stat).toBeInstanceOf(ConnectionClosed)
+    expect(elapsed).toBeLessThan(TIMEOUT)
+    expect(server.commands.at(-1)).toBe(`RETR ${num("earlyDot")}`)
+  })
+
+  it("noDotStuffing: the early end is read, STAT fails on the garbage, without waiting out a limit", async () => {
+    const { server, exit } = afterBrokenRead({ noDotStuffing: true })
+    const { exit: value, elapsed } = await exit
+    const { retr, stat } = success(value!)
+    expect(text(success(retr))).toBe("Subject: early\r\n\r\nbefore\r\n")
+    expect(stat).toBeInstanceOf(ProtocolError)
+    expect(elapsed).toBeLessThan(TIMEOUT)
+    expect(server.commands.at(-1)).toBe("STAT")
+  })
 })
 
 describe("listings are bounded (issue 12, item 9)", () => {

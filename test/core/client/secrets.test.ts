@@ -2,62 +2,32 @@
 // passwords, the OAuth error path, SCRAM's missing or wrong server proof, servers that hang
 // up or never stop challenging — with a recognisable password and token, and then a search
 // for them, plain and base64, in everything an observer can see: every trace event, every
-// error (message, JSON, String), and the CLI's stdout and stderr.
+// error (message, JSON, String). The CLI's output: test/cli/secrets.test.ts.
+//
+// Each case stands alone: it checks that it observed something (trace events; an error
+// when the login failed) and, where the mechanism sends the secret in a searchable form,
+// that the canary did cross the wire — so the search had something to find.
 
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { describe, expect, it } from "vitest"
-import { main } from "../../../core/cli/main.ts"
 import { connect, type LoginOptions } from "../../../core/client/client.ts"
 import { formatTraceEvent, type TraceEvent } from "../../../core/client/trace.ts"
-import { refusingMechanism, type SaslOptions, saslMechanisms } from "../../dev-server/sasl.ts"
+import { refusingMechanism, saslMechanisms } from "../../dev-server/sasl.ts"
 import type { Behaviour, CommandTable } from "../../dev-server/server.ts"
 import { defaultCommands } from "../../dev-server/server.ts"
-import { type AuthServer, authServer, connectOptions, makeStore, MESSAGES, type Mode, MODES, NAMED, OAUTH, run, USER } from "./auth-harness.ts"
+import { AuthError, InvalidArgument } from "../../../core/client/errors.ts"
+import { b64 } from "../auth/fake-exchange.ts"
+import { type AuthServer, authServer, connectOptions, makeStore, MESSAGES, type Mode, MODES, run, USER } from "./auth-harness.ts"
+import { ALL, CANARY, CANARY_TOKEN, canaryServer, crossedTheWire, leaksIn, otherServer, secret, sendsSecret } from "./canary.ts"
 
-const CANARY = "CANARY-s3cr3t-Pw"
-/** An OAuth token with the canary inside, for XOAUTH2 and OAUTHBEARER. */
-const CANARY_TOKEN = `ya29.${CANARY}-token`
-
-const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64")
-
-/**
- * The base64 characters that encode `s` wherever it sits in a longer message: for each of
- * the three alignments, the characters determined by `s` alone.
- */
-const base64Inside = (s: string): Array<string> =>
-  [0, 1, 2].map((offset) => {
-    const encoded = b64("\u0000".repeat(offset) + s)
-    const skip = Math.ceil((offset * 4) / 3)
-    return encoded.slice(skip, encoded.length - 4)
-  })
-
-/** Every form in which the canary could leak. */
-const FORMS: ReadonlyArray<string> = [
-  CANARY,
-  b64(CANARY),
-  ...base64Inside(CANARY),
-  // PLAIN's initial response, with and without an authorization identity.
-  b64(`\u0000${USER}\u0000${CANARY}`),
-  b64(`${USER}\u0000${USER}\u0000${CANARY}`),
-  // The OAuth initial responses.
-  b64(`user=${USER}\u0001auth=Bearer ${CANARY_TOKEN}\u0001\u0001`),
-  ...base64Inside(`auth=Bearer ${CANARY_TOKEN}`),
-  // Percent- and JSON-escaped forms (a URL, a JSON dump).
-  encodeURIComponent(CANARY),
-  JSON.stringify(CANARY).slice(1, -1)
-]
-
-const leaksIn = (text: string): Array<string> => FORMS.filter((form) => text.includes(form))
-
-/** Everything observers saw, across the whole file. */
-const seen = { events: 0, errors: 0, cliRuns: 0, wireLeaks: 0 }
 
 /** Collects one scenario's observable surfaces and checks them. */
 const observer = () => {
   const events: Array<TraceEvent> = []
   const surfaces: Array<{ readonly where: string; readonly text: string }> = []
+  let errors = 0
   return {
     trace: (event: TraceEvent) => {
       events.push(event)
@@ -71,7 +41,7 @@ const observer = () => {
       for (const reason of exit.cause.reasons) {
         const error = Cause.isFailReason(reason) ? reason.error : Cause.isDieReason(reason) ? reason.defect : undefined
         if (error === undefined) continue
-        seen.errors++
+        errors++
         surfaces.push({ where: `${where}: message`, text: error instanceof Error ? error.message : "" })
         surfaces.push({ where: `${where}: JSON.stringify`, text: JSON.stringify(error) ?? "" })
         surfaces.push({ where: `${where}: String`, text: String(error) })
@@ -80,29 +50,27 @@ const observer = () => {
     },
     /** Asserts that no surface holds the canary in any form. */
     check: () => {
-      seen.events += events.length
       for (const event of events) {
         expect(leaksIn(JSON.stringify(event)), `trace event ${JSON.stringify(event)}`).toEqual([])
         expect(leaksIn(formatTraceEvent(event)), `formatted trace event ${formatTraceEvent(event)}`).toEqual([])
       }
       for (const { where, text } of surfaces) expect(leaksIn(text), `${where}: ${text}`).toEqual([])
-      return { events, surfaces }
+      return { events, errors }
     }
   }
 }
 
-/** Checks that the secret did cross the wire, so finding nothing elsewhere means something. */
-const crossedTheWire = (server: AuthServer): void => {
-  if (leaksIn(server.commands.join("\n")).length > 0) seen.wireLeaks++
-}
-
-/** Logs in (and STATs) with the canary as the secret, with every surface observed. */
+/**
+ * Logs in (and STATs) with the canary as the secret, with every surface observed, and
+ * checks them. Fails the case when nothing was observed: no trace events, or a failed
+ * login that produced no error to search.
+ */
 const scenario = async (
   name: string,
   server: AuthServer,
   mode: Mode,
   login: LoginOptions
-): Promise<Exit.Exit<unknown, unknown>> => {
+): Promise<{ readonly exit: Exit.Exit<unknown, unknown>; readonly crossed: boolean }> => {
   const watch = observer()
   const exit = await run(server.layer, Effect.gen(function*() {
     const session = yield* connect(connectOptions(mode, watch.trace))
@@ -110,58 +78,67 @@ const scenario = async (
     return yield* mailbox.stat
   }))
   watch.exit(name, exit)
-  watch.check()
-  crossedTheWire(server)
-  return exit
+  const { events, errors } = watch.check()
+  expect(events.some((e) => e._tag === "Sent"), `${name}: trace events observed`).toBe(true)
+  if (Exit.isFailure(exit)) expect(errors, `${name}: errors observed`).toBeGreaterThan(0)
+  return { exit, crossed: crossedTheWire(server) }
 }
 
-/** A server where alice's password and token are the canary. */
-const canaryServer = (options: { readonly sasl?: SaslOptions; readonly behaviour?: Behaviour; readonly commands?: CommandTable; readonly offer?: ReadonlyArray<string> } = {}) =>
-  authServer({
-    store: makeStore({ password: CANARY }),
-    sasl: { oauthTokens: { [USER]: CANARY_TOKEN }, ...options.sasl },
-    ...(options.behaviour !== undefined ? { behaviour: options.behaviour } : {}),
-    ...(options.commands !== undefined ? { commands: options.commands } : {}),
-    ...(options.offer !== undefined ? { offer: options.offer } : {})
-  })
-
-/** A server where the canary is wrong (alice has another password and token). */
-const otherServer = (sasl: SaslOptions = {}) => authServer({ sasl: { oauthTokens: { [USER]: "the-right-token" }, ...sasl } })
-
-const secret = (mechanism: string) => (OAUTH.has(mechanism) ? CANARY_TOKEN : CANARY)
-
-const ALL = [...NAMED, "auto"] as const
+/** The typed error of a failed exit. */
+const errorOf = (exit: Exit.Exit<unknown, unknown>): unknown => {
+  if (Exit.isSuccess(exit)) throw new Error("expected a failure, got success")
+  return exit.cause.reasons.find(Cause.isFailReason)?.error
+}
 
 describe("the canary never shows outside the wire", () => {
   for (const mode of MODES) {
     const allowPlaintext = mode === "none"
 
     it.each(ALL)(`tls ${mode}: %s succeeding`, async (mechanism) => {
-      const exit = await scenario(mechanism, canaryServer(), mode, { user: USER, password: secret(mechanism), mechanism, allowPlaintext })
+      const { exit, crossed } = await scenario(mechanism, canaryServer(), mode, { user: USER, password: secret(mechanism), mechanism, allowPlaintext })
       expect(Exit.isSuccess(exit)).toBe(true)
+      if (sendsSecret(mechanism)) expect(crossed).toBe(true)
     })
 
     it.each(ALL)(`tls ${mode}: %s with the canary as a wrong secret`, async (mechanism) => {
-      const exit = await scenario(mechanism, otherServer(), mode, { user: USER, password: secret(mechanism), mechanism, allowPlaintext })
-      expect(Exit.isFailure(exit)).toBe(true)
+      const { exit, crossed } = await scenario(mechanism, otherServer(), mode, { user: USER, password: secret(mechanism), mechanism, allowPlaintext })
+      expect(errorOf(exit)).toBeInstanceOf(AuthError)
+      if (sendsSecret(mechanism)) expect(crossed).toBe(true)
     })
 
-    it.each(ALL)(`tls ${mode}: %s with CR, LF or NUL in the password`, async (mechanism) => {
+    it.each(ALL)(`tls ${mode}: %s with CR, LF or NUL in the password: refused before sending`, async (mechanism) => {
       for (const bad of [`${secret(mechanism)}\r\nDELE 1`, `${secret(mechanism)}\nQUIT`, `x\r${secret(mechanism)}`, `${secret(mechanism)}\u0000`]) {
-        const exit = await scenario(`${mechanism} ${JSON.stringify(bad)}`, otherServer(), mode, { user: USER, password: bad, mechanism, allowPlaintext })
-        expect(Exit.isFailure(exit)).toBe(true)
+        // The server would accept this very secret, so only the client's refusal fails the login.
+        const server = authServer({ store: makeStore({ password: bad }), sasl: { oauthTokens: { [USER]: bad } } })
+        const { exit, crossed } = await scenario(`${mechanism} ${JSON.stringify(bad)}`, server, mode, { user: USER, password: bad, mechanism, allowPlaintext })
+        expect(errorOf(exit)).toBeInstanceOf(InvalidArgument)
+        expect(crossed).toBe(false)
+        // Nothing of the login was sent: no injected line, and the mail is all there.
+        expect(server.commands.filter((c) => c !== "CAPA" && c !== "QUIT")).toEqual([])
+        expect(server.store.messages(USER).length).toBe(MESSAGES.length)
       }
     })
   }
 
   it.each(ALL)("tls none without allowPlaintext: %s", async (mechanism) => {
-    await scenario(mechanism, canaryServer(), "none", { user: USER, password: secret(mechanism), mechanism })
+    const server = canaryServer()
+    const { exit, crossed } = await scenario(mechanism, server, "none", { user: USER, password: secret(mechanism), mechanism })
+    if (sendsSecret(mechanism)) {
+      // Refused by the client: the secret never left.
+      expect(errorOf(exit)).toMatchObject({ _tag: "AuthError", plaintextRefused: true })
+      expect(crossed).toBe(false)
+    } else {
+      // APOP, CRAM-MD5, SCRAM (and auto, which picks the strongest) send no password.
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(crossed).toBe(false)
+    }
   })
 
   it.each(["xoauth2", "oauthbearer"])("the OAuth error path: %s with a rejected token", async (mechanism) => {
     const server = otherServer()
-    const exit = await scenario(mechanism, server, "implicit", { user: USER, password: CANARY_TOKEN, mechanism })
-    expect(Exit.isFailure(exit)).toBe(true)
+    const { exit, crossed } = await scenario(mechanism, server, "implicit", { user: USER, password: CANARY_TOKEN, mechanism })
+    expect(errorOf(exit)).toBeInstanceOf(AuthError)
+    expect(crossed).toBe(true)
     // The error challenge was answered (the path this scenario is about).
     expect(server.commands).toContain(mechanism === "xoauth2" ? "" : "AQ==")
   })
@@ -169,30 +146,34 @@ describe("the canary never shows outside the wire", () => {
   it("a 2 KB OAuth token after + (Office 365)", async () => {
     const token = `${CANARY_TOKEN}.${"A".repeat(2000)}`
     const server = authServer({ store: makeStore({ password: CANARY }), sasl: { oauthTokens: { [USER]: token }, oauthRequireContinuation: true } })
-    expect(Exit.isSuccess(await scenario("xoauth2 2 KB", server, "implicit", { user: USER, password: token, mechanism: "xoauth2" }))).toBe(true)
-    expect(Exit.isFailure(await scenario("xoauth2 2 KB wrong", otherServer({ oauthRequireContinuation: true }), "implicit", { user: USER, password: token, mechanism: "xoauth2" }))).toBe(true)
+    const ok = await scenario("xoauth2 2 KB", server, "implicit", { user: USER, password: token, mechanism: "xoauth2" })
+    expect(Exit.isSuccess(ok.exit)).toBe(true)
+    expect(ok.crossed).toBe(true)
+    const wrong = await scenario("xoauth2 2 KB wrong", otherServer({ oauthRequireContinuation: true }), "implicit", { user: USER, password: token, mechanism: "xoauth2" })
+    expect(errorOf(wrong.exit)).toBeInstanceOf(AuthError)
+    expect(wrong.crossed).toBe(true)
   })
 
   for (const mechanism of ["auto", "scram-sha-1", "scram-sha-256"]) {
     it(`a wrong SCRAM server signature (${mechanism})`, async () => {
-      const exit = await scenario(mechanism, canaryServer({ sasl: { scramWrongSignature: true } }), "implicit", { user: USER, password: CANARY, mechanism })
-      expect(Exit.isFailure(exit)).toBe(true)
+      const { exit } = await scenario(mechanism, canaryServer({ sasl: { scramWrongSignature: true } }), "implicit", { user: USER, password: CANARY, mechanism })
+      expect(errorOf(exit)).toMatchObject({ message: expect.stringMatching(/SCRAM signature|server signature/i) })
     })
 
     it(`no SCRAM server signature (${mechanism})`, async () => {
-      const exit = await scenario(mechanism, canaryServer({ sasl: { scramNoSignature: true } }), "implicit", { user: USER, password: CANARY, mechanism })
-      expect(Exit.isFailure(exit)).toBe(true)
+      const { exit } = await scenario(mechanism, canaryServer({ sasl: { scramNoSignature: true } }), "implicit", { user: USER, password: CANARY, mechanism })
+      expect(errorOf(exit)).toMatchObject({ message: expect.stringMatching(/SCRAM signature|server signature/i) })
     })
   }
 
   it("a SCRAM password SASLprep prohibits", async () => {
-    const exit = await scenario("scram", canaryServer(), "implicit", { user: USER, password: `${CANARY}\u0007`, mechanism: "scram-sha-256" })
-    expect(Exit.isFailure(exit)).toBe(true)
+    const { exit } = await scenario("scram", canaryServer(), "implicit", { user: USER, password: `${CANARY}\u0007`, mechanism: "scram-sha-256" })
+    expect(errorOf(exit)).toBeDefined()
   })
 
   it.each(["login", "cram-md5", "scram-sha-256", "plain", "xoauth2", "oauthbearer"])("a server that never stops challenging (%s)", async (mechanism) => {
-    const exit = await scenario(mechanism, canaryServer({ sasl: { challengeForever: true } }), "implicit", { user: USER, password: secret(mechanism), mechanism })
-    expect(Exit.isFailure(exit)).toBe(true)
+    const { exit } = await scenario(mechanism, canaryServer({ sasl: { challengeForever: true } }), "implicit", { user: USER, password: secret(mechanism), mechanism })
+    expect(errorOf(exit)).toBeDefined()
   })
 
   it.each([
@@ -203,8 +184,9 @@ describe("the canary never shows outside the wire", () => {
     { closeAfterAuthFailure: true }
   ] satisfies ReadonlyArray<Behaviour>)("refusals with response codes: %j", async (behaviour) => {
     for (const mechanism of ALL) {
-      const exit = await scenario(mechanism, canaryServer({ behaviour }), "implicit", { user: USER, password: behaviour.closeAfterAuthFailure ? "x" + secret(mechanism) : secret(mechanism), mechanism })
-      expect(Exit.isFailure(exit), mechanism).toBe(true)
+      const { exit, crossed } = await scenario(mechanism, canaryServer({ behaviour }), "implicit", { user: USER, password: behaviour.closeAfterAuthFailure ? "x" + secret(mechanism) : secret(mechanism), mechanism })
+      expect(errorOf(exit), mechanism).toBeInstanceOf(AuthError)
+      if (sendsSecret(mechanism)) expect(crossed, mechanism).toBe(true)
     }
   })
 
@@ -224,80 +206,14 @@ describe("the canary never shows outside the wire", () => {
       behaviour: { greeting: "+OK no APOP", closeAfterAuthFailure: true },
       commands: closingAuth
     })
-    const exit = await scenario("reconnect", server, "implicit", { user: USER, password: CANARY })
+    const { exit, crossed } = await scenario("reconnect", server, "implicit", { user: USER, password: CANARY })
     expect(Exit.isSuccess(exit)).toBe(true)
+    expect(crossed).toBe(true) // PLAIN, on the second connection (auto stops after two refusals)
     expect(server.connections()).toBe(2)
   })
 })
 
-describe("the CLI never prints the canary", () => {
-  const cli = async (server: AuthServer, args: ReadonlyArray<string>, password: string): Promise<{ code: number; stdout: string; stderr: string }> => {
-    let stdout = ""
-    let stderr = ""
-    const code = await main(args, {
-      stdout: async (bytes) => {
-        stdout += typeof bytes === "string" ? bytes : new TextDecoder().decode(bytes)
-      },
-      stderr: (text) => {
-        stderr += text + "\n"
-      },
-      env: { POP3_PASSWORD: password },
-      readFile: () => "",
-      transport: server.layer
-    })
-    seen.cliRuns++
-    expect(leaksIn(stdout), `stdout of pop3 ${args.join(" ")}: ${stdout}`).toEqual([])
-    expect(leaksIn(stderr), `stderr of pop3 ${args.join(" ")}: ${stderr}`).toEqual([])
-    crossedTheWire(server)
-    return { code, stdout, stderr }
-  }
-
-  const argv = (mode: Mode, mechanism: string, ...extra: ReadonlyArray<string>) => [
-    "--host", "memory.test", "--tls", mode, "--user", USER, "--auth", mechanism, "--timeout", "2", ...extra, "stat"
-  ]
-
-  for (const mode of MODES) {
-    it.each(ALL)(`tls ${mode}: %s, success and failure, with --trace and with --json`, async (mechanism) => {
-      for (const extra of [["--trace"], ["--json"], ["--trace", "--json"]]) {
-        const ok = await cli(canaryServer(), argv(mode, mechanism, ...extra), secret(mechanism))
-        expect(ok.code, ok.stderr).toBe(0)
-        expect(ok.stdout).toContain(extra.includes("--json") ? `"count":${MESSAGES.length}` : `${MESSAGES.length} `)
-        if (extra.includes("--trace")) expect(ok.stderr).toMatch(/C: (AUTH|USER|APOP) /)
-
-        const refused = await cli(otherServer(), argv(mode, mechanism, ...extra), secret(mechanism))
-        expect(refused.code, refused.stderr).toBe(1)
-        expect(refused.stderr).toMatch(/login failed/)
-
-        const injected = await cli(otherServer(), argv(mode, mechanism, ...extra), `${secret(mechanism)}\r\nDELE 1`)
-        expect([1, 2]).toContain(injected.code)
-      }
-    })
-  }
-
-  it.each(["xoauth2", "oauthbearer"])("the OAuth error JSON is printed, the token is not (%s)", async (mechanism) => {
-    const { code, stderr } = await cli(otherServer(), argv("implicit", mechanism, "--trace"), CANARY_TOKEN)
-    expect(code).toBe(1)
-    expect(stderr).toContain('"status":')
-  })
-
-  it("a wrong SCRAM signature, and no signature", async () => {
-    for (const sasl of [{ scramWrongSignature: true }, { scramNoSignature: true }]) {
-      const { code, stderr } = await cli(canaryServer({ sasl }), argv("implicit", "auto", "--trace"), CANARY)
-      expect(code).toBe(1)
-      expect(stderr).toMatch(/SCRAM-SHA-256/)
-    }
-  })
-})
-
 describe("the search itself", () => {
-  it("observed a great deal, and the canary did cross the wire", () => {
-    console.log(`secrets: ${seen.events} trace events, ${seen.errors} errors, ${seen.cliRuns} CLI runs checked; the canary crossed the wire in ${seen.wireLeaks} sessions`)
-    expect(seen.events).toBeGreaterThan(1000)
-    expect(seen.errors).toBeGreaterThan(100)
-    expect(seen.cliRuns).toBeGreaterThan(100)
-    expect(seen.wireLeaks).toBeGreaterThan(50)
-  })
-
   it("would find the canary in each form it searches for", () => {
     expect(leaksIn(`AUTH PLAIN ${b64(`\u0000${USER}\u0000${CANARY}`)}`).length).toBeGreaterThan(0)
     expect(leaksIn(b64(`prefix ${CANARY} suffix`)).length).toBeGreaterThan(0)
