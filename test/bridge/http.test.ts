@@ -72,9 +72,10 @@ describe("graceful shutdown (close(deadline), as on SIGTERM)", () => {
     const ws = connect(bridge, query)
     await receive(ws, 21)
 
-    const started = Date.now()
+    // A deadline far beyond the test's time limit: had close() waited for it rather than
+    // for the last session, the test would fail by timing out. No clock is read.
     let stopped = false
-    const closing = bridge.close(5000).then(() => {
+    const closing = bridge.close(600_000).then(() => {
       stopped = true
     })
     // New clients are turned away…
@@ -87,7 +88,6 @@ describe("graceful shutdown (close(deadline), as on SIGTERM)", () => {
     expect(await closed(ws)).toEqual({ code: 1000, reason: "upstream closed" })
     await closing
     expect(stopped).toBe(true)
-    expect(Date.now() - started).toBeLessThan(2000)
   })
 
   it("closes sessions still open at the deadline with 1001", async () => {

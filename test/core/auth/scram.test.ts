@@ -186,7 +186,6 @@ describe("the iteration cap (1,000,000)", () => {
   const serverFirst = (i: string | number) => `r=${SHA256.nonce}x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=${i}`
 
   it("refuses a larger count before any derivation starts, on WebCrypto or @noble/hashes", async () => {
-    const started = performance.now()
     for (const i of [1_000_001, 2147483647, 100000000, "1e9", "9007199254740993"]) {
       const recorded = recordingSubtle()
       const client = scramClient(sha256, "user", "pencil", SHA256.nonce, { subtle: recorded.subtle })
@@ -198,7 +197,7 @@ describe("the iteration cap (1,000,000)", () => {
       fallback.initial()
       expect((await refusal(fallback, serverFirst(i))).message, String(i)).toMatch(/iteration count/)
     }
-    expect(performance.now() - started).toBeLessThan(1000)
+    // (Had either derivation run, this test would take minutes: vitest's time limit fails it.)
   })
 
   it("passes exactly 1,000,000 on to the derivation", async () => {
