@@ -41,6 +41,7 @@ import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
 import { ConnectError, InvalidArgument, TlsError } from "../client/errors.ts"
 import { type Target, Transport } from "./transport.ts"
+import { closeError, makePushReader, openError, type PushReader, upgradeError, writeError } from "./reader.ts"
 import { byteWriter } from "./writer.ts"
 
 /** The part of a Workers socket used here (a structural subset of the runtime's type). */
@@ -103,10 +104,8 @@ const unsupportedTls = (
 const makeSocket = (target: Target): Socket.Socket => {
   const failure = (kind: WorkersSocketFailure["kind"], reason: string) =>
     new WorkersSocketFailure({ kind, host: target.host, port: target.port, servername: target.servername, reason })
-  const openFailure = (kind: WorkersSocketFailure["kind"], reason: string) =>
-    new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause: failure(kind, reason) }) })
-  const tlsFailure = (reason: string) =>
-    new Socket.SocketError({ reason: new Socket.SocketUpgradeError({ cause: failure("tls", reason) }) })
+  const openFailure = (kind: WorkersSocketFailure["kind"], reason: string) => openError(failure(kind, reason))
+  const tlsFailure = (reason: string) => upgradeError(failure("tls", reason))
 
   /** The connection now: its socket is replaced by `startTls()`'s on upgrade. */
   interface Live {
@@ -116,8 +115,8 @@ const makeSocket = (target: Target): Socket.Socket => {
     upgraded: boolean
     /** TLS was started and nothing has been read or written since: a failure is the handshake's. */
     handshaking: boolean
-    /** Set once the connection is finished (by a close request or the scope): every pull fails with it. */
-    failure: Socket.SocketError | undefined
+    /** What was read; aborted once the connection is finished (by a close request or the scope). */
+    readonly input: PushReader
   }
   const latch = Latch.makeUnsafe(false)
   let live: Live | undefined
@@ -149,7 +148,7 @@ const makeSocket = (target: Target): Socket.Socket => {
       Effect.suspend(() => {
         latch.closeUnsafe()
         live = undefined
-        if (state !== undefined) state.failure ??= new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1000 }) })
+        state?.input.abort(closeError(1000))
         const closing = [state?.reader.cancel(), (state?.socket ?? socket).close()]
         return Effect.promise(() => Promise.allSettled(closing))
       })
@@ -164,53 +163,45 @@ const makeSocket = (target: Target): Socket.Socket => {
             : messageOf(cause)
         )
     })
-    state = {
+    // Read only when pulled: the stream's own buffer stays small and TCP pushes back.
+    const input = makePushReader({
+      read: async () => {
+        const handshaking = self.handshaking
+        const { done, value } = await self.reader.read().catch((cause: unknown) => {
+          throw handshaking ? tlsFailure(messageOf(cause)) : cause
+        })
+        if (done) {
+          if (handshaking) throw tlsFailure("the server closed the connection during the TLS handshake")
+          return null
+        }
+        self.handshaking = false
+        return value
+      }
+    })
+    const self: Live = {
       socket,
       reader: socket.readable.getReader(),
       writer: socket.writable.getWriter(),
       upgraded: target.tls === "implicit",
       handshaking: false,
-      failure: undefined
+      input
     }
-    const self = state
+    state = self
     live = self
     latch.openUnsafe()
 
-    const pull: Socket.Reader["pull"] = Effect.suspend(() => {
-      if (self.failure !== undefined) return Effect.fail(self.failure)
-      const handle = self.reader
-      return Effect.tryPromise({
-        try: () => handle.read(),
-        catch: (cause) =>
-          self.failure ??
-            (self.handshaking
-              ? tlsFailure(messageOf(cause))
-              : new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) }))
-      }).pipe(Effect.flatMap(({ done, value }) => {
-        if (done) {
-          if (self.failure !== undefined) return Effect.fail(self.failure)
-          if (self.handshaking) return Effect.fail(tlsFailure("the server closed the connection during the TLS handshake"))
-          return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1000 }) }))
-        }
-        self.handshaking = false
-        return Effect.succeed([value] as const)
-      }))
-    })
-
-    const upgrade: Socket.Reader["upgrade"] = (options = {}) =>
-      Effect.suspend(() => {
-        if (self.failure !== undefined) return Effect.fail(self.failure)
-        if (self.upgraded) return Effect.fail(tlsFailure("the connection already speaks TLS"))
-        const problem = unsupportedTls(target.host, {
-          servername: options.servername,
-          ca: options.ca,
-          insecure: options.rejectUnauthorized === false,
-          clientCertificate: options.cert !== undefined || options.key !== undefined
-        })
-        if (problem !== undefined) {
-          return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketUpgradeError({ cause: failure("unsupported", problem) }) }))
-        }
-        return Effect.try({
+    const upgrade: Socket.Reader["upgrade"] = (options = {}) => {
+      const closed = input.error()
+      if (closed !== undefined) return Effect.fail(closed)
+      if (self.upgraded) return Effect.fail(tlsFailure("the connection already speaks TLS"))
+      const problem = unsupportedTls(target.host, {
+        servername: options.servername,
+        ca: options.ca,
+        insecure: options.rejectUnauthorized === false,
+        clientCertificate: options.cert !== undefined || options.key !== undefined
+      })
+      return input.upgrade(
+        Effect.try({
           try: () => {
             // The old streams are released, never read again: bytes that arrived in
             // plaintext after the STLS answer are dropped with them, so nothing sent
@@ -227,23 +218,25 @@ const makeSocket = (target: Target): Socket.Socket => {
             self.handshaking = true
           },
           catch: (cause) => tlsFailure(messageOf(cause))
-        })
-      })
+        }),
+        problem === undefined ? undefined : upgradeError(failure("unsupported", problem))
+      )
+    }
 
-    return { pull, upgrade }
+    return { pull: input.pull, upgrade }
   })
 
   // Writes wait until a connection is open (the Socket contract: the writer is detached).
   const send = (bytes: Uint8Array): Effect.Effect<void, Socket.SocketError> =>
     latch.whenOpen(Effect.suspend(() => {
       const state = live
-      if (state === undefined) return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1000 }) }))
+      if (state === undefined) return Effect.fail(closeError(1000))
       const writer = state.writer
       return Effect.tryPromise({
         // Resolves when the runtime has taken the bytes: the stream's own backpressure.
         try: () => writer.write(bytes),
         catch: (cause) =>
-          state.handshaking ? tlsFailure(messageOf(cause)) : new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
+          state.handshaking ? tlsFailure(messageOf(cause)) : writeError(cause)
       }).pipe(Effect.map(() => {
         state.handshaking = false
       }))
@@ -253,9 +246,7 @@ const makeSocket = (target: Target): Socket.Socket => {
     latch.whenOpen(Effect.suspend(() => {
       const state = live
       if (state === undefined) return Effect.void
-      state.failure ??= new Socket.SocketError({
-        reason: new Socket.SocketCloseError({ code: event.code, closeReason: event.reason })
-      })
+      state.input.abort(closeError(event.code, event.reason))
       const closing = [state.reader.cancel(), state.socket.close()]
       return Effect.promise(() => Promise.allSettled(closing))
     })))

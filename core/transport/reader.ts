@@ -30,6 +30,9 @@ export const openError = (cause: unknown): Socket.SocketError =>
 export const readError = (cause: unknown): Socket.SocketError =>
   new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) })
 /** @category errors */
+export const writeError = (cause: unknown): Socket.SocketError =>
+  new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
+/** @category errors */
 export const upgradeError = (cause: unknown): Socket.SocketError =>
   new Socket.SocketError({ reason: new Socket.SocketUpgradeError({ cause }) })
 

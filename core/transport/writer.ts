@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import type * as Latch from "effect/Latch"
 import * as Socket from "effect/socket/Socket"
 import { concatBytes } from "../protocol/bytes.ts"
+import { writeError } from "./reader.ts"
 
 const encoder = new TextEncoder()
 const bytesOf = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === "string" ? encoder.encode(chunk) : chunk)
@@ -48,7 +49,7 @@ export const queuedWriter = (options: {
       writing = run.catch(ignore)
       return Effect.tryPromise({
         try: () => run,
-        catch: (cause) => new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
+        catch: writeError
       })
     }))
   const writer = byteWriter(send, (event) => options.latch.whenOpen(Effect.sync(() => options.close(event))))
