@@ -15,7 +15,7 @@ import * as Layer from "effect/Layer"
 import type * as Socket from "effect/socket/Socket"
 import { closeError, makePushReader, openError, pemList, quietly, readError, upgradeError } from "./reader.ts"
 import { makeByteSocket } from "./socket.ts"
-import { type Target, Transport } from "./transport.ts"
+import { type Target, Transport, verifyingUpgradeOptions } from "./transport.ts"
 
 // The part of Bun's API used here, declared locally: core/ type-checks without Bun's types.
 interface BunSocket {
@@ -269,11 +269,7 @@ export const layer: Layer.Layer<Transport> = Layer.effect(Transport)(
       return Transport.of({
         name: "bun",
         startTls: true,
-        upgradeOptions: (target) => ({
-          servername: target.servername,
-          rejectUnauthorized: !target.insecure,
-          ...(target.ca !== undefined ? { ca: [...roots, ...target.ca] } : {})
-        }),
+        upgradeOptions: (target) => verifyingUpgradeOptions(target, roots),
         open: (target) => makeSocket(target, roots)
       })
     }

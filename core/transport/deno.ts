@@ -18,7 +18,7 @@ import * as Layer from "effect/Layer"
 import type * as Socket from "effect/socket/Socket"
 import { bufferedRead, makePushReader, openError, pemList, quietly, upgradeError } from "./reader.ts"
 import { type Connection, makeByteSocket } from "./socket.ts"
-import { type Target, Transport } from "./transport.ts"
+import { type Target, Transport, verifyingUpgradeOptions } from "./transport.ts"
 
 // The part of Deno's API used here, declared locally: core/ type-checks without Deno's types.
 interface DenoConn {
@@ -177,10 +177,6 @@ export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({
   name: "deno",
   startTls: true,
   // Deno adds `caCerts` to its default roots, so the extra CAs are passed as they are.
-  upgradeOptions: (target) => ({
-    servername: target.servername,
-    rejectUnauthorized: !target.insecure,
-    ...(target.ca !== undefined ? { ca: target.ca } : {})
-  }),
+  upgradeOptions: (target) => verifyingUpgradeOptions(target),
   open: makeSocket
 })
