@@ -47,6 +47,8 @@ interface BunNet {
   connect(options: { hostname: string; port: number; tls?: BunTls; socket: Handlers }): Promise<BunSocket>
 }
 
+const asError = (cause: unknown): Error => (cause instanceof Error ? cause : new Error(String(cause)))
+
 const bunNet = (): BunNet => {
   const bun = (globalThis as { Bun?: BunNet }).Bun
   if (bun === undefined) throw new Error("the Bun transport needs the Bun runtime (globalThis.Bun is missing)")
@@ -120,93 +122,73 @@ export const makeSocket = (target: Target, roots: ReadonlyArray<string>): Effect
         }
       })
 
-      // Resolves when the connection (and for implicit TLS its handshake) is done. A socket
-      // that arrives after an interruption is closed. A server that greets and hangs up at
-      // once: the handlers queue the greeting, which is still read, then the end.
-      // No timer here: openSocket (client/open.ts) bounds acquiring the reader by the
-      // connect timeout, and its interruption runs this callback's cleanup.
-      const connect = Effect.callback<void, Socket.SocketError>((resume) => {
-        let done = false
-        let connected = false
-        let handshaken = target.tls !== "implicit"
-        const finish = (failure: Error | undefined) => {
-          if (done) return
-          if (failure === undefined && !(connected && handshaken)) return
-          done = true
-          opening = undefined
-          resume(failure === undefined ? Effect.void : Effect.fail(openError(failure)))
-        }
-        opening = {
-          tls: target.tls === "implicit",
-          rejectUnauthorized: !target.insecure,
-          settle: (failure) => {
-            if (failure === undefined) handshaken = true
-            finish(failure)
-          }
-        }
-        const tls: BunTls | undefined = target.tls === "implicit"
-          ? {
-            serverName: target.servername,
-            rejectUnauthorized: !target.insecure,
-            ...(target.ca !== undefined ? { ca: [...roots, ...target.ca] } : {})
-          }
-          : undefined
-        try {
-          bunNet().connect({ hostname: target.host, port: target.port, ...(tls !== undefined ? { tls } : {}), socket: handlers(0) }).then(
-            (s) => {
-              socket = s
-              // Failed or interrupted meanwhile: nobody will use or close this socket.
-              if (done) return terminate()
-              connected = true
-              finish(undefined)
-            },
-            (cause: unknown) => finish(cause instanceof Error ? cause : new Error(String(cause)))
-          )
-        } catch (cause) {
-          finish(cause instanceof Error ? cause : new Error(String(cause)))
-        }
-        return Effect.sync(() => {
-          done = true
-          opening = undefined
-          // A socket still on its way is terminated when it arrives (see above).
-          terminate()
-        })
-      })
-
-      // STLS: the handshake handler of the new generation settles it.
-      const startTls = (tls: BunTls) =>
+      // Resumes once `steps` succeeded (the connection, a TLS handshake) or at the first
+      // failure, which `failed` turns into the error. `begin` starts them; its `settle`
+      // says whether anyone still waits. Interrupted: `abandon`.
+      const opened = (
+        steps: number,
+        tls: { readonly rejectUnauthorized: boolean } | undefined,
+        begin: (settle: (failure: Error | undefined) => boolean) => void,
+        failed: (failure: Error) => Socket.SocketError,
+        abandon: () => void
+      ) =>
         Effect.callback<void, Socket.SocketError>((resume) => {
           let done = false
-          opening = {
-            tls: true,
-            rejectUnauthorized: tls.rejectUnauthorized,
-            settle: (failure) => {
-              if (done) return
-              done = true
-              opening = undefined
-              if (failure === undefined) return resume(Effect.void)
-              const err = upgradeError(failure)
-              // Half-done TLS leaves nothing usable; later pulls fail too.
-              fail(err, failure)
-              terminate()
-              resume(Effect.fail(err))
-            }
+          let left = steps
+          const settle = (failure: Error | undefined) => {
+            if (done) return false
+            if (failure === undefined && --left > 0) return true
+            done = true
+            opening = undefined
+            resume(failure === undefined ? Effect.void : Effect.fail(failed(failure)))
+            return true
           }
-          const plain = socket!
-          generation++
+          opening = { tls: tls !== undefined, rejectUnauthorized: tls?.rejectUnauthorized ?? true, settle: (failure) => void settle(failure) }
           try {
-            const [, secure] = plain.upgradeTLS({ tls, socket: handlers(generation) })
-            socket = secure
+            begin(settle)
           } catch (cause) {
-            opening.settle(cause instanceof Error ? cause : new Error(String(cause)))
+            settle(asError(cause))
           }
           return Effect.sync(() => {
             if (done) return
             done = true
             opening = undefined
-            fail(upgradeError(new Error("TLS upgrade interrupted")))
-            terminate()
+            abandon()
           })
+        })
+
+      // The connection and, for implicit TLS, its handshake. A socket that arrives after a
+      // failure or an interruption is terminated. A server that greets and hangs up at once:
+      // the handlers queue the greeting, which is still read, then the end.
+      // No timer here: openSocket (client/open.ts) bounds acquiring the reader by the
+      // connect timeout, and its interruption abandons this.
+      const tls: BunTls | undefined = target.tls === "implicit"
+        ? { serverName: target.servername, rejectUnauthorized: !target.insecure, ...(target.ca !== undefined ? { ca: [...roots, ...target.ca] } : {}) }
+        : undefined
+      const connect = opened(tls === undefined ? 1 : 2, tls, (settle) =>
+        bunNet().connect({ hostname: target.host, port: target.port, ...(tls !== undefined ? { tls } : {}), socket: handlers(0) }).then(
+          (s) => {
+            socket = s
+            if (!settle(undefined)) terminate()
+          },
+          (cause: unknown) => void settle(asError(cause))
+        ), openError, terminate)
+
+      // STLS: the new generation's handshake handler settles it. Half-done TLS leaves
+      // nothing usable; later pulls fail too.
+      const startTls = (tls: BunTls) =>
+        opened(1, tls, () => {
+          const plain = socket!
+          generation++
+          socket = plain.upgradeTLS({ tls, socket: handlers(generation) })[1]
+        }, (failure) => {
+          const err = upgradeError(failure)
+          fail(err, failure)
+          terminate()
+          return err
+        }, () => {
+          fail(upgradeError(new Error("TLS upgrade interrupted")))
+          terminate()
         })
 
       return Effect.as(connect, {
