@@ -2,10 +2,9 @@
  * The Bun transport: TCP and TLS through Bun's own `Bun.connect`, STLS through
  * `socket.upgradeTLS`.
  *
- * Bun's sockets push: a `data` handler receives what arrives. The client pulls, so the
- * handler only queues, and once 64 KiB wait unread the socket is paused (`pause()`: Bun
- * stops reading, the kernel buffer fills and TCP pushes back on the server) until a pull
- * takes them. Bun does not queue writes: `write` returns how many bytes it took, and the
+ * Bun's sockets push: the `data` handler pushes into the shared reader (reader.ts), which
+ * pauses the socket once 64 KiB wait unread (`pause()`: Bun stops reading, the kernel
+ * buffer fills and TCP pushes back on the server) until a pull takes them. Bun does not queue writes: `write` returns how many bytes it took, and the
  * rest goes after the `drain` handler fires.
  *
  * @module

@@ -3,9 +3,8 @@
  * and, for STLS, `Deno.startTls`. Not `node:net`/`node:tls`: after a STARTTLS upgrade
  * through Deno's Node compatibility layer, closing the socket throws `shutdown EALREADY`.
  *
- * Reads are pulled: a `conn.read` is issued only when the client pulls, and at most one
- * chunk waits unread, so a slow consumer leaves the bytes in the kernel and TCP pushes
- * back on the server.
+ * Reads are pulled (reader.ts): a `conn.read` only while the client pulls, so a slow
+ * consumer leaves the bytes in the kernel and TCP pushes back on the server.
  *
  * Deno cannot turn certificate verification off for one connection (only for the whole
  * process, with `--unsafely-ignore-certificate-errors`), so `insecure` fails with a
