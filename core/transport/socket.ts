@@ -1,8 +1,9 @@
 /**
  * A `Socket` over a connection that a runtime's transport opens, built the way effect's
- * Socket contract asks, once for every runtime whose writes are promises (Deno, Bun): the
- * writer is detached from any one connection and waits until a reader has connected; the
- * end of the reader's scope fails a pull suspended in another fiber, then closes.
+ * Socket contract asks, once for the runtimes whose writes are promises (Deno, Bun,
+ * Workers): the writer is detached from any one connection and waits until a reader has
+ * connected; the end of the reader's scope fails a pull suspended in another fiber, then
+ * closes.
  *
  * @module
  */
@@ -20,14 +21,14 @@ import { queuedWriter } from "./writer.ts"
 export interface Connection {
   /** What arrives, fed by the runtime. */
   readonly input: PushReader
-  /** Writes all of `bytes`; rejects when the socket is gone. */
+  /** Writes all of `bytes`; rejects when the socket is gone (a `SocketError` passes as it is). */
   readonly write: (bytes: Uint8Array) => Promise<unknown>
   /** Ends the sending side; called at the writer's release, after the queued writes. */
   readonly end: () => unknown
   /** Closes at once (a `CloseEvent` written to the socket); `input` has ended with `error`. */
-  readonly close: (error: Socket.SocketError) => void
+  readonly close: (error: Socket.SocketError) => unknown
   /** What the end of the reader's scope does (default: `close`); `input` has ended with `error`. */
-  readonly dispose?: (error: Socket.SocketError) => void
+  readonly dispose?: (error: Socket.SocketError) => unknown
   /** STLS: usually `input.upgrade` around the runtime's own call. */
   readonly upgrade: Socket.Reader["upgrade"]
 }
@@ -45,12 +46,13 @@ export const makeByteSocket = (connect: Effect.Effect<Connection, Socket.SocketE
     const connection = yield* connect
     yield* Scope.addFinalizer(
       scope,
-      Effect.sync(() => {
+      Effect.suspend(() => {
         const error = closeError(1006)
         connection.input.abort(error)
         latch.closeUnsafe()
         current = undefined
-        ;(connection.dispose ?? connection.close)(error)
+        const closing = (connection.dispose ?? connection.close)(error)
+        return closing instanceof Promise ? Effect.promise(() => closing) : Effect.void
       })
     )
     current = connection
@@ -64,7 +66,7 @@ export const makeByteSocket = (connect: Effect.Effect<Connection, Socket.SocketE
     close: (event) => {
       const error = closeError(event.code, event.reason)
       current?.input.abort(error)
-      current?.close(error)
+      return current?.close(error)
     },
     end: () => {
       const connection = current
