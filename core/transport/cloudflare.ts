@@ -40,7 +40,7 @@ import type * as Socket from "effect/socket/Socket"
 import { ConnectError, InvalidArgument, TlsError } from "../client/errors.ts"
 import { makePushReader, openError, upgradeError } from "./reader.ts"
 import { type Connection, makeByteSocket } from "./socket.ts"
-import { type Target, Transport } from "./transport.ts"
+import { type Target, Transport, verifyingUpgradeOptions } from "./transport.ts"
 
 /** The part of a Workers socket used here (a structural subset of the runtime's type). */
 interface WorkersSocket {
@@ -217,11 +217,7 @@ export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({
   name: "cloudflare",
   startTls: true,
   // Passed on so that `reader.upgrade` can refuse what it cannot honour (see the module comment).
-  upgradeOptions: (target) => ({
-    servername: target.servername,
-    ...(target.ca !== undefined ? { ca: target.ca } : {}),
-    ...(target.insecure ? { rejectUnauthorized: false } : {})
-  }),
+  upgradeOptions: (target) => verifyingUpgradeOptions(target),
   classify: (error) => {
     const cause = "cause" in error.reason ? error.reason.cause : undefined
     if (!(cause instanceof WorkersSocketFailure)) return undefined
