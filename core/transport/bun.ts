@@ -2,22 +2,19 @@
  * The Bun transport: TCP and TLS through Bun's own `Bun.connect`, STLS through
  * `socket.upgradeTLS`.
  *
- * Bun's sockets push: a `data` handler receives what arrives. The client pulls, so the
- * handler only queues, and once 64 KiB wait unread the socket is paused (`pause()`: Bun
- * stops reading, the kernel buffer fills and TCP pushes back on the server) until a pull
- * takes them. Bun does not queue writes: `write` returns how many bytes it took, and the
+ * Bun's sockets push: the `data` handler pushes into the shared reader (reader.ts), which
+ * pauses the socket once 64 KiB wait unread (`pause()`: Bun stops reading, the kernel
+ * buffer fills and TCP pushes back on the server) until a pull takes them. Bun does not queue writes: `write` returns how many bytes it took, and the
  * rest goes after the `drain` handler fires.
  *
  * @module
  */
-import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Effect from "effect/Effect"
-import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
-import * as Scope from "effect/Scope"
-import * as Socket from "effect/socket/Socket"
-import { type Target, Transport } from "./transport.ts"
-import { queuedWriter } from "./writer.ts"
+import type * as Socket from "effect/socket/Socket"
+import { closeError, makePushReader, openError, pemList, quietly, readError, upgradeError } from "./reader.ts"
+import { makeByteSocket } from "./socket.ts"
+import { type Target, Transport, verifyingUpgradeOptions } from "./transport.ts"
 
 // The part of Bun's API used here, declared locally: core/ type-checks without Bun's types.
 interface BunSocket {
@@ -49,33 +46,13 @@ interface BunNet {
   connect(options: { hostname: string; port: number; tls?: BunTls; socket: Handlers }): Promise<BunSocket>
 }
 
+const asError = (cause: unknown): Error => (cause instanceof Error ? cause : new Error(String(cause)))
+
 const bunNet = (): BunNet => {
   const bun = (globalThis as { Bun?: BunNet }).Bun
   if (bun === undefined) throw new Error("the Bun transport needs the Bun runtime (globalThis.Bun is missing)")
   return bun
 }
-
-/** Unread bytes above which the socket stops reading. */
-const HIGH_WATER_MARK = 64 * 1024
-
-const closeError = (code: number, closeReason?: string) =>
-  new Socket.SocketError({ reason: new Socket.SocketCloseError({ code, closeReason }) })
-const openError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause }) })
-const upgradeError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketUpgradeError({ cause }) })
-const readError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) })
-
-const quietly = (action: () => void): void => {
-  try {
-    action()
-  } catch {
-    // the socket is already gone
-  }
-}
-
-const pemList = (ca: NonNullable<Socket.TlsUpgradeOptions["ca"]>): Array<string> =>
-  (typeof ca === "string" || ca instanceof Uint8Array ? [ca] : [...ca]).map((pem) =>
-    typeof pem === "string" ? pem : new TextDecoder().decode(pem)
-  )
 
 // The TLS handshake result as an error, or undefined when it may go on. Bun reports a
 // failed verification as `authorizationError` and leaves the decision to us.
@@ -91,73 +68,32 @@ const handshakeFailure = (success: boolean, authorizationError: Error | null, re
  * @category constructors
  */
 export const makeSocket = (target: Target, roots: ReadonlyArray<string>): Effect.Effect<Socket.Socket> =>
-  Effect.sync(() => {
-    // The writer is detached from any one connection (effect's Socket contract): it
-    // waits on the latch until a reader has connected.
-    const latch = Latch.makeUnsafe(false)
-    let current: { readonly write: (bytes: Uint8Array) => Promise<void>; readonly close: (error: Socket.SocketError) => void; readonly end: () => void } | undefined
-    // Writes run one after another even when an interrupted write is still waiting for
-    // `drain`, so their bytes never interleave.
-
-    const reader: Socket.Socket["reader"] = Effect.gen(function*() {
-      const scope = yield* Effect.scope
-      type Resume = (effect: Effect.Effect<NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError>) => void
-
+  Effect.sync(() =>
+    makeByteSocket(Effect.suspend(() => {
       let socket: BunSocket | undefined
+      let receiving: BunSocket | undefined
       // Bumped by the TLS upgrade: the plain socket's handlers keep being called (with the
       // encrypted bytes, and its close) and must be ignored from then on.
       let generation = 0
-      let chunks: Array<Uint8Array> = []
-      let buffered = 0
-      let paused = false
-      let error: Socket.SocketError | undefined
-      let waiter: Resume | undefined
       // Waits for the connection or the TLS handshake; gets every failure meanwhile.
       let opening: { readonly tls: boolean; readonly rejectUnauthorized: boolean; readonly settle: (failure: Error | undefined) => void } | undefined
       let drained: { readonly resolve: () => void; readonly reject: (error: unknown) => void } | undefined
-
-      const take = (): NonEmptyReadonlyArray<Uint8Array> => {
-        const batch = chunks as unknown as NonEmptyReadonlyArray<Uint8Array>
-        chunks = []
-        buffered = 0
-        if (paused && error === undefined && socket !== undefined) {
-          paused = false
-          quietly(() => socket!.resume())
-        }
-        return batch
-      }
-      // Queued bytes go first, then the error.
-      const deliver = () => {
-        if (waiter === undefined) return
-        const resume = waiter
-        if (chunks.length > 0) {
-          waiter = undefined
-          resume(Effect.succeed(take()))
-        } else if (error !== undefined) {
-          waiter = undefined
-          resume(Effect.fail(error))
-        }
-      }
+      const input = makePushReader({ pause: () => receiving?.pause(), resume: () => quietly(() => socket?.resume()) })
       const fail = (err: Socket.SocketError, cause?: unknown) => {
-        error ??= err
+        input.end(err)
         opening?.settle(cause instanceof Error ? cause : new Error(err.message))
         drained?.reject(cause ?? err)
         drained = undefined
-        deliver()
       }
+      const terminate = () => quietly(() => socket?.terminate())
 
       const handlers = (gen: number): Handlers => ({
         binaryType: "uint8array",
         open: () => {},
         data: (s, data) => {
-          if (gen !== generation || data.length === 0) return
-          chunks.push(data)
-          buffered += data.length
-          deliver()
-          if (!paused && buffered >= HIGH_WATER_MARK) {
-            paused = true
-            s.pause()
-          }
+          if (gen !== generation) return
+          receiving = s
+          input.push(data)
         },
         drain: () => {
           if (gen !== generation) return
@@ -185,183 +121,120 @@ export const makeSocket = (target: Target, roots: ReadonlyArray<string>): Effect
         }
       })
 
-      // Resolves when the connection (and for implicit TLS its handshake) is done. A socket
-      // that arrives after an interruption is closed.
-      // No timer here: openSocket (client/open.ts) bounds acquiring the reader by the
-      // connect timeout, and its interruption runs this callback's cleanup.
-      const connect = Effect.callback<void, Socket.SocketError>((resume) => {
-        let done = false
-        let connected = false
-        let handshaken = target.tls !== "implicit"
-        const finish = (failure: Error | undefined) => {
-          if (done) return
-          if (failure === undefined && !(connected && handshaken)) return
-          done = true
-          opening = undefined
-          resume(failure === undefined ? Effect.void : Effect.fail(openError(failure)))
-        }
-        opening = {
-          tls: target.tls === "implicit",
-          rejectUnauthorized: !target.insecure,
-          settle: (failure) => {
-            if (failure === undefined) handshaken = true
-            finish(failure)
+      // Resumes once `steps` succeeded (the connection, a TLS handshake) or at the first
+      // failure, which `failed` turns into the error. `begin` starts them; its `settle`
+      // says whether anyone still waits. Interrupted: `abandon`.
+      const opened = (
+        steps: number,
+        tls: { readonly rejectUnauthorized: boolean } | undefined,
+        begin: (settle: (failure: Error | undefined) => boolean) => void,
+        failed: (failure: Error) => Socket.SocketError,
+        abandon: () => void
+      ) =>
+        Effect.callback<void, Socket.SocketError>((resume) => {
+          let done = false
+          let left = steps
+          const settle = (failure: Error | undefined) => {
+            if (done) return false
+            if (failure === undefined && --left > 0) return true
+            done = true
+            opening = undefined
+            resume(failure === undefined ? Effect.void : Effect.fail(failed(failure)))
+            return true
           }
-        }
-        const tls: BunTls | undefined = target.tls === "implicit"
-          ? {
-            serverName: target.servername,
-            rejectUnauthorized: !target.insecure,
-            ...(target.ca !== undefined ? { ca: [...roots, ...target.ca] } : {})
+          opening = { tls: tls !== undefined, rejectUnauthorized: tls?.rejectUnauthorized ?? true, settle: (failure) => void settle(failure) }
+          try {
+            begin(settle)
+          } catch (cause) {
+            settle(asError(cause))
           }
-          : undefined
-        try {
-          bunNet().connect({ hostname: target.host, port: target.port, ...(tls !== undefined ? { tls } : {}), socket: handlers(0) }).then(
-            (s) => {
-              socket = s
-              // Failed or interrupted meanwhile: nobody will use or close this socket.
-              if (done) return quietly(() => s.terminate())
-              connected = true
-              finish(undefined)
-            },
-            (cause: unknown) => finish(cause instanceof Error ? cause : new Error(String(cause)))
-          )
-        } catch (cause) {
-          finish(cause instanceof Error ? cause : new Error(String(cause)))
-        }
-        return Effect.sync(() => {
-          done = true
-          opening = undefined
-          // A socket still on its way is terminated when it arrives (see above).
-          if (socket !== undefined) quietly(() => socket!.terminate())
-        })
-      })
-
-      yield* Scope.addFinalizer(
-        scope,
-        Effect.sync(() => {
-          // Fails a pull suspended in another fiber (the Socket contract), then closes.
-          chunks = []
-          fail(closeError(1006))
-          latch.closeUnsafe()
-          current = undefined
-          generation++
-          if (socket !== undefined) quietly(() => socket!.end())
-        })
-      )
-      // A server that greets and hangs up at once: the greeting is still read, then the end.
-      yield* connect
-
-      // Writes what Bun accepts, then waits for `drain` to write the rest.
-      const writeFully = async (bytes: Uint8Array): Promise<void> => {
-        let offset = 0
-        while (offset < bytes.length) {
-          if (error !== undefined) throw new Error(`socket closed (${error.message})`)
-          const n = socket!.write(offset === 0 ? bytes : bytes.subarray(offset))
-          if (n < 0) throw new Error("socket closed")
-          offset += n
-          if (offset < bytes.length) {
-            await new Promise<void>((resolve, reject) => {
-              drained = { resolve, reject }
-            })
-          }
-        }
-      }
-      current = {
-        write: writeFully,
-        close: (err) => {
-          chunks = []
-          fail(err)
-          quietly(() => socket!.terminate())
-        },
-        end: () => quietly(() => socket!.end())
-      }
-      latch.openUnsafe()
-
-      const pull = Effect.callback<NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError>((resume) => {
-        waiter = resume
-        deliver()
-        if (waiter !== resume) return
-        return Effect.sync(() => {
-          if (waiter === resume) waiter = undefined
-        })
-      })
-
-      let upgraded = false
-      const upgrade = (options: Socket.TlsUpgradeOptions = {}): Effect.Effect<void, Socket.SocketError> =>
-        Effect.suspend(() => {
-          if (upgraded || error !== undefined || socket === undefined) {
-            return Effect.fail(upgradeError(new Error("socket is already upgraded or closed")))
-          }
-          // Bytes that came after the server's go-ahead but before TLS were not protected
-          // (plaintext injection, CVE-2011-0411): the upgrade must not go on.
-          if (chunks.length > 0) return Effect.fail(upgradeError(new Error("data arrived before the TLS handshake started")))
-          if (options.key !== undefined || options.cert !== undefined) {
-            return Effect.fail(upgradeError(new Error("client certificates are not supported by this transport")))
-          }
-          const rejectUnauthorized = options.rejectUnauthorized ?? true
-          const tls: BunTls = {
-            serverName: options.servername ?? target.servername,
-            rejectUnauthorized,
-            ...(options.ca !== undefined ? { ca: pemList(options.ca) } : {})
-          }
-          return Effect.callback<void, Socket.SocketError>((resume) => {
-            let done = false
-            opening = {
-              tls: true,
-              rejectUnauthorized,
-              settle: (failure) => {
-                if (done) return
-                done = true
-                opening = undefined
-                if (failure === undefined) {
-                  upgraded = true
-                  return resume(Effect.void)
-                }
-                const err = upgradeError(failure)
-                // Half-done TLS leaves nothing usable; later pulls fail too.
-                fail(err, failure)
-                quietly(() => socket!.terminate())
-                resume(Effect.fail(err))
-              }
-            }
-            const plain = socket!
-            generation++
-            try {
-              const [, secure] = plain.upgradeTLS({ tls, socket: handlers(generation) })
-              socket = secure
-            } catch (cause) {
-              opening.settle(cause instanceof Error ? cause : new Error(String(cause)))
-            }
-            return Effect.sync(() => {
-              if (done) return
-              done = true
-              opening = undefined
-              fail(upgradeError(new Error("TLS upgrade interrupted")))
-              quietly(() => socket!.terminate())
-            })
+          return Effect.sync(() => {
+            if (done) return
+            done = true
+            opening = undefined
+            abandon()
           })
         })
 
-      return { pull, upgrade }
-    })
+      // The connection and, for implicit TLS, its handshake. A socket that arrives after a
+      // failure or an interruption is terminated. A server that greets and hangs up at once:
+      // the handlers queue the greeting, which is still read, then the end.
+      // No timer here: openSocket (client/open.ts) bounds acquiring the reader by the
+      // connect timeout, and its interruption abandons this.
+      const tls: BunTls | undefined = target.tls === "implicit"
+        ? { serverName: target.servername, rejectUnauthorized: !target.insecure, ...(target.ca !== undefined ? { ca: [...roots, ...target.ca] } : {}) }
+        : undefined
+      const connect = opened(tls === undefined ? 1 : 2, tls, (settle) =>
+        bunNet().connect({ hostname: target.host, port: target.port, ...(tls !== undefined ? { tls } : {}), socket: handlers(0) }).then(
+          (s) => {
+            socket = s
+            if (!settle(undefined)) terminate()
+          },
+          (cause: unknown) => void settle(asError(cause))
+        ), openError, terminate)
 
-    const writer = queuedWriter({
-      latch,
-      write: (bytes) => {
-        if (current === undefined) return Promise.reject(new Error("socket closed"))
-        return current.write(bytes)
-      },
-      close: (event) => current?.close(closeError(event.code, event.reason)),
-      // Bun's sockets are not half-open by default: `end` closes both ways.
-      end: () => {
-        const target = current
-        return target === undefined ? undefined : () => target.end()
-      }
-    })
+      // STLS: the new generation's handshake handler settles it. Half-done TLS leaves
+      // nothing usable; later pulls fail too.
+      const startTls = (tls: BunTls) =>
+        opened(1, tls, () => {
+          const plain = socket!
+          generation++
+          socket = plain.upgradeTLS({ tls, socket: handlers(generation) })[1]
+        }, (failure) => {
+          const err = upgradeError(failure)
+          fail(err, failure)
+          terminate()
+          return err
+        }, () => {
+          fail(upgradeError(new Error("TLS upgrade interrupted")))
+          terminate()
+        })
 
-    return Socket.make({ reader, writer })
-  })
+      return Effect.as(connect, {
+        input,
+        // Writes what Bun accepts, then waits for `drain` to write the rest.
+        write: async (bytes: Uint8Array): Promise<void> => {
+          let offset = 0
+          while (offset < bytes.length) {
+            const error = input.error()
+            if (error !== undefined) throw new Error(`socket closed (${error.message})`)
+            const n = socket!.write(offset === 0 ? bytes : bytes.subarray(offset))
+            if (n < 0) throw new Error("socket closed")
+            offset += n
+            if (offset < bytes.length) {
+              await new Promise<void>((resolve, reject) => {
+                drained = { resolve, reject }
+              })
+            }
+          }
+        },
+        // Bun's sockets are not half-open by default: `end` closes both ways.
+        end: () => quietly(() => socket!.end()),
+        close: (err: Socket.SocketError) => {
+          fail(err)
+          terminate()
+        },
+        dispose: (err: Socket.SocketError) => {
+          fail(err)
+          generation++
+          quietly(() => socket?.end())
+        },
+        upgrade: (options: Socket.TlsUpgradeOptions = {}) =>
+          input.upgrade(
+            Effect.suspend(() =>
+              startTls({
+                serverName: options.servername ?? target.servername,
+                rejectUnauthorized: options.rejectUnauthorized ?? true,
+                ...(options.ca !== undefined ? { ca: pemList(options.ca) } : {})
+              })
+            ),
+            options.key !== undefined || options.cert !== undefined
+              ? upgradeError(new Error("client certificates are not supported by this transport"))
+              : undefined
+          )
+      })
+    }))
+  )
 
 /**
  * The Bun TCP/TLS transport.
@@ -377,11 +250,7 @@ export const layer: Layer.Layer<Transport> = Layer.effect(Transport)(
       return Transport.of({
         name: "bun",
         startTls: true,
-        upgradeOptions: (target) => ({
-          servername: target.servername,
-          rejectUnauthorized: !target.insecure,
-          ...(target.ca !== undefined ? { ca: [...roots, ...target.ca] } : {})
-        }),
+        upgradeOptions: (target) => verifyingUpgradeOptions(target, roots),
         open: (target) => makeSocket(target, roots)
       })
     }

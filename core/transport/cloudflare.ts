@@ -35,13 +35,12 @@
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
-import * as Scope from "effect/Scope"
-import * as Socket from "effect/socket/Socket"
+import type * as Socket from "effect/socket/Socket"
 import { ConnectError, InvalidArgument, TlsError } from "../client/errors.ts"
-import { type Target, Transport } from "./transport.ts"
-import { byteWriter } from "./writer.ts"
+import { makePushReader, openError, upgradeError } from "./reader.ts"
+import { type Connection, makeByteSocket } from "./socket.ts"
+import { type Target, Transport, verifyingUpgradeOptions } from "./transport.ts"
 
 /** The part of a Workers socket used here (a structural subset of the runtime's type). */
 interface WorkersSocket {
@@ -103,27 +102,10 @@ const unsupportedTls = (
 const makeSocket = (target: Target): Socket.Socket => {
   const failure = (kind: WorkersSocketFailure["kind"], reason: string) =>
     new WorkersSocketFailure({ kind, host: target.host, port: target.port, servername: target.servername, reason })
-  const openFailure = (kind: WorkersSocketFailure["kind"], reason: string) =>
-    new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause: failure(kind, reason) }) })
-  const tlsFailure = (reason: string) =>
-    new Socket.SocketError({ reason: new Socket.SocketUpgradeError({ cause: failure("tls", reason) }) })
+  const openFailure = (kind: WorkersSocketFailure["kind"], reason: string) => openError(failure(kind, reason))
+  const tlsFailure = (reason: string) => upgradeError(failure("tls", reason))
 
-  /** The connection now: its socket is replaced by `startTls()`'s on upgrade. */
-  interface Live {
-    socket: WorkersSocket
-    reader: ReadableStreamDefaultReader<Uint8Array>
-    writer: WritableStreamDefaultWriter<Uint8Array>
-    upgraded: boolean
-    /** TLS was started and nothing has been read or written since: a failure is the handshake's. */
-    handshaking: boolean
-    /** Set once the connection is finished (by a close request or the scope): every pull fails with it. */
-    failure: Socket.SocketError | undefined
-  }
-  const latch = Latch.makeUnsafe(false)
-  let live: Live | undefined
-
-  const reader: Socket.Socket["reader"] = Effect.gen(function*() {
-    const scope = yield* Effect.scope
+  return makeByteSocket(Effect.gen(function*() {
     if (target.tls === "implicit") {
       const problem = unsupportedTls(target.host, target)
       if (problem !== undefined) return yield* Effect.fail(openFailure("unsupported", problem))
@@ -132,7 +114,7 @@ const makeSocket = (target: Target): Socket.Socket => {
       try: connectOfRuntime,
       catch: (cause) => openFailure("connect", `cloudflare:sockets is not available (not on Cloudflare Workers?): ${messageOf(cause)}`)
     })
-    const socket = yield* Effect.try({
+    let socket = yield* Effect.try({
       try: () =>
         connect(
           { hostname: hostname(target.host), port: target.port },
@@ -141,19 +123,6 @@ const makeSocket = (target: Target): Socket.Socket => {
       catch: (cause) => openFailure("connect", messageOf(cause))
     })
     socket.closed.catch(ignore) // a failed connection rejects `closed` too; `opened` reports it
-    let state: Live | undefined
-    // Registered before waiting for `opened`, so a timeout or interruption still closes it.
-    // Cancelling the reader wakes a pull waiting in another fiber (the Socket contract).
-    yield* Scope.addFinalizer(
-      scope,
-      Effect.suspend(() => {
-        latch.closeUnsafe()
-        live = undefined
-        if (state !== undefined) state.failure ??= new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1000 }) })
-        const closing = [state?.reader.cancel(), (state?.socket ?? socket).close()]
-        return Effect.promise(() => Promise.allSettled(closing))
-      })
-    )
     yield* Effect.tryPromise({
       try: () => socket.opened,
       catch: (cause) =>
@@ -163,110 +132,81 @@ const makeSocket = (target: Target): Socket.Socket => {
             ? `${messageOf(cause)} (Workers report a failed TLS handshake, e.g. an untrusted certificate, the same way)`
             : messageOf(cause)
         )
-    })
-    state = {
-      socket,
-      reader: socket.readable.getReader(),
-      writer: socket.writable.getWriter(),
-      upgraded: target.tls === "implicit",
-      handshaking: false,
-      failure: undefined
-    }
-    const self = state
-    live = self
-    latch.openUnsafe()
+      // A failure, a timeout or an interruption still closes it.
+    }).pipe(Effect.onError(() => Effect.promise(() => socket.close().catch(ignore))))
 
-    const pull: Socket.Reader["pull"] = Effect.suspend(() => {
-      if (self.failure !== undefined) return Effect.fail(self.failure)
-      const handle = self.reader
-      return Effect.tryPromise({
-        try: () => handle.read(),
-        catch: (cause) =>
-          self.failure ??
-            (self.handshaking
-              ? tlsFailure(messageOf(cause))
-              : new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) }))
-      }).pipe(Effect.flatMap(({ done, value }) => {
+    // Replaced by startTls()'s on upgrade.
+    let reader = socket.readable.getReader()
+    let writer = socket.writable.getWriter()
+    let upgraded = target.tls === "implicit"
+    // TLS was started and nothing has been read or written since: a failure is the handshake's.
+    let handshaking = false
+    let ending: Promise<unknown> = Promise.resolve()
+    // Cancelling the reader ends a read still pending.
+    const closeAll = () => Promise.allSettled([reader.cancel(), socket.close()])
+
+    // Read only when pulled: the stream's own buffer stays small and TCP pushes back.
+    const input = makePushReader({
+      read: async () => {
+        const { done, value } = await reader.read().catch((cause: unknown) => {
+          throw handshaking ? tlsFailure(messageOf(cause)) : cause
+        })
         if (done) {
-          if (self.failure !== undefined) return Effect.fail(self.failure)
-          if (self.handshaking) return Effect.fail(tlsFailure("the server closed the connection during the TLS handshake"))
-          return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1000 }) }))
+          if (handshaking) throw tlsFailure("the server closed the connection during the TLS handshake")
+          return null
         }
-        self.handshaking = false
-        return Effect.succeed([value] as const)
-      }))
+        handshaking = false
+        return value
+      }
     })
 
-    const upgrade: Socket.Reader["upgrade"] = (options = {}) =>
-      Effect.suspend(() => {
-        if (self.failure !== undefined) return Effect.fail(self.failure)
-        if (self.upgraded) return Effect.fail(tlsFailure("the connection already speaks TLS"))
+    return {
+      input,
+      write: async (bytes) => {
+        // Resolves when the runtime has taken the bytes: the stream's own backpressure.
+        await writer.write(bytes).catch((cause: unknown) => {
+          throw handshaking ? tlsFailure(messageOf(cause)) : cause
+        })
+        handshaking = false
+      },
+      // Half-closes (FIN) after what was written is flushed.
+      end: () => (ending = writer.close().catch(ignore)),
+      close: closeAll,
+      dispose: () => ending.then(closeAll),
+      upgrade: (options = {}) => {
+        const closed = input.error()
+        if (closed !== undefined) return Effect.fail(closed)
+        if (upgraded) return Effect.fail(tlsFailure("the connection already speaks TLS"))
         const problem = unsupportedTls(target.host, {
           servername: options.servername,
           ca: options.ca,
           insecure: options.rejectUnauthorized === false,
           clientCertificate: options.cert !== undefined || options.key !== undefined
         })
-        if (problem !== undefined) {
-          return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketUpgradeError({ cause: failure("unsupported", problem) }) }))
-        }
-        return Effect.try({
-          try: () => {
-            // The old streams are released, never read again: bytes that arrived in
-            // plaintext after the STLS answer are dropped with them, so nothing sent
-            // before the handshake can pass for protected data (the engine also clears
-            // its own buffer at this point). startTls() flushes the old writable first.
-            self.reader.releaseLock()
-            self.writer.releaseLock()
-            const tls = self.socket.startTls()
-            tls.closed.catch(ignore)
-            self.socket = tls
-            self.reader = tls.readable.getReader()
-            self.writer = tls.writable.getWriter()
-            self.upgraded = true
-            self.handshaking = true
-          },
-          catch: (cause) => tlsFailure(messageOf(cause))
-        })
-      })
-
-    return { pull, upgrade }
-  })
-
-  // Writes wait until a connection is open (the Socket contract: the writer is detached).
-  const send = (bytes: Uint8Array): Effect.Effect<void, Socket.SocketError> =>
-    latch.whenOpen(Effect.suspend(() => {
-      const state = live
-      if (state === undefined) return Effect.fail(new Socket.SocketError({ reason: new Socket.SocketCloseError({ code: 1000 }) }))
-      const writer = state.writer
-      return Effect.tryPromise({
-        // Resolves when the runtime has taken the bytes: the stream's own backpressure.
-        try: () => writer.write(bytes),
-        catch: (cause) =>
-          state.handshaking ? tlsFailure(messageOf(cause)) : new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
-      }).pipe(Effect.map(() => {
-        state.handshaking = false
-      }))
-    }))
-
-  const { write, writeAll } = byteWriter(send, (event) =>
-    latch.whenOpen(Effect.suspend(() => {
-      const state = live
-      if (state === undefined) return Effect.void
-      state.failure ??= new Socket.SocketError({
-        reason: new Socket.SocketCloseError({ code: event.code, closeReason: event.reason })
-      })
-      const closing = [state.reader.cancel(), state.socket.close()]
-      return Effect.promise(() => Promise.allSettled(closing))
-    })))
-
-  const writer: Socket.Socket["writer"] = Effect.acquireRelease(
-    Effect.succeed({ write, writeAll }),
-    // Releasing the writer half-closes (FIN) after what was written is flushed.
-    () => Effect.promise(() => live?.writer.close().catch(ignore) ?? Promise.resolve())
-  )
-
-  return Socket.make({ reader, writer })
+        return input.upgrade(
+          Effect.try({
+            try: () => {
+              // The old streams are released, never read again: bytes that arrived in
+              // plaintext after the STLS answer are dropped with them, so nothing sent
+              // before the handshake can pass for protected data (the engine also clears
+              // its own buffer at this point). startTls() flushes the old writable first.
+              reader.releaseLock()
+              writer.releaseLock()
+              const tls = socket.startTls()
+              tls.closed.catch(ignore)
+              socket = tls
+              reader = tls.readable.getReader()
+              writer = tls.writable.getWriter()
+              upgraded = true
+              handshaking = true
+            },
+            catch: (cause) => tlsFailure(messageOf(cause))
+          }),
+          problem === undefined ? undefined : upgradeError(failure("unsupported", problem))
+        )
+      }
+    } satisfies Connection
+  }))
 }
 
 /**
@@ -277,11 +217,7 @@ export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({
   name: "cloudflare",
   startTls: true,
   // Passed on so that `reader.upgrade` can refuse what it cannot honour (see the module comment).
-  upgradeOptions: (target) => ({
-    servername: target.servername,
-    ...(target.ca !== undefined ? { ca: target.ca } : {}),
-    ...(target.insecure ? { rejectUnauthorized: false } : {})
-  }),
+  upgradeOptions: (target) => verifyingUpgradeOptions(target),
   classify: (error) => {
     const cause = "cause" in error.reason ? error.reason.cause : undefined
     if (!(cause instanceof WorkersSocketFailure)) return undefined

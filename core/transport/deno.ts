@@ -3,9 +3,8 @@
  * and, for STLS, `Deno.startTls`. Not `node:net`/`node:tls`: after a STARTTLS upgrade
  * through Deno's Node compatibility layer, closing the socket throws `shutdown EALREADY`.
  *
- * Reads are pulled: a `conn.read` is issued only when the client pulls, and at most one
- * chunk waits unread, so a slow consumer leaves the bytes in the kernel and TCP pushes
- * back on the server.
+ * Reads are pulled (reader.ts): a `conn.read` only while the client pulls, so a slow
+ * consumer leaves the bytes in the kernel and TCP pushes back on the server.
  *
  * Deno cannot turn certificate verification off for one connection (only for the whole
  * process, with `--unsafely-ignore-certificate-errors`), so `insecure` fails with a
@@ -13,14 +12,12 @@
  *
  * @module
  */
-import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Effect from "effect/Effect"
-import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
-import * as Scope from "effect/Scope"
-import * as Socket from "effect/socket/Socket"
-import { type Target, Transport } from "./transport.ts"
-import { queuedWriter } from "./writer.ts"
+import type * as Socket from "effect/socket/Socket"
+import { bufferedRead, makePushReader, openError, pemList, quietly, upgradeError } from "./reader.ts"
+import { type Connection, makeByteSocket } from "./socket.ts"
+import { type Target, Transport, verifyingUpgradeOptions } from "./transport.ts"
 
 // The part of Deno's API used here, declared locally: core/ type-checks without Deno's types.
 interface DenoConn {
@@ -43,9 +40,6 @@ const denoNet = (): DenoNet => {
   if (deno === undefined) throw new Error("the Deno transport needs the Deno runtime (globalThis.Deno is missing)")
   return deno
 }
-
-/** One `conn.read` asks for at most this much; a socket's buffer is of this order. */
-const READ_SIZE = 64 * 1024
 
 /**
  * The error for `insecure` on Deno. Its code contains "TLS", so the client reports it as
@@ -72,20 +66,8 @@ const explainTlsFailure = (cause: unknown): unknown =>
     )
     : cause
 
-const closeQuietly = (conn: DenoConn | undefined): void => {
-  try {
-    conn?.close()
-  } catch {
-    // already closed, or consumed by startTls
-  }
-}
-
-const pemList = (ca: NonNullable<Socket.TlsUpgradeOptions["ca"]>): Array<string> =>
-  (Array.isArray(ca) ? ca : [ca]).map((pem: string | Uint8Array) => (typeof pem === "string" ? pem : new TextDecoder().decode(pem)))
-
-const closeError = (code: number, closeReason?: string) =>
-  new Socket.SocketError({ reason: new Socket.SocketCloseError({ code, closeReason }) })
-const upgradeError = (cause: unknown) => new Socket.SocketError({ reason: new Socket.SocketUpgradeError({ cause }) })
+// Already closed, or consumed by startTls: nothing to do.
+const closeQuietly = (conn: DenoConn | undefined): void => quietly(() => conn?.close())
 
 /**
  * Connects (and for implicit TLS completes the handshake, so a bad certificate fails here
@@ -137,170 +119,54 @@ const connect = async (target: Target, signal: AbortSignal): Promise<DenoConn> =
  * @category constructors
  */
 export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
-  Effect.sync(() => {
-    // The writer is detached from any one connection (effect's Socket contract): it
-    // waits on the latch until a reader has connected.
-    const latch = Latch.makeUnsafe(false)
-    let current: { readonly conn: () => DenoConn; readonly close: (error: Socket.SocketError) => void } | undefined
-    // Writes run one after another even when an interrupted write is still finishing,
-    // so their bytes never interleave.
-
-    const reader: Socket.Socket["reader"] = Effect.gen(function*() {
-      const scope = yield* Effect.scope
+  Effect.sync(() =>
+    makeByteSocket(Effect.map(
       // No timer here: openSocket (client/open.ts) bounds acquiring the reader by the
       // connect timeout, and its interruption aborts `signal`.
-      let conn = yield* Effect.tryPromise({
-        try: (signal) => connect(target, signal),
-        catch: (cause) => new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause }) })
-      })
-
-      type Resume = (effect: Effect.Effect<NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError>) => void
-      let buffer = new Uint8Array(READ_SIZE)
-      let ready: Uint8Array | undefined // read while no pull waited (the pull was interrupted)
-      let reading = false
-      let error: Socket.SocketError | undefined
-      let waiter: Resume | undefined
-      let upgraded = false
-
-      // The only place a pull is resumed: bytes first, then the error.
-      const deliver = () => {
-        if (waiter === undefined) return
-        const resume = waiter
-        if (ready !== undefined) {
-          const chunk = ready
-          ready = undefined
-          waiter = undefined
-          resume(Effect.succeed([chunk]))
-        } else if (error !== undefined) {
-          waiter = undefined
-          resume(Effect.fail(error))
-        }
-      }
-      const fail = (err: Socket.SocketError) => {
-        error ??= err
-        deliver()
-      }
-      // Hands the read bytes over; a mostly full buffer goes as it is (no copy) and a
-      // small read is copied so the 64 KiB buffer is not held by a few bytes.
-      const take = (n: number): Uint8Array => {
-        if (n * 2 < buffer.length) return buffer.slice(0, n)
-        const chunk = buffer.subarray(0, n)
-        buffer = new Uint8Array(READ_SIZE)
-        return chunk
-      }
-      const readMore = () => {
-        if (reading || ready !== undefined || error !== undefined) return
-        reading = true
-        conn.read(buffer).then(
-          (n) => {
-            reading = false
-            if (error !== undefined) return
-            if (n === null) return fail(closeError(1000))
-            if (n > 0) {
-              ready = take(n)
-              deliver()
-            }
-            // A read of 0 bytes is not the end; read again if someone still waits.
-            if (waiter !== undefined) readMore()
+      Effect.tryPromise({ try: (signal) => connect(target, signal), catch: openError }),
+      (plain): Connection => {
+        let conn = plain
+        const input = makePushReader({ read: bufferedRead((buffer) => conn.read(buffer)) })
+        return {
+          input,
+          write: async (bytes) => {
+            const to = conn
+            let offset = 0
+            // Deno may write less than asked.
+            while (offset < bytes.length) offset += await to.write(offset === 0 ? bytes : bytes.subarray(offset))
           },
-          (cause: unknown) => {
-            reading = false
-            fail(new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) }))
-          }
-        )
-      }
-
-      yield* Scope.addFinalizer(
-        scope,
-        Effect.sync(() => {
-          // Fails a pull suspended in another fiber (the Socket contract), then closes.
-          ready = undefined
-          fail(closeError(1006))
-          latch.closeUnsafe()
-          current = undefined
-          closeQuietly(conn)
-        })
-      )
-      current = {
-        conn: () => conn,
-        close: (err) => {
-          ready = undefined
-          fail(err)
-          closeQuietly(conn)
+          // Half-closes.
+          end: () => conn.closeWrite(),
+          close: () => closeQuietly(conn),
+          // startTls fails while a read is pending ("TCP stream is currently in use"),
+          // which input.upgrade refuses, like bytes that came before TLS.
+          upgrade: (options = {}) =>
+            input.upgrade(
+              Effect.tryPromise({
+                try: async () => {
+                  const caCerts = options.ca === undefined ? {} : { caCerts: pemList(options.ca) }
+                  const tls = await denoNet().startTls(conn, { hostname: options.servername ?? target.servername, ...caCerts })
+                  // The plain connection is consumed: from here on, closing means closing tls.
+                  conn = tls
+                  if (input.error() !== undefined) {
+                    // The scope closed while startTls ran: its finalizer could not see tls.
+                    closeQuietly(tls)
+                    throw new Error("socket closed during the TLS upgrade")
+                  }
+                  await tls.handshake()
+                },
+                catch: (cause) => upgradeError(explainTlsFailure(cause))
+              }),
+              options.rejectUnauthorized === false
+                ? upgradeError(insecureUnsupported())
+                : options.key !== undefined || options.cert !== undefined
+                ? upgradeError(new Error("client certificates are not supported by Deno.startTls"))
+                : undefined
+            )
         }
       }
-      latch.openUnsafe()
-
-      const pull = Effect.callback<NonEmptyReadonlyArray<Uint8Array>, Socket.SocketError>((resume) => {
-        waiter = resume
-        deliver()
-        if (waiter !== resume) return
-        readMore()
-        return Effect.sync(() => {
-          if (waiter === resume) waiter = undefined
-        })
-      })
-
-      const upgrade = (options: Socket.TlsUpgradeOptions = {}): Effect.Effect<void, Socket.SocketError> =>
-        Effect.suspend(() => {
-          if (upgraded || error !== undefined) return Effect.fail(upgradeError(new Error("socket is already upgraded or closed")))
-          // startTls fails while a read is pending ("TCP stream is currently in use"), and
-          // bytes that came after the server's go-ahead but before TLS were not protected:
-          // either way the upgrade must not go on (plaintext injection, CVE-2011-0411).
-          if (reading || ready !== undefined) {
-            return Effect.fail(upgradeError(new Error(ready !== undefined ? "data arrived before the TLS handshake started" : "a read is still pending")))
-          }
-          if (options.rejectUnauthorized === false) return Effect.fail(upgradeError(insecureUnsupported()))
-          if (options.key !== undefined || options.cert !== undefined) {
-            return Effect.fail(upgradeError(new Error("client certificates are not supported by Deno.startTls")))
-          }
-          const hostname = options.servername ?? target.servername
-          const caCerts = options.ca === undefined ? {} : { caCerts: pemList(options.ca) }
-          return Effect.tryPromise({
-            try: async () => {
-              const tls = await denoNet().startTls(conn, { hostname, ...caCerts })
-              // The plain connection is consumed: from here on, closing means closing tls.
-              conn = tls
-              if (error !== undefined) {
-                // The scope closed while startTls ran: its finalizer could not see tls.
-                closeQuietly(tls)
-                throw new Error("socket closed during the TLS upgrade")
-              }
-              await tls.handshake()
-              upgraded = true
-            },
-            catch: (cause) => {
-              const err = upgradeError(explainTlsFailure(cause))
-              // Half-done TLS leaves nothing usable; later pulls fail too.
-              fail(err)
-              return err
-            }
-          })
-        })
-
-      return { pull, upgrade }
-    })
-
-    const writer = queuedWriter({
-      latch,
-      write: async (bytes) => {
-        const target = current
-        if (target === undefined) throw new Error("socket closed")
-        const conn = target.conn()
-        let offset = 0
-        // Deno may write less than asked.
-        while (offset < bytes.length) offset += await conn.write(offset === 0 ? bytes : bytes.subarray(offset))
-      },
-      close: (event) => current?.close(closeError(event.code, event.reason)),
-      // Half-closes, after the writes already queued.
-      end: () => {
-        const target = current
-        return target === undefined ? undefined : () => target.conn().closeWrite()
-      }
-    })
-
-    return Socket.make({ reader, writer })
-  })
+    ))
+  )
 
 /**
  * The Deno TCP/TLS transport.
@@ -310,10 +176,6 @@ export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({
   name: "deno",
   startTls: true,
   // Deno adds `caCerts` to its default roots, so the extra CAs are passed as they are.
-  upgradeOptions: (target) => ({
-    servername: target.servername,
-    rejectUnauthorized: !target.insecure,
-    ...(target.ca !== undefined ? { ca: target.ca } : {})
-  }),
+  upgradeOptions: (target) => verifyingUpgradeOptions(target),
   open: makeSocket
 })

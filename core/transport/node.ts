@@ -10,7 +10,7 @@ import * as Layer from "effect/Layer"
 import type * as Socket from "effect/socket/Socket"
 import { isIP } from "node:net"
 import { rootCertificates } from "node:tls"
-import { Transport } from "./transport.ts"
+import { Transport, verifyingUpgradeOptions } from "./transport.ts"
 import type { Target } from "./transport.ts"
 
 // SNI must not carry an IP address (RFC 6066; Node prints DEP0123 to stderr when it does).
@@ -60,14 +60,10 @@ const quietIpUpgrade = (target: Target) => (socket: Socket.Socket): Socket.Socke
 export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({
   name: "node",
   startTls: true,
-  upgradeOptions: (target) => ({
-    // Always the name here, even an IP (Node's DEP0123 warning is dropped, see above): without it, an upgraded
-    // socket's certificate is NOT checked against the host — a test showed a certificate for
-    // 127.0.0.1 accepted from 127.0.0.2. makeTls below has `host`, so it can omit SNI.
-    servername: target.servername,
-    rejectUnauthorized: !target.insecure,
-    ...(target.ca !== undefined ? { ca: [...rootCertificates, ...target.ca] } : {})
-  }),
+  // Always the name here, even an IP (Node's DEP0123 warning is dropped, see above): without it, an upgraded
+  // socket's certificate is NOT checked against the host — a test showed a certificate for
+  // 127.0.0.1 accepted from 127.0.0.2. makeTls below has `host`, so it can omit SNI.
+  upgradeOptions: (target) => verifyingUpgradeOptions(target, rootCertificates),
   open: (target) =>
     target.tls === "implicit"
       ? NodeSocket.makeTls({

@@ -49,3 +49,15 @@ export class Transport extends Context.Service<Transport, {
   /** Turns a transport-specific socket failure into a precise error (e.g. a bridge's close code). */
   readonly classify?: ((error: Socket.SocketError) => Pop3Error | undefined) | undefined
 }>()("pop3/Transport") {}
+
+/**
+ * The `reader.upgrade` options that check `target` as asked: its server name, verification
+ * unless `insecure`, and its extra CAs after `roots` (for a runtime whose `ca` replaces
+ * its default roots, as Node's and Bun's do).
+ * @category tls
+ */
+export const verifyingUpgradeOptions = (target: Target, roots: ReadonlyArray<string> = []): Socket.TlsUpgradeOptions => ({
+  servername: target.servername,
+  rejectUnauthorized: !target.insecure,
+  ...(target.ca !== undefined ? { ca: [...roots, ...target.ca] } : {})
+})

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import type * as Latch from "effect/Latch"
 import * as Socket from "effect/socket/Socket"
 import { concatBytes } from "../protocol/bytes.ts"
+import { writeError } from "./reader.ts"
 
 const encoder = new TextEncoder()
 const bytesOf = (chunk: Uint8Array | string): Uint8Array => (typeof chunk === "string" ? encoder.encode(chunk) : chunk)
@@ -26,7 +27,7 @@ export const byteWriter = (
 })
 
 /**
- * A socket's writer over a runtime whose writes are promises (Deno, Bun): writes leave one
+ * A socket's writer over a runtime whose writes are promises (Deno, Bun, Workers): writes leave one
  * at a time in call order (a later write never overtakes an earlier partial one), none
  * before the connection is open (`latch`), and releasing the writer ends the sending side
  * only after the queued writes are out.
@@ -36,7 +37,8 @@ export const queuedWriter = (options: {
   readonly latch: Latch.Latch
   /** Writes all of `bytes`; rejects when the socket is gone. */
   readonly write: (bytes: Uint8Array) => Promise<unknown>
-  readonly close: (event: Socket.CloseEvent) => void
+  /** Closes at once; a promise returned is waited for. */
+  readonly close: (event: Socket.CloseEvent) => unknown
   /** Called at release: what ends the sending side once the queue is empty (none if closed). */
   readonly end: () => (() => unknown) | undefined
 }): Socket.Socket["writer"] => {
@@ -48,10 +50,14 @@ export const queuedWriter = (options: {
       writing = run.catch(ignore)
       return Effect.tryPromise({
         try: () => run,
-        catch: (cause) => new Socket.SocketError({ reason: new Socket.SocketWriteError({ cause }) })
+        catch: (cause) => (cause instanceof Socket.SocketError ? cause : writeError(cause))
       })
     }))
-  const writer = byteWriter(send, (event) => options.latch.whenOpen(Effect.sync(() => options.close(event))))
+  const writer = byteWriter(send, (event) =>
+    options.latch.whenOpen(Effect.suspend(() => {
+      const closing = options.close(event)
+      return closing instanceof Promise ? Effect.promise(() => closing) : Effect.void
+    })))
   return Effect.acquireRelease(
     Effect.succeed(writer),
     () =>

@@ -1,0 +1,70 @@
+/**
+ * What the client knows about a pop3-bridge (bridge/), as pure rules apart from the
+ * WebSocket plumbing: the URL it asks for, whether the whole path to the mail server is
+ * encrypted, and how the bridge's refusals read as typed errors. The bridge's own close
+ * codes are listed in bridge/close-codes.ts (core does not import bridge/).
+ *
+ * @module
+ */
+import type * as Socket from "effect/socket/Socket"
+import { BridgeError, ConnectError } from "../client/errors.ts"
+import type { Target } from "./transport.ts"
+
+/**
+ * The bridge URL for a target: `…/pop3?host=H&port=P&tls=implicit|none`, keeping any
+ * query the base URL already has (e.g. a `token`).
+ * @category url
+ */
+export const bridgeUrl = (base: string, target: Pick<Target, "host" | "port" | "tls">): string => {
+  const url = new URL(base)
+  url.searchParams.set("host", target.host)
+  url.searchParams.set("port", String(target.port))
+  url.searchParams.set("tls", target.tls)
+  return url.toString()
+}
+
+/**
+ * Whether `host` (a URL's hostname) names this machine.
+ * @category rules
+ */
+export const isLoopback = (host: string): boolean =>
+  host === "localhost" || host === "[::1]" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+
+/**
+ * The password crosses two legs, client→bridge and bridge→server: the path is encrypted
+ * only if both are, the first by `wss:` or by staying on this machine (loopback).
+ * @category rules
+ */
+export const pathEncrypted = (bridge: URL, target: Pick<Target, "tls">): boolean =>
+  target.tls === "implicit" && (bridge.protocol === "wss:" || isLoopback(bridge.hostname))
+
+/**
+ * The close codes by which the bridge reports refusals and upstream failures (the range
+ * RFC 6455 leaves to applications).
+ * @category rules
+ */
+export const BRIDGE_CLOSE_CODES = { min: 4000, max: 4999 } as const
+
+/**
+ * A socket failure as the bridge's error, when it is one: a close code of the bridge, or
+ * no WebSocket to the bridge at all — then the failure is the bridge's, not the mail
+ * server's, and the platform's cause is a bare Event that says nothing. (A browser cannot
+ * tell "down" from an HTTP refusal of the upgrade: both are just an error event.)
+ * @category rules
+ */
+export const classifyBridgeFailure = (bridge: URL, error: Socket.SocketError): BridgeError | ConnectError | undefined => {
+  const reason = error.reason
+  if (reason._tag === "SocketCloseError" && reason.code >= BRIDGE_CLOSE_CODES.min && reason.code <= BRIDGE_CLOSE_CODES.max) {
+    return new BridgeError({ code: reason.code, reason: reason.closeReason ?? "" })
+  }
+  if (reason._tag === "SocketOpenError" && reason.kind !== "Timeout") {
+    // For messages: never the query, which may hold the bridge's token.
+    const where = `${bridge.protocol}//${bridge.host}${bridge.pathname}`
+    return new ConnectError({
+      host: bridge.hostname,
+      port: Number(bridge.port || (bridge.protocol === "wss:" ? 443 : 80)),
+      reason: `no WebSocket to the pop3-bridge at ${where} (is it running? a bridge also refuses a request whose origin, token or connection count it does not accept)`
+    })
+  }
+  return undefined
+}

@@ -1,0 +1,46 @@
+// The client's rules about a pop3-bridge, pure: loopback, whether the path is encrypted,
+// and which socket failures are the bridge's (its 4000–4999 close codes, no WebSocket).
+
+import * as Socket from "effect/socket/Socket"
+import { describe, expect, it } from "vitest"
+import { BridgeError, ConnectError } from "../../../core/client/errors.ts"
+import { BRIDGE_CLOSE_CODES, classifyBridgeFailure, isLoopback, pathEncrypted } from "../../../core/transport/bridge-rules.ts"
+
+const closed = (code: number, closeReason?: string) =>
+  new Socket.SocketError({ reason: new Socket.SocketCloseError({ code, closeReason }) })
+
+describe("bridge rules", () => {
+  it("knows loopback names and addresses", () => {
+    for (const host of ["localhost", "127.0.0.1", "127.1.2.3", "[::1]", "::1"]) expect(isLoopback(host), host).toBe(true)
+    for (const host of ["128.0.0.1", "localhost.example", "10.0.0.1", "[::2]", "127.0.0"]) expect(isLoopback(host), host).toBe(false)
+  })
+
+  it("counts the path encrypted only with TLS upstream and wss: or a loopback bridge", () => {
+    expect(pathEncrypted(new URL("wss://bridge.example/pop3"), { tls: "implicit" })).toBe(true)
+    expect(pathEncrypted(new URL("ws://127.0.0.1:8080/pop3"), { tls: "implicit" })).toBe(true)
+    expect(pathEncrypted(new URL("ws://bridge.example/pop3"), { tls: "implicit" })).toBe(false)
+    expect(pathEncrypted(new URL("wss://bridge.example/pop3"), { tls: "none" })).toBe(false)
+  })
+
+  it("maps exactly the close codes 4000–4999 to BridgeError", () => {
+    const bridge = new URL("wss://bridge.example/pop3?token=secret")
+    expect(BRIDGE_CLOSE_CODES).toEqual({ min: 4000, max: 4999 })
+    const refused = classifyBridgeFailure(bridge, closed(4001, "target not allowed"))
+    expect(refused).toBeInstanceOf(BridgeError)
+    expect(refused).toMatchObject({ code: 4001, reason: "target not allowed" })
+    expect(classifyBridgeFailure(bridge, closed(4999))).toBeInstanceOf(BridgeError)
+    expect(classifyBridgeFailure(bridge, closed(3999))).toBeUndefined()
+    expect(classifyBridgeFailure(bridge, closed(5000))).toBeUndefined()
+    expect(classifyBridgeFailure(bridge, closed(1000))).toBeUndefined()
+  })
+
+  it("a WebSocket that never opened is the bridge's ConnectError, without the token; a timeout is left alone", () => {
+    const bridge = new URL("wss://bridge.example/pop3?token=secret")
+    const open = (kind: "Unknown" | "Timeout") => new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind, cause: new Error("x") }) })
+    const error = classifyBridgeFailure(bridge, open("Unknown"))
+    expect(error).toBeInstanceOf(ConnectError)
+    expect(error).toMatchObject({ host: "bridge.example", port: 443 })
+    expect(JSON.stringify(error)).not.toContain("secret")
+    expect(classifyBridgeFailure(bridge, open("Timeout"))).toBeUndefined()
+  })
+})
