@@ -9,7 +9,7 @@ import { md5 } from "@noble/hashes/legacy.js"
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { AuthError } from "../client/errors.ts"
+import { AuthError } from "../errors.ts"
 import type { Mechanism } from "./mechanism.ts"
 
 /**

@@ -7,7 +7,7 @@
  */
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
-import type { Pop3Error } from "../client/errors.ts"
+import type { Pop3Error } from "../errors.ts"
 import type { Command } from "../protocol/command.ts"
 import type { Capabilities } from "../protocol/parse.ts"
 import type { StatusLine } from "../protocol/response.ts"

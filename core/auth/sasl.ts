@@ -13,7 +13,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import { AuthError, type Pop3Error } from "../client/errors.ts"
+import { AuthError, type Pop3Error } from "../errors.ts"
 import { MAX_COMMAND_LINE } from "../protocol/limits.ts"
 import type { StatusLine } from "../protocol/response.ts"
 import type { AuthExchange, Credentials, Mechanism } from "./mechanism.ts"

@@ -47,7 +47,7 @@ import * as Stream from "effect/Stream"
 import { listings, type Mailbox, retrManyInto } from "../client/client.ts"
 import type { BodySink } from "../client/pipeline.ts"
 import { concatBytes } from "../protocol/bytes.ts"
-import type { Pop3Error } from "../client/errors.ts"
+import type { Pop3Error } from "../errors.ts"
 import { defaultStatePath, loadUids, saveUids, StateFileInvalid } from "./fetch-state.ts"
 import { type Delivery, messageKey, openMaildir } from "./maildir.ts"
 

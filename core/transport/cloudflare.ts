@@ -39,7 +39,7 @@ import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Socket from "effect/socket/Socket"
-import { ConnectError, InvalidArgument, TlsError } from "../client/errors.ts"
+import { ConnectError, InvalidArgument, TlsError } from "../errors.ts"
 import { type Target, Transport } from "./transport.ts"
 import { byteWriter } from "./writer.ts"
 

@@ -12,7 +12,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Socket from "effect/socket/Socket"
-import { BridgeError, ConnectError } from "../client/errors.ts"
+import { BridgeError, ConnectError } from "../errors.ts"
 import { type Target, Transport } from "./transport.ts"
 
 /**

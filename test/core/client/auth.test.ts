@@ -6,7 +6,7 @@
 import * as Effect from "effect/Effect"
 import { describe, expect, it } from "vitest"
 import { connect, mechanisms } from "../../../core/client/client.ts"
-import { AuthError, InvalidArgument } from "../../../core/client/errors.ts"
+import { AuthError, InvalidArgument } from "../../../core/errors.ts"
 import { refusingMechanism, saslMechanisms } from "../../dev-server/sasl.ts"
 import type { CommandTable, SaslMechanism } from "../../dev-server/server.ts"
 import { defaultCommands } from "../../dev-server/server.ts"

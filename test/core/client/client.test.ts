@@ -10,7 +10,7 @@ import * as Stream from "effect/Stream"
 import { describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/index.ts"
 import type { ConnectOptions, LoginOptions } from "../../../core/index.ts"
-import { AuthError, InvalidArgument, InvalidState, ServerError } from "../../../core/client/errors.ts"
+import { AuthError, InvalidArgument, InvalidState, ServerError } from "../../../core/errors.ts"
 import type { CommandSpec } from "../../dev-server/server.ts"
 import { failure, memoryServer, MESSAGE_ORDER, MESSAGES, num, PASSWORD, run, stored, success, text, USER } from "./harness.ts"
 

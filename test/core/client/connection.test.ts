@@ -8,7 +8,7 @@ import * as Stream from "effect/Stream"
 import { describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/index.ts"
 import type { ConnectOptions, LoginOptions } from "../../../core/index.ts"
-import { ConnectionClosed, TimeoutError } from "../../../core/client/errors.ts"
+import { ConnectionClosed, TimeoutError } from "../../../core/errors.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
 import { failure, memoryServer, MESSAGE_ORDER, num, PASSWORD, run, stored, success, timed, USER } from "./harness.ts"
 
