@@ -5,7 +5,8 @@
 
 import * as Effect from "effect/Effect"
 import { describe, expect, it } from "vitest"
-import { connect, mechanisms } from "../../../core/client/client.ts"
+import { mechanisms } from "../../../core/auth/registry.ts"
+import { connect } from "../../../core/client/client.ts"
 import { AuthError, InvalidArgument } from "../../../core/errors.ts"
 import { refusingMechanism, saslMechanisms } from "../../dev-server/sasl.ts"
 import type { CommandTable, SaslMechanism } from "../../dev-server/server.ts"
