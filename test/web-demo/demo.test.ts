@@ -13,7 +13,7 @@ import { type DemoPage, fillAndConnect, frameSandbox, openDemo, poll, row, SCREE
 
 const available = requireService("Chromium", chromiumAvailable())
 
-// message 6's notes.txt, as test/dev-server/sample-mailbox.ts builds it
+// message 6's notes.txt, as dev-server/sample-mailbox.ts builds it
 const NOTES = "Quarterly notes\n===============\n\n- 99.98% uptime\n- 12,403 sessions per day\n- median RETR: 31 ms\n"
 // A 1×1 PNG, answered for the newsletter's remote image once the user allows it.
 const PIXEL = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=", "base64")

@@ -9,7 +9,7 @@ import { xoauth2 } from "../../../core/auth/mechanisms.ts"
 import { fromBase64, MAX_SASL_ROUNDS, type SaslClient, SaslFailure, saslMechanism, saslStep, toBase64 } from "../../../core/auth/sasl.ts"
 import { AuthError } from "../../../core/errors.ts"
 import { MAX_COMMAND_LINE } from "../../../core/protocol/limits.ts"
-import { OAUTHBEARER_ERROR, XOAUTH2_ERROR } from "../../dev-server/sasl.ts"
+import { OAUTHBEARER_ERROR, XOAUTH2_ERROR } from "../../../dev-server/sasl.ts"
 import { authServer, failure, loginAndThen, success, TOKEN, USER } from "../client/auth-harness.ts"
 import { authenticate, b64, fakeExchange, failureOf, successOf } from "./fake-exchange.ts"
 

@@ -1,5 +1,5 @@
 // Logging in through the real client, over the in-memory transport, against the dev server's
-// independent SASL implementations (test/dev-server/sasl.ts): every mechanism on a plain and
+// independent SASL implementations (dev-server/sasl.ts): every mechanism on a plain and
 // on a (pretend) TLS connection, auto's choice and order, the plaintext guard, reconnecting
 // after a server hangs up, SCRAM's server proof, response codes, and UTF-8 user names.
 
@@ -9,9 +9,9 @@ import { mechanisms } from "../../../core/auth/registry.ts"
 import { saslMechanism } from "../../../core/auth/sasl.ts"
 import { connect } from "../../../core/client/client.ts"
 import { AuthError, InvalidArgument } from "../../../core/errors.ts"
-import { refusingMechanism, saslMechanisms } from "../../dev-server/sasl.ts"
-import type { CommandTable, SaslMechanism } from "../../dev-server/server.ts"
-import { defaultCommands } from "../../dev-server/server.ts"
+import { refusingMechanism, saslMechanisms } from "../../../dev-server/sasl.ts"
+import type { CommandTable, SaslMechanism } from "../../../dev-server/server.ts"
+import { defaultCommands } from "../../../dev-server/server.ts"
 import {
   attemptedMechanisms,
   attemptLines,

@@ -11,7 +11,7 @@ import { AuthError, ConnectionClosed, ProtocolError, TimeoutError } from "../../
 import { ListingLimits } from "../../../core/client/options.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
 import * as NodeTransport from "../../../core/transport/node.ts"
-import type { Behaviour } from "../../dev-server/server.ts"
+import type { Behaviour } from "../../../dev-server/server.ts"
 import { failure, memoryServer, MESSAGE_ORDER, num, PASSWORD, run, stored, success, text, timed, toLf, USER } from "./harness.ts"
 
 const TIMEOUT = 400

@@ -13,10 +13,10 @@ import { ConnectError, TimeoutError, TlsError } from "../../../core/errors.ts"
 import type { ConnectOptions } from "../../../core/client/options.ts"
 import * as NodeTransport from "../../../core/transport/node.ts"
 import type { Transport } from "../../../core/transport/transport.ts"
-import { DEMO_PASSWORD, DEMO_USER, makeSampleStore } from "../../dev-server/sample-mailbox.ts"
-import type { MailStore } from "../../dev-server/server.ts"
-import { listenTcp, type ListenTcpOptions, type TcpListener } from "../../dev-server/tcp.ts"
-import { testCert, testTls } from "../../dev-server/tls-fixture.ts"
+import { DEMO_PASSWORD, DEMO_USER, makeSampleStore } from "../../../dev-server/sample-mailbox.ts"
+import type { MailStore } from "../../../dev-server/server.ts"
+import { listenTcp, type ListenTcpOptions, type TcpListener } from "../../../dev-server/tcp.ts"
+import { testCert, testTls } from "../../../dev-server/tls-fixture.ts"
 
 const NOW = new Date("2026-01-15T12:00:00Z")
 
