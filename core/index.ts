@@ -21,12 +21,33 @@
  * @module
  */
 export { apopDigest } from "./auth/apop.ts"
-export type { AuthExchange, Credentials, Mechanism } from "./auth/mechanism.ts"
-export { type Authorization, collect, connect, type Greeting, type LoginOptions, type Mailbox, mechanisms, type Message } from "./client/client.ts"
-export { PIPELINE_REFILL, PIPELINE_WINDOW } from "./client/pipeline.ts"
-export * from "./client/errors.ts"
+export type {
+  AuthExchange,
+  CredentialKind,
+  Credentials,
+  CredentialsFor,
+  Mechanism,
+  MechanismOf,
+  PasswordCredentials,
+  TokenCredentials
+} from "./auth/mechanism.ts"
+export { MAX_AUTO_FAILURES, mechanisms } from "./auth/registry.ts"
+export { type SaslAnswer, type SaslClient, SaslFailure, saslMechanism } from "./auth/sasl.ts"
+export {
+  type Authorization,
+  collect,
+  connect,
+  type Greeting,
+  type Listings,
+  type LoginOptions,
+  type LoginSettings,
+  type Mailbox,
+  type Message
+} from "./client/client.ts"
+export { type BodySink, PIPELINE_REFILL, PIPELINE_WINDOW } from "./client/pipeline.ts"
+export * from "./errors.ts"
 export type { ConnectOptions } from "./client/options.ts"
-export { formatTraceEvent, type TraceEvent, type Tracer } from "./client/trace.ts"
+export { formatTraceEvent, type TraceEvent, type TraceListener } from "./client/trace.ts"
 export type { Command, CommandName } from "./protocol/command.ts"
 export { encodeCommand } from "./protocol/command.ts"
 export { makeDecoder } from "./protocol/decoder.ts"

@@ -12,10 +12,10 @@ import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { createServer as createVite, type ViteDevServer } from "vite"
 import { type RunningBridge, startBridge } from "../bridge/server.ts"
-import { DEMO_PASSWORD, DEMO_USER, sampleMailbox } from "../test/dev-server/sample-mailbox.ts"
-import { makeMailStore } from "../test/dev-server/store.ts"
-import { listenTcp, type TcpListener } from "../test/dev-server/tcp.ts"
-import { testTls } from "../test/dev-server/tls-fixture.ts"
+import { DEMO_PASSWORD, DEMO_USER, sampleMailbox } from "../dev-server/sample-mailbox.ts"
+import { makeMailStore } from "../dev-server/store.ts"
+import { listenTcp, type TcpListener } from "../dev-server/tcp.ts"
+import { testTls } from "../dev-server/tls-fixture.ts"
 
 export interface StackOptions {
   /** Plain POP3 (STLS) port of the dev server; 0 picks a free one. Default 1110. */

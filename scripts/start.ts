@@ -7,7 +7,7 @@
 import { Effect } from "effect"
 import * as Pop3 from "../core/index.ts"
 import * as WebSocketTransport from "../core/transport/websocket.ts"
-import { DEMO_PASSWORD, DEMO_USER } from "../test/dev-server/sample-mailbox.ts"
+import { DEMO_PASSWORD, DEMO_USER } from "../dev-server/sample-mailbox.ts"
 import { startStack } from "./stack.ts"
 
 const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text)

@@ -9,8 +9,8 @@ import { md5 } from "@noble/hashes/legacy.js"
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { AuthError } from "../client/errors.ts"
-import type { Mechanism } from "./mechanism.ts"
+import { AuthError } from "../errors.ts"
+import type { MechanismOf } from "./mechanism.ts"
 
 /**
  * The APOP digest: lower-case hex MD5 of timestamp + secret.
@@ -24,10 +24,14 @@ export const apopDigest = (timestamp: string, secret: string): string => bytesTo
  * The APOP mechanism; offered when the greeting carries a timestamp.
  * @category mechanisms
  */
-export const apop: Mechanism = {
+export const apop: MechanismOf<"password"> = {
   name: "APOP",
+  rank: 40,
   plaintext: false,
+  auto: true,
+  credential: "password",
   offered: (ex) => ex.apopTimestamp !== undefined,
+  notOffered: () => "the server's greeting has no APOP timestamp",
   authenticate: (ex, credentials) =>
     Effect.suspend(() =>
       // Without the greeting's timestamp the "digest" would be an unsalted MD5 of the password.

@@ -19,7 +19,9 @@ const text = new TextDecoder()
  */
 export const plain = saslMechanism({
   name: "PLAIN",
+  rank: 30,
   plaintext: true,
+  auto: true,
   client: (c) => ({
     initial: () => utf8ToBytes(`\u0000${c.user}\u0000${Redacted.value(c.password)}`),
     step: () => {
@@ -35,7 +37,9 @@ export const plain = saslMechanism({
  */
 export const login = saslMechanism({
   name: "LOGIN",
+  rank: 20,
   plaintext: true,
+  auto: true,
   client: (c) => {
     let round = 0
     return {
@@ -68,7 +72,9 @@ export const cramMd5Response = (user: string, secret: string, challenge: Uint8Ar
  */
 export const cramMd5 = saslMechanism({
   name: "CRAM-MD5",
+  rank: 50,
   plaintext: false,
+  auto: true,
   client: (c) => {
     let answered = false
     return {
@@ -100,26 +106,33 @@ const oauthClient = (initial: Uint8Array, failureAnswer: Uint8Array) => {
 }
 
 /**
- * XOAUTH2: `user=… ^A auth=Bearer <token> ^A ^A`. The password is the OAuth access token.
+ * XOAUTH2: `user=… ^A auth=Bearer <token> ^A ^A`. Takes the OAuth access token (`token`).
  * Over 255 octets the token goes after an empty `+` (Office 365 requires it).
  * @category mechanisms
  */
 export const xoauth2 = saslMechanism({
   name: "XOAUTH2",
+  rank: 2,
   plaintext: true,
-  client: (c) => oauthClient(utf8ToBytes(`user=${c.user}\u0001auth=Bearer ${Redacted.value(c.password)}\u0001\u0001`), new Uint8Array(0))
+  // A token, not a password: used only when named (see registry.ts).
+  auto: false,
+  credential: "token",
+  client: (c) => oauthClient(utf8ToBytes(`user=${c.user}\u0001auth=Bearer ${Redacted.value(c.token)}\u0001\u0001`), new Uint8Array(0))
 })
 
 /**
- * OAUTHBEARER (RFC 7628): a GS2 header with the user, then host, port and the bearer token.
+ * OAUTHBEARER (RFC 7628): a GS2 header with the user, then host, port and the bearer token (`token`).
  * @category mechanisms
  */
 export const oauthbearer = saslMechanism({
   name: "OAUTHBEARER",
+  rank: 1,
   plaintext: true,
+  auto: false,
+  credential: "token",
   client: (c, ex) =>
     oauthClient(
-      utf8ToBytes(`n,a=${c.user.replace(/=/g, "=3D").replace(/,/g, "=2C")},\u0001host=${ex.host}\u0001port=${ex.port}\u0001auth=Bearer ${Redacted.value(c.password)}\u0001\u0001`),
+      utf8ToBytes(`n,a=${c.user.replace(/=/g, "=3D").replace(/,/g, "=2C")},\u0001host=${ex.host}\u0001port=${ex.port}\u0001auth=Bearer ${Redacted.value(c.token)}\u0001\u0001`),
       new Uint8Array([1])
     )
 })

@@ -13,10 +13,10 @@
  */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import { AuthError, type Pop3Error } from "../client/errors.ts"
+import { AuthError, type Pop3Error } from "../errors.ts"
 import { MAX_COMMAND_LINE } from "../protocol/limits.ts"
 import type { StatusLine } from "../protocol/response.ts"
-import type { AuthExchange, Credentials, Mechanism } from "./mechanism.ts"
+import type { AuthExchange, CredentialKind, CredentialsFor, MechanismOf } from "./mechanism.ts"
 
 /**
  * A step's answer to a challenge: the bytes, or a Promise of them (rejecting with
@@ -111,17 +111,35 @@ export const fromBase64 = (text: string): Uint8Array<ArrayBuffer> | undefined =>
 }
 
 /**
- * Builds a `Mechanism` from a SASL client factory.
+ * Why a SASL mechanism is not offered: what the server's CAPA says instead.
+ * @category helpers
+ */
+export const saslNotOffered = (exchange: AuthExchange): string => {
+  if (exchange.capabilities.refused !== undefined) return "the server has no CAPA, so it announces no SASL mechanisms"
+  const sasl = exchange.capabilities.entries.get("SASL") ?? []
+  return sasl.length === 0 ? "the server announces no SASL mechanisms" : `the server offers SASL ${sasl.join(" ")}`
+}
+
+/**
+ * Builds a `Mechanism` from a SASL client factory; offered when CAPA's `SASL` line lists
+ * its name. `rank` defaults to 0, `auto` to false and `credential` to `"password"`.
  * @category constructors
  */
-export const saslMechanism = (options: {
+export const saslMechanism = <K extends CredentialKind = "password">(options: {
   readonly name: string
   readonly plaintext: boolean
-  readonly client: (credentials: Credentials, exchange: AuthExchange) => SaslClient
-}): Mechanism => ({
+  readonly rank?: number | undefined
+  readonly auto?: boolean | undefined
+  readonly credential?: K | undefined
+  readonly client: (credentials: CredentialsFor<K>, exchange: AuthExchange) => SaslClient
+}): MechanismOf<K> => ({
   name: options.name,
+  rank: options.rank ?? 0,
   plaintext: options.plaintext,
+  auto: options.auto ?? false,
+  credential: options.credential ?? ("password" as K),
   offered: (ex) => (ex.capabilities.entries.get("SASL") ?? []).some((m) => m.toUpperCase() === options.name),
+  notOffered: saslNotOffered,
   authenticate: (ex, credentials) => runSasl(options.name, options.client(credentials, ex), ex)
 })
 

@@ -205,10 +205,12 @@ const randomNonce = (): string => {
   return toBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_")
 }
 
-const scram = (name: string, hash: Hash) =>
+const scram = (name: string, hash: Hash, rank: number) =>
   saslMechanism({
     name,
+    rank,
     plaintext: false,
+    auto: true,
     client: (c) => {
       try {
         return scramClient(hash, c.user, Redacted.value(c.password))
@@ -230,10 +232,10 @@ const scram = (name: string, hash: Hash) =>
  * SCRAM-SHA-256 (RFC 7677).
  * @category mechanisms
  */
-export const scramSha256 = scram("SCRAM-SHA-256", sha256)
+export const scramSha256 = scram("SCRAM-SHA-256", sha256, 70)
 
 /**
  * SCRAM-SHA-1 (RFC 5802).
  * @category mechanisms
  */
-export const scramSha1 = scram("SCRAM-SHA-1", sha1)
+export const scramSha1 = scram("SCRAM-SHA-1", sha1, 60)

@@ -5,12 +5,14 @@
  * @module
  */
 import { parseArgs } from "node:util"
+import { mechanisms } from "../index.ts"
 
 /**
- * The `--auth` values the CLI accepts.
+ * The `--auth` values the CLI accepts: `auto` and every mechanism of the library's
+ * registry, strongest first, lower-cased.
  * @category contract
  */
-export const AUTH_CHOICES = ["auto", "user", "apop", "plain", "login", "cram-md5", "scram-sha-1", "scram-sha-256", "xoauth2", "oauthbearer"] as const
+export const AUTH_CHOICES: ReadonlyArray<string> = ["auto", ...mechanisms.map((m) => m.name.toLowerCase())]
 
 /**
  * A parsed command.
@@ -43,7 +45,8 @@ export interface CliOptions {
   readonly port: number
   readonly tls: "implicit" | "starttls" | "none"
   readonly user: string | undefined
-  readonly auth: (typeof AUTH_CHOICES)[number]
+  /** `auto` or one of `AUTH_CHOICES`, lower-cased. */
+  readonly auth: string
   readonly ca: string | undefined
   readonly insecure: boolean
   readonly timeoutSeconds: number
@@ -225,7 +228,7 @@ export const parseCli = (argv: ReadonlyArray<string>): Parsed => {
   if (typeof port === "string") return { _tag: "UsageError", message: port }
   if (port > 65535) return { _tag: "UsageError", message: `--port must be at most 65535, got ${port}` }
   const auth = (v.auth ?? "auto").toLowerCase()
-  if (!(AUTH_CHOICES as ReadonlyArray<string>).includes(auth)) {
+  if (!AUTH_CHOICES.includes(auth)) {
     return { _tag: "UsageError", message: `--auth must be one of ${AUTH_CHOICES.join(", ")}, got ${JSON.stringify(v.auth)}` }
   }
   let timeoutSeconds = 30
@@ -250,7 +253,7 @@ export const parseCli = (argv: ReadonlyArray<string>): Parsed => {
       port,
       tls: tlsValue,
       user: v.user,
-      auth: auth as CliOptions["auth"],
+      auth,
       ca: v.ca,
       insecure: v.insecure === true,
       timeoutSeconds,

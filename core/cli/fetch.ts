@@ -44,10 +44,8 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
-import { listings, type Mailbox, retrManyInto } from "../client/client.ts"
-import type { BodySink } from "../client/pipeline.ts"
-import { concatBytes } from "../protocol/bytes.ts"
-import type { Pop3Error } from "../client/errors.ts"
+import type { BodySink, Mailbox, Pop3Error } from "../index.ts"
+import { concatBytes } from "../protocol/index.ts"
 import { defaultStatePath, loadUids, saveUids, StateFileInvalid } from "./fetch-state.ts"
 import { type Delivery, messageKey, openMaildir } from "./maildir.ts"
 
@@ -261,7 +259,7 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
     const known = yield* storage("read the state file", statePath, () => loadUids(statePath, options.account, options.legacyAccount))
 
     // UIDL and LIST in one round trip when the server pipelines.
-    const answers = yield* listings(mailbox)
+    const answers = yield* mailbox.listings
     if (Result.isFailure(answers.uidl)) {
       const error = answers.uidl.failure
       return yield* (error._tag === "ServerError" ? Effect.fail(new UidlRequired({ text: error.text })) : Effect.fail(error))
@@ -484,7 +482,7 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
           batchBytes += size
         }
         yield* Stream.runForEach(
-          retrManyInto(mailbox, [...batch.keys()], (msg) => sinkFor(batch.get(msg)!)),
+          mailbox.retrManyInto([...batch.keys()], (msg) => sinkFor(batch.get(msg)!)),
           ({ msg, body }) => (body._tag === "Collected" ? write(batch.get(msg)!, body.bytes) : stored(batch.get(msg)!, body.size))
         )
       }

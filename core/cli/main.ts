@@ -12,13 +12,9 @@ import * as Stream from "effect/Stream"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import { readFileSync } from "node:fs"
-import { toBase64 } from "../auth/sasl.ts"
-import { connect, type Mailbox } from "../client/client.ts"
-import type { Pop3Error } from "../client/errors.ts"
-import { formatTraceEvent } from "../client/trace.ts"
-import type { Capabilities } from "../protocol/parse.ts"
+import { Buffer } from "node:buffer"
+import { type Capabilities, connect, formatTraceEvent, type Mailbox, mechanisms, type Pop3Error, type Transport } from "../index.ts"
 import * as AutoTransport from "../transport/auto.ts"
-import type { Transport } from "../transport/transport.ts"
 import * as WebSocketTransport from "../transport/websocket.ts"
 import { type CliOptions, parseCli, USAGE } from "./args.ts"
 import { type FetchError, fetchMail } from "./fetch.ts"
@@ -131,9 +127,12 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
     if (command.name === "capa" && options.user === undefined) {
       return yield* printCapa(session.capabilities(), options, out, json)
     }
+    // POP3_PASSWORD holds the OAuth token for a mechanism that takes one (XOAUTH2, OAUTHBEARER).
+    const secret = io.env["POP3_PASSWORD"] ?? ""
+    const takesToken = mechanisms.find((m) => m.name.toLowerCase() === options.auth)?.credential === "token"
     const mailbox: Mailbox = yield* session.login({
       user: options.user ?? "",
-      password: io.env["POP3_PASSWORD"] ?? "",
+      ...(takesToken ? { token: secret } : { password: secret }),
       mechanism: options.auth,
       // `--tls none` is the user's explicit choice of an unencrypted connection.
       allowPlaintext: options.tls === "none"
@@ -163,7 +162,7 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
         const body = command.name === "top" ? mailbox.top(command.msg, command.lines) : mailbox.retr(command.msg)
         if (options.json) {
           const bytes = yield* Stream.mkUint8Array(body)
-          yield* json({ msg: command.msg, size: bytes.length, base64: toBase64(bytes) })
+          yield* json({ msg: command.msg, size: bytes.length, base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64") })
         } else {
           // Streamed straight to stdout, with its backpressure: a 1 GB message never sits in memory.
           yield* Stream.runForEach(body, out)

@@ -15,9 +15,9 @@ import { type EngineEvent, makeEngine, NeedData, type StateChange } from "../pro
 import { LocalProtocolError, RemoteProtocolError } from "../protocol/errors.ts"
 import type { StatusLine } from "../protocol/response.ts"
 import type { State } from "../protocol/state.ts"
-import { ConnectionClosed, InvalidArgument, InvalidState, ProtocolError, ServerError, TimeoutError } from "./errors.ts"
-import type { Pop3Error } from "./errors.ts"
-import type { Tracer } from "./trace.ts"
+import { ConnectionClosed, InvalidArgument, InvalidState, ProtocolError, ServerError, TimeoutError } from "../errors.ts"
+import type { Pop3Error } from "../errors.ts"
+import type { TraceListener } from "./trace.ts"
 
 /**
  * The driven connection.
@@ -53,7 +53,7 @@ export interface Connection {
   readonly lock: Semaphore.Semaphore
   /** Whether no command awaits an answer and no body is half read. */
   readonly idle: () => boolean
-  readonly trace: Tracer
+  readonly trace: TraceListener
   readonly now: () => number
 }
 
@@ -65,7 +65,7 @@ export const makeConnection = (options: {
   readonly reader: Socket.Reader
   readonly writer: Socket.Writer
   readonly timeoutMillis: number
-  readonly trace: Tracer
+  readonly trace: TraceListener
   readonly now: () => number
   readonly classify?: ((error: Socket.SocketError) => Pop3Error | undefined) | undefined
 }): Effect.Effect<Connection> =>

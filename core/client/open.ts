@@ -8,7 +8,7 @@ import type * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import type { Target } from "../transport/transport.ts"
 import { Transport } from "../transport/transport.ts"
-import { ConnectError, type Pop3Error, TimeoutError, TlsError } from "./errors.ts"
+import { ConnectError, type Pop3Error, TimeoutError, TlsError } from "../errors.ts"
 
 // Node/OpenSSL error codes and messages that mean "TLS failed", not "could not connect".
 const TLS_FAILURE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|HANDSHAKE|certificate|wrong version number/i

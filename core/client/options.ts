@@ -7,7 +7,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import { MAX_LISTING_LINES, MAX_LISTING_OCTETS } from "../protocol/limits.ts"
 import type { Target } from "../transport/transport.ts"
-import type { Tracer } from "./trace.ts"
+import type { TraceListener } from "./trace.ts"
 
 /**
  * How to reach and secure a POP3 server.
@@ -32,7 +32,7 @@ export interface ConnectOptions {
   /** Time limit for connecting and for each wait on the server (default 30 s). */
   readonly timeout?: Duration.Input | undefined
   /** Receives the redacted protocol trace. */
-  readonly trace?: Tracer | undefined
+  readonly trace?: TraceListener | undefined
 }
 
 /**
@@ -43,7 +43,7 @@ export interface ResolvedOptions {
   readonly target: Target
   readonly tls: "implicit" | "starttls" | "none"
   readonly timeoutMillis: number
-  readonly trace: Tracer
+  readonly trace: TraceListener
 }
 
 /**
@@ -52,15 +52,15 @@ export interface ResolvedOptions {
  */
 export const DEFAULT_TIMEOUT_MILLIS = 30_000
 
-// A tracer must not throw; one that does is ignored, so a broken observer cannot break the
+// A trace listener must not throw; one that does is ignored, so a broken observer cannot break the
 // session (the Connecting/Connected/Closed events are traced outside the connection's guard).
-const safeTracer = (tracer: Tracer | undefined): Tracer => {
-  if (tracer === undefined) return () => {}
+const safeListener = (listener: TraceListener | undefined): TraceListener => {
+  if (listener === undefined) return () => {}
   return (event) => {
     try {
-      tracer(event)
+      listener(event)
     } catch {
-      // ignored, as documented on Tracer
+      // ignored, as documented on TraceListener
     }
   }
 }
@@ -77,7 +77,7 @@ export const resolveOptions = (options: ConnectOptions): ResolvedOptions => {
   return {
     tls,
     timeoutMillis,
-    trace: safeTracer(options.trace),
+    trace: safeListener(options.trace),
     target: {
       host: options.host,
       port,

@@ -28,7 +28,7 @@ import { concatBytes } from "../protocol/bytes.ts"
 import { LocalProtocolError } from "../protocol/errors.ts"
 import type { StatusLine } from "../protocol/response.ts"
 import type { Connection } from "./connection.ts"
-import { InvalidArgument, type Pop3Error, ServerError } from "./errors.ts"
+import { InvalidArgument, type Pop3Error, ServerError } from "../errors.ts"
 
 /**
  * Commands kept in flight when the server supports pipelining.

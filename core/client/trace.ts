@@ -32,10 +32,10 @@ export type TraceEvent =
   | { readonly _tag: "Closed"; readonly at: number; readonly reason: string }
 
 /**
- * Receives trace events; must not throw (a throwing tracer is ignored).
+ * Receives trace events; must not throw (a throwing listener is ignored).
  * @category models
  */
-export type Tracer = (event: TraceEvent) => void
+export type TraceListener = (event: TraceEvent) => void
 
 /**
  * Renders an event as one line of text, as the CLI prints it.

@@ -7,7 +7,7 @@
  * @module
  */
 import type * as Socket from "effect/socket/Socket"
-import { BridgeError, ConnectError } from "../client/errors.ts"
+import { BridgeError, ConnectError } from "../errors.ts"
 import type { Target } from "./transport.ts"
 
 /**

@@ -10,7 +10,7 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Socket from "effect/socket/Socket"
-import type { Pop3Error } from "../client/errors.ts"
+import type { Pop3Error } from "../errors.ts"
 
 /**
  * Where to connect and how to secure it.

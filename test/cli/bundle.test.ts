@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { FetchSummary } from "../../core/cli/fetch.ts"
 import { makeCrlfToLf } from "../../core/cli/maildir.ts"
 import { buildAll } from "../../scripts/build.ts"
-import { makeMailStore, toCrlf } from "../../test/dev-server/server.ts"
-import { listenTcp } from "../../test/dev-server/tcp.ts"
+import { makeMailStore, toCrlf } from "../../dev-server/server.ts"
+import { listenTcp } from "../../dev-server/tcp.ts"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const NODE = join(ROOT, "node_modules", ".bin", "node")

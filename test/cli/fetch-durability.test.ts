@@ -17,8 +17,8 @@ import { afterEach, describe, expect, it, vi } from "vitest"
 import { connect } from "../../core/client/client.ts"
 import { fetchMail } from "../../core/cli/fetch.ts"
 import { messageKey } from "../../core/cli/maildir.ts"
-import { defaultCommands, makeMailStore } from "../dev-server/server.ts"
-import type { CommandTable } from "../dev-server/server.ts"
+import { defaultCommands, makeMailStore } from "../../dev-server/server.ts"
+import type { CommandTable } from "../../dev-server/server.ts"
 import { memoryServer } from "../core/client/harness.ts"
 
 interface Event {

@@ -21,10 +21,10 @@ import { afterAll, describe, expect, it } from "vitest"
 import { accountKey, readState } from "../../core/cli/fetch-state.ts"
 import type { FetchSummary } from "../../core/cli/fetch.ts"
 import { makeCrlfToLf } from "../../core/cli/maildir.ts"
-import { defaultCommands, makeMailStore } from "../../test/dev-server/server.ts"
-import type { CommandTable, Session } from "../../test/dev-server/server.ts"
-import { listenTcp } from "../../test/dev-server/tcp.ts"
-import { testCert, testTls } from "../../test/dev-server/tls-fixture.ts"
+import { defaultCommands, makeMailStore } from "../../dev-server/server.ts"
+import type { CommandTable, Session } from "../../dev-server/server.ts"
+import { listenTcp } from "../../dev-server/tcp.ts"
+import { testCert, testTls } from "../../dev-server/tls-fixture.ts"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const NODE = join(ROOT, "node_modules", ".bin", "node")

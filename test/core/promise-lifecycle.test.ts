@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest"
 import { InvalidState } from "../../core/index.ts"
 import { connect } from "../../core/promise.ts"
-import { makeMailStore } from "../dev-server/server.ts"
+import { makeMailStore } from "../../dev-server/server.ts"
 import { memoryServer, PASSWORD, USER } from "./client/harness.ts"
 
 const LOGIN = { user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true } as const

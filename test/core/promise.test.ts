@@ -6,8 +6,8 @@ import * as Stream from "effect/Stream"
 import { describe, expect, it } from "vitest"
 import { connect as connectEffect, InvalidState, type Mailbox, type Message, ServerError, type TraceEvent } from "../../core/index.ts"
 import { connect, type PromiseMailbox } from "../../core/promise.ts"
-import type { Behaviour } from "../dev-server/server.ts"
-import { makeMailStore, type MailStore } from "../dev-server/server.ts"
+import type { Behaviour } from "../../dev-server/server.ts"
+import { makeMailStore, type MailStore } from "../../dev-server/server.ts"
 import { MESSAGE_ORDER, memoryServer, PASSWORD, run, stored, success, USER } from "./client/harness.ts"
 
 const LOGIN = { user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true } as const

@@ -1,9 +1,9 @@
 // Every misbehaviour the dev server offers actually happens on the wire.
 
 import { describe, expect, it } from "vitest"
-import type { Behaviour } from "./behaviour.ts"
+import type { Behaviour } from "../../dev-server/behaviour.ts"
 import { binary, memorySession, pipe, RawClient, until } from "./raw-client.ts"
-import { makeMailStore, serveConnection } from "./server.ts"
+import { makeMailStore, serveConnection } from "../../dev-server/server.ts"
 
 const DOTS = "Subject: dots\r\n\r\n.dot\r\n.\r\nafter\r\n"
 const BIG_BODY = `Subject: big\r\n\r\n${"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n".repeat(4096)}`

@@ -4,10 +4,10 @@
 
 import net from "node:net"
 import { Readable } from "node:stream"
-import type { Behaviour } from "./behaviour.ts"
-import type { ConnectionHooks } from "./session.ts"
-import { serveConnection } from "./server.ts"
-import type { MailStore } from "./store.ts"
+import type { Behaviour } from "../../dev-server/behaviour.ts"
+import type { ConnectionHooks } from "../../dev-server/session.ts"
+import { serveConnection } from "../../dev-server/server.ts"
+import type { MailStore } from "../../dev-server/store.ts"
 
 /** Bytes as a string of char codes 0–255, so every octet is visible and comparable. */
 export function binary(bytes: Uint8Array): string {

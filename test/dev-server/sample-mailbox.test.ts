@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest"
 import { memorySession } from "./raw-client.ts"
-import { DEMO_PASSWORD, DEMO_USER, makeSampleStore, sampleMessages } from "./sample-mailbox.ts"
+import { DEMO_PASSWORD, DEMO_USER, makeSampleStore, sampleMessages } from "../../dev-server/sample-mailbox.ts"
 
 const NOW = new Date("2026-11-23T10:00:00Z")
 const header = (m: string, name: string): string | undefined =>

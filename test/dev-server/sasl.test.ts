@@ -5,8 +5,8 @@
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto"
 import { describe, expect, it } from "vitest"
 import { memorySession, type RawClient } from "./raw-client.ts"
-import { OAUTHBEARER_ERROR, saslMechanisms, type SaslOptions, serverSaslprep, XOAUTH2_ERROR } from "./sasl.ts"
-import { makeMailStore } from "./server.ts"
+import { OAUTHBEARER_ERROR, saslMechanisms, type SaslOptions, serverSaslprep, XOAUTH2_ERROR } from "../../dev-server/sasl.ts"
+import { makeMailStore } from "../../dev-server/server.ts"
 
 const b64 = (s: string | Buffer) => (typeof s === "string" ? Buffer.from(s, "utf8") : s).toString("base64")
 const unb64 = (s: string) => Buffer.from(s, "base64").toString("utf8")

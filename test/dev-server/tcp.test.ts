@@ -6,10 +6,10 @@ import net from "node:net"
 import tls from "node:tls"
 import { afterEach, describe, expect, it } from "vitest"
 import { clientOverSocket, tcpClient } from "./raw-client.ts"
-import { makeMailStore } from "./server.ts"
-import type { ListenTcpOptions, TcpListener } from "./tcp.ts"
-import { listenTcp } from "./tcp.ts"
-import { testCert, testTls } from "./tls-fixture.ts"
+import { makeMailStore } from "../../dev-server/server.ts"
+import type { ListenTcpOptions, TcpListener } from "../../dev-server/tcp.ts"
+import { listenTcp } from "../../dev-server/tcp.ts"
+import { testCert, testTls } from "../../dev-server/tls-fixture.ts"
 
 function store() {
   return makeMailStore({ alice: { password: "pw", messages: ["Subject: one\n\n.hello\n"] } })
@@ -176,7 +176,7 @@ describe("listener", () => {
 
 describe("main.ts", () => {
   it("serves the sample mailbox with STLS and implicit TLS, stops on SIGTERM", async () => {
-    const child = spawn(process.execPath, ["test/dev-server/main.ts", "--port", "0", "--tls-port", "0"], {
+    const child = spawn(process.execPath, ["dev-server/main.ts", "--port", "0", "--tls-port", "0"], {
       cwd: new URL("../../", import.meta.url),
       stdio: ["ignore", "pipe", "pipe"]
     })

@@ -18,8 +18,8 @@ import { promisify } from "node:util"
 import { gzipSync } from "node:zlib"
 import { build } from "vite"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeMailStore, toCrlf } from "../dev-server/server.ts"
-import { listenTcp, type TcpListener } from "../dev-server/tcp.ts"
+import { makeMailStore, toCrlf } from "../../dev-server/server.ts"
+import { listenTcp, type TcpListener } from "../../dev-server/tcp.ts"
 import { requireService, type ServiceCheck } from "../support/require-service.ts"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))

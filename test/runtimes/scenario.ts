@@ -5,7 +5,7 @@
 // variable. Output: one JSON line per step on stdout (a StepResult); the parent compares.
 import * as Effect from "effect/Effect"
 import { collect, connect } from "../../core/client/client.ts"
-import type { Pop3Error } from "../../core/client/errors.ts"
+import type { Pop3Error } from "../../core/errors.ts"
 import { detectRuntime, layer } from "../../core/transport/auto.ts"
 import { Transport } from "../../core/transport/transport.ts"
 

@@ -10,14 +10,14 @@ import { readFile } from "node:fs/promises"
 import { createServer } from "node:net"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { type RunningStack, startStack } from "../../scripts/stack.ts"
-import { DEMO_PASSWORD, sampleMessages } from "../dev-server/sample-mailbox.ts"
+import { DEMO_PASSWORD, sampleMessages } from "../../dev-server/sample-mailbox.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
 import { blobType, type DemoPage, fillAndConnect, frameSandbox, openDemo, openInNewTab, poll, row, SCREENSHOTS, screenshot, traceLines, waitForMailbox, waitForTrace } from "./helpers.ts"
 
 const available = requireService("Chromium", chromiumAvailable())
 
-// message 6's notes.txt, as test/dev-server/sample-mailbox.ts builds it
+// message 6's notes.txt, as dev-server/sample-mailbox.ts builds it
 const NOTES = "Quarterly notes\n===============\n\n- 99.98% uptime\n- 12,403 sessions per day\n- median RETR: 31 ms\n"
 // A 1×1 PNG, answered for the newsletter's remote image once the user allows it.
 const PIXEL = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=", "base64")

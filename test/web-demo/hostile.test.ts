@@ -7,7 +7,7 @@
 import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningStack, startStack } from "../../scripts/stack.ts"
-import { DEMO_PASSWORD } from "../dev-server/sample-mailbox.ts"
+import { DEMO_PASSWORD } from "../../dev-server/sample-mailbox.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
 import { CANARY_HOST, hostileMessages, REMOTE_HOST } from "./hostile-mail.ts"

@@ -31,7 +31,7 @@ export const makeConnectForm = (defaults: Defaults, onSubmit: (settings: Setting
     h("option", { value: "auto" }, "auto — the strongest the server offers"),
     ...mechanisms.map((m) =>
       h("option", { value: m.name.toLowerCase() },
-        m.name === "USER" ? "USER — USER/PASS, password sent as is" : m.plaintext ? `${m.name} — password sent as is (base64)` : m.name === "XOAUTH2" || m.name === "OAUTHBEARER" ? `${m.name} — OAuth token in the password field` : m.name))
+        m.credential === "token" ? `${m.name} — OAuth token in the password field` : m.name === "USER" ? "USER — USER/PASS, password sent as is" : m.plaintext ? `${m.name} — password sent as is (base64)` : m.name))
   )
   const plaintext = h("input", { type: "checkbox", id: "allow-plaintext", name: "allowPlaintext", "aria-describedby": "allow-plaintext-hint" })
   const plaintextBox = h("div", { class: "plaintext-box" },

@@ -6,8 +6,8 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
-import type { AuthExchange, Credentials, Mechanism } from "../../../core/auth/mechanism.ts"
-import type { Pop3Error } from "../../../core/client/errors.ts"
+import type { AuthExchange, Mechanism, PasswordCredentials } from "../../../core/auth/mechanism.ts"
+import type { Pop3Error } from "../../../core/errors.ts"
 import { type Command, encodeCommand } from "../../../core/protocol/command.ts"
 import { noCapabilities, parseCapa } from "../../../core/protocol/parse.ts"
 import { parseStatusLine, type StatusLine } from "../../../core/protocol/response.ts"
@@ -58,11 +58,15 @@ export const fakeExchange = (
   return { exchange, commands, lines, redacted }
 }
 
-export const credentials = (user: string, password: string): Credentials => ({ user, password: Redacted.make(password) })
+export const credentials = (user: string, password: string): PasswordCredentials => ({ user, password: Redacted.make(password) })
 
-/** Runs a mechanism against a fake exchange. */
-export const authenticate = (mechanism: Mechanism, fake: FakeExchange, user: string, password: string): Promise<Exit.Exit<StatusLine, Pop3Error>> =>
-  Effect.runPromiseExit(mechanism.authenticate(fake.exchange, credentials(user, password)))
+/** Runs a mechanism against a fake exchange; `secret` is the password or, for XOAUTH2 and OAUTHBEARER, the token. */
+export const authenticate = (mechanism: Mechanism, fake: FakeExchange, user: string, secret: string): Promise<Exit.Exit<StatusLine, Pop3Error>> =>
+  Effect.runPromiseExit(
+    mechanism.credential === "token"
+      ? mechanism.authenticate(fake.exchange, { user, token: Redacted.make(secret) })
+      : mechanism.authenticate(fake.exchange, credentials(user, secret))
+  )
 
 /** The typed error of a failed exit; throws when it succeeded or died. */
 export const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from "vitest"
 import { cramMd5, cramMd5Response, login, oauthbearer, plain, xoauth2 } from "../../../core/auth/mechanisms.ts"
-import { AuthError } from "../../../core/client/errors.ts"
+import { AuthError } from "../../../core/errors.ts"
 import { authenticate, b64, fakeExchange, failureOf, successOf, unb64 } from "./fake-exchange.ts"
 
 const utf8 = (s: string) => new TextEncoder().encode(s)

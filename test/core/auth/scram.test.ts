@@ -11,7 +11,7 @@ import * as Exit from "effect/Exit"
 import { afterEach, describe, expect, it, vi } from "vitest"
 import { SaslFailure, type SaslClient, saslStep } from "../../../core/auth/sasl.ts"
 import { type Pbkdf2Subtle, scramClient, scramSha1, scramSha256 } from "../../../core/auth/scram.ts"
-import { AuthError } from "../../../core/client/errors.ts"
+import { AuthError } from "../../../core/errors.ts"
 import type { Command } from "../../../core/protocol/command.ts"
 import { authenticate, b64, fakeExchange, failureOf, successOf, unb64 } from "./fake-exchange.ts"
 

@@ -1,16 +1,18 @@
 // Logging in through the real client, over the in-memory transport, against the dev server's
-// independent SASL implementations (test/dev-server/sasl.ts): every mechanism on a plain and
+// independent SASL implementations (dev-server/sasl.ts): every mechanism on a plain and
 // on a (pretend) TLS connection, auto's choice and order, the plaintext guard, reconnecting
 // after a server hangs up, SCRAM's server proof, response codes, and UTF-8 user names.
 
 import * as Effect from "effect/Effect"
 import { describe, expect, it } from "vitest"
-import { connect, mechanisms } from "../../../core/client/client.ts"
-import { AuthError, InvalidArgument } from "../../../core/client/errors.ts"
-import { refusingMechanism, saslMechanisms } from "../../dev-server/sasl.ts"
-import type { CommandTable, SaslMechanism } from "../../dev-server/server.ts"
-import { defaultCommands } from "../../dev-server/server.ts"
+import { AuthError, InvalidArgument } from "../../../core/errors.ts"
+import { refusingMechanism, saslMechanisms } from "../../../dev-server/sasl.ts"
+import type { CommandTable, SaslMechanism } from "../../../dev-server/server.ts"
+import { defaultCommands } from "../../../dev-server/server.ts"
 import { b64, unb64 } from "../auth/fake-exchange.ts"
+import { mechanisms } from "../../../core/auth/registry.ts"
+import { saslMechanism } from "../../../core/auth/sasl.ts"
+import { connect } from "../../../core/client/client.ts"
 import {
   attemptedMechanisms,
   attemptLines,
@@ -249,6 +251,66 @@ describe("XOAUTH2 and OAUTHBEARER are used only when named", () => {
     success(await loginAndThen(server, "implicit", { user: USER, password: TOKEN, mechanism: "oauthbearer" }))
     const initial = unb64(attemptLines(server.commands)[0]!.split(" ")[2]!)
     expect(initial).toBe(`n,a=${USER},\u0001host=memory.test\u0001port=995\u0001auth=Bearer ${TOKEN}\u0001\u0001`)
+  })
+})
+
+describe("credentials tell a password from a token", () => {
+  it("XOAUTH2 named with { token } sends the token", async () => {
+    const server = authServer()
+    success(await loginAndThen(server, "implicit", { user: USER, token: TOKEN, mechanism: "xoauth2" }))
+    expect(attemptLines(server.commands)[0]).toMatch(FIRST_LINE["xoauth2"]!)
+  })
+
+  it("a token is never given to a mechanism that takes a password: InvalidArgument, nothing sent", async () => {
+    const server = authServer()
+    const error = failure(await loginAndThen(server, "implicit", { user: USER, token: TOKEN, mechanism: "plain" }))
+    expect(error).toBeInstanceOf(InvalidArgument)
+    expect(error.message).toBe("login: PLAIN takes a password, and a token was given; nothing was sent")
+    expect(attemptLines(server.commands)).toEqual([])
+  })
+
+  it("auto with a token asks for the mechanism to be named: InvalidArgument, nothing sent", async () => {
+    const server = authServer()
+    const error = failure(await loginAndThen(server, "implicit", { user: USER, token: TOKEN }))
+    expect(error).toBeInstanceOf(InvalidArgument)
+    expect(error.message).toContain("name the mechanism (xoauth2 or oauthbearer)")
+    expect(attemptLines(server.commands)).toEqual([])
+  })
+})
+
+describe("a mechanism the caller brings", () => {
+  // A stand-in for GSSAPI: the server offers it in CAPA; the client's side is a plain
+  // saslMechanism value passed to login, not known to the registry.
+  const gssapiServer = (): SaslMechanism => ({
+    name: "GSSAPI",
+    async authenticate(_exchange, initial) {
+      return new TextDecoder().decode(initial) === `ticket-for-${USER}` ? { ok: true, user: USER } : { ok: false, text: "[AUTH] bad ticket" }
+    }
+  })
+  const gssapi = saslMechanism({
+    name: "GSSAPI",
+    plaintext: false,
+    client: (c) => ({ initial: () => new TextEncoder().encode(`ticket-for-${c.user}`), step: () => new Uint8Array(0), finish: () => {} })
+  })
+
+  it("logs in with it when the server offers it", async () => {
+    const server = authServer({ mechanisms: [gssapiServer()], behaviour: { capa: ["SASL GSSAPI"] } })
+    success(await loginAndThen(server, "implicit", { user: USER, password: "unused", mechanism: gssapi }))
+    expect(attemptedMechanisms(server.commands)).toEqual(["GSSAPI"])
+  })
+
+  it("is refused before anything is sent when the server does not offer it", async () => {
+    const server = authServer({ behaviour: { capa: ["SASL PLAIN"] } })
+    const error = failure(await loginAndThen(server, "implicit", { user: USER, password: "unused", mechanism: gssapi })) as AuthError
+    expect(error.notOffered).toBe(true)
+    expect(error.message).toContain("GSSAPI cannot be used: the server offers SASL PLAIN; nothing was sent")
+    expect(attemptLines(server.commands)).toEqual([])
+  })
+
+  it("needs consent on an unencrypted connection, like the registry's own", async () => {
+    const server = authServer({ mechanisms: [gssapiServer()], behaviour: { capa: ["SASL GSSAPI"] } })
+    const error = failure(await loginAndThen(server, "none", { user: USER, password: "unused", mechanism: gssapi })) as AuthError
+    expect(error.plaintextRefused).toBe(true)
   })
 })
 

@@ -4,8 +4,8 @@
 // them or refuse them.
 
 import { b64 } from "../auth/fake-exchange.ts"
-import type { SaslOptions } from "../../dev-server/sasl.ts"
-import type { Behaviour, CommandTable } from "../../dev-server/server.ts"
+import type { SaslOptions } from "../../../dev-server/sasl.ts"
+import type { Behaviour, CommandTable } from "../../../dev-server/server.ts"
 import { type AuthServer, authServer, makeStore, NAMED, OAUTH, PLAINTEXT, USER } from "./auth-harness.ts"
 
 /** The password. */

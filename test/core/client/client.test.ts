@@ -10,8 +10,8 @@ import * as Stream from "effect/Stream"
 import { describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/index.ts"
 import type { ConnectOptions, LoginOptions } from "../../../core/index.ts"
-import { AuthError, InvalidArgument, InvalidState, ServerError } from "../../../core/client/errors.ts"
-import type { CommandSpec } from "../../dev-server/server.ts"
+import { AuthError, InvalidArgument, InvalidState, ServerError } from "../../../core/errors.ts"
+import type { CommandSpec } from "../../../dev-server/server.ts"
 import { failure, memoryServer, MESSAGE_ORDER, MESSAGES, num, PASSWORD, run, stored, success, text, USER } from "./harness.ts"
 
 const OPTIONS: ConnectOptions = { host: "memory.test", tls: "none", timeout: 2000 }

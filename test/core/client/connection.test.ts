@@ -10,7 +10,7 @@ import * as TestClock from "effect/testing/TestClock"
 import { describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/index.ts"
 import type { ConnectOptions, LoginOptions } from "../../../core/index.ts"
-import { ConnectionClosed, TimeoutError } from "../../../core/client/errors.ts"
+import { ConnectionClosed, TimeoutError } from "../../../core/errors.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
 import { clocked, failure, macrotask, memoryServer, MESSAGE_ORDER, num, PASSWORD, run, stored, success, USER } from "./harness.ts"
 

@@ -12,8 +12,8 @@ import * as TestClock from "effect/testing/TestClock"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
 import type { ServerEnd } from "../../../core/transport/memory.ts"
 import type { Transport } from "../../../core/transport/transport.ts"
-import type { Behaviour, ConnectionHooks, MailStore } from "../../dev-server/server.ts"
-import { makeMailStore, serveConnection } from "../../dev-server/server.ts"
+import type { Behaviour, ConnectionHooks, MailStore } from "../../../dev-server/server.ts"
+import { makeMailStore, serveConnection } from "../../../dev-server/server.ts"
 
 export const USER = "alice"
 /** A password that must never show up in a trace, an error or CLI output. */

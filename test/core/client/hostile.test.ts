@@ -7,12 +7,12 @@ import * as Effect from "effect/Effect"
 import net from "node:net"
 import { describe, expect, it } from "vitest"
 import { collect, connect, loginDelay } from "../../../core/index.ts"
-import type { ConnectOptions, LoginOptions, Mailbox } from "../../../core/index.ts"
-import { AuthError, ConnectionClosed, ProtocolError, TimeoutError } from "../../../core/client/errors.ts"
+import type { ConnectOptions, LoginOptions, LoginSettings, Mailbox } from "../../../core/index.ts"
+import { AuthError, ConnectionClosed, ProtocolError, TimeoutError } from "../../../core/errors.ts"
 import { ListingLimits } from "../../../core/client/options.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
 import * as NodeTransport from "../../../core/transport/node.ts"
-import type { Behaviour } from "../../dev-server/server.ts"
+import type { Behaviour } from "../../../dev-server/server.ts"
 import { clocked, failure, memoryServer, MESSAGE_ORDER, num, PASSWORD, run, stored, success, text, toLf, USER } from "./harness.ts"
 
 const TIMEOUT = 400
@@ -326,7 +326,7 @@ describe("harmless quirks work", () => {
 })
 
 describe("login refusals carry their response codes", () => {
-  const refused = async (behaviour: Behaviour, login: Partial<LoginOptions> = {}) => {
+  const refused = async (behaviour: Behaviour, login: Partial<LoginSettings> = {}) => {
     const server = memoryServer({ behaviour })
     const exit = await run(server.layer, Effect.gen(function*() {
       const session = yield* connect(OPTIONS)

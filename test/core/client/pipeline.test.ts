@@ -3,8 +3,8 @@ import * as Stream from "effect/Stream"
 import { describe, expect, it } from "vitest"
 import { connect, type Mailbox, PIPELINE_REFILL, PIPELINE_WINDOW, type TraceEvent } from "../../../core/index.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
-import type { Behaviour } from "../../dev-server/server.ts"
-import { makeMailStore, serveConnection } from "../../dev-server/server.ts"
+import type { Behaviour } from "../../../dev-server/server.ts"
+import { makeMailStore, serveConnection } from "../../../dev-server/server.ts"
 
 // More messages than the window holds, twice over: the bound on what is in flight can fail.
 const messages = Array.from({ length: PIPELINE_WINDOW * 2 + 50 }, (_, i) => `Subject: message ${i + 1}\r\n\r\n.leading dot ${i + 1}\r\nbody ${"x".repeat(i)}\r\n`)

@@ -3,7 +3,7 @@
 
 import * as Socket from "effect/socket/Socket"
 import { describe, expect, it } from "vitest"
-import { BridgeError, ConnectError } from "../../../core/client/errors.ts"
+import { BridgeError, ConnectError } from "../../../core/errors.ts"
 import { BRIDGE_CLOSE_CODES, classifyBridgeFailure, isLoopback, pathEncrypted } from "../../../core/transport/bridge-rules.ts"
 
 const closed = (code: number, closeReason?: string) =>

@@ -10,9 +10,9 @@ import { describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/client/client.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
 import { Transport } from "../../../core/transport/transport.ts"
-import { DEMO_PASSWORD, DEMO_USER, makeSampleStore } from "../../dev-server/sample-mailbox.ts"
-import type { MailStore } from "../../dev-server/server.ts"
-import { serveConnection } from "../../dev-server/server.ts"
+import { DEMO_PASSWORD, DEMO_USER, makeSampleStore } from "../../../dev-server/sample-mailbox.ts"
+import type { MailStore } from "../../../dev-server/server.ts"
+import { serveConnection } from "../../../dev-server/server.ts"
 
 const NOW = new Date("2026-01-15T12:00:00Z")
 

@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connect } from "../../../core/promise.ts"
 import * as NodeTransport from "../../../core/transport/node.ts"
-import { makeSampleStore } from "../../dev-server/sample-mailbox.ts"
-import { listenTcp, type TcpListener } from "../../dev-server/tcp.ts"
-import { testCert, testTls } from "../../dev-server/tls-fixture.ts"
+import { makeSampleStore } from "../../../dev-server/sample-mailbox.ts"
+import { listenTcp, type TcpListener } from "../../../dev-server/tcp.ts"
+import { testCert, testTls } from "../../../dev-server/tls-fixture.ts"
 
 // The fixture certificate names localhost and 127.0.0.1, not 127.0.0.2 (also loopback on Linux).
 const listeners: Array<TcpListener> = []

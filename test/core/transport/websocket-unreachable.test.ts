@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { describe, expect, it } from "vitest"
 import { connect } from "../../../core/client/client.ts"
-import { ConnectError } from "../../../core/client/errors.ts"
+import { ConnectError } from "../../../core/errors.ts"
 import { layerGlobal } from "../../../core/transport/websocket.ts"
 
 // Port 9 (discard) is closed on this machine and on CI's: the connection is refused at once.

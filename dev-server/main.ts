@@ -9,7 +9,7 @@ import type { TcpListener } from "./tcp.ts"
 import { listenTcp } from "./tcp.ts"
 import { testTls } from "./tls-fixture.ts"
 
-const usage = "usage: node test/dev-server/main.ts [--host 127.0.0.1] [--port 1110] [--tls-port <port>]"
+const usage = "usage: node dev-server/main.ts [--host 127.0.0.1] [--port 1110] [--tls-port <port>]"
 
 function port(value: string | undefined, fallback: number | undefined): number | undefined {
   if (value === undefined) return fallback

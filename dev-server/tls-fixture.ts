@@ -3,7 +3,7 @@
 
 import { readFileSync } from "node:fs"
 
-const dir = new URL("../fixtures/tls/", import.meta.url)
+const dir = new URL("../test/fixtures/tls/", import.meta.url)
 
 /** PEM certificate; clients in tests pass it as their CA to verify the dev server. */
 export const testCert: string = readFileSync(new URL("cert.pem", dir), "utf8")

@@ -12,7 +12,7 @@
  * @module
  */
 import * as Data from "effect/Data"
-import { type ResponseCode, retryability } from "../protocol/response.ts"
+import { type ResponseCode, retryability } from "./protocol/response.ts"
 
 /**
  * The TCP (or WebSocket) connection could not be opened.

@@ -1,0 +1,110 @@
+/**
+ * Establishing a session: open the socket, read the greeting, ask CAPA, and do STLS when
+ * asked (RFC 2595: then CAPA again). Used by `connect`, and by `login` when a server hung
+ * up after a failed attempt and the next mechanism needs a new connection.
+ *
+ * @module
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
+import { type Pop3Error, ProtocolError, ServerError, TlsError } from "../errors.ts"
+import { apopTimestamp, type Capabilities, hasCapability } from "../protocol/parse.ts"
+import type { ResponseCode } from "../protocol/response.ts"
+import { allowed, canQuit } from "../protocol/state.ts"
+import { Transport } from "../transport/transport.ts"
+import { type Connection, makeConnection } from "./connection.ts"
+import { classifySocketError, openSocket } from "./open.ts"
+import type { ResolvedOptions } from "./options.ts"
+import { readCapa } from "./read.ts"
+
+/**
+ * The server's greeting.
+ * @category models
+ */
+export interface Greeting {
+  readonly text: string
+  readonly code: ResponseCode | undefined
+  /** The APOP timestamp, when the server offers APOP. */
+  readonly apopTimestamp: string | undefined
+}
+
+/**
+ * One open connection after the greeting, CAPA and (when asked) STLS.
+ * @category internals
+ */
+export interface Established {
+  readonly conn: Connection
+  readonly greeting: Greeting
+  readonly capabilities: Capabilities
+  readonly secure: boolean
+}
+
+/**
+ * Opens one connection: socket, greeting, CAPA, and STLS when asked (then CAPA again). The
+ * connection lives in the current scope, whose closing leaves politely (see client.ts).
+ * @category internals
+ */
+export const establish = (resolved: ResolvedOptions): Effect.Effect<Established, Pop3Error, Transport | Scope.Scope> =>
+  Effect.gen(function*() {
+    const { target, trace } = resolved
+    // Trace timestamps come from Effect's Clock, so tests can drive time with TestClock.
+    const clock = yield* Clock.Clock
+    const now = () => clock.currentTimeMillisUnsafe()
+    const { name: transportName, startTls } = yield* Transport
+    // Known before connecting: fail without opening a connection (through a bridge, that
+    // would be an upstream connection and a plaintext CAPA for nothing).
+    if (resolved.tls === "starttls" && !startTls) {
+      return yield* new TlsError({ host: target.servername, reason: `the ${transportName} transport cannot do STLS; use implicit TLS` })
+    }
+    trace({ _tag: "Connecting", at: now(), host: target.host, port: target.port, tls: resolved.tls, transport: transportName })
+    const { reader, writer, transport } = yield* openSocket(target)
+    trace({ _tag: "Connected", at: now() })
+    const conn = yield* makeConnection({ reader, writer, timeoutMillis: resolved.timeoutMillis, trace, now, classify: transport.classify })
+
+    // Leave politely when the scope closes (see the module comment for why RSET on failure).
+    yield* Effect.addFinalizer((exit) =>
+      Effect.suspend(() => {
+        // Only from a state QUIT may be sent in (the table's), and not mid-exchange.
+        if (!canQuit(conn.state()) || !conn.idle()) return Effect.void
+        const farewell = Effect.gen(function*() {
+          if (Exit.isFailure(exit) && allowed[conn.state()].includes("RSET")) yield* conn.exec({ name: "RSET" })
+          yield* conn.exec({ name: "QUIT" })
+        })
+        return conn.lock.withPermitsIfAvailable(1)(farewell).pipe(
+          Effect.timeout(Math.min(resolved.timeoutMillis, 5000)),
+          Effect.ignore,
+          Effect.andThen(Effect.sync(() => trace({ _tag: "Closed", at: now(), reason: Exit.isFailure(exit) ? "scope closed after a failure" : "scope closed" })))
+        )
+      })
+    )
+
+    const first = yield* conn.read("the greeting")
+    if (first._tag !== "Greeting") return yield* new ProtocolError({ reason: "expected a greeting" })
+    if (first.status.kind !== "ok") {
+      return yield* new ServerError({ command: "(greeting)", code: first.status.code, text: first.status.text })
+    }
+    const greeting: Greeting = { text: first.status.text, code: first.status.code, apopTimestamp: apopTimestamp(first.status.text) }
+
+    let capabilities = yield* readCapa(conn)
+    let secure = transport.secure?.(target) ?? target.tls === "implicit"
+
+    if (resolved.tls === "starttls") {
+      const encoded = yield* conn.write({ name: "STLS" })
+      const status = yield* conn.status(encoded)
+      if (status.kind !== "ok") {
+        return yield* new TlsError({
+          host: target.servername,
+          reason: `the server refused STLS${status.text !== "" ? `: ${status.text}` : ""}${hasCapability(capabilities, "STLS") ? "" : " (it does not announce STLS; use --tls implicit, or --tls none to go without encryption)"}`
+        })
+      }
+      yield* conn.upgrade(transport.upgradeOptions(target)).pipe(
+        Effect.mapError((error) => (error._tag === "TimeoutError" ? error : classifySocketError(target, error, true, transport)))
+      )
+      secure = true
+      // RFC 2595 §4: forget everything learned before TLS and ask again.
+      capabilities = yield* readCapa(conn)
+    }
+    return { conn, greeting, capabilities, secure }
+  })
