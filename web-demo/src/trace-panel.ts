@@ -14,11 +14,18 @@ export interface TracePanel {
   /** The state the last StateChanged event reported. */
   readonly state: () => State | undefined
   readonly onStateChange: (listener: (state: State | undefined) => void) => void
+  /** Empties the panel and the diagram, as before the first session (replay starts here). */
+  readonly reset: () => void
+}
+
+export interface TracePanelOptions {
+  /** Called with each row as it is shown, to add controls (the bytes view's button). */
+  readonly decorate?: (event: TraceEvent, row: HTMLElement) => void
 }
 
 const stamp = (at: number, start: number) => `+${((at - start) / 1000).toFixed(3)}s`
 
-export const makeTracePanel = (diagram: Diagram): TracePanel => {
+export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}): TracePanel => {
   const events: Array<TraceEvent> = []
   const waiting: Array<TraceEvent> = []
   const glossed = new Set<string>()
@@ -27,6 +34,7 @@ export const makeTracePanel = (diagram: Diagram): TracePanel => {
   let sessions = 0
   let paused = false
   let current: State | undefined
+  let transport = ""
 
   const log = h("ol", { class: "trace-log", role: "log", "aria-live": "off", "aria-label": "Protocol lines", tabindex: 0 })
   const empty = h("p", { class: "trace-empty" }, "Connect to see every command the client sends (C:) and every line the server answers (S:).")
@@ -59,7 +67,9 @@ export const makeTracePanel = (diagram: Diagram): TracePanel => {
       case "Connecting":
         return row("note", event.at, "··", "note", `Connecting to ${event.host}:${event.port} (TLS: ${event.tls}, transport: ${event.transport})`)
       case "Connected":
-        return row("note", event.at, "··", "note", "WebSocket to the bridge open; the bridge now connects to the mail server")
+        return row("note", event.at, "··", "note", transport === "memory"
+          ? "Connected to the playground server in this page's Web Worker (no network)"
+          : "WebSocket to the bridge open; the bridge now connects to the mail server")
       case "TlsEstablished":
         return row("note", event.at, "··", "note", "TLS established")
       case "Sent": {
@@ -93,12 +103,14 @@ export const makeTracePanel = (diagram: Diagram): TracePanel => {
   const show = (event: TraceEvent) => {
     const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40
     if (event._tag === "Connecting") {
+      transport = event.transport
       sessions += 1
       start = event.at
       if (log.children.length > 0) log.append(h("li", { class: "trace-row separator", "aria-hidden": "true" }, h("span", {}, `session ${sessions}`)))
     }
     const el = render(event)
     if (el === undefined) return
+    options.decorate?.(event, el)
     el.hidden = !matches(el)
     log.append(el)
     empty.hidden = true
@@ -167,6 +179,12 @@ export const makeTracePanel = (diagram: Diagram): TracePanel => {
   return {
     element,
     tracer,
+    reset: () => {
+      clear.click()
+      sessions = 0
+      start = 0
+      setState(undefined)
+    },
     state: () => current,
     onStateChange: (listener) => void listeners.push(listener)
   }
