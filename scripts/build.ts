@@ -140,13 +140,14 @@ export const buildLibrary = async (): Promise<string> => {
 }
 
 /**
- * Builds the web demo into `dist/web-demo/` with Vite and vite.config.ts; returns the directory.
+ * Builds the web demo into `dist/web-demo/` (or `outDir`) with Vite and vite.config.ts; returns the directory.
  * @category build
  */
-export const buildDemo = async (): Promise<string> => {
+export const buildDemo = async (options: { readonly outDir?: string } = {}): Promise<string> => {
   const { build: vite } = await import("vite")
-  await vite({ configFile: join(ROOT, "vite.config.ts"), logLevel: "warn" })
-  return join(ROOT, "dist", "web-demo")
+  const outDir = resolve(ROOT, options.outDir ?? join("dist", "web-demo"))
+  await vite({ configFile: join(ROOT, "vite.config.ts"), logLevel: "warn", build: { outDir, emptyOutDir: true } })
+  return outDir
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

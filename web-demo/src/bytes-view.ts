@@ -107,7 +107,8 @@ export const makeBytesView = (): BytesView => {
           ...ls.map((l) => h("span", { class: mark && l[0] === 0x2e ? "wire-row dotted" : "wire-row" }, lineText(l), "\n"))))
     const parts: Array<HTMLElement | null> = [h("p", { class: "bytes-what" }, describe(event, wire))]
     if (event._tag === "Body") {
-      const stuffed = lines.filter((l) => l[0] === 0x2e).length
+      const terminated = wire.bytes.length <= SHOWN
+      const stuffed = lines.filter((l) => l[0] === 0x2e).length - (terminated ? 1 : 0)
       parts.push(
         h("p", {}, stuffed > 0
           ? `${stuffed} line${stuffed === 1 ? "" : "s"} begin with “.” on the wire (highlighted): the server doubled the dot of every message line that starts with one, and the client strips it again. The final “.” line is not part of the message.`
@@ -120,6 +121,15 @@ export const makeBytesView = (): BytesView => {
       h("summary", {}, "Hex"),
       h("pre", { tabindex: 0, "aria-label": "Hex dump" }, hexDump(wire.bytes))))
     replace(body, ...parts)
+    // Both columns scroll together, starting at the first stuffed line.
+    const cols = [...body.querySelectorAll<HTMLElement>(".wire-cols .wire-text")]
+    const firstDot = body.querySelector<HTMLElement>(".wire-cols .wire-row.dotted")
+    for (const col of cols) {
+      col.addEventListener("scroll", () => {
+        for (const other of cols) if (other !== col && other.scrollTop !== col.scrollTop) other.scrollTop = col.scrollTop
+      })
+    }
+    if (firstDot !== null && cols[0] !== undefined) cols[0].scrollTop = Math.max(0, firstDot.offsetTop - cols[0].offsetTop - 60)
   }
   show(undefined)
   return { element, show }

@@ -15,13 +15,14 @@ import { open, type Session, type Settings } from "./session.ts"
 import { makeStepPanel } from "./step.ts"
 import { makeTracePanel } from "./trace-panel.ts"
 import { makeBytesView } from "./bytes-view.ts"
-import { makePlaygroundPanel, STALL_TIMEOUT } from "./playground/panel.ts"
+import { type Login, makePlaygroundPanel, STALL_TIMEOUT } from "./playground/panel.ts"
 import type { Switches } from "./playground/protocol.ts"
 import { playground } from "./playground/transport.ts"
 import { makeRecorder, type Recorded } from "./recorder.ts"
 import { makeLoadCard, makeReplayView, toFile } from "./replay.ts"
 import { makeTour } from "./tour.ts"
 import "./styles.css"
+import "./teach.css"
 
 const byId = (id: string): HTMLElement => {
   const el = document.getElementById(id)
@@ -113,19 +114,19 @@ const explainer = h("section", { class: "explainer card", "aria-labelledby": "ex
 
 // ── Playground, replay, tour ─────────────────────────────────────────────────────────
 /** The playground's login: the sample mailbox's user, USER/PASS (nothing leaves the page). */
-const playgroundSettings = (switches: Switches): Settings => ({
+const playgroundSettings = (switches: Switches, login: Login): Settings => ({
   bridgeUrl: "",
   host: "playground",
   port: 110,
   tls: "implicit",
   user: "demo",
-  password: "demo",
-  mechanism: "user",
+  password: login.password,
+  mechanism: login.mechanism,
   allowPlaintext: false,
   timeout: switches.stallAfterCommands !== undefined ? STALL_TIMEOUT : 30
 })
 const playgroundPanel = makePlaygroundPanel(
-  (switches) => void connect(playgroundSettings(switches), switches),
+  (switches, login) => void connect(playgroundSettings(switches, login), switches),
   () => {
     playground.reset()
     say("The playground's sample mailbox is back to its 14 messages.")
@@ -160,7 +161,7 @@ const tour = makeTour({
 
 const showForm = (notice?: HTMLElement) => {
   session = undefined
-  replace(workspace, notice ?? null, h("div", { class: "connect-view" }, form.element, playgroundPanel.element, tour.card, makeLoadCard(replayMode), explainer))
+  replace(workspace, notice ?? null, h("div", { class: "connect-view" }, form.element, h("div", { class: "connect-side" }, playgroundPanel.element, tour.card, makeLoadCard(replayMode), explainer)))
   form.busy(false)
   playgroundPanel.busy(false)
   if (notice !== undefined) {
@@ -176,6 +177,7 @@ const connect = async (s: Settings, switches?: Switches) => {
   form.busy(true)
   playgroundPanel.busy(true)
   form.showError(undefined)
+  playgroundPanel.showError(undefined)
   say(switches !== undefined ? "Starting a session with the playground server in this page…" : `Connecting to ${s.host}:${s.port} through the bridge at ${s.bridgeUrl}…`)
   ended = false
   ending = undefined
@@ -186,7 +188,8 @@ const connect = async (s: Settings, switches?: Switches) => {
     const e = explain(error, s)
     form.busy(false)
     playgroundPanel.busy(false)
-    form.showError(e)
+    if (switches !== undefined) playgroundPanel.showError(e)
+    else form.showError(e)
     say(`Not connected: ${e.title}.`)
     return
   }
