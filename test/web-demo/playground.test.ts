@@ -3,6 +3,7 @@
 // runs the dev server in a Worker, opens no WebSocket and sends no request off the site;
 // its misbehaviour switches; the bytes view (CR LF, dot-stuffing); export and replay with
 // no secret in the file; the guided tour with the keyboard alone.
+import { createHash } from "node:crypto"
 import { readFile } from "node:fs/promises"
 import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -119,5 +120,162 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await page.getByRole("button", { name: /^Quit/ }).click()
     expect(problems).toEqual([])
     await page.close()
+  })
+
+  it("exports a session with no secret in it, and replays it forward and back with no server", async () => {
+    const { page, problems, sockets } = await open()
+    // Two refused logins with a distinctive password, USER/PASS and APOP, then a good one.
+    await startPlayground(page, { password: SECRET })
+    await page.locator(".playground .error-box").getByText(/refused|Authentication|password/i).first().waitFor()
+    await startPlayground(page, { password: SECRET, mechanism: "apop" })
+    await waitForTrace(page, /C: APOP demo \*\*\*\*/)
+    await page.locator(".playground .error-box").waitFor()
+    await startPlayground(page, { password: "demo", mechanism: "user" })
+    await waitForMailbox(page, 14)
+    await row(page, 12).click()
+    await waitForTrace(page, /S: .*RETR body/)
+    await page.getByRole("button", { name: /^Quit/ }).click()
+    await page.getByRole("button", { name: /Playground/ }).waitFor()
+    const live = await traceLines(page)
+
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export session (.json)" }).click()])
+    const path = await download.path()
+    const text = await readFile(path, "utf8")
+    const file = JSON.parse(text) as { format: string; entries: Array<{ event: { _tag: string; line?: string; at: number }; wire?: { from: string; base64: string } }> }
+    expect(file.format).toBe("pop3-everywhere-session")
+    // No secret, in any spelling: as text, base64, hex; not the APOP digest either.
+    const greetings = file.entries.filter((e) => e.event._tag === "Received" && e.event.line?.startsWith("+OK POP3 dev server ready"))
+    const digests = greetings.map((g) => createHash("md5").update(`${/<[^>]+>/.exec(g.event.line ?? "")![0]}${SECRET}`).digest("hex"))
+    const forbidden = [SECRET, Buffer.from(SECRET).toString("base64"), Buffer.from(SECRET).toString("hex"), "PASS demo", ...digests]
+    const wireText = file.entries.flatMap((e) => (e.wire === undefined ? [] : [Buffer.from(e.wire.base64, "base64").toString("latin1")])).join("\n")
+    for (const secret of forbidden) {
+      expect(text).not.toContain(secret)
+      expect(wireText).not.toContain(secret)
+    }
+    // Client bytes are not in the file at all; the events carry the redacted lines.
+    expect(file.entries.every((e) => e.wire === undefined || e.wire.from === "S")).toBe(true)
+    expect(file.entries.filter((e) => e.event._tag === "Sent" && /^(PASS|APOP)/.test(e.event.line ?? "")).map((e) => e.event.line))
+      .toEqual(["PASS ****", "APOP demo ****", "PASS ****"])
+    // Timings: every event keeps its time, in order.
+    const times = file.entries.map((e) => e.event.at)
+    expect(times).toEqual([...times].sort((a, b) => a - b))
+
+    // Replay: load it back; forward and back, the trace and the diagram follow.
+    await page.locator("#replay-file").setInputFiles(path)
+    await page.getByRole("heading", { name: "Replay of a recorded session" }).waitFor()
+    expect(await traceLines(page)).toEqual([])
+    const forward = page.getByRole("button", { name: "Forward ▶" })
+    await forward.click()
+    await forward.click()
+    await poll(async () => (await traceLines(page)).length).toBe(2)
+    expect((await traceLines(page))[0]).toMatch(/Connecting to playground:110/)
+    await forward.press("ArrowRight")
+    await poll(async () => (await traceLines(page)).length).toBe(3)
+    await page.getByRole("button", { name: "◀ Back" }).click()
+    await poll(async () => (await traceLines(page)).length).toBe(2)
+    await page.getByRole("button", { name: "To the end" }).click()
+    await poll(() => traceLines(page)).toEqual(live)
+    expect(await page.locator(".replay-position").innerText()).toMatch(new RegExp(`^Step ${file.entries.length} of ${file.entries.length}`))
+    // Step back to the RETR 12 body: the bytes view shows it from the recording.
+    const body = file.entries.findIndex((e) => e.event._tag === "Body" && (e.event as { command?: string }).command === "RETR 12")
+    await page.getByRole("button", { name: "To the start" }).click()
+    for (let i = 0; i <= body; i++) await forward.press("ArrowRight")
+    await poll(() => page.locator(".replay-position").innerText()).toMatch(/the RETR 12 body/)
+    expect(await column(page, "As sent (dot-stuffed)")).toContain("..hiddenCRLF")
+    await poll(() => page.locator(".state-badge").innerText()).toBe("TRANSACTION")
+    await screenshot(page, "pg-04-replay")
+    expect(sockets).toEqual([])
+    expect(problems).toEqual([])
+    await page.close()
+  })
+
+  describe("misbehaviour switches", () => {
+    it("-ERR [IN-USE] and [LOGIN-DELAY]: the login is refused with the response code, in the trace and in the card", async () => {
+      const { page, problems } = await open()
+      await startPlayground(page, { switches: [/IN-USE/] })
+      await waitForTrace(page, /S: -ERR \[IN-USE\]/)
+      await page.locator(".playground .error-box").waitFor()
+      await screenshot(page, "pg-05-in-use")
+      await page.getByRole("checkbox", { name: /IN-USE/ }).uncheck()
+      await startPlayground(page, { switches: [/LOGIN-DELAY/] })
+      await waitForTrace(page, /S: -ERR \[LOGIN-DELAY\]/)
+      expect((await traceLines(page)).some((l) => /LOGIN-DELAY 300/.test(l)) || (await page.locator(".trace-log").innerText()).includes("LOGIN-DELAY")).toBe(true)
+      await page.locator(".playground .error-box").waitFor()
+      expect(await page.locator(".playground .error-box").innerText()).not.toBe("")
+      expect(problems).toEqual([])
+      await page.close()
+    })
+
+    it("bare LF: the client copes, and the bytes view shows LF without CR", async () => {
+      const { page, problems } = await open()
+      await startPlayground(page, { switches: [/Bare LF/] })
+      await waitForMailbox(page, 14)
+      await page.getByRole("button", { name: /^Bytes of \+OK POP3 dev server ready/ }).click()
+      await poll(() => page.locator(".bytes-view .wire-text").innerText()).toMatch(/>LFbare LF\s*$/)
+      const hex = await page.locator(".bytes-view .wire-hex pre").innerText()
+      expect(hex).toMatch(/ 0a /)
+      expect(hex).not.toMatch(/0d 0a/)
+      await page.getByRole("button", { name: /^Quit/ }).click()
+      expect(problems).toEqual([])
+      await page.close()
+    })
+
+    it("no dot-stuffing: message 12's lone \".\" line ends the body early and what follows breaks the framing", async () => {
+      const { page } = await open()
+      await startPlayground(page, { switches: [/No dot-stuffing/] })
+      await waitForMailbox(page, 14)
+      await row(page, 12).click()
+      await waitForTrace(page, /S: .*RETR body/)
+      // The body the client kept ends at the message's own "." line.
+      await page.getByRole("button", { name: "Bytes of the RETR 12 body" }).click()
+      const sent = await column(page, "As sent (dot-stuffed)")
+      expect(sent.at(-1)).toBe(".CRLF")
+      expect(sent.join("")).toContain("client must strip exactly one")
+      expect(sent.join("")).not.toContain("hidden")
+      // The rest of the message waits where the next status line should be: the next
+      // command's answer is read from it, and the client stops with a protocol error.
+      await row(page, 1).click()
+      await waitForTrace(page, /→ (ERROR|CLOSED)/)
+      await page.getByText(/connection ended|protocol/i).first().waitFor()
+      await screenshot(page, "pg-06-no-dot-stuffing")
+      await page.close()
+    })
+
+    it("connection dropped mid-body: the session ends, nothing is deleted, and the half body is in the bytes view", async () => {
+      const { page } = await open()
+      await startPlayground(page, { switches: [/dropped mid-body/] })
+      await page.getByText(/The connection ended/).waitFor({ timeout: 30_000 })
+      await page.getByRole("button", { name: "Bytes of unframed bytes" }).first().click()
+      await poll(() => page.locator(".bytes-view").innerText()).toContain("never read as a complete line or body")
+      await screenshot(page, "pg-07-dropped")
+      await page.close()
+    })
+
+    it("a stall: the client times out waiting and says so", async () => {
+      const { page } = await open()
+      await startPlayground(page, { switches: [/A stall/] })
+      await waitForTrace(page, /C: LIST/)
+      // LIST gets no answer; after the 5 s limit the library gives the connection up.
+      await waitForTrace(page, /TRANSACTION → CLOSED/)
+      const lines = await traceLines(page)
+      expect(lines.slice(lines.findIndex((l) => / C: LIST/.test(l)) + 1).filter((l) => / S: /.test(l))).toEqual([])
+      await page.getByText(/The connection ended/).waitFor()
+      await screenshot(page, "pg-08-stall")
+      await page.close()
+    })
+
+    it("wrong LIST sizes: LIST announces fewer octets than RETR delivers", async () => {
+      const { page } = await open()
+      await startPlayground(page, { switches: [/Wrong LIST sizes/] })
+      await waitForMailbox(page, 14)
+      const listed = Number(/(\d+) B/.exec(await row(page, 1).innerText())?.[1])
+      await row(page, 1).click()
+      await waitForTrace(page, /S: .*RETR body/)
+      const body = (await traceLines(page)).find((l) => /RETR body/.test(l)) ?? ""
+      const got = Number(/RETR body · (\d+) B/.exec(body)?.[1])
+      expect(got).toBeGreaterThan(listed)
+      await page.getByRole("button", { name: /^Quit/ }).click()
+      await page.close()
+    })
   })
 })

@@ -129,7 +129,7 @@ export const makeBytesView = (): BytesView => {
         for (const other of cols) if (other !== col && other.scrollTop !== col.scrollTop) other.scrollTop = col.scrollTop
       })
     }
-    if (firstDot !== null && cols[0] !== undefined) cols[0].scrollTop = Math.max(0, firstDot.offsetTop - cols[0].offsetTop - 60)
+    if (firstDot !== null && cols[0] !== undefined) cols[0].scrollTop = Math.max(0, firstDot.offsetTop - 60)
   }
   show(undefined)
   return { element, show }

@@ -134,9 +134,12 @@ const playgroundPanel = makePlaygroundPanel(
 const replayMode = (entries: Array<Recorded>) => {
   session = undefined
   for (const e of entries) entryOf.set(e.event, e)
+  let shown = 0
   const view = makeReplayView(entries, (n) => {
-    trace.reset()
-    for (const e of entries.slice(0, n)) trace.tracer(e.event)
+    // One step forward feeds one event; any other move starts the trace again.
+    if (n !== shown + 1) trace.reset()
+    for (const e of entries.slice(n === shown + 1 ? shown : 0, n)) trace.tracer(e.event)
+    shown = n
     bytesView.show(entries[n - 1])
   }, () => {
     trace.reset()
