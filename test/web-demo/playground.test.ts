@@ -278,4 +278,57 @@ describe.skipIf(!available)("the static site's Playground", () => {
       await page.close()
     })
   })
+
+  it("walks the guided tour with the keyboard alone, each step pointing at its trace line and state", async () => {
+    const { page, problems, sockets } = await open()
+    const focused = () => page.evaluate(() => document.activeElement?.textContent ?? "")
+    for (let i = 0; i < 120 && (await focused()) !== "Start the guided tour"; i++) await page.keyboard.press("Tab")
+    expect(await focused()).toBe("Start the guided tour")
+    await page.keyboard.press("Enter")
+    const heading = page.locator("#tour-title")
+    await poll(() => heading.innerText()).toBe("A POP3 session, step by step")
+    const mark = page.locator(".trace-row.tour-mark")
+    const marked = async () => ((await mark.count()) === 1 ? (await mark.innerText()).replace(/\s+/g, " ") : "")
+    const badge = page.locator(".state-badge")
+    const steps: ReadonlyArray<[RegExp, RegExp, string]> = [
+      [/^1\. The greeting/, /S: \+OK POP3 dev server ready/, "AUTHORIZATION"],
+      [/^2\. CAPA/, /S: \+OK Capability list follows/, "AUTHORIZATION"],
+      [/^3\. Login/, /S: \+OK Logged in/, "TRANSACTION"],
+      [/^4\. STAT, LIST and UIDL/, /S: \+OK/, "TRANSACTION"],
+      [/^5\. RETR 12/, /RETR body/, "TRANSACTION"],
+      [/^6\. DELE/, /S: \+OK/, "TRANSACTION"],
+      [/^7\. RSET/, /S: \+OK/, "TRANSACTION"],
+      [/^8\. QUIT/, /S: \+OK dev server signing off/, "CLOSED"]
+    ]
+    for (const [title, line, state] of steps) {
+      expect(await focused()).toMatch(/^Next/)
+      await page.keyboard.press("Enter")
+      await poll(() => heading.innerText()).toMatch(title)
+      await poll(marked).toMatch(line)
+      await poll(() => badge.innerText()).toBe(state)
+      expect(await page.locator(".tour-rfc").innerText()).toMatch(/RFC \d+/)
+      if (/RETR/.test(title.source)) {
+        expect(await column(page, "As sent (dot-stuffed)")).toContain("..hiddenCRLF")
+        await screenshot(page, "pg-09-tour-retr")
+      }
+    }
+    await page.keyboard.press("Enter")
+    await poll(() => heading.innerText()).toBe("The end")
+    // Back, with the keyboard: the QUIT step again, its line marked.
+    await page.keyboard.press("Shift+Tab")
+    expect(await focused()).toBe("Back")
+    await page.keyboard.press("Enter")
+    await poll(() => heading.innerText()).toMatch(/^8\. QUIT/)
+    await poll(marked).toMatch(/signing off/)
+    // The session the tour ran is in the trace, in order.
+    const lines = await traceLines(page)
+    const order = ["C: CAPA", "C: USER demo", "C: PASS \\*\\*\\*\\*", "C: STAT", "C: LIST", "C: UIDL", "C: RETR 12", "C: DELE 1", "C: RSET", "C: QUIT"]
+    const at = order.map((c) => lines.findIndex((l) => new RegExp(` ${c}$`).test(l)))
+    expect(at.every((i) => i >= 0), JSON.stringify(lines)).toBe(true)
+    expect(at).toEqual([...at].sort((a, b) => a - b))
+    expect(lines.some((l) => /TRANSACTION → UPDATE/.test(l))).toBe(true)
+    expect(sockets).toEqual([])
+    expect(problems).toEqual([])
+    await page.close()
+  })
 })

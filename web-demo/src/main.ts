@@ -47,7 +47,8 @@ const trace = makeTracePanel(diagram, {
     const entry = entryOf.get(event)
     if (entry?.wire === undefined) return
     const what = event._tag === "Sent" ? event.line : event._tag === "Received" ? event.line : event._tag === "Body" ? `the ${event.command} body` : "unframed bytes"
-    row.append(h("button", { type: "button", class: "bytes-button", "aria-label": `Bytes of ${what}` }, "Bytes"))
+    // The word is drawn by CSS: the row's text (the filter, copies of the trace) stays the line.
+    row.append(h("button", { type: "button", class: "bytes-button", "aria-label": `Bytes of ${what}`, title: "Show the bytes on the wire" }))
     row.lastElementChild?.addEventListener("click", () => {
       bytesView.show(entry)
       document.getElementById("bytes-title")?.focus()
