@@ -179,7 +179,9 @@ export const makeTour = (deps: TourDeps): Tour => {
       const row = event === undefined ? undefined : deps.rowOf(event)
       if (row === undefined) return
       row.classList.add("tour-mark")
-      row.scrollIntoView({ block: "nearest" })
+      // Centre the line in the trace's own scroll box; the page itself stays where it is.
+      const log = row.closest<HTMLElement>(".trace-log")
+      if (log !== null) log.scrollTop += row.getBoundingClientRect().top - log.getBoundingClientRect().top - log.clientHeight / 2
     }
 
     const render = () => {

@@ -36,7 +36,9 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
   let current: State | undefined
   let transport = ""
 
-  const log = h("ol", { class: "trace-log", role: "log", "aria-live": "off", "aria-label": "Protocol lines", tabindex: 0 })
+  // A list (its rows are list items) inside the log region: role="log" on the <ol> itself
+  // would take away its list semantics.
+  const log = h("ol", { class: "trace-log", "aria-label": "Protocol lines", tabindex: 0 })
   const empty = h("p", { class: "trace-empty" }, "Connect to see every command the client sends (C:) and every line the server answers (S:).")
   const pausedNote = h("p", { class: "trace-paused", hidden: true, role: "status" })
   const filter = h("input", { type: "search", id: "trace-filter", placeholder: "e.g. RETR or -ERR", autocomplete: "off", spellcheck: "false" })
@@ -174,7 +176,7 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
     ),
     pausedNote,
     empty,
-    log
+    h("div", { class: "trace-log-region", role: "log", "aria-live": "off", "aria-label": "Protocol trace log" }, log)
   )
   return {
     element,
