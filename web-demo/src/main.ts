@@ -148,6 +148,7 @@ const replayMode = (entries: Array<Recorded>) => {
     showForm()
   })
   replace(workspace, view.element)
+  window.scrollTo({ top: 0 })
   view.focus()
   say(`Replaying a recorded session of ${entries.length} trace events.`)
 }

@@ -143,7 +143,7 @@ export const makeReplayView = (entries: ReadonlyArray<Recorded>, show: (n: numbe
     event.preventDefault()
   })
   go(0)
-  return { element, focus: () => element.querySelector<HTMLElement>("#replay-title")?.focus() }
+  return { element, focus: () => element.querySelector<HTMLElement>("#replay-title")?.focus({ preventScroll: true }) }
 }
 
 /** The card on the start screen: load a file. */

@@ -246,7 +246,8 @@ export const makeTour = (deps: TourDeps): Tour => {
     replace(start.closest("#workspace") ?? document.body, view)
     done = 1
     render()
-    next.focus()
+    window.scrollTo({ top: 0 })
+    next.focus({ preventScroll: true })
   })
   return { card }
 }
