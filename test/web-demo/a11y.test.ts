@@ -61,7 +61,7 @@ describe.skipIf(!available)("accessibility of every screen (axe-core)", () => {
   it("a refused playground login", async () => {
     await p().getByRole("checkbox", { name: /IN-USE/ }).check()
     await p().getByRole("button", { name: /Playground/ }).click()
-    await p().locator(".playground .error-box").waitFor()
+    await p().locator(".playground .teach-error").waitFor()
     expect(await audit(p())).toEqual([])
     await p().getByRole("checkbox", { name: /IN-USE/ }).uncheck()
   })

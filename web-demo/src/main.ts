@@ -62,7 +62,7 @@ let ending: Array<TraceEvent> | undefined
 let ended = false
 
 const context = () => settings ?? { bridgeUrl: defaults.bridgeUrl, host: defaults.host, port: defaults.port }
-const step = makeStepPanel(diagram, { state: trace.state, session: () => session, context })
+const step = makeStepPanel(diagram, { state: trace.state, session: () => session, context, events: () => recorder.entries().map((e) => e.event) })
 replace(traceHost,
   trace.element,
   h("details", { class: "diagram-wrap", open: true },

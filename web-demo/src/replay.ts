@@ -149,7 +149,7 @@ export const makeReplayView = (entries: ReadonlyArray<Recorded>, show: (n: numbe
 /** The card on the start screen: load a file. */
 export const makeLoadCard = (onLoad: (entries: Array<Recorded>) => void): HTMLElement => {
   const input = h("input", { type: "file", id: "replay-file", accept: ".json,application/json", "aria-describedby": "replay-file-hint" })
-  const error = h("p", { class: "error-box", role: "alert", hidden: true })
+  const error = h("p", { class: "teach-error", role: "alert", hidden: true })
   input.addEventListener("change", async () => {
     const file = input.files?.[0]
     if (file === undefined) return

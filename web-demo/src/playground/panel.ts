@@ -45,7 +45,7 @@ export const makePlaygroundPanel = (onStart: (switches: Switches, login: Login) 
   const mechanism = h("select", { id: "pg-mechanism" },
     h("option", { value: "user" }, "USER/PASS — the password itself, shown as ****"),
     h("option", { value: "apop" }, "APOP — an MD5 digest of the greeting's timestamp and the password"))
-  const error = h("div", { class: "error-box", role: "alert", hidden: true })
+  const error = h("div", { class: "teach-error", role: "alert", hidden: true })
   const boxes = switches.map((s) => ({ s, input: h("input", { type: "checkbox", id: s.id, "aria-describedby": `${s.id}-hint` }) }))
   const start = h("button", { type: "button", class: "primary" }, "Start a Playground session")
   const reset = h("button", { type: "button", class: "small" }, "Put deleted sample messages back")
