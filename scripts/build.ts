@@ -146,7 +146,15 @@ export const buildLibrary = async (): Promise<string> => {
 export const buildDemo = async (options: { readonly outDir?: string } = {}): Promise<string> => {
   const { build: vite } = await import("vite")
   const outDir = resolve(ROOT, options.outDir ?? join("dist", "web-demo"))
-  await vite({ configFile: join(ROOT, "vite.config.ts"), logLevel: "warn", build: { outDir, emptyOutDir: true } })
+  // `npm start` prefills the form's password from VITE_POP3_PASSWORD; a static site is
+  // published, so a password in the environment must not end up in its bundle.
+  const password = process.env["VITE_POP3_PASSWORD"]
+  delete process.env["VITE_POP3_PASSWORD"]
+  try {
+    await vite({ configFile: join(ROOT, "vite.config.ts"), logLevel: "warn", build: { outDir, emptyOutDir: true } })
+  } finally {
+    if (password !== undefined) process.env["VITE_POP3_PASSWORD"] = password
+  }
   return outDir
 }
 

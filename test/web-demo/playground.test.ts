@@ -4,7 +4,8 @@
 // its misbehaviour switches; the bytes view (CR LF, dot-stuffing); export and replay with
 // no secret in the file; the guided tour with the keyboard alone.
 import { createHash } from "node:crypto"
-import { readFile } from "node:fs/promises"
+import { readdir, readFile } from "node:fs/promises"
+import { join } from "node:path"
 import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
@@ -14,6 +15,7 @@ import { serveStaticSite, type StaticSite } from "./static-site.ts"
 
 const available = requireService("Chromium", chromiumAvailable())
 const SECRET = "s3cret-Hunter2"
+const BUNDLE_SECRET = "bundle-s3cret-Pw9"
 
 interface Opened {
   readonly page: Page
@@ -27,8 +29,26 @@ describe.skipIf(!available)("the static site's Playground", () => {
   let chromium: LaunchedChromium | undefined
 
   beforeAll(async () => {
-    site = await serveStaticSite()
+    // A password in the build's environment (npm start prefills the form from it) must not
+    // reach the published bundle.
+    const saved = process.env["VITE_POP3_PASSWORD"]
+    process.env["VITE_POP3_PASSWORD"] = BUNDLE_SECRET
+    try {
+      site = await serveStaticSite()
+    } finally {
+      if (saved === undefined) delete process.env["VITE_POP3_PASSWORD"]
+      else process.env["VITE_POP3_PASSWORD"] = saved
+    }
     chromium = await launchChromium()
+  })
+
+  it("builds a static site whose bundle holds no password from the environment", async () => {
+    const files = await readdir(site!.dir, { recursive: true, withFileTypes: true })
+    const texts = await Promise.all(files.filter((f) => f.isFile()).map((f) => readFile(join(f.parentPath, f.name), "latin1")))
+    expect(texts.length).toBeGreaterThan(2)
+    for (const text of texts) expect(text).not.toContain(BUNDLE_SECRET)
+    // The playground's Worker is a file of its own (CSP: worker-src 'self'), not a blob or inline.
+    expect(files.some((f) => /^worker-.*\.js$/.test(f.name))).toBe(true)
   })
   afterAll(async () => {
     await chromium?.close()
