@@ -66,7 +66,8 @@ export interface StepPanel {
 
 export const makeStepPanel = (diagram: Diagram, ctx: StepContext): StepPanel => {
   const input = h("input", { id: "step-command", list: "step-commands", autocomplete: "off", spellcheck: "false", placeholder: "e.g. LIST 2 or TOP 12 3", "aria-describedby": "step-help" })
-  const datalist = h("datalist", { id: "step-commands" }, ...commandNames.map((c) => h("option", { value: c })))
+  // SASL responses are lines inside AUTH, not a command anyone types.
+  const datalist = h("datalist", { id: "step-commands" }, ...commandNames.filter((c) => c !== "SaslResponse").map((c) => h("option", { value: c })))
   const send = h("button", { type: "button", class: "small", disabled: true }, "Send")
   const help = h("div", { id: "step-help", class: "step-help", "aria-live": "polite" })
   const result = h("div", { class: "step-result", "aria-live": "polite", hidden: true })

@@ -78,13 +78,21 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
         const name = commandOf(event.line)
         const gloss = name !== undefined && explainBox.checked && !glossed.has(name)
         if (gloss) glossed.add(name)
+        // Annotations for what a newcomer would not guess, once each.
+        const note = !explainBox.checked ? undefined
+          : name === "CAPA" && current === "TRANSACTION" ? once("capa-again", "Asked again after login: a server may announce more, or other, capabilities once it knows who you are (RFC 2449 §5).")
+          : name === "APOP" ? once("apop-digest", "The digest is masked too: it is not the password, but with it and the greeting's timestamp anyone can test password guesses offline.")
+          : undefined
         return row("client", event.at, "C:", "client", h("code", {}, event.line),
-          gloss ? h("span", { class: "gloss" }, glossary[name].line) : null)
+          gloss ? h("span", { class: "gloss" }, glossary[name].line) : null,
+          note !== undefined ? h("span", { class: "gloss" }, note) : null)
       }
       case "Received": {
         const kind = event.line.startsWith("-ERR") ? "server err" : "server"
+        const timestamp = event.command === undefined && explainBox.checked ? /<[^<>\s]+@[^<>\s]+>/.exec(event.line)?.[0] : undefined
         return row(kind, event.at, "S:", "server", h("code", {}, event.line),
-          event.latency !== undefined ? h("span", { class: "latency", title: `answer to ${event.command ?? ""}` }, millis(event.latency)) : null)
+          event.latency !== undefined ? h("span", { class: "latency", title: `answer to ${event.command ?? ""}` }, millis(event.latency)) : null,
+          timestamp !== undefined ? h("span", { class: "gloss" }, `${timestamp} is the greeting's timestamp: APOP sends MD5(timestamp + password) instead of the password (RFC 1939 §7).`) : null)
       }
       case "Body": {
         const name = event.command.split(" ")[0] ?? event.command
@@ -98,12 +106,32 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
         return row("state", event.at, "→", "state change",
           h("span", { class: "chip" }, event.from), " → ", h("span", { class: "chip now" }, event.to), h("span", { class: "cause" }, ` ${event.cause}`))
       case "Closed":
-        return row("note", event.at, "··", "note", `Closed: ${event.reason}`)
+        return row("note", event.at, "··", "note", event.reason === "scope closed after a failure"
+          ? "Closed without a successful QUIT (a Disconnect, a refused login or an error): the library undid any deletion marks with RSET first"
+          : `Closed: ${event.reason}`)
     }
   }
 
+  const notes = new Set<string>()
+  const once = (key: string, text: string): string | undefined => {
+    if (notes.has(key)) return undefined
+    notes.add(key)
+    return text
+  }
+  /** Commands sent since the last answer: more than two is a pipelined burst. */
+  let inFlight = 0
+
   const show = (event: TraceEvent) => {
     const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40
+    if (event._tag === "Sent") inFlight++
+    if (event._tag === "Received" && event.command !== undefined) {
+      if (inFlight > 2 && explainBox.checked) {
+        log.append(row("note burst", event.at, "··", "note",
+          `Pipelining: the ${inFlight} commands above went out together, without waiting (RFC 2449 §6.6). The answers come back in order, so each one's time includes the answers before it — queueing, not a slow server.`))
+      }
+      inFlight = 0
+    }
+    if (event._tag === "Connecting") inFlight = 0
     if (event._tag === "Connecting") {
       transport = event.transport
       sessions += 1
@@ -146,6 +174,8 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
     if (!paused) for (const e of waiting.splice(0)) show(e)
   })
   clear.addEventListener("click", () => {
+    notes.clear()
+    inFlight = 0
     events.length = 0
     waiting.length = 0
     glossed.clear()
