@@ -47,9 +47,15 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
   const exportButton = h("button", { type: "button", class: "small" }, "Export .txt")
   const explainBox = h("input", { type: "checkbox", id: "trace-explain", checked: true })
 
+  // The filter looks at the protocol line, not at the explanations under it.
+  const lineText = (row: HTMLElement) => {
+    const copy = row.cloneNode(true) as HTMLElement
+    for (const gloss of copy.querySelectorAll(".gloss")) gloss.remove()
+    return copy.textContent ?? ""
+  }
   const matches = (row: HTMLElement) => {
     const q = filter.value.trim().toLowerCase()
-    return q === "" || (row.textContent ?? "").toLowerCase().includes(q)
+    return q === "" || lineText(row).toLowerCase().includes(q)
   }
   const applyFilter = () => {
     for (const row of log.children) (row as HTMLElement).hidden = !matches(row as HTMLElement)
