@@ -198,8 +198,9 @@ export const makeTour = (deps: TourDeps): Tour => {
         pointer.append("In the trace: ", h("code", {}, line), " (highlighted). ")
       }
       if (state !== undefined && step.run !== undefined) pointer.append("In the diagram: ", h("strong", {}, state), ".")
-      mark(event)
+      // The bytes view first: it changes the trace box's height, and the mark centres in it.
       if (step.bytes === true && event !== undefined) deps.showBytes(event)
+      mark(event)
       back.setAttribute("aria-disabled", String(at === 0))
       next.setAttribute("aria-disabled", String(at === all.length - 1))
       next.textContent = at === all.length - 1 ? "Next" : at + 1 < done ? "Next" : `Next: ${all[at + 1]!.title.replace(/^\d+\. /, "")}`

@@ -113,7 +113,7 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
           h("span", { class: "chip" }, event.from), " → ", h("span", { class: "chip now" }, event.to), h("span", { class: "cause" }, ` ${event.cause}`))
       case "Closed":
         return row("note", event.at, "··", "note", event.reason === "scope closed after a failure"
-          ? "Closed without a successful QUIT (a Disconnect, a refused login or an error): the library undid any deletion marks with RSET first"
+          ? "Closed: the session did not end normally (a Disconnect, a refused login or an error), so the library made sure nothing was deleted — RSET before QUIT when logged in"
           : `Closed: ${event.reason}`)
     }
   }
