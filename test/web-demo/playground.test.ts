@@ -1,5 +1,6 @@
 // The demo as a static site (built by `npm run build`'s buildDemo, served by a plain node:http
-// file server; no bridge, no dev POP3 server, no Vite) in Debian's Chromium: the Playground
+// file server under a strict CSP — no inline script, Worker from 'self', connect-src 'none';
+// no bridge, no dev POP3 server, no Vite) in Debian's Chromium: the Playground
 // runs the dev server in a Worker, opens no WebSocket and sends no request off the site;
 // its misbehaviour switches; the bytes view (CR LF, dot-stuffing); export and replay with
 // no secret in the file; the guided tour with the keyboard alone.
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
 import { poll, row, screenshot, traceLines, waitForMailbox, waitForTrace } from "./helpers.ts"
-import { serveStaticSite, type StaticSite } from "./static-site.ts"
+import { serveStaticSite, type StaticSite, STRICT_CSP } from "./static-site.ts"
 
 const available = requireService("Chromium", chromiumAvailable())
 const SECRET = "s3cret-Hunter2"
@@ -34,7 +35,7 @@ describe.skipIf(!available)("the static site's Playground", () => {
     const saved = process.env["VITE_POP3_PASSWORD"]
     process.env["VITE_POP3_PASSWORD"] = BUNDLE_SECRET
     try {
-      site = await serveStaticSite()
+      site = await serveStaticSite({ headers: { "content-security-policy": STRICT_CSP } })
     } finally {
       if (saved === undefined) delete process.env["VITE_POP3_PASSWORD"]
       else process.env["VITE_POP3_PASSWORD"] = saved
@@ -83,6 +84,15 @@ describe.skipIf(!available)("the static site's Playground", () => {
 
   it("runs a whole session with no bridge, no server and no WebSocket", async () => {
     const { page, problems, sockets, offSite } = await open()
+    // The CSP is in force: an inline script does not run (Chromium logs the refusal).
+    expect(await page.evaluate(() => {
+      const script = document.createElement("script")
+      script.textContent = "document.body.dataset.inline = 'ran'"
+      document.head.append(script)
+      return document.body.dataset["inline"] ?? "refused"
+    })).toBe("refused")
+    await poll(() => problems.some((p) => /Content Security Policy/.test(p))).toBe(true)
+    problems.length = 0
     await screenshot(page, "pg-01-start")
     await startPlayground(page)
     const rows = await waitForMailbox(page, 14)
