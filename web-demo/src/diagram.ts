@@ -166,7 +166,12 @@ interface Box {
 export const shortLabel = (edge: Edge): string => {
   const ons = [...new Set(edge.rows.map((r) => onText(r.on)))]
   const outcomes = [...new Set(edge.rows.map(outcomeText))]
-  if (ons.length === 1) return outcomes.length === 1 && outcomes[0] === "-ERR" ? `${ons[0]} -ERR` : ons[0]!
+  if (ons.length === 1) {
+    // "QUIT sent" into UPDATE and "QUIT answered" out of it, so they do not read as two QUITs.
+    if (outcomes.length === 1 && (outcomes[0] === "-ERR" || outcomes[0] === "sent")) return `${ons[0]} ${outcomes[0]}`
+    if (outcomes.length === 2 && outcomes.includes("+OK") && outcomes.includes("-ERR") && edge.rows.every((r) => r.on === "QUIT")) return `${ons[0]} answered`
+    return ons[0]!
+  }
   return outcomes.join("/")
 }
 
@@ -177,6 +182,9 @@ export interface Diagram {
   /** Marks the states in which a command may be sent (step mode), or none. */
   readonly setAllowing: (states: ReadonlyArray<State>) => void
 }
+
+/** The states RFC 1939 names; the others are the library's (GREETING, AUTHORIZATION_PASS, SASL, STLS, CLOSED, ERROR). */
+export const RFC_STATES: ReadonlyArray<State> = ["AUTHORIZATION", "TRANSACTION", "UPDATE"]
 
 export const makeDiagram = (model: Model = buildModel()): Diagram => {
   const width = (s: State) => Math.max(64, s.length * CHAR + 20)
@@ -274,7 +282,8 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
   const nodeEls = new Map<State, SVGGElement>()
   for (const s of model.states) {
     const b = box(s)
-    const g = svg("g", { class: "node", "data-state": s },
+    // RFC 1939's own three states stand apart from the moments the library tracks between them.
+    const g = svg("g", { class: RFC_STATES.includes(s) ? "node rfc" : "node", "data-state": s },
       svg("rect", { x: b.x, y: b.y, width: b.w, height: NODE_H, rx: 6 }),
       svg("text", { x: b.x + b.w / 2, y: b.y + NODE_H / 2 + 4, "text-anchor": "middle" }, s)
     )
@@ -304,7 +313,7 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
   const element = h("figure", { class: "diagram-figure" },
     root,
     h("figcaption", {}, status,
-      h("p", { class: "diagram-legend" }, "Drawn from the library's transition table. Solid arrows lead on; dashed ones return to an earlier state (a refusal, or TLS coming up). Hover an arrow for its rows."),
+      h("p", { class: "diagram-legend" }, "Drawn from the library's transition table. Solid arrows lead on; dashed ones return to an earlier state (a refusal, or TLS coming up). Hover an arrow for its rows. Thick boxes are RFC 1939's three states; the others are moments the library tracks between them."),
       h("details", { class: "states-text" }, h("summary", {}, "The table as text"), stateList, notes))
   )
 
