@@ -63,17 +63,17 @@ export const fromFile = (text: string): Array<Recorded> => {
   return file.entries.map((raw, i): Recorded => {
     const event = (raw as FileEntry | null)?.event
     if (event === undefined || event === null || typeof event !== "object" || !TAGS.has(event._tag) || typeof event.at !== "number") {
-      throw new Error(`Recorded ${i + 1} is not a trace event.`)
+      throw new Error(`Entry ${i + 1} is not a trace event.`)
     }
     if (event._tag === "Sent") return { event, wire: sentWire(event) }
     const w = raw.wire
     if (w === undefined) return { event }
-    if (typeof w.base64 !== "string") throw new Error(`Recorded ${i + 1} has malformed bytes.`)
+    if (typeof w.base64 !== "string") throw new Error(`Entry ${i + 1} has malformed bytes.`)
     let bytes: Uint8Array
     try {
       bytes = unbase64(w.base64)
     } catch {
-      throw new Error(`Recorded ${i + 1} has malformed bytes.`)
+      throw new Error(`Entry ${i + 1} has malformed bytes.`)
     }
     const wire: Wire = typeof w.note === "string" ? { from: "S", bytes, note: w.note } : { from: "S", bytes }
     return { event, wire }
