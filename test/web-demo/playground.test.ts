@@ -395,4 +395,27 @@ describe.skipIf(!available)("the static site's Playground", () => {
     expect(problems).toEqual([])
     await page.close()
   })
+
+  it("ending the tour right after its DELE deletes nothing: the library sends RSET before QUIT", async () => {
+    const { page, problems } = await open()
+    await page.getByRole("button", { name: "Start the guided tour" }).click()
+    const heading = page.locator("#tour-title")
+    for (;;) {
+      const before = await heading.innerText()
+      if (/^6\. DELE/.test(before)) break
+      await page.getByRole("button", { name: /^Next/ }).click()
+      await poll(() => heading.innerText()).not.toBe(before)
+    }
+    await page.getByRole("button", { name: "End the tour" }).click()
+    await page.getByRole("button", { name: /Playground/ }).waitFor()
+    await waitForTrace(page, /C: QUIT/)
+    const lines = await traceLines(page)
+    const sent = lines.slice(lines.findIndex((l) => / C: DELE 1$/.test(l))).filter((l) => / C: /.test(l)).map((l) => l.replace(/^.* C: /, ""))
+    expect(sent).toEqual(["DELE 1", "RSET", "QUIT"])
+    await startPlayground(page)
+    await waitForMailbox(page, 14)
+    await page.getByRole("button", { name: /^Quit/ }).click()
+    expect(problems).toEqual([])
+    await page.close()
+  })
 })

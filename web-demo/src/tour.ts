@@ -237,7 +237,9 @@ export const makeTour = (deps: TourDeps): Tour => {
     })
     next.addEventListener("click", () => void advance())
     exit.addEventListener("click", () => {
-      void run(Scope.close(live.scope, Exit.void)).finally(() => {
+      // Ended early, the session must not commit a DELE: a failure exit has the library
+      // send RSET before QUIT. After step 8 the scope is already closed and this does nothing.
+      void run(Scope.close(live.scope, Exit.fail("the tour ended"))).finally(() => {
         mark(undefined)
         deps.leave()
       })
