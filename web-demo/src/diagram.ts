@@ -200,7 +200,15 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
       x += w + GAP_X
     }
   })
-  const H = PAD * 2 + model.layers.length * NODE_H + (model.layers.length - 1) * GAP_Y
+  // Under the drawing, in it: the arrows summarized rather than drawn (QUIT before login)
+  // and the rules that hold from every state (a lost connection: nothing is deleted).
+  const footnotes = [
+    ...model.summarized.map((e) => `${e.from} → ${e.to} on ${edgeLabel(e)}`),
+    ...model.rules.map((r) => `any state → ${r.to} on ${onText(r.on)}${r.on === "connection-lost" && r.to === "CLOSED" ? ": nothing is deleted" : ""}`)
+  ]
+  const FOOT_LINE = 14
+  const drawingH = PAD * 2 + model.layers.length * NODE_H + (model.layers.length - 1) * GAP_Y
+  const H = drawingH + footnotes.length * FOOT_LINE
 
   const box = (s: State) => boxes.get(s)!
   const cx = (b: Box) => b.x + b.w / 2
@@ -278,6 +286,9 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
     edgeEls.set(key, g)
     root.append(g)
   }
+
+  footnotes.forEach((line, i) =>
+    root.append(svg("text", { class: "footnote", x: W / 2, y: drawingH - PAD + 4 + (i + 1) * FOOT_LINE - 3, "text-anchor": "middle" }, `Also: ${line}.`)))
 
   const nodeEls = new Map<State, SVGGElement>()
   for (const s of model.states) {
