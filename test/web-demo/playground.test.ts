@@ -214,6 +214,11 @@ describe.skipIf(!available)("the static site's Playground", () => {
     expect(await column(page, "As sent (dot-stuffed)")).toContain("..hiddenCRLF")
     await poll(() => page.locator(".state-badge").innerText()).toBe("TRANSACTION")
     await screenshot(page, "pg-04-replay")
+    // Played with its recorded pauses, it reaches the end by itself.
+    await page.getByRole("button", { name: "Play at recorded speed" }).click()
+    // (Pauses are capped at 1.5 s each; the wait allows for all of them.)
+    await expect.poll(() => page.locator(".replay-position").innerText(), { timeout: 90_000 }).toMatch(new RegExp(`^Step ${file.entries.length} of ${file.entries.length}`))
+    await poll(() => traceLines(page)).toEqual(live)
     expect(sockets).toEqual([])
     expect(problems).toEqual([])
     await page.close()

@@ -112,6 +112,31 @@ export const makeReplayView = (entries: ReadonlyArray<Recorded>, show: (n: numbe
   const start = h("button", { type: "button", class: "small" }, "To the start")
   const end = h("button", { type: "button", class: "small" }, "To the end")
   const exit = h("button", { type: "button", class: "small" }, "Leave the replay")
+  const play = h("button", { type: "button", "aria-pressed": "false" }, "Play at recorded speed")
+  /** Pauses longer than this are shortened when playing (a session may idle for minutes). */
+  const MAX_GAP = 1500
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const stop = () => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+    play.setAttribute("aria-pressed", "false")
+    play.textContent = "Play at recorded speed"
+  }
+  const tick = () => {
+    if (at >= entries.length) return stop()
+    const gap = at === 0 ? 0 : Math.max(0, entries[at]!.event.at - entries[at - 1]!.event.at)
+    timer = setTimeout(() => {
+      go(at + 1)
+      tick()
+    }, Math.min(gap, MAX_GAP))
+  }
+  play.addEventListener("click", () => {
+    if (timer !== undefined) return stop()
+    if (at >= entries.length) go(0)
+    play.setAttribute("aria-pressed", "true")
+    play.textContent = "Pause"
+    tick()
+  })
   const go = (n: number) => {
     at = Math.max(0, Math.min(entries.length, n))
     show(at)
@@ -124,21 +149,22 @@ export const makeReplayView = (entries: ReadonlyArray<Recorded>, show: (n: numbe
     start.disabled = at === 0
     end.disabled = at === entries.length
   }
-  back.addEventListener("click", () => go(at - 1))
-  forward.addEventListener("click", () => go(at + 1))
-  start.addEventListener("click", () => go(0))
-  end.addEventListener("click", () => go(entries.length))
-  exit.addEventListener("click", leave)
+  // Any manual move stops playing.
+  back.addEventListener("click", () => (stop(), go(at - 1)))
+  forward.addEventListener("click", () => (stop(), go(at + 1)))
+  start.addEventListener("click", () => (stop(), go(0)))
+  end.addEventListener("click", () => (stop(), go(entries.length)))
+  exit.addEventListener("click", () => (stop(), leave()))
   const element = h("section", { class: "replay card", "aria-labelledby": "replay-title" },
     h("h2", { id: "replay-title", tabindex: -1 }, "Replay of a recorded session"),
-    h("p", { class: "lead" }, "No server is involved: each step feeds one recorded trace event to the trace, the diagram and the bytes view. Use Back and Forward (or the arrow keys while a button here has focus)."),
+    h("p", { class: "lead" }, "No server is involved: each step feeds one recorded trace event to the trace, the diagram and the bytes view. Use Back and Forward (or the arrow keys while a button here has focus), or play it with the recorded pauses (long ones shortened)."),
     position,
-    h("div", { class: "buttons" }, back, forward),
+    h("div", { class: "buttons" }, back, forward, play),
     h("div", { class: "buttons" }, start, end, exit))
   element.addEventListener("keydown", (event) => {
     if (!(event.target instanceof HTMLButtonElement)) return
-    if (event.key === "ArrowRight" && !forward.disabled) go(at + 1)
-    else if (event.key === "ArrowLeft" && !back.disabled) go(at - 1)
+    if (event.key === "ArrowRight" && !forward.disabled) (stop(), go(at + 1))
+    else if (event.key === "ArrowLeft" && !back.disabled) (stop(), go(at - 1))
     else return
     event.preventDefault()
   })
