@@ -105,6 +105,10 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await screenshot(page, "pg-02-mailbox")
     await page.getByRole("button", { name: /^Quit/ }).click()
     await waitForTrace(page, /AUTHORIZATION|UPDATE → CLOSED|CLOSED/)
+    // Clearing the trace forgets the recording too: the export is then empty.
+    await page.getByRole("button", { name: "Clear" }).click()
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export session (.json)" }).click()])
+    expect((JSON.parse(await readFile(await download.path(), "utf8")) as { entries: Array<unknown> }).entries).toEqual([])
     expect(sockets).toEqual([])
     expect(offSite).toEqual([])
     expect(problems).toEqual([])

@@ -42,6 +42,7 @@ const bytesView = makeBytesView()
 const entryOf = new WeakMap<TraceEvent, Recorded>()
 const rowOf = new WeakMap<TraceEvent, HTMLElement>()
 const trace = makeTracePanel(diagram, {
+  onClear: () => recorder.clear(),
   decorate: (event, row) => {
     rowOf.set(event, row)
     const entry = entryOf.get(event)

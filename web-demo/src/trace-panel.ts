@@ -21,6 +21,8 @@ export interface TracePanel {
 export interface TracePanelOptions {
   /** Called with each row as it is shown, to add controls (the bytes view's button). */
   readonly decorate?: (event: TraceEvent, row: HTMLElement) => void
+  /** Called when the user clears the trace (not on reset), to forget the recording too. */
+  readonly onClear?: () => void
 }
 
 const stamp = (at: number, start: number) => `+${((at - start) / 1000).toFixed(3)}s`
@@ -179,7 +181,7 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
     pausedNote.textContent = "Paused — new lines wait here until you resume."
     if (!paused) for (const e of waiting.splice(0)) show(e)
   })
-  clear.addEventListener("click", () => {
+  const forget = () => {
     notes.clear()
     inFlight = 0
     events.length = 0
@@ -188,6 +190,10 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
     replace(log)
     empty.hidden = false
     if (paused) pausedNote.textContent = "Paused — new lines wait here until you resume."
+  }
+  clear.addEventListener("click", () => {
+    forget()
+    options.onClear?.()
   })
   exportButton.addEventListener("click", () => {
     const first = events[0]?.at ?? Date.now()
@@ -218,7 +224,7 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
     element,
     tracer,
     reset: () => {
-      clear.click()
+      forget()
       sessions = 0
       start = 0
       setState(undefined)
