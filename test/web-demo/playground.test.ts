@@ -284,6 +284,7 @@ describe.skipIf(!available)("the static site's Playground", () => {
       const { page } = await open()
       await startPlayground(page, { switches: [/dropped mid-body/] })
       await page.getByText(/The connection ended/).waitFor({ timeout: 30_000 })
+      expect(await page.locator(".notice").innerText()).not.toContain("got no answer") // a drop, not a timeout
       await page.getByRole("button", { name: "Bytes of unframed bytes" }).first().click()
       await poll(() => page.locator(".bytes-view").innerText()).toContain("never read as a complete line or body")
       await screenshot(page, "pg-07-dropped")
@@ -299,6 +300,7 @@ describe.skipIf(!available)("the static site's Playground", () => {
       const lines = await traceLines(page)
       expect(lines.slice(lines.findIndex((l) => / C: LIST/.test(l)) + 1).filter((l) => / S: /.test(l))).toEqual([])
       await page.getByText(/The connection ended/).waitFor()
+      expect(await page.locator(".notice").innerText()).toContain("LIST got no answer within 5 s, so the library gave the connection up.")
       await screenshot(page, "pg-08-stall")
       await page.close()
     })

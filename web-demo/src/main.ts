@@ -415,7 +415,17 @@ const lost = async (cause: string) => {
   const current = session
   if (current === undefined) return
   await current.disconnect().catch(() => {})
-  const text = `The connection ended (${cause}). Nothing marked for deletion was removed: the server only removes messages after QUIT.`
+  // A command still waiting for its answer: the server went quiet and the library's time
+  // limit ended the connection (a timed-out connection is never reused).
+  const events = recorder.entries().map((e) => e.event)
+  const lastSent = events.findLast((e) => e._tag === "Sent")
+  const closedAt = events.findLast((e) => e._tag === "StateChanged" && e.to === "CLOSED")?.at
+  const limit = settings?.timeout
+  const timedOut = lastSent?._tag === "Sent" && limit !== undefined && closedAt !== undefined &&
+    closedAt - lastSent.at >= limit * 1000 * 0.9 &&
+    !events.slice(events.indexOf(lastSent)).some((e) => e._tag === "Received" && e.command === lastSent.line)
+  const why = timedOut ? ` ${lastSent.line} got no answer within ${limit} s, so the library gave the connection up.` : ""
+  const text = `The connection ended (${cause}).${why} Nothing marked for deletion was removed: the server only removes messages after QUIT.`
   say("Not connected.")
   showForm(h("div", { class: "notice warn card", role: "alert" }, h("p", {}, text)))
 }
