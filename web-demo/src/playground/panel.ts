@@ -43,8 +43,8 @@ const switches: ReadonlyArray<Switch> = [
 export const makePlaygroundPanel = (onStart: (switches: Switches, login: Login) => void, onReset: () => void): PlaygroundPanel => {
   const password = h("input", { id: "pg-password", type: "text", value: "demo", autocomplete: "off", spellcheck: "false", "aria-describedby": "pg-password-hint" })
   const mechanism = h("select", { id: "pg-mechanism" },
-    h("option", { value: "user" }, "USER/PASS — the password itself, shown as ****"),
-    h("option", { value: "apop" }, "APOP — an MD5 digest of the greeting's timestamp and the password"))
+    h("option", { value: "user" }, "USER/PASS (trace shows ****)"),
+    h("option", { value: "apop" }, "APOP (an MD5 digest instead)"))
   const error = h("div", { class: "teach-error", role: "alert", hidden: true })
   const boxes = switches.map((s) => ({ s, input: h("input", { type: "checkbox", id: s.id, "aria-describedby": `${s.id}-hint` }) }))
   const start = h("button", { type: "button", class: "primary" }, "Start a Playground session")
