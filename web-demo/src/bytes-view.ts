@@ -43,13 +43,16 @@ const lineText = (line: Uint8Array): HTMLElement => {
 
 const hex = (byte: number) => byte.toString(16).padStart(2, "0")
 
-/** A classic dump: offset, 16 bytes in hex, the same as ASCII ("." for the rest). */
+/** Bytes per row of the dump: 8 fit the trace column without scrolling. */
+export const ROW = 8
+
+/** A classic dump: offset, 8 bytes in hex, the same as ASCII ("." for the rest). */
 export const hexDump = (bytes: Uint8Array, limit = SHOWN): string => {
   const rows: Array<string> = []
   const n = Math.min(bytes.length, limit)
-  for (let at = 0; at < n; at += 16) {
-    const part = bytes.subarray(at, Math.min(at + 16, n))
-    const hexes = [...part].map(hex).join(" ").padEnd(47)
+  for (let at = 0; at < n; at += ROW) {
+    const part = bytes.subarray(at, Math.min(at + ROW, n))
+    const hexes = [...part].map(hex).join(" ").padEnd(ROW * 3 - 1)
     const ascii = [...part].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("")
     rows.push(`${at.toString(16).padStart(6, "0")}  ${hexes}  ${ascii}`)
   }
@@ -103,7 +106,8 @@ export const makeBytesView = (): BytesView => {
     const text = (ls: ReadonlyArray<Uint8Array>, label: string, mark: boolean) =>
       h("figure", { class: "wire-col" },
         h("figcaption", {}, label),
-        h("pre", { class: "wire-text", tabindex: 0, "aria-label": label },
+        // One line wraps, so its CR LF stays in sight; a body's lines keep their shape.
+        h("pre", { class: event._tag === "Body" ? "wire-text" : "wire-text wrap", tabindex: 0, "aria-label": label },
           ...ls.map((l) => h("span", { class: mark && l[0] === 0x2e ? "wire-row dotted" : "wire-row" }, lineText(l), "\n"))))
     const parts: Array<HTMLElement | null> = [h("p", { class: "bytes-what" }, describe(event, wire))]
     if (event._tag === "Body") {
