@@ -99,5 +99,6 @@ describe("the recording behind the bytes view", () => {
     expect(back.map((e) => (e.wire === undefined ? undefined : text(e.wire.bytes)))).toEqual(entries.map((e) => (e.wire === undefined ? undefined : text(e.wire.bytes))))
     expect(() => fromFile("{}")).toThrow(/not a session exported by this demo/)
     expect(() => fromFile(JSON.stringify({ ...file, entries: [{ event: { _tag: "Nope", at: 1 } }] }))).toThrow(/Entry 1 is not a trace event/)
+    expect(() => fromFile(JSON.stringify({ ...file, entries: [{ event: { _tag: "Sent", at: 1, line: 42, bytes: 4 } }] }))).toThrow(/Entry 1 is not a trace event/)
   })
 })

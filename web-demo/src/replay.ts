@@ -46,7 +46,25 @@ export const toFile = (entries: ReadonlyArray<Recorded>, now = new Date()): Sess
       : { event, wire: wire.note === undefined ? { from: "S", base64: base64(wire.bytes) } : { from: "S", base64: base64(wire.bytes), note: wire.note } })
 })
 
-const TAGS = new Set(["Connecting", "Connected", "TlsEstablished", "Sent", "Received", "Body", "StateChanged", "Closed"])
+/** Per event tag, the fields the trace panel reads and their types (a file is untrusted input). */
+const FIELDS: Readonly<Record<string, Readonly<Record<string, "string" | "number">>>> = {
+  Connecting: { host: "string", port: "number", tls: "string", transport: "string" },
+  Connected: {},
+  TlsEstablished: {},
+  Sent: { line: "string", bytes: "number" },
+  Received: { line: "string" },
+  Body: { command: "string", bytes: "number", millis: "number" },
+  StateChanged: { from: "string", to: "string", cause: "string" },
+  Closed: { reason: "string" }
+}
+const isEvent = (value: unknown): value is TraceEvent => {
+  if (value === null || typeof value !== "object") return false
+  const e = value as Record<string, unknown>
+  const fields = typeof e["_tag"] === "string" && Object.hasOwn(FIELDS, e["_tag"]) ? FIELDS[e["_tag"]] : undefined
+  if (fields === undefined || typeof e["at"] !== "number") return false
+  if (e["_tag"] === "Received" && ((e["command"] !== undefined && typeof e["command"] !== "string") || (e["latency"] !== undefined && typeof e["latency"] !== "number"))) return false
+  return Object.entries(fields).every(([name, type]) => typeof e[name] === type)
+}
 
 /** Reads a session file back; throws an Error saying what is wrong with it. */
 export const fromFile = (text: string): Array<Recorded> => {
@@ -61,10 +79,8 @@ export const fromFile = (text: string): Array<Recorded> => {
   if (file.version !== VERSION) throw new Error(`This session file has version ${String(file.version)}; this demo reads version ${VERSION}.`)
   if (!Array.isArray(file.entries)) throw new Error("The session file has no entries.")
   return file.entries.map((raw, i): Recorded => {
-    const event = (raw as FileEntry | null)?.event
-    if (event === undefined || event === null || typeof event !== "object" || !TAGS.has(event._tag) || typeof event.at !== "number") {
-      throw new Error(`Entry ${i + 1} is not a trace event.`)
-    }
+    const event: unknown = (raw as FileEntry | null)?.event
+    if (!isEvent(event)) throw new Error(`Entry ${i + 1} is not a trace event.`)
     if (event._tag === "Sent") return { event, wire: sentWire(event) }
     const w = raw.wire
     if (w === undefined) return { event }
