@@ -49,6 +49,9 @@ export const SOURCE_CONDITION = "@pop3-everywhere/source"
 
 export default defineConfig({
   root: "web-demo",
+  // Relative URLs: the static site works from any directory of any static file server.
+  base: "./",
+  worker: { format: "es" },
   resolve: { conditions: [SOURCE_CONDITION, ...defaultClientConditions] },
   ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions], externalConditions: [SOURCE_CONDITION] } },
   build: { outDir: "../dist/web-demo", emptyOutDir: true, target: "es2022" },

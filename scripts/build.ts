@@ -10,7 +10,13 @@
  *   dist/pop3-bridge.js  ← bridge/main.ts   (the `pop3-bridge` command)
  *   dist/chunks/*.js     ← what they load (shared code, the transports main.ts picks at run time)
  *
- *   node scripts/build.ts [--out DIR] [--quiet]
+ * and the web demo as a static site, with Vite (vite.config.ts):
+ *
+ *   dist/web-demo/**     ← web-demo/: index.html, the page's script, the playground's Worker.
+ *                           Any static file server can serve it; its Playground needs no bridge
+ *                           or server. Skipped with --skip-demo (the `prepare` script does).
+ *
+ *   node scripts/build.ts [--out DIR] [--quiet] [--skip-demo]
  *
  * Why: run from source, every `pop3` start loads ~200 modules and has Node type-strip the
  * TypeScript ones (about 0.2 s and 110 MiB before the first byte on the network); bundled,
@@ -133,8 +139,27 @@ export const buildLibrary = async (): Promise<string> => {
   return outDir
 }
 
+/**
+ * Builds the web demo into `dist/web-demo/` (or `outDir`) with Vite and vite.config.ts; returns the directory.
+ * @category build
+ */
+export const buildDemo = async (options: { readonly outDir?: string } = {}): Promise<string> => {
+  const { build: vite } = await import("vite")
+  const outDir = resolve(ROOT, options.outDir ?? join("dist", "web-demo"))
+  // `npm start` prefills the form's password from VITE_POP3_PASSWORD; a static site is
+  // published, so a password in the environment must not end up in its bundle.
+  const password = process.env["VITE_POP3_PASSWORD"]
+  delete process.env["VITE_POP3_PASSWORD"]
+  try {
+    await vite({ configFile: join(ROOT, "vite.config.ts"), logLevel: "warn", build: { outDir, emptyOutDir: true } })
+  } finally {
+    if (password !== undefined) process.env["VITE_POP3_PASSWORD"] = password
+  }
+  return outDir
+}
+
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { out: { type: "string" }, quiet: { type: "boolean" } } })
+  const { values } = parseArgs({ options: { out: { type: "string" }, quiet: { type: "boolean" }, "skip-demo": { type: "boolean" } } })
   const started = performance.now()
   try {
     if (values.out === undefined) {
@@ -142,6 +167,10 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
       if (values.quiet !== true) process.stdout.write(`${relative(process.cwd(), lib)}/  the library (ES modules, .d.ts, source maps)\n`)
     }
     const files = await buildAll(values.out !== undefined ? { outDir: values.out } : {})
+    if (values.out === undefined && values["skip-demo"] !== true) {
+      const demo = await buildDemo()
+      if (values.quiet !== true) process.stdout.write(`${relative(process.cwd(), demo)}/  the web demo, a static site\n`)
+    }
     if (values.quiet !== true) {
       for (const f of files) process.stdout.write(`${relative(process.cwd(), f)}  ${((await stat(f)).size / 1024).toFixed(0)} KiB\n`)
       process.stdout.write(`built in ${((performance.now() - started) / 1000).toFixed(2)} s\n`)

@@ -163,7 +163,7 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
 
     await page.getByRole("button", { name: "Disconnect without deleting" }).click()
     await page.getByRole("button", { name: "Connect" }).waitFor()
-    await waitForTrace(page, /Closed: scope closed after a failure/)
+    await waitForTrace(page, /Closed: the session did not end normally/)
     const after = await traceLines(page)
     const dele = after.findIndex((l) => / C: DELE 2$/.test(l))
     expect(after.slice(dele).filter((l) => / C: /.test(l)).map((l) => l.replace(/^.* C: /, ""))).toEqual(["DELE 2", "RSET", "QUIT"])

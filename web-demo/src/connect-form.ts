@@ -50,6 +50,13 @@ export const makeConnectForm = (defaults: Defaults, onSubmit: (settings: Setting
     plaintextBox.hidden = security() !== "none" && !revealPlaintext
   }
   for (const r of [implicit, none]) r.addEventListener("change", syncPlaintext)
+  // The usual ports follow the security choice: a TLS port does not speak plain POP3 (and
+  // a plain one no TLS), and the mismatch shows only as a wait until the timeout.
+  const suggestPort = () => {
+    if (none.checked && port.value === "995") port.value = "110"
+    else if (implicit.checked && port.value === "110") port.value = "995"
+  }
+  for (const r of [implicit, none]) r.addEventListener("change", suggestPort)
 
   const read = (): Settings => ({
     bridgeUrl: bridge.value.trim(),
@@ -96,13 +103,14 @@ export const makeConnectForm = (defaults: Defaults, onSubmit: (settings: Setting
     if (e.plaintextRefused === true) {
       revealPlaintext = true
       syncPlaintext()
-      error.append(h("p", {}, "The path to the server is not encrypted end to end. If you accept that, tick “Allow password over an unencrypted connection” below, or choose a mechanism that does not reveal the password."))
+      error.append(h("p", {}, "The path to the server is not encrypted end to end. If you accept that, tick “Allow password over an unencrypted connection” above (under Authentication), or choose a mechanism that does not reveal the password."))
     }
   }
 
   form.append(
     h("h2", { id: "connect-title" }, "Connect to a POP3 server"),
     h("p", { class: "lead" }, "Browsers cannot open TCP connections, so the client speaks POP3 over a WebSocket to a small bridge, which relays the bytes to the mail server — with TLS from the bridge to the server."),
+    h("p", { class: "hint bridge-sees" }, "TLS ends at the bridge: it can read every command, every message and a plaintext password. The **** in the trace is what this page shows, not what the bridge sees. Run the bridge yourself, or use the Playground, which needs none."),
     h("fieldset", {},
       h("legend", {}, "Server"),
       field("bridge-url", "Bridge URL", bridge, "The pop3-bridge's WebSocket address. It relays only to servers on its allowlist."),

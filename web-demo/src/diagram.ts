@@ -166,7 +166,12 @@ interface Box {
 export const shortLabel = (edge: Edge): string => {
   const ons = [...new Set(edge.rows.map((r) => onText(r.on)))]
   const outcomes = [...new Set(edge.rows.map(outcomeText))]
-  if (ons.length === 1) return outcomes.length === 1 && outcomes[0] === "-ERR" ? `${ons[0]} -ERR` : ons[0]!
+  if (ons.length === 1) {
+    // "QUIT sent" into UPDATE and "QUIT answered" out of it, so they do not read as two QUITs.
+    if (outcomes.length === 1 && (outcomes[0] === "-ERR" || outcomes[0] === "sent")) return `${ons[0]} ${outcomes[0]}`
+    if (outcomes.length === 2 && outcomes.includes("+OK") && outcomes.includes("-ERR") && edge.rows.every((r) => r.on === "QUIT")) return `${ons[0]} answered`
+    return ons[0]!
+  }
   return outcomes.join("/")
 }
 
@@ -177,6 +182,9 @@ export interface Diagram {
   /** Marks the states in which a command may be sent (step mode), or none. */
   readonly setAllowing: (states: ReadonlyArray<State>) => void
 }
+
+/** The states RFC 1939 names; the others are the library's (GREETING, AUTHORIZATION_PASS, SASL, STLS, CLOSED, ERROR). */
+export const RFC_STATES: ReadonlyArray<State> = ["AUTHORIZATION", "TRANSACTION", "UPDATE"]
 
 export const makeDiagram = (model: Model = buildModel()): Diagram => {
   const width = (s: State) => Math.max(64, s.length * CHAR + 20)
@@ -192,7 +200,15 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
       x += w + GAP_X
     }
   })
-  const H = PAD * 2 + model.layers.length * NODE_H + (model.layers.length - 1) * GAP_Y
+  // Under the drawing, in it: the arrows summarized rather than drawn (QUIT before login)
+  // and the rules that hold from every state (a lost connection: nothing is deleted).
+  const footnotes = [
+    ...model.summarized.map((e) => `${e.from} → ${e.to} on ${edgeLabel(e)}`),
+    ...model.rules.map((r) => `any state → ${r.to} on ${onText(r.on)}${r.on === "connection-lost" && r.to === "CLOSED" ? ": nothing is deleted" : ""}`)
+  ]
+  const FOOT_LINE = 14
+  const drawingH = PAD * 2 + model.layers.length * NODE_H + (model.layers.length - 1) * GAP_Y
+  const H = drawingH + footnotes.length * FOOT_LINE
 
   const box = (s: State) => boxes.get(s)!
   const cx = (b: Box) => b.x + b.w / 2
@@ -271,10 +287,14 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
     root.append(g)
   }
 
+  footnotes.forEach((line, i) =>
+    root.append(svg("text", { class: "footnote", x: W / 2, y: drawingH - PAD + 4 + (i + 1) * FOOT_LINE - 3, "text-anchor": "middle" }, `Also: ${line}.`)))
+
   const nodeEls = new Map<State, SVGGElement>()
   for (const s of model.states) {
     const b = box(s)
-    const g = svg("g", { class: "node", "data-state": s },
+    // RFC 1939's own three states stand apart from the moments the library tracks between them.
+    const g = svg("g", { class: RFC_STATES.includes(s) ? "node rfc" : "node", "data-state": s },
       svg("rect", { x: b.x, y: b.y, width: b.w, height: NODE_H, rx: 6 }),
       svg("text", { x: b.x + b.w / 2, y: b.y + NODE_H / 2 + 4, "text-anchor": "middle" }, s)
     )
@@ -304,7 +324,7 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
   const element = h("figure", { class: "diagram-figure" },
     root,
     h("figcaption", {}, status,
-      h("p", { class: "diagram-legend" }, "Drawn from the library's transition table. Solid arrows lead on; dashed ones return to an earlier state (a refusal, or TLS coming up). Hover an arrow for its rows."),
+      h("p", { class: "diagram-legend" }, "Drawn from the library's transition table. Solid arrows lead on; dashed ones return to an earlier state (a refusal, or TLS coming up). Hover an arrow for its rows. Thick boxes are RFC 1939's three states; the others are moments the library tracks between them."),
       h("details", { class: "states-text" }, h("summary", {}, "The table as text"), stateList, notes))
   )
 

@@ -23,7 +23,8 @@ const isPop3Error = (error: unknown): error is Pop3Error =>
 
 const quoted = (text: string) => (text === "" ? "" : ` The bridge said: “${text}”.`)
 const serverSaid = (a: AuthAttempt | undefined) =>
-  a === undefined ? "" : ` The server answered ${a.mechanism} with -ERR${a.code !== undefined ? ` [${a.code}]` : ""}${a.text !== "" ? ` “${a.text}”` : ""}.`
+  // USER/PASS is refused at PASS: name the command the -ERR answered.
+  a === undefined ? "" : ` The server answered ${a.mechanism === "USER" ? "PASS" : a.mechanism} with -ERR${a.code !== undefined ? ` [${a.code}]` : ""}${a.text !== "" ? ` “${a.text}”` : ""}.`
 
 export const explain = (error: unknown, ctx: Context): Explanation => {
   const target = `${ctx.host}:${ctx.port}`

@@ -33,7 +33,7 @@ export const makeMailboxList = (onOpen: (msg: number) => void, onDelete: (msg: n
     h("span", { class: "c-date" }, e.loaded ? shortDate(e.date) : ""),
     h("span", { class: "c-size" }, octets(e.size)),
     h("span", { class: "c-uid", title: e.uid ?? "" }, e.uid ?? "—"),
-    e.deleted ? h("span", { class: "badge" }, "Deleted") : null,
+    e.deleted ? h("span", { class: "badge", title: "DELE marked it; the server removes it only if you Quit" }, "Deleted on QUIT") : null,
     h("span", { class: "visually-hidden" }, `, message ${e.msg}${e.deleted ? ", marked for deletion" : ""}`)
   ]
 

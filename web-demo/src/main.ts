@@ -6,7 +6,7 @@ import { hasCapability, PIPELINE_WINDOW, type TraceEvent } from "pop3-everywhere
 import { defaults } from "./config.ts"
 import { makeConnectForm } from "./connect-form.ts"
 import { makeDiagram } from "./diagram.ts"
-import { h, replace } from "./dom.ts"
+import { download, h, replace } from "./dom.ts"
 import { explain, mailboxSummary } from "./explain.ts"
 import { displayBridgeUrl, who } from "./format.ts"
 import { type Entry, makeMailboxList } from "./mailbox-list.ts"
@@ -14,7 +14,15 @@ import { renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
 import { open, type Session, type Settings } from "./session.ts"
 import { makeStepPanel } from "./step.ts"
 import { makeTracePanel } from "./trace-panel.ts"
+import { makeBytesView } from "./bytes-view.ts"
+import { type Login, makePlaygroundPanel, STALL_TIMEOUT } from "./playground/panel.ts"
+import type { Switches } from "./playground/protocol.ts"
+import { playground } from "./playground/transport.ts"
+import { makeRecorder, type Recorded } from "./recorder.ts"
+import { makeLoadCard, makeReplayView, toFile } from "./replay.ts"
+import { makeTour } from "./tour.ts"
 import "./styles.css"
+import "./teach.css"
 
 const byId = (id: string): HTMLElement => {
   const el = document.getElementById(id)
@@ -28,7 +36,26 @@ const stateBadge = byId("state-badge")
 
 // ── Trace, diagram, step mode ─────────────────────────────────────────────────────────
 const diagram = makeDiagram()
-const trace = makeTracePanel(diagram)
+// The recording behind the bytes view, the export and replay (recorder.ts).
+const recorder = makeRecorder()
+const bytesView = makeBytesView()
+const entryOf = new WeakMap<TraceEvent, Recorded>()
+const rowOf = new WeakMap<TraceEvent, HTMLElement>()
+const trace = makeTracePanel(diagram, {
+  onClear: () => recorder.clear(),
+  decorate: (event, row) => {
+    rowOf.set(event, row)
+    const entry = entryOf.get(event)
+    if (entry?.wire === undefined) return
+    const what = event._tag === "Sent" ? event.line : event._tag === "Received" ? event.line : event._tag === "Body" ? `the ${event.command} body` : "unframed bytes"
+    // The word is drawn by CSS: the row's text (the filter, copies of the trace) stays the line.
+    row.append(h("button", { type: "button", class: "bytes-button", "aria-label": `Bytes of ${what}`, title: "Show the bytes on the wire" }))
+    row.lastElementChild?.addEventListener("click", () => {
+      bytesView.show(entry)
+      document.getElementById("bytes-title")?.focus()
+    })
+  }
+})
 let session: Session | undefined
 let settings: Settings | undefined
 /** Lines traced since the user asked to quit or disconnect, to report truthfully what was sent. */
@@ -36,14 +63,26 @@ let ending: Array<TraceEvent> | undefined
 let ended = false
 
 const context = () => settings ?? { bridgeUrl: defaults.bridgeUrl, host: defaults.host, port: defaults.port }
-const step = makeStepPanel(diagram, { state: trace.state, session: () => session, context })
+const step = makeStepPanel(diagram, { state: trace.state, session: () => session, context, events: () => recorder.entries().map((e) => e.event) })
 replace(traceHost,
   trace.element,
   h("details", { class: "diagram-wrap", open: true },
     h("summary", {}, h("h3", {}, "Session state")),
-    h("div", { class: "diagram-inner" }, diagram.element, step.element)))
+    h("div", { class: "diagram-inner" }, diagram.element, step.element)),
+  bytesView.element,
+  h("div", { class: "buttons session-file" },
+    h("button", {
+      type: "button",
+      class: "small",
+      onclick: () => {
+        const first = recorder.entries()[0]?.event.at ?? Date.now()
+        const name = `pop3-session-${new Date(first).toISOString().replace(/[:.]/g, "-").slice(0, 19)}.json`
+        download(name, JSON.stringify(toFile(recorder.entries()), null, 1), "application/json")
+      }
+    }, "Export session (.json)")))
 
 const tracer = (event: TraceEvent) => {
+  entryOf.set(event, recorder.record(event))
   trace.tracer(event)
   ending?.push(event)
   // The server (or the network) ended the session on its own.
@@ -75,10 +114,62 @@ const explainer = h("section", { class: "explainer card", "aria-labelledby": "ex
     h("li", {}, h("code", {}, "LIST"), ", ", h("code", {}, "UIDL"), ", then ", h("code", {}, "TOP n 0"), " for every header — pipelined when the server announces PIPELINING.")),
   h("p", { class: "muted" }, "Every line appears in the protocol trace as it happens, and the diagram follows the session's state."))
 
+// ── Playground, replay, tour ─────────────────────────────────────────────────────────
+/** The playground's login: the sample mailbox's user, USER/PASS (nothing leaves the page). */
+const playgroundSettings = (switches: Switches, login: Login): Settings => ({
+  bridgeUrl: "",
+  host: "playground",
+  port: 110,
+  tls: "implicit",
+  user: "demo",
+  password: login.password,
+  mechanism: login.mechanism,
+  allowPlaintext: false,
+  timeout: switches.stallAfterCommands !== undefined ? STALL_TIMEOUT : 30
+})
+const playgroundPanel = makePlaygroundPanel(
+  (switches, login) => void connect(playgroundSettings(switches, login), switches),
+  () => {
+    playground.reset()
+    say("The playground's sample mailbox is back to its 14 messages.")
+  })
+const replayMode = (entries: Array<Recorded>) => {
+  session = undefined
+  for (const e of entries) entryOf.set(e.event, e)
+  let shown = 0
+  const view = makeReplayView(entries, (n) => {
+    // One step forward feeds one event; any other move starts the trace again.
+    if (n !== shown + 1) trace.reset()
+    for (const e of entries.slice(n === shown + 1 ? shown : 0, n)) trace.tracer(e.event)
+    shown = n
+    bytesView.show(entries[n - 1])
+  }, () => {
+    trace.reset()
+    bytesView.show(undefined)
+    showForm()
+  })
+  replace(workspace, view.element)
+  window.scrollTo({ top: 0 })
+  view.focus()
+  say(`Replaying a recorded session of ${entries.length} trace events.`)
+}
+const tour = makeTour({
+  trace,
+  tracer: (event) => tracer(event),
+  rowOf: (event) => rowOf.get(event),
+  transport: () => {
+    recorder.tapping(true)
+    return playground.layer({}, recorder.serverBytes)
+  },
+  showBytes: (event) => bytesView.show(entryOf.get(event)),
+  leave: () => showForm()
+})
+
 const showForm = (notice?: HTMLElement) => {
   session = undefined
-  replace(workspace, notice ?? null, h("div", { class: "connect-view" }, form.element, explainer))
+  replace(workspace, notice ?? null, h("div", { class: "connect-view" }, form.element, h("div", { class: "connect-side" }, playgroundPanel.element, tour.card, makeLoadCard(replayMode), explainer)))
   form.busy(false)
+  playgroundPanel.busy(false)
   if (notice !== undefined) {
     // Keyboard and screen-reader users land on the outcome; everyone sees it at the top.
     notice.tabIndex = -1
@@ -87,19 +178,24 @@ const showForm = (notice?: HTMLElement) => {
   }
 }
 
-const connect = async (s: Settings) => {
+const connect = async (s: Settings, switches?: Switches) => {
   settings = s
   form.busy(true)
+  playgroundPanel.busy(true)
   form.showError(undefined)
-  say(`Connecting to ${s.host}:${s.port} through the bridge at ${displayBridgeUrl(s.bridgeUrl)}…`)
+  playgroundPanel.showError(undefined)
+  say(switches !== undefined ? "Starting a session with the playground server in this page…" : `Connecting to ${s.host}:${s.port} through the bridge at ${displayBridgeUrl(s.bridgeUrl)}…`)
   ended = false
   ending = undefined
+  recorder.tapping(switches !== undefined)
   try {
-    session = await open(s, tracer)
+    session = await open(s, tracer, switches !== undefined ? playground.layer(switches, recorder.serverBytes) : undefined)
   } catch (error) {
     const e = explain(error, s)
     form.busy(false)
-    form.showError(e)
+    playgroundPanel.busy(false)
+    if (switches !== undefined) playgroundPanel.showError(e)
+    else form.showError(e)
     say(`Not connected: ${e.title}.`)
     return
   }
@@ -255,7 +351,7 @@ const showMailbox = (current: Session, s: Settings) => {
   refreshBar()
   document.getElementById("mailbox-title")?.focus({ preventScroll: true })
   window.scrollTo({ top: 0 })
-  say(`Logged in as ${s.user} on ${s.host}:${s.port}. ${current.secure ? "Encrypted end to end (TLS from the bridge to the server, and a bridge on this machine or wss:)." : "Not encrypted end to end."}`)
+  say(s.host === "playground" ? `Logged in as ${s.user} on the playground server, which runs in this page: nothing goes over the network.` : `Logged in as ${s.user} on ${s.host}:${s.port}. ${current.secure ? "Encrypted end to end (TLS from the bridge to the server, and a bridge on this machine or wss:)." : "Not encrypted end to end."}`)
 
   // LIST for sizes, UIDL for IDs (optional in RFC 1939), then TOP n 0 for every header.
   void guard(async () => {
@@ -319,7 +415,17 @@ const lost = async (cause: string) => {
   const current = session
   if (current === undefined) return
   await current.disconnect().catch(() => {})
-  const text = `The connection ended (${cause}). Nothing marked for deletion was removed: the server only removes messages after QUIT.`
+  // A command still waiting for its answer: the server went quiet and the library's time
+  // limit ended the connection (a timed-out connection is never reused).
+  const events = recorder.entries().map((e) => e.event)
+  const lastSent = events.findLast((e) => e._tag === "Sent")
+  const closedAt = events.findLast((e) => e._tag === "StateChanged" && e.to === "CLOSED")?.at
+  const limit = settings?.timeout
+  const timedOut = lastSent?._tag === "Sent" && limit !== undefined && closedAt !== undefined &&
+    closedAt - lastSent.at >= limit * 1000 * 0.9 &&
+    !events.slice(events.indexOf(lastSent)).some((e) => e._tag === "Received" && e.command === lastSent.line)
+  const why = timedOut ? ` ${lastSent.line} got no answer within ${limit} s, so the library gave the connection up.` : ""
+  const text = `The connection ended (${cause}).${why} Nothing marked for deletion was removed: the server only removes messages after QUIT.`
   say("Not connected.")
   showForm(h("div", { class: "notice warn card", role: "alert" }, h("p", {}, text)))
 }

@@ -10,7 +10,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { collect, connect, type Greeting, type Mailbox, type Message, type Pop3Error, type TraceEvent } from "pop3-everywhere"
+import type * as Layer from "effect/Layer"
+import { collect, connect, type Greeting, type Mailbox, type Message, type Pop3Error, type TraceEvent, type Transport } from "pop3-everywhere"
 import * as WebSocketTransport from "pop3-everywhere/websocket"
 import type { Defaults } from "./config.ts"
 
@@ -48,10 +49,13 @@ const run = async <A>(effect: Effect.Effect<A, Pop3Error>): Promise<A> => {
   throw failure !== undefined ? failure.error : Cause.squash(exit.cause)
 }
 
-/** Connects through the bridge and logs in; on any failure the connection is closed again. */
-export const open = async (settings: Settings, trace: (event: TraceEvent) => void): Promise<Session> => {
+/**
+ * Connects through the bridge (or the given transport: the playground's) and logs in; on
+ * any failure the connection is closed again.
+ */
+export const open = async (settings: Settings, trace: (event: TraceEvent) => void, via?: Layer.Layer<Transport>): Promise<Session> => {
   const scope = await Effect.runPromise(Scope.make())
-  const transport = WebSocketTransport.layerGlobal(settings.bridgeUrl)
+  const transport = via ?? WebSocketTransport.layerGlobal(settings.bridgeUrl)
   let closed = false
   const close = async (exit: Exit.Exit<unknown, unknown>) => {
     if (closed) return

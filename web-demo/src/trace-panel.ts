@@ -14,11 +14,20 @@ export interface TracePanel {
   /** The state the last StateChanged event reported. */
   readonly state: () => State | undefined
   readonly onStateChange: (listener: (state: State | undefined) => void) => void
+  /** Empties the panel and the diagram, as before the first session (replay starts here). */
+  readonly reset: () => void
+}
+
+export interface TracePanelOptions {
+  /** Called with each row as it is shown, to add controls (the bytes view's button). */
+  readonly decorate?: (event: TraceEvent, row: HTMLElement) => void
+  /** Called when the user clears the trace (not on reset), to forget the recording too. */
+  readonly onClear?: () => void
 }
 
 const stamp = (at: number, start: number) => `+${((at - start) / 1000).toFixed(3)}s`
 
-export const makeTracePanel = (diagram: Diagram): TracePanel => {
+export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}): TracePanel => {
   const events: Array<TraceEvent> = []
   const waiting: Array<TraceEvent> = []
   const glossed = new Set<string>()
@@ -27,8 +36,11 @@ export const makeTracePanel = (diagram: Diagram): TracePanel => {
   let sessions = 0
   let paused = false
   let current: State | undefined
+  let transport = ""
 
-  const log = h("ol", { class: "trace-log", role: "log", "aria-live": "off", "aria-label": "Protocol lines", tabindex: 0 })
+  // A list (its rows are list items) inside the log region: role="log" on the <ol> itself
+  // would take away its list semantics.
+  const log = h("ol", { class: "trace-log", "aria-label": "Protocol lines", tabindex: 0 })
   const empty = h("p", { class: "trace-empty" }, "Connect to see every command the client sends (C:) and every line the server answers (S:).")
   const pausedNote = h("p", { class: "trace-paused", hidden: true, role: "status" })
   const filter = h("input", { type: "search", id: "trace-filter", placeholder: "e.g. RETR or -ERR", autocomplete: "off", spellcheck: "false" })
@@ -37,9 +49,15 @@ export const makeTracePanel = (diagram: Diagram): TracePanel => {
   const exportButton = h("button", { type: "button", class: "small" }, "Export .txt")
   const explainBox = h("input", { type: "checkbox", id: "trace-explain", checked: true })
 
+  // The filter looks at the protocol line, not at the explanations under it.
+  const lineText = (row: HTMLElement) => {
+    const copy = row.cloneNode(true) as HTMLElement
+    for (const gloss of copy.querySelectorAll(".gloss")) gloss.remove()
+    return copy.textContent ?? ""
+  }
   const matches = (row: HTMLElement) => {
     const q = filter.value.trim().toLowerCase()
-    return q === "" || (row.textContent ?? "").toLowerCase().includes(q)
+    return q === "" || lineText(row).toLowerCase().includes(q)
   }
   const applyFilter = () => {
     for (const row of log.children) (row as HTMLElement).hidden = !matches(row as HTMLElement)
@@ -59,20 +77,30 @@ export const makeTracePanel = (diagram: Diagram): TracePanel => {
       case "Connecting":
         return row("note", event.at, "··", "note", `Connecting to ${event.host}:${event.port} (TLS: ${event.tls}, transport: ${event.transport})`)
       case "Connected":
-        return row("note", event.at, "··", "note", "WebSocket to the bridge open; the bridge now connects to the mail server")
+        return row("note", event.at, "··", "note", transport === "memory"
+          ? "Connected to the playground server in this page's Web Worker (no network)"
+          : "WebSocket to the bridge open; the bridge now connects to the mail server")
       case "TlsEstablished":
         return row("note", event.at, "··", "note", "TLS established")
       case "Sent": {
         const name = commandOf(event.line)
         const gloss = name !== undefined && explainBox.checked && !glossed.has(name)
         if (gloss) glossed.add(name)
+        // Annotations for what a newcomer would not guess, once each.
+        const note = !explainBox.checked ? undefined
+          : name === "CAPA" && current === "TRANSACTION" ? once("capa-again", "Asked again after login: a server may announce more, or other, capabilities once it knows who you are (RFC 2449 §5).")
+          : name === "APOP" ? once("apop-digest", "The digest is masked too: it is not the password, but with it and the greeting's timestamp anyone can test password guesses offline.")
+          : undefined
         return row("client", event.at, "C:", "client", h("code", {}, event.line),
-          gloss ? h("span", { class: "gloss" }, glossary[name].line) : null)
+          gloss ? h("span", { class: "gloss" }, glossary[name].line) : null,
+          note !== undefined ? h("span", { class: "gloss" }, note) : null)
       }
       case "Received": {
         const kind = event.line.startsWith("-ERR") ? "server err" : "server"
+        const timestamp = event.command === undefined && explainBox.checked ? /<[^<>\s]+@[^<>\s]+>/.exec(event.line)?.[0] : undefined
         return row(kind, event.at, "S:", "server", h("code", {}, event.line),
-          event.latency !== undefined ? h("span", { class: "latency", title: `answer to ${event.command ?? ""}` }, millis(event.latency)) : null)
+          event.latency !== undefined ? h("span", { class: "latency", title: `answer to ${event.command ?? ""}` }, millis(event.latency)) : null,
+          timestamp !== undefined ? h("span", { class: "gloss" }, `${timestamp} is the greeting's timestamp: APOP sends MD5(timestamp + password) instead of the password (RFC 1939 §7).`) : null)
       }
       case "Body": {
         const name = event.command.split(" ")[0] ?? event.command
@@ -86,19 +114,41 @@ export const makeTracePanel = (diagram: Diagram): TracePanel => {
         return row("state", event.at, "→", "state change",
           h("span", { class: "chip" }, event.from), " → ", h("span", { class: "chip now" }, event.to), h("span", { class: "cause" }, ` ${event.cause}`))
       case "Closed":
-        return row("note", event.at, "··", "note", `Closed: ${event.reason}`)
+        return row("note", event.at, "··", "note", event.reason === "scope closed after a failure"
+          ? "Closed: the session did not end normally (a Disconnect, a refused login or an error), so the library made sure nothing was deleted — RSET before QUIT when logged in"
+          : `Closed: ${event.reason}`)
     }
   }
 
+  const notes = new Set<string>()
+  const once = (key: string, text: string): string | undefined => {
+    if (notes.has(key)) return undefined
+    notes.add(key)
+    return text
+  }
+  /** Commands sent since the last answer: more than two is a pipelined burst. */
+  let inFlight = 0
+
   const show = (event: TraceEvent) => {
     const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40
+    if (event._tag === "Sent") inFlight++
+    if (event._tag === "Received" && event.command !== undefined) {
+      if (inFlight > 2 && explainBox.checked) {
+        log.append(row("note burst", event.at, "··", "note",
+          `Pipelining: the ${inFlight} commands above went out together, without waiting (RFC 2449 §6.6). The answers come back in order, so each one's time includes the answers before it — queueing, not a slow server.`))
+      }
+      inFlight = 0
+    }
+    if (event._tag === "Connecting") inFlight = 0
     if (event._tag === "Connecting") {
+      transport = event.transport
       sessions += 1
       start = event.at
       if (log.children.length > 0) log.append(h("li", { class: "trace-row separator", "aria-hidden": "true" }, h("span", {}, `session ${sessions}`)))
     }
     const el = render(event)
     if (el === undefined) return
+    options.decorate?.(event, el)
     el.hidden = !matches(el)
     log.append(el)
     empty.hidden = true
@@ -131,13 +181,19 @@ export const makeTracePanel = (diagram: Diagram): TracePanel => {
     pausedNote.textContent = "Paused — new lines wait here until you resume."
     if (!paused) for (const e of waiting.splice(0)) show(e)
   })
-  clear.addEventListener("click", () => {
+  const forget = () => {
+    notes.clear()
+    inFlight = 0
     events.length = 0
     waiting.length = 0
     glossed.clear()
     replace(log)
     empty.hidden = false
     if (paused) pausedNote.textContent = "Paused — new lines wait here until you resume."
+  }
+  clear.addEventListener("click", () => {
+    forget()
+    options.onClear?.()
   })
   exportButton.addEventListener("click", () => {
     const first = events[0]?.at ?? Date.now()
@@ -162,11 +218,17 @@ export const makeTracePanel = (diagram: Diagram): TracePanel => {
     ),
     pausedNote,
     empty,
-    log
+    h("div", { class: "trace-log-region", role: "log", "aria-live": "off", "aria-label": "Protocol trace log" }, log)
   )
   return {
     element,
     tracer,
+    reset: () => {
+      forget()
+      sessions = 0
+      start = 0
+      setState(undefined)
+    },
     state: () => current,
     onStateChange: (listener) => void listeners.push(listener)
   }

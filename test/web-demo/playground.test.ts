@@ -1,0 +1,436 @@
+// The demo as a static site (built by `npm run build`'s buildDemo, served by a plain node:http
+// file server under a strict CSP — no inline script, Worker from 'self', connect-src 'none';
+// no bridge, no dev POP3 server, no Vite) in Debian's Chromium: the Playground
+// runs the dev server in a Worker, opens no WebSocket and sends no request off the site;
+// its misbehaviour switches; the bytes view (CR LF, dot-stuffing); export and replay with
+// no secret in the file; the guided tour with the keyboard alone.
+import { createHash } from "node:crypto"
+import { readdir, readFile } from "node:fs/promises"
+import { join } from "node:path"
+import type { Page } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
+import { requireService } from "../support/require-service.ts"
+import { poll, row, screenshot, traceLines, waitForMailbox, waitForTrace } from "./helpers.ts"
+import { serveStaticSite, type StaticSite, STRICT_CSP } from "./static-site.ts"
+
+const available = requireService("Chromium", chromiumAvailable())
+const SECRET = "s3cret-Hunter2"
+const BUNDLE_SECRET = "bundle-s3cret-Pw9"
+
+/** The bytes of a hex dump (offset, 8 bytes in hex, ASCII per row), as hex strings. */
+const dumped = (dump: string) => dump.split("\n").flatMap((row) => row.slice(8, 8 + 23).trim().split(" ")).filter((b) => /^[0-9a-f]{2}$/.test(b))
+
+interface Opened {
+  readonly page: Page
+  readonly problems: Array<string>
+  readonly sockets: Array<string>
+  readonly offSite: Array<string>
+}
+
+describe.skipIf(!available)("the static site's Playground", () => {
+  let site: StaticSite | undefined
+  let chromium: LaunchedChromium | undefined
+
+  beforeAll(async () => {
+    // A password in the build's environment (npm start prefills the form from it) must not
+    // reach the published bundle.
+    const saved = process.env["VITE_POP3_PASSWORD"]
+    process.env["VITE_POP3_PASSWORD"] = BUNDLE_SECRET
+    try {
+      site = await serveStaticSite({ headers: { "content-security-policy": STRICT_CSP } })
+    } finally {
+      if (saved === undefined) delete process.env["VITE_POP3_PASSWORD"]
+      else process.env["VITE_POP3_PASSWORD"] = saved
+    }
+    chromium = await launchChromium()
+  })
+
+  it("builds a static site whose bundle holds no password from the environment", async () => {
+    const files = await readdir(site!.dir, { recursive: true, withFileTypes: true })
+    const texts = await Promise.all(files.filter((f) => f.isFile()).map((f) => readFile(join(f.parentPath, f.name), "latin1")))
+    expect(texts.length).toBeGreaterThan(2)
+    for (const text of texts) expect(text).not.toContain(BUNDLE_SECRET)
+    // The playground's Worker is a file of its own (CSP: worker-src 'self'), not a blob or inline.
+    expect(files.some((f) => /^worker-.*\.js$/.test(f.name))).toBe(true)
+  })
+  afterAll(async () => {
+    await chromium?.close()
+    await site?.close()
+  })
+
+  const open = async (): Promise<Opened> => {
+    const page = await chromium!.context.newPage()
+    const problems: Array<string> = []
+    const sockets: Array<string> = []
+    const offSite: Array<string> = []
+    page.on("console", (m) => {
+      if (m.type() === "error" || m.type() === "warning") problems.push(`console.${m.type()}: ${m.text()}`)
+    })
+    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`))
+    page.on("websocket", (ws) => sockets.push(ws.url()))
+    page.on("request", (r) => {
+      if (!r.url().startsWith(site!.url) && !/^(blob|data):/.test(r.url())) offSite.push(r.url())
+    })
+    page.on("worker", (w) => w.on("console", (m) => problems.push(`worker console.${m.type()}: ${m.text()}`)))
+    await page.goto(site!.url)
+    await page.getByRole("button", { name: /Playground/ }).waitFor()
+    return { page, problems, sockets, offSite }
+  }
+
+  const startPlayground = async (page: Page, options: { switches?: ReadonlyArray<RegExp>; password?: string; mechanism?: string } = {}) => {
+    for (const s of options.switches ?? []) await page.getByRole("checkbox", { name: s }).check()
+    if (options.password !== undefined) await page.getByLabel("Playground password").fill(options.password)
+    if (options.mechanism !== undefined) await page.getByLabel("Login with").selectOption(options.mechanism)
+    await page.getByRole("button", { name: /Playground/ }).click()
+  }
+
+  it("runs a whole session with no bridge, no server and no WebSocket", async () => {
+    const { page, problems, sockets, offSite } = await open()
+    // The CSP is in force: an inline script does not run (Chromium logs the refusal).
+    expect(await page.evaluate(() => {
+      const script = document.createElement("script")
+      script.textContent = "document.body.dataset.inline = 'ran'"
+      document.head.append(script)
+      return document.body.dataset["inline"] ?? "refused"
+    })).toBe("refused")
+    await poll(() => problems.some((p) => /Content Security Policy/.test(p))).toBe(true)
+    problems.length = 0
+    await screenshot(page, "pg-01-start")
+    await startPlayground(page)
+    const rows = await waitForMailbox(page, 14)
+    expect(rows.join("\n")).toContain("Lines that start with a dot")
+    const lines = await traceLines(page)
+    expect(lines.some((l) => / C: USER demo/.test(l))).toBe(true)
+    expect(lines.some((l) => / C: PASS \*\*\*\*/.test(l))).toBe(true)
+    expect(lines.some((l) => /playground server in this page's Web Worker/.test(l))).toBe(true)
+    await poll(() => page.locator(".state-badge").innerText()).toBe("TRANSACTION")
+    await screenshot(page, "pg-02-mailbox")
+    await page.getByRole("button", { name: /^Quit/ }).click()
+    await waitForTrace(page, /AUTHORIZATION|UPDATE → CLOSED|CLOSED/)
+    // Clearing the trace forgets the recording too: the export is then empty.
+    await page.getByRole("button", { name: "Clear" }).click()
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export session (.json)" }).click()])
+    expect((JSON.parse(await readFile(await download.path(), "utf8")) as { entries: Array<unknown> }).entries).toEqual([])
+    expect(sockets).toEqual([])
+    expect(offSite).toEqual([])
+    expect(problems).toEqual([])
+    await page.close()
+  })
+
+  /** The wire text of the bytes view's column named `caption`, one string per line. */
+  const column = (page: Page, caption: string) =>
+    page.locator(".wire-col", { has: page.getByText(caption, { exact: true }) }).locator(".wire-row").evaluateAll((rows) => rows.map((r) => (r.textContent ?? "").replace(/\n$/, "")))
+
+  it("shows the exact bytes of a line (CR LF visible, hex) and of RETR 12's body, stuffed beside unstuffed", async () => {
+    const { page, problems } = await open()
+    await startPlayground(page)
+    await waitForMailbox(page, 14)
+    // The greeting: "+OK …" then CR LF, as text and as hex.
+    await page.getByRole("button", { name: /^Bytes of \+OK POP3 dev server ready/ }).click()
+    const view = page.locator(".bytes-view")
+    await expect.poll(() => view.locator(".wire-text").innerText()).toMatch(/^\+OK POP3 dev server ready <[^>]+>CRLF\s*$/)
+    const hex = dumped(await view.locator(".wire-hex pre").innerText())
+    expect(hex.slice(0, 4)).toEqual(["2b", "4f", "4b", "20"]) // "+OK "
+    expect(hex.slice(-2)).toEqual(["0d", "0a"])
+    // PASS: masked, never the password's bytes.
+    await page.getByRole("button", { name: "Bytes of PASS ****" }).click()
+    await expect.poll(() => view.innerText()).toContain("held a secret")
+    expect(await view.locator(".wire-text").innerText()).toMatch(/^PASS \*\*\*\*CRLF/)
+
+    await row(page, 12).click()
+    await waitForTrace(page, /S: .*RETR body/)
+    await page.getByRole("button", { name: "Bytes of the RETR 12 body" }).click()
+    const sent = await column(page, "As sent (dot-stuffed)")
+    const kept = await column(page, "The message (unstuffed)")
+    expect(sent).toContain("..hiddenCRLF")
+    expect(sent).toContain("...CRLF")
+    expect(sent).toContain("..CRLF") // the message's line "." stuffed
+    expect(sent.at(-1)).toBe(".CRLF") // the terminator
+    expect(kept).toContain(".hiddenCRLF")
+    expect(kept).not.toContain("..hiddenCRLF")
+    // Line by line: the message is the body without its terminator, one leading dot fewer.
+    expect(kept).toHaveLength(sent.length - 1)
+    expect(kept.map((l) => (l.startsWith(".") ? `.${l}` : l))).toEqual(sent.slice(0, -1))
+    expect(await page.locator(".wire-row.dotted").count()).toBeGreaterThan(0)
+    await page.locator(".bytes-view").scrollIntoViewIfNeeded()
+    await screenshot(page, "pg-03-bytes-dot-stuffing")
+    await page.getByRole("button", { name: /^Quit/ }).click()
+    expect(problems).toEqual([])
+    await page.close()
+  })
+
+  it("exports a session with no secret in it, and replays it forward and back with no server", async () => {
+    const { page, problems, sockets } = await open()
+    // Two refused logins with a distinctive password, USER/PASS and APOP, then a good one.
+    await startPlayground(page, { password: SECRET })
+    await page.locator(".playground .teach-error").getByText(/refused|Authentication|password/i).first().waitFor()
+    await startPlayground(page, { password: SECRET, mechanism: "apop" })
+    await waitForTrace(page, /C: APOP demo \*\*\*\*/)
+    await page.locator(".playground .teach-error").waitFor()
+    await startPlayground(page, { password: "demo", mechanism: "user" })
+    await waitForMailbox(page, 14)
+    await row(page, 12).click()
+    await waitForTrace(page, /S: .*RETR body/)
+    await page.getByRole("button", { name: /^Quit/ }).click()
+    await page.getByRole("button", { name: /Playground/ }).waitFor()
+    const live = await traceLines(page)
+
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export session (.json)" }).click()])
+    const path = await download.path()
+    const text = await readFile(path, "utf8")
+    const file = JSON.parse(text) as { format: string; entries: Array<{ event: { _tag: string; line?: string; at: number }; wire?: { from: string; base64: string } }> }
+    expect(file.format).toBe("pop3-everywhere-session")
+    // No secret, in any spelling: as text, base64, hex; not the APOP digest either.
+    const greetings = file.entries.filter((e) => e.event._tag === "Received" && e.event.line?.startsWith("+OK POP3 dev server ready"))
+    const digests = greetings.map((g) => createHash("md5").update(`${/<[^>]+>/.exec(g.event.line ?? "")![0]}${SECRET}`).digest("hex"))
+    const forbidden = [SECRET, Buffer.from(SECRET).toString("base64"), Buffer.from(SECRET).toString("hex"), "PASS demo", ...digests]
+    const wireText = file.entries.flatMap((e) => (e.wire === undefined ? [] : [Buffer.from(e.wire.base64, "base64").toString("latin1")])).join("\n")
+    for (const secret of forbidden) {
+      expect(text).not.toContain(secret)
+      expect(wireText).not.toContain(secret)
+    }
+    // Client bytes are not in the file at all; the events carry the redacted lines.
+    expect(file.entries.every((e) => e.wire === undefined || e.wire.from === "S")).toBe(true)
+    expect(file.entries.filter((e) => e.event._tag === "Sent" && /^(PASS|APOP)/.test(e.event.line ?? "")).map((e) => e.event.line))
+      .toEqual(["PASS ****", "APOP demo ****", "PASS ****"])
+    // Timings: every event keeps its time, in order.
+    const times = file.entries.map((e) => e.event.at)
+    expect(times).toEqual([...times].sort((a, b) => a - b))
+
+    // Replay: load it back; forward and back, the trace and the diagram follow.
+    await page.locator("#replay-file").setInputFiles(path)
+    await page.getByRole("heading", { name: "Replay of a recorded session" }).waitFor()
+    expect(await traceLines(page)).toEqual([])
+    const forward = page.getByRole("button", { name: "Forward ▶" })
+    await forward.click()
+    await forward.click()
+    await poll(async () => (await traceLines(page)).length).toBe(2)
+    expect((await traceLines(page))[0]).toMatch(/Connecting to playground:110/)
+    await forward.press("ArrowRight")
+    await poll(async () => (await traceLines(page)).length).toBe(3)
+    await page.getByRole("button", { name: "◀ Back" }).click()
+    await poll(async () => (await traceLines(page)).length).toBe(2)
+    await page.getByRole("button", { name: "To the end" }).click()
+    await poll(() => traceLines(page)).toEqual(live)
+    expect(await page.locator(".replay-position").innerText()).toMatch(new RegExp(`^Step ${file.entries.length} of ${file.entries.length}`))
+    // Step back to the RETR 12 body: the bytes view shows it from the recording.
+    const body = file.entries.findIndex((e) => e.event._tag === "Body" && (e.event as { command?: string }).command === "RETR 12")
+    await page.getByRole("button", { name: "To the start" }).click()
+    for (let i = 0; i <= body; i++) await forward.press("ArrowRight")
+    await poll(() => page.locator(".replay-position").innerText()).toMatch(/the RETR 12 body/)
+    expect(await column(page, "As sent (dot-stuffed)")).toContain("..hiddenCRLF")
+    await poll(() => page.locator(".state-badge").innerText()).toBe("TRANSACTION")
+    await screenshot(page, "pg-04-replay")
+    // Played with its recorded pauses, it reaches the end by itself.
+    await page.getByRole("button", { name: "Play at recorded speed" }).click()
+    // (Pauses are capped at 1.5 s each; the wait allows for all of them.)
+    await expect.poll(() => page.locator(".replay-position").innerText(), { timeout: 90_000 }).toMatch(new RegExp(`^Step ${file.entries.length} of ${file.entries.length}`))
+    await poll(() => traceLines(page)).toEqual(live)
+    expect(sockets).toEqual([])
+    expect(problems).toEqual([])
+    await page.close()
+  })
+
+  describe("misbehaviour switches", () => {
+    it("-ERR [IN-USE] and [LOGIN-DELAY]: the login is refused with the response code, in the trace and in the card", async () => {
+      const { page, problems } = await open()
+      await startPlayground(page, { switches: [/IN-USE/] })
+      await waitForTrace(page, /S: -ERR \[IN-USE\]/)
+      await page.locator(".playground .teach-error").waitFor()
+      await screenshot(page, "pg-05-in-use")
+      await page.getByRole("checkbox", { name: /IN-USE/ }).uncheck()
+      await startPlayground(page, { switches: [/LOGIN-DELAY/] })
+      await waitForTrace(page, /S: -ERR \[LOGIN-DELAY\]/)
+      expect((await traceLines(page)).some((l) => /LOGIN-DELAY 300/.test(l)) || (await page.locator(".trace-log").innerText()).includes("LOGIN-DELAY")).toBe(true)
+      await page.locator(".playground .teach-error").waitFor()
+      expect(await page.locator(".playground .teach-error").innerText()).not.toBe("")
+      expect(problems).toEqual([])
+      await page.close()
+    })
+
+    it("bare LF: the client copes, and the bytes view shows LF without CR", async () => {
+      const { page, problems } = await open()
+      await startPlayground(page, { switches: [/Bare LF/] })
+      await waitForMailbox(page, 14)
+      await page.getByRole("button", { name: /^Bytes of \+OK POP3 dev server ready/ }).click()
+      await poll(() => page.locator(".bytes-view .wire-text").innerText()).toMatch(/>LFbare LF\s*$/)
+      const hex = dumped(await page.locator(".bytes-view .wire-hex pre").innerText())
+      expect(hex.at(-1)).toBe("0a")
+      expect(hex).not.toContain("0d")
+      await page.getByRole("button", { name: /^Quit/ }).click()
+      expect(problems).toEqual([])
+      await page.close()
+    })
+
+    it("no dot-stuffing: message 12's lone \".\" line ends the body early and what follows breaks the framing", async () => {
+      const { page } = await open()
+      await startPlayground(page, { switches: [/No dot-stuffing/] })
+      await waitForMailbox(page, 14)
+      await row(page, 12).click()
+      await waitForTrace(page, /S: .*RETR body/)
+      // The body the client kept ends at the message's own "." line.
+      await page.getByRole("button", { name: "Bytes of the RETR 12 body" }).click()
+      const sent = await column(page, "As sent (dot-stuffed)")
+      expect(sent.at(-1)).toBe(".CRLF")
+      expect(sent.join("")).toContain("client must strip exactly one")
+      expect(sent.join("")).not.toContain("hidden")
+      // The rest of the message waits where the next status line should be: the next
+      // command's answer is read from it, and the client stops with a protocol error.
+      await row(page, 1).click()
+      await waitForTrace(page, /→ (ERROR|CLOSED)/)
+      await page.getByText(/connection ended|protocol/i).first().waitFor()
+      await screenshot(page, "pg-06-no-dot-stuffing")
+      await page.close()
+    })
+
+    it("connection dropped mid-body: the session ends, nothing is deleted, and the half body is in the bytes view", async () => {
+      const { page } = await open()
+      await startPlayground(page, { switches: [/dropped mid-body/] })
+      await page.getByText(/The connection ended/).waitFor({ timeout: 30_000 })
+      expect(await page.locator(".notice").innerText()).not.toContain("got no answer") // a drop, not a timeout
+      await page.getByRole("button", { name: "Bytes of unframed bytes" }).first().click()
+      await poll(() => page.locator(".bytes-view").innerText()).toContain("never read as a complete line or body")
+      await screenshot(page, "pg-07-dropped")
+      await page.close()
+    })
+
+    it("a stall: the client times out waiting and says so", async () => {
+      const { page } = await open()
+      await startPlayground(page, { switches: [/A stall/] })
+      await waitForTrace(page, /C: LIST/)
+      // LIST gets no answer; after the 5 s limit the library gives the connection up.
+      await waitForTrace(page, /TRANSACTION → CLOSED/)
+      const lines = await traceLines(page)
+      expect(lines.slice(lines.findIndex((l) => / C: LIST/.test(l)) + 1).filter((l) => / S: /.test(l))).toEqual([])
+      await page.getByText(/The connection ended/).waitFor()
+      expect(await page.locator(".notice").innerText()).toContain("LIST got no answer within 5 s, so the library gave the connection up.")
+      await screenshot(page, "pg-08-stall")
+      await page.close()
+    })
+
+    it("wrong LIST sizes: LIST announces fewer octets than RETR delivers", async () => {
+      const { page } = await open()
+      await startPlayground(page, { switches: [/Wrong LIST sizes/] })
+      await waitForMailbox(page, 14)
+      const listed = Number(/(\d+) B/.exec(await row(page, 1).innerText())?.[1])
+      await row(page, 1).click()
+      await waitForTrace(page, /S: .*RETR body/)
+      const body = (await traceLines(page)).find((l) => /RETR body/.test(l)) ?? ""
+      const got = Number(/RETR body · (\d+) B/.exec(body)?.[1])
+      expect(got).toBeGreaterThan(listed)
+      await page.getByRole("button", { name: /^Quit/ }).click()
+      await page.close()
+    })
+  })
+
+  it("walks the guided tour with the keyboard alone, each step pointing at its trace line and state", async () => {
+    const { page, problems, sockets } = await open()
+    const focused = () => page.evaluate(() => document.activeElement?.textContent ?? "")
+    for (let i = 0; i < 120 && (await focused()) !== "Start the guided tour"; i++) await page.keyboard.press("Tab")
+    expect(await focused()).toBe("Start the guided tour")
+    await page.keyboard.press("Enter")
+    const heading = page.locator("#tour-title")
+    await poll(() => heading.innerText()).toBe("A POP3 session, step by step")
+    const mark = page.locator(".trace-row.tour-mark")
+    const marked = async () => ((await mark.count()) === 1 ? (await mark.innerText()).replace(/\s+/g, " ") : "")
+    const badge = page.locator(".state-badge")
+    const steps: ReadonlyArray<[RegExp, RegExp, string]> = [
+      [/^1\. The greeting/, /S: \+OK POP3 dev server ready/, "AUTHORIZATION"],
+      [/^2\. CAPA/, /S: \+OK Capability list follows/, "AUTHORIZATION"],
+      [/^3\. Login/, /S: \+OK Logged in/, "TRANSACTION"],
+      [/^4\. STAT, LIST and UIDL/, /S: \+OK/, "TRANSACTION"],
+      [/^5\. RETR 12/, /RETR body/, "TRANSACTION"],
+      [/^6\. DELE/, /S: \+OK/, "TRANSACTION"],
+      [/^7\. RSET/, /S: \+OK/, "TRANSACTION"],
+      [/^8\. QUIT/, /S: \+OK dev server signing off/, "CLOSED"]
+    ]
+    for (const [title, line, state] of steps) {
+      expect(await focused()).toMatch(/^Next/)
+      await page.keyboard.press("Enter")
+      await poll(() => heading.innerText()).toMatch(title)
+      await poll(marked).toMatch(line)
+      await poll(() => badge.innerText()).toBe(state)
+      expect(await page.locator(".tour-rfc").innerText()).toMatch(/RFC \d+/)
+      if (/RETR/.test(title.source)) {
+        expect(await column(page, "As sent (dot-stuffed)")).toContain("..hiddenCRLF")
+        await screenshot(page, "pg-09-tour-retr")
+      }
+    }
+    await page.keyboard.press("Enter")
+    await poll(() => heading.innerText()).toBe("The end")
+    // Back, with the keyboard: the QUIT step again, its line marked.
+    await page.keyboard.press("Shift+Tab")
+    expect(await focused()).toBe("Back")
+    await page.keyboard.press("Enter")
+    await poll(() => heading.innerText()).toMatch(/^8\. QUIT/)
+    await poll(marked).toMatch(/signing off/)
+    // The session the tour ran is in the trace, in order.
+    const lines = await traceLines(page)
+    const order = ["C: CAPA", "C: USER demo", "C: PASS \\*\\*\\*\\*", "C: STAT", "C: LIST", "C: UIDL", "C: RETR 12", "C: DELE 1", "C: RSET", "C: QUIT"]
+    const at = order.map((c) => lines.findIndex((l) => new RegExp(` ${c}$`).test(l)))
+    expect(at.every((i) => i >= 0), JSON.stringify(lines)).toBe(true)
+    expect(at).toEqual([...at].sort((a, b) => a - b))
+    expect(lines.some((l) => /TRANSACTION → UPDATE/.test(l))).toBe(true)
+    expect(sockets).toEqual([])
+    expect(problems).toEqual([])
+    await page.close()
+  })
+
+  it("step mode takes arguments, shows the raw reply, and says why a valid command is not sent", async () => {
+    const { page, problems } = await open()
+    await startPlayground(page)
+    await waitForMailbox(page, 14)
+    const input = page.getByLabel("Command", { exact: true })
+    const result = page.locator(".step-result")
+    const help = page.locator(".step-help")
+    await input.fill("LIST 2")
+    await page.getByRole("button", { name: "Send LIST 2" }).click()
+    await poll(() => result.innerText()).toMatch(/^LIST 2: message 2 is /)
+    expect(await page.locator(".step-raw").innerText()).toMatch(/^S: \+OK 2 \d+$/)
+    await input.fill("top 12 3")
+    await page.getByRole("button", { name: "Send TOP 12 3" }).click()
+    await poll(() => result.innerText()).toMatch(/^TOP 12 3: the header of message 12 and 3 body lines/)
+    await input.fill("RETR 99")
+    expect(await result.isHidden()).toBe(true) // the last result went with the last command
+    await page.getByRole("button", { name: "Send RETR 99" }).click()
+    await poll(() => page.locator(".step-raw").innerText().catch(() => "")).toMatch(/^S: -ERR There is no message 99/)
+    await input.fill("DELE 2")
+    await poll(() => help.innerText()).toContain("DELE is valid POP3, but not sent from here because the mailbox list would not know")
+    await input.fill("RSET")
+    await poll(() => help.innerText()).toContain("RSET is valid POP3, but not sent from here")
+    await input.fill("LIST x")
+    await poll(() => help.innerText()).toContain("“x” is not a message number")
+    await input.fill("TOP 12")
+    await poll(() => help.innerText()).toContain("TOP takes 2 numbers: TOP n lines.")
+    await page.getByRole("button", { name: /^Quit/ }).click()
+    await page.getByRole("button", { name: /Playground/ }).waitFor()
+    await input.fill("STAT")
+    await poll(() => help.innerText()).toContain("Connect and log in to send it.")
+    expect(problems).toEqual([])
+    await page.close()
+  })
+
+  it("ending the tour right after its DELE deletes nothing: the library sends RSET before QUIT", async () => {
+    const { page, problems } = await open()
+    await page.getByRole("button", { name: "Start the guided tour" }).click()
+    const heading = page.locator("#tour-title")
+    for (;;) {
+      const before = await heading.innerText()
+      if (/^6\. DELE/.test(before)) break
+      await page.getByRole("button", { name: /^Next/ }).click()
+      await poll(() => heading.innerText()).not.toBe(before)
+    }
+    await page.getByRole("button", { name: "End the tour" }).click()
+    await page.getByRole("button", { name: /Playground/ }).waitFor()
+    await waitForTrace(page, /C: QUIT/)
+    const lines = await traceLines(page)
+    const sent = lines.slice(lines.findIndex((l) => / C: DELE 1$/.test(l))).filter((l) => / C: /.test(l)).map((l) => l.replace(/^.* C: /, ""))
+    expect(sent).toEqual(["DELE 1", "RSET", "QUIT"])
+    await startPlayground(page)
+    await waitForMailbox(page, 14)
+    await page.getByRole("button", { name: /^Quit/ }).click()
+    expect(problems).toEqual([])
+    await page.close()
+  })
+})
