@@ -344,6 +344,7 @@ function machineFacts(): Array<string> {
     `Node ${process.version} (clients and bench); Dovecot ${version("/usr/sbin/dovecot", ["--version"], /^(\S+)/)}; ` +
       `mpop ${version("mpop", ["--version"], /mpop version (\S+)/)}; ` +
       `Python ${version("/usr/bin/python3", ["--version"], /Python (\S+)/)}; ` +
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format, not a template
       `websockify ${version("dpkg-query", ["-W", "-f", "${Version}", "websockify"], /^(\S+)/)}`,
     "everything on one machine over loopback: Dovecot, the clients, the proxies and the bridge share the CPU cores",
     `load average at start: ${loadavg().map((l) => l.toFixed(2)).join(" ")} (anything else running skews the numbers; compare min–max)`

@@ -24,7 +24,7 @@ export { bridgeUrl }
  */
 export const layer = (url: string): Layer.Layer<Transport, never, Socket.WebSocketConstructor> =>
   Layer.effect(Transport)(Effect.gen(function*() {
-    const constructor = yield* Socket.WebSocketConstructor
+    const makeWebSocket = yield* Socket.WebSocketConstructor
     const bridge = new URL(url)
     return {
       name: "websocket",
@@ -37,7 +37,7 @@ export const layer = (url: string): Layer.Layer<Transport, never, Socket.WebSock
           openTimeout: target.connectTimeoutMillis,
           // websockify-compatible clients offer "binary"; the bridge selects it.
           protocols: ["binary"]
-        }).pipe(Effect.provideService(Socket.WebSocketConstructor, constructor))
+        }).pipe(Effect.provideService(Socket.WebSocketConstructor, makeWebSocket))
     }
   }))
 

@@ -17,7 +17,7 @@ export interface MessageActions {
   readonly dele: (msg: number) => void
 }
 
-let urls: Array<string> = []
+const urls: Array<string> = []
 // Always application/octet-stream, whatever the sender declared: a blob URL opened as a
 // document (a new tab, a copied link) would otherwise render a text/html or SVG attachment
 // with the demo's origin and run its script. As octet-stream the browser only downloads it.

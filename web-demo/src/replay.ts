@@ -166,11 +166,26 @@ export const makeReplayView = (entries: ReadonlyArray<Recorded>, show: (n: numbe
     end.disabled = at === entries.length
   }
   // Any manual move stops playing.
-  back.addEventListener("click", () => (stop(), go(at - 1)))
-  forward.addEventListener("click", () => (stop(), go(at + 1)))
-  start.addEventListener("click", () => (stop(), go(0)))
-  end.addEventListener("click", () => (stop(), go(entries.length)))
-  exit.addEventListener("click", () => (stop(), leave()))
+  back.addEventListener("click", () => {
+    stop()
+    go(at - 1)
+  })
+  forward.addEventListener("click", () => {
+    stop()
+    go(at + 1)
+  })
+  start.addEventListener("click", () => {
+    stop()
+    go(0)
+  })
+  end.addEventListener("click", () => {
+    stop()
+    go(entries.length)
+  })
+  exit.addEventListener("click", () => {
+    stop()
+    leave()
+  })
   const element = h("section", { class: "replay card", "aria-labelledby": "replay-title" },
     h("h2", { id: "replay-title", tabindex: -1 }, "Replay of a recorded session"),
     h("p", { class: "lead" }, "No server is involved: each step feeds one recorded trace event to the trace, the diagram and the bytes view. Use Back and Forward (or the arrow keys while a button here has focus), or play it with the recorded pauses (long ones shortened)."),
@@ -179,8 +194,13 @@ export const makeReplayView = (entries: ReadonlyArray<Recorded>, show: (n: numbe
     h("div", { class: "buttons" }, start, end, exit))
   element.addEventListener("keydown", (event) => {
     if (!(event.target instanceof HTMLButtonElement)) return
-    if (event.key === "ArrowRight" && !forward.disabled) (stop(), go(at + 1))
-    else if (event.key === "ArrowLeft" && !back.disabled) (stop(), go(at - 1))
+    if (event.key === "ArrowRight" && !forward.disabled) {
+      stop()
+      go(at + 1)
+    } else if (event.key === "ArrowLeft" && !back.disabled) {
+      stop()
+      go(at - 1)
+    }
     else return
     event.preventDefault()
   })
