@@ -71,14 +71,17 @@ export default defineConfig({
           name: "browser",
           // Every test of the engine, the auth mechanisms, the client and the Promise API
           // that needs no Node API. Left out, because they need Node: hostile.test.ts and
-          // tls.test.ts (node:net/node:tls sockets), imports.test.ts (reads the source tree).
+          // tls.test.ts (node:net/node:tls sockets), auth/registry.test.ts (reads the README
+          // and the CLI's argument parser).
           include: [
             "test/core/protocol/**/*.test.ts",
             "test/core/auth/*.test.ts",
             "test/core/client/{auth,client,connection,pipeline,secrets,trace}.test.ts",
             "test/core/promise.test.ts",
-            "test/core/transport/memory.test.ts"
+            "test/core/promise-lifecycle.test.ts",
+            "test/core/transport/{memory,bridge-rules}.test.ts"
           ],
+          exclude: ["test/core/auth/registry.test.ts"],
           browser: {
             enabled: true,
             headless: true,

@@ -94,8 +94,13 @@ export interface PromiseMailbox extends AsyncDisposable {
   readonly [Symbol.asyncDispose]: () => Promise<void>
 }
 
-// Rejects with the tagged error itself, so `catch (e) { if (e._tag === "AuthError") … }` works.
-const run = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> => {
+/**
+ * Runs an effect of this library (a `Mailbox` call, a login) to a Promise that rejects with
+ * the tagged error itself, so `catch (e) { if (e._tag === "AuthError") … }` works — for
+ * code that holds the Effect API's values but awaits them, as the web demo does.
+ * @category running
+ */
+export const toPromise = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> => {
   const exit = await Effect.runPromiseExit(effect)
   if (Exit.isSuccess(exit)) return exit.value
   const failure = exit.cause.reasons.find(Cause.isFailReason)
@@ -120,7 +125,7 @@ export const connect = async (options: ConnectOptions & { readonly transport?: L
   const scope = await Effect.runPromise(Scope.make())
   let session: Authorization
   try {
-    session = await run(connectEffect(options).pipe(Effect.provide(transport), Scope.provide(scope)))
+    session = await toPromise(connectEffect(options).pipe(Effect.provide(transport), Scope.provide(scope)))
   } catch (error) {
     await Effect.runPromise(Scope.close(scope, Exit.fail(error)))
     throw error
@@ -136,7 +141,7 @@ export const connect = async (options: ConnectOptions & { readonly transport?: L
   const finish = close(Exit.void)
   const ending = async <A>(effect: Effect.Effect<A, unknown>) => {
     try {
-      return await run(effect)
+      return await toPromise(effect)
     } finally {
       await finish()
     }
@@ -192,23 +197,23 @@ export const connect = async (options: ConnectOptions & { readonly transport?: L
     })
     return {
       capabilities: mailbox.capabilities,
-      stat: () => guarded("stat", () => run(mailbox.stat)),
-      list: () => guarded("list", () => run(mailbox.list)),
-      listOne: (msg) => guarded("listOne", () => run(mailbox.listOne(msg))),
-      uidl: () => guarded("uidl", () => run(mailbox.uidl)),
-      uidlOne: (msg) => guarded("uidlOne", () => run(mailbox.uidlOne(msg))),
-      retr: (msg) => guarded("retr", () => run(collect(mailbox.retr(msg)))),
+      stat: () => guarded("stat", () => toPromise(mailbox.stat)),
+      list: () => guarded("list", () => toPromise(mailbox.list)),
+      listOne: (msg) => guarded("listOne", () => toPromise(mailbox.listOne(msg))),
+      uidl: () => guarded("uidl", () => toPromise(mailbox.uidl)),
+      uidlOne: (msg) => guarded("uidlOne", () => toPromise(mailbox.uidlOne(msg))),
+      retr: (msg) => guarded("retr", () => toPromise(collect(mailbox.retr(msg)))),
       retrStream: (msg) =>
         looping > 0
           ? new ReadableStream({ start: (controller) => controller.error(refuseInLoop("retrStream")) })
           : Stream.toReadableStream(mailbox.retr(msg)),
-      top: (msg, lines) => guarded("top", () => run(collect(mailbox.top(msg, lines)))),
+      top: (msg, lines) => guarded("top", () => toPromise(collect(mailbox.top(msg, lines)))),
       topMany: (msgs, lines) => iterate("topMany", mailbox.topMany(msgs, lines)),
       retrMany: (msgs) => iterate("retrMany", mailbox.retrMany(msgs)),
-      dele: (msg) => guarded("dele", () => run(mailbox.dele(msg))),
-      deleMany: (msgs) => guarded("deleMany", () => run(mailbox.deleMany(msgs))),
-      rset: () => guarded("rset", () => run(mailbox.rset)),
-      noop: () => guarded("noop", () => run(mailbox.noop)),
+      dele: (msg) => guarded("dele", () => toPromise(mailbox.dele(msg))),
+      deleMany: (msgs) => guarded("deleMany", () => toPromise(mailbox.deleMany(msgs))),
+      rset: () => guarded("rset", () => toPromise(mailbox.rset)),
+      noop: () => guarded("noop", () => toPromise(mailbox.noop)),
       quit: () => guarded("quit", () => ending(mailbox.quit)),
       close: abort,
       [Symbol.asyncDispose]: abort
@@ -218,7 +223,7 @@ export const connect = async (options: ConnectOptions & { readonly transport?: L
     greeting: session.greeting,
     secure: session.secure,
     capabilities: session.capabilities,
-    login: async (login) => wrap(await run(session.login(login))),
+    login: async (login) => wrap(await toPromise(session.login(login))),
     quit: () => ending(session.quit),
     close: abort,
     [Symbol.asyncDispose]: abort

@@ -76,6 +76,10 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       allow: [plain.port, secure.port].flatMap((port) => [`localhost:${port}`, `127.0.0.1:${port}`]),
       allowOrigin: [`http://127.0.0.1:${vitePort}`, `http://localhost:${vitePort}`],
       upstreamCa: [certificate],
+      // One developer on loopback, and end-to-end tests that open a session per test: the
+      // per-client session rate (which shields mail servers from credential stuffing
+      // through a public bridge) would only get in the way here.
+      sessionRate: "off",
       ...(options.quiet === true ? { log: () => {} } : {})
     }))
     started.push(() => bridge.close(1000))

@@ -12,6 +12,7 @@ import { displayBridgeUrl, who } from "./format.ts"
 import { type Entry, makeMailboxList } from "./mailbox-list.ts"
 import { renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
 import { open, type Session, type Settings } from "./session.ts"
+import { makeState } from "./state.ts"
 import { makeStepPanel } from "./step.ts"
 import { makeTracePanel } from "./trace-panel.ts"
 import { makeBytesView } from "./bytes-view.ts"
@@ -56,14 +57,11 @@ const trace = makeTracePanel(diagram, {
     })
   }
 })
-let session: Session | undefined
-let settings: Settings | undefined
-/** Lines traced since the user asked to quit or disconnect, to report truthfully what was sent. */
-let ending: Array<TraceEvent> | undefined
-let ended = false
+// The session state, in one holder (state.ts).
+const state = makeState()
 
-const context = () => settings ?? { bridgeUrl: defaults.bridgeUrl, host: defaults.host, port: defaults.port }
-const step = makeStepPanel(diagram, { state: trace.state, session: () => session, context, events: () => recorder.entries().map((e) => e.event) })
+const context = () => state.settings ?? { bridgeUrl: defaults.bridgeUrl, host: defaults.host, port: defaults.port }
+const step = makeStepPanel(diagram, { state: trace.state, session: () => state.session, context, events: () => recorder.entries().map((e) => e.event) })
 replace(traceHost,
   trace.element,
   h("details", { class: "diagram-wrap", open: true },
@@ -84,10 +82,10 @@ replace(traceHost,
 const tracer = (event: TraceEvent) => {
   entryOf.set(event, recorder.record(event))
   trace.tracer(event)
-  ending?.push(event)
+  state.ending?.push(event)
   // The server (or the network) ended the session on its own.
-  if (event._tag === "StateChanged" && event.to === "CLOSED" && session !== undefined && ending === undefined && !ended) {
-    ended = true
+  if (event._tag === "StateChanged" && event.to === "CLOSED" && state.session !== undefined && state.ending === undefined && !state.ended) {
+    state.ended = true
     queueMicrotask(() => void lost(event.cause))
   }
 }
@@ -134,7 +132,7 @@ const playgroundPanel = makePlaygroundPanel(
     say("The playground's sample mailbox is back to its 14 messages.")
   })
 const replayMode = (entries: Array<Recorded>) => {
-  session = undefined
+  state.session = undefined
   for (const e of entries) entryOf.set(e.event, e)
   let shown = 0
   const view = makeReplayView(entries, (n) => {
@@ -166,7 +164,7 @@ const tour = makeTour({
 })
 
 const showForm = (notice?: HTMLElement) => {
-  session = undefined
+  state.session = undefined
   replace(workspace, notice ?? null, h("div", { class: "connect-view" }, form.element, h("div", { class: "connect-side" }, playgroundPanel.element, tour.card, makeLoadCard(replayMode), explainer)))
   form.busy(false)
   playgroundPanel.busy(false)
@@ -179,17 +177,17 @@ const showForm = (notice?: HTMLElement) => {
 }
 
 const connect = async (s: Settings, switches?: Switches) => {
-  settings = s
+  state.settings = s
   form.busy(true)
   playgroundPanel.busy(true)
   form.showError(undefined)
   playgroundPanel.showError(undefined)
   say(switches !== undefined ? "Starting a session with the playground server in this page…" : `Connecting to ${s.host}:${s.port} through the bridge at ${displayBridgeUrl(s.bridgeUrl)}…`)
-  ended = false
-  ending = undefined
+  state.ended = false
+  state.ending = undefined
   recorder.tapping(switches !== undefined)
   try {
-    session = await open(s, tracer, switches !== undefined ? playground.layer(switches, recorder.serverBytes) : undefined)
+    state.session = await open(s, tracer, switches !== undefined ? playground.layer(switches, recorder.serverBytes) : undefined)
   } catch (error) {
     const e = explain(error, s)
     form.busy(false)
@@ -199,7 +197,7 @@ const connect = async (s: Settings, switches?: Switches) => {
     say(`Not connected: ${e.title}.`)
     return
   }
-  showMailbox(session, s)
+  showMailbox(state.session, s)
 }
 
 // ── Mailbox ───────────────────────────────────────────────────────────────────────────
@@ -303,7 +301,7 @@ const showMailbox = (current: Session, s: Settings) => {
   const finish = (how: "quit" | "disconnect") => {
     if (current.closed()) return
     const count = marked()
-    ending = []
+    state.ending = []
     busy = true
     for (const b of [rset, quit, disconnect]) b.disabled = true
     const done = async () => {
@@ -314,9 +312,9 @@ const showMailbox = (current: Session, s: Settings) => {
       } catch (error) {
         failure = error
       }
-      const sent = (ending ?? []).filter((e) => e._tag === "Sent").map((e) => (e._tag === "Sent" ? e.line : ""))
-      ending = undefined
-      ended = true
+      const sent = (state.ending ?? []).filter((e) => e._tag === "Sent").map((e) => (e._tag === "Sent" ? e.line : ""))
+      state.ending = undefined
+      state.ended = true
       let text: string
       if (failure !== undefined) {
         const e = explain(failure, s)
@@ -412,7 +410,7 @@ const showMailbox = (current: Session, s: Settings) => {
 }
 
 const lost = async (cause: string) => {
-  const current = session
+  const current = state.session
   if (current === undefined) return
   await current.disconnect().catch(() => {})
   // A command still waiting for its answer: the server went quiet and the library's time
@@ -420,7 +418,7 @@ const lost = async (cause: string) => {
   const events = recorder.entries().map((e) => e.event)
   const lastSent = events.findLast((e) => e._tag === "Sent")
   const closedAt = events.findLast((e) => e._tag === "StateChanged" && e.to === "CLOSED")?.at
-  const limit = settings?.timeout
+  const limit = state.settings?.timeout
   const timedOut = lastSent?._tag === "Sent" && limit !== undefined && closedAt !== undefined &&
     closedAt - lastSent.at >= limit * 1000 * 0.9 &&
     !events.slice(events.indexOf(lastSent)).some((e) => e._tag === "Received" && e.command === lastSent.line)

@@ -5,13 +5,13 @@
 // The connection lives in a Scope we close ourselves: `quit()` sends QUIT (the server then
 // removes the messages marked with DELE), while `disconnect()` closes the scope as a
 // failure, and the library answers that with RSET and QUIT, so nothing is removed.
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Layer from "effect/Layer"
 import { collect, connect, type Greeting, type Mailbox, type Message, type Pop3Error, type TraceEvent, type Transport } from "pop3-everywhere"
+import { toPromise } from "pop3-everywhere/promise"
 import * as WebSocketTransport from "pop3-everywhere/websocket"
 import type { Defaults } from "./config.ts"
 
@@ -41,13 +41,8 @@ export interface Session {
   readonly closed: () => boolean
 }
 
-// Rejects with the tagged error itself (as the library's Promise API does).
-const run = async <A>(effect: Effect.Effect<A, Pop3Error>): Promise<A> => {
-  const exit = await Effect.runPromiseExit(effect)
-  if (Exit.isSuccess(exit)) return exit.value
-  const failure = exit.cause.reasons.find(Cause.isFailReason)
-  throw failure !== undefined ? failure.error : Cause.squash(exit.cause)
-}
+// The library's own runner: rejects with the tagged error itself.
+const run = toPromise
 
 /**
  * Connects through the bridge (or the given transport: the playground's) and logs in; on
