@@ -17,7 +17,7 @@ import type { StatusLine } from "../protocol/response.ts"
 import type { Established } from "./establish.ts"
 import { type Mailbox, makeMailbox } from "./mailbox.ts"
 import type { ResolvedOptions } from "./options.ts"
-import { readCapa } from "./read.ts"
+import { capaAnswer, readCapa } from "./read.ts"
 
 /**
  * How to log in: a user name and either a password or (XOAUTH2, OAUTHBEARER) an OAuth
@@ -125,7 +125,18 @@ export const makeLogin = (resolved: ResolvedOptions, session: SessionState, reco
         if (status.kind === "ok") {
           const est = session.current
           session.ended = true
-          session.capabilities = yield* est.conn.lock.withPermits(1)(readCapa(est.conn))
+          // Servers may announce more after login (RFC 2449 §5). When PIPELINING was
+          // announced, CAPA is written now and its answer read before the next answer, so
+          // it shares a round trip with the first command; the commands after it follow
+          // what it announces (a window of 1 if PIPELINING is gone).
+          if (hasCapability(session.capabilities, "PIPELINING")) {
+            const encoded = yield* est.conn.lock.withPermits(1)(est.conn.write({ name: "CAPA" }))
+            est.conn.defer(Effect.map(capaAnswer(est.conn, encoded), (capabilities) => {
+              session.capabilities = capabilities
+            }))
+          } else {
+            session.capabilities = yield* est.conn.lock.withPermits(1)(readCapa(est.conn))
+          }
           return makeMailbox(est.conn, () => session.capabilities)
         }
         attempts.push({ mechanism: mechanism.name, code: status.code, text: status.text })

@@ -15,7 +15,7 @@ import type { Command, EncodedCommand } from "../protocol/command.ts"
 import { type Capabilities, hasCapability, type ListEntry, parseListLine, parseStat, parseUidlLine, type Stat, type UidlEntry } from "../protocol/parse.ts"
 import type { State } from "../protocol/state.ts"
 import type { Connection } from "./connection.ts"
-import { type BodySink, PIPELINE_WINDOW, pipelined, pipelinedInto } from "./pipeline.ts"
+import { type BodySink, PIPELINE_WINDOW, pipelined, pipelinedInto, type PipelineOptions } from "./pipeline.ts"
 import { collectLines, parsing, quit, readCapa } from "./read.ts"
 
 /**
@@ -32,7 +32,11 @@ export interface Message {
  * @category models
  */
 export interface Mailbox {
-  /** Capabilities as re-read after login (some servers announce more then). */
+  /**
+   * Capabilities as re-read after login (some servers announce more then). When the server
+   * pipelines, that CAPA rides with the first command: until its answer is read, these are
+   * the ones from before login.
+   */
   readonly capabilities: () => Capabilities
   readonly state: () => State
   readonly stat: Effect.Effect<Stat, Pop3Error>
@@ -69,10 +73,13 @@ export interface Mailbox {
   /**
    * `retrMany` with each body handed to a sink as it arrives instead of being collected,
    * so a large message can go straight to disk whatever size LIST announced. In order.
+   * With `{ quit: true }` QUIT rides behind the last RETR (see `PipelineOptions`): the
+   * session is over when the stream ends.
    */
   readonly retrManyInto: <A, E>(
     msgs: ReadonlyArray<number>,
-    sinkFor: (msg: number) => BodySink<A, E>
+    sinkFor: (msg: number) => BodySink<A, E>,
+    options?: PipelineOptions
   ) => Stream.Stream<{ readonly msg: number; readonly body: A }, Pop3Error | E>
   /** Ends the session, committing deletions (UPDATE). `-ERR` means some were not removed. */
   readonly quit: Effect.Effect<void, Pop3Error>
@@ -156,10 +163,10 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
     noop: simple({ name: "NOOP" }),
     capa: withLock(readCapa(conn)),
     listings: Effect.suspend(() => listings(conn, mailbox)),
-    retrManyInto: <A, E>(msgs: ReadonlyArray<number>, sinkFor: (msg: number) => BodySink<A, E>) =>
+    retrManyInto: <A, E>(msgs: ReadonlyArray<number>, sinkFor: (msg: number) => BodySink<A, E>, options?: PipelineOptions) =>
       // RETR is multi-line, so every +OK answer has a body (a -ERR fails the stream).
       Stream.map(
-        pipelinedInto(conn, msgs.map((msg): Command => ({ name: "RETR", msg })), window(), (index) => sinkFor(msgs[index]!)),
+        pipelinedInto(conn, msgs.map((msg): Command => ({ name: "RETR", msg })), window(), (index) => sinkFor(msgs[index]!), options),
         (answer) => ({ msg: msgs[answer.index]!, body: answer.body as A })
       ),
     quit: withLock(quit(conn))
