@@ -16,7 +16,7 @@ import { type Capabilities, hasCapability } from "../protocol/parse.ts"
 import type { StatusLine } from "../protocol/response.ts"
 import type { Established } from "./establish.ts"
 import { type Mailbox, makeMailbox } from "./mailbox.ts"
-import type { ResolvedOptions } from "./options.ts"
+import { ListingLimits, type ResolvedOptions } from "./options.ts"
 import { capaAnswer, readCapa } from "./read.ts"
 
 /**
@@ -131,7 +131,9 @@ export const makeLogin = (resolved: ResolvedOptions, session: SessionState, reco
           // what it announces (a window of 1 if PIPELINING is gone).
           if (hasCapability(session.capabilities, "PIPELINING")) {
             const encoded = yield* est.conn.lock.withPermits(1)(est.conn.write({ name: "CAPA" }))
-            est.conn.defer(Effect.map(capaAnswer(est.conn, encoded), (capabilities) => {
+            // Read under the login's ListingLimits, not those of whichever command comes next.
+            const limits = yield* ListingLimits
+            est.conn.defer(Effect.map(Effect.provideService(capaAnswer(est.conn, encoded), ListingLimits, limits), (capabilities) => {
               session.capabilities = capabilities
             }))
           } else {
