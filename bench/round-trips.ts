@@ -49,9 +49,11 @@ export async function roundTripTable(o: BulkOptions, proxy: DelayProxy, rtt: num
   const fetchArgs = ["fetch", "--maildir", join(popDir, "Maildir"), "--state", join(popDir, "state.json")]
   // mpop's command line: the bench's mpop contender writes the config into mpopDir (its
   // uidls file stays there, so the second fetch finds nothing new).
+  // --status-only prints only without -q.
   const mpopSpec = async (extra: ReadonlyArray<string>): Promise<RunSpec> => {
     const spec = await mpop(o).prepare(mpopDir)
-    return { ...spec, args: [...spec.args.slice(0, -1), ...extra, spec.args.at(-1)!], stdout: "collect" }
+    const args = extra.includes("--status-only") ? spec.args.filter((a) => a !== "-q") : spec.args
+    return { ...spec, args: [...args.slice(0, -1), ...extra, args.at(-1)!], stdout: "collect" }
   }
   const holds = (dir: string) => async (result: RunResult) => {
     const bad = exited(result)
