@@ -141,16 +141,20 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
       return Stream.fromPull(Effect.succeed(pull))
     }))
 
+  // Read when the stream starts, not when it is built: by then the CAPA after login may
+  // have been read (it rides with the first command) and said something else.
   const window = () => (hasCapability(capabilities(), "PIPELINING") ? PIPELINE_WINDOW : 1)
   const many = (msgs: ReadonlyArray<number>, command: (msg: number) => Command) =>
-    Stream.map(pipelined(conn, msgs.map(command), window()), (a): Message => ({ msg: msgs[a.index]!, bytes: a.body ?? new Uint8Array(0) }))
+    Stream.suspend(() =>
+      Stream.map(pipelined(conn, msgs.map(command), window()), (a): Message => ({ msg: msgs[a.index]!, bytes: a.body ?? new Uint8Array(0) }))
+    )
 
   const mailbox: Mailbox = {
     capabilities,
     state: conn.state,
     topMany: (msgs, lines) => many(msgs, (msg) => ({ name: "TOP", msg, lines })),
     retrMany: (msgs) => many(msgs, (msg) => ({ name: "RETR", msg })),
-    deleMany: (msgs) => Stream.runDrain(pipelined(conn, msgs.map((msg): Command => ({ name: "DELE", msg })), window())),
+    deleMany: (msgs) => Effect.suspend(() => Stream.runDrain(pipelined(conn, msgs.map((msg): Command => ({ name: "DELE", msg })), window()))),
     stat: withLock(Effect.flatMap(conn.exec({ name: "STAT" }), ({ status }) => parsing(() => parseStat(status.text)))),
     list: Effect.flatMap(listing({ name: "LIST" }), (lines) => parsing(() => lines.map(parseListLine))),
     listOne: (msg) => withLock(Effect.flatMap(conn.exec({ name: "LIST", msg }), ({ status }) => parsing(() => parseListLine(status.text)))),
@@ -165,9 +169,11 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
     listings: Effect.suspend(() => listings(conn, mailbox)),
     retrManyInto: <A, E>(msgs: ReadonlyArray<number>, sinkFor: (msg: number) => BodySink<A, E>, options?: PipelineOptions) =>
       // RETR is multi-line, so every +OK answer has a body (a -ERR fails the stream).
-      Stream.map(
-        pipelinedInto(conn, msgs.map((msg): Command => ({ name: "RETR", msg })), window(), (index) => sinkFor(msgs[index]!), options),
-        (answer) => ({ msg: msgs[answer.index]!, body: answer.body as A })
+      Stream.suspend(() =>
+        Stream.map(
+          pipelinedInto(conn, msgs.map((msg): Command => ({ name: "RETR", msg })), window(), (index) => sinkFor(msgs[index]!), options),
+          (answer) => ({ msg: msgs[answer.index]!, body: answer.body as A })
+        )
       ),
     quit: withLock(quit(conn))
   }
