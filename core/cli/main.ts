@@ -135,7 +135,9 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
       ...(takesToken ? { token: secret } : { password: secret }),
       mechanism: options.auth,
       // `--tls none` is the user's explicit choice of an unencrypted connection.
-      allowPlaintext: options.tls === "none"
+      allowPlaintext: options.tls === "none",
+      // The CAPA after login rides with the command (one round trip fewer); `capa` prints it.
+      capaWithNextCommand: command.name !== "capa"
     })
     switch (command.name) {
       case "capa": {

@@ -47,6 +47,14 @@ export interface LoginSettings {
    * Default false.
    */
   readonly allowPlaintext?: boolean | undefined
+  /**
+   * Save the round trip of the CAPA after login: when the server announced PIPELINING, it
+   * is written at once and its answer read with the next command's, which it rides with.
+   * Until that command is answered, `Mailbox.capabilities()` returns those from before
+   * login; the commands after it follow what the new CAPA says. Default false: login
+   * returns once the new capabilities are known.
+   */
+  readonly capaWithNextCommand?: boolean | undefined
 }
 
 /**
@@ -125,11 +133,11 @@ export const makeLogin = (resolved: ResolvedOptions, session: SessionState, reco
         if (status.kind === "ok") {
           const est = session.current
           session.ended = true
-          // Servers may announce more after login (RFC 2449 §5). When PIPELINING was
-          // announced, CAPA is written now and its answer read before the next answer, so
-          // it shares a round trip with the first command; the commands after it follow
-          // what it announces (a window of 1 if PIPELINING is gone).
-          if (hasCapability(session.capabilities, "PIPELINING")) {
+          // Servers may announce more after login (RFC 2449 §5). With capaWithNextCommand
+          // and PIPELINING announced, CAPA is written now and its answer read before the
+          // next answer, so it shares a round trip with the first command; the commands
+          // after it follow what it announces (a window of 1 if PIPELINING is gone).
+          if (login.capaWithNextCommand === true && hasCapability(session.capabilities, "PIPELINING")) {
             const encoded = yield* est.conn.lock.withPermits(1)(est.conn.write({ name: "CAPA" }))
             // Read under the login's ListingLimits, not those of whichever command comes next.
             const limits = yield* ListingLimits

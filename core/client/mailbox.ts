@@ -33,9 +33,9 @@ export interface Message {
  */
 export interface Mailbox {
   /**
-   * Capabilities as re-read after login (some servers announce more then). When the server
-   * pipelines, that CAPA rides with the first command: until its answer is read, these are
-   * the ones from before login.
+   * Capabilities as re-read after login (some servers announce more then). With
+   * `capaWithNextCommand` that CAPA rides with the first command: until its answer is
+   * read, these are the ones from before login.
    */
   readonly capabilities: () => Capabilities
   readonly state: () => State

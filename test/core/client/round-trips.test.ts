@@ -21,7 +21,7 @@ interface Gate {
   readonly until: string
 }
 
-const session = async <A>(behaviour: Behaviour, gate: Gate | undefined, use: (mailbox: Mailbox) => Effect.Effect<A, unknown>) => {
+const session = async <A>(behaviour: Behaviour, gate: Gate | undefined, use: (mailbox: Mailbox) => Effect.Effect<A, unknown>, capaLater = true) => {
   const store = makeMailStore({ alice: { password: "pw", messages } })
   const trace: Array<TraceEvent> = []
   const received: Array<string> = []
@@ -59,7 +59,7 @@ const session = async <A>(behaviour: Behaviour, gate: Gate | undefined, use: (ma
   const result = await Effect.runPromise(
     Effect.gen(function*() {
       const s = yield* connect({ host: "dev", tls: "none", timeout: 2000, trace: (e) => trace.push(e) })
-      const mailbox = yield* s.login({ user: "alice", password: "pw", mechanism: "user", allowPlaintext: true })
+      const mailbox = yield* s.login({ user: "alice", password: "pw", mechanism: "user", allowPlaintext: true, capaWithNextCommand: capaLater })
       return yield* use(mailbox)
     }).pipe(Effect.scoped, Effect.provide(layer))
   )
@@ -100,6 +100,13 @@ describe("the CAPA after login", () => {
   it("is read before anything else is written when the server does not pipeline", async () => {
     const { trace } = await session({ capa: ["USER", "UIDL"] }, undefined, (mb) => mb.stat)
     expect(lines(trace).slice(-6)).toEqual(["C: CAPA", "S: CAPA", "C: STAT", "S: STAT", "C: QUIT", "S: QUIT"])
+  })
+
+  it("without capaWithNextCommand, login reads it before returning (capabilities() is the new one at once)", async () => {
+    const { result, trace } = await session({ capa: withExtra(["X-AFTER-LOGIN"]) }, undefined, (mb) =>
+      Effect.sync(() => hasCapability(mb.capabilities(), "X-AFTER-LOGIN")), false)
+    expect(result).toBe(true)
+    expect(lines(trace).slice(-4)).toEqual(["C: CAPA", "S: CAPA", "C: QUIT", "S: QUIT"])
   })
 
   it("a session that only quits still reads it, then QUIT", async () => {

@@ -58,11 +58,10 @@ describe("the trace of a session", () => {
       "C: PASS ****",
       "S: +OK (PASS ****)",
       "AUTHORIZATION_PASS -> TRANSACTION",
-      // The post-login CAPA rides with the first command (the server pipelines).
       "C: CAPA",
-      "C: STAT",
       "S: +OK (CAPA)",
       "body of CAPA",
+      "C: STAT",
       "S: +OK (STAT)",
       `C: RETR ${num("plain")}`,
       `S: +OK (RETR ${num("plain")})`,
