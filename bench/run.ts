@@ -409,8 +409,10 @@ try {
     const contenders = chosen([
       startup("pop3 --version", process.execPath, [cli.path, "--version"],
         cli.kind === "bundle"
-          ? "pop3 --version: loads the whole CLI — the bundle's entry and its chunks (effect, @effect/platform-node, @noble/hashes inside), compiled from Node's compile cache after the first start"
+          ? "pop3 --version: the bundle's entry and the version chunk only (bin.ts answers a bare --version before loading main), compiled from Node's compile cache after the first start"
           : "pop3 --version: loads the whole CLI from source — ~30 TypeScript files type-stripped by Node at each start, effect (~160 modules, most of them pulled in by effect/socket → Schema), @effect/platform-node, @noble/hashes"),
+      startup("pop3 --help", process.execPath, [cli.path, "--help"],
+        "pop3 --help: loads the CLI's main module (effect, the client, the auth registry for the usage text) but no transport and no fetch code — what every network command pays before connecting; a bare --version is answered before main is loaded"),
       startup("node -e 0", process.execPath, ["-e", "0"], "node -e 0: Node itself, nothing loaded"),
       startup("mpop --version", "mpop", ["--version"]),
       ...(python !== undefined ? [startup("python3 -c 'import poplib, ssl'", python, ["-c", "import poplib, ssl"])] : [])
