@@ -114,6 +114,12 @@ describe("the CAPA after login", () => {
     expect(received.slice(-2)).toEqual(["CAPA", "QUIT"])
     expect(lines(trace).slice(-4)).toEqual(["C: CAPA", "C: QUIT", "S: CAPA", "S: QUIT"])
   })
+
+  it("a scope closed right after login still leaves politely: QUIT, after the CAPA answer is read", async () => {
+    const { received, trace } = await session({}, undefined, () => Effect.void)
+    expect(received.slice(-2)).toEqual(["CAPA", "QUIT"])
+    expect(lines(trace).slice(-4)).toEqual(["C: CAPA", "C: QUIT", "S: CAPA", "S: QUIT"])
+  })
 })
 
 describe("QUIT behind the last RETR (retrManyInto with quit)", () => {
