@@ -15,6 +15,13 @@ import { parseArgs } from "node:util"
 
 export interface DelayProxy {
   readonly port: number
+  /**
+   * Round trips the clients waited for so far, summed over connections: a client chunk
+   * that arrives after server bytes were released toward the client since the client's
+   * previous chunk (it may have waited for them), plus the TCP connect. Commands written together, or written
+   * while answers are still arriving toward the client, share one. TLS handshakes count.
+   */
+  readonly roundTrips: () => number
   /** Stops listening and destroys every connection. */
   readonly close: () => Promise<void>
 }
@@ -29,7 +36,7 @@ export interface DelayProxyOptions {
 }
 
 /** Forwards `from` to `to`, each chunk `delay` ms after it arrived; `end` likewise. */
-function pipeDelayed(from: Socket, to: Socket, delay: number): void {
+function pipeDelayed(from: Socket, to: Socket, delay: number, onArrive: () => void, onRelease: () => void): void {
   const queue: Array<{ readonly at: number; readonly chunk: Buffer | null }> = []
   let timer: NodeJS.Timeout | undefined
   let paused = false
@@ -43,6 +50,7 @@ function pipeDelayed(from: Socket, to: Socket, delay: number): void {
         to.end()
         return
       }
+      onRelease()
       if (!to.destroyed && !to.write(chunk) && !paused) {
         // The receiver is slower than the sender: stop reading until it drains, so the
         // proxy never buffers more than the socket buffers plus what is in flight.
@@ -64,6 +72,7 @@ function pipeDelayed(from: Socket, to: Socket, delay: number): void {
   }
 
   from.on("data", (chunk: Buffer) => {
+    onArrive()
     queue.push({ at: performance.now() + delay, chunk })
     schedule()
   })
@@ -75,6 +84,7 @@ function pipeDelayed(from: Socket, to: Socket, delay: number): void {
 
 export async function startDelayProxy(options: DelayProxyOptions): Promise<DelayProxy> {
   const sockets = new Set<Socket>()
+  let roundTrips = 0
   const server: Server = createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
     const upstream = createConnection({ host: options.targetHost, port: options.targetPort, noDelay: true, allowHalfOpen: true })
     for (const s of [client, upstream]) {
@@ -85,8 +95,19 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
         upstream.destroy()
       })
     }
-    pipeDelayed(client, upstream, options.oneWayMs)
-    pipeDelayed(upstream, client, options.oneWayMs)
+    // A client chunk after server bytes is a new round trip (the connect is the first).
+    roundTrips++
+    let answered = false
+    // Server bytes count as an answer once released toward the client, which cannot have
+    // reacted to them before.
+    const none = () => {}
+    pipeDelayed(client, upstream, options.oneWayMs, () => {
+      if (answered) roundTrips++
+      answered = false
+    }, none)
+    pipeDelayed(upstream, client, options.oneWayMs, none, () => {
+      answered = true
+    })
   })
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject)
@@ -98,6 +119,7 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
   const port = (server.address() as AddressInfo).port
   return {
     port,
+    roundTrips: () => roundTrips,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy()

@@ -21,6 +21,7 @@ import { bridgeLoadTable } from "./bridge-load.ts"
 import { startDovecot } from "../test/support/dovecot.ts"
 import type { Dovecot } from "../test/support/dovecot.ts"
 import { startDelayProxy } from "./delay-proxy.ts"
+import { roundTripTable } from "./round-trips.ts"
 import { seedLargeMessage } from "./large-message.ts"
 import type { RunResult, Table } from "./lib.ts"
 import {
@@ -69,7 +70,7 @@ if (flags.help === true) {
 
   --runs N        timed runs per client (median reported; default 3, --quick 1)
   --quick         smoke run: 1 run, 200 messages, a 20 MB message, no 1 GB message
-  --only LIST     scenarios to run, e.g. 1,3 (1 bulk, 2 latency, 3 large, 4 bridge)
+  --only LIST     scenarios to run, e.g. 1,3 (0 start-up, 1 bulk, 2 latency, 3 large, 4 bridge, 5 bridge load, 6 round trips)
   --messages N    messages in the bulk mailbox (default 1000)
   --large-mb N    size of the large message in MB (default 100)
   --no-1gb        skip the 1 GB message (peak RSS check)
@@ -101,7 +102,7 @@ const LARGE_BYTES = Math.round(int(flags["large-mb"], quick ? 20 : 100, "--large
 const GIGABYTE = !quick && flags["no-1gb"] !== true
 const RTT = int(flags.rtt, 25, "--rtt")
 const BUDGET_S = int(flags.budget, 25, "--budget")
-const ONLY = new Set((flags.only ?? "0,1,2,3,4,5").split(",").map((s) => s.trim()))
+const ONLY = new Set((flags.only ?? "0,1,2,3,4,5,6").split(",").map((s) => s.trim()))
 if (flags.cli !== undefined && flags.cli !== "bundle" && flags.cli !== "source") {
   process.stderr.write(`bench: --cli must be bundle or source, got ${JSON.stringify(flags.cli)}\n`)
   process.exit(2)
@@ -409,8 +410,10 @@ try {
     const contenders = chosen([
       startup("pop3 --version", process.execPath, [cli.path, "--version"],
         cli.kind === "bundle"
-          ? "pop3 --version: loads the whole CLI — the bundle's entry and its chunks (effect, @effect/platform-node, @noble/hashes inside), compiled from Node's compile cache after the first start"
+          ? "pop3 --version: the bundle's entry and the version chunk only (bin.ts answers a bare --version before loading main), compiled from Node's compile cache after the first start"
           : "pop3 --version: loads the whole CLI from source — ~30 TypeScript files type-stripped by Node at each start, effect (~160 modules, most of them pulled in by effect/socket → Schema), @effect/platform-node, @noble/hashes"),
+      startup("pop3 --help", process.execPath, [cli.path, "--help"],
+        "pop3 --help: loads the CLI's main module (effect, the client, the auth registry for the usage text) but no transport and no fetch code — what every network command pays before connecting; a bare --version is answered before main is loaded"),
       startup("node -e 0", process.execPath, ["-e", "0"], "node -e 0: Node itself, nothing loaded"),
       startup("mpop --version", "mpop", ["--version"]),
       ...(python !== undefined ? [startup("python3 -c 'import poplib, ssl'", python, ["-c", "import poplib, ssl"])] : [])
@@ -490,6 +493,17 @@ try {
     ], !ONLY.has("1")))
     await plainProxy.close()
     await tlsProxy.close()
+  }
+
+  // ------------------------------------------------------------------ 6: round trips per command
+  if (ONLY.has("6")) {
+    const proxy = await startDelayProxy({ targetHost: "127.0.0.1", targetPort: dovecot.port, oneWayMs: RTT / 2 })
+    onCleanup("delay proxy (round trips)", () => proxy.close())
+    progress("counting round trips…")
+    const o: BulkOptions = { plain: { host: "127.0.0.1", port: proxy.port }, implicit: { host: "127.0.0.1", port: dovecot.tlsPort }, account: bulk, messages: MESSAGES }
+    tables.push(await roundTripTable(o, proxy, RTT, scratch))
+    progress("")
+    await proxy.close()
   }
 
   // ------------------------------------------------------------------ 3 and 4: one large message

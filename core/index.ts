@@ -44,7 +44,7 @@ export {
   type Mailbox,
   type Message
 } from "./client/client.ts"
-export { type BodySink, PIPELINE_REFILL, PIPELINE_WINDOW } from "./client/pipeline.ts"
+export { type BodySink, PIPELINE_REFILL, PIPELINE_WINDOW, type PipelineOptions } from "./client/pipeline.ts"
 export * from "./errors.ts"
 export type { ConnectOptions } from "./client/options.ts"
 export { formatTraceEvent, type TraceEvent, type TraceListener } from "./client/trace.ts"

@@ -482,7 +482,8 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
           batchBytes += size
         }
         yield* Stream.runForEach(
-          mailbox.retrManyInto([...batch.keys()], (msg) => sinkFor(batch.get(msg)!)),
+          // Without --delete nothing is deleted, so QUIT may ride behind the last RETR.
+          mailbox.retrManyInto([...batch.keys()], (msg) => sinkFor(batch.get(msg)!), { quit: !options.delete && i >= toFetch.length }),
           ({ msg, body }) => (body._tag === "Collected" ? write(batch.get(msg)!, body.bytes) : stored(batch.get(msg)!, body.size))
         )
       }
@@ -511,7 +512,7 @@ export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo):
       if (msgs.length > 0) yield* mailbox.deleMany(msgs)
       deleted = msgs.length
     }
-    yield* mailbox.quit
+    if (mailbox.state() !== "CLOSED") yield* mailbox.quit
 
     const summary: FetchSummary = {
       fetched,

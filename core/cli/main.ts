@@ -15,11 +15,10 @@ import { readFileSync } from "node:fs"
 import { Buffer } from "node:buffer"
 import { type Capabilities, connect, formatTraceEvent, type Mailbox, mechanisms, type Pop3Error, type Transport } from "../index.ts"
 import * as AutoTransport from "../transport/auto.ts"
-import * as WebSocketTransport from "../transport/websocket.ts"
 import { type CliOptions, parseCli, USAGE } from "./args.ts"
-import { type FetchError, fetchMail } from "./fetch.ts"
-import { accountKey, legacyAccountKey } from "./fetch-state.ts"
+import type { FetchError } from "./fetch.ts"
 import { jsonLine, printable } from "./printable.ts"
+import { VERSION } from "./version.ts"
 
 /**
  * What the CLI touches of the outside world; tests pass their own.
@@ -98,7 +97,6 @@ const hint = (error: CliFailure, options: CliOptions): string => {
 const exitCodeOfFailure = (error: CliFailure): number =>
   error._tag === "StorageError" ? EXIT.storage : error._tag === "UidlRequired" || error._tag === "CapaUnsupported" ? EXIT.refused : exitCodeOf(error)
 
-const VERSION = "0.2.0"
 
 const capaJson = (caps: Capabilities) => Object.fromEntries(caps.entries)
 
@@ -135,7 +133,9 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
       ...(takesToken ? { token: secret } : { password: secret }),
       mechanism: options.auth,
       // `--tls none` is the user's explicit choice of an unencrypted connection.
-      allowPlaintext: options.tls === "none"
+      allowPlaintext: options.tls === "none",
+      // The CAPA after login rides with the command (one round trip fewer); `capa` prints it.
+      capaWithNextCommand: command.name !== "capa"
     })
     switch (command.name) {
       case "capa": {
@@ -177,6 +177,8 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
       }
       case "fetch": {
         // fetch ends the session itself (DELE only after storing, then QUIT).
+        // Loaded only for fetch (the Maildir and state file code, node:fs/promises).
+        const [{ fetchMail }, { accountKey, legacyAccountKey }] = yield* Effect.promise(() => Promise.all([import("./fetch.ts"), import("./fetch-state.ts")]))
         yield* fetchMail(mailbox, {
           maildir: command.maildir,
           state: command.state,
@@ -240,7 +242,7 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
       io.stderr(`pop3: ${bridge.usage}`)
       return EXIT.usage
     }
-    transport = io.transport ?? WebSocketTransport.layerGlobal(bridge)
+    transport = io.transport ?? (await import("../transport/websocket.ts")).layerGlobal(bridge)
   }
   if (options.ca !== undefined) {
     try {

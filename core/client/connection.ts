@@ -49,6 +49,12 @@ export interface Connection {
   readonly upgrade: (options: Socket.TlsUpgradeOptions) => Effect.Effect<void, Socket.SocketError | TimeoutError>
   /** Marks the connection unusable: later operations fail, and closing sends nothing. */
   readonly abandon: (reason: string) => Effect.Effect<void>
+  /**
+   * Registers how to read the answer to a command already written whose answer nobody
+   * waits for yet (a CAPA pipelined behind a login): the next read runs `consume` first,
+   * so the answers stay in order while the command rides with whatever is written next.
+   */
+  readonly defer: (consume: Effect.Effect<void, Pop3Error>) => void
   /** Serializes operations: one owns the wire at a time. */
   readonly lock: Semaphore.Semaphore
   /** Whether no command awaits an answer and no body is half read. */
@@ -199,8 +205,16 @@ export const makeConnection = (options: {
         }
       })
 
+    // Answers written for but not yet read (defer): taken one by one before any other read.
+    const deferred: Array<Effect.Effect<void, Pop3Error>> = []
+    const defer = (consume: Effect.Effect<void, Pop3Error>) => {
+      deferred.push(consume)
+    }
+
     const read = (during: string): Effect.Effect<EngineEvent, Pop3Error> =>
       Effect.suspend(function loop(): Effect.Effect<EngineEvent, Pop3Error> {
+        const owed = deferred.shift()
+        if (owed !== undefined) return Effect.flatMap(owed, loop)
         const event = poll(during)
         if (event === NeedData) return Effect.flatMap(fill(during), loop)
         return isPop3Error(event) ? Effect.fail(event) : Effect.succeed(event)
@@ -259,14 +273,15 @@ export const makeConnection = (options: {
           flushChanges()
         }))
 
-    const idle = () => engine.pending() === 0 && !engine.inBody()
+    // A deferred answer does not count: the next read takes it.
+    const idle = () => engine.pending() === deferred.length && !engine.inBody()
     const abandon = (reason: string) =>
       Effect.sync(() => {
         closedReason ??= reason
         engine.connectionLost()
         flushChanges()
       })
-    return { state: engine.state, abandon, write, writeAll, read, status, exec, collectBody, upgrade, lock, idle, trace, now } satisfies Connection
+    return { state: engine.state, abandon, write, writeAll, read, status, exec, collectBody, upgrade, defer, lock, idle, trace, now } satisfies Connection
   })
 
 // What poll returns besides engine events (plain objects) and NeedData.

@@ -1,6 +1,6 @@
 /**
- * Establishing a session: open the socket, read the greeting, ask CAPA, and do STLS when
- * asked (RFC 2595: then CAPA again). Used by `connect`, and by `login` when a server hung
+ * Establishing a session: open the socket, read the greeting, and either ask CAPA or, when
+ * asked, do STLS and then ask CAPA (RFC 2595). Used by `connect`, and by `login` when a server hung
  * up after a failed attempt and the next mechanism needs a new connection.
  *
  * @module
@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import { type Pop3Error, ProtocolError, ServerError, TlsError } from "../errors.ts"
-import { apopTimestamp, type Capabilities, hasCapability } from "../protocol/parse.ts"
+import { apopTimestamp, type Capabilities, hasCapability, noCapabilities } from "../protocol/parse.ts"
 import type { ResponseCode } from "../protocol/response.ts"
 import { allowed, canQuit } from "../protocol/state.ts"
 import { Transport } from "../transport/transport.ts"
@@ -87,24 +87,21 @@ export const establish = (resolved: ResolvedOptions): Effect.Effect<Established,
     }
     const greeting: Greeting = { text: first.status.text, code: first.status.code, apopTimestamp: apopTimestamp(first.status.text) }
 
-    let capabilities = yield* readCapa(conn)
-    let secure = transport.secure?.(target) ?? target.tls === "implicit"
-
-    if (resolved.tls === "starttls") {
-      const encoded = yield* conn.write({ name: "STLS" })
-      const status = yield* conn.status(encoded)
-      if (status.kind !== "ok") {
-        return yield* new TlsError({
-          host: target.servername,
-          reason: `the server refused STLS${status.text !== "" ? `: ${status.text}` : ""}${hasCapability(capabilities, "STLS") ? "" : " (it does not announce STLS; use --tls implicit, or --tls none to go without encryption)"}`
-        })
-      }
-      yield* conn.upgrade(transport.upgradeOptions(target)).pipe(
-        Effect.mapError((error) => (error._tag === "TimeoutError" ? error : classifySocketError(target, error, true, transport)))
-      )
-      secure = true
-      // RFC 2595 §4: forget everything learned before TLS and ask again.
-      capabilities = yield* readCapa(conn)
+    const secure = transport.secure?.(target) ?? target.tls === "implicit"
+    // With STLS asked for, no CAPA before it: RFC 2595 §4 has the client forget what a
+    // plaintext CAPA said, so it would cost a round trip for nothing. It is asked only
+    // when the server refuses STLS, to say why.
+    if (resolved.tls !== "starttls") return { conn, greeting, capabilities: yield* readCapa(conn), secure }
+    const status = yield* Effect.flatMap(conn.write({ name: "STLS" }), conn.status)
+    if (status.kind !== "ok") {
+      const capabilities = yield* Effect.orElseSucceed(readCapa(conn), () => noCapabilities)
+      return yield* new TlsError({
+        host: target.servername,
+        reason: `the server refused STLS${status.text !== "" ? `: ${status.text}` : ""}${hasCapability(capabilities, "STLS") ? "" : " (it does not announce STLS; use --tls implicit, or --tls none to go without encryption)"}`
+      })
     }
-    return { conn, greeting, capabilities, secure }
+    yield* conn.upgrade(transport.upgradeOptions(target)).pipe(
+      Effect.mapError((error) => (error._tag === "TimeoutError" ? error : classifySocketError(target, error, true, transport)))
+    )
+    return { conn, greeting, capabilities: yield* readCapa(conn), secure: true }
   })

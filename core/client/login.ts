@@ -16,8 +16,8 @@ import { type Capabilities, hasCapability } from "../protocol/parse.ts"
 import type { StatusLine } from "../protocol/response.ts"
 import type { Established } from "./establish.ts"
 import { type Mailbox, makeMailbox } from "./mailbox.ts"
-import type { ResolvedOptions } from "./options.ts"
-import { readCapa } from "./read.ts"
+import { ListingLimits, type ResolvedOptions } from "./options.ts"
+import { capaAnswer, readCapa } from "./read.ts"
 
 /**
  * How to log in: a user name and either a password or (XOAUTH2, OAUTHBEARER) an OAuth
@@ -47,6 +47,14 @@ export interface LoginSettings {
    * Default false.
    */
   readonly allowPlaintext?: boolean | undefined
+  /**
+   * Save the round trip of the CAPA after login: when the server announced PIPELINING, it
+   * is written at once and its answer read with the next command's, which it rides with.
+   * Until that command is answered, `Mailbox.capabilities()` returns those from before
+   * login; the commands after it follow what the new CAPA says. Default false: login
+   * returns once the new capabilities are known.
+   */
+  readonly capaWithNextCommand?: boolean | undefined
 }
 
 /**
@@ -125,7 +133,20 @@ export const makeLogin = (resolved: ResolvedOptions, session: SessionState, reco
         if (status.kind === "ok") {
           const est = session.current
           session.ended = true
-          session.capabilities = yield* est.conn.lock.withPermits(1)(readCapa(est.conn))
+          // Servers may announce more after login (RFC 2449 §5). With capaWithNextCommand
+          // and PIPELINING announced, CAPA is written now and its answer read before the
+          // next answer, so it shares a round trip with the first command; the commands
+          // after it follow what it announces (a window of 1 if PIPELINING is gone).
+          if (login.capaWithNextCommand === true && hasCapability(session.capabilities, "PIPELINING")) {
+            const encoded = yield* est.conn.lock.withPermits(1)(est.conn.write({ name: "CAPA" }))
+            // Read under the login's ListingLimits, not those of whichever command comes next.
+            const limits = yield* ListingLimits
+            est.conn.defer(Effect.map(Effect.provideService(capaAnswer(est.conn, encoded), ListingLimits, limits), (capabilities) => {
+              session.capabilities = capabilities
+            }))
+          } else {
+            session.capabilities = yield* est.conn.lock.withPermits(1)(readCapa(est.conn))
+          }
           return makeMailbox(est.conn, () => session.capabilities)
         }
         attempts.push({ mechanism: mechanism.name, code: status.code, text: status.text })

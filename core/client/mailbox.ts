@@ -15,7 +15,7 @@ import type { Command, EncodedCommand } from "../protocol/command.ts"
 import { type Capabilities, hasCapability, type ListEntry, parseListLine, parseStat, parseUidlLine, type Stat, type UidlEntry } from "../protocol/parse.ts"
 import type { State } from "../protocol/state.ts"
 import type { Connection } from "./connection.ts"
-import { type BodySink, PIPELINE_WINDOW, pipelined, pipelinedInto } from "./pipeline.ts"
+import { type BodySink, PIPELINE_WINDOW, pipelined, pipelinedInto, type PipelineOptions } from "./pipeline.ts"
 import { collectLines, parsing, quit, readCapa } from "./read.ts"
 
 /**
@@ -32,7 +32,11 @@ export interface Message {
  * @category models
  */
 export interface Mailbox {
-  /** Capabilities as re-read after login (some servers announce more then). */
+  /**
+   * Capabilities as re-read after login (some servers announce more then). With
+   * `capaWithNextCommand` that CAPA rides with the first command: until its answer is
+   * read, these are the ones from before login.
+   */
   readonly capabilities: () => Capabilities
   readonly state: () => State
   readonly stat: Effect.Effect<Stat, Pop3Error>
@@ -69,10 +73,13 @@ export interface Mailbox {
   /**
    * `retrMany` with each body handed to a sink as it arrives instead of being collected,
    * so a large message can go straight to disk whatever size LIST announced. In order.
+   * With `{ quit: true }` QUIT rides behind the last RETR (see `PipelineOptions`): the
+   * session is over when the stream ends.
    */
   readonly retrManyInto: <A, E>(
     msgs: ReadonlyArray<number>,
-    sinkFor: (msg: number) => BodySink<A, E>
+    sinkFor: (msg: number) => BodySink<A, E>,
+    options?: PipelineOptions
   ) => Stream.Stream<{ readonly msg: number; readonly body: A }, Pop3Error | E>
   /** Ends the session, committing deletions (UPDATE). `-ERR` means some were not removed. */
   readonly quit: Effect.Effect<void, Pop3Error>
@@ -134,16 +141,20 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
       return Stream.fromPull(Effect.succeed(pull))
     }))
 
+  // Read when the stream starts, not when it is built: by then the CAPA after login may
+  // have been read (it rides with the first command) and said something else.
   const window = () => (hasCapability(capabilities(), "PIPELINING") ? PIPELINE_WINDOW : 1)
   const many = (msgs: ReadonlyArray<number>, command: (msg: number) => Command) =>
-    Stream.map(pipelined(conn, msgs.map(command), window()), (a): Message => ({ msg: msgs[a.index]!, bytes: a.body ?? new Uint8Array(0) }))
+    Stream.suspend(() =>
+      Stream.map(pipelined(conn, msgs.map(command), window()), (a): Message => ({ msg: msgs[a.index]!, bytes: a.body ?? new Uint8Array(0) }))
+    )
 
   const mailbox: Mailbox = {
     capabilities,
     state: conn.state,
     topMany: (msgs, lines) => many(msgs, (msg) => ({ name: "TOP", msg, lines })),
     retrMany: (msgs) => many(msgs, (msg) => ({ name: "RETR", msg })),
-    deleMany: (msgs) => Stream.runDrain(pipelined(conn, msgs.map((msg): Command => ({ name: "DELE", msg })), window())),
+    deleMany: (msgs) => Effect.suspend(() => Stream.runDrain(pipelined(conn, msgs.map((msg): Command => ({ name: "DELE", msg })), window()))),
     stat: withLock(Effect.flatMap(conn.exec({ name: "STAT" }), ({ status }) => parsing(() => parseStat(status.text)))),
     list: Effect.flatMap(listing({ name: "LIST" }), (lines) => parsing(() => lines.map(parseListLine))),
     listOne: (msg) => withLock(Effect.flatMap(conn.exec({ name: "LIST", msg }), ({ status }) => parsing(() => parseListLine(status.text)))),
@@ -156,11 +167,13 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
     noop: simple({ name: "NOOP" }),
     capa: withLock(readCapa(conn)),
     listings: Effect.suspend(() => listings(conn, mailbox)),
-    retrManyInto: <A, E>(msgs: ReadonlyArray<number>, sinkFor: (msg: number) => BodySink<A, E>) =>
+    retrManyInto: <A, E>(msgs: ReadonlyArray<number>, sinkFor: (msg: number) => BodySink<A, E>, options?: PipelineOptions) =>
       // RETR is multi-line, so every +OK answer has a body (a -ERR fails the stream).
-      Stream.map(
-        pipelinedInto(conn, msgs.map((msg): Command => ({ name: "RETR", msg })), window(), (index) => sinkFor(msgs[index]!)),
-        (answer) => ({ msg: msgs[answer.index]!, body: answer.body as A })
+      Stream.suspend(() =>
+        Stream.map(
+          pipelinedInto(conn, msgs.map((msg): Command => ({ name: "RETR", msg })), window(), (index) => sinkFor(msgs[index]!), options),
+          (answer) => ({ msg: msgs[answer.index]!, body: answer.body as A })
+        )
       ),
     quit: withLock(quit(conn))
   }

@@ -101,6 +101,20 @@ export const pipelined = (conn: Connection, commands: ReadonlyArray<Command>, wi
   pipelinedInto(conn, commands, window, collecting)
 
 /**
+ * How a pipelined run ends.
+ * @category models
+ */
+export interface PipelineOptions {
+  /**
+   * Write QUIT behind the last command, in the same batch, and read its answer after the
+   * last one: the session ends without a round trip of its own. Only for commands that
+   * delete nothing (QUIT commits deletions even when a command before it failed); a `-ERR`
+   * to QUIT fails the stream with `ServerError`. The connection is closed afterwards.
+   */
+  readonly quit?: boolean | undefined
+}
+
+/**
  * `pipelined`, with each body handed to the sink `sinkFor(index)` makes instead of being
  * collected — so a consumer can write a message to disk as it arrives, whatever size the
  * server announced. A failing sink stops the stream and leaves the connection unusable
@@ -111,7 +125,8 @@ export const pipelinedInto = <A, E>(
   conn: Connection,
   commands: ReadonlyArray<Command>,
   window: number,
-  sinkFor: (index: number) => BodySink<A, E>
+  sinkFor: (index: number) => BodySink<A, E>,
+  options?: PipelineOptions
 ): Stream.Stream<SunkAnswer<A>, Pop3Error | E> =>
   Stream.unwrap(Effect.gen(function*() {
     // Refuse bad arguments before anything is sent, so a half-sent batch cannot happen.
@@ -151,23 +166,37 @@ export const pipelinedInto = <A, E>(
       }))
     )
 
+    // QUIT (options.quit) rides in the batch that holds the last command; its entry's index is -1.
+    let quitWritten = options?.quit !== true
     const fill = Effect.suspend(() => {
       const batch: Array<Command> = []
       while (failure === undefined && next + batch.length < commands.length && inflight.length + batch.length < size) {
         batch.push(commands[next + batch.length]!)
       }
+      // Only within the window: without PIPELINING (a window of 1) QUIT waits for the last answer.
+      const last = !quitWritten && failure === undefined && next + batch.length === commands.length && inflight.length + batch.length < size
+      if (last) batch.push({ name: "QUIT" })
       if (batch.length === 0) return Effect.void
       return Effect.map(conn.writeAll(batch), (sent) => {
-        for (const encoded of sent) inflight.push({ index: next++, encoded })
+        for (const encoded of sent) inflight.push({ index: encoded.command.name === "QUIT" && last ? -1 : next++, encoded })
+        if (last) quitWritten = true
       })
     })
 
     const pull: Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> = Effect.suspend(function step(): Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> {
-      if (inflight.length <= size - refill && failure === undefined && next < commands.length) return Effect.flatMap(fill, step)
+      if (failure === undefined && ((inflight.length <= size - refill && next < commands.length) || (!quitWritten && next === commands.length && inflight.length < size))) {
+        return Effect.flatMap(fill, step)
+      }
       const entry = inflight.shift()
       if (entry === undefined) return failure === undefined ? Cause.done() : Effect.fail(failure)
       // After a -ERR, the answers still on their way are read and dropped.
       if (failure !== undefined) return Effect.flatMap(readAnswer(entry, () => discarding), step)
+      if (entry.index === -1) {
+        return Effect.flatMap(conn.status(entry.encoded), (status) => {
+          if (status.kind !== "ok") failure = new ServerError({ command: "QUIT", code: status.code, text: status.text })
+          return step()
+        })
+      }
       return Effect.flatMap(readAnswer(entry, sinkFor), (answer): Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> => {
         if (answer.status.kind === "err") {
           failure ??= new ServerError({ command: entry.encoded.redacted, code: answer.status.code, text: answer.status.text })

@@ -18,8 +18,14 @@ import { ListingLimits } from "./options.ts"
  * @category internals
  */
 export const readCapa = (conn: Connection): Effect.Effect<Capabilities, Pop3Error> =>
+  Effect.flatMap(conn.write({ name: "CAPA" }), (encoded) => capaAnswer(conn, encoded))
+
+/**
+ * Reads and parses the answer to a CAPA already written.
+ * @category internals
+ */
+export const capaAnswer = (conn: Connection, encoded: EncodedCommand): Effect.Effect<Capabilities, Pop3Error> =>
   Effect.gen(function*() {
-    const encoded = yield* conn.write({ name: "CAPA" })
     const status = yield* conn.status(encoded)
     // RFC 2449 is an extension: a server without it answers -ERR, and that is fine.
     if (status.kind !== "ok") return { ...noCapabilities, refused: status.text }

@@ -261,6 +261,28 @@ describe("pop3 fetch", () => {
     expect(server.store.messages(USER)).toHaveLength(2)
   })
 
+  it("with PIPELINING and without --delete, QUIT goes out with the last RETR; with --delete, only after the DELEs are answered", async () => {
+    const server = await serve(storeOf([message(1), message(2), message(3)]))
+    const dir = tempDir()
+    const run = await fetch(server, dir, ["--trace"])
+    expect(run.summary).toMatchObject({ fetched: 3 })
+    const lines = run.stderr.map((l) => l.replace(/^\s*[\d.]+s /, "")).filter((l) => /^[CS]: /.test(l))
+    // Written in one batch: the line after the last RETR is QUIT, before any answer.
+    expect(lines.slice(lines.indexOf("C: RETR 1"), lines.indexOf("C: RETR 1") + 4)).toEqual(["C: RETR 1", "C: RETR 2", "C: RETR 3", "C: QUIT"])
+    expect(server.commands.slice(-4)).toEqual(["RETR 1", "RETR 2", "RETR 3", "QUIT"])
+    expect(filesIn(dir)).toEqual(sorted([1, 2, 3].map((i) => expectedFile(message(i)))))
+
+    server.store.deliver(USER, message(4))
+    const deleting = await fetch(server, dir, ["--delete", "--trace"])
+    expect(deleting.summary).toMatchObject({ fetched: 1, deleted: 4 })
+    const after = deleting.stderr.map((l) => l.replace(/^\s*[\d.]+s /, "")).filter((l) => /^[CS]: /.test(l))
+    const retr = after.indexOf("C: RETR 4")
+    expect(after[retr + 1]).toMatch(/^S: \+OK/)
+    const quit = after.indexOf("C: QUIT")
+    expect(quit).toBeGreaterThan(after.lastIndexOf("C: DELE 4"))
+    expect(after.slice(after.lastIndexOf("C: DELE 4") + 1, quit).filter((l) => l.startsWith("S: "))).toHaveLength(4)
+  })
+
   it("with PIPELINING, UIDL and LIST go out together (one round trip); a refused LIST still fetches", async () => {
     const messages = [message(1), message(2), message(3)]
     const piped = await serve(storeOf(messages))
