@@ -62,7 +62,9 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["test/core/**/*.test.ts", "test/dev-server/**/*.test.ts", "test/cli/**/*.test.ts", "test/support/**/*.test.ts", "test/ci/**/*.test.ts"]
+          include: ["test/core/**/*.test.ts", "test/dev-server/**/*.test.ts", "test/cli/**/*.test.ts", "test/support/**/*.test.ts", "test/ci/**/*.test.ts"],
+          // IndexedDB: only in the browser project.
+          exclude: ["test/core/sync/indexeddb.test.ts"]
         }
       },
       ...(haveChromium || ci ? [{
@@ -77,7 +79,9 @@ export default defineConfig({
             "test/core/auth/*.test.ts",
             "test/core/client/{auth,client,connection,pipeline,secrets,trace}.test.ts",
             "test/core/promise.test.ts",
-            "test/core/transport/memory.test.ts"
+            "test/core/transport/memory.test.ts",
+            // The browser's sync store, against the dev server over the memory transport.
+            "test/core/sync/indexeddb.test.ts"
           ],
           browser: {
             enabled: true,

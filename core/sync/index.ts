@@ -18,3 +18,11 @@ export {
   WRITE_CONCURRENCY
 } from "./engine.ts"
 export { accountKey, StorageError, type StoreWriter, type SyncStore } from "./store.ts"
+export {
+  describeIndexedDbError,
+  estimateStorage,
+  type IndexedDbStore,
+  type KeptMessage,
+  openDatabase,
+  openIndexedDbStore
+} from "./indexeddb.ts"
