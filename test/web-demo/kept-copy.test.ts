@@ -52,6 +52,14 @@ describe.skipIf(!available)("the demo's copy kept in this browser", () => {
     expect(lines.some((l) => /C: DELE/.test(l))).toBe(false)
     expect(first.problems).toEqual([])
 
+    // Keeping again downloads only what is new: here, nothing.
+    const before = (await traceLines(page)).length
+    await page.getByRole("button", { name: /Playground/ }).click()
+    await waitForMailbox(page, 14)
+    await page.getByRole("button", { name: /Keep a copy in this browser/ }).click()
+    await page.locator(".notice").filter({ hasText: "0 messages downloaded, 14 already kept" }).waitFor({ timeout: 30_000 })
+    expect((await traceLines(page)).slice(before).filter((l) => /C: RETR \d+/.test(l))).toEqual([])
+
     // After a reload: no Worker (the playground server), no WebSocket, no session.
     const second = watch(page)
     await page.reload()
