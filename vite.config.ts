@@ -80,8 +80,8 @@ export default defineConfig({
             "test/core/client/{auth,client,connection,pipeline,secrets,trace}.test.ts",
             "test/core/promise.test.ts",
             "test/core/transport/memory.test.ts",
-            // The browser's sync store, against the dev server over the memory transport.
-            "test/core/sync/indexeddb.test.ts"
+            // The sync engine and the browser's store, against the dev server over the memory transport.
+            "test/core/sync/{engine,indexeddb}.test.ts"
           ],
           browser: {
             enabled: true,
