@@ -97,7 +97,7 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     await poll(() => page.locator(".state-badge").innerText()).toBe("TRANSACTION")
     await screenshot(page, "02-mailbox")
     await page.getByRole("button", { name: "Disconnect without deleting" }).click()
-    await page.getByRole("button", { name: "Connect" }).waitFor()
+    await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
   })
 
   it("shows the HTML newsletter in a sandboxed frame, inline image shown, remote image not loaded", async () => {
@@ -162,7 +162,7 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     expect(await page.getByRole("button", { name: "Quit and delete 1 marked" }).isVisible()).toBe(true)
 
     await page.getByRole("button", { name: "Disconnect without deleting" }).click()
-    await page.getByRole("button", { name: "Connect" }).waitFor()
+    await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
     await waitForTrace(page, /Closed: the session did not end normally/)
     const after = await traceLines(page)
     const dele = after.findIndex((l) => / C: DELE 2$/.test(l))
@@ -172,7 +172,7 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     await fillAndConnect(page, { user: "disconnect" })
     await waitForMailbox(page, 14)
     await page.getByRole("button", { name: "Disconnect without deleting" }).click()
-    await page.getByRole("button", { name: "Connect" }).waitFor()
+    await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
   })
 
   it("logs in with USER/PASS: the trace shows USER userpass, PASS ****, +OK and AUTHORIZATION → TRANSACTION", async () => {
@@ -206,7 +206,7 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     await page.setViewportSize({ width: 1440, height: 900 })
     // Closing the session moves the diagram to CLOSED.
     await page.getByRole("button", { name: "Disconnect without deleting" }).click()
-    await page.getByRole("button", { name: "Connect" }).waitFor()
+    await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
     await poll(() => page.locator('.diagram .node[data-state="CLOSED"]').getAttribute("class")).toContain("current")
   })
 
@@ -271,7 +271,7 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     await row(page, 14).click()
     await page.getByRole("button", { name: "Mark for deletion (DELE 14)" }).click()
     await page.getByRole("button", { name: "Quit and delete 1 marked" }).click()
-    await page.getByRole("button", { name: "Connect" }).waitFor()
+    await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
     expect(await page.locator(".notice").innerText()).toBe("Session ended with QUIT: the server removed 1 message.")
     await fillAndConnect(page, { user: "quit", auth: "auto" })
     await waitForMailbox(page, 13)
@@ -287,7 +287,7 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     expect(trace!.y).toBeGreaterThan(list!.y + list!.height)
     await screenshot(page, "06-phone-mailbox")
     await page.getByRole("button", { name: "Disconnect without deleting" }).click()
-    await page.getByRole("button", { name: "Connect" }).waitFor()
+    await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
     await page.evaluate(() => window.scrollTo(0, 0))
     await screenshot(page, "07-phone-connect")
@@ -312,7 +312,7 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     await waitForMailbox(page, 14)
     await waitForTrace(page, /Connecting to localhost:\d+ \(TLS: none/)
     await page.getByRole("button", { name: "Disconnect without deleting" }).click()
-    await page.getByRole("button", { name: "Connect" }).waitFor()
+    await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
   })
 
   it("says so when the bridge cannot be reached (its one console error is the browser's own)", async () => {
@@ -364,7 +364,7 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     // Nor does the library's trace show it.
     expect((await traceLines(page)).filter((l) => l.includes(TOKEN))).toEqual([])
     await page.getByRole("button", { name: "Disconnect without deleting" }).click()
-    await page.getByRole("button", { name: "Connect" }).waitFor()
+    await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
     // Chromium's own console line for the failed WebSocket holds the URL; it is not the demo's.
     const own = (p: string) => p.startsWith(`console.error: WebSocket connection to 'ws://127.0.0.1:${closed}/pop3?`)
     problems.splice(0, problems.length, ...problems.filter((p) => !own(p)))

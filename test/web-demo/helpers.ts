@@ -54,7 +54,7 @@ export async function fillAndConnect(
   if (fields.password !== undefined) await page.getByLabel("Password", { exact: true }).fill(fields.password)
   if (fields.auth !== undefined) await page.getByLabel("Authentication").selectOption(fields.auth)
   if (fields.allowPlaintext === true) await page.getByLabel("Allow password over an unencrypted connection").check()
-  await page.getByRole("button", { name: "Connect" }).click()
+  await page.getByRole("button", { name: "Connect", exact: true }).click()
 }
 
 /** Waits until the list shows `count` messages with every header read; returns the rows' texts. */
