@@ -62,7 +62,9 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["test/core/**/*.test.ts", "test/dev-server/**/*.test.ts", "test/cli/**/*.test.ts", "test/support/**/*.test.ts", "test/ci/**/*.test.ts"]
+          include: ["test/core/**/*.test.ts", "test/dev-server/**/*.test.ts", "test/cli/**/*.test.ts", "test/support/**/*.test.ts", "test/ci/**/*.test.ts"],
+          // IndexedDB: only in the browser project.
+          exclude: ["test/core/sync/indexeddb.test.ts"]
         }
       },
       ...(haveChromium || ci ? [{
@@ -79,7 +81,9 @@ export default defineConfig({
             "test/core/client/{auth,client,connection,pipeline,secrets,trace}.test.ts",
             "test/core/promise.test.ts",
             "test/core/promise-lifecycle.test.ts",
-            "test/core/transport/{memory,bridge-rules}.test.ts"
+            "test/core/transport/{memory,bridge-rules}.test.ts",
+            // The sync engine and the browser's store, against the dev server over the memory transport.
+            "test/core/sync/{engine,indexeddb}.test.ts"
           ],
           exclude: ["test/core/auth/registry.test.ts"],
           browser: {

@@ -45,16 +45,8 @@ export class StateFileInvalid extends Error {
   }
 }
 
-/**
- * The account's key in the file (and in Maildir file names): user, host and port — two
- * servers on one host are two mailboxes with their own UIDs (`alice@pop.example.com:995`,
- * `alice@[::1]:110`).
- * @category models
- */
-export const accountKey = (user: string, host: string, port: number): string => {
-  const name = host.toLowerCase()
-  return `${user}@${name.includes(":") ? `[${name}]` : name}:${port}`
-}
+/** The account's key in the file (and in Maildir file names): user, host and port. */
+export { accountKey } from "../sync/index.ts"
 
 /**
  * The key earlier versions used (`user@host`, no port). A state file that has it and not

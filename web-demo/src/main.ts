@@ -22,6 +22,7 @@ import { playground } from "./playground/transport.ts"
 import { makeRecorder, type Recorded } from "./recorder.ts"
 import { makeLoadCard, makeReplayView, toFile } from "./replay.ts"
 import { makeTour } from "./tour.ts"
+import { forgetCopy, keepCopy, type KeptAccount, keptAccount, openKept, readKept, storageUsed } from "./kept-copy.ts"
 import "./styles.css"
 import "./teach.css"
 
@@ -165,7 +166,7 @@ const tour = makeTour({
 
 const showForm = (notice?: HTMLElement) => {
   state.session = undefined
-  replace(workspace, notice ?? null, h("div", { class: "connect-view" }, form.element, h("div", { class: "connect-side" }, playgroundPanel.element, tour.card, makeLoadCard(replayMode), explainer)))
+  replace(workspace, notice ?? null, h("div", { class: "connect-view" }, form.element, h("div", { class: "connect-side" }, keptCard(), playgroundPanel.element, tour.card, makeLoadCard(replayMode), explainer)))
   form.busy(false)
   playgroundPanel.busy(false)
   if (notice !== undefined) {
@@ -174,6 +175,72 @@ const showForm = (notice?: HTMLElement) => {
     notice.focus({ preventScroll: true })
     window.scrollTo({ top: 0 })
   }
+}
+
+// ── The copy kept in this browser (IndexedDB, through the library's sync engine) ───────
+const keptCard = () => {
+  const kept = keptAccount()
+  if (kept === undefined) return null
+  const button = h("button", { type: "button", class: "primary" }, `Open the copy kept in this browser (${kept.user} at ${kept.host}:${kept.port})`)
+  button.addEventListener("click", () => void showKept(kept))
+  return h("section", { class: "card kept-card", "aria-labelledby": "kept-card-title" },
+    h("h2", { id: "kept-card-title" }, "Kept in this browser"),
+    h("p", { class: "muted" }, "Read the messages kept earlier, with no connection: they are in this browser's IndexedDB."),
+    button)
+}
+
+const showKept = async (kept: KeptAccount) => {
+  state.session = undefined
+  const store = await openKept(kept)
+  const listed = await readKept(store.messages)
+  const entries: Array<Entry> = []
+  const raw = new Map<number, Uint8Array>()
+  for (const [i, m] of listed.entries()) {
+    const body = await readKept(store.body(m.uid))
+    if (body === undefined) continue
+    const email = await PostalMime.parse(body).catch(() => undefined)
+    const entry: Entry = { msg: i + 1, size: m.size, uid: m.uid, from: who(email?.from), fromAddress: email?.from?.address, subject: email?.subject, date: email?.date, loaded: true, deleted: false }
+    entries.push(entry)
+    raw.set(entry.msg, body)
+  }
+  const reader = h("section", { class: "reader card", "aria-label": "Message", "aria-busy": "false" })
+  const list = makeMailboxList((msg) => void openKeptMessage(msg), () => {})
+  const openKeptMessage = async (msg: number) => {
+    const bytes = raw.get(msg)
+    const entry = entries.find((e) => e.msg === msg)
+    if (bytes === undefined || entry === undefined) return
+    list.select(msg)
+    const email = await PostalMime.parse(bytes)
+    renderMessage(reader, { msg, uid: entry.uid, raw: bytes, email, deleted: false }, {})
+    say(`Opened the kept copy of ${email.subject ?? "(no subject)"}, read from this browser.`)
+  }
+  const used = h("p", { class: "muted storage-used" }, `${mailboxSummary(entries.length, entries.reduce((n, e) => n + e.size, 0))} kept · storage used: …`)
+  void storageUsed().then((text) => {
+    used.textContent = `${mailboxSummary(entries.length, entries.reduce((n, e) => n + e.size, 0))} kept · storage used by this site: ${text ?? "unknown"}`
+  })
+  const forget = h("button", { type: "button", class: "danger small" }, "Forget this copy")
+  forget.addEventListener("click", () => void (async () => {
+    await forgetCopy(store)
+    store.close()
+    say("The copy kept in this browser is deleted.")
+    showForm(h("div", { class: "notice card", role: "status" }, h("p", {}, "The copy kept in this browser is deleted.")))
+  })())
+  const back = h("button", { type: "button", class: "small" }, "Back")
+  back.addEventListener("click", () => {
+    store.close()
+    showForm()
+  })
+  replace(workspace,
+    h("section", { class: "mailbox card", "aria-labelledby": "mailbox-title" },
+      h("div", { class: "mailbox-bar" },
+        h("div", {}, h("h2", { id: "mailbox-title", tabindex: -1 }, "Kept copy"), h("p", { class: "summary" }, `${kept.user} at ${kept.host}:${kept.port}, read from this browser with no connection`), used),
+        h("div", { class: "buttons" }, back, forget)),
+      list.element),
+    reader)
+  list.set(entries)
+  renderPlaceholder(reader, h("p", {}, entries.length === 0 ? "Nothing is kept." : "Select a message to read its kept copy."))
+  document.getElementById("mailbox-title")?.focus({ preventScroll: true })
+  say(`${entries.length} kept message${entries.length === 1 ? "" : "s"}, read from this browser.`)
 }
 
 const connect = async (s: Settings, switches?: Switches) => {
@@ -216,6 +283,7 @@ const showMailbox = (current: Session, s: Settings) => {
   const rset = h("button", { type: "button", class: "small", disabled: true }, "Undo all deletions (RSET)")
   const quit = h("button", { type: "button", class: "primary small" }, "Quit")
   const disconnect = h("button", { type: "button", class: "small" }, "Disconnect without deleting")
+  const keep = h("button", { type: "button", class: "small" }, "Keep a copy in this browser (then Quit)")
   const rule = h("div", { class: "rule", role: "note" },
     h("strong", {}, "Nothing is deleted until you Quit. "),
     "DELE only marks a message (struck through); QUIT makes the server remove the marked ones. ",
@@ -335,12 +403,53 @@ const showMailbox = (current: Session, s: Settings) => {
   }
   quit.addEventListener("click", () => finish("quit"))
   disconnect.addEventListener("click", () => finish("disconnect"))
+  // The sync engine downloads what is not kept yet (no DELE) and ends the session with QUIT;
+  // marks made here are undone first, so that QUIT removes nothing.
+  keep.addEventListener("click", () => void guard(async () => {
+    for (const b of [rset, quit, disconnect, keep]) b.disabled = true
+    // The engine's QUIT ends the session: not a connection lost.
+    state.ending = []
+    if (marked() > 0) await current.run(current.mailbox.rset)
+    progressBox.hidden = false
+    let total = 0
+    let stored = 0
+    const tell = () => {
+      progress.max = Math.max(total, 1)
+      progress.value = stored
+      progressText.textContent = `Keeping a copy in this browser: ${stored} of ${total} new messages stored`
+    }
+    let result: Awaited<ReturnType<typeof keepCopy>>
+    try {
+      result = await keepCopy(current.mailbox, s, {
+        start: (messages) => {
+          total = messages
+          tell()
+        },
+        stored: (messages) => {
+          stored += messages
+          tell()
+        }
+      })
+    } catch (error) {
+      const e = explain(error, s)
+      say("Not connected.")
+      showForm(h("div", { class: "notice warn card", role: "alert" }, h("p", {}, `Keeping a copy failed: ${e.title}. ${e.detail} Nothing was deleted; what was stored is kept.`)))
+      return
+    } finally {
+      await current.disconnect().catch(() => {})
+      state.ending = undefined
+      state.ended = true
+    }
+    const text = `Kept a copy in this browser: ${result.fetched} message${result.fetched === 1 ? "" : "s"} downloaded, ${result.skipped} already kept. The session ended with QUIT; nothing was deleted.`
+    say("Not connected.")
+    showForm(h("div", { class: "notice card", role: "status" }, h("p", {}, text)))
+  }))
 
   replace(workspace,
     h("section", { class: "mailbox card", "aria-labelledby": "mailbox-title" },
       h("div", { class: "mailbox-bar" },
         h("div", {}, h("h2", { id: "mailbox-title", tabindex: -1 }, "Inbox"), summary),
-        h("div", { class: "buttons" }, rset, disconnect, quit)),
+        h("div", { class: "buttons" }, keep, rset, disconnect, quit)),
       rule,
       progressBox,
       list.element),

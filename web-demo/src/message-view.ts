@@ -14,7 +14,8 @@ export interface Shown {
 }
 
 export interface MessageActions {
-  readonly dele: (msg: number) => void
+  /** Absent for a message kept in this browser: there is no server to mark it on. */
+  readonly dele?: ((msg: number) => void) | undefined
 }
 
 const urls: Array<string> = []
@@ -118,8 +119,9 @@ export const renderMessage = (target: HTMLElement, shown: Shown, actions: Messag
       h("pre", { class: "source" }, new TextDecoder("utf-8", { fatal: false }).decode(raw)))
   })
   const [tablist, panel] = tabs("Message views", panes)
-  const dele = h("button", { type: "button", class: "danger small", disabled: shown.deleted }, shown.deleted ? "Marked for deletion" : `Mark for deletion (DELE ${shown.msg})`)
-  dele.addEventListener("click", () => actions.dele(shown.msg))
+  const onDele = actions.dele
+  const dele = onDele === undefined ? null : h("button", { type: "button", class: "danger small", disabled: shown.deleted }, shown.deleted ? "Marked for deletion" : `Mark for deletion (DELE ${shown.msg})`)
+  dele?.addEventListener("click", () => onDele!(shown.msg))
 
   replace(target,
     h("article", { class: `message${shown.deleted ? " deleted" : ""}`, "aria-labelledby": "message-subject" },

@@ -1,0 +1,99 @@
+/**
+ * The Maildir as a `SyncStore` for the sync engine (`pop3-everywhere/sync`): messages in
+ * the Maildir (maildir.ts: tmp/, fsync, rename into new/), the record in the state file
+ * (fetch-state.ts, written atomically). Several accounts share a Maildir and a state file:
+ * file names carry a hash of account and UID (`messageKey`), which is how `findStored`
+ * recognises a message delivered by a run that died before recording it.
+ *
+ * Node-side (node:fs), which Deno and Bun provide too.
+ *
+ * @module
+ */
+import * as Effect from "effect/Effect"
+import { StorageError, type SyncStore } from "../sync/index.ts"
+import { loadUids, saveUids, StateFileInvalid } from "./fetch-state.ts"
+import { type Maildir, messageKey, openMaildir } from "./maildir.ts"
+
+const ERRNO: Readonly<Record<string, string>> = {
+  ENOSPC: "no space left on the device",
+  EDQUOT: "disk quota exceeded",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "read-only file system",
+  ENOTDIR: "not a directory",
+  EISDIR: "is a directory",
+  ENOENT: "no such file or directory",
+  EIO: "input/output error",
+  EMFILE: "too many open files",
+  ENAMETOOLONG: "file name too long",
+  // Only mkdir lets EEXIST through (delivery retries with the next name).
+  EEXIST: "exists and is not a directory"
+}
+
+/**
+ * A local I/O failure in words, with its errno code.
+ * @category errors
+ */
+export const describe = (error: unknown): string => {
+  if (error instanceof StateFileInvalid) return error.message
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === "string") return `${ERRNO[code] ?? (error as Error).message} (${code})`
+  return error instanceof Error ? error.message : String(error)
+}
+
+const storage = <A>(operation: string, path: string, run: () => Promise<A>): Effect.Effect<A, StorageError> =>
+  Effect.tryPromise({ try: run, catch: (error) => new StorageError({ operation, path, reason: describe(error) }) })
+
+/**
+ * Where one account's messages go.
+ * @category models
+ */
+export interface MaildirStoreOptions {
+  readonly maildir: string
+  readonly state: string
+  /** The account's key (`accountKey(user, host, port)`). */
+  readonly account: string
+  /** The key an earlier version used for it (`legacyAccountKey`), to recover and migrate from. */
+  readonly legacyAccount?: string | undefined
+}
+
+/**
+ * Opens (creating when missing) the Maildir, clears what a dead run left in `tmp/`, and
+ * gives the account's view of it.
+ * @category constructors
+ */
+export const openMaildirStore = (options: MaildirStoreOptions): Effect.Effect<SyncStore & { readonly maildir: Maildir }, StorageError> =>
+  Effect.gen(function*() {
+    const root = options.maildir
+    const statePath = options.state
+    const maildir = yield* storage("create the Maildir", root, () => openMaildir(root))
+    yield* Effect.promise(() => maildir.cleanTmp().catch(() => 0))
+    const key = (uid: string) => messageKey(options.account, uid)
+    const legacyKey = (uid: string) => (options.legacyAccount === undefined ? undefined : messageKey(options.legacyAccount, uid))
+    return {
+      maildir,
+      location: root,
+      describe,
+      recorded: storage("read the state file", statePath, () => loadUids(statePath, options.account, options.legacyAccount)),
+      findStored: (uids) =>
+        Effect.gen(function*() {
+          const keys = new Set(uids.flatMap((uid) => [key(uid), legacyKey(uid) ?? key(uid)]))
+          const inMaildir = yield* storage("look into the Maildir", root, () => maildir.find(keys))
+          return new Set(uids.filter((uid) => inMaildir.has(key(uid)) || inMaildir.has(legacyKey(uid) ?? key(uid))))
+        }),
+      put: (uid, body) => {
+        const delivered = maildir.deliver(key(uid), body)
+        return typeof delivered === "string" ? undefined : delivered.then(() => {})
+      },
+      begin: async (uid) => {
+        const delivery = await maildir.begin(key(uid))
+        return { write: delivery.write, commit: async () => void await delivery.commit(), abort: delivery.abort }
+      },
+      // The renames must be durable before the state file claims the messages.
+      record: (uids) =>
+        Effect.andThen(
+          storage("sync the Maildir", root, () => maildir.sync()),
+          storage("write the state file", statePath, () => saveUids(statePath, options.account, uids))
+        )
+    }
+  })

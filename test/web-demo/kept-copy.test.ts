@@ -1,0 +1,98 @@
+// The demo keeps a copy of the mailbox in the browser (IndexedDB through the library's sync
+// engine): on the static site, with the Playground's server in a Worker. After a reload the
+// kept messages are listed and opened with no session at all; "Forget this copy" deletes them.
+import type { Page } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
+import { requireService } from "../support/require-service.ts"
+import { poll, traceLines, waitForMailbox } from "./helpers.ts"
+import { serveStaticSite, type StaticSite, STRICT_CSP } from "./static-site.ts"
+
+const available = requireService("Chromium", chromiumAvailable())
+
+describe.skipIf(!available)("the demo's copy kept in this browser", () => {
+  let site: StaticSite | undefined
+  let chromium: LaunchedChromium | undefined
+
+  beforeAll(async () => {
+    site = await serveStaticSite({ headers: { "content-security-policy": STRICT_CSP } })
+    chromium = await launchChromium()
+  })
+  afterAll(async () => {
+    await chromium?.close()
+    await site?.close()
+  })
+
+  const watch = (page: Page) => {
+    const problems: Array<string> = []
+    const workers: Array<string> = []
+    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`))
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console.error: ${m.text()}`)
+    })
+    page.on("worker", (w) => workers.push(w.url()))
+    page.on("websocket", (ws) => workers.push(ws.url()))
+    return { problems, workers }
+  }
+
+  it("keeps every message, lists and opens them after a reload with no connection, and forgets them", async () => {
+    const page = await chromium!.context.newPage()
+    const first = watch(page)
+    await page.goto(site!.url)
+    await page.getByRole("button", { name: /Playground/ }).click()
+    const rows = await waitForMailbox(page, 14)
+
+    await page.getByRole("button", { name: /Keep a copy in this browser/ }).click()
+    const notice = page.getByRole("status").filter({ hasText: "Kept a copy in this browser" })
+    await notice.waitFor({ timeout: 30_000 })
+    expect(await notice.innerText()).toContain("14 messages downloaded, 0 already kept")
+    // The engine sent no DELE, and its QUIT ended the session.
+    const lines = await traceLines(page)
+    expect(lines.filter((l) => /C: RETR \d+/.test(l))).toHaveLength(14)
+    expect(lines.some((l) => /C: DELE/.test(l))).toBe(false)
+    expect(first.problems).toEqual([])
+
+    // Keeping again downloads only what is new: here, nothing.
+    const before = (await traceLines(page)).length
+    await page.getByRole("button", { name: /Playground/ }).click()
+    await waitForMailbox(page, 14)
+    await page.getByRole("button", { name: /Keep a copy in this browser/ }).click()
+    await page.locator(".notice").filter({ hasText: "0 messages downloaded, 14 already kept" }).waitFor({ timeout: 30_000 })
+    expect((await traceLines(page)).slice(before).filter((l) => /C: RETR \d+/.test(l))).toEqual([])
+
+    // After a reload: no Worker (the playground server), no WebSocket, no session.
+    const second = watch(page)
+    await page.reload()
+    await page.getByRole("button", { name: /Open the copy kept in this browser/ }).click()
+    await page.getByRole("heading", { name: "Kept copy" }).waitFor()
+    const kept = await page.locator(".msg-row").allInnerTexts()
+    expect(kept).toHaveLength(14)
+    // The same subjects as the live list (the live rows hold them too).
+    const subject = (text: string) => text.split("\n")[1] ?? ""
+    expect(kept.map(subject).sort()).toEqual(rows.map(subject).sort())
+    await poll(() => page.locator(".storage-used").innerText()).toMatch(/storage used by this site: \d+\.\d MB of/)
+    await page.locator(".msg-row").filter({ hasText: "Lines that start with a dot" }).click()
+    await page.locator("#message-subject").filter({ hasText: "Lines that start with a dot" }).waitFor()
+    // A kept message offers no DELE: there is no server.
+    expect(await page.getByRole("button", { name: /Mark for deletion/ }).count()).toBe(0)
+    expect(second.workers).toEqual([])
+    expect(await page.locator(".trace-log li").count()).toBe(0)
+
+    await page.getByRole("button", { name: "Forget this copy" }).click()
+    await page.locator(".notice").filter({ hasText: "The copy kept in this browser is deleted" }).waitFor()
+    expect(await page.getByRole("button", { name: /Open the copy kept in this browser/ }).count()).toBe(0)
+    await page.reload()
+    await page.getByRole("button", { name: /Playground/ }).waitFor()
+    expect(await page.getByRole("button", { name: /Open the copy kept in this browser/ }).count()).toBe(0)
+    expect(await page.evaluate(async () => (await indexedDB.databases()).length > 0 ? (await new Promise<number>((resolve) => {
+      const req = indexedDB.open("pop3-everywhere")
+      req.onsuccess = () => {
+        const tx = req.result.transaction("index", "readonly")
+        const count = tx.objectStore("index").count()
+        count.onsuccess = () => resolve(count.result)
+      }
+    })) : 0)).toBe(0)
+    expect([...first.problems, ...second.problems]).toEqual([])
+    await page.close()
+  })
+})
