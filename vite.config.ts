@@ -25,7 +25,9 @@ const CHROMIUM = "/usr/bin/chromium"
 const haveChromium = existsSync(CHROMIUM)
 const ci = isCI()
 if (!haveChromium && !ci) {
-  process.stderr.write(`skipping the browser project (core tests in Chromium): ${CHROMIUM} not found (apt-get install chromium)\n`)
+  process.stderr.write(
+    `skipping the browser project (core tests in Chromium): ${CHROMIUM} not found (apt-get install chromium)\n`
+  )
 }
 
 /** Debian's Chromium; flags from the platform notes (the machine's network is closed). */
@@ -53,7 +55,9 @@ export default defineConfig({
   base: "./",
   worker: { format: "es" },
   resolve: { conditions: [SOURCE_CONDITION, ...defaultClientConditions] },
-  ssr: { resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions], externalConditions: [SOURCE_CONDITION] } },
+  ssr: {
+    resolve: { conditions: [SOURCE_CONDITION, ...defaultServerConditions], externalConditions: [SOURCE_CONDITION] }
+  },
   build: { outDir: "../dist/web-demo", emptyOutDir: true, target: "es2022" },
   test: {
     root: repo,
@@ -62,41 +66,51 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["test/core/**/*.test.ts", "test/dev-server/**/*.test.ts", "test/cli/**/*.test.ts", "test/support/**/*.test.ts", "test/ci/**/*.test.ts"],
+          include: [
+            "test/core/**/*.test.ts",
+            "test/dev-server/**/*.test.ts",
+            "test/cli/**/*.test.ts",
+            "test/support/**/*.test.ts",
+            "test/ci/**/*.test.ts"
+          ],
           // IndexedDB: only in the browser project.
           exclude: ["test/core/sync/indexeddb.test.ts"]
         }
       },
-      ...(haveChromium || ci ? [{
-        extends: true,
-        test: {
-          name: "browser",
-          // Every test of the engine, the auth mechanisms, the client and the Promise API
-          // that needs no Node API. Left out, because they need Node: hostile.test.ts and
-          // tls.test.ts (node:net/node:tls sockets), auth/registry.test.ts (reads the README
-          // and the CLI's argument parser).
-          include: [
-            "test/core/protocol/**/*.test.ts",
-            "test/core/auth/*.test.ts",
-            "test/core/client/{auth,client,connection,pipeline,secrets,trace}.test.ts",
-            "test/core/promise.test.ts",
-            "test/core/promise-lifecycle.test.ts",
-            "test/core/transport/{memory,bridge-rules}.test.ts",
-            // The sync engine and the browser's store, against the dev server over the memory transport.
-            "test/core/sync/{engine,indexeddb}.test.ts"
-          ],
-          exclude: ["test/core/auth/registry.test.ts"],
-          browser: {
-            enabled: true,
-            headless: true,
-            screenshotFailures: false,
-            provider: playwright({
-              launchOptions: { executablePath: CHROMIUM, args: chromiumFlags }
-            }),
-            instances: [{ browser: "chromium" as const }]
-          }
-        }
-      }] : []),
+      ...(haveChromium || ci
+        ? [
+            {
+              extends: true,
+              test: {
+                name: "browser",
+                // Every test of the engine, the auth mechanisms, the client and the Promise API
+                // that needs no Node API. Left out, because they need Node: hostile.test.ts and
+                // tls.test.ts (node:net/node:tls sockets), auth/registry.test.ts (reads the README
+                // and the CLI's argument parser).
+                include: [
+                  "test/core/protocol/**/*.test.ts",
+                  "test/core/auth/*.test.ts",
+                  "test/core/client/{auth,client,connection,pipeline,secrets,trace}.test.ts",
+                  "test/core/promise.test.ts",
+                  "test/core/promise-lifecycle.test.ts",
+                  "test/core/transport/{memory,bridge-rules}.test.ts",
+                  // The sync engine and the browser's store, against the dev server over the memory transport.
+                  "test/core/sync/{engine,indexeddb}.test.ts"
+                ],
+                exclude: ["test/core/auth/registry.test.ts"],
+                browser: {
+                  enabled: true,
+                  headless: true,
+                  screenshotFailures: false,
+                  provider: playwright({
+                    launchOptions: { executablePath: CHROMIUM, args: chromiumFlags }
+                  }),
+                  instances: [{ browser: "chromium" as const }]
+                }
+              }
+            }
+          ]
+        : []),
       {
         extends: true,
         test: { name: "bridge", include: ["test/bridge/**/*.test.ts"] }

@@ -10,7 +10,10 @@ interface Report {
   readonly numFailedTests: number
   readonly numPendingTests: number
   readonly numTodoTests: number
-  readonly testResults?: ReadonlyArray<{ readonly name: string; readonly assertionResults: ReadonlyArray<{ readonly fullName: string; readonly status: string }> }>
+  readonly testResults?: ReadonlyArray<{
+    readonly name: string
+    readonly assertionResults: ReadonlyArray<{ readonly fullName: string; readonly status: string }>
+  }>
 }
 
 const file = process.argv[2] ?? "test-results/vitest.json"
@@ -20,11 +23,19 @@ console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} 
 if (skipped > 0) {
   for (const result of r.testResults ?? []) {
     for (const test of result.assertionResults) {
-      if (test.status !== "passed" && test.status !== "failed") console.log(`  ${test.status}: ${result.name} > ${test.fullName}`)
+      if (test.status !== "passed" && test.status !== "failed")
+        console.log(`  ${test.status}: ${result.name} > ${test.fullName}`)
     }
   }
 }
-const why = r.numTotalTests === 0 ? "no tests ran" : r.numFailedTests > 0 ? "tests failed" : skipped > 0 ? "tests were skipped" : undefined
+const why =
+  r.numTotalTests === 0
+    ? "no tests ran"
+    : r.numFailedTests > 0
+      ? "tests failed"
+      : skipped > 0
+        ? "tests were skipped"
+        : undefined
 if (why !== undefined) {
   console.error(`CI fails: ${why}`)
   process.exit(1)

@@ -72,7 +72,9 @@ const startStub = async (bytes: number): Promise<Server> => {
 /** The kernel's count of connections dropped because a listen queue was full (all sockets; loopback here). */
 const listenOverflows = (): number => {
   try {
-    const lines = readFileSync("/proc/net/netstat", "utf8").split("\n").filter((l) => l.startsWith("TcpExt:"))
+    const lines = readFileSync("/proc/net/netstat", "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("TcpExt:"))
     const names = (lines[0] ?? "").split(/\s+/)
     const values = (lines[1] ?? "").split(/\s+/)
     return Number(values[names.indexOf("ListenOverflows")] ?? Number.NaN)
@@ -83,7 +85,8 @@ const listenOverflows = (): number => {
 
 const progress = (text: string): void => void process.stderr.write(`  [bridge load] ${text}\n`)
 
-const quantile = (sorted: readonly number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
+const quantile = (sorted: readonly number[], q: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
 
 /** Seconds to receive one RETR of `bytes` (plus its 10 framing bytes) directly over TCP from the stub. */
 const retrDirect = (stubPort: number, bytes: number): Promise<number> =>
@@ -191,51 +194,57 @@ export const runBridgeLoad = async (o: LoadOptions): Promise<{ rows: string[][];
       const overflowsBefore = listenOverflows()
       const t0 = performance.now()
       await Promise.all(
-        Array.from({ length: o.sessions }, () =>
-          new Promise<void>((resolve) => {
-            const started = performance.now()
-            const ws = new WebSocket(url, { perMessageDeflate: false })
-            sockets.push(ws)
-            ws.once("message", () => {
-              greetings.push(performance.now() - started)
-              resolve()
+        Array.from(
+          { length: o.sessions },
+          () =>
+            new Promise<void>((resolve) => {
+              const started = performance.now()
+              const ws = new WebSocket(url, { perMessageDeflate: false })
+              sockets.push(ws)
+              ws.once("message", () => {
+                greetings.push(performance.now() - started)
+                resolve()
+              })
+              ws.once("error", () => {
+                failures += 1
+                resolve()
+              })
             })
-            ws.once("error", () => {
-              failures += 1
-              resolve()
-            })
-          })
         )
       )
       const burstSeconds = (performance.now() - t0) / 1000
       const overflows = listenOverflows() - overflowsBefore
-      progress(`${o.label}: ${greetings.length} greeted, ${failures} failed, in ${burstSeconds.toFixed(2)} s; streaming`)
+      progress(
+        `${o.label}: ${greetings.length} greeted, ${failures} failed, in ${burstSeconds.toFixed(2)} s; streaming`
+      )
       const held = await ask<Stats>("gc")
       greetings.sort((a, b) => a - b)
 
       // 2. Streaming beside the idle sessions: concurrent RETRs of streamMb each.
       const s0 = performance.now()
       const perStream = await Promise.all(
-        Array.from({ length: o.streams }, () =>
-          new Promise<number>((resolve, reject) => {
-            const ws = new WebSocket(url, { perMessageDeflate: false })
-            let got = 0
-            let greeted = false
-            let startedAt = 0
-            ws.on("message", (data: Buffer) => {
-              if (!greeted) {
-                greeted = true
-                startedAt = performance.now()
-                return ws.send(Buffer.from("RETR\r\n"))
-              }
-              got += data.length
-              if (got >= o.streamMb * MiB + 10) {
-                ws.close()
-                resolve((o.streamMb * MiB) / MiB / ((performance.now() - startedAt) / 1000))
-              }
+        Array.from(
+          { length: o.streams },
+          () =>
+            new Promise<number>((resolve, reject) => {
+              const ws = new WebSocket(url, { perMessageDeflate: false })
+              let got = 0
+              let greeted = false
+              let startedAt = 0
+              ws.on("message", (data: Buffer) => {
+                if (!greeted) {
+                  greeted = true
+                  startedAt = performance.now()
+                  return ws.send(Buffer.from("RETR\r\n"))
+                }
+                got += data.length
+                if (got >= o.streamMb * MiB + 10) {
+                  ws.close()
+                  resolve((o.streamMb * MiB) / MiB / ((performance.now() - startedAt) / 1000))
+                }
+              })
+              ws.once("error", reject)
             })
-            ws.once("error", reject)
-          })
         )
       )
       const streamSeconds = (performance.now() - s0) / 1000
@@ -243,11 +252,16 @@ export const runBridgeLoad = async (o: LoadOptions): Promise<{ rows: string[][];
       progress(`${o.label}: streamed; closing`)
 
       // 3. Close everything; what the bridge keeps.
-      await Promise.all(sockets.map((ws) => new Promise<void>((resolve) => {
-        if (ws.readyState === WebSocket.CLOSED) return resolve()
-        ws.once("close", () => resolve())
-        ws.close()
-      })))
+      await Promise.all(
+        sockets.map(
+          (ws) =>
+            new Promise<void>((resolve) => {
+              if (ws.readyState === WebSocket.CLOSED) return resolve()
+              ws.once("close", () => resolve())
+              ws.close()
+            })
+        )
+      )
       progress(`${o.label}: closed`)
       let after = await ask<Stats>("stats")
       for (let i = 0; i < 200 && after.sessionsActive > 0; i++) {
@@ -291,10 +305,17 @@ export const runBridgeLoad = async (o: LoadOptions): Promise<{ rows: string[][];
 }
 
 /** The table for `npm run bench` and for running this file alone. */
-export const bridgeLoadTable = async (
-  o: { sessions: number; streams: number; streamMb: number; malloc: boolean; backlog511: boolean; rounds?: number }
-): Promise<Table> => {
-  const runs: LoadOptions[] = [{ ...o, label: `default (backlog ${DEFAULTS.backlog})`, rounds: o.rounds ?? 2, singleMb: 100 }]
+export const bridgeLoadTable = async (o: {
+  sessions: number
+  streams: number
+  streamMb: number
+  malloc: boolean
+  backlog511: boolean
+  rounds?: number
+}): Promise<Table> => {
+  const runs: LoadOptions[] = [
+    { ...o, label: `default (backlog ${DEFAULTS.backlog})`, rounds: o.rounds ?? 2, singleMb: 100 }
+  ]
   if (o.backlog511) runs.push({ ...o, label: "backlog 511 (Node's default)", backlog: 511 })
   if (o.malloc) {
     runs.push({ ...o, label: "MALLOC_ARENA_MAX=2", env: { MALLOC_ARENA_MAX: "2" } })

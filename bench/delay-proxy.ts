@@ -86,7 +86,12 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
   const sockets = new Set<Socket>()
   let roundTrips = 0
   const server: Server = createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
-    const upstream = createConnection({ host: options.targetHost, port: options.targetPort, noDelay: true, allowHalfOpen: true })
+    const upstream = createConnection({
+      host: options.targetHost,
+      port: options.targetPort,
+      noDelay: true,
+      allowHalfOpen: true
+    })
     for (const s of [client, upstream]) {
       sockets.add(s)
       s.on("close", () => sockets.delete(s))
@@ -101,10 +106,16 @@ export async function startDelayProxy(options: DelayProxyOptions): Promise<Delay
     // Server bytes count as an answer once released toward the client, which cannot have
     // reacted to them before.
     const none = () => {}
-    pipeDelayed(client, upstream, options.oneWayMs, () => {
-      if (answered) roundTrips++
-      answered = false
-    }, none)
+    pipeDelayed(
+      client,
+      upstream,
+      options.oneWayMs,
+      () => {
+        if (answered) roundTrips++
+        answered = false
+      },
+      none
+    )
     pipeDelayed(upstream, client, options.oneWayMs, none, () => {
       answered = true
     })

@@ -36,7 +36,9 @@ export function cleanup(): Promise<void> {
       try {
         await run()
       } catch (error) {
-        process.stderr.write(`bench: cleanup "${what}" failed: ${error instanceof Error ? error.message : String(error)}\n`)
+        process.stderr.write(
+          `bench: cleanup "${what}" failed: ${error instanceof Error ? error.message : String(error)}\n`
+        )
       }
     }
   })())
@@ -48,7 +50,11 @@ export const interrupted = (): boolean => cleaning !== undefined
 /** Ctrl-C / SIGTERM: clean up, then exit 130/143. A second signal exits at once. */
 export function installSignalHandlers(): void {
   let signalled = false
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+    ["SIGHUP", 129]
+  ] as const) {
     process.on(signal, () => {
       if (signalled) process.exit(code)
       signalled = true
@@ -131,10 +137,13 @@ export function runMeasured(spec: RunSpec, rssFile: string): Promise<RunResult> 
       err = (err + chunk).slice(-20_000)
     })
     let timedOut = false
-    const timer = spec.timeoutMs === undefined ? undefined : setTimeout(() => {
-      timedOut = true
-      killGroup(child)
-    }, spec.timeoutMs)
+    const timer =
+      spec.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true
+            killGroup(child)
+          }, spec.timeoutMs)
     child.once("error", (error) => {
       children.delete(child)
       if (timer !== undefined) clearTimeout(timer)
@@ -231,11 +240,24 @@ export interface Table {
 export function renderText(table: Table): string {
   const all = [table.header, ...table.rows]
   const widths = table.header.map((_, c) => Math.max(...all.map((r) => (r[c] ?? "").length)))
-  const numeric = table.header.map((_, c) => table.rows.every((r) => /^[\d.,–×\s?-]*$|^n\/a|^FAILED/.test(r[c] ?? "")) && c > 0)
+  const numeric = table.header.map(
+    (_, c) => table.rows.every((r) => /^[\d.,–×\s?-]*$|^n\/a|^FAILED/.test(r[c] ?? "")) && c > 0
+  )
   const line = (r: ReadonlyArray<string>) =>
-    r.map((cell, c) => (numeric[c] && !/^n\/a|^FAILED/.test(cell) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd()
+    r
+      .map((cell, c) =>
+        numeric[c] && !/^n\/a|^FAILED/.test(cell) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)
+      )
+      .join("  ")
+      .trimEnd()
   const rule = widths.map((w) => "-".repeat(w)).join("  ")
-  return [`== ${table.title}`, line(table.header), rule, ...table.rows.map(line), ...table.notes.map((n) => `  * ${n}`)].join("\n")
+  return [
+    `== ${table.title}`,
+    line(table.header),
+    rule,
+    ...table.rows.map(line),
+    ...table.notes.map((n) => `  * ${n}`)
+  ].join("\n")
 }
 
 export function renderMarkdown(table: Table): string {

@@ -38,10 +38,12 @@ const regionsOf = (path: string): ReadonlyArray<{ readonly line: number; readonl
   if (regions === undefined) {
     const found: Array<{ line: number; module: string }> = []
     try {
-      readFileSync(path, "utf8").split("\n").forEach((text, line) => {
-        const m = /^\/\/ (\S+)$/.exec(text)
-        if (m !== null && (m[1]!.includes("/") || m[1]!.startsWith("\0"))) found.push({ line, module: m[1]! })
-      })
+      readFileSync(path, "utf8")
+        .split("\n")
+        .forEach((text, line) => {
+          const m = /^\/\/ (\S+)$/.exec(text)
+          if (m !== null && (m[1]!.includes("/") || m[1]!.startsWith("\0"))) found.push({ line, module: m[1]! })
+        })
     } catch {
       // not readable: attribute to the file itself
     }
@@ -115,10 +117,14 @@ export async function summarizeProfile(path: string, wallSeconds?: number, top =
   const phases = new Map<string, number>()
   for (const [id, micros] of self) {
     const name = byId.get(id)?.callFrame.functionName ?? ""
-    const phase = name === "(idle)" ? "idle (waiting for the network, the disk or the thread pool)"
-      : name === "(garbage collector)" ? "garbage collection"
-      : underLoading(id) ? "loading modules (resolve, read, strip types, compile, evaluate)"
-      : "running (protocol, client, storage, Effect runtime)"
+    const phase =
+      name === "(idle)"
+        ? "idle (waiting for the network, the disk or the thread pool)"
+        : name === "(garbage collector)"
+          ? "garbage collection"
+          : underLoading(id)
+            ? "loading modules (resolve, read, strip types, compile, evaluate)"
+            : "running (protocol, client, storage, Effect runtime)"
     phases.set(phase, (phases.get(phase) ?? 0) + micros)
   }
   const areas = new Map<string, number>()
@@ -130,17 +136,25 @@ export async function summarizeProfile(path: string, wallSeconds?: number, top =
     const a = area(url, functionName, lineNumber)
     areas.set(a, (areas.get(a) ?? 0) + micros)
     // In a bundle the line is the bundle's, not the module's: name the module only.
-    const inBundle = url.startsWith("file://") && sourceModule(decodeURIComponent(new URL(url).pathname), lineNumber) !== undefined
+    const inBundle =
+      url.startsWith("file://") && sourceModule(decodeURIComponent(new URL(url).pathname), lineNumber) !== undefined
     const where = url === "" ? "" : inBundle ? ` ${a}` : ` ${a}:${lineNumber + 1}`
     const key = `${functionName || "(anonymous)"}${where}`
     functions.set(key, (functions.get(key) ?? 0) + micros)
   }
-  const pct = (us: number) => `${((100 * us) / total).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms`
+  const pct = (us: number) =>
+    `${((100 * us) / total).toFixed(1).padStart(5)} %  ${(us / 1000).toFixed(0).padStart(6)} ms`
   const sorted = (m: Map<string, number>, n: number) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n)
   // Areas rolled up: our code vs Effect vs Node vs GC vs idle.
   const rollup = new Map<string, number>()
   for (const [a, us] of areas) {
-    const key = a.startsWith("effect") ? "effect (all)" : a.startsWith("Node internals") ? "Node internals (all)" : a.startsWith("core/") ? "core/ (pop3)" : a
+    const key = a.startsWith("effect")
+      ? "effect (all)"
+      : a.startsWith("Node internals")
+        ? "Node internals (all)"
+        : a.startsWith("core/")
+          ? "core/ (pop3)"
+          : a
     rollup.set(key, (rollup.get(key) ?? 0) + us)
   }
   return [

@@ -26,7 +26,11 @@ interface Counted {
 }
 
 const exited = (result: RunResult): string | undefined =>
-  result.timedOut ? "timed out" : result.code === 0 ? undefined : `exit ${result.code ?? result.signal}: ${result.stderr.trim().split("\n").at(-1)?.slice(0, 120) ?? ""}`
+  result.timedOut
+    ? "timed out"
+    : result.code === 0
+      ? undefined
+      : `exit ${result.code ?? result.signal}: ${result.stderr.trim().split("\n").at(-1)?.slice(0, 120) ?? ""}`
 
 /** Runs each command once per client through `proxy` and tabulates the round trips. */
 export async function roundTripTable(o: BulkOptions, proxy: DelayProxy, rtt: number, scratch: string): Promise<Table> {
@@ -36,8 +40,18 @@ export async function roundTripTable(o: BulkOptions, proxy: DelayProxy, rtt: num
   await mkdir(mpopDir, { recursive: true })
   const base = [
     currentCli().path,
-    "--host", "localhost", "--port", String(o.plain.port), "--tls", "starttls", "--ca", o.account.caFile,
-    "--user", o.account.user, "--auth", "plain"
+    "--host",
+    "localhost",
+    "--port",
+    String(o.plain.port),
+    "--tls",
+    "starttls",
+    "--ca",
+    o.account.caFile,
+    "--user",
+    o.account.user,
+    "--auth",
+    "plain"
   ]
   const pop3 = (args: ReadonlyArray<string>, stdout: RunSpec["stdout"] = "collect"): RunSpec => ({
     command: process.execPath,
@@ -66,18 +80,36 @@ export async function roundTripTable(o: BulkOptions, proxy: DelayProxy, rtt: num
       command: "stat",
       pop3: pop3(["stat"]),
       mpop: await mpopSpec(["--status-only"]),
-      check: async (r) => exited(r) ?? (new RegExp(`\\b${o.messages}\\b`).test(r.stdout) ? undefined : `no count of ${o.messages} in ${JSON.stringify(r.stdout.slice(0, 80))}`)
+      check: async (r) =>
+        exited(r) ??
+        (new RegExp(`\\b${o.messages}\\b`).test(r.stdout)
+          ? undefined
+          : `no count of ${o.messages} in ${JSON.stringify(r.stdout.slice(0, 80))}`)
     },
     {
       command: "list",
       pop3: pop3(["list"]),
-      check: async (r) => exited(r) ?? (r.stdout.trim().split("\n").length === o.messages ? undefined : "not every message listed")
+      check: async (r) =>
+        exited(r) ?? (r.stdout.trim().split("\n").length === o.messages ? undefined : "not every message listed")
     },
-    { command: "retr 1", pop3: pop3(["retr", "1"], "count"), check: async (r) => exited(r) ?? (r.stdoutBytes > 0 ? undefined : "no bytes") },
-    { command: `fetch of ${o.messages}`, pop3: pop3(fetchArgs), mpop: await mpopSpec([]), check: async () => undefined },
+    {
+      command: "retr 1",
+      pop3: pop3(["retr", "1"], "count"),
+      check: async (r) => exited(r) ?? (r.stdoutBytes > 0 ? undefined : "no bytes")
+    },
+    {
+      command: `fetch of ${o.messages}`,
+      pop3: pop3(fetchArgs),
+      mpop: await mpopSpec([]),
+      check: async () => undefined
+    },
     { command: "fetch, nothing new", pop3: pop3(fetchArgs), mpop: await mpopSpec([]), check: async () => undefined }
   ]
-  const run = async (spec: RunSpec | undefined, check: (r: RunResult) => Promise<string | undefined>, dir: string): Promise<Counted | undefined> => {
+  const run = async (
+    spec: RunSpec | undefined,
+    check: (r: RunResult) => Promise<string | undefined>,
+    dir: string
+  ): Promise<Counted | undefined> => {
     if (spec === undefined) return undefined
     const before = proxy.roundTrips()
     const result = await runMeasured(spec, join(dir, "time.out"))
@@ -88,7 +120,12 @@ export async function roundTripTable(o: BulkOptions, proxy: DelayProxy, rtt: num
     const fetching = step.command.startsWith("fetch")
     const p = await run(step.pop3, fetching ? holds(popDir) : step.check, popDir)
     const m = await run(step.mpop, fetching ? holds(mpopDir) : step.check, mpopDir)
-    const cell = (c: Counted | undefined) => (c === undefined ? ["—", "—"] : c.problem !== undefined ? [`FAILED: ${c.problem}`, ""] : [String(c.trips), fmtSeconds(c.seconds)])
+    const cell = (c: Counted | undefined) =>
+      c === undefined
+        ? ["—", "—"]
+        : c.problem !== undefined
+          ? [`FAILED: ${c.problem}`, ""]
+          : [String(c.trips), fmtSeconds(c.seconds)]
     rows.push([step.command, ...cell(p), ...cell(m)])
   }
   return {

@@ -42,7 +42,18 @@ import {
 } from "./lib.ts"
 import { summarizeProfile } from "./profile-summary.ts"
 import type { Account, BulkOptions, Contender, LargeOptions } from "./runners/contenders.ts"
-import { currentCli, describeCli, installedCliKind, mpop, nodePop3, pop3Fetch, pop3Retr, poplib, rawRetr, useCli } from "./runners/contenders.ts"
+import {
+  currentCli,
+  describeCli,
+  installedCliKind,
+  mpop,
+  nodePop3,
+  pop3Fetch,
+  pop3Retr,
+  poplib,
+  rawRetr,
+  useCli
+} from "./runners/contenders.ts"
 
 // ---------------------------------------------------------------------------------------
 // Flags
@@ -108,7 +119,10 @@ if (flags.cli !== undefined && flags.cli !== "bundle" && flags.cli !== "source")
   process.exit(2)
 }
 useCli(flags.cli ?? installedCliKind())
-const CLIENTS = flags.clients?.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== "")
+const CLIENTS = flags.clients
+  ?.split(",")
+  .map((s) => s.trim().toLowerCase())
+  .filter((s) => s !== "")
 /** Keeps the contenders --clients asks for (all without it). */
 const chosen = <C extends { readonly name: string }>(contenders: ReadonlyArray<C>): Array<C> =>
   contenders.filter((c) => CLIENTS === undefined || CLIENTS.some((n) => c.name.toLowerCase().includes(n)))
@@ -117,14 +131,16 @@ const chosen = <C extends { readonly name: string }>(contenders: ReadonlyArray<C
 // 0.2 and 1.7 ms from one minute to the next — with one fsync per message that is
 // 0.2–1.7 s per 1000 messages for every client alike, and it buries the differences.
 const SHM = "/dev/shm"
-const ON_TMPFS = flags.disk !== true && (() => {
-  try {
-    accessSync(SHM, constants.W_OK)
-    return true
-  } catch {
-    return false
-  }
-})()
+const ON_TMPFS =
+  flags.disk !== true &&
+  (() => {
+    try {
+      accessSync(SHM, constants.W_OK)
+      return true
+    } catch {
+      return false
+    }
+  })()
 // An untimed first run per client: warms Dovecot's index and the page cache, and checks
 // results byte for byte where the timed runs cannot (stdout goes to /dev/null there).
 const WARMUP = true
@@ -143,12 +159,18 @@ interface Outcome {
 let scratch = ""
 let runCounter = 0
 
-async function runOnce(c: Contender, countStdout: boolean): Promise<{ result: RunResult; problem: string | undefined }> {
+async function runOnce(
+  c: Contender,
+  countStdout: boolean
+): Promise<{ result: RunResult; problem: string | undefined }> {
   const dir = join(scratch, `run-${++runCounter}`)
   await rm(dir, { recursive: true, force: true })
   await mkdir(dir, { recursive: true })
   const spec = await c.prepare(dir)
-  const result = await runMeasured(countStdout && spec.stdout === undefined ? { ...spec, stdout: "count" } : spec, join(dir, "time.out"))
+  const result = await runMeasured(
+    countStdout && spec.stdout === undefined ? { ...spec, stdout: "count" } : spec,
+    join(dir, "time.out")
+  )
   const problem = await c.verify(dir, result)
   // Keep the disk from filling with 1000-file Maildirs; the page cache and dentries too.
   await rm(dir, { recursive: true, force: true })
@@ -160,7 +182,12 @@ async function runOnce(c: Contender, countStdout: boolean): Promise<{ result: Ru
  * one untimed warm-up each. A contender whose runs already took `budget` seconds stops
  * early (shown as n = runs done).
  */
-async function measure(title: string, contenders: ReadonlyArray<Contender>, runs: number, warmup: boolean): Promise<Array<Outcome>> {
+async function measure(
+  title: string,
+  contenders: ReadonlyArray<Contender>,
+  runs: number,
+  warmup: boolean
+): Promise<Array<Outcome>> {
   const outcomes: Array<Outcome> = contenders.map((contender) => ({
     contender,
     seconds: [],
@@ -239,9 +266,14 @@ function table(spec: TableSpec): Table {
     ]
   })
   const notes = [...spec.notes]
-  if (spec.outcomes.some((o) => o.skippedRuns > 0)) notes.push(`n marked * (e.g. 1*): fewer runs than asked, the client's runs used up the ${BUDGET_S} s budget per scenario (--budget)`)
-  for (const o of spec.outcomes) if (o.seconds.length > 0 && o.failure !== undefined) notes.push(`${o.contender.name}: a later run ${o.failure}`)
-  if (spec.contenderNotes !== false) for (const o of spec.outcomes) if (o.contender.note !== undefined) notes.push(o.contender.note)
+  if (spec.outcomes.some((o) => o.skippedRuns > 0))
+    notes.push(
+      `n marked * (e.g. 1*): fewer runs than asked, the client's runs used up the ${BUDGET_S} s budget per scenario (--budget)`
+    )
+  for (const o of spec.outcomes)
+    if (o.seconds.length > 0 && o.failure !== undefined) notes.push(`${o.contender.name}: a later run ${o.failure}`)
+  if (spec.contenderNotes !== false)
+    for (const o of spec.outcomes) if (o.contender.note !== undefined) notes.push(o.contender.note)
   // No rate column when there is no rate (start-up).
   const keep = (row: ReadonlyArray<string>) => (spec.rateHeader === "" ? row.filter((_, i) => i !== 4) : row)
   return {
@@ -348,7 +380,9 @@ function machineFacts(): Array<string> {
       // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format, not a template
       `websockify ${version("dpkg-query", ["-W", "-f", "${Version}", "websockify"], /^(\S+)/)}`,
     "everything on one machine over loopback: Dovecot, the clients, the proxies and the bridge share the CPU cores",
-    `load average at start: ${loadavg().map((l) => l.toFixed(2)).join(" ")} (anything else running skews the numbers; compare min–max)`
+    `load average at start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")} (anything else running skews the numbers; compare min–max)`
   ]
 }
 
@@ -360,7 +394,8 @@ const tables: Array<Table> = []
 const started = performance.now()
 
 try {
-  if (process.getuid?.() !== 0) throw new Error("the benchmark starts Dovecot, which needs root (mail owned by uid 65534)")
+  if (process.getuid?.() !== 0)
+    throw new Error("the benchmark starts Dovecot, which needs root (mail owned by uid 65534)")
   if (currentCli().kind === "bundle" && flags["no-build"] !== true) {
     // Measure the sources as they are now, bundled as users get them.
     progress("building dist/ (scripts/build.ts)…")
@@ -382,7 +417,16 @@ try {
   const bulk: Account = { user: "bulk", password: dovecot.users.bulk.password, caFile }
 
   // Dovecot builds its index of the bulk mailbox on first login: do it now, not in someone's run.
-  const index = await runOnce(rawRetr({ plain: { host: "127.0.0.1", port: dovecot.port }, user: "bulk", password: bulk.password, msg: 1, bytes: -1 }), false)
+  const index = await runOnce(
+    rawRetr({
+      plain: { host: "127.0.0.1", port: dovecot.port },
+      user: "bulk",
+      password: bulk.password,
+      msg: 1,
+      bytes: -1
+    }),
+    false
+  )
   if (index.problem !== undefined) throw new Error(`Dovecot does not serve the bulk mailbox: ${index.problem}`)
 
   const facts = [...machineFacts(), `pop3 measured: ${describeCli()}`]
@@ -404,36 +448,55 @@ try {
       name,
       note,
       prepare: async () => ({ command, args, timeoutMs: 60_000 }),
-      verify: async (_dir, result) => (result.code === 0 ? undefined : `exit ${result.code}: ${result.stderr.trim().slice(0, 120)}`)
+      verify: async (_dir, result) =>
+        result.code === 0 ? undefined : `exit ${result.code}: ${result.stderr.trim().slice(0, 120)}`
     })
     const cli = currentCli()
     const contenders = chosen([
-      startup("pop3 --version", process.execPath, [cli.path, "--version"],
+      startup(
+        "pop3 --version",
+        process.execPath,
+        [cli.path, "--version"],
         cli.kind === "bundle"
           ? "pop3 --version: the bundle's entry and the version chunk only (bin.ts answers a bare --version before loading main), compiled from Node's compile cache after the first start"
-          : "pop3 --version: loads the whole CLI from source — ~30 TypeScript files type-stripped by Node at each start, effect (~160 modules, most of them pulled in by effect/socket → Schema), @effect/platform-node, @noble/hashes"),
-      startup("pop3 --help", process.execPath, [cli.path, "--help"],
-        "pop3 --help: loads the CLI's main module (effect, the client, the auth registry for the usage text) but no transport and no fetch code — what every network command pays before connecting; a bare --version is answered before main is loaded"),
+          : "pop3 --version: loads the whole CLI from source — ~30 TypeScript files type-stripped by Node at each start, effect (~160 modules, most of them pulled in by effect/socket → Schema), @effect/platform-node, @noble/hashes"
+      ),
+      startup(
+        "pop3 --help",
+        process.execPath,
+        [cli.path, "--help"],
+        "pop3 --help: loads the CLI's main module (effect, the client, the auth registry for the usage text) but no transport and no fetch code — what every network command pays before connecting; a bare --version is answered before main is loaded"
+      ),
       startup("node -e 0", process.execPath, ["-e", "0"], "node -e 0: Node itself, nothing loaded"),
       startup("mpop --version", "mpop", ["--version"]),
-      ...(python !== undefined ? [startup("python3 -c 'import poplib, ssl'", python, ["-c", "import poplib, ssl"])] : [])
+      ...(python !== undefined
+        ? [startup("python3 -c 'import poplib, ssl'", python, ["-c", "import poplib, ssl"])]
+        : [])
     ])
     const outcomes = await measure("0 start-up", contenders, Math.max(RUNS, 5), true)
-    tables.push(table({
-      title: "0. Process start-up, no network (what every CLI run pays first)",
-      outcomes,
-      baseline: "mpop --version",
-      ratioHeader: "time vs mpop",
-      rateHeader: "",
-      rate: () => "",
-      notes: ["at least 5 runs each, whatever --runs says"]
-    }))
+    tables.push(
+      table({
+        title: "0. Process start-up, no network (what every CLI run pays first)",
+        outcomes,
+        baseline: "mpop --version",
+        ratioHeader: "time vs mpop",
+        rateHeader: "",
+        rate: () => "",
+        notes: ["at least 5 runs each, whatever --runs says"]
+      })
+    )
   }
 
   // ------------------------------------------------------------------ 1 and 2: bulk fetch
-  const bulkContenders = (o: BulkOptions): Array<Contender> => chosen([pop3Fetch(o), pop3Fetch(o, "plain"), mpop(o), poplib(o), nodePop3(o)])
+  const bulkContenders = (o: BulkOptions): Array<Contender> =>
+    chosen([pop3Fetch(o), pop3Fetch(o, "plain"), mpop(o), poplib(o), nodePop3(o)])
   // Table 2 has the same clients: their notes go under table 1 only (when it ran).
-  const bulkTable = (title: string, outcomes: ReadonlyArray<Outcome>, extra: ReadonlyArray<string>, contenderNotes = true) =>
+  const bulkTable = (
+    title: string,
+    outcomes: ReadonlyArray<Outcome>,
+    extra: ReadonlyArray<string>,
+    contenderNotes = true
+  ) =>
     table({
       contenderNotes,
       title,
@@ -453,11 +516,13 @@ try {
       messages: MESSAGES
     }
     const outcomes = await measure("1 bulk", bulkContenders(o), RUNS, WARMUP)
-    tables.push(bulkTable(`1. Bulk: ${MESSAGES} small messages over STLS into a Maildir (loopback, no added latency)`, outcomes, [
-      "every run starts with an empty Maildir and fresh state, so each client downloads and stores all messages; the count is checked",
-      "seconds are wall time of the whole process (start-up, TLS, login, UIDL, RETRs, fsyncs, QUIT)",
-      maildirNote
-    ]))
+    tables.push(
+      bulkTable(`1. Bulk: ${MESSAGES} small messages over STLS into a Maildir (loopback, no added latency)`, outcomes, [
+        "every run starts with an empty Maildir and fresh state, so each client downloads and stores all messages; the count is checked",
+        "seconds are wall time of the whole process (start-up, TLS, login, UIDL, RETRs, fsyncs, QUIT)",
+        maildirNote
+      ])
+    )
 
     if (flags["cpu-prof"] !== undefined) {
       const dir = flags["cpu-prof"]
@@ -484,13 +549,20 @@ try {
       messages: MESSAGES
     }
     const outcomes = await measure(`2 latency ${RTT} ms`, bulkContenders(o), RUNS, false)
-    tables.push(bulkTable(`2. Latency-bound: the same ${MESSAGES} messages with ${RTT} ms added round trip`, outcomes, [
-      `through bench/delay-proxy.ts (each chunk released ${RTT / 2} ms after arrival, each way; TLS end to end); ` +
-        `measured POP3 round trip ${delayed.toFixed(1)} ms through the proxy vs ${direct.toFixed(2)} ms direct`,
-      `a serial client pays ≥ ${MESSAGES} × ${RTT} ms = ${(MESSAGES * RTT / 1000).toFixed(0)} s in waiting alone; no warm-up run here (the server is warm from scenario 1)`,
-      maildirNote,
-      ...(ONLY.has("1") ? ["clients as in table 1"] : [])
-    ], !ONLY.has("1")))
+    tables.push(
+      bulkTable(
+        `2. Latency-bound: the same ${MESSAGES} messages with ${RTT} ms added round trip`,
+        outcomes,
+        [
+          `through bench/delay-proxy.ts (each chunk released ${RTT / 2} ms after arrival, each way; TLS end to end); ` +
+            `measured POP3 round trip ${delayed.toFixed(1)} ms through the proxy vs ${direct.toFixed(2)} ms direct`,
+          `a serial client pays ≥ ${MESSAGES} × ${RTT} ms = ${((MESSAGES * RTT) / 1000).toFixed(0)} s in waiting alone; no warm-up run here (the server is warm from scenario 1)`,
+          maildirNote,
+          ...(ONLY.has("1") ? ["clients as in table 1"] : [])
+        ],
+        !ONLY.has("1")
+      )
+    )
     await plainProxy.close()
     await tlsProxy.close()
   }
@@ -500,7 +572,12 @@ try {
     const proxy = await startDelayProxy({ targetHost: "127.0.0.1", targetPort: dovecot.port, oneWayMs: RTT / 2 })
     onCleanup("delay proxy (round trips)", () => proxy.close())
     progress("counting round trips…")
-    const o: BulkOptions = { plain: { host: "127.0.0.1", port: proxy.port }, implicit: { host: "127.0.0.1", port: dovecot.tlsPort }, account: bulk, messages: MESSAGES }
+    const o: BulkOptions = {
+      plain: { host: "127.0.0.1", port: proxy.port },
+      implicit: { host: "127.0.0.1", port: dovecot.tlsPort },
+      account: bulk,
+      messages: MESSAGES
+    }
     tables.push(await roundTripTable(o, proxy, RTT, scratch))
     progress("")
     await proxy.close()
@@ -521,8 +598,20 @@ try {
     const mbRate = (bytes: number) => (s: number) => (bytes / 1e6 / s).toFixed(0)
 
     if (ONLY.has("3")) {
-      const outcomes = await measure("3 large", chosen([rawRetr(lo), pop3Retr(lo, "pop3 retr", undefined,
-        `pop3 retr: \`pop3 --tls none retr 1 > /dev/null\` (${describeCli()}, as a child process): decoding, unstuffing and writing stdout with backpressure`)]), RUNS, WARMUP)
+      const outcomes = await measure(
+        "3 large",
+        chosen([
+          rawRetr(lo),
+          pop3Retr(
+            lo,
+            "pop3 retr",
+            undefined,
+            `pop3 retr: \`pop3 --tls none retr 1 > /dev/null\` (${describeCli()}, as a child process): decoding, unstuffing and writing stdout with backpressure`
+          )
+        ]),
+        RUNS,
+        WARMUP
+      )
       const notes = [
         `plain TCP (--tls none) so the client is measured, not TLS; ${large.bytes.toLocaleString("en")} bytes on the wire, CRLF lines of 76 characters`,
         "peak RSS is the whole process (Node's own baseline is roughly 40–50 MiB)"
@@ -537,17 +626,21 @@ try {
           o.seconds.length === 0
             ? `${o.contender.name}: ${o.failure ?? "no run"}`
             : `${o.contender.name}: ${fmtSeconds(o.seconds[0]!)} s, ${(big.bytes / 1e6 / o.seconds[0]!).toFixed(0)} MB/s, peak RSS ${fmtMiB(o.rssKiB[0])}`
-        notes.push(`1 GB message (${big.bytes.toLocaleString("en")} bytes, one run each): ${gb.map(row).join("; ")} — target for pop3: < 64 MiB`)
+        notes.push(
+          `1 GB message (${big.bytes.toLocaleString("en")} bytes, one run each): ${gb.map(row).join("; ")} — target for pop3: < 64 MiB`
+        )
       }
-      tables.push(table({
-        title: `3. One ${mb.toFixed(0)} MB message to /dev/null over plain TCP`,
-        outcomes,
-        baseline: "raw socket",
-        ratioHeader: "time vs raw",
-        rateHeader: "MB/s",
-        rate: mbRate(large.bytes),
-        notes
-      }))
+      tables.push(
+        table({
+          title: `3. One ${mb.toFixed(0)} MB message to /dev/null over plain TCP`,
+          outcomes,
+          baseline: "raw socket",
+          ratioHeader: "time vs raw",
+          rateHeader: "MB/s",
+          rate: mbRate(large.bytes),
+          notes
+        })
+      )
     }
 
     if (ONLY.has("4")) {
@@ -567,23 +660,42 @@ try {
         new Promise<string>((resolve) => websockify.once("error", (e) => resolve(e.message)))
       ]).catch((e: unknown) => (e instanceof Error ? e.message : String(e)))
 
-      const viaWebsockify = pop3Retr(lo, "pop3 via websockify", `ws://127.0.0.1:${wsPort}/pop3`,
-        "websockify: Debian's websockify (Python) relaying to the same plain port; its target is fixed, so the URL's query is ignored")
-      const outcomes = await measure("4 bridge", chosen([
-        pop3Retr(lo, "pop3 direct"),
-        pop3Retr(lo, "pop3 via pop3-bridge", `${bridge.url}/pop3`,
-          "pop3-bridge: startBridge() in the benchmark's process, tls=none upstream to Dovecot's plain port, ws:// on loopback"),
-        websockifyError === undefined ? viaWebsockify : { ...viaWebsockify, unavailable: `websockify did not start: ${websockifyError}` }
-      ]), RUNS, WARMUP)
-      tables.push(table({
-        title: `4. The ${mb.toFixed(0)} MB message through a WebSocket relay vs direct (plain TCP upstream)`,
-        outcomes,
-        baseline: "pop3 direct",
-        ratioHeader: "time vs direct",
-        rateHeader: "MB/s",
-        rate: mbRate(large.bytes),
-        notes: ["all three run the same CLI (`pop3 … retr 1 > /dev/null`); the relays add a WebSocket hop on loopback"]
-      }))
+      const viaWebsockify = pop3Retr(
+        lo,
+        "pop3 via websockify",
+        `ws://127.0.0.1:${wsPort}/pop3`,
+        "websockify: Debian's websockify (Python) relaying to the same plain port; its target is fixed, so the URL's query is ignored"
+      )
+      const outcomes = await measure(
+        "4 bridge",
+        chosen([
+          pop3Retr(lo, "pop3 direct"),
+          pop3Retr(
+            lo,
+            "pop3 via pop3-bridge",
+            `${bridge.url}/pop3`,
+            "pop3-bridge: startBridge() in the benchmark's process, tls=none upstream to Dovecot's plain port, ws:// on loopback"
+          ),
+          websockifyError === undefined
+            ? viaWebsockify
+            : { ...viaWebsockify, unavailable: `websockify did not start: ${websockifyError}` }
+        ]),
+        RUNS,
+        WARMUP
+      )
+      tables.push(
+        table({
+          title: `4. The ${mb.toFixed(0)} MB message through a WebSocket relay vs direct (plain TCP upstream)`,
+          outcomes,
+          baseline: "pop3 direct",
+          ratioHeader: "time vs direct",
+          rateHeader: "MB/s",
+          rate: mbRate(large.bytes),
+          notes: [
+            "all three run the same CLI (`pop3 … retr 1 > /dev/null`); the relays add a WebSocket hop on loopback"
+          ]
+        })
+      )
       await stopDaemon(websockify)
       await bridge.close(0)
     }
@@ -591,25 +703,34 @@ try {
 
   if (ONLY.has("5") && !interrupted()) {
     progress("5: the bridge under load…")
-    tables.push(await bridgeLoadTable({
-      sessions: flags.quick === true ? 1000 : 4000,
-      streams: 20,
-      streamMb: 5,
-      malloc: true,
-      backlog511: true
-    }))
+    tables.push(
+      await bridgeLoadTable({
+        sessions: flags.quick === true ? 1000 : 4000,
+        streams: 20,
+        streamMb: 5,
+        malloc: true,
+        backlog511: true
+      })
+    )
   }
 
   // ------------------------------------------------------------------ output
   const elapsed = (performance.now() - started) / 1000
-  const footer = [...facts, `load average at end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`, `runs per client: ${RUNS} timed (median; min–max shown) after one untimed warm-up that also checks the result; benchmark took ${elapsed.toFixed(0)} s`]
+  const footer = [
+    ...facts,
+    `load average at end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+    `runs per client: ${RUNS} timed (median; min–max shown) after one untimed warm-up that also checks the result; benchmark took ${elapsed.toFixed(0)} s`
+  ]
   process.stdout.write("\n" + footer.map((f) => `# ${f}`).join("\n") + "\n\n")
   for (const t of tables) process.stdout.write(renderText(t) + "\n\n")
   process.stdout.write("---- Markdown ----\n\n")
   process.stdout.write(footer.map((f) => `- ${f}`).join("\n") + "\n\n")
   for (const t of tables) process.stdout.write(renderMarkdown(t) + "\n\n")
 } catch (error) {
-  if (!interrupted()) process.stderr.write(`\nbench: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+  if (!interrupted())
+    process.stderr.write(`\nbench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
   process.exitCode = 1
 } finally {
   progress("cleaning up…")

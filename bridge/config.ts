@@ -125,7 +125,8 @@ export const settingsFrom = (options: BridgeOptions): BridgeSettings => {
     }
     return { host, port }
   })
-  const ranged = (name: RangedSetting & keyof BridgeOptions): number => inRange(name, name, options[name] ?? DEFAULTS[name])
+  const ranged = (name: RangedSetting & keyof BridgeOptions): number =>
+    inRange(name, name, options[name] ?? DEFAULTS[name])
   return {
     listen: { host: listen.host, port: listen.port },
     allow,
@@ -176,11 +177,20 @@ const FLAGS: Readonly<Record<string, Flag>> = {
   allow: {
     kind: "list",
     arg: "HOST:PORT[/MODES]",
-    help: "a mail server clients may reach, with the TLS modes it allows (implicit,none; default: 995 implicit only, " +
+    help:
+      "a mail server clients may reach, with the TLS modes it allows (implicit,none; default: 995 implicit only, " +
       "other ports both); repeatable (default: none, deny all)"
   },
-  "allow-origin": { kind: "list", arg: "ORIGIN", help: "a web origin browsers may connect from, or *; repeatable (default: none)" },
-  "require-origin": { kind: "boolean", arg: "", help: "also refuse requests without an Origin header (non-browser clients)" },
+  "allow-origin": {
+    kind: "list",
+    arg: "ORIGIN",
+    help: "a web origin browsers may connect from, or *; repeatable (default: none)"
+  },
+  "require-origin": {
+    kind: "boolean",
+    arg: "",
+    help: "also refuse requests without an Origin header (non-browser clients)"
+  },
   token: { kind: "string", arg: "SECRET", help: "shared secret clients must present (or env POP3_BRIDGE_TOKEN)" },
   cert: { kind: "file", arg: "FILE", help: "PEM certificate (chain): serve wss:" },
   key: { kind: "file", arg: "FILE", help: "PEM private key for --cert" },
@@ -191,34 +201,77 @@ const FLAGS: Readonly<Record<string, Flag>> = {
     arg: "HOST:PORT",
     help: "send a PROXY protocol v2 header with the client's address to this --allow entry; repeatable"
   },
-  "metrics-listen": { kind: "string", arg: "HOST:PORT", help: "serve /metrics here instead of on --listen (default: on --listen)" },
-  "max-connections": { kind: "count", arg: "N", setting: "maxConnections", help: `sessions in total (default ${DEFAULTS.maxConnections})` },
+  "metrics-listen": {
+    kind: "string",
+    arg: "HOST:PORT",
+    help: "serve /metrics here instead of on --listen (default: on --listen)"
+  },
+  "max-connections": {
+    kind: "count",
+    arg: "N",
+    setting: "maxConnections",
+    help: `sessions in total (default ${DEFAULTS.maxConnections})`
+  },
   "max-connections-per-client": {
     kind: "count",
     arg: "N",
     setting: "maxConnectionsPerClient",
     help: `sessions per client IPv4 address or IPv6 /64 (default ${DEFAULTS.maxConnectionsPerClient})`
   },
-  "session-rate": { kind: "rate", arg: "N/TIME", help: "new sessions per client address, sustained, or off (default 30/1m)" },
-  "session-burst": { kind: "count", arg: "N", setting: "sessionBurst", help: `new sessions a client may open at once (default ${DEFAULTS.sessionBurst})` },
+  "session-rate": {
+    kind: "rate",
+    arg: "N/TIME",
+    help: "new sessions per client address, sustained, or off (default 30/1m)"
+  },
+  "session-burst": {
+    kind: "count",
+    arg: "N",
+    setting: "sessionBurst",
+    help: `new sessions a client may open at once (default ${DEFAULTS.sessionBurst})`
+  },
   "request-timeout": {
     kind: "duration",
     arg: "TIME",
     setting: "requestTimeoutMs",
     help: "before the upgrade: TLS handshake + complete request within this time (default 10s)"
   },
-  "max-pending": { kind: "count", arg: "N", setting: "maxPending", help: `connections before the upgrade, in total (default ${DEFAULTS.maxPending})` },
+  "max-pending": {
+    kind: "count",
+    arg: "N",
+    setting: "maxPending",
+    help: `connections before the upgrade, in total (default ${DEFAULTS.maxPending})`
+  },
   "max-pending-per-client": {
     kind: "count",
     arg: "N",
     setting: "maxPendingPerClient",
     help: `connections before the upgrade per client address (default ${DEFAULTS.maxPendingPerClient})`
   },
-  backlog: { kind: "count", arg: "N", setting: "backlog", help: `listen backlog (default ${DEFAULTS.backlog}; capped by net.core.somaxconn)` },
-  "connect-timeout": { kind: "duration", arg: "TIME", setting: "connectTimeoutMs", help: "DNS + TCP + TLS to the mail server (default 10s)" },
-  "idle-timeout": { kind: "duration", arg: "TIME", setting: "idleTimeoutMs", help: "close after no bytes either way for this long (default 10m)" },
+  backlog: {
+    kind: "count",
+    arg: "N",
+    setting: "backlog",
+    help: `listen backlog (default ${DEFAULTS.backlog}; capped by net.core.somaxconn)`
+  },
+  "connect-timeout": {
+    kind: "duration",
+    arg: "TIME",
+    setting: "connectTimeoutMs",
+    help: "DNS + TCP + TLS to the mail server (default 10s)"
+  },
+  "idle-timeout": {
+    kind: "duration",
+    arg: "TIME",
+    setting: "idleTimeoutMs",
+    help: "close after no bytes either way for this long (default 10m)"
+  },
   "max-session": { kind: "duration", arg: "TIME", setting: "maxSessionMs", help: "longest session (default 1h)" },
-  "max-message": { kind: "size", arg: "BYTES", setting: "maxMessageBytes", help: "largest WebSocket message from a client (default 64k)" },
+  "max-message": {
+    kind: "size",
+    arg: "BYTES",
+    setting: "maxMessageBytes",
+    help: "largest WebSocket message from a client (default 64k)"
+  },
   "max-buffered": {
     kind: "size",
     arg: "BYTES",
@@ -299,7 +352,11 @@ export const parseCommandLine = async (
       throw new Error(`${configPath}: expected a JSON object`)
     }
     file = json as Record<string, unknown>
-    const known = new Set(Object.keys(FLAGS).filter((f) => f !== "config").map(camel))
+    const known = new Set(
+      Object.keys(FLAGS)
+        .filter((f) => f !== "config")
+        .map(camel)
+    )
     for (const key of Object.keys(file)) {
       if (!known.has(key)) throw new Error(`${configPath}: unknown setting "${key}"`)
     }
@@ -325,7 +382,8 @@ export const parseCommandLine = async (
     const v = read(flag)
     if (v === undefined) return undefined
     if (typeof v === "string") return [v]
-    if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new Error(`--${flag} must be a list of strings`)
+    if (!Array.isArray(v) || !v.every((x) => typeof x === "string"))
+      throw new Error(`--${flag} must be a list of strings`)
     return v
   }
   const bool = (flag: string): boolean | undefined => {

@@ -92,7 +92,8 @@ const show = (value: number, unit: Range["unit"]): string => {
     if (value >= 60_000) return `${down(value, 60_000)}m`
     return value >= 1000 ? `${down(value, 1000)}s` : `${value}ms`
   }
-  if (unit === "bytes") return value >= 1048576 ? `${down(value, 1048576)}m` : value >= 1024 ? `${down(value, 1024)}k` : `${value}`
+  if (unit === "bytes")
+    return value >= 1048576 ? `${down(value, 1048576)}m` : value >= 1024 ? `${down(value, 1024)}k` : `${value}`
   return `${value}`
 }
 

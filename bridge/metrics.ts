@@ -60,16 +60,48 @@ export const makeMetrics = (): Metrics => {
         [...map].map(([key, value]) => [`{${label}="${key}"}`, value] as const)
       metric("pop3_bridge_sessions_active", "gauge", "WebSocket sessions open now.", [["", metrics.sessionsActive]])
       metric("pop3_bridge_sessions_total", "counter", "WebSocket sessions accepted.", [["", metrics.sessionsTotal]])
-      metric("pop3_bridge_bytes_up_total", "counter", "Bytes relayed from clients to mail servers.", [["", metrics.bytesUp]])
-      metric("pop3_bridge_bytes_down_total", "counter", "Bytes relayed from mail servers to clients.", [["", metrics.bytesDown]])
-      metric("pop3_bridge_refusals_total", "counter", "Requests refused, by reason.", labelled("reason", metrics.refusals))
-      metric("pop3_bridge_upstream_failures_total", "counter", "Failed connections to mail servers, by kind.", labelled("kind", metrics.upstreamFailures))
-      metric("pop3_bridge_rate_limited_total", "counter", "Sessions refused by the per-client session rate (close code 4029).", [["", metrics.rateLimited]])
-      metric("pop3_bridge_rate_limit_clients", "gauge", "Client addresses whose session-rate bucket is not full.", [["", metrics.rateLimitKeys()]])
-      metric("pop3_bridge_pending_connections", "gauge", "Connections that have not finished a request yet.", [["", metrics.pending()]])
-      metric("pop3_bridge_connections_dropped_total", "counter", "Connections closed before the upgrade, by reason.", labelled("reason", metrics.dropped))
-      metric("pop3_bridge_log_lines_suppressed_total", "counter", "Refusal log lines left out by the log rate limit.", [["", metrics.logSuppressed]])
-      metric("pop3_bridge_buffered_bytes", "gauge", "Bytes held in the bridge's buffers now.", [["", metrics.bufferedBytes()]])
+      metric("pop3_bridge_bytes_up_total", "counter", "Bytes relayed from clients to mail servers.", [
+        ["", metrics.bytesUp]
+      ])
+      metric("pop3_bridge_bytes_down_total", "counter", "Bytes relayed from mail servers to clients.", [
+        ["", metrics.bytesDown]
+      ])
+      metric(
+        "pop3_bridge_refusals_total",
+        "counter",
+        "Requests refused, by reason.",
+        labelled("reason", metrics.refusals)
+      )
+      metric(
+        "pop3_bridge_upstream_failures_total",
+        "counter",
+        "Failed connections to mail servers, by kind.",
+        labelled("kind", metrics.upstreamFailures)
+      )
+      metric(
+        "pop3_bridge_rate_limited_total",
+        "counter",
+        "Sessions refused by the per-client session rate (close code 4029).",
+        [["", metrics.rateLimited]]
+      )
+      metric("pop3_bridge_rate_limit_clients", "gauge", "Client addresses whose session-rate bucket is not full.", [
+        ["", metrics.rateLimitKeys()]
+      ])
+      metric("pop3_bridge_pending_connections", "gauge", "Connections that have not finished a request yet.", [
+        ["", metrics.pending()]
+      ])
+      metric(
+        "pop3_bridge_connections_dropped_total",
+        "counter",
+        "Connections closed before the upgrade, by reason.",
+        labelled("reason", metrics.dropped)
+      )
+      metric("pop3_bridge_log_lines_suppressed_total", "counter", "Refusal log lines left out by the log rate limit.", [
+        ["", metrics.logSuppressed]
+      ])
+      metric("pop3_bridge_buffered_bytes", "gauge", "Bytes held in the bridge's buffers now.", [
+        ["", metrics.bufferedBytes()]
+      ])
       return lines.join("\n") + "\n"
     }
   }

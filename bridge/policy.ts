@@ -112,10 +112,7 @@ const parsePort = (raw: string): number | undefined => {
  * only when `allowPortZero` (listening on a random port). Throws with a readable message.
  * @category policy
  */
-export const parseHostPort = (
-  text: string,
-  allowPortZero = false
-): { host: string; port: number; isIp: boolean } => {
+export const parseHostPort = (text: string, allowPortZero = false): { host: string; port: number; isIp: boolean } => {
   const colon = text.lastIndexOf(":")
   const hostPart = colon === -1 ? "" : text.slice(0, colon)
   const portPart = colon === -1 ? "" : text.slice(colon + 1)
@@ -139,7 +136,10 @@ export const parseAllowEntry = (text: string): AllowEntry => {
   const slash = text.indexOf("/")
   const where = parseHostPort(slash === -1 ? text : text.slice(0, slash))
   if (slash === -1) return { ...where, modes: defaultModes(where.port) }
-  const written = text.slice(slash + 1).split(",").map((m) => m.trim().toLowerCase())
+  const written = text
+    .slice(slash + 1)
+    .split(",")
+    .map((m) => m.trim().toLowerCase())
   const modes: TlsMode[] = []
   for (const mode of written) {
     const known = TLS_MODES.find((m) => m === mode)
@@ -242,11 +242,7 @@ export const checkAddresses = (
     else firstProblem ??= `${target.host} resolves to a ${cls} address, which is not allowed`
   }
   if (ok.length > 0) return ok
-  return refusal(
-    CloseCode.TargetNotAllowed,
-    firstProblem ?? `${target.host} has no addresses`,
-    "address_not_allowed"
-  )
+  return refusal(CloseCode.TargetNotAllowed, firstProblem ?? `${target.host} has no addresses`, "address_not_allowed")
 }
 
 /** `scheme://host[:port]` in the browser's spelling, or the text unchanged (e.g. "null"). @category policy */
@@ -337,12 +333,32 @@ export const admit = (
   rate?: RateLimiter
 ): Admission => {
   if (rate !== undefined && !rate.take(key)) {
-    return { ok: false, holdsSlot: false, target: undefined, refusal: refusal(CloseCode.RateLimited, "too many new sessions from your address; try again later", "rate_limited") }
+    return {
+      ok: false,
+      holdsSlot: false,
+      target: undefined,
+      refusal: refusal(
+        CloseCode.RateLimited,
+        "too many new sessions from your address; try again later",
+        "rate_limited"
+      )
+    }
   }
   const full = limiter.acquire(key)
-  if (full === "total") return { ok: false, holdsSlot: false, target: undefined, refusal: refusal(CloseCode.Limit, "too many connections", "limit_total") }
+  if (full === "total")
+    return {
+      ok: false,
+      holdsSlot: false,
+      target: undefined,
+      refusal: refusal(CloseCode.Limit, "too many connections", "limit_total")
+    }
   if (full === "per_client") {
-    return { ok: false, holdsSlot: false, target: undefined, refusal: refusal(CloseCode.Limit, "too many connections from your address", "limit_per_client") }
+    return {
+      ok: false,
+      holdsSlot: false,
+      target: undefined,
+      refusal: refusal(CloseCode.Limit, "too many connections from your address", "limit_per_client")
+    }
   }
   const parsed = parseTarget(params)
   if (isRefusal(parsed)) return { ok: false, holdsSlot: true, target: undefined, refusal: parsed }
@@ -351,7 +367,11 @@ export const admit = (
       ok: false,
       holdsSlot: true,
       target: parsed,
-      refusal: refusal(CloseCode.TargetNotAllowed, `${targetText(parsed)} is not allowed by this bridge`, "target_not_allowed")
+      refusal: refusal(
+        CloseCode.TargetNotAllowed,
+        `${targetText(parsed)} is not allowed by this bridge`,
+        "target_not_allowed"
+      )
     }
   }
   const modes = allowedModes(allow, parsed)

@@ -54,12 +54,7 @@ export interface RateLimiter {
  * only reset its own buckets).
  * @category limits
  */
-export const makeRateLimiter = (
-  rate: Rate,
-  burst: number,
-  now: () => number,
-  maxKeys = 100_000
-): RateLimiter => {
+export const makeRateLimiter = (rate: Rate, burst: number, now: () => number, maxKeys = 100_000): RateLimiter => {
   const perMs = rate.count / rate.perMs
   // Map order is insertion order; a touched bucket is re-inserted, so the first is the oldest.
   const buckets = new Map<string, { tokens: number; at: number }>()

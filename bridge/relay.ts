@@ -148,7 +148,16 @@ export const startSession = (
     if (holdsSlot) limiter.release(key)
     holdsSlot = false
     metrics.sessionsActive -= 1
-    const record = sessionRecord({ client: request.client, origin: request.origin, target, address, bytesUp, bytesDown, started, ended })
+    const record = sessionRecord({
+      client: request.client,
+      origin: request.origin,
+      target,
+      address,
+      bytesUp,
+      bytesDown,
+      started,
+      ended
+    })
     // A refused session is a refusal line: rate-limited like the HTTP ones.
     if (refused && logRefusal !== undefined) logRefusal(record)
     else settings.log(record)
@@ -248,7 +257,12 @@ export const startSession = (
       signal: abort.signal,
       proxyHeader: settings.proxyProtocol.some((p) => p.host === parsed.host && p.port === parsed.port)
         ? (destination) =>
-          proxyV2Header({ source: request.client, sourcePort: request.clientPort ?? 0, destination, destinationPort: parsed.port })
+            proxyV2Header({
+              source: request.client,
+              sourcePort: request.clientPort ?? 0,
+              destination,
+              destinationPort: parsed.port
+            })
         : undefined
     })
     if (ended !== undefined) {
@@ -268,7 +282,9 @@ export const startSession = (
 
   return {
     buffered: () =>
-      pendingBytes + ws.bufferedAmount + (upstream === undefined ? 0 : upstream.writableLength + upstream.readableLength),
+      pendingBytes +
+      ws.bufferedAmount +
+      (upstream === undefined ? 0 : upstream.writableLength + upstream.readableLength),
     shutdown: () => finish(CloseCode.GoingAway, "bridge shutting down", "bridge"),
     done
   }

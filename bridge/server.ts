@@ -74,7 +74,11 @@ const urlHost = (host: string): string => {
   return reachable.includes(":") ? `[${reachable}]` : reachable
 }
 
-const listen = (server: Server, where: { readonly host: string; readonly port: number }, backlog: number): Promise<number> =>
+const listen = (
+  server: Server,
+  where: { readonly host: string; readonly port: number },
+  backlog: number
+): Promise<number> =>
   new Promise<number>((resolve, reject) => {
     server.once("error", reject)
     server.listen({ port: where.port, host: where.host, backlog }, () => {
@@ -91,11 +95,16 @@ export const startBridge = async (options: BridgeOptions = {}): Promise<RunningB
   const settings = settingsFrom(options)
   const metrics = makeMetrics()
   const limiter = makeLimiter(settings.maxConnections, settings.maxConnectionsPerClient)
-  const rate = settings.sessionRate === "off"
-    ? unlimited
-    : makeRateLimiter(settings.sessionRate, settings.sessionBurst, () => performance.now())
+  const rate =
+    settings.sessionRate === "off"
+      ? unlimited
+      : makeRateLimiter(settings.sessionRate, settings.sessionBurst, () => performance.now())
   metrics.rateLimitKeys = rate.size
-  const logRefusal = makeRefusalLog(settings.log, () => performance.now(), () => (metrics.logSuppressed += 1))
+  const logRefusal = makeRefusalLog(
+    settings.log,
+    () => performance.now(),
+    () => (metrics.logSuppressed += 1)
+  )
   const gate = makeGate({
     requestTimeoutMs: settings.requestTimeoutMs,
     maxPending: settings.maxPending,
@@ -118,21 +127,24 @@ export const startBridge = async (options: BridgeOptions = {}): Promise<RunningB
   })
 
   /** `/healthz` and `/metrics` (the latter only where `servesMetrics`). */
-  const onRequest = (servesMetrics: boolean) => (req: IncomingMessage, res: ServerResponse): void => {
-    gate.requestDone(req.socket as Socket)
-    res.once("finish", () => gate.responseDone(req.socket as Socket))
-    const path = new URL(req.url ?? "/", "http://bridge").pathname
-    if (path !== "/healthz" && (path !== "/metrics" || !servesMetrics)) {
-      if (path === "/pop3") return reply(res, 426, "connect with a WebSocket\n")
-      return reply(res, 404, "not found\n")
+  const onRequest =
+    (servesMetrics: boolean) =>
+    (req: IncomingMessage, res: ServerResponse): void => {
+      gate.requestDone(req.socket as Socket)
+      res.once("finish", () => gate.responseDone(req.socket as Socket))
+      const path = new URL(req.url ?? "/", "http://bridge").pathname
+      if (path !== "/healthz" && (path !== "/metrics" || !servesMetrics)) {
+        if (path === "/pop3") return reply(res, 426, "connect with a WebSocket\n")
+        return reply(res, 404, "not found\n")
+      }
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        res.setHeader("Allow", "GET, HEAD")
+        return reply(res, 405, "method not allowed\n")
+      }
+      if (path === "/healthz")
+        return closing === undefined ? reply(res, 200, "ok\n") : reply(res, 503, "shutting down\n")
+      reply(res, 200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
     }
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.setHeader("Allow", "GET, HEAD")
-      return reply(res, 405, "method not allowed\n")
-    }
-    if (path === "/healthz") return closing === undefined ? reply(res, 200, "ok\n") : reply(res, 503, "shutting down\n")
-    reply(res, 200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
-  }
 
   const refuseUpgrade = (
     req: IncomingMessage,
@@ -184,11 +196,11 @@ export const startBridge = async (options: BridgeOptions = {}): Promise<RunningB
 
   const server: Server = settings.tls
     ? createHttpsServer(
-      // The gate's timer covers the handshake (and counts it); Node's own handshake timeout
-      // (default 120 s) stays as a backstop just behind it.
-      { cert: settings.tls.cert, key: settings.tls.key, handshakeTimeout: settings.requestTimeoutMs + 1000 },
-      onRequest(settings.metricsListen === undefined)
-    )
+        // The gate's timer covers the handshake (and counts it); Node's own handshake timeout
+        // (default 120 s) stays as a backstop just behind it.
+        { cert: settings.tls.cert, key: settings.tls.key, handshakeTimeout: settings.requestTimeoutMs + 1000 },
+        onRequest(settings.metricsListen === undefined)
+      )
     : createHttpServer(onRequest(settings.metricsListen === undefined))
   // The gate (gate.ts) times out slow and silent connections itself: Node checks its own
   // request timeouts only every 30 s. These stay as a second line.
@@ -208,7 +220,8 @@ export const startBridge = async (options: BridgeOptions = {}): Promise<RunningB
     metricsServer = createHttpServer((req, res) => {
       const path = new URL(req.url ?? "/", "http://bridge").pathname
       if (path === "/metrics") return reply(res, 200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
-      if (path === "/healthz") return closing === undefined ? reply(res, 200, "ok\n") : reply(res, 503, "shutting down\n")
+      if (path === "/healthz")
+        return closing === undefined ? reply(res, 200, "ok\n") : reply(res, 503, "shutting down\n")
       reply(res, 404, "not found\n")
     })
     metricsServer.headersTimeout = settings.requestTimeoutMs
@@ -241,5 +254,11 @@ export const startBridge = async (options: BridgeOptions = {}): Promise<RunningB
       }
     })())
 
-  return { port, url: `${settings.tls ? "wss" : "ws"}://${urlHost(settings.listen.host)}:${port}`, close, metrics, metricsPort }
+  return {
+    port,
+    url: `${settings.tls ? "wss" : "ws"}://${urlHost(settings.listen.host)}:${port}`,
+    close,
+    metrics,
+    metricsPort
+  }
 }

@@ -87,9 +87,10 @@ const attempt = (options: ConnectOptions, address: string): Promise<Socket> =>
     if (options.upstreamCa !== undefined) tlsOptions.ca = [...getCACertificates("default"), ...options.upstreamCa]
     const header = options.proxyHeader?.(address)
     if (header === undefined) {
-      socket = target.tls === "implicit"
-        ? tlsConnect({ ...tlsOptions, host: address, port: target.port }, ready)
-        : netConnect({ host: address, port: target.port }, ready)
+      socket =
+        target.tls === "implicit"
+          ? tlsConnect({ ...tlsOptions, host: address, port: target.port }, ready)
+          : netConnect({ host: address, port: target.port }, ready)
       // For TLS, 'connect' is the TCP step: an error after it is a TLS failure.
       socket.once("connect", () => {
         tcpConnected = true

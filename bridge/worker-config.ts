@@ -51,27 +51,28 @@ export interface WorkerEnv {
 }
 
 /** Settings with defaults applied. @category worker */
-export type WorkerSettings =
-  & Pick<
-    BridgeSettings,
-    | "allow"
-    | "allowOrigin"
-    | "requireOrigin"
-    | "token"
-    | "maxConnections"
-    | "maxConnectionsPerClient"
-    | "sessionRate"
-    | "sessionBurst"
-    | "connectTimeoutMs"
-    | "idleTimeoutMs"
-    | "maxSessionMs"
-    | "maxMessageBytes"
-    | "maxBufferedBytes"
-  >
-  // Workers log with console.log; whether to log at all is the only choice.
-  & { readonly log: boolean; readonly resolver: string | undefined }
+export type WorkerSettings = Pick<
+  BridgeSettings,
+  | "allow"
+  | "allowOrigin"
+  | "requireOrigin"
+  | "token"
+  | "maxConnections"
+  | "maxConnectionsPerClient"
+  | "sessionRate"
+  | "sessionBurst"
+  | "connectTimeoutMs"
+  | "idleTimeoutMs"
+  | "maxSessionMs"
+  | "maxMessageBytes"
+  | "maxBufferedBytes"
+> & { readonly log: boolean; readonly resolver: string | undefined } // Workers log with console.log; whether to log at all is the only choice.
 
-const list = (name: string, value: unknown, split = (text: string) => text.split(/[\s,]+/).filter((item) => item !== "")): string[] => {
+const list = (
+  name: string,
+  value: unknown,
+  split = (text: string) => text.split(/[\s,]+/).filter((item) => item !== "")
+): string[] => {
   if (value === undefined || value === "") return []
   if (typeof value === "string") return split(value)
   if (Array.isArray(value) && value.every((item) => typeof item === "string")) return value
@@ -153,7 +154,12 @@ export const workerSettingsFrom = (env: WorkerEnv): WorkerSettings => {
     requireOrigin: flag("REQUIRE_ORIGIN", env.REQUIRE_ORIGIN),
     token: token === "" ? undefined : token,
     maxConnections: number("MAX_CONNECTIONS", env.MAX_CONNECTIONS, parseCount, "maxConnections"),
-    maxConnectionsPerClient: number("MAX_CONNECTIONS_PER_CLIENT", env.MAX_CONNECTIONS_PER_CLIENT, parseCount, "maxConnectionsPerClient"),
+    maxConnectionsPerClient: number(
+      "MAX_CONNECTIONS_PER_CLIENT",
+      env.MAX_CONNECTIONS_PER_CLIENT,
+      parseCount,
+      "maxConnectionsPerClient"
+    ),
     sessionRate: rate("SESSION_RATE", env.SESSION_RATE),
     sessionBurst: number("SESSION_BURST", env.SESSION_BURST, parseCount, "sessionBurst"),
     connectTimeoutMs: number("CONNECT_TIMEOUT", env.CONNECT_TIMEOUT, parseDuration, "connectTimeoutMs"),

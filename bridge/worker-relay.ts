@@ -87,7 +87,10 @@ const resolveOverHttps = async (resolver: string, host: string, signal: AbortSig
     url.searchParams.set("type", type)
     const response = await fetch(url, { headers: { accept: "application/dns-json" }, signal })
     if (!response.ok) throw new Error(`resolver answered HTTP ${response.status}`)
-    const body = (await response.json()) as { Status?: number; Answer?: ReadonlyArray<{ type?: number; data?: unknown }> }
+    const body = (await response.json()) as {
+      Status?: number
+      Answer?: ReadonlyArray<{ type?: number; data?: unknown }>
+    }
     if (body.Status === 3) throw new Error("NXDOMAIN")
     if (body.Status !== 0) throw new Error(`resolver status ${String(body.Status)}`)
     const wanted = type === "A" ? 1 : 28
@@ -153,7 +156,9 @@ export const runSession = (
     timers.push(setTimeout(watchIdle, left))
   }
   timers.push(setTimeout(watchIdle, settings.idleTimeoutMs))
-  timers.push(setTimeout(() => finish(CloseCode.Limit, "maximum session duration reached", "bridge"), settings.maxSessionMs))
+  timers.push(
+    setTimeout(() => finish(CloseCode.Limit, "maximum session duration reached", "bridge"), settings.maxSessionMs)
+  )
 
   /** Record how the session ends (first cause wins) and start closing both sides. */
   const finish = (code: number, reason: string, by: ClosedBy): void => {
@@ -199,7 +204,16 @@ export const runSession = (
     if (holdsSlot) limiter.release(key)
     holdsSlot = false
     if (settings.log) {
-      const record = sessionRecord({ client: request.client, origin: request.origin, target, address, bytesUp, bytesDown, started, ended })
+      const record = sessionRecord({
+        client: request.client,
+        origin: request.origin,
+        target,
+        address,
+        bytesUp,
+        bytesDown,
+        started,
+        ended
+      })
       if (refused && logRefusal !== undefined) logRefusal(record)
       else console.log(JSON.stringify(record))
     }
@@ -209,8 +223,10 @@ export const runSession = (
   ws.addEventListener("message", (event) => {
     if (ended !== undefined) return
     const data = event.data
-    if (typeof data === "string") return finish(CloseCode.TextFrame, "text frames are not supported; send binary frames", "bridge")
-    if (!(data instanceof ArrayBuffer)) return finish(CloseCode.InternalError, "internal error: a message was not an ArrayBuffer", "bridge")
+    if (typeof data === "string")
+      return finish(CloseCode.TextFrame, "text frames are not supported; send binary frames", "bridge")
+    if (!(data instanceof ArrayBuffer))
+      return finish(CloseCode.InternalError, "internal error: a message was not an ArrayBuffer", "bridge")
     if (data.byteLength > settings.maxMessageBytes) return finish(CloseCode.TooBig, "message too big", "bridge")
     const bytes = new Uint8Array(data)
     touch()
@@ -225,7 +241,9 @@ export const runSession = (
         await open.write(bytes)
         queuedUp -= bytes.length
       })
-      .catch((error: unknown) => finish(CloseCode.UpstreamConnectFailed, `upstream connection lost: ${messageOf(error)}`, "upstream"))
+      .catch((error: unknown) =>
+        finish(CloseCode.UpstreamConnectFailed, `upstream connection lost: ${messageOf(error)}`, "upstream")
+      )
   })
   ws.addEventListener("close", (event) => {
     wsClosed = true
@@ -258,7 +276,12 @@ export const runSession = (
         await clientKeepsUp()
         if (ended !== undefined) return
         const { done, value } = await reader.read()
-        if (done && handshaking) return finish(CloseCode.UpstreamTlsFailed, "upstream TLS failed: the server closed the connection during the handshake", "bridge")
+        if (done && handshaking)
+          return finish(
+            CloseCode.UpstreamTlsFailed,
+            "upstream TLS failed: the server closed the connection during the handshake",
+            "bridge"
+          )
         if (done) return finish(CloseCode.Normal, "upstream closed", "upstream")
         handshaking = false
         clearTimeout(handshakeTimer)
@@ -279,7 +302,10 @@ export const runSession = (
     target = admission.target
     if (!admission.ok) return refuse(admission.refusal)
     const parsed = admission.target
-    const connectTimer = setTimeout(() => finish(CloseCode.UpstreamTimeout, "upstream connect timed out", "bridge"), settings.connectTimeoutMs)
+    const connectTimer = setTimeout(
+      () => finish(CloseCode.UpstreamTimeout, "upstream connect timed out", "bridge"),
+      settings.connectTimeoutMs
+    )
     timers.push(connectTimer)
     // With a resolver: the name's addresses are checked before anything is connected.
     let hostname = parsed.host

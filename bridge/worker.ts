@@ -38,12 +38,12 @@ interface ExecutionContext {
 /** Settings are read once per isolate: a deployment's env does not change. */
 let state:
   | {
-    readonly env: WorkerEnv
-    readonly settings: WorkerSettings | Error
-    readonly limiter: ConnectionLimiter
-    readonly rate: RateLimiter
-    readonly logRefusal: RefusalLog
-  }
+      readonly env: WorkerEnv
+      readonly settings: WorkerSettings | Error
+      readonly limiter: ConnectionLimiter
+      readonly rate: RateLimiter
+      readonly logRefusal: RefusalLog
+    }
   | undefined
 const unlimited: RateLimiter = { take: () => true, size: () => 0 }
 const stateFor = (env: WorkerEnv): NonNullable<typeof state> => {
@@ -54,13 +54,18 @@ const stateFor = (env: WorkerEnv): NonNullable<typeof state> => {
   } catch (error) {
     settings = error instanceof Error ? error : new Error(String(error))
   }
-  const limiter = settings instanceof Error
-    ? makeLimiter(1, 1)
-    : makeLimiter(settings.maxConnections, settings.maxConnectionsPerClient)
-  const rate = settings instanceof Error || settings.sessionRate === "off"
-    ? unlimited
-    : makeRateLimiter(settings.sessionRate, settings.sessionBurst, () => Date.now())
-  const logRefusal = makeRefusalLog((entry) => console.log(JSON.stringify(entry)), () => Date.now())
+  const limiter =
+    settings instanceof Error
+      ? makeLimiter(1, 1)
+      : makeLimiter(settings.maxConnections, settings.maxConnectionsPerClient)
+  const rate =
+    settings instanceof Error || settings.sessionRate === "off"
+      ? unlimited
+      : makeRateLimiter(settings.sessionRate, settings.sessionBurst, () => Date.now())
+  const logRefusal = makeRefusalLog(
+    (entry) => console.log(JSON.stringify(entry)),
+    () => Date.now()
+  )
   state = { env, settings, limiter, rate, logRefusal }
   return state
 }
@@ -68,7 +73,12 @@ const stateFor = (env: WorkerEnv): NonNullable<typeof state> => {
 const text = (status: number, body: string, headers: Record<string, string> = {}): Response =>
   new Response(`${body}\n`, {
     status,
-    headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", ...headers }
+    headers: {
+      "Content-Type": "text/plain; charset=utf-8",
+      "Cache-Control": "no-store",
+      "X-Content-Type-Options": "nosniff",
+      ...headers
+    }
   })
 
 export default {
@@ -89,7 +99,14 @@ export default {
     const origin = request.headers.get("Origin") ?? undefined
     const refuse = (status: number, reason: string, headers: Record<string, string> = {}): Response => {
       if (settings.log) {
-        logRefusal({ time: new Date().toISOString(), event: "refused", client: clientText(client), origin: clientText(origin), status, reason })
+        logRefusal({
+          time: new Date().toISOString(),
+          event: "refused",
+          client: clientText(client),
+          origin: clientText(origin),
+          status,
+          reason
+        })
       }
       return text(status, reason, headers)
     }

@@ -158,7 +158,12 @@ export class AuthError extends Data.TaggedError("AuthError")<{
     const tried = this.attempts
       .map((a) => `${a.mechanism}: ${a.code !== undefined ? `[${a.code}] ` : ""}${a.text === "" ? "refused" : a.text}`)
       .join("; ")
-    const hint = this.retry === "temporary" ? " — temporary, try again later" : this.retry === "permanent" ? " — permanent, check the credentials or account" : ""
+    const hint =
+      this.retry === "temporary"
+        ? " — temporary, try again later"
+        : this.retry === "permanent"
+          ? " — permanent, check the credentials or account"
+          : ""
     return `login failed: ${this.reason}${tried !== "" ? ` (${tried})` : ""}${hint}`
   }
 }

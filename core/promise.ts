@@ -26,7 +26,15 @@ import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { type Authorization, collect, connect as connectEffect, type Greeting, type LoginOptions, type Mailbox, type Message } from "./client/client.ts"
+import {
+  type Authorization,
+  collect,
+  connect as connectEffect,
+  type Greeting,
+  type LoginOptions,
+  type Mailbox,
+  type Message
+} from "./client/client.ts"
 import { InvalidState, type Pop3Error } from "./errors.ts"
 import type { ConnectOptions } from "./client/options.ts"
 import type { Capabilities, ListEntry, Stat, UidlEntry } from "./protocol/parse.ts"
@@ -120,7 +128,9 @@ const runtimeTransport = async (): Promise<Layer.Layer<Transport>> => (await imp
  * fails saying to use `pop3-everywhere/websocket` with a bridge).
  * @category constructors
  */
-export const connect = async (options: ConnectOptions & { readonly transport?: Layer.Layer<Transport> | undefined }): Promise<PromiseSession> => {
+export const connect = async (
+  options: ConnectOptions & { readonly transport?: Layer.Layer<Transport> | undefined }
+): Promise<PromiseSession> => {
   const transport = options.transport ?? (await runtimeTransport())
   const scope = await Effect.runPromise(Scope.make())
   let session: Authorization

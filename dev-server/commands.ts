@@ -122,7 +122,8 @@ const CAPA: CommandSpec = {
     if (!arity(s, c, 0, 0)) return
     const custom = s.behaviour.capa
     if (custom === false) return s.err("Unknown command")
-    const lines = custom === undefined ? defaultCapabilities(s) : typeof custom === "function" ? custom(s.state, s.tls) : custom
+    const lines =
+      custom === undefined ? defaultCapabilities(s) : typeof custom === "function" ? custom(s.state, s.tls) : custom
     s.ok("Capability list follows")
     for (const line of lines) s.line(line)
     s.end()

@@ -37,7 +37,17 @@ type Charset = "UTF-8" | "ISO-8859-1" | "windows-1252"
 
 /** windows-1252's 0x80–0x9F block, for the characters used below. */
 const CP1252: Readonly<Record<string, number>> = {
-  "€": 0x80, "‚": 0x82, "„": 0x84, "…": 0x85, "‘": 0x91, "’": 0x92, "“": 0x93, "”": 0x94, "–": 0x96, "—": 0x97, "™": 0x99
+  "€": 0x80,
+  "‚": 0x82,
+  "„": 0x84,
+  "…": 0x85,
+  "‘": 0x91,
+  "’": 0x92,
+  "“": 0x93,
+  "”": 0x94,
+  "–": 0x96,
+  "—": 0x97,
+  "™": 0x99
 }
 
 function encodeText(text: string, charset: Charset): Uint8Array {
@@ -144,7 +154,7 @@ const JP_NAME_B64 = "GyRCOzNFRBsoQiAbJEJCQE86GyhC"
  */
 const JP_BODY =
   "\x1b$BEDCf$5$s\x1b(B\n\n\x1b$B$*Hh$l$5$^$G$9!#;3ED$G$9!#\x1b(B\n\x1b$BBh\x1b(B3\x1b$B2s$N2q5D$N5D;vO?$rAw$j$^$9!#\x1b(B\n\n" +
-  "\x1b$B!&\x1b(BPOP3\x1b$B%/%i%$%\"%s%H$N@_7W%l%S%e!<\x1b(B\n\x1b$B!&<!2s$OMh=5$N?eMKF|$G$9!#\x1b(B\n\n\x1b$B$h$m$7$/$*4j$$$7$^$9!#\x1b(B\n"
+  '\x1b$B!&\x1b(BPOP3\x1b$B%/%i%$%"%s%H$N@_7W%l%S%e!<\x1b(B\n\x1b$B!&<!2s$OMh=5$N?eMKF|$G$9!#\x1b(B\n\n\x1b$B$h$m$7$/$*4j$$$7$^$9!#\x1b(B\n'
 
 // ── The messages ────────────────────────────────────────────────────────────────────
 
@@ -188,7 +198,8 @@ function serverLog(start: number, octets: number): Uint8Array {
 /** One line of about 100 KB of minified HTML, as real newsletters and reports send. */
 function wideHtml(rows: number): string {
   let html = "<!doctype html><html><body><table>"
-  for (let i = 1; i <= rows; i++) html += `<tr><td>${i}</td><td>session ${i}</td><td>${(i * 7919) % 65536} octets</td></tr>`
+  for (let i = 1; i <= rows; i++)
+    html += `<tr><td>${i}</td><td>session ${i}</td><td>${(i * 7919) % 65536} octets</td></tr>`
   return `${html}</table></body></html>`
 }
 

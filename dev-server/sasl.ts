@@ -68,16 +68,43 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 // ── SASLprep (RFC 4013), the server's own copy ──────────────────────────────────────
 // Non-ASCII spaces (RFC 3454 C.1.2) map to SPACE, "commonly mapped to nothing" (B.1) is
 // dropped, then NFKC; undefined when a prohibited character (C.2–C.9) remains.
-const NON_ASCII_SPACE = new Set([0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x200b, 0x202f, 0x205f, 0x3000])
-const MAPPED_TO_NOTHING = new Set([0xad, 0x34f, 0x1806, 0x180b, 0x180c, 0x180d, 0x200b, 0x200c, 0x200d, 0x2060, 0xfeff, ...Array.from({ length: 16 }, (_, i) => 0xfe00 + i)])
+const NON_ASCII_SPACE = new Set([
+  0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x200b, 0x202f,
+  0x205f, 0x3000
+])
+const MAPPED_TO_NOTHING = new Set([
+  0xad,
+  0x34f,
+  0x1806,
+  0x180b,
+  0x180c,
+  0x180d,
+  0x200b,
+  0x200c,
+  0x200d,
+  0x2060,
+  0xfeff,
+  ...Array.from({ length: 16 }, (_, i) => 0xfe00 + i)
+])
 
 function prohibited(cp: number): boolean {
-  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || // C.2 control characters
-    cp === 0x6dd || cp === 0x70f || cp === 0x180e || (cp >= 0x200e && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
-    (cp >= 0x206a && cp <= 0x206f) || (cp >= 0xfff9 && cp <= 0xfffd) || // C.2.2, C.6, C.8
-    (cp >= 0xe000 && cp <= 0xf8ff) || cp >= 0xf0000 || // C.3 private use
-    (cp & 0xfffe) === 0xfffe || (cp >= 0xfdd0 && cp <= 0xfdef) || // C.4 non-characters
-    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0xe0000 && cp <= 0xe007f) // C.5 surrogates, C.9 tags
+  return (
+    cp < 0x20 ||
+    (cp >= 0x7f && cp <= 0x9f) || // C.2 control characters
+    cp === 0x6dd ||
+    cp === 0x70f ||
+    cp === 0x180e ||
+    (cp >= 0x200e && cp <= 0x200f) ||
+    (cp >= 0x2028 && cp <= 0x202e) ||
+    (cp >= 0x206a && cp <= 0x206f) ||
+    (cp >= 0xfff9 && cp <= 0xfffd) || // C.2.2, C.6, C.8
+    (cp >= 0xe000 && cp <= 0xf8ff) ||
+    cp >= 0xf0000 || // C.3 private use
+    (cp & 0xfffe) === 0xfffe ||
+    (cp >= 0xfdd0 && cp <= 0xfdef) || // C.4 non-characters
+    (cp >= 0xd800 && cp <= 0xdfff) ||
+    (cp >= 0xe0000 && cp <= 0xe007f)
+  ) // C.5 surrogates, C.9 tags
 }
 
 export function serverSaslprep(input: string): string | undefined {
@@ -212,7 +239,14 @@ export function scramMechanism(name: "SCRAM-SHA-1" | "SCRAM-SHA-256", options: S
       const first = scramAttributes(clientFirstBare)
       const escapedUser = first?.get("n")
       const clientNonce = first?.get("r")
-      if (first === undefined || first.has("m") || escapedUser === undefined || clientNonce === undefined || clientNonce === "" || /[^\x21-\x2b\x2d-\x7e]/.test(clientNonce)) {
+      if (
+        first === undefined ||
+        first.has("m") ||
+        escapedUser === undefined ||
+        clientNonce === undefined ||
+        clientNonce === "" ||
+        /[^\x21-\x2b\x2d-\x7e]/.test(clientNonce)
+      ) {
         return { ok: false, text: "Malformed SCRAM client-first message" }
       }
       const rawUser = unescapeSaslname(escapedUser)
@@ -249,7 +283,8 @@ export function scramMechanism(name: "SCRAM-SHA-1" | "SCRAM-SHA-256", options: S
       if (options.scramWrongSignature) signature[0] = signature[0]! ^ 0xff
       const answer = await exchange.challenge(utf8(`v=${toBase64(signature)}`))
       // The client has nothing more to say; anything else is a protocol error.
-      if (answer.length !== 0) return { ok: false, text: "Expected an empty response to the SCRAM server-final message" }
+      if (answer.length !== 0)
+        return { ok: false, text: "Expected an empty response to the SCRAM server-final message" }
       return { ok: true, user }
     }
   }
@@ -298,31 +333,45 @@ function oauthMechanism(
       const expected = options.oauthTokens?.[parsed.user]
       if (expected !== undefined && parsed.token === expected) return { ok: true, user: parsed.user }
       const answer = await exchange.challenge(utf8(errorJson))
-      return equalBytes(answer, expectedAnswer) ? { ok: false } : { ok: false, text: `Unexpected answer to the ${name} error challenge` }
+      return equalBytes(answer, expectedAnswer)
+        ? { ok: false }
+        : { ok: false, text: `Unexpected answer to the ${name} error challenge` }
     }
   }
 }
 
 /** XOAUTH2: "user=U ^A auth=Bearer T ^A ^A"; after an error challenge the client answers empty. */
 export function xoauth2Mechanism(options: SaslOptions = {}): SaslMechanism {
-  return oauthMechanism("XOAUTH2", options, (message) => {
-    const pairs = oauthPairs(message)
-    const user = pairs?.get("user")
-    const token = bearer(pairs?.get("auth"))
-    return user === undefined || token === undefined ? undefined : { user, token }
-  }, XOAUTH2_ERROR, EMPTY)
+  return oauthMechanism(
+    "XOAUTH2",
+    options,
+    (message) => {
+      const pairs = oauthPairs(message)
+      const user = pairs?.get("user")
+      const token = bearer(pairs?.get("auth"))
+      return user === undefined || token === undefined ? undefined : { user, token }
+    },
+    XOAUTH2_ERROR,
+    EMPTY
+  )
 }
 
 /** OAUTHBEARER (RFC 7628): "n,a=U," ^A "host=…" ^A "port=…" ^A "auth=Bearer T" ^A ^A; errors are answered with %x01. */
 export function oauthbearerMechanism(options: SaslOptions = {}): SaslMechanism {
-  return oauthMechanism("OAUTHBEARER", options, (message) => {
-    const gs2 = /^n,a=([^,]*),\u0001/.exec(message)
-    if (gs2 === null) return undefined
-    const user = unescapeSaslname(gs2[1]!)
-    const pairs = oauthPairs(message.slice(gs2[0].length - 1))
-    const token = bearer(pairs?.get("auth"))
-    return user === undefined || token === undefined ? undefined : { user, token }
-  }, OAUTHBEARER_ERROR, new Uint8Array([1]))
+  return oauthMechanism(
+    "OAUTHBEARER",
+    options,
+    (message) => {
+      const gs2 = /^n,a=([^,]*),\u0001/.exec(message)
+      if (gs2 === null) return undefined
+      const user = unescapeSaslname(gs2[1]!)
+      const pairs = oauthPairs(message.slice(gs2[0].length - 1))
+      const token = bearer(pairs?.get("auth"))
+      return user === undefined || token === undefined ? undefined : { user, token }
+    },
+    OAUTHBEARER_ERROR,
+    new Uint8Array([1])
+  )
 }
 
 // ── Misbehaviours and test helpers ──────────────────────────────────────────────────
@@ -352,13 +401,24 @@ export function refusingMechanism(name: string, text = `${name} is temporarily u
 }
 
 /** Every mechanism of this file, in the order CAPA lists them. */
-export const SASL_MECHANISM_NAMES = ["SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"] as const
+export const SASL_MECHANISM_NAMES = [
+  "SCRAM-SHA-256",
+  "SCRAM-SHA-1",
+  "CRAM-MD5",
+  "PLAIN",
+  "LOGIN",
+  "XOAUTH2",
+  "OAUTHBEARER"
+] as const
 
 /**
  * The SASL mechanisms to hand to `serveConnection` / `listenTcp` (`hooks.sasl`), all of
  * them unless `names` narrows the list (in the order given).
  */
-export function saslMechanisms(options: SaslOptions = {}, names: ReadonlyArray<string> = SASL_MECHANISM_NAMES): SaslMechanism[] {
+export function saslMechanisms(
+  options: SaslOptions = {},
+  names: ReadonlyArray<string> = SASL_MECHANISM_NAMES
+): SaslMechanism[] {
   const all: Record<string, SaslMechanism> = {
     "SCRAM-SHA-256": scramMechanism("SCRAM-SHA-256", options),
     "SCRAM-SHA-1": scramMechanism("SCRAM-SHA-1", options),

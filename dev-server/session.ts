@@ -47,9 +47,7 @@ export interface SaslExchange {
   challenge(data: Uint8Array): Promise<Uint8Array>
 }
 
-export type SaslOutcome =
-  | { readonly ok: true; readonly user: string }
-  | { readonly ok: false; readonly text?: string }
+export type SaslOutcome = { readonly ok: true; readonly user: string } | { readonly ok: false; readonly text?: string }
 
 export interface SaslMechanism {
   /** As listed in CAPA's SASL line and named on the AUTH line, e.g. "PLAIN". */
@@ -138,7 +136,13 @@ export class Session {
   private idleTimer: ReturnType<typeof setTimeout> | undefined = undefined
   private readonly sizeCache = new WeakMap<StoredMessage, number>()
 
-  constructor(store: MailStore, conn: DuplexStreams, behaviour: Behaviour, hooks: ConnectionHooks, commands: CommandTable) {
+  constructor(
+    store: MailStore,
+    conn: DuplexStreams,
+    behaviour: Behaviour,
+    hooks: ConnectionHooks,
+    commands: CommandTable
+  ) {
     this.store = store
     this.behaviour = behaviour
     this.commands = commands
@@ -206,7 +210,8 @@ export class Session {
     if (command.keyword === "") return this.err("Empty command line")
     const spec = Object.hasOwn(this.commands, command.keyword) ? this.commands[command.keyword] : undefined
     if (spec === undefined) return this.err("Unknown command")
-    if (!spec.states.includes(this.state)) return this.err(`${command.keyword} is not allowed in the ${this.state} state`)
+    if (!spec.states.includes(this.state))
+      return this.err(`${command.keyword} is not allowed in the ${this.state} state`)
     await spec.run(this, command)
   }
 
@@ -420,7 +425,8 @@ export class Session {
     if (!credentialsOk) return this.authFailed()
     const b = this.behaviour
     if (b.inUse) return this.err("Mailbox is locked by another POP3 session", "IN-USE")
-    if (b.loginDelay !== undefined) return this.err(`Minimum time between logins is ${b.loginDelay} seconds`, "LOGIN-DELAY")
+    if (b.loginDelay !== undefined)
+      return this.err(`Minimum time between logins is ${b.loginDelay} seconds`, "LOGIN-DELAY")
     if (b.loginFailure !== undefined) return this.out.line(`${b.plusErr ? "+ERR" : "-ERR"} ${b.loginFailure}`)
     const result = this.store.lock(user)
     if (!result.ok) {
@@ -509,6 +515,10 @@ export class Session {
     mailbox.commit(gone)
     this.mailbox = undefined
     const left = mailbox.messages.length - gone.length
-    this.ok(left === 0 ? "dev server signing off (maildrop empty)" : `dev server signing off (${left} message${left === 1 ? "" : "s"} left)`)
+    this.ok(
+      left === 0
+        ? "dev server signing off (maildrop empty)"
+        : `dev server signing off (${left} message${left === 1 ? "" : "s"} left)`
+    )
   }
 }

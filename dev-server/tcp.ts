@@ -131,7 +131,11 @@ function closeGently(socket: net.Socket): void {
 }
 
 /** Server-side TLS on an accepted socket; resolves after the handshake. */
-function startServerTls(socket: net.Socket, secureContext: tls.SecureContext, track: (s: net.Socket) => void): Promise<tls.TLSSocket> {
+function startServerTls(
+  socket: net.Socket,
+  secureContext: tls.SecureContext,
+  track: (s: net.Socket) => void
+): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const secure = new tls.TLSSocket(socket, { isServer: true, secureContext })
     track(secure)
@@ -157,7 +161,8 @@ function startServerTls(socket: net.Socket, secureContext: tls.SecureContext, tr
 }
 
 export async function listenTcp(store: MailStore, options: ListenTcpOptions = {}): Promise<TcpListener> {
-  const secureContext = options.tls === undefined ? undefined : tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key })
+  const secureContext =
+    options.tls === undefined ? undefined : tls.createSecureContext({ cert: options.tls.cert, key: options.tls.key })
   if (options.implicitTls && secureContext === undefined) throw new Error("listenTcp: implicitTls needs the tls option")
   const onError = options.onError ?? ((e: unknown) => console.error("pop3 dev server: session failed", e))
   const sockets = new Set<net.Socket>()

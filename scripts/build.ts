@@ -55,7 +55,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 
 /** The executables: output name (without `.js`) → source entry. */
 export const ENTRIES: Readonly<Record<string, string>> = {
-  "pop3": "core/cli/bin.ts",
+  pop3: "core/cli/bin.ts",
   "pop3-bridge": "bridge/main.ts"
 }
 
@@ -75,7 +75,9 @@ const builtinsPlugin: Plugin = {
   async load(id) {
     if (!id.startsWith(BUILTIN_PREFIX)) return null
     const name = id.slice(BUILTIN_PREFIX.length)
-    const exports = Object.keys((await import(name)) as object).filter((n) => n !== "default" && /^[A-Za-z_$][\w$]*$/.test(n))
+    const exports = Object.keys((await import(name)) as object).filter(
+      (n) => n !== "default" && /^[A-Za-z_$][\w$]*$/.test(n)
+    )
     // Each export is read when its binding is first evaluated, and only if something
     // imports it: the PURE call lets tree-shaking drop the others.
     return [
@@ -135,7 +137,11 @@ export const buildAll = async (options: { readonly outDir?: string } = {}): Prom
 export const buildLibrary = async (): Promise<string> => {
   const outDir = join(ROOT, "dist", "lib")
   await rm(outDir, { recursive: true, force: true })
-  await promisify(execFile)(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "tsconfig.lib.json")], { cwd: ROOT })
+  await promisify(execFile)(
+    process.execPath,
+    [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "tsconfig.lib.json")],
+    { cwd: ROOT }
+  )
   return outDir
 }
 
@@ -159,20 +165,25 @@ export const buildDemo = async (options: { readonly outDir?: string } = {}): Pro
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { out: { type: "string" }, quiet: { type: "boolean" }, "skip-demo": { type: "boolean" } } })
+  const { values } = parseArgs({
+    options: { out: { type: "string" }, quiet: { type: "boolean" }, "skip-demo": { type: "boolean" } }
+  })
   const started = performance.now()
   try {
     if (values.out === undefined) {
       const lib = await buildLibrary()
-      if (values.quiet !== true) process.stdout.write(`${relative(process.cwd(), lib)}/  the library (ES modules, .d.ts, source maps)\n`)
+      if (values.quiet !== true)
+        process.stdout.write(`${relative(process.cwd(), lib)}/  the library (ES modules, .d.ts, source maps)\n`)
     }
     const files = await buildAll(values.out !== undefined ? { outDir: values.out } : {})
     if (values.out === undefined && values["skip-demo"] !== true) {
       const demo = await buildDemo()
-      if (values.quiet !== true) process.stdout.write(`${relative(process.cwd(), demo)}/  the web demo, a static site\n`)
+      if (values.quiet !== true)
+        process.stdout.write(`${relative(process.cwd(), demo)}/  the web demo, a static site\n`)
     }
     if (values.quiet !== true) {
-      for (const f of files) process.stdout.write(`${relative(process.cwd(), f)}  ${((await stat(f)).size / 1024).toFixed(0)} KiB\n`)
+      for (const f of files)
+        process.stdout.write(`${relative(process.cwd(), f)}  ${((await stat(f)).size / 1024).toFixed(0)} KiB\n`)
       process.stdout.write(`built in ${((performance.now() - started) / 1000).toFixed(2)} s\n`)
     }
   } catch (error) {

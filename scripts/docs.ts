@@ -20,4 +20,8 @@ const DOCS = join(ROOT, "docs")
 if (!existsSync(join(DOCS, "node_modules", "typedoc"))) {
   execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: DOCS, stdio: "inherit" })
 }
-execFileSync(process.execPath, [join(DOCS, "node_modules", "typedoc", "bin", "typedoc"), "--options", join(DOCS, "typedoc.json")], { cwd: DOCS, stdio: "inherit" })
+execFileSync(
+  process.execPath,
+  [join(DOCS, "node_modules", "typedoc", "bin", "typedoc"), "--options", join(DOCS, "typedoc.json")],
+  { cwd: DOCS, stdio: "inherit" }
+)

@@ -36,7 +36,9 @@ const command = `apt-get install -y --no-install-recommends ${packages.join(" ")
 const isRoot = process.getuid?.() === 0
 
 if (!isRoot || !executable("/usr/bin/apt-get")) {
-  const how = executable("/usr/bin/apt-get") ? `sudo apt-get update && sudo ${command}` : `install ${packages.join(", ")}`
+  const how = executable("/usr/bin/apt-get")
+    ? `sudo apt-get update && sudo ${command}`
+    : `install ${packages.join(", ")}`
   console.error(`ensure-system-deps: missing ${what}; to install: ${how}`)
   process.exit(0)
 }
@@ -76,7 +78,9 @@ if (!systemDovecotWasRunning && alive(systemPid)) {
 
 const still = requirements.filter((r) => !executable(r.file)).map((r) => r.what)
 if (!ok || still.length > 0) {
-  console.error(`ensure-system-deps: still missing ${still.join(", ") || "nothing"} (apt-get ${ok ? "succeeded" : "failed"})`)
+  console.error(
+    `ensure-system-deps: still missing ${still.join(", ") || "nothing"} (apt-get ${ok ? "succeeded" : "failed"})`
+  )
 }
 process.exit(0)
 

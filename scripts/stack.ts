@@ -55,33 +55,39 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     for (const stop of started.splice(0).reverse()) await stop().catch(() => {})
   }
   try {
-    const extra = Object.entries(options.mailboxes ?? {}).map(([user, box]) => [user, { password: box.password, messages: [...box.messages] }] as const)
+    const extra = Object.entries(options.mailboxes ?? {}).map(
+      ([user, box]) => [user, { password: box.password, messages: [...box.messages] }] as const
+    )
     const store = makeMailStore({ ...sampleMailbox(), ...Object.fromEntries(extra) })
     // Both listeners share one store: the mailbox lock and deletions span them.
     const plain: TcpListener = await orAnyPort(options.devServerPort ?? 1110, (port) =>
-      listenTcp(store, { host: "127.0.0.1", port, tls: testTls }))
+      listenTcp(store, { host: "127.0.0.1", port, tls: testTls })
+    )
     started.push(() => plain.close())
     const secure: TcpListener = await orAnyPort(options.devServerTlsPort ?? 1995, (port) =>
-      listenTcp(store, { host: "127.0.0.1", port, tls: testTls, implicitTls: true }))
+      listenTcp(store, { host: "127.0.0.1", port, tls: testTls, implicitTls: true })
+    )
     started.push(() => secure.close())
 
     // The bridge must know the demo's origin and the demo the bridge's URL: pick Vite's
     // port first (the one asked for when free, else any), then start the bridge, then Vite.
     const vitePort = await freePort(options.vitePort ?? 5173)
     const url = `http://127.0.0.1:${vitePort}/`
-    const bridge = await orAnyPort(options.bridgePort ?? 8110, (port) => startBridge({
-      listen: `127.0.0.1:${port}`,
-      // The name and the address: the bridge resolves `localhost` and, since it is loopback,
-      // accepts it only because the exact address is listed too.
-      allow: [plain.port, secure.port].flatMap((port) => [`localhost:${port}`, `127.0.0.1:${port}`]),
-      allowOrigin: [`http://127.0.0.1:${vitePort}`, `http://localhost:${vitePort}`],
-      upstreamCa: [certificate],
-      // One developer on loopback, and end-to-end tests that open a session per test: the
-      // per-client session rate (which shields mail servers from credential stuffing
-      // through a public bridge) would only get in the way here.
-      sessionRate: "off",
-      ...(options.quiet === true ? { log: () => {} } : {})
-    }))
+    const bridge = await orAnyPort(options.bridgePort ?? 8110, (port) =>
+      startBridge({
+        listen: `127.0.0.1:${port}`,
+        // The name and the address: the bridge resolves `localhost` and, since it is loopback,
+        // accepts it only because the exact address is listed too.
+        allow: [plain.port, secure.port].flatMap((port) => [`localhost:${port}`, `127.0.0.1:${port}`]),
+        allowOrigin: [`http://127.0.0.1:${vitePort}`, `http://localhost:${vitePort}`],
+        upstreamCa: [certificate],
+        // One developer on loopback, and end-to-end tests that open a session per test: the
+        // per-client session rate (which shields mail servers from credential stuffing
+        // through a public bridge) would only get in the way here.
+        sessionRate: "off",
+        ...(options.quiet === true ? { log: () => {} } : {})
+      })
+    )
     started.push(() => bridge.close(1000))
     const bridgeUrl = `ws://127.0.0.1:${bridge.port}/pop3`
 

@@ -44,12 +44,15 @@ process.once("SIGTERM", () => void stop(0))
 
 if (process.env["POP3_START_ONCE"] === "1") {
   // What the browser does, from Node: through the bridge, implicit TLS to the dev server.
-  const check = Effect.gen(function*() {
+  const check = Effect.gen(function* () {
     const session = yield* Pop3.connect({ host: "localhost", port: devServer.tlsPort, tls: "implicit" })
     const mailbox = yield* session.login({ user: DEMO_USER, password: DEMO_PASSWORD })
     return yield* mailbox.stat
   }).pipe(Effect.scoped, Effect.provide(WebSocketTransport.layerGlobal(stack.bridgeUrl)))
-  const page = await fetch(stack.url).then((r) => r.status, (e: unknown) => String(e))
+  const page = await fetch(stack.url).then(
+    (r) => r.status,
+    (e: unknown) => String(e)
+  )
   const result = await Effect.runPromise(Effect.result(check))
   const ok = page === 200 && result._tag === "Success"
   process.stdout.write(

@@ -25,7 +25,10 @@ export const BUNDLE_CLI = join(REPO, "dist", "pop3.js")
 /** What package.json's `bin.pop3` points to: the bundle once `bin` names a file in dist/. */
 export const installedCliKind = (): CliKind => {
   try {
-    const bin = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { bin?: Record<string, string> }).bin?.["pop3"] ?? ""
+    const bin =
+      (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { bin?: Record<string, string> }).bin?.[
+        "pop3"
+      ] ?? ""
     return /(^|\/)dist\//.test(bin) && bin.endsWith(".js") ? "bundle" : "source"
   } catch {
     return "source"
@@ -74,16 +77,23 @@ export interface Account {
 const failed = (result: RunResult): string | undefined => {
   if (result.timedOut) return "timed out"
   if (result.code === 0) return undefined
-  const why = result.stderr.trim().split("\n").filter((l) => l !== "").slice(-2).join(" / ")
+  const why = result.stderr
+    .trim()
+    .split("\n")
+    .filter((l) => l !== "")
+    .slice(-2)
+    .join(" / ")
   return `exit ${result.code ?? result.signal}${why !== "" ? `: ${why.slice(0, 160)}` : ""}`
 }
 
-const maildirHolds = (expected: number) => async (dir: string, result: RunResult): Promise<string | undefined> => {
-  const bad = failed(result)
-  if (bad !== undefined) return bad
-  const n = await countMaildir(join(dir, "Maildir"))
-  return n === expected ? undefined : `stored ${n} of ${expected} messages`
-}
+const maildirHolds =
+  (expected: number) =>
+  async (dir: string, result: RunResult): Promise<string | undefined> => {
+    const bad = failed(result)
+    if (bad !== undefined) return bad
+    const n = await countMaildir(join(dir, "Maildir"))
+    return n === expected ? undefined : `stored ${n} of ${expected} messages`
+  }
 
 /** Whether the CLI in this checkout has the fetch command yet. */
 export const cliHasFetch = (): boolean => {
@@ -116,20 +126,33 @@ export interface BulkOptions {
 export function pop3Fetch(o: BulkOptions, auth: "auto" | "plain" = "auto"): Contender {
   return {
     name: auth === "auto" ? "pop3 fetch" : "pop3 fetch --auth plain",
-    note: auth === "auto"
-      ? `pop3 fetch: ${describeCli()}, as a child process (Node ${process.version}); STLS, SASL auto (SCRAM-SHA-256 here: three round trips and PBKDF2 with 4096 iterations), ` +
-        `UIDL and LIST pipelined, pipelined RETR (window ${PIPELINE_WINDOW}), fsync per message`
-      : "pop3 fetch --auth plain: the same with AUTH PLAIN (one round trip, no PBKDF2) — what mpop chooses against this Dovecot",
+    note:
+      auth === "auto"
+        ? `pop3 fetch: ${describeCli()}, as a child process (Node ${process.version}); STLS, SASL auto (SCRAM-SHA-256 here: three round trips and PBKDF2 with 4096 iterations), ` +
+          `UIDL and LIST pipelined, pipelined RETR (window ${PIPELINE_WINDOW}), fsync per message`
+        : "pop3 fetch --auth plain: the same with AUTH PLAIN (one round trip, no PBKDF2) — what mpop chooses against this Dovecot",
     unavailable: cliHasFetch() ? undefined : "the fetch command is not in core/cli yet",
     prepare: async (dir) => ({
       command: NODE,
       args: [
         ...(o.nodeFlags ?? []),
         currentCli().path,
-        "--host", "localhost", "--port", String(o.plain.port), "--tls", "starttls", "--ca", o.account.caFile,
-        "--user", o.account.user,
+        "--host",
+        "localhost",
+        "--port",
+        String(o.plain.port),
+        "--tls",
+        "starttls",
+        "--ca",
+        o.account.caFile,
+        "--user",
+        o.account.user,
         ...(auth === "plain" ? ["--auth", "plain"] : []),
-        "fetch", "--maildir", join(dir, "Maildir"), "--state", join(dir, "state.json")
+        "fetch",
+        "--maildir",
+        join(dir, "Maildir"),
+        "--state",
+        join(dir, "state.json")
       ],
       env: { POP3_PASSWORD: o.account.password },
       timeoutMs: 300_000
@@ -148,26 +171,30 @@ export function mpop(o: BulkOptions): Contender {
       const maildir = join(dir, "Maildir")
       for (const sub of ["tmp", "new", "cur"]) await mkdir(join(maildir, sub), { recursive: true })
       const conf = join(dir, "mpoprc")
-      await writeFile(conf, [
-        "defaults",
-        "timeout 60",
-        "",
-        "account bench",
-        "host localhost",
-        `port ${o.plain.port}`,
-        "tls on",
-        "tls_starttls on",
-        `tls_trust_file ${o.account.caFile}`,
-        "auth on",
-        `user ${o.account.user}`,
-        `password ${o.account.password}`,
-        `delivery maildir ${maildir}`,
-        "keep on",
-        "only_new on",
-        "received_header off",
-        `uidls_file ${join(dir, "uidls")}`,
-        ""
-      ].join("\n"), { mode: 0o600 })
+      await writeFile(
+        conf,
+        [
+          "defaults",
+          "timeout 60",
+          "",
+          "account bench",
+          "host localhost",
+          `port ${o.plain.port}`,
+          "tls on",
+          "tls_starttls on",
+          `tls_trust_file ${o.account.caFile}`,
+          "auth on",
+          `user ${o.account.user}`,
+          `password ${o.account.password}`,
+          `delivery maildir ${maildir}`,
+          "keep on",
+          "only_new on",
+          "received_header off",
+          `uidls_file ${join(dir, "uidls")}`,
+          ""
+        ].join("\n"),
+        { mode: 0o600 }
+      )
       return { command: binary, args: ["-C", conf, "-q", "bench"], timeoutMs: 300_000 }
     },
     verify: maildirHolds(o.messages)
@@ -183,7 +210,14 @@ export function poplib(o: BulkOptions): Contender {
     unavailable: PYTHON === undefined ? "python3 not installed" : undefined,
     prepare: async (dir) => ({
       command: PYTHON ?? "python3",
-      args: [join(REPO, "bench", "poplib_fetch.py"), "localhost", String(o.plain.port), o.account.user, o.account.caFile, join(dir, "Maildir")],
+      args: [
+        join(REPO, "bench", "poplib_fetch.py"),
+        "localhost",
+        String(o.plain.port),
+        o.account.user,
+        o.account.caFile,
+        join(dir, "Maildir")
+      ],
       env: { POP3_PASSWORD: o.account.password },
       timeoutMs: 300_000
     }),
@@ -195,12 +229,20 @@ export function nodePop3(o: BulkOptions): Contender {
   const installed = existsSync(join(REPO, "node_modules", "node-pop3", "package.json"))
   return {
     name: "node-pop3 (implicit TLS)",
-    note: "node-pop3 0.11: no STLS support, so implicit TLS (TLS from the first byte, one round trip fewer); USER/PASS, UIDL, serial RETR, fsync per message; " +
+    note:
+      "node-pop3 0.11: no STLS support, so implicit TLS (TLS from the first byte, one round trip fewer); USER/PASS, UIDL, serial RETR, fsync per message; " +
       "it stores what node-pop3 returns, which is not byte-exact (no dot-unstuffing, the last line's newline dropped with the terminator)",
     unavailable: installed ? undefined : "node-pop3 not installed",
     prepare: async (dir) => ({
       command: NODE,
-      args: [join(REPO, "bench", "runners", "node-pop3-fetch.ts"), "localhost", String(o.implicit.port), o.account.user, o.account.caFile, join(dir, "Maildir")],
+      args: [
+        join(REPO, "bench", "runners", "node-pop3-fetch.ts"),
+        "localhost",
+        String(o.implicit.port),
+        o.account.user,
+        o.account.caFile,
+        join(dir, "Maildir")
+      ],
       env: { POP3_PASSWORD: o.account.password },
       timeoutMs: 300_000
     }),
@@ -230,9 +272,18 @@ export function pop3Retr(o: LargeOptions, name: string, bridgeUrl?: string, note
       args: [
         currentCli().path,
         ...(bridgeUrl !== undefined ? ["--bridge", bridgeUrl] : []),
-        "--host", "127.0.0.1", "--port", String(o.plain.port), "--tls", "none", "--user", o.user,
-        "--timeout", "120",
-        "retr", String(o.msg)
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(o.plain.port),
+        "--tls",
+        "none",
+        "--user",
+        o.user,
+        "--timeout",
+        "120",
+        "retr",
+        String(o.msg)
       ],
       env: { POP3_PASSWORD: o.password },
       timeoutMs: 300_000
@@ -241,7 +292,8 @@ export function pop3Retr(o: LargeOptions, name: string, bridgeUrl?: string, note
       const bad = failed(result)
       if (bad !== undefined) return bad
       // Only checkable when stdout was counted (the untimed warm-up run); else /dev/null.
-      if (result.stdoutBytes > 0 && result.stdoutBytes !== o.bytes) return `wrote ${result.stdoutBytes} bytes, expected ${o.bytes}`
+      if (result.stdoutBytes > 0 && result.stdoutBytes !== o.bytes)
+        return `wrote ${result.stdoutBytes} bytes, expected ${o.bytes}`
       return undefined
     }
   }

@@ -18,7 +18,8 @@ import type { MechanismOf } from "./mechanism.ts"
  * `c4c9334bac560ecc979e58001b3e22fb`.
  * @category crypto
  */
-export const apopDigest = (timestamp: string, secret: string): string => bytesToHex(md5(utf8ToBytes(timestamp + secret)))
+export const apopDigest = (timestamp: string, secret: string): string =>
+  bytesToHex(md5(utf8ToBytes(timestamp + secret)))
 
 /**
  * The APOP mechanism; offered when the greeting carries a timestamp.
@@ -36,11 +37,17 @@ export const apop: MechanismOf<"password"> = {
     Effect.suspend(() =>
       // Without the greeting's timestamp the "digest" would be an unsalted MD5 of the password.
       ex.apopTimestamp === undefined
-        ? Effect.fail(new AuthError({ attempts: [], reason: "APOP needs the timestamp of the server's greeting, and this greeting has none; nothing was sent", notOffered: true }))
+        ? Effect.fail(
+            new AuthError({
+              attempts: [],
+              reason: "APOP needs the timestamp of the server's greeting, and this greeting has none; nothing was sent",
+              notOffered: true
+            })
+          )
         : ex.send({
-          name: "APOP",
-          user: credentials.user,
-          digest: apopDigest(ex.apopTimestamp, Redacted.value(credentials.password))
-        })
+            name: "APOP",
+            user: credentials.user,
+            digest: apopDigest(ex.apopTimestamp, Redacted.value(credentials.password))
+          })
     )
 }

@@ -93,7 +93,10 @@ export interface MechanismOf<K extends CredentialKind> {
   /** Why the server does not offer it, for the error when it is named anyway. */
   readonly notOffered: (exchange: AuthExchange) => string
   /** Runs the exchange; the final status says whether it worked. */
-  readonly authenticate: (exchange: AuthExchange, credentials: CredentialsFor<K>) => Effect.Effect<StatusLine, Pop3Error>
+  readonly authenticate: (
+    exchange: AuthExchange,
+    credentials: CredentialsFor<K>
+  ) => Effect.Effect<StatusLine, Pop3Error>
 }
 
 /**

@@ -117,7 +117,11 @@ export const xoauth2 = saslMechanism({
   // A token, not a password: used only when named (see registry.ts).
   auto: false,
   credential: "token",
-  client: (c) => oauthClient(utf8ToBytes(`user=${c.user}\u0001auth=Bearer ${Redacted.value(c.token)}\u0001\u0001`), new Uint8Array(0))
+  client: (c) =>
+    oauthClient(
+      utf8ToBytes(`user=${c.user}\u0001auth=Bearer ${Redacted.value(c.token)}\u0001\u0001`),
+      new Uint8Array(0)
+    )
 })
 
 /**
@@ -132,7 +136,9 @@ export const oauthbearer = saslMechanism({
   credential: "token",
   client: (c, ex) =>
     oauthClient(
-      utf8ToBytes(`n,a=${c.user.replace(/=/g, "=3D").replace(/,/g, "=2C")},\u0001host=${ex.host}\u0001port=${ex.port}\u0001auth=Bearer ${Redacted.value(c.token)}\u0001\u0001`),
+      utf8ToBytes(
+        `n,a=${c.user.replace(/=/g, "=3D").replace(/,/g, "=2C")},\u0001host=${ex.host}\u0001port=${ex.port}\u0001auth=Bearer ${Redacted.value(c.token)}\u0001\u0001`
+      ),
       new Uint8Array([1])
     )
 })

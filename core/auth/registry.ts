@@ -24,8 +24,17 @@ import { userPass } from "./user-pass.ts"
  * take an OAuth token and are used only when named.
  * @category auth
  */
-export const mechanisms: ReadonlyArray<Mechanism> = [scramSha256, scramSha1, cramMd5, apop, plain, login, userPass, xoauth2, oauthbearer]
-  .sort((a, b) => b.rank - a.rank)
+export const mechanisms: ReadonlyArray<Mechanism> = [
+  scramSha256,
+  scramSha1,
+  cramMd5,
+  apop,
+  plain,
+  login,
+  userPass,
+  xoauth2,
+  oauthbearer
+].sort((a, b) => b.rank - a.rank)
 
 /**
  * The most failed logins `auto` risks at the server: servers that send no response codes
@@ -57,9 +66,15 @@ const unencrypted = (chosen: ReadonlyArray<Mechanism>): AuthError => {
   const digests = chosen.filter((m) => !m.plaintext).map((m) => m.name)
   const parts = [
     ...(plaintext.length > 0 ? [`${plaintext.join(", ")} would send the password unencrypted`] : []),
-    ...(digests.length > 0 ? [`${digests.join(", ")} would send a digest of it that an attacker on the path can crack offline`] : [])
+    ...(digests.length > 0
+      ? [`${digests.join(", ")} would send a digest of it that an attacker on the path can crack offline`]
+      : [])
   ]
-  return new AuthError({ attempts: [], reason: `the connection is not encrypted: ${parts.join("; ")}; use TLS, or allow plaintext explicitly`, plaintextRefused: true })
+  return new AuthError({
+    attempts: [],
+    reason: `the connection is not encrypted: ${parts.join("; ")}; use TLS, or allow plaintext explicitly`,
+    plaintextRefused: true
+  })
 }
 
 /**
@@ -69,31 +84,53 @@ const unencrypted = (chosen: ReadonlyArray<Mechanism>): AuthError => {
  * takes the offered mechanisms that `auto` may pick and that take a password.
  * @category auth
  */
-export const chooseMechanisms = (exchange: AuthExchange, request: MechanismRequest): Effect.Effect<ReadonlyArray<Mechanism>, AuthError | InvalidArgument> => {
+export const chooseMechanisms = (
+  exchange: AuthExchange,
+  request: MechanismRequest
+): Effect.Effect<ReadonlyArray<Mechanism>, AuthError | InvalidArgument> => {
   const unencryptedAllowed = request.allowPlaintext || exchange.secure
   const wanted = request.mechanism ?? "auto"
   if (typeof wanted !== "string" || wanted.toUpperCase() !== "AUTO") {
     const mechanism = typeof wanted === "string" ? mechanisms.find((m) => m.name === wanted.toUpperCase()) : wanted
     if (mechanism === undefined) {
-      return Effect.fail(new InvalidArgument({ reason: `unknown authentication mechanism "${String(wanted)}" (known: auto, ${mechanisms.map((m) => m.name.toLowerCase()).join(", ")})` }))
+      return Effect.fail(
+        new InvalidArgument({
+          reason: `unknown authentication mechanism "${String(wanted)}" (known: auto, ${mechanisms.map((m) => m.name.toLowerCase()).join(", ")})`
+        })
+      )
     }
     if (mechanism.credential === "password" && request.credential === "token") {
-      return Effect.fail(new InvalidArgument({ reason: `login: ${mechanism.name} takes a password, and a token was given; nothing was sent` }))
+      return Effect.fail(
+        new InvalidArgument({
+          reason: `login: ${mechanism.name} takes a password, and a token was given; nothing was sent`
+        })
+      )
     }
     // Refused here, before anything is sent: insisting would reach the server anyway (APOP
     // without a timestamp would even send an unsalted MD5 of the password).
     if (!mechanism.offered(exchange)) {
-      return Effect.fail(new AuthError({ attempts: [], reason: `${mechanism.name} cannot be used: ${mechanism.notOffered(exchange)}; nothing was sent`, notOffered: true }))
+      return Effect.fail(
+        new AuthError({
+          attempts: [],
+          reason: `${mechanism.name} cannot be used: ${mechanism.notOffered(exchange)}; nothing was sent`,
+          notOffered: true
+        })
+      )
     }
     if (!unencryptedAllowed) return Effect.fail(unencrypted([mechanism]))
     return Effect.succeed([mechanism])
   }
   if (request.credential === "token") {
     const tokenMechanisms = mechanisms.filter((m) => m.credential === "token").map((m) => m.name.toLowerCase())
-    return Effect.fail(new InvalidArgument({ reason: `login: auto picks only mechanisms that take a password; with a token, name the mechanism (${tokenMechanisms.join(" or ")}); nothing was sent` }))
+    return Effect.fail(
+      new InvalidArgument({
+        reason: `login: auto picks only mechanisms that take a password; with a token, name the mechanism (${tokenMechanisms.join(" or ")}); nothing was sent`
+      })
+    )
   }
   const offered = mechanisms.filter((m) => m.auto && m.credential === "password" && m.offered(exchange))
-  if (offered.length === 0) return Effect.fail(new AuthError({ attempts: [], reason: "the server offers no mechanism this client supports" }))
+  if (offered.length === 0)
+    return Effect.fail(new AuthError({ attempts: [], reason: "the server offers no mechanism this client supports" }))
   if (!unencryptedAllowed) return Effect.fail(unencrypted(offered))
   return Effect.succeed(offered)
 }

@@ -71,7 +71,7 @@ export const saslStep = (client: SaslClient, challenge: Uint8Array): Effect.Effe
     if (!isPromiseLike(answer)) return Effect.succeed(answer)
     const pending = answer
     return Effect.tryPromise({ try: () => pending, catch: (error) => error }).pipe(
-      Effect.catch((error) => error instanceof SaslFailure ? Effect.fail(error) : Effect.die(error))
+      Effect.catch((error) => (error instanceof SaslFailure ? Effect.fail(error) : Effect.die(error)))
     )
   })
 
@@ -144,10 +144,13 @@ export const saslMechanism = <K extends CredentialKind = "password">(options: {
 })
 
 const cancelled = (mechanism: string, reason: string) =>
-  new AuthError({ attempts: [{ mechanism, code: undefined, text: reason }], reason: `${mechanism} was abandoned: ${reason}` })
+  new AuthError({
+    attempts: [{ mechanism, code: undefined, text: reason }],
+    reason: `${mechanism} was abandoned: ${reason}`
+  })
 
 const runSasl = (name: string, client: SaslClient, ex: AuthExchange): Effect.Effect<StatusLine, Pop3Error> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     // A client that cannot even start (SCRAM: a character SASLprep prohibits) refuses
     // before anything is sent, as a typed failure rather than a defect.
     let initial: Uint8Array | undefined
@@ -155,7 +158,10 @@ const runSasl = (name: string, client: SaslClient, ex: AuthExchange): Effect.Eff
       initial = client.initial()
     } catch (error) {
       if (error instanceof SaslFailure) {
-        return yield* new AuthError({ attempts: [{ mechanism: name, code: undefined, text: error.message }], reason: `${name}: ${error.message}` })
+        return yield* new AuthError({
+          attempts: [{ mechanism: name, code: undefined, text: error.message }],
+          reason: `${name}: ${error.message}`
+        })
       }
       throw error
     }
@@ -200,12 +206,17 @@ const runSasl = (name: string, client: SaslClient, ex: AuthExchange): Effect.Eff
           // The server said +OK but did not prove itself: treat it as an impostor — drop
           // the connection without another word (no RSET, no QUIT) and fail.
           yield* ex.abandon(error.message)
-          return yield* new AuthError({ attempts: [{ mechanism: name, code: undefined, text: error.message }], reason: `${name}: ${error.message}` })
+          return yield* new AuthError({
+            attempts: [{ mechanism: name, code: undefined, text: error.message }],
+            reason: `${name}: ${error.message}`
+          })
         }
         throw error
       }
       return status
     }
     const detail = client.failureDetail?.()
-    return detail === undefined ? status : { ...status, text: `${status.text}${status.text === "" ? "" : " "}(${detail})` }
+    return detail === undefined
+      ? status
+      : { ...status, text: `${status.text}${status.text === "" ? "" : " "}(${detail})` }
   })

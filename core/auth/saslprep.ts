@@ -9,7 +9,6 @@
  */
 
 // RFC 3454 C.1.2 (non-ASCII space characters).
-// biome-ignore lint/suspicious/noMisleadingCharacterClass: single code points and ranges, no combining sequence
 const SPACES = /[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g
 // RFC 3454 B.1 (commonly mapped to nothing).
 // biome-ignore lint/suspicious/noMisleadingCharacterClass: single code points (variation selectors among them), matched one by one

@@ -45,7 +45,13 @@ export const MIN_ITERATIONS = 4096
  * @category models
  */
 export interface Pbkdf2Subtle {
-  importKey(format: "raw", keyData: Uint8Array<ArrayBuffer>, algorithm: "PBKDF2", extractable: false, keyUsages: Array<"deriveBits">): PromiseLike<CryptoKey>
+  importKey(
+    format: "raw",
+    keyData: Uint8Array<ArrayBuffer>,
+    algorithm: "PBKDF2",
+    extractable: false,
+    keyUsages: Array<"deriveBits">
+  ): PromiseLike<CryptoKey>
   deriveBits(algorithm: Pbkdf2Params, baseKey: CryptoKey, length: number): PromiseLike<ArrayBuffer>
 }
 
@@ -86,7 +92,9 @@ const saltedPassword = (
   return Effect.tryPromise({
     try: async () => {
       const key = await subtle.importKey("raw", password, "PBKDF2", false, ["deriveBits"])
-      return new Uint8Array(await subtle.deriveBits({ name: "PBKDF2", hash: name, salt, iterations }, key, hash.outputLen * 8))
+      return new Uint8Array(
+        await subtle.deriveBits({ name: "PBKDF2", hash: name, salt, iterations }, key, hash.outputLen * 8)
+      )
     },
     catch: (error) => error
   }).pipe(Effect.catch(() => noble))
@@ -123,7 +131,13 @@ const escapeName = (name: string) => name.replace(/=/g, "=3D").replace(/,/g, "=2
  * it fails with `SaslFailure`, whose message never holds the password or a key.
  * @category mechanisms
  */
-export const scramClient = (hash: Hash, user: string, password: string, nonce: string = randomNonce(), options: ScramOptions = {}): SaslClient => {
+export const scramClient = (
+  hash: Hash,
+  user: string,
+  password: string,
+  nonce: string = randomNonce(),
+  options: ScramOptions = {}
+): SaslClient => {
   const preparedUser = saslprep(user)
   const preparedPassword = saslprep(password)
   if (preparedUser === undefined || preparedPassword === undefined) {
@@ -150,9 +164,11 @@ export const scramClient = (hash: Hash, user: string, password: string, nonce: s
       return refuse(`the server asked for an unacceptable iteration count (${attrs.get("i")})`)
     }
     if (iterations < MIN_ITERATIONS) {
-      return refuse(`the server asked for ${iterations} iterations, fewer than the ${MIN_ITERATIONS} RFC 7677 requires; a proof that weak is cheap to crack offline`)
+      return refuse(
+        `the server asked for ${iterations} iterations, fewer than the ${MIN_ITERATIONS} RFC 7677 requires; a proof that weak is cheap to crack offline`
+      )
     }
-    const subtle = options.subtle === undefined ? globalThis.crypto?.subtle : options.subtle ?? undefined
+    const subtle = options.subtle === undefined ? globalThis.crypto?.subtle : (options.subtle ?? undefined)
     const passwordBytes = utf8ToBytes(preparedPassword)
     return saltedPassword(hash, passwordBytes, salt, iterations, subtle).pipe(
       Effect.ensuring(Effect.sync(() => wipe(passwordBytes))),
@@ -187,14 +203,18 @@ export const scramClient = (hash: Hash, user: string, password: string, nonce: s
           expectedServerSignature = undefined
           const matches = signature !== undefined && expected !== undefined && constantTimeEqual(signature, expected)
           if (expected !== undefined) wipe(expected)
-          if (!matches) return refuse("the server's SCRAM signature is wrong: it does not know the password (possible impostor)")
+          if (!matches)
+            return refuse("the server's SCRAM signature is wrong: it does not know the password (possible impostor)")
           verified = true
           return Effect.succeed(new Uint8Array(0))
         }
         return refuse("SCRAM expects two challenges")
       }),
     finish: () => {
-      if (!verified) throw new SaslFailure("the server accepted the login without proving it knows the password (no SCRAM server signature)")
+      if (!verified)
+        throw new SaslFailure(
+          "the server accepted the login without proving it knows the password (no SCRAM server signature)"
+        )
     }
   }
 }

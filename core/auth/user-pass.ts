@@ -22,7 +22,7 @@ export const userPass: MechanismOf<"password"> = {
   offered: (ex) => ex.capabilities.entries.size === 0 || hasCapability(ex.capabilities, "USER"),
   notOffered: () => "the server does not announce USER in its capabilities (some servers allow it only after STLS)",
   authenticate: (ex, credentials) =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const user = yield* ex.send({ name: "USER", user: credentials.user })
       if (user.kind !== "ok") return user
       return yield* ex.send({ name: "PASS", password: Redacted.value(credentials.password) })

@@ -27,14 +27,14 @@ export type CliCommand =
   | { readonly name: "retr"; readonly msg: number }
   | { readonly name: "dele"; readonly msgs: ReadonlyArray<number> }
   | {
-    readonly name: "fetch"
-    /** The Maildir to deliver into (created when missing). */
-    readonly maildir: string
-    /** Delete on the server what is stored and recorded. */
-    readonly delete: boolean
-    /** The state file; undefined: `<maildir>/.pop3-state.json`. */
-    readonly state: string | undefined
-  }
+      readonly name: "fetch"
+      /** The Maildir to deliver into (created when missing). */
+      readonly maildir: string
+      /** Delete on the server what is stored and recorded. */
+      readonly delete: boolean
+      /** The state file; undefined: `<maildir>/.pop3-state.json`. */
+      readonly state: string | undefined
+    }
 
 /**
  * Parsed options.
@@ -123,7 +123,9 @@ interface FetchFlags {
 const parseCommand = (words: ReadonlyArray<string>, fetch: FetchFlags): CliCommand | string => {
   const [name, ...rest] = words
   const arity = (min: number, max: number) =>
-    rest.length < min || rest.length > max ? `${name} takes ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? "" : "s"}, got ${rest.length}` : undefined
+    rest.length < min || rest.length > max
+      ? `${name} takes ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? "" : "s"}, got ${rest.length}`
+      : undefined
   switch (name) {
     case undefined:
       return "no command given"
@@ -229,19 +231,34 @@ export const parseCli = (argv: ReadonlyArray<string>): Parsed => {
   if (port > 65535) return { _tag: "UsageError", message: `--port must be at most 65535, got ${port}` }
   const auth = (v.auth ?? "auto").toLowerCase()
   if (!AUTH_CHOICES.includes(auth)) {
-    return { _tag: "UsageError", message: `--auth must be one of ${AUTH_CHOICES.join(", ")}, got ${JSON.stringify(v.auth)}` }
+    return {
+      _tag: "UsageError",
+      message: `--auth must be one of ${AUTH_CHOICES.join(", ")}, got ${JSON.stringify(v.auth)}`
+    }
   }
   let timeoutSeconds = 30
   if (v.timeout !== undefined) {
     const t = Number(v.timeout)
-    if (!Number.isFinite(t) || t <= 0) return { _tag: "UsageError", message: `--timeout must be a positive number of seconds, got ${JSON.stringify(v.timeout)}` }
+    if (!Number.isFinite(t) || t <= 0)
+      return {
+        _tag: "UsageError",
+        message: `--timeout must be a positive number of seconds, got ${JSON.stringify(v.timeout)}`
+      }
     timeoutSeconds = t
   }
   const command = parseCommand(parsed.positionals, { maildir: v.maildir, delete: v.delete === true, state: v.state })
   if (typeof command === "string") return { _tag: "UsageError", message: command }
   if (command.name !== "fetch") {
-    const stray = v.maildir !== undefined ? "--maildir" : v.delete !== undefined ? "--delete" : v.state !== undefined ? "--state" : undefined
-    if (stray !== undefined) return { _tag: "UsageError", message: `${stray} is an option of fetch, not of ${command.name}` }
+    const stray =
+      v.maildir !== undefined
+        ? "--maildir"
+        : v.delete !== undefined
+          ? "--delete"
+          : v.state !== undefined
+            ? "--state"
+            : undefined
+    if (stray !== undefined)
+      return { _tag: "UsageError", message: `${stray} is an option of fetch, not of ${command.name}` }
   }
   if (command.name !== "capa" && (v.user === undefined || v.user === "")) {
     return { _tag: "UsageError", message: `${command.name} needs --user (and the password in POP3_PASSWORD)` }

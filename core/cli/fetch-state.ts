@@ -39,7 +39,9 @@ export interface FetchState {
 export class StateFileInvalid extends Error {
   readonly path: string
   constructor(path: string, reason: string) {
-    super(`not a valid pop3 state file (${reason}); move it away to start afresh — messages already in the Maildir are still recognised`)
+    super(
+      `not a valid pop3 state file (${reason}); move it away to start afresh — messages already in the Maildir are still recognised`
+    )
     this.name = "StateFileInvalid"
     this.path = path
   }
@@ -83,13 +85,15 @@ export const readState = async (path: string): Promise<FetchState> => {
     throw new StateFileInvalid(path, "not JSON")
   }
   if (typeof value !== "object" || value === null || (value as { version?: unknown }).version !== 1) {
-    throw new StateFileInvalid(path, "no \"version\": 1")
+    throw new StateFileInvalid(path, 'no "version": 1')
   }
   const accounts = (value as { accounts?: unknown }).accounts
-  if (typeof accounts !== "object" || accounts === null || Array.isArray(accounts)) throw new StateFileInvalid(path, "no \"accounts\" object")
+  if (typeof accounts !== "object" || accounts === null || Array.isArray(accounts))
+    throw new StateFileInvalid(path, 'no "accounts" object')
   for (const [key, entry] of Object.entries(accounts)) {
     const uids = (entry as { uids?: unknown } | null)?.uids
-    if (!Array.isArray(uids) || !uids.every((u) => typeof u === "string")) throw new StateFileInvalid(path, `account ${JSON.stringify(key)} has no "uids" list of strings`)
+    if (!Array.isArray(uids) || !uids.every((u) => typeof u === "string"))
+      throw new StateFileInvalid(path, `account ${JSON.stringify(key)} has no "uids" list of strings`)
   }
   return value as FetchState
 }

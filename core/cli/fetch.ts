@@ -91,7 +91,13 @@ export interface FetchSummary {
 const PROGRESS_INTERVAL_MS = 100
 
 const formatBytes = (n: number): string =>
-  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`
+  n < 1024
+    ? `${n} B`
+    : n < 1024 ** 2
+      ? `${(n / 1024).toFixed(1)} KiB`
+      : n < 1024 ** 3
+        ? `${(n / 1024 ** 2).toFixed(1)} MiB`
+        : `${(n / 1024 ** 3).toFixed(2)} GiB`
 
 const formatSeconds = (s: number): string => {
   if (!Number.isFinite(s)) return "--:--"
@@ -122,7 +128,16 @@ const makeProgress = (write: ((text: string) => void) | undefined): Progress => 
     const seconds = (now - started) / 1000
     const rate = seconds > 0 ? bytes / seconds : 0
     const fraction = totalBytes > 0 ? Math.min(1, bytes / totalBytes) : total > 0 ? done / total : 1
-    const eta = done >= total ? 0 : totalBytes > 0 ? (rate > 0 ? (totalBytes - bytes) / rate : Infinity) : done > 0 ? ((total - done) * seconds) / done : Infinity
+    const eta =
+      done >= total
+        ? 0
+        : totalBytes > 0
+          ? rate > 0
+            ? (totalBytes - bytes) / rate
+            : Infinity
+          : done > 0
+            ? ((total - done) * seconds) / done
+            : Infinity
     const width = 20
     const filled = Math.round(fraction * width)
     write(
@@ -156,12 +171,21 @@ const makeProgress = (write: ((text: string) => void) | undefined): Progress => 
  * Runs `fetch` on a logged-in mailbox and ends the session with QUIT.
  * @category commands
  */
-export const fetchMail = (mailbox: Mailbox, options: FetchOptions, io: FetchIo): Effect.Effect<FetchSummary, Pop3Error | FetchError> =>
-  Effect.gen(function*() {
+export const fetchMail = (
+  mailbox: Mailbox,
+  options: FetchOptions,
+  io: FetchIo
+): Effect.Effect<FetchSummary, Pop3Error | FetchError> =>
+  Effect.gen(function* () {
     const started = performance.now()
     const root = options.maildir
     const statePath = options.state ?? defaultStatePath(root)
-    const store = yield* openMaildirStore({ maildir: root, state: statePath, account: options.account, legacyAccount: options.legacyAccount })
+    const store = yield* openMaildirStore({
+      maildir: root,
+      state: statePath,
+      account: options.account,
+      legacyAccount: options.legacyAccount
+    })
     const progress = makeProgress(io.progress)
     const result = yield* syncMailbox(mailbox, store, {
       delete: options.delete,

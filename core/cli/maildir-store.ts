@@ -62,21 +62,26 @@ export interface MaildirStoreOptions {
  * gives the account's view of it.
  * @category constructors
  */
-export const openMaildirStore = (options: MaildirStoreOptions): Effect.Effect<SyncStore & { readonly maildir: Maildir }, StorageError> =>
-  Effect.gen(function*() {
+export const openMaildirStore = (
+  options: MaildirStoreOptions
+): Effect.Effect<SyncStore & { readonly maildir: Maildir }, StorageError> =>
+  Effect.gen(function* () {
     const root = options.maildir
     const statePath = options.state
     const maildir = yield* storage("create the Maildir", root, () => openMaildir(root))
     yield* Effect.promise(() => maildir.cleanTmp().catch(() => 0))
     const key = (uid: string) => messageKey(options.account, uid)
-    const legacyKey = (uid: string) => (options.legacyAccount === undefined ? undefined : messageKey(options.legacyAccount, uid))
+    const legacyKey = (uid: string) =>
+      options.legacyAccount === undefined ? undefined : messageKey(options.legacyAccount, uid)
     return {
       maildir,
       location: root,
       describe,
-      recorded: storage("read the state file", statePath, () => loadUids(statePath, options.account, options.legacyAccount)),
+      recorded: storage("read the state file", statePath, () =>
+        loadUids(statePath, options.account, options.legacyAccount)
+      ),
       findStored: (uids) =>
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const keys = new Set(uids.flatMap((uid) => [key(uid), legacyKey(uid) ?? key(uid)]))
           const inMaildir = yield* storage("look into the Maildir", root, () => maildir.find(keys))
           return new Set(uids.filter((uid) => inMaildir.has(key(uid)) || inMaildir.has(legacyKey(uid) ?? key(uid))))
@@ -87,7 +92,7 @@ export const openMaildirStore = (options: MaildirStoreOptions): Effect.Effect<Sy
       },
       begin: async (uid) => {
         const delivery = await maildir.begin(key(uid))
-        return { write: delivery.write, commit: async () => void await delivery.commit(), abort: delivery.abort }
+        return { write: delivery.write, commit: async () => void (await delivery.commit()), abort: delivery.abort }
       },
       // The renames must be durable before the state file claims the messages.
       record: (uids) =>

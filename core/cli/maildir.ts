@@ -118,7 +118,10 @@ export const keyOfFileName = (name: string): string | undefined => {
  * CRLF → LF across chunk boundaries: a CR at the end of a chunk waits for the next.
  * @category line ends
  */
-export const makeCrlfToLf = (): { readonly push: (bytes: Uint8Array) => Uint8Array; readonly end: () => Uint8Array } => {
+export const makeCrlfToLf = (): {
+  readonly push: (bytes: Uint8Array) => Uint8Array
+  readonly end: () => Uint8Array
+} => {
   let pendingCr = false
   return {
     push(bytes) {
@@ -170,7 +173,7 @@ export const fsyncDir = async (path: string): Promise<void> => {
 }
 
 const writeAll = async (handle: FileHandle, bytes: Uint8Array): Promise<void> => {
-  for (let offset = 0; offset < bytes.length;) {
+  for (let offset = 0; offset < bytes.length; ) {
     const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset)
     offset += bytesWritten
   }
@@ -230,7 +233,8 @@ export const openMaildir = async (
   for (const dir of [root, tmpDir, newDir, curDir]) {
     await mkdir(dir, { recursive: true, mode: 0o700 })
     // mkdir -p succeeds on an existing path only if it is a directory; make sure.
-    if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: "ENOTDIR" })
+    if (!(await stat(dir)).isDirectory())
+      throw Object.assign(new Error(`${dir} is not a directory`), { code: "ENOTDIR" })
   }
   const hostName = host()
   const uniqueName = (key: string) => `${Math.floor(Date.now() / 1000)}.P${process.pid}Q${++counter}U${key}.${hostName}`
@@ -297,10 +301,11 @@ export const openMaildir = async (
     const tmpPath = tmpDir + sep + name
     const target = newDir + sep + name
     try {
-      for (let offset = 0; offset < data.length;) offset += writeSync(fd, data, offset, data.length - offset)
+      for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset)
       const started = performance.now()
       fsyncSync(fd)
-      if (deliveries === "auto" && performance.now() - started > SLOW_FSYNC_MS && ++slowFsyncs >= SLOW_FSYNCS) inline = false
+      if (deliveries === "auto" && performance.now() - started > SLOW_FSYNC_MS && ++slowFsyncs >= SLOW_FSYNCS)
+        inline = false
       const opened = fd
       fd = -1
       closeSync(opened)
@@ -338,7 +343,9 @@ export const openMaildir = async (
       }
       const writeFrom = (offset: number) => {
         if (offset >= data.length) return sync()
-        writeCallback(fd, data, offset, data.length - offset, null, (error, n) => (error != null ? fail(error) : writeFrom(offset + n)))
+        writeCallback(fd, data, offset, data.length - offset, null, (error, n) =>
+          error != null ? fail(error) : writeFrom(offset + n)
+        )
       }
       const sync = () =>
         fsync(fd, (error) => {
@@ -379,7 +386,11 @@ export const openMaildir = async (
         if (keyOfFileName(name) === undefined) continue
         const path = join(tmpDir, name)
         const writer = /^\d+\.P(\d+)Q\d+U[0-9a-f]+\.(.*)$/.exec(name)
-        const orphan = writer !== null && writer[2] === hostName && Number(writer[1]) !== process.pid && !processExists(Number(writer[1]))
+        const orphan =
+          writer !== null &&
+          writer[2] === hostName &&
+          Number(writer[1]) !== process.pid &&
+          !processExists(Number(writer[1]))
         try {
           if (orphan || now - (await stat(path)).mtimeMs > STALE_TMP_MS) {
             await unlink(path)

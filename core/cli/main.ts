@@ -13,7 +13,15 @@ import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import { readFileSync } from "node:fs"
 import { Buffer } from "node:buffer"
-import { type Capabilities, connect, formatTraceEvent, type Mailbox, mechanisms, type Pop3Error, type Transport } from "../index.ts"
+import {
+  type Capabilities,
+  connect,
+  formatTraceEvent,
+  type Mailbox,
+  mechanisms,
+  type Pop3Error,
+  type Transport
+} from "../index.ts"
 import * as AutoTransport from "../transport/auto.ts"
 import { type CliOptions, parseCli, USAGE } from "./args.ts"
 import type { FetchError } from "./fetch.ts"
@@ -95,110 +103,130 @@ const hint = (error: CliFailure, options: CliOptions): string => {
 
 // The CLI's own failures: no UIDL or no CAPA is a refusal by the server; local I/O has its own status.
 const exitCodeOfFailure = (error: CliFailure): number =>
-  error._tag === "StorageError" ? EXIT.storage : error._tag === "UidlRequired" || error._tag === "CapaUnsupported" ? EXIT.refused : exitCodeOf(error)
-
+  error._tag === "StorageError"
+    ? EXIT.storage
+    : error._tag === "UidlRequired" || error._tag === "CapaUnsupported"
+      ? EXIT.refused
+      : exitCodeOf(error)
 
 const capaJson = (caps: Capabilities) => Object.fromEntries(caps.entries)
 
-const printCapa = (caps: Capabilities, options: CliOptions, out: (text: string) => Effect.Effect<void>, json: (value: unknown) => Effect.Effect<void>) =>
+const printCapa = (
+  caps: Capabilities,
+  options: CliOptions,
+  out: (text: string) => Effect.Effect<void>,
+  json: (value: unknown) => Effect.Effect<void>
+) =>
   caps.refused !== undefined
     ? Effect.fail(new CapaUnsupported({ text: caps.refused }))
     : options.json
-    ? json(capaJson(caps))
-    : out(caps.lines.map((l) => printable(l) + "\n").join(""))
+      ? json(capaJson(caps))
+      : out(caps.lines.map((l) => printable(l) + "\n").join(""))
 
 const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Transport> =>
-  Effect.scoped(Effect.gen(function*() {
-    const start = Date.now()
-    const out = (bytes: Uint8Array | string) => Effect.promise(() => io.stdout(bytes))
-    const json = (value: unknown) => out(jsonLine(value) + "\n")
-    const session = yield* connect({
-      host: options.host,
-      port: options.port,
-      tls: options.tls,
-      insecure: options.insecure,
-      timeout: options.timeoutSeconds * 1000,
-      ...(options.ca !== undefined ? { ca: io.readFile(options.ca) } : {}),
-      ...(options.trace ? { trace: (event) => io.stderr(printable(formatTraceEvent(event, start))) } : {})
-    })
-    const command = options.command
-    if (command.name === "capa" && options.user === undefined) {
-      return yield* printCapa(session.capabilities(), options, out, json)
-    }
-    // POP3_PASSWORD holds the OAuth token for a mechanism that takes one (XOAUTH2, OAUTHBEARER).
-    const secret = io.env["POP3_PASSWORD"] ?? ""
-    const takesToken = mechanisms.find((m) => m.name.toLowerCase() === options.auth)?.credential === "token"
-    const mailbox: Mailbox = yield* session.login({
-      user: options.user ?? "",
-      ...(takesToken ? { token: secret } : { password: secret }),
-      mechanism: options.auth,
-      // `--tls none` is the user's explicit choice of an unencrypted connection.
-      allowPlaintext: options.tls === "none",
-      // The CAPA after login rides with the command (one round trip fewer); `capa` prints it.
-      capaWithNextCommand: command.name !== "capa"
-    })
-    switch (command.name) {
-      case "capa": {
-        yield* printCapa(mailbox.capabilities(), options, out, json)
-        break
+  Effect.scoped(
+    Effect.gen(function* () {
+      const start = Date.now()
+      const out = (bytes: Uint8Array | string) => Effect.promise(() => io.stdout(bytes))
+      const json = (value: unknown) => out(jsonLine(value) + "\n")
+      const session = yield* connect({
+        host: options.host,
+        port: options.port,
+        tls: options.tls,
+        insecure: options.insecure,
+        timeout: options.timeoutSeconds * 1000,
+        ...(options.ca !== undefined ? { ca: io.readFile(options.ca) } : {}),
+        ...(options.trace ? { trace: (event) => io.stderr(printable(formatTraceEvent(event, start))) } : {})
+      })
+      const command = options.command
+      if (command.name === "capa" && options.user === undefined) {
+        return yield* printCapa(session.capabilities(), options, out, json)
       }
-      case "stat": {
-        const stat = yield* mailbox.stat
-        yield* options.json ? json(stat) : out(`${stat.count} ${stat.size}\n`)
-        break
-      }
-      case "list": {
-        const entries = command.msg === undefined ? yield* mailbox.list : [yield* mailbox.listOne(command.msg)]
-        yield* options.json ? json(entries) : out(entries.map((e) => `${e.msg} ${e.size}\n`).join(""))
-        break
-      }
-      case "uidl": {
-        const entries = command.msg === undefined ? yield* mailbox.uidl : [yield* mailbox.uidlOne(command.msg)]
-        yield* options.json ? json(entries) : out(entries.map((e) => `${e.msg} ${e.uid}\n`).join(""))
-        break
-      }
-      case "top":
-      case "retr": {
-        const body = command.name === "top" ? mailbox.top(command.msg, command.lines) : mailbox.retr(command.msg)
-        if (options.json) {
-          const bytes = yield* Stream.mkUint8Array(body)
-          yield* json({ msg: command.msg, size: bytes.length, base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64") })
-        } else {
-          // Streamed straight to stdout, with its backpressure: a 1 GB message never sits in memory.
-          yield* Stream.runForEach(body, out)
+      // POP3_PASSWORD holds the OAuth token for a mechanism that takes one (XOAUTH2, OAUTHBEARER).
+      const secret = io.env["POP3_PASSWORD"] ?? ""
+      const takesToken = mechanisms.find((m) => m.name.toLowerCase() === options.auth)?.credential === "token"
+      const mailbox: Mailbox = yield* session.login({
+        user: options.user ?? "",
+        ...(takesToken ? { token: secret } : { password: secret }),
+        mechanism: options.auth,
+        // `--tls none` is the user's explicit choice of an unencrypted connection.
+        allowPlaintext: options.tls === "none",
+        // The CAPA after login rides with the command (one round trip fewer); `capa` prints it.
+        capaWithNextCommand: command.name !== "capa"
+      })
+      switch (command.name) {
+        case "capa": {
+          yield* printCapa(mailbox.capabilities(), options, out, json)
+          break
         }
-        break
+        case "stat": {
+          const stat = yield* mailbox.stat
+          yield* options.json ? json(stat) : out(`${stat.count} ${stat.size}\n`)
+          break
+        }
+        case "list": {
+          const entries = command.msg === undefined ? yield* mailbox.list : [yield* mailbox.listOne(command.msg)]
+          yield* options.json ? json(entries) : out(entries.map((e) => `${e.msg} ${e.size}\n`).join(""))
+          break
+        }
+        case "uidl": {
+          const entries = command.msg === undefined ? yield* mailbox.uidl : [yield* mailbox.uidlOne(command.msg)]
+          yield* options.json ? json(entries) : out(entries.map((e) => `${e.msg} ${e.uid}\n`).join(""))
+          break
+        }
+        case "top":
+        case "retr": {
+          const body = command.name === "top" ? mailbox.top(command.msg, command.lines) : mailbox.retr(command.msg)
+          if (options.json) {
+            const bytes = yield* Stream.mkUint8Array(body)
+            yield* json({
+              msg: command.msg,
+              size: bytes.length,
+              base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")
+            })
+          } else {
+            // Streamed straight to stdout, with its backpressure: a 1 GB message never sits in memory.
+            yield* Stream.runForEach(body, out)
+          }
+          break
+        }
+        case "dele": {
+          for (const msg of command.msgs) yield* mailbox.dele(msg)
+          yield* mailbox.quit
+          if (options.json) yield* json({ deleted: command.msgs })
+          return
+        }
+        case "fetch": {
+          // fetch ends the session itself (DELE only after storing, then QUIT).
+          // Loaded only for fetch (the Maildir and state file code, node:fs/promises).
+          const [{ fetchMail }, { accountKey, legacyAccountKey }] = yield* Effect.promise(() =>
+            Promise.all([import("./fetch.ts"), import("./fetch-state.ts")])
+          )
+          yield* fetchMail(
+            mailbox,
+            {
+              maildir: command.maildir,
+              state: command.state,
+              delete: command.delete,
+              json: options.json,
+              account: accountKey(options.user ?? "", options.host, options.port),
+              legacyAccount: legacyAccountKey(options.user ?? "", options.host)
+            },
+            { stdout: io.stdout, stderr: io.stderr, progress: io.progress }
+          )
+          return
+        }
       }
-      case "dele": {
-        for (const msg of command.msgs) yield* mailbox.dele(msg)
-        yield* mailbox.quit
-        if (options.json) yield* json({ deleted: command.msgs })
-        return
-      }
-      case "fetch": {
-        // fetch ends the session itself (DELE only after storing, then QUIT).
-        // Loaded only for fetch (the Maildir and state file code, node:fs/promises).
-        const [{ fetchMail }, { accountKey, legacyAccountKey }] = yield* Effect.promise(() => Promise.all([import("./fetch.ts"), import("./fetch-state.ts")]))
-        yield* fetchMail(mailbox, {
-          maildir: command.maildir,
-          state: command.state,
-          delete: command.delete,
-          json: options.json,
-          account: accountKey(options.user ?? "", options.host, options.port),
-          legacyAccount: legacyAccountKey(options.user ?? "", options.host)
-        }, { stdout: io.stdout, stderr: io.stderr, progress: io.progress })
-        return
-      }
-    }
-    yield* mailbox.quit
-  }))
-
+      yield* mailbox.quit
+    })
+  )
 
 // The bridge URL to use: `--bridge`, with the token from POP3_BRIDGE_TOKEN when set — an
 // environment variable, not argv, which every user of the machine can read in `ps`.
 // Neither the URL's query nor the token is ever printed.
 const bridgeUrl = (given: string, token: string | undefined): string | { readonly usage: string } => {
-  if (!/^wss?:\/\//i.test(given)) return { usage: `--bridge must be a ws:// or wss:// URL, got ${JSON.stringify(given.split("?")[0])}` }
+  if (!/^wss?:\/\//i.test(given))
+    return { usage: `--bridge must be a ws:// or wss:// URL, got ${JSON.stringify(given.split("?")[0])}` }
   let url: URL
   try {
     url = new URL(given)
@@ -206,7 +234,11 @@ const bridgeUrl = (given: string, token: string | undefined): string | { readonl
     return { usage: `--bridge is not a valid URL: ${JSON.stringify(given.split("?")[0])}` }
   }
   if (token === undefined || token === "") return given
-  if (url.searchParams.has("token")) return { usage: "the bridge token is given twice: in POP3_BRIDGE_TOKEN and in the --bridge URL; keep only POP3_BRIDGE_TOKEN" }
+  if (url.searchParams.has("token"))
+    return {
+      usage:
+        "the bridge token is given twice: in POP3_BRIDGE_TOKEN and in the --bridge URL; keep only POP3_BRIDGE_TOKEN"
+    }
   url.searchParams.set("token", token)
   return url.toString()
 }
@@ -232,7 +264,9 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
   // Every command but a bare `capa` logs in: an unset password is a mistake in the
   // invocation, not something to send to the server as an empty string.
   if (options.user !== undefined && io.env["POP3_PASSWORD"] === undefined) {
-    io.stderr("pop3: set the password in the POP3_PASSWORD environment variable (it is never taken from the command line)")
+    io.stderr(
+      "pop3: set the password in the POP3_PASSWORD environment variable (it is never taken from the command line)"
+    )
     return EXIT.usage
   }
   let transport = io.transport ?? AutoTransport.layer

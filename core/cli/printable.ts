@@ -24,5 +24,4 @@ export const printable = (text: string): string =>
  * One line of JSON: JSON.stringify escapes C0 controls itself; the others are escaped too.
  * @category output
  */
-export const jsonLine = (value: unknown): string =>
-  JSON.stringify(value).replace(CONTROL, (c) => `\\u${hex(c, 4)}`)
+export const jsonLine = (value: unknown): string => JSON.stringify(value).replace(CONTROL, (c) => `\\u${hex(c, 4)}`)

@@ -62,14 +62,14 @@ export const collect = <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Effect.E
  * @category constructors
  */
 export const connect = (options: ConnectOptions): Effect.Effect<Authorization, Pop3Error, Transport | Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const resolved = resolveOptions(options)
     const context = yield* Effect.context<Transport | Scope.Scope>()
     const first = yield* establish(resolved)
     const session: SessionState = { current: first, capabilities: first.capabilities, ended: false }
     // Some servers (free.fr; MailKit #856) hang up after a failed login: the next
     // mechanism then needs a new connection.
-    const reconnect = Effect.gen(function*() {
+    const reconnect = Effect.gen(function* () {
       session.current = yield* Effect.provideContext(establish(resolved), context)
       session.capabilities = session.current.capabilities
     })
@@ -79,7 +79,9 @@ export const connect = (options: ConnectOptions): Effect.Effect<Authorization, P
       secure: first.secure,
       state: () => session.current.conn.state(),
       capa: Effect.suspend(() =>
-        session.current.conn.lock.withPermits(1)(Effect.tap(readCapa(session.current.conn), (c) => Effect.sync(() => (session.capabilities = c))))
+        session.current.conn.lock.withPermits(1)(
+          Effect.tap(readCapa(session.current.conn), (c) => Effect.sync(() => (session.capabilities = c)))
+        )
       ),
       login: makeLogin(resolved, session, reconnect),
       quit: Effect.suspend(() => {

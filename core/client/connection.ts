@@ -34,7 +34,9 @@ export interface Connection {
   /** Reads the status line answering `encoded`; `-ERR` is returned, not failed. */
   readonly status: (encoded: EncodedCommand) => Effect.Effect<StatusLine, Pop3Error>
   /** Writes a command and reads its status line; `-ERR` fails with `ServerError`. */
-  readonly exec: (command: Command) => Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error>
+  readonly exec: (
+    command: Command
+  ) => Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error>
   /**
    * Reads a multi-line body, handing each chunk to `onChunk`. The chunk is a view into the
    * socket's bytes, valid until the next read; an effect returned by `onChunk` runs before
@@ -75,7 +77,7 @@ export const makeConnection = (options: {
   readonly now: () => number
   readonly classify?: ((error: Socket.SocketError) => Pop3Error | undefined) | undefined
 }): Effect.Effect<Connection> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     // Already guarded against a throwing observer (resolveOptions).
     const { reader, writer, timeoutMillis, now, trace } = options
     // State changes happen inside the engine while a line is parsed or a command queued;
@@ -108,7 +110,8 @@ export const makeConnection = (options: {
     }
 
     const encode = (command: Command): EncodedCommand | Pop3Error => {
-      if (closedReason !== undefined) return new ConnectionClosed({ during: `sending ${command.name}`, reason: closedReason })
+      if (closedReason !== undefined)
+        return new ConnectionClosed({ during: `sending ${command.name}`, reason: closedReason })
       try {
         return engine.send(command)
       } catch (error) {
@@ -141,13 +144,16 @@ export const makeConnection = (options: {
           sent.push(encoded)
         }
         const [first, ...rest] = sent
-        const written = first === undefined ? Effect.void : writer.writeAll([first.bytes, ...rest.map((e) => e.bytes)]).pipe(
-          Effect.mapError((error) => closed(`sending ${first.redacted}`, error)),
-          Effect.timeoutOrElse({
-            duration: timeoutMillis,
-            orElse: () => Effect.fail(timedOut(`the server to accept ${first.command.name}`))
-          })
-        )
+        const written =
+          first === undefined
+            ? Effect.void
+            : writer.writeAll([first.bytes, ...rest.map((e) => e.bytes)]).pipe(
+                Effect.mapError((error) => closed(`sending ${first.redacted}`, error)),
+                Effect.timeoutOrElse({
+                  duration: timeoutMillis,
+                  orElse: () => Effect.fail(timedOut(`the server to accept ${first.command.name}`))
+                })
+              )
         return Effect.flatMap(written, () => (refused === undefined ? Effect.succeed(sent) : Effect.fail(refused)))
       })
 
@@ -224,17 +230,29 @@ export const makeConnection = (options: {
       Effect.flatMap(read(`the answer to ${encoded.redacted}`), (event) =>
         event._tag === "Response" && event.command === encoded
           ? Effect.succeed(event.status)
-          : Effect.fail(new ProtocolError({ reason: `expected the answer to ${encoded.redacted}, got ${event._tag}` })))
+          : Effect.fail(new ProtocolError({ reason: `expected the answer to ${encoded.redacted}, got ${event._tag}` }))
+      )
 
-    const exec = (command: Command): Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error> =>
+    const exec = (
+      command: Command
+    ): Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error> =>
       Effect.flatMap(write(command), (encoded) =>
-        Effect.flatMap(status(encoded), (s): Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error> => {
-          if (s.kind === "err") return Effect.fail(new ServerError({ command: encoded.redacted, code: s.code, text: s.text }))
-          if (s.kind === "continuation") return Effect.fail(new ProtocolError({ reason: `a "+" continuation answered ${encoded.command.name}` }))
-          return Effect.succeed({ encoded, status: s })
-        }))
+        Effect.flatMap(
+          status(encoded),
+          (s): Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error> => {
+            if (s.kind === "err")
+              return Effect.fail(new ServerError({ command: encoded.redacted, code: s.code, text: s.text }))
+            if (s.kind === "continuation")
+              return Effect.fail(new ProtocolError({ reason: `a "+" continuation answered ${encoded.command.name}` }))
+            return Effect.succeed({ encoded, status: s })
+          }
+        )
+      )
 
-    const collectBody = <E = never>(encoded: EncodedCommand, onChunk: (bytes: Uint8Array) => void | Effect.Effect<void, E>): Effect.Effect<void, Pop3Error | E> =>
+    const collectBody = <E = never>(
+      encoded: EncodedCommand,
+      onChunk: (bytes: Uint8Array) => void | Effect.Effect<void, E>
+    ): Effect.Effect<void, Pop3Error | E> =>
       Effect.suspend(() => {
         const started = now()
         const during = `the body of ${encoded.redacted}`
@@ -252,7 +270,9 @@ export const makeConnection = (options: {
               trace({ _tag: "Body", at: now(), command: encoded.redacted, bytes: size, millis: now() - started })
               return Effect.void
             } else {
-              return Effect.fail(new ProtocolError({ reason: `expected the body of ${encoded.redacted}, got ${event._tag}` }))
+              return Effect.fail(
+                new ProtocolError({ reason: `expected the body of ${encoded.redacted}, got ${event._tag}` })
+              )
             }
           }
         }
@@ -264,14 +284,18 @@ export const makeConnection = (options: {
     const upgrade = (tlsOptions: Socket.TlsUpgradeOptions) =>
       Effect.tap(
         reader.upgrade(tlsOptions).pipe(
-          Effect.timeoutOrElse({ duration: timeoutMillis, orElse: () => Effect.fail(timedOut("the TLS handshake after STLS")) })
+          Effect.timeoutOrElse({
+            duration: timeoutMillis,
+            orElse: () => Effect.fail(timedOut("the TLS handshake after STLS"))
+          })
         ),
         () =>
-        Effect.sync(() => {
-          engine.tlsEstablished()
-          trace({ _tag: "TlsEstablished", at: now() })
-          flushChanges()
-        }))
+          Effect.sync(() => {
+            engine.tlsEstablished()
+            trace({ _tag: "TlsEstablished", at: now() })
+            flushChanges()
+          })
+      )
 
     // A deferred answer does not count: the next read takes it.
     const idle = () => engine.pending() === deferred.length && !engine.inBody()
@@ -281,7 +305,22 @@ export const makeConnection = (options: {
         engine.connectionLost()
         flushChanges()
       })
-    return { state: engine.state, abandon, write, writeAll, read, status, exec, collectBody, upgrade, defer, lock, idle, trace, now } satisfies Connection
+    return {
+      state: engine.state,
+      abandon,
+      write,
+      writeAll,
+      read,
+      status,
+      exec,
+      collectBody,
+      upgrade,
+      defer,
+      lock,
+      idle,
+      trace,
+      now
+    } satisfies Connection
   })
 
 // What poll returns besides engine events (plain objects) and NeedData.

@@ -47,7 +47,7 @@ export interface Established {
  * @category internals
  */
 export const establish = (resolved: ResolvedOptions): Effect.Effect<Established, Pop3Error, Transport | Scope.Scope> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const { target, trace } = resolved
     // Trace timestamps come from Effect's Clock, so tests can drive time with TestClock.
     const clock = yield* Clock.Clock
@@ -56,27 +56,54 @@ export const establish = (resolved: ResolvedOptions): Effect.Effect<Established,
     // Known before connecting: fail without opening a connection (through a bridge, that
     // would be an upstream connection and a plaintext CAPA for nothing).
     if (resolved.tls === "starttls" && !startTls) {
-      return yield* new TlsError({ host: target.servername, reason: `the ${transportName} transport cannot do STLS; use implicit TLS` })
+      return yield* new TlsError({
+        host: target.servername,
+        reason: `the ${transportName} transport cannot do STLS; use implicit TLS`
+      })
     }
-    trace({ _tag: "Connecting", at: now(), host: target.host, port: target.port, tls: resolved.tls, transport: transportName })
+    trace({
+      _tag: "Connecting",
+      at: now(),
+      host: target.host,
+      port: target.port,
+      tls: resolved.tls,
+      transport: transportName
+    })
     const { reader, writer, transport } = yield* openSocket(target)
     trace({ _tag: "Connected", at: now() })
-    const conn = yield* makeConnection({ reader, writer, timeoutMillis: resolved.timeoutMillis, trace, now, classify: transport.classify })
+    const conn = yield* makeConnection({
+      reader,
+      writer,
+      timeoutMillis: resolved.timeoutMillis,
+      trace,
+      now,
+      classify: transport.classify
+    })
 
     // Leave politely when the scope closes (see the module comment for why RSET on failure).
     yield* Effect.addFinalizer((exit) =>
       Effect.suspend(() => {
         // Only from a state QUIT may be sent in (the table's), and not mid-exchange.
         if (!canQuit(conn.state()) || !conn.idle()) return Effect.void
-        const farewell = Effect.gen(function*() {
+        const farewell = Effect.gen(function* () {
           if (Exit.isFailure(exit) && allowed[conn.state()].includes("RSET")) yield* conn.exec({ name: "RSET" })
           yield* conn.exec({ name: "QUIT" })
         })
-        return conn.lock.withPermitsIfAvailable(1)(farewell).pipe(
-          Effect.timeout(Math.min(resolved.timeoutMillis, 5000)),
-          Effect.ignore,
-          Effect.andThen(Effect.sync(() => trace({ _tag: "Closed", at: now(), reason: Exit.isFailure(exit) ? "scope closed after a failure" : "scope closed" })))
-        )
+        return conn.lock
+          .withPermitsIfAvailable(1)(farewell)
+          .pipe(
+            Effect.timeout(Math.min(resolved.timeoutMillis, 5000)),
+            Effect.ignore,
+            Effect.andThen(
+              Effect.sync(() =>
+                trace({
+                  _tag: "Closed",
+                  at: now(),
+                  reason: Exit.isFailure(exit) ? "scope closed after a failure" : "scope closed"
+                })
+              )
+            )
+          )
       })
     )
 
@@ -85,7 +112,11 @@ export const establish = (resolved: ResolvedOptions): Effect.Effect<Established,
     if (first.status.kind !== "ok") {
       return yield* new ServerError({ command: "(greeting)", code: first.status.code, text: first.status.text })
     }
-    const greeting: Greeting = { text: first.status.text, code: first.status.code, apopTimestamp: apopTimestamp(first.status.text) }
+    const greeting: Greeting = {
+      text: first.status.text,
+      code: first.status.code,
+      apopTimestamp: apopTimestamp(first.status.text)
+    }
 
     const secure = transport.secure?.(target) ?? target.tls === "implicit"
     // With STLS asked for, no CAPA before it: RFC 2595 §4 has the client forget what a
@@ -100,8 +131,12 @@ export const establish = (resolved: ResolvedOptions): Effect.Effect<Established,
         reason: `the server refused STLS${status.text !== "" ? `: ${status.text}` : ""}${hasCapability(capabilities, "STLS") ? "" : " (it does not announce STLS; use --tls implicit, or --tls none to go without encryption)"}`
       })
     }
-    yield* conn.upgrade(transport.upgradeOptions(target)).pipe(
-      Effect.mapError((error) => (error._tag === "TimeoutError" ? error : classifySocketError(target, error, true, transport)))
-    )
+    yield* conn
+      .upgrade(transport.upgradeOptions(target))
+      .pipe(
+        Effect.mapError((error) =>
+          error._tag === "TimeoutError" ? error : classifySocketError(target, error, true, transport)
+        )
+      )
     return { conn, greeting, capabilities: yield* readCapa(conn), secure: true }
   })

@@ -25,10 +25,11 @@ import { capaAnswer, readCapa } from "./read.ts"
  * before tokens had a field of their own; a `token` is never given to a password mechanism.
  * @category models
  */
-export type LoginOptions = LoginSettings & (
-  | { readonly password: string | Redacted.Redacted<string>; readonly token?: undefined }
-  | { readonly token: string | Redacted.Redacted<string>; readonly password?: undefined }
-)
+export type LoginOptions = LoginSettings &
+  (
+    | { readonly password: string | Redacted.Redacted<string>; readonly token?: undefined }
+    | { readonly token: string | Redacted.Redacted<string>; readonly password?: undefined }
+  )
 
 /**
  * What `LoginOptions` has besides the secret.
@@ -79,15 +80,18 @@ const authenticate = (mechanism: Mechanism, exchange: AuthExchange, user: string
  * The session's `login`.
  * @category internals
  */
-export const makeLogin = (resolved: ResolvedOptions, session: SessionState, reconnect: Effect.Effect<void, Pop3Error>) =>
+export const makeLogin =
+  (resolved: ResolvedOptions, session: SessionState, reconnect: Effect.Effect<void, Pop3Error>) =>
   (login: LoginOptions): Effect.Effect<Mailbox, Pop3Error> =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const given = login.token ?? login.password
       const secret = Redacted.isRedacted(given) ? given : Redacted.make(given)
       // Checked before any mechanism runs: otherwise APOP would already have sent a digest
       // of the broken password (and USER the name) before PASS refused to encode it, and
       // SASL's base64 would carry a NUL into PLAIN's NUL-separated fields.
-      const unsafe = unsafeCharacter("user name", login.user) ?? unsafeCharacter(login.token !== undefined ? "token" : "password", Redacted.value(secret))
+      const unsafe =
+        unsafeCharacter("user name", login.user) ??
+        unsafeCharacter(login.token !== undefined ? "token" : "password", Redacted.value(secret))
       if (unsafe !== undefined) return yield* unsafe
       const exchangeOf = (est: Established): AuthExchange => ({
         host: resolved.target.host,
@@ -112,13 +116,17 @@ export const makeLogin = (resolved: ResolvedOptions, session: SessionState, reco
           // server broke the protocol) the engine answers with InvalidState.
           if (session.current.conn.state() === "CLOSED" && !session.ended) yield* reconnect
           const est = session.current
-          const result = yield* Effect.result(est.conn.lock.withPermits(1)(Effect.gen(function*() {
-            // RFC 6856: a UTF-8 user name needs UTF8 mode first, when the server has it.
-            if (/[^\x00-\x7f]/.test(login.user) && hasCapability(session.capabilities, "UTF8")) {
-              yield* Effect.ignore(est.conn.exec({ name: "UTF8" }))
-            }
-            return yield* authenticate(mechanism, exchangeOf(est), login.user, secret)
-          })))
+          const result = yield* Effect.result(
+            est.conn.lock.withPermits(1)(
+              Effect.gen(function* () {
+                // RFC 6856: a UTF-8 user name needs UTF8 mode first, when the server has it.
+                if (/[^\x00-\x7f]/.test(login.user) && hasCapability(session.capabilities, "UTF8")) {
+                  yield* Effect.ignore(est.conn.exec({ name: "UTF8" }))
+                }
+                return yield* authenticate(mechanism, exchangeOf(est), login.user, secret)
+              })
+            )
+          )
           if (Result.isSuccess(result)) {
             status = result.success
           } else if (result.failure._tag === "ConnectionClosed" && tries === 0 && attempts.length > 0) {
@@ -141,9 +149,14 @@ export const makeLogin = (resolved: ResolvedOptions, session: SessionState, reco
             const encoded = yield* est.conn.lock.withPermits(1)(est.conn.write({ name: "CAPA" }))
             // Read under the login's ListingLimits, not those of whichever command comes next.
             const limits = yield* ListingLimits
-            est.conn.defer(Effect.map(Effect.provideService(capaAnswer(est.conn, encoded), ListingLimits, limits), (capabilities) => {
-              session.capabilities = capabilities
-            }))
+            est.conn.defer(
+              Effect.map(
+                Effect.provideService(capaAnswer(est.conn, encoded), ListingLimits, limits),
+                (capabilities) => {
+                  session.capabilities = capabilities
+                }
+              )
+            )
           } else {
             session.capabilities = yield* est.conn.lock.withPermits(1)(readCapa(est.conn))
           }
@@ -158,14 +171,18 @@ export const makeLogin = (resolved: ResolvedOptions, session: SessionState, reco
         // (PAM cannot check CRAM-MD5) or a wrong password: one more mechanism, no more.
         if (attempts.length >= MAX_AUTO_FAILURES) break
       }
-      const more = candidates.length > attempts.length && attempts.length >= MAX_AUTO_FAILURES && attempts.every((a) => a.code === undefined)
+      const more =
+        candidates.length > attempts.length &&
+        attempts.length >= MAX_AUTO_FAILURES &&
+        attempts.every((a) => a.code === undefined)
       return yield* new AuthError({
         attempts,
-        reason: attempts.length === 1
-          ? `${attempts[0]!.mechanism} was refused`
-          : more
-          ? `${attempts.length} mechanisms were refused; no more are tried, as each failed login counts toward lockouts`
-          : "every mechanism tried was refused"
+        reason:
+          attempts.length === 1
+            ? `${attempts[0]!.mechanism} was refused`
+            : more
+              ? `${attempts.length} mechanisms were refused; no more are tried, as each failed login counts toward lockouts`
+              : "every mechanism tried was refused"
       })
     })
 
@@ -174,5 +191,7 @@ const unsafeCharacter = (what: string, value: string): InvalidArgument | undefin
   const unsafe = lineBreakIn(value)
   return unsafe === undefined
     ? undefined
-    : new InvalidArgument({ reason: `login: the ${what} contains a ${unsafe.name} character at position ${unsafe.index}; nothing was sent` })
+    : new InvalidArgument({
+        reason: `login: the ${what} contains a ${unsafe.name} character at position ${unsafe.index}; nothing was sent`
+      })
 }

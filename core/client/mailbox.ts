@@ -12,7 +12,16 @@ import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import { type Pop3Error, ProtocolError, ServerError } from "../errors.ts"
 import type { Command, EncodedCommand } from "../protocol/command.ts"
-import { type Capabilities, hasCapability, type ListEntry, parseListLine, parseStat, parseUidlLine, type Stat, type UidlEntry } from "../protocol/parse.ts"
+import {
+  type Capabilities,
+  hasCapability,
+  type ListEntry,
+  parseListLine,
+  parseStat,
+  parseUidlLine,
+  type Stat,
+  type UidlEntry
+} from "../protocol/parse.ts"
 import type { State } from "../protocol/state.ts"
 import type { Connection } from "./connection.ts"
 import { type BodySink, PIPELINE_WINDOW, pipelined, pipelinedInto, type PipelineOptions } from "./pipeline.ts"
@@ -106,47 +115,69 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
     withLock(Effect.flatMap(conn.exec(command), ({ encoded }) => collectLines(conn, encoded)))
 
   const body = (command: Command): Stream.Stream<Uint8Array, Pop3Error> =>
-    Stream.unwrap(Effect.gen(function*() {
-      yield* Effect.acquireRelease(conn.lock.take(1), () => conn.lock.release(1))
-      const { encoded } = yield* conn.exec(command)
-      let finished = false
-      // A consumer that stops early leaves the rest of the body on the wire; read it
-      // away so the next command's answer is not mistaken for message bytes.
-      yield* Effect.addFinalizer(() =>
-        finished ? Effect.void : Effect.ignore(Effect.whileLoop({
-          while: () => !finished,
-          body: () => conn.read(`the rest of ${encoded.redacted}`),
-          step: (event) => {
-            if (event._tag !== "Body") finished = true
+    Stream.unwrap(
+      Effect.gen(function* () {
+        yield* Effect.acquireRelease(conn.lock.take(1), () => conn.lock.release(1))
+        const { encoded } = yield* conn.exec(command)
+        let finished = false
+        // A consumer that stops early leaves the rest of the body on the wire; read it
+        // away so the next command's answer is not mistaken for message bytes.
+        yield* Effect.addFinalizer(() =>
+          finished
+            ? Effect.void
+            : Effect.ignore(
+                Effect.whileLoop({
+                  while: () => !finished,
+                  body: () => conn.read(`the rest of ${encoded.redacted}`),
+                  step: (event) => {
+                    if (event._tag !== "Body") finished = true
+                  }
+                })
+              )
+        )
+        const started = conn.now()
+        let size = 0
+        // A failed read (timeout, closed, garbage) leaves nothing worth draining: trying would
+        // only wait out a second full timeout on a stalled server before reporting the first.
+        const readBody = Effect.tapError(conn.read(`the body of ${encoded.redacted}`), () =>
+          Effect.sync(() => (finished = true))
+        )
+        const pull: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Pop3Error> = Effect.flatMap(
+          readBody,
+          (event): Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Pop3Error> => {
+            if (event._tag === "Body") {
+              size += event.bytes.length
+              return Effect.succeed([event.bytes])
+            }
+            finished = true
+            if (event._tag === "BodyEnd") {
+              conn.trace({
+                _tag: "Body",
+                at: conn.now(),
+                command: encoded.redacted,
+                bytes: size,
+                millis: conn.now() - started
+              })
+              return Cause.done()
+            }
+            return Effect.fail(
+              new ProtocolError({ reason: `expected the body of ${encoded.redacted}, got ${event._tag}` })
+            )
           }
-        }))
-      )
-      const started = conn.now()
-      let size = 0
-      // A failed read (timeout, closed, garbage) leaves nothing worth draining: trying would
-      // only wait out a second full timeout on a stalled server before reporting the first.
-      const readBody = Effect.tapError(conn.read(`the body of ${encoded.redacted}`), () => Effect.sync(() => (finished = true)))
-      const pull: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Pop3Error> = Effect.flatMap(readBody, (event): Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Pop3Error> => {
-        if (event._tag === "Body") {
-          size += event.bytes.length
-          return Effect.succeed([event.bytes])
-        }
-        finished = true
-        if (event._tag === "BodyEnd") {
-          conn.trace({ _tag: "Body", at: conn.now(), command: encoded.redacted, bytes: size, millis: conn.now() - started })
-          return Cause.done()
-        }
-        return Effect.fail(new ProtocolError({ reason: `expected the body of ${encoded.redacted}, got ${event._tag}` }))
+        )
+        return Stream.fromPull(Effect.succeed(pull))
       })
-      return Stream.fromPull(Effect.succeed(pull))
-    }))
+    )
 
   // Read when the stream starts, not when it is built: by then the CAPA after login may
   // have been read (it rides with the first command) and said something else.
   const window = () => (hasCapability(capabilities(), "PIPELINING") ? PIPELINE_WINDOW : 1)
   const many = (msgs: ReadonlyArray<number>, command: (msg: number) => Command) =>
     Stream.suspend(() =>
-      Stream.map(pipelined(conn, msgs.map(command), window()), (a): Message => ({ msg: msgs[a.index]!, bytes: a.body ?? new Uint8Array(0) }))
+      Stream.map(
+        pipelined(conn, msgs.map(command), window()),
+        (a): Message => ({ msg: msgs[a.index]!, bytes: a.body ?? new Uint8Array(0) })
+      )
     )
 
   const mailbox: Mailbox = {
@@ -154,12 +185,27 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
     state: conn.state,
     topMany: (msgs, lines) => many(msgs, (msg) => ({ name: "TOP", msg, lines })),
     retrMany: (msgs) => many(msgs, (msg) => ({ name: "RETR", msg })),
-    deleMany: (msgs) => Effect.suspend(() => Stream.runDrain(pipelined(conn, msgs.map((msg): Command => ({ name: "DELE", msg })), window()))),
+    deleMany: (msgs) =>
+      Effect.suspend(() =>
+        Stream.runDrain(
+          pipelined(
+            conn,
+            msgs.map((msg): Command => ({ name: "DELE", msg })),
+            window()
+          )
+        )
+      ),
     stat: withLock(Effect.flatMap(conn.exec({ name: "STAT" }), ({ status }) => parsing(() => parseStat(status.text)))),
     list: Effect.flatMap(listing({ name: "LIST" }), (lines) => parsing(() => lines.map(parseListLine))),
-    listOne: (msg) => withLock(Effect.flatMap(conn.exec({ name: "LIST", msg }), ({ status }) => parsing(() => parseListLine(status.text)))),
+    listOne: (msg) =>
+      withLock(
+        Effect.flatMap(conn.exec({ name: "LIST", msg }), ({ status }) => parsing(() => parseListLine(status.text)))
+      ),
     uidl: Effect.flatMap(listing({ name: "UIDL" }), (lines) => parsing(() => lines.map(parseUidlLine))),
-    uidlOne: (msg) => withLock(Effect.flatMap(conn.exec({ name: "UIDL", msg }), ({ status }) => parsing(() => parseUidlLine(status.text)))),
+    uidlOne: (msg) =>
+      withLock(
+        Effect.flatMap(conn.exec({ name: "UIDL", msg }), ({ status }) => parsing(() => parseUidlLine(status.text)))
+      ),
     retr: (msg) => body({ name: "RETR", msg }),
     top: (msg, lines) => body({ name: "TOP", msg, lines }),
     dele: (msg) => simple({ name: "DELE", msg }),
@@ -167,11 +213,21 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
     noop: simple({ name: "NOOP" }),
     capa: withLock(readCapa(conn)),
     listings: Effect.suspend(() => listings(conn, mailbox)),
-    retrManyInto: <A, E>(msgs: ReadonlyArray<number>, sinkFor: (msg: number) => BodySink<A, E>, options?: PipelineOptions) =>
+    retrManyInto: <A, E>(
+      msgs: ReadonlyArray<number>,
+      sinkFor: (msg: number) => BodySink<A, E>,
+      options?: PipelineOptions
+    ) =>
       // RETR is multi-line, so every +OK answer has a body (a -ERR fails the stream).
       Stream.suspend(() =>
         Stream.map(
-          pipelinedInto(conn, msgs.map((msg): Command => ({ name: "RETR", msg })), window(), (index) => sinkFor(msgs[index]!), options),
+          pipelinedInto(
+            conn,
+            msgs.map((msg): Command => ({ name: "RETR", msg })),
+            window(),
+            (index) => sinkFor(msgs[index]!),
+            options
+          ),
           (answer) => ({ msg: msgs[answer.index]!, body: answer.body as A })
         )
       ),
@@ -185,18 +241,34 @@ const listings = (conn: Connection, mailbox: Mailbox): Effect.Effect<Listings, P
   // A -ERR becomes the result; any other failure fails the whole.
   const serverError = <A>(effect: Effect.Effect<A, Pop3Error>): Effect.Effect<Result.Result<A, Pop3Error>, Pop3Error> =>
     Effect.flatMap(Effect.result(effect), (result) =>
-      Result.isFailure(result) && result.failure._tag !== "ServerError" ? Effect.fail(result.failure) : Effect.succeed(result))
+      Result.isFailure(result) && result.failure._tag !== "ServerError"
+        ? Effect.fail(result.failure)
+        : Effect.succeed(result)
+    )
   if (!hasCapability(mailbox.capabilities(), "PIPELINING")) {
-    return Effect.flatMap(serverError(mailbox.uidl), (uidl): Effect.Effect<Listings, Pop3Error> =>
-      Result.isSuccess(uidl) ? Effect.map(serverError(mailbox.list), (list) => ({ uidl, list })) : Effect.succeed({ uidl, list: undefined }))
+    return Effect.flatMap(
+      serverError(mailbox.uidl),
+      (uidl): Effect.Effect<Listings, Pop3Error> =>
+        Result.isSuccess(uidl)
+          ? Effect.map(serverError(mailbox.list), (list) => ({ uidl, list }))
+          : Effect.succeed({ uidl, list: undefined })
+    )
   }
-  const answer = <A>(encoded: EncodedCommand, parse: (line: string) => A): Effect.Effect<Result.Result<ReadonlyArray<A>, Pop3Error>, Pop3Error> =>
-    serverError(Effect.flatMap(conn.status(encoded), (status) =>
-      status.kind === "ok"
-        ? Effect.flatMap(collectLines(conn, encoded), (lines) => parsing(() => lines.map(parse)))
-        : Effect.fail(new ServerError({ command: encoded.redacted, code: status.code, text: status.text }))))
-  return conn.lock.withPermits(1)(Effect.gen(function*(): Effect.fn.Return<Listings, Pop3Error> {
-    const [uidl, list] = yield* conn.writeAll([{ name: "UIDL" }, { name: "LIST" }])
-    return { uidl: yield* answer(uidl!, parseUidlLine), list: yield* answer(list!, parseListLine) }
-  }))
+  const answer = <A>(
+    encoded: EncodedCommand,
+    parse: (line: string) => A
+  ): Effect.Effect<Result.Result<ReadonlyArray<A>, Pop3Error>, Pop3Error> =>
+    serverError(
+      Effect.flatMap(conn.status(encoded), (status) =>
+        status.kind === "ok"
+          ? Effect.flatMap(collectLines(conn, encoded), (lines) => parsing(() => lines.map(parse)))
+          : Effect.fail(new ServerError({ command: encoded.redacted, code: status.code, text: status.text }))
+      )
+    )
+  return conn.lock.withPermits(1)(
+    Effect.gen(function* (): Effect.fn.Return<Listings, Pop3Error> {
+      const [uidl, list] = yield* conn.writeAll([{ name: "UIDL" }, { name: "LIST" }])
+      return { uidl: yield* answer(uidl!, parseUidlLine), list: yield* answer(list!, parseListLine) }
+    })
+  )
 }

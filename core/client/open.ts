@@ -19,26 +19,38 @@ const oneLine = (text: string): string => text.replace(/\s*[\r\n]+\s*/g, " ").tr
 const describe = (cause: unknown): string => {
   if (cause instanceof Error) {
     const code = (cause as { code?: unknown }).code
-    return oneLine(typeof code === "string" && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message)
+    return oneLine(
+      typeof code === "string" && !cause.message.includes(code) ? `${cause.message} (${code})` : cause.message
+    )
   }
   return oneLine(String(cause))
 }
 
 // Verification failures that mean "no trusted CA signed this certificate" (OpenSSL codes
 // as Node and Bun report them; rustls's words on Deno).
-const UNTRUSTED = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_UNTRUSTED)$|UnknownIssuer/
+const UNTRUSTED =
+  /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_UNTRUSTED)$|UnknownIssuer/
 // The peer answered the ClientHello with something that is not TLS (a plaintext POP3 greeting).
-const NOT_TLS = /WRONG_VERSION_NUMBER|wrong version number|packet length too long|record overflow|InvalidContentType|invalid content type/i
+const NOT_TLS =
+  /WRONG_VERSION_NUMBER|wrong version number|packet length too long|record overflow|InvalidContentType|invalid content type/i
 // Node's advice is for its own command line, not for this library's users.
 const NODE_ADVICE = /;?\s*if the root CA is installed locally, try running Node\.js with --use-system-ca/i
 
 const tlsError = (target: Target, text: string, code: string): TlsError => {
   if (NOT_TLS.test(code) || NOT_TLS.test(text)) {
-    return new TlsError({ host: target.servername, reason: "the server did not answer with TLS (is this a plaintext port?)", problem: "not-tls" })
+    return new TlsError({
+      host: target.servername,
+      reason: "the server did not answer with TLS (is this a plaintext port?)",
+      problem: "not-tls"
+    })
   }
   const reason = text.replace(NODE_ADVICE, "")
   return UNTRUSTED.test(code) || UNTRUSTED.test(text)
-    ? new TlsError({ host: target.servername, reason: `${reason} — the certificate is not signed by a trusted CA`, problem: "untrusted-certificate" })
+    ? new TlsError({
+        host: target.servername,
+        reason: `${reason} — the certificate is not signed by a trusted CA`,
+        problem: "untrusted-certificate"
+      })
     : new TlsError({ host: target.servername, reason })
 }
 
@@ -46,21 +58,38 @@ const tlsError = (target: Target, text: string, code: string): TlsError => {
  * Maps a socket failure during connect or TLS to `ConnectError`, `TlsError` or `TimeoutError`.
  * @category errors
  */
-export const classifySocketError = (target: Target, error: Socket.SocketError, tlsPhase: boolean, transport?: Transport["Service"]) => {
+export const classifySocketError = (
+  target: Target,
+  error: Socket.SocketError,
+  tlsPhase: boolean,
+  transport?: Transport["Service"]
+) => {
   const precise = transport?.classify?.(error)
   if (precise !== undefined) return precise
   const reason = error.reason
   if (reason._tag === "SocketOpenError" && reason.kind === "Timeout") {
-    return new TimeoutError({ operation: `connecting to ${target.host}:${target.port}`, millis: target.connectTimeoutMillis })
+    return new TimeoutError({
+      operation: `connecting to ${target.host}:${target.port}`,
+      millis: target.connectTimeoutMillis
+    })
   }
   const cause = "cause" in reason ? reason.cause : undefined
   const text = cause === undefined ? reason.message : describe(cause)
   const code = cause instanceof Error ? String((cause as { code?: unknown }).code ?? "") : ""
-  if (tlsPhase || reason._tag === "SocketUpgradeError" || TLS_FAILURE.test(code) || (target.tls === "implicit" && (TLS_FAILURE.test(text) || NOT_TLS.test(text)))) {
+  if (
+    tlsPhase ||
+    reason._tag === "SocketUpgradeError" ||
+    TLS_FAILURE.test(code) ||
+    (target.tls === "implicit" && (TLS_FAILURE.test(text) || NOT_TLS.test(text)))
+  ) {
     return tlsError(target, text, code)
   }
   if (reason._tag === "SocketCloseError") {
-    return new ConnectError({ host: target.host, port: target.port, reason: `closed before the greeting (${reason.message})` })
+    return new ConnectError({
+      host: target.host,
+      port: target.port,
+      reason: `closed before the greeting (${reason.message})`
+    })
   }
   return new ConnectError({ host: target.host, port: target.port, reason: text })
 }
@@ -76,7 +105,7 @@ export const openSocket = (
   Pop3Error,
   Transport | Scope.Scope
 > =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const transport = yield* Transport
     const socket = yield* transport.open(target)
     const reader = yield* socket.reader.pipe(
@@ -84,7 +113,12 @@ export const openSocket = (
       Effect.timeoutOrElse({
         duration: target.connectTimeoutMillis,
         orElse: () =>
-          Effect.fail(new TimeoutError({ operation: `connecting to ${target.host}:${target.port}`, millis: target.connectTimeoutMillis }))
+          Effect.fail(
+            new TimeoutError({
+              operation: `connecting to ${target.host}:${target.port}`,
+              millis: target.connectTimeoutMillis
+            })
+          )
       })
     )
     const writer = yield* socket.writer

@@ -96,7 +96,9 @@ export const resolveOptions = (options: ConnectOptions): ResolvedOptions => {
  * mailboxes, or to test with small ones.
  * @category limits
  */
-export const ListingLimits = Context.Reference<{ readonly lines: number; readonly octets: number }>("pop3/ListingLimits", {
-  defaultValue: () => ({ lines: MAX_LISTING_LINES, octets: MAX_LISTING_OCTETS })
-})
-
+export const ListingLimits = Context.Reference<{ readonly lines: number; readonly octets: number }>(
+  "pop3/ListingLimits",
+  {
+    defaultValue: () => ({ lines: MAX_LISTING_LINES, octets: MAX_LISTING_OCTETS })
+  }
+)

@@ -89,7 +89,6 @@ const collecting = (): BodySink<Uint8Array, never> => {
 
 const discarding: BodySink<undefined, never> = { push: () => {}, end: () => Effect.succeed(undefined) }
 
-
 /**
  * Runs `commands` with up to `window` in flight, emitting answers in order. The first
  * `-ERR` stops sending; answers already on their way are read and dropped so the
@@ -97,8 +96,11 @@ const discarding: BodySink<undefined, never> = { push: () => {}, end: () => Effe
  * per message (use `retr` for a message too large for memory).
  * @category pipelining
  */
-export const pipelined = (conn: Connection, commands: ReadonlyArray<Command>, window: number): Stream.Stream<Answer, Pop3Error> =>
-  pipelinedInto(conn, commands, window, collecting)
+export const pipelined = (
+  conn: Connection,
+  commands: ReadonlyArray<Command>,
+  window: number
+): Stream.Stream<Answer, Pop3Error> => pipelinedInto(conn, commands, window, collecting)
 
 /**
  * How a pipelined run ends.
@@ -128,83 +130,118 @@ export const pipelinedInto = <A, E>(
   sinkFor: (index: number) => BodySink<A, E>,
   options?: PipelineOptions
 ): Stream.Stream<SunkAnswer<A>, Pop3Error | E> =>
-  Stream.unwrap(Effect.gen(function*() {
-    // Refuse bad arguments before anything is sent, so a half-sent batch cannot happen.
-    for (const command of commands) {
-      try {
-        encodeCommand(command)
-      } catch (error) {
-        if (error instanceof LocalProtocolError) return yield* new InvalidArgument({ reason: error.message })
-        throw error
-      }
-    }
-    yield* Effect.acquireRelease(conn.lock.take(1), () => conn.lock.release(1))
-    const size = Math.max(1, window)
-    const refill = Math.max(1, Math.min(PIPELINE_REFILL, Math.floor(size / 5)))
-    const inflight: Array<{ readonly index: number; readonly encoded: EncodedCommand }> = []
-    let next = 0
-    let failure: Pop3Error | undefined
-
-    const readAnswer = <B, F>(entry: { readonly index: number; readonly encoded: EncodedCommand }, sink: (index: number) => BodySink<B, F>): Effect.Effect<SunkAnswer<B>, Pop3Error | F> =>
-      Effect.flatMap(conn.status(entry.encoded), (status) => {
-        if (status.kind !== "ok" || !entry.encoded.multiline) return Effect.succeed({ index: entry.index, status, body: undefined })
-        const into = sink(entry.index)
-        return conn.collectBody(entry.encoded, into.push).pipe(
-          // A sink that failed mid-body leaves the rest of it on the wire.
-          Effect.tapError(() => conn.idle() ? Effect.void : conn.abandon("a body was not read to its end")),
-          Effect.flatMap(into.end),
-          Effect.map((body): SunkAnswer<B> => ({ index: entry.index, status, body }))
-        )
-      })
-
-    // Abandoned early (or failed): read away what is still on its way.
-    yield* Effect.addFinalizer(() =>
-      Effect.ignore(Effect.whileLoop({
-        while: () => inflight.length > 0,
-        body: () => readAnswer(inflight.shift()!, () => discarding),
-        step: () => {}
-      }))
-    )
-
-    // QUIT (options.quit) rides in the batch that holds the last command; its entry's index is -1.
-    let quitWritten = options?.quit !== true
-    const fill = Effect.suspend(() => {
-      const batch: Array<Command> = []
-      while (failure === undefined && next + batch.length < commands.length && inflight.length + batch.length < size) {
-        batch.push(commands[next + batch.length]!)
-      }
-      // Only within the window: without PIPELINING (a window of 1) QUIT waits for the last answer.
-      const last = !quitWritten && failure === undefined && next + batch.length === commands.length && inflight.length + batch.length < size
-      if (last) batch.push({ name: "QUIT" })
-      if (batch.length === 0) return Effect.void
-      return Effect.map(conn.writeAll(batch), (sent) => {
-        for (const encoded of sent) inflight.push({ index: encoded.command.name === "QUIT" && last ? -1 : next++, encoded })
-        if (last) quitWritten = true
-      })
-    })
-
-    const pull: Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> = Effect.suspend(function step(): Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> {
-      if (failure === undefined && ((inflight.length <= size - refill && next < commands.length) || (!quitWritten && next === commands.length && inflight.length < size))) {
-        return Effect.flatMap(fill, step)
-      }
-      const entry = inflight.shift()
-      if (entry === undefined) return failure === undefined ? Cause.done() : Effect.fail(failure)
-      // After a -ERR, the answers still on their way are read and dropped.
-      if (failure !== undefined) return Effect.flatMap(readAnswer(entry, () => discarding), step)
-      if (entry.index === -1) {
-        return Effect.flatMap(conn.status(entry.encoded), (status) => {
-          if (status.kind !== "ok") failure = new ServerError({ command: "QUIT", code: status.code, text: status.text })
-          return step()
-        })
-      }
-      return Effect.flatMap(readAnswer(entry, sinkFor), (answer): Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> => {
-        if (answer.status.kind === "err") {
-          failure ??= new ServerError({ command: entry.encoded.redacted, code: answer.status.code, text: answer.status.text })
-          return step()
+  Stream.unwrap(
+    Effect.gen(function* () {
+      // Refuse bad arguments before anything is sent, so a half-sent batch cannot happen.
+      for (const command of commands) {
+        try {
+          encodeCommand(command)
+        } catch (error) {
+          if (error instanceof LocalProtocolError) return yield* new InvalidArgument({ reason: error.message })
+          throw error
         }
-        if (failure !== undefined) return step()
-        return Effect.succeed([answer] as const)
+      }
+      yield* Effect.acquireRelease(conn.lock.take(1), () => conn.lock.release(1))
+      const size = Math.max(1, window)
+      const refill = Math.max(1, Math.min(PIPELINE_REFILL, Math.floor(size / 5)))
+      const inflight: Array<{ readonly index: number; readonly encoded: EncodedCommand }> = []
+      let next = 0
+      let failure: Pop3Error | undefined
+
+      const readAnswer = <B, F>(
+        entry: { readonly index: number; readonly encoded: EncodedCommand },
+        sink: (index: number) => BodySink<B, F>
+      ): Effect.Effect<SunkAnswer<B>, Pop3Error | F> =>
+        Effect.flatMap(conn.status(entry.encoded), (status) => {
+          if (status.kind !== "ok" || !entry.encoded.multiline)
+            return Effect.succeed({ index: entry.index, status, body: undefined })
+          const into = sink(entry.index)
+          return conn.collectBody(entry.encoded, into.push).pipe(
+            // A sink that failed mid-body leaves the rest of it on the wire.
+            Effect.tapError(() => (conn.idle() ? Effect.void : conn.abandon("a body was not read to its end"))),
+            Effect.flatMap(into.end),
+            Effect.map((body): SunkAnswer<B> => ({ index: entry.index, status, body }))
+          )
+        })
+
+      // Abandoned early (or failed): read away what is still on its way.
+      yield* Effect.addFinalizer(() =>
+        Effect.ignore(
+          Effect.whileLoop({
+            while: () => inflight.length > 0,
+            body: () => readAnswer(inflight.shift()!, () => discarding),
+            step: () => {}
+          })
+        )
+      )
+
+      // QUIT (options.quit) rides in the batch that holds the last command; its entry's index is -1.
+      let quitWritten = options?.quit !== true
+      const fill = Effect.suspend(() => {
+        const batch: Array<Command> = []
+        while (
+          failure === undefined &&
+          next + batch.length < commands.length &&
+          inflight.length + batch.length < size
+        ) {
+          batch.push(commands[next + batch.length]!)
+        }
+        // Only within the window: without PIPELINING (a window of 1) QUIT waits for the last answer.
+        const last =
+          !quitWritten &&
+          failure === undefined &&
+          next + batch.length === commands.length &&
+          inflight.length + batch.length < size
+        if (last) batch.push({ name: "QUIT" })
+        if (batch.length === 0) return Effect.void
+        return Effect.map(conn.writeAll(batch), (sent) => {
+          for (const encoded of sent)
+            inflight.push({ index: encoded.command.name === "QUIT" && last ? -1 : next++, encoded })
+          if (last) quitWritten = true
+        })
       })
+
+      const pull: Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> = Effect.suspend(
+        function step(): Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> {
+          if (
+            failure === undefined &&
+            ((inflight.length <= size - refill && next < commands.length) ||
+              (!quitWritten && next === commands.length && inflight.length < size))
+          ) {
+            return Effect.flatMap(fill, step)
+          }
+          const entry = inflight.shift()
+          if (entry === undefined) return failure === undefined ? Cause.done() : Effect.fail(failure)
+          // After a -ERR, the answers still on their way are read and dropped.
+          if (failure !== undefined)
+            return Effect.flatMap(
+              readAnswer(entry, () => discarding),
+              step
+            )
+          if (entry.index === -1) {
+            return Effect.flatMap(conn.status(entry.encoded), (status) => {
+              if (status.kind !== "ok")
+                failure = new ServerError({ command: "QUIT", code: status.code, text: status.text })
+              return step()
+            })
+          }
+          return Effect.flatMap(
+            readAnswer(entry, sinkFor),
+            (answer): Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> => {
+              if (answer.status.kind === "err") {
+                failure ??= new ServerError({
+                  command: entry.encoded.redacted,
+                  code: answer.status.code,
+                  text: answer.status.text
+                })
+                return step()
+              }
+              if (failure !== undefined) return step()
+              return Effect.succeed([answer] as const)
+            }
+          )
+        }
+      )
+      return Stream.fromPull(Effect.succeed(pull))
     })
-    return Stream.fromPull(Effect.succeed(pull))
-  }))
+  )

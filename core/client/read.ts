@@ -25,7 +25,7 @@ export const readCapa = (conn: Connection): Effect.Effect<Capabilities, Pop3Erro
  * @category internals
  */
 export const capaAnswer = (conn: Connection, encoded: EncodedCommand): Effect.Effect<Capabilities, Pop3Error> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const status = yield* conn.status(encoded)
     // RFC 2449 is an extension: a server without it answers -ERR, and that is fine.
     if (status.kind !== "ok") return { ...noCapabilities, refused: status.text }
@@ -39,13 +39,16 @@ export const capaAnswer = (conn: Connection, encoded: EncodedCommand): Effect.Ef
  * @category internals
  */
 export const collectLines = (conn: Connection, encoded: EncodedCommand): Effect.Effect<Array<string>, Pop3Error> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const limits = yield* ListingLimits
     const splitter = makeLineSplitter()
     const lines: Array<string> = []
     let octets = 0
     const refuse = (reason: string) =>
-      Effect.andThen(conn.abandon(`the answer to ${encoded.redacted} was not read to its end`), Effect.fail(new ProtocolError({ reason })))
+      Effect.andThen(
+        conn.abandon(`the answer to ${encoded.redacted} was not read to its end`),
+        Effect.fail(new ProtocolError({ reason }))
+      )
     yield* conn.collectBody(encoded, (bytes) => {
       octets += bytes.length
       try {
@@ -55,7 +58,9 @@ export const collectLines = (conn: Connection, encoded: EncodedCommand): Effect.
         throw error
       }
       if (lines.length > limits.lines || octets > limits.octets) {
-        return refuse(`the answer to ${encoded.redacted} is longer than this client's limit of ${limits.lines} lines or ${limits.octets} octets (ListingLimits)`)
+        return refuse(
+          `the answer to ${encoded.redacted} is longer than this client's limit of ${limits.lines} lines or ${limits.octets} octets (ListingLimits)`
+        )
       }
     })
     for (const line of splitter.end()) lines.push(line)
@@ -69,7 +74,8 @@ export const collectLines = (conn: Connection, encoded: EncodedCommand): Effect.
 export const parsing = <A>(parse: () => A): Effect.Effect<A, ProtocolError> =>
   Effect.try({
     try: parse,
-    catch: (error) => new ProtocolError({ reason: error instanceof RemoteProtocolError ? error.message : String(error) })
+    catch: (error) =>
+      new ProtocolError({ reason: error instanceof RemoteProtocolError ? error.message : String(error) })
   })
 
 /**
@@ -77,7 +83,7 @@ export const parsing = <A>(parse: () => A): Effect.Effect<A, ProtocolError> =>
  * @category internals
  */
 export const quit = (conn: Connection): Effect.Effect<void, Pop3Error> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const status = yield* Effect.flatMap(conn.write({ name: "QUIT" }), conn.status)
     if (status.kind === "err") return yield* new ServerError({ command: "QUIT", code: status.code, text: status.text })
   })

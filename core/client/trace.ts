@@ -14,21 +14,40 @@ import type { State } from "../protocol/state.ts"
  * @category models
  */
 export type TraceEvent =
-  | { readonly _tag: "Connecting"; readonly at: number; readonly host: string; readonly port: number; readonly tls: string; readonly transport: string }
+  | {
+      readonly _tag: "Connecting"
+      readonly at: number
+      readonly host: string
+      readonly port: number
+      readonly tls: string
+      readonly transport: string
+    }
   | { readonly _tag: "Connected"; readonly at: number }
   | { readonly _tag: "TlsEstablished"; readonly at: number }
   | { readonly _tag: "Sent"; readonly at: number; readonly line: string; readonly bytes: number }
   | {
-    readonly _tag: "Received"
-    readonly at: number
-    readonly line: string
-    /** The redacted command this line answers; absent for the greeting. */
-    readonly command?: string
-    /** Milliseconds from writing the command to reading this line. */
-    readonly latency?: number
-  }
-  | { readonly _tag: "Body"; readonly at: number; readonly command: string; readonly bytes: number; readonly millis: number }
-  | { readonly _tag: "StateChanged"; readonly at: number; readonly from: State; readonly to: State; readonly cause: string }
+      readonly _tag: "Received"
+      readonly at: number
+      readonly line: string
+      /** The redacted command this line answers; absent for the greeting. */
+      readonly command?: string
+      /** Milliseconds from writing the command to reading this line. */
+      readonly latency?: number
+    }
+  | {
+      readonly _tag: "Body"
+      readonly at: number
+      readonly command: string
+      readonly bytes: number
+      readonly millis: number
+    }
+  | {
+      readonly _tag: "StateChanged"
+      readonly at: number
+      readonly from: State
+      readonly to: State
+      readonly cause: string
+    }
   | { readonly _tag: "Closed"; readonly at: number; readonly reason: string }
 
 /**

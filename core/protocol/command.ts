@@ -87,7 +87,9 @@ export const isMultiline = (command: Command): boolean => {
  * as its position and name (never the value: it may be a password).
  * @category validation
  */
-export const lineBreakIn = (value: string): { readonly index: number; readonly name: "CR" | "LF" | "NUL" } | undefined => {
+export const lineBreakIn = (
+  value: string
+): { readonly index: number; readonly name: "CR" | "LF" | "NUL" } | undefined => {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i)
     if (c === 13 || c === 10 || c === 0) return { index: i, name: c === 0 ? "NUL" : c === 13 ? "CR" : "LF" }
@@ -148,7 +150,10 @@ const lineOf = (command: Command): { line: string; redacted: string } => {
       return { line: command.response, redacted: command.response === "*" ? "*" : REDACTED }
     case "LIST":
     case "UIDL": {
-      const line = command.msg === undefined ? command.name : `${command.name} ${checkNumber(command.name, "the message number", command.msg, 1)}`
+      const line =
+        command.msg === undefined
+          ? command.name
+          : `${command.name} ${checkNumber(command.name, "the message number", command.msg, 1)}`
       return { line, redacted: line }
     }
     case "RETR":

@@ -126,7 +126,10 @@ export const makeEngine = (options: { readonly onStateChange?: (change: StateCha
 
   const send = (command: Command): EncodedCommand => {
     if (failure !== undefined) {
-      throw new LocalProtocolError("IllegalInState", `${nameOf(command)}: the connection already failed (${failure.message})`)
+      throw new LocalProtocolError(
+        "IllegalInState",
+        `${nameOf(command)}: the connection already failed (${failure.message})`
+      )
     }
     // Pipelining: behind unanswered commands we may only queue commands whose answers
     // cannot change the state, or one that ends the session (QUIT); anything else must
@@ -136,7 +139,10 @@ export const makeEngine = (options: { readonly onStateChange?: (change: StateCha
       // Not allowed *yet*: an answer still to come may change the state (USER then PASS) —
       // unless what is awaited ends the session, after which nothing is allowed at all.
       if (blocking !== undefined && !endsSession(blocking.sentIn, blocking.encoded.command.name)) {
-        throw new LocalProtocolError("Busy", `${nameOf(command)} must wait: ${nameOf(blocking.encoded.command)} is still unanswered`)
+        throw new LocalProtocolError(
+          "Busy",
+          `${nameOf(command)} must wait: ${nameOf(blocking.encoded.command)} is still unanswered`
+        )
       }
       const where = statesAllowing(command.name)
       throw new LocalProtocolError(
@@ -167,7 +173,13 @@ export const makeEngine = (options: { readonly onStateChange?: (change: StateCha
       move("greeting", status.kind, `greeting ${status.kind === "ok" ? "+OK" : "-ERR"}`)
       return { _tag: "Greeting", status }
     }
-    if (pendingCount() === 0) return fail(new RemoteProtocolError("the server sent a response nobody asked for", line.length > 0 ? statusExcerpt(status) : ""))
+    if (pendingCount() === 0)
+      return fail(
+        new RemoteProtocolError(
+          "the server sent a response nobody asked for",
+          line.length > 0 ? statusExcerpt(status) : ""
+        )
+      )
     const pending = shift()
     const name = pending.encoded.command.name
     // A "+" continuation is an answer only where the table has a row for it (SASL).

@@ -51,6 +51,7 @@ export class RemoteProtocolError extends Error {
 export const excerptOf = (bytes: Uint8Array, max = 60): string => {
   const slice = bytes.subarray(0, max)
   let out = ""
-  for (const b of slice) out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : b === 13 ? "\\r" : b === 10 ? "\\n" : "."
+  for (const b of slice)
+    out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : b === 13 ? "\\r" : b === 10 ? "\\n" : "."
   return bytes.length > max ? out + "…" : out
 }

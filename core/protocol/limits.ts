@@ -52,4 +52,3 @@ export const MAX_LISTING_LINES = 2_000_000
  * @category limits
  */
 export const MAX_LISTING_OCTETS = 128 * 1024 * 1024
-

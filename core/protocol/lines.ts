@@ -27,7 +27,8 @@ export interface LineSplitter {
 export const makeLineSplitter = (maxLine = MAX_LISTING_LINE): LineSplitter => {
   let parts: Array<Uint8Array> = []
   let length = 0
-  const tooLong = (bytes: Uint8Array) => new RemoteProtocolError(`a listing line is longer than ${maxLine} octets`, excerptOf(bytes))
+  const tooLong = (bytes: Uint8Array) =>
+    new RemoteProtocolError(`a listing line is longer than ${maxLine} octets`, excerptOf(bytes))
   const take = (last: Uint8Array): string => {
     let line = parts.length === 0 ? last : concatBytes([...parts, last], length + last.length)
     parts = []

@@ -38,7 +38,11 @@ export interface Stat {
   readonly size: number
 }
 
-const fields = (line: string): Array<string> => line.trim().split(/[ \t]+/).filter((f) => f !== "")
+const fields = (line: string): Array<string> =>
+  line
+    .trim()
+    .split(/[ \t]+/)
+    .filter((f) => f !== "")
 
 const number = (what: string, value: string | undefined, line: string): number => {
   if (value === undefined || !/^\d{1,15}$/.test(value)) {
@@ -86,7 +90,11 @@ export const parseUidlLine = (line: string): UidlEntry => {
   const uid = f[1]
   if (uid === undefined) throw new RemoteProtocolError("a UIDL line has no unique id", printableExcerpt(line))
   const msg = number("the UIDL message number", f[0], line)
-  if (!UID.test(uid)) throw new RemoteProtocolError(`the UID of message ${msg} has characters outside 0x21–0x7E (RFC 1939 §7)`, printableExcerpt(line))
+  if (!UID.test(uid))
+    throw new RemoteProtocolError(
+      `the UID of message ${msg} has characters outside 0x21–0x7E (RFC 1939 §7)`,
+      printableExcerpt(line)
+    )
   return { msg, uid }
 }
 

@@ -72,9 +72,22 @@ export const allowed: { readonly [S in State]: ReadonlyArray<CommandName> } = {
 }
 
 // Every state a connection is open in (CLOSED and ERROR are the terminal ones).
-const LIVE_STATES = ["GREETING", "AUTHORIZATION", "AUTHORIZATION_PASS", "STLS", "SASL", "TRANSACTION", "UPDATE"] as const
+const LIVE_STATES = [
+  "GREETING",
+  "AUTHORIZATION",
+  "AUTHORIZATION_PASS",
+  "STLS",
+  "SASL",
+  "TRANSACTION",
+  "UPDATE"
+] as const
 
-const row = (from: State, on: Transition["on"], outcome: Transition["outcome"], to: State): Transition => ({ from, on, outcome, to })
+const row = (from: State, on: Transition["on"], outcome: Transition["outcome"], to: State): Transition => ({
+  from,
+  on,
+  outcome,
+  to
+})
 
 /**
  * Every transition. Commands answered without changing state are listed too, so the table
@@ -108,7 +121,10 @@ export const transitions: ReadonlyArray<Transition> = [
   row("AUTHORIZATION", "QUIT", "err", "CLOSED"),
   row("AUTHORIZATION_PASS", "QUIT", "ok", "CLOSED"),
   row("AUTHORIZATION_PASS", "QUIT", "err", "CLOSED"),
-  ...TRANSACTION_COMMANDS.flatMap((c) => [row("TRANSACTION", c, "ok", "TRANSACTION"), row("TRANSACTION", c, "err", "TRANSACTION")]),
+  ...TRANSACTION_COMMANDS.flatMap((c) => [
+    row("TRANSACTION", c, "ok", "TRANSACTION"),
+    row("TRANSACTION", c, "err", "TRANSACTION")
+  ]),
   // RFC 1939 §6: QUIT in TRANSACTION enters UPDATE; the answer says whether it completed.
   row("TRANSACTION", "QUIT", "sent", "UPDATE"),
   row("UPDATE", "QUIT", "ok", "CLOSED"),
@@ -171,7 +187,9 @@ export const keepsState = (state: State, command: CommandName): boolean => keepi
 const keeping = new Set(
   (Object.keys(allowed) as Array<State>).flatMap((s) =>
     allowed[s]
-      .filter((c) => transition(s, c, "sent") === undefined && transition(s, c, "ok") === s && transition(s, c, "err") === s)
+      .filter(
+        (c) => transition(s, c, "sent") === undefined && transition(s, c, "ok") === s && transition(s, c, "err") === s
+      )
       .map((c) => `${s} ${c}`)
   )
 )

@@ -124,11 +124,18 @@ interface Wanted {
  * Syncs a logged-in mailbox into `store` and ends the session with QUIT.
  * @category sync
  */
-export const syncMailbox = (mailbox: Mailbox, store: SyncStore, options: SyncOptions): Effect.Effect<SyncResult, Pop3Error | SyncError> =>
-  Effect.gen(function*() {
+export const syncMailbox = (
+  mailbox: Mailbox,
+  store: SyncStore,
+  options: SyncOptions
+): Effect.Effect<SyncResult, Pop3Error | SyncError> =>
+  Effect.gen(function* () {
     const location = store.location
     const storage = <A>(operation: string, run: () => Promise<A>): Effect.Effect<A, StorageError> =>
-      Effect.tryPromise({ try: run, catch: (error) => new StorageError({ operation, path: location, reason: store.describe(error) }) })
+      Effect.tryPromise({
+        try: run,
+        catch: (error) => new StorageError({ operation, path: location, reason: store.describe(error) })
+      })
     const onProgress = options.onProgress ?? (() => {})
     const known = yield* store.recorded
 
@@ -136,12 +143,15 @@ export const syncMailbox = (mailbox: Mailbox, store: SyncStore, options: SyncOpt
     const answers = yield* mailbox.listings
     if (Result.isFailure(answers.uidl)) {
       const error = answers.uidl.failure
-      return yield* (error._tag === "ServerError" ? Effect.fail(new UidlRequired({ text: error.text })) : Effect.fail(error))
+      return yield* error._tag === "ServerError"
+        ? Effect.fail(new UidlRequired({ text: error.text }))
+        : Effect.fail(error)
     }
     const listing = answers.uidl.success
     // Sizes only guide batching and progress; a server without LIST sizes still works.
     const sizes = new Map<number, number>()
-    if (answers.list !== undefined && Result.isSuccess(answers.list)) for (const entry of answers.list.success) sizes.set(entry.msg, entry.size)
+    if (answers.list !== undefined && Result.isSuccess(answers.list))
+      for (const entry of answers.list.success) sizes.set(entry.msg, entry.size)
 
     const onServer = new Set<string>()
     const firsts: Array<{ readonly msg: number; readonly uid: string }> = []
@@ -159,7 +169,9 @@ export const syncMailbox = (mailbox: Mailbox, store: SyncStore, options: SyncOpt
       else wanted.push({ msg: entry.msg, uid: entry.uid })
     }
     if (duplicateUids > 0) {
-      options.onWarning?.(`${duplicateUids} message${duplicateUids === 1 ? " has" : "s have"} the same UID as an earlier message; left on the server, neither fetched nor deleted`)
+      options.onWarning?.(
+        `${duplicateUids} message${duplicateUids === 1 ? " has" : "s have"} the same UID as an earlier message; left on the server, neither fetched nor deleted`
+      )
     }
 
     // What the record will hold: known UIDs the server still lists, plus what this run stores.
@@ -185,7 +197,7 @@ export const syncMailbox = (mailbox: Mailbox, store: SyncStore, options: SyncOpt
     let unrecorded: Array<string> = []
     let lastSave = performance.now()
     let saveMillis = 0
-    const save = Effect.gen(function*() {
+    const save = Effect.gen(function* () {
       const t0 = performance.now()
       const batch = unrecorded
       yield* store.record([...recorded, ...batch])
@@ -197,7 +209,9 @@ export const syncMailbox = (mailbox: Mailbox, store: SyncStore, options: SyncOpt
     })
     // Rewriting the record may cost O(mailbox): keep it to a small share of the time.
     const maybeSave = Effect.suspend(() =>
-      unrecorded.length > 0 && performance.now() - lastSave >= Math.max(SAVE_INTERVAL_MS, 20 * saveMillis) ? save : Effect.void
+      unrecorded.length > 0 && performance.now() - lastSave >= Math.max(SAVE_INTERVAL_MS, 20 * saveMillis)
+        ? save
+        : Effect.void
     )
 
     let fetched = 0
@@ -240,7 +254,9 @@ export const syncMailbox = (mailbox: Mailbox, store: SyncStore, options: SyncOpt
     const storeFailure = (w: Wanted, error: unknown) =>
       new StorageError({ operation: `store message ${w.msg} in`, path: location, reason: store.describe(error) })
     const full = (size: number) =>
-      writeFailure === undefined && writing.size > 0 && (writing.size >= WRITE_CONCURRENCY || writingBytes + size > WRITE_BUDGET)
+      writeFailure === undefined &&
+      writing.size > 0 &&
+      (writing.size >= WRITE_CONCURRENCY || writingBytes + size > WRITE_BUDGET)
     const waitForRoom = (size: number) =>
       Effect.promise(async () => {
         while (full(size)) await Promise.race(writing)
@@ -260,25 +276,29 @@ export const syncMailbox = (mailbox: Mailbox, store: SyncStore, options: SyncOpt
           return maybeSave
         }
         writingBytes += body.length
-        const task: Promise<void> = put.then(
-          () => void written.push({ w, size: body.length }),
-          (error: unknown) => void (writeFailure ??= storeFailure(w, error))
-        ).finally(() => {
-          writing.delete(task)
-          writingBytes -= body.length
-        })
+        const task: Promise<void> = put
+          .then(
+            () => void written.push({ w, size: body.length }),
+            (error: unknown) => void (writeFailure ??= storeFailure(w, error))
+          )
+          .finally(() => {
+            writing.delete(task)
+            writingBytes -= body.length
+          })
         writing.add(task)
         return maybeSave
       })
     const write = (w: Wanted, body: Uint8Array) =>
-      Effect.suspend(() => (full(body.length) ? Effect.andThen(waitForRoom(body.length), deliver(w, body)) : deliver(w, body)))
+      Effect.suspend(() =>
+        full(body.length) ? Effect.andThen(waitForRoom(body.length), deliver(w, body)) : deliver(w, body)
+      )
 
     const streamed = (w: Wanted) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const operation = `store message ${w.msg} in`
         const writer = yield* storage(operation, () => store.begin(w.uid))
         let size = 0
-        yield* Effect.gen(function*() {
+        yield* Effect.gen(function* () {
           yield* Stream.runForEach(mailbox.retr(w.msg), (chunk) => {
             size += chunk.length
             onProgress(chunk.length, 0)
@@ -293,7 +313,9 @@ export const syncMailbox = (mailbox: Mailbox, store: SyncStore, options: SyncOpt
     // far and the rest go straight into the store (LIST sizes are hints, see 5 above).
     const threshold = options.streamThreshold ?? STREAM_THRESHOLD
     let spilling: StoreWriter | undefined
-    type Received = { readonly _tag: "Collected"; readonly bytes: Uint8Array } | { readonly _tag: "Streamed"; readonly size: number }
+    type Received =
+      | { readonly _tag: "Collected"; readonly bytes: Uint8Array }
+      | { readonly _tag: "Streamed"; readonly size: number }
     const sinkFor = (w: Wanted): BodySink<Received, StorageError> => {
       const operation = `store message ${w.msg} in`
       const parts: Array<Uint8Array> = []
@@ -309,7 +331,7 @@ export const syncMailbox = (mailbox: Mailbox, store: SyncStore, options: SyncOpt
             return
           }
           onProgress(bytes.length, 0)
-          return Effect.gen(function*() {
+          return Effect.gen(function* () {
             if (writer === undefined) {
               writer = spilling = yield* storage(operation, () => store.begin(w.uid))
               const head = concatBytes(parts)
@@ -323,15 +345,18 @@ export const syncMailbox = (mailbox: Mailbox, store: SyncStore, options: SyncOpt
         end: () => {
           if (writer === undefined) return Effect.succeed({ _tag: "Collected", bytes: concatBytes(parts, size) })
           const committed = writer
-          return Effect.map(storage(operation, () => committed.commit()), (): Received => {
-            spilling = undefined
-            return { _tag: "Streamed", size }
-          })
+          return Effect.map(
+            storage(operation, () => committed.commit()),
+            (): Received => {
+              spilling = undefined
+              return { _tag: "Streamed", size }
+            }
+          )
         }
       }
     }
 
-    const download = Effect.gen(function*() {
+    const download = Effect.gen(function* () {
       options.onStart?.(toFetch.length, totalBytes)
       let i = 0
       while (i < toFetch.length) {
@@ -352,8 +377,11 @@ export const syncMailbox = (mailbox: Mailbox, store: SyncStore, options: SyncOpt
         }
         yield* Stream.runForEach(
           // Without `delete` nothing is deleted, so QUIT may ride behind the last RETR.
-          mailbox.retrManyInto([...batch.keys()], (msg) => sinkFor(batch.get(msg)!), { quit: !options.delete && i >= toFetch.length }),
-          ({ msg, body }) => (body._tag === "Collected" ? write(batch.get(msg)!, body.bytes) : stored(batch.get(msg)!, body.size))
+          mailbox.retrManyInto([...batch.keys()], (msg) => sinkFor(batch.get(msg)!), {
+            quit: !options.delete && i >= toFetch.length
+          }),
+          ({ msg, body }) =>
+            body._tag === "Collected" ? write(batch.get(msg)!, body.bytes) : stored(batch.get(msg)!, body.size)
         )
       }
       yield* settleWrites
@@ -363,11 +391,16 @@ export const syncMailbox = (mailbox: Mailbox, store: SyncStore, options: SyncOpt
       // Keep what was stored: the next run then need not even look for it. A message that was
       // being streamed into the store when the run failed is removed.
       Effect.onError(() =>
-        Effect.andThen(Effect.promise(() => spilling?.abort() ?? Promise.resolve()), settleWrites).pipe(
-          Effect.andThen(Effect.suspend(() => {
-            takeWritten()
-            return unrecorded.length > 0 || dirty ? Effect.ignore(save) : Effect.void
-          }))
+        Effect.andThen(
+          Effect.promise(() => spilling?.abort() ?? Promise.resolve()),
+          settleWrites
+        ).pipe(
+          Effect.andThen(
+            Effect.suspend(() => {
+              takeWritten()
+              return unrecorded.length > 0 || dirty ? Effect.ignore(save) : Effect.void
+            })
+          )
         )
       )
     )

@@ -99,7 +99,8 @@ export const openDatabase = (name: string): Promise<IDBDatabase> =>
     }
     req.onsuccess = () => resolve(req.result)
     req.onerror = () => reject(req.error)
-    req.onblocked = () => reject(new DOMException(`database ${name} is held open by an older version`, "InvalidStateError"))
+    req.onblocked = () =>
+      reject(new DOMException(`database ${name} is held open by an older version`, "InvalidStateError"))
   })
 
 /** Every key of `account`: arrays sort after strings, so `[account, []]` is past every UID. */
@@ -116,11 +117,17 @@ const toBytes = async (value: unknown): Promise<Uint8Array | undefined> => {
  * The account's view of the IndexedDB database `name` (default "pop3-everywhere").
  * @category constructors
  */
-export const openIndexedDbStore = (account: string, name = "pop3-everywhere"): Effect.Effect<IndexedDbStore, StorageError> =>
-  Effect.gen(function*() {
+export const openIndexedDbStore = (
+  account: string,
+  name = "pop3-everywhere"
+): Effect.Effect<IndexedDbStore, StorageError> =>
+  Effect.gen(function* () {
     const location = `IndexedDB database ${JSON.stringify(name)}`
     const storage = <A>(operation: string, run: () => Promise<A>): Effect.Effect<A, StorageError> =>
-      Effect.tryPromise({ try: run, catch: (error) => new StorageError({ operation, path: location, reason: describeIndexedDbError(error) }) })
+      Effect.tryPromise({
+        try: run,
+        catch: (error) => new StorageError({ operation, path: location, reason: describeIndexedDbError(error) })
+      })
     const db = yield* storage("open", () => openDatabase(name))
 
     const store = (uid: string, body: Uint8Array | Blob, size: number): Promise<void> => {
@@ -138,7 +145,9 @@ export const openIndexedDbStore = (account: string, name = "pop3-everywhere"): E
       location,
       describe: describeIndexedDbError,
       recorded: storage("read the index of", async () => {
-        const keys = await request(db.transaction(INDEX, "readonly").objectStore(INDEX).getAllKeys(accountRange(account)))
+        const keys = await request(
+          db.transaction(INDEX, "readonly").objectStore(INDEX).getAllKeys(accountRange(account))
+        )
         return new Set(keys.map((key) => (key as [string, string])[1]))
       }),
       // A message is in the index exactly when its body is (one transaction): none is
@@ -163,10 +172,15 @@ export const openIndexedDbStore = (account: string, name = "pop3-everywhere"): E
       },
       record: () => Effect.void,
       messages: storage("read the index of", async () => {
-        const entries = await request(db.transaction(INDEX, "readonly").objectStore(INDEX).getAll(accountRange(account)))
+        const entries = await request(
+          db.transaction(INDEX, "readonly").objectStore(INDEX).getAll(accountRange(account))
+        )
         return entries.map((e: KeptMessage): KeptMessage => ({ uid: e.uid, size: e.size, stored: e.stored }))
       }),
-      body: (uid) => storage("read a message from", async () => toBytes(await request(db.transaction(BODIES, "readonly").objectStore(BODIES).get([account, uid])))),
+      body: (uid) =>
+        storage("read a message from", async () =>
+          toBytes(await request(db.transaction(BODIES, "readonly").objectStore(BODIES).get([account, uid])))
+        ),
       forget: storage("forget the messages in", async () => {
         const tx = db.transaction([BODIES, INDEX], "readwrite", { durability: "strict" })
         const done = committed(tx)

@@ -93,10 +93,17 @@ export const unsupported = (runtime: Runtime): Layer.Layer<Transport> =>
  * @category layers
  */
 export const layerFor = (runtime: Runtime): Layer.Layer<Transport> =>
-  Layer.unwrap(Effect.suspend(() => {
-    const module = loadTransport(runtime)
-    return module === undefined ? Effect.succeed(unsupported(runtime)) : Effect.map(Effect.promise(() => module), (m) => m.layer)
-  }))
+  Layer.unwrap(
+    Effect.suspend(() => {
+      const module = loadTransport(runtime)
+      return module === undefined
+        ? Effect.succeed(unsupported(runtime))
+        : Effect.map(
+            Effect.promise(() => module),
+            (m) => m.layer
+          )
+    })
+  )
 
 /**
  * The transport for the runtime this code runs on.

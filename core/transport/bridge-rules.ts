@@ -52,9 +52,16 @@ export const BRIDGE_CLOSE_CODES = { min: 4000, max: 4999 } as const
  * tell "down" from an HTTP refusal of the upgrade: both are just an error event.)
  * @category rules
  */
-export const classifyBridgeFailure = (bridge: URL, error: Socket.SocketError): BridgeError | ConnectError | undefined => {
+export const classifyBridgeFailure = (
+  bridge: URL,
+  error: Socket.SocketError
+): BridgeError | ConnectError | undefined => {
   const reason = error.reason
-  if (reason._tag === "SocketCloseError" && reason.code >= BRIDGE_CLOSE_CODES.min && reason.code <= BRIDGE_CLOSE_CODES.max) {
+  if (
+    reason._tag === "SocketCloseError" &&
+    reason.code >= BRIDGE_CLOSE_CODES.min &&
+    reason.code <= BRIDGE_CLOSE_CODES.max
+  ) {
     return new BridgeError({ code: reason.code, reason: reason.closeReason ?? "" })
   }
   if (reason._tag === "SocketOpenError" && reason.kind !== "Timeout") {

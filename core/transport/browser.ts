@@ -16,7 +16,7 @@ import { unsupported } from "./unsupported.ts"
  * @category layers
  */
 export const advice =
-  "a browser has no TCP: provide the layer of pop3-everywhere/websocket with a pop3-bridge URL (WebSocketTransport.layerGlobal(\"wss://bridge.example/pop3\"))"
+  'a browser has no TCP: provide the layer of pop3-everywhere/websocket with a pop3-bridge URL (WebSocketTransport.layerGlobal("wss://bridge.example/pop3"))'
 
 /**
  * Fails every connection with `advice`.

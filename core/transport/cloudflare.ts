@@ -83,7 +83,12 @@ const ignore = (): void => {}
 /** What the Workers runtime cannot honour among these TLS settings, in words; else undefined. */
 const unsupportedTls = (
   host: string,
-  settings: { readonly servername?: string | undefined; readonly ca?: unknown; readonly insecure?: boolean; readonly clientCertificate?: boolean }
+  settings: {
+    readonly servername?: string | undefined
+    readonly ca?: unknown
+    readonly insecure?: boolean
+    readonly clientCertificate?: boolean
+  }
 ): string | undefined => {
   if (settings.ca !== undefined) {
     return "extra CA certificates (ca) cannot be used on Cloudflare Workers: connect() trusts only the runtime's roots"
@@ -92,8 +97,10 @@ const unsupportedTls = (
     return "insecure (no certificate verification) is not possible on Cloudflare Workers: connect() always verifies"
   }
   if (settings.servername !== undefined && settings.servername !== host) {
-    return `servername ${settings.servername} differs from host ${host}: Cloudflare Workers verify the certificate ` +
+    return (
+      `servername ${settings.servername} differs from host ${host}: Cloudflare Workers verify the certificate ` +
       `against the host given to connect(), so connect to ${settings.servername} instead`
+    )
   }
   if (settings.clientCertificate === true) return "client certificates are not supported by Cloudflare Workers sockets"
   return undefined
@@ -105,108 +112,114 @@ const makeSocket = (target: Target): Socket.Socket => {
   const openFailure = (kind: WorkersSocketFailure["kind"], reason: string) => openError(failure(kind, reason))
   const tlsFailure = (reason: string) => upgradeError(failure("tls", reason))
 
-  return makeByteSocket(Effect.gen(function*() {
-    if (target.tls === "implicit") {
-      const problem = unsupportedTls(target.host, target)
-      if (problem !== undefined) return yield* Effect.fail(openFailure("unsupported", problem))
-    }
-    const connect = yield* Effect.tryPromise({
-      try: connectOfRuntime,
-      catch: (cause) => openFailure("connect", `cloudflare:sockets is not available (not on Cloudflare Workers?): ${messageOf(cause)}`)
-    })
-    let socket = yield* Effect.try({
-      try: () =>
-        connect(
-          { hostname: hostname(target.host), port: target.port },
-          { secureTransport: target.tls === "implicit" ? "on" : "starttls", allowHalfOpen: false }
-        ),
-      catch: (cause) => openFailure("connect", messageOf(cause))
-    })
-    socket.closed.catch(ignore) // a failed connection rejects `closed` too; `opened` reports it
-    yield* Effect.tryPromise({
-      try: () => socket.opened,
-      catch: (cause) =>
-        openFailure(
-          "connect",
-          target.tls === "implicit"
-            ? `${messageOf(cause)} (Workers report a failed TLS handshake, e.g. an untrusted certificate, the same way)`
-            : messageOf(cause)
-        )
-      // A failure, a timeout or an interruption still closes it.
-    }).pipe(Effect.onError(() => Effect.promise(() => socket.close().catch(ignore))))
+  return makeByteSocket(
+    Effect.gen(function* () {
+      if (target.tls === "implicit") {
+        const problem = unsupportedTls(target.host, target)
+        if (problem !== undefined) return yield* Effect.fail(openFailure("unsupported", problem))
+      }
+      const connect = yield* Effect.tryPromise({
+        try: connectOfRuntime,
+        catch: (cause) =>
+          openFailure(
+            "connect",
+            `cloudflare:sockets is not available (not on Cloudflare Workers?): ${messageOf(cause)}`
+          )
+      })
+      let socket = yield* Effect.try({
+        try: () =>
+          connect(
+            { hostname: hostname(target.host), port: target.port },
+            { secureTransport: target.tls === "implicit" ? "on" : "starttls", allowHalfOpen: false }
+          ),
+        catch: (cause) => openFailure("connect", messageOf(cause))
+      })
+      socket.closed.catch(ignore) // a failed connection rejects `closed` too; `opened` reports it
+      yield* Effect.tryPromise({
+        try: () => socket.opened,
+        catch: (cause) =>
+          openFailure(
+            "connect",
+            target.tls === "implicit"
+              ? `${messageOf(cause)} (Workers report a failed TLS handshake, e.g. an untrusted certificate, the same way)`
+              : messageOf(cause)
+          )
+        // A failure, a timeout or an interruption still closes it.
+      }).pipe(Effect.onError(() => Effect.promise(() => socket.close().catch(ignore))))
 
-    // Replaced by startTls()'s on upgrade.
-    let reader = socket.readable.getReader()
-    let writer = socket.writable.getWriter()
-    let upgraded = target.tls === "implicit"
-    // TLS was started and nothing has been read or written since: a failure is the handshake's.
-    let handshaking = false
-    let ending: Promise<unknown> = Promise.resolve()
-    // Cancelling the reader ends a read still pending.
-    const closeAll = () => Promise.allSettled([reader.cancel(), socket.close()])
+      // Replaced by startTls()'s on upgrade.
+      let reader = socket.readable.getReader()
+      let writer = socket.writable.getWriter()
+      let upgraded = target.tls === "implicit"
+      // TLS was started and nothing has been read or written since: a failure is the handshake's.
+      let handshaking = false
+      let ending: Promise<unknown> = Promise.resolve()
+      // Cancelling the reader ends a read still pending.
+      const closeAll = () => Promise.allSettled([reader.cancel(), socket.close()])
 
-    // Read only when pulled: the stream's own buffer stays small and TCP pushes back.
-    const input = makePushReader({
-      read: async () => {
-        const { done, value } = await reader.read().catch((cause: unknown) => {
-          throw handshaking ? tlsFailure(messageOf(cause)) : cause
-        })
-        if (done) {
-          if (handshaking) throw tlsFailure("the server closed the connection during the TLS handshake")
-          return null
+      // Read only when pulled: the stream's own buffer stays small and TCP pushes back.
+      const input = makePushReader({
+        read: async () => {
+          const { done, value } = await reader.read().catch((cause: unknown) => {
+            throw handshaking ? tlsFailure(messageOf(cause)) : cause
+          })
+          if (done) {
+            if (handshaking) throw tlsFailure("the server closed the connection during the TLS handshake")
+            return null
+          }
+          handshaking = false
+          return value
         }
-        handshaking = false
-        return value
-      }
-    })
+      })
 
-    return {
-      input,
-      write: async (bytes) => {
-        // Resolves when the runtime has taken the bytes: the stream's own backpressure.
-        await writer.write(bytes).catch((cause: unknown) => {
-          throw handshaking ? tlsFailure(messageOf(cause)) : cause
-        })
-        handshaking = false
-      },
-      // Half-closes (FIN) after what was written is flushed.
-      end: () => (ending = writer.close().catch(ignore)),
-      close: closeAll,
-      dispose: () => ending.then(closeAll),
-      upgrade: (options = {}) => {
-        const closed = input.error()
-        if (closed !== undefined) return Effect.fail(closed)
-        if (upgraded) return Effect.fail(tlsFailure("the connection already speaks TLS"))
-        const problem = unsupportedTls(target.host, {
-          servername: options.servername,
-          ca: options.ca,
-          insecure: options.rejectUnauthorized === false,
-          clientCertificate: options.cert !== undefined || options.key !== undefined
-        })
-        return input.upgrade(
-          Effect.try({
-            try: () => {
-              // The old streams are released, never read again: bytes that arrived in
-              // plaintext after the STLS answer are dropped with them, so nothing sent
-              // before the handshake can pass for protected data (the engine also clears
-              // its own buffer at this point). startTls() flushes the old writable first.
-              reader.releaseLock()
-              writer.releaseLock()
-              const tls = socket.startTls()
-              tls.closed.catch(ignore)
-              socket = tls
-              reader = tls.readable.getReader()
-              writer = tls.writable.getWriter()
-              upgraded = true
-              handshaking = true
-            },
-            catch: (cause) => tlsFailure(messageOf(cause))
-          }),
-          problem === undefined ? undefined : upgradeError(failure("unsupported", problem))
-        )
-      }
-    } satisfies Connection
-  }))
+      return {
+        input,
+        write: async (bytes) => {
+          // Resolves when the runtime has taken the bytes: the stream's own backpressure.
+          await writer.write(bytes).catch((cause: unknown) => {
+            throw handshaking ? tlsFailure(messageOf(cause)) : cause
+          })
+          handshaking = false
+        },
+        // Half-closes (FIN) after what was written is flushed.
+        end: () => (ending = writer.close().catch(ignore)),
+        close: closeAll,
+        dispose: () => ending.then(closeAll),
+        upgrade: (options = {}) => {
+          const closed = input.error()
+          if (closed !== undefined) return Effect.fail(closed)
+          if (upgraded) return Effect.fail(tlsFailure("the connection already speaks TLS"))
+          const problem = unsupportedTls(target.host, {
+            servername: options.servername,
+            ca: options.ca,
+            insecure: options.rejectUnauthorized === false,
+            clientCertificate: options.cert !== undefined || options.key !== undefined
+          })
+          return input.upgrade(
+            Effect.try({
+              try: () => {
+                // The old streams are released, never read again: bytes that arrived in
+                // plaintext after the STLS answer are dropped with them, so nothing sent
+                // before the handshake can pass for protected data (the engine also clears
+                // its own buffer at this point). startTls() flushes the old writable first.
+                reader.releaseLock()
+                writer.releaseLock()
+                const tls = socket.startTls()
+                tls.closed.catch(ignore)
+                socket = tls
+                reader = tls.readable.getReader()
+                writer = tls.writable.getWriter()
+                upgraded = true
+                handshaking = true
+              },
+              catch: (cause) => tlsFailure(messageOf(cause))
+            }),
+            problem === undefined ? undefined : upgradeError(failure("unsupported", problem))
+          )
+        }
+      } satisfies Connection
+    })
+  )
 }
 
 /**

@@ -60,10 +60,10 @@ export const insecureUnsupported = (): Error =>
 const explainTlsFailure = (cause: unknown): unknown =>
   cause instanceof Error && cause.message.includes("CaUsedAsEndEntity")
     ? new Error(
-      `${cause.message}: Deno's TLS (rustls) does not accept a CA certificate (basicConstraints CA:TRUE) as the server's own; ` +
-        "a self-signed server certificate needs basicConstraints CA:FALSE",
-      { cause }
-    )
+        `${cause.message}: Deno's TLS (rustls) does not accept a CA certificate (basicConstraints CA:TRUE) as the server's own; ` +
+          "a self-signed server certificate needs basicConstraints CA:FALSE",
+        { cause }
+      )
     : cause
 
 // Already closed, or consumed by startTls: nothing to do.
@@ -120,52 +120,57 @@ const connect = async (target: Target, signal: AbortSignal): Promise<DenoConn> =
  */
 export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
   Effect.sync(() =>
-    makeByteSocket(Effect.map(
-      // No timer here: openSocket (client/open.ts) bounds acquiring the reader by the
-      // connect timeout, and its interruption aborts `signal`.
-      Effect.tryPromise({ try: (signal) => connect(target, signal), catch: openError }),
-      (plain): Connection => {
-        let conn = plain
-        const input = makePushReader({ read: bufferedRead((buffer) => conn.read(buffer)) })
-        return {
-          input,
-          write: async (bytes) => {
-            const to = conn
-            let offset = 0
-            // Deno may write less than asked.
-            while (offset < bytes.length) offset += await to.write(offset === 0 ? bytes : bytes.subarray(offset))
-          },
-          // Half-closes.
-          end: () => conn.closeWrite(),
-          close: () => closeQuietly(conn),
-          // startTls fails while a read is pending ("TCP stream is currently in use"),
-          // which input.upgrade refuses, like bytes that came before TLS.
-          upgrade: (options = {}) =>
-            input.upgrade(
-              Effect.tryPromise({
-                try: async () => {
-                  const caCerts = options.ca === undefined ? {} : { caCerts: pemList(options.ca) }
-                  const tls = await denoNet().startTls(conn, { hostname: options.servername ?? target.servername, ...caCerts })
-                  // The plain connection is consumed: from here on, closing means closing tls.
-                  conn = tls
-                  if (input.error() !== undefined) {
-                    // The scope closed while startTls ran: its finalizer could not see tls.
-                    closeQuietly(tls)
-                    throw new Error("socket closed during the TLS upgrade")
-                  }
-                  await tls.handshake()
-                },
-                catch: (cause) => upgradeError(explainTlsFailure(cause))
-              }),
-              options.rejectUnauthorized === false
-                ? upgradeError(insecureUnsupported())
-                : options.key !== undefined || options.cert !== undefined
-                ? upgradeError(new Error("client certificates are not supported by Deno.startTls"))
-                : undefined
-            )
+    makeByteSocket(
+      Effect.map(
+        // No timer here: openSocket (client/open.ts) bounds acquiring the reader by the
+        // connect timeout, and its interruption aborts `signal`.
+        Effect.tryPromise({ try: (signal) => connect(target, signal), catch: openError }),
+        (plain): Connection => {
+          let conn = plain
+          const input = makePushReader({ read: bufferedRead((buffer) => conn.read(buffer)) })
+          return {
+            input,
+            write: async (bytes) => {
+              const to = conn
+              let offset = 0
+              // Deno may write less than asked.
+              while (offset < bytes.length) offset += await to.write(offset === 0 ? bytes : bytes.subarray(offset))
+            },
+            // Half-closes.
+            end: () => conn.closeWrite(),
+            close: () => closeQuietly(conn),
+            // startTls fails while a read is pending ("TCP stream is currently in use"),
+            // which input.upgrade refuses, like bytes that came before TLS.
+            upgrade: (options = {}) =>
+              input.upgrade(
+                Effect.tryPromise({
+                  try: async () => {
+                    const caCerts = options.ca === undefined ? {} : { caCerts: pemList(options.ca) }
+                    const tls = await denoNet().startTls(conn, {
+                      hostname: options.servername ?? target.servername,
+                      ...caCerts
+                    })
+                    // The plain connection is consumed: from here on, closing means closing tls.
+                    conn = tls
+                    if (input.error() !== undefined) {
+                      // The scope closed while startTls ran: its finalizer could not see tls.
+                      closeQuietly(tls)
+                      throw new Error("socket closed during the TLS upgrade")
+                    }
+                    await tls.handshake()
+                  },
+                  catch: (cause) => upgradeError(explainTlsFailure(cause))
+                }),
+                options.rejectUnauthorized === false
+                  ? upgradeError(insecureUnsupported())
+                  : options.key !== undefined || options.cert !== undefined
+                    ? upgradeError(new Error("client certificates are not supported by Deno.startTls"))
+                    : undefined
+              )
+          }
         }
-      }
-    ))
+      )
+    )
   )
 
 /**

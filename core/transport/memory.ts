@@ -30,13 +30,15 @@ export const layer = (serve: (server: ServerEnd) => void): Layer.Layer<Transport
     startTls: false,
     upgradeOptions: () => ({}),
     open: () =>
-      Socket.fromTransformStream(Effect.sync(() => {
-        // 64 KiB of buffer each way, like a socket's: a side that writes a little ahead
-        // of the other's reads (pipelining) must not block until the other reads.
-        const buffer = () => new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 })
-        const toServer = new TransformStream<Uint8Array, Uint8Array>({}, buffer(), buffer())
-        const toClient = new TransformStream<Uint8Array, Uint8Array>({}, buffer(), buffer())
-        serve({ readable: toServer.readable, writable: toClient.writable })
-        return { readable: toClient.readable, writable: toServer.writable }
-      }))
+      Socket.fromTransformStream(
+        Effect.sync(() => {
+          // 64 KiB of buffer each way, like a socket's: a side that writes a little ahead
+          // of the other's reads (pipelining) must not block until the other reads.
+          const buffer = () => new ByteLengthQueuingStrategy({ highWaterMark: 64 * 1024 })
+          const toServer = new TransformStream<Uint8Array, Uint8Array>({}, buffer(), buffer())
+          const toClient = new TransformStream<Uint8Array, Uint8Array>({}, buffer(), buffer())
+          serve({ readable: toServer.readable, writable: toClient.writable })
+          return { readable: toClient.readable, writable: toServer.writable }
+        })
+      )
   })

@@ -24,14 +24,15 @@ const sni = (target: Target): { readonly servername?: string } =>
 let quieting = 0
 let emitWarning: typeof process.emitWarning | undefined
 const isDep0123 = (args: ReadonlyArray<unknown>): boolean =>
-  args[2] === "DEP0123" || (typeof args[1] === "object" && args[1] !== null && (args[1] as { code?: unknown }).code === "DEP0123")
+  args[2] === "DEP0123" ||
+  (typeof args[1] === "object" && args[1] !== null && (args[1] as { code?: unknown }).code === "DEP0123")
 const withoutDep0123 = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.acquireUseRelease(
     Effect.sync(() => {
       if (quieting++ === 0) {
         const original = process.emitWarning
         emitWarning = original
-        process.emitWarning = function(this: unknown, ...args: Array<unknown>) {
+        process.emitWarning = function (this: unknown, ...args: Array<unknown>) {
           if (isDep0123(args)) return
           return (original as (...args: Array<unknown>) => void).apply(process, args)
         } as typeof process.emitWarning
@@ -47,11 +48,18 @@ const withoutDep0123 = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<
       })
   )
 
-const quietIpUpgrade = (target: Target) => (socket: Socket.Socket): Socket.Socket =>
-  isIP(target.servername) === 0 ? socket : {
-    ...socket,
-    reader: Effect.map(socket.reader, (reader) => ({ ...reader, upgrade: (options) => withoutDep0123(reader.upgrade(options)) }))
-  }
+const quietIpUpgrade =
+  (target: Target) =>
+  (socket: Socket.Socket): Socket.Socket =>
+    isIP(target.servername) === 0
+      ? socket
+      : {
+          ...socket,
+          reader: Effect.map(socket.reader, (reader) => ({
+            ...reader,
+            upgrade: (options) => withoutDep0123(reader.upgrade(options))
+          }))
+        }
 
 /**
  * The Node TCP/TLS transport.
@@ -67,13 +75,16 @@ export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({
   open: (target) =>
     target.tls === "implicit"
       ? NodeSocket.makeTls({
-        host: target.host,
-        port: target.port,
-        ...sni(target),
-        rejectUnauthorized: !target.insecure,
-        openTimeout: target.connectTimeoutMillis,
-        // Node replaces its default roots when `ca` is given; keep them and add ours.
-        ...(target.ca !== undefined ? { ca: [...rootCertificates, ...target.ca] } : {})
-      })
-      : Effect.map(NodeSocket.makeNet({ host: target.host, port: target.port, openTimeout: target.connectTimeoutMillis }), quietIpUpgrade(target))
+          host: target.host,
+          port: target.port,
+          ...sni(target),
+          rejectUnauthorized: !target.insecure,
+          openTimeout: target.connectTimeoutMillis,
+          // Node replaces its default roots when `ca` is given; keep them and add ours.
+          ...(target.ca !== undefined ? { ca: [...rootCertificates, ...target.ca] } : {})
+        })
+      : Effect.map(
+          NodeSocket.makeNet({ host: target.host, port: target.port, openTimeout: target.connectTimeoutMillis }),
+          quietIpUpgrade(target)
+        )
 })

@@ -97,7 +97,10 @@ export interface PushReader {
    * injection, CVE-2011-0411). Then `refused`, if given, fails it; a failure of `start`
    * ends the reader, so later pulls fail too.
    */
-  readonly upgrade: (start: Effect.Effect<void, Socket.SocketError>, refused?: Socket.SocketError) => Effect.Effect<void, Socket.SocketError>
+  readonly upgrade: (
+    start: Effect.Effect<void, Socket.SocketError>,
+    refused?: Socket.SocketError
+  ) => Effect.Effect<void, Socket.SocketError>
   /** The error the reader ended with, if it has. */
   readonly error: () => Socket.SocketError | undefined
 }
@@ -202,8 +205,10 @@ export const makePushReader = (options: PushReaderOptions = {}): PushReader => {
 
   const upgrade: PushReader["upgrade"] = (start, refused) =>
     Effect.suspend(() => {
-      if (upgraded || error !== undefined) return Effect.fail(upgradeError(new Error("socket is already upgraded or closed")))
-      if (chunks.length > 0) return Effect.fail(upgradeError(new Error("data arrived before the TLS handshake started")))
+      if (upgraded || error !== undefined)
+        return Effect.fail(upgradeError(new Error("socket is already upgraded or closed")))
+      if (chunks.length > 0)
+        return Effect.fail(upgradeError(new Error("data arrived before the TLS handshake started")))
       if (reading) return Effect.fail(upgradeError(new Error("a read is still pending")))
       if (refused !== undefined) return Effect.fail(refused)
       return start.pipe(

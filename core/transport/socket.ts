@@ -41,7 +41,7 @@ export const makeByteSocket = (connect: Effect.Effect<Connection, Socket.SocketE
   const latch = Latch.makeUnsafe(false)
   let current: Connection | undefined
 
-  const reader: Socket.Socket["reader"] = Effect.gen(function*() {
+  const reader: Socket.Socket["reader"] = Effect.gen(function* () {
     const scope = yield* Effect.scope
     const connection = yield* connect
     yield* Scope.addFinalizer(

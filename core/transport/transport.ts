@@ -35,20 +35,23 @@ export interface Target {
  * is acquired. `startTls` says whether `reader.upgrade` works (STLS).
  * @category services
  */
-export class Transport extends Context.Service<Transport, {
-  readonly name: string
-  readonly startTls: boolean
-  readonly open: (target: Target) => Effect.Effect<Socket.Socket>
-  /** The `reader.upgrade` options for STLS to `target` (certificate checks included). */
-  readonly upgradeOptions: (target: Target) => Socket.TlsUpgradeOptions
-  /**
-   * Whether the whole path to the server is encrypted (default: `target.tls === "implicit"`).
-   * Through a bridge it is so only when the leg to the bridge is encrypted too.
-   */
-  readonly secure?: ((target: Target) => boolean) | undefined
-  /** Turns a transport-specific socket failure into a precise error (e.g. a bridge's close code). */
-  readonly classify?: ((error: Socket.SocketError) => Pop3Error | undefined) | undefined
-}>()("pop3/Transport") {}
+export class Transport extends Context.Service<
+  Transport,
+  {
+    readonly name: string
+    readonly startTls: boolean
+    readonly open: (target: Target) => Effect.Effect<Socket.Socket>
+    /** The `reader.upgrade` options for STLS to `target` (certificate checks included). */
+    readonly upgradeOptions: (target: Target) => Socket.TlsUpgradeOptions
+    /**
+     * Whether the whole path to the server is encrypted (default: `target.tls === "implicit"`).
+     * Through a bridge it is so only when the leg to the bridge is encrypted too.
+     */
+    readonly secure?: ((target: Target) => boolean) | undefined
+    /** Turns a transport-specific socket failure into a precise error (e.g. a bridge's close code). */
+    readonly classify?: ((error: Socket.SocketError) => Pop3Error | undefined) | undefined
+  }
+>()("pop3/Transport") {}
 
 /**
  * The `reader.upgrade` options that check `target` as asked: its server name, verification
@@ -56,7 +59,10 @@ export class Transport extends Context.Service<Transport, {
  * its default roots, as Node's and Bun's do).
  * @category tls
  */
-export const verifyingUpgradeOptions = (target: Target, roots: ReadonlyArray<string> = []): Socket.TlsUpgradeOptions => ({
+export const verifyingUpgradeOptions = (
+  target: Target,
+  roots: ReadonlyArray<string> = []
+): Socket.TlsUpgradeOptions => ({
   servername: target.servername,
   rejectUnauthorized: !target.insecure,
   ...(target.ca !== undefined ? { ca: [...roots, ...target.ca] } : {})

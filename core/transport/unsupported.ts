@@ -21,10 +21,14 @@ export const unsupported = (name: string, advice: string): Layer.Layer<Transport
     startTls: false,
     upgradeOptions: () => ({}),
     open: () =>
-      Effect.succeed(Socket.make({
-        reader: Effect.fail(
-          new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause: new Error(advice) }) })
-        ),
-        writer: Effect.succeed({ write: () => Effect.void, writeAll: () => Effect.void })
-      }))
+      Effect.succeed(
+        Socket.make({
+          reader: Effect.fail(
+            new Socket.SocketError({
+              reason: new Socket.SocketOpenError({ kind: "Unknown", cause: new Error(advice) })
+            })
+          ),
+          writer: Effect.succeed({ write: () => Effect.void, writeAll: () => Effect.void })
+        })
+      )
   })

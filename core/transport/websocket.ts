@@ -23,23 +23,25 @@ export { bridgeUrl }
  * @category layers
  */
 export const layer = (url: string): Layer.Layer<Transport, never, Socket.WebSocketConstructor> =>
-  Layer.effect(Transport)(Effect.gen(function*() {
-    const makeWebSocket = yield* Socket.WebSocketConstructor
-    const bridge = new URL(url)
-    return {
-      name: "websocket",
-      secure: (target) => pathEncrypted(bridge, target),
-      startTls: false,
-      upgradeOptions: () => ({}),
-      classify: (error) => classifyBridgeFailure(bridge, error),
-      open: (target) =>
-        Socket.makeWebSocket(bridgeUrl(url, target), {
-          openTimeout: target.connectTimeoutMillis,
-          // websockify-compatible clients offer "binary"; the bridge selects it.
-          protocols: ["binary"]
-        }).pipe(Effect.provideService(Socket.WebSocketConstructor, makeWebSocket))
-    }
-  }))
+  Layer.effect(Transport)(
+    Effect.gen(function* () {
+      const makeWebSocket = yield* Socket.WebSocketConstructor
+      const bridge = new URL(url)
+      return {
+        name: "websocket",
+        secure: (target) => pathEncrypted(bridge, target),
+        startTls: false,
+        upgradeOptions: () => ({}),
+        classify: (error) => classifyBridgeFailure(bridge, error),
+        open: (target) =>
+          Socket.makeWebSocket(bridgeUrl(url, target), {
+            openTimeout: target.connectTimeoutMillis,
+            // websockify-compatible clients offer "binary"; the bridge selects it.
+            protocols: ["binary"]
+          }).pipe(Effect.provideService(Socket.WebSocketConstructor, makeWebSocket))
+      }
+    })
+  )
 
 /**
  * The WebSocket transport using the platform's global `WebSocket`.

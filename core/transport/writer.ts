@@ -45,25 +45,28 @@ export const queuedWriter = (options: {
   let writing: Promise<unknown> = Promise.resolve()
   const ignore = () => undefined
   const send = (bytes: Uint8Array): Effect.Effect<void, Socket.SocketError> =>
-    options.latch.whenOpen(Effect.suspend(() => {
-      const run = writing.then(() => options.write(bytes))
-      writing = run.catch(ignore)
-      return Effect.tryPromise({
-        try: () => run,
-        catch: (cause) => (cause instanceof Socket.SocketError ? cause : writeError(cause))
+    options.latch.whenOpen(
+      Effect.suspend(() => {
+        const run = writing.then(() => options.write(bytes))
+        writing = run.catch(ignore)
+        return Effect.tryPromise({
+          try: () => run,
+          catch: (cause) => (cause instanceof Socket.SocketError ? cause : writeError(cause))
+        })
       })
-    }))
+    )
   const writer = byteWriter(send, (event) =>
-    options.latch.whenOpen(Effect.suspend(() => {
-      const closing = options.close(event)
-      return closing instanceof Promise ? Effect.promise(() => closing) : Effect.void
-    })))
-  return Effect.acquireRelease(
-    Effect.succeed(writer),
-    () =>
-      Effect.sync(() => {
-        const end = options.end()
-        if (end !== undefined) writing = writing.then(end).catch(ignore)
+    options.latch.whenOpen(
+      Effect.suspend(() => {
+        const closing = options.close(event)
+        return closing instanceof Promise ? Effect.promise(() => closing) : Effect.void
       })
+    )
+  )
+  return Effect.acquireRelease(Effect.succeed(writer), () =>
+    Effect.sync(() => {
+      const end = options.end()
+      if (end !== undefined) writing = writing.then(end).catch(ignore)
+    })
   )
 }

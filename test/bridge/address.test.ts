@@ -28,9 +28,12 @@ const ipv6Text = fc
 
 /** Strings near the grammar: digits, hex, separators, and near-misses like "010" and ":::". */
 const nearMiss = fc
-  .array(fc.constantFrom("0", "1", "9", "25", "255", "256", "010", "f", "FFFF", "1ffff", "g", ".", ":", "::", "%", "x", ""), {
-    maxLength: 12
-  })
+  .array(
+    fc.constantFrom("0", "1", "9", "25", "255", "256", "010", "f", "FFFF", "1ffff", "g", ".", ":", "::", "%", "x", ""),
+    {
+      maxLength: 12
+    }
+  )
   .map((parts) => parts.join(""))
 
 /** Dotted quads, some out of range or with a leading zero ("010" is not an address). */
@@ -40,15 +43,45 @@ const ipv4Text = fc
 
 describe("ipFamily accepts exactly what Node's net.isIP accepts", () => {
   it.each([
-    "1.2.3.4", "0.0.0.0", "255.255.255.255", "01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", " 1.2.3.4",
-    "::", "::1", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8::", "1::2::3",
-    ":::", ":1::", "1::2:", "::ffff:1.2.3.4", "::1.2.3.4", "1.2.3.4::", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6::1.2.3.4",
-    "fe80::1%eth0", "fe80::1%", "fe80::1%e th0", "[::1]", "12345::", "localhost", ""
+    "1.2.3.4",
+    "0.0.0.0",
+    "255.255.255.255",
+    "01.2.3.4",
+    "1.2.3",
+    "1.2.3.4.5",
+    "256.1.1.1",
+    " 1.2.3.4",
+    "::",
+    "::1",
+    "1::",
+    "1:2:3:4:5:6:7:8",
+    "1:2:3:4:5:6:7::",
+    "::2:3:4:5:6:7:8",
+    "1:2:3:4:5:6:7:8::",
+    "1::2::3",
+    ":::",
+    ":1::",
+    "1::2:",
+    "::ffff:1.2.3.4",
+    "::1.2.3.4",
+    "1.2.3.4::",
+    "1:2:3:4:5:6:1.2.3.4",
+    "1:2:3:4:5:6::1.2.3.4",
+    "fe80::1%eth0",
+    "fe80::1%",
+    "fe80::1%e th0",
+    "[::1]",
+    "12345::",
+    "localhost",
+    ""
   ])("%s", (text) => {
     expect(ipFamily(text)).toBe(isIP(text))
   })
   it("on generated IPv6, IPv4 and near-miss strings", () => {
-    fc.assert(fc.property(fc.oneof(ipv6Text, ipv4Text, nearMiss), (text) => ipFamily(text) === isIP(text)), { numRuns: 5000 })
+    fc.assert(
+      fc.property(fc.oneof(ipv6Text, ipv4Text, nearMiss), (text) => ipFamily(text) === isIP(text)),
+      { numRuns: 5000 }
+    )
   })
 })
 
@@ -68,7 +101,9 @@ describe("classifyAddress decides as Node's BlockList did", () => {
   const sixToFour = new BlockList()
   sixToFour.addSubnet("2002::", 16, "ipv6")
   const embedded = (address: string, at: number): string => {
-    const groups = canonicalIp(address).split(":").map((g) => parseInt(g, 16))
+    const groups = canonicalIp(address)
+      .split(":")
+      .map((g) => parseInt(g, 16))
     const word = (i: number) => groups[i] ?? 0
     const [hi, lo] = at === 12 ? [word(6), word(7)] : [word(1), word(2)]
     return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
@@ -86,7 +121,8 @@ describe("classifyAddress decides as Node's BlockList did", () => {
   }
 
   // Addresses near every range boundary: each range's first address with a few bits flipped.
-  const boundary = fc.tuple(fc.constantFrom(...RANGES.map(([cidr]) => cidr)), fc.integer({ min: 0, max: 127 }), fc.boolean())
+  const boundary = fc
+    .tuple(fc.constantFrom(...RANGES.map(([cidr]) => cidr)), fc.integer({ min: 0, max: 127 }), fc.boolean())
     .map(([cidr, bit, flip]) => {
       const [net = ""] = cidr.split("/")
       if (isIP(net) === 4) {
@@ -94,7 +130,9 @@ describe("classifyAddress decides as Node's BlockList did", () => {
         const value = flip ? (n ^ (1 << (bit % 32))) >>> 0 : n + (bit % 7)
         return [24, 16, 8, 0].map((s) => (value >>> s) & 255).join(".")
       }
-      const groups = canonicalIp(net).split(":").map((g) => parseInt(g, 16))
+      const groups = canonicalIp(net)
+        .split(":")
+        .map((g) => parseInt(g, 16))
       const index = Math.floor(bit / 16)
       if (flip) groups[index] = (groups[index] ?? 0) ^ (1 << (15 - (bit % 16)))
       else groups[7] = (groups[7] ?? 0) + bit
@@ -103,9 +141,15 @@ describe("classifyAddress decides as Node's BlockList did", () => {
 
   it("on addresses around every range boundary, random addresses and non-addresses", () => {
     const anyV4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((p) => p.join("."))
-    fc.assert(fc.property(fc.oneof(boundary, anyV4, ipv6Text, nearMiss), (address) => classifyAddress(address) === oracle(address)), {
-      numRuns: 10000
-    })
+    fc.assert(
+      fc.property(
+        fc.oneof(boundary, anyV4, ipv6Text, nearMiss),
+        (address) => classifyAddress(address) === oracle(address)
+      ),
+      {
+        numRuns: 10000
+      }
+    )
   })
 })
 

@@ -33,21 +33,34 @@ describe("durations and sizes", () => {
 describe("parseCommandLine", () => {
   it("maps every flag to an option", async () => {
     const o = await options([
-      "--listen", "0.0.0.0:9000",
-      "--allow", "pop.example.com:995",
-      "--allow", "[2001:db8::1]:110",
-      "--allow-origin", "https://mail.example.com",
+      "--listen",
+      "0.0.0.0:9000",
+      "--allow",
+      "pop.example.com:995",
+      "--allow",
+      "[2001:db8::1]:110",
+      "--allow-origin",
+      "https://mail.example.com",
       "--require-origin",
       "--trust-proxy",
-      "--max-connections", "50",
-      "--max-connections-per-client", "3",
-      "--connect-timeout", "5s",
-      "--idle-timeout", "2m",
-      "--max-session", "30m",
-      "--max-message", "16k",
-      "--max-buffered", "512k",
-      "--shutdown-timeout", "3s",
-      "--ping-interval", "20s"
+      "--max-connections",
+      "50",
+      "--max-connections-per-client",
+      "3",
+      "--connect-timeout",
+      "5s",
+      "--idle-timeout",
+      "2m",
+      "--max-session",
+      "30m",
+      "--max-message",
+      "16k",
+      "--max-buffered",
+      "512k",
+      "--shutdown-timeout",
+      "3s",
+      "--ping-interval",
+      "20s"
     ])
     expect(o).toEqual({
       listen: "0.0.0.0:9000",
@@ -105,9 +118,9 @@ describe("parseCommandLine", () => {
 
   it("takes the token from POP3_BRIDGE_TOKEN unless --token is given", async () => {
     expect((await options([], { POP3_BRIDGE_TOKEN: "from-the-environment" })).token).toBe("from-the-environment")
-    expect((await options(["--token", "from-the-command-line"], { POP3_BRIDGE_TOKEN: "from-the-environment" })).token).toBe(
-      "from-the-command-line"
-    )
+    expect(
+      (await options(["--token", "from-the-command-line"], { POP3_BRIDGE_TOKEN: "from-the-environment" })).token
+    ).toBe("from-the-command-line")
   })
 
   it.each([
@@ -140,7 +153,13 @@ describe("pop3-bridge CLI", () => {
     const upstream = await startGreeter()
     const child = spawn(
       process.execPath,
-      [join(import.meta.dirname, "../../bridge/main.ts"), "--listen", "127.0.0.1:0", "--allow", `127.0.0.1:${upstream.port}`],
+      [
+        join(import.meta.dirname, "../../bridge/main.ts"),
+        "--listen",
+        "127.0.0.1:0",
+        "--allow",
+        `127.0.0.1:${upstream.port}`
+      ],
       { stdio: ["ignore", "pipe", "inherit"] }
     )
     const lines = createInterface({ input: child.stdout })

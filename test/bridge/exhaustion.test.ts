@@ -14,15 +14,7 @@ import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { afterEach, describe, expect, it } from "vitest"
 import { DEFAULTS } from "../../bridge/defaults.ts"
-import {
-  closed,
-  connect,
-  makeCertificate,
-  receive,
-  startGreeter,
-  startTestBridge,
-  until
-} from "./helpers.ts"
+import { closed, connect, makeCertificate, receive, startGreeter, startTestBridge, until } from "./helpers.ts"
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -132,8 +124,17 @@ describe("caps on pending connections", () => {
     const busy = [...count("127.0.0.2", 10), ...count("127.0.0.3", 10)]
     await until(() => bridge.metrics.pending() === 20, 10_000, "20 pending")
     const third = count("127.0.0.4", 10)
-    await until(() => bridge.metrics.pending() === 25 && third.every((t) => t.state.connected), 10_000, "the third address's sockets")
-    await until(() => (bridge.metrics.dropped.get("pending_evicted") ?? 0) + (bridge.metrics.dropped.get("pending_total") ?? 0) === 5, 10_000, "5 over the cap")
+    await until(
+      () => bridge.metrics.pending() === 25 && third.every((t) => t.state.connected),
+      10_000,
+      "the third address's sockets"
+    )
+    await until(
+      () =>
+        (bridge.metrics.dropped.get("pending_evicted") ?? 0) + (bridge.metrics.dropped.get("pending_total") ?? 0) === 5,
+      10_000,
+      "5 over the cap"
+    )
     expect(bridge.metrics.pending()).toBe(25)
     // The busiest addresses paid for the quieter one: it got more than the 5 left free.
     await until(() => [...busy, ...third].filter((f) => f.state.closed).length === 5, 10_000, "5 closed")
@@ -168,7 +169,16 @@ describe("caps on pending connections", () => {
     const main = join(import.meta.dirname, "../../bridge/main.ts")
     const child = spawn(
       "sh",
-      ["-c", `ulimit -n 256 && exec "$0" "$@"`, process.execPath, main, "--listen", "127.0.0.1:0", "--allow", `127.0.0.1:${upstream.port}`],
+      [
+        "-c",
+        `ulimit -n 256 && exec "$0" "$@"`,
+        process.execPath,
+        main,
+        "--listen",
+        "127.0.0.1:0",
+        "--allow",
+        `127.0.0.1:${upstream.port}`
+      ],
       { stdio: ["ignore", "pipe", "inherit"] }
     )
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))

@@ -35,10 +35,14 @@ beforeAll(() => {
   const g = globalThis as unknown as Record<string, unknown>
   g["setTimeout"] = ((fn: (...a: unknown[]) => void, ms?: number, ...args: unknown[]) => {
     const tracked = fromBridge()
-    const t: unknown = originals.setTimeout((...a: unknown[]) => {
-      live.delete(t)
-      fn(...a)
-    }, ms, ...args)
+    const t: unknown = originals.setTimeout(
+      (...a: unknown[]) => {
+        live.delete(t)
+        fn(...a)
+      },
+      ms,
+      ...args
+    )
     if (tracked) live.add(t)
     return t
   }) as unknown
@@ -73,7 +77,11 @@ const baseline = () => {
       // No waiting for timers: when a session is over, its timers are gone (none left to
       // fire later, nothing kept alive by their closures).
       expect(live.size).toBe(before.timers)
-      await until(() => tcpHandles() <= before.tcp && fds() <= before.fds, 10_000, `sockets and fds to return to ${before.tcp}/${before.fds}`)
+      await until(
+        () => tcpHandles() <= before.tcp && fds() <= before.fds,
+        10_000,
+        `sockets and fds to return to ${before.tcp}/${before.fds}`
+      )
       expect(tcpHandles()).toBe(before.tcp)
       expect(fds()).toBe(before.fds)
     }
@@ -175,10 +183,13 @@ describe("fault injection: afterwards nothing is left", () => {
   })
 
   it("a half-open client (stops reading and never answers the close frame): cut off after the close grace", async () => {
-    const { bridge, query, upstream } = await setup((socket) => {
-      socket.write("+OK ready\r\n")
-      socket.resume()
-    }, { idleTimeoutMs: 200 })
+    const { bridge, query, upstream } = await setup(
+      (socket) => {
+        socket.write("+OK ready\r\n")
+        socket.resume()
+      },
+      { idleTimeoutMs: 200 }
+    )
     const base = baseline()
     const ws = connect(bridge, query)
     await receive(ws, 11)
@@ -187,7 +198,11 @@ describe("fault injection: afterwards nothing is left", () => {
     raw.removeAllListeners("data")
     raw.pause()
     await until(() => bridge.metrics.sessionsActive === 0, 15_000, "the bridge to give up on the client")
-    expect(bridge.logs.at(-1)).toMatchObject({ event: "session", closeCode: CloseCode.Limit, closeReason: "idle timeout" })
+    expect(bridge.logs.at(-1)).toMatchObject({
+      event: "session",
+      closeCode: CloseCode.Limit,
+      closeReason: "idle timeout"
+    })
     raw.destroy()
     await base.settled(bridge)
     expect(upstream.connections()).toBe(1)

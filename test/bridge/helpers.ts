@@ -82,8 +82,16 @@ export const makeCertificate = (
   const san = `subjectAltName=DNS:${name}${ipSan ? ",IP:127.0.0.1" : ""}`
   execFileSync(
     "openssl",
-    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"]
-      .concat(["-subj", `/CN=${name}`, "-addext", san, "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")]),
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"].concat([
+      "-subj",
+      `/CN=${name}`,
+      "-addext",
+      san,
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem")
+    ]),
     { stdio: "ignore" }
   )
   const pair = { cert: readFileSync(join(dir, "cert.pem")), key: readFileSync(join(dir, "key.pem")), dir }

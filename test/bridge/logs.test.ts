@@ -37,7 +37,9 @@ const rawUpgrade = (port: number, headers: string): Promise<string> =>
     socket.write(
       Buffer.from(
         "GET /pop3?host=a.test&port=110&tls=none HTTP/1.1\r\nHost: bridge\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-          "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + headers + "\r\n",
+          "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+          headers +
+          "\r\n",
         "latin1"
       )
     )
@@ -83,14 +85,18 @@ describe("refusal lines are rate-limited", () => {
     const bridge = await startTestBridge({ allowOrigin: ["https://mail.example.com"], maxPendingPerClient: 1000 })
     cleanups.push(() => bridge.close(0))
     const origin = "https://evil.example"
-    const statuses = await Promise.all(Array.from({ length: 200 }, () => httpStatus(connect(bridge, "host=a.test&port=110&tls=none", { origin }))))
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, () => httpStatus(connect(bridge, "host=a.test&port=110&tls=none", { origin })))
+    )
     expect(statuses.every((s) => s === 403)).toBe(true)
     expect(bridge.metrics.refusals.get("origin")).toBe(200)
     const written = bridge.logs.length
     expect(written).toBeGreaterThanOrEqual(50) // the burst
     expect(written).toBeLessThan(200)
     expect(written + bridge.metrics.logSuppressed).toBe(200)
-    expect(bridge.metrics.render()).toMatch(new RegExp(`^pop3_bridge_log_lines_suppressed_total ${bridge.metrics.logSuppressed}$`, "m"))
+    expect(bridge.metrics.render()).toMatch(
+      new RegExp(`^pop3_bridge_log_lines_suppressed_total ${bridge.metrics.logSuppressed}$`, "m")
+    )
     // Refill comes with time: keep asking until one line gets through, and it carries the count.
     for (let i = 0; i < 100 && !bridge.logs.some((l) => l["suppressed"] !== undefined); i++) {
       await httpStatus(connect(bridge, "host=a.test&port=110&tls=none", { origin }))
@@ -102,9 +108,15 @@ describe("refusal lines are rate-limited", () => {
 
   it("refused sessions (close codes) go through the same limit", async () => {
     // No other limit may refuse them first; 300 refusals outrun the log rate for 25 s.
-    const bridge = await startTestBridge({ maxPendingPerClient: 1000, maxConnectionsPerClient: 1000, sessionRate: "off" })
+    const bridge = await startTestBridge({
+      maxPendingPerClient: 1000,
+      maxConnectionsPerClient: 1000,
+      sessionRate: "off"
+    })
     cleanups.push(() => bridge.close(0))
-    const results = await Promise.all(Array.from({ length: 300 }, () => closed(connect(bridge, "host=a.test&port=110&tls=none"))))
+    const results = await Promise.all(
+      Array.from({ length: 300 }, () => closed(connect(bridge, "host=a.test&port=110&tls=none")))
+    )
     expect(results.every((r) => r.code === 4001)).toBe(true)
     await until(() => bridge.metrics.sessionsActive === 0, 10_000, "all sessions to end")
     expect(bridge.logs.length).toBeLessThan(300)

@@ -25,9 +25,12 @@ const NEUTRAL = [
 /** Module specifiers a file imports at run time (type-only imports are erased). */
 const imports = (file: string): string[] => {
   const text = readFileSync(file, "utf8")
-  return [...text.matchAll(/^import\s+(?!type\s)[^"']*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/gm)].map((m) => m[1] ?? m[2] ?? "")
+  return [
+    ...text.matchAll(/^import\s+(?!type\s)[^"']*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/gm)
+  ].map((m) => m[1] ?? m[2] ?? "")
 }
-const forbidden = (spec: string): boolean => spec.startsWith("node:") || spec === "ws" || /^(fs|net|tls|http|https|dns|path|os|crypto|stream)(\/|$)/.test(spec)
+const forbidden = (spec: string): boolean =>
+  spec.startsWith("node:") || spec === "ws" || /^(fs|net|tls|http|https|dns|path|os|crypto|stream)(\/|$)/.test(spec)
 
 describe("runtime-neutral bridge files", () => {
   it.each(NEUTRAL)("%s imports no node: module and no ws", (name) => {

@@ -58,12 +58,17 @@ describe("classifyAddress", () => {
     expect(classifyAddress(address)).toBe(cls)
   })
 
-  it.each(["8.8.8.8", "1.1.1.1", "100.63.255.255", "172.32.0.1", "2a00:1450:4001::1", "64:ff9b::808:808", "2002:808:808::1"])(
-    "%s is ordinary public unicast",
-    (address) => {
-      expect(classifyAddress(address)).toBeNull()
-    }
-  )
+  it.each([
+    "8.8.8.8",
+    "1.1.1.1",
+    "100.63.255.255",
+    "172.32.0.1",
+    "2a00:1450:4001::1",
+    "64:ff9b::808:808",
+    "2002:808:808::1"
+  ])("%s is ordinary public unicast", (address) => {
+    expect(classifyAddress(address)).toBeNull()
+  })
 })
 
 describe("address helpers", () => {
@@ -80,7 +85,10 @@ describe("address helpers", () => {
         const full = groups.map((g) => g.toString(16)).join(":")
         const compressed = new URL(`http://[${full}]`).hostname.slice(1, -1)
         const [a = 0, b = 0] = groups.slice(6)
-        const dotted = `${groups.slice(0, 6).map((g) => g.toString(16)).join(":")}:${a >> 8}.${a & 255}.${b >> 8}.${b & 255}`
+        const dotted = `${groups
+          .slice(0, 6)
+          .map((g) => g.toString(16))
+          .join(":")}:${a >> 8}.${a & 255}.${b >> 8}.${b & 255}`
         expect(canonicalIp(compressed)).toBe(full)
         expect(canonicalIp(dotted.toUpperCase())).toBe(full)
       })
@@ -100,12 +108,17 @@ describe("parseHostPort / parseAllowlist", () => {
     expect(parseHostPort("192.0.2.1:110")).toEqual({ host: "192.0.2.1", port: 110, isIp: true })
     expect(parseHostPort("[::1]:110")).toEqual({ host: "0:0:0:0:0:0:0:1", port: 110, isIp: true })
   })
-  it.each(["pop.example.com", "pop.example.com:0", "pop.example.com:70000", "::1:110", "bad_host!:110", ":110", "a..b:1"])(
-    "rejects %s",
-    (text) => {
-      expect(() => parseHostPort(text)).toThrow()
-    }
-  )
+  it.each([
+    "pop.example.com",
+    "pop.example.com:0",
+    "pop.example.com:70000",
+    "::1:110",
+    "bad_host!:110",
+    ":110",
+    "a..b:1"
+  ])("rejects %s", (text) => {
+    expect(() => parseHostPort(text)).toThrow()
+  })
   it("allows port 0 only for listening", () => {
     expect(parseHostPort("127.0.0.1:0", true).port).toBe(0)
   })
@@ -149,7 +162,13 @@ describe("parseTarget", () => {
 })
 
 describe("allowlist and address checks", () => {
-  const allow = parseAllowlist(["pop.example.com:995", "127.0.0.1:1110", "[::1]:1110", "intranet.test:110", "10.0.0.5:110"])
+  const allow = parseAllowlist([
+    "pop.example.com:995",
+    "127.0.0.1:1110",
+    "[::1]:1110",
+    "intranet.test:110",
+    "10.0.0.5:110"
+  ])
   const target = (host: string, port: number): Target => {
     const t = parseTarget(new URLSearchParams({ host, port: String(port), tls: "none" }))
     if (isRefusal(t)) throw new Error(t.reason)
@@ -213,7 +232,11 @@ describe("admit: the rules both bridges apply before connecting, in order", () =
   it("admits an allowed target and takes a slot", () => {
     const limiter = makeLimiter(10, 10)
     const a = admit(limiter, "c1", allow, params(ok))
-    expect(a).toMatchObject({ ok: true, holdsSlot: true, target: { host: "pop.example.com", port: 995, tls: "implicit" } })
+    expect(a).toMatchObject({
+      ok: true,
+      holdsSlot: true,
+      target: { host: "pop.example.com", port: 995, tls: "implicit" }
+    })
     expect(limiter.active()).toBe(1)
   })
 
@@ -221,14 +244,23 @@ describe("admit: the rules both bridges apply before connecting, in order", () =
     const limiter = makeLimiter(1, 1)
     admit(limiter, "c1", allow, params(ok))
     const a = admit(limiter, "c2", allow, params("host=evil.example&port=25"))
-    expect(a).toMatchObject({ ok: false, holdsSlot: false, target: undefined, refusal: { code: 4008, metric: "limit_total" } })
+    expect(a).toMatchObject({
+      ok: false,
+      holdsSlot: false,
+      target: undefined,
+      refusal: { code: 4008, metric: "limit_total" }
+    })
     expect(limiter.active()).toBe(1)
   })
 
   it("refuses a client over its own limit", () => {
     const limiter = makeLimiter(10, 1)
     admit(limiter, "c1", allow, params(ok))
-    expect(admit(limiter, "c1", allow, params(ok))).toMatchObject({ ok: false, holdsSlot: false, refusal: { metric: "limit_per_client" } })
+    expect(admit(limiter, "c1", allow, params(ok))).toMatchObject({
+      ok: false,
+      holdsSlot: false,
+      refusal: { metric: "limit_per_client" }
+    })
   })
 
   it("refuses a target off the allowlist, keeping the target for the log and the slot for release", () => {

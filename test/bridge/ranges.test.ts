@@ -13,7 +13,10 @@ import { workerSettingsFrom } from "../../bridge/worker-config.ts"
 
 describe("command line", () => {
   it.each([
-    [["--max-session", "600h"], /^--max-session must be between 1ms and 24\.8d \(the longest timer JavaScript can hold\), got 25d$/],
+    [
+      ["--max-session", "600h"],
+      /^--max-session must be between 1ms and 24\.8d \(the longest timer JavaScript can hold\), got 25d$/
+    ],
     [["--ping-interval", "30d"], /^--ping-interval must be between 10ms and 24\.8d/],
     [["--idle-timeout", "9999999h"], /^--idle-timeout must be between/],
     [["--connect-timeout", "0"], /^--connect-timeout must be between 1ms and/],
@@ -35,8 +38,14 @@ describe("command line", () => {
   })
 
   it("accepts the bounds themselves", async () => {
-    const request = await parseCommandLine(["--max-session", `${MAX_TIMER_MS}ms`, "--backlog", "65535", "--session-rate", "off"], {})
-    expect(request).toMatchObject({ help: false, options: { maxSessionMs: MAX_TIMER_MS, backlog: 65535, sessionRate: "off" } })
+    const request = await parseCommandLine(
+      ["--max-session", `${MAX_TIMER_MS}ms`, "--backlog", "65535", "--session-rate", "off"],
+      {}
+    )
+    expect(request).toMatchObject({
+      help: false,
+      options: { maxSessionMs: MAX_TIMER_MS, backlog: 65535, sessionRate: "off" }
+    })
   })
 
   it("checks the config file's values the same way", async () => {
@@ -44,14 +53,20 @@ describe("command line", () => {
     const { tmpdir } = await import("node:os")
     const dir = mkdtempSync(join(tmpdir(), "bridge-ranges-"))
     writeFileSync(join(dir, "c.json"), JSON.stringify({ maxSession: "600h" }))
-    await expect(parseCommandLine(["--config", join(dir, "c.json")], {})).rejects.toThrow(/^--max-session must be between/)
+    await expect(parseCommandLine(["--config", join(dir, "c.json")], {})).rejects.toThrow(
+      /^--max-session must be between/
+    )
     rmSync(dir, { recursive: true })
   })
 
   it("pop3-bridge exits 2 with the message and the usage on stderr, before listening", async () => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, "../../bridge/main.ts"), "--max-session", "600h"], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
+    const child = spawn(
+      process.execPath,
+      [join(import.meta.dirname, "../../bridge/main.ts"), "--max-session", "600h"],
+      {
+        stdio: ["ignore", "pipe", "pipe"]
+      }
+    )
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()))
@@ -66,8 +81,12 @@ describe("command line", () => {
 
 describe("programmatic options and Workers variables use the same table", () => {
   it("startBridge options", () => {
-    expect(() => settingsFrom({ maxSessionMs: 600 * 3_600_000 })).toThrow(/^maxSessionMs must be between 1ms and 24\.8d/)
-    expect(() => settingsFrom({ maxConnections: 1.5 })).toThrow(/^maxConnections must be between 1 and 1000000, got 1.5$/)
+    expect(() => settingsFrom({ maxSessionMs: 600 * 3_600_000 })).toThrow(
+      /^maxSessionMs must be between 1ms and 24\.8d/
+    )
+    expect(() => settingsFrom({ maxConnections: 1.5 })).toThrow(
+      /^maxConnections must be between 1 and 1000000, got 1.5$/
+    )
     expect(() => settingsFrom({ pingIntervalMs: Number.NaN })).toThrow(/^pingIntervalMs must be between .*, got NaN$/)
   })
   it("Workers variables", () => {
@@ -85,17 +104,29 @@ describe("programmatic options and Workers variables use the same table", () => 
 
 describe("the new flags map to options", () => {
   it("--proxy-protocol, --metrics-listen, the pending caps, the backlog and the session rate", async () => {
-    const request = await parseCommandLine([
-      "--allow", "pop.example.com:995/implicit",
-      "--proxy-protocol", "pop.example.com:995",
-      "--metrics-listen", "127.0.0.1:9110",
-      "--request-timeout", "5s",
-      "--max-pending", "100",
-      "--max-pending-per-client", "4",
-      "--backlog", "4096",
-      "--session-rate", "10/1m",
-      "--session-burst", "5"
-    ], {})
+    const request = await parseCommandLine(
+      [
+        "--allow",
+        "pop.example.com:995/implicit",
+        "--proxy-protocol",
+        "pop.example.com:995",
+        "--metrics-listen",
+        "127.0.0.1:9110",
+        "--request-timeout",
+        "5s",
+        "--max-pending",
+        "100",
+        "--max-pending-per-client",
+        "4",
+        "--backlog",
+        "4096",
+        "--session-rate",
+        "10/1m",
+        "--session-burst",
+        "5"
+      ],
+      {}
+    )
     expect(request).toEqual({
       help: false,
       options: {
@@ -112,8 +143,8 @@ describe("the new flags map to options", () => {
     })
   })
   it("refuses --proxy-protocol for a target that is not an --allow entry", async () => {
-    await expect(parseCommandLine(["--allow", "a.example:995", "--proxy-protocol", "b.example:995"], {})).rejects.toThrow(
-      /proxyProtocol "b.example:995" is not an allowlist entry/
-    )
+    await expect(
+      parseCommandLine(["--allow", "a.example:995", "--proxy-protocol", "b.example:995"], {})
+    ).rejects.toThrow(/proxyProtocol "b.example:995" is not an allowlist entry/)
   })
 })

@@ -62,7 +62,11 @@ describe("token buckets (pure, test clock)", () => {
     let now = 0
     const lines: Array<Readonly<Record<string, unknown>>> = []
     let suppressed = 0
-    const log = makeRefusalLog((e) => lines.push(e), () => now, () => (suppressed += 1))
+    const log = makeRefusalLog(
+      (e) => lines.push(e),
+      () => now,
+      () => (suppressed += 1)
+    )
     for (let i = 0; i < 1000; i++) log({ event: "refused", i })
     expect(lines.length).toBe(50)
     expect(suppressed).toBe(950)
@@ -96,7 +100,10 @@ describe("the Node bridge's session rate", () => {
     }
     const refused = await Promise.all(Array.from({ length: 4 }, () => closed(connect(bridge, query))))
     for (const r of refused) {
-      expect(r).toEqual({ code: CloseCode.RateLimited, reason: "too many new sessions from your address; try again later" })
+      expect(r).toEqual({
+        code: CloseCode.RateLimited,
+        reason: "too many new sessions from your address; try again later"
+      })
     }
     expect(upstream.connections()).toBe(3)
     expect(bridge.metrics.rateLimited).toBe(4)

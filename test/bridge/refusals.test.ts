@@ -208,7 +208,8 @@ describe("connection limits", () => {
     const live = [connect(bridge, query), connect(bridge, query)]
     await Promise.all(live.map(opened))
     const extra = await Promise.all(Array.from({ length: 5 }, () => closed(connect(bridge, query))))
-    for (const r of extra) expect(r).toEqual({ code: CloseCode.Limit, reason: "too many connections from your address" })
+    for (const r of extra)
+      expect(r).toEqual({ code: CloseCode.Limit, reason: "too many connections from your address" })
     await until(() => upstream.connections() === 2)
     await sleep(50)
     expect(upstream.connections()).toBe(2)

@@ -71,7 +71,10 @@ describe("tls=implicit upstream", () => {
   it("closes with 4011 when the certificate is for another name (wrong CA for this name)", async () => {
     const { bridge, port } = await setup(otherCert, [otherCert.cert, mailCert.cert])
     const result = await closed(connect(bridge, `host=mail.test&port=${port}&tls=implicit`))
-    expect(result).toEqual({ code: CloseCode.UpstreamTlsFailed, reason: "upstream TLS failed: ERR_TLS_CERT_ALTNAME_INVALID" })
+    expect(result).toEqual({
+      code: CloseCode.UpstreamTlsFailed,
+      reason: "upstream TLS failed: ERR_TLS_CERT_ALTNAME_INVALID"
+    })
   })
 
   it("closes with 4011 when the server does not speak TLS", async () => {

@@ -26,7 +26,10 @@ describe("workerSettingsFrom", () => {
   })
 
   it("reads lists separated by commas or spaces, or given as arrays (wrangler.toml)", () => {
-    const fromString = workerSettingsFrom({ ALLOW: "Pop.Example.com:995, [::1]:110  192.0.2.1:110", ALLOW_ORIGIN: "https://a.test https://b.test" })
+    const fromString = workerSettingsFrom({
+      ALLOW: "Pop.Example.com:995, [::1]:110  192.0.2.1:110",
+      ALLOW_ORIGIN: "https://a.test https://b.test"
+    })
     expect(fromString.allow).toEqual([
       { host: "pop.example.com", port: 995, isIp: false, modes: ["implicit"] },
       { host: "0:0:0:0:0:0:0:1", port: 110, isIp: true, modes: ["implicit", "none"] },
@@ -40,18 +43,20 @@ describe("workerSettingsFrom", () => {
   })
 
   it("reads flags, TIME and BYTES values like the command line", () => {
-    expect(workerSettingsFrom({
-      REQUIRE_ORIGIN: "true",
-      TOKEN: "0123456789abcdef",
-      MAX_CONNECTIONS: "50",
-      MAX_CONNECTIONS_PER_CLIENT: 2,
-      CONNECT_TIMEOUT: "5s",
-      IDLE_TIMEOUT: "2m",
-      MAX_SESSION: "1h",
-      MAX_MESSAGE: "16k",
-      MAX_BUFFERED: "2m",
-      LOG: "off"
-    })).toMatchObject({
+    expect(
+      workerSettingsFrom({
+        REQUIRE_ORIGIN: "true",
+        TOKEN: "0123456789abcdef",
+        MAX_CONNECTIONS: "50",
+        MAX_CONNECTIONS_PER_CLIENT: 2,
+        CONNECT_TIMEOUT: "5s",
+        IDLE_TIMEOUT: "2m",
+        MAX_SESSION: "1h",
+        MAX_MESSAGE: "16k",
+        MAX_BUFFERED: "2m",
+        LOG: "off"
+      })
+    ).toMatchObject({
       requireOrigin: true,
       token: "0123456789abcdef",
       maxConnections: 50,
@@ -82,7 +87,9 @@ describe("workerSettingsFrom", () => {
 
   it("never echoes the token in an error", () => {
     const secret = "tiny-secret"
-    expect(() => workerSettingsFrom({ TOKEN: secret })).toThrow(expect.objectContaining({ message: expect.not.stringContaining(secret) }))
+    expect(() => workerSettingsFrom({ TOKEN: secret })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining(secret) })
+    )
   })
 })
 
@@ -95,7 +102,10 @@ describe("bridge/wrangler.toml (the example configuration)", () => {
       [...vars.matchAll(/^([A-Z_]+)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1] ?? "", m[2] ?? ""])
     )
     expect(Object.keys(env)).toEqual(["ALLOW", "ALLOW_ORIGIN"])
-    expect(workerSettingsFrom(env)).toMatchObject({ allow: [{ host: "pop.example.com", port: 995 }], allowOrigin: ["https://mail.example.com"] })
+    expect(workerSettingsFrom(env)).toMatchObject({
+      allow: [{ host: "pop.example.com", port: 995 }],
+      allowOrigin: ["https://mail.example.com"]
+    })
   })
   it("points at the Worker and dates it on or after 2026-03-17 (binaryType blob by default)", () => {
     expect(toml).toMatch(/^main = "worker\.ts"$/m)

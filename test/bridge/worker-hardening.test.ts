@@ -17,7 +17,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { CloseCode } from "../../bridge/close-codes.ts"
 import { bundleWorker } from "../workers/bundle.ts"
 import { startWorker } from "../workers/miniflare.ts"
-import { closed, connect, makeCertificate, receive, sleep, startGreeter, startTlsUpstream, type Upstream } from "./helpers.ts"
+import {
+  closed,
+  connect,
+  makeCertificate,
+  receive,
+  sleep,
+  startGreeter,
+  startTlsUpstream,
+  type Upstream
+} from "./helpers.ts"
 
 describe("the Workers bridge, hardened", () => {
   let script = ""
@@ -57,7 +66,10 @@ describe("the Workers bridge, hardened", () => {
       const type = url.searchParams.get("type") ?? ""
       dohQuestions.push(`${name}/${type}`)
       const data = answers[name]?.[type] ?? []
-      const body = { Status: answers[name] === undefined ? 3 : 0, Answer: data.map((d) => ({ name, type: type === "A" ? 1 : 28, data: d })) }
+      const body = {
+        Status: answers[name] === undefined ? 3 : 0,
+        Answer: data.map((d) => ({ name, type: type === "A" ? 1 : 28, data: d }))
+      }
       res.writeHead(200, { "Content-Type": "application/dns-json" }).end(JSON.stringify(body))
     })
     await new Promise<void>((resolve) => doh.listen(0, "127.0.0.1", resolve))
@@ -118,7 +130,10 @@ describe("the Workers bridge, hardened", () => {
     it("refuses a name that resolves only to private addresses (4001); the server is never contacted", async () => {
       const before = greeter.connections()
       const result = await closed(connect(resolving, `host=evil.test&port=${greeter.port}&tls=none`))
-      expect(result).toEqual({ code: CloseCode.TargetNotAllowed, reason: "evil.test resolves to a private address, which is not allowed" })
+      expect(result).toEqual({
+        code: CloseCode.TargetNotAllowed,
+        reason: "evil.test resolves to a private address, which is not allowed"
+      })
       expect(dohQuestions).toEqual(expect.arrayContaining(["evil.test/A", "evil.test/AAAA"]))
       await sleep(50)
       expect(greeter.connections()).toBe(before)
@@ -143,6 +158,9 @@ describe("the Workers bridge, hardened", () => {
       await closed(ws)
     }
     const refused = await closed(connect(rated, `host=127.0.0.1&port=${greeter.port}&tls=none`))
-    expect(refused).toEqual({ code: CloseCode.RateLimited, reason: "too many new sessions from your address; try again later" })
+    expect(refused).toEqual({
+      code: CloseCode.RateLimited,
+      reason: "too many new sessions from your address; try again later"
+    })
   })
 })

@@ -82,8 +82,14 @@ describe("the Workers bridge in miniflare", () => {
     })
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
     const address = server.address()
-    source = { port: typeof address === "object" && address !== null ? address.port : 0, written: () => written, server }
-    const allow = [greeter, echo, sink].map((u) => `127.0.0.1:${u.port}`).concat(`127.0.0.1:${source.port}`, `127.0.0.1:${DEAD_PORT}`)
+    source = {
+      port: typeof address === "object" && address !== null ? address.port : 0,
+      written: () => written,
+      server
+    }
+    const allow = [greeter, echo, sink]
+      .map((u) => `127.0.0.1:${u.port}`)
+      .concat(`127.0.0.1:${source.port}`, `127.0.0.1:${DEAD_PORT}`)
     ;[main, limited, buffered, single, misconfigured] = await Promise.all([
       start({ ALLOW: allow.join(" "), ALLOW_ORIGIN: ORIGIN, TOKEN }),
       start({ ALLOW: allow.join(","), IDLE_TIMEOUT: "300ms", MAX_BUFFERED: "256k" }),
@@ -153,7 +159,10 @@ describe("the Workers bridge in miniflare", () => {
     it("4001 for a target not on ALLOW (host or port)", async () => {
       const before = notListed.connections()
       const result = await closed(connect(main, withToken(`host=127.0.0.1&port=${notListed.port}&tls=none`)))
-      expect(result).toEqual({ code: CloseCode.TargetNotAllowed, reason: `127.0.0.1:${notListed.port} is not allowed by this bridge` })
+      expect(result).toEqual({
+        code: CloseCode.TargetNotAllowed,
+        reason: `127.0.0.1:${notListed.port} is not allowed by this bridge`
+      })
       expect((await closed(connect(main, withToken(`host=localhost&port=${greeter.port}&tls=none`)))).code).toBe(4001)
       await untouched(notListed, before)
     })
@@ -161,7 +170,10 @@ describe("the Workers bridge in miniflare", () => {
       const stls = await closed(connect(main, withToken(`host=127.0.0.1&port=${greeter.port}&tls=starttls`)))
       expect(stls.code).toBe(CloseCode.BadRequest)
       expect(stls.reason).toMatch(/STLS cannot pass through a WebSocket/)
-      expect(await closed(connect(main, withToken(`port=${greeter.port}&tls=none`)))).toEqual({ code: 4002, reason: "missing host parameter" })
+      expect(await closed(connect(main, withToken(`port=${greeter.port}&tls=none`)))).toEqual({
+        code: 4002,
+        reason: "missing host parameter"
+      })
       expect((await closed(connect(main, withToken(`host=a.test&host=b.test&port=110&tls=none`)))).code).toBe(4002)
     })
     it("4010 when the allowed server does not answer", async () => {
@@ -200,7 +212,9 @@ describe("the Workers bridge in miniflare", () => {
           if (received >= payload.length) resolve()
           else pump()
         })
-        ws.once("close", (code: number) => reject(new Error(`closed with ${code} after ${received} of ${payload.length} bytes`)))
+        ws.once("close", (code: number) =>
+          reject(new Error(`closed with ${code} after ${received} of ${payload.length} bytes`))
+        )
         pump()
       })
       expect(sha256(Buffer.concat(chunks))).toBe(sha256(payload))
@@ -248,7 +262,10 @@ describe("the Workers bridge in miniflare", () => {
         ws.send(chunk)
         if (i % 16 === 15) await sleep(1)
       }
-      expect(await result).toEqual({ code: CloseCode.Limit, reason: "the client sends faster than the mail server reads" })
+      expect(await result).toEqual({
+        code: CloseCode.Limit,
+        reason: "the client sends faster than the mail server reads"
+      })
     }, 20_000)
   })
 
@@ -271,7 +288,9 @@ describe("the Workers bridge in miniflare", () => {
       expect(Buffer.concat(received).every((b) => b === 0x61)).toBe(true)
       // Without bufferedAmount (this workerd) the Worker cannot tell that the client
       // stopped reading; with it, the server would be held near MAX_BUFFERED plus socket buffers.
-      console.log(`[worker.test.ts] the server had written ${(writtenWhilePaused / 1048576).toFixed(1)} MiB of 20 MiB while the client read nothing for 1.5 s`)
+      console.log(
+        `[worker.test.ts] the server had written ${(writtenWhilePaused / 1048576).toFixed(1)} MiB of 20 MiB while the client read nothing for 1.5 s`
+      )
       ws.close()
     }, 30_000)
   })

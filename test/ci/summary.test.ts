@@ -20,12 +20,14 @@ const summary = (counts: { passed: number; failed?: number; pending?: number; to
     numFailedTests: counts.failed ?? 0,
     numPendingTests: counts.pending ?? 0,
     numTodoTests: counts.todo ?? 0,
-    testResults: [{
-      name: "/repo/test/interop/client.test.ts",
-      assertionResults: [
-        { fullName: "the Effect client against Dovecot logs in", status: counts.pending ? "skipped" : "passed" }
-      ]
-    }]
+    testResults: [
+      {
+        name: "/repo/test/interop/client.test.ts",
+        assertionResults: [
+          { fullName: "the Effect client against Dovecot logs in", status: counts.pending ? "skipped" : "passed" }
+        ]
+      }
+    ]
   }
   const file = join(dir, `${JSON.stringify(counts).replace(/\W/g, "_")}.json`)
   writeFileSync(file, JSON.stringify(report))

@@ -45,7 +45,10 @@ describe("defaults", () => {
 
   it("an explicit --tls wins over the port's default", () => {
     expect(options([...BASE, "--port", "995", "--tls", "none", "stat"])).toMatchObject({ tls: "none", port: 995 })
-    expect(options([...BASE, "--port", "995", "--tls", "starttls", "stat"])).toMatchObject({ tls: "starttls", port: 995 })
+    expect(options([...BASE, "--port", "995", "--tls", "starttls", "stat"])).toMatchObject({
+      tls: "starttls",
+      port: 995
+    })
   })
 })
 
@@ -152,8 +155,23 @@ describe("help and version", () => {
   })
 
   it("the usage text documents every command, option and exit status", () => {
-    for (const word of ["capa", "stat", "list [N]", "uidl [N]", "top N LINES", "retr N", "dele N..."]) expect(USAGE).toContain(word)
-    for (const option of ["--host", "--port", "--tls", "--user", "--auth", "--ca", "--insecure", "--timeout", "--bridge", "--trace", "--json", "--help", "--version"]) {
+    for (const word of ["capa", "stat", "list [N]", "uidl [N]", "top N LINES", "retr N", "dele N..."])
+      expect(USAGE).toContain(word)
+    for (const option of [
+      "--host",
+      "--port",
+      "--tls",
+      "--user",
+      "--auth",
+      "--ca",
+      "--insecure",
+      "--timeout",
+      "--bridge",
+      "--trace",
+      "--json",
+      "--help",
+      "--version"
+    ]) {
       expect(USAGE).toContain(option)
     }
     expect(USAGE).toContain("POP3_PASSWORD")
@@ -181,7 +199,9 @@ describe("usage errors", () => {
 
   it("every command but capa needs --user", () => {
     for (const command of [["stat"], ["list"], ["uidl", "1"], ["top", "1", "1"], ["retr", "1"], ["dele", "1"]]) {
-      expect(usageError(["--host", "h", ...command])).toBe(`${command[0]} needs --user (and the password in POP3_PASSWORD)`)
+      expect(usageError(["--host", "h", ...command])).toBe(
+        `${command[0]} needs --user (and the password in POP3_PASSWORD)`
+      )
       expect(usageError(["--host", "h", "--user", "", ...command])).toMatch(/needs --user/)
     }
   })
@@ -215,7 +235,9 @@ describe("usage errors", () => {
     expect(usageError([...BASE, "uidl", "x"])).toMatch(/the message number must be a whole number ≥ 1/)
     expect(usageError([...BASE, "top", "0", "1"])).toMatch(/the message number must be a whole number ≥ 1/)
     expect(usageError([...BASE, "top", "1", "x"])).toBe('LINES must be a whole number ≥ 0, got "x"')
-    expect(usageError([...BASE, "dele", "1", "two", "3"])).toBe('a message number must be a whole number ≥ 1, got "two"')
+    expect(usageError([...BASE, "dele", "1", "two", "3"])).toBe(
+      'a message number must be a whole number ≥ 1, got "two"'
+    )
   })
 
   it("a negative number looks like an option and is refused", () => {
@@ -231,9 +253,13 @@ describe("usage errors", () => {
 
   it("bad --tls, --auth and --timeout values", () => {
     expect(usageError([...BASE, "--tls", "ssl", "stat"])).toBe('--tls must be implicit, starttls or none, got "ssl"')
-    expect(usageError([...BASE, "--auth", "kerberos", "stat"])).toBe(`--auth must be one of ${AUTH_CHOICES.join(", ")}, got "kerberos"`)
+    expect(usageError([...BASE, "--auth", "kerberos", "stat"])).toBe(
+      `--auth must be one of ${AUTH_CHOICES.join(", ")}, got "kerberos"`
+    )
     for (const t of ["0", "-1", "abc", "", "Infinity", "1e400", "NaN"]) {
-      expect(usageError([...BASE, `--timeout=${t}`, "stat"])).toBe(`--timeout must be a positive number of seconds, got ${JSON.stringify(t)}`)
+      expect(usageError([...BASE, `--timeout=${t}`, "stat"])).toBe(
+        `--timeout must be a positive number of seconds, got ${JSON.stringify(t)}`
+      )
     }
     // "--timeout -1" reads as an option after --timeout: refused by the parser itself.
     expect(usageError([...BASE, "--timeout", "-1", "stat"])).toMatch(/--timeout/)

@@ -26,13 +26,19 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const run = (file: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     // cwd outside the repository: the bundle must not need anything from it.
-    const child = spawn(NODE, [join(out, file), ...args], { cwd: dir, env: { PATH: process.env["PATH"] ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(NODE, [join(out, file), ...args], {
+      cwd: dir,
+      env: { PATH: process.env["PATH"] ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     const o: Array<Buffer> = []
     const e: Array<Buffer> = []
     child.stdout.on("data", (b: Buffer) => o.push(b))
     child.stderr.on("data", (b: Buffer) => e.push(b))
     child.once("error", reject)
-    child.once("close", (code) => resolve({ code, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() }))
+    child.once("close", (code) =>
+      resolve({ code, stdout: Buffer.concat(o).toString(), stderr: Buffer.concat(e).toString() })
+    )
   })
 
 describe("the bundle (scripts/build.ts)", () => {
@@ -57,23 +63,44 @@ describe("the bundle (scripts/build.ts)", () => {
   })
 
   it("pop3 fetch stores every message, as the sources do", async () => {
-    const messages = Array.from({ length: 30 }, (_, i) => `Message-ID: <${i}.bundle@pop3>\nSubject: ${i}\n\n.dot line\nbody ${i}\n`)
+    const messages = Array.from(
+      { length: 30 },
+      (_, i) => `Message-ID: <${i}.bundle@pop3>\nSubject: ${i}\n\n.dot line\nbody ${i}\n`
+    )
     const store = makeMailStore({ alice: { password: "pw", messages } })
     const listener = await listenTcp(store)
     try {
       const maildir = join(dir, "Maildir")
-      const result = await run("pop3.js", [
-        "--host", "127.0.0.1", "--port", String(listener.port), "--tls", "none", "--user", "alice",
-        "fetch", "--maildir", maildir, "--json"
-      ], { POP3_PASSWORD: "pw" })
+      const result = await run(
+        "pop3.js",
+        [
+          "--host",
+          "127.0.0.1",
+          "--port",
+          String(listener.port),
+          "--tls",
+          "none",
+          "--user",
+          "alice",
+          "fetch",
+          "--maildir",
+          maildir,
+          "--json"
+        ],
+        { POP3_PASSWORD: "pw" }
+      )
       expect(result.stderr).toBe("")
       expect(result.code).toBe(0)
       expect(JSON.parse(result.stdout) as FetchSummary).toMatchObject({ fetched: 30, messages: 30, deleted: 0 })
-      const files = readdirSync(join(maildir, "new")).map((f) => readFileSync(join(maildir, "new", f), "latin1")).sort()
-      const expected = messages.map((m) => {
-        const lf = makeCrlfToLf()
-        return Buffer.concat([lf.push(toCrlf(m)), lf.end()]).toString("latin1")
-      }).sort()
+      const files = readdirSync(join(maildir, "new"))
+        .map((f) => readFileSync(join(maildir, "new", f), "latin1"))
+        .sort()
+      const expected = messages
+        .map((m) => {
+          const lf = makeCrlfToLf()
+          return Buffer.concat([lf.push(toCrlf(m)), lf.end()]).toString("latin1")
+        })
+        .sort()
       expect(files).toEqual(expected)
     } finally {
       await listener.close()

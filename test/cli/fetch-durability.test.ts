@@ -34,7 +34,8 @@ interface Event {
 const log = vi.hoisted(() => ({ root: "", events: [] as Array<Event> }))
 
 const record = (event: Event) => {
-  if (log.root !== "" && (event.path.startsWith(log.root) || event.op === "DELE" || event.op === "QUIT")) log.events.push(event)
+  if (log.root !== "" && (event.path.startsWith(log.root) || event.op === "DELE" || event.op === "QUIT"))
+    log.events.push(event)
 }
 
 // The state file's content: which UIDs a write records.
@@ -89,7 +90,14 @@ vi.mock("node:fs", async (importOriginal) => {
         }
         callback(error, fd)
       }),
-    write: (fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null, callback: Callback) =>
+    write: (
+      fd: number,
+      buffer: Uint8Array,
+      offset: number,
+      length: number,
+      position: number | null,
+      callback: Callback
+    ) =>
       fs.write(fd, buffer, offset, length, position, (error, n, b) => {
         if (error === null) record({ op: "write", path: at(fd), via: "callback" })
         callback(error, n, b)
@@ -119,7 +127,8 @@ vi.mock("node:fs/promises", async (importOriginal) => {
       get(target, property) {
         const value = Reflect.get(target, property, target) as unknown
         if (typeof value !== "function") return value
-        const call = (args: Array<unknown>) => (value as (...args: Array<unknown>) => Promise<unknown>).apply(target, args)
+        const call = (args: Array<unknown>) =>
+          (value as (...args: Array<unknown>) => Promise<unknown>).apply(target, args)
         switch (property) {
           case "write":
             return async (...args: Array<unknown>) => {
@@ -181,7 +190,9 @@ describe("pop3 fetch: write → fsync → rename → fsync new/ → state writte
   it("holds for every message, whichever way it was delivered", async () => {
     // 1, 2: inline; 3: LIST says 10 octets, 200 KB arrive (goes to tmp/ as it arrives);
     // 4, 6: thread pool; 5: LIST says it is large (streamed with a plain RETR).
-    const store = makeMailStore({ [USER]: { password: PASSWORD, messages: [small(1), small(2), large(3), small(4), large(5), small(6)] } })
+    const store = makeMailStore({
+      [USER]: { password: PASSWORD, messages: [small(1), small(2), large(3), small(4), large(5), small(6)] }
+    })
     const lyingList: CommandTable = {
       LIST: {
         states: ["TRANSACTION"],
@@ -210,14 +221,25 @@ describe("pop3 fetch: write → fsync → rename → fsync new/ → state writte
     log.root = root
     const uids = store.messages(USER).map((m) => m.uid)
 
-    const summary = await Effect.runPromise(Effect.gen(function*() {
-      const session = yield* connect({ host: "memory.test", tls: "none", timeout: 5000 })
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true })
-      return yield* fetchMail(mailbox, { maildir, state: undefined, delete: true, json: false, account: ACCOUNT, streamThreshold: THRESHOLD }, {
-        stdout: async () => {},
-        stderr: () => {}
-      })
-    }).pipe(Effect.scoped, Effect.provide(server.layer)))
+    const summary = await Effect.runPromise(
+      Effect.gen(function* () {
+        const session = yield* connect({ host: "memory.test", tls: "none", timeout: 5000 })
+        const mailbox = yield* session.login({
+          user: USER,
+          password: PASSWORD,
+          mechanism: "user",
+          allowPlaintext: true
+        })
+        return yield* fetchMail(
+          mailbox,
+          { maildir, state: undefined, delete: true, json: false, account: ACCOUNT, streamThreshold: THRESHOLD },
+          {
+            stdout: async () => {},
+            stderr: () => {}
+          }
+        )
+      }).pipe(Effect.scoped, Effect.provide(server.layer))
+    )
     expect(summary).toMatchObject({ fetched: 6, deleted: 6 })
     const events = log.events
     const newDir = join(maildir, "new")
@@ -233,7 +255,7 @@ describe("pop3 fetch: write → fsync → rename → fsync new/ → state writte
       const write = events.findLastIndex((x, j) => j < i && x.op === "write" && x.path === tmp)
       const sync = events.findLastIndex((x, j) => j < i && x.op === "fsync" && x.path === tmp)
       const dirSync = events.findIndex((x, j) => j > i && x.op === "fsync" && x.path === maildir)
-      return [{ write, sync, rename: i, dirSync, uids: write >= 0 ? events[write]!.uids ?? [] : [] }]
+      return [{ write, sync, rename: i, dirSync, uids: write >= 0 ? (events[write]!.uids ?? []) : [] }]
     })
     expect(commits.length).toBeGreaterThan(0)
     for (const c of commits) {
@@ -263,7 +285,9 @@ describe("pop3 fetch: write → fsync → rename → fsync new/ → state writte
       for (const dir of [newDir, curDir]) {
         const dirSync = events.findIndex((e, i) => i > renamed && e.op === "fsync" && e.path === dir)
         expect(dirSync, `${where}: ${dir} fsynced after the rename`).toBeGreaterThan(renamed)
-        expect(dirSync, `${where}: ${dir} fsynced before the state file claims the message`).toBeLessThan(recorded!.write)
+        expect(dirSync, `${where}: ${dir} fsynced before the state file claims the message`).toBeLessThan(
+          recorded!.write
+        )
       }
       // DELE for this message only after the state that records it is durable; DELE last.
       const dele = events.findIndex((e) => e.op === "DELE" && e.path === `DELE ${n + 1}`)

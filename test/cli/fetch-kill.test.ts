@@ -92,7 +92,9 @@ describe.each(["none", "implicit"] as const)("pop3 fetch --delete under SIGKILL,
   it(`stores every message exactly once and never DELEs one before it is stored (${KILLS} kills, seed ${SEED.toString(16)})`, async () => {
     const started = performance.now()
     const rng = makeRng(SEED)
-    const store = makeMailStore({ [USER]: { password: PASSWORD, messages: Array.from({ length: MESSAGES }, (_, i) => makeMessage(rng, i + 1)) } })
+    const store = makeMailStore({
+      [USER]: { password: PASSWORD, messages: Array.from({ length: MESSAGES }, (_, i) => makeMessage(rng, i + 1)) }
+    })
     // uid → hash of the file content it must become
     const expected = new Map<string, string>()
     for (const m of store.messages(USER)) expected.set(m.uid, fileHash(m.data))
@@ -131,7 +133,8 @@ describe.each(["none", "implicit"] as const)("pop3 fetch --delete under SIGKILL,
     let gapKills = 0
     // Kills the run that was current when the kill was decided, never a later one.
     const kill = (target = child) => {
-      if (target !== undefined && target === child && target.exitCode === null && target.signalCode === null) target.kill("SIGKILL")
+      if (target !== undefined && target === child && target.exitCode === null && target.signalCode === null)
+        target.kill("SIGKILL")
     }
     const killLater = (ms: number) => {
       const target = child
@@ -150,7 +153,7 @@ describe.each(["none", "implicit"] as const)("pop3 fetch --delete under SIGKILL,
             for (;;) {
               const stored = storedHashes()
               if (answered.every((uid) => stored.has(expected.get(uid)!))) {
-                if (await unrecorded() > 0) {
+                if ((await unrecorded()) > 0) {
                   gapKills = kills + 1
                   kill(target)
                 }
@@ -172,9 +175,11 @@ describe.each(["none", "implicit"] as const)("pop3 fetch --delete under SIGKILL,
           const message = s.messages[n - 1]
           if (message !== undefined && !s.isDeleted(n)) {
             // The moment of truth: is it in new/ and recorded, before the server marks it?
-            if (!storedHashes().has(expected.get(message.uid)!)) violations.push(`DELE ${n} (${message.uid}) arrived before the message was in new/`)
+            if (!storedHashes().has(expected.get(message.uid)!))
+              violations.push(`DELE ${n} (${message.uid}) arrived before the message was in new/`)
             const state = await readState(statePath)
-            if (!(state.accounts[account]?.uids ?? []).includes(message.uid)) violations.push(`DELE ${n} (${message.uid}) arrived before its UID was recorded`)
+            if (!(state.accounts[account]?.uids ?? []).includes(message.uid))
+              violations.push(`DELE ${n} (${message.uid}) arrived before its UID was recorded`)
             deleted.add(message.uid)
           }
           deles++
@@ -204,17 +209,44 @@ describe.each(["none", "implicit"] as const)("pop3 fetch --delete under SIGKILL,
     })
     account = accountKey(USER, "127.0.0.1", listener.port)
 
-    const runOnce = (t: Trigger | undefined): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> => {
+    const runOnce = (
+      t: Trigger | undefined
+    ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> => {
       trigger = t
       firstCommandAt = undefined
       retrs = 0
       deles = 0
       answered = []
       return new Promise((resolve, reject) => {
-        const proc = spawn(NODE, [
-          BIN, "--host", "127.0.0.1", "--port", String(listener.port), "--tls", tls, ...(tls === "none" ? [] : ["--ca", caFile]), "--user", USER, "--timeout", "10",
-          "fetch", "--maildir", maildir, "--delete", "--state", statePath, "--json"
-        ], { cwd: ROOT, env: { PATH: process.env["PATH"] ?? "", POP3_PASSWORD: PASSWORD }, stdio: ["ignore", "pipe", "pipe"] })
+        const proc = spawn(
+          NODE,
+          [
+            BIN,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            String(listener.port),
+            "--tls",
+            tls,
+            ...(tls === "none" ? [] : ["--ca", caFile]),
+            "--user",
+            USER,
+            "--timeout",
+            "10",
+            "fetch",
+            "--maildir",
+            maildir,
+            "--delete",
+            "--state",
+            statePath,
+            "--json"
+          ],
+          {
+            cwd: ROOT,
+            env: { PATH: process.env["PATH"] ?? "", POP3_PASSWORD: PASSWORD },
+            stdio: ["ignore", "pipe", "pipe"]
+          }
+        )
         child = proc
         if (t?.kind === "stored") {
           const newDir = join(maildir, "new")
@@ -236,7 +268,9 @@ describe.each(["none", "implicit"] as const)("pop3 fetch --delete under SIGKILL,
         proc.stdout!.on("data", (b: Buffer) => out.push(b))
         proc.stderr!.on("data", (b: Buffer) => err.push(b))
         proc.once("error", reject)
-        proc.once("close", (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }))
+        proc.once("close", (code, signal) =>
+          resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })
+        )
       })
     }
 
@@ -286,10 +320,13 @@ describe.each(["none", "implicit"] as const)("pop3 fetch --delete under SIGKILL,
           kills++
           // Let the server finish the dead session (it may still be reading pipelined DELEs,
           // which it commits at the disconnect) so the figures below are final.
-          for (let waited = 0; store.isLocked(USER) && waited < 2000; waited += 5) await new Promise((r) => setTimeout(r, 5))
+          for (let waited = 0; store.isLocked(USER) && waited < 2000; waited += 5)
+            await new Promise((r) => setTimeout(r, 5))
           const gap = await unrecorded()
           if (gap > 0) killsInGap++
-          log.push(`run ${runs}: killed (${JSON.stringify(t)}): ${storedHashes().size} in new/, ${gap} of them not yet recorded, ${onServer().length} left on the server`)
+          log.push(
+            `run ${runs}: killed (${JSON.stringify(t)}): ${storedHashes().size} in new/, ${gap} of them not yet recorded, ${onServer().length} left on the server`
+          )
           if (kills === 5 && !late) {
             late = true
             for (let i = 0; i < LATE_MESSAGES; i++) {
@@ -305,7 +342,8 @@ describe.each(["none", "implicit"] as const)("pop3 fetch --delete under SIGKILL,
           await new Promise((r) => setTimeout(r, 25))
           continue
         }
-        if (result.code !== 0) throw new Error(`run ${runs} (${JSON.stringify(t)}) exited ${result.code}: ${result.stderr}`)
+        if (result.code !== 0)
+          throw new Error(`run ${runs} (${JSON.stringify(t)}) exited ${result.code}: ${result.stderr}`)
         const summary = JSON.parse(result.stdout) as FetchSummary
         completedRuns++
         log.push(`run ${runs}: completed before its kill point (${JSON.stringify(t)}): ${result.stdout.trim()}`)
@@ -313,7 +351,6 @@ describe.each(["none", "implicit"] as const)("pop3 fetch --delete under SIGKILL,
           completed = summary
           break
         }
-
       }
     } finally {
       kill()

@@ -2,7 +2,18 @@
 // delivery into a Maildir, the state file, --delete, and every way a run can fail without
 // losing or duplicating mail (no UIDL, a connection lost mid-message, a server that commits
 // deletions on disconnect, local storage failures).
-import { linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs"
+import {
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Effect from "effect/Effect"
@@ -39,7 +50,8 @@ const tempDir = (): string => {
 }
 
 /** A message with a unique Message-ID; LF line ends (the dev server sends CRLF). */
-const message = (i: number, extra = ""): string => `Message-ID: <${i}.fetch-test@pop3>\nSubject: message ${i}\n\nbody of ${i}\n${extra}`
+const message = (i: number, extra = ""): string =>
+  `Message-ID: <${i}.fetch-test@pop3>\nSubject: message ${i}\n\nbody of ${i}\n${extra}`
 
 /** What the Maildir file must hold for what the server sends: its CRLFs as LFs. */
 const expectedFile = (m: string): string => {
@@ -66,7 +78,8 @@ const serve = async (store: MailStore, behaviour: Behaviour = {}, commands?: Com
   return { store, port: listener.port, commands: seen }
 }
 
-const storeOf = (messages: ReadonlyArray<string>): MailStore => makeMailStore({ [USER]: { password: PASSWORD, messages } })
+const storeOf = (messages: ReadonlyArray<string>): MailStore =>
+  makeMailStore({ [USER]: { password: PASSWORD, messages } })
 
 interface Run {
   readonly code: number
@@ -76,13 +89,32 @@ interface Run {
   readonly summary: FetchSummary | undefined
 }
 
-const fetch = async (server: { readonly port: number }, maildir: string, extra: ReadonlyArray<string> = [], options: { tty?: boolean; json?: boolean } = {}): Promise<Run> => {
+const fetch = async (
+  server: { readonly port: number },
+  maildir: string,
+  extra: ReadonlyArray<string> = [],
+  options: { tty?: boolean; json?: boolean } = {}
+): Promise<Run> => {
   const out: Array<string> = []
   const err: Array<string> = []
   let progress = ""
   const json = options.json ?? true
   const code = await main(
-    ["--host", "127.0.0.1", "--port", String(server.port), "--tls", "none", "--user", USER, "fetch", "--maildir", maildir, ...(json ? ["--json"] : []), ...extra],
+    [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(server.port),
+      "--tls",
+      "none",
+      "--user",
+      USER,
+      "fetch",
+      "--maildir",
+      maildir,
+      ...(json ? ["--json"] : []),
+      ...extra
+    ],
     {
       stdout: async (bytes) => void out.push(typeof bytes === "string" ? bytes : Buffer.from(bytes).toString("utf8")),
       stderr: (text) => void err.push(text),
@@ -98,7 +130,9 @@ const fetch = async (server: { readonly port: number }, maildir: string, extra: 
 
 /** The contents of the files in DIR/sub, sorted. */
 const filesIn = (maildir: string, sub = "new"): Array<string> =>
-  readdirSync(join(maildir, sub)).map((name) => readFileSync(join(maildir, sub, name), "latin1")).sort()
+  readdirSync(join(maildir, sub))
+    .map((name) => readFileSync(join(maildir, sub, name), "latin1"))
+    .sort()
 
 /** The UIDs recorded for `account`, or for the one account of the file. */
 const recordedUids = async (stateFile: string, account?: string): Promise<ReadonlyArray<string>> => {
@@ -133,12 +167,26 @@ const sorted = (xs: ReadonlyArray<string>) => [...xs].sort()
 
 describe("pop3 fetch", () => {
   it("stores every message in new/ (LF line ends), records the UIDs and deletes nothing", async () => {
-    const messages = [message(1), message(2, "..a line starting with a dot\n"), message(3, "a lone\rCR stays\n"), message(4), message(5)]
+    const messages = [
+      message(1),
+      message(2, "..a line starting with a dot\n"),
+      message(3, "a lone\rCR stays\n"),
+      message(4),
+      message(5)
+    ]
     const server = await serve(storeOf(messages))
     const dir = join(tempDir(), "Maildir")
     const run = await fetch(server, dir)
     expect(run.code).toBe(0)
-    expect(run.summary).toMatchObject({ fetched: 5, skipped: 0, recovered: 0, deleted: 0, messages: 5, duplicateUids: 0, state: stateOf(dir) })
+    expect(run.summary).toMatchObject({
+      fetched: 5,
+      skipped: 0,
+      recovered: 0,
+      deleted: 0,
+      messages: 5,
+      duplicateUids: 0,
+      state: stateOf(dir)
+    })
     expect(run.summary!.bytes).toBe(messages.reduce((n, m) => n + toCrlf(m).length, 0))
     expect(filesIn(dir)).toEqual(sorted(messages.map(expectedFile)))
     // The dev server stuffed "..a line" to "...a line" on the wire; the file has it as stored.
@@ -186,10 +234,21 @@ describe("pop3 fetch", () => {
     const firstDele = session.findIndex((c) => c.startsWith("DELE"))
     expect(lastRetr).toBeGreaterThanOrEqual(0)
     expect(firstDele).toBeGreaterThan(lastRetr)
-    expect(sorted(session.filter((c) => c.startsWith("DELE")))).toEqual(["DELE 1", "DELE 2", "DELE 3", "DELE 4", "DELE 5"])
+    expect(sorted(session.filter((c) => c.startsWith("DELE")))).toEqual([
+      "DELE 1",
+      "DELE 2",
+      "DELE 3",
+      "DELE 4",
+      "DELE 5"
+    ])
     expect(session.at(-1)).toBe("QUIT")
     // The next run finds an empty mailbox and forgets the UIDs of the deleted messages.
-    expect((await fetch(server, dir, ["--delete"])).summary).toMatchObject({ fetched: 0, skipped: 0, deleted: 0, messages: 0 })
+    expect((await fetch(server, dir, ["--delete"])).summary).toMatchObject({
+      fetched: 0,
+      skipped: 0,
+      deleted: 0,
+      messages: 0
+    })
     expect(await recordedUids(stateOf(dir))).toEqual([])
   })
 
@@ -209,7 +268,9 @@ describe("pop3 fetch", () => {
     expect(run.summary).toMatchObject({ fetched: 2, deleted: 2, duplicateUids: 2, messages: 4 })
     expect(run.stderr.join("\n")).toMatch(/2 messages have the same UID as an earlier message; left on the server/)
     expect(filesIn(dir)).toEqual(sorted([expectedFile(message(1)), expectedFile(message(3))]))
-    expect(server.store.messages(USER).map((m) => new TextDecoder().decode(m.data))).toEqual([toCrlf(message(2)), toCrlf(message(4))].map((b) => new TextDecoder().decode(b)))
+    expect(server.store.messages(USER).map((m) => new TextDecoder().decode(m.data))).toEqual(
+      [toCrlf(message(2)), toCrlf(message(4))].map((b) => new TextDecoder().decode(b))
+    )
   })
 
   it("replaces the state file atomically, keeps other accounts' entries and stays small", async () => {
@@ -248,14 +309,20 @@ describe("pop3 fetch", () => {
   })
 
   it("refuses a server without UIDL: exit 1, says why, fetches and deletes nothing", async () => {
-    const server = await serve(storeOf([message(1), message(2)]), { capa: ["TOP", "USER", "PIPELINING"] }, {
-      UIDL: { states: ["TRANSACTION"], run: (s) => s.err("Unknown command") }
-    })
+    const server = await serve(
+      storeOf([message(1), message(2)]),
+      { capa: ["TOP", "USER", "PIPELINING"] },
+      {
+        UIDL: { states: ["TRANSACTION"], run: (s) => s.err("Unknown command") }
+      }
+    )
     const dir = tempDir()
     const run = await fetch(server, dir, ["--delete"], { json: false })
     expect(run.code).toBe(1)
     expect(run.stderr).toHaveLength(1)
-    expect(run.stderr[0]).toMatch(/^pop3: the server does not support UIDL .*fetch requires UIDL so messages are not fetched twice/)
+    expect(run.stderr[0]).toMatch(
+      /^pop3: the server does not support UIDL .*fetch requires UIDL so messages are not fetched twice/
+    )
     expect(server.commands.filter((c) => /^(RETR|DELE)/.test(c))).toEqual([])
     expect(filesIn(dir)).toEqual([])
     expect(server.store.messages(USER)).toHaveLength(2)
@@ -268,7 +335,12 @@ describe("pop3 fetch", () => {
     expect(run.summary).toMatchObject({ fetched: 3 })
     const lines = run.stderr.map((l) => l.replace(/^\s*[\d.]+s /, "")).filter((l) => /^[CS]: /.test(l))
     // Written in one batch: the line after the last RETR is QUIT, before any answer.
-    expect(lines.slice(lines.indexOf("C: RETR 1"), lines.indexOf("C: RETR 1") + 4)).toEqual(["C: RETR 1", "C: RETR 2", "C: RETR 3", "C: QUIT"])
+    expect(lines.slice(lines.indexOf("C: RETR 1"), lines.indexOf("C: RETR 1") + 4)).toEqual([
+      "C: RETR 1",
+      "C: RETR 2",
+      "C: RETR 3",
+      "C: QUIT"
+    ])
     expect(server.commands.slice(-4)).toEqual(["RETR 1", "RETR 2", "RETR 3", "QUIT"])
     expect(filesIn(dir)).toEqual(sorted([1, 2, 3].map((i) => expectedFile(message(i)))))
 
@@ -295,7 +367,11 @@ describe("pop3 fetch", () => {
     expect(uidl).toBeGreaterThanOrEqual(0)
     expect(lines[uidl + 1]).toBe("C: LIST")
 
-    const refusing = await serve(storeOf(messages), {}, { LIST: { states: ["TRANSACTION"], run: (s) => s.err("no listing today") } })
+    const refusing = await serve(
+      storeOf(messages),
+      {},
+      { LIST: { states: ["TRANSACTION"], run: (s) => s.err("no listing today") } }
+    )
     const other = tempDir()
     expect((await fetch(refusing, other)).summary).toMatchObject({ fetched: 3 })
     expect(filesIn(other)).toEqual(sorted(messages.map(expectedFile)))
@@ -310,9 +386,13 @@ describe("pop3 fetch", () => {
     const lines = run.stderr.map((l) => l.replace(/^\s*[\d.]+s /, ""))
     expect(lines[lines.indexOf("C: UIDL") + 1]).toMatch(/^S: \+OK/)
 
-    const refusing = await serve(storeOf([message(1)]), { capa: ["TOP", "USER"] }, {
-      UIDL: { states: ["TRANSACTION"], run: (s) => s.err("Unknown command") }
-    })
+    const refusing = await serve(
+      storeOf([message(1)]),
+      { capa: ["TOP", "USER"] },
+      {
+        UIDL: { states: ["TRANSACTION"], run: (s) => s.err("Unknown command") }
+      }
+    )
     expect((await fetch(refusing, tempDir(), [], { json: false })).code).toBe(1)
     expect(refusing.commands.filter((c) => /^(LIST|RETR)/.test(c))).toEqual([])
   })
@@ -333,7 +413,11 @@ describe("pop3 fetch", () => {
   it("a connection lost at message 3 keeps 1 and 2 (recorded), deletes nothing; the next run finishes", async () => {
     const store = storeOf([message(1), message(2), message(3), message(4), message(5)])
     let breakAt: number | undefined = 3
-    const breaking = await serve(store, {}, retrBreakingAt(() => breakAt))
+    const breaking = await serve(
+      store,
+      {},
+      retrBreakingAt(() => breakAt)
+    )
     const dir = tempDir()
     const run = await fetch(breaking, dir, ["--delete"])
     expect(run.code).toBe(3)
@@ -354,7 +438,11 @@ describe("pop3 fetch", () => {
     const store = storeOf([message(1), message(2)])
     const dir = tempDir()
     let breakAt: number | undefined
-    const eudora = await serve(store, { commitOnDisconnect: true }, retrBreakingAt(() => breakAt))
+    const eudora = await serve(
+      store,
+      { commitOnDisconnect: true },
+      retrBreakingAt(() => breakAt)
+    )
     expect((await fetch(eudora, dir)).summary).toMatchObject({ fetched: 2 })
     store.deliver(USER, message(3))
     store.deliver(USER, message(4))
@@ -393,7 +481,9 @@ describe("pop3 fetch", () => {
     const run = await fetch(server, dir, ["--delete"], { json: false })
     expect(run.code).toBe(5)
     expect(run.stderr).toHaveLength(1)
-    expect(run.stderr[0]).toMatch(/^pop3: local storage failed: cannot create the Maildir .*\(EEXIST|ENOTDIR\).*nothing was deleted on the server$/)
+    expect(run.stderr[0]).toMatch(
+      /^pop3: local storage failed: cannot create the Maildir .*\(EEXIST|ENOTDIR\).*nothing was deleted on the server$/
+    )
     expect(server.commands.filter((c) => /^(RETR|DELE)/.test(c))).toEqual([])
     expect(server.store.messages(USER)).toHaveLength(1)
   })
@@ -404,7 +494,11 @@ describe("pop3 fetch", () => {
     const missing = join(dir, "no-such-dir", "state.json")
     const run = await fetch(server, dir, ["--delete", "--state", missing], { json: false })
     expect(run.code).toBe(5)
-    expect(run.stderr).toEqual([expect.stringMatching(/^pop3: local storage failed: cannot write the state file .*no-such-dir.*no such file or directory \(ENOENT\); nothing was deleted on the server$/)])
+    expect(run.stderr).toEqual([
+      expect.stringMatching(
+        /^pop3: local storage failed: cannot write the state file .*no-such-dir.*no such file or directory \(ENOENT\); nothing was deleted on the server$/
+      )
+    ])
     expect(filesIn(dir)).toHaveLength(2)
     expect(server.commands.filter((c) => c.startsWith("DELE"))).toEqual([])
     expect(server.store.messages(USER)).toHaveLength(2)
@@ -416,21 +510,29 @@ describe("pop3 fetch", () => {
     const store = storeOf([1, 2, 3, 4, 5, 6].map((i) => message(i)))
     const dir = tempDir()
     // When the server gets to RETR 4, new/ turns into a file: later renames fail (ENOTDIR).
-    const server = await serve(store, {}, {
-      RETR: {
-        states: ["TRANSACTION"],
-        run(s, c) {
-          if (c.args[0] === "4") {
-            renameSync(join(dir, "new"), join(dir, "new.moved"))
-            writeFileSync(join(dir, "new"), "not a directory")
+    const server = await serve(
+      store,
+      {},
+      {
+        RETR: {
+          states: ["TRANSACTION"],
+          run(s, c) {
+            if (c.args[0] === "4") {
+              renameSync(join(dir, "new"), join(dir, "new.moved"))
+              writeFileSync(join(dir, "new"), "not a directory")
+            }
+            return defaultCommands["RETR"]!.run(s, c)
           }
-          return defaultCommands["RETR"]!.run(s, c)
         }
       }
-    })
+    )
     const run = await fetch(server, dir, ["--delete"], { json: false })
     expect(run.code).toBe(5)
-    expect(run.stderr).toEqual([expect.stringMatching(/^pop3: local storage failed: cannot store message \d in .*: not a directory \(ENOTDIR\); nothing was deleted on the server$/)])
+    expect(run.stderr).toEqual([
+      expect.stringMatching(
+        /^pop3: local storage failed: cannot store message \d in .*: not a directory \(ENOTDIR\); nothing was deleted on the server$/
+      )
+    ])
     expect(server.commands.filter((c) => c.startsWith("DELE"))).toEqual([])
     expect(store.messages(USER)).toHaveLength(6)
     const before = filesIn(dir, "new.moved")
@@ -443,7 +545,12 @@ describe("pop3 fetch", () => {
     renameSync(join(dir, "new.moved"), join(dir, "new"))
     const good = await serve(store)
     const again = await fetch(good, dir, ["--delete"])
-    expect(again.summary).toMatchObject({ fetched: 6 - before.length, skipped: before.length, recovered: 0, deleted: 6 })
+    expect(again.summary).toMatchObject({
+      fetched: 6 - before.length,
+      skipped: before.length,
+      recovered: 0,
+      deleted: 6
+    })
     expect(filesIn(dir)).toEqual(sorted([1, 2, 3, 4, 5, 6].map((i) => expectedFile(message(i)))))
     expect(store.messages(USER)).toEqual([])
   })
@@ -486,17 +593,23 @@ describe("pop3 fetch", () => {
     const server = await serve(storeOf([]))
     const cli = async (argv: ReadonlyArray<string>) => {
       const err: Array<string> = []
-      const code = await main(["--host", "127.0.0.1", "--port", String(server.port), "--tls", "none", "--user", USER, ...argv], {
-        stdout: async () => {},
-        stderr: (t) => void err.push(t),
-        env: { POP3_PASSWORD: PASSWORD },
-        readFile: () => ""
-      })
+      const code = await main(
+        ["--host", "127.0.0.1", "--port", String(server.port), "--tls", "none", "--user", USER, ...argv],
+        {
+          stdout: async () => {},
+          stderr: (t) => void err.push(t),
+          env: { POP3_PASSWORD: PASSWORD },
+          readFile: () => ""
+        }
+      )
       return { code, err: err.join("\n") }
     }
     expect(await cli(["fetch"])).toMatchObject({ code: 2, err: expect.stringMatching(/fetch needs --maildir DIR/) })
     expect(await cli(["fetch", "extra", "--maildir", "x"])).toMatchObject({ code: 2 })
-    expect(await cli(["stat", "--delete"])).toMatchObject({ code: 2, err: expect.stringMatching(/--delete is an option of fetch, not of stat/) })
+    expect(await cli(["stat", "--delete"])).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/--delete is an option of fetch, not of stat/)
+    })
     expect(await cli(["dele", "1", "--maildir", "x"])).toMatchObject({ code: 2 })
     expect(server.commands).toEqual([])
   })
@@ -523,9 +636,15 @@ describe("the state file is keyed by host, port and user (issue 12, item 8)", ()
     const dir = tempDir()
     mkdirSync(dir, { recursive: true })
     const uids = server.store.messages(USER).map((m) => m.uid)
-    writeFileSync(stateOf(dir), JSON.stringify({ version: 1, accounts: { [legacyAccountKey(USER, "127.0.0.1")]: { uids: uids.slice(0, 2) } } }) + "\n")
+    writeFileSync(
+      stateOf(dir),
+      JSON.stringify({ version: 1, accounts: { [legacyAccountKey(USER, "127.0.0.1")]: { uids: uids.slice(0, 2) } } }) +
+        "\n"
+    )
     expect((await fetch(server, dir)).summary).toMatchObject({ fetched: 1, skipped: 2 })
-    expect((await readState(stateOf(dir))).accounts[accountOf(server)]?.uids.slice().sort()).toEqual(uids.slice().sort())
+    expect((await readState(stateOf(dir))).accounts[accountOf(server)]?.uids.slice().sort()).toEqual(
+      uids.slice().sort()
+    )
     expect((await fetch(server, dir)).summary).toMatchObject({ fetched: 0, skipped: 3 })
   })
 
@@ -562,16 +681,38 @@ describe("memory is bounded whatever the server announces (issue 12, item 9)", (
         }
       }
     }
-    const server = memoryServer({ store, behaviour: { reportedSize: 10, capa: ["USER", "UIDL", "PIPELINING"] }, hooks: { commands } })
+    const server = memoryServer({
+      store,
+      behaviour: { reportedSize: 10, capa: ["USER", "UIDL", "PIPELINING"] },
+      hooks: { commands }
+    })
     const dir = tempDir()
-    const fetching = Effect.runPromiseExit(Effect.gen(function*() {
-      const session = yield* connect({ host: "memory.test", tls: "none", timeout: 5000 })
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true })
-      return yield* fetchMail(mailbox, { maildir: dir, state: undefined, delete: false, json: false, account: "alice@memory.test:110", streamThreshold: THRESHOLD }, {
-        stdout: async () => {},
-        stderr: () => {}
-      })
-    }).pipe(Effect.scoped, Effect.provide(server.layer)))
+    const fetching = Effect.runPromiseExit(
+      Effect.gen(function* () {
+        const session = yield* connect({ host: "memory.test", tls: "none", timeout: 5000 })
+        const mailbox = yield* session.login({
+          user: USER,
+          password: PASSWORD,
+          mechanism: "user",
+          allowPlaintext: true
+        })
+        return yield* fetchMail(
+          mailbox,
+          {
+            maildir: dir,
+            state: undefined,
+            delete: false,
+            json: false,
+            account: "alice@memory.test:110",
+            streamThreshold: THRESHOLD
+          },
+          {
+            stdout: async () => {},
+            stderr: () => {}
+          }
+        )
+      }).pipe(Effect.scoped, Effect.provide(server.layer))
+    )
     try {
       await pausing
       // The server has sent ~400 KB of message 2 and waits. Collected in memory, nothing would
@@ -606,7 +747,12 @@ describe("CRLF to LF", () => {
     for (let cut = 0; cut <= input.length; cut++) {
       const lf = makeCrlfToLf()
       const enc = (s: string) => new TextEncoder().encode(s)
-      const out = Buffer.concat([lf.push(enc(input.slice(0, cut))), lf.push(new Uint8Array(0)), lf.push(enc(input.slice(cut))), lf.end()]).toString("latin1")
+      const out = Buffer.concat([
+        lf.push(enc(input.slice(0, cut))),
+        lf.push(new Uint8Array(0)),
+        lf.push(enc(input.slice(cut))),
+        lf.end()
+      ]).toString("latin1")
       expect(out).toBe("a\nb\rc\n\nd\r")
     }
   })

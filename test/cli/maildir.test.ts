@@ -37,7 +37,11 @@ describe.each(["inline", "thread-pool", "auto"] as const)("deliver (%s)", (deliv
   it("many messages in a row get distinct names and exact contents", async () => {
     const root = tempMaildir()
     const maildir = await openMaildir(root, { deliveries })
-    const paths = await Promise.all(Array.from({ length: 50 }, (_, i) => maildir.deliver(messageKey("a", `u${i}`), bytes(`Subject: ${i}\r\n\r\n${"x".repeat(i * 100)}\r\n`))))
+    const paths = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        maildir.deliver(messageKey("a", `u${i}`), bytes(`Subject: ${i}\r\n\r\n${"x".repeat(i * 100)}\r\n`))
+      )
+    )
     expect(new Set(paths).size).toBe(50)
     paths.forEach((p, i) => expect(readFileSync(p, "latin1")).toBe(`Subject: ${i}\n\n${"x".repeat(i * 100)}\n`))
     expect(readdirSync(join(root, "new"))).toHaveLength(50)

@@ -28,7 +28,13 @@ interface Captured {
   readonly stderr: Array<string>
 }
 
-const capture = (options: { readonly transport?: Layer.Layer<Transport>; readonly password?: string | undefined; readonly files?: Record<string, string> } = {}): Captured => {
+const capture = (
+  options: {
+    readonly transport?: Layer.Layer<Transport>
+    readonly password?: string | undefined
+    readonly files?: Record<string, string>
+  } = {}
+): Captured => {
   const chunks: Array<Uint8Array> = []
   const stderr: Array<string> = []
   const files = options.files ?? {}
@@ -67,9 +73,19 @@ const MEMORY = ["--host", "memory.test", "--tls", "none", "--timeout", "3"]
 const LOGGED_IN = [...MEMORY, "--user", USER]
 
 /** Runs the CLI against a fresh dev server over the memory transport. */
-const cli = async (argv: ReadonlyArray<string>, options: { readonly behaviour?: Behaviour; readonly password?: string | undefined; readonly server?: MemoryServer } = {}) => {
+const cli = async (
+  argv: ReadonlyArray<string>,
+  options: {
+    readonly behaviour?: Behaviour
+    readonly password?: string | undefined
+    readonly server?: MemoryServer
+  } = {}
+) => {
   const server = options.server ?? memoryServer(options.behaviour !== undefined ? { behaviour: options.behaviour } : {})
-  const captured = capture({ transport: server.layer, ...("password" in options ? { password: options.password } : {}) })
+  const captured = capture({
+    transport: server.layer,
+    ...("password" in options ? { password: options.password } : {})
+  })
   const code = await main(argv, captured.io)
   await server.settled()
   return { code, out: captured.stdout(), outText: text(captured.stdout()), err: captured.stderr, server }
@@ -133,7 +149,9 @@ describe("commands print exactly", () => {
 
   it("top: the header and the first LINES body lines", async () => {
     const two = await cli([...LOGGED_IN, "top", String(num("plain")), "2"])
-    expect(two.outText).toBe("From: bob@example.com\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\nline one\r\nline two\r\n")
+    expect(two.outText).toBe(
+      "From: bob@example.com\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\nline one\r\nline two\r\n"
+    )
     const none = await cli([...LOGGED_IN, "top", String(num("dots")), "0"])
     expect(none.outText).toBe("Subject: dots\r\n\r\n")
   })
@@ -158,7 +176,10 @@ describe("commands print exactly", () => {
     expect(server.store.messages(USER).length).toBe(MESSAGE_ORDER.length)
   })
 
-  const gmailLike: Behaviour = { capa: (state) => (state === "AUTHORIZATION" ? ["USER", "STLS-LESS"] : ["TOP", "UIDL", "PIPELINING", "EXPIRE 30 USER"]) }
+  const gmailLike: Behaviour = {
+    capa: (state) =>
+      state === "AUTHORIZATION" ? ["USER", "STLS-LESS"] : ["TOP", "UIDL", "PIPELINING", "EXPIRE 30 USER"]
+  }
 
   it("capa without --user: the capabilities before login, no credentials sent", async () => {
     const { code, outText, server } = await cli([...MEMORY, "capa"], { behaviour: gmailLike })
@@ -205,11 +226,22 @@ describe("--json", () => {
   it("stat, list, uidl", async () => {
     const stat = await cli([...LOGGED_IN, "--json", "stat"])
     const messages = stat.server.store.messages(USER)
-    expect(json(stat.outText)).toEqual({ count: messages.length, size: messages.reduce((n, m) => n + m.data.length, 0) })
-    expect(json((await cli([...LOGGED_IN, "--json", "list"])).outText)).toEqual(messages.map((m, i) => ({ msg: i + 1, size: m.data.length })))
-    expect(json((await cli([...LOGGED_IN, "--json", "list", "1"])).outText)).toEqual([{ msg: 1, size: messages[0]!.data.length }])
-    expect(json((await cli([...LOGGED_IN, "--json", "uidl"])).outText)).toEqual(messages.map((m, i) => ({ msg: i + 1, uid: m.uid })))
-    expect(json((await cli([...LOGGED_IN, "--json", "uidl", "5"])).outText)).toEqual([{ msg: 5, uid: messages[4]!.uid }])
+    expect(json(stat.outText)).toEqual({
+      count: messages.length,
+      size: messages.reduce((n, m) => n + m.data.length, 0)
+    })
+    expect(json((await cli([...LOGGED_IN, "--json", "list"])).outText)).toEqual(
+      messages.map((m, i) => ({ msg: i + 1, size: m.data.length }))
+    )
+    expect(json((await cli([...LOGGED_IN, "--json", "list", "1"])).outText)).toEqual([
+      { msg: 1, size: messages[0]!.data.length }
+    ])
+    expect(json((await cli([...LOGGED_IN, "--json", "uidl"])).outText)).toEqual(
+      messages.map((m, i) => ({ msg: i + 1, uid: m.uid }))
+    )
+    expect(json((await cli([...LOGGED_IN, "--json", "uidl", "5"])).outText)).toEqual([
+      { msg: 5, uid: messages[4]!.uid }
+    ])
   })
 
   it("retr and top: msg, size and the bytes in base64", async () => {
@@ -221,8 +253,13 @@ describe("--json", () => {
     expect(Uint8Array.from(Buffer.from(value.base64, "base64"))).toEqual(expected)
     const top = await cli([...LOGGED_IN, "--json", "top", "1", "0"])
     const topValue = json(top.outText) as { msg: number; size: number; base64: string }
-    expect(Buffer.from(topValue.base64, "base64").toString("utf8")).toBe("From: bob@example.com\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\n")
-    expect(topValue).toMatchObject({ msg: 1, size: "From: bob@example.com\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\n".length })
+    expect(Buffer.from(topValue.base64, "base64").toString("utf8")).toBe(
+      "From: bob@example.com\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\n"
+    )
+    expect(topValue).toMatchObject({
+      msg: 1,
+      size: "From: bob@example.com\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\n".length
+    })
   })
 
   it("capa: capability → arguments", async () => {
@@ -248,7 +285,10 @@ describe("--json", () => {
     const { code, err, outText } = await cli([...LOGGED_IN, "--json", "retr", "99"])
     expect(code).toBe(1)
     expect(outText).toBe("")
-    expect(JSON.parse(oneErrorLine(err))).toEqual({ error: "ServerError", message: "RETR 99 refused: -ERR There is no message 99" })
+    expect(JSON.parse(oneErrorLine(err))).toEqual({
+      error: "ServerError",
+      message: "RETR 99 refused: -ERR There is no message 99"
+    })
   })
 })
 
@@ -331,18 +371,31 @@ describe("exit 2: usage", () => {
   it("no command", () => usage(LOGGED_IN, "no command given"))
   it("a missing --host", () => usage(["--user", USER, "stat"], "--host is required"))
   it("a missing --user", () => usage([...MEMORY, "stat"], "stat needs --user (and the password in POP3_PASSWORD)"))
-  it("--password on argv, never echoed", () => usage([...LOGGED_IN, "--password", PASSWORD, "stat"], "passwords are not accepted on the command line; set POP3_PASSWORD"))
-  it("a bad message number", () => usage([...LOGGED_IN, "retr", "zero"], 'the message number must be a whole number ≥ 1, got "zero"'))
+  it("--password on argv, never echoed", () =>
+    usage(
+      [...LOGGED_IN, "--password", PASSWORD, "stat"],
+      "passwords are not accepted on the command line; set POP3_PASSWORD"
+    ))
+  it("a bad message number", () =>
+    usage([...LOGGED_IN, "retr", "zero"], 'the message number must be a whole number ≥ 1, got "zero"'))
   it("a bad port", () => usage([...LOGGED_IN, "--port", "70000", "stat"], "--port must be at most 65535, got 70000"))
-  it("a bad timeout", () => usage([...LOGGED_IN, "--timeout", "soon", "stat"], '--timeout must be a positive number of seconds, got "soon"'))
-  it("a bad --bridge URL", () => usage([...LOGGED_IN, "--bridge", "http://bridge.test", "stat"], '--bridge must be a ws:// or wss:// URL, got "http://bridge.test"'))
-  it("an unreadable --ca file", () => usage([...LOGGED_IN, "--ca", "/nope/ca.pem", "stat"], /^pop3: cannot read --ca \/nope\/ca\.pem: .*ENOENT/))
+  it("a bad timeout", () =>
+    usage([...LOGGED_IN, "--timeout", "soon", "stat"], '--timeout must be a positive number of seconds, got "soon"'))
+  it("a bad --bridge URL", () =>
+    usage(
+      [...LOGGED_IN, "--bridge", "http://bridge.test", "stat"],
+      '--bridge must be a ws:// or wss:// URL, got "http://bridge.test"'
+    ))
+  it("an unreadable --ca file", () =>
+    usage([...LOGGED_IN, "--ca", "/nope/ca.pem", "stat"], /^pop3: cannot read --ca \/nope\/ca\.pem: .*ENOENT/))
   it("no POP3_PASSWORD in the environment: a usage error, nothing contacted", async () => {
     const server = memoryServer()
     const captured = capture({ transport: server.layer })
     const code = await main([...LOGGED_IN, "stat"], { ...captured.io, env: {} })
     expect(code).toBe(2)
-    expect(captured.stderr).toEqual(["pop3: set the password in the POP3_PASSWORD environment variable (it is never taken from the command line)"])
+    expect(captured.stderr).toEqual([
+      "pop3: set the password in the POP3_PASSWORD environment variable (it is never taken from the command line)"
+    ])
     expect(server.sessions.length).toBe(0)
   })
 
@@ -351,7 +404,9 @@ describe("exit 2: usage", () => {
     const captured = capture({ transport: server.layer, password: `${PASSWORD}\n` })
     const code = await main([...LOGGED_IN, "stat"], captured.io)
     expect(code).toBe(2)
-    expect(oneErrorLine(captured.stderr)).toMatch(/^pop3: login: the password contains a LF character at position \d+; nothing was sent$/)
+    expect(oneErrorLine(captured.stderr)).toMatch(
+      /^pop3: login: the password contains a LF character at position \d+; nothing was sent$/
+    )
     expect(server.commands).toEqual(["CAPA", "QUIT"])
   })
 })
@@ -359,7 +414,9 @@ describe("exit 2: usage", () => {
 describe("exit 3: network, TLS, timeout", () => {
   it("a server that stops answering: timeout", async () => {
     // The --timeout limit is what ended it (the message names it); a hang would hit the test's own limit.
-    const { code, err } = await cli([...MEMORY, "--timeout", "0.3", "--user", USER, "stat"], { behaviour: { stallAfterCommands: 3 } })
+    const { code, err } = await cli([...MEMORY, "--timeout", "0.3", "--user", USER, "stat"], {
+      behaviour: { stallAfterCommands: 3 }
+    })
     expect(code).toBe(3)
     expect(oneErrorLine(err)).toMatch(/^pop3: timed out after 300 ms waiting for /)
   })
@@ -373,7 +430,9 @@ describe("exit 3: network, TLS, timeout", () => {
   it("a server that hangs up mid-body: connection closed", async () => {
     const { code, err } = await cli([...LOGGED_IN, "retr", "1"], { behaviour: { closeMidBody: true } })
     expect(code).toBe(3)
-    expect(oneErrorLine(err)).toBe("pop3: the connection closed during the body of RETR 1: the server closed the connection")
+    expect(oneErrorLine(err)).toBe(
+      "pop3: the connection closed during the body of RETR 1: the server closed the connection"
+    )
   })
 
   it("connection refused on a closed port (Node transport)", async () => {
@@ -382,15 +441,23 @@ describe("exit 3: network, TLS, timeout", () => {
     const port = (probe.address() as net.AddressInfo).port
     await new Promise<void>((resolve) => probe.close(() => resolve()))
     const captured = capture()
-    const code = await main(["--host", "127.0.0.1", "--port", String(port), "--tls", "none", "--timeout", "3", "capa"], captured.io)
+    const code = await main(
+      ["--host", "127.0.0.1", "--port", String(port), "--tls", "none", "--timeout", "3", "capa"],
+      captured.io
+    )
     expect(code).toBe(3)
-    expect(oneErrorLine(captured.stderr)).toMatch(new RegExp(`^pop3: cannot connect to 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`))
+    expect(oneErrorLine(captured.stderr)).toMatch(
+      new RegExp(`^pop3: cannot connect to 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`)
+    )
   })
 
   it("STLS with a certificate nobody vouches for: TLS failure", async () => {
     const { port } = await listen({ tls: testTls })
     const captured = capture()
-    const code = await main(["--host", "127.0.0.1", "--port", String(port), "--tls", "starttls", "--timeout", "3", "--user", USER, "stat"], captured.io)
+    const code = await main(
+      ["--host", "127.0.0.1", "--port", String(port), "--tls", "starttls", "--timeout", "3", "--user", USER, "stat"],
+      captured.io
+    )
     expect(code).toBe(3)
     expect(oneErrorLine(captured.stderr)).toMatch(/^pop3: TLS with 127\.0\.0\.1 failed: /)
   })
@@ -399,7 +466,10 @@ describe("exit 3: network, TLS, timeout", () => {
     const commands: Array<string> = []
     const { port } = await listen({ behaviour: { onCommand: (l) => commands.push(l) } })
     const captured = capture()
-    const code = await main(["--host", "127.0.0.1", "--port", String(port), "--timeout", "3", "--user", USER, "stat"], captured.io)
+    const code = await main(
+      ["--host", "127.0.0.1", "--port", String(port), "--timeout", "3", "--user", USER, "stat"],
+      captured.io
+    )
     expect(code).toBe(3)
     expect(oneErrorLine(captured.stderr)).toMatch(/^pop3: TLS with 127\.0\.0\.1 failed: the server refused STLS/)
     // No CAPA before STLS (RFC 2595 has it forgotten anyway); asked after the refusal, to say why.
@@ -418,7 +488,9 @@ describe("exit 4: protocol violations", () => {
   it("a 1 GB status line: refused without reading it", async () => {
     const { code, err, server } = await cli([...MEMORY, "capa"], { behaviour: { hugeStatusLine: 1_000_000_000 } })
     expect(code).toBe(4)
-    expect(oneErrorLine(err)).toMatch(/^pop3: the server broke the POP3 protocol: a status line is longer than 8192 octets/)
+    expect(oneErrorLine(err)).toMatch(
+      /^pop3: the server broke the POP3 protocol: a status line is longer than 8192 octets/
+    )
     expect(err[0]!.length).toBeLessThan(300)
     // What proves "quickly": the server got to send at most a few MB of its gigabyte.
     expect(server.sentOctets()).toBeLessThan(4 * 1024 * 1024)
@@ -440,7 +512,26 @@ describe("over TCP with listenTcp", () => {
   it("STLS verified with --ca, USER/PASS allowed on the encrypted connection", async () => {
     const { port, store } = await listen({ tls: testTls })
     const captured = capture({ files: { "/ca.pem": testCert } })
-    const code = await main(["--host", "localhost", "--port", String(port), "--ca", "/ca.pem", "--timeout", "3", "--user", USER, "--auth", "user", "--trace", "retr", "2"], captured.io)
+    const code = await main(
+      [
+        "--host",
+        "localhost",
+        "--port",
+        String(port),
+        "--ca",
+        "/ca.pem",
+        "--timeout",
+        "3",
+        "--user",
+        USER,
+        "--auth",
+        "user",
+        "--trace",
+        "retr",
+        "2"
+      ],
+      captured.io
+    )
     expect(captured.stderr.filter((l) => l.startsWith("pop3:"))).toEqual([])
     expect(code).toBe(0)
     expect(captured.stdout()).toEqual(stored(store, 2))
@@ -451,7 +542,25 @@ describe("over TCP with listenTcp", () => {
   it("implicit TLS with --ca", async () => {
     const { port } = await listen({ tls: testTls, implicitTls: true })
     const captured = capture({ files: { "/ca.pem": testCert } })
-    const code = await main(["--host", "localhost", "--port", String(port), "--tls", "implicit", "--ca", "/ca.pem", "--timeout", "3", "--user", USER, "uidl", "1"], captured.io)
+    const code = await main(
+      [
+        "--host",
+        "localhost",
+        "--port",
+        String(port),
+        "--tls",
+        "implicit",
+        "--ca",
+        "/ca.pem",
+        "--timeout",
+        "3",
+        "--user",
+        USER,
+        "uidl",
+        "1"
+      ],
+      captured.io
+    )
     expect(code).toBe(0)
     expect(text(captured.stdout())).toMatch(/^1 1\.[0-9a-f]{12}\n$/)
   })
@@ -460,7 +569,10 @@ describe("over TCP with listenTcp", () => {
     const { port } = await listen()
     const captured = capture()
     // A hang would hit the test's own limit; exit 3 with one line is the answer.
-    const code = await main(["--host", "127.0.0.1", "--port", String(port), "--tls", "implicit", "--timeout", "1", "capa"], captured.io)
+    const code = await main(
+      ["--host", "127.0.0.1", "--port", String(port), "--tls", "implicit", "--timeout", "1", "capa"],
+      captured.io
+    )
     expect(code).toBe(3)
     oneErrorLine(captured.stderr)
   })
@@ -471,14 +583,26 @@ describe("the real executable (bin.ts in a child process)", () => {
   const node = new URL("../../node_modules/.bin/node", import.meta.url).pathname
   const spawnCli = (argv: ReadonlyArray<string>, env: Record<string, string> = {}) =>
     new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve) => {
-      execFile(node, [bin, ...argv], { env: { PATH: process.env["PATH"] ?? "", ...env }, encoding: "buffer", timeout: 10_000 }, (error, stdout, stderr) => {
-        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr: stderr.toString("utf8") })
-      })
+      execFile(
+        node,
+        [bin, ...argv],
+        { env: { PATH: process.env["PATH"] ?? "", ...env }, encoding: "buffer", timeout: 10_000 },
+        (error, stdout, stderr) => {
+          resolve({
+            code: error === null ? 0 : typeof error.code === "number" ? error.code : null,
+            stdout,
+            stderr: stderr.toString("utf8")
+          })
+        }
+      )
     })
 
   it("retr over TCP: the bytes on stdout, nothing on stderr, exit 0", async () => {
     const { port, store } = await listen()
-    const r = await spawnCli(["--host", "127.0.0.1", "--port", String(port), "--tls", "none", "--user", USER, "retr", String(num("eightBit"))], { POP3_PASSWORD: PASSWORD })
+    const r = await spawnCli(
+      ["--host", "127.0.0.1", "--port", String(port), "--tls", "none", "--user", USER, "retr", String(num("eightBit"))],
+      { POP3_PASSWORD: PASSWORD }
+    )
     expect(r.stderr).toBe("")
     expect(r.code).toBe(0)
     expect(Uint8Array.from(r.stdout)).toEqual(stored(store, num("eightBit")))
@@ -486,7 +610,17 @@ describe("the real executable (bin.ts in a child process)", () => {
 
   it("a TLS failure against an IP address: exit 3 and exactly one line on stderr (no OpenSSL line break, no Node warning)", async () => {
     const { port } = await listen()
-    const r = await spawnCli(["--host", "127.0.0.1", "--port", String(port), "--tls", "implicit", "--timeout", "2", "capa"])
+    const r = await spawnCli([
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--tls",
+      "implicit",
+      "--timeout",
+      "2",
+      "capa"
+    ])
     expect(r.code).toBe(3)
     expect(r.stdout.length).toBe(0)
     expect(r.stderr).toMatch(/^pop3: TLS with 127\.0\.0\.1 failed: [^\n]*\n$/)
@@ -522,9 +656,13 @@ describe("real servers and hostile input (issue 12)", () => {
   })
 
   it("--auth apop against a greeting without timestamp (popa3d, Perdition): refused locally, exit 1, no APOP sent", async () => {
-    const { code, err, server } = await cli([...LOGGED_IN, "--auth", "apop", "stat"], { behaviour: { greeting: "+OK popa3d ready" } })
+    const { code, err, server } = await cli([...LOGGED_IN, "--auth", "apop", "stat"], {
+      behaviour: { greeting: "+OK popa3d ready" }
+    })
     expect(code).toBe(1)
-    expect(oneErrorLine(err)).toBe("pop3: login failed: APOP cannot be used: the server's greeting has no APOP timestamp; nothing was sent")
+    expect(oneErrorLine(err)).toBe(
+      "pop3: login failed: APOP cannot be used: the server's greeting has no APOP timestamp; nothing was sent"
+    )
     expect(server.commands).toEqual(["CAPA", "QUIT"])
   })
 
@@ -536,10 +674,14 @@ describe("real servers and hostile input (issue 12)", () => {
     }
 
     it("a UID outside 0x21–0x7E is a protocol violation (RFC 1939 §7): exit 4, nothing printed raw", async () => {
-      const { code, err, outText } = await cli([...LOGGED_IN, "uidl"], { behaviour: { uid: (n, uid) => (n === 2 ? HOSTILE : uid) } })
+      const { code, err, outText } = await cli([...LOGGED_IN, "uidl"], {
+        behaviour: { uid: (n, uid) => (n === 2 ? HOSTILE : uid) }
+      })
       expect(code).toBe(4)
       expect(outText).toBe("")
-      expect(oneErrorLine(err)).toMatch(/^pop3: the server broke the POP3 protocol: the UID of message 2 has characters outside 0x21–0x7E/)
+      expect(oneErrorLine(err)).toMatch(
+        /^pop3: the server broke the POP3 protocol: the UID of message 2 has characters outside 0x21–0x7E/
+      )
       noControls(err)
       const one = await cli([...LOGGED_IN, "uidl", "2"], { behaviour: { uid: () => HOSTILE } })
       expect(one.code).toBe(4)
@@ -557,10 +699,14 @@ describe("real servers and hostile input (issue 12)", () => {
       const refused = await cli([...LOGGED_IN, "stat"], { behaviour: { loginFailure: `[AUTH] ${HOSTILE}` } })
       expect(refused.code).toBe(1)
       expect(oneErrorLine(refused.err)).toContain("[AUTH] \\x1b]0;TITLE\\x07\\x1b[31m\\x9b1m")
-      const refusedJson = await cli([...LOGGED_IN, "--json", "stat"], { behaviour: { loginFailure: `[AUTH] ${HOSTILE}` } })
+      const refusedJson = await cli([...LOGGED_IN, "--json", "stat"], {
+        behaviour: { loginFailure: `[AUTH] ${HOSTILE}` }
+      })
       noControls(refusedJson.err)
 
-      const traced = await cli([...MEMORY, "--trace", "capa"], { behaviour: { greeting: `+OK ${HOSTILE}`, capa: [`X-${HOSTILE}`] } })
+      const traced = await cli([...MEMORY, "--trace", "capa"], {
+        behaviour: { greeting: `+OK ${HOSTILE}`, capa: [`X-${HOSTILE}`] }
+      })
       expect(traced.code).toBe(0)
       expect(traced.err).toContainEqual(expect.stringMatching(/ S: \+OK \\x1b\]0;TITLE\\x07\\x1b\[31m\\x9b1m$/))
       noControls([...traced.err, traced.outText])
@@ -572,24 +718,47 @@ describe("real servers and hostile input (issue 12)", () => {
     const node = new URL("../../node_modules/.bin/node", import.meta.url).pathname
     const spawnCli = (argv: ReadonlyArray<string>) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        execFile(node, [bin, ...argv], { env: { PATH: process.env["PATH"] ?? "" }, encoding: "buffer", timeout: 10_000 }, (error, _stdout, stderr) => {
-          resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stderr: stderr.toString("utf8") })
-        })
+        execFile(
+          node,
+          [bin, ...argv],
+          { env: { PATH: process.env["PATH"] ?? "" }, encoding: "buffer", timeout: 10_000 },
+          (error, _stdout, stderr) => {
+            resolve({
+              code: error === null ? 0 : typeof error.code === "number" ? error.code : null,
+              stderr: stderr.toString("utf8")
+            })
+          }
+        )
       })
 
     it("STLS to an IP address without --ca: one line, no Node warning, no Node advice, and the hint to use --ca FILE", async () => {
       const { port } = await listen({ tls: testTls })
-      const r = await spawnCli(["--host", "127.0.0.1", "--port", String(port), "--tls", "starttls", "--timeout", "3", "capa"])
+      const r = await spawnCli([
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--tls",
+        "starttls",
+        "--timeout",
+        "3",
+        "capa"
+      ])
       expect(r.code).toBe(3)
       expect(r.stderr).not.toContain("DEP0123")
       expect(r.stderr).not.toContain("--use-system-ca")
-      expect(r.stderr).toMatch(/^pop3: TLS with 127\.0\.0\.1 failed: self-signed certificate [^\n]*; if the server's certificate comes from a private CA, pass that CA with --ca FILE\n$/)
+      expect(r.stderr).toMatch(
+        /^pop3: TLS with 127\.0\.0\.1 failed: self-signed certificate [^\n]*; if the server's certificate comes from a private CA, pass that CA with --ca FILE\n$/
+      )
     })
 
     it("--tls implicit against a plaintext port: says so and suggests --tls starttls, no OpenSSL text", async () => {
       const { port } = await listen()
       const captured = capture()
-      const code = await main(["--host", "127.0.0.1", "--port", String(port), "--tls", "implicit", "--timeout", "3", "capa"], captured.io)
+      const code = await main(
+        ["--host", "127.0.0.1", "--port", String(port), "--tls", "implicit", "--timeout", "3", "capa"],
+        captured.io
+      )
       expect(code).toBe(3)
       expect(oneErrorLine(captured.stderr)).toBe(
         "pop3: TLS with 127.0.0.1 failed: the server did not answer with TLS (is this a plaintext port?); for a server that starts in plaintext and offers STLS, use --tls starttls (usually port 110)"
@@ -610,7 +779,21 @@ describe("real servers and hostile input (issue 12)", () => {
     try {
       const captured = capture()
       const io: CliIo = { ...captured.io, env: { POP3_PASSWORD: PASSWORD, POP3_BRIDGE_TOKEN: TOKEN } }
-      const code = await main(["--bridge", `ws://127.0.0.1:${port}/pop3`, "--host", "pop.example.com", "--tls", "implicit", "--user", USER, "--trace", "stat"], io)
+      const code = await main(
+        [
+          "--bridge",
+          `ws://127.0.0.1:${port}/pop3`,
+          "--host",
+          "pop.example.com",
+          "--tls",
+          "implicit",
+          "--user",
+          USER,
+          "--trace",
+          "stat"
+        ],
+        io
+      )
       expect(code).toBe(3)
       expect(requests).toHaveLength(1)
       expect(new URL(requests[0]!, "ws://x").searchParams.get("token")).toBe(TOKEN)
@@ -619,11 +802,15 @@ describe("real servers and hostile input (issue 12)", () => {
       // Given twice (env and URL): a usage error that does not echo either.
       const twice = capture()
       const twiceIo: CliIo = { ...twice.io, env: { POP3_PASSWORD: PASSWORD, POP3_BRIDGE_TOKEN: TOKEN } }
-      expect(await main(["--bridge", `ws://127.0.0.1:${port}/pop3?token=other-secret`, "--host", "h", "--user", USER, "stat"], twiceIo)).toBe(2)
+      expect(
+        await main(
+          ["--bridge", `ws://127.0.0.1:${port}/pop3?token=other-secret`, "--host", "h", "--user", USER, "stat"],
+          twiceIo
+        )
+      ).toBe(2)
       expect(oneErrorLine(twice.stderr)).not.toMatch(/other-secret|bridge-token/)
     } finally {
       await new Promise<void>((resolve) => wss.close(() => resolve()))
     }
   })
 })
-

@@ -33,7 +33,13 @@ describe("the CLI uses only the package's public API", () => {
   const files = readdirSync(cli).filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
 
   it("knows the public entries (index, promise, protocol, the transports)", () => {
-    for (const entry of ["core/index.ts", "core/promise.ts", "core/protocol/index.ts", "core/transport/auto.ts", "core/transport/websocket.ts"]) {
+    for (const entry of [
+      "core/index.ts",
+      "core/promise.ts",
+      "core/protocol/index.ts",
+      "core/transport/auto.ts",
+      "core/transport/websocket.ts"
+    ]) {
       expect(allowed).toContain(entry)
     }
     expect(allowed).not.toContain("core/client/client.ts")

@@ -6,10 +6,24 @@
 import { describe, expect, it } from "vitest"
 import { main } from "../../core/cli/main.ts"
 import { type AuthServer, MESSAGES, type Mode, MODES, USER } from "../core/client/auth-harness.ts"
-import { ALL, CANARY, CANARY_TOKEN, canaryServer, crossedTheWire, leaksIn, otherServer, secret, sendsSecret } from "../core/client/canary.ts"
+import {
+  ALL,
+  CANARY,
+  CANARY_TOKEN,
+  canaryServer,
+  crossedTheWire,
+  leaksIn,
+  otherServer,
+  secret,
+  sendsSecret
+} from "../core/client/canary.ts"
 
 describe("the CLI never prints the canary", () => {
-  const cli = async (server: AuthServer, args: ReadonlyArray<string>, password: string): Promise<{ code: number; stdout: string; stderr: string; crossed: boolean }> => {
+  const cli = async (
+    server: AuthServer,
+    args: ReadonlyArray<string>,
+    password: string
+  ): Promise<{ code: number; stdout: string; stderr: string; crossed: boolean }> => {
     let stdout = ""
     let stderr = ""
     const code = await main(args, {
@@ -30,7 +44,18 @@ describe("the CLI never prints the canary", () => {
   }
 
   const argv = (mode: Mode, mechanism: string, ...extra: ReadonlyArray<string>) => [
-    "--host", "memory.test", "--tls", mode, "--user", USER, "--auth", mechanism, "--timeout", "2", ...extra, "stat"
+    "--host",
+    "memory.test",
+    "--tls",
+    mode,
+    "--user",
+    USER,
+    "--auth",
+    mechanism,
+    "--timeout",
+    "2",
+    ...extra,
+    "stat"
   ]
 
   for (const mode of MODES) {
@@ -68,4 +93,3 @@ describe("the CLI never prints the canary", () => {
     }
   })
 })
-

@@ -23,22 +23,27 @@ config.vcs = { enabled: false }
 delete config.$schema
 writeFileSync(join(dir, "biome.json"), JSON.stringify(config))
 
-const VIOLATIONS = [
-  'import net from "node:net"',
-  'import { readFileSync } from "fs"',
-  'import { WebSocket } from "ws"',
-  'import * as NodeSocket from "@effect/platform-node-shared/NodeSocket"',
-  'import { connect } from "cloudflare:sockets"',
-  "export const globals = [process.env, Buffer.from([]), Deno.version, Bun.version]"
-].join("\n") + "\nexport const used = [net, readFileSync, WebSocket, NodeSocket, connect]\n"
+const VIOLATIONS =
+  [
+    'import net from "node:net"',
+    'import { readFileSync } from "fs"',
+    'import { WebSocket } from "ws"',
+    'import * as NodeSocket from "@effect/platform-node-shared/NodeSocket"',
+    'import { connect } from "cloudflare:sockets"',
+    "export const globals = [process.env, Buffer.from([]), Deno.version, Bun.version]"
+  ].join("\n") + "\nexport const used = [net, readFileSync, WebSocket, NodeSocket, connect]\n"
 
 const lint = (path: string) =>
   new Promise<string>((resolve) => {
     const file = join(dir, path)
     mkdirSync(dirname(file), { recursive: true })
     writeFileSync(file, VIOLATIONS)
-    execFile(join(ROOT, "node_modules", ".bin", "biome"), ["lint", "--max-diagnostics=100", path], { cwd: dir }, (_error, stdout, stderr) =>
-      resolve(stdout + stderr))
+    execFile(
+      join(ROOT, "node_modules", ".bin", "biome"),
+      ["lint", "--max-diagnostics=100", path],
+      { cwd: dir },
+      (_error, stdout, stderr) => resolve(stdout + stderr)
+    )
   })
 
 const count = (output: string, rule: string) => output.split(rule).length - 1
@@ -50,11 +55,15 @@ describe("the runtime boundary of core/ (biome.json)", () => {
     expect(count(output, "lint/style/noRestrictedGlobals")).toBe(4)
   })
 
-  it.each(["core/transport/node.ts", "core/transport/deno.ts", "core/transport/bun.ts", "core/transport/cloudflare.ts", "core/transport/auto.ts", "core/cli/probe.ts"])(
-    "allows them in %s",
-    async (path) => {
-      const output = await lint(path)
-      expect(count(output, "noRestrictedImports") + count(output, "noRestrictedGlobals")).toBe(0)
-    }
-  )
+  it.each([
+    "core/transport/node.ts",
+    "core/transport/deno.ts",
+    "core/transport/bun.ts",
+    "core/transport/cloudflare.ts",
+    "core/transport/auto.ts",
+    "core/cli/probe.ts"
+  ])("allows them in %s", async (path) => {
+    const output = await lint(path)
+    expect(count(output, "noRestrictedImports") + count(output, "noRestrictedGlobals")).toBe(0)
+  })
 })

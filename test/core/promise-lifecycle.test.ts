@@ -8,8 +8,12 @@ import { makeMailStore } from "../../dev-server/server.ts"
 import { memoryServer, PASSWORD, USER } from "./client/harness.ts"
 
 const LOGIN = { user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true } as const
-const store = () => makeMailStore({ [USER]: { password: PASSWORD, messages: ["Subject: 1\r\n\r\none\r\n", "Subject: 2\r\n\r\ntwo\r\n"] } })
-const options = (server: ReturnType<typeof memoryServer>) => ({ host: "dev", tls: "none", timeout: 5000, transport: server.layer }) as const
+const store = () =>
+  makeMailStore({
+    [USER]: { password: PASSWORD, messages: ["Subject: 1\r\n\r\none\r\n", "Subject: 2\r\n\r\ntwo\r\n"] }
+  })
+const options = (server: ReturnType<typeof memoryServer>) =>
+  ({ host: "dev", tls: "none", timeout: 5000, transport: server.layer }) as const
 
 describe("Promise API: await using", () => {
   it("a session left without quit() deletes nothing: RSET, then the connection closes", async () => {
@@ -57,10 +61,23 @@ describe("Promise API: retrStream inside a pipelined loop", () => {
     const got: Array<number> = []
     for await (const { msg } of mailbox.retrMany([1, 2])) {
       got.push(msg)
-      errors.push(await mailbox.retrStream(msg).getReader().read().then(() => "read", (e: unknown) => e))
+      errors.push(
+        await mailbox
+          .retrStream(msg)
+          .getReader()
+          .read()
+          .then(
+            () => "read",
+            (e: unknown) => e
+          )
+      )
     }
     expect(got).toEqual([1, 2])
-    expect(errors.map((e) => e instanceof InvalidState && /^retrStream was called while a topMany\/retrMany loop/.test(e.message))).toEqual([true, true])
+    expect(
+      errors.map(
+        (e) => e instanceof InvalidState && /^retrStream was called while a topMany\/retrMany loop/.test(e.message)
+      )
+    ).toEqual([true, true])
     expect(server.commands.filter((c) => c.startsWith("RETR"))).toEqual(["RETR 1", "RETR 2"])
     // Outside a loop it streams as before.
     const reader = mailbox.retrStream(2).getReader()

@@ -4,7 +4,14 @@
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { describe, expect, it } from "vitest"
-import { connect as connectEffect, InvalidState, type Mailbox, type Message, ServerError, type TraceEvent } from "../../core/index.ts"
+import {
+  connect as connectEffect,
+  InvalidState,
+  type Mailbox,
+  type Message,
+  ServerError,
+  type TraceEvent
+} from "../../core/index.ts"
 import { connect, type PromiseMailbox } from "../../core/promise.ts"
 import type { Behaviour } from "../../dev-server/server.ts"
 import { makeMailStore, type MailStore } from "../../dev-server/server.ts"
@@ -18,7 +25,10 @@ const manyStore = (): MailStore =>
   makeMailStore({
     [USER]: {
       password: PASSWORD,
-      messages: Array.from({ length: MANY }, (_, i) => `Subject: message ${i + 1}\r\n\r\n.leading dot ${i + 1}\r\nbody ${"x".repeat(i)}\r\n`)
+      messages: Array.from(
+        { length: MANY },
+        (_, i) => `Subject: message ${i + 1}\r\n\r\n.leading dot ${i + 1}\r\nbody ${"x".repeat(i)}\r\n`
+      )
     }
   })
 
@@ -27,7 +37,13 @@ const manyStore = (): MailStore =>
 const open = async (options: { readonly store?: MailStore; readonly behaviour?: Behaviour } = {}) => {
   const server = memoryServer(options)
   const trace: Array<TraceEvent> = []
-  const session = await connect({ host: "dev", tls: "none", timeout: 5000, trace: (e) => trace.push(e), transport: server.layer })
+  const session = await connect({
+    host: "dev",
+    tls: "none",
+    timeout: 5000,
+    trace: (e) => trace.push(e),
+    transport: server.layer
+  })
   const mailbox = await session.login(LOGIN)
   return { server, trace, mailbox }
 }
@@ -39,7 +55,9 @@ const all = async <A>(iterable: AsyncIterable<A>): Promise<Array<A>> => {
 }
 
 // What the iterable yielded before it rejected, and what it rejected with.
-const until = async <A>(iterable: AsyncIterable<A>): Promise<{ readonly yielded: Array<A>; readonly error: unknown }> => {
+const until = async <A>(
+  iterable: AsyncIterable<A>
+): Promise<{ readonly yielded: Array<A>; readonly error: unknown }> => {
   const yielded: Array<A> = []
   try {
     for await (const a of iterable) yielded.push(a)
@@ -63,13 +81,14 @@ const maxInFlight = (trace: ReadonlyArray<TraceEvent>, verb: string) => {
 const sent = (trace: ReadonlyArray<TraceEvent>) => trace.flatMap((e) => (e._tag === "Sent" ? [e.line] : []))
 
 // The same reads through the Effect API, on its own server with the same store contents.
-const viaEffect = (store: MailStore, use: (msgs: ReadonlyArray<number>) => (mailbox: Mailbox) => Stream.Stream<Message, unknown>) =>
+const viaEffect =
+  (store: MailStore, use: (msgs: ReadonlyArray<number>) => (mailbox: Mailbox) => Stream.Stream<Message, unknown>) =>
   async (msgs: ReadonlyArray<number>): Promise<ReadonlyArray<Message>> => {
     const server = memoryServer({ store })
     return success(
       await run(
         server.layer,
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const session = yield* connectEffect({ host: "dev", tls: "none", timeout: 5000 })
           const mailbox = yield* session.login(LOGIN)
           return yield* Stream.runCollect(use(msgs)(mailbox))
@@ -129,7 +148,9 @@ describe("Promise API: retrMany and topMany", () => {
   it("one command at a time when the server does not announce PIPELINING", async () => {
     const { trace, mailbox } = await open({ store: manyStore(), behaviour: { capa: ["TOP", "UIDL", "USER"] } })
     const got = await all(mailbox.topMany([1, 2, 3, 4, 5], 0))
-    expect(got.map((m) => new TextDecoder().decode(m.bytes))).toEqual([1, 2, 3, 4, 5].map((n) => `Subject: message ${n}\r\n\r\n`))
+    expect(got.map((m) => new TextDecoder().decode(m.bytes))).toEqual(
+      [1, 2, 3, 4, 5].map((n) => `Subject: message ${n}\r\n\r\n`)
+    )
     expect(maxInFlight(trace, "TOP")).toBe(1)
     await mailbox.quit()
   })
@@ -164,7 +185,9 @@ describe("Promise API: leaving a pipelined loop early", () => {
     expect(retrs.length).toBeLessThan(MANY)
     // Every RETR sent was answered before STAT was sent (the finalizer read them away).
     const statAt = trace.findIndex((e) => e._tag === "Sent" && e.line === "STAT")
-    const answered = trace.slice(0, statAt).filter((e) => e._tag === "Received" && e.command?.startsWith("RETR") === true).length
+    const answered = trace
+      .slice(0, statAt)
+      .filter((e) => e._tag === "Received" && e.command?.startsWith("RETR") === true).length
     expect(answered).toBe(retrs.length)
     // And the session still does everything else.
     expect((await mailbox.uidlOne(7)).msg).toBe(7)
@@ -176,11 +199,13 @@ describe("Promise API: leaving a pipelined loop early", () => {
   it("a throw inside the loop does the same", async () => {
     const { mailbox } = await open({ store: manyStore() })
     const boom = new Error("boom")
-    await expect((async () => {
-      for await (const m of mailbox.topMany(numbers(MANY), 0)) {
-        if (m.msg === 3) throw boom
-      }
-    })()).rejects.toBe(boom)
+    await expect(
+      (async () => {
+        for await (const m of mailbox.topMany(numbers(MANY), 0)) {
+          if (m.msg === 3) throw boom
+        }
+      })()
+    ).rejects.toBe(boom)
     expect((await mailbox.stat()).count).toBe(MANY)
     await mailbox.quit()
   })
@@ -216,14 +241,19 @@ describe("Promise API: pipelined failures", () => {
     expect((error as ServerError)._tag).toBe("ServerError")
     expect((error as ServerError).message).toContain("RETR 9999")
     // The same tagged error the single-message call rejects with.
-    const single = await mailbox.retr(9999).then(() => undefined, (e: unknown) => e)
+    const single = await mailbox.retr(9999).then(
+      () => undefined,
+      (e: unknown) => e
+    )
     expect(single).toBeInstanceOf(ServerError)
     expect({ ...(error as ServerError) }).toEqual({ ...(single as ServerError) })
     // The session goes on: everything sent was answered before STAT.
     expect((await mailbox.stat()).count).toBe(MESSAGE_ORDER.length)
     const statAt = trace.findIndex((e) => e._tag === "Sent" && e.line === "STAT")
     const retrsSent = trace.slice(0, statAt).filter((e) => e._tag === "Sent" && e.line.startsWith("RETR")).length
-    const retrsAnswered = trace.slice(0, statAt).filter((e) => e._tag === "Received" && e.command?.startsWith("RETR") === true).length
+    const retrsAnswered = trace
+      .slice(0, statAt)
+      .filter((e) => e._tag === "Received" && e.command?.startsWith("RETR") === true).length
     expect(retrsAnswered).toBe(retrsSent)
     await mailbox.quit()
   })
@@ -271,7 +301,9 @@ describe("Promise API: deleMany", () => {
 
   it("a -ERR rejects with ServerError; the marks before it stand (and those already on the wire)", async () => {
     const { server, mailbox } = await open()
-    await expect(mailbox.deleMany([1, 9999, 2])).rejects.toSatisfy((e) => e instanceof ServerError && e.message.includes("DELE 9999"))
+    await expect(mailbox.deleMany([1, 9999, 2])).rejects.toSatisfy(
+      (e) => e instanceof ServerError && e.message.includes("DELE 9999")
+    )
     // With PIPELINING, DELE 2 was sent with the others before the -ERR came back: the
     // server applied it, and the client read its answer away.
     expect((await mailbox.stat()).count).toBe(MESSAGE_ORDER.length - 2)
@@ -304,13 +336,20 @@ describe("Promise API: a call inside a pipelined loop", () => {
     const got: Array<number> = []
     for await (const { msg } of mailbox.retrMany([1, 2, 3])) {
       got.push(msg)
-      errors.push(await mailbox.dele(msg).then(() => "deleted", (e: unknown) => e))
+      errors.push(
+        await mailbox.dele(msg).then(
+          () => "deleted",
+          (e: unknown) => e
+        )
+      )
     }
     expect(got).toEqual([1, 2, 3])
     expect(errors).toHaveLength(3)
     for (const error of errors) {
       expect(error).toBeInstanceOf(InvalidState)
-      expect((error as InvalidState).message).toMatch(/^dele was called while a topMany\/retrMany loop is using the connection/)
+      expect((error as InvalidState).message).toMatch(
+        /^dele was called while a topMany\/retrMany loop is using the connection/
+      )
     }
     expect(server.commands.filter((c) => c.startsWith("DELE"))).toEqual([])
     // After the loop the session is free: the same marks, in one go.
@@ -334,7 +373,11 @@ describe("Promise API: a call inside a pipelined loop", () => {
     }
     const outcomes: Record<string, unknown> = {}
     for await (const _ of mailbox.topMany([1, 2], 0)) {
-      for (const [name, call] of Object.entries(calls)) outcomes[name] ??= await call().then(() => "ok", (e: unknown) => e)
+      for (const [name, call] of Object.entries(calls))
+        outcomes[name] ??= await call().then(
+          () => "ok",
+          (e: unknown) => e
+        )
     }
     for (const [name, outcome] of Object.entries(outcomes)) expect(outcome, name).toBeInstanceOf(InvalidState)
     // A loop left by break frees the connection too.

@@ -9,7 +9,9 @@ const DOTS = "Subject: dots\r\n\r\n.dot\r\n.\r\nafter\r\n"
 const BIG_BODY = `Subject: big\r\n\r\n${"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n".repeat(4096)}`
 
 function store() {
-  return makeMailStore({ alice: { password: "pw", messages: [DOTS, "Subject: two\n\nline\n", "Subject: three\n\nx\n", BIG_BODY] } })
+  return makeMailStore({
+    alice: { password: "pw", messages: [DOTS, "Subject: two\n\nline\n", "Subject: three\n\nx\n", BIG_BODY] }
+  })
 }
 
 async function session(behaviour: Behaviour, loginFirst = true) {
@@ -41,7 +43,9 @@ describe("framing misbehaviours", () => {
     await client.send("USER alice\r\nPASS pw\r\nRETR 1\r\nQUIT\r\n")
     const all = await client.rest()
     expect(all).not.toContain("\r")
-    expect(all).toMatch(/^\+OK Send PASS\n\+OK Logged in.*\n\+OK \d+ octets\nSubject: dots\n\n\.\.dot\n\.\.\nafter\n\.\n\+OK .*\n$/)
+    expect(all).toMatch(
+      /^\+OK Send PASS\n\+OK Logged in.*\n\+OK \d+ octets\nSubject: dots\n\n\.\.dot\n\.\.\nafter\n\.\n\+OK .*\n$/
+    )
   })
 
   it("writeChunkSize: every write is split into pieces of at most n octets", async () => {
@@ -155,7 +159,9 @@ describe("status-line misbehaviours", () => {
     custom.client.close()
 
     // Gmail: TOP and PIPELINING only after login.
-    const { client } = memorySession(store(), { capa: (state) => (state === "TRANSACTION" ? ["USER", "TOP", "PIPELINING"] : ["USER"]) })
+    const { client } = memorySession(store(), {
+      capa: (state) => (state === "TRANSACTION" ? ["USER", "TOP", "PIPELINING"] : ["USER"])
+    })
     await client.line()
     await client.send("CAPA\r\nUSER alice\r\nPASS pw\r\nCAPA\r\n")
     await client.line()
@@ -194,7 +200,12 @@ describe("status-line misbehaviours", () => {
       }
     })
     const controller = new AbortController()
-    const done = serveConnection(store(), { readable: new ReadableStream(), writable }, { hugeStatusLine: 1_000_000_000 }, { signal: controller.signal })
+    const done = serveConnection(
+      store(),
+      { readable: new ReadableStream(), writable },
+      { hugeStatusLine: 1_000_000_000 },
+      { signal: controller.signal }
+    )
     // "+OK " and the first piece went out as one write; nothing more until the sink takes it.
     await until(() => produced > 0)
     expect(produced).toBe(4 + 64 * 1024)
@@ -299,19 +310,34 @@ describe("login outcomes", () => {
     const down = pipe()
     const tlsUp = pipe()
     const tlsDown = pipe()
-    void serveConnection(store(), { readable: up.readable, writable: down.writable }, { requireTlsForLogin: true }, {
-      startTls: async () => ({ readable: tlsUp.readable, writable: tlsDown.writable })
-    })
+    void serveConnection(
+      store(),
+      { readable: up.readable, writable: down.writable },
+      { requireTlsForLogin: true },
+      {
+        startTls: async () => ({ readable: tlsUp.readable, writable: tlsDown.writable })
+      }
+    )
     const w = up.writable.getWriter()
-    const client = new RawClient(down.readable, (b) => w.write(b), () => {})
+    const client = new RawClient(
+      down.readable,
+      (b) => w.write(b),
+      () => {}
+    )
     await client.line()
     await client.send("CAPA\r\nUSER alice\r\nSTLS\r\n")
     await client.line()
     expect(await client.body()).not.toContain("USER")
-    expect(await client.line()).toBe("-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections")
+    expect(await client.line()).toBe(
+      "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections"
+    )
     expect(await client.line()).toMatch(/^\+OK/)
     const tw = tlsUp.writable.getWriter()
-    const secure = new RawClient(tlsDown.readable, (b) => tw.write(b), () => void tw.close())
+    const secure = new RawClient(
+      tlsDown.readable,
+      (b) => tw.write(b),
+      () => void tw.close()
+    )
     await secure.send("CAPA\r\nUSER alice\r\nPASS pw\r\n")
     await secure.line()
     expect(await secure.body()).toContain("USER")

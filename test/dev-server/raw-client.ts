@@ -65,7 +65,10 @@ export class RawClient {
         this.buffer = this.buffer.slice(at + marker.length)
         return out
       }
-      if (!(await this.fill())) throw new Error(`connection closed before ${JSON.stringify(marker)}; had ${JSON.stringify(this.buffer.slice(0, 200))}`)
+      if (!(await this.fill()))
+        throw new Error(
+          `connection closed before ${JSON.stringify(marker)}; had ${JSON.stringify(this.buffer.slice(0, 200))}`
+        )
     }
   }
 
@@ -86,7 +89,8 @@ export class RawClient {
     const timeout = sleep(ms).then(() => "timeout" as const)
     for (;;) {
       const more = await Promise.race([this.fill(), timeout])
-      if (more === "timeout") throw new Error(`server did not close within ${ms} ms; had ${JSON.stringify(this.buffer.slice(0, 200))}`)
+      if (more === "timeout")
+        throw new Error(`server did not close within ${ms} ms; had ${JSON.stringify(this.buffer.slice(0, 200))}`)
       if (!more) break
     }
     const out = this.buffer

@@ -11,14 +11,23 @@ const header = (m: string, name: string): string | undefined =>
 describe("sample mailbox", () => {
   it("is deterministic for a given day", () => {
     expect(sampleMessages(NOW)).toEqual(sampleMessages(new Date("2026-11-23T23:59:59Z")))
-    expect(makeSampleStore(NOW).messages(DEMO_USER).map((m) => m.uid)).toEqual(makeSampleStore(NOW).messages(DEMO_USER).map((m) => m.uid))
+    expect(
+      makeSampleStore(NOW)
+        .messages(DEMO_USER)
+        .map((m) => m.uid)
+    ).toEqual(
+      makeSampleStore(NOW)
+        .messages(DEMO_USER)
+        .map((m) => m.uid)
+    )
   })
 
   it("holds a dozen messages with the usual headers, dated over recent weeks, oldest first", () => {
     const messages = sampleMessages(NOW)
     expect(messages.length).toBeGreaterThanOrEqual(12)
     const dates = messages.map((m) => Date.parse(header(m, "Date") ?? ""))
-    for (const m of messages) for (const h of ["From", "To", "Subject", "Message-ID", "MIME-Version"]) expect(header(m, h), h).toBeDefined()
+    for (const m of messages)
+      for (const h of ["From", "To", "Subject", "Message-ID", "MIME-Version"]) expect(header(m, h), h).toBeDefined()
     for (const d of dates) {
       expect(d).toBeLessThan(NOW.getTime())
       expect(d).toBeGreaterThan(NOW.getTime() - 35 * 24 * 3600 * 1000)
@@ -52,7 +61,10 @@ describe("sample mailbox", () => {
     await client.send(`USER ${DEMO_USER}\r\nPASS ${DEMO_PASSWORD}\r\n`)
     await client.line()
     expect(await client.line()).toMatch(/^\+OK Logged in/)
-    const dots = store.messages(DEMO_USER).findIndex((m) => new TextDecoder().decode(m.data).includes("Subject: Lines that start with a dot")) + 1
+    const dots =
+      store
+        .messages(DEMO_USER)
+        .findIndex((m) => new TextDecoder().decode(m.data).includes("Subject: Lines that start with a dot")) + 1
     await client.send(`RETR ${dots}\r\n`)
     await client.line()
     const lines = await client.body()

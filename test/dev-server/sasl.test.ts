@@ -5,7 +5,13 @@
 import { createHash, createHmac, pbkdf2Sync } from "node:crypto"
 import { describe, expect, it } from "vitest"
 import { memorySession, type RawClient } from "./raw-client.ts"
-import { OAUTHBEARER_ERROR, saslMechanisms, type SaslOptions, serverSaslprep, XOAUTH2_ERROR } from "../../dev-server/sasl.ts"
+import {
+  OAUTHBEARER_ERROR,
+  saslMechanisms,
+  type SaslOptions,
+  serverSaslprep,
+  XOAUTH2_ERROR
+} from "../../dev-server/sasl.ts"
 import { makeMailStore } from "../../dev-server/server.ts"
 
 const b64 = (s: string | Buffer) => (typeof s === "string" ? Buffer.from(s, "utf8") : s).toString("base64")
@@ -19,7 +25,8 @@ const store = () =>
     jürgen: { password: "pässwort", messages: [] }
   })
 
-const session = (options: SaslOptions = {}) => memorySession(store(), {}, { sasl: saslMechanisms({ oauthTokens: { alice: "good-token" }, ...options }) })
+const session = (options: SaslOptions = {}) =>
+  memorySession(store(), {}, { sasl: saslMechanisms({ oauthTokens: { alice: "good-token" }, ...options }) })
 
 /** The decoded challenge of a "+ " line. */
 const challenge = async (client: RawClient): Promise<string> => {
@@ -35,7 +42,15 @@ describe("CAPA", () => {
     await client.send("CAPA\r\n")
     await client.line()
     expect(await client.body()).toContain("SASL PLAIN SCRAM-SHA-1")
-    expect(saslMechanisms().map((m) => m.name)).toEqual(["SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"])
+    expect(saslMechanisms().map((m) => m.name)).toEqual([
+      "SCRAM-SHA-256",
+      "SCRAM-SHA-1",
+      "CRAM-MD5",
+      "PLAIN",
+      "LOGIN",
+      "XOAUTH2",
+      "OAUTHBEARER"
+    ])
     client.close()
   })
 })
@@ -49,7 +64,12 @@ describe("SCRAM (RFC 5802 / RFC 7677), checked with node:crypto", () => {
     name: keyof typeof algorithms,
     user: string,
     password: string,
-    tweak: { readonly gs2?: string; readonly channel?: string; readonly nonce?: (r: string) => string; readonly proof?: (p: Buffer) => Buffer } = {}
+    tweak: {
+      readonly gs2?: string
+      readonly channel?: string
+      readonly nonce?: (r: string) => string
+      readonly proof?: (p: Buffer) => Buffer
+    } = {}
   ) => {
     const hash = algorithms[name]
     const nonce = "fyko+d2lbbFgONRv9qkxdawL"
@@ -62,7 +82,13 @@ describe("SCRAM (RFC 5802 / RFC 7677), checked with node:crypto", () => {
     const attrs = Object.fromEntries(serverFirst.split(",").map((a) => [a[0], a.slice(2)]))
     const salt = Buffer.from(attrs["s"]!, "base64")
     const iterations = Number(attrs["i"])
-    const salted = pbkdf2Sync(Buffer.from(password.normalize("NFKC"), "utf8"), salt, iterations, hash === "sha1" ? 20 : 32, hash)
+    const salted = pbkdf2Sync(
+      Buffer.from(password.normalize("NFKC"), "utf8"),
+      salt,
+      iterations,
+      hash === "sha1" ? 20 : 32,
+      hash
+    )
     const clientKey = createHmac(hash, salted).update("Client Key").digest()
     const storedKey = createHash(hash).update(clientKey).digest()
     const withoutProof = `c=${tweak.channel ?? b64(gs2)},r=${tweak.nonce?.(attrs["r"]!) ?? attrs["r"]}`
@@ -105,7 +131,9 @@ describe("SCRAM (RFC 5802 / RFC 7677), checked with node:crypto", () => {
   it("refuses a wrong password (a wrong proof) with [AUTH], without a server-final", async () => {
     const { client } = session()
     await client.line()
-    expect((await scram(client, "SCRAM-SHA-256", "alice", "pencil", { proof: (p) => p.map((x) => x ^ 1) as Buffer })).final).toBe("-ERR [AUTH] Authentication failed")
+    expect(
+      (await scram(client, "SCRAM-SHA-256", "alice", "pencil", { proof: (p) => p.map((x) => x ^ 1) as Buffer })).final
+    ).toBe("-ERR [AUTH] Authentication failed")
     expect((await scram(client, "SCRAM-SHA-256", "alice", "crayon")).final).toBe("-ERR [AUTH] Authentication failed")
     client.close()
   })
@@ -122,10 +150,16 @@ describe("SCRAM (RFC 5802 / RFC 7677), checked with node:crypto", () => {
   it("refuses channel binding, authorization identities, a changed nonce and a wrong c=", async () => {
     const { client } = session()
     await client.line()
-    expect((await scram(client, "SCRAM-SHA-256", "alice", "pencil", { gs2: "p=tls-unique,," })).first).toMatch(/^-ERR .*Channel binding/)
+    expect((await scram(client, "SCRAM-SHA-256", "alice", "pencil", { gs2: "p=tls-unique,," })).first).toMatch(
+      /^-ERR .*Channel binding/
+    )
     expect((await scram(client, "SCRAM-SHA-256", "alice", "pencil", { gs2: "n,a=bob," })).first).toMatch(/^-ERR /)
-    expect((await scram(client, "SCRAM-SHA-256", "alice", "pencil", { nonce: (r) => r + "x" })).final).toMatch(/^-ERR .*nonce/)
-    expect((await scram(client, "SCRAM-SHA-256", "alice", "pencil", { channel: b64("y,,") })).final).toMatch(/^-ERR .*channel binding/)
+    expect((await scram(client, "SCRAM-SHA-256", "alice", "pencil", { nonce: (r) => r + "x" })).final).toMatch(
+      /^-ERR .*nonce/
+    )
+    expect((await scram(client, "SCRAM-SHA-256", "alice", "pencil", { channel: b64("y,,") })).final).toMatch(
+      /^-ERR .*channel binding/
+    )
     client.close()
   })
 
@@ -235,7 +269,8 @@ describe("PLAIN and LOGIN", () => {
 
 describe("XOAUTH2 and OAUTHBEARER", () => {
   const xoauth2 = (user: string, token: string) => b64(`user=${user}\u0001auth=Bearer ${token}\u0001\u0001`)
-  const oauthbearer = (user: string, token: string) => b64(`n,a=${user},\u0001host=h\u0001port=995\u0001auth=Bearer ${token}\u0001\u0001`)
+  const oauthbearer = (user: string, token: string) =>
+    b64(`n,a=${user},\u0001host=h\u0001port=995\u0001auth=Bearer ${token}\u0001\u0001`)
 
   it("XOAUTH2 accepts the configured token", async () => {
     const { client } = session()
@@ -249,7 +284,9 @@ describe("XOAUTH2 and OAUTHBEARER", () => {
     const { client } = session()
     await client.line()
     await client.send(`AUTH XOAUTH2 ${xoauth2("alice", "pencil")}\r\n`)
-    expect(await client.line()).toBe(`+ ${b64('{"status":"401","schemes":"bearer","scope":"https://mail.example.com/"}')}`)
+    expect(await client.line()).toBe(
+      `+ ${b64('{"status":"401","schemes":"bearer","scope":"https://mail.example.com/"}')}`
+    )
     expect(XOAUTH2_ERROR).toBe('{"status":"401","schemes":"bearer","scope":"https://mail.example.com/"}')
     await client.send("\r\n")
     expect(await client.line()).toBe("-ERR [AUTH] Authentication failed")
@@ -321,6 +358,7 @@ describe("serverSaslprep (RFC 4013 examples)", () => {
   })
 
   it("refuses prohibited characters", () => {
-    for (const bad of ["\u0007", "a\r\nb", "\uE000", "\uD800", "\u{10FFFF}", "\u200E"]) expect(serverSaslprep(bad), JSON.stringify(bad)).toBeUndefined()
+    for (const bad of ["\u0007", "a\r\nb", "\uE000", "\uD800", "\u{10FFFF}", "\u200E"])
+      expect(serverSaslprep(bad), JSON.stringify(bad)).toBeUndefined()
   })
 })

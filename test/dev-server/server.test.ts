@@ -82,7 +82,9 @@ describe("session basics", () => {
   it("refuses bad credentials with [AUTH] and lets the client retry", async () => {
     const { client, done } = memorySession(store())
     await client.line()
-    await client.send("PASS x\r\nUSER alice\r\nPASS wrong\r\nUSER nobody\r\nPASS secret pw\r\nUSER alice\r\nPASS secret pw\r\nQUIT\r\n")
+    await client.send(
+      "PASS x\r\nUSER alice\r\nPASS wrong\r\nUSER nobody\r\nPASS secret pw\r\nUSER alice\r\nPASS secret pw\r\nQUIT\r\n"
+    )
     expect(await client.line()).toBe("-ERR Send USER first")
     expect(await client.line()).toMatch(/^\+OK/)
     expect(await client.line()).toBe("-ERR [AUTH] Authentication failed")
@@ -98,7 +100,9 @@ describe("session basics", () => {
     const { client, done } = memorySession(store())
     const timestamp = /<[^>]+>/.exec(await client.line())![0]
     const digest = bytesToHex(md5(new TextEncoder().encode(`${timestamp}hunter2`)))
-    await client.send(`APOP bob 0123456789abcdef0123456789abcdef\r\nAPOP bob ${digest.toUpperCase()}\r\nSTAT\r\nQUIT\r\n`)
+    await client.send(
+      `APOP bob 0123456789abcdef0123456789abcdef\r\nAPOP bob ${digest.toUpperCase()}\r\nSTAT\r\nQUIT\r\n`
+    )
     expect(await client.line()).toBe("-ERR [AUTH] Authentication failed")
     expect(await client.line()).toMatch(/^\+OK Logged in/)
     expect(await client.line()).toBe("+OK 0 0")
@@ -113,7 +117,16 @@ describe("session basics", () => {
     await client.send("CAPA\r\n")
     expect(await client.line()).toMatch(/^\+OK/)
     const before = await client.body()
-    expect(before).toEqual(["TOP", "UIDL", "USER", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "STLS", "IMPLEMENTATION pop3-dev-server"])
+    expect(before).toEqual([
+      "TOP",
+      "UIDL",
+      "USER",
+      "RESP-CODES",
+      "AUTH-RESP-CODE",
+      "PIPELINING",
+      "STLS",
+      "IMPLEMENTATION pop3-dev-server"
+    ])
     await client.send("USER alice\r\nPASS secret pw\r\nCAPA\r\n")
     await client.line()
     await client.line()
@@ -133,7 +146,9 @@ describe("session basics", () => {
   it("answers STAT, LIST, UIDL, RETR and TOP with dot-stuffed bodies", async () => {
     const { client, done } = memorySession(store())
     await login(client)
-    await client.send("STAT\r\nLIST\r\nLIST 2\r\nUIDL\r\nUIDL 3\r\nRETR 2\r\nTOP 1 0\r\nTOP 1 1\r\nTOP 2 99\r\nRETR 3\r\nQUIT\r\n")
+    await client.send(
+      "STAT\r\nLIST\r\nLIST 2\r\nUIDL\r\nUIDL 3\r\nRETR 2\r\nTOP 1 0\r\nTOP 1 1\r\nTOP 2 99\r\nRETR 3\r\nQUIT\r\n"
+    )
     const s = store().messages("alice")
     expect(await client.line()).toBe("+OK 3 162")
     expect(await client.line()).toBe("+OK 3 messages (162 octets)")
@@ -144,13 +159,23 @@ describe("session basics", () => {
     expect(await client.line()).toBe(`+OK 3 ${s[2]!.uid}`)
     expect(await client.line()).toBe(`+OK ${s[1]!.data.length} octets`)
     // Every line starting with "." gains one more (RFC 1939 §3), including a lone ".".
-    expect(await client.readUntil("\r\n.\r\n")).toBe("From: b@example.com\r\nSubject: two\r\n\r\n..dot\r\n...two dots\r\n..\r\nend\r\n.\r\n")
+    expect(await client.readUntil("\r\n.\r\n")).toBe(
+      "From: b@example.com\r\nSubject: two\r\n\r\n..dot\r\n...two dots\r\n..\r\nend\r\n.\r\n"
+    )
     await client.line()
     expect(await client.body()).toEqual(["From: a@example.com", "Subject: one", ""])
     await client.line()
     expect(await client.body()).toEqual(["From: a@example.com", "Subject: one", "", "first line"])
     await client.line()
-    expect(await client.body()).toEqual(["From: b@example.com", "Subject: two", "", "..dot", "...two dots", "..", "end"])
+    expect(await client.body()).toEqual([
+      "From: b@example.com",
+      "Subject: two",
+      "",
+      "..dot",
+      "...two dots",
+      "..",
+      "end"
+    ])
     await client.line()
     expect(await client.body()).toEqual(["Subject: three", "", "no final line end"])
     expect(await client.line()).toMatch(/^\+OK/)
@@ -168,10 +193,29 @@ describe("session basics", () => {
     await client.send("USER alice\r\nPASS secret pw\r\n")
     await client.line()
     await client.line()
-    const bad = ["RETR", "RETR x", "RETR 0", "RETR 4", "RETR -1", "RETR 1 2", "TOP 1", "TOP 1 x", "TOP 9 1", "LIST 1 2", "LIST 9", "UIDL 0", "DELE", "STAT 1", "USER alice", "STLS"]
+    const bad = [
+      "RETR",
+      "RETR x",
+      "RETR 0",
+      "RETR 4",
+      "RETR -1",
+      "RETR 1 2",
+      "TOP 1",
+      "TOP 1 x",
+      "TOP 9 1",
+      "LIST 1 2",
+      "LIST 9",
+      "UIDL 0",
+      "DELE",
+      "STAT 1",
+      "USER alice",
+      "STLS"
+    ]
     await client.send(bad.map((c) => `${c}\r\n`).join(""))
     for (const c of bad) expect(await client.line(), c).toMatch(/^-ERR /)
-    await client.send("DELE 1\r\nDELE 1\r\nRETR 1\r\nTOP 1 0\r\nLIST 1\r\nUIDL 1\r\nLIST\r\nSTAT\r\nrset\r\nLIST 1\r\nQUIT\r\n")
+    await client.send(
+      "DELE 1\r\nDELE 1\r\nRETR 1\r\nTOP 1 0\r\nLIST 1\r\nUIDL 1\r\nLIST\r\nSTAT\r\nrset\r\nLIST 1\r\nQUIT\r\n"
+    )
     expect(await client.line()).toBe("+OK Message 1 deleted")
     for (let i = 0; i < 5; i++) expect(await client.line()).toBe("-ERR Message 1 is already deleted")
     await client.line()
@@ -190,7 +234,19 @@ describe("framing of input", () => {
     listeners.push(l)
     const { client } = await tcpClient(l.port)
     await client.line()
-    const commands = ["CAPA", "USER alice", "PASS secret pw", "STAT", "LIST 1", "UIDL 2", "NOOP", "RETR 1", "DELE 3", "STAT", "QUIT"]
+    const commands = [
+      "CAPA",
+      "USER alice",
+      "PASS secret pw",
+      "STAT",
+      "LIST 1",
+      "UIDL 2",
+      "NOOP",
+      "RETR 1",
+      "DELE 3",
+      "STAT",
+      "QUIT"
+    ]
     await client.send(commands.map((c) => `${c}\r\n`).join(""))
     await client.line()
     await client.body()
@@ -221,7 +277,8 @@ describe("framing of input", () => {
   it("reassembles commands split at every byte", async () => {
     const { client, done } = memorySession(store())
     await client.line()
-    for (const byte of octets("USER alice\r\nPASS secret pw\r\nSTAT\nQUIT\r\n")) await client.send(new Uint8Array([byte]))
+    for (const byte of octets("USER alice\r\nPASS secret pw\r\nSTAT\nQUIT\r\n"))
+      await client.send(new Uint8Array([byte]))
     expect(await client.line()).toMatch(/^\+OK/)
     expect(await client.line()).toMatch(/^\+OK Logged in/)
     expect(await client.line()).toBe("+OK 3 162") // a bare LF ends a command too
@@ -344,9 +401,13 @@ describe("extension points", () => {
   })
 
   it("merges extra commands over the default table", async () => {
-    const { client } = memorySession(store(), {}, {
-      commands: { XPING: { states: ["AUTHORIZATION"], run: (s) => s.ok("pong") } }
-    })
+    const { client } = memorySession(
+      store(),
+      {},
+      {
+        commands: { XPING: { states: ["AUTHORIZATION"], run: (s) => s.ok("pong") } }
+      }
+    )
     await client.line()
     await client.send("xping\r\n")
     expect(await client.line()).toBe("+OK pong")
@@ -407,16 +468,29 @@ describe("STLS", () => {
   it("continues on the hook's streams and drops what was pipelined before TLS", async () => {
     // The "TLS" here is a second in-memory pair, standing in for the negotiated streams.
     const [up, down, tlsUp, tlsDown] = [pipe(), pipe(), pipe(), pipe()]
-    const done = serveConnection(store(), { readable: up.readable, writable: down.writable }, {}, {
-      startTls: async () => ({ readable: tlsUp.readable, writable: tlsDown.writable })
-    })
+    const done = serveConnection(
+      store(),
+      { readable: up.readable, writable: down.writable },
+      {},
+      {
+        startTls: async () => ({ readable: tlsUp.readable, writable: tlsDown.writable })
+      }
+    )
     const writer = up.writable.getWriter()
-    const client = new RawClient(down.readable, (b) => writer.write(b), () => {})
+    const client = new RawClient(
+      down.readable,
+      (b) => writer.write(b),
+      () => {}
+    )
     await client.line()
     await client.send("STLS\r\nUSER alice\r\nPASS secret pw\r\n") // injected before TLS
     expect(await client.line()).toBe("+OK Begin TLS negotiation")
     const tlsWriter = tlsUp.writable.getWriter()
-    const secure = new RawClient(tlsDown.readable, (b) => tlsWriter.write(b), () => void tlsWriter.close())
+    const secure = new RawClient(
+      tlsDown.readable,
+      (b) => tlsWriter.write(b),
+      () => void tlsWriter.close()
+    )
     await secure.send("STAT\r\nCAPA\r\nSTLS\r\nQUIT\r\n")
     expect(await secure.line()).toBe("-ERR STAT is not allowed in the AUTHORIZATION state")
     await secure.line()

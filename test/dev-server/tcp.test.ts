@@ -79,7 +79,10 @@ describe("STLS over TCP", () => {
   it("offers STLS in CAPA only when a certificate is configured", async () => {
     const withTls = await listen({ tls: testTls })
     const without = await listen({})
-    for (const [l, expected] of [[withTls, true], [without, false]] as const) {
+    for (const [l, expected] of [
+      [withTls, true],
+      [without, false]
+    ] as const) {
       const { client } = await tcpClient(l.port)
       await client.line()
       await client.send("CAPA\r\n")

@@ -43,7 +43,9 @@ const run = <A, E>(effect: Effect.Effect<A, E, Transport | Scope.Scope>): Promis
 const describeExit = (exit: Exit.Exit<unknown, unknown>): string => {
   if (Exit.isSuccess(exit)) return "succeeded"
   const reason = exit.cause.reasons.find(Cause.isFailReason)
-  return reason !== undefined && reason.error instanceof Error ? reason.error.message : Cause.pretty(exit.cause).split("\n")[0] ?? "failed"
+  return reason !== undefined && reason.error instanceof Error
+    ? reason.error.message
+    : (Cause.pretty(exit.cause).split("\n")[0] ?? "failed")
 }
 
 describe.skipIf(!available)("the auth matrix against Dovecot", () => {
@@ -73,12 +75,14 @@ describe.skipIf(!available)("the auth matrix against Dovecot", () => {
   const attempt = async (mechanism: Mechanism, mode: Mode, password: string) => {
     const sent: Array<string> = []
     const secure: Array<boolean> = []
-    const exit = await run(Effect.gen(function*() {
-      const session = yield* Pop3.connect(options(mode, (e) => void (e._tag === "Sent" && sent.push(e.line))))
-      secure.push(session.secure)
-      const mailbox = yield* session.login({ user: "alice", password, mechanism, allowPlaintext: mode === "none" })
-      return yield* mailbox.stat
-    }))
+    const exit = await run(
+      Effect.gen(function* () {
+        const session = yield* Pop3.connect(options(mode, (e) => void (e._tag === "Sent" && sent.push(e.line))))
+        secure.push(session.secure)
+        const mailbox = yield* session.login({ user: "alice", password, mechanism, allowPlaintext: mode === "none" })
+        return yield* mailbox.stat
+      })
+    )
     return { exit, sent, secure: secure[0] }
   }
 
@@ -95,7 +99,11 @@ describe.skipIf(!available)("the auth matrix against Dovecot", () => {
         expect(describeExit(exit)).toBe("succeeded")
         const stat = (exit as Exit.Success<Stat, unknown>).value
         expect(stat.count).toBe(d().messages("alice").length)
-        expect(stat.size).toBe(d().messages("alice").reduce((n, m) => n + m.length, 0))
+        expect(stat.size).toBe(
+          d()
+            .messages("alice")
+            .reduce((n, m) => n + m.length, 0)
+        )
         expect(secure).toBe(mode !== "none")
         // The mechanism asked for is the one used, and it was the only attempt.
         const attempts = sent.filter((l) => /^(USER|APOP|AUTH) /.test(l))
@@ -127,8 +135,9 @@ describe.skipIf(!available)("the auth matrix against Dovecot", () => {
     const pad = (s: string) => s.padEnd(width)
     const rows = [
       `${pad("mechanism")}${MODES.map((m) => pad(`tls ${m}`)).join("")}`,
-      ...MECHANISMS.map((mechanism) =>
-        `${pad(mechanism)}${MODES.map((mode) => pad(`${login.get(key(mechanism, mode)) ?? "not run"} / ${refusal.get(key(mechanism, mode)) ?? "not run"}`)).join("")}`
+      ...MECHANISMS.map(
+        (mechanism) =>
+          `${pad(mechanism)}${MODES.map((mode) => pad(`${login.get(key(mechanism, mode)) ?? "not run"} / ${refusal.get(key(mechanism, mode)) ?? "not run"}`)).join("")}`
       )
     ]
     console.log(`auth matrix against Dovecot (login + STAT / wrong password):\n${rows.join("\n")}`)

@@ -32,7 +32,6 @@ import { cli, firstDifference, topOf, uid, UID_VALIDITY } from "./helpers.ts"
 
 const available = requireService("Dovecot", dovecotAvailable())
 
-
 const metric = (text: string, name: string): number => {
   const line = text.split("\n").find((l) => l.startsWith(`${name} `))
   return line === undefined ? 0 : Number(line.slice(name.length + 1))
@@ -73,10 +72,31 @@ describe.skipIf(!available)("the client and the CLI through pop3-bridge to Dovec
 
   type User = keyof Dovecot["users"]
   const pw = (user: User): string => d().users[user].password
-  const total = (user: User): number => d().messages(user).reduce((s, m) => s + m.length, 0)
+  const total = (user: User): number =>
+    d()
+      .messages(user)
+      .reduce((s, m) => s + m.length, 0)
   const bridgeUrl = (): string => `${b().url}/pop3`
-  const direct = (): Array<string> => ["--host", "localhost", "--port", String(d().tlsPort), "--tls", "implicit", "--ca", caFile]
-  const bridged = (): Array<string> => ["--bridge", bridgeUrl(), "--host", "127.0.0.1", "--port", String(d().tlsPort), "--tls", "implicit"]
+  const direct = (): Array<string> => [
+    "--host",
+    "localhost",
+    "--port",
+    String(d().tlsPort),
+    "--tls",
+    "implicit",
+    "--ca",
+    caFile
+  ]
+  const bridged = (): Array<string> => [
+    "--bridge",
+    bridgeUrl(),
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(d().tlsPort),
+    "--tls",
+    "implicit"
+  ]
 
   /** Runs one CLI command directly and through the bridge; both must succeed with identical bytes. */
   const both = async (user: User | undefined, command: ReadonlyArray<string>): Promise<Buffer> => {
@@ -88,7 +108,10 @@ describe.skipIf(!available)("the client and the CLI through pop3-bridge to Dovec
     expect(viaDirect.code, `direct ${command.join(" ")}`).toBe(0)
     expect(viaBridge.stderr, `bridged ${command.join(" ")}`).toEqual([])
     expect(viaBridge.code, `bridged ${command.join(" ")}`).toBe(0)
-    expect(firstDifference(viaBridge.stdout, viaDirect.stdout), `${command.join(" ")}: bridge vs direct`).toBeUndefined()
+    expect(
+      firstDifference(viaBridge.stdout, viaDirect.stdout),
+      `${command.join(" ")}: bridge vs direct`
+    ).toBeUndefined()
     return viaBridge.stdout
   }
 
@@ -112,24 +135,41 @@ describe.skipIf(!available)("the client and the CLI through pop3-bridge to Dovec
 
     it("list and list 2", async () => {
       const all = await both("alice", ["list"])
-      expect(all.toString("utf8")).toBe(d().messages("alice").map((m, i) => `${i + 1} ${m.length}\n`).join(""))
+      expect(all.toString("utf8")).toBe(
+        d()
+          .messages("alice")
+          .map((m, i) => `${i + 1} ${m.length}\n`)
+          .join("")
+      )
       expect((await both("alice", ["list", "2"])).toString("utf8")).toBe(`2 ${d().messages("alice")[1]?.length}\n`)
     })
 
     it("uidl and uidl 3", async () => {
       const all = await both("alice", ["uidl"])
-      expect(all.toString("utf8")).toBe(d().messages("alice").map((_, i) => `${i + 1} ${uid(i + 1, UID_VALIDITY.alice)}\n`).join(""))
+      expect(all.toString("utf8")).toBe(
+        d()
+          .messages("alice")
+          .map((_, i) => `${i + 1} ${uid(i + 1, UID_VALIDITY.alice)}\n`)
+          .join("")
+      )
       expect((await both("alice", ["uidl", "3"])).toString("utf8")).toBe(`3 ${uid(3, UID_VALIDITY.alice)}\n`)
     })
 
     it("top 2 3 and top 1 0", async () => {
-      expect(firstDifference(await both("alice", ["top", "2", "3"]), topOf(d().messages("alice")[1], 3))).toBeUndefined()
-      expect(firstDifference(await both("alice", ["top", "1", "0"]), topOf(d().messages("alice")[0], 0))).toBeUndefined()
+      expect(
+        firstDifference(await both("alice", ["top", "2", "3"]), topOf(d().messages("alice")[1], 3))
+      ).toBeUndefined()
+      expect(
+        firstDifference(await both("alice", ["top", "1", "0"]), topOf(d().messages("alice")[0], 0))
+      ).toBeUndefined()
     })
 
     it("retr 1..4 (dot-stuffing, UTF-8, raw 8-bit)", async () => {
       for (let n = 1; n <= 4; n++) {
-        expect(firstDifference(await both("alice", ["retr", String(n)]), d().messages("alice")[n - 1]), `message ${n}`).toBeUndefined()
+        expect(
+          firstDifference(await both("alice", ["retr", String(n)]), d().messages("alice")[n - 1]),
+          `message ${n}`
+        ).toBeUndefined()
       }
     })
 
@@ -170,7 +210,7 @@ describe.skipIf(!available)("the client and the CLI through pop3-bridge to Dovec
     const retr = async (layer: Layer.Layer<Transport>, options: ConnectOptions) => {
       const started = performance.now()
       const exit = await Effect.runPromiseExit(
-        Effect.gen(function*() {
+        Effect.gen(function* () {
           const auth = yield* connect(options)
           const mailbox = yield* auth.login({ user: "alice", password: pw("alice") })
           const bytes = yield* collect(mailbox.retr(5))
@@ -183,11 +223,22 @@ describe.skipIf(!available)("the client and the CLI through pop3-bridge to Dovec
     }
     const timings: Array<string> = []
     for (let round = 1; round <= 2; round++) {
-      const directRun = await retr(NodeTransport.layer, { host: "localhost", port: d().tlsPort, tls: "implicit", ca: d().ca, timeout: 30_000 })
-      const bridgedRun = await retr(WebSocketTransport.layerGlobal(bridgeUrl()), { host: "127.0.0.1", port: d().tlsPort, tls: "implicit", timeout: 30_000 })
+      const directRun = await retr(NodeTransport.layer, {
+        host: "localhost",
+        port: d().tlsPort,
+        tls: "implicit",
+        ca: d().ca,
+        timeout: 30_000
+      })
+      const bridgedRun = await retr(WebSocketTransport.layerGlobal(bridgeUrl()), {
+        host: "127.0.0.1",
+        port: d().tlsPort,
+        tls: "implicit",
+        timeout: 30_000
+      })
       expect(firstDifference(directRun.bytes, large)).toBeUndefined()
       expect(firstDifference(bridgedRun.bytes, large)).toBeUndefined()
-      const mbps = (ms: number) => ((large.length / 1e6) / (ms / 1000)).toFixed(1)
+      const mbps = (ms: number) => (large.length / 1e6 / (ms / 1000)).toFixed(1)
       timings.push(
         `round ${round}: direct ${directRun.millis.toFixed(0)} ms (${mbps(directRun.millis)} MB/s), ` +
           `bridge ${bridgedRun.millis.toFixed(0)} ms (${mbps(bridgedRun.millis)} MB/s)`
@@ -201,10 +252,27 @@ describe.skipIf(!available)("the client and the CLI through pop3-bridge to Dovec
     const refusedBefore = b().metrics.refusals.get("target_not_allowed") ?? 0
     const logsBefore = logs.length
     // Dovecot's plain port: a real, listening POP3 server, just not on the allowlist.
-    const r = await cli(["--bridge", bridgeUrl(), "--host", "127.0.0.1", "--port", String(d().port), "--tls", "none", "--user", "alice", "stat"], pw("alice"))
+    const r = await cli(
+      [
+        "--bridge",
+        bridgeUrl(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(d().port),
+        "--tls",
+        "none",
+        "--user",
+        "alice",
+        "stat"
+      ],
+      pw("alice")
+    )
     expect(r.code).toBe(3)
     expect(r.stdout.length).toBe(0)
-    expect(r.stderr).toEqual([`pop3: the bridge closed the connection (4001: 127.0.0.1:${d().port} is not allowed by this bridge)`])
+    expect(r.stderr).toEqual([
+      `pop3: the bridge closed the connection (4001: 127.0.0.1:${d().port} is not allowed by this bridge)`
+    ])
 
     expect(b().metrics.refusals.get("target_not_allowed")).toBe(refusedBefore + 1)
     const after = b().metrics.render()
@@ -229,11 +297,24 @@ describe.skipIf(!available)("the client and the CLI through pop3-bridge to Dovec
     // The harness keeps dovecot.log in its root, three levels above a user's Maildir
     // (root/mail/<user>/Maildir). pop3-login logs one line per connection that did not log in.
     const logFile = join(d().users.alice.maildir, "..", "..", "..", "dovecot.log")
-    const loginLines = () => readFileSync(logFile, "utf8").split("\n").filter((l) => l.includes(" pop3-login: "))
+    const loginLines = () =>
+      readFileSync(logFile, "utf8")
+        .split("\n")
+        .filter((l) => l.includes(" pop3-login: "))
     const seen = loginLines().length
     expect(seen).toBeGreaterThan(0) // the harness's own readiness probes: the log is the right one
 
-    const refused = await cli(["--bridge", bridgeUrl(), "--host", "127.0.0.1", "--port", String(d().port), "--tls", "none", "capa"])
+    const refused = await cli([
+      "--bridge",
+      bridgeUrl(),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(d().port),
+      "--tls",
+      "none",
+      "capa"
+    ])
     expect(refused.code).toBe(3)
     // A control that does reach Dovecot (implicit TLS, no login: one pop3-login line), so a
     // line from the refused attempt, had there been one, would be in the log by now.
@@ -262,7 +343,22 @@ describe.skipIf(!available)("the client and the CLI through pop3-bridge to Dovec
   it("a bridge that does not trust Dovecot's certificate closes with 4011; the CLI exits 3 with that reason", async () => {
     const untrusting = await startBridge({ listen: "127.0.0.1:0", allow: [`127.0.0.1:${d().tlsPort}`], log: () => {} })
     try {
-      const r = await cli(["--bridge", `${untrusting.url}/pop3`, "--host", "127.0.0.1", "--port", String(d().tlsPort), "--tls", "implicit", "--user", "alice", "stat"], pw("alice"))
+      const r = await cli(
+        [
+          "--bridge",
+          `${untrusting.url}/pop3`,
+          "--host",
+          "127.0.0.1",
+          "--port",
+          String(d().tlsPort),
+          "--tls",
+          "implicit",
+          "--user",
+          "alice",
+          "stat"
+        ],
+        pw("alice")
+      )
       expect(r.code).toBe(3)
       expect(r.stderr).toHaveLength(1)
       expect(r.stderr[0]).toMatch(/^pop3: the bridge closed the connection \(4011: upstream TLS failed: [A-Z_]+\)$/)

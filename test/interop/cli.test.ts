@@ -52,7 +52,11 @@ function child(argv: ReadonlyArray<string>, password?: string): Promise<Result> 
   })
 }
 
-const lines = (b: Buffer): Array<string> => b.toString("utf8").split("\n").filter((l) => l !== "")
+const lines = (b: Buffer): Array<string> =>
+  b
+    .toString("utf8")
+    .split("\n")
+    .filter((l) => l !== "")
 
 describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
   let server: Dovecot | undefined
@@ -82,7 +86,10 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
   const stls = (): Array<string> => ["--host", "localhost", "--port", String(d().port), "--ca", caFile]
   const as = (user: User): Array<string> => [...stls(), "--user", user]
   const pw = (user: User): string => d().users[user].password
-  const total = (user: User): number => d().messages(user).reduce((s, m) => s + m.length, 0)
+  const total = (user: User): number =>
+    d()
+      .messages(user)
+      .reduce((s, m) => s + m.length, 0)
 
   it("localhost resolves to 127.0.0.1, where Dovecot listens", async () => {
     const addresses = await lookup("localhost", { all: true })
@@ -95,7 +102,9 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
       expect(r.code).toBe(0)
       expect(r.stderr).toEqual([])
       const caps = lines(r.stdout)
-      expect(caps).toEqual(expect.arrayContaining(["TOP", "UIDL", "USER", "SASL PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256"]))
+      expect(caps).toEqual(
+        expect.arrayContaining(["TOP", "UIDL", "USER", "SASL PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256"])
+      )
       expect(caps).not.toContain("STLS")
     })
 
@@ -108,7 +117,7 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
       expect(caps.some((c) => c.startsWith("SASL"))).toBe(false)
     })
 
-    it("stat prints \"COUNT SIZE\\n\"", async () => {
+    it('stat prints "COUNT SIZE\\n"', async () => {
       const r = await cli([...as("alice"), "stat"], pw("alice"))
       expect(r.code).toBe(0)
       expect(r.stderr).toEqual([])
@@ -118,7 +127,12 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
     it("list and list 2", async () => {
       const all = await cli([...as("alice"), "list"], pw("alice"))
       expect(all.code).toBe(0)
-      expect(all.stdout.toString("utf8")).toBe(d().messages("alice").map((m, i) => `${i + 1} ${m.length}\n`).join(""))
+      expect(all.stdout.toString("utf8")).toBe(
+        d()
+          .messages("alice")
+          .map((m, i) => `${i + 1} ${m.length}\n`)
+          .join("")
+      )
       const one = await cli([...as("alice"), "list", "2"], pw("alice"))
       expect(one.code).toBe(0)
       expect(one.stdout.toString("utf8")).toBe(`2 ${d().messages("alice")[1]?.length}\n`)
@@ -127,7 +141,12 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
     it("uidl and uidl 2", async () => {
       const all = await cli([...as("alice"), "uidl"], pw("alice"))
       expect(all.code).toBe(0)
-      expect(all.stdout.toString("utf8")).toBe(d().messages("alice").map((_, i) => `${i + 1} ${uid(i + 1, UID_VALIDITY.alice)}\n`).join(""))
+      expect(all.stdout.toString("utf8")).toBe(
+        d()
+          .messages("alice")
+          .map((_, i) => `${i + 1} ${uid(i + 1, UID_VALIDITY.alice)}\n`)
+          .join("")
+      )
       const one = await cli([...as("alice"), "uidl", "2"], pw("alice"))
       expect(one.stdout.toString("utf8")).toBe(`2 ${uid(2, UID_VALIDITY.alice)}\n`)
     })
@@ -208,7 +227,23 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
     })
 
     it("--tls implicit --port <tlsPort> --ca FILE", async () => {
-      const r = await cli(["--host", "localhost", "--port", String(d().tlsPort), "--tls", "implicit", "--ca", caFile, "--user", "bob", "--trace", "stat"], pw("bob"))
+      const r = await cli(
+        [
+          "--host",
+          "localhost",
+          "--port",
+          String(d().tlsPort),
+          "--tls",
+          "implicit",
+          "--ca",
+          caFile,
+          "--user",
+          "bob",
+          "--trace",
+          "stat"
+        ],
+        pw("bob")
+      )
       expect(r.code).toBe(0)
       expect(r.stdout.toString("utf8")).toBe(`3 ${total("bob")}\n`)
       expect(r.stderr.join("\n")).toMatch(/connecting to localhost:\d+ \(tls implicit, node\)/)
@@ -246,7 +281,23 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
     })
 
     it("--auth apop works over --tls none", async () => {
-      const r = await cli(["--host", "127.0.0.1", "--port", String(d().port), "--tls", "none", "--user", "bob", "--auth", "apop", "--trace", "stat"], pw("bob"))
+      const r = await cli(
+        [
+          "--host",
+          "127.0.0.1",
+          "--port",
+          String(d().port),
+          "--tls",
+          "none",
+          "--user",
+          "bob",
+          "--auth",
+          "apop",
+          "--trace",
+          "stat"
+        ],
+        pw("bob")
+      )
       expect(r.code).toBe(0)
       expect(r.stdout.toString("utf8")).toBe(`3 ${total("bob")}\n`)
       expect(r.stderr.some((l) => l.endsWith("C: APOP bob ****"))).toBe(true)
@@ -313,7 +364,20 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
           [[...stls(), "stat"], /stat needs --user/],
           [[...as("alice"), "--tls", "ssl", "stat"], /--tls must be implicit, starttls or none/],
           [[...as("alice"), "retr", "0"], /whole number ≥ 1/],
-          [["--host", "localhost", "--port", String(d().port), "--ca", join(caFile, "missing.pem"), "--user", "alice", "stat"], /cannot read --ca/]
+          [
+            [
+              "--host",
+              "localhost",
+              "--port",
+              String(d().port),
+              "--ca",
+              join(caFile, "missing.pem"),
+              "--user",
+              "alice",
+              "stat"
+            ],
+            /cannot read --ca/
+          ]
         ]
         for (const [argv, message] of cases) {
           const r = await cli(argv, pw("alice"))
@@ -332,22 +396,46 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
       })
 
       it("3: TLS verification failure without --ca (implicit and STLS)", async () => {
-        const implicit = await cli(["--host", "localhost", "--port", String(d().tlsPort), "--tls", "implicit", "--user", "alice", "stat"], pw("alice"))
+        const implicit = await cli(
+          ["--host", "localhost", "--port", String(d().tlsPort), "--tls", "implicit", "--user", "alice", "stat"],
+          pw("alice")
+        )
         expect(implicit.code).toBe(3)
         expect(implicit.stderr).toEqual([expect.stringMatching(/^pop3: TLS with localhost failed: .*self-signed/)])
-        const stls = await cli(["--host", "localhost", "--port", String(d().port), "--user", "alice", "stat"], pw("alice"))
+        const stls = await cli(
+          ["--host", "localhost", "--port", String(d().port), "--user", "alice", "stat"],
+          pw("alice")
+        )
         expect(stls.code).toBe(3)
         expect(stls.stderr).toEqual([expect.stringMatching(/^pop3: TLS with localhost failed: .*self-signed/)])
       })
 
       it("0 with --insecure instead of --ca", async () => {
-        const r = await cli(["--host", "localhost", "--port", String(d().port), "--insecure", "--user", "bob", "stat"], pw("bob"))
+        const r = await cli(
+          ["--host", "localhost", "--port", String(d().port), "--insecure", "--user", "bob", "stat"],
+          pw("bob")
+        )
         expect(r.code).toBe(0)
         expect(r.stdout.toString("utf8")).toBe(`3 ${total("bob")}\n`)
       })
 
       it("3: a timeout (a plain client on the TLS port, which never greets in clear)", async () => {
-        const r = await cli(["--host", "127.0.0.1", "--port", String(d().tlsPort), "--tls", "none", "--timeout", "0.3", "--user", "alice", "stat"], pw("alice"))
+        const r = await cli(
+          [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            String(d().tlsPort),
+            "--tls",
+            "none",
+            "--timeout",
+            "0.3",
+            "--user",
+            "alice",
+            "stat"
+          ],
+          pw("alice")
+        )
         expect(r.code).toBe(3)
         expect(r.stderr).toEqual([expect.stringMatching(/^pop3: timed out after 300 ms waiting for the greeting$/)])
       })
@@ -393,7 +481,23 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
     })
 
     it("retr 2 over implicit TLS to 127.0.0.1 (the cert's IP SAN) is byte-exact", async ({ expect }) => {
-      const r = await child(["--host", "127.0.0.1", "--port", String(d().tlsPort), "--tls", "implicit", "--ca", caFile, "--user", "alice", "retr", "2"], pw("alice"))
+      const r = await child(
+        [
+          "--host",
+          "127.0.0.1",
+          "--port",
+          String(d().tlsPort),
+          "--tls",
+          "implicit",
+          "--ca",
+          caFile,
+          "--user",
+          "alice",
+          "retr",
+          "2"
+        ],
+        pw("alice")
+      )
       expect(r.code).toBe(0)
       expect(firstDifference(r.stdout, d().messages("alice")[1])).toBeUndefined()
       // Node warns (DEP0123) when an IP address is used as the TLS servername; that is the
@@ -424,7 +528,10 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
       expect(usage.code).toBe(2)
       expect(usage.stderr[0]).toMatch(/passwords are not accepted/)
       expect(usage.stderr.join("\n")).not.toContain(CANARY)
-      const refused = await child(["--host", "127.0.0.1", "--port", String(await closedPort()), "--user", "alice", "stat"], pw("alice"))
+      const refused = await child(
+        ["--host", "127.0.0.1", "--port", String(await closedPort()), "--user", "alice", "stat"],
+        pw("alice")
+      )
       expect(refused.code).toBe(3)
       expect(refused.stderr).toHaveLength(1)
     })
@@ -458,25 +565,58 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
 
   // `pop3 fetch` as users run it: a real process writing a Maildir, over both TLS modes.
   describe("pop3 fetch into a Maildir (a child process)", () => {
-    const fetchInto = async (maildir: string, user: User, tls: "starttls" | "implicit", ...extra: ReadonlyArray<string>) => {
+    const fetchInto = async (
+      maildir: string,
+      user: User,
+      tls: "starttls" | "implicit",
+      ...extra: ReadonlyArray<string>
+    ) => {
       const port = tls === "implicit" ? d().tlsPort : d().port
-      const r = await child(["--host", "localhost", "--port", String(port), "--tls", tls, "--ca", caFile, "--user", user, "fetch", "--maildir", maildir, "--json", ...extra], pw(user))
+      const r = await child(
+        [
+          "--host",
+          "localhost",
+          "--port",
+          String(port),
+          "--tls",
+          tls,
+          "--ca",
+          caFile,
+          "--user",
+          user,
+          "fetch",
+          "--maildir",
+          maildir,
+          "--json",
+          ...extra
+        ],
+        pw(user)
+      )
       expect(r.stderr, `fetch stderr`).toEqual([])
       expect(r.code).toBe(0)
-      return JSON.parse(r.stdout.toString("utf8")) as { fetched: number; skipped: number; recovered: number; deleted: number; messages: number }
+      return JSON.parse(r.stdout.toString("utf8")) as {
+        fetched: number
+        skipped: number
+        recovered: number
+        deleted: number
+        messages: number
+      }
     }
 
-    it.each(["starttls", "implicit"] as const)("--tls %s: stores alice's five messages (one of 5 MB) byte-exact; a second run fetches none", async (tls) => {
-      const maildir = join(dir!, `fetch-alice-${tls}`)
-      const first = await fetchInto(maildir, "alice", tls)
-      expect(first).toMatchObject({ fetched: 5, skipped: 0, recovered: 0, deleted: 0, messages: 5 })
-      expect(maildirHolds(maildir, d().messages("alice"))).toEqual({ missing: [], duplicated: [], strangers: 0 })
-      const second = await fetchInto(maildir, "alice", tls)
-      expect(second).toMatchObject({ fetched: 0, skipped: 5, deleted: 0 })
-      expect(maildirHolds(maildir, d().messages("alice"))).toEqual({ missing: [], duplicated: [], strangers: 0 })
-      // Without --delete the server keeps everything.
-      expect((await cli([...as("alice"), "stat"], pw("alice"))).stdout.toString("utf8")).toBe(`5 ${total("alice")}\n`)
-    })
+    it.each(["starttls", "implicit"] as const)(
+      "--tls %s: stores alice's five messages (one of 5 MB) byte-exact; a second run fetches none",
+      async (tls) => {
+        const maildir = join(dir!, `fetch-alice-${tls}`)
+        const first = await fetchInto(maildir, "alice", tls)
+        expect(first).toMatchObject({ fetched: 5, skipped: 0, recovered: 0, deleted: 0, messages: 5 })
+        expect(maildirHolds(maildir, d().messages("alice"))).toEqual({ missing: [], duplicated: [], strangers: 0 })
+        const second = await fetchInto(maildir, "alice", tls)
+        expect(second).toMatchObject({ fetched: 0, skipped: 5, deleted: 0 })
+        expect(maildirHolds(maildir, d().messages("alice"))).toEqual({ missing: [], duplicated: [], strangers: 0 })
+        // Without --delete the server keeps everything.
+        expect((await cli([...as("alice"), "stat"], pw("alice"))).stdout.toString("utf8")).toBe(`5 ${total("alice")}\n`)
+      }
+    )
 
     it("--delete over implicit TLS: stores all of bulk's messages, then Dovecot has none left", async () => {
       const maildir = join(dir!, "fetch-bulk-delete")

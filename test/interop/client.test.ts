@@ -28,10 +28,19 @@ const run = <A, E>(effect: Effect.Effect<A, E, Transport | Scope.Scope>): Promis
 const failure = <A, E>(effect: Effect.Effect<A, E, Transport | Scope.Scope>): Promise<E> => run(Effect.flip(effect))
 
 /** The mechanisms the harness's Dovecot offers: its SASL list, APOP (greeting timestamp) and USER. */
-const DOVECOT_OFFERS: ReadonlySet<string> = new Set(["SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN", "APOP", "USER"])
+const DOVECOT_OFFERS: ReadonlySet<string> = new Set([
+  "SCRAM-SHA-256",
+  "SCRAM-SHA-1",
+  "CRAM-MD5",
+  "PLAIN",
+  "LOGIN",
+  "APOP",
+  "USER"
+])
 
 /** What `auto` should try against Dovecot, in order: the client's list, filtered to what is offered and allowed. */
-const autoOrder = (secure: boolean) => Pop3.mechanisms.filter((m) => DOVECOT_OFFERS.has(m.name) && (secure || !m.plaintext))
+const autoOrder = (secure: boolean) =>
+  Pop3.mechanisms.filter((m) => DOVECOT_OFFERS.has(m.name) && (secure || !m.plaintext))
 
 /** The client lines of a login exchange (commands and SASL continuations). */
 const authLines = (sent: ReadonlyArray<string>): Array<string> => {
@@ -44,14 +53,21 @@ const startsAttempt = (line: string): boolean => /^(APOP|USER|AUTH) /.test(line)
 
 /** How the first line of an attempt with `mechanism` looks in the (redacted) trace. */
 const firstLineOf = (mechanism: string, user: string): RegExp =>
-  mechanism === "APOP" ? new RegExp(`^APOP ${user} \\*\\*\\*\\*$`)
-  : mechanism === "USER" ? new RegExp(`^USER ${user}$`)
-  : new RegExp(`^AUTH ${mechanism}( \\*\\*\\*\\*)?$`)
+  mechanism === "APOP"
+    ? new RegExp(`^APOP ${user} \\*\\*\\*\\*$`)
+    : mechanism === "USER"
+      ? new RegExp(`^USER ${user}$`)
+      : new RegExp(`^AUTH ${mechanism}( \\*\\*\\*\\*)?$`)
 
 /** Forms in which a password could leak: as is, base64 (LOGIN), and PLAIN's base64 message. */
 const leaks = (text: string, user: string, password: string): Array<string> => {
   const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64")
-  const forms = [password, b64(password), b64(`\u0000${user}\u0000${password}`), b64(`${user}\u0000${user}\u0000${password}`)]
+  const forms = [
+    password,
+    b64(password),
+    b64(`\u0000${user}\u0000${password}`),
+    b64(`${user}\u0000${user}\u0000${password}`)
+  ]
   return forms.filter((form) => text.includes(form))
 }
 
@@ -87,7 +103,12 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
   })
 
   // Connection options: plain (tls none), STLS and implicit TLS, all verified against the test CA.
-  const plain = (extra: Partial<ConnectOptions> = {}): ConnectOptions => ({ host: d().host, port: d().port, tls: "none", ...extra })
+  const plain = (extra: Partial<ConnectOptions> = {}): ConnectOptions => ({
+    host: d().host,
+    port: d().port,
+    tls: "none",
+    ...extra
+  })
   const stls = (extra: Partial<ConnectOptions> = {}): ConnectOptions => ({
     host: d().host,
     port: d().port,
@@ -106,14 +127,24 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
   })
   type User = keyof Dovecot["users"]
   /** Connects over STLS and logs in with the default mechanism. */
-  const mailbox = (user: User, options: ConnectOptions = stls()): Effect.Effect<Mailbox, Pop3Error, Transport | Scope.Scope> =>
+  const mailbox = (
+    user: User,
+    options: ConnectOptions = stls()
+  ): Effect.Effect<Mailbox, Pop3Error, Transport | Scope.Scope> =>
     Effect.flatMap(Pop3.connect(options), (session) =>
-      session.login({ user: d().users[user].user, password: d().users[user].password, allowPlaintext: options.tls === "none" }))
+      session.login({
+        user: d().users[user].user,
+        password: d().users[user].password,
+        allowPlaintext: options.tls === "none"
+      })
+    )
   const statOf = (user: User) => run(Effect.flatMap(mailbox(user), (m) => m.stat))
 
   describe("greeting and capabilities", () => {
     it("parses the greeting and its APOP timestamp", async () => {
-      const greeting = await run(Effect.map(Pop3.connect(plain()), (s) => ({ greeting: s.greeting, state: s.state(), secure: s.secure })))
+      const greeting = await run(
+        Effect.map(Pop3.connect(plain()), (s) => ({ greeting: s.greeting, state: s.state(), secure: s.secure }))
+      )
       expect(greeting.greeting.text).toMatch(/^Dovecot test ready\. </)
       expect(greeting.greeting.code).toBeUndefined()
       // Dovecot's timestamp: <pid.counter.time.random@hostname>.
@@ -124,18 +155,27 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
     })
 
     it("reads CAPA before login (with STLS and SASL) and again after login (without them)", async () => {
-      const result = await run(Effect.gen(function*() {
-        const session = yield* Pop3.connect(plain())
-        const before = session.capabilities()
-        const reread = yield* session.capa
-        const m = yield* session.login({ user: "alice", password: d().users.alice.password, mechanism: "apop", allowPlaintext: true })
-        const after = m.capabilities()
-        const explicit = yield* m.capa
-        // The session's view is "the latest CAPA answer", so it follows the login too.
-        const sessionAfter = session.capabilities()
-        return { before, reread, after, explicit, sessionAfter }
-      }))
-      expect(result.before.lines).toEqual(expect.arrayContaining(["TOP", "UIDL", "RESP-CODES", "PIPELINING", "STLS", "USER"]))
+      const result = await run(
+        Effect.gen(function* () {
+          const session = yield* Pop3.connect(plain())
+          const before = session.capabilities()
+          const reread = yield* session.capa
+          const m = yield* session.login({
+            user: "alice",
+            password: d().users.alice.password,
+            mechanism: "apop",
+            allowPlaintext: true
+          })
+          const after = m.capabilities()
+          const explicit = yield* m.capa
+          // The session's view is "the latest CAPA answer", so it follows the login too.
+          const sessionAfter = session.capabilities()
+          return { before, reread, after, explicit, sessionAfter }
+        })
+      )
+      expect(result.before.lines).toEqual(
+        expect.arrayContaining(["TOP", "UIDL", "RESP-CODES", "PIPELINING", "STLS", "USER"])
+      )
       expect(Pop3.saslMechanisms(result.before)).toEqual(["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"])
       expect(result.reread.lines).toEqual(result.before.lines)
       expect(Pop3.hasCapability(result.after, "UIDL")).toBe(true)
@@ -150,12 +190,14 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
   describe("TLS", () => {
     it("upgrades with STLS (cert checked for localhost via the test CA) and re-reads CAPA without STLS", async () => {
       const rec = recorder()
-      const result = await run(Effect.gen(function*() {
-        const session = yield* Pop3.connect(stls({ trace: rec.trace }))
-        const caps = session.capabilities()
-        const m = yield* session.login({ user: "alice", password: d().users.alice.password, mechanism: "user" })
-        return { secure: session.secure, caps, stat: yield* m.stat }
-      }))
+      const result = await run(
+        Effect.gen(function* () {
+          const session = yield* Pop3.connect(stls({ trace: rec.trace }))
+          const caps = session.capabilities()
+          const m = yield* session.login({ user: "alice", password: d().users.alice.password, mechanism: "user" })
+          return { secure: session.secure, caps, stat: yield* m.stat }
+        })
+      )
       expect(result.secure).toBe(true)
       expect(Pop3.hasCapability(result.caps, "STLS")).toBe(false)
       expect(Pop3.hasCapability(result.caps, "USER")).toBe(true)
@@ -170,12 +212,14 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
     })
 
     it("speaks implicit TLS on tlsPort", async () => {
-      const result = await run(Effect.gen(function*() {
-        const session = yield* Pop3.connect(implicit())
-        const caps = session.capabilities()
-        const m = yield* session.login({ user: "bob", password: d().users.bob.password, mechanism: "user" })
-        return { secure: session.secure, caps, stat: yield* m.stat }
-      }))
+      const result = await run(
+        Effect.gen(function* () {
+          const session = yield* Pop3.connect(implicit())
+          const caps = session.capabilities()
+          const m = yield* session.login({ user: "bob", password: d().users.bob.password, mechanism: "user" })
+          return { secure: session.secure, caps, stat: yield* m.stat }
+        })
+      )
       expect(result.secure).toBe(true)
       expect(Pop3.hasCapability(result.caps, "STLS")).toBe(false)
       expect(Pop3.hasCapability(result.caps, "USER")).toBe(true)
@@ -197,7 +241,9 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
     })
 
     it("accepts the untrusted certificate with insecure: true (implicit and STLS)", async () => {
-      const viaImplicit = await run(Effect.map(Pop3.connect(implicit({ ca: undefined, insecure: true })), (s) => s.secure))
+      const viaImplicit = await run(
+        Effect.map(Pop3.connect(implicit({ ca: undefined, insecure: true })), (s) => s.secure)
+      )
       const viaStls = await run(Effect.map(Pop3.connect(stls({ ca: undefined, insecure: true })), (s) => s.secure))
       expect(viaImplicit).toBe(true)
       expect(viaStls).toBe(true)
@@ -234,11 +280,13 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
   describe("login", () => {
     it("logs in with USER/PASS and traces the password only as ****", async () => {
       const rec = recorder()
-      const state = await run(Effect.gen(function*() {
-        const session = yield* Pop3.connect(stls({ trace: rec.trace }))
-        const m = yield* session.login({ user: "alice", password: d().users.alice.password, mechanism: "user" })
-        return m.state()
-      }))
+      const state = await run(
+        Effect.gen(function* () {
+          const session = yield* Pop3.connect(stls({ trace: rec.trace }))
+          const m = yield* session.login({ user: "alice", password: d().users.alice.password, mechanism: "user" })
+          return m.state()
+        })
+      )
       expect(state).toBe("TRANSACTION")
       expect(rec.sent()).toEqual(expect.arrayContaining(["USER alice", "PASS ****"]))
       expect(rec.sent().some((l) => l.startsWith("APOP"))).toBe(false)
@@ -247,11 +295,18 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
 
     it("logs in with APOP over plain TCP when allowed (no password on the wire) and traces the digest only as ****", async () => {
       const rec = recorder()
-      const state = await run(Effect.gen(function*() {
-        const session = yield* Pop3.connect(plain({ trace: rec.trace }))
-        const m = yield* session.login({ user: "alice", password: d().users.alice.password, mechanism: "apop", allowPlaintext: true })
-        return m.state()
-      }))
+      const state = await run(
+        Effect.gen(function* () {
+          const session = yield* Pop3.connect(plain({ trace: rec.trace }))
+          const m = yield* session.login({
+            user: "alice",
+            password: d().users.alice.password,
+            mechanism: "apop",
+            allowPlaintext: true
+          })
+          return m.state()
+        })
+      )
       expect(state).toBe("TRANSACTION")
       expect(rec.sent()).toContain("APOP alice ****")
       expect(rec.sent().some((l) => l.startsWith("USER") || l.startsWith("PASS"))).toBe(false)
@@ -262,7 +317,11 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
       for (const options of [plain(), stls()]) {
         const rec = recorder()
         // Over plain TCP only with consent (a digest crosses too); auto still prefers a mechanism that does not reveal the password.
-        await run(Effect.flatMap(Pop3.connect({ ...options, trace: rec.trace }), (s) => s.login({ user: "bob", password: d().users.bob.password, allowPlaintext: options.tls === "none" })))
+        await run(
+          Effect.flatMap(Pop3.connect({ ...options, trace: rec.trace }), (s) =>
+            s.login({ user: "bob", password: d().users.bob.password, allowPlaintext: options.tls === "none" })
+          )
+        )
         const expected = autoOrder(options.tls !== "none")[0]
         if (expected === undefined) throw new Error("no usable mechanism")
         if (options.tls === "none") expect(expected.plaintext).toBe(false)
@@ -278,23 +337,38 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
       expect(names).toEqual(expect.arrayContaining(["APOP", "USER"]))
       for (const name of names) {
         const good = recorder()
-        const stat = await run(Effect.gen(function*() {
-          const session = yield* Pop3.connect(stls({ trace: good.trace }))
-          const m = yield* session.login({ user: "alice", password: d().users.alice.password, mechanism: name.toLowerCase() })
-          return yield* m.stat
-        }))
+        const stat = await run(
+          Effect.gen(function* () {
+            const session = yield* Pop3.connect(stls({ trace: good.trace }))
+            const m = yield* session.login({
+              user: "alice",
+              password: d().users.alice.password,
+              mechanism: name.toLowerCase()
+            })
+            return yield* m.stat
+          })
+        )
         expect(stat.count, name).toBe(5)
         expect(authLines(good.sent())[0], name).toMatch(firstLineOf(name, "alice"))
         expect(leaks(good.text(), "alice", d().users.alice.password), name).toEqual([])
 
         const bad = recorder()
-        const error = await failure(Effect.flatMap(
-          Pop3.connect(stls({ trace: bad.trace })),
-          (s) => s.login({ user: "alice", password: CANARY, mechanism: name.toLowerCase() })
-        ))
-        if (error._tag !== "AuthError") throw new Error(`${name}: expected AuthError, got ${error._tag}: ${error.message}`)
+        const error = await failure(
+          Effect.flatMap(Pop3.connect(stls({ trace: bad.trace })), (s) =>
+            s.login({ user: "alice", password: CANARY, mechanism: name.toLowerCase() })
+          )
+        )
+        if (error._tag !== "AuthError")
+          throw new Error(`${name}: expected AuthError, got ${error._tag}: ${error.message}`)
         expect(error.attempts, name).toEqual([{ mechanism: name, code: "AUTH", text: "Authentication failed." }])
-        expect(leaks(`${error.message}\n${JSON.stringify(error)}\n${bad.text()}\n${JSON.stringify(bad.events)}`, "alice", CANARY), name).toEqual([])
+        expect(
+          leaks(
+            `${error.message}\n${JSON.stringify(error)}\n${bad.text()}\n${JSON.stringify(bad.events)}`,
+            "alice",
+            CANARY
+          ),
+          name
+        ).toEqual([])
       }
     })
 
@@ -303,10 +377,11 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
       expect(plaintext.map((m) => m.name)).toContain("USER")
       for (const mechanism of plaintext) {
         const rec = recorder()
-        const error = await failure(Effect.flatMap(
-          Pop3.connect(plain({ trace: rec.trace })),
-          (s) => s.login({ user: "alice", password: CANARY, mechanism: mechanism.name.toLowerCase() })
-        ))
+        const error = await failure(
+          Effect.flatMap(Pop3.connect(plain({ trace: rec.trace })), (s) =>
+            s.login({ user: "alice", password: CANARY, mechanism: mechanism.name.toLowerCase() })
+          )
+        )
         expect(error._tag, mechanism.name).toBe("AuthError")
         if (error._tag === "AuthError") expect(error.attempts).toEqual([])
         expect(error.message).toMatch(/unencrypted/)
@@ -317,25 +392,34 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
 
     it("allows USER/PASS over plain TCP with allowPlaintext", async () => {
       const rec = recorder()
-      const stat = await run(Effect.gen(function*() {
-        const session = yield* Pop3.connect(plain({ trace: rec.trace }))
-        const m = yield* session.login({ user: "bob", password: d().users.bob.password, mechanism: "user", allowPlaintext: true })
-        return yield* m.stat
-      }))
+      const stat = await run(
+        Effect.gen(function* () {
+          const session = yield* Pop3.connect(plain({ trace: rec.trace }))
+          const m = yield* session.login({
+            user: "bob",
+            password: d().users.bob.password,
+            mechanism: "user",
+            allowPlaintext: true
+          })
+          return yield* m.stat
+        })
+      )
       expect(stat.count).toBe(3)
       expect(rec.sent()).toContain("PASS ****")
     })
 
     it("reports a wrong password as AuthError [AUTH], never showing the password; the session may try again", async () => {
       const rec = recorder()
-      const result = await run(Effect.gen(function*() {
-        const session = yield* Pop3.connect(stls({ trace: rec.trace }))
-        const wrongUser = yield* Effect.flip(session.login({ user: "alice", password: CANARY, mechanism: "user" }))
-        const wrongAuto = yield* Effect.flip(session.login({ user: "alice", password: CANARY }))
-        const stateAfter = session.state()
-        const m = yield* session.login({ user: "alice", password: d().users.alice.password, mechanism: "user" })
-        return { wrongUser, wrongAuto, stateAfter, stat: yield* m.stat }
-      }))
+      const result = await run(
+        Effect.gen(function* () {
+          const session = yield* Pop3.connect(stls({ trace: rec.trace }))
+          const wrongUser = yield* Effect.flip(session.login({ user: "alice", password: CANARY, mechanism: "user" }))
+          const wrongAuto = yield* Effect.flip(session.login({ user: "alice", password: CANARY }))
+          const stateAfter = session.state()
+          const m = yield* session.login({ user: "alice", password: d().users.alice.password, mechanism: "user" })
+          return { wrongUser, wrongAuto, stateAfter, stat: yield* m.stat }
+        })
+      )
       const { wrongUser, wrongAuto } = result
       expect(wrongUser._tag).toBe("AuthError")
       if (wrongUser._tag !== "AuthError") throw new Error("unreachable")
@@ -344,7 +428,9 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
       // auto over TLS starts with the strongest offered mechanism; Dovecot's [AUTH] judges the
       // account, not the mechanism, so the client stops there instead of trying the others.
       if (wrongAuto._tag !== "AuthError") throw new Error(`expected AuthError, got ${wrongAuto._tag}`)
-      expect(wrongAuto.attempts).toEqual([{ mechanism: autoOrder(true)[0]?.name, code: "AUTH", text: "Authentication failed." }])
+      expect(wrongAuto.attempts).toEqual([
+        { mechanism: autoOrder(true)[0]?.name, code: "AUTH", text: "Authentication failed." }
+      ])
       for (const error of [wrongUser, wrongAuto]) {
         expect(leaks(`${error.message}\n${JSON.stringify(error)}\n${String(error)}`, "alice", CANARY)).toEqual([])
       }
@@ -358,17 +444,20 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
     })
 
     it("reports an unknown user like a wrong password", async () => {
-      const error = await failure(Effect.flatMap(Pop3.connect(stls()), (s) => s.login({ user: "nobody", password: CANARY, mechanism: "user" })))
+      const error = await failure(
+        Effect.flatMap(Pop3.connect(stls()), (s) => s.login({ user: "nobody", password: CANARY, mechanism: "user" }))
+      )
       expect(error._tag).toBe("AuthError")
       expect(error.message).toContain("[AUTH]")
     })
 
     it("refuses a user name with CRLF as InvalidArgument before sending it", async () => {
       const rec = recorder()
-      const error = await failure(Effect.flatMap(
-        Pop3.connect(stls({ trace: rec.trace })),
-        (s) => s.login({ user: "alice\r\nDELE 1", password: "x", mechanism: "user" })
-      ))
+      const error = await failure(
+        Effect.flatMap(Pop3.connect(stls({ trace: rec.trace })), (s) =>
+          s.login({ user: "alice\r\nDELE 1", password: "x", mechanism: "user" })
+        )
+      )
       expect(error._tag).toBe("InvalidArgument")
       expect(rec.sent().some((l) => l.startsWith("USER") || l.startsWith("DELE"))).toBe(false)
     })
@@ -378,17 +467,19 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
     const alice = () => d().messages("alice")
 
     it("STAT, LIST, LIST n, UIDL and UIDL n match the seeded mailbox", async () => {
-      const result = await run(Effect.gen(function*() {
-        const m = yield* mailbox("alice")
-        return {
-          stat: yield* m.stat,
-          list: yield* m.list,
-          list2: yield* m.listOne(2),
-          list5: yield* m.listOne(5),
-          uidl: yield* m.uidl,
-          uidl3: yield* m.uidlOne(3)
-        }
-      }))
+      const result = await run(
+        Effect.gen(function* () {
+          const m = yield* mailbox("alice")
+          return {
+            stat: yield* m.stat,
+            list: yield* m.list,
+            list2: yield* m.listOne(2),
+            list5: yield* m.listOne(5),
+            uidl: yield* m.uidl,
+            uidl3: yield* m.uidlOne(3)
+          }
+        })
+      )
       const messages = alice()
       expect(result.stat).toEqual({ count: 5, size: messages.reduce((s, m) => s + m.length, 0) })
       expect(result.list).toEqual(messages.map((m, i) => ({ msg: i + 1, size: m.length })))
@@ -399,32 +490,40 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
     })
 
     it("TOP n 0 gives the header and the blank line; TOP n 3 adds three body lines, unstuffed", async () => {
-      const result = await run(Effect.gen(function*() {
-        const m = yield* mailbox("alice")
-        return {
-          top1: yield* Pop3.collect(m.top(1, 0)),
-          top2: yield* Pop3.collect(m.top(2, 3)),
-          top5: yield* Pop3.collect(m.top(5, 3))
-        }
-      }))
+      const result = await run(
+        Effect.gen(function* () {
+          const m = yield* mailbox("alice")
+          return {
+            top1: yield* Pop3.collect(m.top(1, 0)),
+            top2: yield* Pop3.collect(m.top(2, 3)),
+            top5: yield* Pop3.collect(m.top(5, 3))
+          }
+        })
+      )
       const messages = alice()
       expect(firstDifference(result.top1, topOf(messages[0], 0))).toBeUndefined()
       expect(firstDifference(result.top2, topOf(messages[1], 3))).toBeUndefined()
       expect(firstDifference(result.top5, topOf(messages[4], 3))).toBeUndefined()
       // Message 2's body starts "line before", ".leading dot line", "..two leading dots".
-      expect(Buffer.from(result.top2).toString("latin1")).toMatch(/\r\n\r\nline before\r\n\.leading dot line\r\n\.\.two leading dots\r\n$/)
+      expect(Buffer.from(result.top2).toString("latin1")).toMatch(
+        /\r\n\r\nline before\r\n\.leading dot line\r\n\.\.two leading dots\r\n$/
+      )
       expect(Buffer.from(result.top1).toString("latin1")).toMatch(/\r\n\r\n$/)
     })
 
     it("RETR gives every message byte for byte, including the 5 MB one", async () => {
       const t = performance.now()
-      const bodies = await run(Effect.gen(function*() {
-        const m = yield* mailbox("alice")
-        const out: Array<Uint8Array> = []
-        for (let i = 1; i <= 5; i++) out.push(yield* Pop3.collect(m.retr(i)))
-        return out
-      }))
-      timings.push(`RETR 1..5 (${alice().reduce((s, m) => s + m.length, 0)} octets) ${(performance.now() - t).toFixed(0)} ms`)
+      const bodies = await run(
+        Effect.gen(function* () {
+          const m = yield* mailbox("alice")
+          const out: Array<Uint8Array> = []
+          for (let i = 1; i <= 5; i++) out.push(yield* Pop3.collect(m.retr(i)))
+          return out
+        })
+      )
+      timings.push(
+        `RETR 1..5 (${alice().reduce((s, m) => s + m.length, 0)} octets) ${(performance.now() - t).toFixed(0)} ms`
+      )
       expect(bodies).toHaveLength(5)
       for (const [i, body] of bodies.entries()) {
         expect(firstDifference(body, alice()[i]), `message ${i + 1}`).toBeUndefined()
@@ -432,10 +531,12 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
     })
 
     it("RETR over implicit TLS is byte-exact for the 5 MB message too, and arrives in many chunks", async () => {
-      const chunks = await run(Effect.gen(function*() {
-        const m = yield* mailbox("alice", implicit())
-        return yield* Stream.runCollect(m.retr(5))
-      }))
+      const chunks = await run(
+        Effect.gen(function* () {
+          const m = yield* mailbox("alice", implicit())
+          return yield* Stream.runCollect(m.retr(5))
+        })
+      )
       expect(chunks.length).toBeGreaterThan(1)
       const joined = Buffer.concat(chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength)))
       expect(firstDifference(joined, alice()[4])).toBeUndefined()
@@ -443,15 +544,17 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
 
     it("a consumer that takes only the first chunk of the 5 MB message leaves the session usable", async () => {
       const rec = recorder()
-      const result = await run(Effect.gen(function*() {
-        const m = yield* mailbox("alice", stls({ trace: rec.trace }))
-        const first = yield* Stream.runCollect(Stream.take(m.retr(5), 1))
-        yield* m.noop
-        const stat = yield* m.stat
-        const again = yield* Pop3.collect(m.retr(2))
-        const top = yield* Pop3.collect(m.top(5, 0))
-        return { first, stat, again, top }
-      }))
+      const result = await run(
+        Effect.gen(function* () {
+          const m = yield* mailbox("alice", stls({ trace: rec.trace }))
+          const first = yield* Stream.runCollect(Stream.take(m.retr(5), 1))
+          yield* m.noop
+          const stat = yield* m.stat
+          const again = yield* Pop3.collect(m.retr(2))
+          const top = yield* Pop3.collect(m.top(5, 0))
+          return { first, stat, again, top }
+        })
+      )
       expect(result.first).toHaveLength(1)
       const chunk = result.first[0]
       if (chunk === undefined) throw new Error("no chunk")
@@ -462,21 +565,30 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
       expect(firstDifference(result.again, alice()[1])).toBeUndefined()
       expect(firstDifference(result.top, topOf(alice()[4], 0))).toBeUndefined()
       // The drained remainder is traced as a finished body, then NOOP is answered +OK.
-      const lines = rec.events.flatMap((e) => (e._tag === "Sent" ? [`C: ${e.line}`] : e._tag === "Received" ? [`S: ${e.line}`] : []))
+      const lines = rec.events.flatMap((e) =>
+        e._tag === "Sent" ? [`C: ${e.line}`] : e._tag === "Received" ? [`S: ${e.line}`] : []
+      )
       expect(lines.slice(lines.indexOf("C: NOOP"), lines.indexOf("C: NOOP") + 2)).toEqual(["C: NOOP", "S: +OK"])
     })
 
     it("RETR 99 and DELE 99 fail with ServerError and leave the session usable", async () => {
-      const result = await run(Effect.gen(function*() {
-        const m = yield* mailbox("bob")
-        const retr = yield* Effect.flip(Pop3.collect(m.retr(99)))
-        const dele = yield* Effect.flip(m.dele(99))
-        const top = yield* Effect.flip(Pop3.collect(m.top(4, 0)))
-        const list = yield* Effect.flip(m.listOne(99))
-        yield* m.noop
-        return { retr, dele, top, list, stat: yield* m.stat }
-      }))
-      for (const [error, command] of [[result.retr, "RETR 99"], [result.dele, "DELE 99"], [result.top, "TOP 4 0"], [result.list, "LIST 99"]] as const) {
+      const result = await run(
+        Effect.gen(function* () {
+          const m = yield* mailbox("bob")
+          const retr = yield* Effect.flip(Pop3.collect(m.retr(99)))
+          const dele = yield* Effect.flip(m.dele(99))
+          const top = yield* Effect.flip(Pop3.collect(m.top(4, 0)))
+          const list = yield* Effect.flip(m.listOne(99))
+          yield* m.noop
+          return { retr, dele, top, list, stat: yield* m.stat }
+        })
+      )
+      for (const [error, command] of [
+        [result.retr, "RETR 99"],
+        [result.dele, "DELE 99"],
+        [result.top, "TOP 4 0"],
+        [result.list, "LIST 99"]
+      ] as const) {
         expect(error._tag).toBe("ServerError")
         if (error._tag === "ServerError") {
           expect(error.command).toBe(command)
@@ -487,23 +599,32 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
     })
 
     it("DELE of an already deleted message fails with ServerError", async () => {
-      const error = await run(Effect.gen(function*() {
-        const m = yield* mailbox("bob")
-        yield* m.dele(1)
-        const error = yield* Effect.flip(m.dele(1))
-        yield* m.rset
-        return error
-      }))
+      const error = await run(
+        Effect.gen(function* () {
+          const m = yield* mailbox("bob")
+          yield* m.dele(1)
+          const error = yield* Effect.flip(m.dele(1))
+          yield* m.rset
+          return error
+        })
+      )
       expect(error._tag).toBe("ServerError")
       expect(error.message).toMatch(/deleted/i)
       expect((await statOf("bob")).count).toBe(3)
     })
 
     it("an empty mailbox: STAT 0 0, LIST and UIDL empty", async () => {
-      const result = await run(Effect.gen(function*() {
-        const m = yield* mailbox("empty")
-        return { stat: yield* m.stat, list: yield* m.list, uidl: yield* m.uidl, retr: yield* Effect.flip(Pop3.collect(m.retr(1))) }
-      }))
+      const result = await run(
+        Effect.gen(function* () {
+          const m = yield* mailbox("empty")
+          return {
+            stat: yield* m.stat,
+            list: yield* m.list,
+            uidl: yield* m.uidl,
+            retr: yield* Effect.flip(Pop3.collect(m.retr(1)))
+          }
+        })
+      )
       expect(result.stat).toEqual({ count: 0, size: 0 })
       expect(result.list).toEqual([])
       expect(result.uidl).toEqual([])
@@ -511,12 +632,22 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
     })
 
     it(`lists a ${BULK}-message mailbox in order`, async () => {
-      const result = await run(Effect.gen(function*() {
-        const m = yield* mailbox("bulk")
-        return { list: yield* m.list, uidl: yield* m.uidl, last: yield* Pop3.collect(m.retr(BULK)) }
-      }))
-      expect(result.list.map((e) => e.size)).toEqual(d().messages("bulk").map((m) => m.length))
-      expect(result.uidl.map((e) => e.uid)).toEqual(d().messages("bulk").map((_, i) => uid(i + 1, UID_VALIDITY.bulk)))
+      const result = await run(
+        Effect.gen(function* () {
+          const m = yield* mailbox("bulk")
+          return { list: yield* m.list, uidl: yield* m.uidl, last: yield* Pop3.collect(m.retr(BULK)) }
+        })
+      )
+      expect(result.list.map((e) => e.size)).toEqual(
+        d()
+          .messages("bulk")
+          .map((m) => m.length)
+      )
+      expect(result.uidl.map((e) => e.uid)).toEqual(
+        d()
+          .messages("bulk")
+          .map((_, i) => uid(i + 1, UID_VALIDITY.bulk))
+      )
       expect(firstDifference(result.last, d().messages("bulk")[BULK - 1])).toBeUndefined()
     })
   })
@@ -537,13 +668,16 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
     it("topMany over the whole bulk mailbox: every header in order, with a bounded window really in flight", async () => {
       const rec = recorder()
       const t = performance.now()
-      const tops = await run(Effect.gen(function*() {
-        const m = yield* mailbox("bulk", stls({ trace: rec.trace }))
-        return yield* Stream.runCollect(m.topMany(range(1, BULK), 0))
-      }))
+      const tops = await run(
+        Effect.gen(function* () {
+          const m = yield* mailbox("bulk", stls({ trace: rec.trace }))
+          return yield* Stream.runCollect(m.topMany(range(1, BULK), 0))
+        })
+      )
       timings.push(`topMany x${BULK} ${(performance.now() - t).toFixed(0)} ms`)
       expect(tops.map((x) => x.msg)).toEqual(range(1, BULK))
-      for (const x of tops) expect(firstDifference(x.bytes, topOf(d().messages("bulk")[x.msg - 1], 0)), `TOP ${x.msg}`).toBeUndefined()
+      for (const x of tops)
+        expect(firstDifference(x.bytes, topOf(d().messages("bulk")[x.msg - 1], 0)), `TOP ${x.msg}`).toBeUndefined()
       const max = maxInFlight(rec.events, "TOP")
       expect(max).toBeGreaterThan(1)
       expect(max).toBeLessThanOrEqual(Pop3.PIPELINE_WINDOW)
@@ -551,22 +685,27 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
 
     it("retrMany gives alice's messages byte for byte, the 5 MB one included", async () => {
       const rec = recorder()
-      const messages = await run(Effect.gen(function*() {
-        const m = yield* mailbox("alice", stls({ trace: rec.trace }))
-        return yield* Stream.runCollect(m.retrMany([5, 1, 2, 3, 4]))
-      }))
+      const messages = await run(
+        Effect.gen(function* () {
+          const m = yield* mailbox("alice", stls({ trace: rec.trace }))
+          return yield* Stream.runCollect(m.retrMany([5, 1, 2, 3, 4]))
+        })
+      )
       expect(messages.map((x) => x.msg)).toEqual([5, 1, 2, 3, 4])
-      for (const x of messages) expect(firstDifference(x.bytes, d().messages("alice")[x.msg - 1]), `RETR ${x.msg}`).toBeUndefined()
+      for (const x of messages)
+        expect(firstDifference(x.bytes, d().messages("alice")[x.msg - 1]), `RETR ${x.msg}`).toBeUndefined()
       expect(maxInFlight(rec.events, "RETR")).toBeGreaterThan(1)
     })
 
     it("stopping retrMany early reads away the answers in flight; the session stays in step", async () => {
-      const result = await run(Effect.gen(function*() {
-        const m = yield* mailbox("bulk")
-        const first = yield* Stream.runCollect(Stream.take(m.retrMany(range(1, BULK)), 3))
-        yield* m.noop
-        return { first, stat: yield* m.stat, uidl: yield* m.uidlOne(BULK), again: yield* Pop3.collect(m.retr(4)) }
-      }))
+      const result = await run(
+        Effect.gen(function* () {
+          const m = yield* mailbox("bulk")
+          const first = yield* Stream.runCollect(Stream.take(m.retrMany(range(1, BULK)), 3))
+          yield* m.noop
+          return { first, stat: yield* m.stat, uidl: yield* m.uidlOne(BULK), again: yield* Pop3.collect(m.retr(4)) }
+        })
+      )
       expect(result.first.map((x) => x.msg)).toEqual([1, 2, 3])
       expect(result.stat.count).toBe(BULK)
       expect(result.uidl).toEqual({ msg: BULK, uid: uid(BULK, UID_VALIDITY.bulk) })
@@ -576,11 +715,13 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
     it("deleMany then QUIT removes exactly those messages", async () => {
       const doomed = [...range(1, 150), BULK]
       try {
-        await run(Effect.gen(function*() {
-          const m = yield* mailbox("bulk")
-          yield* m.deleMany(doomed)
-          yield* m.quit
-        }))
+        await run(
+          Effect.gen(function* () {
+            const m = yield* mailbox("bulk")
+            yield* m.deleMany(doomed)
+            yield* m.quit
+          })
+        )
         const uids = await run(Effect.flatMap(mailbox("bulk"), (m) => m.uidl))
         expect(uids.map((e) => e.uid)).toEqual(range(151, BULK - 1).map((n) => uid(n, UID_VALIDITY.bulk)))
       } finally {
@@ -591,16 +732,21 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
 
     it("deleMany with a missing message fails with ServerError, and the failed scope deletes nothing", async () => {
       const rec = recorder()
-      const exit = await Effect.runPromiseExit(Effect.gen(function*() {
-        const m = yield* mailbox("bulk", stls({ trace: rec.trace }))
-        const error = yield* Effect.flip(m.deleMany([1, 2, BULK + 1, 4, 5]))
-        // The session is still in step after the batch.
-        yield* m.noop
-        return yield* Effect.fail(error)
-      }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer)))
+      const exit = await Effect.runPromiseExit(
+        Effect.gen(function* () {
+          const m = yield* mailbox("bulk", stls({ trace: rec.trace }))
+          const error = yield* Effect.flip(m.deleMany([1, 2, BULK + 1, 4, 5]))
+          // The session is still in step after the batch.
+          yield* m.noop
+          return yield* Effect.fail(error)
+        }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer))
+      )
       if (!Exit.isFailure(exit)) throw new Error("expected a failure")
       const error = exit.cause.reasons.find((r) => r._tag === "Fail")
-      expect(error?._tag === "Fail" ? error.error : undefined).toMatchObject({ _tag: "ServerError", command: `DELE ${BULK + 1}` })
+      expect(error?._tag === "Fail" ? error.error : undefined).toMatchObject({
+        _tag: "ServerError",
+        command: `DELE ${BULK + 1}`
+      })
       expect(rec.sent().slice(-3)).toEqual(["NOOP", "RSET", "QUIT"])
       expect((await statOf("bulk")).count).toBe(BULK)
     })
@@ -608,36 +754,50 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
 
   describe("deletion", () => {
     it("DELE then RSET keeps the message", async () => {
-      const inSession = await run(Effect.gen(function*() {
-        const m = yield* mailbox("bob")
-        yield* m.dele(2)
-        const deleted = yield* Effect.flip(Pop3.collect(m.retr(2)))
-        yield* m.rset
-        const back = yield* Pop3.collect(m.retr(2))
-        yield* m.quit
-        return { deleted, back, state: m.state() }
-      }))
+      const inSession = await run(
+        Effect.gen(function* () {
+          const m = yield* mailbox("bob")
+          yield* m.dele(2)
+          const deleted = yield* Effect.flip(Pop3.collect(m.retr(2)))
+          yield* m.rset
+          const back = yield* Pop3.collect(m.retr(2))
+          yield* m.quit
+          return { deleted, back, state: m.state() }
+        })
+      )
       expect(inSession.deleted._tag).toBe("ServerError")
       expect(firstDifference(inSession.back, d().messages("bob")[1])).toBeUndefined()
       expect(inSession.state).toBe("CLOSED")
-      expect(await statOf("bob")).toEqual({ count: 3, size: d().messages("bob").reduce((s, m) => s + m.length, 0) })
+      expect(await statOf("bob")).toEqual({
+        count: 3,
+        size: d()
+          .messages("bob")
+          .reduce((s, m) => s + m.length, 0)
+      })
     })
 
     it("DELE then QUIT removes the message for the next session", async () => {
       try {
-        await run(Effect.gen(function*() {
-          const m = yield* mailbox("bob")
-          yield* m.dele(1)
-          yield* m.quit
-        }))
-        const after = await run(Effect.gen(function*() {
-          const m = yield* mailbox("bob")
-          return { stat: yield* m.stat, uidl: yield* m.uidl, first: yield* Pop3.collect(m.retr(1)) }
-        }))
+        await run(
+          Effect.gen(function* () {
+            const m = yield* mailbox("bob")
+            yield* m.dele(1)
+            yield* m.quit
+          })
+        )
+        const after = await run(
+          Effect.gen(function* () {
+            const m = yield* mailbox("bob")
+            return { stat: yield* m.stat, uidl: yield* m.uidl, first: yield* Pop3.collect(m.retr(1)) }
+          })
+        )
         const bob = d().messages("bob")
         expect(after.stat).toEqual({ count: 2, size: (bob[1]?.length ?? 0) + (bob[2]?.length ?? 0) })
         // The survivors keep their UIDs; message numbers shift down.
-        expect(after.uidl).toEqual([{ msg: 1, uid: uid(2, UID_VALIDITY.bob) }, { msg: 2, uid: uid(3, UID_VALIDITY.bob) }])
+        expect(after.uidl).toEqual([
+          { msg: 1, uid: uid(2, UID_VALIDITY.bob) },
+          { msg: 2, uid: uid(3, UID_VALIDITY.bob) }
+        ])
         expect(firstDifference(after.first, bob[1])).toBeUndefined()
       } finally {
         await d().reset()
@@ -648,10 +808,12 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
     it("closing the scope after DELE without QUIT, successfully, commits (QUIT in the finalizer)", async () => {
       const rec = recorder()
       try {
-        await run(Effect.gen(function*() {
-          const m = yield* mailbox("bob", stls({ trace: rec.trace }))
-          yield* m.dele(3)
-        }))
+        await run(
+          Effect.gen(function* () {
+            const m = yield* mailbox("bob", stls({ trace: rec.trace }))
+            yield* m.dele(3)
+          })
+        )
         expect(rec.sent().slice(-2)).toEqual(["DELE 3", "QUIT"])
         expect((await statOf("bob")).count).toBe(2)
       } finally {
@@ -661,26 +823,35 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
 
     it("closing the scope with a failure after DELE sends RSET, so nothing is deleted", async () => {
       const rec = recorder()
-      const exit = await Effect.runPromiseExit(Effect.gen(function*() {
-        const m = yield* mailbox("bob", stls({ trace: rec.trace }))
-        yield* m.dele(1)
-        yield* m.dele(2)
-        return yield* Effect.fail("boom" as const)
-      }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer)))
+      const exit = await Effect.runPromiseExit(
+        Effect.gen(function* () {
+          const m = yield* mailbox("bob", stls({ trace: rec.trace }))
+          yield* m.dele(1)
+          yield* m.dele(2)
+          return yield* Effect.fail("boom" as const)
+        }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer))
+      )
       expect(Exit.isFailure(exit)).toBe(true)
       expect(rec.sent().slice(-4)).toEqual(["DELE 1", "DELE 2", "RSET", "QUIT"])
       const closed = rec.events.find((e) => e._tag === "Closed")
       expect(closed?._tag === "Closed" ? closed.reason : undefined).toMatch(/failure/)
-      expect(await statOf("bob")).toEqual({ count: 3, size: d().messages("bob").reduce((s, m) => s + m.length, 0) })
+      expect(await statOf("bob")).toEqual({
+        count: 3,
+        size: d()
+          .messages("bob")
+          .reduce((s, m) => s + m.length, 0)
+      })
     })
 
     it("closing the scope by interruption after DELE also keeps the message", async () => {
       const rec = recorder()
-      const exit = await Effect.runPromiseExit(Effect.gen(function*() {
-        const m = yield* mailbox("bob", stls({ trace: rec.trace }))
-        yield* m.dele(1)
-        return yield* Effect.interrupt
-      }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer)))
+      const exit = await Effect.runPromiseExit(
+        Effect.gen(function* () {
+          const m = yield* mailbox("bob", stls({ trace: rec.trace }))
+          yield* m.dele(1)
+          return yield* Effect.interrupt
+        }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer))
+      )
       expect(Exit.isFailure(exit)).toBe(true)
       expect(rec.sent().slice(-3)).toEqual(["DELE 1", "RSET", "QUIT"])
       expect((await statOf("bob")).count).toBe(3)
@@ -690,20 +861,22 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
   describe("two sessions for one user", () => {
     it("Dovecot lets both in; each keeps its own view, and a message expunged by one is an error for the other", async () => {
       try {
-        const result = await run(Effect.gen(function*() {
-          const a = yield* mailbox("bob")
-          const b = yield* mailbox("bob", plain())
-          const bBefore = yield* b.stat
-          yield* a.dele(1)
-          // A deletion mark is private to its session until QUIT.
-          const bWhileMarked = yield* Pop3.collect(b.retr(1))
-          yield* a.quit
-          const bAfter = yield* b.stat
-          const bRetr = yield* Effect.flip(Pop3.collect(b.retr(1)))
-          const bRetr2 = yield* Pop3.collect(b.retr(2))
-          yield* b.quit
-          return { bBefore, bWhileMarked, bAfter, bRetr, bRetr2 }
-        }))
+        const result = await run(
+          Effect.gen(function* () {
+            const a = yield* mailbox("bob")
+            const b = yield* mailbox("bob", plain())
+            const bBefore = yield* b.stat
+            yield* a.dele(1)
+            // A deletion mark is private to its session until QUIT.
+            const bWhileMarked = yield* Pop3.collect(b.retr(1))
+            yield* a.quit
+            const bAfter = yield* b.stat
+            const bRetr = yield* Effect.flip(Pop3.collect(b.retr(1)))
+            const bRetr2 = yield* Pop3.collect(b.retr(2))
+            yield* b.quit
+            return { bBefore, bWhileMarked, bAfter, bRetr, bRetr2 }
+          })
+        )
         const bob = d().messages("bob")
         expect(result.bBefore.count).toBe(3)
         expect(firstDifference(result.bWhileMarked, bob[0])).toBeUndefined()
@@ -722,13 +895,15 @@ describe.skipIf(!available)("the Effect client against Dovecot", () => {
   describe("after QUIT", () => {
     it("commands on a closed session fail with InvalidState and send nothing", async () => {
       const rec = recorder()
-      const error = await run(Effect.gen(function*() {
-        const m = yield* mailbox("empty", stls({ trace: rec.trace }))
-        yield* m.quit
-        const sentBefore = rec.sent().length
-        const error = yield* Effect.flip(m.stat)
-        return { error, extra: rec.sent().length - sentBefore }
-      }))
+      const error = await run(
+        Effect.gen(function* () {
+          const m = yield* mailbox("empty", stls({ trace: rec.trace }))
+          yield* m.quit
+          const sentBefore = rec.sent().length
+          const error = yield* Effect.flip(m.stat)
+          return { error, extra: rec.sent().length - sentBefore }
+        })
+      )
       expect(error.error._tag).toBe("InvalidState")
       expect(error.extra).toBe(0)
     })

@@ -37,7 +37,10 @@ describe.skipIf(!available)("Dovecot test server", () => {
     const { conn } = await connect(dovecot())
     const capa = await capabilities(conn)
     expect(capa).toEqual(expect.arrayContaining(["STLS", "UIDL", "TOP"]))
-    const sasl = capa.find((line) => line.startsWith("SASL "))?.split(" ").slice(1)
+    const sasl = capa
+      .find((line) => line.startsWith("SASL "))
+      ?.split(" ")
+      .slice(1)
     expect(sasl).toEqual(expect.arrayContaining(["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]))
     await conn.quit()
   })
@@ -121,7 +124,11 @@ describe.skipIf(!available)("Dovecot test server", () => {
     expect(effective).toMatch(/unix_listener anvil-auth-penalty \{\n\s+mode = 00?\n/)
     // And failures leave the connection usable: a login after three of them succeeds.
     const { conn } = await connect(d)
-    for (const [user, password] of [["alice", "wrong"], ["alice", "wrong again"], ["nobody", "x"]]) {
+    for (const [user, password] of [
+      ["alice", "wrong"],
+      ["alice", "wrong again"],
+      ["nobody", "x"]
+    ]) {
       expect(await conn.command(`USER ${user}`)).toMatch(/^\+OK/)
       expect(await conn.command(`PASS ${password}`)).toMatch(/^-ERR \[AUTH\]/)
     }
@@ -252,7 +259,8 @@ function attach(socket: Socket | TLSSocket): Conn {
       socket.end()
     },
     detach: () => {
-      if (buffer.length > 0) throw new Error(`unread bytes before the handover: ${JSON.stringify(buffer.toString("latin1"))}`)
+      if (buffer.length > 0)
+        throw new Error(`unread bytes before the handover: ${JSON.stringify(buffer.toString("latin1"))}`)
       socket.off("data", onData).off("end", onEnd).off("error", onError)
       return socket
     }
@@ -262,7 +270,10 @@ function attach(socket: Socket | TLSSocket): Conn {
 async function capabilities(conn: Conn): Promise<Array<string>> {
   const { status, body } = await conn.multiline("CAPA")
   expect(status).toMatch(/^\+OK/)
-  return Buffer.from(body).toString("latin1").split("\r\n").filter((l) => l !== "")
+  return Buffer.from(body)
+    .toString("latin1")
+    .split("\r\n")
+    .filter((l) => l !== "")
 }
 
 async function login(conn: Conn, d: Dovecot, user: keyof Dovecot["users"]): Promise<void> {
@@ -281,4 +292,3 @@ function unstuff(body: Uint8Array): Uint8Array {
   }
   return out.subarray(0, n)
 }
-

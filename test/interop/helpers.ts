@@ -40,7 +40,8 @@ export function firstDifference(actual: Uint8Array, expected: Uint8Array | undef
   let i = 0
   while (i < length && actual[i] === expected[i]) i++
   if (i === length && actual.length === expected.length) return undefined
-  const show = (b: Uint8Array): string => JSON.stringify(Buffer.from(b.subarray(Math.max(0, i - 20), i + 20)).toString("latin1"))
+  const show = (b: Uint8Array): string =>
+    JSON.stringify(Buffer.from(b.subarray(Math.max(0, i - 20), i + 20)).toString("latin1"))
   return `differ at byte ${i} (lengths ${actual.length} vs ${expected.length}): ${show(actual)} vs ${show(expected)}`
 }
 
@@ -93,7 +94,10 @@ export async function cli(argv: ReadonlyArray<string>, password?: string): Promi
  * Compares a Maildir's new/ and cur/ with the messages a server sent (wire form, CRLF):
  * each must be there exactly once as its LF form (what `pop3 fetch` stores), nothing else.
  */
-export function maildirHolds(maildir: string, messages: ReadonlyArray<Uint8Array>): { missing: Array<number>; duplicated: Array<number>; strangers: number } {
+export function maildirHolds(
+  maildir: string,
+  messages: ReadonlyArray<Uint8Array>
+): { missing: Array<number>; duplicated: Array<number>; strangers: number } {
   const hash = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex")
   const lf = (m: Uint8Array): Uint8Array => {
     const convert = makeCrlfToLf()

@@ -48,12 +48,19 @@ const loginAndQuit = async (ws: WebSocket, password: string): Promise<string> =>
 
 describe("proxyV2Header", () => {
   it("writes the v2 signature, PROXY command, family, length, addresses and ports", () => {
-    const v4 = proxyV2Header({ source: "203.0.113.7", sourcePort: 51000, destination: "127.0.0.1", destinationPort: 110 })
+    const v4 = proxyV2Header({
+      source: "203.0.113.7",
+      sourcePort: 51000,
+      destination: "127.0.0.1",
+      destinationPort: 110
+    })
     expect(Buffer.from(v4).toString("hex")).toBe(
       "0d0a0d0a000d0a515549540a" + "21" + "11" + "000c" + "cb007107" + "7f000001" + "c738" + "006e"
     )
     // IPv4-mapped counts as IPv4; a mixed pair is written as IPv6 with ::ffff:a.b.c.d.
-    expect(proxyV2Header({ source: "::ffff:203.0.113.7", sourcePort: 1, destination: "127.0.0.1", destinationPort: 2 })[13]).toBe(0x11)
+    expect(
+      proxyV2Header({ source: "::ffff:203.0.113.7", sourcePort: 1, destination: "127.0.0.1", destinationPort: 2 })[13]
+    ).toBe(0x11)
     const mixed = proxyV2Header({ source: "2001:db8::1", sourcePort: 1, destination: "127.0.0.1", destinationPort: 2 })
     expect(mixed[13]).toBe(0x21)
     expect(mixed.length).toBe(16 + 36)
@@ -69,7 +76,10 @@ describe.skipIf(!available)("PROXY protocol v2 to Dovecot (haproxy = yes)", () =
     if (dovecot === undefined) throw new Error("Dovecot did not start")
     return dovecot
   }
-  const loginLines = (): string[] => readFileSync(d().logFile, "utf8").split("\n").filter((l) => /pop3-login: .*Login: user=<alice>/.test(l))
+  const loginLines = (): string[] =>
+    readFileSync(d().logFile, "utf8")
+      .split("\n")
+      .filter((l) => /pop3-login: .*Login: user=<alice>/.test(l))
 
   beforeAll(async () => {
     dovecot = await startDovecot({ bulkMessages: 0, haproxy: true })
@@ -85,7 +95,12 @@ describe.skipIf(!available)("PROXY protocol v2 to Dovecot (haproxy = yes)", () =
       log: () => {}
     })
     // Clients reach it directly: the client is the socket's peer, port included.
-    direct = await startBridge({ listen: "127.0.0.1:0", allow: [`${plain}/none`], proxyProtocol: [plain], log: () => {} })
+    direct = await startBridge({
+      listen: "127.0.0.1:0",
+      allow: [`${plain}/none`],
+      proxyProtocol: [plain],
+      log: () => {}
+    })
   })
   afterAll(async () => {
     await bridge?.close(1000)
@@ -94,7 +109,9 @@ describe.skipIf(!available)("PROXY protocol v2 to Dovecot (haproxy = yes)", () =
   })
 
   it("plain TCP: Dovecot logs the X-Forwarded-For client as rip", async () => {
-    const ws = connect(bridge!, `host=127.0.0.1&port=${d().haproxyPort}&tls=none`, { headers: { "X-Forwarded-For": "203.0.113.7" } })
+    const ws = connect(bridge!, `host=127.0.0.1&port=${d().haproxyPort}&tls=none`, {
+      headers: { "X-Forwarded-For": "203.0.113.7" }
+    })
     const text = await loginAndQuit(ws, d().users.alice.password)
     expect(text).toMatch(/^\+OK Dovecot test ready\.[^\r]*\r\n\+OK\r\n\+OK Logged in\.\r\n/)
     const line = loginLines().find((l) => l.includes("rip=203.0.113.7"))
@@ -102,11 +119,15 @@ describe.skipIf(!available)("PROXY protocol v2 to Dovecot (haproxy = yes)", () =
   })
 
   it("implicit TLS: the header goes before the handshake; Dovecot logs the client and a secured login", async () => {
-    const ws = connect(bridge!, `host=127.0.0.1&port=${d().haproxyTlsPort}&tls=implicit`, { headers: { "X-Forwarded-For": "2001:db8::77" } })
+    const ws = connect(bridge!, `host=127.0.0.1&port=${d().haproxyTlsPort}&tls=implicit`, {
+      headers: { "X-Forwarded-For": "2001:db8::77" }
+    })
     const text = await loginAndQuit(ws, d().users.alice.password)
     expect(text).toMatch(/\+OK Logged in\./)
     const line = loginLines().find((l) => l.includes("rip=2001:db8::77"))
-    expect(line, readFileSync(d().logFile, "utf8").slice(-2000)).toMatch(/rip=2001:db8::77, lip=::ffff:127\.0\.0\.1.*\bTLS\b/)
+    expect(line, readFileSync(d().logFile, "utf8").slice(-2000)).toMatch(
+      /rip=2001:db8::77, lip=::ffff:127\.0\.0\.1.*\bTLS\b/
+    )
   })
 
   it("without a proxy: the socket's peer address (127.0.0.2 here) reaches Dovecot", async () => {
@@ -116,7 +137,11 @@ describe.skipIf(!available)("PROXY protocol v2 to Dovecot (haproxy = yes)", () =
   })
 
   it("a target without proxyProtocol gets no header (Dovecot's PROXY listener then refuses the connection)", async () => {
-    const other = await startBridge({ listen: "127.0.0.1:0", allow: [`127.0.0.1:${d().haproxyPort}/none`], log: () => {} })
+    const other = await startBridge({
+      listen: "127.0.0.1:0",
+      allow: [`127.0.0.1:${d().haproxyPort}/none`],
+      log: () => {}
+    })
     try {
       const ws = connect(other, `host=127.0.0.1&port=${d().haproxyPort}&tls=none`)
       let received = 0

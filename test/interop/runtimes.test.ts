@@ -52,7 +52,11 @@ const available = haveRuntimes && requireService("Dovecot", dovecotAvailable())
  * the loopback network, the environment (the scenario's input, POP3_PASSWORD), reading
  * the CA file's directory and, for `pop3 fetch`, writing there.
  */
-const command = (runtime: Runtime, readable: string | undefined, writable?: string): { readonly file: string; readonly args: ReadonlyArray<string> } => {
+const command = (
+  runtime: Runtime,
+  readable: string | undefined,
+  writable?: string
+): { readonly file: string; readonly args: ReadonlyArray<string> } => {
   switch (runtime) {
     case "node":
       return { file: bin("node"), args: [] }
@@ -60,7 +64,10 @@ const command = (runtime: Runtime, readable: string | undefined, writable?: stri
       return {
         file: bin("deno"),
         args: [
-          "run", "--no-prompt", "--allow-net=127.0.0.1,localhost", "--allow-env",
+          "run",
+          "--no-prompt",
+          "--allow-net=127.0.0.1,localhost",
+          "--allow-env",
           ...(readable === undefined ? [] : [`--allow-read=${readable}`]),
           // The Maildir file names carry the host name (os.hostname()).
           ...(writable === undefined ? [] : [`--allow-write=${writable}`, "--allow-sys=hostname"])
@@ -91,7 +98,13 @@ function run(
   return new Promise((resolve, reject) => {
     const child = spawn(file, [...args, ...argv], {
       cwd: ROOT,
-      env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/root", NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...env },
+      env: {
+        PATH: process.env["PATH"] ?? "",
+        HOME: process.env["HOME"] ?? "/root",
+        NO_COLOR: "1",
+        DENO_NO_UPDATE_CHECK: "1",
+        ...env
+      },
       stdio: ["ignore", "pipe", "pipe"]
     })
     const out: Array<Buffer> = []
@@ -110,7 +123,12 @@ function run(
     child.once("error", reject)
     child.once("close", (code) => {
       clearTimeout(timer)
-      resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8"), millis: performance.now() - started })
+      resolve({
+        code,
+        stdout: Buffer.concat(out),
+        stderr: Buffer.concat(err).toString("utf8"),
+        millis: performance.now() - started
+      })
     })
   })
 }
@@ -215,12 +233,18 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
     }
     // The three runtimes at once: sessions of one user may overlap (DELE is always undone
     // by RSET, and a failed session sends RSET before QUIT).
-    await Promise.all(RUNTIMES.map(async (runtime) => {
-      const r = await run(runtime, dir, [SCENARIO], { POP3_SCENARIO: JSON.stringify(input) })
-      const lines = r.stdout.toString("utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as StepResult)
-      results.set(runtime, { run: r, lines })
-      timings.push(`${runtime} scenario ${r.millis.toFixed(0)} ms`)
-    }))
+    await Promise.all(
+      RUNTIMES.map(async (runtime) => {
+        const r = await run(runtime, dir, [SCENARIO], { POP3_SCENARIO: JSON.stringify(input) })
+        const lines = r.stdout
+          .toString("utf8")
+          .split("\n")
+          .filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l) as StepResult)
+        results.set(runtime, { run: r, lines })
+        timings.push(`${runtime} scenario ${r.millis.toFixed(0)} ms`)
+      })
+    )
   })
 
   afterAll(async () => {
@@ -279,12 +303,15 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
     it(`${runtime}: connection failures are typed — untrusted or misnamed certificate, insecure, refused, timeout`, () => {
       const steps = new Map(stepsOf(runtime, "failures").map((s) => [s.step, s]))
       // The messages differ (OpenSSL in Node and Bun, rustls in Deno); each names the check that failed.
-      const untrusted = { error: { tag: "TlsError", message: expect.stringMatching(/self.signed certificate|UnknownIssuer/i) } }
+      const untrusted = {
+        error: { tag: "TlsError", message: expect.stringMatching(/self.signed certificate|UnknownIssuer/i) }
+      }
       const misnamed = { error: { tag: "TlsError", message: expect.stringMatching(/altnames|not valid for name/i) } }
       // Deno cannot skip verification per connection: insecure must fail, and say so.
-      const insecure = runtime === "deno"
-        ? { error: { tag: "TlsError", message: expect.stringMatching(/insecure.*not supported on Deno/) } }
-        : { actual: { secure: true } }
+      const insecure =
+        runtime === "deno"
+          ? { error: { tag: "TlsError", message: expect.stringMatching(/insecure.*not supported on Deno/) } }
+          : { actual: { secure: true } }
       const want: Record<string, unknown> = {
         "implicit without the CA": untrusted,
         "starttls without the CA": untrusted,
@@ -294,8 +321,15 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
         "starttls, insecure": insecure,
         "closed port": { error: { tag: "ConnectError", message: expect.any(String) } },
         "silent server": { error: { tag: "TimeoutError", message: expect.any(String) } },
-        "stalled STLS": { error: { tag: "TimeoutError", message: "timed out after 300 ms waiting for the TLS handshake after STLS" } },
-        "implicit TLS to the plaintext port": { error: { tag: "TlsError", message: expect.stringMatching(/the server did not answer with TLS \(is this a plaintext port\?\)$/) } }
+        "stalled STLS": {
+          error: { tag: "TimeoutError", message: "timed out after 300 ms waiting for the TLS handshake after STLS" }
+        },
+        "implicit TLS to the plaintext port": {
+          error: {
+            tag: "TlsError",
+            message: expect.stringMatching(/the server did not answer with TLS \(is this a plaintext port\?\)$/)
+          }
+        }
       }
       for (const [name, value] of Object.entries(want)) {
         expect(steps.get(name), `${runtime}: ${name} (${context(runtime)})`).toMatchObject(value as object)
@@ -306,16 +340,23 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
   // The CLI contract is the same on every runtime: only the transport underneath differs.
   describe.each(["deno", "bun"] as const)("the pop3 CLI on %s", (runtime) => {
     const pop3 = (argv: ReadonlyArray<string>) =>
-      run(runtime, dir, [BIN, "--host", "localhost", "--ca", caFile, "--user", "alice", ...argv], { POP3_PASSWORD: d().users.alice.password })
+      run(runtime, dir, [BIN, "--host", "localhost", "--ca", caFile, "--user", "alice", ...argv], {
+        POP3_PASSWORD: d().users.alice.password
+      })
     const pop3Bob = (argv: ReadonlyArray<string>) =>
-      run(runtime, dir, [BIN, "--host", "localhost", "--ca", caFile, "--user", "bob", ...argv], { POP3_PASSWORD: d().users.bob.password })
+      run(runtime, dir, [BIN, "--host", "localhost", "--ca", caFile, "--user", "bob", ...argv], {
+        POP3_PASSWORD: d().users.bob.password
+      })
 
     it(`${runtime}: --tls starttls list`, async () => {
       const r = await pop3(["--port", String(d().port), "--tls", "starttls", "list"])
       timings.push(`${runtime} CLI list ${r.millis.toFixed(0)} ms`)
       expect(r.stderr, `${runtime} CLI stderr`).toBe("")
       expect(r.code).toBe(0)
-      const want = d().messages("alice").map((m, i) => `${i + 1} ${m.length}\n`).join("")
+      const want = d()
+        .messages("alice")
+        .map((m, i) => `${i + 1} ${m.length}\n`)
+        .join("")
       expect(r.stdout.toString("utf8")).toBe(want)
     })
 
@@ -335,32 +376,79 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
       expect(firstDifference(r.stdout, d().messages("alice")[4])).toBeUndefined()
     })
 
-    it.each(["starttls", "implicit"] as const)(`${runtime}: pop3 fetch --tls %s stores bob's messages byte-exact; a second run fetches none`, async (tls) => {
-      const maildir = join(dir, `fetch-${runtime}-${tls}`)
-      const port = String(tls === "implicit" ? d().tlsPort : d().port)
-      const fetch = () =>
-        run(runtime, dir, [BIN, "--host", "localhost", "--ca", caFile, "--user", "bob", "--port", port, "--tls", tls, "fetch", "--maildir", maildir, "--json"], {
-          POP3_PASSWORD: d().users.bob.password
-        }, undefined, dir)
-      const first = await fetch()
-      expect(first.stderr, `${runtime} fetch stderr`).toBe("")
-      expect(first.code).toBe(0)
-      const count = d().messages("bob").length
-      expect(JSON.parse(first.stdout.toString("utf8"))).toMatchObject({ fetched: count, skipped: 0, deleted: 0 })
-      expect(maildirHolds(maildir, d().messages("bob"))).toEqual({ missing: [], duplicated: [], strangers: 0 })
-      const second = await fetch()
-      expect(second.code, second.stderr).toBe(0)
-      expect(JSON.parse(second.stdout.toString("utf8"))).toMatchObject({ fetched: 0, skipped: count })
-    })
+    it.each(["starttls", "implicit"] as const)(
+      `${runtime}: pop3 fetch --tls %s stores bob's messages byte-exact; a second run fetches none`,
+      async (tls) => {
+        const maildir = join(dir, `fetch-${runtime}-${tls}`)
+        const port = String(tls === "implicit" ? d().tlsPort : d().port)
+        const fetch = () =>
+          run(
+            runtime,
+            dir,
+            [
+              BIN,
+              "--host",
+              "localhost",
+              "--ca",
+              caFile,
+              "--user",
+              "bob",
+              "--port",
+              port,
+              "--tls",
+              tls,
+              "fetch",
+              "--maildir",
+              maildir,
+              "--json"
+            ],
+            {
+              POP3_PASSWORD: d().users.bob.password
+            },
+            undefined,
+            dir
+          )
+        const first = await fetch()
+        expect(first.stderr, `${runtime} fetch stderr`).toBe("")
+        expect(first.code).toBe(0)
+        const count = d().messages("bob").length
+        expect(JSON.parse(first.stdout.toString("utf8"))).toMatchObject({ fetched: count, skipped: 0, deleted: 0 })
+        expect(maildirHolds(maildir, d().messages("bob"))).toEqual({ missing: [], duplicated: [], strangers: 0 })
+        const second = await fetch()
+        expect(second.code, second.stderr).toBe(0)
+        expect(JSON.parse(second.stdout.toString("utf8"))).toMatchObject({ fetched: 0, skipped: count })
+      }
+    )
 
     it(`${runtime}: pop3 fetch --delete over implicit TLS leaves Dovecot's mailbox empty`, async () => {
       const maildir = join(dir, `fetch-${runtime}-delete`)
       const count = d().messages("bob").length
       try {
-        const r = await run(runtime, dir, [
-          BIN, "--host", "localhost", "--ca", caFile, "--user", "bob", "--port", String(d().tlsPort), "--tls", "implicit",
-          "fetch", "--maildir", maildir, "--delete", "--json"
-        ], { POP3_PASSWORD: d().users.bob.password }, undefined, dir)
+        const r = await run(
+          runtime,
+          dir,
+          [
+            BIN,
+            "--host",
+            "localhost",
+            "--ca",
+            caFile,
+            "--user",
+            "bob",
+            "--port",
+            String(d().tlsPort),
+            "--tls",
+            "implicit",
+            "fetch",
+            "--maildir",
+            maildir,
+            "--delete",
+            "--json"
+          ],
+          { POP3_PASSWORD: d().users.bob.password },
+          undefined,
+          dir
+        )
         expect(r.stderr, `${runtime} fetch stderr`).toBe("")
         expect(r.code).toBe(0)
         expect(JSON.parse(r.stdout.toString("utf8"))).toMatchObject({ fetched: count, deleted: count })
@@ -373,9 +461,14 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
     })
 
     it(`${runtime}: an untrusted certificate exits 3 (network) with one line`, async () => {
-      const r = await run(runtime, dir, [BIN, "--host", "localhost", "--port", String(d().port), "--user", "alice", "stat"], {
-        POP3_PASSWORD: d().users.alice.password
-      })
+      const r = await run(
+        runtime,
+        dir,
+        [BIN, "--host", "localhost", "--port", String(d().port), "--user", "alice", "stat"],
+        {
+          POP3_PASSWORD: d().users.alice.password
+        }
+      )
       expect(r.code).toBe(3)
       expect(r.stdout.length).toBe(0)
       expect(r.stderr).toMatch(/^pop3: .*certificate.*\n$/i)
@@ -422,29 +515,39 @@ async function flowControl(runtime: Runtime, read: number, write: number, settle
   const timers: Array<ReturnType<typeof setTimeout>> = []
   // The client waits on this request while it does not pull.
   const control = createHttpServer((_request, response) => {
-    timers.push(setTimeout(() => {
-      stalledAt = offered
-      order.push("sampled")
-      response.end("resume")
-    }, settleMillis))
+    timers.push(
+      setTimeout(() => {
+        stalledAt = offered
+        order.push("sampled")
+        response.end("resume")
+      }, settleMillis)
+    )
   })
   const port = await listenOnLoopback(server)
   const controlPort = await listenOnLoopback(control)
   const lines: Array<Record<string, unknown>> = []
   try {
-    const r = await run(runtime, undefined, [BACKPRESSURE, String(port), String(read), String(write), String(controlPort)], {}, (text) => {
-      if (!text.startsWith("{")) return
-      const line = JSON.parse(text) as Record<string, unknown>
-      lines.push(line)
-      order.push(String(line["step"]))
-      // The client is about to write; let its write meet a peer that does not read, for a while.
-      if (line["step"] === "read") {
-        timers.push(setTimeout(() => {
-          order.push("peer reads")
-          peer?.resume()
-        }, settleMillis))
+    const r = await run(
+      runtime,
+      undefined,
+      [BACKPRESSURE, String(port), String(read), String(write), String(controlPort)],
+      {},
+      (text) => {
+        if (!text.startsWith("{")) return
+        const line = JSON.parse(text) as Record<string, unknown>
+        lines.push(line)
+        order.push(String(line["step"]))
+        // The client is about to write; let its write meet a peer that does not read, for a while.
+        if (line["step"] === "read") {
+          timers.push(
+            setTimeout(() => {
+              order.push("peer reads")
+              peer?.resume()
+            }, settleMillis)
+          )
+        }
       }
-    })
+    )
     return { run: r, lines, stalledAt, received, wrong, order }
   } finally {
     for (const timer of timers) clearTimeout(timer)
@@ -459,22 +562,31 @@ describe.skipIf(!haveRuntimes)("flow control of the automatic transport on Node,
   const WRITE = 16 * 1024 * 1024
   const SETTLE = 500
 
-  it.each(RUNTIMES)("%s: a reader that stops pulling stops the sender; a write larger than the socket buffers waits for the peer and loses nothing", async (runtime) => {
-    const f = await flowControl(runtime, READ, WRITE, SETTLE)
-    const context = `${runtime} exited ${f.run.code}; stderr: ${f.run.stderr.trim().slice(-2000) || "(empty)"}; lines: ${JSON.stringify(f.lines)}`
-    expect(f.run.code, context).toBe(0)
-    const step = (name: string) => f.lines.find((l) => l["step"] === name)
-    // Only the kernel's buffers (a few MB on loopback) may fill while nobody pulls.
-    expect(f.stalledAt, context).toBeDefined()
-    expect(f.stalledAt!, `${runtime}: the server pushed ${f.stalledAt} bytes while the client did not pull`).toBeLessThan(READ / 2)
-    expect(step("read"), context).toEqual({ step: "read", received: READ, firstBad: null })
-    // The sample was taken while the client waited, and the client went on only after it.
-    expect(f.order.slice(0, 3), context).toEqual(["paused", "sampled", "resumed"])
-    // The socket buffers hold far less than WRITE: the write resolves only after the peer reads.
-    expect(step("wrote"), context).toMatchObject({ step: "wrote", bytes: WRITE })
-    expect(f.order.filter((e) => e === "peer reads" || e === "wrote"), `${runtime}: the write resolved before the peer read it`).toEqual(["peer reads", "wrote"])
-    expect(f.received, `${runtime}: bytes the server received`).toBe(WRITE)
-    expect(f.wrong, `${runtime}: first wrong byte the server received`).toBeUndefined()
-    expect(step("closed"), context).toEqual({ step: "closed", reason: "SocketCloseError" })
-  })
+  it.each(RUNTIMES)(
+    "%s: a reader that stops pulling stops the sender; a write larger than the socket buffers waits for the peer and loses nothing",
+    async (runtime) => {
+      const f = await flowControl(runtime, READ, WRITE, SETTLE)
+      const context = `${runtime} exited ${f.run.code}; stderr: ${f.run.stderr.trim().slice(-2000) || "(empty)"}; lines: ${JSON.stringify(f.lines)}`
+      expect(f.run.code, context).toBe(0)
+      const step = (name: string) => f.lines.find((l) => l["step"] === name)
+      // Only the kernel's buffers (a few MB on loopback) may fill while nobody pulls.
+      expect(f.stalledAt, context).toBeDefined()
+      expect(
+        f.stalledAt!,
+        `${runtime}: the server pushed ${f.stalledAt} bytes while the client did not pull`
+      ).toBeLessThan(READ / 2)
+      expect(step("read"), context).toEqual({ step: "read", received: READ, firstBad: null })
+      // The sample was taken while the client waited, and the client went on only after it.
+      expect(f.order.slice(0, 3), context).toEqual(["paused", "sampled", "resumed"])
+      // The socket buffers hold far less than WRITE: the write resolves only after the peer reads.
+      expect(step("wrote"), context).toMatchObject({ step: "wrote", bytes: WRITE })
+      expect(
+        f.order.filter((e) => e === "peer reads" || e === "wrote"),
+        `${runtime}: the write resolved before the peer read it`
+      ).toEqual(["peer reads", "wrote"])
+      expect(f.received, `${runtime}: bytes the server received`).toBe(WRITE)
+      expect(f.wrong, `${runtime}: first wrong byte the server received`).toBeUndefined()
+      expect(step("closed"), context).toEqual({ step: "closed", reason: "SocketCloseError" })
+    }
+  )
 })

@@ -63,46 +63,78 @@ describe.skipIf(!available)("the client and the CLI through the Workers bridge (
     ["implicit TLS to localhost (a name)", () => ({ host: "localhost", port: d().tlsPort, tls: "implicit" }), true],
     ["plain POP3", () => ({ host: "127.0.0.1", port: d().port, tls: "none" }), false]
   ]
-  it.each(modes)("%s: login, STAT, LIST, UIDL, TOP, RETR byte-exact (5 MB), DELE/RSET, QUIT", async (_, options, secure) => {
-    const alice = d().messages("alice")
-    const exit = await run(Effect.gen(function*() {
-      const session = yield* connect({ ...options(), timeout: 30_000 })
-      // Plain POP3 is a consented unencrypted login (every mechanism gives something away).
-      const mailbox = yield* session.login({ user: "alice", password: d().users.alice.password, allowPlaintext: !secure })
-      const stat = yield* mailbox.stat
-      const list = yield* mailbox.list
-      const uidl = yield* mailbox.uidl
-      const top = yield* collect(mailbox.top(2, 3))
-      const retr: Array<Uint8Array> = []
-      for (let n = 1; n <= stat.count; n++) retr.push(yield* collect(mailbox.retr(n)))
-      yield* mailbox.dele(1)
-      const afterDele = yield* mailbox.stat
-      yield* mailbox.rset
-      yield* mailbox.quit
-      return { secure: session.secure, stat, list, uidl, top, retr, afterDele }
-    }))
-    if (Exit.isFailure(exit)) throw new Error(Cause.pretty(exit.cause))
-    const r = exit.value
-    // Through a loopback bridge, implicit TLS to the server counts as encrypted end to end.
-    expect(r.secure).toBe(secure)
-    expect(r.stat).toEqual({ count: alice.length, size: alice.reduce((sum, m) => sum + m.length, 0) })
-    expect(r.list).toEqual(alice.map((m, i) => ({ msg: i + 1, size: m.length })))
-    expect(r.uidl).toEqual(alice.map((_m, i) => ({ msg: i + 1, uid: uid(i + 1, UID_VALIDITY.alice) })))
-    expect(firstDifference(r.top, topOf(alice[1], 3))).toBeUndefined()
-    expect(alice[4]!.length).toBeGreaterThan(5_000_000)
-    r.retr.forEach((bytes, i) => expect(firstDifference(bytes, alice[i]), `RETR ${i + 1}`).toBeUndefined())
-    expect(r.afterDele.count).toBe(alice.length - 1)
-    // RSET before QUIT: a new session still sees every message.
-    const again = await run(Effect.flatMap(connect(options()), (s) => Effect.flatMap(s.login({ user: "alice", password: d().users.alice.password, allowPlaintext: !secure }), (m) => m.stat)))
-    expect(Exit.isSuccess(again) ? again.value : undefined).toEqual(r.stat)
-  })
+  it.each(modes)(
+    "%s: login, STAT, LIST, UIDL, TOP, RETR byte-exact (5 MB), DELE/RSET, QUIT",
+    async (_, options, secure) => {
+      const alice = d().messages("alice")
+      const exit = await run(
+        Effect.gen(function* () {
+          const session = yield* connect({ ...options(), timeout: 30_000 })
+          // Plain POP3 is a consented unencrypted login (every mechanism gives something away).
+          const mailbox = yield* session.login({
+            user: "alice",
+            password: d().users.alice.password,
+            allowPlaintext: !secure
+          })
+          const stat = yield* mailbox.stat
+          const list = yield* mailbox.list
+          const uidl = yield* mailbox.uidl
+          const top = yield* collect(mailbox.top(2, 3))
+          const retr: Array<Uint8Array> = []
+          for (let n = 1; n <= stat.count; n++) retr.push(yield* collect(mailbox.retr(n)))
+          yield* mailbox.dele(1)
+          const afterDele = yield* mailbox.stat
+          yield* mailbox.rset
+          yield* mailbox.quit
+          return { secure: session.secure, stat, list, uidl, top, retr, afterDele }
+        })
+      )
+      if (Exit.isFailure(exit)) throw new Error(Cause.pretty(exit.cause))
+      const r = exit.value
+      // Through a loopback bridge, implicit TLS to the server counts as encrypted end to end.
+      expect(r.secure).toBe(secure)
+      expect(r.stat).toEqual({ count: alice.length, size: alice.reduce((sum, m) => sum + m.length, 0) })
+      expect(r.list).toEqual(alice.map((m, i) => ({ msg: i + 1, size: m.length })))
+      expect(r.uidl).toEqual(alice.map((_m, i) => ({ msg: i + 1, uid: uid(i + 1, UID_VALIDITY.alice) })))
+      expect(firstDifference(r.top, topOf(alice[1], 3))).toBeUndefined()
+      expect(alice[4]!.length).toBeGreaterThan(5_000_000)
+      r.retr.forEach((bytes, i) => expect(firstDifference(bytes, alice[i]), `RETR ${i + 1}`).toBeUndefined())
+      expect(r.afterDele.count).toBe(alice.length - 1)
+      // RSET before QUIT: a new session still sees every message.
+      const again = await run(
+        Effect.flatMap(connect(options()), (s) =>
+          Effect.flatMap(
+            s.login({ user: "alice", password: d().users.alice.password, allowPlaintext: !secure }),
+            (m) => m.stat
+          )
+        )
+      )
+      expect(Exit.isSuccess(again) ? again.value : undefined).toEqual(r.stat)
+    }
+  )
 
   it("the CLI with --bridge prints exactly what Dovecot holds (uidl, retr 5)", async () => {
-    const bridged = ["--bridge", base, "--host", "127.0.0.1", "--port", String(d().tlsPort), "--tls", "implicit", "--user", "alice"]
+    const bridged = [
+      "--bridge",
+      base,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(d().tlsPort),
+      "--tls",
+      "implicit",
+      "--user",
+      "alice"
+    ]
     const uidl = await cli([...bridged, "uidl"], d().users.alice.password)
     expect(uidl.stderr).toEqual([])
     expect(uidl.code).toBe(0)
-    expect(uidl.stdout.toString("utf8")).toBe(d().messages("alice").map((_m, i) => `${i + 1} ${uid(i + 1, UID_VALIDITY.alice)}\n`).join(""))
+    expect(uidl.stdout.toString("utf8")).toBe(
+      d()
+        .messages("alice")
+        .map((_m, i) => `${i + 1} ${uid(i + 1, UID_VALIDITY.alice)}\n`)
+        .join("")
+    )
     const retr = await cli([...bridged, "retr", "5"], d().users.alice.password)
     expect(retr.code).toBe(0)
     expect(firstDifference(retr.stdout, d().messages("alice")[4])).toBeUndefined()
@@ -115,7 +147,9 @@ describe.skipIf(!available)("the client and the CLI through the Workers bridge (
     expect(error).toMatchObject({ code: 4001, reason: `localhost:${d().port} is not allowed by this bridge` })
     const r = await cli(["--bridge", base, "--host", "localhost", "--port", String(d().port), "--tls", "none", "capa"])
     expect(r.code).toBe(3)
-    expect(r.stderr).toEqual([`pop3: the bridge closed the connection (4001: localhost:${d().port} is not allowed by this bridge)`])
+    expect(r.stderr).toEqual([
+      `pop3: the bridge closed the connection (4001: localhost:${d().port} is not allowed by this bridge)`
+    ])
   })
 
   it("STLS through a bridge is refused by the client before connecting (TlsError)", async () => {

@@ -32,8 +32,26 @@ const makeCertificate = (name: string): { cert: string; key: string } => {
   try {
     execFileSync(
       "openssl",
-      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", `/CN=${name}`]
-        .concat(["-addext", `subjectAltName=DNS:${name}`, "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")]),
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        `/CN=${name}`
+      ].concat([
+        "-addext",
+        `subjectAltName=DNS:${name}`,
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem")
+      ]),
       { stdio: "ignore" }
     )
     return { cert: readFileSync(join(dir, "cert.pem"), "utf8"), key: readFileSync(join(dir, "key.pem"), "utf8") }
@@ -114,7 +132,10 @@ describe.skipIf(!available)("the Cloudflare transport inside workerd (miniflare)
     await server?.stop()
   })
 
-  const ask = async (worker: Miniflare | undefined, scenario: Partial<Scenario> & Pick<Scenario, "tls" | "port">): Promise<ScenarioAnswer> => {
+  const ask = async (
+    worker: Miniflare | undefined,
+    scenario: Partial<Scenario> & Pick<Scenario, "tls" | "port">
+  ): Promise<ScenarioAnswer> => {
     if (worker === undefined) throw new Error("the worker did not start")
     const body: Scenario = { host: "localhost", user: "alice", password: d().users.alice.password, ...scenario }
     const response = await worker.dispatchFetch("http://worker/", { method: "POST", body: JSON.stringify(body) })
@@ -127,7 +148,10 @@ describe.skipIf(!available)("the Cloudflare transport inside workerd (miniflare)
     if (!("stat" in answer.result)) throw new Error("expected a full session")
     return answer.result
   }
-  const failure = async (worker: Miniflare | undefined, scenario: Partial<Scenario> & Pick<Scenario, "tls" | "port">) => {
+  const failure = async (
+    worker: Miniflare | undefined,
+    scenario: Partial<Scenario> & Pick<Scenario, "tls" | "port">
+  ) => {
     const answer = await ask(worker, { connectOnly: true, ...scenario })
     if (answer.ok) throw new Error(`expected a failure, got ${JSON.stringify(answer.result)}`)
     return answer
@@ -180,7 +204,10 @@ describe.skipIf(!available)("the Cloudflare transport inside workerd (miniflare)
     it("ca, insecure, or a servername other than host: before connecting (implicit), before startTls (STLS)", async () => {
       // Dovecot logs one pop3-login line per connection; the refused ones must add none.
       const logFile = join(d().users.alice.maildir, "..", "..", "..", "dovecot.log")
-      const logins = () => readFileSync(logFile, "utf8").split("\n").filter((l) => l.includes(" pop3-login: ")).length
+      const logins = () =>
+        readFileSync(logFile, "utf8")
+          .split("\n")
+          .filter((l) => l.includes(" pop3-login: ")).length
       const before = logins()
       const implicit = { tls: "implicit", port: d().tlsPort } as const
       for (const [extra, text] of [

@@ -10,7 +10,16 @@
 //   (e) `npm ls effect` finds one copy of effect.
 // Before the package was compiled, (a) failed with ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING.
 import { execFile, spawn } from "node:child_process"
-import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import {
+  accessSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -35,7 +44,9 @@ interface RepoPackage {
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as RepoPackage
 const NAME = pkg.name
 /** Every subpath users may import, from `exports` itself (so a new one is tested too). */
-const SUBPATHS = Object.keys(pkg.exports).filter((key) => key !== "./package.json").map((key) => key === "." ? NAME : `${NAME}/${key.slice(2)}`)
+const SUBPATHS = Object.keys(pkg.exports)
+  .filter((key) => key !== "./package.json")
+  .map((key) => (key === "." ? NAME : `${NAME}/${key.slice(2)}`))
 
 function runtimesAvailable(): ServiceCheck {
   for (const name of ["deno", "bun"]) {
@@ -51,7 +62,12 @@ const haveRuntimes = requireService("Deno and Bun", runtimesAvailable())
 
 const dir = mkdtempSync(join(tmpdir(), "pop3-consumer-"))
 const app = join(dir, "app")
-let tarball: { readonly filename: string; readonly size: number; readonly unpackedSize: number; readonly entryCount: number }
+let tarball: {
+  readonly filename: string
+  readonly size: number
+  readonly unpackedSize: number
+  readonly entryCount: number
+}
 let server: TcpListener
 const MESSAGES = ["Subject: one\n\nfirst\n", "Subject: two\n\n.leading dot\nsecond\n"]
 
@@ -59,13 +75,19 @@ const run = (file: string, args: ReadonlyArray<string>, cwd = app) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     // Nothing from this repository's environment that could help: no NODE_OPTIONS, no
     // conditions, a cwd outside the repository.
-    const child = spawn(file, args, { cwd, env: { PATH: process.env["PATH"] ?? "", HOME: dir }, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(file, args, {
+      cwd,
+      env: { PATH: process.env["PATH"] ?? "", HOME: dir },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     const out: Array<Buffer> = []
     const err: Array<Buffer> = []
     child.stdout.on("data", (b: Buffer) => out.push(b))
     child.stderr.on("data", (b: Buffer) => err.push(b))
     child.once("error", reject)
-    child.once("close", (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }))
+    child.once("close", (code) =>
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })
+    )
   })
 
 // Every export of every subpath, by name and kind: what the snapshot records.
@@ -185,25 +207,38 @@ const write = (path: string, text: string) => {
 
 beforeAll(async () => {
   // npm pack runs `prepare` (scripts/build.ts): the tarball holds what the build made.
-  const packed = await exec("npm", ["pack", "--json", "--pack-destination", dir], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 })
+  const packed = await exec("npm", ["pack", "--json", "--pack-destination", dir], {
+    cwd: ROOT,
+    maxBuffer: 64 * 1024 * 1024
+  })
   ;[tarball] = JSON.parse(packed.stdout) as [typeof tarball]
   const version = (name: string) => {
     const v = pkg.devDependencies[name]
     if (v === undefined) throw new Error(`${name} is not a devDependency`)
     return v
   }
-  write(join(app, "package.json"), JSON.stringify({
-    name: "consumer",
-    private: true,
-    type: "module",
-    dependencies: {
-      [NAME]: `file:${join(dir, tarball.filename)}`,
-      effect: `^${version("effect")}`,
-      "@effect/platform-node-shared": `^${version("@effect/platform-node-shared")}`
-    },
-    devDependencies: { "@types/node": version("@types/node") }
-  }, null, 2))
-  await exec("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: app, maxBuffer: 64 * 1024 * 1024 })
+  write(
+    join(app, "package.json"),
+    JSON.stringify(
+      {
+        name: "consumer",
+        private: true,
+        type: "module",
+        dependencies: {
+          [NAME]: `file:${join(dir, tarball.filename)}`,
+          effect: `^${version("effect")}`,
+          "@effect/platform-node-shared": `^${version("@effect/platform-node-shared")}`
+        },
+        devDependencies: { "@types/node": version("@types/node") }
+      },
+      null,
+      2
+    )
+  )
+  await exec("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], {
+    cwd: app,
+    maxBuffer: 64 * 1024 * 1024
+  })
   write(join(app, "exports.mjs"), EXPORTS_SCRIPT)
   write(join(app, "session.mjs"), SESSION_SCRIPT)
   server = await listenTcp(makeMailStore({ alice: { password: "secret", messages: MESSAGES } }))
@@ -217,18 +252,26 @@ afterAll(async () => {
 const expectedSession = () => {
   const sizes = MESSAGES.map((m) => toCrlf(m).length)
   return {
-    promise: { stat: { count: 2, size: sizes[0]! + sizes[1]! }, second: new TextDecoder().decode(toCrlf(MESSAGES[1]!)) },
+    promise: {
+      stat: { count: 2, size: sizes[0]! + sizes[1]! },
+      second: new TextDecoder().decode(toCrlf(MESSAGES[1]!))
+    },
     effect: { stat: { count: 2, size: sizes[0]! + sizes[1]! }, first: new TextDecoder().decode(toCrlf(MESSAGES[0]!)) }
   }
 }
 
 describe(`the packed package (${NAME}), installed in a fresh project`, () => {
   it("is built JavaScript with declarations, and says what it holds", () => {
-    const files = (JSON.parse(readFileSync(join(app, "node_modules", NAME, "package.json"), "utf8")) as RepoPackage).exports
+    const files = (JSON.parse(readFileSync(join(app, "node_modules", NAME, "package.json"), "utf8")) as RepoPackage)
+      .exports
     expect(files["./package.json"]).toBe("./package.json")
     const lib = readdirSync(join(app, "node_modules", NAME, "dist", "lib"))
-    expect(lib).toEqual(expect.arrayContaining(["index.js", "index.d.ts", "index.js.map", "promise.js", "promise.d.ts"]))
-    process.stdout.write(`package: ${tarball.filename} ${(tarball.size / 1024).toFixed(1)} KiB packed, ${(tarball.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${tarball.entryCount} files\n`)
+    expect(lib).toEqual(
+      expect.arrayContaining(["index.js", "index.d.ts", "index.js.map", "promise.js", "promise.d.ts"])
+    )
+    process.stdout.write(
+      `package: ${tarball.filename} ${(tarball.size / 1024).toFixed(1)} KiB packed, ${(tarball.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${tarball.entryCount} files\n`
+    )
   })
 
   it("(a) plain node imports every subpath; the public surface matches its snapshot", async () => {
@@ -261,20 +304,23 @@ describe(`the packed package (${NAME}), installed in a fresh project`, () => {
 
   it("(b) tsc strict NodeNext with skipLibCheck false type-checks both APIs", async () => {
     write(join(app, "typed", "app.ts"), TYPED_APP)
-    write(join(app, "typed", "tsconfig.json"), JSON.stringify({
-      compilerOptions: {
-        target: "ES2022",
-        lib: ["ES2022", "ESNext.Disposable", "DOM"],
-        module: "NodeNext",
-        moduleResolution: "NodeNext",
-        types: ["node"],
-        strict: true,
-        exactOptionalPropertyTypes: true,
-        skipLibCheck: false,
-        noEmit: true
-      },
-      include: ["app.ts"]
-    }))
+    write(
+      join(app, "typed", "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          target: "ES2022",
+          lib: ["ES2022", "ESNext.Disposable", "DOM"],
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          types: ["node"],
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          skipLibCheck: false,
+          noEmit: true
+        },
+        include: ["app.ts"]
+      })
+    )
     const result = await run(bin("tsc"), ["-p", join(app, "typed", "tsconfig.json")])
     expect(result.stdout + result.stderr).toBe("")
     expect(result.code).toBe(0)
@@ -283,7 +329,10 @@ describe(`the packed package (${NAME}), installed in a fresh project`, () => {
   it("(c) vite builds a page without any Node built-in; sizes printed", async () => {
     const bundle = async (name: string, script: string) => {
       const root = join(app, name)
-      write(join(root, "index.html"), `<!doctype html><button id="go">go</button><script type="module" src="./main.js"></script>`)
+      write(
+        join(root, "index.html"),
+        `<!doctype html><button id="go">go</button><script type="module" src="./main.js"></script>`
+      )
       write(join(root, "main.js"), script)
       const warnings: Array<string> = []
       // Every module that went into the bundle, as the bundler saw it.
@@ -292,36 +341,58 @@ describe(`the packed package (${NAME}), installed in a fresh project`, () => {
         root,
         configFile: false,
         logLevel: "silent",
-        plugins: [{
-          name: "record-modules",
-          generateBundle(_options, output) {
-            for (const chunk of Object.values(output)) if (chunk.type === "chunk") modules.push(...chunk.moduleIds)
+        plugins: [
+          {
+            name: "record-modules",
+            generateBundle(_options, output) {
+              for (const chunk of Object.values(output)) if (chunk.type === "chunk") modules.push(...chunk.moduleIds)
+            }
           }
-        }],
-        customLogger: { info() {}, warn: (msg: string) => warnings.push(msg), warnOnce: (msg: string) => warnings.push(msg), error: (msg: string) => warnings.push(msg), clearScreen() {}, hasErrorLogged: () => false, hasWarned: false },
+        ],
+        customLogger: {
+          info() {},
+          warn: (msg: string) => warnings.push(msg),
+          warnOnce: (msg: string) => warnings.push(msg),
+          error: (msg: string) => warnings.push(msg),
+          clearScreen() {},
+          hasErrorLogged: () => false,
+          hasWarned: false
+        },
         build: { outDir: join(root, "dist"), target: "es2022", minify: true }
       })
       const assets = join(root, "dist", "assets")
-      const js = readdirSync(assets).filter((f) => f.endsWith(".js")).map((f) => readFileSync(join(assets, f)))
+      const js = readdirSync(assets)
+        .filter((f) => f.endsWith(".js"))
+        .map((f) => readFileSync(join(assets, f)))
       const text = Buffer.concat(js).toString()
       expect(warnings.join("\n")).not.toMatch(/externalized|node:/)
       // The matches themselves, so a failure names what leaked rather than printing the bundle.
-      const leaks = (pattern: RegExp) => [...text.matchAll(pattern)].map((m) => text.slice(Math.max(0, m.index - 40), m.index + 60))
+      const leaks = (pattern: RegExp) =>
+        [...text.matchAll(pattern)].map((m) => text.slice(Math.max(0, m.index - 40), m.index + 60))
       // Of the package, only runtime-neutral modules: no Node, Deno, Bun or Workers transport,
       // not the automatic one that loads them; and no stand-in for a Node built-in.
-      const ours = modules.filter((id) => id.includes(`/node_modules/${NAME}/`)).map((id) => id.slice(id.indexOf(`/node_modules/${NAME}/`) + NAME.length + 15))
+      const ours = modules
+        .filter((id) => id.includes(`/node_modules/${NAME}/`))
+        .map((id) => id.slice(id.indexOf(`/node_modules/${NAME}/`) + NAME.length + 15))
       expect(ours).toContain("dist/lib/transport/websocket.js")
       expect(ours.filter((id) => /transport\/(node|deno|bun|cloudflare|auto)\.js$/.test(id))).toEqual([])
       expect(modules.filter((id) => /node:|browser-external|@effect\/platform-node/.test(id))).toEqual([])
       // No import or require of a Node built-in, static or dynamic. (effect itself probes
       // `globalThis.process?.getBuiltinModule?.("node:async_hooks")` at run time, guarded;
       // that is not an import and stays.)
-      const builtin = "(?:node:[a-z_/]+|net|tls|fs|fs/promises|crypto|child_process|os|path|stream|dns|http|https|zlib|module|url|util|buffer)"
-      expect(leaks(new RegExp(`(?:\\bfrom\\s*|\\bimport\\s*\\(?[^)"'\`]{0,20}|\\brequire\\s*\\(\\s*)["'\`]${builtin}["'\`]`, "g"))).toEqual([])
+      const builtin =
+        "(?:node:[a-z_/]+|net|tls|fs|fs/promises|crypto|child_process|os|path|stream|dns|http|https|zlib|module|url|util|buffer)"
+      expect(
+        leaks(
+          new RegExp(`(?:\\bfrom\\s*|\\bimport\\s*\\(?[^)"'\`]{0,20}|\\brequire\\s*\\(\\s*)["'\`]${builtin}["'\`]`, "g")
+        )
+      ).toEqual([])
       expect(leaks(/Deno\.connect|Bun\.connect|@effect\/platform-node/g)).toEqual([])
       const raw = js.reduce((n, b) => n + b.length, 0)
       const gzip = js.reduce((n, b) => n + gzipSync(b, { level: 9 }).length, 0)
-      process.stdout.write(`browser bundle, ${name}: ${(raw / 1024).toFixed(1)} KiB minified, ${(gzip / 1024).toFixed(1)} KiB gzip -9\n`)
+      process.stdout.write(
+        `browser bundle, ${name}: ${(raw / 1024).toFixed(1)} KiB minified, ${(gzip / 1024).toFixed(1)} KiB gzip -9\n`
+      )
     }
     await bundle("page", PAGE)
     await bundle("minimal-promise-app", MINIMAL_PROMISE_APP)

@@ -18,41 +18,43 @@ import { firstWrong, pattern } from "./pattern.ts"
 const emit = (line: object): void => console.log(JSON.stringify(line))
 
 const main = (port: number, readBytes: number, writeBytes: number, controlPort: number) =>
-  Effect.scoped(Effect.gen(function*() {
-    const transport = yield* Transport
-    const socket = yield* transport.open({
-      host: "127.0.0.1",
-      port,
-      tls: "none",
-      servername: "127.0.0.1",
-      ca: undefined,
-      insecure: false,
-      connectTimeoutMillis: 5_000
+  Effect.scoped(
+    Effect.gen(function* () {
+      const transport = yield* Transport
+      const socket = yield* transport.open({
+        host: "127.0.0.1",
+        port,
+        tls: "none",
+        servername: "127.0.0.1",
+        ca: undefined,
+        insecure: false,
+        connectTimeoutMillis: 5_000
+      })
+      const reader = yield* socket.reader
+      const writer = yield* socket.writer
+
+      let received = 0
+      let firstBad: number | undefined
+      const check = (chunk: Uint8Array | string) => {
+        if (typeof chunk === "string") throw new Error("a TCP socket gave a string")
+        firstBad ??= firstWrong(chunk, received)
+        received += chunk.length
+      }
+      for (const chunk of yield* reader.pull) check(chunk)
+      emit({ step: "paused", received })
+      yield* Effect.promise(() => fetch(`http://127.0.0.1:${controlPort}/resume`).then((response) => response.text()))
+      emit({ step: "resumed" })
+      while (received < readBytes) for (const chunk of yield* reader.pull) check(chunk)
+      emit({ step: "read", received, firstBad: firstBad ?? null })
+
+      const started = performance.now()
+      yield* writer.write(pattern(0, writeBytes))
+      emit({ step: "wrote", bytes: writeBytes, ms: Math.round(performance.now() - started) })
+      // The parent closes once it has every byte: the end of the stream is the proof it did.
+      const closed = yield* Effect.flip(Effect.forever(reader.pull))
+      emit({ step: "closed", reason: closed.reason._tag })
     })
-    const reader = yield* socket.reader
-    const writer = yield* socket.writer
-
-    let received = 0
-    let firstBad: number | undefined
-    const check = (chunk: Uint8Array | string) => {
-      if (typeof chunk === "string") throw new Error("a TCP socket gave a string")
-      firstBad ??= firstWrong(chunk, received)
-      received += chunk.length
-    }
-    for (const chunk of yield* reader.pull) check(chunk)
-    emit({ step: "paused", received })
-    yield* Effect.promise(() => fetch(`http://127.0.0.1:${controlPort}/resume`).then((response) => response.text()))
-    emit({ step: "resumed" })
-    while (received < readBytes) for (const chunk of yield* reader.pull) check(chunk)
-    emit({ step: "read", received, firstBad: firstBad ?? null })
-
-    const started = performance.now()
-    yield* writer.write(pattern(0, writeBytes))
-    emit({ step: "wrote", bytes: writeBytes, ms: Math.round(performance.now() - started) })
-    // The parent closes once it has every byte: the end of the stream is the proof it did.
-    const closed = yield* Effect.flip(Effect.forever(reader.pull))
-    emit({ step: "closed", reason: closed.reason._tag })
-  }))
+  )
 
 const args = (globalThis as { process?: { argv: ReadonlyArray<string> } }).process?.argv.slice(2) ?? []
 const [port, readBytes, writeBytes, controlPort] = args.map(Number)

@@ -51,7 +51,8 @@ const emit = (result: StepResult): void => console.log(JSON.stringify(result))
 
 const hex = async (bytes: Uint8Array): Promise<string> =>
   Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>)), (b) =>
-    b.toString(16).padStart(2, "0")).join("")
+    b.toString(16).padStart(2, "0")
+  ).join("")
 
 const sum = (sizes: ReadonlyArray<number>): number => sizes.reduce((a, b) => a + b, 0)
 
@@ -63,12 +64,18 @@ const step = <A, E extends { readonly _tag: string; readonly message: string }, 
   effect: Effect.Effect<A, E, R>,
   show: (a: A) => unknown | Promise<unknown> = (a) => a
 ): Effect.Effect<A, E, R> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const started = performance.now()
     const a = yield* effect.pipe(
       Effect.tapError((error) =>
         Effect.sync(() =>
-          emit({ mode, step: name, expected, error: { tag: error._tag, message: error.message }, ms: Math.round(performance.now() - started) })
+          emit({
+            mode,
+            step: name,
+            expected,
+            error: { tag: error._tag, message: error.message },
+            ms: Math.round(performance.now() - started)
+          })
         )
       )
     )
@@ -78,41 +85,54 @@ const step = <A, E extends { readonly _tag: string; readonly message: string }, 
   })
 
 const session = (input: ScenarioInput, mode: Mode): Effect.Effect<void, Pop3Error, Transport> =>
-  Effect.scoped(Effect.gen(function*() {
-    const { expected } = input
-    const count = expected.sizes.length
-    const auth = yield* step(
-      mode,
-      "connect",
-      { secure: mode !== "none" },
-      connect({
-        host: input.host,
-        servername: input.servername,
-        port: mode === "implicit" ? input.tlsPort : input.port,
-        tls: mode,
-        ca: input.ca,
-        timeout: "10 seconds"
-      }),
-      (a) => ({ secure: a.secure })
-    )
-    // Without TLS every mechanism gives something away (the password, or a digest an active
-    // attacker can crack offline), so the scenario consents explicitly, as `--tls none` does.
-    const mailbox = yield* step(mode, "login", "TRANSACTION", auth.login({ user: input.user, password: input.password, allowPlaintext: mode === "none" }), (m) => m.state())
-    yield* step(mode, "stat", { count, size: sum(expected.sizes) }, mailbox.stat, (s) => ({ count: s.count, size: s.size }))
-    yield* step(mode, "list", expected.sizes, mailbox.list, (l) => l.map((e) => e.size))
-    yield* step(mode, "uidl", expected.uidls, mailbox.uidl, (l) => l.map((e) => e.uid))
-    yield* step(mode, "top", expected.top.sha256, collect(mailbox.top(expected.top.msg, expected.top.lines)), hex)
-    yield* step(
-      mode,
-      "retr",
-      expected.sha256,
-      Effect.forEach(expected.sizes, (_, i) => collect(mailbox.retr(i + 1))),
-      (bodies) => Promise.all(bodies.map(hex))
-    )
-    yield* step(mode, "dele", { count: count - 1 }, Effect.andThen(mailbox.dele(1), mailbox.stat), (s) => ({ count: s.count }))
-    yield* step(mode, "rset", { count }, Effect.andThen(mailbox.rset, mailbox.stat), (s) => ({ count: s.count }))
-    yield* step(mode, "quit", "CLOSED", mailbox.quit, () => mailbox.state())
-  }))
+  Effect.scoped(
+    Effect.gen(function* () {
+      const { expected } = input
+      const count = expected.sizes.length
+      const auth = yield* step(
+        mode,
+        "connect",
+        { secure: mode !== "none" },
+        connect({
+          host: input.host,
+          servername: input.servername,
+          port: mode === "implicit" ? input.tlsPort : input.port,
+          tls: mode,
+          ca: input.ca,
+          timeout: "10 seconds"
+        }),
+        (a) => ({ secure: a.secure })
+      )
+      // Without TLS every mechanism gives something away (the password, or a digest an active
+      // attacker can crack offline), so the scenario consents explicitly, as `--tls none` does.
+      const mailbox = yield* step(
+        mode,
+        "login",
+        "TRANSACTION",
+        auth.login({ user: input.user, password: input.password, allowPlaintext: mode === "none" }),
+        (m) => m.state()
+      )
+      yield* step(mode, "stat", { count, size: sum(expected.sizes) }, mailbox.stat, (s) => ({
+        count: s.count,
+        size: s.size
+      }))
+      yield* step(mode, "list", expected.sizes, mailbox.list, (l) => l.map((e) => e.size))
+      yield* step(mode, "uidl", expected.uidls, mailbox.uidl, (l) => l.map((e) => e.uid))
+      yield* step(mode, "top", expected.top.sha256, collect(mailbox.top(expected.top.msg, expected.top.lines)), hex)
+      yield* step(
+        mode,
+        "retr",
+        expected.sha256,
+        Effect.forEach(expected.sizes, (_, i) => collect(mailbox.retr(i + 1))),
+        (bodies) => Promise.all(bodies.map(hex))
+      )
+      yield* step(mode, "dele", { count: count - 1 }, Effect.andThen(mailbox.dele(1), mailbox.stat), (s) => ({
+        count: s.count
+      }))
+      yield* step(mode, "rset", { count }, Effect.andThen(mailbox.rset, mailbox.stat), (s) => ({ count: s.count }))
+      yield* step(mode, "quit", "CLOSED", mailbox.quit, () => mailbox.state())
+    })
+  )
 
 /**
  * How connecting fails: each step prints the error (or the session's `secure` when it
@@ -120,10 +140,16 @@ const session = (input: ScenarioInput, mode: Mode): Effect.Effect<void, Pop3Erro
  */
 const failures = (input: ScenarioInput): Effect.Effect<void, never, Transport> => {
   const attempt = (name: string, options: Omit<Parameters<typeof connect>[0], "host">) =>
-    Effect.ignore(Effect.scoped(step("failures", name, undefined, connect({ host: input.host, timeout: "5 seconds", ...options }), (a) => ({ secure: a.secure }))))
+    Effect.ignore(
+      Effect.scoped(
+        step("failures", name, undefined, connect({ host: input.host, timeout: "5 seconds", ...options }), (a) => ({
+          secure: a.secure
+        }))
+      )
+    )
   const implicit = { port: input.tlsPort, tls: "implicit", servername: input.servername } as const
   const starttls = { port: input.port, tls: "starttls", servername: input.servername } as const
-  return Effect.gen(function*() {
+  return Effect.gen(function* () {
     yield* attempt("implicit without the CA", implicit)
     yield* attempt("starttls without the CA", starttls)
     yield* attempt("implicit, wrong name", { ...implicit, ca: input.ca, servername: "pop3.example.com" })
@@ -132,13 +158,18 @@ const failures = (input: ScenarioInput): Effect.Effect<void, never, Transport> =
     yield* attempt("starttls, insecure", { ...starttls, insecure: true })
     yield* attempt("closed port", { port: input.closedPort, tls: "none" })
     yield* attempt("silent server", { port: input.silentPort, tls: "implicit", ca: input.ca, timeout: "300 millis" })
-    yield* attempt("stalled STLS", { port: input.stallingStlsPort, tls: "starttls", ca: input.ca, timeout: "300 millis" })
+    yield* attempt("stalled STLS", {
+      port: input.stallingStlsPort,
+      tls: "starttls",
+      ca: input.ca,
+      timeout: "300 millis"
+    })
     yield* attempt("implicit TLS to the plaintext port", { port: input.port, tls: "implicit", ca: input.ca })
   })
 }
 
 const program = (input: ScenarioInput): Effect.Effect<void, never, Transport> =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const transport = yield* Transport
     emit({ step: "runtime", actual: { runtime: detectRuntime(), transport: transport.name }, ms: 0 })
     for (const mode of input.modes) {

@@ -13,7 +13,8 @@ export const CHROMIUM = "/usr/bin/chromium"
 
 /** Whether Chromium can be launched here, and if not, why (for requireService). */
 export function chromiumAvailable(): ServiceCheck {
-  if (!existsSync(CHROMIUM)) return { ok: false, why: `${CHROMIUM} not found (apt-get install -y --no-install-recommends chromium)` }
+  if (!existsSync(CHROMIUM))
+    return { ok: false, why: `${CHROMIUM} not found (apt-get install -y --no-install-recommends chromium)` }
   return { ok: true }
 }
 
@@ -28,7 +29,9 @@ export interface LaunchedChromium {
  * Launches headless Chromium with a fresh profile directory. Playwright passes the directory
  * as --user-data-dir itself (it refuses that flag in `args`), through a persistent context.
  */
-export async function launchChromium(options: { readonly viewport?: { width: number; height: number } } = {}): Promise<LaunchedChromium> {
+export async function launchChromium(
+  options: { readonly viewport?: { width: number; height: number } } = {}
+): Promise<LaunchedChromium> {
   const profile = await mkdtemp(join(tmpdir(), "pop3-chromium-"))
   try {
     const context = await chromium.launchPersistentContext(profile, {

@@ -90,12 +90,14 @@ export async function startDovecot(options?: { bulkMessages?: number; haproxy?: 
     ])
     const ca = await readFile(join(root, "cert.pem"), "utf8")
 
-    let server: { port: number; tlsPort: number; haproxy: readonly [number, number] | undefined; pid: number } | undefined
+    let server:
+      | { port: number; tlsPort: number; haproxy: readonly [number, number] | undefined; pid: number }
+      | undefined
     // Free ports are picked by binding port 0 and closing, so another process can take
     // one before Dovecot binds it; that race is retried with new ports.
     for (let attempt = 1; server === undefined; attempt++) {
       const [port = 0, tlsPort = 0, proxied = 0, proxiedTls = 0] = await freePorts(options?.haproxy === true ? 4 : 2)
-      const haproxy = options?.haproxy === true ? [proxied, proxiedTls] as const : undefined
+      const haproxy = options?.haproxy === true ? ([proxied, proxiedTls] as const) : undefined
       await writeFile(conf, dovecotConf(root, port, tlsPort, haproxy))
       const launched = await launch(conf)
       if (launched.code === 0) {
@@ -107,7 +109,10 @@ export async function startDovecot(options?: { bulkMessages?: number; haproxy?: 
 
     const { pid } = server
     const users = Object.fromEntries(
-      userNames.map((u) => [u, { user: u, password: mailboxes[u].password, maildir: join(mailDir(root, u), "Maildir") }])
+      userNames.map((u) => [
+        u,
+        { user: u, password: mailboxes[u].password, maildir: join(mailDir(root, u), "Maildir") }
+      ])
     ) as Record<UserName, DovecotUser>
     const wire = Object.fromEntries(
       userNames.map((u) => [u, Object.freeze(mailboxes[u].messages.map(toWire))])
@@ -163,7 +168,10 @@ function usersFile(root: string, mailboxes: Record<UserName, Mailbox>): string {
 }
 
 function dovecotConf(root: string, port: number, tlsPort: number, haproxy?: readonly [number, number]): string {
-  const proxied = haproxy === undefined ? "" : `
+  const proxied =
+    haproxy === undefined
+      ? ""
+      : `
   inet_listener pop3-haproxy {
     address = 127.0.0.1
     port = ${haproxy[0]}
@@ -250,14 +258,27 @@ ${haproxy === undefined ? "" : "haproxy_trusted_networks = 127.0.0.0/8\n"}`
 // (random prime search), EC about 10 ms, and every TLS client we test speaks ECDSA.
 async function makeCert(root: string): Promise<void> {
   const { code, stderr } = await run("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650",
-    "-subj", "/CN=localhost",
-    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    "3650",
+    "-subj",
+    "/CN=localhost",
+    "-addext",
+    "subjectAltName=DNS:localhost,IP:127.0.0.1",
     // A server certificate, not a CA: `req -x509` marks it CA:TRUE by default, and Deno's
     // TLS (rustls/webpki) refuses a CA certificate as the server's own, whatever it trusts.
-    "-addext", "basicConstraints=critical,CA:FALSE",
-    "-keyout", join(root, "key.pem"),
-    "-out", join(root, "cert.pem")
+    "-addext",
+    "basicConstraints=critical,CA:FALSE",
+    "-keyout",
+    join(root, "key.pem"),
+    "-out",
+    join(root, "cert.pem")
   ])
   if (code !== 0) throw new Error(`openssl req failed (${code}): ${stderr.trim()}`)
   await chmod(join(root, "key.pem"), 0o600)
@@ -537,7 +558,9 @@ async function waitReady(root: string, port: number, tlsPort: number, ca: string
     }
     await sleep(25)
   }
-  throw new Error(`dovecot did not greet on ports ${port} and ${tlsPort} within ${START_TIMEOUT_MS} ms (${last})${logTail(log)}`)
+  throw new Error(
+    `dovecot did not greet on ports ${port} and ${tlsPort} within ${START_TIMEOUT_MS} ms (${last})${logTail(log)}`
+  )
 }
 
 /** Connects, reads the first line, and closes. */
@@ -665,7 +688,9 @@ function logTail(log: string, lines = 20): string {
 
 function readLog(log: string): Array<string> {
   try {
-    return readFileSync(log, "utf8").split("\n").filter((line) => line !== "")
+    return readFileSync(log, "utf8")
+      .split("\n")
+      .filter((line) => line !== "")
   } catch {
     return []
   }

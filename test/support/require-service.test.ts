@@ -18,7 +18,9 @@ describe("isCI", () => {
 
 describe("requireService", () => {
   it("throws under CI=1 (not only CI=true) when the service is missing", () => {
-    expect(() => requireService("Dovecot", missing, { CI: "1" })).toThrow(/Dovecot is required under CI \(CI=1\) but unavailable: not installed here/)
+    expect(() => requireService("Dovecot", missing, { CI: "1" })).toThrow(
+      /Dovecot is required under CI \(CI=1\) but unavailable: not installed here/
+    )
     expect(() => requireService("Dovecot", missing, { CI: "true" })).toThrow(/required under CI/)
   })
 

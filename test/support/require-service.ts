@@ -9,7 +9,11 @@ export type ServiceCheck = { ok: true } | { ok: false; why: string }
  * so a broken CI machine fails the suite instead of passing it by skipping; on a
  * developer's machine it prints why once and returns false for `describe.skipIf(!available)`.
  */
-export function requireService(name: string, check: ServiceCheck, env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+export function requireService(
+  name: string,
+  check: ServiceCheck,
+  env: Readonly<Record<string, string | undefined>> = process.env
+): boolean {
   if (check.ok) return true
   if (isCI(env)) {
     throw new Error(`${name} is required under CI (CI=${env["CI"]}) but unavailable: ${check.why}`)

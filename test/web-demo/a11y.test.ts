@@ -27,13 +27,31 @@ async function audit(page: Page): Promise<Array<string>> {
   const loaded = await page.evaluate(() => "axe" in window)
   if (!loaded) await page.evaluate(await readFile(AXE, "utf8"))
   const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: Array<Violation> }> } }).axe
-    const result = await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"] }, resultTypes: ["violations"] })
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target, failureSummary: n.failureSummary })) }))
+    const axe = (
+      window as unknown as {
+        axe: { run: (context: Document, options: object) => Promise<{ violations: Array<Violation> }> }
+      }
+    ).axe
+    const result = await axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"] },
+      resultTypes: ["violations"]
+    })
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => ({ target: n.target, failureSummary: n.failureSummary }))
+    }))
   })
   return violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 4).map((n) => n.target.join(" ")).join(", ")}`)
+    .map(
+      (v) =>
+        `${v.impact} ${v.id}: ${v.help} — ${v.nodes
+          .slice(0, 4)
+          .map((n) => n.target.join(" "))
+          .join(", ")}`
+    )
 }
 
 describe.skipIf(!available)("accessibility of every screen (axe-core)", () => {
@@ -59,15 +77,23 @@ describe.skipIf(!available)("accessibility of every screen (axe-core)", () => {
   })
 
   it("a refused playground login", async () => {
-    await p().getByRole("checkbox", { name: /IN-USE/ }).check()
-    await p().getByRole("button", { name: /Playground/ }).click()
+    await p()
+      .getByRole("checkbox", { name: /IN-USE/ })
+      .check()
+    await p()
+      .getByRole("button", { name: /Playground/ })
+      .click()
     await p().locator(".playground .teach-error").waitFor()
     expect(await audit(p())).toEqual([])
-    await p().getByRole("checkbox", { name: /IN-USE/ }).uncheck()
+    await p()
+      .getByRole("checkbox", { name: /IN-USE/ })
+      .uncheck()
   })
 
   it("the mailbox, and a message with the bytes view", async () => {
-    await p().getByRole("button", { name: /Playground/ }).click()
+    await p()
+      .getByRole("button", { name: /Playground/ })
+      .click()
     await waitForMailbox(p(), 14)
     expect(await audit(p())).toEqual([])
     await row(p(), 12).click()
@@ -77,12 +103,19 @@ describe.skipIf(!available)("accessibility of every screen (axe-core)", () => {
     expect(await audit(p())).toEqual([])
     await screenshot(p(), "a11y-message-bytes")
     await p().getByRole("button", { name: /^Quit/ }).click()
-    await p().getByRole("button", { name: /Playground/ }).waitFor()
+    await p()
+      .getByRole("button", { name: /Playground/ })
+      .waitFor()
   })
 
   it("the replay", async () => {
-    const [download] = await Promise.all([p().waitForEvent("download"), p().getByRole("button", { name: "Export session (.json)" }).click()])
-    await p().locator("#replay-file").setInputFiles(await download.path())
+    const [download] = await Promise.all([
+      p().waitForEvent("download"),
+      p().getByRole("button", { name: "Export session (.json)" }).click()
+    ])
+    await p()
+      .locator("#replay-file")
+      .setInputFiles(await download.path())
     await p().getByRole("button", { name: "Forward ▶" }).click()
     await p().getByRole("button", { name: "Forward ▶" }).click()
     expect(await audit(p())).toEqual([])
@@ -104,7 +137,9 @@ describe.skipIf(!available)("accessibility of every screen (axe-core)", () => {
 
   it("the start screen on a phone", async () => {
     await p().setViewportSize({ width: 390, height: 844 })
-    await p().getByRole("button", { name: /Playground/ }).waitFor()
+    await p()
+      .getByRole("button", { name: /Playground/ })
+      .waitFor()
     expect(await audit(p())).toEqual([])
     await screenshot(p(), "a11y-phone-start", { fullPage: true })
   })

@@ -14,7 +14,9 @@ const PASSWORD = "build-Canary-9d41e7"
 const BRIDGE = "wss://bridge.build-test.example/pop3"
 
 const filesUnder = async (dir: string): Promise<Array<string>> =>
-  (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name))
+  (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
 
 describe("vite build of the web demo", () => {
   const dirs: Array<string> = []
@@ -31,7 +33,10 @@ describe("vite build of the web demo", () => {
     try {
       await build({ configFile: CONFIG, logLevel: "silent", build: { outDir: out, emptyOutDir: true } })
     } finally {
-      for (const [name, value] of [["VITE_POP3_PASSWORD", saved.password], ["VITE_POP3_BRIDGE_URL", saved.bridge]] as const) {
+      for (const [name, value] of [
+        ["VITE_POP3_PASSWORD", saved.password],
+        ["VITE_POP3_BRIDGE_URL", saved.bridge]
+      ] as const) {
         if (value === undefined) delete process.env[name]
         else process.env[name] = value
       }

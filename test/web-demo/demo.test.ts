@@ -13,17 +13,46 @@ import { type RunningStack, startStack } from "../../scripts/stack.ts"
 import { DEMO_PASSWORD, sampleMessages } from "../../dev-server/sample-mailbox.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
-import { blobType, type DemoPage, fillAndConnect, frameSandbox, openDemo, openInNewTab, poll, row, SCREENSHOTS, screenshot, traceLines, waitForMailbox, waitForTrace } from "./helpers.ts"
+import {
+  blobType,
+  type DemoPage,
+  fillAndConnect,
+  frameSandbox,
+  openDemo,
+  openInNewTab,
+  poll,
+  row,
+  SCREENSHOTS,
+  screenshot,
+  traceLines,
+  waitForMailbox,
+  waitForTrace
+} from "./helpers.ts"
 
 const available = requireService("Chromium", chromiumAvailable())
 
 // message 6's notes.txt, as dev-server/sample-mailbox.ts builds it
 const NOTES = "Quarterly notes\n===============\n\n- 99.98% uptime\n- 12,403 sessions per day\n- median RETR: 31 ms\n"
 // A 1×1 PNG, answered for the newsletter's remote image once the user allows it.
-const PIXEL = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=", "base64")
+const PIXEL = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=",
+  "base64"
+)
 
 // One mailbox per test that logs in as someone other than the prefilled "demo".
-const USERS = ["newsletter", "attachments", "disconnect", "userpass", "tracetools", "keyboard", "step", "quit", "phone", "failures", "token"] as const
+const USERS = [
+  "newsletter",
+  "attachments",
+  "disconnect",
+  "userpass",
+  "tracetools",
+  "keyboard",
+  "step",
+  "quit",
+  "phone",
+  "failures",
+  "token"
+] as const
 type User = (typeof USERS)[number]
 
 describe.skipIf(!available)("the web demo against the npm start stack", () => {
@@ -56,8 +85,15 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
 
   beforeAll(async () => {
     stack = await startStack({
-      quiet: true, live: false, devServerPort: 0, devServerTlsPort: 0, bridgePort: 0, vitePort: 0,
-      mailboxes: Object.fromEntries(USERS.map((user) => [user, { password: DEMO_PASSWORD, messages: sampleMessages() }]))
+      quiet: true,
+      live: false,
+      devServerPort: 0,
+      devServerTlsPort: 0,
+      bridgePort: 0,
+      vitePort: 0,
+      mailboxes: Object.fromEntries(
+        USERS.map((user) => [user, { password: DEMO_PASSWORD, messages: sampleMessages() }])
+      )
     })
     chromium = await launchChromium()
     // Anything the page fetches from the newsletter's image host is counted (and answered,
@@ -112,11 +148,18 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     const srcdoc = (await page.locator("iframe.html-frame").getAttribute("srcdoc")) ?? ""
     expect(srcdoc).toMatch(/http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:;/)
     // The cid: logo became a data: URL and rendered (16×16); the remote banner has no source.
-    await poll(() => frame.getByAltText("Mail Weekly logo").evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(16)
+    await poll(() => frame.getByAltText("Mail Weekly logo").evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(
+      16
+    )
     expect(await frame.getByAltText(/Remote banner/).getAttribute("src")).toBeNull()
     // The frame has loaded everything it is going to (its load event waits for images).
-    await page.locator("iframe.html-frame").evaluate((el: HTMLIFrameElement) =>
-      el.contentDocument === null || el.contentDocument.readyState === "complete" ? undefined : new Promise((resolve) => el.addEventListener("load", resolve, { once: true })))
+    await page
+      .locator("iframe.html-frame")
+      .evaluate((el: HTMLIFrameElement) =>
+        el.contentDocument === null || el.contentDocument.readyState === "complete"
+          ? undefined
+          : new Promise((resolve) => el.addEventListener("load", resolve, { once: true }))
+      )
     expect(remoteRequests).toEqual([])
     expect(await page.getByText("1 remote image blocked").isVisible()).toBe(true)
     await page.locator(".reader").scrollIntoViewIfNeeded()
@@ -140,13 +183,18 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     expect(href).toMatch(/^blob:/)
     expect(await blobType(page, href)).toBe("application/octet-stream")
     expect(await openInNewTab(page, href)).toBe("download")
-    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download notes.txt" }).click()])
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "Download notes.txt" }).click()
+    ])
     expect(download.suggestedFilename()).toBe("notes.txt")
     const path = await download.path()
     expect(await readFile(path, "utf8")).toBe(NOTES)
     await screenshot(page, "04-attachments")
     await page.getByRole("tab", { name: "Source" }).click()
-    await poll(() => page.locator("pre.source").innerText()).toContain('Content-Disposition: attachment; filename="notes.txt"')
+    await poll(() => page.locator("pre.source").innerText()).toContain(
+      'Content-Disposition: attachment; filename="notes.txt"'
+    )
   })
 
   it("marks a message with DELE, and Disconnect sends RSET and QUIT so nothing is removed", async () => {
@@ -166,8 +214,15 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     await waitForTrace(page, /Closed: the session did not end normally/)
     const after = await traceLines(page)
     const dele = after.findIndex((l) => / C: DELE 2$/.test(l))
-    expect(after.slice(dele).filter((l) => / C: /.test(l)).map((l) => l.replace(/^.* C: /, ""))).toEqual(["DELE 2", "RSET", "QUIT"])
-    expect(await page.locator(".notice").innerText()).toContain("the library sent RSET and QUIT, so nothing was removed")
+    expect(
+      after
+        .slice(dele)
+        .filter((l) => / C: /.test(l))
+        .map((l) => l.replace(/^.* C: /, ""))
+    ).toEqual(["DELE 2", "RSET", "QUIT"])
+    expect(await page.locator(".notice").innerText()).toContain(
+      "the library sent RSET and QUIT, so nothing was removed"
+    )
     // And the server agrees: the next session lists all 14.
     await fillAndConnect(page, { user: "disconnect" })
     await waitForMailbox(page, 14)
@@ -193,15 +248,22 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     expect(lines.filter((l) => /\bdemo\b/.test(l))).toEqual([])
     // The diagram, drawn from the table, highlights TRANSACTION and the PASS arrow into it.
     expect(await page.locator('.diagram .node[data-state="TRANSACTION"]').getAttribute("class")).toContain("current")
-    expect(await page.locator('.diagram .node[data-state="AUTHORIZATION"]').getAttribute("class")).not.toContain("current")
-    expect(await page.locator(".diagram .edge.taken title").textContent()).toMatch(/^AUTHORIZATION_PASS → TRANSACTION: PASS \+OK/)
+    expect(await page.locator('.diagram .node[data-state="AUTHORIZATION"]').getAttribute("class")).not.toContain(
+      "current"
+    )
+    expect(await page.locator(".diagram .edge.taken title").textContent()).toMatch(
+      /^AUTHORIZATION_PASS → TRANSACTION: PASS \+OK/
+    )
     expect(await page.locator(".diagram-status").innerText()).toContain("Now in TRANSACTION (from AUTHORIZATION_PASS)")
     // The login part of the log at the top of the panel, the diagram below it.
     await page.setViewportSize({ width: 1440, height: 1600 })
-    await page.locator(".trace-log li", { hasText: "Connecting to" }).last().evaluate((li: HTMLElement) => {
-      const log = li.parentElement!
-      log.scrollTop = li.offsetTop - log.offsetTop - 4
-    })
+    await page
+      .locator(".trace-log li", { hasText: "Connecting to" })
+      .last()
+      .evaluate((li: HTMLElement) => {
+        const log = li.parentElement!
+        log.scrollTop = li.offsetTop - log.offsetTop - 4
+      })
     await page.locator(".trace").screenshot({ path: `${SCREENSHOTS}05-trace-panel.png` })
     await page.setViewportSize({ width: 1440, height: 900 })
     // Closing the session moves the diagram to CLOSED.
@@ -213,7 +275,9 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
   it("trace tools: filter, pause, and export in the CLI's format with the password as ****", async () => {
     const { page } = await loggedIn("tracetools", { auth: "user" })
     await page.getByLabel("Filter").fill("PASS")
-    await poll(async () => (await page.locator(".trace-log > li:not([hidden])").allInnerTexts()).join("\n")).toMatch(/PASS \*\*\*\*/)
+    await poll(async () => (await page.locator(".trace-log > li:not([hidden])").allInnerTexts()).join("\n")).toMatch(
+      /PASS \*\*\*\*/
+    )
     expect(await page.locator(".trace-log > li:not([hidden])").count()).toBeLessThan(6)
     await page.getByLabel("Filter").fill("")
     const shown = await page.locator(".trace-log > li").count()
@@ -225,7 +289,10 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     expect(await page.locator(".trace-log > li").count()).toBe(shown)
     await page.getByRole("button", { name: "Resume" }).click()
     await waitForTrace(page, / C: NOOP$/)
-    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export .txt" }).click()])
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export .txt" }).click()
+    ])
     expect(download.suggestedFilename()).toMatch(/^pop3-trace-.*\.txt$/)
     const text = await readFile(await download.path(), "utf8")
     expect(text).toMatch(/^\s+\d+\.\d{3}s C: USER tracetools$/m)
@@ -325,7 +392,9 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     const other = await fresh()
     await fillAndConnect(other.page, { bridgeUrl: `ws://127.0.0.1:${closed}/pop3` })
     await poll(() => other.page.locator(".error-box").innerText()).toContain("Could not reach the bridge")
-    expect(await other.page.locator(".error-box").innerText()).toContain(`Nothing accepted a WebSocket at ws://127.0.0.1:${closed}/pop3.`)
+    expect(await other.page.locator(".error-box").innerText()).toContain(
+      `Nothing accepted a WebSocket at ws://127.0.0.1:${closed}/pop3.`
+    )
     // Chromium reports the failed WebSocket itself; nothing else may appear.
     const own = (p: string) => p.startsWith(`console.error: WebSocket connection to 'ws://127.0.0.1:${closed}/pop3?`)
     expect(other.problems.filter((p) => !own(p))).toEqual([])
@@ -346,13 +415,19 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
       const status = document.getElementById("status")!
       const seen: Array<string> = [status.textContent ?? ""]
       ;(window as unknown as { statusTexts: Array<string> }).statusTexts = seen
-      new MutationObserver(() => seen.push(status.textContent ?? "")).observe(status, { childList: true, characterData: true, subtree: true })
+      new MutationObserver(() => seen.push(status.textContent ?? "")).observe(status, {
+        childList: true,
+        characterData: true,
+        subtree: true
+      })
     })
     const statusTexts = () => page.evaluate(() => (window as unknown as { statusTexts: Array<string> }).statusTexts)
     // A bridge that is not there: the error box names the URL.
     await fillAndConnect(page, { bridgeUrl: `ws://127.0.0.1:${closed}/pop3?token=${TOKEN}`, user: "token" })
     await poll(() => page.locator(".error-box").innerText()).toContain("Could not reach the bridge")
-    expect(await page.locator(".error-box").innerText()).toContain(`Nothing accepted a WebSocket at ws://127.0.0.1:${closed}/pop3?token=****.`)
+    expect(await page.locator(".error-box").innerText()).toContain(
+      `Nothing accepted a WebSocket at ws://127.0.0.1:${closed}/pop3?token=****.`
+    )
     // The bridge of the stack (it ignores a token it does not ask for): a session works.
     await fillAndConnect(page, { bridgeUrl: `${stack!.bridgeUrl}?token=${TOKEN}`, user: "token" })
     await waitForMailbox(page, 14)
@@ -373,7 +448,11 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
   it("runs under a strict Content-Security-Policy: no inline script, in dev mode too", async () => {
     const { page } = await fresh()
     const csp = (await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute("content")) ?? ""
-    const directive = (name: string) => csp.split(";").map((d) => d.trim()).find((d) => d.startsWith(`${name} `)) ?? ""
+    const directive = (name: string) =>
+      csp
+        .split(";")
+        .map((d) => d.trim())
+        .find((d) => d.startsWith(`${name} `)) ?? ""
     expect(directive("script-src")).toBe("script-src 'self'")
     expect(directive("object-src")).toBe("object-src 'none'")
     expect(directive("base-uri")).toBe("base-uri 'none'")

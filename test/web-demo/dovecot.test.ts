@@ -11,7 +11,18 @@ import { type RunningStack, startStack } from "../../scripts/stack.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { type Dovecot, dovecotAvailable, startDovecot } from "../support/dovecot.ts"
 import { requireService } from "../support/require-service.ts"
-import { type DemoPage, fillAndConnect, frameSandbox, openDemo, poll, row, screenshot, traceLines, waitForMailbox, waitForTrace } from "./helpers.ts"
+import {
+  type DemoPage,
+  fillAndConnect,
+  frameSandbox,
+  openDemo,
+  poll,
+  row,
+  screenshot,
+  traceLines,
+  waitForMailbox,
+  waitForTrace
+} from "./helpers.ts"
 
 const available = requireService("Chromium", chromiumAvailable()) && requireService("Dovecot", dovecotAvailable())
 
@@ -62,7 +73,14 @@ describe.skipIf(!available)("the web demo against Dovecot through the bridge", (
   beforeAll(async () => {
     dovecot = await startDovecot({ bulkMessages: 0 })
     // Vite comes from the npm start stack; its own bridge and dev server stay unused.
-    stack = await startStack({ quiet: true, live: false, devServerPort: 0, devServerTlsPort: 0, bridgePort: 0, vitePort: 0 })
+    stack = await startStack({
+      quiet: true,
+      live: false,
+      devServerPort: 0,
+      devServerTlsPort: 0,
+      bridgePort: 0,
+      vitePort: 0
+    })
     bridge = await startBridge({
       listen: "127.0.0.1:0",
       allow: [`127.0.0.1:${dovecot.tlsPort}`],
@@ -111,7 +129,10 @@ describe.skipIf(!available)("the web demo against Dovecot through the bridge", (
     const { page } = await loggedIn()
     await row(page, 5).click()
     await page.getByRole("heading", { name: "Large message (~5 MiB attachment)" }).waitFor({ timeout: 30_000 })
-    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download blob.bin" }).click()])
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "Download blob.bin" }).click()
+    ])
     const bytes = await readFile(await download.path())
     const expected = blobOf(dovecot!.messages("alice")[4]!)
     expect(bytes.length).toBe(3_932_160)
@@ -126,7 +147,9 @@ describe.skipIf(!available)("the web demo against Dovecot through the bridge", (
     await poll(() => row(page, 1).getAttribute("class")).toContain("deleted")
     await page.getByRole("button", { name: "Disconnect without deleting" }).click()
     await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
-    expect(await page.locator(".notice").innerText()).toContain("the library sent RSET and QUIT, so nothing was removed")
+    expect(await page.locator(".notice").innerText()).toContain(
+      "the library sent RSET and QUIT, so nothing was removed"
+    )
     await fillAndConnect(page, form())
     await waitForMailbox(page, 5)
   })
@@ -143,6 +166,8 @@ describe.skipIf(!available)("the web demo against Dovecot through the bridge", (
     expect(await page.locator(".trace").innerText()).not.toContain(dovecot!.users.alice.password)
     await page.getByRole("button", { name: "Quit" }).click()
     await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
-    expect(await page.locator(".notice").innerText()).toBe("Session ended with QUIT. Nothing was marked, so nothing was removed.")
+    expect(await page.locator(".notice").innerText()).toBe(
+      "Session ended with QUIT. Nothing was marked, so nothing was removed."
+    )
   })
 })

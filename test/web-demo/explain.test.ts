@@ -11,13 +11,25 @@ const refused = (code: string | undefined, text = "go away") =>
 
 describe("explain", () => {
   it("names each bridge close code in plain words", () => {
-    expect(explain(new BridgeError({ code: 4001, reason: "pop.example.com:995 is not allowed by this bridge" }), ctx).title).toBe("The bridge does not allow pop.example.com:995")
-    expect(explain(new BridgeError({ code: 4002, reason: "bad port" }), ctx).title).toBe("The bridge rejected the request")
+    expect(
+      explain(new BridgeError({ code: 4001, reason: "pop.example.com:995 is not allowed by this bridge" }), ctx).title
+    ).toBe("The bridge does not allow pop.example.com:995")
+    expect(explain(new BridgeError({ code: 4002, reason: "bad port" }), ctx).title).toBe(
+      "The bridge rejected the request"
+    )
     expect(explain(new BridgeError({ code: 4008, reason: "idle timeout" }), ctx).detail).toContain("“idle timeout”")
-    expect(explain(new BridgeError({ code: 4010, reason: "ECONNREFUSED" }), ctx).title).toBe("The bridge could not reach pop.example.com:995")
-    expect(explain(new BridgeError({ code: 4011, reason: "upstream TLS failed: CERT_HAS_EXPIRED" }), ctx).title).toBe("TLS between the bridge and pop.example.com failed")
-    expect(explain(new BridgeError({ code: 4012, reason: "" }), ctx).title).toBe("The bridge timed out reaching pop.example.com:995")
-    expect(explain(new BridgeError({ code: 4999, reason: "" }), ctx).title).toBe("The bridge closed the connection (code 4999)")
+    expect(explain(new BridgeError({ code: 4010, reason: "ECONNREFUSED" }), ctx).title).toBe(
+      "The bridge could not reach pop.example.com:995"
+    )
+    expect(explain(new BridgeError({ code: 4011, reason: "upstream TLS failed: CERT_HAS_EXPIRED" }), ctx).title).toBe(
+      "TLS between the bridge and pop.example.com failed"
+    )
+    expect(explain(new BridgeError({ code: 4012, reason: "" }), ctx).title).toBe(
+      "The bridge timed out reaching pop.example.com:995"
+    )
+    expect(explain(new BridgeError({ code: 4999, reason: "" }), ctx).title).toBe(
+      "The bridge closed the connection (code 4999)"
+    )
   })
 
   it("tells a wrong password ([AUTH]) from a temporary refusal ([SYS/TEMP]) and the others", () => {
@@ -35,18 +47,35 @@ describe("explain", () => {
   })
 
   it("offers the plaintext checkbox only when login was refused for lack of encryption", () => {
-    const plain = new AuthError({ attempts: [], reason: "USER would send the password unencrypted; use TLS, or allow plaintext explicitly", plaintextRefused: true })
+    const plain = new AuthError({
+      attempts: [],
+      reason: "USER would send the password unencrypted; use TLS, or allow plaintext explicitly",
+      plaintextRefused: true
+    })
     expect(explain(plain, ctx).plaintextRefused).toBe(true)
-    expect(explain(new AuthError({ attempts: [], reason: "the server offers no mechanism this client supports" }), ctx).plaintextRefused).toBe(false)
+    expect(
+      explain(new AuthError({ attempts: [], reason: "the server offers no mechanism this client supports" }), ctx)
+        .plaintextRefused
+    ).toBe(false)
     // The flag decides, not the wording: a server's refusal that mentions encryption is not it.
-    const server = new AuthError({ attempts: [{ mechanism: "USER", code: undefined, text: "use an unencrypted port" }], reason: "USER was refused" })
+    const server = new AuthError({
+      attempts: [{ mechanism: "USER", code: undefined, text: "use an unencrypted port" }],
+      reason: "USER was refused"
+    })
     expect(explain(server, ctx).plaintextRefused).toBeFalsy()
   })
 
   it("explains timeouts, dropped connections, TLS and -ERR answers", () => {
-    expect(explain(new TimeoutError({ operation: "the answer to STAT", millis: 30_000 }), ctx).detail).toContain("No answer within 30 s while waiting for the answer to STAT")
-    expect(explain(new ConnectionClosed({ during: "the body of RETR 1", reason: "the server closed the connection" }), ctx).title).toBe("The connection closed")
-    expect(explain(new TlsError({ host: "pop.example.com", reason: "certificate has expired" }), ctx).title).toBe("TLS with pop.example.com failed")
+    expect(explain(new TimeoutError({ operation: "the answer to STAT", millis: 30_000 }), ctx).detail).toContain(
+      "No answer within 30 s while waiting for the answer to STAT"
+    )
+    expect(
+      explain(new ConnectionClosed({ during: "the body of RETR 1", reason: "the server closed the connection" }), ctx)
+        .title
+    ).toBe("The connection closed")
+    expect(explain(new TlsError({ host: "pop.example.com", reason: "certificate has expired" }), ctx).title).toBe(
+      "TLS with pop.example.com failed"
+    )
     const err = explain(new ServerError({ command: "RETR 3", code: "SYS/TEMP", text: "try later" }), ctx)
     expect(err.title).toBe("The server refused RETR 3")
     expect(err.detail).toContain("This is temporary")

@@ -19,14 +19,18 @@ export async function openDemo(context: BrowserContext, url: string): Promise<De
   await recordBlobTypes(page)
   const problems: Array<string> = []
   page.on("console", (message) => {
-    if (message.type() === "error" || message.type() === "warning") problems.push(`console.${message.type()}: ${message.text()}`)
+    if (message.type() === "error" || message.type() === "warning")
+      problems.push(`console.${message.type()}: ${message.text()}`)
   })
   page.on("pageerror", (error) => problems.push(`pageerror: ${error.message}`))
   // Vite's HMR socket is answered by a stub that only says "connected": other engineers edit
   // core/ in this checkout while tests run, and Vite would reload the page mid-test for each
   // edit. The bridge listens on another port, so its WebSockets go through untouched.
   const vite = new URL(url)
-  await page.routeWebSocket((u) => u.host === vite.host, (ws) => ws.send(JSON.stringify({ type: "connected" })))
+  await page.routeWebSocket(
+    (u) => u.host === vite.host,
+    (ws) => ws.send(JSON.stringify({ type: "connected" }))
+  )
   // Any reload after the first load would silently reset the demo: record it.
   let loads = 0
   page.on("load", () => {
@@ -43,7 +47,16 @@ export async function openDemo(context: BrowserContext, url: string): Promise<De
 /** Fills the connect form (only the fields given) and presses Connect. */
 export async function fillAndConnect(
   page: Page,
-  fields: { bridgeUrl?: string; host?: string; port?: number; user?: string; password?: string; auth?: string; security?: "implicit" | "none"; allowPlaintext?: boolean } = {}
+  fields: {
+    bridgeUrl?: string
+    host?: string
+    port?: number
+    user?: string
+    password?: string
+    auth?: string
+    security?: "implicit" | "none"
+    allowPlaintext?: boolean
+  } = {}
 ): Promise<void> {
   if (fields.bridgeUrl !== undefined) await page.getByLabel("Bridge URL").fill(fields.bridgeUrl)
   if (fields.host !== undefined) await page.getByLabel("Host", { exact: true }).fill(fields.host)
@@ -61,7 +74,8 @@ export async function fillAndConnect(
 export async function waitForMailbox(page: Page, count: number): Promise<Array<string>> {
   await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 30_000 })
   await page.waitForFunction(
-    (n) => document.querySelectorAll(".msg-row").length === n && document.querySelectorAll(".msg-row.loading").length === 0,
+    (n) =>
+      document.querySelectorAll(".msg-row").length === n && document.querySelectorAll(".msg-row.loading").length === 0,
     count,
     { timeout: 30_000 }
   )
@@ -74,8 +88,13 @@ export async function traceLines(page: Page): Promise<Array<string>> {
     rows.map((row) => {
       const copy = row.cloneNode(true) as HTMLElement
       for (const gloss of copy.querySelectorAll(".gloss")) gloss.remove()
-      return [...copy.children].map((part) => part.textContent ?? "").join(" ").replace(/\s+/g, " ").trim()
-    }))
+      return [...copy.children]
+        .map((part) => part.textContent ?? "")
+        .join(" ")
+        .replace(/\s+/g, " ")
+        .trim()
+    })
+  )
 }
 
 /** `expect.poll` with room for a busy machine (its default gives up after one second). */
@@ -117,7 +136,10 @@ export async function openInNewTab(page: Page, href: string): Promise<"download"
   const tab = await popup
   tab.on("download", onDownload)
   const outcome = await new Promise<"download" | "document">((resolve) => {
-    tab.waitForURL(href, { waitUntil: "commit", timeout: 20_000 }).then(() => resolve("document"), () => resolve("download"))
+    tab.waitForURL(href, { waitUntil: "commit", timeout: 20_000 }).then(
+      () => resolve("document"),
+      () => resolve("download")
+    )
     tab.once("download", () => resolve("download"))
     tab.once("close", () => resolve("download"))
   })

@@ -73,13 +73,17 @@ Content-Type: text/html; charset=utf-8; name="evil.html"
 Content-Disposition: attachment; filename="evil.html"
 Content-Transfer-Encoding: base64
 
-`) + b64(HTML_ATTACHMENT) + crlf(`
+`) +
+    b64(HTML_ATTACHMENT) +
+    crlf(`
 --evil
 Content-Type: image/svg+xml; name="evil.svg"
 Content-Disposition: attachment; filename="evil.svg"
 Content-Transfer-Encoding: base64
 
-`) + b64(SVG_ATTACHMENT) + crlf(`
+`) +
+    b64(SVG_ATTACHMENT) +
+    crlf(`
 --evil--
 `)
 ]

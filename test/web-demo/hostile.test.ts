@@ -11,14 +11,27 @@ import { DEMO_PASSWORD } from "../../dev-server/sample-mailbox.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
 import { CANARY_HOST, hostileMessages, REMOTE_HOST } from "./hostile-mail.ts"
-import { blobType, type DemoPage, fillAndConnect, openDemo, openInNewTab, poll, row, waitForMailbox } from "./helpers.ts"
+import {
+  blobType,
+  type DemoPage,
+  fillAndConnect,
+  openDemo,
+  openInNewTab,
+  poll,
+  row,
+  waitForMailbox
+} from "./helpers.ts"
 
 const available = requireService("Chromium", chromiumAvailable())
 
-const PIXEL = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=", "base64")
+const PIXEL = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=",
+  "base64"
+)
 const LOCAL = new Set(["127.0.0.1", "localhost"])
 /** The browser's own reports of what it refused: the only console errors allowed here. */
-const BLOCKED = /^console\.error: (Blocked script execution in 'about:srcdoc'|Blocked form submission to '.*' because the form's frame is sandboxed|.* violates the following Content Security Policy directive)/
+const BLOCKED =
+  /^console\.error: (Blocked script execution in 'about:srcdoc'|Blocked form submission to '.*' because the form's frame is sandboxed|.* violates the following Content Security Policy directive)/
 
 describe.skipIf(!available)("the web demo with hostile mail", () => {
   let stack: RunningStack | undefined
@@ -29,9 +42,17 @@ describe.skipIf(!available)("the web demo with hostile mail", () => {
 
   beforeAll(async () => {
     stack = await startStack({
-      quiet: true, live: false, devServerPort: 0, devServerTlsPort: 0, bridgePort: 0, vitePort: 0,
+      quiet: true,
+      live: false,
+      devServerPort: 0,
+      devServerTlsPort: 0,
+      bridgePort: 0,
+      vitePort: 0,
       // One mailbox per test, so neither depends on the other's session.
-      mailboxes: { hostile1: { password: DEMO_PASSWORD, messages: hostileMessages() }, hostile2: { password: DEMO_PASSWORD, messages: hostileMessages() } }
+      mailboxes: {
+        hostile1: { password: DEMO_PASSWORD, messages: hostileMessages() },
+        hostile2: { password: DEMO_PASSWORD, messages: hostileMessages() }
+      }
     })
     chromium = await launchChromium()
     await chromium.context.route("**/*", (route) => {
@@ -63,8 +84,13 @@ describe.skipIf(!available)("the web demo with hostile mail", () => {
 
   /** Resolves once the message frame finished loading everything it will load. */
   const frameLoaded = (page: Page) =>
-    page.locator("iframe.html-frame").evaluate((el: HTMLIFrameElement) =>
-      el.contentDocument === null || el.contentDocument.readyState === "complete" ? undefined : new Promise((resolve) => el.addEventListener("load", resolve, { once: true })))
+    page
+      .locator("iframe.html-frame")
+      .evaluate((el: HTMLIFrameElement) =>
+        el.contentDocument === null || el.contentDocument.readyState === "complete"
+          ? undefined
+          : new Promise((resolve) => el.addEventListener("load", resolve, { once: true }))
+      )
 
   const open = async (user: "hostile1" | "hostile2"): Promise<DemoPage> => {
     const demo = await openDemo(chromium!.context, stack!.url)
@@ -82,7 +108,8 @@ describe.skipIf(!available)("the web demo with hostile mail", () => {
     await frame.getByRole("heading", { name: "Hostile HTML" }).waitFor()
     await frameLoaded(page)
     // What a reader might click: the links, the form, the element with onclick.
-    for (const id of ["js-link", "data-link", "relative-link", "form-submit", "click-me"]) await frame.locator(`#${id}`).click()
+    for (const id of ["js-link", "data-link", "relative-link", "form-submit", "click-me"])
+      await frame.locator(`#${id}`).click()
     await frame.getByText("svg link").dispatchEvent("click")
     // Then use the page: another message opens (a RETR round trip after the clicks).
     await row(page, 2).click()
@@ -91,7 +118,13 @@ describe.skipIf(!available)("the web demo with hostile mail", () => {
     expect(await traces(page)).toEqual(clean)
     expect(remote, "requests to remote hosts before Load remote images").toEqual([])
     expect(page.url()).toBe(url)
-    expect(page.context().pages().filter((p) => p !== page && p.url() !== "about:blank" && !p.isClosed()).map((p) => p.url())).toEqual([])
+    expect(
+      page
+        .context()
+        .pages()
+        .filter((p) => p !== page && p.url() !== "about:blank" && !p.isClosed())
+        .map((p) => p.url())
+    ).toEqual([])
 
     // Only when asked: images over https, and still no script, no stylesheet, no frame.
     await row(page, 1).click()
@@ -103,7 +136,10 @@ describe.skipIf(!available)("the web demo with hostile mail", () => {
     await page.getByRole("heading", { name: "Hostile attachments" }).waitFor()
     expect(await traces(page)).toEqual(clean)
     const fetched = remote.map((u) => new URL(u))
-    expect(fetched.every((u) => u.hostname === REMOTE_HOST && u.protocol === "https:" && u.pathname.endsWith(".png")), remote.join("\n")).toBe(true)
+    expect(
+      fetched.every((u) => u.hostname === REMOTE_HOST && u.protocol === "https:" && u.pathname.endsWith(".png")),
+      remote.join("\n")
+    ).toBe(true)
     expect(problems.filter((p) => !BLOCKED.test(p))).toEqual([])
     await page.close()
   })

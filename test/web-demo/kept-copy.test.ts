@@ -57,7 +57,10 @@ describe.skipIf(!available)("the demo's copy kept in this browser", () => {
     await page.getByRole("button", { name: /Playground/ }).click()
     await waitForMailbox(page, 14)
     await page.getByRole("button", { name: /Keep a copy in this browser/ }).click()
-    await page.locator(".notice").filter({ hasText: "0 messages downloaded, 14 already kept" }).waitFor({ timeout: 30_000 })
+    await page
+      .locator(".notice")
+      .filter({ hasText: "0 messages downloaded, 14 already kept" })
+      .waitFor({ timeout: 30_000 })
     expect((await traceLines(page)).slice(before).filter((l) => /C: RETR \d+/.test(l))).toEqual([])
 
     // After a reload: no Worker (the playground server), no WebSocket, no session.
@@ -84,14 +87,20 @@ describe.skipIf(!available)("the demo's copy kept in this browser", () => {
     await page.reload()
     await page.getByRole("button", { name: /Playground/ }).waitFor()
     expect(await page.getByRole("button", { name: /Open the copy kept in this browser/ }).count()).toBe(0)
-    expect(await page.evaluate(async () => (await indexedDB.databases()).length > 0 ? (await new Promise<number>((resolve) => {
-      const req = indexedDB.open("pop3-everywhere")
-      req.onsuccess = () => {
-        const tx = req.result.transaction("index", "readonly")
-        const count = tx.objectStore("index").count()
-        count.onsuccess = () => resolve(count.result)
-      }
-    })) : 0)).toBe(0)
+    expect(
+      await page.evaluate(async () =>
+        (await indexedDB.databases()).length > 0
+          ? await new Promise<number>((resolve) => {
+              const req = indexedDB.open("pop3-everywhere")
+              req.onsuccess = () => {
+                const tx = req.result.transaction("index", "readonly")
+                const count = tx.objectStore("index").count()
+                count.onsuccess = () => resolve(count.result)
+              }
+            })
+          : 0
+      )
+    ).toBe(0)
     expect([...first.problems, ...second.problems]).toEqual([])
     await page.close()
   })

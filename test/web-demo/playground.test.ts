@@ -19,7 +19,16 @@ const SECRET = "s3cret-Hunter2"
 const BUNDLE_SECRET = "bundle-s3cret-Pw9"
 
 /** The bytes of a hex dump (offset, 8 bytes in hex, ASCII per row), as hex strings. */
-const dumped = (dump: string) => dump.split("\n").flatMap((row) => row.slice(8, 8 + 23).trim().split(" ")).filter((b) => /^[0-9a-f]{2}$/.test(b))
+const dumped = (dump: string) =>
+  dump
+    .split("\n")
+    .flatMap((row) =>
+      row
+        .slice(8, 8 + 23)
+        .trim()
+        .split(" ")
+    )
+    .filter((b) => /^[0-9a-f]{2}$/.test(b))
 
 interface Opened {
   readonly page: Page
@@ -48,7 +57,9 @@ describe.skipIf(!available)("the static site's Playground", () => {
 
   it("builds a static site whose bundle holds no password from the environment", async () => {
     const files = await readdir(site!.dir, { recursive: true, withFileTypes: true })
-    const texts = await Promise.all(files.filter((f) => f.isFile()).map((f) => readFile(join(f.parentPath, f.name), "latin1")))
+    const texts = await Promise.all(
+      files.filter((f) => f.isFile()).map((f) => readFile(join(f.parentPath, f.name), "latin1"))
+    )
     expect(texts.length).toBeGreaterThan(2)
     for (const text of texts) expect(text).not.toContain(BUNDLE_SECRET)
     // The playground's Worker is a file of its own (CSP: worker-src 'self'), not a blob or inline.
@@ -78,7 +89,10 @@ describe.skipIf(!available)("the static site's Playground", () => {
     return { page, problems, sockets, offSite }
   }
 
-  const startPlayground = async (page: Page, options: { switches?: ReadonlyArray<RegExp>; password?: string; mechanism?: string } = {}) => {
+  const startPlayground = async (
+    page: Page,
+    options: { switches?: ReadonlyArray<RegExp>; password?: string; mechanism?: string } = {}
+  ) => {
     for (const s of options.switches ?? []) await page.getByRole("checkbox", { name: s }).check()
     if (options.password !== undefined) await page.getByLabel("Playground password").fill(options.password)
     if (options.mechanism !== undefined) await page.getByLabel("Login with").selectOption(options.mechanism)
@@ -88,12 +102,14 @@ describe.skipIf(!available)("the static site's Playground", () => {
   it("runs a whole session with no bridge, no server and no WebSocket", async () => {
     const { page, problems, sockets, offSite } = await open()
     // The CSP is in force: an inline script does not run (Chromium logs the refusal).
-    expect(await page.evaluate(() => {
-      const script = document.createElement("script")
-      script.textContent = "document.body.dataset.inline = 'ran'"
-      document.head.append(script)
-      return document.body.dataset["inline"] ?? "refused"
-    })).toBe("refused")
+    expect(
+      await page.evaluate(() => {
+        const script = document.createElement("script")
+        script.textContent = "document.body.dataset.inline = 'ran'"
+        document.head.append(script)
+        return document.body.dataset["inline"] ?? "refused"
+      })
+    ).toBe("refused")
     await poll(() => problems.some((p) => /Content Security Policy/.test(p))).toBe(true)
     problems.length = 0
     await screenshot(page, "pg-01-start")
@@ -110,8 +126,13 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await waitForTrace(page, /AUTHORIZATION|UPDATE → CLOSED|CLOSED/)
     // Clearing the trace forgets the recording too: the export is then empty.
     await page.getByRole("button", { name: "Clear" }).click()
-    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export session (.json)" }).click()])
-    expect((JSON.parse(await readFile(await download.path(), "utf8")) as { entries: Array<unknown> }).entries).toEqual([])
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export session (.json)" }).click()
+    ])
+    expect((JSON.parse(await readFile(await download.path(), "utf8")) as { entries: Array<unknown> }).entries).toEqual(
+      []
+    )
     expect(sockets).toEqual([])
     expect(offSite).toEqual([])
     expect(problems).toEqual([])
@@ -120,7 +141,10 @@ describe.skipIf(!available)("the static site's Playground", () => {
 
   /** The wire text of the bytes view's column named `caption`, one string per line. */
   const column = (page: Page, caption: string) =>
-    page.locator(".wire-col", { has: page.getByText(caption, { exact: true }) }).locator(".wire-row").evaluateAll((rows) => rows.map((r) => (r.textContent ?? "").replace(/\n$/, "")))
+    page
+      .locator(".wire-col", { has: page.getByText(caption, { exact: true }) })
+      .locator(".wire-row")
+      .evaluateAll((rows) => rows.map((r) => (r.textContent ?? "").replace(/\n$/, "")))
 
   it("shows the exact bytes of a line (CR LF visible, hex) and of RETR 12's body, stuffed beside unstuffed", async () => {
     const { page, problems } = await open()
@@ -129,7 +153,9 @@ describe.skipIf(!available)("the static site's Playground", () => {
     // The greeting: "+OK …" then CR LF, as text and as hex.
     await page.getByRole("button", { name: /^Bytes of \+OK POP3 dev server ready/ }).click()
     const view = page.locator(".bytes-view")
-    await expect.poll(() => view.locator(".wire-text").innerText()).toMatch(/^\+OK POP3 dev server ready <[^>]+>CRLF\s*$/)
+    await expect
+      .poll(() => view.locator(".wire-text").innerText())
+      .toMatch(/^\+OK POP3 dev server ready <[^>]+>CRLF\s*$/)
     const hex = dumped(await view.locator(".wire-hex pre").innerText())
     expect(hex.slice(0, 4)).toEqual(["2b", "4f", "4b", "20"]) // "+OK "
     expect(hex.slice(-2)).toEqual(["0d", "0a"])
@@ -164,7 +190,11 @@ describe.skipIf(!available)("the static site's Playground", () => {
     const { page, problems, sockets } = await open()
     // Two refused logins with a distinctive password, USER/PASS and APOP, then a good one.
     await startPlayground(page, { password: SECRET })
-    await page.locator(".playground .teach-error").getByText(/refused|Authentication|password/i).first().waitFor()
+    await page
+      .locator(".playground .teach-error")
+      .getByText(/refused|Authentication|password/i)
+      .first()
+      .waitFor()
     await startPlayground(page, { password: SECRET, mechanism: "apop" })
     await waitForTrace(page, /C: APOP demo \*\*\*\*/)
     await page.locator(".playground .teach-error").waitFor()
@@ -176,24 +206,47 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await page.getByRole("button", { name: /Playground/ }).waitFor()
     const live = await traceLines(page)
 
-    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export session (.json)" }).click()])
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export session (.json)" }).click()
+    ])
     const path = await download.path()
     const text = await readFile(path, "utf8")
-    const file = JSON.parse(text) as { format: string; entries: Array<{ event: { _tag: string; line?: string; at: number }; wire?: { from: string; base64: string } }> }
+    const file = JSON.parse(text) as {
+      format: string
+      entries: Array<{ event: { _tag: string; line?: string; at: number }; wire?: { from: string; base64: string } }>
+    }
     expect(file.format).toBe("pop3-everywhere-session")
     // No secret, in any spelling: as text, base64, hex; not the APOP digest either.
-    const greetings = file.entries.filter((e) => e.event._tag === "Received" && e.event.line?.startsWith("+OK POP3 dev server ready"))
-    const digests = greetings.map((g) => createHash("md5").update(`${/<[^>]+>/.exec(g.event.line ?? "")![0]}${SECRET}`).digest("hex"))
-    const forbidden = [SECRET, Buffer.from(SECRET).toString("base64"), Buffer.from(SECRET).toString("hex"), "PASS demo", ...digests]
-    const wireText = file.entries.flatMap((e) => (e.wire === undefined ? [] : [Buffer.from(e.wire.base64, "base64").toString("latin1")])).join("\n")
+    const greetings = file.entries.filter(
+      (e) => e.event._tag === "Received" && e.event.line?.startsWith("+OK POP3 dev server ready")
+    )
+    const digests = greetings.map((g) =>
+      createHash("md5")
+        .update(`${/<[^>]+>/.exec(g.event.line ?? "")![0]}${SECRET}`)
+        .digest("hex")
+    )
+    const forbidden = [
+      SECRET,
+      Buffer.from(SECRET).toString("base64"),
+      Buffer.from(SECRET).toString("hex"),
+      "PASS demo",
+      ...digests
+    ]
+    const wireText = file.entries
+      .flatMap((e) => (e.wire === undefined ? [] : [Buffer.from(e.wire.base64, "base64").toString("latin1")]))
+      .join("\n")
     for (const secret of forbidden) {
       expect(text).not.toContain(secret)
       expect(wireText).not.toContain(secret)
     }
     // Client bytes are not in the file at all; the events carry the redacted lines.
     expect(file.entries.every((e) => e.wire === undefined || e.wire.from === "S")).toBe(true)
-    expect(file.entries.filter((e) => e.event._tag === "Sent" && /^(PASS|APOP)/.test(e.event.line ?? "")).map((e) => e.event.line))
-      .toEqual(["PASS ****", "APOP demo ****", "PASS ****"])
+    expect(
+      file.entries
+        .filter((e) => e.event._tag === "Sent" && /^(PASS|APOP)/.test(e.event.line ?? ""))
+        .map((e) => e.event.line)
+    ).toEqual(["PASS ****", "APOP demo ****", "PASS ****"])
     // Timings: every event keeps its time, in order.
     const times = file.entries.map((e) => e.event.at)
     expect(times).toEqual([...times].sort((a, b) => a - b))
@@ -213,9 +266,13 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await poll(async () => (await traceLines(page)).length).toBe(2)
     await page.getByRole("button", { name: "To the end" }).click()
     await poll(() => traceLines(page)).toEqual(live)
-    expect(await page.locator(".replay-position").innerText()).toMatch(new RegExp(`^Step ${file.entries.length} of ${file.entries.length}`))
+    expect(await page.locator(".replay-position").innerText()).toMatch(
+      new RegExp(`^Step ${file.entries.length} of ${file.entries.length}`)
+    )
     // Step back to the RETR 12 body: the bytes view shows it from the recording.
-    const body = file.entries.findIndex((e) => e.event._tag === "Body" && (e.event as { command?: string }).command === "RETR 12")
+    const body = file.entries.findIndex(
+      (e) => e.event._tag === "Body" && (e.event as { command?: string }).command === "RETR 12"
+    )
     await page.getByRole("button", { name: "To the start" }).click()
     for (let i = 0; i <= body; i++) await forward.press("ArrowRight")
     await poll(() => page.locator(".replay-position").innerText()).toMatch(/the RETR 12 body/)
@@ -225,7 +282,9 @@ describe.skipIf(!available)("the static site's Playground", () => {
     // Played with its recorded pauses, it reaches the end by itself.
     await page.getByRole("button", { name: "Play at recorded speed" }).click()
     // (Pauses are capped at 1.5 s each; the wait allows for all of them.)
-    await expect.poll(() => page.locator(".replay-position").innerText(), { timeout: 90_000 }).toMatch(new RegExp(`^Step ${file.entries.length} of ${file.entries.length}`))
+    await expect
+      .poll(() => page.locator(".replay-position").innerText(), { timeout: 90_000 })
+      .toMatch(new RegExp(`^Step ${file.entries.length} of ${file.entries.length}`))
     await poll(() => traceLines(page)).toEqual(live)
     expect(sockets).toEqual([])
     expect(problems).toEqual([])
@@ -242,7 +301,10 @@ describe.skipIf(!available)("the static site's Playground", () => {
       await page.getByRole("checkbox", { name: /IN-USE/ }).uncheck()
       await startPlayground(page, { switches: [/LOGIN-DELAY/] })
       await waitForTrace(page, /S: -ERR \[LOGIN-DELAY\]/)
-      expect((await traceLines(page)).some((l) => /LOGIN-DELAY 300/.test(l)) || (await page.locator(".trace-log").innerText()).includes("LOGIN-DELAY")).toBe(true)
+      expect(
+        (await traceLines(page)).some((l) => /LOGIN-DELAY 300/.test(l)) ||
+          (await page.locator(".trace-log").innerText()).includes("LOGIN-DELAY")
+      ).toBe(true)
       await page.locator(".playground .teach-error").waitFor()
       expect(await page.locator(".playground .teach-error").innerText()).not.toBe("")
       expect(problems).toEqual([])
@@ -263,7 +325,7 @@ describe.skipIf(!available)("the static site's Playground", () => {
       await page.close()
     })
 
-    it("no dot-stuffing: message 12's lone \".\" line ends the body early and what follows breaks the framing", async () => {
+    it('no dot-stuffing: message 12\'s lone "." line ends the body early and what follows breaks the framing', async () => {
       const { page } = await open()
       await startPlayground(page, { switches: [/No dot-stuffing/] })
       await waitForMailbox(page, 14)
@@ -279,7 +341,10 @@ describe.skipIf(!available)("the static site's Playground", () => {
       // command's answer is read from it, and the client stops with a protocol error.
       await row(page, 1).click()
       await waitForTrace(page, /→ (ERROR|CLOSED)/)
-      await page.getByText(/connection ended|protocol/i).first().waitFor()
+      await page
+        .getByText(/connection ended|protocol/i)
+        .first()
+        .waitFor()
       await screenshot(page, "pg-06-no-dot-stuffing")
       await page.close()
     })
@@ -304,7 +369,9 @@ describe.skipIf(!available)("the static site's Playground", () => {
       const lines = await traceLines(page)
       expect(lines.slice(lines.findIndex((l) => / C: LIST/.test(l)) + 1).filter((l) => / S: /.test(l))).toEqual([])
       await page.getByText(/The connection ended/).waitFor()
-      expect(await page.locator(".notice").innerText()).toContain("LIST got no answer within 5 s, so the library gave the connection up.")
+      expect(await page.locator(".notice").innerText()).toContain(
+        "LIST got no answer within 5 s, so the library gave the connection up."
+      )
       await screenshot(page, "pg-08-stall")
       await page.close()
     })
@@ -367,9 +434,23 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await poll(marked).toMatch(/signing off/)
     // The session the tour ran is in the trace, in order.
     const lines = await traceLines(page)
-    const order = ["C: CAPA", "C: USER demo", "C: PASS \\*\\*\\*\\*", "C: STAT", "C: LIST", "C: UIDL", "C: RETR 12", "C: DELE 1", "C: RSET", "C: QUIT"]
+    const order = [
+      "C: CAPA",
+      "C: USER demo",
+      "C: PASS \\*\\*\\*\\*",
+      "C: STAT",
+      "C: LIST",
+      "C: UIDL",
+      "C: RETR 12",
+      "C: DELE 1",
+      "C: RSET",
+      "C: QUIT"
+    ]
     const at = order.map((c) => lines.findIndex((l) => new RegExp(` ${c}$`).test(l)))
-    expect(at.every((i) => i >= 0), JSON.stringify(lines)).toBe(true)
+    expect(
+      at.every((i) => i >= 0),
+      JSON.stringify(lines)
+    ).toBe(true)
     expect(at).toEqual([...at].sort((a, b) => a - b))
     expect(lines.some((l) => /TRANSACTION → UPDATE/.test(l))).toBe(true)
     expect(sockets).toEqual([])
@@ -394,9 +475,16 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await input.fill("RETR 99")
     expect(await result.isHidden()).toBe(true) // the last result went with the last command
     await page.getByRole("button", { name: "Send RETR 99" }).click()
-    await poll(() => page.locator(".step-raw").innerText().catch(() => "")).toMatch(/^S: -ERR There is no message 99/)
+    await poll(() =>
+      page
+        .locator(".step-raw")
+        .innerText()
+        .catch(() => "")
+    ).toMatch(/^S: -ERR There is no message 99/)
     await input.fill("DELE 2")
-    await poll(() => help.innerText()).toContain("DELE is valid POP3, but not sent from here because the mailbox list would not know")
+    await poll(() => help.innerText()).toContain(
+      "DELE is valid POP3, but not sent from here because the mailbox list would not know"
+    )
     await input.fill("RSET")
     await poll(() => help.innerText()).toContain("RSET is valid POP3, but not sent from here")
     await input.fill("LIST x")
@@ -425,7 +513,10 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await page.getByRole("button", { name: /Playground/ }).waitFor()
     await waitForTrace(page, /C: QUIT/)
     const lines = await traceLines(page)
-    const sent = lines.slice(lines.findIndex((l) => / C: DELE 1$/.test(l))).filter((l) => / C: /.test(l)).map((l) => l.replace(/^.* C: /, ""))
+    const sent = lines
+      .slice(lines.findIndex((l) => / C: DELE 1$/.test(l)))
+      .filter((l) => / C: /.test(l))
+      .map((l) => l.replace(/^.* C: /, ""))
     expect(sent).toEqual(["DELE 1", "RSET", "QUIT"])
     await startPlayground(page)
     await waitForMailbox(page, 14)

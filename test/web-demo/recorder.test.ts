@@ -17,7 +17,12 @@ import { fromFile, toFile } from "../../web-demo/src/replay.ts"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 /** A body as framed on the wire → the message: drop the final "." line, then one leading dot per line. */
-const unstuff = (body: string) => body.replace(/\.\r?\n$/, "").split(/(?<=\n)/).map((l) => (l.startsWith(".") ? l.slice(1) : l)).join("")
+const unstuff = (body: string) =>
+  body
+    .replace(/\.\r?\n$/, "")
+    .split(/(?<=\n)/)
+    .map((l) => (l.startsWith(".") ? l.slice(1) : l))
+    .join("")
 
 /** One session as the playground runs it; returns the recording and what the client kept. */
 async function session(behaviour: Behaviour, password = "demo") {
@@ -36,13 +41,19 @@ async function session(behaviour: Behaviour, password = "demo") {
   })
   const kept = new Map<string, Uint8Array>()
   const trace = (event: TraceEvent) => void recorder.record(event)
-  await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const auth = yield* connect({ host: "playground", port: 110, tls: "implicit", timeout: 10_000, trace })
-    const mailbox = yield* auth.login({ user: "demo", password, mechanism: "user" })
-    yield* Stream.runForEach(mailbox.topMany([1, 2, 3, 4, 5, 6], 0), (m) => Effect.sync(() => kept.set(`TOP ${m.msg} 0`, m.bytes)))
-    kept.set("RETR 12", yield* collect(mailbox.retr(12)))
-    yield* mailbox.quit
-  })).pipe(Effect.provide(layer)))
+  await Effect.runPromise(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const auth = yield* connect({ host: "playground", port: 110, tls: "implicit", timeout: 10_000, trace })
+        const mailbox = yield* auth.login({ user: "demo", password, mechanism: "user" })
+        yield* Stream.runForEach(mailbox.topMany([1, 2, 3, 4, 5, 6], 0), (m) =>
+          Effect.sync(() => kept.set(`TOP ${m.msg} 0`, m.bytes))
+        )
+        kept.set("RETR 12", yield* collect(mailbox.retr(12)))
+        yield* mailbox.quit
+      })
+    ).pipe(Effect.provide(layer))
+  )
   return { entries: recorder.entries(), kept }
 }
 
@@ -63,7 +74,12 @@ const check = (entries: ReadonlyArray<Recorded>, kept: ReadonlyMap<string, Uint8
     if (mine !== undefined) expect(unstuff(raw)).toBe(text(mine))
     expect(unstuff(raw).length).toBe(event.bytes)
   }
-  expect(bodies.some((b) => b.event._tag === "Body" && b.event.command === "RETR 12" && /\r?\n\.\.hidden\r?\n/.test(text(b.wire!.bytes)))).toBe(true)
+  expect(
+    bodies.some(
+      (b) =>
+        b.event._tag === "Body" && b.event.command === "RETR 12" && /\r?\n\.\.hidden\r?\n/.test(text(b.wire!.bytes))
+    )
+  ).toBe(true)
 }
 
 describe("the recording behind the bytes view", () => {
@@ -96,9 +112,15 @@ describe("the recording behind the bytes view", () => {
     expect(file.entries.every((e) => e.wire === undefined || e.wire.from === "S")).toBe(true)
     const back = fromFile(json)
     expect(back.map((e) => e.event)).toEqual(entries.map((e) => e.event))
-    expect(back.map((e) => (e.wire === undefined ? undefined : text(e.wire.bytes)))).toEqual(entries.map((e) => (e.wire === undefined ? undefined : text(e.wire.bytes))))
+    expect(back.map((e) => (e.wire === undefined ? undefined : text(e.wire.bytes)))).toEqual(
+      entries.map((e) => (e.wire === undefined ? undefined : text(e.wire.bytes)))
+    )
     expect(() => fromFile("{}")).toThrow(/not a session exported by this demo/)
-    expect(() => fromFile(JSON.stringify({ ...file, entries: [{ event: { _tag: "Nope", at: 1 } }] }))).toThrow(/Entry 1 is not a trace event/)
-    expect(() => fromFile(JSON.stringify({ ...file, entries: [{ event: { _tag: "Sent", at: 1, line: 42, bytes: 4 } }] }))).toThrow(/Entry 1 is not a trace event/)
+    expect(() => fromFile(JSON.stringify({ ...file, entries: [{ event: { _tag: "Nope", at: 1 } }] }))).toThrow(
+      /Entry 1 is not a trace event/
+    )
+    expect(() =>
+      fromFile(JSON.stringify({ ...file, entries: [{ event: { _tag: "Sent", at: 1, line: 42, bytes: 4 } }] }))
+    ).toThrow(/Entry 1 is not a trace event/)
   })
 })

@@ -29,10 +29,13 @@ export interface StaticSite {
  * and the Worker only from the site itself, no inline script, and no connection anywhere
  * (`connect-src 'none'`) — the playground must work without one.
  */
-export const STRICT_CSP = "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'; connect-src 'none'; frame-src blob:; base-uri 'none'; form-action 'none'"
+export const STRICT_CSP =
+  "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'; connect-src 'none'; frame-src blob:; base-uri 'none'; form-action 'none'"
 
 /** Builds the demo into a temporary directory and serves it on a loopback port. */
-export async function serveStaticSite(options: { readonly headers?: Readonly<Record<string, string>> } = {}): Promise<StaticSite> {
+export async function serveStaticSite(
+  options: { readonly headers?: Readonly<Record<string, string>> } = {}
+): Promise<StaticSite> {
   const dir = await mkdtemp(join(tmpdir(), "pop3-web-demo-"))
   await buildDemo({ outDir: dir })
   const requests: Array<string> = []
@@ -45,7 +48,10 @@ export async function serveStaticSite(options: { readonly headers?: Readonly<Rec
       return
     }
     readFile(file).then(
-      (data) => res.writeHead(200, { ...options.headers, "content-type": TYPES[extname(file)] ?? "application/octet-stream" }).end(data),
+      (data) =>
+        res
+          .writeHead(200, { ...options.headers, "content-type": TYPES[extname(file)] ?? "application/octet-stream" })
+          .end(data),
       () => res.writeHead(404).end("not found")
     )
   })

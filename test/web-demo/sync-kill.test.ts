@@ -25,7 +25,10 @@ const USER = "keeper"
 const PASSWORD = "pw"
 const KILLS = 8
 // 40 messages of 20–60 KB: a sync takes long enough to be killed in the middle.
-const seed = Array.from({ length: 40 }, (_, i) => `Subject: kept ${i + 1}\r\n\r\n${`line ${i + 1} ${"z".repeat(70)}\r\n`.repeat(250 + (i * 37) % 500)}`)
+const seed = Array.from(
+  { length: 40 },
+  (_, i) => `Subject: kept ${i + 1}\r\n\r\n${`line ${i + 1} ${"z".repeat(70)}\r\n`.repeat(250 + ((i * 37) % 500))}`
+)
 const expected = new Map<string, string>()
 
 /** A seeded generator, so a failure can be replayed. */
@@ -48,9 +51,23 @@ describe.skipIf(!available)("the browser's sync store under SIGKILL of Chromium"
   let target: Target
 
   beforeAll(async () => {
-    stack = await startStack({ quiet: true, live: false, devServerPort: 0, devServerTlsPort: 0, bridgePort: 0, vitePort: 0, mailboxes: { [USER]: { password: PASSWORD, messages: seed } } })
+    stack = await startStack({
+      quiet: true,
+      live: false,
+      devServerPort: 0,
+      devServerTlsPort: 0,
+      bridgePort: 0,
+      vitePort: 0,
+      mailboxes: { [USER]: { password: PASSWORD, messages: seed } }
+    })
     profile = await mkdtemp(join(tmpdir(), "pop3-kill-chromium-"))
-    target = { bridgeUrl: stack.bridgeUrl, port: stack.devServer.port, user: USER, password: PASSWORD, database: "kill-test" }
+    target = {
+      bridgeUrl: stack.bridgeUrl,
+      port: stack.devServer.port,
+      user: USER,
+      password: PASSWORD,
+      database: "kill-test"
+    }
   })
   afterAll(async () => {
     await stack?.close()
@@ -61,7 +78,13 @@ describe.skipIf(!available)("the browser's sync store under SIGKILL of Chromium"
   const onServer = async (): Promise<Array<string>> => {
     for (let attempt = 0; ; attempt++) {
       try {
-        await using session = await connect({ host: "127.0.0.1", port: stack!.devServer.port, tls: "none", timeout: 10_000, transport: NodeTransport.layer })
+        await using session = await connect({
+          host: "127.0.0.1",
+          port: stack!.devServer.port,
+          tls: "none",
+          timeout: 10_000,
+          transport: NodeTransport.layer
+        })
         const mailbox = await session.login({ user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true })
         const uids = (await mailbox.uidl()).map((u) => u.uid)
         await mailbox.quit()
@@ -76,10 +99,17 @@ describe.skipIf(!available)("the browser's sync store under SIGKILL of Chromium"
   /** Chromium on the one profile, in a process group of its own (so all of it can be killed). */
   const launch = async (): Promise<Launched> => {
     await rm(join(profile, "DevToolsActivePort"), { force: true })
-    const child = spawn(CHROMIUM, [...chromiumFlags, `--user-data-dir=${profile}`, "--remote-debugging-port=0", "about:blank"], { detached: true, stdio: "ignore" })
+    const child = spawn(
+      CHROMIUM,
+      [...chromiumFlags, `--user-data-dir=${profile}`, "--remote-debugging-port=0", "about:blank"],
+      { detached: true, stdio: "ignore" }
+    )
     let port: string | undefined
     for (let i = 0; port === undefined && i < 200; i++) {
-      port = await readFile(join(profile, "DevToolsActivePort"), "utf8").then((t) => t.split("\n")[0], () => undefined)
+      port = await readFile(join(profile, "DevToolsActivePort"), "utf8").then(
+        (t) => t.split("\n")[0],
+        () => undefined
+      )
       if (port === undefined || port === "") {
         port = undefined
         await new Promise((resolve) => setTimeout(resolve, 50))
@@ -135,7 +165,9 @@ describe.skipIf(!available)("the browser's sync store under SIGKILL of Chromium"
       const outcome = syncIn(launched.page).catch((error: unknown) => `killed: ${String(error).split("\n")[0]}`)
       await new Promise((resolve) => setTimeout(resolve, delay))
       await kill(launched)
-      console.log(`run ${run}: ${before.kept} kept, ${before.server} on the server; SIGKILL after ${delay} ms: ${await outcome}`)
+      console.log(
+        `run ${run}: ${before.kept} kept, ${before.server} on the server; SIGKILL after ${delay} ms: ${await outcome}`
+      )
     }
 
     const last = await launch()

@@ -45,8 +45,15 @@ export interface ScenarioResult {
 }
 
 export type ScenarioAnswer =
-  | { readonly ok: true; readonly result: ScenarioResult | { readonly secure: boolean; readonly capabilities: ReadonlyArray<string> } }
-  | { readonly ok: false; readonly error: { readonly tag: string; readonly message: string }; readonly trace: ReadonlyArray<string> }
+  | {
+      readonly ok: true
+      readonly result: ScenarioResult | { readonly secure: boolean; readonly capabilities: ReadonlyArray<string> }
+    }
+  | {
+      readonly ok: false
+      readonly error: { readonly tag: string; readonly message: string }
+      readonly trace: ReadonlyArray<string>
+    }
 
 // Chunked, so a 5 MB message does not make one huge argument list.
 const base64 = (bytes: Uint8Array): string => {
@@ -71,11 +78,15 @@ const run = async (scenario: Scenario): Promise<ScenarioAnswer> => {
     ...(scenario.ca !== undefined ? { ca: scenario.ca } : {}),
     ...(scenario.insecure !== undefined ? { insecure: scenario.insecure } : {})
   }
-  const session = Effect.gen(function*() {
+  const session = Effect.gen(function* () {
     const auth = yield* Pop3.connect(options)
     const capabilities = auth.capabilities().lines
     if (scenario.connectOnly === true) return { secure: auth.secure, capabilities }
-    const mailbox = yield* auth.login({ user: scenario.user, password: scenario.password, allowPlaintext: scenario.tls === "none" })
+    const mailbox = yield* auth.login({
+      user: scenario.user,
+      password: scenario.password,
+      allowPlaintext: scenario.tls === "none"
+    })
     const stat = yield* mailbox.stat
     const list = yield* mailbox.list
     const uidl = yield* mailbox.uidl
@@ -100,14 +111,18 @@ const run = async (scenario: Scenario): Promise<ScenarioAnswer> => {
       afterRset
     }
   }).pipe(Effect.scoped)
-  const second = Effect.gen(function*() {
+  const second = Effect.gen(function* () {
     const auth = yield* Pop3.connect({ ...options, trace: undefined })
-    const mailbox = yield* auth.login({ user: scenario.user, password: scenario.password, allowPlaintext: scenario.tls === "none" })
+    const mailbox = yield* auth.login({
+      user: scenario.user,
+      password: scenario.password,
+      allowPlaintext: scenario.tls === "none"
+    })
     return yield* mailbox.stat
   }).pipe(Effect.scoped)
 
   const exit = await Effect.runPromiseExit(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const first = yield* session
       if (!("stat" in first)) return first
       return { ...first, trace, afterQuit: yield* second }

@@ -34,11 +34,14 @@ const lineText = (line: Uint8Array): HTMLElement => {
   if (lf) end--
   const cr = end > 0 && line[end - 1] === 0x0d
   if (cr) end--
-  return h("span", { class: "wire-line" },
+  return h(
+    "span",
+    { class: "wire-line" },
     decoder.decode(line.subarray(0, end)),
     cr ? h("span", { class: "ctl" }, "CR") : null,
     lf ? h("span", { class: "ctl" }, "LF") : null,
-    lf && !cr ? h("span", { class: "ctl warn" }, "bare LF") : null)
+    lf && !cr ? h("span", { class: "ctl warn" }, "bare LF") : null
+  )
 }
 
 const hex = (byte: number) => byte.toString(16).padStart(2, "0")
@@ -52,7 +55,10 @@ export const hexDump = (bytes: Uint8Array, limit = SHOWN): string => {
   const n = Math.min(bytes.length, limit)
   for (let at = 0; at < n; at += ROW) {
     const part = bytes.subarray(at, Math.min(at + ROW, n))
-    const hexes = [...part].map(hex).join(" ").padEnd(ROW * 3 - 1)
+    const hexes = [...part]
+      .map(hex)
+      .join(" ")
+      .padEnd(ROW * 3 - 1)
     const ascii = [...part].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("")
     rows.push(`${at.toString(16).padStart(6, "0")}  ${hexes}  ${ascii}`)
   }
@@ -94,43 +100,77 @@ export const makeBytesView = (): BytesView => {
 
   const show = (entry: Recorded | undefined) => {
     if (entry === undefined || entry.wire === undefined) {
-      replace(body, h("p", { class: "muted" },
-        entry === undefined
-          ? "Pick “Bytes” on a C: or S: line of the trace to see its exact octets. Server bytes are captured in playground sessions (and their recordings)."
-          : "No bytes recorded for this line: it is a note or a state change, or the session went through a bridge, where the page does not see the server's raw bytes."))
+      replace(
+        body,
+        h(
+          "p",
+          { class: "muted" },
+          entry === undefined
+            ? "Pick “Bytes” on a C: or S: line of the trace to see its exact octets. Server bytes are captured in playground sessions (and their recordings)."
+            : "No bytes recorded for this line: it is a note or a state change, or the session went through a bridge, where the page does not see the server's raw bytes."
+        )
+      )
       return
     }
     const { event, wire } = entry
     const lines = splitLines(wire.bytes.subarray(0, SHOWN))
-    const cut = wire.bytes.length > SHOWN ? h("p", { class: "muted" }, `Showing the first ${SHOWN} of ${wire.bytes.length} bytes.`) : null
+    const cut =
+      wire.bytes.length > SHOWN
+        ? h("p", { class: "muted" }, `Showing the first ${SHOWN} of ${wire.bytes.length} bytes.`)
+        : null
     const text = (ls: ReadonlyArray<Uint8Array>, label: string, mark: boolean) =>
-      h("figure", { class: "wire-col" },
+      h(
+        "figure",
+        { class: "wire-col" },
         h("figcaption", {}, label),
         // One line wraps, so its CR LF stays in sight; a body's lines keep their shape.
-        h("pre", { class: event._tag === "Body" ? "wire-text" : "wire-text wrap", tabindex: 0, "aria-label": label },
-          ...ls.map((l) => h("span", { class: mark && l[0] === 0x2e ? "wire-row dotted" : "wire-row" }, lineText(l), "\n"))))
+        h(
+          "pre",
+          { class: event._tag === "Body" ? "wire-text" : "wire-text wrap", tabindex: 0, "aria-label": label },
+          ...ls.map((l) =>
+            h("span", { class: mark && l[0] === 0x2e ? "wire-row dotted" : "wire-row" }, lineText(l), "\n")
+          )
+        )
+      )
     const parts: Array<HTMLElement | null> = [h("p", { class: "bytes-what" }, describe(event, wire))]
     if (event._tag === "Body") {
       const terminated = wire.bytes.length <= SHOWN
       const stuffed = lines.filter((l) => l[0] === 0x2e).length - (terminated ? 1 : 0)
       parts.push(
-        h("p", {}, stuffed > 0
-          ? `${stuffed} line${stuffed === 1 ? "" : "s"} begin with “.” on the wire (highlighted): the server doubled the dot of every message line that starts with one, and the client strips it again. The final “.” line is not part of the message.`
-          : "No line of this body begins with “.”, so it is sent as it is; only the final “.” line is added."),
-        h("div", { class: "wire-cols" }, text(lines, "As sent (dot-stuffed)", true), text(unstuff(lines), "The message (unstuffed)", false)))
+        h(
+          "p",
+          {},
+          stuffed > 0
+            ? `${stuffed} line${stuffed === 1 ? "" : "s"} begin with “.” on the wire (highlighted): the server doubled the dot of every message line that starts with one, and the client strips it again. The final “.” line is not part of the message.`
+            : "No line of this body begins with “.”, so it is sent as it is; only the final “.” line is added."
+        ),
+        h(
+          "div",
+          { class: "wire-cols" },
+          text(lines, "As sent (dot-stuffed)", true),
+          text(unstuff(lines), "The message (unstuffed)", false)
+        )
+      )
     } else {
       parts.push(text(lines, "As text", false))
     }
-    parts.push(cut, h("details", { class: "wire-hex", open: event._tag !== "Body" },
-      h("summary", {}, "Hex"),
-      h("pre", { tabindex: 0, "aria-label": "Hex dump" }, hexDump(wire.bytes))))
+    parts.push(
+      cut,
+      h(
+        "details",
+        { class: "wire-hex", open: event._tag !== "Body" },
+        h("summary", {}, "Hex"),
+        h("pre", { tabindex: 0, "aria-label": "Hex dump" }, hexDump(wire.bytes))
+      )
+    )
     replace(body, ...parts)
     // Both columns scroll together, starting at the first stuffed line.
     const cols = [...body.querySelectorAll<HTMLElement>(".wire-cols .wire-text")]
     const firstDot = body.querySelector<HTMLElement>(".wire-cols .wire-row.dotted")
     for (const col of cols) {
       col.addEventListener("scroll", () => {
-        for (const other of cols) if (other !== col && other.scrollTop !== col.scrollTop) other.scrollTop = col.scrollTop
+        for (const other of cols)
+          if (other !== col && other.scrollTop !== col.scrollTop) other.scrollTop = col.scrollTop
       })
     }
     if (firstDot !== null && cols[0] !== undefined) cols[0].scrollTop = Math.max(0, firstDot.offsetTop - 60)

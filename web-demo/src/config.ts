@@ -12,7 +12,8 @@ export interface Defaults {
 // Each variable is read as `import.meta.env.NAME`: Vite replaces exactly that expression at
 // build time, while `import.meta.env` as a whole becomes an object holding every VITE_*
 // variable — including a password, in the public bundle.
-const text = (value: string | undefined, fallback: string): string => (value !== undefined && value.trim() !== "" ? value.trim() : fallback)
+const text = (value: string | undefined, fallback: string): string =>
+  value !== undefined && value.trim() !== "" ? value.trim() : fallback
 const port = (value: string | undefined, fallback: number): number => {
   const n = Number(value)
   return Number.isInteger(n) && n > 0 && n < 65536 ? n : fallback

@@ -14,32 +14,115 @@ export interface ConnectForm {
 }
 
 const field = (id: string, label: string, input: HTMLElement, hint?: string) =>
-  h("div", { class: "field" },
+  h(
+    "div",
+    { class: "field" },
     h("label", { for: id }, label),
     input,
-    hint !== undefined ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null)
+    hint !== undefined ? h("p", { class: "hint", id: `${id}-hint` }, hint) : null
+  )
 
 export const makeConnectForm = (defaults: Defaults, onSubmit: (settings: Settings) => void): ConnectForm => {
-  const bridge = h("input", { id: "bridge-url", name: "bridge", type: "url", required: true, value: defaults.bridgeUrl, autocomplete: "off", spellcheck: "false", "aria-describedby": "bridge-url-hint" })
-  const host = h("input", { id: "host", name: "host", required: true, value: defaults.host, autocomplete: "off", spellcheck: "false" })
-  const port = h("input", { id: "port", name: "port", type: "number", inputmode: "numeric", min: 1, max: 65535, required: true, value: defaults.port })
-  const implicit = h("input", { type: "radio", name: "security", id: "security-implicit", value: "implicit", checked: defaults.tls === "implicit" })
-  const none = h("input", { type: "radio", name: "security", id: "security-none", value: "none", checked: defaults.tls === "none" })
-  const user = h("input", { id: "user", name: "user", required: true, value: defaults.user, autocomplete: "username", spellcheck: "false" })
-  const password = h("input", { id: "password", name: "password", type: "password", value: defaults.password, autocomplete: "current-password" })
-  const auth = h("select", { id: "auth", name: "auth", "aria-describedby": "auth-hint" },
+  const bridge = h("input", {
+    id: "bridge-url",
+    name: "bridge",
+    type: "url",
+    required: true,
+    value: defaults.bridgeUrl,
+    autocomplete: "off",
+    spellcheck: "false",
+    "aria-describedby": "bridge-url-hint"
+  })
+  const host = h("input", {
+    id: "host",
+    name: "host",
+    required: true,
+    value: defaults.host,
+    autocomplete: "off",
+    spellcheck: "false"
+  })
+  const port = h("input", {
+    id: "port",
+    name: "port",
+    type: "number",
+    inputmode: "numeric",
+    min: 1,
+    max: 65535,
+    required: true,
+    value: defaults.port
+  })
+  const implicit = h("input", {
+    type: "radio",
+    name: "security",
+    id: "security-implicit",
+    value: "implicit",
+    checked: defaults.tls === "implicit"
+  })
+  const none = h("input", {
+    type: "radio",
+    name: "security",
+    id: "security-none",
+    value: "none",
+    checked: defaults.tls === "none"
+  })
+  const user = h("input", {
+    id: "user",
+    name: "user",
+    required: true,
+    value: defaults.user,
+    autocomplete: "username",
+    spellcheck: "false"
+  })
+  const password = h("input", {
+    id: "password",
+    name: "password",
+    type: "password",
+    value: defaults.password,
+    autocomplete: "current-password"
+  })
+  const auth = h(
+    "select",
+    { id: "auth", name: "auth", "aria-describedby": "auth-hint" },
     h("option", { value: "auto" }, "auto — the strongest the server offers"),
     ...mechanisms.map((m) =>
-      h("option", { value: m.name.toLowerCase() },
-        m.credential === "token" ? `${m.name} — OAuth token in the password field` : m.name === "USER" ? "USER — USER/PASS, password sent as is" : m.plaintext ? `${m.name} — password sent as is (base64)` : m.name))
+      h(
+        "option",
+        { value: m.name.toLowerCase() },
+        m.credential === "token"
+          ? `${m.name} — OAuth token in the password field`
+          : m.name === "USER"
+            ? "USER — USER/PASS, password sent as is"
+            : m.plaintext
+              ? `${m.name} — password sent as is (base64)`
+              : m.name
+      )
+    )
   )
-  const plaintext = h("input", { type: "checkbox", id: "allow-plaintext", name: "allowPlaintext", "aria-describedby": "allow-plaintext-hint" })
-  const plaintextBox = h("div", { class: "plaintext-box" },
+  const plaintext = h("input", {
+    type: "checkbox",
+    id: "allow-plaintext",
+    name: "allowPlaintext",
+    "aria-describedby": "allow-plaintext-hint"
+  })
+  const plaintextBox = h(
+    "div",
+    { class: "plaintext-box" },
     h("label", { class: "check" }, plaintext, h("span", {}, "Allow password over an unencrypted connection")),
-    h("p", { class: "hint", id: "allow-plaintext-hint" },
-      "Without TLS anyone on the path can read what USER/PASS, PLAIN and LOGIN send. The library refuses those unless you tick this. APOP, CRAM-MD5 and SCRAM never send the password itself, and “auto” prefers them.")
+    h(
+      "p",
+      { class: "hint", id: "allow-plaintext-hint" },
+      "Without TLS anyone on the path can read what USER/PASS, PLAIN and LOGIN send. The library refuses those unless you tick this. APOP, CRAM-MD5 and SCRAM never send the password itself, and “auto” prefers them."
+    )
   )
-  const timeout = h("input", { id: "timeout", name: "timeout", type: "number", min: 1, max: 600, value: 30, inputmode: "numeric" })
+  const timeout = h("input", {
+    id: "timeout",
+    name: "timeout",
+    type: "number",
+    min: 1,
+    max: 600,
+    value: 30,
+    inputmode: "numeric"
+  })
   const submit = h("button", { type: "submit", class: "primary" }, "Connect")
   const error = h("div", { class: "error-box", role: "alert", hidden: true })
   let last: Settings | undefined
@@ -99,37 +182,110 @@ export const makeConnectForm = (defaults: Defaults, onSubmit: (settings: Setting
     error.replaceChildren()
     if (e === undefined) return
     error.append(h("p", { class: "error-title" }, e.title), h("p", {}, e.detail))
-    if (e.technical !== "") error.append(h("p", { class: "technical" }, h("span", { class: "muted" }, "Library error: "), h("code", {}, e.technical)))
+    if (e.technical !== "")
+      error.append(
+        h("p", { class: "technical" }, h("span", { class: "muted" }, "Library error: "), h("code", {}, e.technical))
+      )
     if (e.plaintextRefused === true) {
       revealPlaintext = true
       syncPlaintext()
-      error.append(h("p", {}, "The path to the server is not encrypted end to end. If you accept that, tick “Allow password over an unencrypted connection” above (under Authentication), or choose a mechanism that does not reveal the password."))
+      error.append(
+        h(
+          "p",
+          {},
+          "The path to the server is not encrypted end to end. If you accept that, tick “Allow password over an unencrypted connection” above (under Authentication), or choose a mechanism that does not reveal the password."
+        )
+      )
     }
   }
 
   form.append(
     h("h2", { id: "connect-title" }, "Connect to a POP3 server"),
-    h("p", { class: "lead" }, "Browsers cannot open TCP connections, so the client speaks POP3 over a WebSocket to a small bridge, which relays the bytes to the mail server — with TLS from the bridge to the server."),
-    h("p", { class: "hint bridge-sees" }, "TLS ends at the bridge: it can read every command, every message and a plaintext password. The **** in the trace is what this page shows, not what the bridge sees. Run the bridge yourself, or use the Playground, which needs none."),
-    h("fieldset", {},
-      h("legend", {}, "Server"),
-      field("bridge-url", "Bridge URL", bridge, "The pop3-bridge's WebSocket address. It relays only to servers on its allowlist."),
-      h("div", { class: "row" },
-        h("div", { class: "grow" }, field("host", "Host", host)),
-        h("div", { class: "port" }, field("port", "Port", port))),
-      h("fieldset", { class: "radios" },
-        h("legend", {}, "Security"),
-        h("label", { class: "check" }, implicit, h("span", {}, "Implicit TLS", h("span", { class: "hint block" }, "The bridge opens TLS to the server and verifies its certificate. Usually port 995."))),
-        h("label", { class: "check" }, none, h("span", {}, "None", h("span", { class: "hint block" }, "Plain POP3, readable on the way from the bridge to the server. Usually port 110."))))
+    h(
+      "p",
+      { class: "lead" },
+      "Browsers cannot open TCP connections, so the client speaks POP3 over a WebSocket to a small bridge, which relays the bytes to the mail server — with TLS from the bridge to the server."
     ),
-    h("fieldset", {},
+    h(
+      "p",
+      { class: "hint bridge-sees" },
+      "TLS ends at the bridge: it can read every command, every message and a plaintext password. The **** in the trace is what this page shows, not what the bridge sees. Run the bridge yourself, or use the Playground, which needs none."
+    ),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Server"),
+      field(
+        "bridge-url",
+        "Bridge URL",
+        bridge,
+        "The pop3-bridge's WebSocket address. It relays only to servers on its allowlist."
+      ),
+      h(
+        "div",
+        { class: "row" },
+        h("div", { class: "grow" }, field("host", "Host", host)),
+        h("div", { class: "port" }, field("port", "Port", port))
+      ),
+      h(
+        "fieldset",
+        { class: "radios" },
+        h("legend", {}, "Security"),
+        h(
+          "label",
+          { class: "check" },
+          implicit,
+          h(
+            "span",
+            {},
+            "Implicit TLS",
+            h(
+              "span",
+              { class: "hint block" },
+              "The bridge opens TLS to the server and verifies its certificate. Usually port 995."
+            )
+          )
+        ),
+        h(
+          "label",
+          { class: "check" },
+          none,
+          h(
+            "span",
+            {},
+            "None",
+            h(
+              "span",
+              { class: "hint block" },
+              "Plain POP3, readable on the way from the bridge to the server. Usually port 110."
+            )
+          )
+        )
+      )
+    ),
+    h(
+      "fieldset",
+      {},
       h("legend", {}, "Login"),
-      h("div", { class: "row" },
+      h(
+        "div",
+        { class: "row" },
         h("div", { class: "grow" }, field("user", "Username", user)),
-        h("div", { class: "grow" }, field("password", "Password", password))),
-      field("auth", "Authentication", auth, "Mechanisms come from the library's list, strongest first. “auto” tries those the server offers, in that order."),
+        h("div", { class: "grow" }, field("password", "Password", password))
+      ),
+      field(
+        "auth",
+        "Authentication",
+        auth,
+        "Mechanisms come from the library's list, strongest first. “auto” tries those the server offers, in that order."
+      ),
       plaintextBox,
-      h("details", { class: "more" }, h("summary", {}, "More options"), field("timeout", "Timeout per answer (seconds)", timeout))
+      h(
+        "details",
+        { class: "more" },
+        h("summary", {}, "More options"),
+        field("timeout", "Timeout per answer (seconds)", timeout)
+      )
     ),
     error,
     h("div", { class: "actions" }, submit)

@@ -32,18 +32,26 @@ interface Placeholder {
 }
 
 const outcomeText = (t: Transition): string =>
-  t.outcome === "ok" ? "+OK" : t.outcome === "err" ? "-ERR" : t.outcome === "continue" ? "+" : t.outcome === "sent" ? "sent" : ""
+  t.outcome === "ok"
+    ? "+OK"
+    : t.outcome === "err"
+      ? "-ERR"
+      : t.outcome === "continue"
+        ? "+"
+        : t.outcome === "sent"
+          ? "sent"
+          : ""
 
 const onText = (on: Transition["on"]): string =>
   on === "tls-established"
     ? "TLS established"
     : on === "connection-lost"
-    ? "connection lost"
-    : on === "protocol-error"
-    ? "the server breaks the protocol"
-    : on === "SaslResponse"
-    ? "SASL response"
-    : on
+      ? "connection lost"
+      : on === "protocol-error"
+        ? "the server breaks the protocol"
+        : on === "SaslResponse"
+          ? "SASL response"
+          : on
 
 /** A short label: the command when there is one, then the answers that take this arrow. */
 export const edgeLabel = (edge: Edge): string => {
@@ -63,7 +71,8 @@ export const buildModel = (table: ReadonlyArray<Transition> = transitions): Mode
 
   // An answer moves the machine from where sending the command led ("sent"), if anywhere.
   const sentTo = new Map(table.filter((t) => t.outcome === "sent").map((t) => [`${t.from} ${t.on}`, t.to]))
-  const sourceOf = (t: Transition): State => (t.outcome === "sent" || t.outcome === "event" ? t.from : (sentTo.get(`${t.from} ${t.on}`) ?? t.from))
+  const sourceOf = (t: Transition): State =>
+    t.outcome === "sent" || t.outcome === "event" ? t.from : (sentTo.get(`${t.from} ${t.on}`) ?? t.from)
 
   // A rule that holds from most states (a lost connection) is a rule, not an arrow.
   const fromCount = new Map<string, Set<State>>()
@@ -137,7 +146,9 @@ export const buildModel = (table: ReadonlyArray<Transition> = transitions): Mode
   // layer they cross, placed in the order of the edge's first row.
   const depth = Math.max(...layer.values())
   const order = (item: State | Placeholder) =>
-    typeof item !== "string" ? table.indexOf(item.placeholder.rows[0]!) : table.findIndex((t) => t.from === item || t.to === item)
+    typeof item !== "string"
+      ? table.indexOf(item.placeholder.rows[0]!)
+      : table.findIndex((t) => t.from === item || t.to === item)
   const layers: Array<Array<State | Placeholder>> = Array.from({ length: depth + 1 }, () => [])
   for (const s of states) layers[layer.get(s) ?? 0]!.push(s)
   for (const e of drawn) {
@@ -169,7 +180,13 @@ export const shortLabel = (edge: Edge): string => {
   if (ons.length === 1) {
     // "QUIT sent" into UPDATE and "QUIT answered" out of it, so they do not read as two QUITs.
     if (outcomes.length === 1 && (outcomes[0] === "-ERR" || outcomes[0] === "sent")) return `${ons[0]} ${outcomes[0]}`
-    if (outcomes.length === 2 && outcomes.includes("+OK") && outcomes.includes("-ERR") && edge.rows.every((r) => r.on === "QUIT")) return `${ons[0]} answered`
+    if (
+      outcomes.length === 2 &&
+      outcomes.includes("+OK") &&
+      outcomes.includes("-ERR") &&
+      edge.rows.every((r) => r.on === "QUIT")
+    )
+      return `${ons[0]} answered`
     return ons[0]!
   }
   return outcomes.join("/")
@@ -189,7 +206,8 @@ export const RFC_STATES: ReadonlyArray<State> = ["AUTHORIZATION", "TRANSACTION",
 export const makeDiagram = (model: Model = buildModel()): Diagram => {
   const width = (s: State) => Math.max(64, s.length * CHAR + 20)
   const layerWidth = (items: ReadonlyArray<State | Placeholder>) =>
-    items.reduce((sum, item) => sum + (typeof item === "string" ? width(item) : SLOT), 0) + GAP_X * Math.max(0, items.length - 1)
+    items.reduce((sum, item) => sum + (typeof item === "string" ? width(item) : SLOT), 0) +
+    GAP_X * Math.max(0, items.length - 1)
   const W = Math.max(...model.layers.map(layerWidth)) + PAD * 2
   const boxes = new Map<State | Placeholder, Box>()
   model.layers.forEach((items, l) => {
@@ -204,7 +222,10 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
   // and the rules that hold from every state (a lost connection: nothing is deleted).
   const footnotes = [
     ...model.summarized.map((e) => `${e.from} → ${e.to} on ${edgeLabel(e)}`),
-    ...model.rules.map((r) => `any state → ${r.to} on ${onText(r.on)}${r.on === "connection-lost" && r.to === "CLOSED" ? ": nothing is deleted" : ""}`)
+    ...model.rules.map(
+      (r) =>
+        `any state → ${r.to} on ${onText(r.on)}${r.on === "connection-lost" && r.to === "CLOSED" ? ": nothing is deleted" : ""}`
+    )
   ]
   const FOOT_LINE = 14
   const drawingH = PAD * 2 + model.layers.length * NODE_H + (model.layers.length - 1) * GAP_Y
@@ -212,20 +233,28 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
 
   const box = (s: State) => boxes.get(s)!
   const cx = (b: Box) => b.x + b.w / 2
-  const placeholders = (e: Edge) => [...boxes.entries()].filter(([k]) => typeof k !== "string" && k.placeholder === e).map(([, b]) => b)
+  const placeholders = (e: Edge) =>
+    [...boxes.entries()].filter(([k]) => typeof k !== "string" && k.placeholder === e).map(([, b]) => b)
 
   // Ports: the arrows leaving a node's bottom (or top) are spread along it, ordered by where
   // they go, so arrows to neighbours in both directions run side by side instead of crossing.
   const ports = new Map<string, number>()
-  const spread = (node: State, side: "top" | "bottom", ends: ReadonlyArray<{ key: string; toward: number; rank: number }>) => {
+  const spread = (
+    node: State,
+    side: "top" | "bottom",
+    ends: ReadonlyArray<{ key: string; toward: number; rank: number }>
+  ) => {
     const b = box(node)
     const sorted = [...ends].sort((p, q) => p.toward - q.toward || p.rank - q.rank)
     const room = Math.min(b.w - 16, sorted.length * 14)
-    sorted.forEach((end, i) => ports.set(`${end.key} ${side}`, cx(b) + (sorted.length === 1 ? 0 : -room / 2 + (room * i) / (sorted.length - 1))))
+    sorted.forEach((end, i) =>
+      ports.set(`${end.key} ${side}`, cx(b) + (sorted.length === 1 ? 0 : -room / 2 + (room * i) / (sorted.length - 1)))
+    )
   }
   const bottomEnds = new Map<State, Array<{ key: string; toward: number; rank: number }>>()
   const topEnds = new Map<State, Array<{ key: string; toward: number; rank: number }>>()
-  const push = (map: typeof bottomEnds, s: State, end: { key: string; toward: number; rank: number }) => map.set(s, [...(map.get(s) ?? []), end])
+  const push = (map: typeof bottomEnds, s: State, end: { key: string; toward: number; rank: number }) =>
+    map.set(s, [...(map.get(s) ?? []), end])
   for (const e of model.drawn) {
     const key = `${e.from} ${e.to}`
     const first = placeholders(e)[0]
@@ -242,14 +271,40 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
   for (const [s, ends] of topEnds) spread(s, "top", ends)
   const port = (key: string, side: "top" | "bottom") => ports.get(`${key} ${side}`) ?? 0
 
-  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, class: "diagram", role: "img", "aria-labelledby": "diagram-title diagram-desc" })
+  const root = svg("svg", {
+    viewBox: `0 0 ${W} ${H}`,
+    width: W,
+    class: "diagram",
+    role: "img",
+    "aria-labelledby": "diagram-title diagram-desc"
+  })
   root.append(
     svg("title", { id: "diagram-title" }, "POP3 session states"),
-    svg("desc", { id: "diagram-desc" }, "Drawn from the library's transition table; the same information follows as text."),
-    svg("defs", {}, ...["arrow", "arrow-on"].map((id) =>
-      svg("marker", { id, viewBox: "0 0 8 8", refX: 7, refY: 4, markerWidth: 7, markerHeight: 7, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" },
-        svg("path", { d: "M0,0 L8,4 L0,8 z", class: id })
-      )))
+    svg(
+      "desc",
+      { id: "diagram-desc" },
+      "Drawn from the library's transition table; the same information follows as text."
+    ),
+    svg(
+      "defs",
+      {},
+      ...["arrow", "arrow-on"].map((id) =>
+        svg(
+          "marker",
+          {
+            id,
+            viewBox: "0 0 8 8",
+            refX: 7,
+            refY: 4,
+            markerWidth: 7,
+            markerHeight: 7,
+            markerUnits: "userSpaceOnUse",
+            orient: "auto-start-reverse"
+          },
+          svg("path", { d: "M0,0 L8,4 L0,8 z", class: id })
+        )
+      )
+    )
   )
 
   const edgeEls = new Map<string, SVGGElement>()
@@ -263,7 +318,10 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
       for (const p of placeholders(e)) points.push([cx(p), p.y], [cx(p), p.y + NODE_H])
       points.push([port(`${key} in`, "top"), b.y])
     } else {
-      points = [[port(`${key} out`, "top"), a.y], [port(`${key} in`, "bottom"), b.y + NODE_H]]
+      points = [
+        [port(`${key} out`, "top"), a.y],
+        [port(`${key} in`, "bottom"), b.y + NODE_H]
+      ]
     }
     // Smooth S-curves between layers (vertical tangents at both ends), straight through placeholders.
     let d = `M${points[0]![0].toFixed(1)},${points[0]![1]}`
@@ -271,14 +329,19 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
       const [x0, y0] = points[i - 1]!
       const [x1, y1] = points[i]!
       const my = (y0 + y1) / 2
-      d += x0 === x1 ? ` L${x1.toFixed(1)},${y1}` : ` C${x0.toFixed(1)},${my} ${x1.toFixed(1)},${my} ${x1.toFixed(1)},${y1}`
+      d +=
+        x0 === x1
+          ? ` L${x1.toFixed(1)},${y1}`
+          : ` C${x0.toFixed(1)},${my} ${x1.toFixed(1)},${my} ${x1.toFixed(1)},${y1}`
     }
     // The label sits at the middle of the first curve: right of forward arrows, left of back arrows.
     const [x1, y1] = points[0]!
     const [x2, y2] = points[1]!
     const lx = (x1 + x2) / 2 + (e.back ? -4 : 4)
     const ly = (y1 + y2) / 2 + 3
-    const g = svg("g", { class: `edge${e.back ? " back" : ""}` },
+    const g = svg(
+      "g",
+      { class: `edge${e.back ? " back" : ""}` },
       svg("title", {}, `${e.from} → ${e.to}: ${edgeDetail(e)}`),
       svg("path", { d, "marker-end": "url(#arrow)" }),
       svg("text", { x: lx.toFixed(1), y: ly.toFixed(1), "text-anchor": e.back ? "end" : "start" }, shortLabel(e))
@@ -288,13 +351,22 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
   }
 
   footnotes.forEach((line, i) =>
-    root.append(svg("text", { class: "footnote", x: W / 2, y: drawingH - PAD + 4 + (i + 1) * FOOT_LINE - 3, "text-anchor": "middle" }, `Also: ${line}.`)))
+    root.append(
+      svg(
+        "text",
+        { class: "footnote", x: W / 2, y: drawingH - PAD + 4 + (i + 1) * FOOT_LINE - 3, "text-anchor": "middle" },
+        `Also: ${line}.`
+      )
+    )
+  )
 
   const nodeEls = new Map<State, SVGGElement>()
   for (const s of model.states) {
     const b = box(s)
     // RFC 1939's own three states stand apart from the moments the library tracks between them.
-    const g = svg("g", { class: RFC_STATES.includes(s) ? "node rfc" : "node", "data-state": s },
+    const g = svg(
+      "g",
+      { class: RFC_STATES.includes(s) ? "node rfc" : "node", "data-state": s },
       svg("rect", { x: b.x, y: b.y, width: b.w, height: NODE_H, rx: 6 }),
       svg("text", { x: b.x + b.w / 2, y: b.y + NODE_H / 2 + 4, "text-anchor": "middle" }, s)
     )
@@ -306,7 +378,9 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
   const describe = (s: State): HTMLLIElement => {
     const out = model.drawn.filter((e) => e.from === s).map((e) => `${edgeLabel(e)} → ${e.to}`)
     const stays = model.stays.get(s) ?? []
-    return h("li", { "data-state": s },
+    return h(
+      "li",
+      { "data-state": s },
       h("strong", {}, s),
       allowed[s].length > 0 ? h("span", {}, ` may send ${allowed[s].join(", ")}.`) : h("span", {}, " sends nothing."),
       out.length > 0 ? h("span", {}, ` ${out.join("; ")}.`) : null,
@@ -314,18 +388,30 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
     )
   }
   replace(stateList, ...model.states.map(describe))
-  const notes = h("p", { class: "diagram-notes" },
+  const notes = h(
+    "p",
+    { class: "diagram-notes" },
     [
       ...model.summarized.map((e) => `${e.from} → ${e.to} on ${edgeDetail(e)}.`),
       ...model.rules.map((r) => `Any state → ${r.to} on “${onText(r.on)}”.`)
     ].join(" ")
   )
   const status = h("p", { class: "diagram-status", "aria-live": "polite" }, "Not connected.")
-  const element = h("figure", { class: "diagram-figure" },
+  const element = h(
+    "figure",
+    { class: "diagram-figure" },
     root,
-    h("figcaption", {}, status,
-      h("p", { class: "diagram-legend" }, "Drawn from the library's transition table. Solid arrows lead on; dashed ones return to an earlier state (a refusal, or TLS coming up). Hover an arrow for its rows. Thick boxes are RFC 1939's three states; the others are moments the library tracks between them."),
-      h("details", { class: "states-text" }, h("summary", {}, "The table as text"), stateList, notes))
+    h(
+      "figcaption",
+      {},
+      status,
+      h(
+        "p",
+        { class: "diagram-legend" },
+        "Drawn from the library's transition table. Solid arrows lead on; dashed ones return to an earlier state (a refusal, or TLS coming up). Hover an arrow for its rows. Thick boxes are RFC 1939's three states; the others are moments the library tracks between them."
+      ),
+      h("details", { class: "states-text" }, h("summary", {}, "The table as text"), stateList, notes)
+    )
   )
 
   let current: State | undefined
@@ -339,9 +425,10 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
         el.classList.toggle("taken", taken)
         el.querySelector("path")?.setAttribute("marker-end", taken ? "url(#arrow-on)" : "url(#arrow)")
       }
-      status.textContent = current === undefined
-        ? "Not connected."
-        : `Now in ${current}${from !== undefined ? ` (from ${from})` : ""}. ${allowed[current].length > 0 ? `May send: ${allowed[current].join(", ")}.` : "No command may be sent now."}`
+      status.textContent =
+        current === undefined
+          ? "Not connected."
+          : `Now in ${current}${from !== undefined ? ` (from ${from})` : ""}. ${allowed[current].length > 0 ? `May send: ${allowed[current].join(", ")}.` : "No command may be sent now."}`
     },
     setAllowing: (states) => {
       for (const [s, el] of nodeEls) el.classList.toggle("allowing", states.includes(s))

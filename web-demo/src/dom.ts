@@ -21,7 +21,9 @@ export const h = <K extends keyof HTMLElementTagNameMap>(
 export const append = (parent: Node, children: ReadonlyArray<Child>): void => {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue
-    parent.appendChild(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child)
+    parent.appendChild(
+      typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child
+    )
   }
 }
 

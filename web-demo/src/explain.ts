@@ -19,37 +19,74 @@ export interface Context {
 }
 
 const isPop3Error = (error: unknown): error is Pop3Error =>
-  typeof error === "object" && error !== null && "_tag" in error && typeof (error as { _tag: unknown })._tag === "string"
+  typeof error === "object" &&
+  error !== null &&
+  "_tag" in error &&
+  typeof (error as { _tag: unknown })._tag === "string"
 
 const quoted = (text: string) => (text === "" ? "" : ` The bridge said: “${text}”.`)
 const serverSaid = (a: AuthAttempt | undefined) =>
   // USER/PASS is refused at PASS: name the command the -ERR answered.
-  a === undefined ? "" : ` The server answered ${a.mechanism === "USER" ? "PASS" : a.mechanism} with -ERR${a.code !== undefined ? ` [${a.code}]` : ""}${a.text !== "" ? ` “${a.text}”` : ""}.`
+  a === undefined
+    ? ""
+    : ` The server answered ${a.mechanism === "USER" ? "PASS" : a.mechanism} with -ERR${a.code !== undefined ? ` [${a.code}]` : ""}${a.text !== "" ? ` “${a.text}”` : ""}.`
 
 export const explain = (error: unknown, ctx: Context): Explanation => {
   const target = `${ctx.host}:${ctx.port}`
   if (!isPop3Error(error)) {
     const technical = error instanceof Error ? error.message : String(error)
-    return { title: "Something unexpected went wrong", detail: "The demo hit an error it does not know. Details below.", technical }
+    return {
+      title: "Something unexpected went wrong",
+      detail: "The demo hit an error it does not know. Details below.",
+      technical
+    }
   }
   const technical = error.message
   switch (error._tag) {
     case "BridgeError":
       switch (error.code) {
         case 4001:
-          return { technical, title: `The bridge does not allow ${target}`, detail: `A pop3-bridge relays only to the mail servers on its allowlist (--allow HOST:PORT), and ${target} is not one of them.${quoted(error.reason)}` }
+          return {
+            technical,
+            title: `The bridge does not allow ${target}`,
+            detail: `A pop3-bridge relays only to the mail servers on its allowlist (--allow HOST:PORT), and ${target} is not one of them.${quoted(error.reason)}`
+          }
         case 4002:
-          return { technical, title: "The bridge rejected the request", detail: `It could not use the host, port or security setting it was given.${quoted(error.reason)}` }
+          return {
+            technical,
+            title: "The bridge rejected the request",
+            detail: `It could not use the host, port or security setting it was given.${quoted(error.reason)}`
+          }
         case 4008:
-          return { technical, title: "The bridge reached a limit", detail: `Too many connections, or this session was idle or open too long.${quoted(error.reason)} Try again in a moment.` }
+          return {
+            technical,
+            title: "The bridge reached a limit",
+            detail: `Too many connections, or this session was idle or open too long.${quoted(error.reason)} Try again in a moment.`
+          }
         case 4010:
-          return { technical, title: `The bridge could not reach ${target}`, detail: `The bridge accepted the request but nothing answered at ${target} (is the mail server running?).${quoted(error.reason)}` }
+          return {
+            technical,
+            title: `The bridge could not reach ${target}`,
+            detail: `The bridge accepted the request but nothing answered at ${target} (is the mail server running?).${quoted(error.reason)}`
+          }
         case 4011:
-          return { technical, title: `TLS between the bridge and ${ctx.host} failed`, detail: `The bridge could not verify the mail server's certificate, or the server does not speak TLS on port ${ctx.port} (try Security: none for a plain port).${quoted(error.reason)}` }
+          return {
+            technical,
+            title: `TLS between the bridge and ${ctx.host} failed`,
+            detail: `The bridge could not verify the mail server's certificate, or the server does not speak TLS on port ${ctx.port} (try Security: none for a plain port).${quoted(error.reason)}`
+          }
         case 4012:
-          return { technical, title: `The bridge timed out reaching ${target}`, detail: `Resolving, connecting or the TLS handshake took too long.${quoted(error.reason)}` }
+          return {
+            technical,
+            title: `The bridge timed out reaching ${target}`,
+            detail: `Resolving, connecting or the TLS handshake took too long.${quoted(error.reason)}`
+          }
         default:
-          return { technical, title: `The bridge closed the connection (code ${error.code})`, detail: quoted(error.reason).trim() || "It gave no reason." }
+          return {
+            technical,
+            title: `The bridge closed the connection (code ${error.code})`,
+            detail: quoted(error.reason).trim() || "It gave no reason."
+          }
       }
     case "ConnectError":
       return {
@@ -60,7 +97,11 @@ export const explain = (error: unknown, ctx: Context): Explanation => {
     case "TlsError":
       return { technical, title: `TLS with ${error.host} failed`, detail: error.reason }
     case "TimeoutError":
-      return { technical, title: "The server did not answer in time", detail: `No answer within ${(error.millis / 1000).toFixed(0)} s while waiting for ${error.operation}. The connection is closed; a late answer could be mistaken for the next one.` }
+      return {
+        technical,
+        title: "The server did not answer in time",
+        detail: `No answer within ${(error.millis / 1000).toFixed(0)} s while waiting for ${error.operation}. The connection is closed; a late answer could be mistaken for the next one.`
+      }
     case "ConnectionClosed":
       return { technical, title: "The connection closed", detail: `It ended during ${error.during}: ${error.reason}.` }
     case "ProtocolError":
@@ -77,20 +118,41 @@ export const explain = (error: unknown, ctx: Context): Explanation => {
       }
       switch (last.code) {
         case "AUTH":
-          return { technical, title: "Wrong user name or password", detail: `The server judged the credentials ([AUTH]): trying again with the same ones will not help.${serverSaid(last)}` }
+          return {
+            technical,
+            title: "Wrong user name or password",
+            detail: `The server judged the credentials ([AUTH]): trying again with the same ones will not help.${serverSaid(last)}`
+          }
         case "SYS/TEMP":
-          return { technical, title: "The server has a temporary problem", detail: `[SYS/TEMP] means the credentials may be fine: try again in a few minutes.${serverSaid(last)}` }
+          return {
+            technical,
+            title: "The server has a temporary problem",
+            detail: `[SYS/TEMP] means the credentials may be fine: try again in a few minutes.${serverSaid(last)}`
+          }
         case "SYS/PERM":
-          return { technical, title: "The server refused for a lasting reason", detail: `[SYS/PERM]: contact the mail provider; retrying will not help.${serverSaid(last)}` }
+          return {
+            technical,
+            title: "The server refused for a lasting reason",
+            detail: `[SYS/PERM]: contact the mail provider; retrying will not help.${serverSaid(last)}`
+          }
         case "IN-USE":
-          return { technical, title: "The mailbox is in use", detail: `[IN-USE]: another session holds the mailbox lock. Close other mail clients (or wait for them), then retry.${serverSaid(last)}` }
+          return {
+            technical,
+            title: "The mailbox is in use",
+            detail: `[IN-USE]: another session holds the mailbox lock. Close other mail clients (or wait for them), then retry.${serverSaid(last)}`
+          }
         case "LOGIN-DELAY":
-          return { technical, title: "Logging in again too soon", detail: `[LOGIN-DELAY]: the server limits how often you may log in. Wait, then retry.${serverSaid(last)}` }
+          return {
+            technical,
+            title: "Logging in again too soon",
+            detail: `[LOGIN-DELAY]: the server limits how often you may log in. Wait, then retry.${serverSaid(last)}`
+          }
         default:
           return {
             technical,
             title: "Login failed",
-            detail: `${error.attempts.length > 1 ? `Tried ${error.attempts.map((a) => a.mechanism).join(", ")}.` : ""}${serverSaid(last)} ${error.retry === "temporary" ? "It may work later." : "No response code says why."}`.trim()
+            detail:
+              `${error.attempts.length > 1 ? `Tried ${error.attempts.map((a) => a.mechanism).join(", ")}.` : ""}${serverSaid(last)} ${error.retry === "temporary" ? "It may work later." : "No response code says why."}`.trim()
           }
       }
     }
@@ -107,4 +169,5 @@ export const explain = (error: unknown, ctx: Context): Explanation => {
 }
 
 /** "14 messages, 312 KB". */
-export const mailboxSummary = (count: number, size: number): string => `${count} message${count === 1 ? "" : "s"}, ${octets(size)}`
+export const mailboxSummary = (count: number, size: number): string =>
+  `${count} message${count === 1 ? "" : "s"}, ${octets(size)}`

@@ -2,7 +2,11 @@
 import type { Address } from "postal-mime"
 
 export const octets = (n: number): string =>
-  n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`
+  n < 1024
+    ? `${n} B`
+    : n < 1024 * 1024
+      ? `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KB`
+      : `${(n / 1024 / 1024).toFixed(1)} MB`
 
 export const exactOctets = (n: number): string => `${n.toLocaleString("en")} octets`
 
@@ -15,7 +19,8 @@ export const shortDate = (iso: string | undefined): string => {
   if (Number.isNaN(d.getTime())) return iso
   const now = new Date()
   if (sameDay(d, now)) return d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" })
-  if (d.getFullYear() === now.getFullYear()) return d.toLocaleDateString("en-GB", { weekday: "short", day: "numeric", month: "short" })
+  if (d.getFullYear() === now.getFullYear())
+    return d.toLocaleDateString("en-GB", { weekday: "short", day: "numeric", month: "short" })
   return d.toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric" })
 }
 

@@ -22,7 +22,11 @@ const base64 = (bytes: Uint8Array): string => {
 }
 
 export const bytesOf = (content: Attachment["content"]): Uint8Array =>
-  typeof content === "string" ? new TextEncoder().encode(content) : content instanceof Uint8Array ? content : new Uint8Array(content)
+  typeof content === "string"
+    ? new TextEncoder().encode(content)
+    : content instanceof Uint8Array
+      ? content
+      : new Uint8Array(content)
 
 /** The policy for the frame: nothing but inline styles and data: images, plus https: images once allowed. */
 export const policy = (remote: boolean): string =>
@@ -31,10 +35,12 @@ export const policy = (remote: boolean): string =>
 export const prepareHtml = (html: string, attachments: ReadonlyArray<Attachment>, allowRemote: boolean): Prepared => {
   const doc = new DOMParser().parseFromString(html, "text/html")
   // Nothing here may run, redirect, re-base links or pull in other resources.
-  for (const el of doc.querySelectorAll("script, base, link, meta[http-equiv], iframe, frame, object, embed")) el.remove()
+  for (const el of doc.querySelectorAll("script, base, link, meta[http-equiv], iframe, frame, object, embed"))
+    el.remove()
 
   const cids = new Map<string, Attachment>()
-  for (const a of attachments) if (a.contentId !== undefined) cids.set(a.contentId.replace(/^<|>$/g, "").toLowerCase(), a)
+  for (const a of attachments)
+    if (a.contentId !== undefined) cids.set(a.contentId.replace(/^<|>$/g, "").toLowerCase(), a)
 
   let remote = 0
   for (const img of doc.querySelectorAll<HTMLImageElement>("img, input[type=image]")) {
@@ -64,7 +70,8 @@ export const prepareHtml = (html: string, attachments: ReadonlyArray<Attachment>
       remote++
       return allowRemote && /url\(\s*['"]?https:/i.test(match) ? match : "none"
     })
-  for (const el of doc.querySelectorAll<HTMLElement>("[style]")) el.setAttribute("style", scrub(el.getAttribute("style") ?? ""))
+  for (const el of doc.querySelectorAll<HTMLElement>("[style]"))
+    el.setAttribute("style", scrub(el.getAttribute("style") ?? ""))
   for (const el of doc.querySelectorAll("style")) el.textContent = scrub(el.textContent ?? "")
   // Links open in a new tab, outside the sandbox, telling the site nothing about us; only
   // web and mail addresses stay links (a javascript:, data: or blob: page would open with
@@ -82,7 +89,11 @@ export const prepareHtml = (html: string, attachments: ReadonlyArray<Attachment>
   // need not reach the frame at all; nor may SVG links (xlink:href) point anywhere.
   for (const el of doc.querySelectorAll("*")) {
     for (const name of el.getAttributeNames()) {
-      if (/^on/i.test(name) || (/(^|:)href$/i.test(name) && name !== "href" && !SAFE_LINK.test(el.getAttribute(name) ?? ""))) el.removeAttribute(name)
+      if (
+        /^on/i.test(name) ||
+        (/(^|:)href$/i.test(name) && name !== "href" && !SAFE_LINK.test(el.getAttribute(name) ?? ""))
+      )
+        el.removeAttribute(name)
     }
   }
   // Forms could still be submitted by hand (form-action 'none' refuses that too).
@@ -96,7 +107,8 @@ export const prepareHtml = (html: string, attachments: ReadonlyArray<Attachment>
   referrer.setAttribute("name", "referrer")
   referrer.setAttribute("content", "no-referrer")
   const style = doc.createElement("style")
-  style.textContent = "html{color-scheme:light}body{margin:16px;font:15px/1.5 system-ui,sans-serif;color:#1d232b;background:#fff;overflow-wrap:anywhere}img{max-width:100%;height:auto}img[data-blocked]{display:inline-block;min-width:2em;min-height:1.5em;background:#eef1f5;outline:1px dashed #9aa4b1}"
+  style.textContent =
+    "html{color-scheme:light}body{margin:16px;font:15px/1.5 system-ui,sans-serif;color:#1d232b;background:#fff;overflow-wrap:anywhere}img{max-width:100%;height:auto}img[data-blocked]{display:inline-block;min-width:2em;min-height:1.5em;background:#eef1f5;outline:1px dashed #9aa4b1}"
   head.prepend(csp, referrer, style)
   return { srcdoc: `<!doctype html>\n${doc.documentElement.outerHTML}`, remote }
 }

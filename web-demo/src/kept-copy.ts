@@ -6,7 +6,14 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { Mailbox } from "pop3-everywhere"
-import { accountKey, estimateStorage, type IndexedDbStore, openIndexedDbStore, syncMailbox, type SyncResult } from "pop3-everywhere/sync"
+import {
+  accountKey,
+  estimateStorage,
+  type IndexedDbStore,
+  openIndexedDbStore,
+  syncMailbox,
+  type SyncResult
+} from "pop3-everywhere/sync"
 
 const REMEMBERED = "pop3-demo-kept-copy"
 
@@ -47,14 +54,19 @@ export const keepCopy = async (
   const account = accountKey(who.user, who.host, who.port)
   const store = await run(openIndexedDbStore(account))
   try {
-    localStorage.setItem(REMEMBERED, JSON.stringify({ account, user: who.user, host: who.host, port: who.port } satisfies KeptAccount))
-    return await run(syncMailbox(mailbox, store, {
-      delete: false,
-      onStart: (messages) => progress.start(messages),
-      onProgress: (_, messages) => {
-        if (messages > 0) progress.stored(messages)
-      }
-    }))
+    localStorage.setItem(
+      REMEMBERED,
+      JSON.stringify({ account, user: who.user, host: who.host, port: who.port } satisfies KeptAccount)
+    )
+    return await run(
+      syncMailbox(mailbox, store, {
+        delete: false,
+        onStart: (messages) => progress.start(messages),
+        onProgress: (_, messages) => {
+          if (messages > 0) progress.stored(messages)
+        }
+      })
+    )
   } finally {
     store.close()
   }

@@ -33,7 +33,13 @@ export const makeMailboxList = (onOpen: (msg: number) => void, onDelete: (msg: n
     h("span", { class: "c-date" }, e.loaded ? shortDate(e.date) : ""),
     h("span", { class: "c-size" }, octets(e.size)),
     h("span", { class: "c-uid", title: e.uid ?? "" }, e.uid ?? "—"),
-    e.deleted ? h("span", { class: "badge", title: "DELE marked it; the server removes it only if you Quit" }, "Deleted on QUIT") : null,
+    e.deleted
+      ? h(
+          "span",
+          { class: "badge", title: "DELE marked it; the server removes it only if you Quit" },
+          "Deleted on QUIT"
+        )
+      : null,
     h("span", { class: "visually-hidden" }, `, message ${e.msg}${e.deleted ? ", marked for deletion" : ""}`)
   ]
 
@@ -51,7 +57,16 @@ export const makeMailboxList = (onOpen: (msg: number) => void, onDelete: (msg: n
     b.addEventListener("keydown", (event) => {
       const all = buttons()
       const i = all.indexOf(b)
-      const to = event.key === "ArrowDown" ? all[i + 1] : event.key === "ArrowUp" ? all[i - 1] : event.key === "Home" ? all[0] : event.key === "End" ? all[all.length - 1] : undefined
+      const to =
+        event.key === "ArrowDown"
+          ? all[i + 1]
+          : event.key === "ArrowUp"
+            ? all[i - 1]
+            : event.key === "Home"
+              ? all[0]
+              : event.key === "End"
+                ? all[all.length - 1]
+                : undefined
       if (to !== undefined) {
         event.preventDefault()
         move(b, to)
@@ -71,12 +86,21 @@ export const makeMailboxList = (onOpen: (msg: number) => void, onDelete: (msg: n
   }
 
   return {
-    element: h("div", { class: "list-wrap" },
-      h("div", { class: "list-head", "aria-hidden": "true" },
-        h("span", { class: "c-from" }, "From"), h("span", { class: "c-subject" }, "Subject"), h("span", { class: "c-date" }, "Date"),
-        h("span", { class: "c-size" }, "Size"), h("span", { class: "c-uid" }, "UID")),
+    element: h(
+      "div",
+      { class: "list-wrap" },
+      h(
+        "div",
+        { class: "list-head", "aria-hidden": "true" },
+        h("span", { class: "c-from" }, "From"),
+        h("span", { class: "c-subject" }, "Subject"),
+        h("span", { class: "c-date" }, "Date"),
+        h("span", { class: "c-size" }, "Size"),
+        h("span", { class: "c-uid" }, "UID")
+      ),
       list,
-      h("p", { class: "hint keys", id: "list-keys" }, "↑ ↓ move, Enter opens, Delete marks for deletion.")),
+      h("p", { class: "hint keys", id: "list-keys" }, "↑ ↓ move, Enter opens, Delete marks for deletion.")
+    ),
     set: (entries) => {
       rows.clear()
       replace(list, ...entries.map(row))

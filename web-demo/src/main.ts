@@ -49,9 +49,23 @@ const trace = makeTracePanel(diagram, {
     rowOf.set(event, row)
     const entry = entryOf.get(event)
     if (entry?.wire === undefined) return
-    const what = event._tag === "Sent" ? event.line : event._tag === "Received" ? event.line : event._tag === "Body" ? `the ${event.command} body` : "unframed bytes"
+    const what =
+      event._tag === "Sent"
+        ? event.line
+        : event._tag === "Received"
+          ? event.line
+          : event._tag === "Body"
+            ? `the ${event.command} body`
+            : "unframed bytes"
     // The word is drawn by CSS: the row's text (the filter, copies of the trace) stays the line.
-    row.append(h("button", { type: "button", class: "bytes-button", "aria-label": `Bytes of ${what}`, title: "Show the bytes on the wire" }))
+    row.append(
+      h("button", {
+        type: "button",
+        class: "bytes-button",
+        "aria-label": `Bytes of ${what}`,
+        title: "Show the bytes on the wire"
+      })
+    )
     row.lastElementChild?.addEventListener("click", () => {
       bytesView.show(entry)
       document.getElementById("bytes-title")?.focus()
@@ -62,30 +76,53 @@ const trace = makeTracePanel(diagram, {
 const state = makeState()
 
 const context = () => state.settings ?? { bridgeUrl: defaults.bridgeUrl, host: defaults.host, port: defaults.port }
-const step = makeStepPanel(diagram, { state: trace.state, session: () => state.session, context, events: () => recorder.entries().map((e) => e.event) })
-replace(traceHost,
+const step = makeStepPanel(diagram, {
+  state: trace.state,
+  session: () => state.session,
+  context,
+  events: () => recorder.entries().map((e) => e.event)
+})
+replace(
+  traceHost,
   trace.element,
-  h("details", { class: "diagram-wrap", open: true },
+  h(
+    "details",
+    { class: "diagram-wrap", open: true },
     h("summary", {}, h("h3", {}, "Session state")),
-    h("div", { class: "diagram-inner" }, diagram.element, step.element)),
+    h("div", { class: "diagram-inner" }, diagram.element, step.element)
+  ),
   bytesView.element,
-  h("div", { class: "buttons session-file" },
-    h("button", {
-      type: "button",
-      class: "small",
-      onclick: () => {
-        const first = recorder.entries()[0]?.event.at ?? Date.now()
-        const name = `pop3-session-${new Date(first).toISOString().replace(/[:.]/g, "-").slice(0, 19)}.json`
-        download(name, JSON.stringify(toFile(recorder.entries()), null, 1), "application/json")
-      }
-    }, "Export session (.json)")))
+  h(
+    "div",
+    { class: "buttons session-file" },
+    h(
+      "button",
+      {
+        type: "button",
+        class: "small",
+        onclick: () => {
+          const first = recorder.entries()[0]?.event.at ?? Date.now()
+          const name = `pop3-session-${new Date(first).toISOString().replace(/[:.]/g, "-").slice(0, 19)}.json`
+          download(name, JSON.stringify(toFile(recorder.entries()), null, 1), "application/json")
+        }
+      },
+      "Export session (.json)"
+    )
+  )
+)
 
 const tracer = (event: TraceEvent) => {
   entryOf.set(event, recorder.record(event))
   trace.tracer(event)
   state.ending?.push(event)
   // The server (or the network) ended the session on its own.
-  if (event._tag === "StateChanged" && event.to === "CLOSED" && state.session !== undefined && state.ending === undefined && !state.ended) {
+  if (
+    event._tag === "StateChanged" &&
+    event.to === "CLOSED" &&
+    state.session !== undefined &&
+    state.ending === undefined &&
+    !state.ended
+  ) {
     state.ended = true
     queueMicrotask(() => void lost(event.cause))
   }
@@ -103,15 +140,52 @@ const say = (text: string) => {
 // ── Connect ───────────────────────────────────────────────────────────────────────────
 const form = makeConnectForm(defaults, (s) => void connect(s))
 
-const explainer = h("section", { class: "explainer card", "aria-labelledby": "explainer-title" },
+const explainer = h(
+  "section",
+  { class: "explainer card", "aria-labelledby": "explainer-title" },
   h("h2", { id: "explainer-title" }, "What happens when you connect"),
-  h("ol", {},
-    h("li", {}, "The page opens a WebSocket to the bridge, naming the server: ", h("code", {}, "?host=…&port=…&tls=implicit"), "."),
+  h(
+    "ol",
+    {},
+    h(
+      "li",
+      {},
+      "The page opens a WebSocket to the bridge, naming the server: ",
+      h("code", {}, "?host=…&port=…&tls=implicit"),
+      "."
+    ),
     h("li", {}, "The bridge checks its allowlist, connects, and for implicit TLS verifies the server's certificate."),
-    h("li", {}, "The server greets with ", h("code", {}, "+OK"), "; the client asks ", h("code", {}, "CAPA"), " what it supports."),
-    h("li", {}, "Login. “auto” picks the strongest mechanism offered — one that hides the password, when the server has one."),
-    h("li", {}, h("code", {}, "LIST"), ", ", h("code", {}, "UIDL"), ", then ", h("code", {}, "TOP n 0"), " for every header — pipelined when the server announces PIPELINING.")),
-  h("p", { class: "muted" }, "Every line appears in the protocol trace as it happens, and the diagram follows the session's state."))
+    h(
+      "li",
+      {},
+      "The server greets with ",
+      h("code", {}, "+OK"),
+      "; the client asks ",
+      h("code", {}, "CAPA"),
+      " what it supports."
+    ),
+    h(
+      "li",
+      {},
+      "Login. “auto” picks the strongest mechanism offered — one that hides the password, when the server has one."
+    ),
+    h(
+      "li",
+      {},
+      h("code", {}, "LIST"),
+      ", ",
+      h("code", {}, "UIDL"),
+      ", then ",
+      h("code", {}, "TOP n 0"),
+      " for every header — pipelined when the server announces PIPELINING."
+    )
+  ),
+  h(
+    "p",
+    { class: "muted" },
+    "Every line appears in the protocol trace as it happens, and the diagram follows the session's state."
+  )
+)
 
 // ── Playground, replay, tour ─────────────────────────────────────────────────────────
 /** The playground's login: the sample mailbox's user, USER/PASS (nothing leaves the page). */
@@ -131,22 +205,27 @@ const playgroundPanel = makePlaygroundPanel(
   () => {
     playground.reset()
     say("The playground's sample mailbox is back to its 14 messages.")
-  })
+  }
+)
 const replayMode = (entries: Array<Recorded>) => {
   state.session = undefined
   for (const e of entries) entryOf.set(e.event, e)
   let shown = 0
-  const view = makeReplayView(entries, (n) => {
-    // One step forward feeds one event; any other move starts the trace again.
-    if (n !== shown + 1) trace.reset()
-    for (const e of entries.slice(n === shown + 1 ? shown : 0, n)) trace.tracer(e.event)
-    shown = n
-    bytesView.show(entries[n - 1])
-  }, () => {
-    trace.reset()
-    bytesView.show(undefined)
-    showForm()
-  })
+  const view = makeReplayView(
+    entries,
+    (n) => {
+      // One step forward feeds one event; any other move starts the trace again.
+      if (n !== shown + 1) trace.reset()
+      for (const e of entries.slice(n === shown + 1 ? shown : 0, n)) trace.tracer(e.event)
+      shown = n
+      bytesView.show(entries[n - 1])
+    },
+    () => {
+      trace.reset()
+      bytesView.show(undefined)
+      showForm()
+    }
+  )
   replace(workspace, view.element)
   window.scrollTo({ top: 0 })
   view.focus()
@@ -166,7 +245,24 @@ const tour = makeTour({
 
 const showForm = (notice?: HTMLElement) => {
   state.session = undefined
-  replace(workspace, notice ?? null, h("div", { class: "connect-view" }, form.element, h("div", { class: "connect-side" }, keptCard(), playgroundPanel.element, tour.card, makeLoadCard(replayMode), explainer)))
+  replace(
+    workspace,
+    notice ?? null,
+    h(
+      "div",
+      { class: "connect-view" },
+      form.element,
+      h(
+        "div",
+        { class: "connect-side" },
+        keptCard(),
+        playgroundPanel.element,
+        tour.card,
+        makeLoadCard(replayMode),
+        explainer
+      )
+    )
+  )
   form.busy(false)
   playgroundPanel.busy(false)
   if (notice !== undefined) {
@@ -181,12 +277,23 @@ const showForm = (notice?: HTMLElement) => {
 const keptCard = () => {
   const kept = keptAccount()
   if (kept === undefined) return null
-  const button = h("button", { type: "button", class: "primary" }, `Open the copy kept in this browser (${kept.user} at ${kept.host}:${kept.port})`)
+  const button = h(
+    "button",
+    { type: "button", class: "primary" },
+    `Open the copy kept in this browser (${kept.user} at ${kept.host}:${kept.port})`
+  )
   button.addEventListener("click", () => void showKept(kept))
-  return h("section", { class: "card kept-card", "aria-labelledby": "kept-card-title" },
+  return h(
+    "section",
+    { class: "card kept-card", "aria-labelledby": "kept-card-title" },
     h("h2", { id: "kept-card-title" }, "Kept in this browser"),
-    h("p", { class: "muted" }, "Read the messages kept earlier, with no connection: they are in this browser's IndexedDB."),
-    button)
+    h(
+      "p",
+      { class: "muted" },
+      "Read the messages kept earlier, with no connection: they are in this browser's IndexedDB."
+    ),
+    button
+  )
 }
 
 const showKept = async (kept: KeptAccount) => {
@@ -199,12 +306,25 @@ const showKept = async (kept: KeptAccount) => {
     const body = await readKept(store.body(m.uid))
     if (body === undefined) continue
     const email = await PostalMime.parse(body).catch(() => undefined)
-    const entry: Entry = { msg: i + 1, size: m.size, uid: m.uid, from: who(email?.from), fromAddress: email?.from?.address, subject: email?.subject, date: email?.date, loaded: true, deleted: false }
+    const entry: Entry = {
+      msg: i + 1,
+      size: m.size,
+      uid: m.uid,
+      from: who(email?.from),
+      fromAddress: email?.from?.address,
+      subject: email?.subject,
+      date: email?.date,
+      loaded: true,
+      deleted: false
+    }
     entries.push(entry)
     raw.set(entry.msg, body)
   }
   const reader = h("section", { class: "reader card", "aria-label": "Message", "aria-busy": "false" })
-  const list = makeMailboxList((msg) => void openKeptMessage(msg), () => {})
+  const list = makeMailboxList(
+    (msg) => void openKeptMessage(msg),
+    () => {}
+  )
   const openKeptMessage = async (msg: number) => {
     const bytes = raw.get(msg)
     const entry = entries.find((e) => e.msg === msg)
@@ -214,31 +334,68 @@ const showKept = async (kept: KeptAccount) => {
     renderMessage(reader, { msg, uid: entry.uid, raw: bytes, email, deleted: false }, {})
     say(`Opened the kept copy of ${email.subject ?? "(no subject)"}, read from this browser.`)
   }
-  const used = h("p", { class: "muted storage-used" }, `${mailboxSummary(entries.length, entries.reduce((n, e) => n + e.size, 0))} kept · storage used: …`)
+  const used = h(
+    "p",
+    { class: "muted storage-used" },
+    `${mailboxSummary(
+      entries.length,
+      entries.reduce((n, e) => n + e.size, 0)
+    )} kept · storage used: …`
+  )
   void storageUsed().then((text) => {
-    used.textContent = `${mailboxSummary(entries.length, entries.reduce((n, e) => n + e.size, 0))} kept · storage used by this site: ${text ?? "unknown"}`
+    used.textContent = `${mailboxSummary(
+      entries.length,
+      entries.reduce((n, e) => n + e.size, 0)
+    )} kept · storage used by this site: ${text ?? "unknown"}`
   })
   const forget = h("button", { type: "button", class: "danger small" }, "Forget this copy")
-  forget.addEventListener("click", () => void (async () => {
-    await forgetCopy(store)
-    store.close()
-    say("The copy kept in this browser is deleted.")
-    showForm(h("div", { class: "notice card", role: "status" }, h("p", {}, "The copy kept in this browser is deleted.")))
-  })())
+  forget.addEventListener(
+    "click",
+    () =>
+      void (async () => {
+        await forgetCopy(store)
+        store.close()
+        say("The copy kept in this browser is deleted.")
+        showForm(
+          h("div", { class: "notice card", role: "status" }, h("p", {}, "The copy kept in this browser is deleted."))
+        )
+      })()
+  )
   const back = h("button", { type: "button", class: "small" }, "Back")
   back.addEventListener("click", () => {
     store.close()
     showForm()
   })
-  replace(workspace,
-    h("section", { class: "mailbox card", "aria-labelledby": "mailbox-title" },
-      h("div", { class: "mailbox-bar" },
-        h("div", {}, h("h2", { id: "mailbox-title", tabindex: -1 }, "Kept copy"), h("p", { class: "summary" }, `${kept.user} at ${kept.host}:${kept.port}, read from this browser with no connection`), used),
-        h("div", { class: "buttons" }, back, forget)),
-      list.element),
-    reader)
+  replace(
+    workspace,
+    h(
+      "section",
+      { class: "mailbox card", "aria-labelledby": "mailbox-title" },
+      h(
+        "div",
+        { class: "mailbox-bar" },
+        h(
+          "div",
+          {},
+          h("h2", { id: "mailbox-title", tabindex: -1 }, "Kept copy"),
+          h(
+            "p",
+            { class: "summary" },
+            `${kept.user} at ${kept.host}:${kept.port}, read from this browser with no connection`
+          ),
+          used
+        ),
+        h("div", { class: "buttons" }, back, forget)
+      ),
+      list.element
+    ),
+    reader
+  )
   list.set(entries)
-  renderPlaceholder(reader, h("p", {}, entries.length === 0 ? "Nothing is kept." : "Select a message to read its kept copy."))
+  renderPlaceholder(
+    reader,
+    h("p", {}, entries.length === 0 ? "Nothing is kept." : "Select a message to read its kept copy.")
+  )
   document.getElementById("mailbox-title")?.focus({ preventScroll: true })
   say(`${entries.length} kept message${entries.length === 1 ? "" : "s"}, read from this browser.`)
 }
@@ -249,12 +406,20 @@ const connect = async (s: Settings, switches?: Switches) => {
   playgroundPanel.busy(true)
   form.showError(undefined)
   playgroundPanel.showError(undefined)
-  say(switches !== undefined ? "Starting a session with the playground server in this page…" : `Connecting to ${s.host}:${s.port} through the bridge at ${displayBridgeUrl(s.bridgeUrl)}…`)
+  say(
+    switches !== undefined
+      ? "Starting a session with the playground server in this page…"
+      : `Connecting to ${s.host}:${s.port} through the bridge at ${displayBridgeUrl(s.bridgeUrl)}…`
+  )
   state.ended = false
   state.ending = undefined
   recorder.tapping(switches !== undefined)
   try {
-    state.session = await open(s, tracer, switches !== undefined ? playground.layer(switches, recorder.serverBytes) : undefined)
+    state.session = await open(
+      s,
+      tracer,
+      switches !== undefined ? playground.layer(switches, recorder.serverBytes) : undefined
+    )
   } catch (error) {
     const e = explain(error, s)
     form.busy(false)
@@ -284,12 +449,18 @@ const showMailbox = (current: Session, s: Settings) => {
   const quit = h("button", { type: "button", class: "primary small" }, "Quit")
   const disconnect = h("button", { type: "button", class: "small" }, "Disconnect without deleting")
   const keep = h("button", { type: "button", class: "small" }, "Keep a copy in this browser (then Quit)")
-  const rule = h("div", { class: "rule", role: "note" },
+  const rule = h(
+    "div",
+    { class: "rule", role: "note" },
     h("strong", {}, "Nothing is deleted until you Quit. "),
     "DELE only marks a message (struck through); QUIT makes the server remove the marked ones. ",
-    "Disconnect has the library send RSET, then QUIT: nothing is removed. RSET unmarks every message — POP3 has no per-message undo.")
+    "Disconnect has the library send RSET, then QUIT: nothing is removed. RSET unmarks every message — POP3 has no per-message undo."
+  )
 
-  const list = makeMailboxList((msg) => void openMessage(msg), (msg) => void dele(msg))
+  const list = makeMailboxList(
+    (msg) => void openMessage(msg),
+    (msg) => void dele(msg)
+  )
   const marked = () => entries.filter((e) => e.deleted).length
   const refreshBar = () => {
     const total = entries.reduce((n, e) => n + e.size, 0)
@@ -308,63 +479,76 @@ const showMailbox = (current: Session, s: Settings) => {
     } catch (error) {
       const e = explain(error, s)
       say(`${e.title}. ${e.detail}`)
-      reader.prepend(h("div", { class: "error-box", role: "alert" }, h("p", { class: "error-title" }, e.title), h("p", {}, e.detail)))
+      reader.prepend(
+        h("div", { class: "error-box", role: "alert" }, h("p", { class: "error-title" }, e.title), h("p", {}, e.detail))
+      )
     } finally {
       busy = false
       refreshBar()
     }
   }
 
-  const openMessage = (msg: number) => guard(async () => {
-    const entry = byMsg.get(msg)
-    if (entry === undefined) return
-    openMsg = msg
-    list.select(msg)
-    const cached = cache.get(msg)
-    if (entry.deleted && cached === undefined) {
-      renderPlaceholder(reader, h("p", {}, `Message ${msg} is marked for deletion.`), h("p", { class: "muted" }, "The server refuses RETR for it until RSET unmarks it."))
-      return
-    }
-    if (cached !== undefined) {
-      renderMessage(reader, { ...cached, deleted: entry.deleted }, { dele: (n) => void dele(n) })
-      say(`Showing message ${msg} (already retrieved in this session).`)
-      return
-    }
-    renderPlaceholder(reader, h("p", {}, `Retrieving message ${msg} — RETR ${msg}…`))
-    reader.setAttribute("aria-busy", "true")
-    try {
-      const raw = await current.retr(msg)
-      const email = await PostalMime.parse(raw)
-      const shown: Shown = { msg, uid: entry.uid, raw, email, deleted: entry.deleted }
-      cache.set(msg, shown)
-      if (openMsg === msg) renderMessage(reader, shown, { dele: (n) => void dele(n) })
-      say(`Opened message ${msg}: ${email.subject ?? "(no subject)"}.`)
-    } finally {
-      reader.setAttribute("aria-busy", "false")
-    }
-  })
+  const openMessage = (msg: number) =>
+    guard(async () => {
+      const entry = byMsg.get(msg)
+      if (entry === undefined) return
+      openMsg = msg
+      list.select(msg)
+      const cached = cache.get(msg)
+      if (entry.deleted && cached === undefined) {
+        renderPlaceholder(
+          reader,
+          h("p", {}, `Message ${msg} is marked for deletion.`),
+          h("p", { class: "muted" }, "The server refuses RETR for it until RSET unmarks it.")
+        )
+        return
+      }
+      if (cached !== undefined) {
+        renderMessage(reader, { ...cached, deleted: entry.deleted }, { dele: (n) => void dele(n) })
+        say(`Showing message ${msg} (already retrieved in this session).`)
+        return
+      }
+      renderPlaceholder(reader, h("p", {}, `Retrieving message ${msg} — RETR ${msg}…`))
+      reader.setAttribute("aria-busy", "true")
+      try {
+        const raw = await current.retr(msg)
+        const email = await PostalMime.parse(raw)
+        const shown: Shown = { msg, uid: entry.uid, raw, email, deleted: entry.deleted }
+        cache.set(msg, shown)
+        if (openMsg === msg) renderMessage(reader, shown, { dele: (n) => void dele(n) })
+        say(`Opened message ${msg}: ${email.subject ?? "(no subject)"}.`)
+      } finally {
+        reader.setAttribute("aria-busy", "false")
+      }
+    })
 
-  const dele = (msg: number) => guard(async () => {
-    const entry = byMsg.get(msg)
-    if (entry === undefined || entry.deleted) return
-    await current.run(current.mailbox.dele(msg))
-    entry.deleted = true
-    list.update(entry)
-    const cached = cache.get(msg)
-    if (openMsg === msg && cached !== undefined) renderMessage(reader, { ...cached, deleted: true }, { dele: (n) => void dele(n) })
-    say(`Message ${msg} marked for deletion. The server removes it when you Quit.`)
-  })
+  const dele = (msg: number) =>
+    guard(async () => {
+      const entry = byMsg.get(msg)
+      if (entry === undefined || entry.deleted) return
+      await current.run(current.mailbox.dele(msg))
+      entry.deleted = true
+      list.update(entry)
+      const cached = cache.get(msg)
+      if (openMsg === msg && cached !== undefined)
+        renderMessage(reader, { ...cached, deleted: true }, { dele: (n) => void dele(n) })
+      say(`Message ${msg} marked for deletion. The server removes it when you Quit.`)
+    })
 
-  rset.addEventListener("click", () => void guard(async () => {
-    await current.run(current.mailbox.rset)
-    for (const e of entries.filter((e) => e.deleted)) {
-      e.deleted = false
-      list.update(e)
-    }
-    const cached = openMsg === undefined ? undefined : cache.get(openMsg)
-    if (cached !== undefined) renderMessage(reader, { ...cached, deleted: false }, { dele: (n) => void dele(n) })
-    say("RSET: every message is unmarked.")
-  }))
+  rset.addEventListener(
+    "click",
+    () =>
+      void guard(async () => {
+        await current.run(current.mailbox.rset)
+        for (const e of entries.filter((e) => e.deleted)) {
+          e.deleted = false
+          list.update(e)
+        }
+        const cached = openMsg === undefined ? undefined : cache.get(openMsg)
+        if (cached !== undefined) renderMessage(reader, { ...cached, deleted: false }, { dele: (n) => void dele(n) })
+        say("RSET: every message is unmarked.")
+      })
+  )
 
   const finish = (how: "quit" | "disconnect") => {
     if (current.closed()) return
@@ -388,9 +572,10 @@ const showMailbox = (current: Session, s: Settings) => {
         const e = explain(failure, s)
         text = `Quit failed: ${e.title}. ${e.detail} The server may not have removed the marked messages.`
       } else if (how === "quit") {
-        text = count > 0
-          ? `Session ended with QUIT: the server removed ${count} message${count === 1 ? "" : "s"}.`
-          : "Session ended with QUIT. Nothing was marked, so nothing was removed."
+        text =
+          count > 0
+            ? `Session ended with QUIT: the server removed ${count} message${count === 1 ? "" : "s"}.`
+            : "Session ended with QUIT. Nothing was marked, so nothing was removed."
       } else if (sent.length > 0) {
         text = `Disconnected: the library sent ${sent.join(" and ")}, so nothing was removed${count > 0 ? ` (${count} marked message${count === 1 ? " was" : "s were"} kept)` : ""}.`
       } else {
@@ -405,60 +590,86 @@ const showMailbox = (current: Session, s: Settings) => {
   disconnect.addEventListener("click", () => finish("disconnect"))
   // The sync engine downloads what is not kept yet (no DELE) and ends the session with QUIT;
   // marks made here are undone first, so that QUIT removes nothing.
-  keep.addEventListener("click", () => void guard(async () => {
-    for (const b of [rset, quit, disconnect, keep]) b.disabled = true
-    // The engine's QUIT ends the session: not a connection lost.
-    state.ending = []
-    if (marked() > 0) await current.run(current.mailbox.rset)
-    progressBox.hidden = false
-    let total = 0
-    let stored = 0
-    const tell = () => {
-      progress.max = Math.max(total, 1)
-      progress.value = stored
-      progressText.textContent = `Keeping a copy in this browser: ${stored} of ${total} new messages stored`
-    }
-    let result: Awaited<ReturnType<typeof keepCopy>>
-    try {
-      result = await keepCopy(current.mailbox, s, {
-        start: (messages) => {
-          total = messages
-          tell()
-        },
-        stored: (messages) => {
-          stored += messages
-          tell()
+  keep.addEventListener(
+    "click",
+    () =>
+      void guard(async () => {
+        for (const b of [rset, quit, disconnect, keep]) b.disabled = true
+        // The engine's QUIT ends the session: not a connection lost.
+        state.ending = []
+        if (marked() > 0) await current.run(current.mailbox.rset)
+        progressBox.hidden = false
+        let total = 0
+        let stored = 0
+        const tell = () => {
+          progress.max = Math.max(total, 1)
+          progress.value = stored
+          progressText.textContent = `Keeping a copy in this browser: ${stored} of ${total} new messages stored`
         }
+        let result: Awaited<ReturnType<typeof keepCopy>>
+        try {
+          result = await keepCopy(current.mailbox, s, {
+            start: (messages) => {
+              total = messages
+              tell()
+            },
+            stored: (messages) => {
+              stored += messages
+              tell()
+            }
+          })
+        } catch (error) {
+          const e = explain(error, s)
+          say("Not connected.")
+          showForm(
+            h(
+              "div",
+              { class: "notice warn card", role: "alert" },
+              h("p", {}, `Keeping a copy failed: ${e.title}. ${e.detail} Nothing was deleted; what was stored is kept.`)
+            )
+          )
+          return
+        } finally {
+          await current.disconnect().catch(() => {})
+          state.ending = undefined
+          state.ended = true
+        }
+        const text = `Kept a copy in this browser: ${result.fetched} message${result.fetched === 1 ? "" : "s"} downloaded, ${result.skipped} already kept. The session ended with QUIT; nothing was deleted.`
+        say("Not connected.")
+        showForm(h("div", { class: "notice card", role: "status" }, h("p", {}, text)))
       })
-    } catch (error) {
-      const e = explain(error, s)
-      say("Not connected.")
-      showForm(h("div", { class: "notice warn card", role: "alert" }, h("p", {}, `Keeping a copy failed: ${e.title}. ${e.detail} Nothing was deleted; what was stored is kept.`)))
-      return
-    } finally {
-      await current.disconnect().catch(() => {})
-      state.ending = undefined
-      state.ended = true
-    }
-    const text = `Kept a copy in this browser: ${result.fetched} message${result.fetched === 1 ? "" : "s"} downloaded, ${result.skipped} already kept. The session ended with QUIT; nothing was deleted.`
-    say("Not connected.")
-    showForm(h("div", { class: "notice card", role: "status" }, h("p", {}, text)))
-  }))
+  )
 
-  replace(workspace,
-    h("section", { class: "mailbox card", "aria-labelledby": "mailbox-title" },
-      h("div", { class: "mailbox-bar" },
+  replace(
+    workspace,
+    h(
+      "section",
+      { class: "mailbox card", "aria-labelledby": "mailbox-title" },
+      h(
+        "div",
+        { class: "mailbox-bar" },
         h("div", {}, h("h2", { id: "mailbox-title", tabindex: -1 }, "Inbox"), summary),
-        h("div", { class: "buttons" }, keep, rset, disconnect, quit)),
+        h("div", { class: "buttons" }, keep, rset, disconnect, quit)
+      ),
       rule,
       progressBox,
-      list.element),
-    reader)
-  renderPlaceholder(reader, h("p", {}, "Select a message to read it."), h("p", { class: "muted" }, "Opening one sends RETR; the trace shows it."))
+      list.element
+    ),
+    reader
+  )
+  renderPlaceholder(
+    reader,
+    h("p", {}, "Select a message to read it."),
+    h("p", { class: "muted" }, "Opening one sends RETR; the trace shows it.")
+  )
   refreshBar()
   document.getElementById("mailbox-title")?.focus({ preventScroll: true })
   window.scrollTo({ top: 0 })
-  say(s.host === "playground" ? `Logged in as ${s.user} on the playground server, which runs in this page: nothing goes over the network.` : `Logged in as ${s.user} on ${s.host}:${s.port}. ${current.secure ? "Encrypted end to end (TLS from the bridge to the server, and a bridge on this machine or wss:)." : "Not encrypted end to end."}`)
+  say(
+    s.host === "playground"
+      ? `Logged in as ${s.user} on the playground server, which runs in this page: nothing goes over the network.`
+      : `Logged in as ${s.user} on ${s.host}:${s.port}. ${current.secure ? "Encrypted end to end (TLS from the bridge to the server, and a bridge on this machine or wss:)." : "Not encrypted end to end."}`
+  )
 
   // LIST for sizes, UIDL for IDs (optional in RFC 1939), then TOP n 0 for every header.
   void guard(async () => {
@@ -466,7 +677,17 @@ const showMailbox = (current: Session, s: Settings) => {
     const uids = await current.run(current.mailbox.uidl).catch(() => undefined)
     const uidOf = new Map(uids?.map((u) => [u.msg, u.uid]))
     for (const l of listing) {
-      const entry: Entry = { msg: l.msg, size: l.size, uid: uidOf.get(l.msg), from: undefined, fromAddress: undefined, subject: undefined, date: undefined, loaded: false, deleted: false }
+      const entry: Entry = {
+        msg: l.msg,
+        size: l.size,
+        uid: uidOf.get(l.msg),
+        from: undefined,
+        fromAddress: undefined,
+        subject: undefined,
+        date: undefined,
+        loaded: false,
+        deleted: false
+      }
       entries.push(entry)
       byMsg.set(l.msg, entry)
     }
@@ -486,20 +707,28 @@ const showMailbox = (current: Session, s: Settings) => {
       progressText.textContent = `Reading headers: ${done} of ${entries.length} (TOP n 0, ${pipelined ? `pipelined, up to ${PIPELINE_WINDOW} commands in flight` : "one at a time: the server does not offer PIPELINING"})`
     }
     tell()
-    const headers = current.headers(entries.map((e) => e.msg), (m) => {
-      parsing.push(PostalMime.parse(m.bytes).then((email) => {
-        const entry = byMsg.get(m.msg)
-        if (entry === undefined) return
-        entry.from = who(email.from)
-        entry.fromAddress = email.from?.address
-        entry.subject = email.subject
-        entry.date = email.date
-        entry.loaded = true
-        list.update(entry)
-      }, () => {}))
-      done++
-      tell()
-    })
+    const headers = current.headers(
+      entries.map((e) => e.msg),
+      (m) => {
+        parsing.push(
+          PostalMime.parse(m.bytes).then(
+            (email) => {
+              const entry = byMsg.get(m.msg)
+              if (entry === undefined) return
+              entry.from = who(email.from)
+              entry.fromAddress = email.from?.address
+              entry.subject = email.subject
+              entry.date = email.date
+              entry.loaded = true
+              list.update(entry)
+            },
+            () => {}
+          )
+        )
+        done++
+        tell()
+      }
+    )
     try {
       await headers
     } catch (error) {
@@ -514,7 +743,12 @@ const showMailbox = (current: Session, s: Settings) => {
     }
     await Promise.all(parsing)
     progressBox.hidden = true
-    say(`${mailboxSummary(entries.length, entries.reduce((n, e) => n + e.size, 0))} loaded. Select one to read it.`)
+    say(
+      `${mailboxSummary(
+        entries.length,
+        entries.reduce((n, e) => n + e.size, 0)
+      )} loaded. Select one to read it.`
+    )
   })
 }
 
@@ -528,10 +762,15 @@ const lost = async (cause: string) => {
   const lastSent = events.findLast((e) => e._tag === "Sent")
   const closedAt = events.findLast((e) => e._tag === "StateChanged" && e.to === "CLOSED")?.at
   const limit = state.settings?.timeout
-  const timedOut = lastSent?._tag === "Sent" && limit !== undefined && closedAt !== undefined &&
+  const timedOut =
+    lastSent?._tag === "Sent" &&
+    limit !== undefined &&
+    closedAt !== undefined &&
     closedAt - lastSent.at >= limit * 1000 * 0.9 &&
     !events.slice(events.indexOf(lastSent)).some((e) => e._tag === "Received" && e.command === lastSent.line)
-  const why = timedOut ? ` ${lastSent.line} got no answer within ${limit} s, so the library gave the connection up.` : ""
+  const why = timedOut
+    ? ` ${lastSent.line} got no answer within ${limit} s, so the library gave the connection up.`
+    : ""
   const text = `The connection ended (${cause}).${why} Nothing marked for deletion was removed: the server only removes messages after QUIT.`
   say("Not connected.")
   showForm(h("div", { class: "notice warn card", role: "alert" }, h("p", {}, text)))

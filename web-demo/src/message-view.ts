@@ -37,10 +37,20 @@ const headerRow = (name: string, value: string | undefined) =>
 const attachmentItem = (a: Attachment, i: number) => {
   const bytes = bytesOf(a.content)
   const name = a.filename ?? `part-${i + 1}.${a.mimeType.split("/")[1] ?? "bin"}`
-  return h("li", {},
+  return h(
+    "li",
+    {},
     h("span", { class: "att-name" }, name),
-    h("span", { class: "muted" }, ` ${a.mimeType} · ${octets(bytes.length)}${a.disposition === "inline" || a.related === true ? " · inline" : ""}`),
-    h("a", { class: "button small", href: objectUrl(bytes), download: name, "aria-label": `Download ${name}` }, "Download")
+    h(
+      "span",
+      { class: "muted" },
+      ` ${a.mimeType} · ${octets(bytes.length)}${a.disposition === "inline" || a.related === true ? " · inline" : ""}`
+    ),
+    h(
+      "a",
+      { class: "button small", href: objectUrl(bytes), download: name, "aria-label": `Download ${name}` },
+      "Download"
+    )
   )
 }
 
@@ -49,7 +59,19 @@ const tabs = (label: string, panes: ReadonlyArray<{ id: string; title: string; r
   const list = h("div", { role: "tablist", "aria-label": label, class: "tabs" })
   const panel = h("div", { role: "tabpanel", class: "tab-panel", tabindex: 0 })
   const buttons = panes.map((p, i) =>
-    h("button", { type: "button", role: "tab", id: `tab-${p.id}`, "aria-controls": "message-panel", "aria-selected": i === 0 ? "true" : "false", tabindex: i === 0 ? 0 : -1 }, p.title))
+    h(
+      "button",
+      {
+        type: "button",
+        role: "tab",
+        id: `tab-${p.id}`,
+        "aria-controls": "message-panel",
+        "aria-selected": i === 0 ? "true" : "false",
+        tabindex: i === 0 ? 0 : -1
+      },
+      p.title
+    )
+  )
   panel.id = "message-panel"
   const select = (i: number, focus: boolean) => {
     buttons.forEach((b, j) => {
@@ -63,7 +85,16 @@ const tabs = (label: string, panes: ReadonlyArray<{ id: string; title: string; r
   buttons.forEach((b, i) => {
     b.addEventListener("click", () => select(i, false))
     b.addEventListener("keydown", (e) => {
-      const next = e.key === "ArrowRight" ? i + 1 : e.key === "ArrowLeft" ? i - 1 : e.key === "Home" ? 0 : e.key === "End" ? buttons.length - 1 : undefined
+      const next =
+        e.key === "ArrowRight"
+          ? i + 1
+          : e.key === "ArrowLeft"
+            ? i - 1
+            : e.key === "Home"
+              ? 0
+              : e.key === "End"
+                ? buttons.length - 1
+                : undefined
       if (next === undefined) return
       e.preventDefault()
       select((next + buttons.length) % buttons.length, true)
@@ -87,7 +118,9 @@ const htmlPane = (email: Email) => {
       note.append("No remote content: everything shown comes from the message itself.")
       toggle.hidden = true
     } else if (!allowRemote) {
-      note.append(`${prepared.remote} remote image${prepared.remote === 1 ? "" : "s"} blocked. Loading them tells the sender that, and when, you read this.`)
+      note.append(
+        `${prepared.remote} remote image${prepared.remote === 1 ? "" : "s"} blocked. Loading them tells the sender that, and when, you read this.`
+      )
       toggle.hidden = false
     } else {
       note.append("Remote images over https are loaded (http ones stay blocked).")
@@ -109,35 +142,74 @@ export const renderMessage = (target: HTMLElement, shown: Shown, actions: Messag
   const inline = email.attachments.length - attachments.length
   const panes: Array<{ id: string; title: string; render: () => Node }> = []
   if (email.html !== undefined) panes.push({ id: "html", title: "HTML", render: () => htmlPane(email) })
-  if (email.text !== undefined) panes.push({ id: "text", title: email.html !== undefined ? "Plain text" : "Text", render: () => h("pre", { class: "text-body" }, email.text ?? "") })
+  if (email.text !== undefined)
+    panes.push({
+      id: "text",
+      title: email.html !== undefined ? "Plain text" : "Text",
+      render: () => h("pre", { class: "text-body" }, email.text ?? "")
+    })
   panes.push({
     id: "source",
     title: "Source",
-    render: () => h("div", {},
-      h("p", { class: "muted small" }, `Exactly what RETR ${shown.msg} returned: ${exactOctets(raw.length)}, dot-unstuffed, CRLF line ends. `,
-        h("a", { href: objectUrl(raw), download: `message-${shown.msg}.eml` }, "Save as .eml")),
-      h("pre", { class: "source" }, new TextDecoder("utf-8", { fatal: false }).decode(raw)))
+    render: () =>
+      h(
+        "div",
+        {},
+        h(
+          "p",
+          { class: "muted small" },
+          `Exactly what RETR ${shown.msg} returned: ${exactOctets(raw.length)}, dot-unstuffed, CRLF line ends. `,
+          h("a", { href: objectUrl(raw), download: `message-${shown.msg}.eml` }, "Save as .eml")
+        ),
+        h("pre", { class: "source" }, new TextDecoder("utf-8", { fatal: false }).decode(raw))
+      )
   })
   const [tablist, panel] = tabs("Message views", panes)
   const onDele = actions.dele
-  const dele = onDele === undefined ? null : h("button", { type: "button", class: "danger small", disabled: shown.deleted }, shown.deleted ? "Marked for deletion" : `Mark for deletion (DELE ${shown.msg})`)
+  const dele =
+    onDele === undefined
+      ? null
+      : h(
+          "button",
+          { type: "button", class: "danger small", disabled: shown.deleted },
+          shown.deleted ? "Marked for deletion" : `Mark for deletion (DELE ${shown.msg})`
+        )
   dele?.addEventListener("click", () => onDele!(shown.msg))
 
-  replace(target,
-    h("article", { class: `message${shown.deleted ? " deleted" : ""}`, "aria-labelledby": "message-subject" },
-      h("header", { class: "message-head" },
-        h("div", { class: "message-title" },
+  replace(
+    target,
+    h(
+      "article",
+      { class: `message${shown.deleted ? " deleted" : ""}`, "aria-labelledby": "message-subject" },
+      h(
+        "header",
+        { class: "message-head" },
+        h(
+          "div",
+          { class: "message-title" },
           h("h2", { id: "message-subject", tabindex: -1 }, email.subject ?? "(no subject)"),
-          dele),
-        h("dl", { class: "headers" },
+          dele
+        ),
+        h(
+          "dl",
+          { class: "headers" },
           headerRow("From", email.from !== undefined ? fullAddress(email.from) : undefined),
           headerRow("To", email.to?.map(fullAddress).join(", ")),
           headerRow("Cc", email.cc?.map(fullAddress).join(", ")),
           headerRow("Date", longDate(email.date)),
-          headerRow("Message", `${shown.msg}${shown.uid !== undefined ? ` · UID ${shown.uid}` : ""} · ${octets(raw.length)}${inline > 0 ? ` · ${inline} inline image${inline === 1 ? "" : "s"}` : ""}`))
+          headerRow(
+            "Message",
+            `${shown.msg}${shown.uid !== undefined ? ` · UID ${shown.uid}` : ""} · ${octets(raw.length)}${inline > 0 ? ` · ${inline} inline image${inline === 1 ? "" : "s"}` : ""}`
+          )
+        )
       ),
       attachments.length > 0
-        ? h("section", { class: "attachments", "aria-label": "Attachments" }, h("h3", {}, `Attachments (${attachments.length})`), h("ul", {}, ...attachments.map(attachmentItem)))
+        ? h(
+            "section",
+            { class: "attachments", "aria-label": "Attachments" },
+            h("h3", {}, `Attachments (${attachments.length})`),
+            h("ul", {}, ...attachments.map(attachmentItem))
+          )
         : null,
       tablist,
       panel

@@ -82,7 +82,7 @@ export const makeRecorder = (): Recorder => {
   }
 
   const cutBody = (): Uint8Array | undefined => {
-    for (let at = 0; ;) {
+    for (let at = 0; ; ) {
       const end = lineEnd(pending, at)
       if (end === -1) return undefined
       if (isTerminator(pending, at, end)) return take(end)
@@ -107,7 +107,11 @@ export const makeRecorder = (): Recorder => {
       case "StateChanged":
         // Bytes no line accounts for: half a body before a drop, or what followed a broken frame.
         if (tap && (event.to === "CLOSED" || event.to === "ERROR") && pending.length > 0) {
-          return { from: "S", bytes: take(pending.length), note: "Received, but never read as a complete line or body." }
+          return {
+            from: "S",
+            bytes: take(pending.length),
+            note: "Received, but never read as a complete line or body."
+          }
         }
         return undefined
       default:

@@ -43,7 +43,14 @@ export const toFile = (entries: ReadonlyArray<Recorded>, now = new Date()): Sess
   entries: entries.map(({ event, wire }) =>
     wire === undefined || wire.from === "C"
       ? { event }
-      : { event, wire: wire.note === undefined ? { from: "S", base64: base64(wire.bytes) } : { from: "S", base64: base64(wire.bytes), note: wire.note } })
+      : {
+          event,
+          wire:
+            wire.note === undefined
+              ? { from: "S", base64: base64(wire.bytes) }
+              : { from: "S", base64: base64(wire.bytes), note: wire.note }
+        }
+  )
 })
 
 /** Per event tag, the fields the trace panel reads and their types (a file is untrusted input). */
@@ -62,7 +69,12 @@ const isEvent = (value: unknown): value is TraceEvent => {
   const e = value as Record<string, unknown>
   const fields = typeof e["_tag"] === "string" && Object.hasOwn(FIELDS, e["_tag"]) ? FIELDS[e["_tag"]] : undefined
   if (fields === undefined || typeof e["at"] !== "number") return false
-  if (e["_tag"] === "Received" && ((e["command"] !== undefined && typeof e["command"] !== "string") || (e["latency"] !== undefined && typeof e["latency"] !== "number"))) return false
+  if (
+    e["_tag"] === "Received" &&
+    ((e["command"] !== undefined && typeof e["command"] !== "string") ||
+      (e["latency"] !== undefined && typeof e["latency"] !== "number"))
+  )
+    return false
   return Object.entries(fields).every(([name, type]) => typeof e[name] === type)
 }
 
@@ -75,8 +87,10 @@ export const fromFile = (text: string): Array<Recorded> => {
     throw new Error("The file is not JSON.")
   }
   const file = data as Partial<SessionFile> | null
-  if (file === null || typeof file !== "object" || file.format !== FORMAT) throw new Error(`This is not a session exported by this demo (its "format" is not ${FORMAT}).`)
-  if (file.version !== VERSION) throw new Error(`This session file has version ${String(file.version)}; this demo reads version ${VERSION}.`)
+  if (file === null || typeof file !== "object" || file.format !== FORMAT)
+    throw new Error(`This is not a session exported by this demo (its "format" is not ${FORMAT}).`)
+  if (file.version !== VERSION)
+    throw new Error(`This session file has version ${String(file.version)}; this demo reads version ${VERSION}.`)
   if (!Array.isArray(file.entries)) throw new Error("The session file has no entries.")
   return file.entries.map((raw, i): Recorded => {
     const event: unknown = (raw as FileEntry | null)?.event
@@ -104,14 +118,22 @@ export interface ReplayView {
 /** A short description of one event, for the replay's "now showing" line. */
 const describe = (event: TraceEvent): string => {
   switch (event._tag) {
-    case "Connecting": return `Connecting to ${event.host}:${event.port}`
-    case "Connected": return "Connected"
-    case "TlsEstablished": return "TLS established"
-    case "Sent": return `C: ${event.line}`
-    case "Received": return `S: ${event.line}`
-    case "Body": return `S: the ${event.command} body, ${event.bytes} bytes`
-    case "StateChanged": return `${event.from} → ${event.to} (${event.cause})`
-    case "Closed": return `Closed: ${event.reason}`
+    case "Connecting":
+      return `Connecting to ${event.host}:${event.port}`
+    case "Connected":
+      return "Connected"
+    case "TlsEstablished":
+      return "TLS established"
+    case "Sent":
+      return `C: ${event.line}`
+    case "Received":
+      return `S: ${event.line}`
+    case "Body":
+      return `S: the ${event.command} body, ${event.bytes} bytes`
+    case "StateChanged":
+      return `${event.from} → ${event.to} (${event.cause})`
+    case "Closed":
+      return `Closed: ${event.reason}`
   }
 }
 
@@ -119,7 +141,11 @@ const describe = (event: TraceEvent): string => {
  * The replay controls. `show(n)` must make the trace show the first n entries (the page
  * resets the trace and feeds them again, so the diagram follows as it did live).
  */
-export const makeReplayView = (entries: ReadonlyArray<Recorded>, show: (n: number) => void, leave: () => void): ReplayView => {
+export const makeReplayView = (
+  entries: ReadonlyArray<Recorded>,
+  show: (n: number) => void,
+  leave: () => void
+): ReplayView => {
   let at = 0
   const first = entries[0]?.event.at ?? 0
   const position = h("p", { class: "replay-position", role: "status", "aria-live": "polite" })
@@ -141,10 +167,13 @@ export const makeReplayView = (entries: ReadonlyArray<Recorded>, show: (n: numbe
   const tick = () => {
     if (at >= entries.length) return stop()
     const gap = at === 0 ? 0 : Math.max(0, entries[at]!.event.at - entries[at - 1]!.event.at)
-    timer = setTimeout(() => {
-      go(at + 1)
-      tick()
-    }, Math.min(gap, MAX_GAP))
+    timer = setTimeout(
+      () => {
+        go(at + 1)
+        tick()
+      },
+      Math.min(gap, MAX_GAP)
+    )
   }
   play.addEventListener("click", () => {
     if (timer !== undefined) return stop()
@@ -157,9 +186,10 @@ export const makeReplayView = (entries: ReadonlyArray<Recorded>, show: (n: numbe
     at = Math.max(0, Math.min(entries.length, n))
     show(at)
     const current = entries[at - 1]
-    position.textContent = current === undefined
-      ? `Step 0 of ${entries.length}: nothing yet. Press Forward.`
-      : `Step ${at} of ${entries.length}, at +${((current.event.at - first) / 1000).toFixed(3)} s: ${describe(current.event)}`
+    position.textContent =
+      current === undefined
+        ? `Step 0 of ${entries.length}: nothing yet. Press Forward.`
+        : `Step ${at} of ${entries.length}, at +${((current.event.at - first) / 1000).toFixed(3)} s: ${describe(current.event)}`
     back.disabled = at === 0
     forward.disabled = at === entries.length
     start.disabled = at === 0
@@ -186,12 +216,19 @@ export const makeReplayView = (entries: ReadonlyArray<Recorded>, show: (n: numbe
     stop()
     leave()
   })
-  const element = h("section", { class: "replay card", "aria-labelledby": "replay-title" },
+  const element = h(
+    "section",
+    { class: "replay card", "aria-labelledby": "replay-title" },
     h("h2", { id: "replay-title", tabindex: -1 }, "Replay of a recorded session"),
-    h("p", { class: "lead" }, "No server is involved: each step feeds one recorded trace event to the trace, the diagram and the bytes view. Use Back and Forward (or the arrow keys while a button here has focus), or play it with the recorded pauses (long ones shortened)."),
+    h(
+      "p",
+      { class: "lead" },
+      "No server is involved: each step feeds one recorded trace event to the trace, the diagram and the bytes view. Use Back and Forward (or the arrow keys while a button here has focus), or play it with the recorded pauses (long ones shortened)."
+    ),
     position,
     h("div", { class: "buttons" }, back, forward, play),
-    h("div", { class: "buttons" }, start, end, exit))
+    h("div", { class: "buttons" }, start, end, exit)
+  )
   element.addEventListener("keydown", (event) => {
     if (!(event.target instanceof HTMLButtonElement)) return
     if (event.key === "ArrowRight" && !forward.disabled) {
@@ -200,8 +237,7 @@ export const makeReplayView = (entries: ReadonlyArray<Recorded>, show: (n: numbe
     } else if (event.key === "ArrowLeft" && !back.disabled) {
       stop()
       go(at - 1)
-    }
-    else return
+    } else return
     event.preventDefault()
   })
   go(0)
@@ -210,7 +246,12 @@ export const makeReplayView = (entries: ReadonlyArray<Recorded>, show: (n: numbe
 
 /** The card on the start screen: load a file. */
 export const makeLoadCard = (onLoad: (entries: Array<Recorded>) => void): HTMLElement => {
-  const input = h("input", { type: "file", id: "replay-file", accept: ".json,application/json", "aria-describedby": "replay-file-hint" })
+  const input = h("input", {
+    type: "file",
+    id: "replay-file",
+    accept: ".json,application/json",
+    "aria-describedby": "replay-file-hint"
+  })
   const error = h("p", { class: "teach-error", role: "alert", hidden: true })
   input.addEventListener("change", async () => {
     const file = input.files?.[0]
@@ -224,11 +265,21 @@ export const makeLoadCard = (onLoad: (entries: Array<Recorded>) => void): HTMLEl
       error.textContent = e instanceof Error ? e.message : String(e)
     }
   })
-  return h("section", { class: "replay-load card", "aria-labelledby": "replay-load-title" },
+  return h(
+    "section",
+    { class: "replay-load card", "aria-labelledby": "replay-load-title" },
     h("h2", { id: "replay-load-title" }, "Replay a session"),
-    h("div", { class: "field" },
+    h(
+      "div",
+      { class: "field" },
       h("label", { for: "replay-file" }, "Session file (.json)"),
       input,
-      h("p", { class: "hint", id: "replay-file-hint" }, "Made with “Export session (.json)” under the trace. Replaying needs no server.")),
-    error)
+      h(
+        "p",
+        { class: "hint", id: "replay-file-hint" },
+        "Made with “Export session (.json)” under the trace. Replaying needs no server."
+      )
+    ),
+    error
+  )
 }

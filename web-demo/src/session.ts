@@ -10,7 +10,16 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Layer from "effect/Layer"
-import { collect, connect, type Greeting, type Mailbox, type Message, type Pop3Error, type TraceEvent, type Transport } from "pop3-everywhere"
+import {
+  collect,
+  connect,
+  type Greeting,
+  type Mailbox,
+  type Message,
+  type Pop3Error,
+  type TraceEvent,
+  type Transport
+} from "pop3-everywhere"
 import { toPromise } from "pop3-everywhere/promise"
 import * as WebSocketTransport from "pop3-everywhere/websocket"
 import type { Defaults } from "./config.ts"
@@ -48,7 +57,11 @@ const run = toPromise
  * Connects through the bridge (or the given transport: the playground's) and logs in; on
  * any failure the connection is closed again.
  */
-export const open = async (settings: Settings, trace: (event: TraceEvent) => void, via?: Layer.Layer<Transport>): Promise<Session> => {
+export const open = async (
+  settings: Settings,
+  trace: (event: TraceEvent) => void,
+  via?: Layer.Layer<Transport>
+): Promise<Session> => {
   const scope = await Effect.runPromise(Scope.make())
   const transport = via ?? WebSocketTransport.layerGlobal(settings.bridgeUrl)
   let closed = false
@@ -59,24 +72,30 @@ export const open = async (settings: Settings, trace: (event: TraceEvent) => voi
   }
   try {
     const session = await run(
-      connect({ host: settings.host, port: settings.port, tls: settings.tls, timeout: settings.timeout * 1000, trace }).pipe(
-        Effect.provide(transport),
-        Scope.provide(scope)
-      )
+      connect({
+        host: settings.host,
+        port: settings.port,
+        tls: settings.tls,
+        timeout: settings.timeout * 1000,
+        trace
+      }).pipe(Effect.provide(transport), Scope.provide(scope))
     )
-    const mailbox = await run(session.login({
-      user: settings.user,
-      password: settings.password,
-      mechanism: settings.mechanism,
-      allowPlaintext: settings.allowPlaintext
-    }))
+    const mailbox = await run(
+      session.login({
+        user: settings.user,
+        password: settings.password,
+        mechanism: settings.mechanism,
+        allowPlaintext: settings.allowPlaintext
+      })
+    )
     return {
       greeting: session.greeting,
       secure: session.secure,
       mailbox,
       run,
       retr: (msg) => run(collect(mailbox.retr(msg))),
-      headers: (msgs, onMessage) => run(Stream.runForEach(mailbox.topMany(msgs, 0), (m) => Effect.sync(() => onMessage(m)))),
+      headers: (msgs, onMessage) =>
+        run(Stream.runForEach(mailbox.topMany(msgs, 0), (m) => Effect.sync(() => onMessage(m)))),
       quit: async () => {
         try {
           await run(mailbox.quit)

@@ -4,7 +4,16 @@
 // the rest of the demo makes — and the server's raw reply is shown. A command the demo does
 // not send from here is still valid POP3, and the panel says why it is not sent.
 import * as Effect from "effect/Effect"
-import { allowed, collect, type CommandName, type Mailbox, type Pop3Error, type State, statesAllowing, type TraceEvent } from "pop3-everywhere"
+import {
+  allowed,
+  collect,
+  type CommandName,
+  type Mailbox,
+  type Pop3Error,
+  type State,
+  statesAllowing,
+  type TraceEvent
+} from "pop3-everywhere"
 import type { Diagram } from "./diagram.ts"
 import { h } from "./dom.ts"
 import { explain } from "./explain.ts"
@@ -21,20 +30,53 @@ const READ_ONLY: Partial<Record<CommandName, { readonly args: ReadonlyArray<numb
   STAT: { args: [0], run: (m) => Effect.map(m.stat, (s) => `${s.count} messages, ${octets(s.size)} in total.`) },
   LIST: {
     args: [0, 1],
-    run: (m, [n]) => n !== undefined
-      ? Effect.map(m.listOne(n), (e) => `message ${e.msg} is ${octets(e.size)}.`)
-      : Effect.map(m.list, (l) => `${l.length} entries: ${l.slice(0, 6).map((e) => `${e.msg} (${octets(e.size)})`).join(", ")}${l.length > 6 ? ", …" : ""}`)
+    run: (m, [n]) =>
+      n !== undefined
+        ? Effect.map(m.listOne(n), (e) => `message ${e.msg} is ${octets(e.size)}.`)
+        : Effect.map(
+            m.list,
+            (l) =>
+              `${l.length} entries: ${l
+                .slice(0, 6)
+                .map((e) => `${e.msg} (${octets(e.size)})`)
+                .join(", ")}${l.length > 6 ? ", …" : ""}`
+          )
   },
   UIDL: {
     args: [0, 1],
-    run: (m, [n]) => n !== undefined
-      ? Effect.map(m.uidlOne(n), (e) => `message ${e.msg} has the unique ID ${e.uid}.`)
-      : Effect.map(m.uidl, (l) => `${l.length} IDs: ${l.slice(0, 3).map((e) => `${e.msg} ${e.uid}`).join(", ")}${l.length > 3 ? ", …" : ""}`)
+    run: (m, [n]) =>
+      n !== undefined
+        ? Effect.map(m.uidlOne(n), (e) => `message ${e.msg} has the unique ID ${e.uid}.`)
+        : Effect.map(
+            m.uidl,
+            (l) =>
+              `${l.length} IDs: ${l
+                .slice(0, 3)
+                .map((e) => `${e.msg} ${e.uid}`)
+                .join(", ")}${l.length > 3 ? ", …" : ""}`
+          )
   },
-  RETR: { args: [1], run: (m, [n]) => Effect.map(collect(m.retr(n!)), (b) => `message ${n}, ${octets(b.length)} (the trace has its size, the bytes view its lines).`) },
-  TOP: { args: [2], run: (m, [n, lines]) => Effect.map(collect(m.top(n!, lines!)), (b) => `the header of message ${n} and ${lines} body line${lines === 1 ? "" : "s"}: ${octets(b.length)}.`) },
+  RETR: {
+    args: [1],
+    run: (m, [n]) =>
+      Effect.map(
+        collect(m.retr(n!)),
+        (b) => `message ${n}, ${octets(b.length)} (the trace has its size, the bytes view its lines).`
+      )
+  },
+  TOP: {
+    args: [2],
+    run: (m, [n, lines]) =>
+      Effect.map(
+        collect(m.top(n!, lines!)),
+        (b) => `the header of message ${n} and ${lines} body line${lines === 1 ? "" : "s"}: ${octets(b.length)}.`
+      )
+  },
   NOOP: { args: [0], run: (m) => Effect.as(m.noop, "+OK — nothing happened, as intended.") },
-  CAPA: { args: [0], run: (m) => Effect.map(m.capa, (c) => (c.lines.length > 0 ? c.lines.join(" · ") : "The server has no CAPA.")) }
+  CAPA: {
+    args: [0],
+    run: (m) => Effect.map(m.capa, (c) => (c.lines.length > 0 ? c.lines.join(" · ") : "The server has no CAPA."))
+  }
 }
 
 /** Why the panel does not send a command that is valid POP3. */
@@ -55,7 +97,9 @@ export interface StepContext {
   /** Trace events so far (to show the raw reply to what was sent). */
   readonly events?: () => ReadonlyArray<TraceEvent>
   readonly state: () => State | undefined
-  readonly session: () => { readonly mailbox: Mailbox; readonly run: <A>(e: Effect.Effect<A, Pop3Error>) => Promise<A> } | undefined
+  readonly session: () =>
+    | { readonly mailbox: Mailbox; readonly run: <A>(e: Effect.Effect<A, Pop3Error>) => Promise<A> }
+    | undefined
   readonly context: () => { bridgeUrl: string; host: string; port: number }
 }
 
@@ -65,15 +109,30 @@ export interface StepPanel {
 }
 
 export const makeStepPanel = (diagram: Diagram, ctx: StepContext): StepPanel => {
-  const input = h("input", { id: "step-command", list: "step-commands", autocomplete: "off", spellcheck: "false", placeholder: "e.g. LIST 2 or TOP 12 3", "aria-describedby": "step-help" })
+  const input = h("input", {
+    id: "step-command",
+    list: "step-commands",
+    autocomplete: "off",
+    spellcheck: "false",
+    placeholder: "e.g. LIST 2 or TOP 12 3",
+    "aria-describedby": "step-help"
+  })
   // SASL responses are lines inside AUTH, not a command anyone types.
-  const datalist = h("datalist", { id: "step-commands" }, ...commandNames.filter((c) => c !== "SaslResponse").map((c) => h("option", { value: c })))
+  const datalist = h(
+    "datalist",
+    { id: "step-commands" },
+    ...commandNames.filter((c) => c !== "SaslResponse").map((c) => h("option", { value: c }))
+  )
   const send = h("button", { type: "button", class: "small", disabled: true }, "Send")
   const help = h("div", { id: "step-help", class: "step-help", "aria-live": "polite" })
   const result = h("div", { class: "step-result", "aria-live": "polite", hidden: true })
   let busy = false
 
-  const words = () => input.value.trim().split(/\s+/).filter((w) => w !== "")
+  const words = () =>
+    input.value
+      .trim()
+      .split(/\s+/)
+      .filter((w) => w !== "")
   const name = (): CommandName | undefined => {
     const raw = words()[0] ?? ""
     const upper = raw.toUpperCase()
@@ -86,11 +145,18 @@ export const makeStepPanel = (diagram: Diagram, ctx: StepContext): StepPanel => 
     const spec = READ_ONLY[command]
     if (spec === undefined) return { ok: true, args: [] }
     if (!spec.args.includes(given.length)) {
-      return { ok: false, why: `${command} takes ${spec.args.map((n) => (n === 0 ? "no argument" : n === 1 ? "one number" : `${n} numbers`)).join(" or ")}: ${glossary[command].syntax}.` }
+      return {
+        ok: false,
+        why: `${command} takes ${spec.args.map((n) => (n === 0 ? "no argument" : n === 1 ? "one number" : `${n} numbers`)).join(" or ")}: ${glossary[command].syntax}.`
+      }
     }
     const args = given.map(Number)
     const bad = given.find((g, i) => !/^\d{1,9}$/.test(g) || (command !== "TOP" || i === 0 ? args[i]! < 1 : false))
-    if (bad !== undefined) return { ok: false, why: `“${bad}” is not a message number (${command === "TOP" ? "TOP n lines: n from 1, lines from 0" : "1 or more"}).` }
+    if (bad !== undefined)
+      return {
+        ok: false,
+        why: `“${bad}” is not a message number (${command === "TOP" ? "TOP n lines: n from 1, lines from 0" : "1 or more"}).`
+      }
     return { ok: true, args }
   }
   const refresh = () => {
@@ -102,7 +168,10 @@ export const makeStepPanel = (diagram: Diagram, ctx: StepContext): StepPanel => 
       diagram.setAllowing([])
       send.disabled = true
       send.textContent = "Send"
-      if (input.value.trim() !== "") help.append(h("p", {}, `“${words()[0] ?? ""}” is not a POP3 command this library knows. Try one from the list.`))
+      if (input.value.trim() !== "")
+        help.append(
+          h("p", {}, `“${words()[0] ?? ""}” is not a POP3 command this library knows. Try one from the list.`)
+        )
       return
     }
     const states = statesAllowing(command)
@@ -110,30 +179,43 @@ export const makeStepPanel = (diagram: Diagram, ctx: StepContext): StepPanel => 
     const entry = glossary[command]
     help.append(
       h("p", {}, h("code", {}, entry.syntax), ` — ${entry.line} `, h("span", { class: "muted" }, `(${entry.rfc})`)),
-      h("p", {}, states.length > 0 ? `Allowed in ${states.join(", ")} (outlined in the diagram).` : "Not sent on its own in any state.")
+      h(
+        "p",
+        {},
+        states.length > 0
+          ? `Allowed in ${states.join(", ")} (outlined in the diagram).`
+          : "Not sent on its own in any state."
+      )
     )
     const spec = READ_ONLY[command]
     const parsed = argsOf(command)
     send.textContent = `Send ${[command, ...(parsed.ok ? parsed.args : [])].join(" ")}`
     let why: string | undefined
-    if (spec === undefined) why = `${command} is valid POP3, but not sent from here because ${POLICY[command] ?? "it would change the session behind the page's back."}`
+    if (spec === undefined)
+      why = `${command} is valid POP3, but not sent from here because ${POLICY[command] ?? "it would change the session behind the page's back."}`
     else if (!parsed.ok) why = parsed.why
     else if (session === undefined || state === undefined) why = "Connect and log in to send it."
-    else if (!allowed[state].includes(command)) why = `${command} is valid POP3, but not allowed in ${state}: the protocol allows it only in ${statesAllowing(command).join(", ")}.`
+    else if (!allowed[state].includes(command))
+      why = `${command} is valid POP3, but not allowed in ${state}: the protocol allows it only in ${statesAllowing(command).join(", ")}.`
     send.disabled = why !== undefined || busy
     if (why !== undefined) help.append(h("p", { class: "muted" }, why))
   }
 
   /** The server's status lines traced since `from`: the raw reply. */
   const replyFrom = (from: number) =>
-    (ctx.events?.() ?? []).slice(from).flatMap((e) => (e._tag === "Received" ? [`S: ${e.line}`] : e._tag === "Body" ? [`S: (${e.bytes} bytes of body, then “.”)`] : []))
+    (ctx.events?.() ?? [])
+      .slice(from)
+      .flatMap((e) =>
+        e._tag === "Received" ? [`S: ${e.line}`] : e._tag === "Body" ? [`S: (${e.bytes} bytes of body, then “.”)`] : []
+      )
 
   send.addEventListener("click", async () => {
     const command = name()
     const session = ctx.session()
     const spec = command === undefined ? undefined : READ_ONLY[command]
     const parsed = command === undefined ? undefined : argsOf(command)
-    if (command === undefined || session === undefined || spec === undefined || parsed === undefined || !parsed.ok) return
+    if (command === undefined || session === undefined || spec === undefined || parsed === undefined || !parsed.ok)
+      return
     const line = [command, ...parsed.args].join(" ")
     const from = ctx.events?.().length ?? 0
     busy = true
@@ -143,7 +225,9 @@ export const makeStepPanel = (diagram: Diagram, ctx: StepContext): StepPanel => 
     result.replaceChildren(`${line} sent…`)
     const raw = () => {
       const reply = replyFrom(from)
-      return reply.length > 0 ? h("pre", { class: "step-raw", "aria-label": "The server's reply" }, reply.join("\n")) : null
+      return reply.length > 0
+        ? h("pre", { class: "step-raw", "aria-label": "The server's reply" }, reply.join("\n"))
+        : null
     }
     try {
       const text = await session.run(spec.run(session.mailbox, parsed.args))
@@ -167,17 +251,36 @@ export const makeStepPanel = (diagram: Diagram, ctx: StepContext): StepPanel => 
     if (event.key === "Enter" && !send.disabled) send.click()
   })
 
-  const all = h("details", { class: "all-commands" },
+  const all = h(
+    "details",
+    { class: "all-commands" },
     h("summary", {}, "Every POP3 command in one line"),
-    h("dl", {}, ...commandNames.map((c) => {
-      const states = statesAllowing(c)
-      return h("div", {},
-        h("dt", {}, h("code", {}, glossary[c].syntax)),
-        h("dd", {}, `${glossary[c].line} `, h("span", { class: "muted" }, states.length > 0 ? `In ${states.join(", ")}.` : "")))
-    })))
-  const element = h("section", { class: "step", "aria-labelledby": "step-title" },
+    h(
+      "dl",
+      {},
+      ...commandNames.map((c) => {
+        const states = statesAllowing(c)
+        return h(
+          "div",
+          {},
+          h("dt", {}, h("code", {}, glossary[c].syntax)),
+          h(
+            "dd",
+            {},
+            `${glossary[c].line} `,
+            h("span", { class: "muted" }, states.length > 0 ? `In ${states.join(", ")}.` : "")
+          )
+        )
+      })
+    )
+  )
+  const element = h(
+    "section",
+    { class: "step", "aria-labelledby": "step-title" },
     h("h3", { id: "step-title" }, "Try a command"),
-    h("div", { class: "step-row" },
+    h(
+      "div",
+      { class: "step-row" },
       h("div", { class: "field inline grow" }, h("label", { for: "step-command" }, "Command"), input, datalist),
       send
     ),

@@ -50,8 +50,10 @@ interface Step {
 }
 
 const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
-const answer = (prefix: string) => (events: ReadonlyArray<TraceEvent>) => events.find((e) => e._tag === "Received" && (e.command ?? "").startsWith(prefix))
-const body = (prefix: string) => (events: ReadonlyArray<TraceEvent>) => events.find((e) => e._tag === "Body" && e.command.startsWith(prefix))
+const answer = (prefix: string) => (events: ReadonlyArray<TraceEvent>) =>
+  events.find((e) => e._tag === "Received" && (e.command ?? "").startsWith(prefix))
+const body = (prefix: string) => (events: ReadonlyArray<TraceEvent>) =>
+  events.find((e) => e._tag === "Body" && e.command.startsWith(prefix))
 
 const steps = (transport: () => Layer.Layer<Transport>, tracer: (e: TraceEvent) => void): ReadonlyArray<Step> => [
   {
@@ -64,7 +66,12 @@ const steps = (transport: () => Layer.Layer<Transport>, tracer: (e: TraceEvent) 
     text: "After the TCP connection opens, the server speaks first: one line starting with +OK. The <…@…> part is a timestamp the APOP command can use; the session is now in the AUTHORIZATION state.",
     rfc: "RFC 1939 §4",
     run: async (live) => {
-      live.session = await run(connect({ host: "playground", port: 110, tls: "implicit", timeout: 30_000, trace: tracer }).pipe(Effect.provide(transport()), Scope.provide(live.scope)))
+      live.session = await run(
+        connect({ host: "playground", port: 110, tls: "implicit", timeout: 30_000, trace: tracer }).pipe(
+          Effect.provide(transport()),
+          Scope.provide(live.scope)
+        )
+      )
     },
     pick: (events) => events.find((e) => e._tag === "Received" && e.command === undefined),
     bytes: true
@@ -144,10 +151,17 @@ const steps = (transport: () => Layer.Layer<Transport>, tracer: (e: TraceEvent) 
 
 export const makeTour = (deps: TourDeps): Tour => {
   const start = h("button", { type: "button", class: "primary" }, "Start the guided tour")
-  const card = h("section", { class: "tour-card card", "aria-labelledby": "tour-card-title" },
+  const card = h(
+    "section",
+    { class: "tour-card card", "aria-labelledby": "tour-card-title" },
     h("h2", { id: "tour-card-title" }, "Guided tour"),
-    h("p", {}, "Ten short steps through one playground session, each with its RFC section, pointing at the trace line and the state it is about. Keyboard: Enter on Next, Enter again, …"),
-    h("div", { class: "actions" }, start))
+    h(
+      "p",
+      {},
+      "Ten short steps through one playground session, each with its RFC section, pointing at the trace line and the state it is about. Keyboard: Enter on Next, Enter again, …"
+    ),
+    h("div", { class: "actions" }, start)
+  )
 
   start.addEventListener("click", () => {
     const events: Array<TraceEvent> = []
@@ -168,11 +182,24 @@ export const makeTour = (deps: TourDeps): Tour => {
     const text = h("p", { class: "tour-text" })
     const rfc = h("p", { class: "tour-rfc" })
     const pointer = h("p", { class: "tour-pointer" })
-    const region = h("div", { class: "tour-step", role: "region", "aria-live": "polite", "aria-labelledby": "tour-title" }, counter, heading, text, rfc, pointer)
+    const region = h(
+      "div",
+      { class: "tour-step", role: "region", "aria-live": "polite", "aria-labelledby": "tour-title" },
+      counter,
+      heading,
+      text,
+      rfc,
+      pointer
+    )
     const back = h("button", { type: "button" }, "Back")
     const next = h("button", { type: "button", class: "primary" }, "Next")
     const exit = h("button", { type: "button", class: "small" }, "End the tour")
-    const view = h("section", { class: "tour card", "aria-label": "Guided tour" }, region, h("div", { class: "buttons" }, back, next, exit))
+    const view = h(
+      "section",
+      { class: "tour card", "aria-label": "Guided tour" },
+      region,
+      h("div", { class: "buttons" }, back, next, exit)
+    )
 
     const mark = (event: TraceEvent | undefined) => {
       for (const old of document.querySelectorAll(".trace-row.tour-mark")) old.classList.remove("tour-mark")
@@ -181,7 +208,8 @@ export const makeTour = (deps: TourDeps): Tour => {
       row.classList.add("tour-mark")
       // Centre the line in the trace's own scroll box; the page itself stays where it is.
       const log = row.closest<HTMLElement>(".trace-log")
-      if (log !== null) log.scrollTop += row.getBoundingClientRect().top - log.getBoundingClientRect().top - log.clientHeight / 2
+      if (log !== null)
+        log.scrollTop += row.getBoundingClientRect().top - log.getBoundingClientRect().top - log.clientHeight / 2
     }
 
     const render = () => {
@@ -194,7 +222,12 @@ export const makeTour = (deps: TourDeps): Tour => {
       const state = deps.trace.state()
       pointer.replaceChildren()
       if (event !== undefined) {
-        const line = event._tag === "Sent" || event._tag === "Received" ? `${event._tag === "Sent" ? "C" : "S"}: ${event.line}` : event._tag === "Body" ? `the ${event.command} body` : ""
+        const line =
+          event._tag === "Sent" || event._tag === "Received"
+            ? `${event._tag === "Sent" ? "C" : "S"}: ${event.line}`
+            : event._tag === "Body"
+              ? `the ${event.command} body`
+              : ""
         pointer.append("In the trace: ", h("code", {}, line), " (highlighted). ")
       }
       if (state !== undefined && step.run !== undefined) pointer.append("In the diagram: ", h("strong", {}, state), ".")
@@ -203,7 +236,8 @@ export const makeTour = (deps: TourDeps): Tour => {
       mark(event)
       back.setAttribute("aria-disabled", String(at === 0))
       next.setAttribute("aria-disabled", String(at === all.length - 1))
-      next.textContent = at === all.length - 1 ? "Next" : at + 1 < done ? "Next" : `Next: ${all[at + 1]!.title.replace(/^\d+\. /, "")}`
+      next.textContent =
+        at === all.length - 1 ? "Next" : at + 1 < done ? "Next" : `Next: ${all[at + 1]!.title.replace(/^\d+\. /, "")}`
     }
 
     const advance = async () => {
@@ -224,7 +258,9 @@ export const makeTour = (deps: TourDeps): Tour => {
         }
         busy = false
         next.removeAttribute("aria-busy")
-        picked[at] = step.pick?.(step.run === undefined ? events : events.slice(before)) ?? (step.run === undefined ? picked[at - 1] : undefined)
+        picked[at] =
+          step.pick?.(step.run === undefined ? events : events.slice(before)) ??
+          (step.run === undefined ? picked[at - 1] : undefined)
         done = at + 1
       }
       render()

@@ -41,9 +41,19 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
   // A list (its rows are list items) inside the log region: role="log" on the <ol> itself
   // would take away its list semantics.
   const log = h("ol", { class: "trace-log", "aria-label": "Protocol lines", tabindex: 0 })
-  const empty = h("p", { class: "trace-empty" }, "Connect to see every command the client sends (C:) and every line the server answers (S:).")
+  const empty = h(
+    "p",
+    { class: "trace-empty" },
+    "Connect to see every command the client sends (C:) and every line the server answers (S:)."
+  )
   const pausedNote = h("p", { class: "trace-paused", hidden: true, role: "status" })
-  const filter = h("input", { type: "search", id: "trace-filter", placeholder: "e.g. RETR or -ERR", autocomplete: "off", spellcheck: "false" })
+  const filter = h("input", {
+    type: "search",
+    id: "trace-filter",
+    placeholder: "e.g. RETR or -ERR",
+    autocomplete: "off",
+    spellcheck: "false"
+  })
   const pause = h("button", { type: "button", class: "small", "aria-pressed": "false" }, "Pause")
   const clear = h("button", { type: "button", class: "small" }, "Clear")
   const exportButton = h("button", { type: "button", class: "small" }, "Export .txt")
@@ -63,9 +73,25 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
     for (const row of log.children) (row as HTMLElement).hidden = !matches(row as HTMLElement)
   }
 
-  const row = (kind: string, time: number, label: string, labelText: string, ...content: Array<Node | string | null>) => {
-    const li = h("li", { class: `trace-row ${kind}` },
-      h("time", { datetime: new Date(time).toISOString(), title: new Date(time).toLocaleTimeString("en-GB", { hour12: false }) + `.${String(time % 1000).padStart(3, "0")}` }, stamp(time, start)),
+  const row = (
+    kind: string,
+    time: number,
+    label: string,
+    labelText: string,
+    ...content: Array<Node | string | null>
+  ) => {
+    const li = h(
+      "li",
+      { class: `trace-row ${kind}` },
+      h(
+        "time",
+        {
+          datetime: new Date(time).toISOString(),
+          title:
+            new Date(time).toLocaleTimeString("en-GB", { hour12: false }) + `.${String(time % 1000).padStart(3, "0")}`
+        },
+        stamp(time, start)
+      ),
       h("span", { class: "who", "aria-label": labelText }, label),
       h("span", { class: "line" }, ...content)
     )
@@ -75,11 +101,23 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
   const render = (event: TraceEvent): HTMLElement | undefined => {
     switch (event._tag) {
       case "Connecting":
-        return row("note", event.at, "··", "note", `Connecting to ${event.host}:${event.port} (TLS: ${event.tls}, transport: ${event.transport})`)
+        return row(
+          "note",
+          event.at,
+          "··",
+          "note",
+          `Connecting to ${event.host}:${event.port} (TLS: ${event.tls}, transport: ${event.transport})`
+        )
       case "Connected":
-        return row("note", event.at, "··", "note", transport === "memory"
-          ? "Connected to the playground server in this page's Web Worker (no network)"
-          : "WebSocket to the bridge open; the bridge now connects to the mail server")
+        return row(
+          "note",
+          event.at,
+          "··",
+          "note",
+          transport === "memory"
+            ? "Connected to the playground server in this page's Web Worker (no network)"
+            : "WebSocket to the bridge open; the bridge now connects to the mail server"
+        )
       case "TlsEstablished":
         return row("note", event.at, "··", "note", "TLS established")
       case "Sent": {
@@ -87,36 +125,91 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
         const gloss = name !== undefined && explainBox.checked && !glossed.has(name)
         if (gloss) glossed.add(name)
         // Annotations for what a newcomer would not guess, once each.
-        const note = !explainBox.checked ? undefined
-          : name === "CAPA" && current === "TRANSACTION" ? once("capa-again", "Asked again after login: a server may announce more, or other, capabilities once it knows who you are (RFC 2449 §5).")
-          : name === "APOP" ? once("apop-digest", "The digest is masked too: it is not the password, but with it and the greeting's timestamp anyone can test password guesses offline.")
-          : undefined
-        return row("client", event.at, "C:", "client", h("code", {}, event.line),
+        const note = !explainBox.checked
+          ? undefined
+          : name === "CAPA" && current === "TRANSACTION"
+            ? once(
+                "capa-again",
+                "Asked again after login: a server may announce more, or other, capabilities once it knows who you are (RFC 2449 §5)."
+              )
+            : name === "APOP"
+              ? once(
+                  "apop-digest",
+                  "The digest is masked too: it is not the password, but with it and the greeting's timestamp anyone can test password guesses offline."
+                )
+              : undefined
+        return row(
+          "client",
+          event.at,
+          "C:",
+          "client",
+          h("code", {}, event.line),
           gloss ? h("span", { class: "gloss" }, glossary[name].line) : null,
-          note !== undefined ? h("span", { class: "gloss" }, note) : null)
+          note !== undefined ? h("span", { class: "gloss" }, note) : null
+        )
       }
       case "Received": {
         const kind = event.line.startsWith("-ERR") ? "server err" : "server"
-        const timestamp = event.command === undefined && explainBox.checked ? /<[^<>\s]+@[^<>\s]+>/.exec(event.line)?.[0] : undefined
-        return row(kind, event.at, "S:", "server", h("code", {}, event.line),
-          event.latency !== undefined ? h("span", { class: "latency", title: `answer to ${event.command ?? ""}` }, millis(event.latency)) : null,
-          timestamp !== undefined ? h("span", { class: "gloss" }, `${timestamp} is the greeting's timestamp: APOP sends MD5(timestamp + password) instead of the password (RFC 1939 §7).`) : null)
+        const timestamp =
+          event.command === undefined && explainBox.checked ? /<[^<>\s]+@[^<>\s]+>/.exec(event.line)?.[0] : undefined
+        return row(
+          kind,
+          event.at,
+          "S:",
+          "server",
+          h("code", {}, event.line),
+          event.latency !== undefined
+            ? h("span", { class: "latency", title: `answer to ${event.command ?? ""}` }, millis(event.latency))
+            : null,
+          timestamp !== undefined
+            ? h(
+                "span",
+                { class: "gloss" },
+                `${timestamp} is the greeting's timestamp: APOP sends MD5(timestamp + password) instead of the password (RFC 1939 §7).`
+              )
+            : null
+        )
       }
       case "Body": {
         const name = event.command.split(" ")[0] ?? event.command
-        return row("server body", event.at, "S:", "server",
-          h("details", {},
+        return row(
+          "server body",
+          event.at,
+          "S:",
+          "server",
+          h(
+            "details",
+            {},
             h("summary", {}, `${name} body · ${octets(event.bytes)}`),
-            h("span", { class: "body-detail" }, `${exactOctets(event.bytes)} of ${event.command} in ${millis(event.millis)}, ending with a line “.”. The text is not kept in the trace.`)
-          ))
+            h(
+              "span",
+              { class: "body-detail" },
+              `${exactOctets(event.bytes)} of ${event.command} in ${millis(event.millis)}, ending with a line “.”. The text is not kept in the trace.`
+            )
+          )
+        )
       }
       case "StateChanged":
-        return row("state", event.at, "→", "state change",
-          h("span", { class: "chip" }, event.from), " → ", h("span", { class: "chip now" }, event.to), h("span", { class: "cause" }, ` ${event.cause}`))
+        return row(
+          "state",
+          event.at,
+          "→",
+          "state change",
+          h("span", { class: "chip" }, event.from),
+          " → ",
+          h("span", { class: "chip now" }, event.to),
+          h("span", { class: "cause" }, ` ${event.cause}`)
+        )
       case "Closed":
-        return row("note", event.at, "··", "note", event.reason === "scope closed after a failure"
-          ? "Closed: the session did not end normally (a Disconnect, a refused login or an error), so the library made sure nothing was deleted — RSET before QUIT when logged in"
-          : `Closed: ${event.reason}`)
+        return row(
+          "note",
+          event.at,
+          "··",
+          "note",
+          event.reason === "scope closed after a failure"
+            ? "Closed: the session did not end normally (a Disconnect, a refused login or an error), so the library made sure nothing was deleted — RSET before QUIT when logged in"
+            : `Closed: ${event.reason}`
+        )
     }
   }
 
@@ -134,8 +227,15 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
     if (event._tag === "Sent") inFlight++
     if (event._tag === "Received" && event.command !== undefined) {
       if (inFlight > 2 && explainBox.checked) {
-        log.append(row("note burst", event.at, "··", "note",
-          `Pipelining: the ${inFlight} commands above went out together, without waiting (RFC 2449 §6.6). The answers come back in order, so each one's time includes the answers before it — queueing, not a slow server.`))
+        log.append(
+          row(
+            "note burst",
+            event.at,
+            "··",
+            "note",
+            `Pipelining: the ${inFlight} commands above went out together, without waiting (RFC 2449 §6.6). The answers come back in order, so each one's time includes the answers before it — queueing, not a slow server.`
+          )
+        )
       }
       inFlight = 0
     }
@@ -144,7 +244,10 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
       transport = event.transport
       sessions += 1
       start = event.at
-      if (log.children.length > 0) log.append(h("li", { class: "trace-row separator", "aria-hidden": "true" }, h("span", {}, `session ${sessions}`)))
+      if (log.children.length > 0)
+        log.append(
+          h("li", { class: "trace-row separator", "aria-hidden": "true" }, h("span", {}, `session ${sessions}`))
+        )
     }
     const el = render(event)
     if (el === undefined) return
@@ -207,14 +310,29 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
   })
   filter.addEventListener("input", applyFilter)
 
-  const element = h("div", { class: "trace-body" },
-    h("div", { class: "trace-tools" },
+  const element = h(
+    "div",
+    { class: "trace-body" },
+    h(
+      "div",
+      { class: "trace-tools" },
       h("div", { class: "field inline" }, h("label", { for: "trace-filter" }, "Filter"), filter),
       h("div", { class: "buttons" }, pause, clear, exportButton)
     ),
-    h("div", { class: "trace-options" },
+    h(
+      "div",
+      { class: "trace-options" },
       h("label", { class: "check" }, explainBox, " Explain each command the first time it appears"),
-      h("span", { class: "legend", "aria-hidden": "true" }, h("span", { class: "who client" }, "C:"), " client ", h("span", { class: "who server" }, "S:"), " server ", h("span", { class: "who state" }, "→"), " state")
+      h(
+        "span",
+        { class: "legend", "aria-hidden": "true" },
+        h("span", { class: "who client" }, "C:"),
+        " client ",
+        h("span", { class: "who server" }, "S:"),
+        " server ",
+        h("span", { class: "who state" }, "→"),
+        " state"
+      )
     ),
     pausedNote,
     empty,

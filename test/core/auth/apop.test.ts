@@ -41,7 +41,11 @@ describe("the APOP mechanism", () => {
 
   it("returns the server's -ERR as a status, not a failure", async () => {
     const fake = fakeExchange(["-ERR [AUTH] permission denied"], { apopTimestamp: "<1@h>" })
-    expect(successOf(await authenticate(apop, fake, "mrose", "x"))).toEqual({ kind: "err", code: "AUTH", text: "permission denied" })
+    expect(successOf(await authenticate(apop, fake, "mrose", "x"))).toEqual({
+      kind: "err",
+      code: "AUTH",
+      text: "permission denied"
+    })
   })
 })
 
@@ -50,7 +54,9 @@ describe("APOP without a greeting timestamp (issue 12, item 1)", () => {
     const fake = fakeExchange(["+OK would have logged in"])
     const error = failureOf(await authenticate(apop, fake, "mrose", "tanstaaf"))
     expect(error._tag).toBe("AuthError")
-    expect(error.message).toMatch(/APOP needs the timestamp of the server's greeting, and this greeting has none; nothing was sent/)
+    expect(error.message).toMatch(
+      /APOP needs the timestamp of the server's greeting, and this greeting has none; nothing was sent/
+    )
     expect(fake.lines).toEqual([])
   })
 })

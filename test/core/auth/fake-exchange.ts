@@ -31,7 +31,13 @@ export interface FakeExchange {
  */
 export const fakeExchange = (
   replies: ReadonlyArray<string | ((command: Command) => string)>,
-  options: { readonly capa?: ReadonlyArray<string>; readonly apopTimestamp?: string; readonly secure?: boolean; readonly host?: string; readonly port?: number } = {}
+  options: {
+    readonly capa?: ReadonlyArray<string>
+    readonly apopTimestamp?: string
+    readonly secure?: boolean
+    readonly host?: string
+    readonly port?: number
+  } = {}
 ): FakeExchange => {
   const commands: Array<Command> = []
   const lines: Array<string> = []
@@ -51,17 +57,26 @@ export const fakeExchange = (
         lines.push(decoder.decode(encoded.bytes).replace(/\r\n$/, ""))
         redacted.push(encoded.redacted)
         const reply = replies[next++]
-        if (reply === undefined) throw new Error(`no scripted reply for command ${commands.length}: ${encoded.redacted}`)
+        if (reply === undefined)
+          throw new Error(`no scripted reply for command ${commands.length}: ${encoded.redacted}`)
         return parseStatusLine(encoder.encode(typeof reply === "string" ? reply : reply(command)))
       })
   }
   return { exchange, commands, lines, redacted }
 }
 
-export const credentials = (user: string, password: string): PasswordCredentials => ({ user, password: Redacted.make(password) })
+export const credentials = (user: string, password: string): PasswordCredentials => ({
+  user,
+  password: Redacted.make(password)
+})
 
 /** Runs a mechanism against a fake exchange; `secret` is the password or, for XOAUTH2 and OAUTHBEARER, the token. */
-export const authenticate = (mechanism: Mechanism, fake: FakeExchange, user: string, secret: string): Promise<Exit.Exit<StatusLine, Pop3Error>> =>
+export const authenticate = (
+  mechanism: Mechanism,
+  fake: FakeExchange,
+  user: string,
+  secret: string
+): Promise<Exit.Exit<StatusLine, Pop3Error>> =>
   Effect.runPromiseExit(
     mechanism.credential === "token"
       ? mechanism.authenticate(fake.exchange, { user, token: Redacted.make(secret) })
@@ -86,4 +101,5 @@ export const successOf = <A, E>(exit: Exit.Exit<A, E>): A => {
 // Chromium.
 export const b64 = (text: string | Uint8Array): string =>
   btoa(Array.from(typeof text === "string" ? encoder.encode(text) : text, (b) => String.fromCharCode(b)).join(""))
-export const unb64 = (text: string): string => new TextDecoder().decode(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)))
+export const unb64 = (text: string): string =>
+  new TextDecoder().decode(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)))

@@ -93,7 +93,9 @@ describe("LOGIN", () => {
 describe("XOAUTH2", () => {
   it("sends Google's documented initial response", async () => {
     const fake = fakeExchange(["+OK"])
-    successOf(await authenticate(xoauth2, fake, "someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"))
+    successOf(
+      await authenticate(xoauth2, fake, "someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg")
+    )
     expect(fake.lines).toEqual([
       "AUTH XOAUTH2 dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ=="
     ])
@@ -131,7 +133,9 @@ describe("OAUTHBEARER (RFC 7628)", () => {
   it("escapes , and = in the user name (RFC 5801 saslname)", async () => {
     const fake = fakeExchange(["+OK"], { host: "h", port: 995 })
     successOf(await authenticate(oauthbearer, fake, "a,b=c", "t"))
-    expect(unb64(fake.lines[0]!.split(" ")[2]!)).toBe("n,a=a=2Cb=3Dc,\u0001host=h\u0001port=995\u0001auth=Bearer t\u0001\u0001")
+    expect(unb64(fake.lines[0]!.split(" ")[2]!)).toBe(
+      "n,a=a=2Cb=3Dc,\u0001host=h\u0001port=995\u0001auth=Bearer t\u0001\u0001"
+    )
   })
 
   it("answers the error challenge with %x01 (RFC 7628 §3.2.3) and keeps the error JSON", async () => {

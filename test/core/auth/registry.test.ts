@@ -8,15 +8,21 @@ import { mechanisms } from "../../../core/auth/registry.ts"
 import { AUTH_CHOICES, USAGE } from "../../../core/cli/args.ts"
 import type { Mechanism } from "../../../core/index.ts"
 
-const reveals = (m: Mechanism) => (!m.plaintext ? "a digest, crackable offline" : m.credential === "token" ? "the token" : "the password")
+const reveals = (m: Mechanism) =>
+  !m.plaintext ? "a digest, crackable offline" : m.credential === "token" ? "the token" : "the password"
 
 /** The README's table, as the registry says it should read. */
 const table = (): string => {
   let order = 0
-  const rows = mechanisms.map((m) =>
-    `| ${m.name} | \`${m.name.toLowerCase()}\` | ${m.auto ? String(++order) : "only when named"} | ${reveals(m)} | ${m.credential} |`
+  const rows = mechanisms.map(
+    (m) =>
+      `| ${m.name} | \`${m.name.toLowerCase()}\` | ${m.auto ? String(++order) : "only when named"} | ${reveals(m)} | ${m.credential} |`
   )
-  return ["| mechanism | `--auth` | `auto` tries it | without TLS it reveals | credential |", "| --- | --- | ---: | --- | --- |", ...rows].join("\n")
+  return [
+    "| mechanism | `--auth` | `auto` tries it | without TLS it reveals | credential |",
+    "| --- | --- | ---: | --- | --- |",
+    ...rows
+  ].join("\n")
 }
 
 describe("the mechanism registry", () => {

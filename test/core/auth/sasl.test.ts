@@ -6,7 +6,15 @@ import * as Effect from "effect/Effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { xoauth2 } from "../../../core/auth/mechanisms.ts"
-import { fromBase64, MAX_SASL_ROUNDS, type SaslClient, SaslFailure, saslMechanism, saslStep, toBase64 } from "../../../core/auth/sasl.ts"
+import {
+  fromBase64,
+  MAX_SASL_ROUNDS,
+  type SaslClient,
+  SaslFailure,
+  saslMechanism,
+  saslStep,
+  toBase64
+} from "../../../core/auth/sasl.ts"
 import { AuthError } from "../../../core/errors.ts"
 import { MAX_COMMAND_LINE } from "../../../core/protocol/limits.ts"
 import { OAUTHBEARER_ERROR, XOAUTH2_ERROR } from "../../../dev-server/sasl.ts"
@@ -72,7 +80,11 @@ describe("the initial response", () => {
 
   it("goes after + when empty but the mechanism name alone fills the line", async () => {
     // Not a real case, but the rule holds for any length: only a line that fits is sent.
-    const long = saslMechanism({ name: "X".repeat(240), plaintext: false, client: () => ({ initial: () => utf8("abcdefghijkl"), step: () => utf8(""), finish: () => {} }) })
+    const long = saslMechanism({
+      name: "X".repeat(240),
+      plaintext: false,
+      client: () => ({ initial: () => utf8("abcdefghijkl"), step: () => utf8(""), finish: () => {} })
+    })
     const fake = fakeExchange(["+ ", "+OK"])
     successOf(await authenticate(long, fake, "u", "p"))
     expect(fake.lines).toEqual([`AUTH ${"X".repeat(240)}`, b64("abcdefghijkl")])
@@ -80,18 +92,26 @@ describe("the initial response", () => {
 })
 
 describe("giving up", () => {
-  it.each(["!!!!", "a===", "abc$", "QQ==QQ=="])("sends * and fails with AuthError on the bad base64 challenge %j", async (challenge) => {
-    const fake = fakeExchange([`+ ${challenge}`, "-ERR Authentication cancelled"])
-    const error = failureOf(await authenticate(scripted(undefined), fake, "u", "p"))
-    expect(error).toBeInstanceOf(AuthError)
-    expect(fake.lines).toEqual(["AUTH X-TEST", "*"])
-    expect(error.message).toMatch(/not valid base64/)
-    expect((error as AuthError).attempts).toEqual([{ mechanism: "X-TEST", code: undefined, text: "the server's challenge is not valid base64" }])
-  })
+  it.each(["!!!!", "a===", "abc$", "QQ==QQ=="])(
+    "sends * and fails with AuthError on the bad base64 challenge %j",
+    async (challenge) => {
+      const fake = fakeExchange([`+ ${challenge}`, "-ERR Authentication cancelled"])
+      const error = failureOf(await authenticate(scripted(undefined), fake, "u", "p"))
+      expect(error).toBeInstanceOf(AuthError)
+      expect(fake.lines).toEqual(["AUTH X-TEST", "*"])
+      expect(error.message).toMatch(/not valid base64/)
+      expect((error as AuthError).attempts).toEqual([
+        { mechanism: "X-TEST", code: undefined, text: "the server's challenge is not valid base64" }
+      ])
+    }
+  )
 
   it(`answers at most MAX_SASL_ROUNDS (${MAX_SASL_ROUNDS}) challenges, then sends *`, async () => {
     // One challenge more than the client answers, then the -ERR answering "*".
-    const fake = fakeExchange([...Array.from({ length: MAX_SASL_ROUNDS + 1 }, () => `+ ${b64("more")}`), "-ERR cancelled"])
+    const fake = fakeExchange([
+      ...Array.from({ length: MAX_SASL_ROUNDS + 1 }, () => `+ ${b64("more")}`),
+      "-ERR cancelled"
+    ])
     const error = failureOf(await authenticate(scripted(utf8("hello")), fake, "u", "p"))
     expect(error).toBeInstanceOf(AuthError)
     expect(error.message).toContain(`more than ${MAX_SASL_ROUNDS} challenges`)
@@ -107,7 +127,9 @@ describe("giving up", () => {
     })
     const fake = fakeExchange([`+ ${b64("x")}`, "-ERR cancelled"])
     const error = failureOf(await authenticate(refusing, fake, "u", "p"))
-    expect(error.message).toBe("login failed: X-TEST was abandoned: that challenge is unacceptable (X-TEST: that challenge is unacceptable)")
+    expect(error.message).toBe(
+      "login failed: X-TEST was abandoned: that challenge is unacceptable (X-TEST: that challenge is unacceptable)"
+    )
     expect(fake.lines).toEqual(["AUTH X-TEST", "*"])
   })
 
@@ -193,15 +215,19 @@ describe("asynchronous steps (a Promise or an Effect)", () => {
 
 describe("base64", () => {
   it("round-trips any bytes, including more than one 32 KiB slice", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 70_000 }), (bytes) => {
-      const encoded = toBase64(bytes)
-      expect(encoded).toBe(b64(bytes))
-      expect(fromBase64(encoded)).toEqual(bytes)
-    }), { numRuns: 30 })
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 70_000 }), (bytes) => {
+        const encoded = toBase64(bytes)
+        expect(encoded).toBe(b64(bytes))
+        expect(fromBase64(encoded)).toEqual(bytes)
+      }),
+      { numRuns: 30 }
+    )
   })
 
   it("refuses what is not base64", () => {
-    for (const bad of ["!", "a", "abcde", "ab=c", "a b", "QQ==QQ==", "QQ==="]) expect(fromBase64(bad), bad).toBeUndefined()
+    for (const bad of ["!", "a", "abcde", "ab=c", "a b", "QQ==QQ==", "QQ==="])
+      expect(fromBase64(bad), bad).toBeUndefined()
     expect(fromBase64("")).toEqual(new Uint8Array(0))
   })
 })
@@ -217,17 +243,28 @@ describe("offering", () => {
 describe("through the client and the dev server", () => {
   it("puts the OAuth error JSON into the AuthError (XOAUTH2)", async () => {
     const server = authServer()
-    const error = failure(await loginAndThen(server, "implicit", { user: USER, password: "expired-token", mechanism: "xoauth2" }))
+    const error = failure(
+      await loginAndThen(server, "implicit", { user: USER, password: "expired-token", mechanism: "xoauth2" })
+    )
     expect(error).toBeInstanceOf(AuthError)
     expect(error.message).toContain(XOAUTH2_ERROR)
-    expect((error as AuthError).attempts).toEqual([{ mechanism: "XOAUTH2", code: "AUTH", text: `Authentication failed (${XOAUTH2_ERROR})` }])
+    expect((error as AuthError).attempts).toEqual([
+      { mechanism: "XOAUTH2", code: "AUTH", text: `Authentication failed (${XOAUTH2_ERROR})` }
+    ])
     // The client answered the error challenge with an empty line before the -ERR.
-    expect(server.commands).toEqual(["CAPA", `AUTH XOAUTH2 ${b64(`user=${USER}\u0001auth=Bearer expired-token\u0001\u0001`)}`, "", "QUIT"])
+    expect(server.commands).toEqual([
+      "CAPA",
+      `AUTH XOAUTH2 ${b64(`user=${USER}\u0001auth=Bearer expired-token\u0001\u0001`)}`,
+      "",
+      "QUIT"
+    ])
   })
 
   it("puts the OAuth error JSON into the AuthError (OAUTHBEARER)", async () => {
     const server = authServer()
-    const error = failure(await loginAndThen(server, "implicit", { user: USER, password: "expired-token", mechanism: "oauthbearer" }))
+    const error = failure(
+      await loginAndThen(server, "implicit", { user: USER, password: "expired-token", mechanism: "oauthbearer" })
+    )
     expect(error.message).toContain(OAUTHBEARER_ERROR)
     expect(server.commands[2]).toBe("AQ==")
   })

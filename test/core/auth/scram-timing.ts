@@ -15,17 +15,25 @@ import { scramClient } from "../../../core/auth/scram.ts"
 
 const encoder = new TextEncoder()
 const NONCE = "rOprNGfwEbeRWgbNEkqO"
-const SERVER_FIRST = encoder.encode("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
-const CLIENT_FINAL = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+const SERVER_FIRST = encoder.encode(
+  "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+)
+const CLIENT_FINAL =
+  "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
 const SALT = Uint8Array.from(atob("W22ZaJ0SNY7soEsUEjb6gQ=="), (c) => c.charCodeAt(0))
 const PASSWORD = encoder.encode("pencil")
 
 /** A step's answer, whether the step returned bytes, a Promise or an Effect. */
 const settle = async (x: unknown): Promise<Uint8Array> =>
-  Effect.isEffect(x) ? await Effect.runPromise(x as Effect.Effect<Uint8Array, unknown>) : await (x as Uint8Array | Promise<Uint8Array>)
+  Effect.isEffect(x)
+    ? await Effect.runPromise(x as Effect.Effect<Uint8Array, unknown>)
+    : await (x as Uint8Array | Promise<Uint8Array>)
 
 const login = (options?: Parameters<typeof scramClient>[4]) => async () => {
-  const client = options === undefined ? scramClient(sha256, "user", "pencil", NONCE) : scramClient(sha256, "user", "pencil", NONCE, options)
+  const client =
+    options === undefined
+      ? scramClient(sha256, "user", "pencil", NONCE)
+      : scramClient(sha256, "user", "pencil", NONCE, options)
   client.initial()
   const answer = new TextDecoder().decode(await settle(client.step(SERVER_FIRST)))
   if (answer !== CLIENT_FINAL) throw new Error(`wrong client-final message: ${answer}`)
@@ -57,4 +65,6 @@ const runs: Array<number> = []
 for (let i = 0; i < Number(process.argv[3] ?? 40); i++) runs.push(await timed())
 runs.sort((a, b) => a - b)
 const at = (q: number) => runs[Math.min(runs.length - 1, Math.floor(q * runs.length))]!.toFixed(2)
-console.log(`${mode.padEnd(11)} i=4096: cold ${cold.toFixed(2)} ms; warm (n=${runs.length}) min ${at(0)}, median ${at(0.5)}, p90 ${at(0.9)} ms`)
+console.log(
+  `${mode.padEnd(11)} i=4096: cold ${cold.toFixed(2)} ms; warm (n=${runs.length}) min ${at(0)}, median ${at(0.5)}, p90 ${at(0.9)} ms`
+)

@@ -19,7 +19,8 @@ const utf8 = (s: string) => new TextEncoder().encode(s)
 const text = (b: Uint8Array) => new TextDecoder().decode(b)
 
 /** The client's answer to a challenge (a step is an Effect now), as text. */
-const answer = async (client: SaslClient, challenge: string): Promise<string> => text(successOf(await Effect.runPromiseExit(saslStep(client, utf8(challenge)))))
+const answer = async (client: SaslClient, challenge: string): Promise<string> =>
+  text(successOf(await Effect.runPromiseExit(saslStep(client, utf8(challenge)))))
 
 /** The SaslFailure a step refuses the challenge with (fails the test otherwise). */
 const refusal = async (client: SaslClient, challenge: string): Promise<SaslFailure> => {
@@ -49,11 +50,15 @@ const SHA1 = {
 const SHA256 = {
   nonce: "rOprNGfwEbeRWgbNEkqO",
   serverFirst: "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
-  clientFinal: "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+  clientFinal:
+    "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
   serverFinal: "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 }
 
-const VECTORS = [["SCRAM-SHA-1, RFC 5802 §5", sha1, SHA1], ["SCRAM-SHA-256, RFC 7677 §3", sha256, SHA256]] as const
+const VECTORS = [
+  ["SCRAM-SHA-1, RFC 5802 §5", sha1, SHA1],
+  ["SCRAM-SHA-256, RFC 7677 §3", sha256, SHA256]
+] as const
 
 /** Runs an RFC vector's whole exchange on a client and checks every message. */
 const exchange = async (client: SaslClient, vector: typeof SHA1) => {
@@ -73,7 +78,12 @@ describe("RFC test vectors", () => {
  * A WebCrypto that records what SCRAM asks of it and passes it on to `inner` (the platform's
  * by default); `refuse` makes it throw instead, like a platform lacking something.
  */
-const recordingSubtle = (refuse?: { readonly at: "importKey" | "deriveBits"; readonly error: () => unknown; readonly sync?: boolean; readonly when?: (params: Pbkdf2Params) => boolean }) => {
+const recordingSubtle = (refuse?: {
+  readonly at: "importKey" | "deriveBits"
+  readonly error: () => unknown
+  readonly sync?: boolean
+  readonly when?: (params: Pbkdf2Params) => boolean
+}) => {
   const inner: Pbkdf2Subtle = globalThis.crypto.subtle
   const calls: Array<string> = []
   const params: Array<Pbkdf2Params> = []
@@ -91,13 +101,18 @@ const recordingSubtle = (refuse?: { readonly at: "importKey" | "deriveBits"; rea
     deriveBits: (algorithm, key, length) => {
       calls.push("deriveBits")
       params.push(algorithm)
-      return refuse?.at === "deriveBits" && (refuse.when?.(algorithm) ?? true) ? fail() : inner.deriveBits(algorithm, key, length)
+      return refuse?.at === "deriveBits" && (refuse.when?.(algorithm) ?? true)
+        ? fail()
+        : inner.deriveBits(algorithm, key, length)
     }
   }
   return { subtle, calls, params, keyData }
 }
 
-const notSupported = (message = "Algorithm: Unrecognized name") => () => new DOMException(message, "NotSupportedError")
+const notSupported =
+  (message = "Algorithm: Unrecognized name") =>
+  () =>
+    new DOMException(message, "NotSupportedError")
 
 describe("PBKDF2 on WebCrypto, and on @noble/hashes without it", () => {
   afterEach(() => {
@@ -108,27 +123,42 @@ describe("PBKDF2 on WebCrypto, and on @noble/hashes without it", () => {
     const recorded = recordingSubtle()
     await exchange(scramClient(hash, "user", "pencil", vector.nonce, { subtle: recorded.subtle }), vector)
     expect(recorded.calls).toEqual(["importKey", "deriveBits"])
-    expect(recorded.params).toEqual([{ name: "PBKDF2", hash: hash === sha1 ? "SHA-1" : "SHA-256", salt: expect.any(Uint8Array), iterations: 4096 }])
+    expect(recorded.params).toEqual([
+      { name: "PBKDF2", hash: hash === sha1 ? "SHA-1" : "SHA-256", salt: expect.any(Uint8Array), iterations: 4096 }
+    ])
   })
 
-  it.each(VECTORS)("the platform's WebCrypto and @noble/hashes agree on the salted password: %s", async (_, hash, vector) => {
-    const salt = Uint8Array.from(atob(vector.serverFirst.split(",s=")[1]!.split(",")[0]!), (c) => c.charCodeAt(0))
-    const key = await crypto.subtle.importKey("raw", utf8("pencil"), "PBKDF2", false, ["deriveBits"])
-    const bits = await crypto.subtle.deriveBits({ name: "PBKDF2", hash: hash === sha1 ? "SHA-1" : "SHA-256", salt, iterations: 4096 }, key, hash.outputLen * 8)
-    expect(new Uint8Array(bits)).toEqual(pbkdf2(hash, "pencil", salt, { c: 4096, dkLen: hash.outputLen }))
-  })
+  it.each(VECTORS)(
+    "the platform's WebCrypto and @noble/hashes agree on the salted password: %s",
+    async (_, hash, vector) => {
+      const salt = Uint8Array.from(atob(vector.serverFirst.split(",s=")[1]!.split(",")[0]!), (c) => c.charCodeAt(0))
+      const key = await crypto.subtle.importKey("raw", utf8("pencil"), "PBKDF2", false, ["deriveBits"])
+      const bits = await crypto.subtle.deriveBits(
+        { name: "PBKDF2", hash: hash === sha1 ? "SHA-1" : "SHA-256", salt, iterations: 4096 },
+        key,
+        hash.outputLen * 8
+      )
+      expect(new Uint8Array(bits)).toEqual(pbkdf2(hash, "pencil", salt, { c: 4096, dkLen: hash.outputLen }))
+    }
+  )
 
-  it.each(VECTORS)("without WebCrypto (subtle: null), @noble/hashes gives the same proof: %s", async (_, hash, vector) => {
-    await exchange(scramClient(hash, "user", "pencil", vector.nonce, { subtle: null }), vector)
-  })
+  it.each(VECTORS)(
+    "without WebCrypto (subtle: null), @noble/hashes gives the same proof: %s",
+    async (_, hash, vector) => {
+      await exchange(scramClient(hash, "user", "pencil", vector.nonce, { subtle: null }), vector)
+    }
+  )
 
-  it.each(VECTORS)("with no crypto.subtle on the platform (a page served over http), the default falls back: %s", async (_, hash, vector) => {
-    const client = scramClient(hash, "user", "pencil", vector.nonce)
-    // Looked up at login, not at import: take crypto.subtle away after the module loaded.
-    vi.stubGlobal("crypto", { getRandomValues: <T extends ArrayBufferView>(a: T) => a })
-    expect(globalThis.crypto.subtle).toBeUndefined()
-    await exchange(client, vector)
-  })
+  it.each(VECTORS)(
+    "with no crypto.subtle on the platform (a page served over http), the default falls back: %s",
+    async (_, hash, vector) => {
+      const client = scramClient(hash, "user", "pencil", vector.nonce)
+      // Looked up at login, not at import: take crypto.subtle away after the module loaded.
+      vi.stubGlobal("crypto", { getRandomValues: <T extends ArrayBufferView>(a: T) => a })
+      expect(globalThis.crypto.subtle).toBeUndefined()
+      await exchange(client, vector)
+    }
+  )
 
   it("by default uses the platform's crypto.subtle, looked up at login", async () => {
     const recorded = recordingSubtle()
@@ -141,13 +171,26 @@ describe("PBKDF2 on WebCrypto, and on @noble/hashes without it", () => {
   const refusals = [
     ["importKey rejects with NotSupportedError (no PBKDF2)", { at: "importKey", error: notSupported() }],
     ["importKey throws NotSupportedError synchronously", { at: "importKey", error: notSupported(), sync: true }],
-    ["deriveBits rejects with NotSupportedError (no PBKDF2 with this hash)", { at: "deriveBits", error: notSupported("Unrecognized hash") }],
+    [
+      "deriveBits rejects with NotSupportedError (no PBKDF2 with this hash)",
+      { at: "deriveBits", error: notSupported("Unrecognized hash") }
+    ],
     [
       "deriveBits refuses the count like Cloudflare's Workers above 100,000 (here above 4095)",
-      { at: "deriveBits", error: notSupported("Pbkdf2 failed: iteration counts above 4095 are not supported (requested 4096)."), when: (p: Pbkdf2Params) => p.iterations > 4095 }
+      {
+        at: "deriveBits",
+        error: notSupported("Pbkdf2 failed: iteration counts above 4095 are not supported (requested 4096)."),
+        when: (p: Pbkdf2Params) => p.iterations > 4095
+      }
     ],
-    ["deriveBits rejects with some other error (OperationError)", { at: "deriveBits", error: () => new DOMException("failed", "OperationError") }],
-    ["deriveBits throws a TypeError synchronously (a half-made polyfill)", { at: "deriveBits", error: () => new TypeError("not a BufferSource"), sync: true }]
+    [
+      "deriveBits rejects with some other error (OperationError)",
+      { at: "deriveBits", error: () => new DOMException("failed", "OperationError") }
+    ],
+    [
+      "deriveBits throws a TypeError synchronously (a half-made polyfill)",
+      { at: "deriveBits", error: () => new TypeError("not a BufferSource"), sync: true }
+    ]
   ] as const
 
   for (const [what, refuse] of refusals) {
@@ -168,7 +211,12 @@ describe("PBKDF2 on WebCrypto, and on @noble/hashes without it", () => {
   })
 
   it("never puts the password or a derived key into a failure", async () => {
-    const salted = pbkdf2(sha256, "pencil", Uint8Array.from(atob("W22ZaJ0SNY7soEsUEjb6gQ=="), (c) => c.charCodeAt(0)), { c: 4096, dkLen: 32 })
+    const salted = pbkdf2(
+      sha256,
+      "pencil",
+      Uint8Array.from(atob("W22ZaJ0SNY7soEsUEjb6gQ=="), (c) => c.charCodeAt(0)),
+      { c: 4096, dkLen: 32 }
+    )
     const secrets = ["pencil", b64(salted), Array.from(salted, (b) => b.toString(16).padStart(2, "0")).join("")]
     for (const refuse of [undefined, refusals[0]![1], refusals[4]![1]]) {
       const client = scramClient(sha256, "user", "pencil", SHA256.nonce, { subtle: recordingSubtle(refuse).subtle })
@@ -234,8 +282,18 @@ describe("the server must prove it knows the password", () => {
   })
 
   it("refuses the SHA-1 signature for a SHA-256 exchange, a truncated one, one a bit off, and garbage", async () => {
-    const offByOneBit = b64(Uint8Array.from(atob(SHA256.serverFinal.slice(2)), (c, i) => c.charCodeAt(0) ^ (i === 31 ? 1 : 0)))
-    for (const v of ["v=rmF9pqV8S7suAoZWja4dJRkFsKQ=", "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl9", `v=${offByOneBit}`, "v=!!!!", "v=", "x=1", ""]) {
+    const offByOneBit = b64(
+      Uint8Array.from(atob(SHA256.serverFinal.slice(2)), (c, i) => c.charCodeAt(0) ^ (i === 31 ? 1 : 0))
+    )
+    for (const v of [
+      "v=rmF9pqV8S7suAoZWja4dJRkFsKQ=",
+      "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl9",
+      `v=${offByOneBit}`,
+      "v=!!!!",
+      "v=",
+      "x=1",
+      ""
+    ]) {
       const client = await afterFirst()
       expect((await refusal(client, v)).message, v).toMatch(/signature is wrong/)
       expect(() => client.finish(), v).toThrow(SaslFailure)
@@ -349,7 +407,8 @@ describe("names and SASLprep", () => {
 describe("the SCRAM mechanisms over the POP3 exchange", () => {
   /** Extends the client's nonce, as a server does, and returns a server-first challenge. */
   const serverFirstFor = (command: Command): string => {
-    if (command.name !== "AUTH" || command.initialResponse === undefined) throw new Error("expected AUTH with an initial response")
+    if (command.name !== "AUTH" || command.initialResponse === undefined)
+      throw new Error("expected AUTH with an initial response")
     const nonce = unb64(command.initialResponse).split(",r=")[1]
     return `+ ${b64(`r=${nonce}server,s=QSXCR+Q6sek8bf92,i=4096`)}`
   }
@@ -369,7 +428,9 @@ describe("the SCRAM mechanisms over the POP3 exchange", () => {
     const fake = fakeExchange([serverFirstFor, "+OK welcome"])
     const error = failureOf(await authenticate(scramSha1, fake, "alice", "pw"))
     expect(error).toBeInstanceOf(AuthError)
-    expect((error as AuthError).attempts).toEqual([{ mechanism: "SCRAM-SHA-1", code: undefined, text: expect.stringMatching(/without proving/) }])
+    expect((error as AuthError).attempts).toEqual([
+      { mechanism: "SCRAM-SHA-1", code: undefined, text: expect.stringMatching(/without proving/) }
+    ])
   })
 
   it("fails with AuthError, sending nothing, on a password SASLprep prohibits", async () => {

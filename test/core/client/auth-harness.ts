@@ -30,7 +30,17 @@ export type Mode = "none" | "implicit"
 export const MODES: ReadonlyArray<Mode> = ["none", "implicit"]
 
 /** Every mechanism `login` accepts by name, as the CLI spells them. */
-export const NAMED = ["user", "apop", "plain", "login", "cram-md5", "scram-sha-1", "scram-sha-256", "xoauth2", "oauthbearer"] as const
+export const NAMED = [
+  "user",
+  "apop",
+  "plain",
+  "login",
+  "cram-md5",
+  "scram-sha-1",
+  "scram-sha-256",
+  "xoauth2",
+  "oauthbearer"
+] as const
 export type Named = (typeof NAMED)[number]
 export const PLAINTEXT: ReadonlySet<Named> = new Set(["user", "plain", "login", "xoauth2", "oauthbearer"])
 export const OAUTH: ReadonlySet<string> = new Set(["xoauth2", "oauthbearer"])
@@ -66,7 +76,8 @@ export const authServer = (options: AuthServerOptions = {}): AuthServer => {
   const store = options.store ?? makeStore()
   const commands: Array<string> = []
   let connections = 0
-  const sasl = options.mechanisms ??
+  const sasl =
+    options.mechanisms ??
     saslMechanisms({ oauthTokens: { [USER]: TOKEN, [UTF8_USER]: TOKEN }, ...options.sasl }, options.offer)
   const behaviour: Behaviour = {
     ...options.behaviour,
@@ -77,7 +88,10 @@ export const authServer = (options: AuthServerOptions = {}): AuthServer => {
   }
   const layer = MemoryTransport.layer((end) => {
     connections++
-    void serveConnection(store, end, behaviour, { sasl, ...(options.commands !== undefined ? { commands: options.commands } : {}) })
+    void serveConnection(store, end, behaviour, {
+      sasl,
+      ...(options.commands !== undefined ? { commands: options.commands } : {})
+    })
   })
   return { layer, store, commands, connections: () => connections }
 }
@@ -90,21 +104,29 @@ export const connectOptions = (mode: Mode, trace?: (event: TraceEvent) => void):
 })
 
 /** Runs a scoped program against a transport layer. */
-export const run = <A, E>(layer: Layer.Layer<Transport>, program: Effect.Effect<A, E, Transport | Scope.Scope>): Promise<Exit.Exit<A, E>> =>
-  Effect.runPromiseExit(program.pipe(Effect.scoped, Effect.provide(layer)))
+export const run = <A, E>(
+  layer: Layer.Layer<Transport>,
+  program: Effect.Effect<A, E, Transport | Scope.Scope>
+): Promise<Exit.Exit<A, E>> => Effect.runPromiseExit(program.pipe(Effect.scoped, Effect.provide(layer)))
 
 /** Connects, logs in and runs `then` on the mailbox (STAT by default). */
 export const loginAndThen = <A = { readonly count: number; readonly size: number }>(
   server: AuthServer,
   mode: Mode,
   login: LoginOptions,
-  options: { readonly trace?: (event: TraceEvent) => void; readonly then?: (mailbox: Mailbox) => Effect.Effect<A, Pop3Error> } = {}
+  options: {
+    readonly trace?: (event: TraceEvent) => void
+    readonly then?: (mailbox: Mailbox) => Effect.Effect<A, Pop3Error>
+  } = {}
 ): Promise<Exit.Exit<A, Pop3Error>> =>
-  run(server.layer, Effect.gen(function*() {
-    const session = yield* connect(connectOptions(mode, options.trace))
-    const mailbox = yield* session.login(login)
-    return yield* (options.then ?? ((m: Mailbox) => m.stat as unknown as Effect.Effect<A, Pop3Error>))(mailbox)
-  }))
+  run(
+    server.layer,
+    Effect.gen(function* () {
+      const session = yield* connect(connectOptions(mode, options.trace))
+      const mailbox = yield* session.login(login)
+      return yield* (options.then ?? ((m: Mailbox) => m.stat as unknown as Effect.Effect<A, Pop3Error>))(mailbox)
+    })
+  )
 
 /** The value of a successful exit; throws (with the cause) otherwise. */
 export const success = <A, E>(exit: Exit.Exit<A, E>): A => {
@@ -121,13 +143,15 @@ export const failure = <A, E>(exit: Exit.Exit<A, E>): E => {
 }
 
 /** The secret `login` needs for a mechanism: the OAuth token or the password. */
-export const secretFor = (mechanism: string, password = PASSWORD, token = TOKEN): string => (OAUTH.has(mechanism) ? token : password)
+export const secretFor = (mechanism: string, password = PASSWORD, token = TOKEN): string =>
+  OAUTH.has(mechanism) ? token : password
 
 /** The upper-case name `AuthError.attempts` uses. */
 export const upper = (mechanism: string): string => mechanism.toUpperCase()
 
 /** The lines that start a login attempt (USER, APOP, AUTH), in order. */
-export const attemptLines = (commands: ReadonlyArray<string>): Array<string> => commands.filter((l) => /^(USER|APOP|AUTH) /i.test(l))
+export const attemptLines = (commands: ReadonlyArray<string>): Array<string> =>
+  commands.filter((l) => /^(USER|APOP|AUTH) /i.test(l))
 
 /** The mechanism each login attempt used, from the lines the server saw. */
 export const attemptedMechanisms = (commands: ReadonlyArray<string>): Array<string> =>

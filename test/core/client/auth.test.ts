@@ -36,7 +36,6 @@ import {
   UTF8_USER
 } from "./auth-harness.ts"
 
-
 /** What the first line of an attempt looks like on the wire, per mechanism. */
 const FIRST_LINE: Record<string, RegExp> = {
   user: new RegExp(`^USER ${USER}$`),
@@ -46,7 +45,9 @@ const FIRST_LINE: Record<string, RegExp> = {
   "cram-md5": /^AUTH CRAM-MD5$/,
   "scram-sha-1": /^AUTH SCRAM-SHA-1 [A-Za-z0-9+/=]+$/,
   "scram-sha-256": /^AUTH SCRAM-SHA-256 [A-Za-z0-9+/=]+$/,
-  xoauth2: new RegExp(`^AUTH XOAUTH2 ${b64(`user=${USER}\u0001auth=Bearer ${TOKEN}\u0001\u0001`).replace(/[+/=]/g, "\\$&")}$`),
+  xoauth2: new RegExp(
+    `^AUTH XOAUTH2 ${b64(`user=${USER}\u0001auth=Bearer ${TOKEN}\u0001\u0001`).replace(/[+/=]/g, "\\$&")}$`
+  ),
   oauthbearer: /^AUTH OAUTHBEARER [A-Za-z0-9+/=]+$/
 }
 
@@ -55,7 +56,14 @@ describe("every mechanism, on a plain and on a TLS connection", () => {
     describe(`tls ${mode}`, () => {
       it.each(NAMED)("%s logs in and STAT works", async (mechanism) => {
         const server = authServer()
-        const stat = success(await loginAndThen(server, mode, { user: USER, password: secretFor(mechanism), mechanism, allowPlaintext: mode === "none" }))
+        const stat = success(
+          await loginAndThen(server, mode, {
+            user: USER,
+            password: secretFor(mechanism),
+            mechanism,
+            allowPlaintext: mode === "none"
+          })
+        )
         expect(stat).toEqual({ count: MESSAGES.length, size: MESSAGES.reduce((n, m) => n + m.length, 0) })
         // One attempt, with the named mechanism, and nothing else tried.
         expect(attemptLines(server.commands)).toHaveLength(1)
@@ -66,13 +74,22 @@ describe("every mechanism, on a plain and on a TLS connection", () => {
 
       it.each(NAMED)("%s with a wrong secret fails with AuthError [AUTH] (permanent)", async (mechanism) => {
         const server = authServer()
-        const error = failure(await loginAndThen(server, mode, { user: USER, password: "wrong-secret", mechanism, allowPlaintext: mode === "none" }))
+        const error = failure(
+          await loginAndThen(server, mode, {
+            user: USER,
+            password: "wrong-secret",
+            mechanism,
+            allowPlaintext: mode === "none"
+          })
+        )
         expect(error).toBeInstanceOf(AuthError)
         const auth = error as AuthError
         expect(auth.attempts).toHaveLength(1)
         expect(auth.attempts[0]).toMatchObject({ mechanism: upper(mechanism), code: "AUTH" })
         expect(auth.retry).toBe("permanent")
-        expect(auth.message).toMatch(new RegExp(`^login failed: ${upper(mechanism)} was refused \\(${upper(mechanism)}: \\[AUTH\\] `))
+        expect(auth.message).toMatch(
+          new RegExp(`^login failed: ${upper(mechanism)} was refused \\(${upper(mechanism)}: \\[AUTH\\] `)
+        )
         expect(server.commands).not.toContain("STAT")
       })
 
@@ -98,7 +115,11 @@ describe("every mechanism, on a plain and on a TLS connection", () => {
     const [auth, final, empty] = server.commands.slice(1, 4)
     const clientFirst = unb64(auth!.split(" ")[2]!)
     expect(clientFirst).toMatch(/^n,,n=alice,r=[\x21-\x2b\x2d-\x7e]+$/)
-    expect(unb64(final!)).toMatch(new RegExp(`^c=biws,r=${clientFirst.split("r=")[1]!.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&")}[^,]+,p=[A-Za-z0-9+/]+=*$`))
+    expect(unb64(final!)).toMatch(
+      new RegExp(
+        `^c=biws,r=${clientFirst.split("r=")[1]!.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&")}[^,]+,p=[A-Za-z0-9+/]+=*$`
+      )
+    )
     expect(empty).toBe("")
   })
 })
@@ -117,13 +138,23 @@ describe("auto follows the documented order", () => {
       offer: sasl,
       sasl: { oauthTokens: { [USER]: PASSWORD } },
       behaviour: {
-        capa: ["TOP", "UIDL", ...(offer.includes("USER") ? ["USER"] : []), "RESP-CODES", "AUTH-RESP-CODE", `SASL ${sasl.join(" ")}`],
+        capa: [
+          "TOP",
+          "UIDL",
+          ...(offer.includes("USER") ? ["USER"] : []),
+          "RESP-CODES",
+          "AUTH-RESP-CODE",
+          `SASL ${sasl.join(" ")}`
+        ],
         ...(offer.includes("APOP") ? {} : { greeting: "+OK ready (no APOP here)" })
       }
     })
   }
 
-  for (const [mode, allowPlaintext] of [["implicit", false], ["none", true]] as const) {
+  for (const [mode, allowPlaintext] of [
+    ["implicit", false],
+    ["none", true]
+  ] as const) {
     it(`on tls ${mode}${allowPlaintext ? " with allowPlaintext" : ""}, as mechanisms are removed from the offer`, async () => {
       const chosen: Array<string> = []
       for (let i = 0; i < ORDER.length; i++) {
@@ -173,7 +204,9 @@ describe("auto follows the documented order", () => {
       { mechanism: "PLAIN", code: undefined, text: "no" }
     ])
     expect(error.retry).toBe("unknown")
-    expect(error.message).toBe("login failed: every mechanism tried was refused (SCRAM-SHA-256: backend down; PLAIN: no)")
+    expect(error.message).toBe(
+      "login failed: every mechanism tried was refused (SCRAM-SHA-256: backend down; PLAIN: no)"
+    )
     // The server refused; it was not the client holding the password back.
     expect(error.plaintextRefused).toBeUndefined()
   })
@@ -183,7 +216,9 @@ describe("the plaintext guard", () => {
   for (const mechanism of [...PLAINTEXT]) {
     it(`refuses ${mechanism} on an unencrypted connection without allowPlaintext, sending nothing`, async () => {
       const server = authServer()
-      const error = failure(await loginAndThen(server, "none", { user: USER, password: secretFor(mechanism), mechanism }))
+      const error = failure(
+        await loginAndThen(server, "none", { user: USER, password: secretFor(mechanism), mechanism })
+      )
       expect(error).toBeInstanceOf(AuthError)
       expect(error.message).toContain(`${upper(mechanism)} would send the password unencrypted`)
       expect((error as AuthError).attempts).toEqual([])
@@ -198,7 +233,9 @@ describe("the plaintext guard", () => {
       const server = authServer()
       const error = failure(await loginAndThen(server, "none", { user: USER, password: PASSWORD, mechanism }))
       expect(error).toBeInstanceOf(AuthError)
-      expect(error.message).toContain(`${upper(mechanism)} would send a digest of it that an attacker on the path can crack offline`)
+      expect(error.message).toContain(
+        `${upper(mechanism)} would send a digest of it that an attacker on the path can crack offline`
+      )
       expect((error as AuthError).plaintextRefused).toBe(true)
       expect(server.commands).toEqual(["CAPA", "QUIT"])
     })
@@ -211,17 +248,22 @@ describe("the plaintext guard", () => {
 
   it("counts implicit TLS as encrypted (allowPlaintext not needed)", async () => {
     const server = authServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(connectOptions("implicit"))
-      expect(session.secure).toBe(true)
-      return yield* (yield* session.login({ user: USER, password: PASSWORD, mechanism: "plain" })).stat
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(connectOptions("implicit"))
+        expect(session.secure).toBe(true)
+        return yield* (yield* session.login({ user: USER, password: PASSWORD, mechanism: "plain" })).stat
+      })
+    )
     success(exit)
   })
 
   it("refuses an unknown mechanism name before sending anything", async () => {
     const server = authServer()
-    const error = failure(await loginAndThen(server, "implicit", { user: USER, password: PASSWORD, mechanism: "gssapi" }))
+    const error = failure(
+      await loginAndThen(server, "implicit", { user: USER, password: PASSWORD, mechanism: "gssapi" })
+    )
     expect(error).toBeInstanceOf(InvalidArgument)
     expect(error.message).toContain('unknown authentication mechanism "gssapi"')
     expect(server.commands).toEqual(["CAPA", "QUIT"])
@@ -230,7 +272,10 @@ describe("the plaintext guard", () => {
 
 describe("XOAUTH2 and OAUTHBEARER are used only when named", () => {
   it("auto ignores them even when they are all the server offers", async () => {
-    const server = authServer({ offer: ["XOAUTH2", "OAUTHBEARER"], behaviour: { greeting: "+OK hi", capa: ["SASL XOAUTH2 OAUTHBEARER"] } })
+    const server = authServer({
+      offer: ["XOAUTH2", "OAUTHBEARER"],
+      behaviour: { greeting: "+OK hi", capa: ["SASL XOAUTH2 OAUTHBEARER"] }
+    })
     const error = failure(await loginAndThen(server, "implicit", { user: USER, password: TOKEN }))
     expect(error.message).toContain("offers no mechanism this client supports")
     expect(server.commands).toEqual(["CAPA", "QUIT"])
@@ -238,7 +283,10 @@ describe("XOAUTH2 and OAUTHBEARER are used only when named", () => {
 
   it("auto does not fall back to them when everything else is refused", async () => {
     const server = authServer({
-      mechanisms: [refusingMechanism("SCRAM-SHA-256"), ...saslMechanisms({ oauthTokens: { [USER]: PASSWORD } }, ["XOAUTH2", "OAUTHBEARER"])],
+      mechanisms: [
+        refusingMechanism("SCRAM-SHA-256"),
+        ...saslMechanisms({ oauthTokens: { [USER]: PASSWORD } }, ["XOAUTH2", "OAUTHBEARER"])
+      ],
       behaviour: { greeting: "+OK hi", capa: ["SASL SCRAM-SHA-256 XOAUTH2 OAUTHBEARER"] }
     })
     const error = failure(await loginAndThen(server, "implicit", { user: USER, password: PASSWORD })) as AuthError
@@ -284,13 +332,19 @@ describe("a mechanism the caller brings", () => {
   const gssapiServer = (): SaslMechanism => ({
     name: "GSSAPI",
     async authenticate(_exchange, initial) {
-      return new TextDecoder().decode(initial) === `ticket-for-${USER}` ? { ok: true, user: USER } : { ok: false, text: "[AUTH] bad ticket" }
+      return new TextDecoder().decode(initial) === `ticket-for-${USER}`
+        ? { ok: true, user: USER }
+        : { ok: false, text: "[AUTH] bad ticket" }
     }
   })
   const gssapi = saslMechanism({
     name: "GSSAPI",
     plaintext: false,
-    client: (c) => ({ initial: () => new TextEncoder().encode(`ticket-for-${c.user}`), step: () => new Uint8Array(0), finish: () => {} })
+    client: (c) => ({
+      initial: () => new TextEncoder().encode(`ticket-for-${c.user}`),
+      step: () => new Uint8Array(0),
+      finish: () => {}
+    })
   })
 
   it("logs in with it when the server offers it", async () => {
@@ -301,7 +355,9 @@ describe("a mechanism the caller brings", () => {
 
   it("is refused before anything is sent when the server does not offer it", async () => {
     const server = authServer({ behaviour: { capa: ["SASL PLAIN"] } })
-    const error = failure(await loginAndThen(server, "implicit", { user: USER, password: "unused", mechanism: gssapi })) as AuthError
+    const error = failure(
+      await loginAndThen(server, "implicit", { user: USER, password: "unused", mechanism: gssapi })
+    ) as AuthError
     expect(error.notOffered).toBe(true)
     expect(error.message).toContain("GSSAPI cannot be used: the server offers SASL PLAIN; nothing was sent")
     expect(attemptLines(server.commands)).toEqual([])
@@ -309,7 +365,9 @@ describe("a mechanism the caller brings", () => {
 
   it("needs consent on an unencrypted connection, like the registry's own", async () => {
     const server = authServer({ mechanisms: [gssapiServer()], behaviour: { capa: ["SASL GSSAPI"] } })
-    const error = failure(await loginAndThen(server, "none", { user: USER, password: "unused", mechanism: gssapi })) as AuthError
+    const error = failure(
+      await loginAndThen(server, "none", { user: USER, password: "unused", mechanism: gssapi })
+    ) as AuthError
     expect(error.plaintextRefused).toBe(true)
   })
 })
@@ -338,7 +396,10 @@ describe("a server that hangs up after a failed login", () => {
     expect(server.connections()).toBe(2)
     expect(attemptedMechanisms(server.commands)).toEqual(["SCRAM-SHA-256", "SCRAM-SHA-1"])
     // The second connection starts over: CAPA, then the next mechanism.
-    const second = server.commands.lastIndexOf("CAPA", server.commands.findIndex((l) => l.startsWith("AUTH SCRAM-SHA-1")))
+    const second = server.commands.lastIndexOf(
+      "CAPA",
+      server.commands.findIndex((l) => l.startsWith("AUTH SCRAM-SHA-1"))
+    )
     expect(second).toBeGreaterThan(1)
   })
 
@@ -348,7 +409,9 @@ describe("a server that hangs up after a failed login", () => {
       behaviour: { closeAfterAuthFailure: true, greeting: "+OK no APOP" },
       commands: closingAuth
     })
-    const error = failure(await loginAndThen(server, "none", { user: USER, password: PASSWORD, allowPlaintext: true })) as AuthError
+    const error = failure(
+      await loginAndThen(server, "none", { user: USER, password: PASSWORD, allowPlaintext: true })
+    ) as AuthError
     expect(error.attempts.map((a) => a.mechanism)).toEqual(["SCRAM-SHA-256", "CRAM-MD5"])
     expect(server.connections()).toBe(2)
     expect(attemptedMechanisms(server.commands)).toEqual(["SCRAM-SHA-256", "CRAM-MD5"])
@@ -387,23 +450,30 @@ describe("SCRAM: the server must prove it knows the password", () => {
 
   it("+OK without a server signature fails with AuthError, and the session cannot be used", async () => {
     const server = authServer({ sasl: { scramNoSignature: true } })
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(connectOptions("implicit"))
-      const first = yield* Effect.flip(session.login({ user: USER, password: PASSWORD, mechanism: "scram-sha-1" }))
-      // The server put the session in TRANSACTION, but the client dropped the connection
-      // (a possible impostor), so a second login finds it closed.
-      const second = yield* Effect.flip(session.login({ user: USER, password: PASSWORD, mechanism: "plain" }))
-      return { first, second }
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(connectOptions("implicit"))
+        const first = yield* Effect.flip(session.login({ user: USER, password: PASSWORD, mechanism: "scram-sha-1" }))
+        // The server put the session in TRANSACTION, but the client dropped the connection
+        // (a possible impostor), so a second login finds it closed.
+        const second = yield* Effect.flip(session.login({ user: USER, password: PASSWORD, mechanism: "plain" }))
+        return { first, second }
+      })
+    )
     const { first, second } = success(exit)
     expect(first).toBeInstanceOf(AuthError)
     expect(first.message).toMatch(/SCRAM-SHA-1.*without proving/)
-    expect((first as AuthError).attempts).toEqual([{ mechanism: "SCRAM-SHA-1", code: undefined, text: expect.stringMatching(/without proving/) }])
+    expect((first as AuthError).attempts).toEqual([
+      { mechanism: "SCRAM-SHA-1", code: undefined, text: expect.stringMatching(/without proving/) }
+    ])
     expect(second._tag).toBe("ConnectionClosed")
     expect(second.message).toMatch(/without proving/)
     // Nothing of the mailbox was touched, nothing more of the password was sent, and the
     // connection was dropped without a word (no RSET, no QUIT to the impostor).
-    expect(server.commands.filter((l) => /^(STAT|LIST|UIDL|RETR|TOP|DELE|AUTH PLAIN|USER|PASS|RSET|QUIT)/.test(l))).toEqual([])
+    expect(
+      server.commands.filter((l) => /^(STAT|LIST|UIDL|RETR|TOP|DELE|AUTH PLAIN|USER|PASS|RSET|QUIT)/.test(l))
+    ).toEqual([])
   })
 
   it("the same with auto: no fallback after the server failed to prove itself", async () => {
@@ -415,7 +485,9 @@ describe("SCRAM: the server must prove it knows the password", () => {
 
   it("a SCRAM password SASLprep prohibits fails with AuthError before anything is sent", async () => {
     const server = authServer()
-    const error = failure(await loginAndThen(server, "implicit", { user: USER, password: "bell\u0007", mechanism: "scram-sha-256" }))
+    const error = failure(
+      await loginAndThen(server, "implicit", { user: USER, password: "bell\u0007", mechanism: "scram-sha-256" })
+    )
     expect(error).toBeInstanceOf(AuthError)
     expect(error.message).toContain("SASLprep")
     expect(server.commands).toEqual(["CAPA", "QUIT"])
@@ -430,10 +502,28 @@ describe("SCRAM: the server must prove it knows the password", () => {
 describe("response codes", () => {
   const cases = [
     { name: "[AUTH] (wrong password)", behaviour: {}, password: "wrong", code: "AUTH", retry: "permanent" },
-    { name: "[SYS/TEMP]", behaviour: { loginFailure: "[SYS/TEMP] Backend unavailable" }, password: PASSWORD, code: "SYS/TEMP", retry: "temporary" },
-    { name: "[SYS/PERM]", behaviour: { loginFailure: "[SYS/PERM] Account disabled" }, password: PASSWORD, code: "SYS/PERM", retry: "permanent" },
+    {
+      name: "[SYS/TEMP]",
+      behaviour: { loginFailure: "[SYS/TEMP] Backend unavailable" },
+      password: PASSWORD,
+      code: "SYS/TEMP",
+      retry: "temporary"
+    },
+    {
+      name: "[SYS/PERM]",
+      behaviour: { loginFailure: "[SYS/PERM] Account disabled" },
+      password: PASSWORD,
+      code: "SYS/PERM",
+      retry: "permanent"
+    },
     { name: "[IN-USE]", behaviour: { inUse: true }, password: PASSWORD, code: "IN-USE", retry: "temporary" },
-    { name: "[LOGIN-DELAY]", behaviour: { loginDelay: 900 }, password: PASSWORD, code: "LOGIN-DELAY", retry: "temporary" }
+    {
+      name: "[LOGIN-DELAY]",
+      behaviour: { loginDelay: 900 },
+      password: PASSWORD,
+      code: "LOGIN-DELAY",
+      retry: "temporary"
+    }
   ] as const
 
   for (const c of cases) {
@@ -454,12 +544,15 @@ describe("response codes", () => {
 
   it("a real mailbox lock held by another session is [IN-USE] too", async () => {
     const server = authServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const first = yield* connect(connectOptions("implicit"))
-      yield* first.login({ user: USER, password: PASSWORD })
-      const second = yield* connect(connectOptions("implicit"))
-      return yield* Effect.flip(second.login({ user: USER, password: PASSWORD }))
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const first = yield* connect(connectOptions("implicit"))
+        yield* first.login({ user: USER, password: PASSWORD })
+        const second = yield* connect(connectOptions("implicit"))
+        return yield* Effect.flip(second.login({ user: USER, password: PASSWORD }))
+      })
+    )
     const error = success(exit) as AuthError
     expect(error.attempts).toEqual([{ mechanism: "SCRAM-SHA-256", code: "IN-USE", text: expect.any(String) }])
     expect(error.retry).toBe("temporary")
@@ -481,7 +574,9 @@ describe("UTF-8 user names", () => {
   for (const mechanism of ["scram-sha-256", "scram-sha-1", "plain", "login", "cram-md5", "user", "auto"]) {
     it(`${UTF8_USER} logs in with ${mechanism}; UTF8 is sent first when CAPA announces it`, async () => {
       const server = utf8Server(true)
-      const stat = success(await loginAndThen(server, "implicit", { user: UTF8_USER, password: UTF8_PASSWORD, mechanism }))
+      const stat = success(
+        await loginAndThen(server, "implicit", { user: UTF8_USER, password: UTF8_PASSWORD, mechanism })
+      )
       expect(stat.count).toBe(1)
       expect(server.commands[1]).toBe("UTF8")
       expect(server.commands[2]).toMatch(/^(AUTH|USER) /)
@@ -490,13 +585,21 @@ describe("UTF-8 user names", () => {
 
   it("the SCRAM user name is the UTF-8 of its SASLprep form", async () => {
     const server = utf8Server(true)
-    success(await loginAndThen(server, "implicit", { user: UTF8_USER, password: UTF8_PASSWORD, mechanism: "scram-sha-256" }))
+    success(
+      await loginAndThen(server, "implicit", { user: UTF8_USER, password: UTF8_PASSWORD, mechanism: "scram-sha-256" })
+    )
     expect(unb64(server.commands[2]!.split(" ")[2]!)).toMatch(/^n,,n=jürgen,r=/)
   })
 
   it("SCRAM finds the user however the name is normalized (SASLprep: NFKC)", async () => {
     const server = utf8Server(true)
-    success(await loginAndThen(server, "implicit", { user: "ju\u0308rgen", password: UTF8_PASSWORD, mechanism: "scram-sha-256" }))
+    success(
+      await loginAndThen(server, "implicit", {
+        user: "ju\u0308rgen",
+        password: UTF8_PASSWORD,
+        mechanism: "scram-sha-256"
+      })
+    )
   })
 
   it("does not send UTF8 when CAPA does not announce it (and still logs in)", async () => {
@@ -514,7 +617,9 @@ describe("UTF-8 user names", () => {
 
   it("a server refusing UTF8 does not stop the login", async () => {
     const server = authServer({ behaviour: { capa: ["UTF8", `SASL ${SASL_ALL}`] } })
-    success(await loginAndThen(server, "implicit", { user: UTF8_USER, password: UTF8_PASSWORD, mechanism: "scram-sha-256" }))
+    success(
+      await loginAndThen(server, "implicit", { user: UTF8_USER, password: UTF8_PASSWORD, mechanism: "scram-sha-256" })
+    )
     expect(server.commands[1]).toBe("UTF8")
   })
 })
@@ -525,28 +630,44 @@ describe("a named mechanism the server cannot do is refused locally (issue 12, i
   it("apop without a greeting timestamp: AuthError, and no APOP line (no unsalted MD5) reaches the server", async () => {
     for (const mode of MODES) {
       const server = authServer({ behaviour: { greeting: "+OK popa3d ready" } })
-      const error = failure(await loginAndThen(server, mode, { user: USER, password: PASSWORD, mechanism: "apop", allowPlaintext: true }))
+      const error = failure(
+        await loginAndThen(server, mode, { user: USER, password: PASSWORD, mechanism: "apop", allowPlaintext: true })
+      )
       expect(error).toBeInstanceOf(AuthError)
       expect((error as AuthError).notOffered).toBe(true)
       expect((error as AuthError).attempts).toEqual([])
-      expect(error.message).toBe("login failed: APOP cannot be used: the server's greeting has no APOP timestamp; nothing was sent")
+      expect(error.message).toBe(
+        "login failed: APOP cannot be used: the server's greeting has no APOP timestamp; nothing was sent"
+      )
       expect(server.commands).toEqual(["CAPA", "QUIT"])
     }
   })
 
   it("a SASL mechanism CAPA does not list, or a server without CAPA: refused, nothing sent", async () => {
     const listed = authServer({ offer: ["PLAIN"], behaviour: { capa: ["USER", "SASL PLAIN"] } })
-    const notListed = failure(await loginAndThen(listed, "implicit", { user: USER, password: PASSWORD, mechanism: "cram-md5" })) as AuthError
+    const notListed = failure(
+      await loginAndThen(listed, "implicit", { user: USER, password: PASSWORD, mechanism: "cram-md5" })
+    ) as AuthError
     expect(notListed.notOffered).toBe(true)
-    expect(notListed.message).toBe("login failed: CRAM-MD5 cannot be used: the server offers SASL PLAIN; nothing was sent")
+    expect(notListed.message).toBe(
+      "login failed: CRAM-MD5 cannot be used: the server offers SASL PLAIN; nothing was sent"
+    )
     expect(listed.commands).toEqual(["CAPA", "QUIT"])
 
     const noCapa = authServer({ behaviour: { capa: false } })
-    const refused = failure(await loginAndThen(noCapa, "implicit", { user: USER, password: PASSWORD, mechanism: "plain" })) as AuthError
+    const refused = failure(
+      await loginAndThen(noCapa, "implicit", { user: USER, password: PASSWORD, mechanism: "plain" })
+    ) as AuthError
     expect(refused.message).toContain("PLAIN cannot be used: the server has no CAPA")
     expect(noCapa.commands).toEqual(["CAPA", "QUIT"])
     // USER is RFC 1939's baseline: a server without CAPA is assumed to have it.
-    success(await loginAndThen(authServer({ behaviour: { capa: false } }), "implicit", { user: USER, password: PASSWORD, mechanism: "user" }))
+    success(
+      await loginAndThen(authServer({ behaviour: { capa: false } }), "implicit", {
+        user: USER,
+        password: PASSWORD,
+        mechanism: "user"
+      })
+    )
   })
 })
 
@@ -554,13 +675,22 @@ describe("auto costs at most two failed logins (issue 12, item 2)", () => {
   /** Courier: CRAM-MD5, PLAIN, LOGIN and USER, no APOP, failures without [AUTH]. */
   const courier = (options: { readonly pamAccount?: boolean } = {}) =>
     authServer({
-      mechanisms: [options.pamAccount ? refusingMechanism("CRAM-MD5", "Login failed.") : saslMechanisms({}, ["CRAM-MD5"])[0]!, ...saslMechanisms({}, ["PLAIN", "LOGIN"])],
-      behaviour: { greeting: "+OK Hello there.", noAuthCodes: true, capa: ["TOP", "UIDL", "USER", "SASL CRAM-MD5 PLAIN LOGIN", "IMPLEMENTATION Courier"] }
+      mechanisms: [
+        options.pamAccount ? refusingMechanism("CRAM-MD5", "Login failed.") : saslMechanisms({}, ["CRAM-MD5"])[0]!,
+        ...saslMechanisms({}, ["PLAIN", "LOGIN"])
+      ],
+      behaviour: {
+        greeting: "+OK Hello there.",
+        noAuthCodes: true,
+        capa: ["TOP", "UIDL", "USER", "SASL CRAM-MD5 PLAIN LOGIN", "IMPLEMENTATION Courier"]
+      }
     })
 
   it("a wrong password on a server without [AUTH] codes: two attempts, then AuthError", async () => {
     const server = courier()
-    const error = failure(await loginAndThen(server, "implicit", { user: USER, password: "wrong-password" })) as AuthError
+    const error = failure(
+      await loginAndThen(server, "implicit", { user: USER, password: "wrong-password" })
+    ) as AuthError
     expect(attemptedMechanisms(server.commands)).toEqual(["CRAM-MD5", "PLAIN"])
     expect(error.attempts.map((a) => a.mechanism)).toEqual(["CRAM-MD5", "PLAIN"])
     expect(error.attempts.every((a) => a.code === undefined)).toBe(true)

@@ -53,7 +53,14 @@ export const crossedTheWire = (server: AuthServer): boolean => leaksIn(server.co
 export const sendsSecret = (mechanism: string): boolean => PLAINTEXT.has(mechanism as never)
 
 /** A server where alice's password and token are the canary. */
-export const canaryServer = (options: { readonly sasl?: SaslOptions; readonly behaviour?: Behaviour; readonly commands?: CommandTable; readonly offer?: ReadonlyArray<string> } = {}) =>
+export const canaryServer = (
+  options: {
+    readonly sasl?: SaslOptions
+    readonly behaviour?: Behaviour
+    readonly commands?: CommandTable
+    readonly offer?: ReadonlyArray<string>
+  } = {}
+) =>
   authServer({
     store: makeStore({ password: CANARY }),
     sasl: { oauthTokens: { [USER]: CANARY_TOKEN }, ...options.sasl },
@@ -63,7 +70,8 @@ export const canaryServer = (options: { readonly sasl?: SaslOptions; readonly be
   })
 
 /** A server where the canary is wrong (alice has another password and token). */
-export const otherServer = (sasl: SaslOptions = {}) => authServer({ sasl: { oauthTokens: { [USER]: "the-right-token" }, ...sasl } })
+export const otherServer = (sasl: SaslOptions = {}) =>
+  authServer({ sasl: { oauthTokens: { [USER]: "the-right-token" }, ...sasl } })
 
 /** The canary as the secret a mechanism takes (a token for OAuth). */
 export const secret = (mechanism: string) => (OAUTH.has(mechanism) ? CANARY_TOKEN : CANARY)

@@ -12,7 +12,19 @@ import { collect, connect } from "../../../core/index.ts"
 import type { ConnectOptions, LoginOptions } from "../../../core/index.ts"
 import { AuthError, InvalidArgument, InvalidState, ServerError } from "../../../core/errors.ts"
 import type { CommandSpec } from "../../../dev-server/server.ts"
-import { failure, memoryServer, MESSAGE_ORDER, MESSAGES, num, PASSWORD, run, stored, success, text, USER } from "./harness.ts"
+import {
+  failure,
+  memoryServer,
+  MESSAGE_ORDER,
+  MESSAGES,
+  num,
+  PASSWORD,
+  run,
+  stored,
+  success,
+  text,
+  USER
+} from "./harness.ts"
 
 const OPTIONS: ConnectOptions = { host: "memory.test", tls: "none", timeout: 2000 }
 const PLAIN_LOGIN: LoginOptions = { user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true }
@@ -37,7 +49,15 @@ describe("connect", () => {
     expect(session.greeting.text.endsWith(session.greeting.apopTimestamp!)).toBe(true)
     expect(session.greeting.code).toBeUndefined()
     expect(session.secure).toBe(false)
-    expect(session.capabilities().lines).toEqual(["TOP", "UIDL", "USER", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "IMPLEMENTATION pop3-dev-server"])
+    expect(session.capabilities().lines).toEqual([
+      "TOP",
+      "UIDL",
+      "USER",
+      "RESP-CODES",
+      "AUTH-RESP-CODE",
+      "PIPELINING",
+      "IMPLEMENTATION pop3-dev-server"
+    ])
     expect(session.capabilities().entries.get("IMPLEMENTATION")).toEqual(["pop3-dev-server"])
     // Closing the scope without logging in says goodbye.
     expect(server.commands).toEqual(["CAPA", "QUIT"])
@@ -60,27 +80,39 @@ describe("connect", () => {
 
   it("works with a server without CAPA (empty capabilities, USER assumed)", async () => {
     const server = memoryServer({ behaviour: { capa: false } })
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      expect(session.capabilities().lines).toEqual([])
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      return yield* mailbox.stat
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        expect(session.capabilities().lines).toEqual([])
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        return yield* mailbox.stat
+      })
+    )
     expect(success(exit).count).toBe(MESSAGE_ORDER.length)
   })
 
   it("re-reads CAPA after login (Gmail announces more then)", async () => {
     const server = memoryServer({
-      behaviour: { capa: (state) => (state === "AUTHORIZATION" ? ["USER"] : ["TOP", "UIDL", "PIPELINING", "EXPIRE 30"]) }
+      behaviour: {
+        capa: (state) => (state === "AUTHORIZATION" ? ["USER"] : ["TOP", "UIDL", "PIPELINING", "EXPIRE 30"])
+      }
     })
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const before = session.capabilities().lines
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      const again = yield* mailbox.capa
-      return { before, after: mailbox.capabilities().lines, again: again.lines }
-    }))
-    expect(success(exit)).toEqual({ before: ["USER"], after: ["TOP", "UIDL", "PIPELINING", "EXPIRE 30"], again: ["TOP", "UIDL", "PIPELINING", "EXPIRE 30"] })
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const before = session.capabilities().lines
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        const again = yield* mailbox.capa
+        return { before, after: mailbox.capabilities().lines, again: again.lines }
+      })
+    )
+    expect(success(exit)).toEqual({
+      before: ["USER"],
+      after: ["TOP", "UIDL", "PIPELINING", "EXPIRE 30"],
+      again: ["TOP", "UIDL", "PIPELINING", "EXPIRE 30"]
+    })
   })
 
   it("refuses STLS on the memory transport with TlsError, before sending STLS", async () => {
@@ -102,25 +134,33 @@ describe("connect", () => {
 describe("login", () => {
   it("logs in with USER/PASS when plaintext is allowed", async () => {
     const server = memoryServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      expect(session.state()).toBe("AUTHORIZATION")
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      expect(mailbox.state()).toBe("TRANSACTION")
-      expect(session.state()).toBe("TRANSACTION")
-      yield* mailbox.quit
-      return mailbox.state()
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        expect(session.state()).toBe("AUTHORIZATION")
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        expect(mailbox.state()).toBe("TRANSACTION")
+        expect(session.state()).toBe("TRANSACTION")
+        yield* mailbox.quit
+        return mailbox.state()
+      })
+    )
     expect(success(exit)).toBe("CLOSED")
     expect(server.commands).toEqual(["CAPA", `USER ${USER}`, `PASS ${PASSWORD}`, "CAPA", "QUIT"])
   })
 
   it("refuses USER/PASS over a plain connection unless allowed, sending nothing", async () => {
     const server = memoryServer()
-    const error = failure(await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      return yield* session.login({ user: USER, password: PASSWORD, mechanism: "user" })
-    })))
+    const error = failure(
+      await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(OPTIONS)
+          return yield* session.login({ user: USER, password: PASSWORD, mechanism: "user" })
+        })
+      )
+    )
     expect(error).toBeInstanceOf(AuthError)
     expect(error.message).toMatch(/unencrypted/)
     expect(server.commands).toEqual(["CAPA", "QUIT"])
@@ -128,12 +168,20 @@ describe("login", () => {
 
   it("logs in with APOP: the digest of timestamp + password, never the password", async () => {
     const server = memoryServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "apop", allowPlaintext: true })
-      yield* mailbox.quit
-      return session.greeting.apopTimestamp!
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login({
+          user: USER,
+          password: PASSWORD,
+          mechanism: "apop",
+          allowPlaintext: true
+        })
+        yield* mailbox.quit
+        return session.greeting.apopTimestamp!
+      })
+    )
     const timestamp = success(exit)
     const digest = bytesToHex(md5(enc.encode(timestamp + PASSWORD)))
     expect(server.commands).toEqual(["CAPA", `APOP ${USER} ${digest}`, "CAPA", "QUIT"])
@@ -141,11 +189,14 @@ describe("login", () => {
 
   it("auto picks APOP first (with allowPlaintext: a digest crosses the unencrypted path)", async () => {
     const server = memoryServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD, allowPlaintext: true })
-      return yield* mailbox.stat
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login({ user: USER, password: PASSWORD, allowPlaintext: true })
+        return yield* mailbox.stat
+      })
+    )
     expect(success(exit).count).toBe(MESSAGE_ORDER.length)
     expect(server.commands[1]).toMatch(/^APOP alice [0-9a-f]{32}$/)
     expect(server.commands.join("\n")).not.toContain(PASSWORD)
@@ -153,10 +204,15 @@ describe("login", () => {
 
   it("auto without an APOP timestamp on a plain connection refuses to send the password", async () => {
     const server = memoryServer({ behaviour: { greeting: "+OK hello" } })
-    const error = failure(await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      return yield* session.login({ user: USER, password: PASSWORD, mechanism: "auto" })
-    })))
+    const error = failure(
+      await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(OPTIONS)
+          return yield* session.login({ user: USER, password: PASSWORD, mechanism: "auto" })
+        })
+      )
+    )
     expect(error).toBeInstanceOf(AuthError)
     expect(error.message).toMatch(/not encrypted: USER would send the password unencrypted/)
     expect(server.commands).toEqual(["CAPA", "QUIT"])
@@ -165,21 +221,37 @@ describe("login", () => {
   it("auto falls back from a refused APOP to USER/PASS", async () => {
     const refuseApop: CommandSpec = { states: ["AUTHORIZATION"], run: (s) => s.err("APOP disabled here") }
     const server = memoryServer({ hooks: { commands: { APOP: refuseApop } } })
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD, allowPlaintext: true })
-      return yield* mailbox.stat
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login({ user: USER, password: PASSWORD, allowPlaintext: true })
+        return yield* mailbox.stat
+      })
+    )
     expect(success(exit).count).toBe(MESSAGE_ORDER.length)
-    expect(server.commands.map((c) => c.split(" ")[0])).toEqual(["CAPA", "APOP", "USER", "PASS", "CAPA", "STAT", "QUIT"])
+    expect(server.commands.map((c) => c.split(" ")[0])).toEqual([
+      "CAPA",
+      "APOP",
+      "USER",
+      "PASS",
+      "CAPA",
+      "STAT",
+      "QUIT"
+    ])
   })
 
   it("a wrong password is an AuthError; a refusal with a response code stops auto (no lockout fodder)", async () => {
     const server = memoryServer()
-    const error = failure(await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      return yield* session.login({ user: USER, password: "wrong", allowPlaintext: true })
-    })))
+    const error = failure(
+      await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(OPTIONS)
+          return yield* session.login({ user: USER, password: "wrong", allowPlaintext: true })
+        })
+      )
+    )
     expect(error).toBeInstanceOf(AuthError)
     const auth = error as AuthError
     expect(auth.attempts).toEqual([{ mechanism: "APOP", code: "AUTH", text: "Authentication failed" }])
@@ -190,10 +262,15 @@ describe("login", () => {
 
   it("an unknown mechanism is InvalidArgument, nothing sent", async () => {
     const server = memoryServer()
-    const error = failure(await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      return yield* session.login({ user: USER, password: PASSWORD, mechanism: "kerberos" })
-    })))
+    const error = failure(
+      await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(OPTIONS)
+          return yield* session.login({ user: USER, password: PASSWORD, mechanism: "kerberos" })
+        })
+      )
+    )
     expect(error).toBeInstanceOf(InvalidArgument)
     expect(error.message).toMatch(/unknown authentication mechanism "kerberos"/)
     expect(server.commands).toEqual(["CAPA", "QUIT"])
@@ -201,22 +278,30 @@ describe("login", () => {
 
   it("mechanism names are case-insensitive", async () => {
     const server = memoryServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      yield* session.login({ user: USER, password: PASSWORD, mechanism: "ApOp", allowPlaintext: true })
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        yield* session.login({ user: USER, password: PASSWORD, mechanism: "ApOp", allowPlaintext: true })
+      })
+    )
     expect(Exit.isSuccess(exit)).toBe(true)
     expect(server.commands[1]).toMatch(/^APOP /)
   })
 
   it("quit in AUTHORIZATION ends the session; login afterwards is InvalidState", async () => {
     const server = memoryServer()
-    const error = failure(await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      yield* session.quit
-      expect(session.state()).toBe("CLOSED")
-      return yield* session.login(PLAIN_LOGIN)
-    })))
+    const error = failure(
+      await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(OPTIONS)
+          yield* session.quit
+          expect(session.state()).toBe("CLOSED")
+          return yield* session.login(PLAIN_LOGIN)
+        })
+      )
+    )
     expect(error).toBeInstanceOf(InvalidState)
     expect(server.commands).toEqual(["CAPA", "QUIT"])
   })
@@ -236,10 +321,15 @@ describe("unsafe arguments are refused before anything is sent", () => {
     for (const [name, user, password] of cases) {
       it(`${name} (${mechanism})`, async () => {
         const server = memoryServer()
-        const error = failure(await run(server.layer, Effect.gen(function*() {
-          const session = yield* connect(OPTIONS)
-          return yield* session.login({ user, password, mechanism, allowPlaintext: true })
-        })))
+        const error = failure(
+          await run(
+            server.layer,
+            Effect.gen(function* () {
+              const session = yield* connect(OPTIONS)
+              return yield* session.login({ user, password, mechanism, allowPlaintext: true })
+            })
+          )
+        )
         expect(error).toBeInstanceOf(InvalidArgument)
         expect(error.message).toMatch(/(CR|LF|NUL) character at position \d+/)
         expect(error.message).not.toContain(PASSWORD)
@@ -254,13 +344,20 @@ describe("unsafe arguments are refused before anything is sent", () => {
     const server = memoryServer()
     const fits = "u".repeat(255 - "USER \r\n".length)
     const tooLong = fits + "u"
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const long = yield* Effect.flip(session.login({ user: tooLong, password: "x", mechanism: "user", allowPlaintext: true }))
-      expect(server.commands).toEqual(["CAPA"])
-      const refused = yield* Effect.flip(session.login({ user: fits, password: "x", mechanism: "user", allowPlaintext: true }))
-      return { long, refused }
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const long = yield* Effect.flip(
+          session.login({ user: tooLong, password: "x", mechanism: "user", allowPlaintext: true })
+        )
+        expect(server.commands).toEqual(["CAPA"])
+        const refused = yield* Effect.flip(
+          session.login({ user: fits, password: "x", mechanism: "user", allowPlaintext: true })
+        )
+        return { long, refused }
+      })
+    )
     const { long, refused } = success(exit)
     expect(long).toBeInstanceOf(InvalidArgument)
     expect(long.message).toMatch(/256 octets, over the 255-octet limit/)
@@ -270,23 +367,26 @@ describe("unsafe arguments are refused before anything is sent", () => {
 
   it("bad message numbers are InvalidArgument and nothing is sent", async () => {
     const server = memoryServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      const sentBefore = server.commands.length
-      const errors = [
-        yield* Effect.flip(collect(mailbox.retr(0))),
-        yield* Effect.flip(collect(mailbox.retr(1.5))),
-        yield* Effect.flip(collect(mailbox.top(1, -1))),
-        yield* Effect.flip(mailbox.dele(-3)),
-        yield* Effect.flip(mailbox.listOne(Number.NaN)),
-        yield* Effect.flip(mailbox.uidlOne(2 ** 60))
-      ]
-      expect(server.commands.length).toBe(sentBefore)
-      // The session is still usable.
-      const stat = yield* mailbox.stat
-      return { errors, stat }
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        const sentBefore = server.commands.length
+        const errors = [
+          yield* Effect.flip(collect(mailbox.retr(0))),
+          yield* Effect.flip(collect(mailbox.retr(1.5))),
+          yield* Effect.flip(collect(mailbox.top(1, -1))),
+          yield* Effect.flip(mailbox.dele(-3)),
+          yield* Effect.flip(mailbox.listOne(Number.NaN)),
+          yield* Effect.flip(mailbox.uidlOne(2 ** 60))
+        ]
+        expect(server.commands.length).toBe(sentBefore)
+        // The session is still usable.
+        const stat = yield* mailbox.stat
+        return { errors, stat }
+      })
+    )
     const { errors, stat } = success(exit)
     for (const error of errors) expect(error).toBeInstanceOf(InvalidArgument)
     expect(stat.count).toBe(MESSAGE_ORDER.length)
@@ -297,17 +397,20 @@ describe("the mailbox", () => {
   it("stat, list, listOne, uidl and uidlOne match the store", async () => {
     const server = memoryServer()
     const messages = server.store.messages(USER)
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      return {
-        stat: yield* mailbox.stat,
-        list: yield* mailbox.list,
-        listOne: yield* mailbox.listOne(3),
-        uidl: yield* mailbox.uidl,
-        uidlOne: yield* mailbox.uidlOne(2)
-      }
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        return {
+          stat: yield* mailbox.stat,
+          list: yield* mailbox.list,
+          listOne: yield* mailbox.listOne(3),
+          uidl: yield* mailbox.uidl,
+          uidlOne: yield* mailbox.uidlOne(2)
+        }
+      })
+    )
     const result = success(exit)
     expect(result.stat).toEqual({ count: messages.length, size: messages.reduce((n, m) => n + m.data.length, 0) })
     expect(result.list).toEqual(messages.map((m, i) => ({ msg: i + 1, size: m.data.length })))
@@ -318,25 +421,36 @@ describe("the mailbox", () => {
 
   it("an empty mailbox lists nothing", async () => {
     const server = memoryServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login({ user: "empty", password: "empty-pw", mechanism: "user", allowPlaintext: true })
-      return [yield* mailbox.stat, yield* mailbox.list, yield* mailbox.uidl] as const
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login({
+          user: "empty",
+          password: "empty-pw",
+          mechanism: "user",
+          allowPlaintext: true
+        })
+        return [yield* mailbox.stat, yield* mailbox.list, yield* mailbox.uidl] as const
+      })
+    )
     expect(success(exit)).toEqual([{ count: 0, size: 0 }, [], []])
   })
 
   it("retr returns every message byte-exact: dot lines, 8-bit bytes, 200 KB lines", async () => {
     const server = memoryServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      const bodies: Array<Uint8Array> = []
-      for (let n = 1; n <= MESSAGE_ORDER.length; n++) bodies.push(yield* collect(mailbox.retr(n)))
-      // The session is in step afterwards.
-      const stat = yield* mailbox.stat
-      return { bodies, stat }
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        const bodies: Array<Uint8Array> = []
+        for (let n = 1; n <= MESSAGE_ORDER.length; n++) bodies.push(yield* collect(mailbox.retr(n)))
+        // The session is in step afterwards.
+        const stat = yield* mailbox.stat
+        return { bodies, stat }
+      })
+    )
     const { bodies, stat } = success(exit)
     expect(stat.count).toBe(MESSAGE_ORDER.length)
     MESSAGE_ORDER.forEach((_, i) => expect(bodies[i]).toEqual(stored(server.store, i + 1)))
@@ -348,17 +462,20 @@ describe("the mailbox", () => {
 
   it("top returns the header and the first n body lines", async () => {
     const server = memoryServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      return {
-        plain0: yield* collect(mailbox.top(num("plain"), 0)),
-        plain2: yield* collect(mailbox.top(num("plain"), 2)),
-        dots6: yield* collect(mailbox.top(num("dots"), 6)),
-        dotsAll: yield* collect(mailbox.top(num("dots"), 1000)),
-        long1: yield* collect(mailbox.top(num("long"), 1))
-      }
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        return {
+          plain0: yield* collect(mailbox.top(num("plain"), 0)),
+          plain2: yield* collect(mailbox.top(num("plain"), 2)),
+          dots6: yield* collect(mailbox.top(num("dots"), 6)),
+          dotsAll: yield* collect(mailbox.top(num("dots"), 1000)),
+          long1: yield* collect(mailbox.top(num("long"), 1))
+        }
+      })
+    )
     const r = success(exit)
     const s = server.store
     expect(text(r.plain0)).toBe("From: bob@example.com\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\n")
@@ -373,23 +490,26 @@ describe("the mailbox", () => {
   it("dele marks, rset unmarks, noop answers; DELE is committed only by QUIT", async () => {
     const server = memoryServer()
     const uids = server.store.messages(USER).map((m) => m.uid)
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      yield* mailbox.dele(1)
-      expect((yield* mailbox.stat).count).toBe(4)
-      yield* mailbox.rset
-      expect((yield* mailbox.stat).count).toBe(5)
-      yield* mailbox.dele(2)
-      yield* mailbox.dele(3)
-      const again = yield* Effect.flip(mailbox.dele(2))
-      const gone = yield* Effect.flip(collect(mailbox.retr(2)))
-      yield* mailbox.noop
-      // Nothing is removed before QUIT.
-      expect(server.store.messages(USER).length).toBe(5)
-      yield* mailbox.quit
-      return { again, gone }
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        yield* mailbox.dele(1)
+        expect((yield* mailbox.stat).count).toBe(4)
+        yield* mailbox.rset
+        expect((yield* mailbox.stat).count).toBe(5)
+        yield* mailbox.dele(2)
+        yield* mailbox.dele(3)
+        const again = yield* Effect.flip(mailbox.dele(2))
+        const gone = yield* Effect.flip(collect(mailbox.retr(2)))
+        yield* mailbox.noop
+        // Nothing is removed before QUIT.
+        expect(server.store.messages(USER).length).toBe(5)
+        yield* mailbox.quit
+        return { again, gone }
+      })
+    )
     const { again, gone } = success(exit)
     expect(again).toBeInstanceOf(ServerError)
     expect(again.message).toMatch(/^DELE 2 refused: -ERR Message 2 is already deleted$/)
@@ -399,11 +519,16 @@ describe("the mailbox", () => {
 
   it("-ERR on a command is a ServerError with the redacted command and the server's text", async () => {
     const server = memoryServer()
-    const error = failure(await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      return yield* collect(mailbox.retr(99))
-    })))
+    const error = failure(
+      await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(OPTIONS)
+          const mailbox = yield* session.login(PLAIN_LOGIN)
+          return yield* collect(mailbox.retr(99))
+        })
+      )
+    )
     expect(error).toBeInstanceOf(ServerError)
     expect(error).toMatchObject({ command: "RETR 99", text: "There is no message 99" })
     expect(error.message).toBe("RETR 99 refused: -ERR There is no message 99")
@@ -411,13 +536,25 @@ describe("the mailbox", () => {
 
   it("operations started together are serialized on the wire and all answer correctly", async () => {
     const server = memoryServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      return yield* Effect.all([mailbox.stat, collect(mailbox.retr(num("long"))), mailbox.list, collect(mailbox.retr(num("dots"))), mailbox.uidl], {
-        concurrency: "unbounded"
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        return yield* Effect.all(
+          [
+            mailbox.stat,
+            collect(mailbox.retr(num("long"))),
+            mailbox.list,
+            collect(mailbox.retr(num("dots"))),
+            mailbox.uidl
+          ],
+          {
+            concurrency: "unbounded"
+          }
+        )
       })
-    }))
+    )
     const [stat, long, list, dots, uidl] = success(exit)
     expect(stat.count).toBe(5)
     expect(long).toEqual(stored(server.store, num("long")))
@@ -428,12 +565,19 @@ describe("the mailbox", () => {
 
   it("retr, stat and dele after quit are InvalidState and send nothing", async () => {
     const server = memoryServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      yield* mailbox.quit
-      return [yield* Effect.flip(collect(mailbox.retr(1))), yield* Effect.flip(mailbox.stat), yield* Effect.flip(mailbox.dele(1))]
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        yield* mailbox.quit
+        return [
+          yield* Effect.flip(collect(mailbox.retr(1))),
+          yield* Effect.flip(mailbox.stat),
+          yield* Effect.flip(mailbox.dele(1))
+        ]
+      })
+    )
     for (const error of success(exit)) {
       expect(error).toBeInstanceOf(InvalidState)
       expect(error.message).toMatch(/not allowed in the CLOSED state/)
@@ -447,11 +591,14 @@ describe("closing the scope", () => {
   it("after success sends QUIT, so deletions are committed", async () => {
     const server = memoryServer()
     const before = server.store.messages(USER).length
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      yield* mailbox.dele(1)
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        yield* mailbox.dele(1)
+      })
+    )
     expect(Exit.isSuccess(exit)).toBe(true)
     await server.settled()
     expect(server.commands.slice(-2)).toEqual(["DELE 1", "QUIT"])
@@ -464,13 +611,16 @@ describe("closing the scope", () => {
     it(`after a failure sends RSET then QUIT, so nothing is deleted${label}`, async () => {
       const server = memoryServer({ behaviour: { commitOnDisconnect } })
       const before = server.store.messages(USER).map((m) => m.uid)
-      const exit = await run(server.layer, Effect.gen(function*() {
-        const session = yield* connect(OPTIONS)
-        const mailbox = yield* session.login(PLAIN_LOGIN)
-        yield* mailbox.dele(1)
-        yield* mailbox.dele(2)
-        return yield* Effect.fail("storing the message failed" as const)
-      }))
+      const exit = await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(OPTIONS)
+          const mailbox = yield* session.login(PLAIN_LOGIN)
+          yield* mailbox.dele(1)
+          yield* mailbox.dele(2)
+          return yield* Effect.fail("storing the message failed" as const)
+        })
+      )
       expect(failure(exit)).toBe("storing the message failed")
       await server.settled()
       expect(server.commands.slice(-4)).toEqual(["DELE 1", "DELE 2", "RSET", "QUIT"])
@@ -479,12 +629,15 @@ describe("closing the scope", () => {
 
     it(`after a ServerError sends RSET then QUIT${label}`, async () => {
       const server = memoryServer({ behaviour: { commitOnDisconnect } })
-      const exit = await run(server.layer, Effect.gen(function*() {
-        const session = yield* connect(OPTIONS)
-        const mailbox = yield* session.login(PLAIN_LOGIN)
-        yield* mailbox.dele(1)
-        return yield* collect(mailbox.retr(42))
-      }))
+      const exit = await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(OPTIONS)
+          const mailbox = yield* session.login(PLAIN_LOGIN)
+          yield* mailbox.dele(1)
+          return yield* collect(mailbox.retr(42))
+        })
+      )
       expect(failure(exit)).toBeInstanceOf(ServerError)
       await server.settled()
       expect(server.commands.slice(-4)).toEqual(["DELE 1", "RETR 42", "RSET", "QUIT"])
@@ -494,12 +647,15 @@ describe("closing the scope", () => {
 
   it("after an interruption sends RSET then QUIT", async () => {
     const server = memoryServer({ behaviour: { commitOnDisconnect: true } })
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      yield* mailbox.dele(1)
-      return yield* Effect.interrupt
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        yield* mailbox.dele(1)
+        return yield* Effect.interrupt
+      })
+    )
     expect(Exit.isFailure(exit)).toBe(true)
     await server.settled()
     expect(server.commands.slice(-3)).toEqual(["DELE 1", "RSET", "QUIT"])
@@ -508,13 +664,15 @@ describe("closing the scope", () => {
 
   it("releases the mailbox lock, so the next session can log in", async () => {
     const server = memoryServer()
-    const once = Effect.gen(function*() {
+    const once = Effect.gen(function* () {
       const session = yield* connect(OPTIONS)
       const mailbox = yield* session.login(PLAIN_LOGIN)
       return yield* mailbox.stat
     })
     success(await run(server.layer, once))
-    success(await run(server.layer, Effect.flatMap(once, () => Effect.fail("boom")).pipe(Effect.catch(() => Effect.void))))
+    success(
+      await run(server.layer, Effect.flatMap(once, () => Effect.fail("boom")).pipe(Effect.catch(() => Effect.void)))
+    )
     expect(success(await run(server.layer, once)).count).toBe(5)
     await server.settled()
     expect(server.sessions.length).toBe(3)
@@ -526,15 +684,18 @@ describe("bodies as streams", () => {
   it("a body abandoned after its first chunk is drained, and the next command works", async () => {
     const server = memoryServer()
     const long = stored(server.store, num("long"))
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      const first = yield* Stream.runCollect(Stream.take(mailbox.retr(num("long")), 1))
-      const stat = yield* mailbox.stat
-      const plain = yield* collect(mailbox.retr(num("plain")))
-      const again = yield* collect(mailbox.retr(num("long")))
-      return { first, stat, plain, again }
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        const first = yield* Stream.runCollect(Stream.take(mailbox.retr(num("long")), 1))
+        const stat = yield* mailbox.stat
+        const plain = yield* collect(mailbox.retr(num("plain")))
+        const again = yield* collect(mailbox.retr(num("long")))
+        return { first, stat, plain, again }
+      })
+    )
     const { first, stat, plain, again } = success(exit)
     expect(first.length).toBe(1)
     expect(first[0]!.length).toBeGreaterThan(0)
@@ -547,12 +708,17 @@ describe("bodies as streams", () => {
 
   it("a body abandoned by a failing consumer is drained too", async () => {
     const server = memoryServer({ behaviour: { writeChunkSize: 16 } })
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      const consumed = yield* Effect.flip(Stream.runForEach(mailbox.retr(num("dots")), () => Effect.fail("disk full" as const)))
-      return { consumed, uidl: yield* mailbox.uidlOne(2) }
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        const consumed = yield* Effect.flip(
+          Stream.runForEach(mailbox.retr(num("dots")), () => Effect.fail("disk full" as const))
+        )
+        return { consumed, uidl: yield* mailbox.uidlOne(2) }
+      })
+    )
     const { consumed, uidl } = success(exit)
     expect(consumed).toBe("disk full")
     expect(uidl).toEqual({ msg: 2, uid: server.store.messages(USER)[1]!.uid })
@@ -560,12 +726,15 @@ describe("bodies as streams", () => {
 
   it("an unconsumed body stream sends nothing", async () => {
     const server = memoryServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(PLAIN_LOGIN)
-      mailbox.retr(1) // built, never run
-      return yield* mailbox.noop
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(PLAIN_LOGIN)
+        mailbox.retr(1) // built, never run
+        return yield* mailbox.noop
+      })
+    )
     expect(Exit.isSuccess(exit)).toBe(true)
     expect(server.commands.some((c) => c.startsWith("RETR"))).toBe(false)
   })

@@ -12,7 +12,19 @@ import { collect, connect } from "../../../core/index.ts"
 import type { ConnectOptions, LoginOptions } from "../../../core/index.ts"
 import { ConnectionClosed, TimeoutError } from "../../../core/errors.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
-import { clocked, failure, macrotask, memoryServer, MESSAGE_ORDER, num, PASSWORD, run, stored, success, USER } from "./harness.ts"
+import {
+  clocked,
+  failure,
+  macrotask,
+  memoryServer,
+  MESSAGE_ORDER,
+  num,
+  PASSWORD,
+  run,
+  stored,
+  success,
+  USER
+} from "./harness.ts"
 
 const TIMEOUT = 300
 const OPTIONS: ConnectOptions = { host: "memory.test", tls: "none", timeout: TIMEOUT }
@@ -31,7 +43,12 @@ const gate = () => {
  * A hand-written server: `script` reads the client's lines and writes raw bytes, with
  * whatever pauses it likes.
  */
-const scripted = (script: (io: { readonly line: () => Promise<string | undefined>; readonly write: (s: string) => Promise<void> }) => Promise<void>) =>
+const scripted = (
+  script: (io: {
+    readonly line: () => Promise<string | undefined>
+    readonly write: (s: string) => Promise<void>
+  }) => Promise<void>
+) =>
   MemoryTransport.layer((server) => {
     const reader = server.readable.getReader()
     const writer = server.writable.getWriter()
@@ -61,11 +78,15 @@ describe("time limits", () => {
   it("a server that stops answering fails the waiting operation with TimeoutError after one limit", async () => {
     // CAPA, USER, PASS and CAPA are answered; STAT never is.
     const server = memoryServer({ behaviour: { stallAfterCommands: 4 } })
-    const { exit, elapsed } = await clocked(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(LOGIN)
-      return yield* mailbox.stat
-    }), { limit: TIMEOUT * 4 })
+    const { exit, elapsed } = await clocked(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(LOGIN)
+        return yield* mailbox.stat
+      }),
+      { limit: TIMEOUT * 4 }
+    )
     const error = failure(exit!)
     expect(error).toBeInstanceOf(TimeoutError)
     expect(error).toMatchObject({ operation: "the answer to STAT", millis: TIMEOUT })
@@ -97,20 +118,26 @@ describe("time limits", () => {
         if (l === "QUIT") return
       }
     })
-    const exit = await Effect.runPromise(Effect.gen(function*() {
-      const fiber = yield* Effect.forkChild(Effect.exit(Effect.gen(function*() {
-        const session = yield* connect({ ...OPTIONS, timeout: TIMEOUT })
-        const mailbox = yield* session.login(LOGIN)
-        return new TextDecoder().decode(yield* collect(mailbox.retr(1)))
-      }).pipe(Effect.scoped, Effect.provide(layer))))
-      yield* Effect.promise(() => retrSeen.opened)
-      for (const due of piecesDue) {
-        yield* Effect.promise(macrotask)
-        yield* TestClock.adjust(gap)
-        due.open()
-      }
-      return yield* Fiber.join(fiber)
-    }).pipe(Effect.provide(TestClock.layer())))
+    const exit = await Effect.runPromise(
+      Effect.gen(function* () {
+        const fiber = yield* Effect.forkChild(
+          Effect.exit(
+            Effect.gen(function* () {
+              const session = yield* connect({ ...OPTIONS, timeout: TIMEOUT })
+              const mailbox = yield* session.login(LOGIN)
+              return new TextDecoder().decode(yield* collect(mailbox.retr(1)))
+            }).pipe(Effect.scoped, Effect.provide(layer))
+          )
+        )
+        yield* Effect.promise(() => retrSeen.opened)
+        for (const due of piecesDue) {
+          yield* Effect.promise(macrotask)
+          yield* TestClock.adjust(gap)
+          due.open()
+        }
+        return yield* Fiber.join(fiber)
+      }).pipe(Effect.provide(TestClock.layer()))
+    )
     // 6 × 200 ms of test time passed during the RETR: a limit on the whole operation fails it.
     expect(success(exit)).toBe(Array.from({ length: pieces }, (_, i) => `piece ${i}\r\n`).join(""))
   })
@@ -132,17 +159,21 @@ describe("time limits", () => {
         } else await write("+OK\r\n")
       }
     })
-    const { exit } = await clocked(layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(LOGIN)
-      const first = yield* Effect.flip(mailbox.stat)
-      late.open()
-      // The late "+OK 2 320" is in the client's socket before the next command.
-      yield* Effect.promise(() => lateWritten.opened)
-      yield* Effect.promise(macrotask)
-      const second = yield* Effect.exit(mailbox.noop)
-      return { first, second }
-    }), { limit: TIMEOUT * 4 })
+    const { exit } = await clocked(
+      layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(LOGIN)
+        const first = yield* Effect.flip(mailbox.stat)
+        late.open()
+        // The late "+OK 2 320" is in the client's socket before the next command.
+        yield* Effect.promise(() => lateWritten.opened)
+        yield* Effect.promise(macrotask)
+        const second = yield* Effect.exit(mailbox.noop)
+        return { first, second }
+      }),
+      { limit: TIMEOUT * 4 }
+    )
     const { first, second } = success(exit!)
     expect(first).toBeInstanceOf(TimeoutError)
     expect(Exit.isFailure(second) && failure(second)).toBeInstanceOf(ConnectionClosed)
@@ -159,14 +190,17 @@ describe("framing across reads", () => {
     it(`bodies are byte-exact when the server writes ${size}-octet pieces`, async () => {
       const server = memoryServer({ behaviour: { writeChunkSize: size } })
       const small = MESSAGE_ORDER.filter((m) => m !== "long").map(num)
-      const exit = await run(server.layer, Effect.gen(function*() {
-        const session = yield* connect({ ...OPTIONS, timeout: 5000 })
-        const mailbox = yield* session.login(LOGIN)
-        const bodies: Array<Uint8Array> = []
-        for (const n of small) bodies.push(yield* collect(mailbox.retr(n)))
-        const list = yield* mailbox.list
-        return { bodies, list }
-      }))
+      const exit = await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect({ ...OPTIONS, timeout: 5000 })
+          const mailbox = yield* session.login(LOGIN)
+          const bodies: Array<Uint8Array> = []
+          for (const n of small) bodies.push(yield* collect(mailbox.retr(n)))
+          const list = yield* mailbox.list
+          return { bodies, list }
+        })
+      )
       const { bodies, list } = success(exit)
       small.forEach((n, i) => expect(bodies[i]).toEqual(stored(server.store, n)))
       expect(list.length).toBe(MESSAGE_ORDER.length)
@@ -175,21 +209,27 @@ describe("framing across reads", () => {
 
   it("a long message written in odd-sized pieces is byte-exact", async () => {
     const server = memoryServer({ behaviour: { writeChunkSize: 4093 } })
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect({ ...OPTIONS, timeout: 5000 })
-      const mailbox = yield* session.login(LOGIN)
-      return yield* collect(mailbox.retr(num("long")))
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect({ ...OPTIONS, timeout: 5000 })
+        const mailbox = yield* session.login(LOGIN)
+        return yield* collect(mailbox.retr(num("long")))
+      })
+    )
     expect(success(exit)).toEqual(stored(server.store, num("long")))
   })
 
   it("a body comes as several chunks, never one buffered copy of a large message", async () => {
     const server = memoryServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(LOGIN)
-      return yield* Stream.runCollect(mailbox.retr(num("long")))
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(LOGIN)
+        return yield* Stream.runCollect(mailbox.retr(num("long")))
+      })
+    )
     const chunks = success(exit)
     expect(chunks.length).toBeGreaterThan(2)
     expect(Math.max(...chunks.map((c) => c.length))).toBeLessThan(stored(server.store, num("long")).length)
@@ -199,13 +239,16 @@ describe("framing across reads", () => {
 describe("abandoned bodies", () => {
   it("TOP abandoned after one chunk is drained, and deletions still commit at the end", async () => {
     const server = memoryServer({ behaviour: { writeChunkSize: 64 } })
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect({ ...OPTIONS, timeout: 5000 })
-      const mailbox = yield* session.login(LOGIN)
-      const head = yield* Stream.runHead(mailbox.top(num("dots"), 100))
-      yield* mailbox.dele(num("plain"))
-      return head
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect({ ...OPTIONS, timeout: 5000 })
+        const mailbox = yield* session.login(LOGIN)
+        const head = yield* Stream.runHead(mailbox.top(num("dots"), 100))
+        yield* mailbox.dele(num("plain"))
+        return head
+      })
+    )
     const head = success(exit)
     expect(head._tag).toBe("Some")
     await server.settled()
@@ -215,13 +258,16 @@ describe("abandoned bodies", () => {
 
   it("two bodies abandoned in a row leave the session in step", async () => {
     const server = memoryServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(LOGIN)
-      yield* Stream.runHead(mailbox.retr(num("long")))
-      yield* Stream.runHead(mailbox.retr(num("eightBit")))
-      return { uidl: yield* mailbox.uidl, dots: yield* collect(mailbox.retr(num("dots"))) }
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(LOGIN)
+        yield* Stream.runHead(mailbox.retr(num("long")))
+        yield* Stream.runHead(mailbox.retr(num("eightBit")))
+        return { uidl: yield* mailbox.uidl, dots: yield* collect(mailbox.retr(num("dots"))) }
+      })
+    )
     const { uidl, dots } = success(exit)
     expect(uidl.map((u) => u.uid)).toEqual(server.store.messages(USER).map((m) => m.uid))
     expect(dots).toEqual(stored(server.store, num("dots")))
@@ -232,14 +278,17 @@ describe("a connection the server dropped", () => {
   it("is ConnectionClosed for the next command, and stays closed", async () => {
     // The server logs out idle clients after 50 ms (RFC 1939 autologout).
     const server = memoryServer({ behaviour: { idleTimeoutMs: 50 } })
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(LOGIN)
-      yield* Effect.sleep(150)
-      const first = yield* Effect.flip(mailbox.stat)
-      const second = yield* Effect.flip(mailbox.noop)
-      return { first, second, state: mailbox.state() }
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(LOGIN)
+        yield* Effect.sleep(150)
+        const first = yield* Effect.flip(mailbox.stat)
+        const second = yield* Effect.flip(mailbox.noop)
+        return { first, second, state: mailbox.state() }
+      })
+    )
     const { first, second, state } = success(exit)
     expect(first).toBeInstanceOf(ConnectionClosed)
     // Writing STAT or reading its answer, whichever notices first.
@@ -264,11 +313,15 @@ describe("a connection the server dropped", () => {
       }
       dropped.open()
     })
-    const { exit, elapsed } = await clocked(layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      yield* session.login(LOGIN)
-      yield* Effect.promise(() => dropped.opened)
-    }), { limit: TIMEOUT * 4 })
+    const { exit, elapsed } = await clocked(
+      layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        yield* session.login(LOGIN)
+        yield* Effect.promise(() => dropped.opened)
+      }),
+      { limit: TIMEOUT * 4 }
+    )
     success(exit!)
     // The farewell on a closed socket fails at once instead of waiting out a limit.
     expect(elapsed).toBeLessThan(TIMEOUT)

@@ -40,11 +40,16 @@ export const LONG_LINE_LENGTH = 200_000
 
 /** Messages by number (1-based in POP3). */
 export const MESSAGES = {
-  plain: "From: bob@example.com\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\nline one\r\nline two\r\nline three\r\n",
+  plain:
+    "From: bob@example.com\r\nTo: alice@example.com\r\nSubject: hello\r\n\r\nline one\r\nline two\r\nline three\r\n",
   dots:
     "Subject: dots\r\n\r\nstart\r\n.\r\n..\r\n...\r\n.hidden\r\n..double\r\n. a dot and a space\r\n" +
     "middle . dot\r\n.\r\nthe line above is a single dot\r\n..\r\n",
-  eightBit: concat("Subject: =?UTF-8?B?w7w=?=\r\nContent-Transfer-Encoding: 8bit\r\n\r\n", eightBitLine(), "\r\nGrüße aus Köln 🌷\r\n\x80\xff\r\n"),
+  eightBit: concat(
+    "Subject: =?UTF-8?B?w7w=?=\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
+    eightBitLine(),
+    "\r\nGrüße aus Köln 🌷\r\n\x80\xff\r\n"
+  ),
   long: concat(
     "Subject: long\r\n\r\n",
     "x".repeat(LONG_LINE_LENGTH),
@@ -89,7 +94,9 @@ export interface MemoryServer {
 }
 
 /** The dev server behind the in-memory transport. */
-export const memoryServer = (options: { readonly store?: MailStore; readonly behaviour?: Behaviour; readonly hooks?: ConnectionHooks } = {}): MemoryServer => {
+export const memoryServer = (
+  options: { readonly store?: MailStore; readonly behaviour?: Behaviour; readonly hooks?: ConnectionHooks } = {}
+): MemoryServer => {
   const store = options.store ?? makeStore()
   const commands: Array<string> = []
   const sessions: Array<Promise<void>> = []
@@ -110,7 +117,9 @@ export const memoryServer = (options: { readonly store?: MailStore; readonly beh
       }
     })
     void counter.readable.pipeTo(server.writable).catch(() => {})
-    sessions.push(serveConnection(store, { readable: server.readable, writable: counter.writable }, behaviour, options.hooks ?? {}))
+    sessions.push(
+      serveConnection(store, { readable: server.readable, writable: counter.writable }, behaviour, options.hooks ?? {})
+    )
   })
   return {
     layer,
@@ -125,8 +134,10 @@ export const memoryServer = (options: { readonly store?: MailStore; readonly beh
 }
 
 /** Runs a scoped client program against a transport layer. */
-export const run = <A, E>(layer: Layer.Layer<Transport>, program: Effect.Effect<A, E, Transport | Scope.Scope>): Promise<Exit.Exit<A, E>> =>
-  Effect.runPromiseExit(program.pipe(Effect.scoped, Effect.provide(layer)))
+export const run = <A, E>(
+  layer: Layer.Layer<Transport>,
+  program: Effect.Effect<A, E, Transport | Scope.Scope>
+): Promise<Exit.Exit<A, E>> => Effect.runPromiseExit(program.pipe(Effect.scoped, Effect.provide(layer)))
 
 /** The value of a successful exit; throws (with the cause) otherwise. */
 export const success = <A, E>(exit: Exit.Exit<A, E>): A => {
@@ -171,7 +182,7 @@ export const clocked = <A, E>(
 ): Promise<{ readonly exit: Exit.Exit<A, E> | undefined; readonly elapsed: number }> => {
   const step = options.step ?? 10
   return Effect.runPromise(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const fiber = yield* Effect.forkChild(Effect.exit(program.pipe(Effect.scoped, Effect.provide(layer))))
       let elapsed = 0
       for (;;) {

@@ -13,7 +13,20 @@ import { ListingLimits } from "../../../core/client/options.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
 import * as NodeTransport from "../../../core/transport/node.ts"
 import type { Behaviour } from "../../../dev-server/server.ts"
-import { clocked, failure, memoryServer, MESSAGE_ORDER, num, PASSWORD, run, stored, success, text, toLf, USER } from "./harness.ts"
+import {
+  clocked,
+  failure,
+  memoryServer,
+  MESSAGE_ORDER,
+  num,
+  PASSWORD,
+  run,
+  stored,
+  success,
+  text,
+  toLf,
+  USER
+} from "./harness.ts"
 
 const TIMEOUT = 400
 const OPTIONS: ConnectOptions = { host: "memory.test", tls: "none", timeout: TIMEOUT }
@@ -25,11 +38,15 @@ const LOGIN: LoginOptions = { user: USER, password: PASSWORD, mechanism: "user",
  */
 const withMailbox = <A, E>(behaviour: Behaviour, body: (mailbox: Mailbox) => Effect.Effect<A, E>) => {
   const server = memoryServer({ behaviour })
-  const exit = clocked(server.layer, Effect.gen(function*() {
-    const session = yield* connect(OPTIONS)
-    const mailbox = yield* session.login(LOGIN)
-    return yield* body(mailbox)
-  }), { limit: TIMEOUT * 5 })
+  const exit = clocked(
+    server.layer,
+    Effect.gen(function* () {
+      const session = yield* connect(OPTIONS)
+      const mailbox = yield* session.login(LOGIN)
+      return yield* body(mailbox)
+    }),
+    { limit: TIMEOUT * 5 }
+  )
   return { server, exit }
 }
 
@@ -37,11 +54,19 @@ describe("servers that hang", () => {
   it("stallAfterCommands: TimeoutError for the unanswered command", async () => {
     // Answers CAPA and USER, never PASS.
     const server = memoryServer({ behaviour: { stallAfterCommands: 2 } })
-    const { exit, elapsed } = await clocked(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      return yield* session.login(LOGIN)
-    }), { limit: TIMEOUT * 5 })
-    expect(failure(exit!)).toMatchObject({ _tag: "TimeoutError", operation: "the answer to PASS ****", millis: TIMEOUT })
+    const { exit, elapsed } = await clocked(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        return yield* session.login(LOGIN)
+      }),
+      { limit: TIMEOUT * 5 }
+    )
+    expect(failure(exit!)).toMatchObject({
+      _tag: "TimeoutError",
+      operation: "the answer to PASS ****",
+      millis: TIMEOUT
+    })
     // One limit waited out, and nothing more on closing.
     expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT)
     expect(elapsed).toBeLessThan(TIMEOUT * 2)
@@ -74,7 +99,10 @@ describe("servers that hang up", () => {
     const { exit: value, elapsed } = await exit
     const error = failure(value!)
     expect(error).toBeInstanceOf(ConnectionClosed)
-    expect(error).toMatchObject({ during: `the body of RETR ${num("dots")}`, reason: "the server closed the connection" })
+    expect(error).toMatchObject({
+      during: `the body of RETR ${num("dots")}`,
+      reason: "the server closed the connection"
+    })
     // Noticed at once, not by waiting out a limit.
     expect(elapsed).toBeLessThan(TIMEOUT)
   })
@@ -100,10 +128,14 @@ describe("servers that hang up", () => {
     const port = (tcp.address() as net.AddressInfo).port
     try {
       // Real sockets: the test clock moves 1 ms per turn of the event loop.
-      const { exit, elapsed } = await clocked(NodeTransport.layer, connect({ host: "127.0.0.1", port, tls: "none", timeout: 2000 }), {
-        limit: 10_000,
-        step: 1
-      })
+      const { exit, elapsed } = await clocked(
+        NodeTransport.layer,
+        connect({ host: "127.0.0.1", port, tls: "none", timeout: 2000 }),
+        {
+          limit: 10_000,
+          step: 1
+        }
+      )
       expect(["ConnectionClosed", "ConnectError"]).toContain(failure(exit!)._tag)
       expect(elapsed).toBeLessThan(2000)
     } finally {
@@ -114,10 +146,15 @@ describe("servers that hang up", () => {
 
   it("closeAfterAuthFailure: a wrong password is still an AuthError, not a network error", async () => {
     const server = memoryServer({ behaviour: { closeAfterAuthFailure: true } })
-    const error = failure(await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      return yield* session.login({ user: USER, password: "wrong", allowPlaintext: true })
-    })))
+    const error = failure(
+      await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(OPTIONS)
+          return yield* session.login({ user: USER, password: "wrong", allowPlaintext: true })
+        })
+      )
+    )
     expect(error).toBeInstanceOf(AuthError)
     expect((error as AuthError).attempts.map((a) => [a.mechanism, a.code])).toEqual([["APOP", "AUTH"]])
     expect((error as AuthError).retry).toBe("permanent")
@@ -138,15 +175,27 @@ describe("servers that hang up", () => {
         }
       }
     })
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD, allowPlaintext: true })
-      return yield* mailbox.stat
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login({ user: USER, password: PASSWORD, allowPlaintext: true })
+        return yield* mailbox.stat
+      })
+    )
     expect(success(exit).count).toBe(MESSAGE_ORDER.length)
     await server.settled()
     expect(server.sessions.length).toBe(2)
-    expect(server.commands.map((c) => c.split(" ")[0])).toEqual(["CAPA", "APOP", "CAPA", "USER", "PASS", "CAPA", "STAT", "QUIT"])
+    expect(server.commands.map((c) => c.split(" ")[0])).toEqual([
+      "CAPA",
+      "APOP",
+      "CAPA",
+      "USER",
+      "PASS",
+      "CAPA",
+      "STAT",
+      "QUIT"
+    ])
   })
 })
 
@@ -173,11 +222,14 @@ describe("servers that break the protocol", () => {
 
   it("plusErr: '+ERR' for a wrong password is a ProtocolError, never a login", async () => {
     const server = memoryServer({ behaviour: { plusErr: true } })
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const error = yield* Effect.flip(session.login({ ...LOGIN, password: "wrong" }))
-      return { error, state: session.state() }
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const error = yield* Effect.flip(session.login({ ...LOGIN, password: "wrong" }))
+        return { error, state: session.state() }
+      })
+    )
     const { error, state } = success(exit)
     expect(error).toBeInstanceOf(ProtocolError)
     expect(error.message).toMatch(/"\+ERR \[AUTH\] Authentication failed"/)
@@ -194,12 +246,13 @@ describe("servers that break the protocol", () => {
 
   it("noDotStuffing: a lone '.' ends the message early; the rest is then read as garbage status lines", async () => {
     const { server, exit } = withMailbox({ noDotStuffing: true }, (mailbox) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const early = yield* collect(mailbox.retr(num("earlyDot")))
         const next = yield* Effect.flip(mailbox.noop)
         const after = yield* Effect.flip(mailbox.stat)
         return { early, next, after, state: mailbox.state() }
-      }))
+      })
+    )
     const { exit: value, elapsed } = await exit
     const { early, next, after, state } = success(value!)
     // What the client could see: everything before the unstuffed ".".
@@ -218,10 +271,11 @@ describe("servers that break the protocol", () => {
 
   it("noDotStuffing: a line that starts with '.' loses that dot (unavoidable), the framing holds", async () => {
     const { server, exit } = withMailbox({ noDotStuffing: true }, (mailbox) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const long = yield* collect(mailbox.retr(num("long")))
         return { long, stat: yield* mailbox.stat }
-      }))
+      })
+    )
     const { long, stat } = success((await exit).exit!)
     const original = stored(server.store, num("long"))
     expect(long.length).toBe(original.length - 1)
@@ -235,19 +289,22 @@ describe("servers that break the protocol", () => {
 describe("harmless quirks work", () => {
   it("bareOk: '+OK' without text everywhere (so no APOP)", async () => {
     const server = memoryServer({ behaviour: { bareOk: true } })
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const greeting = session.greeting
-      const caps = session.capabilities().lines
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD, allowPlaintext: true })
-      yield* mailbox.noop
-      yield* mailbox.dele(1)
-      yield* mailbox.rset
-      const body = yield* collect(mailbox.retr(num("dots")))
-      const stat = yield* mailbox.stat
-      yield* mailbox.quit
-      return { greeting, caps, body, stat }
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const greeting = session.greeting
+        const caps = session.capabilities().lines
+        const mailbox = yield* session.login({ user: USER, password: PASSWORD, allowPlaintext: true })
+        yield* mailbox.noop
+        yield* mailbox.dele(1)
+        yield* mailbox.rset
+        const body = yield* collect(mailbox.retr(num("dots")))
+        const stat = yield* mailbox.stat
+        yield* mailbox.quit
+        return { greeting, caps, body, stat }
+      })
+    )
     const { greeting, caps, body, stat } = success(exit)
     expect(greeting).toEqual({ text: "", code: undefined, apopTimestamp: undefined })
     expect(caps).toContain("USER")
@@ -258,15 +315,25 @@ describe("harmless quirks work", () => {
 
   it("lfOnly: bare LF line ends; bodies keep LF exactly as sent", async () => {
     const { server, exit } = withMailbox({ lfOnly: true }, (mailbox) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const bodies: Array<Uint8Array> = []
         for (let n = 1; n <= MESSAGE_ORDER.length; n++) bodies.push(yield* collect(mailbox.retr(n)))
         const top = yield* collect(mailbox.top(num("plain"), 1))
-        return { bodies, top, stat: yield* mailbox.stat, list: yield* mailbox.list, uidl: yield* mailbox.uidl, caps: yield* mailbox.capa }
-      }))
+        return {
+          bodies,
+          top,
+          stat: yield* mailbox.stat,
+          list: yield* mailbox.list,
+          uidl: yield* mailbox.uidl,
+          caps: yield* mailbox.capa
+        }
+      })
+    )
     const r = success((await exit).exit!)
     r.bodies.forEach((body, i) => expect(body).toEqual(toLf(stored(server.store, i + 1))))
-    expect(text(r.bodies[num("dots") - 1]!)).toBe("Subject: dots\n\nstart\n.\n..\n...\n.hidden\n..double\n. a dot and a space\nmiddle . dot\n.\nthe line above is a single dot\n..\n")
+    expect(text(r.bodies[num("dots") - 1]!)).toBe(
+      "Subject: dots\n\nstart\n.\n..\n...\n.hidden\n..double\n. a dot and a space\nmiddle . dot\n.\nthe line above is a single dot\n..\n"
+    )
     expect(text(r.top)).toBe("From: bob@example.com\nTo: alice@example.com\nSubject: hello\n\nline one\n")
     expect(r.stat.count).toBe(MESSAGE_ORDER.length)
     expect(r.list.map((e) => e.msg)).toEqual([1, 2, 3, 4, 5])
@@ -276,9 +343,14 @@ describe("harmless quirks work", () => {
 
   it("wrongListSizes: LIST lies, RETR is still complete", async () => {
     const { server, exit } = withMailbox({ wrongListSizes: true }, (mailbox) =>
-      Effect.gen(function*() {
-        return { list: yield* mailbox.list, long: yield* collect(mailbox.retr(num("long"))), plain: yield* collect(mailbox.retr(num("plain"))) }
-      }))
+      Effect.gen(function* () {
+        return {
+          list: yield* mailbox.list,
+          long: yield* collect(mailbox.retr(num("long"))),
+          plain: yield* collect(mailbox.retr(num("plain")))
+        }
+      })
+    )
     const { list, long, plain } = success((await exit).exit!)
     const real = stored(server.store, num("long"))
     expect(list[num("long") - 1]!.size).toBeLessThan(real.length)
@@ -288,9 +360,15 @@ describe("harmless quirks work", () => {
 
   it("uidlSpaces: runs of spaces in LIST and UIDL lines are parsed", async () => {
     const { server, exit } = withMailbox({ uidlSpaces: true }, (mailbox) =>
-      Effect.gen(function*() {
-        return { uidl: yield* mailbox.uidl, one: yield* mailbox.uidlOne(3), list: yield* mailbox.list, listOne: yield* mailbox.listOne(2) }
-      }))
+      Effect.gen(function* () {
+        return {
+          uidl: yield* mailbox.uidl,
+          one: yield* mailbox.uidlOne(3),
+          list: yield* mailbox.list,
+          listOne: yield* mailbox.listOne(2)
+        }
+      })
+    )
     const r = success((await exit).exit!)
     const messages = server.store.messages(USER)
     expect(r.uidl).toEqual(messages.map((m, i) => ({ msg: i + 1, uid: m.uid })))
@@ -314,9 +392,10 @@ describe("harmless quirks work", () => {
 
   it("extraStatusText after STAT and LIST data is ignored", async () => {
     const { server, exit } = withMailbox({ extraStatusText: "(octets, roughly)" }, (mailbox) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         return { stat: yield* mailbox.stat, one: yield* mailbox.listOne(1), list: yield* mailbox.list }
-      }))
+      })
+    )
     const r = success((await exit).exit!)
     const messages = server.store.messages(USER)
     expect(r.stat).toEqual({ count: 5, size: messages.reduce((n, m) => n + m.data.length, 0) })
@@ -328,12 +407,17 @@ describe("harmless quirks work", () => {
 describe("login refusals carry their response codes", () => {
   const refused = async (behaviour: Behaviour, login: Partial<LoginSettings> = {}) => {
     const server = memoryServer({ behaviour })
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const caps = session.capabilities()
-      const error = yield* Effect.flip(session.login({ user: USER, password: PASSWORD, allowPlaintext: true, ...login }))
-      return { caps, error }
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const caps = session.capabilities()
+        const error = yield* Effect.flip(
+          session.login({ user: USER, password: PASSWORD, allowPlaintext: true, ...login })
+        )
+        return { caps, error }
+      })
+    )
     const { caps, error } = success(exit)
     expect(error).toBeInstanceOf(AuthError)
     return { server, caps, error: error as AuthError }
@@ -342,18 +426,23 @@ describe("login refusals carry their response codes", () => {
   it("inUse: AuthError, retry temporary, code IN-USE, no second mechanism tried", async () => {
     const { error, server } = await refused({ inUse: true })
     expect(error.retry).toBe("temporary")
-    expect(error.attempts).toEqual([{ mechanism: "APOP", code: "IN-USE", text: "Mailbox is locked by another POP3 session" }])
+    expect(error.attempts).toEqual([
+      { mechanism: "APOP", code: "IN-USE", text: "Mailbox is locked by another POP3 session" }
+    ])
     expect(server.commands.some((c) => c.startsWith("USER"))).toBe(false)
   })
 
   it("a mailbox really locked by another session: IN-USE too", async () => {
     const server = memoryServer()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const first = yield* connect(OPTIONS)
-      yield* first.login(LOGIN)
-      const second = yield* connect(OPTIONS)
-      return yield* Effect.flip(second.login(LOGIN))
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const first = yield* connect(OPTIONS)
+        yield* first.login(LOGIN)
+        const second = yield* connect(OPTIONS)
+        return yield* Effect.flip(second.login(LOGIN))
+      })
+    )
     const error = success(exit)
     expect(error).toBeInstanceOf(AuthError)
     expect((error as AuthError).attempts[0]?.code).toBe("IN-USE")
@@ -368,10 +457,17 @@ describe("login refusals carry their response codes", () => {
   })
 
   it("loginFailure '[AUTH] …': permanent, with the server's words", async () => {
-    const { error } = await refused({ loginFailure: "[AUTH] Application-specific password required" }, { mechanism: "user" })
+    const { error } = await refused(
+      { loginFailure: "[AUTH] Application-specific password required" },
+      { mechanism: "user" }
+    )
     expect(error.retry).toBe("permanent")
-    expect(error.attempts).toEqual([{ mechanism: "USER", code: "AUTH", text: "Application-specific password required" }])
-    expect(error.message).toMatch(/^login failed: USER was refused \(USER: \[AUTH\] Application-specific password required\)/)
+    expect(error.attempts).toEqual([
+      { mechanism: "USER", code: "AUTH", text: "Application-specific password required" }
+    ])
+    expect(error.message).toMatch(
+      /^login failed: USER was refused \(USER: \[AUTH\] Application-specific password required\)/
+    )
   })
 
   it("loginFailure '[SYS/TEMP] …': temporary", async () => {
@@ -392,18 +488,22 @@ describe("never hangs on scope close", () => {
   // once with the connection marked unusable: the server sees nothing more.
   const afterBrokenRead = (behaviour: Behaviour) =>
     withMailbox(behaviour, (mailbox) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const retr = yield* Effect.exit(collect(mailbox.retr(num("earlyDot"))))
         const stat = yield* Effect.flip(mailbox.stat)
         return { retr, stat }
-      }))
+      })
+    )
 
   it("stallMidBody: the body times out once, STAT fails without a second wait, nothing more is sent", async () => {
     const { server, exit } = afterBrokenRead({ stallMidBody: true })
     const { exit: value, elapsed } = await exit
     const { retr, stat } = success(value!)
     expect(failure(retr)).toBeInstanceOf(TimeoutError)
-    expect(stat).toMatchObject({ _tag: "ConnectionClosed", reason: `an earlier wait timed out (the body of RETR ${num("earlyDot")})` })
+    expect(stat).toMatchObject({
+      _tag: "ConnectionClosed",
+      reason: `an earlier wait timed out (the body of RETR ${num("earlyDot")})`
+    })
     expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT)
     expect(elapsed).toBeLessThan(TIMEOUT * 2)
     expect(server.commands.at(-1)).toBe(`RETR ${num("earlyDot")}`)
@@ -433,20 +533,25 @@ describe("never hangs on scope close", () => {
 describe("listings are bounded (issue 12, item 9)", () => {
   const listing = (limits: { readonly lines: number; readonly octets: number }, behaviour: Behaviour = {}) => {
     const server = memoryServer({ behaviour })
-    return run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(OPTIONS)
-      const mailbox = yield* session.login(LOGIN)
-      const uidl = yield* Effect.exit(mailbox.uidl.pipe(Effect.provideService(ListingLimits, limits)))
-      // The listing was left half read: nothing more may be sent on this connection.
-      const next = yield* Effect.exit(mailbox.noop)
-      return { uidl, next, commands: server.commands.slice() }
-    })).then((exit) => ({ ...success(exit), server }))
+    return run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        const mailbox = yield* session.login(LOGIN)
+        const uidl = yield* Effect.exit(mailbox.uidl.pipe(Effect.provideService(ListingLimits, limits)))
+        // The listing was left half read: nothing more may be sent on this connection.
+        const next = yield* Effect.exit(mailbox.noop)
+        return { uidl, next, commands: server.commands.slice() }
+      })
+    ).then((exit) => ({ ...success(exit), server }))
   }
 
   it("more lines than ListingLimits.lines: ProtocolError, and the connection is dropped", async () => {
     const { uidl, next, commands } = await listing({ lines: 3, octets: 1_000_000 })
     expect(failure(uidl)).toBeInstanceOf(ProtocolError)
-    expect(failure(uidl).message).toMatch(/the answer to UIDL is longer than this client's limit of 3 lines or 1000000 octets/)
+    expect(failure(uidl).message).toMatch(
+      /the answer to UIDL is longer than this client's limit of 3 lines or 1000000 octets/
+    )
     expect(failure(next)).toBeInstanceOf(ConnectionClosed)
     expect(commands.at(-1)).toBe("UIDL")
   })
@@ -457,7 +562,10 @@ describe("listings are bounded (issue 12, item 9)", () => {
   })
 
   it("a listing line over 8 KiB is a ProtocolError, not a crash", async () => {
-    const { uidl, next } = await listing({ lines: 1_000_000, octets: 1_000_000 }, { uid: (n, uid) => (n === 2 ? "u".repeat(10_000) : uid) })
+    const { uidl, next } = await listing(
+      { lines: 1_000_000, octets: 1_000_000 },
+      { uid: (n, uid) => (n === 2 ? "u".repeat(10_000) : uid) }
+    )
     expect(failure(uidl)).toBeInstanceOf(ProtocolError)
     expect(failure(uidl).message).toMatch(/a listing line is longer than 8192 octets/)
     expect(failure(next)).toBeInstanceOf(ConnectionClosed)

@@ -7,7 +7,10 @@ import type { Behaviour } from "../../../dev-server/server.ts"
 import { makeMailStore, serveConnection } from "../../../dev-server/server.ts"
 
 // More messages than the window holds, twice over: the bound on what is in flight can fail.
-const messages = Array.from({ length: PIPELINE_WINDOW * 2 + 50 }, (_, i) => `Subject: message ${i + 1}\r\n\r\n.leading dot ${i + 1}\r\nbody ${"x".repeat(i)}\r\n`)
+const messages = Array.from(
+  { length: PIPELINE_WINDOW * 2 + 50 },
+  (_, i) => `Subject: message ${i + 1}\r\n\r\n.leading dot ${i + 1}\r\nbody ${"x".repeat(i)}\r\n`
+)
 
 // Runs `use` against a fresh dev server; returns what it returned, the trace, and the
 // order of lines the server received.
@@ -15,9 +18,11 @@ const session = async <A>(behaviour: Behaviour, use: (mailbox: Mailbox) => Effec
   const store = makeMailStore({ alice: { password: "pw", messages } })
   const trace: Array<TraceEvent> = []
   const received: Array<string> = []
-  const layer = MemoryTransport.layer((conn) => void serveConnection(store, conn, { ...behaviour, onCommand: (l) => received.push(l) }))
+  const layer = MemoryTransport.layer(
+    (conn) => void serveConnection(store, conn, { ...behaviour, onCommand: (l) => received.push(l) })
+  )
   const result = await Effect.runPromise(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const s = yield* connect({ host: "dev", tls: "none", timeout: 5000, trace: (e) => trace.push(e) })
       const mailbox = yield* s.login({ user: "alice", password: "pw", mechanism: "user", allowPlaintext: true })
       return yield* use(mailbox)
@@ -62,7 +67,9 @@ describe("pipelining", () => {
   })
 
   it("sends one command at a time when the server does not announce PIPELINING", async () => {
-    const { result, trace } = await session({ capa: ["TOP", "UIDL", "USER"] }, (mb) => Stream.runCollect(mb.topMany([1, 2, 3, 4, 5], 0)))
+    const { result, trace } = await session({ capa: ["TOP", "UIDL", "USER"] }, (mb) =>
+      Stream.runCollect(mb.topMany([1, 2, 3, 4, 5], 0))
+    )
     expect(result.map((m) => m.msg)).toEqual([1, 2, 3, 4, 5])
     expect(new TextDecoder().decode(result[2]!.bytes)).toBe("Subject: message 3\r\n\r\n")
     expect(maxInFlight(trace)).toBe(1)
@@ -70,11 +77,12 @@ describe("pipelining", () => {
 
   it("stops at the first -ERR, reads away what was in flight, and the session goes on", async () => {
     const { result, received } = await session({}, (mb) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const failed = yield* Effect.flip(Stream.runCollect(mb.retrMany([1, 2, 9999, 3, 4])))
         const stat = yield* mb.stat
         return { failed, stat }
-      }))
+      })
+    )
     expect(result.failed._tag).toBe("ServerError")
     expect(result.failed.message).toContain("RETR 9999")
     expect(result.stat.count).toBe(messages.length)
@@ -84,11 +92,12 @@ describe("pipelining", () => {
 
   it("a consumer that stops early leaves the connection in sync", async () => {
     const { result } = await session({}, (mb) =>
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const first = yield* Stream.runCollect(Stream.take(mb.retrMany(messages.map((_, i) => i + 1)), 3))
         const uid = yield* mb.uidlOne(7)
         return { first: first.map((m) => m.msg), uid }
-      }))
+      })
+    )
     expect(result.first).toEqual([1, 2, 3])
     expect(result.uid.msg).toBe(7)
   })

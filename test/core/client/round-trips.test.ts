@@ -12,7 +12,10 @@ import * as MemoryTransport from "../../../core/transport/memory.ts"
 import type { Behaviour, SessionState } from "../../../dev-server/server.ts"
 import { makeMailStore, serveConnection } from "../../../dev-server/server.ts"
 
-const messages = Array.from({ length: 5 }, (_, i) => `Subject: message ${i + 1}\r\n\r\n.leading dot ${i + 1}\r\nbody\r\n`)
+const messages = Array.from(
+  { length: 5 },
+  (_, i) => `Subject: message ${i + 1}\r\n\r\n.leading dot ${i + 1}\r\nbody\r\n`
+)
 
 /** Withhold the server's output from when it reads `from` (the nth time) until it reads `until`. */
 interface Gate {
@@ -21,7 +24,12 @@ interface Gate {
   readonly until: string
 }
 
-const session = async <A>(behaviour: Behaviour, gate: Gate | undefined, use: (mailbox: Mailbox) => Effect.Effect<A, unknown>, capaLater = true) => {
+const session = async <A>(
+  behaviour: Behaviour,
+  gate: Gate | undefined,
+  use: (mailbox: Mailbox) => Effect.Effect<A, unknown>,
+  capaLater = true
+) => {
   const store = makeMailStore({ alice: { password: "pw", messages } })
   const trace: Array<TraceEvent> = []
   const received: Array<string> = []
@@ -46,20 +54,30 @@ const session = async <A>(behaviour: Behaviour, gate: Gate | undefined, use: (ma
       held = undefined
       for (const chunk of chunks) void writer.write(chunk)
     }
-    void serveConnection(store, { readable: conn.readable, writable: gated }, {
-      ...behaviour,
-      onCommand: (line) => {
-        received.push(line)
-        if (gate === undefined) return
-        if (line === gate.from && ++seen === (gate.nth ?? 1)) held = []
-        else if (line === gate.until && held !== undefined) release?.()
+    void serveConnection(
+      store,
+      { readable: conn.readable, writable: gated },
+      {
+        ...behaviour,
+        onCommand: (line) => {
+          received.push(line)
+          if (gate === undefined) return
+          if (line === gate.from && ++seen === (gate.nth ?? 1)) held = []
+          else if (line === gate.until && held !== undefined) release?.()
+        }
       }
-    })
+    )
   })
   const result = await Effect.runPromise(
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const s = yield* connect({ host: "dev", tls: "none", timeout: 2000, trace: (e) => trace.push(e) })
-      const mailbox = yield* s.login({ user: "alice", password: "pw", mechanism: "user", allowPlaintext: true, capaWithNextCommand: capaLater })
+      const mailbox = yield* s.login({
+        user: "alice",
+        password: "pw",
+        mechanism: "user",
+        allowPlaintext: true,
+        capaWithNextCommand: capaLater
+      })
       return yield* use(mailbox)
     }).pipe(Effect.scoped, Effect.provide(layer))
   )
@@ -67,10 +85,14 @@ const session = async <A>(behaviour: Behaviour, gate: Gate | undefined, use: (ma
 }
 
 const lines = (trace: ReadonlyArray<TraceEvent>) =>
-  trace.flatMap((e) => (e._tag === "Sent" ? [`C: ${e.line}`] : e._tag === "Received" && e.command !== undefined ? [`S: ${e.command}`] : []))
+  trace.flatMap((e) =>
+    e._tag === "Sent" ? [`C: ${e.line}`] : e._tag === "Received" && e.command !== undefined ? [`S: ${e.command}`] : []
+  )
 
-const withExtra = (extra: ReadonlyArray<string>, base: ReadonlyArray<string> = ["USER", "UIDL", "TOP", "PIPELINING"]) => (state: SessionState) =>
-  state === "TRANSACTION" ? [...base, ...extra] : base
+const withExtra =
+  (extra: ReadonlyArray<string>, base: ReadonlyArray<string> = ["USER", "UIDL", "TOP", "PIPELINING"]) =>
+  (state: SessionState) =>
+    state === "TRANSACTION" ? [...base, ...extra] : base
 
 describe("the CAPA after login", () => {
   it("rides with the first command when PIPELINING was announced: its answer is withheld until STAT arrives, and the session goes through", async () => {
@@ -103,8 +125,12 @@ describe("the CAPA after login", () => {
   })
 
   it("without capaWithNextCommand, login reads it before returning (capabilities() is the new one at once)", async () => {
-    const { result, trace } = await session({ capa: withExtra(["X-AFTER-LOGIN"]) }, undefined, (mb) =>
-      Effect.sync(() => hasCapability(mb.capabilities(), "X-AFTER-LOGIN")), false)
+    const { result, trace } = await session(
+      { capa: withExtra(["X-AFTER-LOGIN"]) },
+      undefined,
+      (mb) => Effect.sync(() => hasCapability(mb.capabilities(), "X-AFTER-LOGIN")),
+      false
+    )
     expect(result).toBe(true)
     expect(lines(trace).slice(-4)).toEqual(["C: CAPA", "S: CAPA", "C: QUIT", "S: QUIT"])
   })
@@ -133,7 +159,11 @@ describe("QUIT behind the last RETR (retrManyInto with quit)", () => {
 
   it("is written before the last RETR is answered (answers withheld from RETR 5 until QUIT), bodies byte-exact, session closed", async () => {
     const { result, received, trace } = await session({}, { from: "RETR 5", until: "QUIT" }, (mb) =>
-      Effect.map(Stream.runCollect(mb.retrManyInto([1, 2, 3, 4, 5], sink, { quit: true })), (answers) => ({ answers, state: mb.state() })))
+      Effect.map(Stream.runCollect(mb.retrManyInto([1, 2, 3, 4, 5], sink, { quit: true })), (answers) => ({
+        answers,
+        state: mb.state()
+      }))
+    )
     expect(result.answers.map((a) => a.body)).toEqual(messages)
     expect(result.state).toBe("CLOSED")
     expect(received.slice(-6)).toEqual(["RETR 1", "RETR 2", "RETR 3", "RETR 4", "RETR 5", "QUIT"])
@@ -145,16 +175,24 @@ describe("QUIT behind the last RETR (retrManyInto with quit)", () => {
 
   it("without PIPELINING, QUIT waits for the last answer", async () => {
     const { result, trace } = await session({ capa: ["USER", "UIDL"] }, undefined, (mb) =>
-      Effect.map(Stream.runCollect(mb.retrManyInto([1, 2], sink, { quit: true })), (answers) => ({ answers, state: mb.state() })))
+      Effect.map(Stream.runCollect(mb.retrManyInto([1, 2], sink, { quit: true })), (answers) => ({
+        answers,
+        state: mb.state()
+      }))
+    )
     expect(result.answers.map((a) => a.body)).toEqual(messages.slice(0, 2))
     expect(result.state).toBe("CLOSED")
     expect(lines(trace).slice(-6)).toEqual(["C: RETR 1", "S: RETR 1", "C: RETR 2", "S: RETR 2", "C: QUIT", "S: QUIT"])
   })
 
   it("after a -ERR to a RETR, QUIT already on its way is still read and the stream fails with the -ERR", async () => {
-    const exit = await Effect.runPromiseExit(Effect.promise(() =>
-      session({}, undefined, (mb) => Effect.flip(Stream.runCollect(mb.retrManyInto([1, 99, 2], sink, { quit: true }))))
-    ))
+    const exit = await Effect.runPromiseExit(
+      Effect.promise(() =>
+        session({}, undefined, (mb) =>
+          Effect.flip(Stream.runCollect(mb.retrManyInto([1, 99, 2], sink, { quit: true })))
+        )
+      )
+    )
     expect(exit._tag).toBe("Success")
     if (exit._tag === "Success") {
       expect(exit.value.result).toMatchObject({ _tag: "ServerError", command: "RETR 99" })

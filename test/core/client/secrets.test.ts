@@ -19,9 +19,28 @@ import type { Behaviour, CommandTable } from "../../../dev-server/server.ts"
 import { defaultCommands } from "../../../dev-server/server.ts"
 import { AuthError, InvalidArgument } from "../../../core/errors.ts"
 import { b64 } from "../auth/fake-exchange.ts"
-import { type AuthServer, authServer, connectOptions, makeStore, MESSAGES, type Mode, MODES, run, USER } from "./auth-harness.ts"
-import { ALL, CANARY, CANARY_TOKEN, canaryServer, crossedTheWire, leaksIn, otherServer, secret, sendsSecret } from "./canary.ts"
-
+import {
+  type AuthServer,
+  authServer,
+  connectOptions,
+  makeStore,
+  MESSAGES,
+  type Mode,
+  MODES,
+  run,
+  USER
+} from "./auth-harness.ts"
+import {
+  ALL,
+  CANARY,
+  CANARY_TOKEN,
+  canaryServer,
+  crossedTheWire,
+  leaksIn,
+  otherServer,
+  secret,
+  sendsSecret
+} from "./canary.ts"
 
 /** Collects one scenario's observable surfaces and checks them. */
 const observer = () => {
@@ -72,14 +91,20 @@ const scenario = async (
   login: LoginOptions
 ): Promise<{ readonly exit: Exit.Exit<unknown, unknown>; readonly crossed: boolean }> => {
   const watch = observer()
-  const exit = await run(server.layer, Effect.gen(function*() {
-    const session = yield* connect(connectOptions(mode, watch.trace))
-    const mailbox = yield* session.login(login)
-    return yield* mailbox.stat
-  }))
+  const exit = await run(
+    server.layer,
+    Effect.gen(function* () {
+      const session = yield* connect(connectOptions(mode, watch.trace))
+      const mailbox = yield* session.login(login)
+      return yield* mailbox.stat
+    })
+  )
   watch.exit(name, exit)
   const { events, errors } = watch.check()
-  expect(events.some((e) => e._tag === "Sent"), `${name}: trace events observed`).toBe(true)
+  expect(
+    events.some((e) => e._tag === "Sent"),
+    `${name}: trace events observed`
+  ).toBe(true)
   if (Exit.isFailure(exit)) expect(errors, `${name}: errors observed`).toBeGreaterThan(0)
   return { exit, crossed: crossedTheWire(server) }
 }
@@ -95,22 +120,42 @@ describe("the canary never shows outside the wire", () => {
     const allowPlaintext = mode === "none"
 
     it.each(ALL)(`tls ${mode}: %s succeeding`, async (mechanism) => {
-      const { exit, crossed } = await scenario(mechanism, canaryServer(), mode, { user: USER, password: secret(mechanism), mechanism, allowPlaintext })
+      const { exit, crossed } = await scenario(mechanism, canaryServer(), mode, {
+        user: USER,
+        password: secret(mechanism),
+        mechanism,
+        allowPlaintext
+      })
       expect(Exit.isSuccess(exit)).toBe(true)
       if (sendsSecret(mechanism)) expect(crossed).toBe(true)
     })
 
     it.each(ALL)(`tls ${mode}: %s with the canary as a wrong secret`, async (mechanism) => {
-      const { exit, crossed } = await scenario(mechanism, otherServer(), mode, { user: USER, password: secret(mechanism), mechanism, allowPlaintext })
+      const { exit, crossed } = await scenario(mechanism, otherServer(), mode, {
+        user: USER,
+        password: secret(mechanism),
+        mechanism,
+        allowPlaintext
+      })
       expect(errorOf(exit)).toBeInstanceOf(AuthError)
       if (sendsSecret(mechanism)) expect(crossed).toBe(true)
     })
 
     it.each(ALL)(`tls ${mode}: %s with CR, LF or NUL in the password: refused before sending`, async (mechanism) => {
-      for (const bad of [`${secret(mechanism)}\r\nDELE 1`, `${secret(mechanism)}\nQUIT`, `x\r${secret(mechanism)}`, `${secret(mechanism)}\u0000`]) {
+      for (const bad of [
+        `${secret(mechanism)}\r\nDELE 1`,
+        `${secret(mechanism)}\nQUIT`,
+        `x\r${secret(mechanism)}`,
+        `${secret(mechanism)}\u0000`
+      ]) {
         // The server would accept this very secret, so only the client's refusal fails the login.
         const server = authServer({ store: makeStore({ password: bad }), sasl: { oauthTokens: { [USER]: bad } } })
-        const { exit, crossed } = await scenario(`${mechanism} ${JSON.stringify(bad)}`, server, mode, { user: USER, password: bad, mechanism, allowPlaintext })
+        const { exit, crossed } = await scenario(`${mechanism} ${JSON.stringify(bad)}`, server, mode, {
+          user: USER,
+          password: bad,
+          mechanism,
+          allowPlaintext
+        })
         expect(errorOf(exit)).toBeInstanceOf(InvalidArgument)
         expect(crossed).toBe(false)
         // Nothing of the login was sent: no injected line, and the mail is all there.
@@ -122,7 +167,11 @@ describe("the canary never shows outside the wire", () => {
 
   it.each(ALL)("tls none without allowPlaintext: %s", async (mechanism) => {
     const server = canaryServer()
-    const { exit, crossed } = await scenario(mechanism, server, "none", { user: USER, password: secret(mechanism), mechanism })
+    const { exit, crossed } = await scenario(mechanism, server, "none", {
+      user: USER,
+      password: secret(mechanism),
+      mechanism
+    })
     // Refused by the client, whatever the mechanism: plaintext ones would send the secret,
     // challenge-response ones (APOP, CRAM-MD5, SCRAM, and auto, which picks among them) a
     // digest that an attacker who chooses the challenge cracks offline. Nothing of a login
@@ -134,7 +183,11 @@ describe("the canary never shows outside the wire", () => {
 
   it.each(["xoauth2", "oauthbearer"])("the OAuth error path: %s with a rejected token", async (mechanism) => {
     const server = otherServer()
-    const { exit, crossed } = await scenario(mechanism, server, "implicit", { user: USER, password: CANARY_TOKEN, mechanism })
+    const { exit, crossed } = await scenario(mechanism, server, "implicit", {
+      user: USER,
+      password: CANARY_TOKEN,
+      mechanism
+    })
     expect(errorOf(exit)).toBeInstanceOf(AuthError)
     expect(crossed).toBe(true)
     // The error challenge was answered (the path this scenario is about).
@@ -143,36 +196,62 @@ describe("the canary never shows outside the wire", () => {
 
   it("a 2 KB OAuth token after + (Office 365)", async () => {
     const token = `${CANARY_TOKEN}.${"A".repeat(2000)}`
-    const server = authServer({ store: makeStore({ password: CANARY }), sasl: { oauthTokens: { [USER]: token }, oauthRequireContinuation: true } })
+    const server = authServer({
+      store: makeStore({ password: CANARY }),
+      sasl: { oauthTokens: { [USER]: token }, oauthRequireContinuation: true }
+    })
     const ok = await scenario("xoauth2 2 KB", server, "implicit", { user: USER, password: token, mechanism: "xoauth2" })
     expect(Exit.isSuccess(ok.exit)).toBe(true)
     expect(ok.crossed).toBe(true)
-    const wrong = await scenario("xoauth2 2 KB wrong", otherServer({ oauthRequireContinuation: true }), "implicit", { user: USER, password: token, mechanism: "xoauth2" })
+    const wrong = await scenario("xoauth2 2 KB wrong", otherServer({ oauthRequireContinuation: true }), "implicit", {
+      user: USER,
+      password: token,
+      mechanism: "xoauth2"
+    })
     expect(errorOf(wrong.exit)).toBeInstanceOf(AuthError)
     expect(wrong.crossed).toBe(true)
   })
 
   for (const mechanism of ["auto", "scram-sha-1", "scram-sha-256"]) {
     it(`a wrong SCRAM server signature (${mechanism})`, async () => {
-      const { exit } = await scenario(mechanism, canaryServer({ sasl: { scramWrongSignature: true } }), "implicit", { user: USER, password: CANARY, mechanism })
+      const { exit } = await scenario(mechanism, canaryServer({ sasl: { scramWrongSignature: true } }), "implicit", {
+        user: USER,
+        password: CANARY,
+        mechanism
+      })
       expect(errorOf(exit)).toMatchObject({ message: expect.stringMatching(/SCRAM signature|server signature/i) })
     })
 
     it(`no SCRAM server signature (${mechanism})`, async () => {
-      const { exit } = await scenario(mechanism, canaryServer({ sasl: { scramNoSignature: true } }), "implicit", { user: USER, password: CANARY, mechanism })
+      const { exit } = await scenario(mechanism, canaryServer({ sasl: { scramNoSignature: true } }), "implicit", {
+        user: USER,
+        password: CANARY,
+        mechanism
+      })
       expect(errorOf(exit)).toMatchObject({ message: expect.stringMatching(/SCRAM signature|server signature/i) })
     })
   }
 
   it("a SCRAM password SASLprep prohibits", async () => {
-    const { exit } = await scenario("scram", canaryServer(), "implicit", { user: USER, password: `${CANARY}\u0007`, mechanism: "scram-sha-256" })
+    const { exit } = await scenario("scram", canaryServer(), "implicit", {
+      user: USER,
+      password: `${CANARY}\u0007`,
+      mechanism: "scram-sha-256"
+    })
     expect(errorOf(exit)).toBeDefined()
   })
 
-  it.each(["login", "cram-md5", "scram-sha-256", "plain", "xoauth2", "oauthbearer"])("a server that never stops challenging (%s)", async (mechanism) => {
-    const { exit } = await scenario(mechanism, canaryServer({ sasl: { challengeForever: true } }), "implicit", { user: USER, password: secret(mechanism), mechanism })
-    expect(errorOf(exit)).toBeDefined()
-  })
+  it.each(["login", "cram-md5", "scram-sha-256", "plain", "xoauth2", "oauthbearer"])(
+    "a server that never stops challenging (%s)",
+    async (mechanism) => {
+      const { exit } = await scenario(mechanism, canaryServer({ sasl: { challengeForever: true } }), "implicit", {
+        user: USER,
+        password: secret(mechanism),
+        mechanism
+      })
+      expect(errorOf(exit)).toBeDefined()
+    }
+  )
 
   it.each([
     { loginFailure: "[SYS/TEMP] Backend unavailable" },
@@ -182,7 +261,11 @@ describe("the canary never shows outside the wire", () => {
     { closeAfterAuthFailure: true }
   ] satisfies ReadonlyArray<Behaviour>)("refusals with response codes: %j", async (behaviour) => {
     for (const mechanism of ALL) {
-      const { exit, crossed } = await scenario(mechanism, canaryServer({ behaviour }), "implicit", { user: USER, password: behaviour.closeAfterAuthFailure ? "x" + secret(mechanism) : secret(mechanism), mechanism })
+      const { exit, crossed } = await scenario(mechanism, canaryServer({ behaviour }), "implicit", {
+        user: USER,
+        password: behaviour.closeAfterAuthFailure ? "x" + secret(mechanism) : secret(mechanism),
+        mechanism
+      })
       expect(errorOf(exit), mechanism).toBeInstanceOf(AuthError)
       if (sendsSecret(mechanism)) expect(crossed, mechanism).toBe(true)
     }

@@ -40,16 +40,19 @@ const target = (port: number, extra: Partial<ConnectOptions> = {}): ConnectOptio
 describe("STLS", () => {
   it("upgrades with the fixture certificate as CA; secure; capabilities re-read; USER allowed", async () => {
     const { port, store, commands } = await listen({ tls: testTls })
-    const exit = await run(NodeTransport.layer, Effect.gen(function*() {
-      const session = yield* connect(target(port))
-      const secure = session.secure
-      const caps = session.capabilities().lines
-      // USER/PASS without allowPlaintext: the connection is encrypted.
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "user" })
-      const body = yield* collect(mailbox.retr(num("dots")))
-      yield* mailbox.quit
-      return { secure, caps, body }
-    }))
+    const exit = await run(
+      NodeTransport.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(target(port))
+        const secure = session.secure
+        const caps = session.capabilities().lines
+        // USER/PASS without allowPlaintext: the connection is encrypted.
+        const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "user" })
+        const body = yield* collect(mailbox.retr(num("dots")))
+        yield* mailbox.quit
+        return { secure, caps, body }
+      })
+    )
     const { secure, caps, body } = success(exit)
     expect(secure).toBe(true)
     // After TLS, STLS is no longer offered: the CAPA we kept is the post-TLS one.
@@ -57,15 +60,28 @@ describe("STLS", () => {
     expect(caps).toContain("USER")
     expect(body).toEqual(stored(store, num("dots")))
     // No CAPA before STLS: RFC 2595 §4 has it forgotten after TLS anyway.
-    expect(commands).toEqual(["STLS", "CAPA", `USER ${USER}`, `PASS ${PASSWORD}`, "CAPA", `RETR ${num("dots")}`, "QUIT"])
+    expect(commands).toEqual([
+      "STLS",
+      "CAPA",
+      `USER ${USER}`,
+      `PASS ${PASSWORD}`,
+      "CAPA",
+      `RETR ${num("dots")}`,
+      "QUIT"
+    ])
   })
 
   it("without the CA: TlsError, and no credentials were sent", async () => {
     const { port, commands } = await listen({ tls: testTls })
-    const error = failure(await run(NodeTransport.layer, Effect.gen(function*() {
-      const session = yield* connect(target(port, { ca: undefined }))
-      return yield* session.login({ user: USER, password: PASSWORD })
-    })))
+    const error = failure(
+      await run(
+        NodeTransport.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(target(port, { ca: undefined }))
+          return yield* session.login({ user: USER, password: PASSWORD })
+        })
+      )
+    )
     expect(error).toBeInstanceOf(TlsError)
     expect(error).toMatchObject({ host: "localhost" })
     expect(error.message).toMatch(/^TLS with localhost failed: .*(self.signed|certificate|verify)/i)
@@ -81,16 +97,24 @@ describe("STLS", () => {
 
   it("insecure: accepts the unknown certificate when asked to", async () => {
     const { port } = await listen({ tls: testTls })
-    const exit = await run(NodeTransport.layer, Effect.map(connect(target(port, { ca: undefined, insecure: true })), (s) => s.secure))
+    const exit = await run(
+      NodeTransport.layer,
+      Effect.map(connect(target(port, { ca: undefined, insecure: true })), (s) => s.secure)
+    )
     expect(success(exit)).toBe(true)
   })
 
   it("against a server without STLS: TlsError, never a fallback to plaintext", async () => {
     const { port, commands } = await listen()
-    const error = failure(await run(NodeTransport.layer, Effect.gen(function*() {
-      const session = yield* connect(target(port))
-      return yield* session.login({ user: USER, password: PASSWORD, allowPlaintext: true })
-    })))
+    const error = failure(
+      await run(
+        NodeTransport.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(target(port))
+          return yield* session.login({ user: USER, password: PASSWORD, allowPlaintext: true })
+        })
+      )
+    )
     expect(error).toBeInstanceOf(TlsError)
     expect(error.message).toMatch(/the server refused STLS.*does not announce STLS/)
     expect(commands.some((c) => c.startsWith("USER") || c.startsWith("PASS") || c.startsWith("APOP"))).toBe(false)
@@ -101,11 +125,14 @@ describe("STLS", () => {
 describe("implicit TLS and plain TCP", () => {
   it("implicit TLS from the first byte", async () => {
     const { port, store } = await listen({ tls: testTls, implicitTls: true })
-    const exit = await run(NodeTransport.layer, Effect.gen(function*() {
-      const session = yield* connect(target(port, { tls: "implicit" }))
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "user" })
-      return { secure: session.secure, long: yield* collect(mailbox.retr(num("long"))) }
-    }))
+    const exit = await run(
+      NodeTransport.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(target(port, { tls: "implicit" }))
+        const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "user" })
+        return { secure: session.secure, long: yield* collect(mailbox.retr(num("long"))) }
+      })
+    )
     const { secure, long } = success(exit)
     expect(secure).toBe(true)
     expect(long).toEqual(stored(store, num("long")))
@@ -119,12 +146,20 @@ describe("implicit TLS and plain TCP", () => {
 
   it("tls: none over TCP is not secure and needs allowPlaintext for USER", async () => {
     const { port, store } = await listen({ tls: testTls })
-    const exit = await run(NodeTransport.layer, Effect.gen(function*() {
-      const session = yield* connect(target(port, { tls: "none" }))
-      const refused = yield* Effect.flip(session.login({ user: USER, password: PASSWORD, mechanism: "user" }))
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true })
-      return { secure: session.secure, refused, plain: yield* collect(mailbox.retr(num("plain"))) }
-    }))
+    const exit = await run(
+      NodeTransport.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(target(port, { tls: "none" }))
+        const refused = yield* Effect.flip(session.login({ user: USER, password: PASSWORD, mechanism: "user" }))
+        const mailbox = yield* session.login({
+          user: USER,
+          password: PASSWORD,
+          mechanism: "user",
+          allowPlaintext: true
+        })
+        return { secure: session.secure, refused, plain: yield* collect(mailbox.retr(num("plain"))) }
+      })
+    )
     const { secure, refused, plain } = success(exit)
     expect(secure).toBe(false)
     expect(refused._tag).toBe("AuthError")

@@ -10,7 +10,13 @@ import { failure, memoryServer, num, PASSWORD, run, stored, success, USER } from
 
 const traced = (extra: Partial<ConnectOptions> = {}) => {
   const events: Array<TraceEvent> = []
-  const options: ConnectOptions = { host: "memory.test", tls: "none", timeout: 1000, trace: (e) => events.push(e), ...extra }
+  const options: ConnectOptions = {
+    host: "memory.test",
+    tls: "none",
+    timeout: 1000,
+    trace: (e) => events.push(e),
+    ...extra
+  }
   return { events, options }
 }
 
@@ -36,13 +42,21 @@ describe("the trace of a session", () => {
   it("has the expected sequence of events", async () => {
     const server = memoryServer()
     const { events, options } = traced()
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(options)
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true })
-      yield* mailbox.stat
-      yield* collect(mailbox.retr(num("plain")))
-      yield* mailbox.quit
-    }))
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(options)
+        const mailbox = yield* session.login({
+          user: USER,
+          password: PASSWORD,
+          mechanism: "user",
+          allowPlaintext: true
+        })
+        yield* mailbox.stat
+        yield* collect(mailbox.retr(num("plain")))
+        yield* mailbox.quit
+      })
+    )
     success(exit)
     expect(events.map(shape)).toEqual([
       "Connecting",
@@ -72,7 +86,13 @@ describe("the trace of a session", () => {
       "UPDATE -> CLOSED"
     ])
     const connecting = events[0]!
-    expect(connecting).toMatchObject({ _tag: "Connecting", host: "memory.test", port: 110, tls: "none", transport: "memory" })
+    expect(connecting).toMatchObject({
+      _tag: "Connecting",
+      host: "memory.test",
+      port: 110,
+      tls: "none",
+      transport: "memory"
+    })
     // The greeting is traced in full, without a command or latency.
     const greeting = events[2]!
     expect(greeting._tag === "Received" && greeting.line).toMatch(/^\+OK POP3 dev server ready <.*>$/)
@@ -82,12 +102,22 @@ describe("the trace of a session", () => {
   it("every answer carries a latency, every body its size; times never go backwards", async () => {
     const server = memoryServer()
     const { events, options } = traced()
-    success(await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(options)
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true })
-      yield* collect(mailbox.retr(num("long")))
-      yield* Effect.all([mailbox.stat, mailbox.list, mailbox.noop], { concurrency: "unbounded" })
-    })))
+    success(
+      await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(options)
+          const mailbox = yield* session.login({
+            user: USER,
+            password: PASSWORD,
+            mechanism: "user",
+            allowPlaintext: true
+          })
+          yield* collect(mailbox.retr(num("long")))
+          yield* Effect.all([mailbox.stat, mailbox.list, mailbox.noop], { concurrency: "unbounded" })
+        })
+      )
+    )
     const answers = events.filter((e) => e._tag === "Received" && e.command !== undefined)
     expect(answers.length).toBeGreaterThanOrEqual(8)
     for (const a of answers) {
@@ -104,28 +134,47 @@ describe("the trace of a session", () => {
     }
     for (let i = 1; i < events.length; i++) expect(events[i]!.at).toBeGreaterThanOrEqual(events[i - 1]!.at)
     // The scope closed without QUIT: the farewell and the close are traced.
-    expect(events.slice(-5).map(shape)).toEqual(["C: QUIT", "TRANSACTION -> UPDATE", "S: +OK (QUIT)", "UPDATE -> CLOSED", "closed: scope closed"])
+    expect(events.slice(-5).map(shape)).toEqual([
+      "C: QUIT",
+      "TRANSACTION -> UPDATE",
+      "S: +OK (QUIT)",
+      "UPDATE -> CLOSED",
+      "closed: scope closed"
+    ])
   })
 
   it("a scope closed after a failure traces RSET, QUIT and why it closed", async () => {
     const server = memoryServer()
     const { events, options } = traced()
-    failure(await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(options)
-      yield* session.login({ user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true })
-      return yield* Effect.fail("boom")
-    })))
-    const tail = events.filter((e) => e._tag === "Sent" || e._tag === "Closed").slice(-3).map(shape)
+    failure(
+      await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(options)
+          yield* session.login({ user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true })
+          return yield* Effect.fail("boom")
+        })
+      )
+    )
+    const tail = events
+      .filter((e) => e._tag === "Sent" || e._tag === "Closed")
+      .slice(-3)
+      .map(shape)
     expect(tail).toEqual(["C: RSET", "C: QUIT", "closed: scope closed after a failure"])
   })
 
   it("APOP is traced as 'APOP user ****'", async () => {
     const server = memoryServer()
     const { events, options } = traced()
-    success(await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(options)
-      yield* session.login({ user: USER, password: PASSWORD, mechanism: "apop", allowPlaintext: true })
-    })))
+    success(
+      await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(options)
+          yield* session.login({ user: USER, password: PASSWORD, mechanism: "apop", allowPlaintext: true })
+        })
+      )
+    )
     const apop = events.filter((e) => e._tag === "Sent" && e.line.startsWith("APOP"))
     expect(apop).toMatchObject([{ line: `APOP ${USER} ****` }])
     // The digest itself is not in the trace either.
@@ -136,19 +185,27 @@ describe("the trace of a session", () => {
   it("a throwing observer does not break the session", async () => {
     const server = memoryServer()
     let calls = 0
-    const exit = await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect({
-        host: "memory.test",
-        tls: "none",
-        timeout: 1000,
-        trace: () => {
-          calls++
-          throw new Error("observer bug")
-        }
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect({
+          host: "memory.test",
+          tls: "none",
+          timeout: 1000,
+          trace: () => {
+            calls++
+            throw new Error("observer bug")
+          }
+        })
+        const mailbox = yield* session.login({
+          user: USER,
+          password: PASSWORD,
+          mechanism: "user",
+          allowPlaintext: true
+        })
+        return yield* mailbox.stat
       })
-      const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true })
-      return yield* mailbox.stat
-    }))
+    )
     expect(success(exit).count).toBe(5)
     expect(calls).toBeGreaterThan(10)
   })
@@ -157,17 +214,19 @@ describe("the trace of a session", () => {
 describe("formatTraceEvent", () => {
   it("renders each kind of event as one line", () => {
     const at = 1_000_000
-    const lines = ([
-      { _tag: "Connecting", at, host: "h", port: 110, tls: "starttls", transport: "node" },
-      { _tag: "Connected", at: at + 5 },
-      { _tag: "TlsEstablished", at: at + 10 },
-      { _tag: "Sent", at: at + 20, line: "PASS ****", bytes: 25 },
-      { _tag: "Received", at: at + 1234, line: "+OK hi", command: "PASS ****", latency: 1214 },
-      { _tag: "Received", at: at + 1300, line: "+OK greeting" },
-      { _tag: "Body", at: at + 1400, command: "RETR 1", bytes: 5000, millis: 7 },
-      { _tag: "StateChanged", at: at + 1500, from: "AUTHORIZATION", to: "TRANSACTION", cause: "PASS +OK" },
-      { _tag: "Closed", at: at + 1600, reason: "scope closed" }
-    ] satisfies Array<TraceEvent>).map((e) => formatTraceEvent(e, at))
+    const lines = (
+      [
+        { _tag: "Connecting", at, host: "h", port: 110, tls: "starttls", transport: "node" },
+        { _tag: "Connected", at: at + 5 },
+        { _tag: "TlsEstablished", at: at + 10 },
+        { _tag: "Sent", at: at + 20, line: "PASS ****", bytes: 25 },
+        { _tag: "Received", at: at + 1234, line: "+OK hi", command: "PASS ****", latency: 1214 },
+        { _tag: "Received", at: at + 1300, line: "+OK greeting" },
+        { _tag: "Body", at: at + 1400, command: "RETR 1", bytes: 5000, millis: 7 },
+        { _tag: "StateChanged", at: at + 1500, from: "AUTHORIZATION", to: "TRANSACTION", cause: "PASS +OK" },
+        { _tag: "Closed", at: at + 1600, reason: "scope closed" }
+      ] satisfies Array<TraceEvent>
+    ).map((e) => formatTraceEvent(e, at))
     expect(lines).toEqual([
       "   0.000s .. connecting to h:110 (tls starttls, node)",
       "   0.005s .. connected",
@@ -201,11 +260,16 @@ describe("the canary password never leaks", () => {
     it(name, async () => {
       const server = memoryServer()
       const { events, options } = traced()
-      success(await run(server.layer, Effect.gen(function*() {
-        const session = yield* connect(options)
-        const mailbox = yield* session.login(login)
-        yield* mailbox.stat
-      })))
+      success(
+        await run(
+          server.layer,
+          Effect.gen(function* () {
+            const session = yield* connect(options)
+            const mailbox = yield* session.login(login)
+            yield* mailbox.stat
+          })
+        )
+      )
       expect(server.commands.join("\n")).toMatch(login.mechanism === "user" ? new RegExp(PASSWORD) : /APOP/) // the test can see it
       expect(leaks(events)).toEqual([])
     })
@@ -216,10 +280,15 @@ describe("the canary password never leaks", () => {
     it(`a wrong password (${mechanism}): not in the trace, not in the error`, async () => {
       const server = memoryServer()
       const { events, options } = traced()
-      const error = failure(await run(server.layer, Effect.gen(function*() {
-        const session = yield* connect(options)
-        return yield* session.login({ user: USER, password: wrong, mechanism, allowPlaintext: true })
-      })))
+      const error = failure(
+        await run(
+          server.layer,
+          Effect.gen(function* () {
+            const session = yield* connect(options)
+            return yield* session.login({ user: USER, password: wrong, mechanism, allowPlaintext: true })
+          })
+        )
+      )
       expect(error._tag).toBe("AuthError")
       expect(leaks(events, error)).toEqual([])
     })
@@ -229,10 +298,15 @@ describe("the canary password never leaks", () => {
     it(`a password with ${JSON.stringify(password.replace(PASSWORD, "…"))}: refused, and not in the trace or the error`, async () => {
       const server = memoryServer()
       const { events, options } = traced()
-      const error = failure(await run(server.layer, Effect.gen(function*() {
-        const session = yield* connect(options)
-        return yield* session.login({ user: USER, password, mechanism: "user", allowPlaintext: true })
-      })))
+      const error = failure(
+        await run(
+          server.layer,
+          Effect.gen(function* () {
+            const session = yield* connect(options)
+            return yield* session.login({ user: USER, password, mechanism: "user", allowPlaintext: true })
+          })
+        )
+      )
       expect(error._tag).toBe("InvalidArgument")
       expect(leaks(events, error)).toEqual([])
       expect(events.some((e) => e._tag === "Sent" && e.line.startsWith("PASS"))).toBe(false)
@@ -242,10 +316,15 @@ describe("the canary password never leaks", () => {
   it("a server that breaks the protocol after PASS: the ProtocolError excerpt holds no password", async () => {
     const server = memoryServer({ behaviour: { plusErr: true } })
     const { events, options } = traced()
-    const error = failure(await run(server.layer, Effect.gen(function*() {
-      const session = yield* connect(options)
-      return yield* session.login({ user: USER, password: wrong, mechanism: "user", allowPlaintext: true })
-    })))
+    const error = failure(
+      await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(options)
+          return yield* session.login({ user: USER, password: wrong, mechanism: "user", allowPlaintext: true })
+        })
+      )
+    )
     expect(error._tag).toBe("ProtocolError")
     expect(leaks(events, error)).toEqual([])
   })

@@ -62,7 +62,10 @@ export const applyChunking = (bytes: Uint8Array, chunking: Chunking): Array<Uint
       return out
     }
     case "random":
-      return splitAt(bytes, [...chunking.cuts.map((f) => Math.floor(f * bytes.length)), ...(chunking.tail ?? []).map((t) => bytes.length - t)])
+      return splitAt(bytes, [
+        ...chunking.cuts.map((f) => Math.floor(f * bytes.length)),
+        ...(chunking.tail ?? []).map((t) => bytes.length - t)
+      ])
   }
 }
 
@@ -70,11 +73,15 @@ export const applyChunking = (bytes: Uint8Array, chunking: Chunking): Array<Uint
  * Random chunkings. For huge inputs pass `huge: true`: no one-byte or tiny fixed chunks
  * (hundreds of thousands of chunks only measure the allocator), but many random cuts.
  */
-export const chunkingArb = (options: { readonly huge?: boolean; readonly maxCuts?: number } = {}): fc.Arbitrary<Chunking> =>
+export const chunkingArb = (
+  options: { readonly huge?: boolean; readonly maxCuts?: number } = {}
+): fc.Arbitrary<Chunking> =>
   fc.oneof(
     fc.constant<Chunking>({ kind: "whole" }),
     ...(options.huge === true ? [] : [fc.constant<Chunking>({ kind: "bytewise" })]),
-    (options.huge === true ? fc.constantFrom(997, 4096, 65536) : fc.integer({ min: 1, max: 7 })).map((size): Chunking => ({ kind: "fixed", size })),
+    (options.huge === true ? fc.constantFrom(997, 4096, 65536) : fc.integer({ min: 1, max: 7 })).map(
+      (size): Chunking => ({ kind: "fixed", size })
+    ),
     fc
       .array(fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }), { maxLength: options.maxCuts ?? 60 })
       .map((cuts): Chunking => ({ kind: "random", cuts })),

@@ -23,7 +23,10 @@ describe("encodeCommand: exact bytes", () => {
     [{ name: "USER", user: "first last" }, "USER first last\r\n"],
     [{ name: "PASS", password: "secret" }, "PASS secret\r\n"],
     [{ name: "PASS", password: "with space" }, "PASS with space\r\n"],
-    [{ name: "APOP", user: "mrose", digest: "c4c9334bac560ecc979e58001b3e22fb" }, "APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n"],
+    [
+      { name: "APOP", user: "mrose", digest: "c4c9334bac560ecc979e58001b3e22fb" },
+      "APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n"
+    ],
     [{ name: "AUTH", mechanism: "PLAIN" }, "AUTH PLAIN\r\n"],
     [{ name: "AUTH", mechanism: "PLAIN", initialResponse: undefined }, "AUTH PLAIN\r\n"],
     [{ name: "AUTH", mechanism: "PLAIN", initialResponse: "AGZvbwBiYXI=" }, "AUTH PLAIN AGZvbwBiYXI=\r\n"],
@@ -56,7 +59,9 @@ describe("encodeCommand: exact bytes", () => {
   }
 
   it("encodes non-ASCII arguments as UTF-8", () => {
-    expect(Array.from(encodeCommand({ name: "USER", user: "jö" }).bytes)).toEqual([0x55, 0x53, 0x45, 0x52, 0x20, 0x6a, 0xc3, 0xb6, 0x0d, 0x0a])
+    expect(Array.from(encodeCommand({ name: "USER", user: "jö" }).bytes)).toEqual([
+      0x55, 0x53, 0x45, 0x52, 0x20, 0x6a, 0xc3, 0xb6, 0x0d, 0x0a
+    ])
   })
 
   it("encodes the largest safe message number", () => {
@@ -65,7 +70,7 @@ describe("encodeCommand: exact bytes", () => {
 
   // RFC 5034 §4: an empty initial response is sent as "=", never as "AUTH PLAIN " with a
   // trailing space (which servers read as "no initial response", or reject).
-  it("sends an empty AUTH initial response as \"=\"", () => {
+  it('sends an empty AUTH initial response as "="', () => {
     expect(wire({ name: "AUTH", mechanism: "PLAIN", initialResponse: "" })).toBe("AUTH PLAIN =\r\n")
   })
 })
@@ -115,7 +120,7 @@ describe("encodeCommand: redaction", () => {
     expect(e.redacted).toBe(`AUTH PLAIN ${REDACTED}`)
     expect(encodeCommand({ name: "AUTH", mechanism: "XOAUTH2" }).redacted).toBe("AUTH XOAUTH2")
   })
-  it("hides SASL responses, except the \"*\" cancel", () => {
+  it('hides SASL responses, except the "*" cancel', () => {
     expect(encodeCommand({ name: "SaslResponse", response: "dGVzdA==" }).redacted).toBe(REDACTED)
     expect(encodeCommand({ name: "SaslResponse", response: "" }).redacted).toBe(REDACTED)
     expect(encodeCommand({ name: "SaslResponse", response: "*" }).redacted).toBe("*")
@@ -158,8 +163,18 @@ describe("encodeCommand: injection", () => {
   ]
 
   for (const [what, make] of textArguments) {
-    for (const [label, ch] of [["CR", "\r"], ["LF", "\n"], ["NUL", "\0"], ["CRLF", "\r\n"]] as const) {
-      for (const [where, value] of [["start", `${ch}abc`], ["middle", `ab${ch}c`], ["end", `abc${ch}`], ["alone", ch]] as const) {
+    for (const [label, ch] of [
+      ["CR", "\r"],
+      ["LF", "\n"],
+      ["NUL", "\0"],
+      ["CRLF", "\r\n"]
+    ] as const) {
+      for (const [where, value] of [
+        ["start", `${ch}abc`],
+        ["middle", `ab${ch}c`],
+        ["end", `abc${ch}`],
+        ["alone", ch]
+      ] as const) {
         it(`${what}: ${label} at the ${where} is refused`, () => {
           const error = refusal(() => encodeCommand(make(value)))
           expect(error.reason).toBe("InvalidArgument")
@@ -201,12 +216,18 @@ describe("encodeCommand: injection", () => {
     // of either would be noticed.
     const body = fc.string({ unit: "binary", minLength: 12, maxLength: 40 }).filter((s) => !/[\r\n\0]/.test(s))
     fc.assert(
-      fc.property(body, body, fc.constantFrom("\r", "\n", "\0"), fc.constantFrom(...textArguments), (a, b, ch, [, make]) => {
-        const error = refusal(() => encodeCommand(make(`${a}${ch}${b}`)))
-        expect(error.reason).toBe("InvalidArgument")
-        expect(error.message).not.toContain(a)
-        expect(error.message).not.toContain(b)
-      }),
+      fc.property(
+        body,
+        body,
+        fc.constantFrom("\r", "\n", "\0"),
+        fc.constantFrom(...textArguments),
+        (a, b, ch, [, make]) => {
+          const error = refusal(() => encodeCommand(make(`${a}${ch}${b}`)))
+          expect(error.reason).toBe("InvalidArgument")
+          expect(error.message).not.toContain(a)
+          expect(error.message).not.toContain(b)
+        }
+      ),
       { numRuns: 300 }
     )
   })
@@ -215,7 +236,9 @@ describe("encodeCommand: injection", () => {
     expect(refusal(() => encodeCommand({ name: "APOP", user: "a b", digest: "d" })).reason).toBe("InvalidArgument")
     expect(refusal(() => encodeCommand({ name: "APOP", user: "u", digest: "d d" })).reason).toBe("InvalidArgument")
     expect(refusal(() => encodeCommand({ name: "AUTH", mechanism: "X Y" })).reason).toBe("InvalidArgument")
-    expect(refusal(() => encodeCommand({ name: "AUTH", mechanism: "PLAIN", initialResponse: "a b" })).reason).toBe("InvalidArgument")
+    expect(refusal(() => encodeCommand({ name: "AUTH", mechanism: "PLAIN", initialResponse: "a b" })).reason).toBe(
+      "InvalidArgument"
+    )
     expect(refusal(() => encodeCommand({ name: "SaslResponse", response: "a b" })).reason).toBe("InvalidArgument")
     const error = refusal(() => encodeCommand({ name: "APOP", user: "u", digest: "top secret" }))
     expect(error.message).not.toContain("secret")
@@ -290,19 +313,31 @@ describe("encodeCommand: line length (RFC 2449: 255 octets with CRLF)", () => {
   })
 
   it("applies to an AUTH initial response (RFC 5034: send it after the continuation instead)", () => {
-    const ok = encodeCommand({ name: "AUTH", mechanism: "PLAIN", initialResponse: "A".repeat(255 - "AUTH PLAIN \r\n".length) })
+    const ok = encodeCommand({
+      name: "AUTH",
+      mechanism: "PLAIN",
+      initialResponse: "A".repeat(255 - "AUTH PLAIN \r\n".length)
+    })
     expect(ok.bytes.length).toBe(255)
-    const error = refusal(() => encodeCommand({ name: "AUTH", mechanism: "XOAUTH2", initialResponse: "T".repeat(2000) }))
+    const error = refusal(() =>
+      encodeCommand({ name: "AUTH", mechanism: "XOAUTH2", initialResponse: "T".repeat(2000) })
+    )
     expect(error.reason).toBe("LineTooLong")
   })
 
   it("lets a SASL response exceed 255 octets, up to its own limit", () => {
     expect(encodeCommand({ name: "SaslResponse", response: "T".repeat(4000) }).bytes.length).toBe(4002)
-    expect(encodeCommand({ name: "SaslResponse", response: "T".repeat(MAX_SASL_LINE - 2) }).bytes.length).toBe(MAX_SASL_LINE)
-    expect(refusal(() => encodeCommand({ name: "SaslResponse", response: "T".repeat(MAX_SASL_LINE - 1) })).reason).toBe("LineTooLong")
+    expect(encodeCommand({ name: "SaslResponse", response: "T".repeat(MAX_SASL_LINE - 2) }).bytes.length).toBe(
+      MAX_SASL_LINE
+    )
+    expect(refusal(() => encodeCommand({ name: "SaslResponse", response: "T".repeat(MAX_SASL_LINE - 1) })).reason).toBe(
+      "LineTooLong"
+    )
   })
 
   it("checks the arguments before the length", () => {
-    expect(refusal(() => encodeCommand({ name: "PASS", password: `${"x".repeat(400)}\n` })).reason).toBe("InvalidArgument")
+    expect(refusal(() => encodeCommand({ name: "PASS", password: `${"x".repeat(400)}\n` })).reason).toBe(
+      "InvalidArgument"
+    )
   })
 })

@@ -3,10 +3,22 @@ import { describe, expect, it } from "vitest"
 import { type Decoder, type DecoderEvent, makeDecoder, NeedData } from "../../../core/protocol/decoder.ts"
 import { RemoteProtocolError } from "../../../core/protocol/errors.ts"
 import { MAX_STATUS_LINE } from "../../../core/protocol/limits.ts"
-import { applyChunking, bytewise, type Chunking, chunkingArb, concatBytes, fromLatin1, latin1, splitAt } from "./chunks.ts"
+import {
+  applyChunking,
+  bytewise,
+  type Chunking,
+  chunkingArb,
+  concatBytes,
+  fromLatin1,
+  latin1,
+  splitAt
+} from "./chunks.ts"
 
 /** An event with merged body pieces, comparable with `toEqual`. */
-type Normal = { readonly tag: "Status"; readonly line: string } | { readonly tag: "Body"; readonly bytes: string } | { readonly tag: "BodyEnd" }
+type Normal =
+  | { readonly tag: "Status"; readonly line: string }
+  | { readonly tag: "Body"; readonly bytes: string }
+  | { readonly tag: "BodyEnd" }
 
 // In these tests a status line starting with "+OK body" announces a multi-line body.
 const announcesBody = (line: Uint8Array): boolean => fromLatin1(line).startsWith("+OK body")
@@ -23,7 +35,10 @@ const drain = (decoder: Decoder, into: Array<DecoderEvent>, maxSteps = 10_000_00
 }
 
 /** Feeds the chunks (draining after each, or all first) and returns every event. */
-const decodeChunks = (chunks: ReadonlyArray<Uint8Array>, options: { readonly drainEach?: boolean; readonly maxStatusLine?: number } = {}): Array<DecoderEvent> => {
+const decodeChunks = (
+  chunks: ReadonlyArray<Uint8Array>,
+  options: { readonly drainEach?: boolean; readonly maxStatusLine?: number } = {}
+): Array<DecoderEvent> => {
   const decoder = makeDecoder(options.maxStatusLine === undefined ? {} : { maxStatusLine: options.maxStatusLine })
   const events: Array<DecoderEvent> = []
   for (const chunk of chunks) {
@@ -56,8 +71,11 @@ const normalize = (events: ReadonlyArray<DecoderEvent>): Array<Normal> => {
   return out
 }
 
-const decode = (input: string | Uint8Array, chunking: Chunking = { kind: "whole" }, options: { readonly drainEach?: boolean; readonly maxStatusLine?: number } = {}) =>
-  normalize(decodeChunks(applyChunking(typeof input === "string" ? latin1(input) : input, chunking), options))
+const decode = (
+  input: string | Uint8Array,
+  chunking: Chunking = { kind: "whole" },
+  options: { readonly drainEach?: boolean; readonly maxStatusLine?: number } = {}
+) => normalize(decodeChunks(applyChunking(typeof input === "string" ? latin1(input) : input, chunking), options))
 
 const status = (line: string): Normal => ({ tag: "Status", line })
 const body = (bytes: string): Normal => ({ tag: "Body", bytes })
@@ -74,7 +92,8 @@ interface Line {
   readonly extraDot?: boolean
 }
 
-const rawBody = (lines: ReadonlyArray<Line>): Uint8Array => concatBytes(lines.flatMap((l) => [l.content, latin1(l.eol)]))
+const rawBody = (lines: ReadonlyArray<Line>): Uint8Array =>
+  concatBytes(lines.flatMap((l) => [l.content, latin1(l.eol)]))
 
 // A dot in front of these would make the terminator line, so they can never carry an extra dot.
 const isBlank = (l: Line) => l.content.length === 0 || (l.content.length === 1 && l.content[0] === 13 && l.eol === "\n")
@@ -83,7 +102,9 @@ const isBlank = (l: Line) => l.content.length === 0 || (l.content.length === 1 &
 const stuffed = (lines: ReadonlyArray<Line>): Uint8Array =>
   concatBytes(
     lines.flatMap((l) =>
-      l.content[0] === 0x2e || (l.extraDot === true && !isBlank(l)) ? [latin1("."), l.content, latin1(l.eol)] : [l.content, latin1(l.eol)]
+      l.content[0] === 0x2e || (l.extraDot === true && !isBlank(l))
+        ? [latin1("."), l.content, latin1(l.eol)]
+        : [l.content, latin1(l.eol)]
     )
   )
 
@@ -120,8 +141,15 @@ const contentArb: fc.Arbitrary<Uint8Array> = fc.oneof(
   }
 )
 
-const lineArb = (eol: fc.Arbitrary<"\r\n" | "\n">, content: fc.Arbitrary<Uint8Array> = contentArb): fc.Arbitrary<Line> =>
-  fc.record({ content, eol, extraDot: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) })
+const lineArb = (
+  eol: fc.Arbitrary<"\r\n" | "\n">,
+  content: fc.Arbitrary<Uint8Array> = contentArb
+): fc.Arbitrary<Line> =>
+  fc.record({
+    content,
+    eol,
+    extraDot: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) })
+  })
 
 const eolArb: fc.Arbitrary<"\r\n" | "\n"> = fc.constantFrom("\r\n", "\n")
 
@@ -152,7 +180,12 @@ type Terminator = ".\r\n" | ".\n"
 const terminatorArb: fc.Arbitrary<Terminator> = fc.constantFrom(".\r\n", ".\n")
 
 const framed = (lines: ReadonlyArray<Line>, terminator: Terminator, trailing: boolean): Uint8Array =>
-  concatBytes([latin1("+OK body follows\r\n"), stuffed(lines), latin1(terminator), ...(trailing ? [latin1("+OK after\r\n")] : [])])
+  concatBytes([
+    latin1("+OK body follows\r\n"),
+    stuffed(lines),
+    latin1(terminator),
+    ...(trailing ? [latin1("+OK after\r\n")] : [])
+  ])
 
 /** The first index where two byte arrays of equal length differ, or -1. */
 const firstDifferent = (a: Uint8Array, b: Uint8Array): number => {
@@ -160,7 +193,13 @@ const firstDifferent = (a: Uint8Array, b: Uint8Array): number => {
   return -1
 }
 
-const checkBody = (lines: ReadonlyArray<Line>, terminator: Terminator, trailing: boolean, chunking: Chunking, drainEach: boolean) => {
+const checkBody = (
+  lines: ReadonlyArray<Line>,
+  terminator: Terminator,
+  trailing: boolean,
+  chunking: Chunking,
+  drainEach: boolean
+) => {
   const input = framed(lines, terminator, trailing)
   const events = decodeChunks(applyChunking(input, chunking), { drainEach })
   // The body bytes are the original, exactly, between the status line and one BodyEnd.
@@ -175,7 +214,11 @@ const checkBody = (lines: ReadonlyArray<Line>, terminator: Terminator, trailing:
   expect(events[0]?._tag).toBe("Status")
   const endAt = events.findIndex((e) => e._tag === "BodyEnd")
   expect(events.slice(1, endAt).every((e) => e._tag === "Body")).toBe(true)
-  const expected: Array<Normal> = [status("+OK body follows"), ...(original.length > 0 ? [body(fromLatin1(original))] : []), end]
+  const expected: Array<Normal> = [
+    status("+OK body follows"),
+    ...(original.length > 0 ? [body(fromLatin1(original))] : []),
+    end
+  ]
   if (trailing) expected.push(status("+OK after"))
   const normal = normalize(events)
   expect(normal).toEqual(expected)
@@ -188,51 +231,86 @@ const checkBody = (lines: ReadonlyArray<Line>, terminator: Terminator, trailing:
 const PROPERTY_TIMEOUT = 120_000
 
 describe("decoder: multi-line bodies, property", () => {
-  it("random bodies in random chunkings come out exactly, with one BodyEnd (numRuns: 400)", () => {
-    fc.assert(
-      fc.property(linesArb, terminatorArb, fc.boolean(), chunkingArb(), fc.boolean(), (lines, terminator, trailing, chunking, drainEach) => {
-        checkBody(lines, terminator, trailing, chunking, drainEach)
-      }),
-      { numRuns: 400 }
-    )
-  }, PROPERTY_TIMEOUT)
+  it(
+    "random bodies in random chunkings come out exactly, with one BodyEnd (numRuns: 400)",
+    () => {
+      fc.assert(
+        fc.property(
+          linesArb,
+          terminatorArb,
+          fc.boolean(),
+          chunkingArb(),
+          fc.boolean(),
+          (lines, terminator, trailing, chunking, drainEach) => {
+            checkBody(lines, terminator, trailing, chunking, drainEach)
+          }
+        ),
+        { numRuns: 400 }
+      )
+    },
+    PROPERTY_TIMEOUT
+  )
 
-  it("bodies with 200 KB lines in random chunkings come out exactly (numRuns: 20)", () => {
-    const big = fc.integer({ min: 1, max: 0x7fffffff }).map((seed) => bigContent(seed, 200_000))
-    const bigLines = fc.array(
-      fc.oneof({ weight: 1, arbitrary: lineArb(eolArb, big) }, { weight: 2, arbitrary: lineArb(eolArb) }),
-      { minLength: 1, maxLength: 4 }
-    ).filter((lines) => lines.some((l) => l.content.length >= 200_000))
-    fc.assert(
-      fc.property(bigLines, terminatorArb, fc.boolean(), chunkingArb({ huge: true, maxCuts: 300 }), (lines, terminator, trailing, chunking) => {
-        checkBody(lines, terminator, trailing, chunking, true)
-      }),
-      { numRuns: 20 }
-    )
-  }, PROPERTY_TIMEOUT)
-
-  it("several responses back to back: the same events in any chunking (numRuns: 300)", () => {
-    const responseArb = fc.oneof(
-      fc
-        .tuple(linesArb, terminatorArb)
-        .map(([lines, terminator]) => ({ lines: lines as ReadonlyArray<Line> | undefined, terminator, head: "+OK body" })),
-      fc.constantFrom("+OK", "-ERR no such message", "+OK 2 320", "+ ", "+OK").map((head) => ({ lines: undefined, terminator: ".\r\n", head }))
-    )
-    fc.assert(
-      fc.property(fc.array(responseArb, { minLength: 1, maxLength: 6 }), chunkingArb(), (responses, chunking) => {
-        const input = concatBytes(
-          responses.flatMap((r) => (r.lines === undefined ? [latin1(`${r.head}\r\n`)] : [latin1(`${r.head}\r\n`), stuffed(r.lines), latin1(r.terminator)]))
-        )
-        const expected = responses.flatMap((r): Array<Normal> => {
-          if (r.lines === undefined) return [status(r.head)]
-          const original = rawBody(r.lines)
-          return [status(r.head), ...(original.length > 0 ? [body(fromLatin1(original))] : []), end]
+  it(
+    "bodies with 200 KB lines in random chunkings come out exactly (numRuns: 20)",
+    () => {
+      const big = fc.integer({ min: 1, max: 0x7fffffff }).map((seed) => bigContent(seed, 200_000))
+      const bigLines = fc
+        .array(fc.oneof({ weight: 1, arbitrary: lineArb(eolArb, big) }, { weight: 2, arbitrary: lineArb(eolArb) }), {
+          minLength: 1,
+          maxLength: 4
         })
-        expect(decode(input, chunking)).toEqual(expected)
-      }),
-      { numRuns: 300 }
-    )
-  }, PROPERTY_TIMEOUT)
+        .filter((lines) => lines.some((l) => l.content.length >= 200_000))
+      fc.assert(
+        fc.property(
+          bigLines,
+          terminatorArb,
+          fc.boolean(),
+          chunkingArb({ huge: true, maxCuts: 300 }),
+          (lines, terminator, trailing, chunking) => {
+            checkBody(lines, terminator, trailing, chunking, true)
+          }
+        ),
+        { numRuns: 20 }
+      )
+    },
+    PROPERTY_TIMEOUT
+  )
+
+  it(
+    "several responses back to back: the same events in any chunking (numRuns: 300)",
+    () => {
+      const responseArb = fc.oneof(
+        fc.tuple(linesArb, terminatorArb).map(([lines, terminator]) => ({
+          lines: lines as ReadonlyArray<Line> | undefined,
+          terminator,
+          head: "+OK body"
+        })),
+        fc
+          .constantFrom("+OK", "-ERR no such message", "+OK 2 320", "+ ", "+OK")
+          .map((head) => ({ lines: undefined, terminator: ".\r\n", head }))
+      )
+      fc.assert(
+        fc.property(fc.array(responseArb, { minLength: 1, maxLength: 6 }), chunkingArb(), (responses, chunking) => {
+          const input = concatBytes(
+            responses.flatMap((r) =>
+              r.lines === undefined
+                ? [latin1(`${r.head}\r\n`)]
+                : [latin1(`${r.head}\r\n`), stuffed(r.lines), latin1(r.terminator)]
+            )
+          )
+          const expected = responses.flatMap((r): Array<Normal> => {
+            if (r.lines === undefined) return [status(r.head)]
+            const original = rawBody(r.lines)
+            return [status(r.head), ...(original.length > 0 ? [body(fromLatin1(original))] : []), end]
+          })
+          expect(decode(input, chunking)).toEqual(expected)
+        }),
+        { numRuns: 300 }
+      )
+    },
+    PROPERTY_TIMEOUT
+  )
 })
 
 describe("decoder: multi-line bodies, examples", () => {
@@ -261,7 +339,7 @@ describe("decoder: multi-line bodies, examples", () => {
     }
   })
 
-  it("a chunk ending in \".\\r\\n\" mid-line is not a terminator", () => {
+  it('a chunk ending in ".\\r\\n" mid-line is not a terminator', () => {
     const decoder = makeDecoder()
     const events: Array<DecoderEvent> = []
     decoder.feed(latin1("+OK body\r\nabc.\r\n"))
@@ -274,7 +352,7 @@ describe("decoder: multi-line bodies, examples", () => {
     expect(decoder.inBody()).toBe(false)
   })
 
-  it("a chunk ending in \"\\r\\n..\\r\\n\" is a stuffed dot line, not a terminator", () => {
+  it('a chunk ending in "\\r\\n..\\r\\n" is a stuffed dot line, not a terminator', () => {
     const decoder = makeDecoder()
     const events: Array<DecoderEvent> = []
     decoder.feed(latin1("+OK body\r\nabc\r\n..\r\n"))
@@ -285,25 +363,43 @@ describe("decoder: multi-line bodies, examples", () => {
     expect(normalize(events)).toEqual([status("+OK body"), body("abc\r\n.\r\n"), end])
   })
 
-  it("a \".\" line arriving alone in its own chunk is a terminator", () => {
-    expect(normalize(decodeChunks([latin1("+OK body\r\nabc\r\n"), latin1(".\r\n")]))).toEqual([status("+OK body"), body("abc\r\n"), end])
+  it('a "." line arriving alone in its own chunk is a terminator', () => {
+    expect(normalize(decodeChunks([latin1("+OK body\r\nabc\r\n"), latin1(".\r\n")]))).toEqual([
+      status("+OK body"),
+      body("abc\r\n"),
+      end
+    ])
   })
 
-  it("accepts \".\\n\" as the terminator and LF-only lines", () => {
-    expect(decode("+OK body\nline 1\n..two\n.\n+OK next\n")).toEqual([status("+OK body"), body("line 1\n.two\n"), end, status("+OK next")])
-    expect(decode("+OK body\r\nline\r\n.\n-ERR x\r\n", { kind: "bytewise" })).toEqual([status("+OK body"), body("line\r\n"), end, status("-ERR x")])
+  it('accepts ".\\n" as the terminator and LF-only lines', () => {
+    expect(decode("+OK body\nline 1\n..two\n.\n+OK next\n")).toEqual([
+      status("+OK body"),
+      body("line 1\n.two\n"),
+      end,
+      status("+OK next")
+    ])
+    expect(decode("+OK body\r\nline\r\n.\n-ERR x\r\n", { kind: "bytewise" })).toEqual([
+      status("+OK body"),
+      body("line\r\n"),
+      end,
+      status("-ERR x")
+    ])
   })
 
-  it("\".\\r\" followed by anything but LF is a stuffed line starting with a bare CR", () => {
+  it('".\\r" followed by anything but LF is a stuffed line starting with a bare CR', () => {
     expect(decode("+OK body\r\n.\rx\r\n.\r\n")).toEqual([status("+OK body"), body("\rx\r\n"), end])
     expect(decode("+OK body\r\n.\r.\r\n.\r\n")).toEqual([status("+OK body"), body("\r.\r\n"), end])
     expect(decode("+OK body\r\n.\r\r\n.\r\n")).toEqual([status("+OK body"), body("\r\r\n"), end])
-    for (const chunking of [{ kind: "bytewise" }, { kind: "fixed", size: 2 }, { kind: "fixed", size: 3 }] satisfies Array<Chunking>) {
+    for (const chunking of [
+      { kind: "bytewise" },
+      { kind: "fixed", size: 2 },
+      { kind: "fixed", size: 3 }
+    ] satisfies Array<Chunking>) {
       expect(decode("+OK body\r\n.\rx\r\n.\r\n", chunking)).toEqual([status("+OK body"), body("\rx\r\n"), end])
     }
   })
 
-  it("strips the first dot of any line starting with \".\" (RFC 1939), not only \"..\"", () => {
+  it('strips the first dot of any line starting with "." (RFC 1939), not only ".."', () => {
     expect(decode("+OK body\r\n.x\r\n...\r\n..\r\n.\r\n")).toEqual([status("+OK body"), body("x\r\n..\r\n.\r\n"), end])
   })
 
@@ -313,7 +409,11 @@ describe("decoder: multi-line bodies, examples", () => {
   })
 
   it("keeps empty lines, bare CRs and 8-bit bytes", () => {
-    const input = concatBytes([latin1("+OK body\r\n\r\n\n\ra\rb\r\n"), Uint8Array.of(0x00, 0xff, 0x80, 0x0d, 0x0a), latin1(".\r\n")])
+    const input = concatBytes([
+      latin1("+OK body\r\n\r\n\n\ra\rb\r\n"),
+      Uint8Array.of(0x00, 0xff, 0x80, 0x0d, 0x0a),
+      latin1(".\r\n")
+    ])
     expect(decode(input)).toEqual([status("+OK body"), body("\r\n\n\ra\rb\r\n\x00\xff\x80\r\n"), end])
   })
 
@@ -352,13 +452,23 @@ describe("decoder: multi-line bodies, examples", () => {
   })
 
   it("is not confused by a body that looks like status lines", () => {
-    expect(decode("+OK body\r\n+OK\r\n-ERR\r\n.+OK\r\n.\r\n-ERR real\r\n")).toEqual([status("+OK body"), body("+OK\r\n-ERR\r\n+OK\r\n"), end, status("-ERR real")])
+    expect(decode("+OK body\r\n+OK\r\n-ERR\r\n.+OK\r\n.\r\n-ERR real\r\n")).toEqual([
+      status("+OK body"),
+      body("+OK\r\n-ERR\r\n+OK\r\n"),
+      end,
+      status("-ERR real")
+    ])
   })
 })
 
 describe("decoder: status lines", () => {
   it("yields status lines without their line end, CRLF or LF", () => {
-    expect(decode("+OK POP3 ready\r\n-ERR no\n+ \r\n+\r\n")).toEqual([status("+OK POP3 ready"), status("-ERR no"), status("+ "), status("+")])
+    expect(decode("+OK POP3 ready\r\n-ERR no\n+ \r\n+\r\n")).toEqual([
+      status("+OK POP3 ready"),
+      status("-ERR no"),
+      status("+ "),
+      status("+")
+    ])
   })
 
   it("splits pipelined status lines arriving in one chunk", () => {
@@ -387,7 +497,9 @@ describe("decoder: status lines", () => {
   })
 
   it("ignores empty chunks", () => {
-    expect(normalize(decodeChunks([new Uint8Array(0), latin1("+OK"), new Uint8Array(0), latin1("\r\n"), new Uint8Array(0)]))).toEqual([status("+OK")])
+    expect(
+      normalize(decodeChunks([new Uint8Array(0), latin1("+OK"), new Uint8Array(0), latin1("\r\n"), new Uint8Array(0)]))
+    ).toEqual([status("+OK")])
   })
 
   for (const limit of [100, MAX_STATUS_LINE]) {
@@ -400,14 +512,21 @@ describe("decoder: status lines", () => {
         expect(atLimit.length).toBe(limit)
         for (const eol of ["\r\n", "\n"]) {
           expect(decode(`${atLimit}${eol}`, { kind: "whole" }, options)).toEqual([status(atLimit)])
-          expect(decode(`${atLimit}${eol}-ERR x${eol}`, { kind: "fixed", size: 7 }, options)).toEqual([status(atLimit), status("-ERR x")])
+          expect(decode(`${atLimit}${eol}-ERR x${eol}`, { kind: "fixed", size: 7 }, options)).toEqual([
+            status(atLimit),
+            status("-ERR x")
+          ])
         }
         if (limit === 100) expect(decode(`${atLimit}\r\n`, { kind: "bytewise" }, options)).toEqual([status(atLimit)])
       })
 
       it("refuses a line one octet over the limit, with CRLF or LF, whole or in pieces", () => {
         for (const eol of ["\r\n", "\n", "\r", ""]) {
-          for (const chunking of [{ kind: "whole" }, { kind: "fixed", size: 7 }, { kind: "fixed", size: limit }] satisfies Array<Chunking>) {
+          for (const chunking of [
+            { kind: "whole" },
+            { kind: "fixed", size: 7 },
+            { kind: "fixed", size: limit }
+          ] satisfies Array<Chunking>) {
             const decoder = makeDecoder(options)
             expect(() => {
               for (const chunk of applyChunking(latin1(`${overLimit}${eol}x`), chunking)) {
@@ -462,7 +581,11 @@ describe("decoder: status lines", () => {
 
   it("does not bound the length of body lines", () => {
     const long = "b".repeat(3 * MAX_STATUS_LINE)
-    expect(decode(`+OK body\r\n${long}\r\n.\r\n`, { kind: "fixed", size: 5 })).toEqual([status("+OK body"), body(`${long}\r\n`), end])
+    expect(decode(`+OK body\r\n${long}\r\n.\r\n`, { kind: "fixed", size: 5 })).toEqual([
+      status("+OK body"),
+      body(`${long}\r\n`),
+      end
+    ])
   })
 })
 
@@ -526,7 +649,9 @@ describe("decoder: cost", () => {
     decoder.feed(latin1("\r\n.\r\n"))
     const events: Array<DecoderEvent> = []
     drain(decoder, events)
-    expect(events.filter((e) => e._tag === "Body").reduce((sum, e) => sum + (e._tag === "Body" ? e.bytes.length : 0), 0)).toBe(n + 2)
+    expect(
+      events.filter((e) => e._tag === "Body").reduce((sum, e) => sum + (e._tag === "Body" ? e.bytes.length : 0), 0)
+    ).toBe(n + 2)
     expect(events.at(-1)).toEqual({ _tag: "BodyEnd" })
   }, 60_000)
 })

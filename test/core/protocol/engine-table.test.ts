@@ -31,7 +31,15 @@ const COMMANDS: ReadonlyArray<Command> = [
 ]
 
 // What the server says: status lines, and now and then a body to end a multi-line answer.
-const REPLIES = ["+OK\r\n", "-ERR no\r\n", "+ \r\n", "+ c3RlcA==\r\n", "+OK body follows\r\n..dot\r\nline\r\n.\r\n", "garbage\r\n", ".\r\n"]
+const REPLIES = [
+  "+OK\r\n",
+  "-ERR no\r\n",
+  "+ \r\n",
+  "+ c3RlcA==\r\n",
+  "+OK body follows\r\n..dot\r\nline\r\n.\r\n",
+  "garbage\r\n",
+  ".\r\n"
+]
 
 type Step =
   | { readonly _tag: "send"; readonly command: Command }
@@ -52,11 +60,18 @@ const send = (command: Command): Step => ({ _tag: "send", command })
 const reply = (text: string): Step => ({ _tag: "reply", text })
 const PREFIXES: ReadonlyArray<ReadonlyArray<Step>> = [
   [],
-  [send({ name: "USER", user: "alice" }), reply("+OK\r\n"), send({ name: "PASS", password: "secret" }), reply("+OK\r\n")],
+  [
+    send({ name: "USER", user: "alice" }),
+    reply("+OK\r\n"),
+    send({ name: "PASS", password: "secret" }),
+    reply("+OK\r\n")
+  ],
   [send({ name: "AUTH", mechanism: "PLAIN" }), reply("+ \r\n")],
   [send({ name: "STLS" }), reply("+OK\r\n")]
 ]
-const sessionArb = fc.tuple(fc.constantFrom(...PREFIXES), fc.array(stepArb, { maxLength: 40 })).map(([prefix, steps]) => [...prefix, ...steps])
+const sessionArb = fc
+  .tuple(fc.constantFrom(...PREFIXES), fc.array(stepArb, { maxLength: 40 }))
+  .map(([prefix, steps]) => [...prefix, ...steps])
 
 const rows = new Set(transitions.map((t) => `${t.from} → ${t.to}`))
 
@@ -68,7 +83,9 @@ const play = (steps: ReadonlyArray<Step>): Array<StateChange> => {
   const engine = makeEngine({ onStateChange: (c) => changes.push(c) })
   engine.receive(new TextEncoder().encode("+OK ready <1.2@host>\r\n"))
   const drain = () => {
-    while (engine.next() !== NeedData) { /* events are not the subject here */ }
+    while (engine.next() !== NeedData) {
+      /* events are not the subject here */
+    }
   }
   try {
     drain()
@@ -107,7 +124,9 @@ describe("engine ⟷ state table", () => {
         const changes = play(steps)
         for (const change of changes) {
           seen.add(`${change.from} → ${change.to}`)
-          expect(rows.has(`${change.from} → ${change.to}`), `${change.from} → ${change.to} (${change.cause})`).toBe(true)
+          expect(rows.has(`${change.from} → ${change.to}`), `${change.from} → ${change.to} (${change.cause})`).toBe(
+            true
+          )
         }
         // Each move starts where the previous one ended: nothing moves the engine unreported.
         for (let i = 1; i < changes.length; i++) expect(changes[i]!.from).toBe(changes[i - 1]!.to)
@@ -115,7 +134,14 @@ describe("engine ⟷ state table", () => {
       { numRuns: 2000 }
     )
     // The sessions reached the interesting rows, so the property said something about them.
-    for (const move of ["AUTHORIZATION → SASL", "SASL → TRANSACTION", "TRANSACTION → UPDATE", "UPDATE → CLOSED", "STLS → AUTHORIZATION", "TRANSACTION → ERROR"]) {
+    for (const move of [
+      "AUTHORIZATION → SASL",
+      "SASL → TRANSACTION",
+      "TRANSACTION → UPDATE",
+      "UPDATE → CLOSED",
+      "STLS → AUTHORIZATION",
+      "TRANSACTION → ERROR"
+    ]) {
       expect(seen.has(move), move).toBe(true)
     }
   })

@@ -9,7 +9,13 @@ import { applyChunking, type Chunking, chunkingArb, concatBytes, fromLatin1, lat
 /** An engine event made comparable: commands by their redacted line, bodies merged. */
 type Normal =
   | { readonly tag: "Greeting"; readonly kind: string; readonly code?: string; readonly text: string }
-  | { readonly tag: "Response"; readonly command: string; readonly kind: string; readonly code?: string; readonly text: string }
+  | {
+      readonly tag: "Response"
+      readonly command: string
+      readonly kind: string
+      readonly code?: string
+      readonly text: string
+    }
   | { readonly tag: "Body"; readonly command: string; readonly bytes: string }
   | { readonly tag: "BodyEnd"; readonly command: string }
 
@@ -18,7 +24,12 @@ const normalize = (events: ReadonlyArray<EngineEvent>): Array<Normal> => {
   for (const e of events) {
     switch (e._tag) {
       case "Greeting":
-        out.push({ tag: "Greeting", kind: e.status.kind, ...(e.status.code === undefined ? {} : { code: e.status.code }), text: e.status.text })
+        out.push({
+          tag: "Greeting",
+          kind: e.status.kind,
+          ...(e.status.code === undefined ? {} : { code: e.status.code }),
+          text: e.status.text
+        })
         break
       case "Response":
         out.push({
@@ -32,7 +43,8 @@ const normalize = (events: ReadonlyArray<EngineEvent>): Array<Normal> => {
       case "Body": {
         expect(e.bytes.length).toBeGreaterThan(0)
         const last = out.at(-1)
-        if (last?.tag === "Body" && last.command === e.command.redacted) out[out.length - 1] = { ...last, bytes: last.bytes + fromLatin1(e.bytes) }
+        if (last?.tag === "Body" && last.command === e.command.redacted)
+          out[out.length - 1] = { ...last, bytes: last.bytes + fromLatin1(e.bytes) }
         else out.push({ tag: "Body", command: e.command.redacted, bytes: fromLatin1(e.bytes) })
         break
       }
@@ -135,7 +147,17 @@ const sample: { readonly [K in Command["name"]]: Command } = {
   STLS: { name: "STLS" },
   UTF8: { name: "UTF8" }
 }
-const ALL_STATES: ReadonlyArray<State> = ["GREETING", "AUTHORIZATION", "AUTHORIZATION_PASS", "STLS", "SASL", "TRANSACTION", "UPDATE", "CLOSED", "ERROR"]
+const ALL_STATES: ReadonlyArray<State> = [
+  "GREETING",
+  "AUTHORIZATION",
+  "AUTHORIZATION_PASS",
+  "STLS",
+  "SASL",
+  "TRANSACTION",
+  "UPDATE",
+  "CLOSED",
+  "ERROR"
+]
 
 // ---------------------------------------------------------------------------------------
 // The scripted session: greeting → CAPA → USER/PASS → STAT → LIST → UIDL → TOP → RETR →
@@ -152,7 +174,11 @@ interface Step {
 }
 
 const sessionSteps: ReadonlyArray<Step> = [
-  { commands: [], answers: greeting, expected: [{ tag: "Greeting", kind: "ok", text: "POP3 server ready <1896.697170952@dbc.mtview.ca.us>" }] },
+  {
+    commands: [],
+    answers: greeting,
+    expected: [{ tag: "Greeting", kind: "ok", text: "POP3 server ready <1896.697170952@dbc.mtview.ca.us>" }]
+  },
   {
     commands: [{ name: "CAPA" }],
     answers: "+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nPIPELINING\r\nSASL PLAIN\r\n.\r\n",
@@ -170,9 +196,15 @@ const sessionSteps: ReadonlyArray<Step> = [
   {
     commands: [{ name: "PASS", password: "tanstaaf" }],
     answers: "+OK mrose's maildrop has 2 messages (320 octets)\r\n",
-    expected: [{ tag: "Response", command: "PASS ****", kind: "ok", text: "mrose's maildrop has 2 messages (320 octets)" }]
+    expected: [
+      { tag: "Response", command: "PASS ****", kind: "ok", text: "mrose's maildrop has 2 messages (320 octets)" }
+    ]
   },
-  { commands: [{ name: "STAT" }], answers: "+OK 2 320\r\n", expected: [{ tag: "Response", command: "STAT", kind: "ok", text: "2 320" }] },
+  {
+    commands: [{ name: "STAT" }],
+    answers: "+OK 2 320\r\n",
+    expected: [{ tag: "Response", command: "STAT", kind: "ok", text: "2 320" }]
+  },
   {
     commands: [{ name: "LIST" }],
     answers: "+OK 2 messages (320 octets)\r\n1 120\r\n2   200\r\n.\r\n",
@@ -209,7 +241,11 @@ const sessionSteps: ReadonlyArray<Step> = [
       { tag: "BodyEnd", command: "RETR 1" }
     ]
   },
-  { commands: [{ name: "DELE", msg: 1 }], answers: "+OK message 1 deleted\r\n", expected: [{ tag: "Response", command: "DELE 1", kind: "ok", text: "message 1 deleted" }] },
+  {
+    commands: [{ name: "DELE", msg: 1 }],
+    answers: "+OK message 1 deleted\r\n",
+    expected: [{ tag: "Response", command: "DELE 1", kind: "ok", text: "message 1 deleted" }]
+  },
   {
     commands: [{ name: "QUIT" }],
     answers: "+OK dewey POP3 server signing off (maildrop empty)\r\n",
@@ -231,7 +267,11 @@ const pipelined = (steps: ReadonlyArray<Step>): ReadonlyArray<Step> => {
   const rest = steps.slice(first)
   return [
     ...steps.slice(0, first),
-    { commands: rest.flatMap((s) => s.commands), answers: rest.map((s) => s.answers).join(""), expected: rest.flatMap((s) => s.expected) }
+    {
+      commands: rest.flatMap((s) => s.commands),
+      answers: rest.map((s) => s.answers).join(""),
+      expected: rest.flatMap((s) => s.expected)
+    }
   ]
 }
 
@@ -322,12 +362,22 @@ describe("engine: commands by state", () => {
     it(`${state}: refuses ${refused.join(", ") || "nothing"} with IllegalInState and changes nothing`, () => {
       const h = harnessIn(state)
       h.engine.receive(latin1("+OK buffered"))
-      const before = { state: h.engine.state(), pending: h.engine.pending(), buffered: h.engine.buffered(), changes: h.changes.length }
+      const before = {
+        state: h.engine.state(),
+        pending: h.engine.pending(),
+        buffered: h.engine.buffered(),
+        changes: h.changes.length
+      }
       for (const name of refused) {
         const error = catchError(() => h.send(sample[name]))
         expect(error, name).toBeInstanceOf(LocalProtocolError)
         expect((error as LocalProtocolError).reason, name).toBe("IllegalInState")
-        expect({ state: h.engine.state(), pending: h.engine.pending(), buffered: h.engine.buffered(), changes: h.changes.length }).toEqual(before)
+        expect({
+          state: h.engine.state(),
+          pending: h.engine.pending(),
+          buffered: h.engine.buffered(),
+          changes: h.changes.length
+        }).toEqual(before)
       }
     })
     for (const name of allowed[state]) {
@@ -342,17 +392,25 @@ describe("engine: commands by state", () => {
 
   it("refuses PASS before USER, and PASS after USER was rejected", () => {
     const h = harnessIn("AUTHORIZATION")
-    expect((catchError(() => h.send({ name: "PASS", password: "x" })) as LocalProtocolError).reason).toBe("IllegalInState")
+    expect((catchError(() => h.send({ name: "PASS", password: "x" })) as LocalProtocolError).reason).toBe(
+      "IllegalInState"
+    )
     h.send({ name: "USER", user: "nobody" })
-    expect(h.server("-ERR never heard of nobody\r\n")).toEqual([{ tag: "Response", command: "USER nobody", kind: "err", text: "never heard of nobody" }])
+    expect(h.server("-ERR never heard of nobody\r\n")).toEqual([
+      { tag: "Response", command: "USER nobody", kind: "err", text: "never heard of nobody" }
+    ])
     expect(h.engine.state()).toBe("AUTHORIZATION")
-    expect((catchError(() => h.send({ name: "PASS", password: "x" })) as LocalProtocolError).reason).toBe("IllegalInState")
+    expect((catchError(() => h.send({ name: "PASS", password: "x" })) as LocalProtocolError).reason).toBe(
+      "IllegalInState"
+    )
   })
 
   it("a rejected PASS returns to AUTHORIZATION", () => {
     const h = harnessIn("AUTHORIZATION_PASS")
     h.send({ name: "PASS", password: "wrong" })
-    expect(h.server("-ERR [AUTH] invalid password\r\n")).toEqual([{ tag: "Response", command: "PASS ****", kind: "err", code: "AUTH", text: "invalid password" }])
+    expect(h.server("-ERR [AUTH] invalid password\r\n")).toEqual([
+      { tag: "Response", command: "PASS ****", kind: "err", code: "AUTH", text: "invalid password" }
+    ])
     expect(h.engine.state()).toBe("AUTHORIZATION")
   })
 
@@ -395,7 +453,9 @@ describe("engine: pipelining", () => {
     ]
     expect(written.map((w) => w.redacted)).toEqual(["RETR 1", "DELE 1", "RETR 2", "DELE 2", "LIST 9", "NOOP"])
     expect(h.engine.pending()).toBe(6)
-    const events = h.server("+OK\r\none\r\n.\r\n+OK deleted\r\n+OK\r\n..two\r\n.\r\n-ERR [SYS/TEMP] later\r\n-ERR no such message\r\n+OK\r\n")
+    const events = h.server(
+      "+OK\r\none\r\n.\r\n+OK deleted\r\n+OK\r\n..two\r\n.\r\n-ERR [SYS/TEMP] later\r\n-ERR no such message\r\n+OK\r\n"
+    )
     expect(events).toEqual([
       { tag: "Response", command: "RETR 1", kind: "ok", text: "" },
       { tag: "Body", command: "RETR 1", bytes: "one\r\n" },
@@ -441,7 +501,11 @@ describe("engine: pipelining", () => {
     h.send({ name: "LIST", msg: 2 })
     h.send({ name: "UIDL", msg: 2 })
     h.send({ name: "STAT" })
-    expect(h.server("+OK 2 200\r\n+OK 2 QhdPYR:00WBw1Ph7x7\r\n+OK 2 320\r\n").map((e) => e.tag)).toEqual(["Response", "Response", "Response"])
+    expect(h.server("+OK 2 200\r\n+OK 2 QhdPYR:00WBw1Ph7x7\r\n+OK 2 320\r\n").map((e) => e.tag)).toEqual([
+      "Response",
+      "Response",
+      "Response"
+    ])
   })
 
   it("Busy: nothing may be queued behind a state-changing command", () => {
@@ -449,7 +513,11 @@ describe("engine: pipelining", () => {
     h.send({ name: "USER", user: "mrose" })
     const snapshot = () => ({ state: h.engine.state(), pending: h.engine.pending(), changes: h.changes.length })
     const before = snapshot()
-    for (const command of [{ name: "PASS", password: "tanstaaf" }, { name: "CAPA" }, { name: "USER", user: "other" }] satisfies ReadonlyArray<Command>) {
+    for (const command of [
+      { name: "PASS", password: "tanstaaf" },
+      { name: "CAPA" },
+      { name: "USER", user: "other" }
+    ] satisfies ReadonlyArray<Command>) {
       const error = catchError(() => h.send(command))
       expect(error, command.name).toBeInstanceOf(LocalProtocolError)
       expect((error as LocalProtocolError).reason, command.name).toBe("Busy")
@@ -478,7 +546,9 @@ describe("engine: pipelining", () => {
     const a = harnessIn("AUTHORIZATION")
     a.send({ name: "AUTH", mechanism: "PLAIN" })
     expect(a.engine.state()).toBe("SASL")
-    expect((catchError(() => a.send({ name: "SaslResponse", response: "x" })) as LocalProtocolError).reason).toBe("Busy")
+    expect((catchError(() => a.send({ name: "SaslResponse", response: "x" })) as LocalProtocolError).reason).toBe(
+      "Busy"
+    )
   })
 
   it("QUIT may be queued behind pipelined commands, and the session stays in UPDATE until QUIT is answered", () => {
@@ -559,7 +629,11 @@ describe("engine: STLS", () => {
       { tag: "Body", command: "CAPA", bytes: "STLS\r\nUSER\r\n" },
       { tag: "BodyEnd", command: "CAPA" }
     ])
-    expect(h.changes.map((c) => `${c.from}→${c.to}`)).toEqual(["GREETING→AUTHORIZATION", "AUTHORIZATION→STLS", "STLS→AUTHORIZATION"])
+    expect(h.changes.map((c) => `${c.from}→${c.to}`)).toEqual([
+      "GREETING→AUTHORIZATION",
+      "AUTHORIZATION→STLS",
+      "STLS→AUTHORIZATION"
+    ])
     expect(h.changes.at(-1)?.cause).toBe("TLS established")
   })
 
@@ -589,7 +663,9 @@ describe("engine: STLS", () => {
     h.server("-ERR no TLS here\r\n")
     expect(h.engine.state()).toBe("AUTHORIZATION")
     expect((catchError(() => h.engine.tlsEstablished()) as LocalProtocolError).reason).toBe("IllegalInState")
-    expect((catchError(() => harnessIn("TRANSACTION").engine.tlsEstablished()) as LocalProtocolError).reason).toBe("IllegalInState")
+    expect((catchError(() => harnessIn("TRANSACTION").engine.tlsEstablished()) as LocalProtocolError).reason).toBe(
+      "IllegalInState"
+    )
   })
 })
 
@@ -601,9 +677,15 @@ describe("engine: AUTH (RFC 5034)", () => {
     expect(h.server("+ \r\n")).toEqual([{ tag: "Response", command: "AUTH PLAIN", kind: "continuation", text: "" }])
     expect(h.engine.state()).toBe("SASL")
     expect(h.send({ name: "SaslResponse", response: "AG1yb3NlAHRhbnN0YWFm" }).redacted).toBe("****")
-    expect(h.server("+OK maildrop locked and ready\r\n")).toEqual([{ tag: "Response", command: "****", kind: "ok", text: "maildrop locked and ready" }])
+    expect(h.server("+OK maildrop locked and ready\r\n")).toEqual([
+      { tag: "Response", command: "****", kind: "ok", text: "maildrop locked and ready" }
+    ])
     expect(h.engine.state()).toBe("TRANSACTION")
-    expect(h.changes.map((c) => `${c.from}→${c.to}`)).toEqual(["GREETING→AUTHORIZATION", "AUTHORIZATION→SASL", "SASL→TRANSACTION"])
+    expect(h.changes.map((c) => `${c.from}→${c.to}`)).toEqual([
+      "GREETING→AUTHORIZATION",
+      "AUTHORIZATION→SASL",
+      "SASL→TRANSACTION"
+    ])
   })
 
   it("several challenge rounds", () => {
@@ -611,7 +693,9 @@ describe("engine: AUTH (RFC 5034)", () => {
     h.send({ name: "AUTH", mechanism: "SCRAM-SHA-256" })
     h.server("+ \r\n")
     h.send({ name: "SaslResponse", response: "biwsbj11c2VyLHI9cm9zZQ==" })
-    expect(h.server("+ cj1yb3NlLHM9c2FsdCxpPTQwOTY=\r\n")).toEqual([{ tag: "Response", command: "****", kind: "continuation", text: "cj1yb3NlLHM9c2FsdCxpPTQwOTY=" }])
+    expect(h.server("+ cj1yb3NlLHM9c2FsdCxpPTQwOTY=\r\n")).toEqual([
+      { tag: "Response", command: "****", kind: "continuation", text: "cj1yb3NlLHM9c2FsdCxpPTQwOTY=" }
+    ])
     h.send({ name: "SaslResponse", response: "Yz1iaXdzLHI9cm9zZSxwPXByb29m" })
     h.server("+ dj1zaWduYXR1cmU=\r\n")
     h.send({ name: "SaslResponse", response: "" })
@@ -626,7 +710,7 @@ describe("engine: AUTH (RFC 5034)", () => {
     expect(h.engine.state()).toBe("TRANSACTION")
   })
 
-  it("failures return to AUTHORIZATION: -ERR to AUTH, a \"*\" cancel, an XOAUTH2 error challenge", () => {
+  it('failures return to AUTHORIZATION: -ERR to AUTH, a "*" cancel, an XOAUTH2 error challenge', () => {
     const direct = harnessIn("AUTHORIZATION")
     direct.send({ name: "AUTH", mechanism: "CRAM-MD5" })
     direct.server("-ERR [AUTH] unsupported\r\n")
@@ -636,7 +720,9 @@ describe("engine: AUTH (RFC 5034)", () => {
     cancel.send({ name: "AUTH", mechanism: "PLAIN" })
     cancel.server("+ \r\n")
     expect(cancel.send({ name: "SaslResponse", response: "*" }).redacted).toBe("*")
-    expect(cancel.server("-ERR cancelled\r\n")).toEqual([{ tag: "Response", command: "*", kind: "err", text: "cancelled" }])
+    expect(cancel.server("-ERR cancelled\r\n")).toEqual([
+      { tag: "Response", command: "*", kind: "err", text: "cancelled" }
+    ])
     expect(cancel.engine.state()).toBe("AUTHORIZATION")
 
     const oauth = harnessIn("AUTHORIZATION")
@@ -670,7 +756,7 @@ describe("engine: the server breaking the protocol", () => {
     expect((local as LocalProtocolError).reason).toBe("IllegalInState")
   }
 
-  it("a \"+\" continuation answering a non-AUTH command", () => {
+  it('a "+" continuation answering a non-AUTH command', () => {
     for (const [state, command] of [
       ["AUTHORIZATION", sample.USER],
       ["AUTHORIZATION_PASS", sample.PASS],
@@ -679,39 +765,56 @@ describe("engine: the server breaking the protocol", () => {
     ] as const) {
       const h = harnessIn(state)
       h.send(command)
-      expectFailed(h, catchError(() => h.server("+ c2VjcmV0\r\n")))
+      expectFailed(
+        h,
+        catchError(() => h.server("+ c2VjcmV0\r\n"))
+      )
     }
   })
 
   it("a response with nothing pending", () => {
     for (const state of ["AUTHORIZATION", "TRANSACTION", "CLOSED"] as const) {
       const h = harnessIn(state)
-      expectFailed(h, catchError(() => h.server("+OK surprise\r\n")))
+      expectFailed(
+        h,
+        catchError(() => h.server("+OK surprise\r\n"))
+      )
     }
   })
 
   it("a greeting that is a continuation or garbage", () => {
     for (const text of ["+ hello\r\n", "* OK IMAP4rev1\r\n", "220 smtp.example.org ESMTP\r\n", "+ERR\r\n", "\r\n"]) {
       const h = harness()
-      expectFailed(h, catchError(() => h.server(text)))
+      expectFailed(
+        h,
+        catchError(() => h.server(text))
+      )
     }
   })
 
   it("a malformed answer to a command", () => {
     const h = harnessIn("TRANSACTION")
     h.send(sample.STAT)
-    expectFailed(h, catchError(() => h.server("+ERR not really\r\n")))
+    expectFailed(
+      h,
+      catchError(() => h.server("+ERR not really\r\n"))
+    )
   })
 
   it("a status line over 8 KiB", () => {
     const h = harnessIn("TRANSACTION")
     h.send(sample.NOOP)
-    expectFailed(h, catchError(() => h.server(`+OK ${"x".repeat(9000)}\r\n`)))
+    expectFailed(
+      h,
+      catchError(() => h.server(`+OK ${"x".repeat(9000)}\r\n`))
+    )
   })
 
   it("a greeting -ERR closes the session", () => {
     const h = harness()
-    expect(h.server("-ERR [SYS/TEMP] too many connections\r\n")).toEqual([{ tag: "Greeting", kind: "err", code: "SYS/TEMP", text: "too many connections" }])
+    expect(h.server("-ERR [SYS/TEMP] too many connections\r\n")).toEqual([
+      { tag: "Greeting", kind: "err", code: "SYS/TEMP", text: "too many connections" }
+    ])
     expect(h.engine.state()).toBe("CLOSED")
     expect(h.changes).toEqual([{ from: "GREETING", to: "CLOSED", cause: "greeting -ERR" }])
     expect((catchError(() => h.send(sample.QUIT)) as LocalProtocolError).reason).toBe("IllegalInState")
@@ -719,7 +822,26 @@ describe("engine: the server breaking the protocol", () => {
 
   it("property: random server bytes only ever raise RemoteProtocolError, in bounded steps (numRuns: 500)", () => {
     const token = fc.oneof(
-      { weight: 6, arbitrary: fc.constantFrom("+OK", "-ERR", "+", " ", "\r\n", "\n", "\r", ".", "..", ".\r\n", "[SYS/TEMP]", "1 2", "x", "\x00", "\xff") },
+      {
+        weight: 6,
+        arbitrary: fc.constantFrom(
+          "+OK",
+          "-ERR",
+          "+",
+          " ",
+          "\r\n",
+          "\n",
+          "\r",
+          ".",
+          "..",
+          ".\r\n",
+          "[SYS/TEMP]",
+          "1 2",
+          "x",
+          "\x00",
+          "\xff"
+        )
+      },
       { weight: 1, arbitrary: fc.uint8Array({ maxLength: 12 }).map(fromLatin1) }
     )
     const transcript = fc.array(token, { maxLength: 80 }).map((ts) => latin1(ts.join("")))
@@ -730,35 +852,40 @@ describe("engine: the server breaking the protocol", () => {
       return name === undefined ? undefined : sample[name]
     }
     fc.assert(
-      fc.property(transcript, chunkingArb(), fc.array(fc.nat(), { minLength: 1, maxLength: 20 }), (bytes, chunking, picks) => {
-        const engine = makeEngine()
-        const chunks = applyChunking(bytes, chunking)
-        let steps = 0
-        let pickAt = 0
-        let failure: unknown
-        try {
-          for (const chunk of chunks) {
-            engine.receive(chunk)
-            for (;;) {
-              if (engine.pending() === 0 && pickAt < picks.length * 4) {
-                const command = commandFor(engine.state(), picks[pickAt++ % picks.length]!)
-                if (command !== undefined && command.name !== "STLS") engine.send(command)
+      fc.property(
+        transcript,
+        chunkingArb(),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 20 }),
+        (bytes, chunking, picks) => {
+          const engine = makeEngine()
+          const chunks = applyChunking(bytes, chunking)
+          let steps = 0
+          let pickAt = 0
+          let failure: unknown
+          try {
+            for (const chunk of chunks) {
+              engine.receive(chunk)
+              for (;;) {
+                if (engine.pending() === 0 && pickAt < picks.length * 4) {
+                  const command = commandFor(engine.state(), picks[pickAt++ % picks.length]!)
+                  if (command !== undefined && command.name !== "STLS") engine.send(command)
+                }
+                const event = engine.next()
+                if (event === NeedData) break
+                steps++
+                expect(steps).toBeLessThanOrEqual(2 * bytes.length + 2)
               }
-              const event = engine.next()
-              if (event === NeedData) break
-              steps++
-              expect(steps).toBeLessThanOrEqual(2 * bytes.length + 2)
             }
+          } catch (error) {
+            failure = error
           }
-        } catch (error) {
-          failure = error
+          if (failure !== undefined) {
+            expect(failure).toBeInstanceOf(RemoteProtocolError)
+            expect(engine.state()).toBe("ERROR")
+            expect(catchError(() => engine.next())).toBe(failure)
+          }
         }
-        if (failure !== undefined) {
-          expect(failure).toBeInstanceOf(RemoteProtocolError)
-          expect(engine.state()).toBe("ERROR")
-          expect(catchError(() => engine.next())).toBe(failure)
-        }
-      }),
+      ),
       { numRuns: 500 }
     )
   })

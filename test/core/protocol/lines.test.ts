@@ -15,7 +15,8 @@ const split = (chunks: ReadonlyArray<Uint8Array>, maxLine?: number): Array<strin
   return out
 }
 
-const splitWith = (input: string, chunking: Chunking, maxLine?: number) => split(applyChunking(utf8(input), chunking), maxLine)
+const splitWith = (input: string, chunking: Chunking, maxLine?: number) =>
+  split(applyChunking(utf8(input), chunking), maxLine)
 
 describe("makeLineSplitter", () => {
   it("splits on CRLF and LF and strips only the final CR", () => {
@@ -39,8 +40,13 @@ describe("makeLineSplitter", () => {
   })
 
   it("property: random chunkings give the same lines (numRuns: 300)", () => {
-    const lineArb = fc.string({ unit: fc.constantFrom(..."ab 1\t\r.é😀"), maxLength: 30 }).filter((s) => !s.includes("\n"))
-    const input = fc.tuple(fc.array(fc.tuple(lineArb, fc.constantFrom("\r\n", "\n")), { maxLength: 20 }), fc.option(lineArb, { nil: undefined }))
+    const lineArb = fc
+      .string({ unit: fc.constantFrom(..."ab 1\t\r.é😀"), maxLength: 30 })
+      .filter((s) => !s.includes("\n"))
+    const input = fc.tuple(
+      fc.array(fc.tuple(lineArb, fc.constantFrom("\r\n", "\n")), { maxLength: 20 }),
+      fc.option(lineArb, { nil: undefined })
+    )
     fc.assert(
       fc.property(input, chunkingArb(), ([lines, last], chunking) => {
         const text = lines.map(([l, eol]) => l + eol).join("") + (last ?? "")
@@ -62,7 +68,10 @@ describe("makeLineSplitter", () => {
       for (const eol of ["\n", "\r\n"]) {
         expect(splitWith(`${atLimit}${eol}${atLimit}${eol}`, { kind: "whole" }, limit)).toEqual([atLimit, atLimit])
         expect(splitWith(`${atLimit}${eol}${atLimit}${eol}`, { kind: "bytewise" }, limit)).toEqual([atLimit, atLimit])
-        expect(splitWith(`${atLimit}${eol}${atLimit}${eol}`, { kind: "fixed", size: 3 }, limit)).toEqual([atLimit, atLimit])
+        expect(splitWith(`${atLimit}${eol}${atLimit}${eol}`, { kind: "fixed", size: 3 }, limit)).toEqual([
+          atLimit,
+          atLimit
+        ])
       }
     })
 
@@ -72,7 +81,12 @@ describe("makeLineSplitter", () => {
 
     it("refuses a line one octet over the limit, whatever the chunking", () => {
       for (const eol of ["\n", "\r\n", ""]) {
-        for (const chunking of [{ kind: "whole" }, { kind: "bytewise" }, { kind: "fixed", size: 4 }, { kind: "fixed", size: 10 }] satisfies Array<Chunking>) {
+        for (const chunking of [
+          { kind: "whole" },
+          { kind: "bytewise" },
+          { kind: "fixed", size: 4 },
+          { kind: "fixed", size: 10 }
+        ] satisfies Array<Chunking>) {
           expect(() => splitWith(`ok\r\n${overLimit}${eol}more\r\n`, chunking, limit)).toThrow(RemoteProtocolError)
         }
       }
@@ -100,12 +114,17 @@ describe("makeLineSplitter", () => {
 
     it("property: a line fits iff its content (without line end) is at most the limit", () => {
       fc.assert(
-        fc.property(fc.integer({ min: 0, max: 20 }), fc.constantFrom("\r\n", "\n"), chunkingArb(), (n, eol, chunking) => {
-          const line = "x".repeat(n)
-          const run = () => splitWith(`${line}${eol}`, chunking, limit)
-          if (n <= limit) expect(run()).toEqual([line])
-          else expect(run).toThrow(RemoteProtocolError)
-        }),
+        fc.property(
+          fc.integer({ min: 0, max: 20 }),
+          fc.constantFrom("\r\n", "\n"),
+          chunkingArb(),
+          (n, eol, chunking) => {
+            const line = "x".repeat(n)
+            const run = () => splitWith(`${line}${eol}`, chunking, limit)
+            if (n <= limit) expect(run()).toEqual([line])
+            else expect(run).toThrow(RemoteProtocolError)
+          }
+        ),
         { numRuns: 200 }
       )
     })

@@ -17,8 +17,12 @@ import {
 
 describe("apopTimestamp", () => {
   it("finds RFC 1939's example timestamp", () => {
-    expect(apopTimestamp("POP3 server ready <1896.697170952@dbc.mtview.ca.us>")).toBe("<1896.697170952@dbc.mtview.ca.us>")
-    expect(apopTimestamp("+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>")).toBe("<1896.697170952@dbc.mtview.ca.us>")
+    expect(apopTimestamp("POP3 server ready <1896.697170952@dbc.mtview.ca.us>")).toBe(
+      "<1896.697170952@dbc.mtview.ca.us>"
+    )
+    expect(apopTimestamp("+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>")).toBe(
+      "<1896.697170952@dbc.mtview.ca.us>"
+    )
   })
   it("finds one in the middle of the text", () => {
     expect(apopTimestamp("Dovecot <12.34@host> ready.")).toBe("<12.34@host>")
@@ -48,7 +52,7 @@ describe("apopTimestamp", () => {
 })
 
 describe("parseStat", () => {
-  it("parses \"nn mm\"", () => {
+  it('parses "nn mm"', () => {
     expect(parseStat("2 320")).toEqual({ count: 2, size: 320 })
     expect(parseStat("0 0")).toEqual({ count: 0, size: 0 })
   })
@@ -59,7 +63,18 @@ describe("parseStat", () => {
   it("accepts 15-digit numbers (huge mailboxes)", () => {
     expect(parseStat("20000 999999999999999")).toEqual({ count: 20000, size: 999999999999999 })
   })
-  for (const bad of ["", "2", "two 320", "2 three", "-1 320", "2 -320", "2.5 320", "1e3 5", "0x10 5", "1234567890123456 1"]) {
+  for (const bad of [
+    "",
+    "2",
+    "two 320",
+    "2 three",
+    "-1 320",
+    "2 -320",
+    "2.5 320",
+    "1e3 5",
+    "0x10 5",
+    "1234567890123456 1"
+  ]) {
     it(`${JSON.stringify(bad)} is a RemoteProtocolError`, () => {
       expect(() => parseStat(bad)).toThrow(RemoteProtocolError)
     })
@@ -67,7 +82,7 @@ describe("parseStat", () => {
 })
 
 describe("parseListLine", () => {
-  it("parses \"msg size\" with runs of spaces, tabs and trailing blanks", () => {
+  it('parses "msg size" with runs of spaces, tabs and trailing blanks', () => {
     expect(parseListLine("1 120")).toEqual({ msg: 1, size: 120 })
     expect(parseListLine("2   200")).toEqual({ msg: 2, size: 200 })
     expect(parseListLine("3\t300")).toEqual({ msg: 3, size: 300 })
@@ -92,7 +107,7 @@ describe("parseListLine", () => {
 })
 
 describe("parseUidlLine", () => {
-  it("parses \"msg uid\" with runs of spaces and tabs (Comcast) and trailing blanks", () => {
+  it('parses "msg uid" with runs of spaces and tabs (Comcast) and trailing blanks', () => {
     expect(parseUidlLine("1 whqtswO00WBw418f9t5JxYwZ")).toEqual({ msg: 1, uid: "whqtswO00WBw418f9t5JxYwZ" })
     expect(parseUidlLine("2    QhdPYR:00WBw1Ph7x7")).toEqual({ msg: 2, uid: "QhdPYR:00WBw1Ph7x7" })
     expect(parseUidlLine("3\t\tabc")).toEqual({ msg: 3, uid: "abc" })
@@ -137,7 +152,17 @@ describe("parseCapa and accessors", () => {
   ])
 
   it("upper-cases names and keeps arguments as sent", () => {
-    expect([...caps.entries.keys()]).toEqual(["TOP", "UIDL", "SASL", "RESP-CODES", "LOGIN-DELAY", "PIPELINING", "EXPIRE", "USER", "IMPLEMENTATION"])
+    expect([...caps.entries.keys()]).toEqual([
+      "TOP",
+      "UIDL",
+      "SASL",
+      "RESP-CODES",
+      "LOGIN-DELAY",
+      "PIPELINING",
+      "EXPIRE",
+      "USER",
+      "IMPLEMENTATION"
+    ])
     expect(caps.entries.get("SASL")).toEqual(["PLAIN", "xoauth2", "ScRaM-SHA-256"])
     expect(caps.entries.get("TOP")).toEqual([])
     expect(caps.lines.length).toBe(11)

@@ -11,7 +11,10 @@ describe("parseStatusLine", () => {
     ["+OK", { kind: "ok", code: undefined, text: "" }],
     ["+OK ", { kind: "ok", code: undefined, text: "" }],
     ["+OK text", { kind: "ok", code: undefined, text: "text" }],
-    ["+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>", { kind: "ok", code: undefined, text: "POP3 server ready <1896.697170952@dbc.mtview.ca.us>" }],
+    [
+      "+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>",
+      { kind: "ok", code: undefined, text: "POP3 server ready <1896.697170952@dbc.mtview.ca.us>" }
+    ],
     ["+OK 2 320", { kind: "ok", code: undefined, text: "2 320" }],
     ["+ok lower case", { kind: "ok", code: undefined, text: "lower case" }],
     ["+Ok", { kind: "ok", code: undefined, text: "" }],
@@ -23,7 +26,10 @@ describe("parseStatusLine", () => {
     ["-ERR [IN-USE]", { kind: "err", code: "IN-USE", text: "" }],
     ["-ERR [IN-USE] mailbox locked", { kind: "err", code: "IN-USE", text: "mailbox locked" }],
     ["-ERR [LOGIN-DELAY] wait 900 s", { kind: "err", code: "LOGIN-DELAY", text: "wait 900 s" }],
-    ["-ERR [AUTH] Application-specific password required", { kind: "err", code: "AUTH", text: "Application-specific password required" }],
+    [
+      "-ERR [AUTH] Application-specific password required",
+      { kind: "err", code: "AUTH", text: "Application-specific password required" }
+    ],
     ["-ERR [UTF8] needs UTF8", { kind: "err", code: "UTF8", text: "needs UTF8" }],
     ["-ERR [FOO/BAR] unknown", { kind: "err", code: "FOO/BAR", text: "unknown" }],
     ["-ERR [in-use] lower", { kind: "err", code: "IN-USE", text: "lower" }],
@@ -44,7 +50,22 @@ describe("parseStatusLine", () => {
   }
 
   // Classified by the whole first token, never by the first character (hMailServer "+ERR").
-  for (const line of ["+ERR", "+ERR bad", "OK", "ERR", "-OK", "+OKAY", "-ERROR", "+OK\tx", "", " +OK", "*", "-", "++", "+-ERR"]) {
+  for (const line of [
+    "+ERR",
+    "+ERR bad",
+    "OK",
+    "ERR",
+    "-OK",
+    "+OKAY",
+    "-ERROR",
+    "+OK\tx",
+    "",
+    " +OK",
+    "*",
+    "-",
+    "++",
+    "+-ERR"
+  ]) {
     it(`${JSON.stringify(line)} is a RemoteProtocolError`, () => {
       expect(() => parse(line)).toThrow(RemoteProtocolError)
     })

@@ -13,7 +13,17 @@ import {
   transitions
 } from "../../../core/protocol/state.ts"
 
-const ALL_STATES: ReadonlyArray<State> = ["GREETING", "AUTHORIZATION", "AUTHORIZATION_PASS", "STLS", "SASL", "TRANSACTION", "UPDATE", "CLOSED", "ERROR"]
+const ALL_STATES: ReadonlyArray<State> = [
+  "GREETING",
+  "AUTHORIZATION",
+  "AUTHORIZATION_PASS",
+  "STLS",
+  "SASL",
+  "TRANSACTION",
+  "UPDATE",
+  "CLOSED",
+  "ERROR"
+]
 const ALL_COMMANDS: ReadonlyArray<CommandName> = [
   "USER",
   "PASS",
@@ -65,7 +75,9 @@ describe("allowed", () => {
 })
 
 describe("transition", () => {
-  const cases: ReadonlyArray<readonly [State, Parameters<typeof transition>[1], Parameters<typeof transition>[2], State | undefined]> = [
+  const cases: ReadonlyArray<
+    readonly [State, Parameters<typeof transition>[1], Parameters<typeof transition>[2], State | undefined]
+  > = [
     ["GREETING", "greeting", "ok", "AUTHORIZATION"],
     ["GREETING", "greeting", "err", "CLOSED"],
     ["AUTHORIZATION", "USER", "ok", "AUTHORIZATION_PASS"],
@@ -155,7 +167,17 @@ describe("transition", () => {
     }
     for (const t of transitions) expect(reached.has(t.to), t.to).toBe(true)
     for (const t of transitions) expect(reached.has(t.from), t.from).toBe(true)
-    expect([...reached].sort()).toEqual(["AUTHORIZATION", "AUTHORIZATION_PASS", "CLOSED", "ERROR", "GREETING", "SASL", "STLS", "TRANSACTION", "UPDATE"])
+    expect([...reached].sort()).toEqual([
+      "AUTHORIZATION",
+      "AUTHORIZATION_PASS",
+      "CLOSED",
+      "ERROR",
+      "GREETING",
+      "SASL",
+      "STLS",
+      "TRANSACTION",
+      "UPDATE"
+    ])
   })
 
   it("every live state can lose its connection; the terminal ones leave only for ERROR", () => {
@@ -178,7 +200,8 @@ describe("what the engine derives from the table", () => {
   })
   it("endsSession: QUIT wherever it is allowed, and nothing else", () => {
     for (const state of ALL_STATES) {
-      for (const command of allowed[state]) expect(endsSession(state, command), `${state} ${command}`).toBe(command === "QUIT")
+      for (const command of allowed[state])
+        expect(endsSession(state, command), `${state} ${command}`).toBe(command === "QUIT")
     }
   })
   it("canQuit: the states a session rests in between exchanges", () => {
@@ -196,7 +219,8 @@ describe("keepsState", () => {
   it("is true for CAPA and UTF8 in AUTHORIZATION, false for everything that logs in or ends", () => {
     expect(keepsState("AUTHORIZATION", "CAPA")).toBe(true)
     expect(keepsState("AUTHORIZATION", "UTF8")).toBe(true)
-    for (const command of ["STLS", "USER", "APOP", "AUTH", "QUIT"] as const) expect(keepsState("AUTHORIZATION", command), command).toBe(false)
+    for (const command of ["STLS", "USER", "APOP", "AUTH", "QUIT"] as const)
+      expect(keepsState("AUTHORIZATION", command), command).toBe(false)
     expect(keepsState("AUTHORIZATION_PASS", "PASS")).toBe(false)
     expect(keepsState("SASL", "SaslResponse")).toBe(false)
   })

@@ -31,11 +31,18 @@ const memoryStore = (options: { readonly failOn?: string; readonly stored?: Read
 }
 
 const run = (server: MailStore, store: SyncStore, received: Array<string>) =>
-  Effect.runPromiseExit(Effect.gen(function*() {
-    const session = yield* connect({ host: "dev", tls: "none", timeout: 5000 })
-    const mailbox = yield* session.login({ user: "alice", password: "pw", mechanism: "user", allowPlaintext: true })
-    return yield* syncMailbox(mailbox, store, { delete: true })
-  }).pipe(Effect.scoped, Effect.provide(MemoryTransport.layer((conn) => void serveConnection(server, conn, { onCommand: (l) => received.push(l) })))))
+  Effect.runPromiseExit(
+    Effect.gen(function* () {
+      const session = yield* connect({ host: "dev", tls: "none", timeout: 5000 })
+      const mailbox = yield* session.login({ user: "alice", password: "pw", mechanism: "user", allowPlaintext: true })
+      return yield* syncMailbox(mailbox, store, { delete: true })
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        MemoryTransport.layer((conn) => void serveConnection(server, conn, { onCommand: (l) => received.push(l) }))
+      )
+    )
+  )
 
 describe("the sync engine", () => {
   it("fails with StorageError when a put fails, sends no DELE, and records what was stored before", async () => {
@@ -58,7 +65,11 @@ describe("the sync engine", () => {
     const retry = memoryStore({ stored: [...memory.bodies.keys()] })
     const done = await run(server, retry.store, again)
     const stored = memory.bodies.size
-    expect(Exit.isSuccess(done) ? done.value : undefined).toMatchObject({ fetched: 12 - stored, recovered: stored, deleted: 12 })
+    expect(Exit.isSuccess(done) ? done.value : undefined).toMatchObject({
+      fetched: 12 - stored,
+      recovered: stored,
+      deleted: 12
+    })
     expect(again.filter((l) => l.startsWith("RETR"))).toHaveLength(12 - stored)
     expect(server.messages("alice")).toHaveLength(0)
   })

@@ -3,7 +3,13 @@
 import * as Effect from "effect/Effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { connect } from "../../../core/index.ts"
-import { type IndexedDbStore, openDatabase, openIndexedDbStore, syncMailbox, type SyncResult } from "../../../core/sync/index.ts"
+import {
+  type IndexedDbStore,
+  openDatabase,
+  openIndexedDbStore,
+  syncMailbox,
+  type SyncResult
+} from "../../../core/sync/index.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
 import type { Behaviour, MailStore } from "../../../dev-server/server.ts"
 import { makeMailStore, serveConnection } from "../../../dev-server/server.ts"
@@ -13,14 +19,21 @@ const ACCOUNT = "alice@dev:110"
 const THRESHOLD = 4096
 const COUNT = 30
 // Every fifth message is over the threshold; one has lines starting with "." (unstuffing).
-const seed = Array.from({ length: COUNT }, (_, i) =>
-  `Subject: message ${i + 1}\r\n\r\n${i === 3 ? ".dot line\r\n..two dots\r\n" : ""}${(i % 5 === 4 ? "y" : "x").repeat(i % 5 === 4 ? 9000 + i : 10 + i)}\r\n`)
+const seed = Array.from(
+  { length: COUNT },
+  (_, i) =>
+    `Subject: message ${i + 1}\r\n\r\n${i === 3 ? ".dot line\r\n..two dots\r\n" : ""}${(i % 5 === 4 ? "y" : "x").repeat(i % 5 === 4 ? 9000 + i : 10 + i)}\r\n`
+)
 
 const databases: Array<string> = []
 const opened: Array<IndexedDbStore> = []
 afterEach(async () => {
   for (const store of opened.splice(0)) store.close()
-  for (const name of databases.splice(0)) await new Promise((resolve) => { const r = indexedDB.deleteDatabase(name); r.onsuccess = r.onerror = resolve })
+  for (const name of databases.splice(0))
+    await new Promise((resolve) => {
+      const r = indexedDB.deleteDatabase(name)
+      r.onsuccess = r.onerror = resolve
+    })
 })
 
 const freshDatabase = () => {
@@ -36,16 +49,35 @@ const open = async (database: string, account = ACCOUNT) => {
 }
 
 /** One sync session against `server`; every command line the server received is in `received`. */
-const sync = (server: MailStore, store: IndexedDbStore, options: { readonly delete: boolean; readonly user?: string; readonly behaviour?: Behaviour; readonly onCommand?: (line: string) => void }) => {
+const sync = (
+  server: MailStore,
+  store: IndexedDbStore,
+  options: {
+    readonly delete: boolean
+    readonly user?: string
+    readonly behaviour?: Behaviour
+    readonly onCommand?: (line: string) => void
+  }
+) => {
   const received: Array<string> = []
-  const layer = MemoryTransport.layer((conn) =>
-    void serveConnection(server, conn, { ...options.behaviour, onCommand: (line) => {
-      received.push(line)
-      options.onCommand?.(line)
-    } }))
-  const run = Effect.gen(function*() {
+  const layer = MemoryTransport.layer(
+    (conn) =>
+      void serveConnection(server, conn, {
+        ...options.behaviour,
+        onCommand: (line) => {
+          received.push(line)
+          options.onCommand?.(line)
+        }
+      })
+  )
+  const run = Effect.gen(function* () {
     const session = yield* connect({ host: "dev", tls: "none", timeout: 1000 })
-    const mailbox = yield* session.login({ user: options.user ?? "alice", password: "pw", mechanism: "user", allowPlaintext: true })
+    const mailbox = yield* session.login({
+      user: options.user ?? "alice",
+      password: "pw",
+      mechanism: "user",
+      allowPlaintext: true
+    })
     return yield* syncMailbox(mailbox, store, { delete: options.delete, streamThreshold: THRESHOLD })
   }).pipe(Effect.scoped, Effect.provide(layer))
   return { received, result: Effect.runPromiseExit(run) }
@@ -63,7 +95,12 @@ describe("the IndexedDB sync store", () => {
     const first = sync(server, store, { delete: false })
     const exit = await first.result
     expect(exit._tag).toBe("Success")
-    expect((exit as { value: SyncResult }).value).toMatchObject({ fetched: COUNT, skipped: 0, deleted: 0, messages: COUNT })
+    expect((exit as { value: SyncResult }).value).toMatchObject({
+      fetched: COUNT,
+      skipped: 0,
+      deleted: 0,
+      messages: COUNT
+    })
     const kept = await Effect.runPromise(store.messages)
     expect(kept.map((m) => m.uid).sort()).toEqual([...uids].sort())
     for (const [i, uid] of uids.entries()) expect(decode(await Effect.runPromise(store.body(uid)))).toBe(seed[i])
@@ -102,12 +139,20 @@ describe("the IndexedDB sync store", () => {
         if (match === null) return
         const uid = uids[Number(match[1]) - 1]!
         const req = checker.transaction("index", "readonly").objectStore("index").getKey([ACCOUNT, uid])
-        atDele.push(new Promise((resolve) => { req.onsuccess = () => resolve({ uid, held: req.result !== undefined }) }))
+        atDele.push(
+          new Promise((resolve) => {
+            req.onsuccess = () => resolve({ uid, held: req.result !== undefined })
+          })
+        )
       }
     })
     const done = await resumed.result
     expect(done._tag).toBe("Success")
-    expect((done as { value: SyncResult }).value).toMatchObject({ fetched: COUNT - afterFailure, skipped: afterFailure, deleted: COUNT })
+    expect((done as { value: SyncResult }).value).toMatchObject({
+      fetched: COUNT - afterFailure,
+      skipped: afterFailure,
+      deleted: COUNT
+    })
     // Every message downloaded exactly once over both runs.
     expect(count(resumed.received, "RETR")).toBe(COUNT - afterFailure)
     const held = await Promise.all(atDele)
@@ -121,7 +166,10 @@ describe("the IndexedDB sync store", () => {
   })
 
   it("keeps accounts apart in one database, and forgets one without the other", async () => {
-    const server = makeMailStore({ alice: { password: "pw", messages: seed.slice(0, 3) }, bob: { password: "pw", messages: ["Subject: bob\r\n\r\nhi\r\n"] } })
+    const server = makeMailStore({
+      alice: { password: "pw", messages: seed.slice(0, 3) },
+      bob: { password: "pw", messages: ["Subject: bob\r\n\r\nhi\r\n"] }
+    })
     const database = freshDatabase()
     const alice = await open(database)
     const bob = await open(database, "bob@dev:110")

@@ -4,13 +4,28 @@
 import * as Effect from "effect/Effect"
 import { describe, expect, it } from "vitest"
 import { connect } from "../../../core/client/client.ts"
-import { detectRuntime, layer, layerFor, loadTransport, type Runtime, unsupported } from "../../../core/transport/auto.ts"
+import {
+  detectRuntime,
+  layer,
+  layerFor,
+  loadTransport,
+  type Runtime,
+  unsupported
+} from "../../../core/transport/auto.ts"
 import { Transport } from "../../../core/transport/transport.ts"
 
 // Shapes of each runtime's globals as far as detection looks (values seen on the real ones).
 const node = { process: { versions: { node: "24.21.0" } }, navigator: { userAgent: "Node.js/24" } }
-const deno = { Deno: { version: { deno: "2.9.6" } }, process: { versions: { node: "26.3.0" } }, navigator: { userAgent: "Deno/2.9.6" } }
-const bun = { Bun: { version: "1.4.5" }, process: { versions: { node: "26.3.0" } }, navigator: { userAgent: "Bun/1.4.5" } }
+const deno = {
+  Deno: { version: { deno: "2.9.6" } },
+  process: { versions: { node: "26.3.0" } },
+  navigator: { userAgent: "Deno/2.9.6" }
+}
+const bun = {
+  Bun: { version: "1.4.5" },
+  process: { versions: { node: "26.3.0" } },
+  navigator: { userAgent: "Bun/1.4.5" }
+}
 // With nodejs_compat, Workers have a `process` too.
 const workerd = { navigator: { userAgent: "Cloudflare-Workers" }, process: { versions: { node: "22.0.0" } } }
 const browser = { document: {}, navigator: { userAgent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0" } }
@@ -37,7 +52,7 @@ describe("detectRuntime", () => {
   })
 })
 
-const transportName = Effect.gen(function*() {
+const transportName = Effect.gen(function* () {
   return (yield* Transport).name
 })
 const nameOf = (runtime: Runtime) => Effect.runPromise(transportName.pipe(Effect.provide(layerFor(runtime))))
@@ -67,7 +82,9 @@ describe("loading", () => {
 describe("where there is no TCP transport", () => {
   const failure = (runtime: Runtime) =>
     Effect.runPromise(
-      Effect.flip(Effect.scoped(connect({ host: "pop.example.com", tls: "implicit" }))).pipe(Effect.provide(unsupported(runtime)))
+      Effect.flip(Effect.scoped(connect({ host: "pop.example.com", tls: "implicit" }))).pipe(
+        Effect.provide(unsupported(runtime))
+      )
     )
 
   it("on Workers, connecting fails with a ConnectError naming pop3/cloudflare", async () => {
@@ -84,7 +101,9 @@ describe("where there is no TCP transport", () => {
 
   it("STLS is not offered, so starttls fails before connecting", async () => {
     const error = await Effect.runPromise(
-      Effect.flip(Effect.scoped(connect({ host: "pop.example.com", tls: "starttls" }))).pipe(Effect.provide(unsupported("unknown")))
+      Effect.flip(Effect.scoped(connect({ host: "pop.example.com", tls: "starttls" }))).pipe(
+        Effect.provide(unsupported("unknown"))
+      )
     )
     expect(error._tag).toBe("TlsError")
   })

@@ -4,15 +4,22 @@
 import * as Socket from "effect/socket/Socket"
 import { describe, expect, it } from "vitest"
 import { BridgeError, ConnectError } from "../../../core/errors.ts"
-import { BRIDGE_CLOSE_CODES, classifyBridgeFailure, isLoopback, pathEncrypted } from "../../../core/transport/bridge-rules.ts"
+import {
+  BRIDGE_CLOSE_CODES,
+  classifyBridgeFailure,
+  isLoopback,
+  pathEncrypted
+} from "../../../core/transport/bridge-rules.ts"
 
 const closed = (code: number, closeReason?: string) =>
   new Socket.SocketError({ reason: new Socket.SocketCloseError({ code, closeReason }) })
 
 describe("bridge rules", () => {
   it("knows loopback names and addresses", () => {
-    for (const host of ["localhost", "127.0.0.1", "127.1.2.3", "[::1]", "::1"]) expect(isLoopback(host), host).toBe(true)
-    for (const host of ["128.0.0.1", "localhost.example", "10.0.0.1", "[::2]", "127.0.0"]) expect(isLoopback(host), host).toBe(false)
+    for (const host of ["localhost", "127.0.0.1", "127.1.2.3", "[::1]", "::1"])
+      expect(isLoopback(host), host).toBe(true)
+    for (const host of ["128.0.0.1", "localhost.example", "10.0.0.1", "[::2]", "127.0.0"])
+      expect(isLoopback(host), host).toBe(false)
   })
 
   it("counts the path encrypted only with TLS upstream and wss: or a loopback bridge", () => {
@@ -36,7 +43,8 @@ describe("bridge rules", () => {
 
   it("a WebSocket that never opened is the bridge's ConnectError, without the token; a timeout is left alone", () => {
     const bridge = new URL("wss://bridge.example/pop3?token=secret")
-    const open = (kind: "Unknown" | "Timeout") => new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind, cause: new Error("x") }) })
+    const open = (kind: "Unknown" | "Timeout") =>
+      new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind, cause: new Error("x") }) })
     const error = classifyBridgeFailure(bridge, open("Unknown"))
     expect(error).toBeInstanceOf(ConnectError)
     expect(error).toMatchObject({ host: "bridge.example", port: 443 })

@@ -29,18 +29,28 @@ const run = <A, E>(layer: Layer.Layer<Transport>, program: Effect.Effect<A, E, T
   })
 
 const login = (tls: "none" | "implicit") =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const auth = yield* connect({ host: "memory.test", tls, timeout: 2000 })
-    const mailbox = yield* auth.login({ user: DEMO_USER, password: DEMO_PASSWORD, mechanism: "user", allowPlaintext: tls === "none" })
+    const mailbox = yield* auth.login({
+      user: DEMO_USER,
+      password: DEMO_PASSWORD,
+      mechanism: "user",
+      allowPlaintext: tls === "none"
+    })
     return { auth, mailbox }
   })
 
 describe("memory transport", () => {
   it("is a transport named memory without STLS", async () => {
     const { layer } = serve(makeSampleStore(NOW))
-    const transport = await Effect.runPromise(Effect.provide(Effect.gen(function*() {
-      return yield* Transport
-    }), layer))
+    const transport = await Effect.runPromise(
+      Effect.provide(
+        Effect.gen(function* () {
+          return yield* Transport
+        }),
+        layer
+      )
+    )
     expect(transport.name).toBe("memory")
     expect(transport.startTls).toBe(false)
   })
@@ -51,16 +61,19 @@ describe("memory transport", () => {
     const stored = store.messages(DEMO_USER)
     expect(stored.length).toBeGreaterThanOrEqual(10)
 
-    const result = await run(layer, Effect.gen(function*() {
-      const { auth, mailbox } = yield* login("none")
-      const stat = yield* mailbox.stat
-      const list = yield* mailbox.list
-      const uidl = yield* mailbox.uidl
-      const bodies: Array<Uint8Array> = []
-      for (let msg = 1; msg <= stat.count; msg++) bodies.push(yield* collect(mailbox.retr(msg)))
-      yield* mailbox.quit
-      return { secure: auth.secure, stat, list, uidl, bodies }
-    }))
+    const result = await run(
+      layer,
+      Effect.gen(function* () {
+        const { auth, mailbox } = yield* login("none")
+        const stat = yield* mailbox.stat
+        const list = yield* mailbox.list
+        const uidl = yield* mailbox.uidl
+        const bodies: Array<Uint8Array> = []
+        for (let msg = 1; msg <= stat.count; msg++) bodies.push(yield* collect(mailbox.retr(msg)))
+        yield* mailbox.quit
+        return { secure: auth.secure, stat, list, uidl, bodies }
+      })
+    )
 
     expect(result.secure).toBe(false)
     expect(result.stat).toEqual({ count: stored.length, size: stored.reduce((n, m) => n + m.data.length, 0) })
@@ -77,15 +90,21 @@ describe("memory transport", () => {
     const store = makeSampleStore(NOW)
     const { layer, sessions } = serve(store)
     const before = store.messages(DEMO_USER)
-    await run(layer, Effect.gen(function*() {
-      const { mailbox } = yield* login("none")
-      yield* mailbox.dele(1)
-      yield* mailbox.quit
-    }))
-    const count = await run(layer, Effect.gen(function*() {
-      const { mailbox } = yield* login("none")
-      return (yield* mailbox.stat).count
-    }))
+    await run(
+      layer,
+      Effect.gen(function* () {
+        const { mailbox } = yield* login("none")
+        yield* mailbox.dele(1)
+        yield* mailbox.quit
+      })
+    )
+    const count = await run(
+      layer,
+      Effect.gen(function* () {
+        const { mailbox } = yield* login("none")
+        return (yield* mailbox.stat).count
+      })
+    )
     expect(count).toBe(before.length - 1)
     expect(store.messages(DEMO_USER).map((m) => m.uid)).toEqual(before.slice(1).map((m) => m.uid))
     expect(sessions).toHaveLength(2)
@@ -93,14 +112,17 @@ describe("memory transport", () => {
 
   it("counts tls: implicit as encrypted (nothing leaves the process), so USER needs no allowPlaintext", async () => {
     const { layer } = serve(makeSampleStore(NOW))
-    const secure = await run(layer, Effect.map(login("implicit"), ({ auth }) => auth.secure))
+    const secure = await run(
+      layer,
+      Effect.map(login("implicit"), ({ auth }) => auth.secure)
+    )
     expect(secure).toBe(true)
   })
 
   it("refuses USER without TLS unless plaintext is allowed (the transport reports no encryption)", async () => {
     const { layer } = serve(makeSampleStore(NOW))
     const exit = await Effect.runPromiseExit(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const auth = yield* connect({ host: "memory.test", tls: "none", timeout: 2000 })
         return yield* auth.login({ user: DEMO_USER, password: DEMO_PASSWORD, mechanism: "user" })
       }).pipe(Effect.scoped, Effect.provide(layer))

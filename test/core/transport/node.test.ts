@@ -55,10 +55,13 @@ const silentServer = async (): Promise<{ port: number; accepted: () => number }>
     sockets.push(socket)
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  cleanups.push(() => new Promise((resolve) => {
-    for (const s of sockets) s.destroy()
-    server.close(() => resolve())
-  }))
+  cleanups.push(
+    () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      })
+  )
   const address = server.address()
   if (address === null || typeof address === "string") throw new Error("no TCP address")
   return { port: address.port, accepted: () => sockets.length }
@@ -76,9 +79,14 @@ const closedPort = async (): Promise<number> => {
 
 /** Logs in, STATs, RETRs every message and quits. */
 const roundTrip = (options: ConnectOptions) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const auth = yield* connect(options)
-    const mailbox = yield* auth.login({ user: DEMO_USER, password: DEMO_PASSWORD, mechanism: "user", allowPlaintext: options.tls === "none" })
+    const mailbox = yield* auth.login({
+      user: DEMO_USER,
+      password: DEMO_PASSWORD,
+      mechanism: "user",
+      allowPlaintext: options.tls === "none"
+    })
     const stat = yield* mailbox.stat
     const bodies: Array<Uint8Array> = []
     for (let msg = 1; msg <= stat.count; msg++) bodies.push(yield* collect(mailbox.retr(msg)))
@@ -86,11 +94,16 @@ const roundTrip = (options: ConnectOptions) =>
     return { secure: auth.secure, capabilities: auth.capabilities().lines, stat, bodies }
   })
 
-const expectMailbox = (store: MailStore, result: { readonly stat: { readonly count: number }; readonly bodies: ReadonlyArray<Uint8Array> }) => {
+const expectMailbox = (
+  store: MailStore,
+  result: { readonly stat: { readonly count: number }; readonly bodies: ReadonlyArray<Uint8Array> }
+) => {
   const stored = store.messages(DEMO_USER)
   expect(result.stat.count).toBe(stored.length)
   expect(result.bodies).toHaveLength(stored.length)
-  result.bodies.forEach((body, i) => expect(Buffer.from(body).equals(Buffer.from(stored[i]!.data)), `message ${i + 1}`).toBe(true))
+  result.bodies.forEach((body, i) =>
+    expect(Buffer.from(body).equals(Buffer.from(stored[i]!.data)), `message ${i + 1}`).toBe(true)
+  )
 }
 
 describe("node transport", () => {
@@ -105,7 +118,18 @@ describe("node transport", () => {
   it("STLS to the dev server, verifying the certificate with the fixture as CA", async () => {
     const store = makeSampleStore(NOW)
     const server = await devServer(store, { tls: testTls })
-    const result = success(await run(roundTrip({ host: "127.0.0.1", port: server.port, tls: "starttls", servername: "localhost", ca: testCert, timeout: 5000 })))
+    const result = success(
+      await run(
+        roundTrip({
+          host: "127.0.0.1",
+          port: server.port,
+          tls: "starttls",
+          servername: "localhost",
+          ca: testCert,
+          timeout: 5000
+        })
+      )
+    )
     expect(result.secure).toBe(true)
     // RFC 2595: after TLS the client asked again, and STLS is no longer offered.
     expect(result.capabilities).not.toContain("STLS")
@@ -115,7 +139,9 @@ describe("node transport", () => {
   it("implicit TLS to the dev server with the fixture certificate as CA", async () => {
     const store = makeSampleStore(NOW)
     const server = await devServer(store, { tls: testTls, implicitTls: true })
-    const result = success(await run(roundTrip({ host: "localhost", port: server.port, tls: "implicit", ca: testCert, timeout: 5000 })))
+    const result = success(
+      await run(roundTrip({ host: "localhost", port: server.port, tls: "implicit", ca: testCert, timeout: 5000 }))
+    )
     expect(result.secure).toBe(true)
     expectMailbox(store, result)
   })
@@ -129,7 +155,18 @@ describe("node transport", () => {
 
   it("implicit TLS with the CA but the wrong name fails with TlsError", async () => {
     const server = await devServer(makeSampleStore(NOW), { tls: testTls, implicitTls: true })
-    const error = failure(await run(connect({ host: "127.0.0.1", port: server.port, tls: "implicit", servername: "pop.example.com", ca: testCert, timeout: 5000 })))
+    const error = failure(
+      await run(
+        connect({
+          host: "127.0.0.1",
+          port: server.port,
+          tls: "implicit",
+          servername: "pop.example.com",
+          ca: testCert,
+          timeout: 5000
+        })
+      )
+    )
     expect(error).toBeInstanceOf(TlsError)
     expect((error as TlsError).host).toBe("pop.example.com")
   })
@@ -146,7 +183,11 @@ describe("node transport", () => {
   // waited out, not how busy the machine is.
   it("a server that accepts but never greets is TimeoutError after the short timeout", async () => {
     const silent = await silentServer()
-    const { exit, elapsed } = await clocked(NodeTransport.layer, connect({ host: "127.0.0.1", port: silent.port, tls: "none", timeout: 300 }), { limit: 10_000, step: 1 })
+    const { exit, elapsed } = await clocked(
+      NodeTransport.layer,
+      connect({ host: "127.0.0.1", port: silent.port, tls: "none", timeout: 300 }),
+      { limit: 10_000, step: 1 }
+    )
     const error = failure(exit!)
     expect(error).toBeInstanceOf(TimeoutError)
     expect(error).toMatchObject({ millis: 300 })
@@ -158,7 +199,11 @@ describe("node transport", () => {
 
   it("implicit TLS to a server that accepts but never answers the handshake is a connect TimeoutError", async () => {
     const silent = await silentServer()
-    const { exit, elapsed } = await clocked(NodeTransport.layer, connect({ host: "127.0.0.1", port: silent.port, tls: "implicit", servername: "localhost", timeout: 300 }), { limit: 10_000, step: 1 })
+    const { exit, elapsed } = await clocked(
+      NodeTransport.layer,
+      connect({ host: "127.0.0.1", port: silent.port, tls: "implicit", servername: "localhost", timeout: 300 }),
+      { limit: 10_000, step: 1 }
+    )
     const error = failure(exit!)
     expect(error).toBeInstanceOf(TimeoutError)
     expect((error as TimeoutError).operation).toBe(`connecting to 127.0.0.1:${silent.port}`)

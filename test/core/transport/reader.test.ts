@@ -8,12 +8,21 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Socket from "effect/socket/Socket"
 import { describe, expect, it } from "vitest"
-import { bufferedRead, closeError, makePushReader, pemList, readError, upgradeError } from "../../../core/transport/reader.ts"
+import {
+  bufferedRead,
+  closeError,
+  makePushReader,
+  pemList,
+  readError,
+  upgradeError
+} from "../../../core/transport/reader.ts"
 
 const bytes = (...values: Array<number>) => new Uint8Array(values)
 const text = (s: string) => new TextEncoder().encode(s)
-const pull = (reader: { readonly pull: Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError> }) => Effect.runPromise(reader.pull)
-const pullExit = (reader: { readonly pull: Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError> }) => Effect.runPromiseExit(reader.pull)
+const pull = (reader: { readonly pull: Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError> }) =>
+  Effect.runPromise(reader.pull)
+const pullExit = (reader: { readonly pull: Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError> }) =>
+  Effect.runPromiseExit(reader.pull)
 const failureOf = <A>(exit: Exit.Exit<A, Socket.SocketError>): Socket.SocketError => {
   if (Exit.isSuccess(exit)) throw new Error("expected a failure")
   const found = exit.cause.reasons.find((reason) => reason._tag === "Fail")
@@ -97,7 +106,11 @@ describe("push reader", () => {
 describe("push reader flow control (a runtime that pushes)", () => {
   it("pauses once when the unread bytes reach the high-water mark and resumes when a pull drains them", async () => {
     const calls: Array<string> = []
-    const reader = makePushReader({ highWaterMark: 10, pause: () => calls.push("pause"), resume: () => calls.push("resume") })
+    const reader = makePushReader({
+      highWaterMark: 10,
+      pause: () => calls.push("pause"),
+      resume: () => calls.push("resume")
+    })
     reader.push(new Uint8Array(4))
     reader.push(new Uint8Array(5))
     expect(calls).toEqual([])
@@ -116,7 +129,11 @@ describe("push reader flow control (a runtime that pushes)", () => {
 
   it("does not pause while a pull takes each chunk as it comes", async () => {
     const calls: Array<string> = []
-    const reader = makePushReader({ highWaterMark: 10, pause: () => calls.push("pause"), resume: () => calls.push("resume") })
+    const reader = makePushReader({
+      highWaterMark: 10,
+      pause: () => calls.push("pause"),
+      resume: () => calls.push("resume")
+    })
     for (let i = 0; i < 5; i++) {
       const fiber = Effect.runFork(reader.pull)
       await flush()
@@ -128,7 +145,11 @@ describe("push reader flow control (a runtime that pushes)", () => {
 
   it("does not resume after the end", async () => {
     const calls: Array<string> = []
-    const reader = makePushReader({ highWaterMark: 2, pause: () => calls.push("pause"), resume: () => calls.push("resume") })
+    const reader = makePushReader({
+      highWaterMark: 2,
+      pause: () => calls.push("pause"),
+      resume: () => calls.push("resume")
+    })
     reader.push(bytes(1, 2))
     reader.end(closeError(1000))
     expect(await pull(reader)).toEqual([bytes(1, 2)])

@@ -26,10 +26,12 @@ const fake = (options: { readonly write?: (bytes: Uint8Array) => Promise<unknown
     dispose: (error) => log.push(`dispose ${(error.reason as Socket.SocketCloseError).code}`),
     upgrade: () => Effect.void
   }
-  const socket = makeByteSocket(Effect.sync(() => {
-    connects++
-    return connection
-  }))
+  const socket = makeByteSocket(
+    Effect.sync(() => {
+      connects++
+      return connection
+    })
+  )
   return { log, input, socket, connects: () => connects }
 }
 
@@ -55,11 +57,15 @@ describe("byte socket scaffold", () => {
 
   it("the writer's release ends the sending side after the queued writes", async () => {
     const { log, socket } = fake()
-    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      yield* socket.reader
-      const writer = yield* socket.writer
-      yield* writer.write("QUIT\r\n")
-    })))
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          yield* socket.reader
+          const writer = yield* socket.writer
+          yield* writer.write("QUIT\r\n")
+        })
+      )
+    )
     await flush()
     expect(log[0]).toBe("write QUIT\r\n")
     expect(log.slice(1).sort()).toEqual(["dispose 1006", "end"])
@@ -79,23 +85,27 @@ describe("byte socket scaffold", () => {
 
   it("pulls what the runtime pushed", async () => {
     const { input, socket } = fake()
-    const program = Effect.scoped(Effect.gen(function*() {
-      const reader = yield* socket.reader
-      input.push(new Uint8Array([43, 79, 75]))
-      return yield* reader.pull
-    }))
+    const program = Effect.scoped(
+      Effect.gen(function* () {
+        const reader = yield* socket.reader
+        input.push(new Uint8Array([43, 79, 75]))
+        return yield* reader.pull
+      })
+    )
     expect(await Effect.runPromise(program)).toEqual([new Uint8Array([43, 79, 75])])
   })
 
   it("a CloseEvent ends the input at once and closes", async () => {
     const { log, input, socket } = fake()
-    const program = Effect.scoped(Effect.gen(function*() {
-      const reader = yield* socket.reader
-      const writer = yield* socket.writer
-      input.push(new Uint8Array([1]))
-      yield* writer.write(new Socket.CloseEvent(4001, "bye"))
-      return yield* Effect.flip(reader.pull)
-    }))
+    const program = Effect.scoped(
+      Effect.gen(function* () {
+        const reader = yield* socket.reader
+        const writer = yield* socket.writer
+        input.push(new Uint8Array([1]))
+        yield* writer.write(new Socket.CloseEvent(4001, "bye"))
+        return yield* Effect.flip(reader.pull)
+      })
+    )
     const error = await Effect.runPromise(program)
     expect(error.reason).toMatchObject({ _tag: "SocketCloseError", code: 4001, closeReason: "bye" })
     expect(log[0]).toBe("close 4001")
@@ -103,13 +113,18 @@ describe("byte socket scaffold", () => {
 
   it("a write's SocketError passes as it is; another failure is a write error", async () => {
     const tls = upgradeError(new Error("handshake"))
-    for (const [thrown, tag] of [[tls, "SocketUpgradeError"], [new Error("reset"), "SocketWriteError"]] as const) {
+    for (const [thrown, tag] of [
+      [tls, "SocketUpgradeError"],
+      [new Error("reset"), "SocketWriteError"]
+    ] as const) {
       const { socket } = fake({ write: () => Promise.reject(thrown) })
-      const program = Effect.scoped(Effect.gen(function*() {
-        yield* socket.reader
-        const writer = yield* socket.writer
-        return yield* Effect.flip(writer.write("x"))
-      }))
+      const program = Effect.scoped(
+        Effect.gen(function* () {
+          yield* socket.reader
+          const writer = yield* socket.writer
+          return yield* Effect.flip(writer.write("x"))
+        })
+      )
       const error = await Effect.runPromise(program)
       expect(error.reason._tag).toBe(tag)
       if (thrown === tls) expect(error).toBe(tls)

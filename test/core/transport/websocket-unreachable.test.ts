@@ -20,7 +20,9 @@ describe("WebSocket transport without a bridge", () => {
       )
     )
     expect(Exit.isFailure(exit)).toBe(true)
-    const error = Exit.isFailure(exit) ? exit.cause.reasons.map((r) => (r._tag === "Fail" ? r.error : undefined))[0] : undefined
+    const error = Exit.isFailure(exit)
+      ? exit.cause.reasons.map((r) => (r._tag === "Fail" ? r.error : undefined))[0]
+      : undefined
     expect(error).toBeInstanceOf(ConnectError)
     const e = error as ConnectError
     expect({ host: e.host, port: e.port }).toEqual({ host: "127.0.0.1", port: 9 })

@@ -27,7 +27,8 @@ const PASSWORD = "bridge-pw-5e1f"
 const TARGET: ConnectOptions = { host: "pop.example.com", port: 995, tls: "implicit", timeout: 5000 }
 
 const enc = new TextEncoder()
-const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1")
+const latin1 = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1")
 const fromLatin1 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "latin1"))
 
 const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
@@ -83,7 +84,7 @@ const pieces = (max: number, seed = 1): Framer => {
   }
   return (bytes) => {
     const out: Array<Uint8Array<ArrayBuffer>> = []
-    for (let i = 0; i < bytes.length;) {
+    for (let i = 0; i < bytes.length; ) {
       const n = max === 1 ? 1 : next()
       out.push(bytes.slice(i, i + n))
       i += n
@@ -136,7 +137,9 @@ const fakeBridge = (options: FakeOptions = {}): FakeBridge => {
   server.use(
     bridge.addEventListener("connection", ({ client, info }) => {
       fake.urls.push(new URL(client.url.href))
-      fake.protocols.push(info.protocols === undefined ? [] : typeof info.protocols === "string" ? [info.protocols] : [...info.protocols])
+      fake.protocols.push(
+        info.protocols === undefined ? [] : typeof info.protocols === "string" ? [info.protocols] : [...info.protocols]
+      )
 
       // msw drops a message sent in the same tick as a close: close a moment later.
       const closeSoon = (code: number, reason: string) => setTimeout(() => client.close(code, reason), 20)
@@ -157,7 +160,8 @@ const fakeBridge = (options: FakeOptions = {}): FakeBridge => {
         })
       }
       const reply = (text: string) => send(enc.encode(text), 1)
-      const multi = (status: string, body: Uint8Array) => concat([enc.encode(`${status}\r\n`), stuff(body), enc.encode(".\r\n")])
+      const multi = (status: string, body: Uint8Array) =>
+        concat([enc.encode(`${status}\r\n`), stuff(body), enc.encode(".\r\n")])
 
       let state: "auth" | "transaction" = "auth"
       let user: string | undefined
@@ -221,11 +225,12 @@ const fakeBridge = (options: FakeOptions = {}): FakeBridge => {
           client.close(1003, "binary frames only")
           return
         }
-        const bytes = data instanceof ArrayBuffer
-          ? new Uint8Array(data)
-          : ArrayBuffer.isView(data)
-          ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-          : undefined
+        const bytes =
+          data instanceof ArrayBuffer
+            ? new Uint8Array(data)
+            : ArrayBuffer.isView(data)
+              ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+              : undefined
         if (bytes === undefined) throw new Error(`unexpected frame ${String(data)}`)
         input += latin1(bytes)
         for (let end = input.indexOf("\r\n"); end >= 0; end = input.indexOf("\r\n")) {
@@ -245,8 +250,10 @@ const fakeBridge = (options: FakeOptions = {}): FakeBridge => {
 // ---------------------------------------------------------------------------------------
 // Running the client.
 
-const run = <A, E>(layer: Layer.Layer<Transport>, program: Effect.Effect<A, E, Transport | Scope.Scope>): Promise<Exit.Exit<A, E>> =>
-  Effect.runPromiseExit(program.pipe(Effect.scoped, Effect.provide(layer)))
+const run = <A, E>(
+  layer: Layer.Layer<Transport>,
+  program: Effect.Effect<A, E, Transport | Scope.Scope>
+): Promise<Exit.Exit<A, E>> => Effect.runPromiseExit(program.pipe(Effect.scoped, Effect.provide(layer)))
 
 const success = <A, E>(exit: Exit.Exit<A, E>): A => {
   if (Exit.isSuccess(exit)) return exit.value
@@ -262,7 +269,7 @@ const failure = <A, E>(exit: Exit.Exit<A, E>): E => {
 
 /** Greeting, login, STAT, and RETR of each message. */
 const session = (msgs: ReadonlyArray<number>) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const auth = yield* connect(TARGET)
     const mailbox = yield* auth.login({ user: USER, password: PASSWORD })
     const stat = yield* mailbox.stat
@@ -298,7 +305,13 @@ const CLI_TARGET = ["--host", "pop.example.com", "--port", "995", "--tls", "impl
 
 describe("bridgeUrl", () => {
   it("adds host, port and tls, keeping the base's path and token", () => {
-    const url = new URL(bridgeUrl("wss://bridge.example/pop3?token=t0ken%2Fwith%3Dchars", { host: "pop.example.com", port: 995, tls: "implicit" }))
+    const url = new URL(
+      bridgeUrl("wss://bridge.example/pop3?token=t0ken%2Fwith%3Dchars", {
+        host: "pop.example.com",
+        port: 995,
+        tls: "implicit"
+      })
+    )
     expect(url.protocol).toBe("wss:")
     expect(url.pathname).toBe("/pop3")
     expect(url.searchParams.get("token")).toBe("t0ken/with=chars")
@@ -308,7 +321,9 @@ describe("bridgeUrl", () => {
   })
 
   it("replaces, never duplicates, host/port/tls already in the base URL", () => {
-    const url = new URL(bridgeUrl("ws://b/pop3?host=evil.example&port=25&tls=none", { host: "[::1]", port: 110, tls: "none" }))
+    const url = new URL(
+      bridgeUrl("ws://b/pop3?host=evil.example&port=25&tls=none", { host: "[::1]", port: 110, tls: "none" })
+    )
     expect(url.searchParams.getAll("host")).toEqual(["[::1]"])
     expect(url.searchParams.getAll("port")).toEqual(["110"])
     expect(url.searchParams.getAll("tls")).toEqual(["none"])
@@ -322,9 +337,21 @@ describe("WebSocket transport through a fake bridge (msw)", () => {
     expect(result.greeting).toBe("fake bridge POP3 ready")
     expect(result.capabilities).toEqual(["USER", "UIDL", "TOP"])
     expect(result.stat).toEqual({ count: 3, size: MESSAGES.reduce((s, m) => s + m.length, 0) })
-    result.bodies.forEach((body, i) => expect(Buffer.from(body).equals(Buffer.from(MESSAGES[i]!)), `message ${i + 1}`).toBe(true))
+    result.bodies.forEach((body, i) =>
+      expect(Buffer.from(body).equals(Buffer.from(MESSAGES[i]!)), `message ${i + 1}`).toBe(true)
+    )
     // CAPA again after login: servers may announce more once the user is known.
-    expect(fake.commands).toEqual(["CAPA", `USER ${USER}`, `PASS ${PASSWORD}`, "CAPA", "STAT", "RETR 1", "RETR 2", "RETR 3", "QUIT"])
+    expect(fake.commands).toEqual([
+      "CAPA",
+      `USER ${USER}`,
+      `PASS ${PASSWORD}`,
+      "CAPA",
+      "STAT",
+      "RETR 1",
+      "RETR 2",
+      "RETR 3",
+      "QUIT"
+    ])
     expect(fake.textFrames).toBe(0)
     expect(fake.urls).toHaveLength(1)
   })
@@ -355,7 +382,7 @@ describe("WebSocket transport through a fake bridge (msw)", () => {
     const fake = fakeBridge({ capabilities: ["USER", "UIDL", "PIPELINING"], batchRetr: 3 })
     const exit = await run(
       layerGlobal(BRIDGE),
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const auth = yield* connect(TARGET)
         const mailbox = yield* auth.login({ user: USER, password: PASSWORD })
         const messages = yield* Stream.runCollect(mailbox.retrMany([2, 3, 1]))
@@ -365,7 +392,8 @@ describe("WebSocket transport through a fake bridge (msw)", () => {
     )
     const messages = success(exit)
     expect(messages.map((m) => m.msg)).toEqual([2, 3, 1])
-    for (const m of messages) expect(Buffer.from(m.bytes).equals(Buffer.from(MESSAGES[m.msg - 1]!)), `message ${m.msg}`).toBe(true)
+    for (const m of messages)
+      expect(Buffer.from(m.bytes).equals(Buffer.from(MESSAGES[m.msg - 1]!)), `message ${m.msg}`).toBe(true)
     // The three answers (status lines, bodies, terminators) really shared one message.
     expect(Math.max(...fake.answersPerMessage)).toBe(3)
     expect(fake.commands.slice(-4)).toEqual(["RETR 2", "RETR 3", "RETR 1", "QUIT"])
@@ -377,7 +405,12 @@ describe("WebSocket transport through a fake bridge (msw)", () => {
     expect(fake.urls).toHaveLength(1)
     const url = fake.urls[0]!
     expect(`${url.protocol}//${url.host}${url.pathname}`).toBe(BRIDGE)
-    expect(Object.fromEntries(url.searchParams)).toEqual({ token: "secret-token-1234567", host: "pop.example.com", port: "995", tls: "implicit" })
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      token: "secret-token-1234567",
+      host: "pop.example.com",
+      port: "995",
+      tls: "implicit"
+    })
     expect(fake.protocols).toEqual([["binary"]])
     expect(fake.commands).toEqual(["CAPA", "QUIT"])
     expect(fake.textFrames).toBe(0)
@@ -385,7 +418,12 @@ describe("WebSocket transport through a fake bridge (msw)", () => {
 
   it("asks the bridge for tls=none for a plain target", async () => {
     const fake = fakeBridge()
-    success(await run(layerGlobal(BRIDGE), Effect.asVoid(connect({ host: "127.0.0.1", port: 1110, tls: "none", timeout: 5000 }))))
+    success(
+      await run(
+        layerGlobal(BRIDGE),
+        Effect.asVoid(connect({ host: "127.0.0.1", port: 1110, tls: "none", timeout: 5000 }))
+      )
+    )
     expect(Object.fromEntries(fake.urls[0]!.searchParams)).toEqual({ host: "127.0.0.1", port: "1110", tls: "none" })
   })
 
@@ -414,12 +452,23 @@ describe("WebSocket transport through a fake bridge (msw)", () => {
     const result = await cli(["--bridge", BRIDGE, ...CLI_TARGET, "--json", "capa"])
     expect(result.code).toBe(3)
     expect(result.stderr).toHaveLength(1)
-    expect(JSON.parse(result.stderr[0]!)).toEqual({ error: "BridgeError", message: "the bridge closed the connection (4012: upstream connect timed out)" })
+    expect(JSON.parse(result.stderr[0]!)).toEqual({
+      error: "BridgeError",
+      message: "the bridge closed the connection (4012: upstream connect timed out)"
+    })
   })
 
   it("the CLI retrieves through --bridge byte-exactly, with the bridge URL it was given", async () => {
     const fake = fakeBridge({ framer: pieces(5, 3) })
-    const result = await cli(["--bridge", `${BRIDGE}?token=cli-token-0123456789`, ...CLI_TARGET, "--user", USER, "retr", "2"])
+    const result = await cli([
+      "--bridge",
+      `${BRIDGE}?token=cli-token-0123456789`,
+      ...CLI_TARGET,
+      "--user",
+      USER,
+      "retr",
+      "2"
+    ])
     expect(result.stderr).toEqual([])
     expect(result.code).toBe(0)
     expect(Buffer.from(result.stdout).equals(Buffer.from(MESSAGES[1]!))).toBe(true)
@@ -447,7 +496,7 @@ describe("WebSocket transport through a fake bridge (msw)", () => {
     let received = 0
     const exit = await run(
       layerGlobal(BRIDGE),
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const auth = yield* connect(TARGET)
         const mailbox = yield* auth.login({ user: USER, password: PASSWORD })
         yield* Stream.runForEach(mailbox.retr(3), (chunk) => Effect.sync(() => (received += chunk.length)))
@@ -461,7 +510,9 @@ describe("WebSocket transport through a fake bridge (msw)", () => {
 
   it("tls: starttls fails with TlsError saying to use implicit TLS, before anything is sent", async () => {
     const fake = fakeBridge()
-    const error = failure(await run(layerGlobal(BRIDGE), connect({ host: "pop.example.com", port: 110, tls: "starttls", timeout: 5000 })))
+    const error = failure(
+      await run(layerGlobal(BRIDGE), connect({ host: "pop.example.com", port: 110, tls: "starttls", timeout: 5000 }))
+    )
     expect(error).toBeInstanceOf(TlsError)
     expect(error.message).toMatch(/use implicit TLS/)
     // Not one byte went out: no WebSocket was opened, so no bridge connection and no CAPA.
@@ -482,9 +533,17 @@ describe("WebSocket transport through a fake bridge (msw)", () => {
 describe("which bridge paths count as encrypted (plaintext mechanisms need both legs)", () => {
   const secureVia = (url: string, tls: "implicit" | "none") =>
     Effect.runSync(
-      Effect.gen(function*() {
+      Effect.gen(function* () {
         const t = yield* TransportService
-        return t.secure?.({ host: "pop.example.com", port: 995, tls, servername: "pop.example.com", ca: undefined, insecure: false, connectTimeoutMillis: 1000 })
+        return t.secure?.({
+          host: "pop.example.com",
+          port: 995,
+          tls,
+          servername: "pop.example.com",
+          ca: undefined,
+          insecure: false,
+          connectTimeoutMillis: 1000
+        })
       }).pipe(Effect.provide(layerGlobal(url)))
     )
   it.each([

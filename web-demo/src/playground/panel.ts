@@ -31,44 +31,125 @@ interface Switch {
 }
 
 const switches: ReadonlyArray<Switch> = [
-  { id: "pg-no-dot-stuffing", label: "No dot-stuffing", hint: "Body lines that start with “.” go out undoubled; open message 12 to see the client cut it short.", set: (s) => ({ ...s, noDotStuffing: true }) },
-  { id: "pg-bare-lf", label: "Bare LF line ends", hint: "LF instead of CR LF everywhere; the client tolerates it — look at the bytes.", set: (s) => ({ ...s, lfOnly: true }) },
-  { id: "pg-stall", label: "A stall", hint: `After ${STALL_AFTER} commands (the login) the server stops answering; the client gives up after ${STALL_TIMEOUT} s.`, set: (s) => ({ ...s, stallAfterCommands: STALL_AFTER }) },
-  { id: "pg-in-use", label: "Mailbox in use: -ERR [IN-USE]", hint: "Good credentials, but another session holds the mailbox lock (RFC 2449 §8.1.1).", set: (s) => ({ ...s, inUse: true }) },
-  { id: "pg-login-delay", label: "-ERR [LOGIN-DELAY]", hint: "The server says logins come too often (RFC 2449 §8.1.2).", set: (s) => ({ ...s, loginDelay: 300 }) },
-  { id: "pg-drop", label: "Connection dropped mid-body", hint: "RETR and TOP send half the message, then the server hangs up.", set: (s) => ({ ...s, closeMidBody: true }) },
-  { id: "pg-wrong-sizes", label: "Wrong LIST sizes", hint: "Sizes count each line end as one octet, as some servers do: LIST says less than RETR delivers.", set: (s) => ({ ...s, wrongListSizes: true }) }
+  {
+    id: "pg-no-dot-stuffing",
+    label: "No dot-stuffing",
+    hint: "Body lines that start with “.” go out undoubled; open message 12 to see the client cut it short.",
+    set: (s) => ({ ...s, noDotStuffing: true })
+  },
+  {
+    id: "pg-bare-lf",
+    label: "Bare LF line ends",
+    hint: "LF instead of CR LF everywhere; the client tolerates it — look at the bytes.",
+    set: (s) => ({ ...s, lfOnly: true })
+  },
+  {
+    id: "pg-stall",
+    label: "A stall",
+    hint: `After ${STALL_AFTER} commands (the login) the server stops answering; the client gives up after ${STALL_TIMEOUT} s.`,
+    set: (s) => ({ ...s, stallAfterCommands: STALL_AFTER })
+  },
+  {
+    id: "pg-in-use",
+    label: "Mailbox in use: -ERR [IN-USE]",
+    hint: "Good credentials, but another session holds the mailbox lock (RFC 2449 §8.1.1).",
+    set: (s) => ({ ...s, inUse: true })
+  },
+  {
+    id: "pg-login-delay",
+    label: "-ERR [LOGIN-DELAY]",
+    hint: "The server says logins come too often (RFC 2449 §8.1.2).",
+    set: (s) => ({ ...s, loginDelay: 300 })
+  },
+  {
+    id: "pg-drop",
+    label: "Connection dropped mid-body",
+    hint: "RETR and TOP send half the message, then the server hangs up.",
+    set: (s) => ({ ...s, closeMidBody: true })
+  },
+  {
+    id: "pg-wrong-sizes",
+    label: "Wrong LIST sizes",
+    hint: "Sizes count each line end as one octet, as some servers do: LIST says less than RETR delivers.",
+    set: (s) => ({ ...s, wrongListSizes: true })
+  }
 ]
 
-export const makePlaygroundPanel = (onStart: (switches: Switches, login: Login) => void, onReset: () => void): PlaygroundPanel => {
-  const password = h("input", { id: "pg-password", type: "text", value: "demo", autocomplete: "off", spellcheck: "false", "aria-describedby": "pg-password-hint" })
-  const mechanism = h("select", { id: "pg-mechanism" },
+export const makePlaygroundPanel = (
+  onStart: (switches: Switches, login: Login) => void,
+  onReset: () => void
+): PlaygroundPanel => {
+  const password = h("input", {
+    id: "pg-password",
+    type: "text",
+    value: "demo",
+    autocomplete: "off",
+    spellcheck: "false",
+    "aria-describedby": "pg-password-hint"
+  })
+  const mechanism = h(
+    "select",
+    { id: "pg-mechanism" },
     h("option", { value: "user" }, "USER/PASS (trace shows ****)"),
-    h("option", { value: "apop" }, "APOP (an MD5 digest instead)"))
+    h("option", { value: "apop" }, "APOP (an MD5 digest instead)")
+  )
   const error = h("div", { class: "teach-error", role: "alert", hidden: true })
-  const boxes = switches.map((s) => ({ s, input: h("input", { type: "checkbox", id: s.id, "aria-describedby": `${s.id}-hint` }) }))
+  const boxes = switches.map((s) => ({
+    s,
+    input: h("input", { type: "checkbox", id: s.id, "aria-describedby": `${s.id}-hint` })
+  }))
   const start = h("button", { type: "button", class: "primary" }, "Start a Playground session")
   const reset = h("button", { type: "button", class: "small" }, "Put deleted sample messages back")
   start.addEventListener("click", () =>
-    onStart(boxes.reduce<Switches>((acc, { s, input }) => (input.checked ? s.set(acc) : acc), {}), { password: password.value, mechanism: mechanism.value }))
+    onStart(
+      boxes.reduce<Switches>((acc, { s, input }) => (input.checked ? s.set(acc) : acc), {}),
+      { password: password.value, mechanism: mechanism.value }
+    )
+  )
   reset.addEventListener("click", onReset)
-  const element = h("section", { class: "playground card", "aria-labelledby": "playground-title" },
+  const element = h(
+    "section",
+    { class: "playground card", "aria-labelledby": "playground-title" },
     h("h2", { id: "playground-title" }, "Playground: a POP3 server in this page"),
-    h("p", { class: "lead" },
+    h(
+      "p",
+      { class: "lead" },
       "No bridge, no server, no network: the project's dev POP3 server runs in a Web Worker of this page with a 14-message sample mailbox, and the client talks to it through the library's in-memory transport. The user is ",
-      h("code", {}, "demo"), "."),
-    h("div", { class: "row" },
-      h("div", { class: "field grow" },
+      h("code", {}, "demo"),
+      "."
+    ),
+    h(
+      "div",
+      { class: "row" },
+      h(
+        "div",
+        { class: "field grow" },
         h("label", { for: "pg-password" }, "Playground password"),
         password,
-        h("p", { class: "hint", id: "pg-password-hint" }, "It is “demo” (shown, not secret); type another to see a refused login.")),
-      h("div", { class: "field grow" }, h("label", { for: "pg-mechanism" }, "Login with"), mechanism)),
-    h("fieldset", {},
+        h(
+          "p",
+          { class: "hint", id: "pg-password-hint" },
+          "It is “demo” (shown, not secret); type another to see a refused login."
+        )
+      ),
+      h("div", { class: "field grow" }, h("label", { for: "pg-mechanism" }, "Login with"), mechanism)
+    ),
+    h(
+      "fieldset",
+      {},
       h("legend", {}, "Make the server misbehave (optional)"),
       ...boxes.map(({ s, input }) =>
-        h("label", { class: "check" }, input, h("span", {}, s.label, h("span", { class: "hint block", id: `${s.id}-hint` }, s.hint))))),
+        h(
+          "label",
+          { class: "check" },
+          input,
+          h("span", {}, s.label, h("span", { class: "hint block", id: `${s.id}-hint` }, s.hint))
+        )
+      )
+    ),
     error,
-    h("div", { class: "actions" }, start, reset))
+    h("div", { class: "actions" }, start, reset)
+  )
   return {
     element,
     busy: (busy) => {
