@@ -164,7 +164,7 @@ describe.skipIf(!available)("the web demo against Dovecot through the bridge", (
     expect(lines.slice(pass + 1).find((l) => / S: /.test(l))).toMatch(/ S: \+OK/)
     expect(lines.some((l) => /→ AUTHORIZATION_PASS → TRANSACTION PASS \+OK/.test(l))).toBe(true)
     expect(await page.locator(".trace").innerText()).not.toContain(dovecot!.users.alice.password)
-    await page.getByRole("button", { name: "Quit" }).click()
+    await page.getByRole("button", { name: "Quit", exact: true }).click()
     await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
     expect(await page.locator(".notice").innerText()).toBe(
       "Session ended with QUIT. Nothing was marked, so nothing was removed."
