@@ -9,7 +9,7 @@ import { join } from "node:path"
 import { mkdir } from "node:fs/promises"
 import type { DelayProxy } from "./delay-proxy.ts"
 import { countMaildir, fmtSeconds, type RunResult, type RunSpec, runMeasured, type Table } from "./lib.ts"
-import { type BulkOptions, currentCli, mpop } from "./runners/contenders.ts"
+import { type BulkOptions, mpop, pop3Argv } from "./runners/contenders.ts"
 
 interface Step {
   readonly command: string
@@ -38,21 +38,7 @@ export async function roundTripTable(o: BulkOptions, proxy: DelayProxy, rtt: num
   const mpopDir = join(scratch, "rt-mpop")
   await mkdir(popDir, { recursive: true })
   await mkdir(mpopDir, { recursive: true })
-  const base = [
-    currentCli().path,
-    "--host",
-    "localhost",
-    "--port",
-    String(o.plain.port),
-    "--tls",
-    "starttls",
-    "--ca",
-    o.account.caFile,
-    "--user",
-    o.account.user,
-    "--auth",
-    "plain"
-  ]
+  const base = pop3Argv(o, "plain")
   const pop3 = (args: ReadonlyArray<string>, stdout: RunSpec["stdout"] = "collect"): RunSpec => ({
     command: process.execPath,
     args: [...base, ...args],

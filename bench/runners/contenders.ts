@@ -123,6 +123,22 @@ export interface BulkOptions {
  * Dovecot — so the two can be compared doing the same exchange; the default is SASL auto,
  * which picks SCRAM-SHA-256 there.
  */
+/** The `pop3` CLI and its connection flags for the bench's Dovecot over STLS (the command follows). */
+export const pop3Argv = (o: BulkOptions, auth: "auto" | "plain" = "auto"): Array<string> => [
+  currentCli().path,
+  "--host",
+  "localhost",
+  "--port",
+  String(o.plain.port),
+  "--tls",
+  "starttls",
+  "--ca",
+  o.account.caFile,
+  "--user",
+  o.account.user,
+  ...(auth === "plain" ? ["--auth", "plain"] : [])
+]
+
 export function pop3Fetch(o: BulkOptions, auth: "auto" | "plain" = "auto"): Contender {
   return {
     name: auth === "auto" ? "pop3 fetch" : "pop3 fetch --auth plain",
@@ -136,18 +152,7 @@ export function pop3Fetch(o: BulkOptions, auth: "auto" | "plain" = "auto"): Cont
       command: NODE,
       args: [
         ...(o.nodeFlags ?? []),
-        currentCli().path,
-        "--host",
-        "localhost",
-        "--port",
-        String(o.plain.port),
-        "--tls",
-        "starttls",
-        "--ca",
-        o.account.caFile,
-        "--user",
-        o.account.user,
-        ...(auth === "plain" ? ["--auth", "plain"] : []),
+        ...pop3Argv(o, auth),
         "fetch",
         "--maildir",
         join(dir, "Maildir"),
