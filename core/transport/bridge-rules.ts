@@ -11,11 +11,15 @@ import { BridgeError, ConnectError } from "../errors.ts"
 import type { Target } from "./transport.ts"
 
 /**
- * The bridge URL for a target: `…/pop3?host=H&port=P&tls=implicit|none`, keeping any
- * query the base URL already has (e.g. a `token`).
+ * The bridge URL for a target: `…/pop3?host=H&port=P&tls=implicit|none|passthrough`,
+ * keeping any query the base URL already has (e.g. a `token`). `passthrough`: the bridge
+ * relays raw bytes and the client does TLS itself (end-to-end TLS).
  * @category url
  */
-export const bridgeUrl = (base: string, target: Pick<Target, "host" | "port" | "tls">): string => {
+export const bridgeUrl = (
+  base: string,
+  target: Pick<Target, "host" | "port"> & { readonly tls: Target["tls"] | "passthrough" }
+): string => {
   const url = new URL(base)
   url.searchParams.set("host", target.host)
   url.searchParams.set("port", String(target.port))
