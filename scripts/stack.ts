@@ -5,8 +5,9 @@
 //      └── Vite serves web-demo/
 //
 // The bridge allows exactly the dev server's two ports (nothing else is reachable through
-// it), accepts only the demo's own origin, and trusts the committed test certificate
-// upstream, so the demo's default path is implicit TLS end to end on this machine.
+// it; `tls=passthrough` too, for the demo's end-to-end TLS), accepts only the demo's own
+// origin, and trusts the committed test certificate upstream, so the demo's default path
+// is implicit TLS end to end on this machine.
 import { readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
@@ -77,8 +78,12 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       startBridge({
         listen: `127.0.0.1:${port}`,
         // The name and the address: the bridge resolves `localhost` and, since it is loopback,
-        // accepts it only because the exact address is listed too.
-        allow: [plain.port, secure.port].flatMap((port) => [`localhost:${port}`, `127.0.0.1:${port}`]),
+        // accepts it only because the exact address is listed too. Passthrough (never a
+        // default) is listed so the demo can show end-to-end TLS: implicit on the TLS port,
+        // STLS on the plain one.
+        allow: [plain.port, secure.port].flatMap((port) =>
+          [`localhost:${port}`, `127.0.0.1:${port}`].map((where) => `${where}/implicit,none,passthrough`)
+        ),
         allowOrigin: [`http://127.0.0.1:${vitePort}`, `http://localhost:${vitePort}`],
         upstreamCa: [certificate],
         // One developer on loopback, and end-to-end tests that open a session per test: the

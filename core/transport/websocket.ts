@@ -15,7 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Socket from "effect/socket/Socket"
 import { endToEndTransport } from "../tls/end-to-end.ts"
-import { bridgeUrl, classifyBridgeFailure, pathEncrypted } from "./bridge-rules.ts"
+import { type BridgeTls, bridgeUrl, classifyBridgeFailure, pathEncrypted } from "./bridge-rules.ts"
 import { type Target, Transport } from "./transport.ts"
 
 export { bridgeUrl }
@@ -43,10 +43,7 @@ export const layer = (url: string, options: Options = {}): Layer.Layer<Transport
     Effect.gen(function* () {
       const makeWebSocket = yield* Socket.WebSocketConstructor
       const bridge = new URL(url)
-      const open = (
-        target: Pick<Target, "host" | "port" | "connectTimeoutMillis">,
-        tls: Target["tls"] | "passthrough"
-      ) =>
+      const open = (target: Pick<Target, "host" | "port" | "connectTimeoutMillis">, tls: BridgeTls) =>
         Socket.makeWebSocket(bridgeUrl(url, { host: target.host, port: target.port, tls }), {
           openTimeout: target.connectTimeoutMillis,
           // websockify-compatible clients offer "binary"; the bridge selects it.
