@@ -276,7 +276,8 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
       io.stderr(`pop3: ${bridge.usage}`)
       return EXIT.usage
     }
-    transport = io.transport ?? (await import("../transport/websocket.ts")).layerGlobal(bridge)
+    transport =
+      io.transport ?? (await import("../transport/websocket.ts")).layerGlobal(bridge, { endToEnd: options.endToEnd })
   }
   if (options.ca !== undefined) {
     try {
