@@ -13,8 +13,14 @@ import "./bridge-view.css"
 
 export interface BridgeView {
   readonly element: HTMLElement
-  /** The WebSocket transport to the bridge at `url`, every frame tapped into this view (cleared first). */
-  readonly transport: (url: string) => Layer.Layer<Transport>
+  /**
+   * The WebSocket transport to the bridge at `bridgeUrl` (with the library's end-to-end TLS
+   * when asked), every frame tapped into this view (cleared first).
+   */
+  readonly transport: (settings: {
+    readonly bridgeUrl: string
+    readonly endToEnd?: boolean | undefined
+  }) => Layer.Layer<Transport>
   /** A session without a bridge (the playground): nothing crosses one. */
   readonly noBridge: () => void
   /** The trace, for the redacted form of each client line. */
@@ -24,9 +30,6 @@ export interface BridgeView {
 /** Pieces drawn: the first ones (the login is there) and the latest; the middle is counted. */
 const HEAD = 40
 const TAIL = 160
-
-const versionName = (version: number): string =>
-  version === 0x0301 ? "TLS 1.0" : version === 0x0303 ? "TLS 1.2" : `0x${version.toString(16)}`
 
 const recordText = (r: RecordHeader): string =>
   `${contentType(r.type)} (${r.length} B${r.type === 22 && r.version === 0x0301 ? ", first hello" : ""})`
@@ -59,11 +62,10 @@ const row = (piece: Piece): HTMLElement => {
         "li",
         { class: "bridge-line tls" },
         who,
-        ` ${piece.count} TLS record${piece.count === 1 ? "" : "s"}, ${piece.bytes.toLocaleString("en")} bytes of ciphertext: `,
+        ` ${piece.count} TLS record${piece.count === 1 ? "" : "s"}, ${piece.bytes.toLocaleString("en")} bytes: `,
         listed,
         rest > 0 ? `, and ${rest} more` : "",
-        piece.records[0] !== undefined ? ` — record layer ${versionName(piece.records[0].version)}` : "",
-        h("pre", { class: "bridge-hex", "aria-label": "Ciphertext sample (hex)" }, hexDump(piece.sample))
+        h("pre", { class: "bridge-hex", "aria-label": "The first bytes (hex)" }, hexDump(piece.sample))
       )
     }
   }
@@ -130,7 +132,7 @@ export const makeBridgeView = (): BridgeView => {
 
   return {
     element,
-    transport: (url) => {
+    transport: ({ bridgeUrl, endToEnd }) => {
       wire.clear()
       mode = "bridge"
       schedule()
@@ -138,7 +140,9 @@ export const makeBridgeView = (): BridgeView => {
         wire.frame(frame)
         schedule()
       })
-      return WebSocketTransport.layer(url).pipe(Layer.provide(Layer.succeed(Socket.WebSocketConstructor)(tapping)))
+      return WebSocketTransport.layer(bridgeUrl, { endToEnd: endToEnd === true }).pipe(
+        Layer.provide(Layer.succeed(Socket.WebSocketConstructor)(tapping))
+      )
     },
     noBridge: () => {
       wire.clear()

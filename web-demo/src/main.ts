@@ -424,7 +424,7 @@ const connect = async (s: Settings, switches?: Switches) => {
     state.session = await open(
       s,
       tracer,
-      switches !== undefined ? playground.layer(switches, recorder.serverBytes) : bridgeView.transport(s.bridgeUrl)
+      switches !== undefined ? playground.layer(switches, recorder.serverBytes) : bridgeView.transport(s)
     )
   } catch (error) {
     const e = explain(error, s)
