@@ -98,6 +98,12 @@ const hint = (error: CliFailure, options: CliOptions): string => {
   if (error.problem === "not-tls" && options.tls === "implicit") {
     return "; for a server that starts in plaintext and offers STLS, use --tls starttls (usually port 110)"
   }
+  if (error.problem === "protocol-version" && options.endToEnd) {
+    return "; --end-to-end speaks TLS 1.3 only: without it the bridge does TLS to this server"
+  }
+  if (error.problem === "host-name-mismatch" && options.endToEnd && /^[\d.]+$|:/.test(options.host)) {
+    return "; --end-to-end checks DNS names only: use the name on the server's certificate as --host"
+  }
   return ""
 }
 

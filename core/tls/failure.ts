@@ -54,7 +54,7 @@ const RULES: ReadonlyArray<readonly [RegExp, Problem, string]> = [
     "the server did not answer with TLS (is this a plaintext port?)"
   ],
   [
-    /No TLS version provided/,
+    /No TLS version provided|^Expected 772,/,
     "protocol-version",
     "the server does not speak TLS 1.3; end-to-end TLS offers TLS 1.3 only and never falls back"
   ],

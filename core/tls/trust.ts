@@ -1,15 +1,16 @@
 /**
  * The certificates end-to-end TLS trusts: Mozilla's roots (`roots.ts`), plus the caller's
- * `ca`. Both subtls and the roots are loaded with `import()` on the first end-to-end
- * connection, so a bundle that never makes one does not carry ~290 KB it does not use
- * (a bundler puts them in chunks of their own). The roots' index is built once (~60 ms on
- * a laptop) and shared; a `ca` is indexed per connection and laid over it.
+ * `ca`. Both subtls (the vendored copy) and the roots are loaded with `import()` on the
+ * first end-to-end connection, so a bundle that never makes one does not carry ~290 KB it
+ * does not use (a bundler puts them in chunks of their own). The roots' index is built
+ * once (~60 ms unloaded on the 2-core test VM) and shared; a `ca` is indexed per
+ * connection and laid over it.
  *
  * @module
  */
-import type { RootCertsDatabase } from "subtls"
+import type { RootCertsDatabase } from "./vendor/subtls.js"
 
-type Subtls = typeof import("subtls")
+type Subtls = typeof import("./vendor/subtls.js")
 
 let subtls: Promise<Subtls> | undefined
 let roots: Promise<RootCertsDatabase> | undefined
@@ -19,7 +20,7 @@ let roots: Promise<RootCertsDatabase> | undefined
  * @category loading
  */
 export const loadSubtls = (): Promise<Subtls> => {
-  subtls ??= import("subtls")
+  subtls ??= import("./vendor/subtls.js")
   return subtls
 }
 

@@ -78,7 +78,7 @@ describe.skipIf(!available)("end-to-end TLS through pop3-bridge (tls=passthrough
     port,
     tls: "implicit",
     ca: pki?.ca,
-    timeout: 10_000,
+    timeout: 30_000,
     ...extra
   })
   const run = <A, E>(effect: Effect.Effect<A, E, Transport | Scope.Scope>) =>

@@ -1,8 +1,8 @@
-// The part of subtls's API that core/tls uses, for `core/tsconfig.json` only (its `paths`
-// maps "subtls" here). subtls's own declarations start with `/// <reference types="node" />`,
-// which would bring Node's types into the check that proves core/ does without them. The
-// full type check (`tsconfig.json`) uses subtls's own declarations, so a drift between the
-// two fails there.
+// The part of subtls's API that core/tls uses, declared by hand for the vendored copy
+// (subtls.js, written by `npm run subtls`): subtls's own declarations start with
+// `/// <reference types="node" />`, which would bring Node's types into core/, and declare
+// much that the library does not use. test/core/tls/vendor.test.ts checks these against the
+// published declarations.
 export interface RootCertsDatabase {
   index: { offsets: number[]; subjects: Record<string, number> }
   data: Uint8Array
