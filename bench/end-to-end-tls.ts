@@ -98,7 +98,7 @@ const bundleCost = async (): Promise<{ rows: Array<Array<string>>; notes: Array<
       lazyGzip += gz
       const what = chunk.moduleIds.some((id) => id.includes("roots.ts"))
         ? "Mozilla's roots"
-        : chunk.moduleIds.some((id) => /[\\/]subtls[\\/]/.test(id))
+        : chunk.moduleIds.some((id) => /subtls/.test(id))
           ? "subtls"
           : "TLS code"
       rows.push([`lazy: ${what} (${chunk.fileName})`, kb(chunk.code.length), kb(gz)])
