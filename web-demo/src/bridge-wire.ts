@@ -112,10 +112,11 @@ export const makeBridgeWire = (): BridgeWire => {
     S: { mode: "text", pending: new Uint8Array(0), remaining: 0 }
   }
 
+  const decode = (bytes: Uint8Array) => utf8.decode(bytes).replace(/\r?\n$/, "")
   const line = (from: From, bytes: Uint8Array) => {
-    const text = utf8.decode(bytes).replace(/\r?\n$/, "")
     if (from === "C") {
       serverLinesInReply = 0
+      const text = decode(bytes)
       const traced = sent.shift()
       if (traced === text) pieces.push({ kind: "line", from, text })
       else pieces.push({ kind: "secret", from, shown: traced ?? "****" })
@@ -123,6 +124,7 @@ export const makeBridgeWire = (): BridgeWire => {
     }
     serverLinesInReply++
     const last = pieces.at(-1)
+    // Counted, not decoded: a large RETR is millions of lines.
     if (serverLinesInReply > SHOWN_LINES) {
       if (last?.kind === "more") {
         last.lines++
@@ -130,6 +132,7 @@ export const makeBridgeWire = (): BridgeWire => {
       } else pieces.push({ kind: "more", from, lines: 1, bytes: bytes.length })
       return
     }
+    const text = decode(bytes)
     pieces.push({ kind: "line", from, text: text.length > LINE_CHARS ? `${text.slice(0, LINE_CHARS)}…` : text })
   }
 
