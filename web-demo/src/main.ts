@@ -16,6 +16,7 @@ import { makeState } from "./state.ts"
 import { makeStepPanel } from "./step.ts"
 import { makeTracePanel } from "./trace-panel.ts"
 import { makeBytesView } from "./bytes-view.ts"
+import { makeBridgeView } from "./bridge-view.ts"
 import { type Login, makePlaygroundPanel, STALL_TIMEOUT } from "./playground/panel.ts"
 import type { Switches } from "./playground/protocol.ts"
 import { playground } from "./playground/transport.ts"
@@ -41,6 +42,8 @@ const diagram = makeDiagram()
 // The recording behind the bytes view, the export and replay (recorder.ts).
 const recorder = makeRecorder()
 const bytesView = makeBytesView()
+// The bytes the WebSocket carries, as the bridge reads them (bridge-view.ts).
+const bridgeView = makeBridgeView()
 const entryOf = new WeakMap<TraceEvent, Recorded>()
 const rowOf = new WeakMap<TraceEvent, HTMLElement>()
 const trace = makeTracePanel(diagram, {
@@ -92,6 +95,7 @@ replace(
     h("div", { class: "diagram-inner" }, diagram.element, step.element)
   ),
   bytesView.element,
+  bridgeView.element,
   h(
     "div",
     { class: "buttons session-file" },
@@ -113,6 +117,7 @@ replace(
 
 const tracer = (event: TraceEvent) => {
   entryOf.set(event, recorder.record(event))
+  bridgeView.trace(event)
   trace.tracer(event)
   state.ending?.push(event)
   // The server (or the network) ended the session on its own.
@@ -414,11 +419,12 @@ const connect = async (s: Settings, switches?: Switches) => {
   state.ended = false
   state.ending = undefined
   recorder.tapping(switches !== undefined)
+  if (switches !== undefined) bridgeView.noBridge()
   try {
     state.session = await open(
       s,
       tracer,
-      switches !== undefined ? playground.layer(switches, recorder.serverBytes) : undefined
+      switches !== undefined ? playground.layer(switches, recorder.serverBytes) : bridgeView.transport(s)
     )
   } catch (error) {
     const e = explain(error, s)

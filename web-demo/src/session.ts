@@ -31,6 +31,8 @@ export interface Settings extends Defaults {
   readonly allowPlaintext: boolean
   /** Seconds per wait on the server. */
   readonly timeout: number
+  /** End-to-end TLS: the library does TLS in the page, the bridge relays ciphertext (`tls=passthrough`). */
+  readonly endToEnd?: boolean | undefined
 }
 
 export interface Session {
@@ -75,8 +77,10 @@ export const open = async (
       connect({
         host: settings.host,
         port: settings.port,
-        tls: settings.tls,
+        // End to end, the page can do STLS itself: "None" then means plain POP3 upgraded by STLS.
+        tls: settings.endToEnd === true && settings.tls === "none" ? "starttls" : settings.tls,
         timeout: settings.timeout * 1000,
+        ...(settings.ca !== undefined ? { ca: settings.ca } : {}),
         trace
       }).pipe(Effect.provide(transport), Scope.provide(scope))
     )
