@@ -29,6 +29,9 @@ const available = requireService("Dovecot", dovecotAvailable())
 describe.skipIf(!available)("end-to-end TLS through pop3-bridge (tls=passthrough) to Dovecot", () => {
   let pki: Pki | undefined
   let server: Dovecot | undefined
+  // Dovecot with its default self-signed certificate. (An expired certificate is tested
+  // against the dev server, test/core/tls/: the harness's start-up probe verifies Dovecot's.)
+  let selfSigned: Dovecot | undefined
   let bridge: RunningBridge | undefined
   let dir = ""
   const relays: Record<"implicit" | "stls" | "flipping", Relay | undefined> = {
@@ -46,7 +49,7 @@ describe.skipIf(!available)("end-to-end TLS through pop3-bridge (tls=passthrough
   beforeAll(async () => {
     pki = await makePki()
     const leaf = await pki.issue(["localhost", "IP:127.0.0.1"])
-    server = await startDovecot({ certificate: { ...leaf, ca: pki.ca } })
+    ;[server, selfSigned] = await Promise.all([startDovecot({ certificate: { ...leaf, ca: pki.ca } }), startDovecot()])
     relays.implicit = await startRelay(server.host, server.tlsPort)
     relays.stls = await startRelay(server.host, server.port)
     relays.flipping = await startRelay(server.host, server.tlsPort, { flipInRecordOf: 4000 })
@@ -55,9 +58,9 @@ describe.skipIf(!available)("end-to-end TLS through pop3-bridge (tls=passthrough
       // Only passthrough: a fallback to TLS at the bridge would be refused, not taken.
       // `localhost` (what the certificate names: subtls checks DNS names only), and its
       // address, which the bridge connects to only because it is listed.
-      allow: Object.values(relays).flatMap((r) => [
-        `localhost:${r?.port}/passthrough`,
-        `127.0.0.1:${r?.port}/passthrough`
+      allow: [...Object.values(relays).map((r) => r?.port), selfSigned.tlsPort].flatMap((port) => [
+        `localhost:${port}/passthrough`,
+        `127.0.0.1:${port}/passthrough`
       ]),
       log: () => {}
     })
@@ -67,7 +70,7 @@ describe.skipIf(!available)("end-to-end TLS through pop3-bridge (tls=passthrough
   afterAll(async () => {
     await bridge?.close(1000)
     await Promise.all(Object.values(relays).map((r) => r?.close()))
-    await server?.stop()
+    await Promise.all([server?.stop(), selfSigned?.stop()])
     await pki?.remove()
     if (dir !== "") await rm(dir, { recursive: true, force: true })
   })
@@ -136,6 +139,14 @@ describe.skipIf(!available)("end-to-end TLS through pop3-bridge (tls=passthrough
       error: { _tag: "TlsError", problem: "untrusted-certificate" }
     })
     expect(relay("implicit").fromClient().subarray(before).toString("latin1")).not.toContain(d().users.alice.password)
+  })
+
+  it("a self-signed server certificate, even given as ca: untrusted-certificate (it is no CA)", async () => {
+    const other = selfSigned as Dovecot
+    const exit = await run(retr(target(other.tlsPort, { ca: other.ca }), 1))
+    expect(exit._tag === "Failure" && exit.cause.reasons[0]).toMatchObject({
+      error: { _tag: "TlsError", problem: "untrusted-certificate" }
+    })
   })
 
   it("the wrong host name: host-name-mismatch (STLS)", async () => {
