@@ -10,7 +10,8 @@ import { download, h, replace } from "./dom.ts"
 import { explain, mailboxSummary } from "./explain.ts"
 import { displayBridgeUrl, who } from "./format.ts"
 import { type Entry, makeMailboxList } from "./mailbox-list.ts"
-import { renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
+import { closeMessage, renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
+import { parseMessage } from "./mime/parse.ts"
 import { open, type Session, type Settings } from "./session.ts"
 import { makeState } from "./state.ts"
 import { makeStepPanel } from "./step.ts"
@@ -245,6 +246,7 @@ const tour = makeTour({
 
 const showForm = (notice?: HTMLElement) => {
   state.session = undefined
+  closeMessage()
   replace(
     workspace,
     notice ?? null,
@@ -330,9 +332,11 @@ const showKept = async (kept: KeptAccount) => {
     const entry = entries.find((e) => e.msg === msg)
     if (bytes === undefined || entry === undefined) return
     list.select(msg)
-    const email = await PostalMime.parse(bytes)
-    renderMessage(reader, { msg, uid: entry.uid, raw: bytes, email, deleted: false }, {})
-    say(`Opened the kept copy of ${email.subject ?? "(no subject)"}, read from this browser.`)
+    // A copy: the Worker takes the bytes it is given, and the list may open this one again.
+    const parsing = parseMessage(bytes.slice().buffer, bytes.length)
+    const head = await parsing.head
+    renderMessage(reader, { msg, uid: entry.uid, size: bytes.length, head, body: parsing.body, deleted: false }, {})
+    say(`Opened the kept copy of ${head.subject ?? "(no subject)"}, read from this browser.`)
   }
   const used = h(
     "p",
@@ -511,12 +515,15 @@ const showMailbox = (current: Session, s: Settings) => {
       renderPlaceholder(reader, h("p", {}, `Retrieving message ${msg} — RETR ${msg}…`))
       reader.setAttribute("aria-busy", "true")
       try {
-        const raw = await current.retr(msg)
-        const email = await PostalMime.parse(raw)
-        const shown: Shown = { msg, uid: entry.uid, raw, email, deleted: entry.deleted }
+        const { buffer, length } = await current.retr(msg, entry.size)
+        // Parsed in a Worker; the buffer is handed over, not copied. The header is shown at
+        // once, the body when the Worker has it (message-view.ts).
+        const parsing = parseMessage(buffer, length)
+        const head = await parsing.head
+        const shown: Shown = { msg, uid: entry.uid, size: length, head, body: parsing.body, deleted: entry.deleted }
         cache.set(msg, shown)
         if (openMsg === msg) renderMessage(reader, shown, { dele: (n) => void dele(n) })
-        say(`Opened message ${msg}: ${email.subject ?? "(no subject)"}.`)
+        say(`Opened message ${msg}: ${head.subject ?? "(no subject)"}.`)
       } finally {
         reader.setAttribute("aria-busy", "false")
       }

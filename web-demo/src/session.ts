@@ -11,7 +11,6 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Layer from "effect/Layer"
 import {
-  collect,
   connect,
   type Greeting,
   type Mailbox,
@@ -22,6 +21,7 @@ import {
 } from "pop3-everywhere"
 import { toPromise } from "pop3-everywhere/promise"
 import * as WebSocketTransport from "pop3-everywhere/websocket"
+import { type Collected, collectInto } from "./body-buffer.ts"
 import type { Defaults } from "./config.ts"
 
 /** What the connect form submits: its prefilled fields, plus the choices it adds. */
@@ -40,7 +40,8 @@ export interface Session {
   readonly mailbox: Mailbox
   /** Runs one library operation; rejects with the library's tagged error. */
   readonly run: <A>(effect: Effect.Effect<A, Pop3Error>) => Promise<A>
-  readonly retr: (msg: number) => Promise<Uint8Array>
+  /** RETR into one buffer; `expected` is LIST's size for the message (body-buffer.ts). */
+  readonly retr: (msg: number, expected: number) => Promise<Collected>
   /** Headers of many messages (TOP n 0), pipelined when the server offers PIPELINING. */
   readonly headers: (msgs: ReadonlyArray<number>, onMessage: (message: Message) => void) => Promise<void>
   /** QUIT: the server enters UPDATE and removes the marked messages. */
@@ -93,7 +94,7 @@ export const open = async (
       secure: session.secure,
       mailbox,
       run,
-      retr: (msg) => run(collect(mailbox.retr(msg))),
+      retr: (msg, expected) => run(collectInto(mailbox.retr(msg), expected)),
       headers: (msgs, onMessage) =>
         run(Stream.runForEach(mailbox.topMany(msgs, 0), (m) => Effect.sync(() => onMessage(m)))),
       quit: async () => {
