@@ -17,6 +17,7 @@ import { makeState } from "./state.ts"
 import { makeStepPanel } from "./step.ts"
 import { makeTracePanel } from "./trace-panel.ts"
 import { makeBytesView } from "./bytes-view.ts"
+import { capaNote } from "./capa-note.ts"
 import { type Login, makePlaygroundPanel, STALL_TIMEOUT } from "./playground/panel.ts"
 import type { Switches } from "./playground/protocol.ts"
 import { playground } from "./playground/transport.ts"
@@ -406,6 +407,8 @@ const showKept = async (kept: KeptAccount) => {
 
 const connect = async (s: Settings, switches?: Switches) => {
   state.settings = s
+  // The outcome of the previous session (a success, say) must not stay above this one's.
+  workspace.querySelector(":scope > .notice")?.remove()
   form.busy(true)
   playgroundPanel.busy(true)
   form.showError(undefined)
@@ -433,7 +436,24 @@ const connect = async (s: Settings, switches?: Switches) => {
     say(`Not connected: ${e.title}.`)
     return
   }
+  noteCapa(state.session, switches === undefined)
   showMailbox(state.session, s)
+}
+
+/** Puts what each CAPA of the session answered beside its row (capa-note.ts). */
+const noteCapa = (session: Session, viaBridge: boolean) => {
+  const events = recorder.entries().map((e) => e.event)
+  // The session's last connection: a refused login may have reconnected.
+  const capas = events
+    .slice(events.findLastIndex((e) => e._tag === "Connecting"))
+    .filter((e) => e._tag === "Body" && e.command === "CAPA")
+  const answers = [session.capabilities, session.mailbox.capabilities()]
+  capas.slice(0, 2).forEach((event, i) => {
+    rowOf
+      .get(event)
+      ?.querySelector(".line")
+      ?.append(capaNote(answers[i]!, viaBridge && i === 0))
+  })
 }
 
 // ── Mailbox ───────────────────────────────────────────────────────────────────────────
@@ -478,6 +498,8 @@ const showMailbox = (current: Session, s: Settings) => {
     if (busy || current.closed()) return
     busy = true
     refreshBar()
+    // A new action: an earlier action's error no longer describes the page.
+    reader.querySelector(":scope > .error-box")?.remove()
     try {
       await what()
     } catch (error) {
@@ -560,6 +582,8 @@ const showMailbox = (current: Session, s: Settings) => {
   const finish = (how: "quit" | "disconnect") => {
     if (current.closed()) return
     const count = marked()
+    const removed = entries.filter((e) => e.deleted).map((e) => e.msg)
+    const total = entries.length
     state.ending = []
     busy = true
     for (const b of [rset, quit, disconnect]) b.disabled = true
@@ -589,7 +613,14 @@ const showMailbox = (current: Session, s: Settings) => {
         text = "Disconnected without QUIT: the server never entered UPDATE, so nothing was removed."
       }
       say("Not connected.")
-      showForm(h("div", { class: "notice card", role: "status" }, h("p", {}, text)))
+      showForm(
+        h(
+          "div",
+          { class: "notice card", role: "status" },
+          h("p", {}, text),
+          failure === undefined && how === "quit" && count > 0 ? renumbering(removed, total) : null
+        )
+      )
     }
     void done()
   }
@@ -757,6 +788,26 @@ const showMailbox = (current: Session, s: Settings) => {
       )} loaded. Select one to read it.`
     )
   })
+}
+
+/** After QUIT removed messages: why the next session's numbers differ, and what does not change. */
+const renumbering = (removed: ReadonlyArray<number>, total: number): HTMLElement => {
+  const left = total - removed.length
+  const first = Math.min(...removed)
+  if (left === 0) return h("p", { class: "renumber-note" }, "The mailbox is now empty.")
+  const moved = removed.every((m) => m > left)
+    ? "Here the removed messages were the last ones, so no remaining message changes its number."
+    : `Here the messages after ${first} move down to close the gap${
+        removed.length === 1 && first < total
+          ? ` (${first + 1} becomes ${first}, …, ${total} becomes ${total - 1})`
+          : ""
+      }.`
+  return h(
+    "p",
+    { class: "renumber-note" },
+    `Message numbers last only for one session: the next session numbers the ${left} remaining message${left === 1 ? "" : "s"} 1 to ${left} again, with no gaps (RFC 1939 §5). ${moved} `,
+    "What stays is each message's UID (the list's UID column, from UIDL): a client that keeps mail remembers UIDs, never numbers."
+  )
 }
 
 const lost = async (cause: string) => {

@@ -11,6 +11,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Layer from "effect/Layer"
 import {
+  type Capabilities,
   connect,
   type Greeting,
   type Mailbox,
@@ -35,6 +36,8 @@ export interface Settings extends Defaults {
 
 export interface Session {
   readonly greeting: Greeting
+  /** What CAPA answered before login (the mailbox's `capabilities()` has the answer after it). */
+  readonly capabilities: Capabilities
   /** Whether the library counts the whole path as encrypted (TLS upstream and a safe bridge leg). */
   readonly secure: boolean
   readonly mailbox: Mailbox
@@ -81,6 +84,7 @@ export const open = async (
         trace
       }).pipe(Effect.provide(transport), Scope.provide(scope))
     )
+    const beforeLogin = session.capabilities()
     const mailbox = await run(
       session.login({
         user: settings.user,
@@ -91,6 +95,7 @@ export const open = async (
     )
     return {
       greeting: session.greeting,
+      capabilities: beforeLogin,
       secure: session.secure,
       mailbox,
       run,
