@@ -242,8 +242,15 @@ const tour = makeTour({
     return playground.layer({}, recorder.serverBytes)
   },
   showBytes: (event) => bytesView.show(entryOf.get(event)),
-  leave: () => showForm()
+  leave: () => {
+    showForm()
+    say("Not connected: the tour's session has ended.")
+  }
 })
+// The tour's session is not one main.ts opened: the status line says what is running.
+tour.card
+  .querySelector("button")
+  ?.addEventListener("click", () => say("The guided tour runs one session with the playground server in this page."))
 
 const showForm = (notice?: HTMLElement) => {
   state.session = undefined
@@ -448,12 +455,16 @@ const noteCapa = (session: Session, viaBridge: boolean) => {
     .slice(events.findLastIndex((e) => e._tag === "Connecting"))
     .filter((e) => e._tag === "Body" && e.command === "CAPA")
   const answers = [session.capabilities, session.mailbox.capabilities()]
+  // Taller rows above must not stop the trace from following its newest line.
+  const log = traceHost.querySelector(".trace-log")
+  const following = log !== null && log.scrollHeight - log.scrollTop - log.clientHeight < 40
   capas.slice(0, 2).forEach((event, i) => {
     rowOf
       .get(event)
       ?.querySelector(".line")
       ?.append(capaNote(answers[i]!, viaBridge && i === 0))
   })
+  if (following) log.scrollTop = log.scrollHeight
 }
 
 // ── Mailbox ───────────────────────────────────────────────────────────────────────────
@@ -544,7 +555,12 @@ const showMailbox = (current: Session, s: Settings) => {
         const head = await parsing.head
         const shown: Shown = { msg, uid: entry.uid, size: length, head, body: parsing.body, deleted: entry.deleted }
         cache.set(msg, shown)
-        if (openMsg === msg) renderMessage(reader, shown, { dele: (n) => void dele(n) })
+        if (openMsg === msg) {
+          renderMessage(reader, shown, { dele: (n) => void dele(n) })
+          // On a short screen the message opens below the list, out of sight: bring it up.
+          if (reader.getBoundingClientRect().top > window.innerHeight * 0.7)
+            reader.scrollIntoView({ block: "start", behavior: "smooth" })
+        }
         say(`Opened message ${msg}: ${head.subject ?? "(no subject)"}.`)
       } finally {
         reader.setAttribute("aria-busy", "false")
