@@ -64,7 +64,7 @@ describe.skipIf(!available)("a 20 MB message in the web demo", () => {
     await page.getByRole("heading", { name: big.subject }).waitFor({ timeout: 60_000 })
     await page.locator("pre.text-body").getByText(big.text).waitFor({ timeout: 60_000 })
     // postal-mime ran in the MIME Worker, not on the page's main thread.
-    expect(page.workers().map((w) => w.url())).toContainEqual(expect.stringMatching(/mime\/worker/))
+    expect(page.workers().map((w) => w.url())).toContainEqual(expect.stringMatching(/mime-worker/))
 
     const link = page.getByRole("link", { name: `Download ${big.filename}` })
     expect(await link.getAttribute("data-size")).toBe(String(big.attachment.length))

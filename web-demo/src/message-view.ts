@@ -25,7 +25,7 @@ export interface MessageActions {
 }
 
 const urls: Array<string> = []
-// The Blobs are always application/octet-stream (made so in mime/worker.ts), whatever the
+// The Blobs are always application/octet-stream (made so in mime/mime-worker.ts), whatever the
 // sender declared: a blob URL opened as a document (a new tab, a copied link) would
 // otherwise render a text/html or SVG attachment with the demo's origin and run its script.
 // As octet-stream the browser only downloads it. The URLs live as long as the message view.

@@ -1,4 +1,4 @@
-// The page's side of the MIME Worker (worker.ts): one Worker for the page, made on first
+// The page's side of the MIME Worker (mime-worker.ts): one Worker for the page, made on first
 // use (a file of its own, so the CSP's `worker-src 'self'` admits it), and one request per
 // message. The bytes are transferred, not copied: after `parseMessage` the caller's buffer
 // is detached.
@@ -30,7 +30,7 @@ const deferred = <A>(): Deferred<A> => {
 const waiting = new Map<number, { head: Deferred<Head>; body: Deferred<Body> }>()
 
 const start = (): Worker => {
-  const w = new Worker(new URL("./worker.ts", import.meta.url), { type: "module", name: "pop3-mime" })
+  const w = new Worker(new URL("./mime-worker.ts", import.meta.url), { type: "module", name: "pop3-mime" })
   w.onmessage = (event: MessageEvent<FromWorker>) => {
     const message = event.data
     const pending = waiting.get(message.id)

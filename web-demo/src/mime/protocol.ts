@@ -1,4 +1,4 @@
-// What the page and the MIME Worker (worker.ts) say to each other. The page hands over a
+// What the page and the MIME Worker (mime-worker.ts) say to each other. The page hands over a
 // message's bytes by transferring their ArrayBuffer (no copy, and the page's heap lets go
 // of them); the Worker answers twice: the header fields as soon as the header block is
 // parsed, then the body. Attachments and the raw source come back as Blobs — handles to
