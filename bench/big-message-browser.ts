@@ -194,6 +194,8 @@ async function oneRun(
     const problems: Array<string> = []
     if (m.click === undefined || m.lastByte === undefined || m.headers === undefined || m.body === undefined)
       problems.push(`marks missing: ${JSON.stringify(m)}`)
+    // A heap figure without the Worker's would flatter the result.
+    if (peakWorker === 0) problems.push("the MIME Worker's heap could not be read")
     const shown = await page.locator("#message-subject").textContent()
     if (shown !== SUBJECT) problems.push(`subject shown: ${JSON.stringify(shown)}`)
     const link = page.getByRole("link", { name: `Download ${big.filename}` })
