@@ -17,6 +17,7 @@ import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { parseArgs } from "node:util"
 import { startBridge } from "../bridge/server.ts"
+import { bigMessageBrowserTable } from "./big-message-browser.ts"
 import { bridgeLoadTable } from "./bridge-load.ts"
 import { endToEndTlsTables } from "./end-to-end-tls.ts"
 import { startDovecot } from "../test/support/dovecot.ts"
@@ -82,7 +83,8 @@ if (flags.help === true) {
 
   --runs N        timed runs per client (median reported; default 3, --quick 1)
   --quick         smoke run: 1 run, 200 messages, a 20 MB message, no 1 GB message
-  --only LIST     scenarios to run, e.g. 1,3 (0 start-up, 1 bulk, 2 latency, 3 large, 4 bridge, 5 bridge load, 6 round trips, 7 end-to-end TLS)
+  --only LIST     scenarios to run, e.g. 1,3 (0 start-up, 1 bulk, 2 latency, 3 large, 4 bridge, 5 bridge load, 6 round trips, 7 end-to-end TLS,
+                  8 a big message in the web demo in Chromium)
   --messages N    messages in the bulk mailbox (default 1000)
   --large-mb N    size of the large message in MB (default 100)
   --no-1gb        skip the 1 GB message (peak RSS check)
@@ -114,7 +116,7 @@ const LARGE_BYTES = Math.round(int(flags["large-mb"], quick ? 20 : 100, "--large
 const GIGABYTE = !quick && flags["no-1gb"] !== true
 const RTT = int(flags.rtt, 25, "--rtt")
 const BUDGET_S = int(flags.budget, 25, "--budget")
-const ONLY = new Set((flags.only ?? "0,1,2,3,4,5,6,7").split(",").map((s) => s.trim()))
+const ONLY = new Set((flags.only ?? "0,1,2,3,4,5,6,7,8").split(",").map((s) => s.trim()))
 if (flags.cli !== undefined && flags.cli !== "bundle" && flags.cli !== "source") {
   process.stderr.write(`bench: --cli must be bundle or source, got ${JSON.stringify(flags.cli)}\n`)
   process.exit(2)
@@ -720,6 +722,13 @@ try {
     // 20 MB at most: subtls decrypts in the page at a few MB/s, and each mode runs per runtime.
     const mb = Math.min(LARGE_BYTES / 1e6, quick ? 5 : 20)
     tables.push(...(await endToEndTlsTables({ handshakes: quick ? 5 : 15, runs: RUNS, mb })))
+    progress("")
+  }
+
+  if (ONLY.has("8") && !interrupted()) {
+    progress("8: a big message in the web demo (Chromium)…")
+    tables.push(await bigMessageBrowserTable(dovecot, RUNS))
+    progress("")
   }
 
   // ------------------------------------------------------------------ output
