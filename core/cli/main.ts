@@ -189,9 +189,7 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
             // Streamed straight to stdout, with its backpressure: a 1 GB message never sits in
             // memory. Through a sink, each chunk is the socket's own bytes (no copy), written
             // before the next read reuses its buffer.
-            yield* Stream.runDrain(
-              mailbox.retrManyInto([command.msg], () => ({ push: out, end: () => Effect.void }))
-            )
+            yield* Stream.runDrain(mailbox.retrManyInto([command.msg], () => ({ push: out, end: () => Effect.void })))
           } else {
             yield* Stream.runForEach(body, out)
           }

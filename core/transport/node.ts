@@ -177,36 +177,33 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
             )
           })
 
-        return Effect.map(
-          connect,
-          (s): Connection => {
-            socket = s
-            listen(s)
-            return {
-              input: {
-                ...input,
-                pull
-              },
-              write: (bytes) =>
-                new Promise<void>((resolve, reject) => {
-                  const to = socket!
-                  if (to.destroyed) return reject(new Error("socket closed"))
-                  to.write(bytes, (error) => (error ? reject(error) : resolve()))
-                }),
-              end: () => quietly(() => socket?.end()),
-              close: () => quietly(() => socket?.destroy()),
-              // What was written (QUIT) still leaves; then the socket goes.
-              dispose: () => quietly(() => socket?.destroySoon()),
-              upgrade: (options = {}) =>
-                input.upgrade(
-                  startTls(options),
-                  options.key !== undefined || options.cert !== undefined
-                    ? upgradeError(new Error("client certificates are not supported by this transport"))
-                    : undefined
-                )
-            }
+        return Effect.map(connect, (s): Connection => {
+          socket = s
+          listen(s)
+          return {
+            input: {
+              ...input,
+              pull
+            },
+            write: (bytes) =>
+              new Promise<void>((resolve, reject) => {
+                const to = socket!
+                if (to.destroyed) return reject(new Error("socket closed"))
+                to.write(bytes, (error) => (error ? reject(error) : resolve()))
+              }),
+            end: () => quietly(() => socket?.end()),
+            close: () => quietly(() => socket?.destroy()),
+            // What was written (QUIT) still leaves; then the socket goes.
+            dispose: () => quietly(() => socket?.destroySoon()),
+            upgrade: (options = {}) =>
+              input.upgrade(
+                startTls(options),
+                options.key !== undefined || options.cert !== undefined
+                  ? upgradeError(new Error("client certificates are not supported by this transport"))
+                  : undefined
+              )
           }
-        )
+        })
       })
     )
   )
