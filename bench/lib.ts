@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { existsSync, openSync, closeSync, readFileSync } from "node:fs"
+import { existsSync, openSync, closeSync, readFileSync, statSync } from "node:fs"
 import { readdir } from "node:fs/promises"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
@@ -87,8 +87,12 @@ export interface RunSpec {
   readonly args: ReadonlyArray<string>
   readonly env?: Readonly<Record<string, string>>
   readonly cwd?: string
-  /** Where stdout goes: discarded (/dev/null, the default) or collected. */
-  readonly stdout?: "null" | "collect" | "count"
+  /**
+   * Where stdout goes: discarded (/dev/null, the default), collected, counted through a pipe,
+   * or written to `stdoutFile` (a file, as /dev/null is, but its size is known afterwards).
+   */
+  readonly stdout?: "null" | "collect" | "count" | "file"
+  readonly stdoutFile?: string
   /** Kill after this long. */
   readonly timeoutMs?: number
 }
@@ -108,6 +112,14 @@ export interface RunResult {
 const TIME = "/usr/bin/time"
 export const haveTime = existsSync(TIME)
 
+const fileSize = (path: string): number => {
+  try {
+    return statSync(path).size
+  } catch {
+    return 0
+  }
+}
+
 /** Runs a command under /usr/bin/time, timing it from spawn to exit. */
 export function runMeasured(spec: RunSpec, rssFile: string): Promise<RunResult> {
   const [command, args] = haveTime
@@ -115,7 +127,12 @@ export function runMeasured(spec: RunSpec, rssFile: string): Promise<RunResult> 
     : [spec.command, [...spec.args]]
   // After Ctrl-C nothing new may start: a detached child started now would outlive us.
   if (cleaning !== undefined) return Promise.reject(new Error("interrupted"))
-  const devNull = spec.stdout === undefined || spec.stdout === "null" ? openSync("/dev/null", "w") : undefined
+  const devNull =
+    spec.stdout === "file"
+      ? openSync(spec.stdoutFile ?? "/dev/null", "w")
+      : spec.stdout === undefined || spec.stdout === "null"
+        ? openSync("/dev/null", "w")
+        : undefined
   return new Promise((resolve, reject) => {
     const started = performance.now()
     const child = spawn(command, args, {
@@ -172,7 +189,7 @@ export function runMeasured(spec: RunSpec, rssFile: string): Promise<RunResult> 
         seconds,
         maxRssKiB,
         stdout: Buffer.concat(out).toString("utf8"),
-        stdoutBytes: outBytes,
+        stdoutBytes: spec.stdout === "file" && spec.stdoutFile !== undefined ? fileSize(spec.stdoutFile) : outBytes,
         stderr,
         timedOut
       })
