@@ -82,7 +82,7 @@ if (flags.help === true) {
 
   --runs N        timed runs per client (median reported; default 3, --quick 1)
   --quick         smoke run: 1 run, 200 messages, a 20 MB message, no 1 GB message
-  --only LIST     scenarios to run, e.g. 1,3 (0 start-up, 1 bulk, 2 latency, 3 large, 4 bridge, 5 bridge load, 6 round trips)
+  --only LIST     scenarios to run, e.g. 1,3 (0 start-up, 1 bulk, 2 latency, 3 large, 4 bridge, 5 bridge load, 6 round trips, 7 per-message slope)
   --messages N    messages in the bulk mailbox (default 1000)
   --large-mb N    size of the large message in MB (default 100)
   --no-1gb        skip the 1 GB message (peak RSS check)
@@ -114,7 +114,10 @@ const LARGE_BYTES = Math.round(int(flags["large-mb"], quick ? 20 : 100, "--large
 const GIGABYTE = !quick && flags["no-1gb"] !== true
 const RTT = int(flags.rtt, 25, "--rtt")
 const BUDGET_S = int(flags.budget, 25, "--budget")
-const ONLY = new Set((flags.only ?? "0,1,2,3,4,5,6").split(",").map((s) => s.trim()))
+const ONLY = new Set((flags.only ?? "0,1,2,3,4,5,6,7").split(",").map((s) => s.trim()))
+// Scenario 7: the mailbox sizes whose fetch times give the per-message slope.
+const SLOPE_FROM = 300
+const SLOPE_TO = quick ? 2000 : 10_000
 if (flags.cli !== undefined && flags.cli !== "bundle" && flags.cli !== "source") {
   process.stderr.write(`bench: --cli must be bundle or source, got ${JSON.stringify(flags.cli)}\n`)
   process.exit(2)
@@ -739,6 +742,61 @@ try {
       await stopDaemon(websockify)
       await bridge.close(0)
     }
+  }
+
+  // ------------------------------------------------------------------ 7: per-message cost
+  if (ONLY.has("7") && !interrupted()) {
+    // Two more Dovecots, one per mailbox size (the harness has one bulk mailbox each); the
+    // same clients as table 1 fetch all of each, alternating, and the slope between the two
+    // medians is what one more message costs.
+    const sizes = [SLOPE_FROM, SLOPE_TO] as const
+    const medians = new Map<string, Array<number | undefined>>()
+    const failures: Array<string> = []
+    for (const [k, n] of sizes.entries()) {
+      progress(`starting Dovecot with ${n} bulk messages…`)
+      const server = await startDovecot({ bulkMessages: n })
+      onCleanup(`Dovecot (${n})`, () => server.stop())
+      const ca = join(work, `ca-${n}.pem`)
+      await writeFile(ca, server.ca)
+      const o: BulkOptions = {
+        plain: { host: "127.0.0.1", port: server.port },
+        implicit: { host: "127.0.0.1", port: server.tlsPort },
+        account: { user: "bulk", password: server.users.bulk.password, caFile: ca },
+        messages: n
+      }
+      const outcomes = await measure(`7 slope ${n}`, chosen([pop3Fetch(o, "plain"), mpop(o)]), RUNS, WARMUP)
+      for (const out of outcomes) {
+        const row = medians.get(out.contender.name) ?? []
+        row[k] = out.seconds.length > 0 ? median(out.seconds) : undefined
+        medians.set(out.contender.name, row)
+        if (out.failure !== undefined) failures.push(`${out.contender.name} (${n}): ${out.failure}`)
+      }
+      await server.stop()
+    }
+    const slopeOf = (row: ReadonlyArray<number | undefined>) =>
+      row[0] !== undefined && row[1] !== undefined ? ((row[1] - row[0]) / (SLOPE_TO - SLOPE_FROM)) * 1e6 : undefined
+    const mpopSlope = slopeOf(medians.get("mpop") ?? [])
+    tables.push({
+      title: `7. Per-message cost: fetch of ${SLOPE_FROM} and of ${SLOPE_TO} messages (STLS, AUTH PLAIN, loopback)`,
+      header: ["client", `${SLOPE_FROM} s`, `${SLOPE_TO} s`, "µs per message", "slope vs mpop"],
+      rows: [...medians].map(([name, row]) => {
+        const slope = slopeOf(row)
+        return [
+          name,
+          row[0] === undefined ? "failed" : fmtSeconds(row[0]),
+          row[1] === undefined ? "failed" : fmtSeconds(row[1]),
+          slope === undefined ? "?" : slope.toFixed(0),
+          slope === undefined || mpopSlope === undefined ? "?" : fmtRatio(slope / mpopSlope)
+        ]
+      }),
+      notes: [
+        `medians of ${RUNS} runs per size, each after an untimed warm-up; every run stores all messages into a fresh Maildir (the count is checked)`,
+        `µs per message = (median at ${SLOPE_TO} − median at ${SLOPE_FROM}) / ${SLOPE_TO - SLOPE_FROM}: what one more message costs, start-up, TLS and login cancelled out`,
+        "pop3 fetch with --auth plain, the mechanism mpop picks, so the fixed costs match too (they cancel anyway)",
+        maildirNote,
+        ...failures
+      ]
+    })
   }
 
   if (ONLY.has("5") && !interrupted()) {
