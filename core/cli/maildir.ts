@@ -94,8 +94,8 @@ const STALE_TMP_MS = 36 * 3600 * 1000
  * a disk that really writes in 0.2–2 ms. After SLOW_FSYNCS fsyncs in a row slower than
  * SLOW_FSYNC_MS, the rest go to the thread pool. In a row: on a busy machine the scheduler
  * now and then delays a call by a time slice, and over 10,000 messages a few such delays
- * sent every later delivery through the thread pool (about 3 times the main thread's work
- * per message) though tmpfs never waited; a disk that waits is slow every time.
+ * sent every later delivery through the thread pool (five libuv round trips per message)
+ * though tmpfs never waited; a disk that waits is slow every time.
  */
 const SLOW_FSYNC_MS = 0.2
 const SLOW_FSYNCS = 2
