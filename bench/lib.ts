@@ -103,6 +103,8 @@ export interface RunResult {
   readonly seconds: number
   /** Peak resident set size of the measured process in KiB (from /usr/bin/time), if known. */
   readonly maxRssKiB: number | undefined
+  /** CPU time of the process and its children (user + system, from /usr/bin/time), if known. */
+  readonly cpuSeconds: number | undefined
   readonly stdout: string
   readonly stdoutBytes: number
   readonly stderr: string
@@ -123,7 +125,7 @@ const fileSize = (path: string): number => {
 /** Runs a command under /usr/bin/time, timing it from spawn to exit. */
 export function runMeasured(spec: RunSpec, rssFile: string): Promise<RunResult> {
   const [command, args] = haveTime
-    ? [TIME, ["-f", "%M", "-o", rssFile, spec.command, ...spec.args]]
+    ? [TIME, ["-f", "%U %S %M", "-o", rssFile, spec.command, ...spec.args]]
     : [spec.command, [...spec.args]]
   // After Ctrl-C nothing new may start: a detached child started now would outlive us.
   if (cleaning !== undefined) return Promise.reject(new Error("interrupted"))
@@ -171,13 +173,15 @@ export function runMeasured(spec: RunSpec, rssFile: string): Promise<RunResult> 
       children.delete(child)
       if (timer !== undefined) clearTimeout(timer)
       let maxRssKiB: number | undefined
+      let cpuSeconds: number | undefined
       let stderr = err
       if (haveTime) {
         try {
           // GNU time writes "Command exited with non-zero status N" before the format line.
           const lines = readFileSync(rssFile, "utf8").trim().split("\n")
-          const rss = Number(lines.at(-1))
-          if (Number.isFinite(rss) && rss > 0) maxRssKiB = rss
+          const [user, system, rss] = (lines.at(-1) ?? "").split(" ").map(Number)
+          if (rss !== undefined && Number.isFinite(rss) && rss > 0) maxRssKiB = rss
+          if (user !== undefined && system !== undefined && Number.isFinite(user + system)) cpuSeconds = user + system
           if (lines.length > 1) stderr += lines.slice(0, -1).join("\n")
         } catch {
           // the process was killed before time could write
@@ -188,6 +192,7 @@ export function runMeasured(spec: RunSpec, rssFile: string): Promise<RunResult> 
         signal,
         seconds,
         maxRssKiB,
+        cpuSeconds,
         stdout: Buffer.concat(out).toString("utf8"),
         stdoutBytes: spec.stdout === "file" && spec.stdoutFile !== undefined ? fileSize(spec.stdoutFile) : outBytes,
         stderr,

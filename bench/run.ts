@@ -156,6 +156,7 @@ interface Outcome {
   readonly contender: Contender
   readonly seconds: Array<number>
   readonly rssKiB: Array<number>
+  readonly cpuSeconds: Array<number>
   failure: string | undefined
   skippedRuns: number
 }
@@ -196,6 +197,7 @@ async function measure(
     contender,
     seconds: [],
     rssKiB: [],
+    cpuSeconds: [],
     failure: contender.unavailable === undefined ? undefined : `n/a: ${contender.unavailable}`,
     skippedRuns: 0
   }))
@@ -225,6 +227,7 @@ async function measure(
       }
       o.seconds.push(result.seconds)
       if (result.maxRssKiB !== undefined) o.rssKiB.push(result.maxRssKiB)
+      if (result.cpuSeconds !== undefined) o.cpuSeconds.push(result.cpuSeconds)
     }
   }
   progress("")
@@ -751,6 +754,7 @@ try {
     // medians is what one more message costs.
     const sizes = [SLOPE_FROM, SLOPE_TO] as const
     const medians = new Map<string, Array<number | undefined>>()
+    const cpuMedians = new Map<string, Array<number | undefined>>()
     const failures: Array<string> = []
     for (const [k, n] of sizes.entries()) {
       progress(`starting Dovecot with ${n} bulk messages…`)
@@ -769,6 +773,9 @@ try {
         const row = medians.get(out.contender.name) ?? []
         row[k] = out.seconds.length > 0 ? median(out.seconds) : undefined
         medians.set(out.contender.name, row)
+        const cpu = cpuMedians.get(out.contender.name) ?? []
+        cpu[k] = out.cpuSeconds.length > 0 ? median(out.cpuSeconds) : undefined
+        cpuMedians.set(out.contender.name, cpu)
         if (out.failure !== undefined) failures.push(`${out.contender.name} (${n}): ${out.failure}`)
       }
       await server.stop()
@@ -776,23 +783,36 @@ try {
     const slopeOf = (row: ReadonlyArray<number | undefined>) =>
       row[0] !== undefined && row[1] !== undefined ? ((row[1] - row[0]) / (SLOPE_TO - SLOPE_FROM)) * 1e6 : undefined
     const mpopSlope = slopeOf(medians.get("mpop") ?? [])
+    const mpopCpuSlope = slopeOf(cpuMedians.get("mpop") ?? [])
     tables.push({
       title: `7. Per-message cost: fetch of ${SLOPE_FROM} and of ${SLOPE_TO} messages (STLS, AUTH PLAIN, loopback)`,
-      header: ["client", `${SLOPE_FROM} s`, `${SLOPE_TO} s`, "µs per message", "slope vs mpop"],
+      header: [
+        "client",
+        `${SLOPE_FROM} s`,
+        `${SLOPE_TO} s`,
+        "µs per message",
+        "slope vs mpop",
+        "CPU µs per message",
+        "CPU slope vs mpop"
+      ],
       rows: [...medians].map(([name, row]) => {
         const slope = slopeOf(row)
+        const cpuSlope = slopeOf(cpuMedians.get(name) ?? [])
         return [
           name,
           row[0] === undefined ? "failed" : fmtSeconds(row[0]),
           row[1] === undefined ? "failed" : fmtSeconds(row[1]),
           slope === undefined ? "?" : slope.toFixed(0),
-          slope === undefined || mpopSlope === undefined ? "?" : fmtRatio(slope / mpopSlope)
+          slope === undefined || mpopSlope === undefined ? "?" : fmtRatio(slope / mpopSlope),
+          cpuSlope === undefined ? "?" : cpuSlope.toFixed(0),
+          cpuSlope === undefined || mpopCpuSlope === undefined ? "?" : fmtRatio(cpuSlope / mpopCpuSlope)
         ]
       }),
       notes: [
         `medians of ${RUNS} runs per size, each after an untimed warm-up; every run stores all messages into a fresh Maildir (the count is checked)`,
         `µs per message = (median at ${SLOPE_TO} − median at ${SLOPE_FROM}) / ${SLOPE_TO - SLOPE_FROM}: what one more message costs, start-up, TLS and login cancelled out`,
         "pop3 fetch with --auth plain, the mechanism mpop picks, so the fixed costs match too (they cancel anyway)",
+        "CPU = user + system time of the client process (/usr/bin/time), the same medians and slope: it leaves out waiting for Dovecot and for other processes, so it holds better than wall time on a busy machine",
         maildirNote,
         ...failures
       ]
