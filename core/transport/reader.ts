@@ -164,25 +164,11 @@ export const makePushReader = (options: PushReaderOptions = {}): PushReader => {
     error ??= err
     deliver()
   }
-  // A runtime that pushes hands over several chunks in a row (Node: one 'data' event or
-  // `onread` call per TLS record, every record of a TCP read one after the other): the
-  // waiting pull is resumed once, when they are all in (a microtask), not at the first —
-  // one pull per small TLS record cost a pull, its time limit and a fiber switch per
-  // message in a profile of 10,000 small messages.
-  let scheduled = false
-  const deliverSoon = () => {
-    if (scheduled) return
-    scheduled = true
-    queueMicrotask(() => {
-      scheduled = false
-      deliver()
-    })
-  }
   const push = (chunk: Uint8Array) => {
     if (error !== undefined || chunk.length === 0) return
     chunks.push(chunk)
     unread += chunk.length
-    if (waiter !== undefined) deliverSoon()
+    deliver()
     if (!paused && unread >= highWaterMark && options.pause !== undefined) {
       paused = true
       options.pause()
