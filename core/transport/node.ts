@@ -100,11 +100,13 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
 
         // Resolves once `s` emitted `ready` (connect, or the TLS handshake); the first error
         // before that fails it with `failed`. Interrupted (the connect timeout in
-        // client/open.ts, a closing scope): the socket is destroyed.
+        // client/open.ts, a closing scope): the socket is destroyed. `attach` puts the
+        // lasting listeners on in the same turn as `ready`, so no 'error' finds none.
         const opened = <S extends NetSocket | TLSSocket>(
           start: () => S,
           ready: "connect" | "secureConnect",
-          failed: (cause: unknown) => Socket.SocketError
+          failed: (cause: unknown) => Socket.SocketError,
+          attach: (s: S) => void
         ) =>
           Effect.callback<S, Socket.SocketError>((resume) => {
             let s: S
@@ -116,6 +118,7 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
             }
             const onReady = () => {
               s.off("error", onError)
+              attach(s)
               resume(Effect.succeed(s))
             }
             const onError = (cause: Error) => {
@@ -132,6 +135,10 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
             })
           })
 
+        const attachConnected = (s: NetSocket | TLSSocket) => {
+          socket = s
+          listen(s)
+        }
         const connect =
           target.tls === "implicit"
             ? opened(
@@ -147,9 +154,15 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
                     ...({ onread } as ConnectionOptions)
                   }),
                 "secureConnect",
-                openError
+                openError,
+                attachConnected
               )
-            : opened(() => netConnect({ host: target.host, port: target.port, onread }), "connect", openError)
+            : opened(
+                () => netConnect({ host: target.host, port: target.port, onread }),
+                "connect",
+                openError,
+                attachConnected
+              )
 
         const startTls = (options: Socket.TlsUpgradeOptions) =>
           Effect.suspend(() => {
@@ -165,21 +178,20 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
                   })
                 ),
               "secureConnect",
-              upgradeError
-            ).pipe(
-              Effect.map((tls) => {
+              upgradeError,
+              (tls) => {
                 socket = tls
                 listen(tls)
                 // No `onread` here (Node ignores it with `socket`): Node's own buffers.
                 tls.on("data", (chunk: Uint8Array) => input.push(chunk))
-              }),
+              }
+            ).pipe(
+              Effect.asVoid,
               Effect.tapError(() => Effect.sync(() => plain.destroy()))
             )
           })
 
-        return Effect.map(connect, (s): Connection => {
-          socket = s
-          listen(s)
+        return Effect.map(connect, (): Connection => {
           return {
             input: {
               ...input,
