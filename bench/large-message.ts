@@ -15,6 +15,8 @@ const MAIL_GID = 65534
 export interface SeededMessage {
   /** Size of the file = RETR body bytes (without the terminator). */
   readonly bytes: number
+  /** CRLF line ends in it (a client that stores LF line ends gets `bytes - lines`). */
+  readonly lines: number
   readonly path: string
 }
 
@@ -55,7 +57,7 @@ export async function seedLargeMessage(maildir: string, size: number, label: str
   await chown(tmp, MAIL_UID, MAIL_GID)
   const path = join(maildir, "new", name)
   await rename(tmp, path)
-  return { bytes: total, path }
+  return { bytes: total, lines: 9 + blocks * lines.length, path }
 }
 
 /** Writes `content` (CRLF line ends, no line starting with ".") into `maildir`/new as one message. */
@@ -72,5 +74,7 @@ export async function seedMessage(maildir: string, content: Uint8Array, label: s
   await chown(tmp, MAIL_UID, MAIL_GID)
   const path = join(maildir, "new", name)
   await rename(tmp, path)
-  return { bytes: total, path }
+  let lines = 0
+  for (let i = content.indexOf(10); i !== -1; i = content.indexOf(10, i + 1)) lines++
+  return { bytes: total, lines, path }
 }

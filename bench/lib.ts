@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
-import { existsSync, openSync, closeSync, readFileSync } from "node:fs"
+import { existsSync, openSync, closeSync, readFileSync, statSync } from "node:fs"
 import { readdir } from "node:fs/promises"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
@@ -87,8 +87,12 @@ export interface RunSpec {
   readonly args: ReadonlyArray<string>
   readonly env?: Readonly<Record<string, string>>
   readonly cwd?: string
-  /** Where stdout goes: discarded (/dev/null, the default) or collected. */
-  readonly stdout?: "null" | "collect" | "count"
+  /**
+   * Where stdout goes: discarded (/dev/null, the default), collected, counted through a pipe,
+   * or written to `stdoutFile` (a file, as /dev/null is, but its size is known afterwards).
+   */
+  readonly stdout?: "null" | "collect" | "count" | "file"
+  readonly stdoutFile?: string
   /** Kill after this long. */
   readonly timeoutMs?: number
 }
@@ -99,6 +103,8 @@ export interface RunResult {
   readonly seconds: number
   /** Peak resident set size of the measured process in KiB (from /usr/bin/time), if known. */
   readonly maxRssKiB: number | undefined
+  /** CPU time of the process and its children (user + system, from /usr/bin/time), if known. */
+  readonly cpuSeconds: number | undefined
   readonly stdout: string
   readonly stdoutBytes: number
   readonly stderr: string
@@ -108,14 +114,27 @@ export interface RunResult {
 const TIME = "/usr/bin/time"
 export const haveTime = existsSync(TIME)
 
+const fileSize = (path: string): number => {
+  try {
+    return statSync(path).size
+  } catch {
+    return 0
+  }
+}
+
 /** Runs a command under /usr/bin/time, timing it from spawn to exit. */
 export function runMeasured(spec: RunSpec, rssFile: string): Promise<RunResult> {
   const [command, args] = haveTime
-    ? [TIME, ["-f", "%M", "-o", rssFile, spec.command, ...spec.args]]
+    ? [TIME, ["-f", "%U %S %M", "-o", rssFile, spec.command, ...spec.args]]
     : [spec.command, [...spec.args]]
   // After Ctrl-C nothing new may start: a detached child started now would outlive us.
   if (cleaning !== undefined) return Promise.reject(new Error("interrupted"))
-  const devNull = spec.stdout === undefined || spec.stdout === "null" ? openSync("/dev/null", "w") : undefined
+  const devNull =
+    spec.stdout === "file"
+      ? openSync(spec.stdoutFile ?? "/dev/null", "w")
+      : spec.stdout === undefined || spec.stdout === "null"
+        ? openSync("/dev/null", "w")
+        : undefined
   return new Promise((resolve, reject) => {
     const started = performance.now()
     const child = spawn(command, args, {
@@ -154,13 +173,15 @@ export function runMeasured(spec: RunSpec, rssFile: string): Promise<RunResult> 
       children.delete(child)
       if (timer !== undefined) clearTimeout(timer)
       let maxRssKiB: number | undefined
+      let cpuSeconds: number | undefined
       let stderr = err
       if (haveTime) {
         try {
           // GNU time writes "Command exited with non-zero status N" before the format line.
           const lines = readFileSync(rssFile, "utf8").trim().split("\n")
-          const rss = Number(lines.at(-1))
-          if (Number.isFinite(rss) && rss > 0) maxRssKiB = rss
+          const [user, system, rss] = (lines.at(-1) ?? "").split(" ").map(Number)
+          if (rss !== undefined && Number.isFinite(rss) && rss > 0) maxRssKiB = rss
+          if (user !== undefined && system !== undefined && Number.isFinite(user + system)) cpuSeconds = user + system
           if (lines.length > 1) stderr += lines.slice(0, -1).join("\n")
         } catch {
           // the process was killed before time could write
@@ -171,8 +192,9 @@ export function runMeasured(spec: RunSpec, rssFile: string): Promise<RunResult> 
         signal,
         seconds,
         maxRssKiB,
+        cpuSeconds,
         stdout: Buffer.concat(out).toString("utf8"),
-        stdoutBytes: outBytes,
+        stdoutBytes: spec.stdout === "file" && spec.stdoutFile !== undefined ? fileSize(spec.stdoutFile) : outBytes,
         stderr,
         timedOut
       })

@@ -50,6 +50,7 @@ import {
   describeCli,
   installedCliKind,
   mpop,
+  mpopCount,
   nodePop3,
   pop3Fetch,
   pop3Retr,
@@ -85,7 +86,7 @@ if (flags.help === true) {
   --runs N        timed runs per client (median reported; default 3, --quick 1)
   --quick         smoke run: 1 run, 200 messages, a 20 MB message, no 1 GB message
   --only LIST     scenarios to run, e.g. 1,3 (0 start-up, 1 bulk, 2 latency, 3 large, 4 bridge, 5 bridge load, 6 round trips, 7 end-to-end TLS,
-                  8 a big message in the web demo in Chromium)
+                  8 a big message in the web demo in Chromium, 9 per-message slope)
   --messages N    messages in the bulk mailbox (default 1000)
   --large-mb N    size of the large message in MB (default 100)
   --no-1gb        skip the 1 GB message (peak RSS check)
@@ -119,7 +120,10 @@ const BROWSER_MB = 20
 const GIGABYTE = !quick && flags["no-1gb"] !== true
 const RTT = int(flags.rtt, 25, "--rtt")
 const BUDGET_S = int(flags.budget, 25, "--budget")
-const ONLY = new Set((flags.only ?? "0,1,2,3,4,5,6,7,8").split(",").map((s) => s.trim()))
+const ONLY = new Set((flags.only ?? "0,1,2,3,4,5,6,7,8,9").split(",").map((s) => s.trim()))
+// Scenario 9: the mailbox sizes whose fetch times give the per-message slope.
+const SLOPE_FROM = 300
+const SLOPE_TO = quick ? 2000 : 10_000
 if (flags.cli !== undefined && flags.cli !== "bundle" && flags.cli !== "source") {
   process.stderr.write(`bench: --cli must be bundle or source, got ${JSON.stringify(flags.cli)}\n`)
   process.exit(2)
@@ -158,6 +162,7 @@ interface Outcome {
   readonly contender: Contender
   readonly seconds: Array<number>
   readonly rssKiB: Array<number>
+  readonly cpuSeconds: Array<number>
   failure: string | undefined
   skippedRuns: number
 }
@@ -198,6 +203,7 @@ async function measure(
     contender,
     seconds: [],
     rssKiB: [],
+    cpuSeconds: [],
     failure: contender.unavailable === undefined ? undefined : `n/a: ${contender.unavailable}`,
     skippedRuns: 0
   }))
@@ -227,6 +233,7 @@ async function measure(
       }
       o.seconds.push(result.seconds)
       if (result.maxRssKiB !== undefined) o.rssKiB.push(result.maxRssKiB)
+      if (result.cpuSeconds !== undefined) o.cpuSeconds.push(result.cpuSeconds)
     }
   }
   progress("")
@@ -465,7 +472,7 @@ try {
         [cli.path, "--version"],
         cli.kind === "bundle"
           ? "pop3 --version: the bundle's entry and the version chunk only (bin.ts answers a bare --version before loading main), compiled from Node's compile cache after the first start"
-          : "pop3 --version: loads the whole CLI from source — ~30 TypeScript files type-stripped by Node at each start, effect (~160 modules, most of them pulled in by effect/socket → Schema), @effect/platform-node, @noble/hashes"
+          : "pop3 --version: loads the whole CLI from source — ~30 TypeScript files type-stripped by Node at each start, effect (~160 modules, most of them pulled in by effect/socket → Schema), @noble/hashes"
       ),
       startup(
         "pop3 --help",
@@ -623,17 +630,56 @@ try {
         "peak RSS is the whole process (Node's own baseline is roughly 40–50 MiB)"
       ]
       if (GIGABYTE) {
+        // Memory while streaming: the peak RSS of the same command with bob's three small
+        // messages (idle) and then with a 1 GB one added; the difference is what the message
+        // costs. Every run is checked (pop3: the bytes it wrote; mpop: each message's size).
+        const bob = dovecot.users.bob
+        const smallOnes = dovecot.messages("bob")
+        const lfSize = (m: Uint8Array) => m.length - m.filter((b, i) => b === 10 && m[i - 1] === 13).length
+        const small: LargeOptions = { ...lo, user: "bob", password: bob.password, msg: 1, bytes: smallOnes[0]!.length }
+        // stdout into a file in the run's directory (tmpfs unless --disk), written like
+        // /dev/null (synchronously) but with its size checked in every run.
+        const counted = (c: Contender, bytes: number): Contender => ({
+          ...c,
+          prepare: async (d) => ({ ...(await c.prepare(d)), stdout: "file", stdoutFile: join(d, "stdout") }),
+          verify: async (d, result) =>
+            (await c.verify(d, result)) ??
+            (result.stdoutBytes === bytes ? undefined : `wrote ${result.stdoutBytes} bytes, expected ${bytes}`)
+        })
+        const idle = await measure(
+          "3 idle",
+          chosen([counted(pop3Retr(small, "pop3 retr"), small.bytes), mpopCount(small, "mpop", smallOnes.map(lfSize))]),
+          3,
+          false
+        )
         progress("writing a 1 GB message…")
-        const big = await seedLargeMessage(dovecot.users.bob.maildir, 1_000_000_000, "one gigabyte")
+        const big = await seedLargeMessage(bob.maildir, 1_000_000_000, "one gigabyte")
         // bob's three seeded messages come first: the new one is number 4.
-        const go: LargeOptions = { ...lo, user: "bob", password: dovecot.users.bob.password, msg: 4, bytes: big.bytes }
-        const gb = await measure("3 1 GB", chosen([rawRetr(go), pop3Retr(go, "pop3 retr")]), 1, false)
-        const row = (o: Outcome) =>
-          o.seconds.length === 0
-            ? `${o.contender.name}: ${o.failure ?? "no run"}`
-            : `${o.contender.name}: ${fmtSeconds(o.seconds[0]!)} s, ${(big.bytes / 1e6 / o.seconds[0]!).toFixed(0)} MB/s, peak RSS ${fmtMiB(o.rssKiB[0])}`
+        const go: LargeOptions = { ...lo, user: "bob", password: bob.password, msg: 4, bytes: big.bytes }
+        const gb = await measure(
+          "3 1 GB",
+          chosen([
+            rawRetr(go),
+            counted(pop3Retr(go, "pop3 retr"), go.bytes),
+            mpopCount(go, "mpop", [...smallOnes.map(lfSize), big.bytes - big.lines])
+          ]),
+          1,
+          false
+        )
+        const idleOf = (name: string) => idle.find((o) => o.contender.name === name)?.rssKiB
+        const row = (o: Outcome) => {
+          if (o.seconds.length === 0) return `${o.contender.name}: ${o.failure ?? "no run"}`
+          const base = idleOf(o.contender.name)
+          const idleKiB = base !== undefined && base.length > 0 ? median(base) : undefined
+          const growth =
+            idleKiB !== undefined && o.rssKiB[0] !== undefined
+              ? `, idle ${fmtMiB(idleKiB)}, peak − idle ${fmtMiB(Math.max(0, o.rssKiB[0] - idleKiB))}`
+              : ""
+          return `${o.contender.name}: ${fmtSeconds(o.seconds[0]!)} s, ${(big.bytes / 1e6 / o.seconds[0]!).toFixed(0)} MB/s, peak RSS ${fmtMiB(o.rssKiB[0])}${growth}`
+        }
         notes.push(
-          `1 GB message (${big.bytes.toLocaleString("en")} bytes, one run each): ${gb.map(row).join("; ")} — target for pop3: < 64 MiB`
+          `1 GB message (${big.bytes.toLocaleString("en")} bytes, one run each, pop3's stdout into a file whose size is checked): ${gb.map(row).join("; ")} — ` +
+            "idle = median peak RSS of the same command on bob's small messages (pop3 retr 1; mpop fetching the three); target for pop3: peak − idle ≤ 16 MiB"
         )
       }
       tables.push(
@@ -720,6 +766,78 @@ try {
         })
       )
     }
+  }
+
+  // ------------------------------------------------------------------ 9: per-message cost
+  if (ONLY.has("9") && !interrupted()) {
+    // Two more Dovecots, one per mailbox size (the harness has one bulk mailbox each); the
+    // same clients as table 1 fetch all of each, alternating, and the slope between the two
+    // medians is what one more message costs.
+    const sizes = [SLOPE_FROM, SLOPE_TO] as const
+    const medians = new Map<string, Array<number | undefined>>()
+    const cpuMedians = new Map<string, Array<number | undefined>>()
+    const failures: Array<string> = []
+    for (const [k, n] of sizes.entries()) {
+      progress(`starting Dovecot with ${n} bulk messages…`)
+      const server = await startDovecot({ bulkMessages: n })
+      onCleanup(`Dovecot (${n})`, () => server.stop())
+      const ca = join(work, `ca-${n}.pem`)
+      await writeFile(ca, server.ca)
+      const o: BulkOptions = {
+        plain: { host: "127.0.0.1", port: server.port },
+        implicit: { host: "127.0.0.1", port: server.tlsPort },
+        account: { user: "bulk", password: server.users.bulk.password, caFile: ca },
+        messages: n
+      }
+      const outcomes = await measure(`9 slope ${n}`, chosen([pop3Fetch(o, "plain"), mpop(o)]), RUNS, WARMUP)
+      for (const out of outcomes) {
+        const row = medians.get(out.contender.name) ?? []
+        row[k] = out.seconds.length > 0 ? median(out.seconds) : undefined
+        medians.set(out.contender.name, row)
+        const cpu = cpuMedians.get(out.contender.name) ?? []
+        cpu[k] = out.cpuSeconds.length > 0 ? median(out.cpuSeconds) : undefined
+        cpuMedians.set(out.contender.name, cpu)
+        if (out.failure !== undefined) failures.push(`${out.contender.name} (${n}): ${out.failure}`)
+      }
+      await server.stop()
+    }
+    const slopeOf = (row: ReadonlyArray<number | undefined>) =>
+      row[0] !== undefined && row[1] !== undefined ? ((row[1] - row[0]) / (SLOPE_TO - SLOPE_FROM)) * 1e6 : undefined
+    const mpopSlope = slopeOf(medians.get("mpop") ?? [])
+    const mpopCpuSlope = slopeOf(cpuMedians.get("mpop") ?? [])
+    tables.push({
+      title: `9. Per-message cost: fetch of ${SLOPE_FROM} and of ${SLOPE_TO} messages (STLS, AUTH PLAIN, loopback)`,
+      header: [
+        "client",
+        `${SLOPE_FROM} s`,
+        `${SLOPE_TO} s`,
+        "µs per message",
+        "slope vs mpop",
+        "CPU µs per message",
+        "CPU slope vs mpop"
+      ],
+      rows: [...medians].map(([name, row]) => {
+        const slope = slopeOf(row)
+        const cpuSlope = slopeOf(cpuMedians.get(name) ?? [])
+        return [
+          name,
+          row[0] === undefined ? "failed" : fmtSeconds(row[0]),
+          row[1] === undefined ? "failed" : fmtSeconds(row[1]),
+          slope === undefined ? "?" : slope.toFixed(0),
+          slope === undefined || mpopSlope === undefined ? "?" : fmtRatio(slope / mpopSlope),
+          cpuSlope === undefined ? "?" : cpuSlope.toFixed(0),
+          cpuSlope === undefined || mpopCpuSlope === undefined ? "?" : fmtRatio(cpuSlope / mpopCpuSlope)
+        ]
+      }),
+      notes: [
+        `medians of ${RUNS} runs per size, each after an untimed warm-up; every run stores all messages into a fresh Maildir (the count is checked)`,
+        `µs per message = (median at ${SLOPE_TO} − median at ${SLOPE_FROM}) / ${SLOPE_TO - SLOPE_FROM}: what one more message costs, start-up, TLS and login cancelled out`,
+        "pop3 fetch with --auth plain, the mechanism mpop picks, so the fixed costs match too (they cancel anyway)",
+        "CPU = user + system time of the client process (/usr/bin/time), the same medians and slope: it leaves out waiting for Dovecot and for other processes, so it holds better than wall time on a busy machine",
+        maildirNote,
+        ...failures
+      ]
+    })
   }
 
   if (ONLY.has("5") && !interrupted()) {

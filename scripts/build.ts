@@ -26,7 +26,7 @@
  * `.ts` files.
  *
  * What the bundle is:
- * - ES modules with every dependency inside (effect, @effect/platform-node, @noble/hashes,
+ * - ES modules with every dependency inside (effect, @noble/hashes, the vendored subtls,
  *   ws), tree-shaken; nothing is loaded from `node_modules` at run time.
  * - Split at bin.ts's dynamic `import("./main.ts")`, which comes after bin.ts turns on
  *   Node's compile cache: the big chunk is then compiled once and read from the cache on

@@ -324,3 +324,54 @@ export function rawRetr(o: LargeOptions): Contender {
     }
   }
 }
+
+/**
+ * mpop fetching every message of `o.user` over plain TCP into an MDA that counts each
+ * message's bytes (`wc -c`), so nothing is stored: the large-message memory anchor. mpop
+ * delivers with LF line ends, so a message of `lines` CRLF lines arrives `lines` bytes
+ * shorter; `expected` are those sizes, checked in order.
+ */
+export function mpopCount(o: LargeOptions, name: string, expected: ReadonlyArray<number>): Contender {
+  const binary = "/usr/bin/mpop"
+  return {
+    name,
+    note: "mpop: the same account over plain TCP (tls off, USER/PASS), every message piped to an MDA that counts its bytes (`wc -c`), keep on, fresh uidls_file",
+    unavailable: existsSync(binary) ? undefined : "mpop not installed (apt-get install mpop)",
+    prepare: async (dir) => {
+      const conf = join(dir, "mpoprc")
+      await writeFile(
+        conf,
+        [
+          "defaults",
+          "timeout 120",
+          "",
+          "account bench",
+          "host 127.0.0.1",
+          `port ${o.plain.port}`,
+          "tls off",
+          "auth user",
+          `user ${o.user}`,
+          `password ${o.password}`,
+          `delivery mda "wc -c >> ${join(dir, "sizes")}"`,
+          "keep on",
+          "only_new off",
+          "received_header off",
+          `uidls_file ${join(dir, "uidls")}`,
+          ""
+        ].join("\n"),
+        { mode: 0o600 }
+      )
+      return { command: binary, args: ["-C", conf, "-q", "bench"], timeoutMs: 300_000 }
+    },
+    verify: async (dir, result) => {
+      const bad = failed(result)
+      if (bad !== undefined) return bad
+      const sizes = existsSync(join(dir, "sizes"))
+        ? readFileSync(join(dir, "sizes"), "utf8").trim().split("\n").map(Number)
+        : []
+      return sizes.join(",") === expected.join(",")
+        ? undefined
+        : `delivered sizes ${sizes.join(",")}, expected ${expected.join(",")}`
+    }
+  }
+}

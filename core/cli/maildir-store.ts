@@ -70,7 +70,13 @@ export const openMaildirStore = (
     const statePath = options.state
     const maildir = yield* storage("create the Maildir", root, () => openMaildir(root))
     yield* Effect.promise(() => maildir.cleanTmp().catch(() => 0))
-    const key = (uid: string) => messageKey(options.account, uid)
+    // Each UID's key is wanted by findStored and again by put: hashed once.
+    const keys = new Map<string, string>()
+    const key = (uid: string) => {
+      let k = keys.get(uid)
+      if (k === undefined) keys.set(uid, (k = messageKey(options.account, uid)))
+      return k
+    }
     const legacyKey = (uid: string) =>
       options.legacyAccount === undefined ? undefined : messageKey(options.legacyAccount, uid)
     return {

@@ -26,7 +26,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto"
+import * as crypto from "node:crypto"
 import {
   close as closeCallback,
   closeSync,
@@ -91,8 +91,11 @@ const KEY_PATTERN = new RegExp(`U([0-9a-f]{${KEY_HEX}})$`)
 const STALE_TMP_MS = 36 * 3600 * 1000
 /**
  * Deliveries stay inline while fsync returns at once: tmpfs answers in about a microsecond,
- * a disk that really writes in 0.2–2 ms. After SLOW_FSYNCS fsyncs slower than SLOW_FSYNC_MS
- * (one could be a scheduling hiccup), the rest go to the thread pool.
+ * a disk that really writes in 0.2–2 ms. After SLOW_FSYNCS fsyncs in a row slower than
+ * SLOW_FSYNC_MS, the rest go to the thread pool. In a row: on a busy machine the scheduler
+ * now and then delays a call by a time slice, and over 10,000 messages a few such delays
+ * sent every later delivery through the thread pool (five libuv round trips per message)
+ * though tmpfs never waited; a disk that waits is slow every time.
  */
 const SLOW_FSYNC_MS = 0.2
 const SLOW_FSYNCS = 2
@@ -103,7 +106,13 @@ const SLOW_FSYNCS = 2
  * @category naming
  */
 export const messageKey = (account: string, uid: string): string =>
-  createHash("sha256").update(account).update("\0").update(uid).digest("hex").slice(0, KEY_HEX)
+  // One-shot: a createHash object with three updates cost ~3 times as much (~20 µs per
+  // message in a profile of 10,000). Same digest: the UTF-8 of the three parts in a row.
+  (typeof crypto.hash === "function"
+    ? crypto.hash("sha256", `${account}\0${uid}`, "hex")
+    : // Deno and Bun versions without the one-shot.
+      crypto.createHash("sha256").update(`${account}\0${uid}`).digest("hex")
+  ).slice(0, KEY_HEX)
 
 // The spec: "/" and ":" in the host name become \057 and \072.
 const host = (): string => (hostname() || "localhost").replace(/\//g, "\\057").replace(/:/g, "\\072")
@@ -304,8 +313,10 @@ export const openMaildir = async (
       for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset)
       const started = performance.now()
       fsyncSync(fd)
-      if (deliveries === "auto" && performance.now() - started > SLOW_FSYNC_MS && ++slowFsyncs >= SLOW_FSYNCS)
-        inline = false
+      if (deliveries === "auto") {
+        slowFsyncs = performance.now() - started > SLOW_FSYNC_MS ? slowFsyncs + 1 : 0
+        if (slowFsyncs >= SLOW_FSYNCS) inline = false
+      }
       const opened = fd
       fd = -1
       closeSync(opened)

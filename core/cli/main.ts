@@ -33,6 +33,7 @@ import { VERSION } from "./version.ts"
  * @category models
  */
 export interface CliIo {
+  /** Writes to stdout; `bytes` may be a view into a reused read buffer, valid until the promise settles. */
   readonly stdout: (bytes: Uint8Array | string) => Promise<void>
   readonly stderr: (text: string) => void
   readonly env: Readonly<Record<string, string | undefined>>
@@ -190,8 +191,12 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
               size: bytes.length,
               base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")
             })
+          } else if (command.name === "retr") {
+            // Streamed straight to stdout, with its backpressure: a 1 GB message never sits in
+            // memory. Through a sink, each chunk is the socket's own bytes (no copy), written
+            // before the next read reuses its buffer.
+            yield* Stream.runDrain(mailbox.retrManyInto([command.msg], () => ({ push: out, end: () => Effect.void })))
           } else {
-            // Streamed straight to stdout, with its backpressure: a 1 GB message never sits in memory.
             yield* Stream.runForEach(body, out)
           }
           break
@@ -324,9 +329,9 @@ export const processIo = (): CliIo => {
     stdout: (bytes) =>
       new Promise<void>((resolve, reject) => {
         if (broken !== undefined) return reject(broken)
-        const ok = process.stdout.write(bytes, (error) => (error ? reject(error) : undefined))
-        if (ok) resolve()
-        else process.stdout.once("drain", () => resolve())
+        // Settled once written, not when queued: the bytes may be a view into a read buffer
+        // the transport reuses (core/transport/read-pool.ts). That is the backpressure too.
+        process.stdout.write(bytes, (error) => (error ? reject(error) : resolve()))
       }),
     stderr: (text) => void process.stderr.write(text + "\n"),
     env: process.env,

@@ -147,7 +147,9 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
           (event): Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Pop3Error> => {
             if (event._tag === "Body") {
               size += event.bytes.length
-              return Effect.succeed([event.bytes])
+              // A copy: the consumer may keep it (runCollect, a ReadableStream's reader), and the
+              // view is valid only until the next read. retrManyInto's sinks get the views.
+              return Effect.succeed([event.bytes.slice()])
             }
             finished = true
             if (event._tag === "BodyEnd") {

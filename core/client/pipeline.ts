@@ -78,12 +78,12 @@ const collecting = (): BodySink<Uint8Array, never> => {
   const parts: Array<Uint8Array> = []
   let total = 0
   return {
+    // Copied as they come: the parts are views into socket chunks, valid until the next read.
     push: (bytes) => {
-      parts.push(bytes)
+      parts.push(bytes.slice())
       total += bytes.length
     },
-    // Copied: the parts are views into socket chunks, and a message outlives them.
-    end: () => Effect.succeed(parts.length === 1 ? parts[0]!.slice() : concatBytes(parts, total))
+    end: () => Effect.succeed(concatBytes(parts, total))
   }
 }
 

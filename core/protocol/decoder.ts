@@ -49,7 +49,11 @@ export const NeedData: unique symbol = Symbol.for("pop3/NeedData")
  * @category models
  */
 export interface Decoder {
-  /** Adds received bytes. The decoder keeps views into them, so do not reuse the buffer. */
+  /**
+   * Adds received bytes. Until `next()` returns `NeedData` the decoder reads them in place
+   * (and `Body` events are views into them); after that it keeps nothing of them, so the
+   * buffer may be reused.
+   */
   readonly feed: (chunk: Uint8Array) => void
   /** The next event, or `NeedData`. Throws `RemoteProtocolError` on malformed input. */
   readonly next: () => DecoderEvent | typeof NeedData
@@ -127,7 +131,9 @@ export const makeDecoder = (options: { readonly maxStatusLine?: number } = {}): 
       const part = chunk.subarray(pos, end)
       pos = lf < 0 ? chunk.length : lf + 1
       if (part.length > 0) {
-        lineParts.push(part)
+        // A line that goes on in the next chunk is copied: a transport may reuse a chunk's
+        // buffer once the decoder asked for more (core/transport/read-pool.ts).
+        lineParts.push(lf < 0 ? part.slice() : part)
         lineLength += part.length
       }
       if (lineLength > maxStatusLine + 1) {

@@ -53,7 +53,8 @@ export const makeLineSplitter = (maxLine = MAX_LISTING_LINE): LineSplitter => {
         const rest = bytes.subarray(pos)
         length += rest.length
         if (length > maxLine + 1) throw tooLong(rest)
-        parts.push(rest)
+        // Copied: the chunk's buffer may be reused once this push returns.
+        parts.push(rest.slice())
       }
       return out
     },

@@ -326,8 +326,8 @@ export const syncMailbox = (
         push: (bytes) => {
           size += bytes.length
           if (writer === undefined && size <= threshold) {
-            // Views into socket chunks: copied once, at the end.
-            parts.push(bytes)
+            // Views into socket chunks, valid until the next read: copied.
+            parts.push(bytes.slice())
             return
           }
           onProgress(bytes.length, 0)

@@ -1,65 +1,224 @@
 /**
- * The Node transport: TCP and TLS through `@effect/platform-node-shared`'s `NodeSocket`, with
- * STLS through `reader.upgrade`. The only file of the client that imports Node.
+ * The Node transport: TCP and TLS through `node:net` and `node:tls`, STLS through
+ * `tls.connect({ socket })`, on the shared reader (reader.ts) and socket (socket.ts).
+ *
+ * Reads go into a few reused buffers (`onread`, see read-pool.ts) instead of a fresh
+ * Buffer per read: on a 1 GB RETR, fresh 64 KiB buffers pile up dead until the GC gets to
+ * them (~50 MiB above an idle process), reused ones stay at a few hundred KiB. So the bytes
+ * a pull returns are valid only until the next pull — the client copies what it keeps
+ * (client/connection.ts says where). Node honours `onread` for `net.connect` and
+ * `tls.connect` to a host, not for `tls.connect({ socket })`: after STLS the plaintext
+ * comes as `data` events, in buffers Node allocates (TLS records, at most 16 KiB each).
+ *
+ * The socket pushes (reader.ts pauses it once 64 KiB wait unread, and the kernel buffer
+ * then fills and TCP pushes back on the server).
  *
  * @module
  */
-import * as NodeSocket from "@effect/platform-node-shared/NodeSocket"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Socket from "effect/socket/Socket"
-import { isIP } from "node:net"
-import { rootCertificates } from "node:tls"
-import { Transport, verifyingUpgradeOptions } from "./transport.ts"
-import type { Target } from "./transport.ts"
+import { connect as netConnect, isIP, type Socket as NetSocket } from "node:net"
+import { type ConnectionOptions, connect as tlsConnect, rootCertificates, type TLSSocket } from "node:tls"
+import { makeReadPool } from "./read-pool.ts"
+import { closeError, makePushReader, openError, pemList, quietly, readError, upgradeError } from "./reader.ts"
+import { type Connection, makeByteSocket } from "./socket.ts"
+import { type Target, Transport, verifyingUpgradeOptions } from "./transport.ts"
 
 // SNI must not carry an IP address (RFC 6066; Node prints DEP0123 to stderr when it does).
 // Without `servername` Node checks the certificate against the host, which is the same name.
 const sni = (target: Target): { readonly servername?: string } =>
   isIP(target.servername) !== 0 && target.servername === target.host ? {} : { servername: target.servername }
 
-// STLS to an IP address must name it as `servername` (see upgradeOptions), and Node then
-// prints DEP0123 — two lines on stderr, where the CLI promises errors of one line. While
-// such an upgrade starts, that one warning is dropped; every other warning passes.
-let quieting = 0
-let emitWarning: typeof process.emitWarning | undefined
+// STLS to an IP address must name it as `servername` (without it, an upgraded socket's
+// certificate is NOT checked against the host — a test showed a certificate for 127.0.0.1
+// accepted from 127.0.0.2), and Node then prints DEP0123 — two lines on stderr, where the
+// CLI promises errors of one line. Node emits it inside `tls.connect`, so that one warning
+// is dropped during that call; every other warning passes.
 const isDep0123 = (args: ReadonlyArray<unknown>): boolean =>
   args[2] === "DEP0123" ||
   (typeof args[1] === "object" && args[1] !== null && (args[1] as { code?: unknown }).code === "DEP0123")
-const withoutDep0123 = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => {
-      if (quieting++ === 0) {
-        const original = process.emitWarning
-        emitWarning = original
-        process.emitWarning = function (this: unknown, ...args: Array<unknown>) {
-          if (isDep0123(args)) return
-          return (original as (...args: Array<unknown>) => void).apply(process, args)
-        } as typeof process.emitWarning
-      }
-    }),
-    () => effect,
-    () =>
-      Effect.sync(() => {
-        if (--quieting === 0 && emitWarning !== undefined) {
-          process.emitWarning = emitWarning
-          emitWarning = undefined
-        }
-      })
-  )
+const withoutDep0123 = <A>(run: () => A): A => {
+  const original = process.emitWarning
+  process.emitWarning = function (this: unknown, ...args: Array<unknown>) {
+    if (isDep0123(args)) return
+    return (original as (...args: Array<unknown>) => void).apply(process, args)
+  } as typeof process.emitWarning
+  try {
+    return run()
+  } finally {
+    process.emitWarning = original
+  }
+}
 
-const quietIpUpgrade =
-  (target: Target) =>
-  (socket: Socket.Socket): Socket.Socket =>
-    isIP(target.servername) === 0
-      ? socket
-      : {
-          ...socket,
-          reader: Effect.map(socket.reader, (reader) => ({
-            ...reader,
-            upgrade: (options) => withoutDep0123(reader.upgrade(options))
-          }))
+const TLS_RECORD = 16 * 1024
+
+/**
+ * A `Socket` over a Node connection to `target`, made when its reader is acquired; the
+ * reader's `upgrade` does STLS.
+ * @category constructors
+ */
+export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
+  Effect.sync(() =>
+    makeByteSocket(
+      Effect.suspend(() => {
+        let socket: NetSocket | TLSSocket | undefined
+        // TLS hands over one record (at most 16 KiB of plaintext) per read.
+        const pool = makeReadPool(target.tls === "implicit" ? TLS_RECORD : 64 * 1024)
+        const input = makePushReader({
+          pause: () => socket?.pause(),
+          resume: () => quietly(() => socket?.resume())
+        })
+        // The chunks of the previous pull are done with when the next pull starts.
+        const pull = Effect.suspend(() => {
+          pool.releaseDelivered()
+          return Effect.map(input.pull, (chunks) => {
+            pool.delivered(chunks)
+            return chunks
+          })
+        })
+        const onread = {
+          buffer: pool.next,
+          // reader.ts pauses the socket from `push` when it holds enough (net.Socket's
+          // `pause` stops `onread` reads too), so the callback never asks for it.
+          callback: (nread: number, buffer: Uint8Array) => {
+            input.push(buffer.subarray(0, nread))
+            return true
+          }
         }
+        const listen = (s: NetSocket | TLSSocket) => {
+          s.on("end", () => {
+            if (s === socket) input.end(closeError(1000))
+          })
+          s.on("error", (cause: Error) => {
+            if (s === socket) input.end(readError(cause))
+          })
+          s.on("close", (hadError: boolean) => {
+            if (s === socket) input.end(closeError(hadError ? 1006 : 1000))
+          })
+        }
+
+        // Resolves once `s` emitted `ready` (connect, or the TLS handshake); the first error
+        // before that fails it with `failed`. Interrupted (the connect timeout in
+        // client/open.ts, a closing scope): the socket is destroyed. `attach` puts the
+        // lasting listeners on in the same turn as `ready`, so no 'error' finds none.
+        const opened = <S extends NetSocket | TLSSocket>(
+          start: () => S,
+          ready: "connect" | "secureConnect",
+          failed: (cause: unknown) => Socket.SocketError,
+          attach: (s: S) => void
+        ) =>
+          Effect.callback<S, Socket.SocketError>((resume) => {
+            let s: S
+            try {
+              s = start()
+            } catch (cause) {
+              resume(Effect.fail(failed(cause)))
+              return
+            }
+            const onReady = () => {
+              s.off("error", onError)
+              attach(s)
+              resume(Effect.succeed(s))
+            }
+            const onError = (cause: Error) => {
+              s.off(ready, onReady)
+              s.destroy()
+              resume(Effect.fail(failed(cause)))
+            }
+            s.once(ready, onReady)
+            s.once("error", onError)
+            return Effect.sync(() => {
+              s.off(ready, onReady)
+              s.off("error", onError)
+              s.destroy()
+            })
+          })
+
+        const attachConnected = (s: NetSocket | TLSSocket) => {
+          socket = s
+          listen(s)
+        }
+        const connect =
+          target.tls === "implicit"
+            ? opened(
+                () =>
+                  tlsConnect({
+                    host: target.host,
+                    port: target.port,
+                    ...sni(target),
+                    rejectUnauthorized: !target.insecure,
+                    // Node replaces its default roots when `ca` is given; keep them and add ours.
+                    ...(target.ca !== undefined ? { ca: [...rootCertificates, ...target.ca] } : {}),
+                    // Honoured (checked by test/core/transport/node.test.ts), missing from @types/node.
+                    ...({ onread } as ConnectionOptions)
+                  }),
+                "secureConnect",
+                openError,
+                attachConnected
+              )
+            : opened(
+                () => netConnect({ host: target.host, port: target.port, onread }),
+                "connect",
+                openError,
+                attachConnected
+              )
+
+        const startTls = (options: Socket.TlsUpgradeOptions) =>
+          Effect.suspend(() => {
+            const plain = socket!
+            return opened(
+              () =>
+                withoutDep0123(() =>
+                  tlsConnect({
+                    socket: plain,
+                    servername: options.servername ?? target.servername,
+                    rejectUnauthorized: options.rejectUnauthorized ?? true,
+                    ...(options.ca !== undefined ? { ca: pemList(options.ca) } : {})
+                  })
+                ),
+              "secureConnect",
+              upgradeError,
+              (tls) => {
+                socket = tls
+                listen(tls)
+                // No `onread` here (Node ignores it with `socket`): Node's own buffers.
+                tls.on("data", (chunk: Uint8Array) => input.push(chunk))
+              }
+            ).pipe(
+              Effect.asVoid,
+              Effect.tapError(() => Effect.sync(() => plain.destroy()))
+            )
+          })
+
+        return Effect.map(connect, (): Connection => {
+          return {
+            input: {
+              ...input,
+              pull
+            },
+            write: (bytes) =>
+              new Promise<void>((resolve, reject) => {
+                const to = socket!
+                if (to.destroyed) return reject(new Error("socket closed"))
+                to.write(bytes, (error) => (error ? reject(error) : resolve()))
+              }),
+            end: () => quietly(() => socket?.end()),
+            close: () => quietly(() => socket?.destroy()),
+            // What was written (QUIT) still leaves; then the socket goes.
+            dispose: () => quietly(() => socket?.destroySoon()),
+            upgrade: (options = {}) =>
+              input.upgrade(
+                startTls(options),
+                options.key !== undefined || options.cert !== undefined
+                  ? upgradeError(new Error("client certificates are not supported by this transport"))
+                  : undefined
+              )
+          }
+        })
+      })
+    )
+  )
 
 /**
  * The Node TCP/TLS transport.
@@ -68,23 +227,7 @@ const quietIpUpgrade =
 export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({
   name: "node",
   startTls: true,
-  // Always the name here, even an IP (Node's DEP0123 warning is dropped, see above): without it, an upgraded
-  // socket's certificate is NOT checked against the host — a test showed a certificate for
-  // 127.0.0.1 accepted from 127.0.0.2. makeTls below has `host`, so it can omit SNI.
+  // Always the name here, even an IP (Node's DEP0123 warning is dropped, see above).
   upgradeOptions: (target) => verifyingUpgradeOptions(target, rootCertificates),
-  open: (target) =>
-    target.tls === "implicit"
-      ? NodeSocket.makeTls({
-          host: target.host,
-          port: target.port,
-          ...sni(target),
-          rejectUnauthorized: !target.insecure,
-          openTimeout: target.connectTimeoutMillis,
-          // Node replaces its default roots when `ca` is given; keep them and add ours.
-          ...(target.ca !== undefined ? { ca: [...rootCertificates, ...target.ca] } : {})
-        })
-      : Effect.map(
-          NodeSocket.makeNet({ host: target.host, port: target.port, openTimeout: target.connectTimeoutMillis }),
-          quietIpUpgrade(target)
-        )
+  open: makeSocket
 })

@@ -66,6 +66,15 @@ describe.each(["inline", "thread-pool", "auto"] as const)("deliver (%s)", (deliv
   })
 })
 
+describe("messageKey", () => {
+  // Keys name files already in users' Maildirs: a run must recognise what an earlier
+  // version stored, so the value of a key never changes.
+  it("is the first 24 hex digits of SHA-256 over account, NUL, UID (as in every earlier version)", () => {
+    expect(messageKey("alice@pop.example:995", "uid-1")).toBe("89525ff3adf3247935765bc4")
+    expect(messageKey("Jürgen@[::1]:110", "ü/≠ 7")).toBe("fc9db7b9768b9a484a6794cf")
+  })
+})
+
 describe("deliver", () => {
   it("inline: complete when it returns (no promise)", async () => {
     const maildir = await openMaildir(tempMaildir(), { deliveries: "inline" })

@@ -226,8 +226,7 @@ beforeAll(async () => {
         type: "module",
         dependencies: {
           [NAME]: `file:${join(dir, tarball.filename)}`,
-          effect: `^${version("effect")}`,
-          "@effect/platform-node-shared": `^${version("@effect/platform-node-shared")}`
+          effect: `^${version("effect")}`
         },
         devDependencies: { "@types/node": version("@types/node") }
       },

@@ -6,13 +6,15 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
+import { createHash } from "node:crypto"
 import { createServer, type Server, type Socket } from "node:net"
+import { createServer as createTlsServer } from "node:tls"
 import { afterEach, describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/client/client.ts"
 import { ConnectError, TimeoutError, TlsError } from "../../../core/errors.ts"
 import type { ConnectOptions } from "../../../core/client/options.ts"
 import * as NodeTransport from "../../../core/transport/node.ts"
-import type { Transport } from "../../../core/transport/transport.ts"
+import type { Target, Transport } from "../../../core/transport/transport.ts"
 import { DEMO_PASSWORD, DEMO_USER, makeSampleStore } from "../../../dev-server/sample-mailbox.ts"
 import type { MailStore } from "../../../dev-server/server.ts"
 import { listenTcp, type ListenTcpOptions, type TcpListener } from "../../../dev-server/tcp.ts"
@@ -210,4 +212,69 @@ describe("node transport", () => {
     expect(elapsed).toBeGreaterThanOrEqual(300)
     expect(elapsed).toBeLessThan(600)
   })
+
+  // 4 MiB of a known pattern, read by a consumer that lets a turn of the event loop pass
+  // between pulls (so the reader pauses the socket and resumes it): every byte arrives, in
+  // a few reused buffers — Node honours `onread` — not one fresh buffer per read.
+  const PATTERN_BYTES = 4 * 1024 * 1024
+  const pattern = Buffer.alloc(PATTERN_BYTES, "0123456789abcdef\r\n")
+  const readAll = (target: Target) =>
+    Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const socket = yield* NodeTransport.makeSocket(target)
+          const reader = yield* socket.reader
+          const buffers = new Set<ArrayBufferLike>()
+          const hash = createHash("sha256")
+          let total = 0
+          let pulls = 0
+          while (total < PATTERN_BYTES) {
+            const chunks = yield* reader.pull
+            pulls++
+            for (const chunk of chunks) {
+              if (typeof chunk === "string") throw new Error("a string chunk")
+              buffers.add(chunk.buffer)
+              hash.update(chunk)
+              total += chunk.length
+            }
+            yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 0)))
+          }
+          return { total, pulls, buffers: buffers.size, digest: hash.digest("hex") }
+        })
+      )
+    )
+  const serveOnce = async (tls: boolean): Promise<number> => {
+    const send = (socket: Socket) => {
+      socket.on("error", () => {})
+      socket.end(pattern)
+    }
+    const server = tls ? createTlsServer(testTls, send) : createServer(send)
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    cleanups.push(() => new Promise((resolve) => server.close(() => resolve())))
+    const address = server.address()
+    if (address === null || typeof address === "string") throw new Error("no TCP address")
+    return address.port
+  }
+  const target = (port: number, tls: "none" | "implicit"): Target => ({
+    host: "127.0.0.1",
+    port,
+    tls,
+    servername: "localhost",
+    ca: [testCert],
+    insecure: false,
+    connectTimeoutMillis: 5000
+  })
+  const expected = createHash("sha256").update(pattern).digest("hex")
+
+  it.each(["none", "implicit"] as const)(
+    "tls %s: reads go into a few reused buffers, every byte intact",
+    async (tls) => {
+      const read = await readAll(target(await serveOnce(tls === "implicit"), tls))
+      expect(read.total).toBe(PATTERN_BYTES)
+      expect(read.digest).toBe(expected)
+      expect(read.pulls).toBeGreaterThan(16)
+      // Fresh buffers would be one per read: 64 of 64 KiB (TCP) or 256 of 16 KiB (TLS records).
+      expect(read.buffers).toBeLessThanOrEqual(16)
+    }
+  )
 })
