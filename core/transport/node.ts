@@ -139,7 +139,8 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
           socket = s
           listen(s)
         }
-        const connect =
+        // Widened to net.Socket: TypeScript 6 (the API reference's) infers each branch apart.
+        const connect: Effect.Effect<NetSocket, Socket.SocketError> =
           target.tls === "implicit"
             ? opened(
                 () =>

@@ -18,7 +18,7 @@ import { endToEndTransport } from "../tls/end-to-end.ts"
 import { type BridgeTls, bridgeUrl, classifyBridgeFailure, pathEncrypted } from "./bridge-rules.ts"
 import { type Target, Transport } from "./transport.ts"
 
-export { bridgeUrl }
+export { type BridgeTls, bridgeUrl }
 
 /**
  * How the WebSocket transport uses the bridge.
