@@ -6,6 +6,7 @@
  *
  * @module
  */
+import * as Arr from "effect/Array"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { type Pop3Error, ProtocolError } from "../errors.ts"
@@ -47,7 +48,12 @@ export const listingStream = <A>(
       }
       return parseAll(lines)
     }
-    return Stream.flattenIterable(
-      Stream.concat(Stream.mapEffect(body, chunk), Stream.fromEffect(Effect.suspend(() => parseAll(splitter.end()))))
+    // Each network chunk's entries go on as one chunk of the stream, not one by one: a
+    // 100,000-line listing costs a few pulls, not 100,000.
+    return Stream.flattenArray(
+      Stream.filter(
+        Stream.concat(Stream.mapEffect(body, chunk), Stream.fromEffect(Effect.suspend(() => parseAll(splitter.end())))),
+        Arr.isArrayNonEmpty
+      )
     )
   })
