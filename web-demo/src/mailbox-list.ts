@@ -3,7 +3,8 @@
 //
 // Virtualized, so a mailbox of 100,000 messages costs what one screen does: only the rows
 // in the scrolled view, plus a margin, are in the DOM; the list's padding stands in for
-// the rows above and below, so the scroll bar keeps the whole list's length. Each item
+// the rows above and below, so the scroll bar keeps the whole list's length. The scroll
+// box is a wrapper, not the list: a box's padding is never cut by its own max-height. Each item
 // says where it is in the whole (aria-setsize, aria-posinset), so a screen reader still
 // announces "message 40,213 of 100,000". The keyboard moves by the list's order, not the
 // DOM's: a move to a row not rendered yet scrolls it in first. `onShow` hears which rows
@@ -44,7 +45,8 @@ export const makeMailboxList = (
   /** The rows on screen and one screen below it, after each change of what is shown. */
   onShow?: (msgs: ReadonlyArray<number>) => void
 ): MailboxList => {
-  const list = h("ul", { class: "messages", "aria-labelledby": "mailbox-title", "aria-describedby": "list-keys" })
+  const list = h("ul", { class: "message-rows", "aria-labelledby": "mailbox-title", "aria-describedby": "list-keys" })
+  const scroller = h("div", { class: "messages" }, list)
   let entries: ReadonlyArray<Entry> = []
   const indexOf = new Map<number, number>()
   // The rendered rows, by message number.
@@ -82,14 +84,15 @@ export const makeMailboxList = (
     const e = entries[Math.max(0, Math.min(entries.length - 1, index))]
     if (e === undefined) return
     const top = indexOf.get(e.msg)! * rowHeight
-    if (top < list.scrollTop) list.scrollTop = top
-    else if (top + rowHeight > list.scrollTop + list.clientHeight) list.scrollTop = top + rowHeight - list.clientHeight
+    if (top < scroller.scrollTop) scroller.scrollTop = top
+    else if (top + rowHeight > scroller.scrollTop + scroller.clientHeight)
+      scroller.scrollTop = top + rowHeight - scroller.clientHeight
     current = e.msg
     render()
     rows.get(e.msg)?.button.focus()
   }
 
-  const pageRows = () => Math.max(1, Math.floor(list.clientHeight / rowHeight) - 1)
+  const pageRows = () => Math.max(1, Math.floor(scroller.clientHeight / rowHeight) - 1)
 
   const row = (e: Entry) => {
     const button = h("button", { type: "button", class: "msg-row", "data-msg": e.msg, tabindex: -1 })
@@ -132,9 +135,9 @@ export const makeMailboxList = (
   const render = () => {
     frame = undefined
     const count = entries.length
-    const height = list.clientHeight
+    const height = scroller.clientHeight
     const visible = height > 0 ? Math.ceil(height / rowHeight) : UNSIZED_ROWS
-    const firstShown = Math.min(Math.floor(list.scrollTop / rowHeight), Math.max(0, count - 1))
+    const firstShown = Math.min(Math.floor(scroller.scrollTop / rowHeight), Math.max(0, count - 1))
     const first = Math.max(0, firstShown - OVERSCAN)
     const end = Math.min(count, firstShown + visible + OVERSCAN)
     const keep = new Set<number>()
@@ -188,9 +191,9 @@ export const makeMailboxList = (
   const schedule = () => {
     if (frame === undefined) frame = requestAnimationFrame(render)
   }
-  list.addEventListener("scroll", schedule)
+  scroller.addEventListener("scroll", schedule)
   // A list laid out later (or resized) draws what now fits.
-  new ResizeObserver(schedule).observe(list)
+  new ResizeObserver(schedule).observe(scroller)
 
   return {
     element: h(
@@ -205,7 +208,7 @@ export const makeMailboxList = (
         h("span", { class: "c-size" }, "Size"),
         h("span", { class: "c-uid" }, "UID")
       ),
-      list,
+      scroller,
       h("p", { class: "hint keys", id: "list-keys" }, "↑ ↓ move, Enter opens, Delete marks for deletion.")
     ),
     set: (next) => {
