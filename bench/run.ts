@@ -81,7 +81,7 @@ if (flags.help === true) {
 
   --runs N        timed runs per client (median reported; default 3, --quick 1)
   --quick         smoke run: 1 run, 200 messages, a 20 MB message, no 1 GB message
-  --only LIST     scenarios to run, e.g. 1,3 (0 start-up, 1 bulk, 2 latency, 3 large, 4 bridge, 5 bridge load, 6 round trips)
+  --only LIST     scenarios to run, e.g. 1,3 (0 start-up, 1 bulk, 2 latency, 3 large, 4 bridge, 5 bridge load, 6 round trips, big: 100,000 messages in the demo)
   --messages N    messages in the bulk mailbox (default 1000)
   --large-mb N    size of the large message in MB (default 100)
   --no-1gb        skip the 1 GB message (peak RSS check)
@@ -712,6 +712,12 @@ try {
         backlog511: true
       })
     )
+  }
+
+  // The demo on the dev server's 100,000-message mailbox (bench/big-mailbox.ts); no Dovecot.
+  if ((flags.only === undefined || ONLY.has("big")) && !interrupted()) {
+    progress("big: a mailbox of 100,000 messages in Chromium…")
+    tables.push(await (await import("./big-mailbox.ts")).bigMailboxTable())
   }
 
   // ------------------------------------------------------------------ output
