@@ -21,20 +21,36 @@ export interface MailboxView {
   readonly progress: (text: string | undefined) => void
 }
 
+/** Headers kept by UID (the kept copy's IndexedDB store, when this browser keeps this account). */
+export interface HeaderCache {
+  readonly get: (uids: ReadonlyArray<string>) => Promise<ReadonlyMap<string, Uint8Array>>
+  readonly put: (headers: ReadonlyArray<{ readonly uid: string; readonly bytes: Uint8Array }>) => Promise<void>
+}
+
 /** Reads headers for the rows the list shows: `want` on every change, `start` once the connection is free. */
 export interface HeaderLoader {
   readonly want: (msgs: ReadonlyArray<number>) => void
   /** Starts sending; resolves once the rows wanted by then have their headers. */
   readonly start: () => Promise<void>
+  /** The cache, if any: with one, UIDL is read before the first headers (the cache is keyed by UID). */
+  readonly cache: Promise<HeaderCache | undefined>
+  /** UIDL has been read: headers read before it go into the cache now. */
+  readonly uidsKnown: () => void
 }
 
 export const makeHeaderLoader = (
   current: Session,
   view: Pick<MailboxView, "list" | "byMsg">,
-  failed: (error: unknown) => void
+  failed: (error: unknown) => void,
+  cache: Promise<HeaderCache | undefined> = Promise.resolve(undefined)
 ): HeaderLoader => {
   let wanted: ReadonlyArray<number> = []
   const asked = new Set<number>()
+  // Headers read before their UID was known, to cache once it is.
+  const unkeyed = new Map<number, Uint8Array>()
+  const keep = async (headers: ReadonlyArray<{ readonly uid: string; readonly bytes: Uint8Array }>) => {
+    if (headers.length > 0) await (await cache)?.put(headers).catch(() => {})
+  }
   let started = false
   let running: Promise<void> | undefined
   let stopped = false
@@ -59,8 +75,27 @@ export const makeHeaderLoader = (
       if (batch.length === 0 || stopped || current.closed()) return
       for (const msg of batch) asked.add(msg)
       const parsing: Array<Promise<void>> = []
-      await current.headers(batch, (m) => parsing.push(show(m.msg, m.bytes)))
-      await Promise.all(parsing)
+      const uidOf = (msg: number) => view.byMsg.get(msg)?.uid
+      const store = await cache
+      const found =
+        store === undefined
+          ? new Map<string, Uint8Array>()
+          : await store.get(batch.flatMap((msg) => uidOf(msg) ?? [])).catch(() => new Map<string, Uint8Array>())
+      const missing = batch.filter((msg) => {
+        const bytes = found.get(uidOf(msg) ?? "")
+        if (bytes !== undefined) parsing.push(show(msg, bytes))
+        return bytes === undefined
+      })
+      const fresh: Array<{ uid: string; bytes: Uint8Array }> = []
+      if (missing.length > 0)
+        await current.headers(missing, (m) => {
+          parsing.push(show(m.msg, m.bytes))
+          const uid = uidOf(m.msg)
+          if (store === undefined) return
+          if (uid === undefined) unkeyed.set(m.msg, m.bytes)
+          else fresh.push({ uid, bytes: m.bytes })
+        })
+      await Promise.all([...parsing, keep(fresh)])
     }
   }
   const run = () => {
@@ -91,6 +126,15 @@ export const makeHeaderLoader = (
     start: async () => {
       started = true
       await run()
+    },
+    cache,
+    uidsKnown: () => {
+      const headers = [...unkeyed].flatMap(([msg, bytes]) => {
+        const uid = view.byMsg.get(msg)?.uid
+        return uid === undefined ? [] : [{ uid, bytes }]
+      })
+      unkeyed.clear()
+      void keep(headers)
     }
   }
 }
@@ -136,8 +180,7 @@ export const loadMailbox = async (current: Session, view: MailboxView, headers: 
   draw()
   view.progress(undefined)
   if (entries.length === 0) return
-  // The rest needs no lock on the page: the library serializes it with whatever the user does.
-  void headers.start().then(() =>
+  const uidl = () =>
     current
       .run(
         Stream.runForEachArray(current.mailbox.uidlStream, (chunk) =>
@@ -151,6 +194,9 @@ export const loadMailbox = async (current: Session, view: MailboxView, headers: 
           })
         )
       )
-      .catch(() => {})
-  )
+      .then(headers.uidsKnown, () => {})
+  // The rest needs no lock on the page: the library serializes it with whatever the user does.
+  // With a header cache, UIDL first: the cache is keyed by UID.
+  if ((await headers.cache) !== undefined) void uidl().then(headers.start)
+  else void headers.start().then(uidl)
 }

@@ -23,7 +23,16 @@ import { playground } from "./playground/transport.ts"
 import { makeRecorder, type Recorded } from "./recorder.ts"
 import { makeLoadCard, makeReplayView, toFile } from "./replay.ts"
 import { makeTour } from "./tour.ts"
-import { forgetCopy, keepCopy, type KeptAccount, keptAccount, openKept, readKept, storageUsed } from "./kept-copy.ts"
+import {
+  forgetCopy,
+  keepCopy,
+  type KeptAccount,
+  keptAccount,
+  keptHeaderCache,
+  openKept,
+  readKept,
+  storageUsed
+} from "./kept-copy.ts"
 import "./styles.css"
 import "./teach.css"
 
@@ -463,7 +472,7 @@ const showMailbox = (current: Session, s: Settings) => {
     (msg) => void dele(msg),
     (msgs) => headers.want(msgs)
   )
-  const headers = makeHeaderLoader(current, { list, byMsg }, (error) => fail(error))
+  const headers = makeHeaderLoader(current, { list, byMsg }, (error) => fail(error), keptHeaderCache(s))
   const listing = (text: string | undefined) => {
     progressBox.hidden = text === undefined
     progress.removeAttribute("value")
