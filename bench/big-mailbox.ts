@@ -183,6 +183,14 @@ export const bigMailboxTable = async (): Promise<Table> => {
   }
 }
 
+/** The table of a run that failed (a wrong subject, no Chromium): the reason, not figures. */
+export const bigMailboxFailed = (error: unknown): Table => ({
+  title: `big. A mailbox of ${BIG_COUNT.toLocaleString("en")} messages in Chromium`,
+  notes: [],
+  header: ["figure", "value"],
+  rows: [["all", `FAILED: ${error instanceof Error ? error.message : String(error)}`]]
+})
+
 if (import.meta.main) {
   const { renderText } = await import("./lib.ts")
   process.stdout.write(renderText(await bigMailboxTable()) + "\n")
