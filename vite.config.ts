@@ -66,6 +66,9 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
+          // Some tests spawn the CLI or run property tests; on a loaded 2-core machine they
+          // passed vitest's 5 s default only sometimes. The limit bounds a hang, not speed.
+          testTimeout: 30_000,
           include: [
             "test/core/**/*.test.ts",
             "test/dev-server/**/*.test.ts",
@@ -113,7 +116,7 @@ export default defineConfig({
         : []),
       {
         extends: true,
-        test: { name: "bridge", include: ["test/bridge/**/*.test.ts"] }
+        test: { name: "bridge", include: ["test/bridge/**/*.test.ts"], testTimeout: 30_000 }
       },
       {
         extends: true,

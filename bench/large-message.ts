@@ -57,3 +57,20 @@ export async function seedLargeMessage(maildir: string, size: number, label: str
   await rename(tmp, path)
   return { bytes: total, path }
 }
+
+/** Writes `content` (CRLF line ends, no line starting with ".") into `maildir`/new as one message. */
+export async function seedMessage(maildir: string, content: Uint8Array, label: string): Promise<SeededMessage> {
+  const total = content.length
+  const name = `${1704067200}.M${process.pid}P${label.replace(/\W/g, "")}.bench,S=${total},W=${total}`
+  const tmp = join(maildir, "tmp", name)
+  const file = await open(tmp, "wx", 0o600)
+  try {
+    await file.write(content)
+  } finally {
+    await file.close()
+  }
+  await chown(tmp, MAIL_UID, MAIL_GID)
+  const path = join(maildir, "new", name)
+  await rename(tmp, path)
+  return { bytes: total, path }
+}

@@ -17,7 +17,10 @@ import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { parseArgs } from "node:util"
 import { startBridge } from "../bridge/server.ts"
+import { bigMessageBrowserTable } from "./big-message-browser.ts"
 import { bridgeLoadTable } from "./bridge-load.ts"
+import { endToEndTlsTables } from "./end-to-end-tls.ts"
+import { browserRetrTable } from "./browser-retr.ts"
 import { startDovecot } from "../test/support/dovecot.ts"
 import type { Dovecot } from "../test/support/dovecot.ts"
 import { startDelayProxy } from "./delay-proxy.ts"
@@ -81,7 +84,9 @@ if (flags.help === true) {
 
   --runs N        timed runs per client (median reported; default 3, --quick 1)
   --quick         smoke run: 1 run, 200 messages, a 20 MB message, no 1 GB message
-  --only LIST     scenarios to run, e.g. 1,3 (0 start-up, 1 bulk, 2 latency, 3 large, 4 bridge, 5 bridge load, 6 round trips, big: 100,000 messages in the demo)
+  --only LIST     scenarios to run, e.g. 1,3 (0 start-up, 1 bulk, 2 latency, 3 large, 4 bridge, 5 bridge load, 6 round trips, 7 end-to-end TLS,
+                  8 a big message in the web demo in Chromium,
+                  big: 100,000 messages in the demo)
   --messages N    messages in the bulk mailbox (default 1000)
   --large-mb N    size of the large message in MB (default 100)
   --no-1gb        skip the 1 GB message (peak RSS check)
@@ -110,10 +115,12 @@ const int = (text: string | undefined, fallback: number, what: string): number =
 const RUNS = Math.round(int(flags.runs, quick ? 1 : 3, "--runs"))
 const MESSAGES = Math.round(int(flags.messages, quick ? 200 : 1000, "--messages"))
 const LARGE_BYTES = Math.round(int(flags["large-mb"], quick ? 20 : 100, "--large-mb") * 1_000_000)
+/** Issue 14's figure: a 20 MB RETR inside Chromium (about the demo's big-message case). */
+const BROWSER_MB = 20
 const GIGABYTE = !quick && flags["no-1gb"] !== true
 const RTT = int(flags.rtt, 25, "--rtt")
 const BUDGET_S = int(flags.budget, 25, "--budget")
-const ONLY = new Set((flags.only ?? "0,1,2,3,4,5,6").split(",").map((s) => s.trim()))
+const ONLY = new Set((flags.only ?? "0,1,2,3,4,5,6,7,8").split(",").map((s) => s.trim()))
 if (flags.cli !== undefined && flags.cli !== "bundle" && flags.cli !== "source") {
   process.stderr.write(`bench: --cli must be bundle or source, got ${JSON.stringify(flags.cli)}\n`)
   process.exit(2)
@@ -698,6 +705,21 @@ try {
       )
       await stopDaemon(websockify)
       await bridge.close(0)
+
+      progress(`writing a ${BROWSER_MB} MB message for Chromium…`)
+      // After alice's seeded messages (its file name sorts after theirs): the next number.
+      const forBrowser = await seedLargeMessage(dovecot.users.alice.maildir, BROWSER_MB * 1e6, "browser message")
+      tables.push(
+        await browserRetrTable({
+          port: dovecot.port,
+          user: "alice",
+          password: dovecot.users.alice.password,
+          msg: dovecot.messages("alice").length + 1,
+          path: forBrowser.path,
+          runs: RUNS,
+          progress
+        })
+      )
     }
   }
 
@@ -714,11 +736,26 @@ try {
     )
   }
 
+  if (ONLY.has("7") && !interrupted()) {
+    progress("7: end-to-end TLS against TLS at the bridge (Node, Chromium, bundle)…")
+    // 20 MB at most: subtls decrypts in the page at a few MB/s, and each mode runs per runtime.
+    const mb = Math.min(LARGE_BYTES / 1e6, quick ? 5 : 20)
+    tables.push(...(await endToEndTlsTables({ handshakes: quick ? 5 : 15, runs: RUNS, mb })))
+    progress("")
+  }
+
+  if (ONLY.has("8") && !interrupted()) {
+    progress("8: a big message in the web demo (Chromium)…")
+    tables.push(await bigMessageBrowserTable(dovecot, RUNS))
+    progress("")
+  }
+
   // The demo on the dev server's 100,000-message mailbox (bench/big-mailbox.ts); no Dovecot.
   if ((flags.only === undefined || ONLY.has("big")) && !interrupted()) {
     progress("big: a mailbox of 100,000 messages in Chromium…")
     const { bigMailboxTable, bigMailboxFailed } = await import("./big-mailbox.ts")
     tables.push(await bigMailboxTable().catch(bigMailboxFailed))
+    progress("")
   }
 
   // ------------------------------------------------------------------ output

@@ -178,8 +178,8 @@ const FLAGS: Readonly<Record<string, Flag>> = {
     kind: "list",
     arg: "HOST:PORT[/MODES]",
     help:
-      "a mail server clients may reach, with the TLS modes it allows (implicit,none; default: 995 implicit only, " +
-      "other ports both); repeatable (default: none, deny all)"
+      "a mail server clients may reach, with the TLS modes it allows (implicit,none,passthrough; default: 995 " +
+      "implicit only, other ports implicit,none; passthrough only if written); repeatable (default: none, deny all)"
   },
   "allow-origin": {
     kind: "list",
@@ -299,7 +299,7 @@ export const usage = (): string =>
     "Usage: pop3-bridge --allow HOST:PORT [options]",
     "",
     "A WebSocket-to-TCP relay that lets browsers reach POP3 servers on an allowlist.",
-    "Clients connect to ws(s)://BRIDGE/pop3?host=H&port=P&tls=implicit|none",
+    "Clients connect to ws(s)://BRIDGE/pop3?host=H&port=P&tls=implicit|none|passthrough",
     "",
     ...Object.entries(FLAGS).map(([name, f]) => `  ${`--${name} ${f.arg}`.padEnd(34)} ${f.help}`),
     `  ${"--help".padEnd(34)} this text`,

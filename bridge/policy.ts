@@ -5,10 +5,11 @@
  *
  * Theory of operation:
  * 1. The upgrade request must carry an allowed Origin and, if configured, the token.
- * 2. `?host=H&port=P&tls=implicit|none` names the target; it must equal an allowlist entry
- *    (host names compared case-insensitively, IP literals by value, ports exactly), and the
- *    entry must permit that TLS mode (`HOST:PORT/MODE,…`; without modes, port 995 permits
- *    only `implicit`, other ports both).
+ * 2. `?host=H&port=P&tls=implicit|none|passthrough` names the target; it must equal an
+ *    allowlist entry (host names compared case-insensitively, IP literals by value, ports
+ *    exactly), and the entry must permit that TLS mode (`HOST:PORT/MODE,…`; without modes,
+ *    port 995 permits only `implicit`, other ports `implicit` and `none`; `passthrough` only
+ *    where the operator wrote it).
  * 3. A host name is resolved by the bridge; each address must be ordinary public unicast
  *    unless that exact address (with that port) is itself on the allowlist. The socket is
  *    then opened to a checked address, never to the name, so DNS cannot change the answer
@@ -22,18 +23,28 @@ import { CloseCode } from "./close-codes.ts"
 import type { ConnectionLimiter } from "./limits.ts"
 import type { RateLimiter } from "./rate-limit.ts"
 
-/** How the bridge talks to the mail server. @category policy */
-export type TlsMode = "implicit" | "none"
+/**
+ * How the bridge talks to the mail server. `implicit`: the bridge opens TLS and verifies the
+ * certificate, so it reads the session in the clear. `none`: plain TCP, plain POP3.
+ * `passthrough`: plain TCP whose bytes the client encrypts itself (end-to-end TLS, implicit
+ * or STLS): the bridge relays them unchanged and sees only ciphertext. To the relay,
+ * `passthrough` and `none` are the same bytes; they differ in what the operator permits.
+ * @category policy
+ */
+export type TlsMode = "implicit" | "none" | "passthrough"
 
 /** Every TLS mode an allowlist entry may name, in the order they are written. @category policy */
-export const TLS_MODES: readonly TlsMode[] = ["implicit", "none"]
+export const TLS_MODES: readonly TlsMode[] = ["implicit", "none", "passthrough"]
 
 /**
  * The modes an entry without `/MODE…` permits: the POP3S port (995) speaks TLS from the
- * first byte, so plain TCP to it is refused; any other port permits both.
+ * first byte, so plain TCP to it is refused; any other port permits `implicit` and `none`.
+ * `passthrough` is never a default: a bridge that relays what it cannot read is a choice
+ * its operator makes per server (abuse handling and audits lose sight of the traffic), and
+ * an allowlist written before the mode existed must not widen on upgrade.
  * @category policy
  */
-export const defaultModes = (port: number): readonly TlsMode[] => (port === 995 ? ["implicit"] : TLS_MODES)
+export const defaultModes = (port: number): readonly TlsMode[] => (port === 995 ? ["implicit"] : ["implicit", "none"])
 
 /** A validated target: a lower-case host name or canonical IP, a port and a TLS mode. @category policy */
 export interface Target {
@@ -197,14 +208,15 @@ export const parseTarget = (params: URLSearchParams): Target | Refusal => {
   if (rawTls === "starttls") {
     return refusal(
       CloseCode.BadRequest,
-      "tls=starttls: STLS cannot pass through a WebSocket; use tls=implicit (TLS from the bridge)",
+      "tls=starttls: STLS cannot pass through a WebSocket; use tls=implicit, or tls=passthrough with your own TLS",
       "starttls"
     )
   }
-  if (rawTls !== "implicit" && rawTls !== "none") {
-    return refusal(CloseCode.BadRequest, "tls parameter must be implicit or none", "bad_request")
+  const tls = TLS_MODES.find((mode) => mode === rawTls)
+  if (tls === undefined) {
+    return refusal(CloseCode.BadRequest, `tls parameter must be ${TLS_MODES.join(", ")}`, "bad_request")
   }
-  return { ...host, port, tls: rawTls }
+  return { ...host, port, tls }
 }
 
 /** Whether the target itself (name or IP, and port) is on the allowlist, in any mode. @category policy */

@@ -1,7 +1,9 @@
 /**
  * Opening the connection to the mail server: resolve, check every address against the
  * policy, connect to a checked address (never to the name again), and for `tls=implicit`
- * verify the server's certificate against the host *name* via SNI/`servername`.
+ * verify the server's certificate against the host *name* via SNI/`servername`. For
+ * `tls=none` and `tls=passthrough` the socket is plain TCP (with passthrough the client's
+ * own TLS runs inside it).
  */
 import { lookup } from "node:dns/promises"
 import { connect as netConnect, type Socket } from "node:net"

@@ -8,9 +8,9 @@
  * - The runtime cannot resolve a name for the Worker: `connect()` resolves it itself. With
  *   `RESOLVER` (a DNS-over-HTTPS JSON endpoint) the Worker asks it for A and AAAA records
  *   first and applies the Node bridge's rule (checkAddresses: a name must not lead to a
- *   private address unless that address is listed) before connecting; for `tls=none` it
- *   then connects to the checked address itself, so DNS cannot change the answer in
- *   between. For `tls=implicit` it must connect to the name (the certificate is verified
+ *   private address unless that address is listed) before connecting; for `tls=none` and
+ *   `tls=passthrough` it then connects to the checked address itself, so DNS cannot change
+ *   the answer in between. For `tls=implicit` it must connect to the name (the certificate is verified
  *   against what `connect()` was given, and there is no separate server-name option), so
  *   the runtime resolves again. Without `RESOLVER` nothing is checked before connecting.
  *   In production the Workers runtime refuses connections to private and loopback
@@ -19,7 +19,8 @@
  *   IP address (`opened.remoteAddress`), that address goes through the same check as on
  *   Node (checkAddresses) before the TLS handshake and before a single byte is relayed;
  *   miniflare reports the name instead, and then there is nothing to check. IP literals
- *   are connected to as listed.
+ *   are connected to as listed. `tls=passthrough` is opened with `secureTransport: "off"`:
+ *   the client's TLS runs inside the relayed bytes, and the Worker never starts its own.
  * - With `tls=implicit`, TLS starts (`startTls()`) after that check. The handshake runs on
  *   the first read, which for POP3 is at once (the server greets first): a failure before
  *   the first byte from the server is a TLS failure, 4011, as on Node.
@@ -327,7 +328,7 @@ export const runSession = (
         return refuse(checked)
       }
       // Plain TCP: connect to the checked address itself. TLS: to the name (see above).
-      if (parsed.tls === "none") hostname = checked[0] ?? parsed.host
+      if (parsed.tls !== "implicit") hostname = checked[0] ?? parsed.host
     }
     let socket: WorkersSocket
     try {
@@ -335,7 +336,8 @@ export const runSession = (
         // workerd takes an IPv6 literal only in brackets.
         { hostname: hostname.includes(":") ? `[${hostname}]` : hostname, port: parsed.port },
         // Plain TCP first, also for tls=implicit: the peer is checked before TLS starts.
-        { secureTransport: "starttls", allowHalfOpen: false }
+        // Passthrough: TLS is the client's, never the Worker's.
+        { secureTransport: parsed.tls === "passthrough" ? "off" : "starttls", allowHalfOpen: false }
       )
     } catch (error) {
       return finish(CloseCode.UpstreamConnectFailed, `upstream connect failed: ${messageOf(error)}`, "bridge")

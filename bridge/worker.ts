@@ -1,5 +1,5 @@
 /**
- * pop3-bridge as a Cloudflare Worker: `GET /pop3?host=H&port=P&tls=implicit|none` with a
+ * pop3-bridge as a Cloudflare Worker: `GET /pop3?host=H&port=P&tls=implicit|none|passthrough` with a
  * WebSocket upgrade becomes one `connect()` socket to an allowlisted mail server
  * (worker-relay.ts). The same URL contract, Origin and token rules (policy.ts, shared with
  * the Node bridge), allowlist, and close codes (close-codes.ts) as the Node bridge; the

@@ -39,9 +39,24 @@ export class TlsError extends Data.TaggedError("TlsError")<{
    * What went wrong, when it is one of the common cases a caller can act on:
    * `untrusted-certificate` — no trusted CA signed the server's certificate (a private CA:
    * pass it as `ca`); `not-tls` — the server did not answer with TLS (a plaintext port:
-   * use `tls: "starttls"`).
+   * use `tls: "starttls"`). End-to-end TLS (`pop3-everywhere/tls`) also says:
+   * `host-name-mismatch` — the certificate is not for `servername`; `not-valid-now` — a
+   * certificate of the chain has expired or is not valid yet; `protocol-version` — the
+   * server does not speak TLS 1.3; `unsupported` — it needs a cipher, group or signature
+   * algorithm that end-to-end TLS lacks; `bad-record-mac` — a record or the handshake failed
+   * its integrity check: bytes were altered on the way; `handshake-aborted` — the server
+   * ended the handshake (an alert, or it hung up).
    */
-  readonly problem?: "untrusted-certificate" | "not-tls" | undefined
+  readonly problem?:
+    | "untrusted-certificate"
+    | "not-tls"
+    | "host-name-mismatch"
+    | "not-valid-now"
+    | "protocol-version"
+    | "unsupported"
+    | "bad-record-mac"
+    | "handshake-aborted"
+    | undefined
 }> {
   override get message() {
     return `TLS with ${this.host} failed: ${this.reason}`

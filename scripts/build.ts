@@ -45,7 +45,7 @@
  */
 import { execFile } from "node:child_process"
 import { builtinModules } from "node:module"
-import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises"
+import { chmod, cp, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { dirname, join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs, promisify } from "node:util"
@@ -142,6 +142,8 @@ export const buildLibrary = async (): Promise<string> => {
     [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "tsconfig.lib.json")],
     { cwd: ROOT }
   )
+  // tsc compiles TypeScript only: the vendored subtls (core/tls/vendor/) is copied as it is.
+  await cp(join(ROOT, "core", "tls", "vendor"), join(outDir, "tls", "vendor"), { recursive: true })
   return outDir
 }
 

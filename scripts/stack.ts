@@ -5,9 +5,11 @@
 //      └── Vite serves web-demo/
 //
 // The bridge allows exactly the dev server's two ports (nothing else is reachable through
-// it), accepts only the demo's own origin, and trusts the committed test certificate
-// upstream, so the demo's default path is implicit TLS end to end on this machine.
-import { readFileSync } from "node:fs"
+// it; `tls=passthrough` too, for the demo's end-to-end TLS), accepts only the demo's own
+// origin, and trusts the committed test CA upstream, so the demo's default path is
+// implicit TLS end to end on this machine. The dev server serves a certificate that CA
+// issued (test/fixtures/tls/README.md): the demo's end-to-end TLS, like a browser, needs a
+// chain to a CA and refuses a self-signed server certificate.
 import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { createServer as createVite, type ViteDevServer } from "vite"
@@ -16,7 +18,7 @@ import { bigMailbox } from "../dev-server/big-mailbox.ts"
 import { DEMO_PASSWORD, DEMO_USER, sampleMailbox } from "../dev-server/sample-mailbox.ts"
 import { makeMailStore } from "../dev-server/store.ts"
 import { listenTcp, type TcpListener } from "../dev-server/tcp.ts"
-import { testTls } from "../dev-server/tls-fixture.ts"
+import { issuedTls, testCa } from "../dev-server/tls-fixture.ts"
 
 export interface StackOptions {
   /** Plain POP3 (STLS) port of the dev server; 0 picks a free one. Default 1110. */
@@ -45,7 +47,6 @@ export interface RunningStack {
   readonly close: () => Promise<void>
 }
 
-const certificate = readFileSync(fileURLToPath(new URL("../test/fixtures/tls/cert.pem", import.meta.url)), "utf8")
 const viteConfig = fileURLToPath(new URL("../vite.config.ts", import.meta.url))
 
 /** Starts the dev server, the bridge and Vite; `close` stops all three. */
@@ -63,11 +64,11 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     const store = makeMailStore({ ...sampleMailbox(), ...bigMailbox(), ...Object.fromEntries(extra) })
     // Both listeners share one store: the mailbox lock and deletions span them.
     const plain: TcpListener = await orAnyPort(options.devServerPort ?? 1110, (port) =>
-      listenTcp(store, { host: "127.0.0.1", port, tls: testTls })
+      listenTcp(store, { host: "127.0.0.1", port, tls: issuedTls })
     )
     started.push(() => plain.close())
     const secure: TcpListener = await orAnyPort(options.devServerTlsPort ?? 1995, (port) =>
-      listenTcp(store, { host: "127.0.0.1", port, tls: testTls, implicitTls: true })
+      listenTcp(store, { host: "127.0.0.1", port, tls: issuedTls, implicitTls: true })
     )
     started.push(() => secure.close())
 
@@ -79,10 +80,14 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       startBridge({
         listen: `127.0.0.1:${port}`,
         // The name and the address: the bridge resolves `localhost` and, since it is loopback,
-        // accepts it only because the exact address is listed too.
-        allow: [plain.port, secure.port].flatMap((port) => [`localhost:${port}`, `127.0.0.1:${port}`]),
+        // accepts it only because the exact address is listed too. Passthrough (never a
+        // default) is listed so the demo can show end-to-end TLS: implicit on the TLS port,
+        // STLS on the plain one.
+        allow: [plain.port, secure.port].flatMap((port) =>
+          [`localhost:${port}`, `127.0.0.1:${port}`].map((where) => `${where}/implicit,none,passthrough`)
+        ),
         allowOrigin: [`http://127.0.0.1:${vitePort}`, `http://localhost:${vitePort}`],
-        upstreamCa: [certificate],
+        upstreamCa: [testCa],
         // One developer on loopback, and end-to-end tests that open a session per test: the
         // per-client session rate (which shields mail servers from credential stuffing
         // through a public bridge) would only get in the way here.
@@ -100,7 +105,9 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       VITE_POP3_PORT: String(secure.port),
       VITE_POP3_TLS: "implicit",
       VITE_POP3_USER: DEMO_USER,
-      VITE_POP3_PASSWORD: DEMO_PASSWORD
+      VITE_POP3_PASSWORD: DEMO_PASSWORD,
+      // For the demo's end-to-end TLS: the page itself must trust the dev server's certificate.
+      VITE_POP3_CA: testCa
     })
     const vite: ViteDevServer = await createVite({
       configFile: viteConfig,

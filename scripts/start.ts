@@ -25,7 +25,7 @@ process.stdout.write(
     "",
     "  Open the URL and press Connect. The same server works from the CLI:",
     `    POP3_PASSWORD=${DEMO_PASSWORD} npm run pop3 -- --host localhost --port ${devServer.port} \\`,
-    `      --ca test/fixtures/tls/cert.pem --user ${DEMO_USER} --trace list`,
+    `      --ca test/fixtures/tls/ca.pem --user ${DEMO_USER} --trace list`,
     "",
     "  Ctrl-C stops everything.",
     ""

@@ -53,6 +53,8 @@ export interface CliOptions {
   readonly trace: boolean
   readonly json: boolean
   readonly bridge: string | undefined
+  /** With `bridge`: TLS in this client, through the bridge's `tls=passthrough` (experimental). */
+  readonly endToEnd: boolean
   readonly command: CliCommand
 }
 
@@ -93,6 +95,8 @@ Options:
   --timeout SECONDS    limit for connecting and for each wait on the server (default 30)
   --bridge URL         reach the server through a pop3-bridge (ws:// or wss://); its token,
                        if it needs one, comes from $POP3_BRIDGE_TOKEN
+  --end-to-end         with --bridge and --tls implicit|starttls: do TLS 1.3 here, so the
+                       bridge relays only ciphertext (tls=passthrough; experimental)
   --trace              print the protocol trace (secrets redacted) to stderr
   --json               print results as JSON
   -h, --help           this text
@@ -200,6 +204,7 @@ export const parseCli = (argv: ReadonlyArray<string>): Parsed => {
         insecure: { type: "boolean" },
         timeout: { type: "string" },
         bridge: { type: "string" },
+        "end-to-end": { type: "boolean" },
         trace: { type: "boolean" },
         json: { type: "boolean" },
         maildir: { type: "string" },
@@ -229,6 +234,19 @@ export const parseCli = (argv: ReadonlyArray<string>): Parsed => {
   const port = v.port === undefined ? (tlsValue === "implicit" ? 995 : 110) : positiveInt(v.port, "--port")
   if (typeof port === "string") return { _tag: "UsageError", message: port }
   if (port > 65535) return { _tag: "UsageError", message: `--port must be at most 65535, got ${port}` }
+  const endToEnd = v["end-to-end"] === true
+  if (endToEnd && v.bridge === undefined) {
+    return { _tag: "UsageError", message: "--end-to-end needs --bridge (it is TLS through a pop3-bridge)" }
+  }
+  if (endToEnd && tlsValue === "none") {
+    return { _tag: "UsageError", message: "--end-to-end needs --tls implicit or starttls, not none" }
+  }
+  if (endToEnd && v.insecure === true) {
+    return {
+      _tag: "UsageError",
+      message: "--end-to-end cannot be --insecure: without verification the bridge could read everything"
+    }
+  }
   const auth = (v.auth ?? "auto").toLowerCase()
   if (!AUTH_CHOICES.includes(auth)) {
     return {
@@ -277,6 +295,7 @@ export const parseCli = (argv: ReadonlyArray<string>): Parsed => {
       trace: v.trace === true,
       json: v.json === true,
       bridge: v.bridge,
+      endToEnd,
       command
     }
   }

@@ -98,6 +98,12 @@ const hint = (error: CliFailure, options: CliOptions): string => {
   if (error.problem === "not-tls" && options.tls === "implicit") {
     return "; for a server that starts in plaintext and offers STLS, use --tls starttls (usually port 110)"
   }
+  if (error.problem === "protocol-version" && options.endToEnd) {
+    return "; --end-to-end speaks TLS 1.3 only: without it the bridge does TLS to this server"
+  }
+  if (error.problem === "host-name-mismatch" && options.endToEnd && /^[\d.]+$|:/.test(options.host)) {
+    return "; --end-to-end checks DNS names only: use the name on the server's certificate as --host"
+  }
   return ""
 }
 
@@ -303,7 +309,8 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
       io.stderr(`pop3: ${bridge.usage}`)
       return EXIT.usage
     }
-    transport = io.transport ?? (await import("../transport/websocket.ts")).layerGlobal(bridge)
+    transport =
+      io.transport ?? (await import("../transport/websocket.ts")).layerGlobal(bridge, { endToEnd: options.endToEnd })
   }
   if (options.ca !== undefined) {
     try {

@@ -187,21 +187,26 @@ export const makeDecoder = (options: { readonly maxStatusLine?: number } = {}): 
         }
         default: {
           // Emit as many whole lines as possible in one slice; split only where a line
-          // starts with "." (its dot must be dropped) or where the chunk ends.
+          // starts with "." (its dot must be dropped) or where the chunk ends. So look for
+          // dots that follow a LF, not for every LF: a base64 attachment has no dot at all,
+          // and one indexOf then covers the whole chunk instead of one call per 78-byte line.
+          // (chunk[start] is never such a dot: InLine is entered past a line's first byte
+          // or past a stuffed dot.)
           const start = pos
-          let p = pos
+          let p = pos + 1
           for (;;) {
-            const lf = chunk.indexOf(LF, p)
-            if (lf < 0) {
+            const dot = chunk.indexOf(DOT, p)
+            if (dot < 0) {
               pos = chunk.length
+              if (chunk[pos - 1] === LF) bodyState = LineStart
               return { _tag: "Body", bytes: chunk.subarray(start) }
             }
-            p = lf + 1
-            if (p >= chunk.length || chunk[p] === DOT) {
-              pos = p
+            if (chunk[dot - 1] === LF) {
+              pos = dot
               bodyState = LineStart
-              return { _tag: "Body", bytes: chunk.subarray(start, p) }
+              return { _tag: "Body", bytes: chunk.subarray(start, dot) }
             }
+            p = dot + 1
           }
         }
       }

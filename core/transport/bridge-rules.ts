@@ -11,11 +11,23 @@ import { BridgeError, ConnectError } from "../errors.ts"
 import type { Target } from "./transport.ts"
 
 /**
- * The bridge URL for a target: `…/pop3?host=H&port=P&tls=implicit|none`, keeping any
- * query the base URL already has (e.g. a `token`).
+ * What the client asks the bridge to do on its leg to the mail server (the URL's `tls`):
+ * `implicit`, the bridge opens TLS (and so reads the session); `none`, plain TCP;
+ * `passthrough`, plain TCP carrying the client's own TLS (end-to-end: the bridge relays
+ * ciphertext). The bridge's allowlist says which of them each server permits.
  * @category url
  */
-export const bridgeUrl = (base: string, target: Pick<Target, "host" | "port" | "tls">): string => {
+export type BridgeTls = Target["tls"] | "passthrough"
+
+/**
+ * The bridge URL for a target: `…/pop3?host=H&port=P&tls=implicit|none|passthrough`,
+ * keeping any query the base URL already has (e.g. a `token`).
+ * @category url
+ */
+export const bridgeUrl = (
+  base: string,
+  target: Pick<Target, "host" | "port"> & { readonly tls: BridgeTls }
+): string => {
   const url = new URL(base)
   url.searchParams.set("host", target.host)
   url.searchParams.set("port", String(target.port))
@@ -31,12 +43,16 @@ export const isLoopback = (host: string): boolean =>
   host === "localhost" || host === "[::1]" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 
 /**
- * The password crosses two legs, client→bridge and bridge→server: the path is encrypted
- * only if both are, the first by `wss:` or by staying on this machine (loopback).
+ * The password crosses two legs, client→bridge and bridge→server: with TLS at the bridge
+ * the path is encrypted only if both are, the first by `wss:` or by staying on this
+ * machine (loopback). With `passthrough` the legs do not matter: it is encrypted exactly
+ * when the client runs TLS itself from the first byte (`clientTls`), end to end.
  * @category rules
  */
-export const pathEncrypted = (bridge: URL, target: Pick<Target, "tls">): boolean =>
-  target.tls === "implicit" && (bridge.protocol === "wss:" || isLoopback(bridge.hostname))
+export const pathEncrypted = (bridge: URL, target: { readonly tls: BridgeTls }, clientTls = false): boolean =>
+  target.tls === "passthrough"
+    ? clientTls
+    : target.tls === "implicit" && (bridge.protocol === "wss:" || isLoopback(bridge.hostname))
 
 /**
  * The close codes by which the bridge reports refusals and upstream failures (the range

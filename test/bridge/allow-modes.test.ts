@@ -1,7 +1,8 @@
 /**
  * Allowlist entries with TLS modes (issue 14, item 4): `HOST:PORT[/MODE[,MODE…]]`, a
  * public contract shared by the Node and the Workers bridge (both parse it with
- * policy.ts). Without modes, port 995 allows only `implicit`; other ports both.
+ * policy.ts). Without modes, port 995 allows only `implicit`; other ports `implicit` and
+ * `none`; `passthrough` (issue 19) only where an entry names it.
  */
 import { afterEach, describe, expect, it } from "vitest"
 import { CloseCode } from "../../bridge/close-codes.ts"
@@ -14,6 +15,9 @@ describe("parsing HOST:PORT[/MODE[,MODE…]]", () => {
   it.each([
     ["pop.example.com:995", ["implicit"]],
     ["pop.example.com:110", ["implicit", "none"]],
+    ["pop.example.com:995/passthrough", ["passthrough"]],
+    ["pop.example.com:995/implicit, PASSTHROUGH", ["implicit", "passthrough"]],
+    ["pop.example.com:110/none,passthrough,implicit", ["none", "passthrough", "implicit"]],
     ["pop.example.com:995/implicit,none", ["implicit", "none"]],
     ["pop.example.com:995/none", ["none"]],
     ["pop.example.com:110/implicit", ["implicit"]],
@@ -25,24 +29,25 @@ describe("parsing HOST:PORT[/MODE[,MODE…]]", () => {
 
   it.each([
     ["pop.example.com:995/", /unknown TLS mode ""/],
-    ["pop.example.com:995/starttls", /unknown TLS mode "starttls" \(modes: implicit, none\)/],
-    ["pop.example.com:995/passthrough", /unknown TLS mode "passthrough"/],
+    ["pop.example.com:995/starttls", /unknown TLS mode "starttls" \(modes: implicit, none, passthrough\)/],
+    ["pop.example.com:995/pass-through", /unknown TLS mode "pass-through"/],
     ["pop.example.com/implicit", /is not HOST:PORT/]
   ])("refuses %s", (text, message) => {
     expect(() => parseAllowEntry(text)).toThrow(message)
   })
 
   it("splits the Workers bridge's ALLOW string: commas separate entries and an entry's modes", () => {
-    expect(splitAllowlist("a.test:995/implicit,none, b.test:110  c.test:995,[::1]:110/none")).toEqual([
+    expect(splitAllowlist("a.test:995/implicit,none, b.test:110  c.test:995,[::1]:110/none,passthrough")).toEqual([
       "a.test:995/implicit,none",
       "b.test:110",
       "c.test:995",
-      "[::1]:110/none"
+      "[::1]:110/none,passthrough"
     ])
-    expect(workerSettingsFrom({ ALLOW: "a.test:995/implicit,none, b.test:995" }).allow.map((e) => e.modes)).toEqual([
-      ["implicit", "none"],
-      ["implicit"]
-    ])
+    expect(
+      workerSettingsFrom({ ALLOW: "a.test:995/implicit,none, b.test:995 c.test:995/passthrough" }).allow.map(
+        (e) => e.modes
+      )
+    ).toEqual([["implicit", "none"], ["implicit"], ["passthrough"]])
   })
 })
 
@@ -64,6 +69,27 @@ describe("admit with modes", () => {
   it("joins the modes of several entries for the same target", () => {
     const allow = parseAllowlist(["pop.example.com:995", "POP.example.com:995/none"])
     expect(admit(makeLimiter(9, 9), "c", allow, params("host=pop.example.com&port=995&tls=none")).ok).toBe(true)
+  })
+  it("refuses tls=passthrough unless an entry names it: never a default, on 995 or elsewhere", () => {
+    const ask = (allow: readonly string[], port: number) =>
+      admit(makeLimiter(9, 9), "c", parseAllowlist(allow), params(`host=pop.example.com&port=${port}&tls=passthrough`))
+    expect(ask(["pop.example.com:995"], 995)).toMatchObject({
+      ok: false,
+      refusal: {
+        code: CloseCode.TargetNotAllowed,
+        reason: "tls=passthrough is not allowed for pop.example.com:995 (allowed: implicit)",
+        metric: "tls_mode_not_allowed"
+      }
+    })
+    expect(ask(["pop.example.com:110"], 110)).toMatchObject({
+      ok: false,
+      refusal: { reason: "tls=passthrough is not allowed for pop.example.com:110 (allowed: implicit, none)" }
+    })
+    expect(ask(["pop.example.com:995/passthrough"], 995).ok).toBe(true)
+    expect(ask(["pop.example.com:110", "pop.example.com:110/passthrough"], 110).ok).toBe(true)
+    // Passthrough alone permits neither other mode.
+    const only = parseAllowlist(["pop.example.com:995/passthrough"])
+    expect(admit(makeLimiter(9, 9), "c", only, params("host=pop.example.com&port=995&tls=implicit")).ok).toBe(false)
   })
 })
 

@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { createServer as createTlsServer } from "node:tls"
+import { Duplex } from "node:stream"
+import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket } from "node:tls"
 import { WebSocket, type ClientOptions } from "ws"
 import type { BridgeOptions, LogEntry } from "../../bridge/config.ts"
 import { startBridge, type RunningBridge } from "../../bridge/server.ts"
@@ -183,3 +184,38 @@ export const fakeDns =
     if (found === undefined) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: "ENOTFOUND" })
     return found.map((address) => ({ address }))
   }
+
+/** The bytes one WebSocket carried, as its client sent (`up`) and received (`down`) them. */
+export interface Carried {
+  readonly up: Buffer[]
+  readonly down: Buffer[]
+}
+
+/**
+ * TLS run by the client itself over an open WebSocket to the bridge (`tls=passthrough`),
+ * with every byte the WebSocket carried recorded in `carried`: what the bridge saw.
+ */
+export const tlsOverWebSocket = (
+  ws: WebSocket,
+  options: { readonly ca: Buffer; readonly servername: string },
+  carried: Carried = { up: [], down: [] }
+): { readonly secure: TLSSocket; readonly carried: Carried } => {
+  const wire = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, callback) {
+      carried.up.push(chunk)
+      ws.send(chunk, callback)
+    },
+    final(callback) {
+      ws.close()
+      callback()
+    }
+  })
+  ws.on("message", (data: Buffer) => {
+    carried.down.push(data)
+    wire.push(data)
+  })
+  ws.once("close", () => wire.push(null))
+  const secure = tlsConnect({ socket: wire, ca: options.ca, servername: options.servername })
+  return { secure, carried }
+}

@@ -134,12 +134,14 @@ describe("parseTarget", () => {
       isIp: false
     })
     expect(parse("host=[::1]&port=110&tls=none")).toMatchObject({ host: "0:0:0:0:0:0:0:1", isIp: true })
+    expect(parse("host=pop.example.com&port=995&tls=passthrough")).toMatchObject({ tls: "passthrough" })
   })
   it.each([
     ["port=110&tls=none", "missing host"],
     ["host=a.b&tls=none", "missing port"],
     ["host=a.b&port=110", "tls parameter must be"],
-    ["host=a.b&port=110&tls=ssl", "tls parameter must be"],
+    ["host=a.b&port=110&tls=ssl", "tls parameter must be implicit, none, passthrough"],
+    ["host=a.b&port=110&tls=PASSTHROUGH", "tls parameter must be"],
     ["host=a.b&port=0&tls=none", "invalid port"],
     ["host=a.b&port=1e3&tls=none", "invalid port"],
     ["host=a.b&port=-1&tls=none", "invalid port"],
@@ -157,7 +159,11 @@ describe("parseTarget", () => {
   it("refuses tls=starttls, explaining why", () => {
     const result = parse("host=a.b&port=110&tls=starttls")
     expect(result).toMatchObject({ code: CloseCode.BadRequest, metric: "starttls" })
-    if (isRefusal(result)) expect(result.reason).toMatch(/STLS cannot pass through a WebSocket/)
+    if (isRefusal(result)) {
+      expect(result.reason).toMatch(/STLS cannot pass through a WebSocket; use tls=implicit, or tls=passthrough/)
+      // RFC 6455: a close reason fits in 123 bytes, or closeReason() would cut it.
+      expect(new TextEncoder().encode(result.reason).length).toBeLessThanOrEqual(123)
+    }
   })
 })
 

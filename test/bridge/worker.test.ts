@@ -5,6 +5,8 @@
  * contacted, and uses the same HTTP statuses and close codes.
  */
 import type { Miniflare } from "miniflare"
+import { randomBytes } from "node:crypto"
+import { once } from "node:events"
 import { createServer, type Server } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { WebSocket } from "ws"
@@ -15,12 +17,15 @@ import {
   closed,
   connect,
   httpStatus,
+  makeCertificate,
   opened,
   receive,
   sha256,
   sleep,
   startGreeter,
+  startTlsUpstream,
   startUpstream,
+  tlsOverWebSocket,
   until,
   type Upstream
 } from "./helpers.ts"
@@ -42,6 +47,8 @@ describe("the Workers bridge in miniflare", () => {
   let greeter: Upstream
   let echo: Upstream
   let notListed: Upstream
+  let tlsServer: Upstream // for tls=passthrough: the client's own TLS through the Worker
+  const tlsCert = makeCertificate("pop.passthrough.test", { ipSan: true })
   let sink: Upstream // accepts, never reads
   let source: { port: number; written: () => number; server: Server } // writes 20 MB as fast as it may
   let main: { url: string }
@@ -66,7 +73,8 @@ describe("the Workers bridge in miniflare", () => {
     echo = await startUpstream()
     notListed = await startGreeter()
     sink = await startUpstream((socket) => socket.pause())
-    upstreams.push(greeter, echo, notListed, sink)
+    tlsServer = await startTlsUpstream(tlsCert.cert, tlsCert.key)
+    upstreams.push(greeter, echo, notListed, sink, tlsServer)
     let written = 0
     const server = createServer((socket) => {
       socket.on("error", () => {})
@@ -91,7 +99,11 @@ describe("the Workers bridge in miniflare", () => {
       .map((u) => `127.0.0.1:${u.port}`)
       .concat(`127.0.0.1:${source.port}`, `127.0.0.1:${DEAD_PORT}`)
     ;[main, limited, buffered, single, misconfigured] = await Promise.all([
-      start({ ALLOW: allow.join(" "), ALLOW_ORIGIN: ORIGIN, TOKEN }),
+      start({
+        ALLOW: [...allow, `127.0.0.1:${echo.port}/passthrough`, `127.0.0.1:${tlsServer.port}/passthrough`].join(" "),
+        ALLOW_ORIGIN: ORIGIN,
+        TOKEN
+      }),
       start({ ALLOW: allow.join(","), IDLE_TIMEOUT: "300ms", MAX_BUFFERED: "256k" }),
       start({ ALLOW: allow.join(","), MAX_BUFFERED: "256k" }),
       start({ ALLOW: allow.join(","), MAX_CONNECTIONS_PER_CLIENT: "1" }),
@@ -236,6 +248,43 @@ describe("the Workers bridge in miniflare", () => {
       ws.send(Buffer.from("QUIT\r\n"))
       ws.close(1000)
       await until(() => Buffer.concat(greeterSaw).toString().includes("QUIT\r\n"), 3000, "QUIT at the server")
+    })
+  })
+
+  describe("tls=passthrough: plain TCP, secureTransport off, the client's TLS inside", () => {
+    it("relays bytes unchanged both ways to an entry that names the mode", async () => {
+      const ws = connect(main, withToken(`host=127.0.0.1&port=${echo.port}&tls=passthrough`))
+      await opened(ws)
+      const payload = randomBytes(48 * 1024)
+      const back = receive(ws, payload.length)
+      ws.send(payload)
+      expect(sha256(await back)).toBe(sha256(payload))
+      ws.close()
+    })
+    it("carries a TLS session end to end: the Worker relays ciphertext it cannot read", async () => {
+      const ws = connect(main, withToken(`host=127.0.0.1&port=${tlsServer.port}&tls=passthrough`))
+      await opened(ws)
+      const { secure, carried } = tlsOverWebSocket(ws, { ca: tlsCert.cert, servername: "pop.passthrough.test" })
+      await once(secure, "secureConnect")
+      let plain = ""
+      secure.on("data", (chunk: Buffer) => {
+        plain += chunk.toString("latin1")
+      })
+      secure.write("PASS s3cret-passw0rd\r\n")
+      await until(() => plain.includes("s3cret"), 5000, "the echo through TLS")
+      expect(plain).toBe("+OK TLS POP3 ready\r\nPASS s3cret-passw0rd\r\n")
+      secure.destroy()
+      const wire = Buffer.concat([...carried.up, ...carried.down]).toString("latin1")
+      for (const clear of ["PASS", "s3cret", "+OK"]) expect(wire).not.toContain(clear)
+    })
+    it("4001 for tls=passthrough to an entry without it, before any upstream contact", async () => {
+      const before = greeter.connections()
+      const result = await closed(connect(main, withToken(`host=127.0.0.1&port=${greeter.port}&tls=passthrough`)))
+      expect(result).toEqual({
+        code: CloseCode.TargetNotAllowed,
+        reason: `tls=passthrough is not allowed for 127.0.0.1:${greeter.port} (allowed: implicit, none)`
+      })
+      await untouched(greeter, before)
     })
   })
 

@@ -31,6 +31,7 @@ describe("defaults", () => {
       trace: false,
       json: false,
       bridge: undefined,
+      endToEnd: false,
       command: { name: "stat" }
     })
   })
@@ -87,6 +88,7 @@ describe("options", () => {
       trace: true,
       json: true,
       bridge: "wss://bridge.example.org/pop3",
+      endToEnd: false,
       command: { name: "stat" }
     })
   })
@@ -96,6 +98,15 @@ describe("options", () => {
       expect(options([...BASE, "--auth", choice, "stat"]).auth).toBe(choice)
       expect(options([...BASE, "--auth", choice.toUpperCase(), "stat"]).auth).toBe(choice)
     }
+  })
+
+  it("--end-to-end with --bridge and --tls implicit or starttls", () => {
+    const bridge = ["--bridge", "wss://bridge.example.org/pop3", "--end-to-end"]
+    expect(options([...BASE, ...bridge, "--tls", "implicit", "stat"])).toMatchObject({
+      endToEnd: true,
+      tls: "implicit"
+    })
+    expect(options([...BASE, ...bridge, "stat"])).toMatchObject({ endToEnd: true, tls: "starttls", port: 110 })
   })
 
   it("accepts the port range 1–65535", () => {
@@ -167,6 +178,7 @@ describe("help and version", () => {
       "--insecure",
       "--timeout",
       "--bridge",
+      "--end-to-end",
       "--trace",
       "--json",
       "--help",
@@ -190,6 +202,17 @@ describe("usage errors", () => {
       expect(message).toBe("passwords are not accepted on the command line; set POP3_PASSWORD")
       expect(message).not.toContain("hunter2")
     }
+  })
+
+  it("--end-to-end without --bridge, with --tls none or with --insecure", () => {
+    expect(usageError([...BASE, "--end-to-end", "stat"])).toBe(
+      "--end-to-end needs --bridge (it is TLS through a pop3-bridge)"
+    )
+    const bridged = [...BASE, "--bridge", "ws://127.0.0.1:8080/pop3", "--end-to-end"]
+    expect(usageError([...bridged, "--tls", "none", "stat"])).toBe(
+      "--end-to-end needs --tls implicit or starttls, not none"
+    )
+    expect(usageError([...bridged, "--insecure", "stat"])).toMatch(/^--end-to-end cannot be --insecure/)
   })
 
   it("--host is required and must not be empty", () => {

@@ -65,8 +65,17 @@ export function dovecotAvailable(): ServiceCheck {
   return { ok: true }
 }
 
-/** Starts a fresh Dovecot on free loopback ports and resolves once both ports greet. */
-export async function startDovecot(options?: { bulkMessages?: number; haproxy?: boolean }): Promise<Dovecot> {
+/**
+ * Starts a fresh Dovecot on free loopback ports and resolves once both ports greet. With
+ * `certificate` it serves that one (and `ca` is `certificate.ca`) instead of a self-signed
+ * one: end-to-end TLS verifies as browsers do, so it needs a certificate issued by a CA
+ * (test/support/pki.ts).
+ */
+export async function startDovecot(options?: {
+  bulkMessages?: number
+  haproxy?: boolean
+  certificate?: { readonly cert: string; readonly key: string; readonly ca: string }
+}): Promise<Dovecot> {
   const check = dovecotAvailable()
   if (!check.ok) throw new Error(`cannot start Dovecot: ${check.why}`)
   const bulkMessages = options?.bulkMessages ?? 20
@@ -84,11 +93,11 @@ export async function startDovecot(options?: { bulkMessages?: number; haproxy?: 
     await chmod(root, 0o755)
     await mkdir(join(root, "mail"), { mode: 0o755 })
     await Promise.all([
-      makeCert(root),
+      options?.certificate === undefined ? makeCert(root) : useCert(root, options.certificate),
       writeFile(join(root, "users"), usersFile(root, mailboxes), { mode: 0o644 }),
       ...userNames.map((u) => seedMailbox(root, u, mailboxes[u]))
     ])
-    const ca = await readFile(join(root, "cert.pem"), "utf8")
+    const ca = options?.certificate?.ca ?? (await readFile(join(root, "cert.pem"), "utf8"))
 
     let server:
       | { port: number; tlsPort: number; haproxy: readonly [number, number] | undefined; pid: number }
@@ -252,6 +261,11 @@ service pop3-login {
   }${proxied}
 }
 ${haproxy === undefined ? "" : "haproxy_trusted_networks = 127.0.0.0/8\n"}`
+}
+
+async function useCert(root: string, certificate: { readonly cert: string; readonly key: string }): Promise<void> {
+  await writeFile(join(root, "key.pem"), certificate.key, { mode: 0o600 })
+  await writeFile(join(root, "cert.pem"), certificate.cert, { mode: 0o644 })
 }
 
 // P-256 rather than the recipe's RSA 2048: RSA key generation takes 0.1 to 1.4 s

@@ -333,15 +333,33 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     await waitForTrace(page, / C: STAT$/)
   })
 
-  it("Quit commits: QUIT removes the marked message, and the next session lists 13", async () => {
+  it("Quit commits: QUIT removes the marked message, the renumbering is explained, and the next session lists 13", async () => {
     const { page } = await loggedIn("quit")
-    await row(page, 14).click()
-    await page.getByRole("button", { name: "Mark for deletion (DELE 14)" }).click()
+    // Over implicit TLS the CAPA rows list the capabilities, with no word about STLS.
+    await poll(() => page.locator(".trace-log .capa-lines").count()).toBeGreaterThan(0)
+    expect(await page.locator(".trace-log .capa-lines").first().innerText()).toMatch(/^CAPA listed: .*UIDL/)
+    expect(await page.locator(".trace-log .capa-lines", { hasText: "STLS is offered" }).count()).toBe(0)
+    const uidOf = (msg: number) => row(page, msg).locator(".c-uid").innerText()
+    const third = await uidOf(3)
+    await row(page, 2).click()
+    await page.getByRole("button", { name: "Mark for deletion (DELE 2)" }).click()
     await page.getByRole("button", { name: "Quit and delete 1 marked" }).click()
     await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
-    expect(await page.locator(".notice").innerText()).toBe("Session ended with QUIT: the server removed 1 message.")
-    await fillAndConnect(page, { user: "quit", auth: "auto" })
+    expect(await page.locator(".notice p").first().innerText()).toBe(
+      "Session ended with QUIT: the server removed 1 message."
+    )
+    const renumbered = await page.locator(".notice .renumber-note").innerText()
+    expect(renumbered).toContain("the next session numbers the 13 remaining messages 1 to 13 again")
+    expect(renumbered).toContain("(3 becomes 2, …, 14 becomes 13)")
+    expect(renumbered).toContain("UID")
+    // A later failure replaces the success notice instead of showing under it.
+    await fillAndConnect(page, { user: "quit", password: "wrong" })
+    await poll(() => page.locator(".error-box").innerText()).toContain("Wrong user name or password")
+    expect(await page.locator(".notice").count()).toBe(0)
+    await fillAndConnect(page, { user: "quit", password: DEMO_PASSWORD, auth: "auto" })
     await waitForMailbox(page, 13)
+    // What the notice taught: the old message 3 is now number 2, with the same UID.
+    expect(await uidOf(2)).toBe(third)
   })
 
   it("fits a phone (390×844): panels stack, nothing scrolls sideways", async () => {
@@ -378,6 +396,11 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     await fillAndConnect(page, { allowPlaintext: true })
     await waitForMailbox(page, 14)
     await waitForTrace(page, /Connecting to localhost:\d+ \(TLS: none/)
+    // The plain port offers STLS, which a session through the bridge cannot take up: its CAPA row says so.
+    await poll(() => page.locator(".trace-log .capa-lines", { hasText: "STLS" }).count()).toBe(1)
+    expect(await page.locator(".trace-log .capa-lines", { hasText: "STLS" }).innerText()).toContain(
+      "STLS is offered but unusable through the bridge"
+    )
     await page.getByRole("button", { name: "Disconnect without deleting" }).click()
     await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
   })

@@ -151,12 +151,20 @@ export async function openInNewTab(page: Page, href: string): Promise<"download"
 
 /**
  * Records the type of every Blob the page turns into a URL (before any page script runs),
- * so a test can ask what a download link really holds: `blobType(page, href)`.
+ * so a test can ask what a download link really holds: `blobType(page, href)`; and every
+ * URL the page revokes: `wasRevoked(page, href)`.
  */
 export async function recordBlobTypes(page: Page): Promise<void> {
   await page.addInitScript(() => {
     const types = new Map<string, string>()
+    const revoked = new Set<string>()
     ;(window as unknown as { blobTypes: Map<string, string> }).blobTypes = types
+    ;(window as unknown as { revokedUrls: Set<string> }).revokedUrls = revoked
+    const revoke = URL.revokeObjectURL.bind(URL)
+    URL.revokeObjectURL = (url: string) => {
+      revoked.add(url)
+      revoke(url)
+    }
     const original = URL.createObjectURL.bind(URL)
     URL.createObjectURL = (object: Blob | MediaSource) => {
       const url = original(object)
@@ -168,3 +176,6 @@ export async function recordBlobTypes(page: Page): Promise<void> {
 
 export const blobType = (page: Page, href: string): Promise<string | undefined> =>
   page.evaluate((url) => (window as unknown as { blobTypes: Map<string, string> }).blobTypes.get(url), href)
+
+export const wasRevoked = (page: Page, href: string): Promise<boolean> =>
+  page.evaluate((url) => (window as unknown as { revokedUrls: Set<string> }).revokedUrls.has(url), href)

@@ -140,11 +140,13 @@ describe.skipIf(!available)("the static site's Playground", () => {
   })
 
   /** The wire text of the bytes view's column named `caption`, one string per line. */
-  const column = (page: Page, caption: string) =>
-    page
-      .locator(".wire-col", { has: page.getByText(caption, { exact: true }) })
-      .locator(".wire-row")
-      .evaluateAll((rows) => rows.map((r) => (r.textContent ?? "").replace(/\n$/, "")))
+  // The rows are drawn after the click; wait for the column's last row (under load a read
+  // right after the click found the column still empty).
+  const column = async (page: Page, caption: string) => {
+    const rows = page.locator(".wire-col", { has: page.getByText(caption, { exact: true }) }).locator(".wire-row")
+    await rows.last().waitFor()
+    return rows.evaluateAll((rows) => rows.map((r) => (r.textContent ?? "").replace(/\n$/, "")))
+  }
 
   it("shows the exact bytes of a line (CR LF visible, hex) and of RETR 12's body, stuffed beside unstuffed", async () => {
     const { page, problems } = await open()

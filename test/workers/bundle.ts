@@ -19,7 +19,9 @@ export const bundleWorker = async (entry: string): Promise<string> => {
       minify: false,
       target: "es2022",
       lib: { entry: fileURLToPath(new URL(entry, `file://${repo}/`)), formats: ["es"], fileName: "worker" },
-      rolldownOptions: { external: [/^cloudflare:/] }
+      // One module for workerd: code a worker loads with import() (end-to-end TLS's
+      // subtls and roots) is inlined rather than split into a chunk of its own.
+      rolldownOptions: { external: [/^cloudflare:/], output: { inlineDynamicImports: true } }
     }
   })
   const outputs = (Array.isArray(result) ? result : [result]) as ReadonlyArray<Rolldown.RolldownOutput>

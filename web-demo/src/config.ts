@@ -7,6 +7,8 @@ export interface Defaults {
   readonly tls: "implicit" | "none"
   readonly user: string
   readonly password: string
+  /** A CA to trust for end-to-end TLS (npm start: the dev server's test certificate). */
+  readonly ca?: string | undefined
 }
 
 // Each variable is read as `import.meta.env.NAME`: Vite replaces exactly that expression at
@@ -28,5 +30,7 @@ export const defaults: Defaults = {
   // Dev server only (npm start's sample mailbox): `vite build` runs in mode "production"
   // (whatever NODE_ENV says, unlike DEV), so the branch is dropped and a password set at
   // build time never reaches the public bundle.
-  password: import.meta.env.MODE === "development" ? (import.meta.env.VITE_POP3_PASSWORD ?? "") : ""
+  password: import.meta.env.MODE === "development" ? (import.meta.env.VITE_POP3_PASSWORD ?? "") : "",
+  // Dev server only, like the password: a public build trusts no test certificate.
+  ca: import.meta.env.MODE === "development" ? import.meta.env.VITE_POP3_CA : undefined
 }

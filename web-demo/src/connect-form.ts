@@ -2,6 +2,7 @@
 import { mechanisms } from "pop3-everywhere"
 import type { Defaults } from "./config.ts"
 import { h } from "./dom.ts"
+import { makeEndToEndField } from "./end-to-end-field.ts"
 import type { Explanation } from "./explain.ts"
 import type { Settings } from "./session.ts"
 
@@ -123,6 +124,7 @@ export const makeConnectForm = (defaults: Defaults, onSubmit: (settings: Setting
     value: 30,
     inputmode: "numeric"
   })
+  const endToEnd = makeEndToEndField(defaults.ca)
   const submit = h("button", { type: "submit", class: "primary" }, "Connect")
   const error = h("div", { class: "error-box", role: "alert", hidden: true })
   let last: Settings | undefined
@@ -150,6 +152,8 @@ export const makeConnectForm = (defaults: Defaults, onSubmit: (settings: Setting
     password: password.value,
     mechanism: auth.value,
     allowPlaintext: plaintext.checked && !plaintextBox.hidden,
+    endToEnd: endToEnd.endToEnd(),
+    ca: endToEnd.ca(),
     timeout: Math.min(600, Math.max(1, Number(timeout.value) || 30))
   })
 
@@ -209,7 +213,7 @@ export const makeConnectForm = (defaults: Defaults, onSubmit: (settings: Setting
     h(
       "p",
       { class: "hint bridge-sees" },
-      "TLS ends at the bridge: it can read every command, every message and a plaintext password. The **** in the trace is what this page shows, not what the bridge sees. Run the bridge yourself, or use the Playground, which needs none."
+      "TLS ends at the bridge: it can read every command, every message and a plaintext password. The **** in the trace is what this page shows, not what the bridge sees (“What the bridge sees”, beside the trace, shows what it reads). Run the bridge yourself, tick End-to-end TLS below, or use the Playground, which needs none."
     ),
     h(
       "fieldset",
@@ -260,7 +264,8 @@ export const makeConnectForm = (defaults: Defaults, onSubmit: (settings: Setting
               "Plain POP3, readable on the way from the bridge to the server. Usually port 110."
             )
           )
-        )
+        ),
+        endToEnd.element
       )
     ),
     h(

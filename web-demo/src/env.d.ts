@@ -8,4 +8,6 @@ interface ImportMetaEnv {
   readonly VITE_POP3_TLS?: string
   readonly VITE_POP3_USER?: string
   readonly VITE_POP3_PASSWORD?: string
+  /** PEM of a CA the end-to-end TLS option trusts (npm start: the dev server's certificate). */
+  readonly VITE_POP3_CA?: string
 }

@@ -11,12 +11,15 @@ import { explain, mailboxSummary } from "./explain.ts"
 import { displayBridgeUrl, who } from "./format.ts"
 import { type Entry, makeMailboxList } from "./mailbox-list.ts"
 import { loadMailbox, makeHeaderLoader } from "./mailbox-load.ts"
-import { renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
+import { closeMessage, renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
+import { parseMessage } from "./mime/parse.ts"
 import { open, type Session, type Settings } from "./session.ts"
 import { makeState } from "./state.ts"
 import { makeStepPanel } from "./step.ts"
 import { makeTracePanel } from "./trace-panel.ts"
 import { makeBytesView } from "./bytes-view.ts"
+import { makeBridgeView } from "./bridge-view.ts"
+import { capaNote } from "./capa-note.ts"
 import { type Login, makePlaygroundPanel, STALL_TIMEOUT } from "./playground/panel.ts"
 import type { Switches } from "./playground/protocol.ts"
 import { playground } from "./playground/transport.ts"
@@ -51,6 +54,8 @@ const diagram = makeDiagram()
 // The recording behind the bytes view, the export and replay (recorder.ts).
 const recorder = makeRecorder()
 const bytesView = makeBytesView()
+// The bytes the WebSocket carries, as the bridge reads them (bridge-view.ts).
+const bridgeView = makeBridgeView()
 const entryOf = new WeakMap<TraceEvent, Recorded>()
 const rowOf = new WeakMap<TraceEvent, HTMLElement>()
 const trace = makeTracePanel(diagram, {
@@ -102,6 +107,7 @@ replace(
     h("div", { class: "diagram-inner" }, diagram.element, step.element)
   ),
   bytesView.element,
+  bridgeView.element,
   h(
     "div",
     { class: "buttons session-file" },
@@ -123,6 +129,7 @@ replace(
 
 const tracer = (event: TraceEvent) => {
   entryOf.set(event, recorder.record(event))
+  bridgeView.trace(event)
   trace.tracer(event)
   state.ending?.push(event)
   // The server (or the network) ended the session on its own.
@@ -250,11 +257,19 @@ const tour = makeTour({
     return playground.layer({}, recorder.serverBytes)
   },
   showBytes: (event) => bytesView.show(entryOf.get(event)),
-  leave: () => showForm()
+  leave: () => {
+    showForm()
+    say("Not connected: the tour's session has ended.")
+  }
 })
+// The tour's session is not one main.ts opened: the status line says what is running.
+tour.card
+  .querySelector("button")
+  ?.addEventListener("click", () => say("The guided tour runs one session with the playground server in this page."))
 
 const showForm = (notice?: HTMLElement) => {
   state.session = undefined
+  closeMessage()
   replace(
     workspace,
     notice ?? null,
@@ -340,9 +355,11 @@ const showKept = async (kept: KeptAccount) => {
     const entry = entries.find((e) => e.msg === msg)
     if (bytes === undefined || entry === undefined) return
     list.select(msg)
-    const email = await PostalMime.parse(bytes)
-    renderMessage(reader, { msg, uid: entry.uid, raw: bytes, email, deleted: false }, {})
-    say(`Opened the kept copy of ${email.subject ?? "(no subject)"}, read from this browser.`)
+    // A copy: the Worker takes the bytes it is given, and the list may open this one again.
+    const parsing = parseMessage(bytes.slice().buffer, bytes.length)
+    const head = await parsing.head
+    renderMessage(reader, { msg, uid: entry.uid, size: bytes.length, head, body: parsing.body, deleted: false }, {})
+    say(`Opened the kept copy of ${head.subject ?? "(no subject)"}, read from this browser.`)
   }
   const used = h(
     "p",
@@ -412,6 +429,8 @@ const showKept = async (kept: KeptAccount) => {
 
 const connect = async (s: Settings, switches?: Switches) => {
   state.settings = s
+  // The outcome of the previous session (a success, say) must not stay above this one's.
+  workspace.querySelector(":scope > .notice")?.remove()
   form.busy(true)
   playgroundPanel.busy(true)
   form.showError(undefined)
@@ -424,11 +443,12 @@ const connect = async (s: Settings, switches?: Switches) => {
   state.ended = false
   state.ending = undefined
   recorder.tapping(switches !== undefined)
+  if (switches !== undefined) bridgeView.noBridge()
   try {
     state.session = await open(
       s,
       tracer,
-      switches !== undefined ? playground.layer(switches, recorder.serverBytes) : undefined
+      switches !== undefined ? playground.layer(switches, recorder.serverBytes) : bridgeView.transport(s)
     )
   } catch (error) {
     const e = explain(error, s)
@@ -439,7 +459,28 @@ const connect = async (s: Settings, switches?: Switches) => {
     say(`Not connected: ${e.title}.`)
     return
   }
+  noteCapa(state.session, switches === undefined)
   showMailbox(state.session, s)
+}
+
+/** Puts what each CAPA of the session answered beside its row (capa-note.ts). */
+const noteCapa = (session: Session, viaBridge: boolean) => {
+  const events = recorder.entries().map((e) => e.event)
+  // The session's last connection: a refused login may have reconnected.
+  const capas = events
+    .slice(events.findLastIndex((e) => e._tag === "Connecting"))
+    .filter((e) => e._tag === "Body" && e.command === "CAPA")
+  const answers = [session.capabilities, session.mailbox.capabilities()]
+  // Taller rows above must not stop the trace from following its newest line.
+  const log = traceHost.querySelector(".trace-log")
+  const following = log !== null && log.scrollHeight - log.scrollTop - log.clientHeight < 40
+  capas.slice(0, 2).forEach((event, i) => {
+    rowOf
+      .get(event)
+      ?.querySelector(".line")
+      ?.append(capaNote(answers[i]!, viaBridge && i === 0))
+  })
+  if (following) log.scrollTop = log.scrollHeight
 }
 
 // ── Mailbox ───────────────────────────────────────────────────────────────────────────
@@ -498,6 +539,8 @@ const showMailbox = (current: Session, s: Settings) => {
     if (busy || current.closed()) return
     busy = true
     refreshBar()
+    // A new action: an earlier action's error no longer describes the page.
+    reader.querySelector(":scope > .error-box")?.remove()
     try {
       await what()
     } catch (error) {
@@ -531,12 +574,20 @@ const showMailbox = (current: Session, s: Settings) => {
       renderPlaceholder(reader, h("p", {}, `Retrieving message ${msg} — RETR ${msg}…`))
       reader.setAttribute("aria-busy", "true")
       try {
-        const raw = await current.retr(msg)
-        const email = await PostalMime.parse(raw)
-        const shown: Shown = { msg, uid: entry.uid, raw, email, deleted: entry.deleted }
+        const { buffer, length } = await current.retr(msg, entry.size)
+        // Parsed in a Worker; the buffer is handed over, not copied. The header is shown at
+        // once, the body when the Worker has it (message-view.ts).
+        const parsing = parseMessage(buffer, length)
+        const head = await parsing.head
+        const shown: Shown = { msg, uid: entry.uid, size: length, head, body: parsing.body, deleted: entry.deleted }
         cache.set(msg, shown)
-        if (openMsg === msg) renderMessage(reader, shown, { dele: (n) => void dele(n) })
-        say(`Opened message ${msg}: ${email.subject ?? "(no subject)"}.`)
+        if (openMsg === msg) {
+          renderMessage(reader, shown, { dele: (n) => void dele(n) })
+          // On a short screen the message opens below the list, out of sight: bring it up.
+          if (reader.getBoundingClientRect().top > window.innerHeight * 0.7)
+            reader.scrollIntoView({ block: "start", behavior: "smooth" })
+        }
+        say(`Opened message ${msg}: ${head.subject ?? "(no subject)"}.`)
       } finally {
         reader.setAttribute("aria-busy", "false")
       }
@@ -573,6 +624,8 @@ const showMailbox = (current: Session, s: Settings) => {
   const finish = (how: "quit" | "disconnect") => {
     if (current.closed()) return
     const count = marked()
+    const removed = entries.filter((e) => e.deleted).map((e) => e.msg)
+    const total = entries.length
     state.ending = []
     busy = true
     for (const b of [rset, quit, disconnect]) b.disabled = true
@@ -602,7 +655,14 @@ const showMailbox = (current: Session, s: Settings) => {
         text = "Disconnected without QUIT: the server never entered UPDATE, so nothing was removed."
       }
       say("Not connected.")
-      showForm(h("div", { class: "notice card", role: "status" }, h("p", {}, text)))
+      showForm(
+        h(
+          "div",
+          { class: "notice card", role: "status" },
+          h("p", {}, text),
+          failure === undefined && how === "quit" && count > 0 ? renumbering(removed, total) : null
+        )
+      )
     }
     void done()
   }
@@ -704,6 +764,26 @@ const showMailbox = (current: Session, s: Settings) => {
         )} listed. Headers are read for the rows shown. Select one to read it.`
       )
   })
+}
+
+/** After QUIT removed messages: why the next session's numbers differ, and what does not change. */
+const renumbering = (removed: ReadonlyArray<number>, total: number): HTMLElement => {
+  const left = total - removed.length
+  const first = Math.min(...removed)
+  if (left === 0) return h("p", { class: "renumber-note" }, "The mailbox is now empty.")
+  const moved = removed.every((m) => m > left)
+    ? "Here the removed messages were the last ones, so no remaining message changes its number."
+    : `Here the messages after ${first} move down to close the gap${
+        removed.length === 1 && first < total
+          ? ` (${first + 1} becomes ${first}, …, ${total} becomes ${total - 1})`
+          : ""
+      }.`
+  return h(
+    "p",
+    { class: "renumber-note" },
+    `Message numbers last only for one session: the next session numbers the ${left} remaining message${left === 1 ? "" : "s"} 1 to ${left} again, with no gaps (RFC 1939 §5). ${moved} `,
+    "What stays is each message's UID (the list's UID column, from UIDL): a client that keeps mail remembers UIDs, never numbers."
+  )
 }
 
 const lost = async (cause: string) => {

@@ -1,15 +1,21 @@
 // One message: header, body (plain text, or HTML in the sandboxed frame), attachments as
-// downloads, and the raw source exactly as RETR returned it.
-import type { Attachment, Email } from "postal-mime"
+// downloads, and the raw source exactly as RETR returned it. The header is drawn as soon as
+// the MIME Worker has read it (mime/parse.ts); the rest follows when the body is parsed.
+import type { Attachment } from "postal-mime"
 import { h, replace } from "./dom.ts"
 import { exactOctets, fullAddress, longDate, octets } from "./format.ts"
-import { bytesOf, makeFrame, prepareHtml } from "./html-frame.ts"
+import { makeFrame, prepareHtml } from "./html-frame.ts"
+import { blobSource, lazyText, stringSource, FIRST_PART } from "./lazy-text.ts"
+import type { Body, Head, Part } from "./mime/protocol.ts"
 
 export interface Shown {
   readonly msg: number
   readonly uid: string | undefined
-  readonly raw: Uint8Array
-  readonly email: Email
+  /** The message's size in octets, as RETR returned it. */
+  readonly size: number
+  readonly head: Head
+  /** Settles when the MIME Worker has parsed the whole message. */
+  readonly body: Promise<Body>
   readonly deleted: boolean
 }
 
@@ -19,23 +25,27 @@ export interface MessageActions {
 }
 
 const urls: Array<string> = []
-// Always application/octet-stream, whatever the sender declared: a blob URL opened as a
-// document (a new tab, a copied link) would otherwise render a text/html or SVG attachment
-// with the demo's origin and run its script. As octet-stream the browser only downloads it.
-const objectUrl = (bytes: Uint8Array): string => {
-  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: "application/octet-stream" }))
+// The Blobs are always application/octet-stream (made so in mime/mime-worker.ts), whatever the
+// sender declared: a blob URL opened as a document (a new tab, a copied link) would
+// otherwise render a text/html or SVG attachment with the demo's origin and run its script.
+// As octet-stream the browser only downloads it. The URLs live as long as the message view.
+const objectUrl = (blob: Blob): string => {
+  const url = URL.createObjectURL(blob)
   urls.push(url)
   return url
 }
-const revokeAll = () => {
+/** Ends the open message view: its download links stop working. */
+export const closeMessage = (): void => {
+  generation++
   for (const u of urls.splice(0)) URL.revokeObjectURL(u)
 }
+/** Counts the views drawn: a body parsed after its view was replaced is not drawn. */
+let generation = 0
 
 const headerRow = (name: string, value: string | undefined) =>
   value === undefined || value === "" ? null : h("div", { class: "hdr" }, h("dt", {}, name), h("dd", {}, value))
 
-const attachmentItem = (a: Attachment, i: number) => {
-  const bytes = bytesOf(a.content)
+const attachmentItem = (a: Part, i: number) => {
   const name = a.filename ?? `part-${i + 1}.${a.mimeType.split("/")[1] ?? "bin"}`
   return h(
     "li",
@@ -44,11 +54,17 @@ const attachmentItem = (a: Attachment, i: number) => {
     h(
       "span",
       { class: "muted" },
-      ` ${a.mimeType} · ${octets(bytes.length)}${a.disposition === "inline" || a.related === true ? " · inline" : ""}`
+      ` ${a.mimeType} · ${octets(a.size)}${a.disposition === "inline" || a.related ? " · inline" : ""}`
     ),
     h(
       "a",
-      { class: "button small", href: objectUrl(bytes), download: name, "aria-label": `Download ${name}` },
+      {
+        class: "button small",
+        href: objectUrl(a.blob),
+        download: name,
+        "aria-label": `Download ${name}`,
+        "data-size": a.size
+      },
       "Download"
     )
   )
@@ -105,13 +121,29 @@ const tabs = (label: string, panes: ReadonlyArray<{ id: string; title: string; r
   return [list, panel] as const
 }
 
-const htmlPane = (email: Email) => {
+/** The parts the HTML frame may inline (cid: images), in postal-mime's shape. */
+const inlineParts = (body: Body): Array<Attachment> =>
+  body.attachments.flatMap((a) =>
+    a.content === undefined
+      ? []
+      : [
+          {
+            filename: a.filename,
+            mimeType: a.mimeType,
+            disposition: a.disposition,
+            contentId: a.contentId,
+            content: a.content
+          }
+        ]
+  )
+
+const htmlPane = (email: Body) => {
   let allowRemote = false
   const frame = makeFrame("Message content (HTML, sandboxed: no scripts)")
   const note = h("p", { class: "remote-note", role: "status" })
   const toggle = h("button", { type: "button", class: "small" }, "Load remote images")
   const draw = () => {
-    const prepared = prepareHtml(email.html ?? "", email.attachments, allowRemote)
+    const prepared = prepareHtml(email.html ?? "", inlineParts(email), allowRemote)
     frame.srcdoc = prepared.srcdoc
     note.replaceChildren()
     if (prepared.remote === 0) {
@@ -135,19 +167,23 @@ const htmlPane = (email: Email) => {
   return h("div", { class: "html-pane" }, h("div", { class: "remote-bar" }, note, toggle), frame)
 }
 
-export const renderMessage = (target: HTMLElement, shown: Shown, actions: MessageActions): void => {
-  revokeAll()
-  const { email, raw } = shown
-  const attachments = email.attachments.filter((a) => !(a.related === true && email.html !== undefined))
-  const inline = email.attachments.length - attachments.length
+/** The panes and attachments, once the body is parsed. */
+const renderBody = (shown: Shown, email: Body): Array<Node> => {
+  const attachments = email.attachments.filter((a) => !(a.related && email.html !== undefined))
   const panes: Array<{ id: string; title: string; render: () => Node }> = []
   if (email.html !== undefined) panes.push({ id: "html", title: "HTML", render: () => htmlPane(email) })
-  if (email.text !== undefined)
+  if (email.text !== undefined) {
+    const text = email.text
     panes.push({
       id: "text",
       title: email.html !== undefined ? "Plain text" : "Text",
-      render: () => h("pre", { class: "text-body" }, email.text ?? "")
+      // A short text (nearly every one) as it is; a huge one a part at a time.
+      render: () =>
+        text.length <= FIRST_PART
+          ? h("pre", { class: "text-body" }, text)
+          : lazyText("text-body", stringSource(text, "the text"))
     })
+  }
   panes.push({
     id: "source",
     title: "Source",
@@ -158,13 +194,33 @@ export const renderMessage = (target: HTMLElement, shown: Shown, actions: Messag
         h(
           "p",
           { class: "muted small" },
-          `Exactly what RETR ${shown.msg} returned: ${exactOctets(raw.length)}, dot-unstuffed, CRLF line ends. `,
-          h("a", { href: objectUrl(raw), download: `message-${shown.msg}.eml` }, "Save as .eml")
+          `Exactly what RETR ${shown.msg} returned: ${exactOctets(email.raw.size)}, dot-unstuffed, CRLF line ends. `,
+          h("a", { href: objectUrl(email.raw), download: `message-${shown.msg}.eml` }, "Save as .eml")
         ),
-        h("pre", { class: "source" }, new TextDecoder("utf-8", { fatal: false }).decode(raw))
+        lazyText("source", blobSource(email.raw, "the source"))
       )
   })
   const [tablist, panel] = tabs("Message views", panes)
+  return [
+    ...(attachments.length > 0
+      ? [
+          h(
+            "section",
+            { class: "attachments", "aria-label": "Attachments" },
+            h("h3", {}, `Attachments (${attachments.length})`),
+            h("ul", {}, ...attachments.map(attachmentItem))
+          )
+        ]
+      : []),
+    tablist,
+    panel
+  ]
+}
+
+export const renderMessage = (target: HTMLElement, shown: Shown, actions: MessageActions): void => {
+  closeMessage()
+  const drawn = generation
+  const { head } = shown
   const onDele = actions.dele
   const dele =
     onDele === undefined
@@ -175,7 +231,20 @@ export const renderMessage = (target: HTMLElement, shown: Shown, actions: Messag
           shown.deleted ? "Marked for deletion" : `Mark for deletion (DELE ${shown.msg})`
         )
   dele?.addEventListener("click", () => onDele!(shown.msg))
-
+  const about = h(
+    "dd",
+    {},
+    `${shown.msg}${shown.uid !== undefined ? ` · UID ${shown.uid}` : ""} · ${octets(shown.size)}`
+  )
+  const rest = h(
+    "div",
+    { class: "message-rest", "aria-busy": "true" },
+    h(
+      "p",
+      { class: "muted parsing" },
+      "Reading the body, attachments and source (in a Worker, off this page's main thread)…"
+    )
+  )
   replace(
     target,
     h(
@@ -187,37 +256,42 @@ export const renderMessage = (target: HTMLElement, shown: Shown, actions: Messag
         h(
           "div",
           { class: "message-title" },
-          h("h2", { id: "message-subject", tabindex: -1 }, email.subject ?? "(no subject)"),
+          h("h2", { id: "message-subject", tabindex: -1 }, head.subject ?? "(no subject)"),
           dele
         ),
         h(
           "dl",
           { class: "headers" },
-          headerRow("From", email.from !== undefined ? fullAddress(email.from) : undefined),
-          headerRow("To", email.to?.map(fullAddress).join(", ")),
-          headerRow("Cc", email.cc?.map(fullAddress).join(", ")),
-          headerRow("Date", longDate(email.date)),
-          headerRow(
-            "Message",
-            `${shown.msg}${shown.uid !== undefined ? ` · UID ${shown.uid}` : ""} · ${octets(raw.length)}${inline > 0 ? ` · ${inline} inline image${inline === 1 ? "" : "s"}` : ""}`
-          )
+          headerRow("From", head.from !== undefined ? fullAddress(head.from) : undefined),
+          headerRow("To", head.to?.map(fullAddress).join(", ")),
+          headerRow("Cc", head.cc?.map(fullAddress).join(", ")),
+          headerRow("Date", longDate(head.date)),
+          h("div", { class: "hdr" }, h("dt", {}, "Message"), about)
         )
       ),
-      attachments.length > 0
-        ? h(
-            "section",
-            { class: "attachments", "aria-label": "Attachments" },
-            h("h3", {}, `Attachments (${attachments.length})`),
-            h("ul", {}, ...attachments.map(attachmentItem))
-          )
-        : null,
-      tablist,
-      panel
+      rest
     )
+  )
+  shown.body.then(
+    (email) => {
+      if (generation !== drawn) return
+      const inline = email.attachments.filter((a) => a.related && email.html !== undefined).length
+      if (inline > 0) about.append(` · ${inline} inline image${inline === 1 ? "" : "s"}`)
+      replace(rest, ...renderBody(shown, email))
+      rest.setAttribute("aria-busy", "false")
+    },
+    (error: unknown) => {
+      if (generation !== drawn) return
+      replace(
+        rest,
+        h("p", { class: "error-box", role: "alert" }, error instanceof Error ? error.message : String(error))
+      )
+      rest.setAttribute("aria-busy", "false")
+    }
   )
 }
 
 export const renderPlaceholder = (target: HTMLElement, ...content: ReadonlyArray<Node | string>): void => {
-  revokeAll()
+  closeMessage()
   replace(target, h("div", { class: "message-placeholder" }, ...content))
 }

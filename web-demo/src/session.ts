@@ -11,7 +11,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Layer from "effect/Layer"
 import {
-  collect,
+  type Capabilities,
   connect,
   type Greeting,
   type Mailbox,
@@ -22,6 +22,7 @@ import {
 } from "pop3-everywhere"
 import { toPromise } from "pop3-everywhere/promise"
 import * as WebSocketTransport from "pop3-everywhere/websocket"
+import { type Collected, collectInto } from "./body-buffer.ts"
 import type { Defaults } from "./config.ts"
 
 /** What the connect form submits: its prefilled fields, plus the choices it adds. */
@@ -31,16 +32,21 @@ export interface Settings extends Defaults {
   readonly allowPlaintext: boolean
   /** Seconds per wait on the server. */
   readonly timeout: number
+  /** End-to-end TLS: the library does TLS in the page, the bridge relays ciphertext (`tls=passthrough`). */
+  readonly endToEnd?: boolean | undefined
 }
 
 export interface Session {
   readonly greeting: Greeting
+  /** What CAPA answered before login (the mailbox's `capabilities()` has the answer after it). */
+  readonly capabilities: Capabilities
   /** Whether the library counts the whole path as encrypted (TLS upstream and a safe bridge leg). */
   readonly secure: boolean
   readonly mailbox: Mailbox
   /** Runs one library operation; rejects with the library's tagged error. */
   readonly run: <A>(effect: Effect.Effect<A, Pop3Error>) => Promise<A>
-  readonly retr: (msg: number) => Promise<Uint8Array>
+  /** RETR into one buffer; `expected` is LIST's size for the message (body-buffer.ts). */
+  readonly retr: (msg: number, expected: number) => Promise<Collected>
   /** Headers of many messages (TOP n 0), pipelined when the server offers PIPELINING. */
   readonly headers: (msgs: ReadonlyArray<number>, onMessage: (message: Message) => void) => Promise<void>
   /** QUIT: the server enters UPDATE and removes the marked messages. */
@@ -75,11 +81,14 @@ export const open = async (
       connect({
         host: settings.host,
         port: settings.port,
-        tls: settings.tls,
+        // End to end, the page can do STLS itself: "None" then means plain POP3 upgraded by STLS.
+        tls: settings.endToEnd === true && settings.tls === "none" ? "starttls" : settings.tls,
         timeout: settings.timeout * 1000,
+        ...(settings.ca !== undefined ? { ca: settings.ca } : {}),
         trace
       }).pipe(Effect.provide(transport), Scope.provide(scope))
     )
+    const beforeLogin = session.capabilities()
     const mailbox = await run(
       session.login({
         user: settings.user,
@@ -90,10 +99,11 @@ export const open = async (
     )
     return {
       greeting: session.greeting,
+      capabilities: beforeLogin,
       secure: session.secure,
       mailbox,
       run,
-      retr: (msg) => run(collect(mailbox.retr(msg))),
+      retr: (msg, expected) => run(collectInto(mailbox.retr(msg), expected)),
       headers: (msgs, onMessage) =>
         run(Stream.runForEach(mailbox.topMany(msgs, 0), (m) => Effect.sync(() => onMessage(m)))),
       quit: async () => {

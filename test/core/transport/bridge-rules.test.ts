@@ -29,6 +29,14 @@ describe("bridge rules", () => {
     expect(pathEncrypted(new URL("wss://bridge.example/pop3"), { tls: "none" })).toBe(false)
   })
 
+  it("counts passthrough encrypted exactly when the client runs TLS itself, whatever the leg to the bridge", () => {
+    for (const bridge of ["ws://bridge.example/pop3", "wss://bridge.example/pop3", "ws://127.0.0.1:8080/pop3"]) {
+      expect(pathEncrypted(new URL(bridge), { tls: "passthrough" }, true), bridge).toBe(true)
+      expect(pathEncrypted(new URL(bridge), { tls: "passthrough" }), bridge).toBe(false)
+      expect(pathEncrypted(new URL(bridge), { tls: "passthrough" }, false), bridge).toBe(false)
+    }
+  })
+
   it("maps exactly the close codes 4000–4999 to BridgeError", () => {
     const bridge = new URL("wss://bridge.example/pop3?token=secret")
     expect(BRIDGE_CLOSE_CODES).toEqual({ min: 4000, max: 4999 })

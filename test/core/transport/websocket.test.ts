@@ -320,6 +320,13 @@ describe("bridgeUrl", () => {
     expect(url.searchParams.get("tls")).toBe("implicit")
   })
 
+  it("asks for tls=passthrough when the client brings its own TLS", () => {
+    const url = new URL(
+      bridgeUrl("wss://bridge.example/pop3", { host: "pop.example.com", port: 995, tls: "passthrough" })
+    )
+    expect(url.searchParams.get("tls")).toBe("passthrough")
+  })
+
   it("replaces, never duplicates, host/port/tls already in the base URL", () => {
     const url = new URL(
       bridgeUrl("ws://b/pop3?host=evil.example&port=25&tls=none", { host: "[::1]", port: 110, tls: "none" })
