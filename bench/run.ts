@@ -86,7 +86,8 @@ if (flags.help === true) {
   --runs N        timed runs per client (median reported; default 3, --quick 1)
   --quick         smoke run: 1 run, 200 messages, a 20 MB message, no 1 GB message
   --only LIST     scenarios to run, e.g. 1,3 (0 start-up, 1 bulk, 2 latency, 3 large, 4 bridge, 5 bridge load, 6 round trips, 7 end-to-end TLS,
-                  8 a big message in the web demo in Chromium, 9 per-message slope)
+                  8 a big message in the web demo in Chromium, 9 per-message slope,
+                  10 100,000 messages in the demo)
   --messages N    messages in the bulk mailbox (default 1000)
   --large-mb N    size of the large message in MB (default 100)
   --no-1gb        skip the 1 GB message (peak RSS check)
@@ -120,7 +121,7 @@ const BROWSER_MB = 20
 const GIGABYTE = !quick && flags["no-1gb"] !== true
 const RTT = int(flags.rtt, 25, "--rtt")
 const BUDGET_S = int(flags.budget, 25, "--budget")
-const ONLY = new Set((flags.only ?? "0,1,2,3,4,5,6,7,8,9").split(",").map((s) => s.trim()))
+const ONLY = new Set((flags.only ?? "0,1,2,3,4,5,6,7,8,9,10").split(",").map((s) => s.trim()))
 // Scenario 9: the mailbox sizes whose fetch times give the per-message slope.
 const SLOPE_FROM = 300
 const SLOPE_TO = quick ? 2000 : 10_000
@@ -864,6 +865,14 @@ try {
   if (ONLY.has("8") && !interrupted()) {
     progress("8: a big message in the web demo (Chromium)…")
     tables.push(await bigMessageBrowserTable(dovecot, RUNS))
+    progress("")
+  }
+
+  // The demo on the dev server's 100,000-message mailbox (bench/big-mailbox.ts); no Dovecot.
+  if (ONLY.has("10") && !interrupted()) {
+    progress("10: a mailbox of 100,000 messages in Chromium…")
+    const { bigMailboxTable, bigMailboxFailed } = await import("./big-mailbox.ts")
+    tables.push(await bigMailboxTable().catch(bigMailboxFailed))
     progress("")
   }
 

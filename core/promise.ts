@@ -68,6 +68,14 @@ export interface PromiseMailbox extends AsyncDisposable {
   readonly listOne: (msg: number) => Promise<ListEntry>
   readonly uidl: () => Promise<ReadonlyArray<UidlEntry>>
   readonly uidlOne: (msg: number) => Promise<UidlEntry>
+  /**
+   * LIST, each entry yielded as its line arrives: a listing of any length is processed
+   * without being held (`list` collects it). Like `topMany`, nothing is sent until you
+   * iterate, `break` reads the rest away, and the connection is busy until the loop ends.
+   */
+  readonly listStream: () => AsyncIterable<ListEntry>
+  /** UIDL, each entry yielded as its line arrives, as `listStream`. */
+  readonly uidlStream: () => AsyncIterable<UidlEntry>
   /** The whole message in memory. For large messages prefer `retrStream`. */
   readonly retr: (msg: number) => Promise<Uint8Array>
   /**
@@ -163,7 +171,7 @@ export const connect = async (
     let looping = 0
     const refuseInLoop = (what: string) =>
       new InvalidState({
-        reason: `${what} was called while a topMany/retrMany loop is using the connection; finish or break the loop first (deleMany after the loop deletes in one go)`
+        reason: `${what} was called while a topMany/retrMany/listStream/uidlStream loop is using the connection; finish or break the loop first (deleMany after the loop deletes in one go)`
       })
     const guarded = <A>(what: string, call: () => Promise<A>): Promise<A> =>
       looping > 0 ? Promise.reject(refuseInLoop(what)) : call()
@@ -212,6 +220,8 @@ export const connect = async (
       listOne: (msg) => guarded("listOne", () => toPromise(mailbox.listOne(msg))),
       uidl: () => guarded("uidl", () => toPromise(mailbox.uidl)),
       uidlOne: (msg) => guarded("uidlOne", () => toPromise(mailbox.uidlOne(msg))),
+      listStream: () => iterate("listStream", mailbox.listStream),
+      uidlStream: () => iterate("uidlStream", mailbox.uidlStream),
       retr: (msg) => guarded("retr", () => toPromise(collect(mailbox.retr(msg)))),
       retrStream: (msg) =>
         looping > 0

@@ -143,9 +143,13 @@ const STAT = simple(TRANSACTION, (s) => {
   s.okData(`${count} ${octets}${extra(s)}`)
 })
 
+// A long listing (the big mailbox's 100,000 lines) goes out in pieces as it is made, under
+// the stream's backpressure, instead of as one buffer once every line is made.
+const LISTING_FLUSH = 2000
+
 const LIST: CommandSpec = {
   states: TRANSACTION,
-  run(s, c) {
+  async run(s, c) {
     if (!arity(s, c, 0, 1)) return
     const sep = separator(s)
     if (c.args.length === 1) {
@@ -155,16 +159,18 @@ const LIST: CommandSpec = {
     }
     const { count, octets } = s.stats()
     s.ok(`${count} messages (${octets} octets)`)
-    s.messages.forEach((m, i) => {
-      if (!s.isDeleted(i + 1)) s.line(`${i + 1}${sep}${s.reportedSize(m)}${extra(s)}`)
-    })
+    const all = s.messages
+    for (let i = 0; i < all.length; i++) {
+      if (!s.isDeleted(i + 1)) s.line(`${i + 1}${sep}${s.reportedSize(all[i]!)}${extra(s)}`)
+      if (i % LISTING_FLUSH === LISTING_FLUSH - 1) await s.flush()
+    }
     s.end()
   }
 }
 
 const UIDL: CommandSpec = {
   states: TRANSACTION,
-  run(s, c) {
+  async run(s, c) {
     if (!arity(s, c, 0, 1)) return
     const sep = separator(s)
     if (c.args.length === 1) {
@@ -173,9 +179,11 @@ const UIDL: CommandSpec = {
       return
     }
     s.ok("Unique-ID listing follows")
-    s.messages.forEach((_, i) => {
+    const count = s.messages.length
+    for (let i = 0; i < count; i++) {
       if (!s.isDeleted(i + 1)) s.line(`${i + 1}${sep}${s.reportedUid(i + 1)}`)
-    })
+      if (i % LISTING_FLUSH === LISTING_FLUSH - 1) await s.flush()
+    }
     s.end()
   }
 }

@@ -1,10 +1,13 @@
 // `npm run dev-server -- [--host 127.0.0.1] [--port 1110] [--tls-port 1995]`
-// Serves the sample mailbox (demo / demo): plain POP3 with STLS on --port and, when
+// Serves the sample mailbox (demo / demo) and the generated one of 100,000 messages
+// (big / big, big-mailbox.ts): plain POP3 with STLS on --port and, when
 // --tls-port is given, implicit TLS there — both with the committed test certificate.
 // Both listeners share one store, so the mailbox lock and deletions span them.
 
 import { parseArgs } from "node:util"
-import { DEMO_PASSWORD, DEMO_USER, makeSampleStore } from "./sample-mailbox.ts"
+import { BIG_COUNT, BIG_PASSWORD, BIG_USER, bigMailbox } from "./big-mailbox.ts"
+import { DEMO_PASSWORD, DEMO_USER, sampleMailbox } from "./sample-mailbox.ts"
+import { makeMailStore } from "./store.ts"
 import type { TcpListener } from "./tcp.ts"
 import { listenTcp } from "./tcp.ts"
 import { testTls } from "./tls-fixture.ts"
@@ -41,7 +44,7 @@ if (args.help) {
 }
 
 const host = args.host
-const store = makeSampleStore()
+const store = makeMailStore({ ...sampleMailbox(), ...bigMailbox() })
 const listeners: TcpListener[] = []
 const credentials = `user ${DEMO_USER} password ${DEMO_PASSWORD}`
 // A literal IPv6 address needs brackets in a URL.
@@ -57,6 +60,9 @@ try {
     listeners.push(secure)
     console.log(`pop3 dev server: pop3s://${urlHost}:${secure.port} (implicit TLS, test certificate) ${credentials}`)
   }
+  console.log(
+    `pop3 dev server: also user ${BIG_USER} password ${BIG_PASSWORD}, a generated mailbox of ${BIG_COUNT} messages`
+  )
 } catch (e) {
   console.error(`pop3 dev server: cannot listen: ${e instanceof Error ? e.message : String(e)}`)
   await Promise.all(listeners.map((l) => l.close()))

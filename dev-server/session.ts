@@ -359,7 +359,7 @@ export class Session {
   /** The size LIST and STAT report: the real octet count unless `wrongListSizes`. */
   reportedSize(message: StoredMessage): number {
     if (this.behaviour.reportedSize !== undefined) return this.behaviour.reportedSize
-    if (!this.behaviour.wrongListSizes) return message.data.length
+    if (!this.behaviour.wrongListSizes) return message.size ?? message.data.length
     let size = this.sizeCache.get(message)
     if (size === undefined) {
       size = message.data.length - countLf(message.data)

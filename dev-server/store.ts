@@ -12,6 +12,8 @@ export interface StoredMessage {
   readonly uid: string
   /** The message exactly as served: CRLF line ends, ending in CRLF unless empty. Never mutate. */
   readonly data: Uint8Array
+  /** `data.length`, for a message that is generated when read (big-mailbox.ts): known without generating it. */
+  readonly size?: number
 }
 
 export interface MailboxLock {
@@ -45,6 +47,8 @@ export interface MailStore {
 export interface MailboxSeed {
   readonly password: string
   readonly messages: ReadonlyArray<Uint8Array | string>
+  /** Messages already in the wire's form with their UIDs, served before `messages` (big-mailbox.ts). */
+  readonly stored?: ReadonlyArray<StoredMessage>
 }
 
 interface Mailbox {
@@ -93,7 +97,7 @@ function makeUid(seq: number, data: Uint8Array): string {
 export function makeMailStore(mailboxes: Record<string, MailboxSeed>): MailStore {
   const boxes = new Map<string, Mailbox>()
   for (const [user, seed] of Object.entries(mailboxes)) {
-    const box: Mailbox = { password: seed.password, messages: [], locked: false, nextSeq: 1 }
+    const box: Mailbox = { password: seed.password, messages: [...(seed.stored ?? [])], locked: false, nextSeq: 1 }
     for (const m of seed.messages) box.messages.push(newMessage(box, m))
     boxes.set(user, box)
   }

@@ -14,6 +14,7 @@ import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { createServer as createVite, type ViteDevServer } from "vite"
 import { type RunningBridge, startBridge } from "../bridge/server.ts"
+import { bigMailbox } from "../dev-server/big-mailbox.ts"
 import { DEMO_PASSWORD, DEMO_USER, sampleMailbox } from "../dev-server/sample-mailbox.ts"
 import { makeMailStore } from "../dev-server/store.ts"
 import { listenTcp, type TcpListener } from "../dev-server/tcp.ts"
@@ -59,7 +60,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     const extra = Object.entries(options.mailboxes ?? {}).map(
       ([user, box]) => [user, { password: box.password, messages: [...box.messages] }] as const
     )
-    const store = makeMailStore({ ...sampleMailbox(), ...Object.fromEntries(extra) })
+    // The generated mailbox (big / big) holds one small object per message until it is read.
+    const store = makeMailStore({ ...sampleMailbox(), ...bigMailbox(), ...Object.fromEntries(extra) })
     // Both listeners share one store: the mailbox lock and deletions span them.
     const plain: TcpListener = await orAnyPort(options.devServerPort ?? 1110, (port) =>
       listenTcp(store, { host: "127.0.0.1", port, tls: issuedTls })

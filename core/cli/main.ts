@@ -130,6 +130,31 @@ const printCapa = (
       ? json(capaJson(caps))
       : out(caps.lines.map((l) => printable(l) + "\n").join(""))
 
+/**
+ * A listing printed as its lines arrive, a network chunk at a time with stdout's
+ * backpressure, so a mailbox of 100,000 messages is never held. `--json` writes the same
+ * one-line array as before, in pieces: it is whole once the listing has ended (on a failure
+ * the exit status says the output is cut short).
+ */
+const printListing = <A>(
+  entries: Stream.Stream<A, Pop3Error>,
+  asJson: boolean,
+  out: (text: string) => Effect.Effect<void>,
+  line: (entry: A) => string
+): Effect.Effect<void, Pop3Error> => {
+  if (!asJson) return Stream.runForEachArray(entries, (chunk) => out(chunk.map((e) => line(e) + "\n").join("")))
+  let first = true
+  return Effect.andThen(
+    Stream.runForEachArray(entries, (chunk) => {
+      const text = chunk.map(jsonLine).join(",")
+      const piece = first ? `[${text}` : `,${text}`
+      first = false
+      return out(piece)
+    }),
+    Effect.suspend(() => out(first ? "[]\n" : "]\n"))
+  )
+}
+
 const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Transport> =>
   Effect.scoped(
     Effect.gen(function* () {
@@ -172,13 +197,15 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
           break
         }
         case "list": {
-          const entries = command.msg === undefined ? yield* mailbox.list : [yield* mailbox.listOne(command.msg)]
-          yield* options.json ? json(entries) : out(entries.map((e) => `${e.msg} ${e.size}\n`).join(""))
+          const entries =
+            command.msg === undefined ? mailbox.listStream : Stream.fromEffect(mailbox.listOne(command.msg))
+          yield* printListing(entries, options.json, out, (e) => `${e.msg} ${e.size}`)
           break
         }
         case "uidl": {
-          const entries = command.msg === undefined ? yield* mailbox.uidl : [yield* mailbox.uidlOne(command.msg)]
-          yield* options.json ? json(entries) : out(entries.map((e) => `${e.msg} ${e.uid}\n`).join(""))
+          const entries =
+            command.msg === undefined ? mailbox.uidlStream : Stream.fromEffect(mailbox.uidlOne(command.msg))
+          yield* printListing(entries, options.json, out, (e) => `${e.msg} ${printable(e.uid)}`)
           break
         }
         case "top":

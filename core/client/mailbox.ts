@@ -25,6 +25,7 @@ import {
 import type { State } from "../protocol/state.ts"
 import type { Connection } from "./connection.ts"
 import { type BodySink, PIPELINE_WINDOW, pipelined, pipelinedInto, type PipelineOptions } from "./pipeline.ts"
+import { listingStream } from "./listing.ts"
 import { collectLines, parsing, quit, readCapa } from "./read.ts"
 
 /**
@@ -53,6 +54,14 @@ export interface Mailbox {
   readonly listOne: (msg: number) => Effect.Effect<ListEntry, Pop3Error>
   readonly uidl: Effect.Effect<ReadonlyArray<UidlEntry>, Pop3Error>
   readonly uidlOne: (msg: number) => Effect.Effect<UidlEntry, Pop3Error>
+  /**
+   * LIST as a stream: each entry is delivered as its line arrives, so a listing of any
+   * length is processed without being held (`list` collects it, within `ListingLimits`).
+   * The connection is busy until the stream ends; what a consumer leaves unread is drained.
+   */
+  readonly listStream: Stream.Stream<ListEntry, Pop3Error>
+  /** UIDL as a stream, as `listStream`. */
+  readonly uidlStream: Stream.Stream<UidlEntry, Pop3Error>
   /** The message, exactly as sent (CRLF line ends), unstuffed, without the terminator. */
   readonly retr: (msg: number) => Stream.Stream<Uint8Array, Pop3Error>
   /** The header and the first `lines` body lines. */
@@ -208,6 +217,8 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
       withLock(
         Effect.flatMap(conn.exec({ name: "UIDL", msg }), ({ status }) => parsing(() => parseUidlLine(status.text)))
       ),
+    listStream: listingStream(conn, "LIST", body({ name: "LIST" }), parseListLine),
+    uidlStream: listingStream(conn, "UIDL", body({ name: "UIDL" }), parseUidlLine),
     retr: (msg) => body({ name: "RETR", msg }),
     top: (msg, lines) => body({ name: "TOP", msg, lines }),
     dele: (msg) => simple({ name: "DELE", msg }),

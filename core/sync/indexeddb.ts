@@ -19,17 +19,20 @@
  * may keep on disk rather than in the heap — and committed the same way.
  *
  * Reading back (`messages`, `body`), `forget` and `estimate` serve a page that shows what
- * it kept without a connection.
+ * it kept without a connection. A third object store, `headers`, caches message headers
+ * (`TOP n 0`) by UID for a list that shows only some rows of a big mailbox: a cache, so
+ * written without `strict` durability and never part of what counts as stored.
  *
  * @module
  */
 import * as Effect from "effect/Effect"
 import { StorageError, type SyncStore } from "./store.ts"
 
-/** The database's schema version. */
-const VERSION = 1
+/** The database's schema version (2 added `headers`). */
+const VERSION = 2
 const BODIES = "bodies"
 const INDEX = "index"
+const HEADERS = "headers"
 
 /**
  * One kept message, as `messages` lists it.
@@ -53,7 +56,13 @@ export interface IndexedDbStore extends SyncStore {
   readonly messages: Effect.Effect<ReadonlyArray<KeptMessage>, StorageError>
   /** A kept message as sent, or undefined when it is not kept. */
   readonly body: (uid: string) => Effect.Effect<Uint8Array | undefined, StorageError>
-  /** Deletes every kept message of the account. */
+  /** The cached headers of those of `uids` that have one. */
+  readonly headers: (uids: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, Uint8Array>, StorageError>
+  /** Caches headers (the answer to `TOP n 0`) by UID. */
+  readonly putHeaders: (
+    headers: ReadonlyArray<{ readonly uid: string; readonly bytes: Uint8Array }>
+  ) => Effect.Effect<void, StorageError>
+  /** Deletes every kept message of the account, and its cached headers. */
   readonly forget: Effect.Effect<void, StorageError>
   /** Closes the database connection. */
   readonly close: () => void
@@ -96,6 +105,7 @@ export const openDatabase = (name: string): Promise<IDBDatabase> =>
       const db = req.result
       if (!db.objectStoreNames.contains(BODIES)) db.createObjectStore(BODIES)
       if (!db.objectStoreNames.contains(INDEX)) db.createObjectStore(INDEX)
+      if (!db.objectStoreNames.contains(HEADERS)) db.createObjectStore(HEADERS)
     }
     req.onsuccess = () => resolve(req.result)
     req.onerror = () => reject(req.error)
@@ -181,11 +191,31 @@ export const openIndexedDbStore = (
         storage("read a message from", async () =>
           toBytes(await request(db.transaction(BODIES, "readonly").objectStore(BODIES).get([account, uid])))
         ),
+      headers: (uids) =>
+        storage("read cached headers from", async () => {
+          const store = db.transaction(HEADERS, "readonly").objectStore(HEADERS)
+          const found = await Promise.all(uids.map((uid) => request(store.get([account, uid]))))
+          const headers = new Map<string, Uint8Array>()
+          found.forEach((bytes, i) => {
+            if (bytes instanceof Uint8Array) headers.set(uids[i]!, bytes)
+          })
+          return headers
+        }),
+      putHeaders: (headers) =>
+        storage("cache headers in", async () => {
+          const tx = db.transaction(HEADERS, "readwrite")
+          const done = committed(tx)
+          // Copies: the bytes are views into socket chunks.
+          for (const { uid, bytes } of headers) tx.objectStore(HEADERS).put(bytes.slice(), [account, uid])
+          tx.commit()
+          await done
+        }),
       forget: storage("forget the messages in", async () => {
-        const tx = db.transaction([BODIES, INDEX], "readwrite", { durability: "strict" })
+        const tx = db.transaction([BODIES, INDEX, HEADERS], "readwrite", { durability: "strict" })
         const done = committed(tx)
         tx.objectStore(BODIES).delete(accountRange(account))
         tx.objectStore(INDEX).delete(accountRange(account))
+        tx.objectStore(HEADERS).delete(accountRange(account))
         tx.commit()
         await done
       }),

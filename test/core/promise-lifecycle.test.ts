@@ -75,7 +75,9 @@ describe("Promise API: retrStream inside a pipelined loop", () => {
     expect(got).toEqual([1, 2])
     expect(
       errors.map(
-        (e) => e instanceof InvalidState && /^retrStream was called while a topMany\/retrMany loop/.test(e.message)
+        (e) =>
+          e instanceof InvalidState &&
+          /^retrStream was called while a topMany\/retrMany\/listStream\/uidlStream loop/.test(e.message)
       )
     ).toEqual([true, true])
     expect(server.commands.filter((c) => c.startsWith("RETR"))).toEqual(["RETR 1", "RETR 2"])

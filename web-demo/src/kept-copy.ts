@@ -15,6 +15,8 @@ import {
   type SyncResult
 } from "pop3-everywhere/sync"
 
+import type { HeaderCache } from "./mailbox-load.ts"
+
 const REMEMBERED = "pop3-demo-kept-copy"
 
 /** The account whose copy this browser keeps. */
@@ -89,4 +91,20 @@ export const storageUsed = async (): Promise<string | undefined> => {
   if (estimate === undefined) return undefined
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`
   return `${mb(estimate.usage)} of ${mb(estimate.quota)}`
+}
+
+/**
+ * The kept copy's header cache, when this browser keeps this account (else undefined): the
+ * list then reads each header once across sessions. The database stays open for the page.
+ */
+export const keptHeaderCache = async (who: {
+  readonly user: string
+  readonly host: string
+  readonly port: number
+}): Promise<HeaderCache | undefined> => {
+  const kept = keptAccount()
+  if (kept === undefined || kept.account !== accountKey(who.user, who.host, who.port)) return undefined
+  const store = await run(openIndexedDbStore(kept.account)).catch(() => undefined)
+  if (store === undefined) return undefined
+  return { get: (uids) => run(store.headers(uids)), put: (headers) => run(store.putHeaders(headers)) }
 }

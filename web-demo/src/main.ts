@@ -2,7 +2,7 @@
 // All POP3 goes through the library (session.ts); this file only decides what to show.
 import "./text-decoder-fix.ts"
 import PostalMime from "postal-mime"
-import { hasCapability, PIPELINE_WINDOW, type TraceEvent } from "pop3-everywhere"
+import type { TraceEvent } from "pop3-everywhere"
 import { defaults } from "./config.ts"
 import { makeConnectForm } from "./connect-form.ts"
 import { makeDiagram } from "./diagram.ts"
@@ -10,6 +10,7 @@ import { download, h, replace } from "./dom.ts"
 import { explain, mailboxSummary } from "./explain.ts"
 import { displayBridgeUrl, who } from "./format.ts"
 import { type Entry, makeMailboxList } from "./mailbox-list.ts"
+import { loadMailbox, makeHeaderLoader } from "./mailbox-load.ts"
 import { closeMessage, renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
 import { parseMessage } from "./mime/parse.ts"
 import { open, type Session, type Settings } from "./session.ts"
@@ -25,7 +26,16 @@ import { playground } from "./playground/transport.ts"
 import { makeRecorder, type Recorded } from "./recorder.ts"
 import { makeLoadCard, makeReplayView, toFile } from "./replay.ts"
 import { makeTour } from "./tour.ts"
-import { forgetCopy, keepCopy, type KeptAccount, keptAccount, openKept, readKept, storageUsed } from "./kept-copy.ts"
+import {
+  forgetCopy,
+  keepCopy,
+  type KeptAccount,
+  keptAccount,
+  keptHeaderCache,
+  openKept,
+  readKept,
+  storageUsed
+} from "./kept-copy.ts"
 import "./styles.css"
 import "./teach.css"
 
@@ -180,11 +190,11 @@ const explainer = h(
       "li",
       {},
       h("code", {}, "LIST"),
-      ", ",
-      h("code", {}, "UIDL"),
-      ", then ",
+      " (rows appear as it arrives), ",
       h("code", {}, "TOP n 0"),
-      " for every header — pipelined when the server announces PIPELINING."
+      " for the headers of the rows on screen — pipelined when the server announces PIPELINING — then ",
+      h("code", {}, "UIDL"),
+      ". Scrolling reads the headers of the rows it shows."
     )
   ),
   h(
@@ -500,8 +510,15 @@ const showMailbox = (current: Session, s: Settings) => {
 
   const list = makeMailboxList(
     (msg) => void openMessage(msg),
-    (msg) => void dele(msg)
+    (msg) => void dele(msg),
+    (msgs) => headers.want(msgs)
   )
+  const headers = makeHeaderLoader(current, { list, byMsg }, (error) => fail(error), keptHeaderCache(s))
+  const listing = (text: string | undefined) => {
+    progressBox.hidden = text === undefined
+    progress.removeAttribute("value")
+    progressText.textContent = text ?? ""
+  }
   const marked = () => entries.filter((e) => e.deleted).length
   const refreshBar = () => {
     const total = entries.reduce((n, e) => n + e.size, 0)
@@ -511,6 +528,13 @@ const showMailbox = (current: Session, s: Settings) => {
     quit.textContent = m > 0 ? `Quit and delete ${m} marked` : "Quit"
   }
 
+  const fail = (error: unknown) => {
+    const e = explain(error, s)
+    say(`${e.title}. ${e.detail}`)
+    reader.prepend(
+      h("div", { class: "error-box", role: "alert" }, h("p", { class: "error-title" }, e.title), h("p", {}, e.detail))
+    )
+  }
   const guard = async (what: () => Promise<void>) => {
     if (busy || current.closed()) return
     busy = true
@@ -520,11 +544,7 @@ const showMailbox = (current: Session, s: Settings) => {
     try {
       await what()
     } catch (error) {
-      const e = explain(error, s)
-      say(`${e.title}. ${e.detail}`)
-      reader.prepend(
-        h("div", { class: "error-box", role: "alert" }, h("p", { class: "error-title" }, e.title), h("p", {}, e.detail))
-      )
+      fail(error)
     } finally {
       busy = false
       refreshBar()
@@ -731,84 +751,18 @@ const showMailbox = (current: Session, s: Settings) => {
       : `Logged in as ${s.user} on ${s.host}:${s.port}. ${current.secure ? "Encrypted end to end (TLS from the bridge to the server, and a bridge on this machine or wss:)." : "Not encrypted end to end."}`
   )
 
-  // LIST for sizes, UIDL for IDs (optional in RFC 1939), then TOP n 0 for every header.
+  // LIST streamed into the list, then headers (TOP n 0) for the rows shown, then UIDL:
+  // mailbox-load.ts.
   void guard(async () => {
-    const listing = await current.run(current.mailbox.list)
-    const uids = await current.run(current.mailbox.uidl).catch(() => undefined)
-    const uidOf = new Map(uids?.map((u) => [u.msg, u.uid]))
-    for (const l of listing) {
-      const entry: Entry = {
-        msg: l.msg,
-        size: l.size,
-        uid: uidOf.get(l.msg),
-        from: undefined,
-        fromAddress: undefined,
-        subject: undefined,
-        date: undefined,
-        loaded: false,
-        deleted: false
-      }
-      entries.push(entry)
-      byMsg.set(l.msg, entry)
-    }
-    list.set(entries)
-    refreshBar()
-    if (entries.length === 0) {
-      renderPlaceholder(reader, h("p", {}, "The mailbox is empty."))
-      return
-    }
-    const pipelined = hasCapability(current.mailbox.capabilities(), "PIPELINING")
-    progressBox.hidden = false
-    progress.max = entries.length
-    let done = 0
-    const parsing: Array<Promise<void>> = []
-    const tell = () => {
-      progress.value = done
-      progressText.textContent = `Reading headers: ${done} of ${entries.length} (TOP n 0, ${pipelined ? `pipelined, up to ${PIPELINE_WINDOW} commands in flight` : "one at a time: the server does not offer PIPELINING"})`
-    }
-    tell()
-    const headers = current.headers(
-      entries.map((e) => e.msg),
-      (m) => {
-        parsing.push(
-          PostalMime.parse(m.bytes).then(
-            (email) => {
-              const entry = byMsg.get(m.msg)
-              if (entry === undefined) return
-              entry.from = who(email.from)
-              entry.fromAddress = email.from?.address
-              entry.subject = email.subject
-              entry.date = email.date
-              entry.loaded = true
-              list.update(entry)
-            },
-            () => {}
-          )
-        )
-        done++
-        tell()
-      }
-    )
-    try {
-      await headers
-    } catch (error) {
-      // TOP is optional in RFC 1939: without headers the list still works by number and size.
-      for (const e of entries.filter((e) => !e.loaded)) {
-        e.loaded = true
-        e.subject = "(header not read)"
-        list.update(e)
-      }
-      progressBox.hidden = true
-      throw error
-    }
-    await Promise.all(parsing)
-    progressBox.hidden = true
-    say(
-      `${mailboxSummary(
-        entries.length,
-        entries.reduce((n, e) => n + e.size, 0)
-      )} loaded. Select one to read it.`
-    )
+    await loadMailbox(current, { list, entries, byMsg, refresh: refreshBar, progress: listing }, headers)
+    if (entries.length === 0) renderPlaceholder(reader, h("p", {}, "The mailbox is empty."))
+    else
+      say(
+        `${mailboxSummary(
+          entries.length,
+          entries.reduce((n, e) => n + e.size, 0)
+        )} listed. Headers are read for the rows shown. Select one to read it.`
+      )
   })
 }
 

@@ -181,4 +181,26 @@ describe("the IndexedDB sync store", () => {
     expect(await Effect.runPromise(alice.messages)).toHaveLength(0)
     expect(await Effect.runPromise(bob.messages)).toHaveLength(1)
   })
+
+  it("caches headers by UID per account, copied from their buffer, and forgets them with the copy", async () => {
+    const database = freshDatabase()
+    const alice = await open(database)
+    const bob = await open(database, "bob@dev:110")
+    const chunk = new TextEncoder().encode("xxSubject: one\r\n\r\nSubject: two\r\n\r\n")
+    await Effect.runPromise(
+      alice.putHeaders([
+        { uid: "u1", bytes: chunk.subarray(2, 18) },
+        { uid: "u2", bytes: chunk.subarray(18) }
+      ])
+    )
+    await Effect.runPromise(bob.putHeaders([{ uid: "u1", bytes: new TextEncoder().encode("Subject: bob\r\n\r\n") }]))
+    const found = await Effect.runPromise(alice.headers(["u1", "u2", "u3"]))
+    expect([...found.keys()]).toEqual(["u1", "u2"])
+    expect(decode(found.get("u1"))).toBe("Subject: one\r\n\r\n")
+    expect(found.get("u1")!.buffer.byteLength).toBe(16)
+    expect(decode((await Effect.runPromise(bob.headers(["u1"]))).get("u1"))).toBe("Subject: bob\r\n\r\n")
+    await Effect.runPromise(alice.forget)
+    expect((await Effect.runPromise(alice.headers(["u1", "u2"]))).size).toBe(0)
+    expect((await Effect.runPromise(bob.headers(["u1"]))).size).toBe(1)
+  })
 })

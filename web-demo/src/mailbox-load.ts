@@ -1,0 +1,209 @@
+// Filling the list of a mailbox of any size: LIST as a stream (rows appear as it arrives,
+// nothing held but the rows), then the headers of the rows on screen (TOP n 0, pipelined),
+// then UIDL as a stream. After that, headers are read only for rows the list shows, and
+// each message's header once: a mailbox of 100,000 messages costs one LIST, one UIDL and
+// one TOP per row actually shown — not 100,000 TOPs up front.
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import PostalMime from "postal-mime"
+import { who } from "./format.ts"
+import type { Entry, MailboxList } from "./mailbox-list.ts"
+import type { Session } from "./session.ts"
+
+export interface MailboxView {
+  readonly list: MailboxList
+  /** Every row, in order; filled here. */
+  readonly entries: Array<Entry>
+  readonly byMsg: Map<number, Entry>
+  /** The count or sizes changed: redraw the bar above the list. */
+  readonly refresh: () => void
+  /** A progress line, or undefined to hide it. */
+  readonly progress: (text: string | undefined) => void
+}
+
+/** Headers kept by UID (the kept copy's IndexedDB store, when this browser keeps this account). */
+export interface HeaderCache {
+  readonly get: (uids: ReadonlyArray<string>) => Promise<ReadonlyMap<string, Uint8Array>>
+  readonly put: (headers: ReadonlyArray<{ readonly uid: string; readonly bytes: Uint8Array }>) => Promise<void>
+}
+
+/** Reads headers for the rows the list shows: `want` on every change, `start` once the connection is free. */
+export interface HeaderLoader {
+  readonly want: (msgs: ReadonlyArray<number>) => void
+  /** Starts sending; resolves once the rows wanted by then have their headers. */
+  readonly start: () => Promise<void>
+  /** The cache, if any: with one, UIDL is read before the first headers (the cache is keyed by UID). */
+  readonly cache: Promise<HeaderCache | undefined>
+  /** UIDL has been read: headers read before it go into the cache now. */
+  readonly uidsKnown: () => void
+}
+
+export const makeHeaderLoader = (
+  current: Session,
+  view: Pick<MailboxView, "list" | "byMsg">,
+  failed: (error: unknown) => void,
+  cache: Promise<HeaderCache | undefined> = Promise.resolve(undefined)
+): HeaderLoader => {
+  let wanted: ReadonlyArray<number> = []
+  const asked = new Set<number>()
+  // Headers read before their UID was known, to cache once it is.
+  const unkeyed = new Map<number, Uint8Array>()
+  const keep = async (headers: ReadonlyArray<{ readonly uid: string; readonly bytes: Uint8Array }>) => {
+    if (headers.length > 0) await (await cache)?.put(headers).catch(() => {})
+  }
+  let started = false
+  let running: Promise<void> | undefined
+  let stopped = false
+
+  const show = async (msg: number, bytes: Uint8Array) => {
+    const email = await PostalMime.parse(bytes).catch(() => undefined)
+    const entry = view.byMsg.get(msg)
+    if (entry === undefined) return
+    entry.from = who(email?.from)
+    entry.fromAddress = email?.from?.address
+    entry.subject = email?.subject
+    entry.date = email?.date
+    entry.loaded = true
+    view.list.update(entry)
+  }
+
+  // One batch at a time: the rows wanted when it ends make the next, so rows scrolled past
+  // meanwhile are never asked for.
+  const pump = async () => {
+    for (;;) {
+      const batch = wanted.filter((msg) => !asked.has(msg) && view.byMsg.get(msg)?.loaded === false)
+      if (batch.length === 0 || stopped || current.closed()) return
+      for (const msg of batch) asked.add(msg)
+      const parsing: Array<Promise<void>> = []
+      const uidOf = (msg: number) => view.byMsg.get(msg)?.uid
+      const store = await cache
+      const found =
+        store === undefined
+          ? new Map<string, Uint8Array>()
+          : await store.get(batch.flatMap((msg) => uidOf(msg) ?? [])).catch(() => new Map<string, Uint8Array>())
+      const missing = batch.filter((msg) => {
+        const bytes = found.get(uidOf(msg) ?? "")
+        if (bytes !== undefined) parsing.push(show(msg, bytes))
+        return bytes === undefined
+      })
+      const fresh: Array<{ uid: string; bytes: Uint8Array }> = []
+      if (missing.length > 0)
+        await current.headers(missing, (m) => {
+          parsing.push(show(m.msg, m.bytes))
+          const uid = uidOf(m.msg)
+          if (store === undefined) return
+          if (uid === undefined) unkeyed.set(m.msg, m.bytes)
+          else fresh.push({ uid, bytes: m.bytes })
+        })
+      await Promise.all([...parsing, keep(fresh)])
+    }
+  }
+  const run = () => {
+    if (!started || running !== undefined) return running
+    running = pump()
+      .catch((error: unknown) => {
+        stopped = true
+        // TOP is optional in RFC 1939: without headers the list still works by number and size.
+        for (const msg of asked) {
+          const entry = view.byMsg.get(msg)
+          if (entry === undefined || entry.loaded) continue
+          entry.loaded = true
+          entry.subject = "(header not read)"
+          view.list.update(entry)
+        }
+        if (!current.closed()) failed(error)
+      })
+      .finally(() => {
+        running = undefined
+      })
+    return running
+  }
+  return {
+    want: (msgs) => {
+      wanted = msgs
+      void run()
+    },
+    start: async () => {
+      started = true
+      await run()
+    },
+    cache,
+    uidsKnown: () => {
+      const headers = [...unkeyed].flatMap(([msg, bytes]) => {
+        const uid = view.byMsg.get(msg)?.uid
+        return uid === undefined ? [] : [{ uid, bytes }]
+      })
+      unkeyed.clear()
+      void keep(headers)
+    }
+  }
+}
+
+/** Milliseconds between redraws while LIST streams in. */
+const DRAW_EVERY = 500
+
+/**
+ * LIST (streamed into the list), the first screen's headers, then UIDL (streamed). Rejects
+ * when LIST fails; a missing UIDL (optional in RFC 1939) leaves the UID column empty.
+ */
+export const loadMailbox = async (current: Session, view: MailboxView, headers: HeaderLoader): Promise<void> => {
+  const { list, entries, byMsg } = view
+  let frame: number | undefined
+  let drawn = -Infinity
+  const draw = () => {
+    frame = undefined
+    drawn = performance.now()
+    list.set(entries)
+    view.refresh()
+    view.progress(`Listing the messages (LIST, shown as it arrives): ${entries.length}…`)
+  }
+  view.progress("Listing the messages (LIST, shown as it arrives)…")
+  await current.run(
+    Stream.runForEachArray(current.mailbox.listStream, (chunk) =>
+      Effect.sync(() => {
+        for (const l of chunk) {
+          const entry: Entry = {
+            msg: l.msg,
+            size: l.size,
+            uid: undefined,
+            from: undefined,
+            fromAddress: undefined,
+            subject: undefined,
+            date: undefined,
+            loaded: false,
+            deleted: false
+          }
+          entries.push(entry)
+          byMsg.set(l.msg, entry)
+        }
+        // The first rows at once, then a redraw (the bar sums every size) twice a second:
+        // drawing each frame made a 100,000-line LIST take twice as long.
+        if (frame === undefined && performance.now() - drawn > DRAW_EVERY) frame = requestAnimationFrame(draw)
+      })
+    )
+  )
+  if (frame !== undefined) cancelAnimationFrame(frame)
+  // Drawn now, so the loader knows every row of the first screen before it sends a TOP.
+  draw()
+  view.progress(undefined)
+  if (entries.length === 0) return
+  const uidl = () =>
+    current
+      .run(
+        Stream.runForEachArray(current.mailbox.uidlStream, (chunk) =>
+          Effect.sync(() => {
+            for (const u of chunk) {
+              const entry = byMsg.get(u.msg)
+              if (entry === undefined) continue
+              entry.uid = u.uid
+              list.update(entry)
+            }
+          })
+        )
+      )
+      .then(headers.uidsKnown, () => {})
+  // The rest needs no lock on the page: the library serializes it with whatever the user does.
+  // With a header cache, UIDL first: the cache is keyed by UID.
+  if ((await headers.cache) !== undefined) void uidl().then(headers.start)
+  else void headers.start().then(uidl)
+}
