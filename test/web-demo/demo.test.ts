@@ -339,7 +339,12 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     await poll(() => page.locator(".trace-log .capa-lines").count()).toBeGreaterThan(0)
     expect(await page.locator(".trace-log .capa-lines").first().innerText()).toMatch(/^CAPA listed: .*UIDL/)
     expect(await page.locator(".trace-log .capa-lines", { hasText: "STLS is offered" }).count()).toBe(0)
-    const uidOf = (msg: number) => row(page, msg).locator(".c-uid").innerText()
+    // UIDL streams in after the first screen's headers: wait for the cell to be filled.
+    const uidOf = async (msg: number) => {
+      const cell = row(page, msg).locator(".c-uid")
+      await expect.poll(() => cell.innerText(), { timeout: 60_000 }).not.toBe("—")
+      return cell.innerText()
+    }
     const third = await uidOf(3)
     await row(page, 2).click()
     await page.getByRole("button", { name: "Mark for deletion (DELE 2)" }).click()

@@ -40,7 +40,9 @@ export async function openDemo(context: BrowserContext, url: string): Promise<De
     if (/optimized|reload/i.test(message.text())) problems.push(`vite: ${message.text()}`)
   })
   await page.goto(url)
-  await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
+  // The first load has Vite transform every module on request: on a loaded 2-core machine
+  // that took over playwright's default 30 s once. The bound only stops a hang.
+  await page.getByRole("button", { name: "Connect", exact: true }).waitFor({ timeout: 80_000 })
   return { page, problems }
 }
 
