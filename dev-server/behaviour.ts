@@ -56,6 +56,11 @@ export interface Behaviour {
   // ── Hanging and dropping ────────────────────────────────────────────────────────
   /** Answer this many commands, then never answer again but keep the connection open. */
   readonly stallAfterCommands?: number
+  /**
+   * Answer every command until the first with this keyword (any case), then never answer
+   * again but keep the connection open: "LIST" lets the login, STAT and TOP through.
+   */
+  readonly stallAtCommand?: string
   /** STLS is answered "+OK", then the TLS handshake never happens (the server stalls until the client leaves). */
   readonly stallAfterStls?: boolean
   /** RETR and TOP send their "+OK" and half the body, then hang. */

@@ -186,6 +186,7 @@ export class Session {
 
   private async loop(): Promise<void> {
     const stallAfter = this.behaviour.stallAfterCommands
+    const stallAt = this.behaviour.stallAtCommand?.toUpperCase()
     while (!this.ended) {
       // Answers to a pipelined batch are sent together once the batch is used up.
       if (!this.reader.hasLine()) await this.out.flush()
@@ -195,7 +196,10 @@ export class Session {
       if (read.kind === "eof" || this.ended) break
       this.commandsRead++
       if (read.kind === "line") this.behaviour.onCommand?.(read.text)
-      if (stallAfter !== undefined && this.commandsRead > stallAfter) {
+      if (
+        (stallAfter !== undefined && this.commandsRead > stallAfter) ||
+        (stallAt !== undefined && read.kind === "line" && parseCommand(read.text).keyword === stallAt)
+      ) {
         await this.hang()
         break
       }

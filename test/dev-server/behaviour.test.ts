@@ -233,6 +233,18 @@ describe("hangs and drops", () => {
     await done
   })
 
+  it("stallAtCommand: answers every command before the first with that keyword, then nothing", async () => {
+    const { client, done } = memorySession(store(), { stallAtCommand: "list" })
+    await client.line()
+    await client.send("USER alice\r\nPASS pw\r\nSTAT\r\nLIST\r\nNOOP\r\n")
+    expect(await client.line()).toMatch(/^\+OK/)
+    expect(await client.line()).toMatch(/^\+OK Logged in/)
+    expect(await client.line()).toMatch(/^\+OK \d+ \d+$/)
+    expect(await client.silentFor(100)).toBe("")
+    client.close()
+    await done
+  })
+
   it("stallMidBody: +OK and half the body, then nothing", async () => {
     const { client, done } = await session({ stallMidBody: true })
     await client.send("RETR 4\r\n")

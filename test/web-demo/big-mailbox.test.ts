@@ -1,13 +1,14 @@
 // The demo on the dev server's generated mailbox of 100,000 messages (big / big), in
-// Chromium through the bridge: the first screen shows the right subjects, the list keeps
-// only a screenful of rows in the DOM while saying where each is in the whole, the keyboard
-// reaches the last message, and TOP is sent only for rows the list showed — each once.
+// Chromium through the bridge: STAT, not LIST, comes before the first screen's headers (and
+// the CAPA after login rides with it); the first screen shows the right subjects, the list
+// keeps only a screenful of rows in the DOM while saying where each is in the whole, the
+// keyboard reaches the last message, and TOP is sent only for rows the list showed — each once.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningStack, startStack } from "../../scripts/stack.ts"
 import { BIG_COUNT, BIG_PASSWORD, BIG_USER, bigSubject } from "../../dev-server/big-mailbox.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
-import { type DemoPage, fillAndConnect, openDemo, poll, row, traceLines } from "./helpers.ts"
+import { type DemoPage, fillAndConnect, openDemo, poll, row, traceLines, waitForTrace } from "./helpers.ts"
 
 const available = requireService("Chromium", chromiumAvailable())
 
@@ -64,6 +65,19 @@ describe.skipIf(!available)("the demo on a mailbox of 100,000 messages", () => {
     expect(firstCount).toBeLessThan(80)
     await poll(async () => (await domRows(page)).filter((r) => r.msg <= 10 && r.loading).length).toBe(0)
     for (const r of (await domRows(page)).filter((r) => r.msg <= 10)) expect(r.subject).toBe(bigSubject(r.msg))
+    // After login: CAPA rides with STAT (STAT is sent before CAPA's answer comes back), the
+    // first screen's TOPs follow STAT, and LIST and UIDL come only after them — the list's
+    // rows come from STAT's count, not from a LIST of 100,000 lines.
+    await waitForTrace(page, / C: UIDL$/)
+    const lines = await traceLines(page)
+    const after = lines.slice(lines.findIndex((l) => /AUTHORIZATION → TRANSACTION/.test(l)) + 1)
+    const sentAfter = after.flatMap((l) => / C: (\w+)/.exec(l)?.[1] ?? [])
+    expect(sentAfter.slice(0, 3)).toEqual(["CAPA", "STAT", "TOP"])
+    expect(sentAfter.indexOf("LIST")).toBeGreaterThan(sentAfter.indexOf("TOP"))
+    expect(sentAfter.indexOf("UIDL")).toBeGreaterThan(sentAfter.indexOf("LIST"))
+    const capaAt = after.findIndex((l) => / C: CAPA$/.test(l))
+    const capaAnswer = after.findIndex((l, i) => i > capaAt && / S: /.test(l))
+    expect(after.findIndex((l) => / C: STAT$/.test(l))).toBeLessThan(capaAnswer)
     // Each item says where it is in the whole list.
     expect(first.every((r) => r.setsize === String(BIG_COUNT) && r.posinset === r.msg)).toBe(true)
     // Only the first screen (and one below it) had its header read: no TOP for the rest.

@@ -1,6 +1,6 @@
 // The list's headers are cached in the kept copy's IndexedDB store: once this browser keeps
-// an account, a session reads UIDL before the first headers and sends TOP only for headers
-// it has not cached — so the next session sends none. On the static site, with the
+// an account, a session reads UIDL (after STAT) before the first headers and sends TOP only
+// for headers it has not cached — so the next session sends none. LIST comes last. On the static site, with the
 // Playground's server in a Worker.
 import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -39,7 +39,7 @@ describe.skipIf(!available)("headers cached in the kept copy", () => {
   }
   const commands = (lines: ReadonlyArray<string>) =>
     lines.flatMap((l) => {
-      const m = / C: (UIDL|LIST|TOP \d+ 0)$/.exec(l)
+      const m = / C: (STAT|UIDL|LIST|TOP \d+ 0)$/.exec(l)
       return m === null ? [] : [m[1]!]
     })
 
@@ -49,25 +49,28 @@ describe.skipIf(!available)("headers cached in the kept copy", () => {
     page.on("pageerror", (e) => problems.push(e.message))
     await page.goto(site!.url)
 
-    // No kept copy: headers first (the first screen), then UIDL.
+    // No kept copy: STAT, headers (the first screen), then LIST and UIDL.
     const plain = await session(page, 0)
-    expect(commands(plain.lines).slice(0, 2)).toEqual(["LIST", "TOP 1 0"])
+    const sent = commands(plain.lines)
+    expect(sent.slice(0, 2)).toEqual(["STAT", "TOP 1 0"])
+    expect(sent.slice(sent.indexOf("LIST"))).toEqual(["LIST", "UIDL"])
 
     await page.getByRole("button", { name: /Playground/ }).click()
     await waitForMailbox(page, 14)
     await page.getByRole("button", { name: /Keep a copy in this browser/ }).click()
     await page.getByRole("status").filter({ hasText: "Kept a copy in this browser" }).waitFor({ timeout: 30_000 })
 
-    // Kept: UIDL before the headers, which are read (TOP) once and cached…
+    // Kept: UIDL before the headers, which are read (TOP) once and cached, then LIST…
     let at = (await traceLines(page)).length
     const second = await session(page, at)
-    expect(commands(second.lines).slice(0, 2)).toEqual(["LIST", "UIDL"])
+    expect(commands(second.lines).slice(0, 3)).toEqual(["STAT", "UIDL", "TOP 1 0"])
     expect(commands(second.lines).filter((c) => c.startsWith("TOP"))).toHaveLength(14)
+    expect(commands(second.lines).at(-1)).toBe("LIST")
 
     // …so the next session sends no TOP at all, and shows the same rows.
     at = (await traceLines(page)).length
     const third = await session(page, at)
-    expect(commands(third.lines)).toEqual(["LIST", "UIDL"])
+    expect(commands(third.lines)).toEqual(["STAT", "UIDL", "LIST"])
     expect(third.rows).toEqual(second.rows)
     expect(problems).toEqual([])
     await page.close()

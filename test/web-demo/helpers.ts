@@ -75,9 +75,12 @@ export async function fillAndConnect(
 /** Waits until the list shows `count` messages with every header read; returns the rows' texts. */
 export async function waitForMailbox(page: Page, count: number): Promise<Array<string>> {
   await page.getByRole("heading", { name: "Inbox" }).waitFor({ timeout: 30_000 })
+  // Every row drawn with its header (TOP) and its size (LIST, read after the first screen).
   await page.waitForFunction(
     (n) =>
-      document.querySelectorAll(".msg-row").length === n && document.querySelectorAll(".msg-row.loading").length === 0,
+      document.querySelectorAll(".msg-row").length === n &&
+      document.querySelectorAll(".msg-row.loading").length === 0 &&
+      [...document.querySelectorAll(".msg-row .c-size")].every((c) => c.textContent !== "…"),
     count,
     { timeout: 30_000 }
   )

@@ -362,10 +362,17 @@ describe.skipIf(!available)("the static site's Playground", () => {
       await page.close()
     })
 
-    it("a stall: the client times out waiting and says so", async () => {
+    it("a stall at LIST: the first screen is shown, then the client times out waiting and says so", async () => {
       const { page } = await open()
       await startPlayground(page, { switches: [/A stall/] })
       await waitForTrace(page, /C: LIST/)
+      // LIST goes out only once STAT and the first screen's headers are answered: the rows
+      // are there with their subjects, their sizes still unknown.
+      expect(await row(page, 1).locator(".c-subject").textContent()).not.toBe("Reading header…")
+      expect(await row(page, 1).locator(".c-size").textContent()).toBe("…")
+      const before = await traceLines(page)
+      const sent = before.flatMap((l) => / C: (\w+)/.exec(l)?.[1] ?? [])
+      expect(sent.slice(sent.indexOf("PASS") + 1, sent.indexOf("TOP"))).toEqual(["CAPA", "STAT"])
       // LIST gets no answer; after the 5 s limit the library gives the connection up.
       await waitForTrace(page, /TRANSACTION → CLOSED/)
       const lines = await traceLines(page)

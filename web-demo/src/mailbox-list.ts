@@ -14,7 +14,8 @@ import { octets, shortDate } from "./format.ts"
 
 export interface Entry {
   readonly msg: number
-  readonly size: number
+  /** LIST's size; undefined until LIST reaches this row (the rows come from STAT's count). */
+  size: number | undefined
   uid: string | undefined
   from: string | undefined
   fromAddress: string | undefined
@@ -61,7 +62,7 @@ export const makeMailboxList = (
     h("span", { class: "c-from", title: e.fromAddress ?? "" }, e.loaded ? (e.from ?? "(unknown sender)") : "…"),
     h("span", { class: "c-subject" }, e.loaded ? (e.subject ?? "(no subject)") : "Reading header…"),
     h("span", { class: "c-date" }, e.loaded ? shortDate(e.date) : ""),
-    h("span", { class: "c-size" }, octets(e.size)),
+    h("span", { class: "c-size" }, e.size === undefined ? "…" : octets(e.size)),
     h("span", { class: "c-uid", title: e.uid ?? "" }, e.uid ?? "—"),
     e.deleted
       ? h(
@@ -170,6 +171,12 @@ export const makeMailboxList = (
     list.style.paddingBottom = `${Math.max(0, count - end) * rowHeight}px`
     const tabStop = current !== undefined && rows.has(current) ? current : entries[first]?.msg
     for (const [msg, r] of rows) r.button.tabIndex = msg === tabStop ? 0 : -1
+    // An empty list's box had no height: with rows in it, it has one now (its max-height),
+    // so draw again with what fits — else the first screen would ask for UNSIZED_ROWS' headers.
+    if (height === 0 && count > 0 && scroller.clientHeight > 0) {
+      render()
+      return
+    }
     // Measure once rows are laid out; draw again if the guess was off.
     if (items.length >= 2 && height > 0) {
       const a = items[0]!

@@ -1,8 +1,9 @@
-// Filling the list of a mailbox of any size: LIST as a stream (rows appear as it arrives,
-// nothing held but the rows), then the headers of the rows on screen (TOP n 0, pipelined),
-// then UIDL as a stream. After that, headers are read only for rows the list shows, and
-// each message's header once: a mailbox of 100,000 messages costs one LIST, one UIDL and
-// one TOP per row actually shown — not 100,000 TOPs up front.
+// Filling the list of a mailbox of any size: STAT (the count: every row exists at once), then
+// the headers of the rows on screen (TOP n 0, pipelined), then LIST and UIDL as streams
+// (sizes and UIDs fill in as they arrive, nothing held but the rows). After that, headers
+// are read only for rows the list shows, and each message's header once: a mailbox of
+// 100,000 messages costs one STAT, one LIST, one UIDL and one TOP per row actually shown —
+// not 100,000 TOPs up front, and no LIST before the first screen.
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import PostalMime from "postal-mime"
@@ -15,7 +16,9 @@ export interface MailboxView {
   /** Every row, in order; filled here. */
   readonly entries: Array<Entry>
   readonly byMsg: Map<number, Entry>
-  /** The count or sizes changed: redraw the bar above the list. */
+  /** STAT answered: the number of messages and their total size, for the bar above the list. */
+  readonly counted: (count: number, octets: number) => void
+  /** The count or the marks changed: redraw the bar above the list. */
   readonly refresh: () => void
   /** A progress line, or undefined to hide it. */
   readonly progress: (text: string | undefined) => void
@@ -139,56 +142,81 @@ export const makeHeaderLoader = (
   }
 }
 
-/** Milliseconds between redraws while LIST streams in. */
-const DRAW_EVERY = 500
+/** Milliseconds between progress lines while LIST and UIDL stream in. */
+const TELL_EVERY = 500
+
+/** What `loadMailbox` leaves running once the first screen is shown. */
+export interface Loading {
+  /** LIST, then UIDL (UIDL first with a header cache): rejects when LIST fails. */
+  readonly rest: Promise<void>
+}
 
 /**
- * LIST (streamed into the list), the first screen's headers, then UIDL (streamed). Rejects
- * when LIST fails; a missing UIDL (optional in RFC 1939) leaves the UID column empty.
+ * STAT, then the first screen's headers, then LIST and UIDL (streamed). STAT's count is all
+ * the list needs: messages are numbered 1 to count (RFC 1939 §5), so the rows exist and
+ * their headers can be read before LIST has said one size — a LIST of 100,000 lines
+ * (~1 MB) no longer stands between the login and the first screen, since the connection
+ * answers one command at a time. Resolves once the first screen is shown (rejects when STAT
+ * fails); `rest` fills in sizes and UIDs. A missing UIDL (optional in RFC 1939) leaves the
+ * UID column empty.
  */
-export const loadMailbox = async (current: Session, view: MailboxView, headers: HeaderLoader): Promise<void> => {
+export const loadMailbox = async (current: Session, view: MailboxView, headers: HeaderLoader): Promise<Loading> => {
   const { list, entries, byMsg } = view
-  let frame: number | undefined
-  let drawn = -Infinity
-  const draw = () => {
-    frame = undefined
-    drawn = performance.now()
-    list.set(entries)
-    view.refresh()
-    view.progress(`Listing the messages (LIST, shown as it arrives): ${entries.length}…`)
+  view.progress("Counting the messages (STAT)…")
+  const stat = await current.run(current.mailbox.stat)
+  for (let msg = 1; msg <= stat.count; msg++) {
+    const entry: Entry = {
+      msg,
+      size: undefined,
+      uid: undefined,
+      from: undefined,
+      fromAddress: undefined,
+      subject: undefined,
+      date: undefined,
+      loaded: false,
+      deleted: false
+    }
+    entries.push(entry)
+    byMsg.set(msg, entry)
   }
-  view.progress("Listing the messages (LIST, shown as it arrives)…")
-  await current.run(
-    Stream.runForEachArray(current.mailbox.listStream, (chunk) =>
-      Effect.sync(() => {
-        for (const l of chunk) {
-          const entry: Entry = {
-            msg: l.msg,
-            size: l.size,
-            uid: undefined,
-            from: undefined,
-            fromAddress: undefined,
-            subject: undefined,
-            date: undefined,
-            loaded: false,
-            deleted: false
-          }
-          entries.push(entry)
-          byMsg.set(l.msg, entry)
-        }
-        // The first rows at once, then a redraw (the bar sums every size) twice a second:
-        // drawing each frame made a 100,000-line LIST take twice as long.
-        if (frame === undefined && performance.now() - drawn > DRAW_EVERY) frame = requestAnimationFrame(draw)
-      })
-    )
-  )
-  if (frame !== undefined) cancelAnimationFrame(frame)
+  view.counted(stat.count, stat.size)
   // Drawn now, so the loader knows every row of the first screen before it sends a TOP.
-  draw()
-  view.progress(undefined)
-  if (entries.length === 0) return
-  const uidl = () =>
-    current
+  list.set(entries)
+  view.refresh()
+  if (entries.length === 0) {
+    view.progress(undefined)
+    return { rest: Promise.resolve() }
+  }
+  let told = -Infinity
+  const tell = (what: string, done: number) => {
+    if (performance.now() - told < TELL_EVERY) return
+    told = performance.now()
+    view.progress(`${what}: ${done.toLocaleString("en")} of ${entries.length.toLocaleString("en")}…`)
+  }
+  const sizes = () => {
+    let done = 0
+    told = -Infinity
+    tell("Reading the sizes (LIST, streamed)", 0)
+    return current.run(
+      Stream.runForEachArray(current.mailbox.listStream, (chunk) =>
+        Effect.sync(() => {
+          for (const l of chunk) {
+            const entry = byMsg.get(l.msg)
+            if (entry === undefined) continue
+            entry.size = l.size
+            list.update(entry)
+          }
+          done += chunk.length
+          tell("Reading the sizes (LIST, streamed)", done)
+        })
+      )
+    )
+  }
+  const uids = () => {
+    let done = 0
+    told = -Infinity
+    tell("Reading the UIDs (UIDL, streamed)", 0)
+    return current
       .run(
         Stream.runForEachArray(current.mailbox.uidlStream, (chunk) =>
           Effect.sync(() => {
@@ -198,12 +226,37 @@ export const loadMailbox = async (current: Session, view: MailboxView, headers: 
               entry.uid = u.uid
               list.update(entry)
             }
+            done += chunk.length
+            tell("Reading the UIDs (UIDL, streamed)", done)
           })
         )
       )
       .then(headers.uidsKnown, () => {})
+  }
   // The rest needs no lock on the page: the library serializes it with whatever the user does.
-  // With a header cache, UIDL first: the cache is keyed by UID.
-  if ((await headers.cache) !== undefined) void uidl().then(headers.start)
-  else void headers.start().then(uidl)
+  // With a header cache, UIDL before the first headers: the cache is keyed by UID, and the
+  // rows it holds need no TOP at all. Without one, the first screen's TOPs go right after STAT.
+  let rest: Promise<void>
+  if ((await headers.cache) !== undefined) {
+    await uids()
+    view.progress(undefined)
+    await headers.start()
+    rest = sizes()
+  } else {
+    view.progress(undefined)
+    await headers.start()
+    rest = sizes().then(uids)
+  }
+  return {
+    rest: rest.then(
+      () => {
+        view.refresh()
+        view.progress(undefined)
+      },
+      (error: unknown) => {
+        view.progress(undefined)
+        throw error
+      }
+    )
+  }
 }

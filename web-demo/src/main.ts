@@ -189,12 +189,14 @@ const explainer = h(
     h(
       "li",
       {},
-      h("code", {}, "LIST"),
-      " (rows appear as it arrives), ",
+      h("code", {}, "STAT"),
+      " (the count: one row per message), ",
       h("code", {}, "TOP n 0"),
       " for the headers of the rows on screen — pipelined when the server announces PIPELINING — then ",
+      h("code", {}, "LIST"),
+      " and ",
       h("code", {}, "UIDL"),
-      ". Scrolling reads the headers of the rows it shows."
+      " fill in sizes and UIDs as they arrive. Scrolling reads the headers of the rows it shows."
     )
   ),
   h(
@@ -215,7 +217,7 @@ const playgroundSettings = (switches: Switches, login: Login): Settings => ({
   password: login.password,
   mechanism: login.mechanism,
   allowPlaintext: false,
-  timeout: switches.stallAfterCommands !== undefined ? STALL_TIMEOUT : 30
+  timeout: switches.stallAtCommand !== undefined ? STALL_TIMEOUT : 30
 })
 const playgroundPanel = makePlaygroundPanel(
   (switches, login) => void connect(playgroundSettings(switches, login), switches),
@@ -366,13 +368,13 @@ const showKept = async (kept: KeptAccount) => {
     { class: "muted storage-used" },
     `${mailboxSummary(
       entries.length,
-      entries.reduce((n, e) => n + e.size, 0)
+      entries.reduce((n, e) => n + (e.size ?? 0), 0)
     )} kept · storage used: …`
   )
   void storageUsed().then((text) => {
     used.textContent = `${mailboxSummary(
       entries.length,
-      entries.reduce((n, e) => n + e.size, 0)
+      entries.reduce((n, e) => n + (e.size ?? 0), 0)
     )} kept · storage used by this site: ${text ?? "unknown"}`
   })
   const forget = h("button", { type: "button", class: "danger small" }, "Forget this copy")
@@ -459,8 +461,7 @@ const connect = async (s: Settings, switches?: Switches) => {
     say(`Not connected: ${e.title}.`)
     return
   }
-  noteCapa(state.session, switches === undefined)
-  showMailbox(state.session, s)
+  showMailbox(state.session, s, switches === undefined)
 }
 
 /** Puts what each CAPA of the session answered beside its row (capa-note.ts). */
@@ -484,7 +485,7 @@ const noteCapa = (session: Session, viaBridge: boolean) => {
 }
 
 // ── Mailbox ───────────────────────────────────────────────────────────────────────────
-const showMailbox = (current: Session, s: Settings) => {
+const showMailbox = (current: Session, s: Settings, viaBridge: boolean) => {
   const entries: Array<Entry> = []
   const byMsg = new Map<number, Entry>()
   const cache = new Map<number, Shown>()
@@ -519,9 +520,11 @@ const showMailbox = (current: Session, s: Settings) => {
     progress.removeAttribute("value")
     progressText.textContent = text ?? ""
   }
+  // STAT's total: LIST's sizes arrive after the first screen.
+  let octets = 0
   const marked = () => entries.filter((e) => e.deleted).length
   const refreshBar = () => {
-    const total = entries.reduce((n, e) => n + e.size, 0)
+    const total = octets
     const m = marked()
     summary.textContent = `${mailboxSummary(entries.length, total)}${m > 0 ? ` · ${m} marked for deletion` : ""} · ${s.user} at ${s.host}:${s.port}`
     rset.disabled = m === 0 || busy
@@ -574,7 +577,8 @@ const showMailbox = (current: Session, s: Settings) => {
       renderPlaceholder(reader, h("p", {}, `Retrieving message ${msg} — RETR ${msg}…`))
       reader.setAttribute("aria-busy", "true")
       try {
-        const { buffer, length } = await current.retr(msg, entry.size)
+        // Before LIST has reached this row its size is unknown: the buffer grows as the body comes.
+        const { buffer, length } = await current.retr(msg, entry.size ?? 0)
         // Parsed in a Worker; the buffer is handed over, not copied. The header is shown at
         // once, the body when the Worker has it (message-view.ts).
         const parsing = parseMessage(buffer, length)
@@ -751,18 +755,31 @@ const showMailbox = (current: Session, s: Settings) => {
       : `Logged in as ${s.user} on ${s.host}:${s.port}. ${current.secure ? "Encrypted end to end (TLS from the bridge to the server, and a bridge on this machine or wss:)." : "Not encrypted end to end."}`
   )
 
-  // LIST streamed into the list, then headers (TOP n 0) for the rows shown, then UIDL:
-  // mailbox-load.ts.
+  // STAT, headers (TOP n 0) for the rows shown, then LIST and UIDL streamed: mailbox-load.ts.
+  // The page is busy until the first screen is shown; sizes and UIDs fill in after.
+  // With capaWithNextCommand the CAPA after login is answered with STAT: the notes go on then.
+  let noted = false
+  const note = () => {
+    if (noted) return
+    noted = true
+    noteCapa(current, viaBridge)
+  }
+  const counted = (_count: number, total: number) => {
+    octets = total
+    note()
+  }
   void guard(async () => {
-    await loadMailbox(current, { list, entries, byMsg, refresh: refreshBar, progress: listing }, headers)
+    const { rest } = await loadMailbox(
+      current,
+      { list, entries, byMsg, counted, refresh: refreshBar, progress: listing },
+      headers
+    ).finally(note)
     if (entries.length === 0) renderPlaceholder(reader, h("p", {}, "The mailbox is empty."))
     else
       say(
-        `${mailboxSummary(
-          entries.length,
-          entries.reduce((n, e) => n + e.size, 0)
-        )} listed. Headers are read for the rows shown. Select one to read it.`
+        `${mailboxSummary(entries.length, octets)}. Headers are read for the rows shown; sizes and UIDs follow (LIST, UIDL). Select one to read it.`
       )
+    rest.catch(fail)
   })
 }
 

@@ -38,7 +38,10 @@ export interface Settings extends Defaults {
 
 export interface Session {
   readonly greeting: Greeting
-  /** What CAPA answered before login (the mailbox's `capabilities()` has the answer after it). */
+  /**
+   * What CAPA answered before login (the mailbox's `capabilities()` has the answer after it,
+   * once the first command after login is answered: `capaWithNextCommand`).
+   */
   readonly capabilities: Capabilities
   /** Whether the library counts the whole path as encrypted (TLS upstream and a safe bridge leg). */
   readonly secure: boolean
@@ -94,7 +97,10 @@ export const open = async (
         user: settings.user,
         password: settings.password,
         mechanism: settings.mechanism,
-        allowPlaintext: settings.allowPlaintext
+        allowPlaintext: settings.allowPlaintext,
+        // CAPA after login rides with the first command (STAT) when PIPELINING is offered:
+        // one round trip fewer before the first screen. The page reads the new answer after STAT.
+        capaWithNextCommand: true
       })
     )
     return {

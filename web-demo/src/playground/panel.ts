@@ -18,8 +18,11 @@ export interface Login {
   readonly mechanism: string
 }
 
-/** Commands the stall lets through: CAPA, USER, PASS and CAPA again; LIST then waits forever. */
-export const STALL_AFTER = 4
+/**
+ * The command the stall never answers: LIST, after the login, STAT and the first screen's
+ * headers went through — the list is shown, and its sizes never come.
+ */
+export const STALL_AT = "LIST"
 /** Seconds the client waits per answer in a playground session with a stall. */
 export const STALL_TIMEOUT = 5
 
@@ -46,8 +49,8 @@ const switches: ReadonlyArray<Switch> = [
   {
     id: "pg-stall",
     label: "A stall",
-    hint: `After ${STALL_AFTER} commands (the login) the server stops answering; the client gives up after ${STALL_TIMEOUT} s.`,
-    set: (s) => ({ ...s, stallAfterCommands: STALL_AFTER })
+    hint: `The server answers the login, STAT and the headers, then stops answering at ${STALL_AT}; the client gives up after ${STALL_TIMEOUT} s.`,
+    set: (s) => ({ ...s, stallAtCommand: STALL_AT })
   },
   {
     id: "pg-in-use",

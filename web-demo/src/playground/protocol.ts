@@ -6,7 +6,7 @@ import type { Behaviour } from "../../../dev-server/server.ts"
 /** The misbehaviours the page offers; a subset of the dev server's Behaviour options. */
 export type Switches = Pick<
   Behaviour,
-  "noDotStuffing" | "lfOnly" | "stallAfterCommands" | "inUse" | "loginDelay" | "closeMidBody" | "wrongListSizes"
+  "noDotStuffing" | "lfOnly" | "stallAtCommand" | "inUse" | "loginDelay" | "closeMidBody" | "wrongListSizes"
 >
 
 export interface Connect {
