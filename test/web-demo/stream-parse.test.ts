@@ -57,29 +57,40 @@ const multipart = crlf([
   ""
 ])
 
-const messages: Record<string, Uint8Array> = {
+const messages: Record<string, Uint8Array<ArrayBuffer>> = {
   "multipart, CRLF": new TextEncoder().encode(multipart),
   "multipart, LF only": new TextEncoder().encode(multipart.replaceAll("\r\n", "\n")),
   "no final newline": new TextEncoder().encode("Subject: short\r\n\r\nno newline at the end"),
   "headers only": new TextEncoder().encode("Subject: only\r\n"),
   empty: new Uint8Array(0),
-  "one big base64 attachment": bigMimeMessage(50_000).message
+  "one big base64 attachment": new Uint8Array(bigMimeMessage(50_000).message)
 }
 
-/** An Email with its ArrayBuffers as arrays of bytes, so toEqual compares the contents. */
-const comparable = (email: Email) => ({
+/**
+ * An Email with its attachments' content as arrays of bytes, so toEqual compares the
+ * contents: parseBlob gives a base64 attachment as a Blob, PostalMime.parse as an ArrayBuffer.
+ */
+const comparable = async (email: Email) => ({
   ...email,
-  attachments: email.attachments.map((a) => ({
-    ...a,
-    content: typeof a.content === "string" ? a.content : [...new Uint8Array(a.content as ArrayBuffer)]
-  }))
+  attachments: await Promise.all(
+    email.attachments.map(async (a) => {
+      const content = a.content as ArrayBuffer | string | Blob
+      return {
+        ...a,
+        content:
+          typeof content === "string"
+            ? content
+            : [...new Uint8Array(content instanceof Blob ? await content.arrayBuffer() : content)]
+      }
+    })
+  )
 })
 
 describe("parseBlob", () => {
   for (const [name, bytes] of Object.entries(messages))
     it(`gives what PostalMime.parse gives: ${name}`, async () => {
-      const whole = comparable(await PostalMime.parse(bytes.slice()))
+      const whole = await comparable(await PostalMime.parse(bytes.slice()))
       for (const readSize of [1, 2, 3, 7, 64, 1000, 256 * 1024])
-        expect(comparable(await parseBlob(new Blob([bytes]), readSize)), `read size ${readSize}`).toEqual(whole)
+        expect(await comparable(await parseBlob(new Blob([bytes]), readSize)), `read size ${readSize}`).toEqual(whole)
     })
 })

@@ -35,27 +35,31 @@ const headOf = (email: {
 const parseBody = async (id: number, raw: Blob): Promise<void> => {
   const email = await parseBlob(raw)
   const transfer: Array<Transferable> = []
-  const attachments = email.attachments.map((a): Part => {
-    const content =
-      typeof a.content === "string"
-        ? new TextEncoder().encode(a.content).buffer
-        : a.content instanceof ArrayBuffer
-          ? a.content
-          : (a.content.slice().buffer as ArrayBuffer)
-    const inline = a.contentId !== undefined ? content : undefined
+  const attachments: Array<Part> = []
+  for (const a of email.attachments) {
+    // A Blob for a base64 attachment (stream-parse.ts's `adopt`), else postal-mime's bytes.
+    const found = a.content as ArrayBuffer | Uint8Array<ArrayBuffer> | string | Blob
+    // Always application/octet-stream, whatever the sender declared (message-view.ts says why).
+    const blob =
+      found instanceof Blob
+        ? found
+        : new Blob([typeof found === "string" ? new TextEncoder().encode(found) : found], {
+            type: "application/octet-stream"
+          })
+    // The bytes only for a part with a Content-ID, which the HTML frame inlines.
+    const inline = a.contentId === undefined ? undefined : await blob.arrayBuffer()
     if (inline !== undefined) transfer.push(inline)
-    return {
+    attachments.push({
       filename: a.filename,
       mimeType: a.mimeType,
       disposition: a.disposition,
       related: a.related === true,
       contentId: a.contentId,
-      size: content.byteLength,
-      // Always application/octet-stream, whatever the sender declared (message-view.ts says why).
-      blob: new Blob([content], { type: "application/octet-stream" }),
+      size: blob.size,
+      blob,
       content: inline
-    }
-  })
+    })
+  }
   const body: Body = { text: email.text, html: email.html, attachments, raw }
   post({ id, kind: "body", body }, transfer)
 }

@@ -14,7 +14,11 @@ interface LineParser {
   started: boolean
   forceRfc822Attachments: boolean
   root: unknown
-  currentNode: { state: "header" | "body" | "finished"; contentDecoder: object | null }
+  currentNode: {
+    state: "header" | "body" | "finished"
+    contentDecoder: object | null
+    contentType: { parsed: { value: string }; multipart: string | false }
+  }
   processLine(line: Uint8Array<ArrayBuffer>, isFinal: boolean): Promise<void>
   hasReportParts(): boolean
   collectNode(node: unknown, alternative: false, related: false): Promise<void>
@@ -50,6 +54,48 @@ const ascii = {
     for (let i = 0; i < line.length; i += 8192)
       text += String.fromCharCode.apply(null, line.subarray(i, i + 8192) as unknown as Array<number>)
     return text
+  }
+}
+
+type Node = LineParser["currentNode"]
+
+/**
+ * Whether the part being read keeps the lines it is given (postal-mime's pass-through decoder
+ * keeps them as they are) rather than decoding them at once: a header line is decoded to a
+ * string, base64 to a string (Base64Decoder's `remainder`), quoted-printable into the
+ * decoder's own `buffer`. A view into the read buffer is handed over only when it does not.
+ */
+const keepsLines = (node: Node): boolean => {
+  if (node.state === "header") return false
+  const decoder = node.contentDecoder
+  return !(node.state === "body" && decoder !== null && ("remainder" in decoder || "buffer" in decoder))
+}
+
+/** The parts postal-mime reads the content of as an ArrayBuffer (text, calendar, inline messages). */
+const READ_AS_BYTES = new Set(["text/plain", "text/html", "text/calendar", "application/ics", "message/rfc822"])
+
+/**
+ * Adjusts a part's Base64Decoder when its body starts: its lines become strings through
+ * `ascii`, and for a part that only becomes an attachment (whose content postal-mime just
+ * hands on) the decoded chunks become a Blob, not an ArrayBuffer: Base64Decoder.finalize
+ * makes that Blob and then reads it back whole, so the attachment was in the heap twice.
+ * Such an attachment's `content` is then a Blob (application/octet-stream).
+ */
+const adopt = (node: Node, decoder: object): void => {
+  if (!("remainder" in decoder && "decoder" in decoder && "chunks" in decoder && "flushRemainder" in decoder)) return
+  const base64 = decoder as unknown as {
+    decoder: unknown
+    chunks: Array<ArrayBuffer>
+    flushRemainder(): void
+    finalize(): Promise<unknown>
+  }
+  base64.decoder = ascii
+  if (node.contentType.multipart !== false || READ_AS_BYTES.has(node.contentType.parsed.value)) return
+  base64.finalize = () => {
+    base64.flushRemainder()
+    const blob = new Blob(base64.chunks, { type: "application/octet-stream" })
+    base64.chunks = []
+    return Promise.resolve(blob)
   }
 }
 
@@ -110,16 +156,16 @@ export const parseBlob = async (raw: Blob, readSize = READ_SIZE): Promise<Email>
   // decoder keeps them as they are) rather than decoding them at once: a header line is
   // decoded to a string, base64 to a string (Base64Decoder's `remainder`), quoted-printable
   // into the decoder's own `buffer`. A view into the read buffer is handed over only then.
-  const keepsLines = (): boolean => {
+  const adopted = new WeakSet<object>()
+  const feed = (line: Uint8Array<ArrayBuffer>, isFinal: boolean) => {
     const node = parser.currentNode
-    if (node.state === "header") return false
     const decoder = node.contentDecoder
-    if (decoder !== null && "remainder" in decoder && "decoder" in decoder && decoder.decoder !== ascii)
-      decoder.decoder = ascii
-    return !(node.state === "body" && decoder !== null && ("remainder" in decoder || "buffer" in decoder))
+    if (node.state === "body" && decoder !== null && !adopted.has(decoder)) {
+      adopted.add(decoder)
+      adopt(node, decoder)
+    }
+    return parser.processLine(line.buffer === readBuffer && keepsLines(node) ? line.slice() : line, isFinal)
   }
-  const feed = (line: Uint8Array<ArrayBuffer>, isFinal: boolean) =>
-    parser.processLine(line.buffer === readBuffer && keepsLines() ? line.slice() : line, isFinal)
   let readBuffer: ArrayBufferLike | undefined
   // The line before the last LF seen: whether it is the final one is known only at the next byte.
   let pending: Uint8Array<ArrayBuffer> | undefined
