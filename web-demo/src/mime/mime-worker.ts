@@ -4,6 +4,7 @@
 import "../text-decoder-fix.ts"
 import PostalMime from "postal-mime"
 import type { Body, FromWorker, Head, ParseRequest, Part } from "./protocol.ts"
+import { parseBlob } from "./stream-parse.ts"
 
 const post = (message: FromWorker, transfer: Array<Transferable> = []) => self.postMessage(message, { transfer })
 
@@ -31,41 +32,57 @@ const headOf = (email: {
   date: email.date
 })
 
-self.onmessage = async (event: MessageEvent<ParseRequest>) => {
-  const { id, length } = event.data
-  try {
-    // postal-mime copies a view but keeps an ArrayBuffer as it is: give it one of the right length.
-    const buffer = length === event.data.buffer.byteLength ? event.data.buffer : event.data.buffer.slice(0, length)
-    const bytes = new Uint8Array(buffer)
-    post({ id, kind: "head", head: headOf(await PostalMime.parse(bytes.subarray(0, headerEnd(bytes)))) })
-    // Blobs before the parse: the raw bytes move to the browser's blob storage.
-    const raw = new Blob([buffer], { type: "application/octet-stream" })
-    const email = await PostalMime.parse(buffer)
-    const transfer: Array<Transferable> = []
-    const attachments = email.attachments.map((a): Part => {
-      const content =
-        typeof a.content === "string"
-          ? new TextEncoder().encode(a.content).buffer
-          : a.content instanceof ArrayBuffer
-            ? a.content
-            : (a.content.slice().buffer as ArrayBuffer)
-      const inline = a.contentId !== undefined ? content : undefined
-      if (inline !== undefined) transfer.push(inline)
-      return {
-        filename: a.filename,
-        mimeType: a.mimeType,
-        disposition: a.disposition,
-        related: a.related === true,
-        contentId: a.contentId,
-        size: content.byteLength,
-        // Always application/octet-stream, whatever the sender declared (message-view.ts says why).
-        blob: new Blob([content], { type: "application/octet-stream" }),
-        content: inline
-      }
+const parseBody = async (id: number, raw: Blob): Promise<void> => {
+  const email = await parseBlob(raw)
+  const transfer: Array<Transferable> = []
+  const attachments: Array<Part> = []
+  for (const a of email.attachments) {
+    // A Blob for a base64 attachment (stream-parse.ts's `adopt`), else postal-mime's bytes.
+    const found = a.content as ArrayBuffer | Uint8Array<ArrayBuffer> | string | Blob
+    // Always application/octet-stream, whatever the sender declared (message-view.ts says why).
+    const blob =
+      found instanceof Blob
+        ? found
+        : new Blob([typeof found === "string" ? new TextEncoder().encode(found) : found], {
+            type: "application/octet-stream"
+          })
+    // The bytes only for a part with a Content-ID, which the HTML frame inlines.
+    const inline = a.contentId === undefined ? undefined : await blob.arrayBuffer()
+    if (inline !== undefined) transfer.push(inline)
+    attachments.push({
+      filename: a.filename,
+      mimeType: a.mimeType,
+      disposition: a.disposition,
+      related: a.related === true,
+      contentId: a.contentId,
+      size: blob.size,
+      blob,
+      content: inline
     })
-    const body: Body = { text: email.text, html: email.html, attachments, raw }
-    post({ id, kind: "body", body }, transfer)
+  }
+  const body: Body = { text: email.text, html: email.html, attachments, raw }
+  post({ id, kind: "body", body }, transfer)
+}
+
+const fail = (id: number, error: unknown) =>
+  post({ id, kind: "error", message: error instanceof Error ? error.message : String(error) })
+
+self.onmessage = (event: MessageEvent<ParseRequest>) => {
+  const { id, buffer, length } = event.data
+  try {
+    const bytes = new Uint8Array(buffer, 0, length)
+    const head = PostalMime.parse(bytes.subarray(0, headerEnd(bytes)))
+    // The raw source as a Blob: the bytes move to the browser's blob storage, the body is
+    // parsed from there, and the buffer is let go at once rather than held for the parse.
+    const raw = new Blob([bytes], { type: "application/octet-stream" })
+    ;(buffer as { transfer?: (length: number) => ArrayBuffer }).transfer?.(0)
+    head
+      .then((email) => {
+        post({ id, kind: "head", head: headOf(email) })
+        return parseBody(id, raw)
+      })
+      .catch((error: unknown) => fail(id, error))
   } catch (error) {
-    post({ id, kind: "error", message: error instanceof Error ? error.message : String(error) })
+    fail(id, error)
   }
 }
