@@ -3,23 +3,13 @@
 // Blob that is let go when the view closes, the raw source shows only its first part until
 // asked for more, and the parsing ran in the MIME Worker.
 import { readFile } from "node:fs/promises"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { DEMO_PASSWORD } from "../../dev-server/sample-mailbox.ts"
 import { type RunningStack, startStack } from "../../scripts/stack.ts"
 import { bigMimeMessage } from "../support/big-mime.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
-import {
-  blobType,
-  type DemoPage,
-  fillAndConnect,
-  openDemo,
-  poll,
-  row,
-  screenshot,
-  waitForMailbox,
-  wasRevoked
-} from "./helpers.ts"
+import { blobType, fillAndConnect, demoPages, poll, row, screenshot, waitForMailbox, wasRevoked } from "./helpers.ts"
 
 const available = requireService("Chromium", chromiumAvailable())
 
@@ -29,7 +19,6 @@ const big = bigMimeMessage(15_000_000)
 describe.skipIf(!available)("a 20 MB message in the web demo", () => {
   let stack: RunningStack | undefined
   let chromium: LaunchedChromium | undefined
-  const pages: Array<DemoPage> = []
 
   beforeAll(async () => {
     stack = await startStack({
@@ -47,15 +36,10 @@ describe.skipIf(!available)("a 20 MB message in the web demo", () => {
     await chromium?.close()
     await stack?.close()
   })
-  afterEach(async () => {
-    const open = pages.splice(0)
-    for (const { page } of open) await page.close()
-    expect(open.flatMap((p) => p.problems)).toEqual([])
-  })
+  const fresh = demoPages(() => ({ context: chromium!.context, url: stack!.url }))
 
   it("opens: header, text, the attachment as a Blob download, the source a part at a time", async () => {
-    const demo = await openDemo(chromium!.context, stack!.url)
-    pages.push(demo)
+    const demo = await fresh()
     const { page } = demo
     await fillAndConnect(page, { user: "big" })
     await waitForMailbox(page, 1)

@@ -5,12 +5,12 @@
 // with end-to-end TLS ticked (the bridge in tls=passthrough), TLS records only — implicit,
 // and after STLS — and an untrusted certificate refused by the page's own TLS.
 import type { Page } from "playwright-core"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sampleMessages } from "../../dev-server/sample-mailbox.ts"
 import { type RunningStack, startStack } from "../../scripts/stack.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
-import { type DemoPage, fillAndConnect, openDemo, poll, screenshot, waitForMailbox } from "./helpers.ts"
+import { demoPages, fillAndConnect, poll, screenshot, waitForMailbox } from "./helpers.ts"
 
 const available = requireService("Chromium", chromiumAvailable())
 
@@ -20,17 +20,7 @@ const PASSWORD = "Sesame-0f-the-bridge"
 describe.skipIf(!available)("what the bridge sees, in the demo", () => {
   let stack: RunningStack | undefined
   let chromium: LaunchedChromium | undefined
-  const pages: Array<DemoPage> = []
-  const fresh = async (): Promise<DemoPage> => {
-    const demo = await openDemo(chromium!.context, stack!.url)
-    pages.push(demo)
-    return demo
-  }
-  afterEach(async () => {
-    const open = pages.splice(0)
-    for (const { page } of open) await page.close()
-    expect(open.flatMap((p) => p.problems)).toEqual([])
-  })
+  const fresh = demoPages(() => ({ context: chromium!.context, url: stack!.url }))
   beforeAll(async () => {
     stack = await startStack({
       quiet: true,

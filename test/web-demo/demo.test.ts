@@ -8,7 +8,7 @@
 // its own, password "demo"), so no test depends on another's deletions, session or order.
 import { readFile } from "node:fs/promises"
 import { createServer } from "node:net"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningStack, startStack } from "../../scripts/stack.ts"
 import { DEMO_PASSWORD, sampleMessages } from "../../dev-server/sample-mailbox.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
@@ -18,7 +18,7 @@ import {
   type DemoPage,
   fillAndConnect,
   frameSandbox,
-  openDemo,
+  demoPages,
   openInNewTab,
   poll,
   row,
@@ -59,14 +59,9 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
   let stack: RunningStack | undefined
   let chromium: LaunchedChromium | undefined
   const remoteRequests: Array<string> = []
-  const pages: Array<DemoPage> = []
 
   /** A fresh page of the demo; its console is checked and it is closed after the test. */
-  const fresh = async (): Promise<DemoPage> => {
-    const demo = await openDemo(chromium!.context, stack!.url)
-    pages.push(demo)
-    return demo
-  }
+  const fresh = demoPages(() => ({ context: chromium!.context, url: stack!.url }))
   /** A fresh page logged in as `user` (the prefilled password), its 14 messages listed. */
   const loggedIn = async (user: User, fields: Parameters<typeof fillAndConnect>[1] = {}): Promise<DemoPage> => {
     const demo = await fresh()
@@ -74,14 +69,6 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     await waitForMailbox(demo.page, 14)
     return demo
   }
-
-  afterEach(async () => {
-    const open = pages.splice(0)
-    for (const { page } of open) await page.close()
-    // Not one console error or warning, no uncaught exception, no reload (tests that expect
-    // a browser error take it out of `problems` themselves).
-    expect(open.flatMap((p) => p.problems)).toEqual([])
-  })
 
   beforeAll(async () => {
     stack = await startStack({
@@ -474,7 +461,7 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
   })
 
   it("runs under a strict Content-Security-Policy: no inline script, in dev mode too", async () => {
-    const { page } = await fresh()
+    const { page, problems } = await fresh()
     const csp = (await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute("content")) ?? ""
     const directive = (name: string) =>
       csp
@@ -493,7 +480,6 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
       return w.inlineRan === true
     })
     expect(ran).toBe(false)
-    const { problems } = pages.at(-1)!
     expect(problems.filter((p) => /Content Security Policy/.test(p)).length).toBeGreaterThan(0)
     problems.splice(0, problems.length, ...problems.filter((p) => !/Content Security Policy/.test(p)))
   })

@@ -5,7 +5,7 @@
 // Disconnect, USER/PASS with the password redacted, no console errors. Each test stands
 // alone: a page of its own, logged in afresh (Dovecot lets POP3 sessions of one user overlap).
 import { readFile } from "node:fs/promises"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningBridge, startBridge } from "../../bridge/server.ts"
 import { type RunningStack, startStack } from "../../scripts/stack.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
@@ -15,7 +15,7 @@ import {
   type DemoPage,
   fillAndConnect,
   frameSandbox,
-  openDemo,
+  demoPages,
   poll,
   row,
   screenshot,
@@ -39,13 +39,8 @@ describe.skipIf(!available)("the web demo against Dovecot through the bridge", (
   let bridge: RunningBridge | undefined
   let stack: RunningStack | undefined
   let chromium: LaunchedChromium | undefined
-  const pages: Array<DemoPage> = []
   /** A fresh page of the demo; its console is checked and it is closed after the test. */
-  const fresh = async (): Promise<DemoPage> => {
-    const demo = await openDemo(chromium!.context, stack!.url)
-    pages.push(demo)
-    return demo
-  }
+  const fresh = demoPages(() => ({ context: chromium!.context, url: stack!.url }))
   /** A fresh page logged in as alice (auto unless `auth` says otherwise), 5 messages listed. */
   const loggedIn = async (auth?: string): Promise<DemoPage> => {
     const demo = await fresh()
@@ -53,12 +48,6 @@ describe.skipIf(!available)("the web demo against Dovecot through the bridge", (
     await waitForMailbox(demo.page, 5)
     return demo
   }
-  afterEach(async () => {
-    const open = pages.splice(0)
-    for (const { page } of open) await page.close()
-    // Not one console error or warning, no uncaught exception, no reload.
-    expect(open.flatMap((p) => p.problems)).toEqual([])
-  })
   const form = () => ({
     bridgeUrl: `${bridge!.url}/pop3`,
     // The exact address on the allowlist (a name would resolve to loopback, which the

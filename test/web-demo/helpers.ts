@@ -4,7 +4,7 @@
 import { mkdir } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 import type { BrowserContext, Page } from "playwright-core"
-import { expect } from "vitest"
+import { afterEach, expect } from "vitest"
 
 export const SCREENSHOTS = fileURLToPath(new URL("../../test-results/screenshots/", import.meta.url))
 
@@ -44,6 +44,27 @@ export async function openDemo(context: BrowserContext, url: string): Promise<De
   // that took over playwright's default 30 s once. The bound only stops a hang.
   await page.getByRole("button", { name: "Connect", exact: true }).waitFor({ timeout: 80_000 })
   return { page, problems }
+}
+
+/**
+ * Demo pages for one describe block: the function returned opens a page (`openDemo` on
+ * what `target` names when called); after each test every page it opened is closed, and
+ * none may have recorded a problem — no console error or warning, no uncaught exception,
+ * no reload. A test that expects a browser error takes it out of `problems` itself.
+ */
+export function demoPages(target: () => { context: BrowserContext; url: string }): () => Promise<DemoPage> {
+  const pages: Array<DemoPage> = []
+  afterEach(async () => {
+    const open = pages.splice(0)
+    for (const { page } of open) await page.close()
+    expect(open.flatMap((p) => p.problems)).toEqual([])
+  })
+  return async () => {
+    const { context, url } = target()
+    const demo = await openDemo(context, url)
+    pages.push(demo)
+    return demo
+  }
 }
 
 /** Fills the connect form (only the fields given) and presses Connect. */
