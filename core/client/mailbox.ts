@@ -91,8 +91,8 @@ export interface Mailbox {
   /**
    * `retrMany` with each body handed to a sink as it arrives instead of being collected,
    * so a large message can go straight to disk whatever size LIST announced. In order.
-   * With `{ quit: true }` QUIT rides behind the last RETR (see `PipelineOptions`): the
-   * session is over when the stream ends.
+   * With `{ quit: true }` QUIT follows the last RETR's answer (see `PipelineOptions`):
+   * the session is over when the stream ends.
    */
   readonly retrManyInto: <A, E>(
     msgs: ReadonlyArray<number>,

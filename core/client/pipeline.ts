@@ -108,10 +108,11 @@ export const pipelined = (
  */
 export interface PipelineOptions {
   /**
-   * Write QUIT behind the last command, in the same batch, and read its answer after the
-   * last one: the session ends without a round trip of its own. Only for commands that
-   * delete nothing (QUIT commits deletions even when a command before it failed); a `-ERR`
-   * to QUIT fails the stream with `ServerError`. The connection is closed afterwards.
+   * End the session with QUIT once the last answer has been read to its end — not sooner,
+   * in the batch with the last command: a server may close with the tail of a large
+   * answer still unsent (Dovecot does). Not written after a `-ERR` (the stream fails with
+   * it and the connection stays in TRANSACTION); a `-ERR` to QUIT fails the stream with
+   * `ServerError`. The connection is closed afterwards.
    */
   readonly quit?: boolean | undefined
 }
@@ -175,7 +176,11 @@ export const pipelinedInto = <A, E>(
         )
       )
 
-      // QUIT (options.quit) rides in the batch that holds the last command; its entry's index is -1.
+      // QUIT (options.quit) is written once the last answer has been read to its end, not
+      // in the batch with the last command: Dovecot, reading a pipelined QUIT, flushes its
+      // output once without waiting and closes, so the tail of a large RETR still in its
+      // buffers is lost (seen: 683 bytes short of a 5 MB message over STLS, in about one
+      // run in fifteen with a busy client). Its entry's index is -1.
       let quitWritten = options?.quit !== true
       const fill = Effect.suspend(() => {
         const batch: Array<Command> = []
@@ -186,29 +191,23 @@ export const pipelinedInto = <A, E>(
         ) {
           batch.push(commands[next + batch.length]!)
         }
-        // Only within the window: without PIPELINING (a window of 1) QUIT waits for the last answer.
-        const last =
-          !quitWritten &&
-          failure === undefined &&
-          next + batch.length === commands.length &&
-          inflight.length + batch.length < size
-        if (last) batch.push({ name: "QUIT" })
         if (batch.length === 0) return Effect.void
         return Effect.map(conn.writeAll(batch), (sent) => {
-          for (const encoded of sent)
-            inflight.push({ index: encoded.command.name === "QUIT" && last ? -1 : next++, encoded })
-          if (last) quitWritten = true
+          for (const encoded of sent) inflight.push({ index: next++, encoded })
         })
+      })
+      const writeQuit = Effect.map(conn.write({ name: "QUIT" }), (encoded) => {
+        quitWritten = true
+        inflight.push({ index: -1, encoded })
       })
 
       const pull: Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> = Effect.suspend(
         function step(): Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> {
-          if (
-            failure === undefined &&
-            ((inflight.length <= size - refill && next < commands.length) ||
-              (!quitWritten && next === commands.length && inflight.length < size))
-          ) {
+          if (failure === undefined && inflight.length <= size - refill && next < commands.length) {
             return Effect.flatMap(fill, step)
+          }
+          if (failure === undefined && !quitWritten && next === commands.length && inflight.length === 0) {
+            return Effect.flatMap(writeQuit, step)
           }
           const entry = inflight.shift()
           if (entry === undefined) return failure === undefined ? Cause.done() : Effect.fail(failure)

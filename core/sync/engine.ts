@@ -376,7 +376,7 @@ export const syncMailbox = (
           batchBytes += size
         }
         yield* Stream.runForEach(
-          // Without `delete` nothing is deleted, so QUIT may ride behind the last RETR.
+          // Without `delete` nothing is deleted, so QUIT may end the last batch's stream.
           mailbox.retrManyInto([...batch.keys()], (msg) => sinkFor(batch.get(msg)!), {
             quit: !options.delete && i >= toFetch.length
           }),

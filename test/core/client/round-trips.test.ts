@@ -148,7 +148,7 @@ describe("the CAPA after login", () => {
   })
 })
 
-describe("QUIT behind the last RETR (retrManyInto with quit)", () => {
+describe("QUIT after the last RETR (retrManyInto with quit)", () => {
   const sink = () => {
     const parts: Array<Uint8Array> = []
     return {
@@ -157,8 +157,11 @@ describe("QUIT behind the last RETR (retrManyInto with quit)", () => {
     }
   }
 
-  it("is written before the last RETR is answered (answers withheld from RETR 5 until QUIT), bodies byte-exact, session closed", async () => {
-    const { result, received, trace } = await session({}, { from: "RETR 5", until: "QUIT" }, (mb) =>
+  // Not in the batch with the RETRs: Dovecot, reading a pipelined QUIT, flushes once and
+  // closes, losing the tail of a large answer it still holds (a 5 MB RETR over STLS came
+  // 683 bytes short, test/interop/cli.test.ts, in CI).
+  it("is written only once the last RETR has been read to its end; bodies byte-exact, session closed", async () => {
+    const { result, received, trace } = await session({}, undefined, (mb) =>
       Effect.map(Stream.runCollect(mb.retrManyInto([1, 2, 3, 4, 5], sink, { quit: true })), (answers) => ({
         answers,
         state: mb.state()
@@ -167,10 +170,26 @@ describe("QUIT behind the last RETR (retrManyInto with quit)", () => {
     expect(result.answers.map((a) => a.body)).toEqual(messages)
     expect(result.state).toBe("CLOSED")
     expect(received.slice(-6)).toEqual(["RETR 1", "RETR 2", "RETR 3", "RETR 4", "RETR 5", "QUIT"])
-    // QUIT left in the same batch as the RETRs; its answer came after theirs.
-    const order = lines(trace)
-    expect(order.indexOf("C: QUIT")).toBeLessThan(order.indexOf("S: RETR 1"))
-    expect(order.at(-1)).toBe("S: QUIT")
+    // The RETRs were pipelined (all written before the first answer), QUIT came after them
+    // all (the CAPA after login, which rides with RETR 1, left out).
+    expect(
+      lines(trace)
+        .filter((l) => !l.endsWith(" CAPA"))
+        .slice(-12)
+    ).toEqual([
+      "C: RETR 1",
+      "C: RETR 2",
+      "C: RETR 3",
+      "C: RETR 4",
+      "C: RETR 5",
+      "S: RETR 1",
+      "S: RETR 2",
+      "S: RETR 3",
+      "S: RETR 4",
+      "S: RETR 5",
+      "C: QUIT",
+      "S: QUIT"
+    ])
   })
 
   it("without PIPELINING, QUIT waits for the last answer", async () => {
@@ -185,7 +204,7 @@ describe("QUIT behind the last RETR (retrManyInto with quit)", () => {
     expect(lines(trace).slice(-6)).toEqual(["C: RETR 1", "S: RETR 1", "C: RETR 2", "S: RETR 2", "C: QUIT", "S: QUIT"])
   })
 
-  it("after a -ERR to a RETR, QUIT already on its way is still read and the stream fails with the -ERR", async () => {
+  it("after a -ERR to a RETR, the answers on their way are read, the stream fails with the -ERR, and QUIT still ends the session", async () => {
     const exit = await Effect.runPromiseExit(
       Effect.promise(() =>
         session({}, undefined, (mb) =>
@@ -197,6 +216,7 @@ describe("QUIT behind the last RETR (retrManyInto with quit)", () => {
     if (exit._tag === "Success") {
       expect(exit.value.result).toMatchObject({ _tag: "ServerError", command: "RETR 99" })
       expect(exit.value.received.slice(-4)).toEqual(["RETR 1", "RETR 99", "RETR 2", "QUIT"])
+      expect(lines(exit.value.trace).slice(-2)).toEqual(["C: QUIT", "S: QUIT"])
     }
   })
 })
