@@ -1,0 +1,138 @@
+/**
+ * The WebSocket transport to a pop3-bridge for Node, on the `ws` package, with flow
+ * control: the same transport as websocket.ts (bridge URL, encrypted paths, close codes as
+ * `BridgeError`, `endToEnd`; bridge-transport.ts), but the socket pauses.
+ *
+ * Why not Node's global `WebSocket` (undici), as websocket.ts uses it: it cannot pause, so
+ * everything the bridge sends is queued in the client until it is read — `pop3 --bridge …
+ * retr 1 | slow-reader` on a 100 MB message grew the client to a 162 MB peak RSS, and a
+ * hostile or simply fast server could exhaust the client's memory. Here reader.ts pauses the
+ * `ws` socket once 64 KiB wait unread (`ws.pause()` stops reading the TCP socket): the
+ * kernel buffer fills, TCP pushes back on the bridge, and the bridge (which has
+ * backpressure, bridge/relay.ts) stops reading the mail server.
+ *
+ * What is held at most, then: 64 KiB unread, what `ws` had already read from the socket
+ * when it paused (one read, ≤ 64 KiB), and one frame in progress — `maxPayload` bounds that
+ * (`MAX_FRAME`; larger frames close the WebSocket with 1009). Messages arrive as Buffers
+ * `ws` does not reuse, so a pull's chunks stay valid (unlike node.ts's pool).
+ *
+ * Node only (the `node-websocket` subpath): browser bundles never see `ws`, which the
+ * package names as an optional peer dependency.
+ *
+ * @module
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Socket from "effect/socket/Socket"
+import { type RawData, WebSocket } from "ws"
+import { bridgeTransport, type OpenWebSocket, type Options } from "./bridge-transport.ts"
+import { closeError, makePushReader, openError, quietly, readError } from "./reader.ts"
+import { type Connection, makeByteSocket } from "./socket.ts"
+import { Transport } from "./transport.ts"
+
+export type { Options }
+
+/**
+ * The largest WebSocket message accepted from the bridge (`ws`'s `maxPayload`): a frame is
+ * held whole until it is complete, so this bounds what one frame can make the client hold.
+ * pop3-bridge sends frames of at most 256 KiB (bridge/relay.ts), websockify 64 KiB.
+ * @category limits
+ */
+export const MAX_FRAME = 1024 * 1024
+
+// A Buffer as a plain Uint8Array over the same memory (no copy): `Buffer#slice` is a view,
+// not the copy Uint8Array's is, and nothing past the transport should meet that difference.
+const bytesOf = (data: RawData): Uint8Array => {
+  const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+}
+
+// Codes a client may send in a close frame (RFC 6455 §7.4.2: 1000, or 3000–4999).
+const sendable = (code: number): boolean => code === 1000 || (code >= 3000 && code <= 4999)
+
+/**
+ * A `Socket` over one `ws` WebSocket to `url`, opened when its reader is acquired.
+ * @category constructors
+ */
+export const makeSocket: OpenWebSocket = (url) =>
+  Effect.sync(() =>
+    makeByteSocket(
+      Effect.suspend(() => {
+        let ws: WebSocket
+        try {
+          ws = new WebSocket(url, ["binary"], {
+            // The bridge never compresses; a compressed stream would be inflated unbounded.
+            perMessageDeflate: false,
+            maxPayload: MAX_FRAME,
+            // POP3 is bytes: a text frame is taken as its bytes, never decoded.
+            skipUTF8Validation: true
+          })
+        } catch (cause) {
+          return Effect.fail(openError(cause))
+        }
+        ws.binaryType = "nodebuffer"
+        let open = false
+        const input = makePushReader({
+          pause: () => ws.pause(),
+          resume: () => quietly(() => ws.resume())
+        })
+        ws.on("message", (data: RawData) => input.push(bytesOf(data)))
+        ws.on("error", (cause: Error) => input.end(open ? readError(cause) : openError(cause)))
+        ws.on("close", (code: number, reason: Buffer) => input.end(closeError(code, reason.toString())))
+
+        // Interrupted before it opened (the connect timeout in client/open.ts, a closing
+        // scope): the socket goes at once.
+        const opened = Effect.callback<void, Socket.SocketError>((resume) => {
+          const onOpen = () => {
+            ws.off("close", onClose)
+            open = true
+            resume(Effect.void)
+          }
+          // 'error' comes first and ended the reader; the close (1006 when it never opened) follows.
+          const onClose = () => {
+            ws.off("open", onOpen)
+            resume(Effect.fail(input.error() ?? closeError(1006)))
+          }
+          ws.once("open", onOpen)
+          ws.once("close", onClose)
+          return Effect.sync(() => {
+            ws.off("open", onOpen)
+            ws.off("close", onClose)
+            quietly(() => ws.terminate())
+          })
+        })
+
+        return Effect.as(
+          opened,
+          ((): Connection => ({
+            input,
+            write: (bytes) =>
+              new Promise<void>((resolve, reject) => {
+                if (ws.readyState !== WebSocket.OPEN) return reject(new Error("socket closed"))
+                ws.send(bytes, { binary: true }, (error) => (error ? reject(error) : resolve()))
+              }),
+            // A WebSocket has no half-close: the close handshake at the scope's end (dispose)
+            // ends both sides, after what was sent.
+            end: () => undefined,
+            close: (error) => {
+              const reason = error.reason
+              if (reason._tag === "SocketCloseError" && sendable(reason.code))
+                quietly(() => ws.close(reason.code, reason.closeReason))
+              else quietly(() => ws.terminate())
+            },
+            // As the standard WebSocket's release does: a close frame after what was sent.
+            dispose: () => quietly(() => ws.close(1000)),
+            upgrade: Socket.SocketUpgradeError.unsupported
+          }))()
+        )
+      })
+    )
+  )
+
+/**
+ * The WebSocket transport through the bridge at `url` (ws: or wss:), on `ws`, pausing once
+ * 64 KiB wait unread. Node only; needs the `ws` package.
+ * @category layers
+ */
+export const layer = (url: string, options: Options = {}): Layer.Layer<Transport> =>
+  Layer.sync(Transport)(() => bridgeTransport(url, options, makeSocket))
