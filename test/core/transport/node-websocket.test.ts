@@ -12,11 +12,14 @@
 // bridge in websocket.test.ts while the CLI used the global WebSocket; msw cannot see `ws`.)
 import { createHash } from "node:crypto"
 import type { Socket as NetSocket } from "node:net"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { main } from "../../../core/cli/main.ts"
 import { connect } from "../../../core/client/client.ts"
+import { BridgeError, ConnectionClosed } from "../../../core/errors.ts"
 import { layer } from "../../../core/transport/node-websocket.ts"
 import { makeMailStore } from "../../../dev-server/server.ts"
 import { listenTcp, type TcpListener } from "../../../dev-server/tcp.ts"
@@ -155,6 +158,61 @@ describe("the Node WebSocket transport (ws) through pop3-bridge", () => {
     expect(received).toBe(SIZE)
     expect(hash.digest("hex")).toBe(served.hash)
   }, 120_000)
+})
+
+/** A server whose RETR answer stops after `after` body bytes: `end` (FIN) or `reset` (RST). */
+const cutServer = (after: number, how: "end" | "reset") =>
+  startUpstream((socket: NetSocket) => {
+    socket.write("+OK cut POP3 ready\r\n")
+    let input = ""
+    socket.on("data", (data: Buffer) => {
+      input += data.toString("latin1")
+      for (let end = input.indexOf("\r\n"); end >= 0; end = input.indexOf("\r\n")) {
+        const [verb = ""] = input.slice(0, end).split(" ")
+        input = input.slice(end + 2)
+        if (verb === "CAPA") socket.write("+OK\r\nUSER\r\n.\r\n")
+        else if (verb === "RETR") {
+          socket.write(
+            `+OK 100000 octets\r\n${line(0)
+              .repeat(Math.ceil(after / LINE))
+              .slice(0, after)}`,
+            () => (how === "end" ? socket.end() : socket.resetAndDestroy())
+          )
+        } else socket.write("+OK\r\n")
+      }
+    })
+  })
+
+describe("the Node WebSocket transport: the bridge's closes as the global WebSocket's", () => {
+  const cutRetr = async (how: "end" | "reset") => {
+    const upstream = await cutServer(10_000, how)
+    cleanups.push(upstream.close)
+    const bridge = await startTestBridge({ allow: [`127.0.0.1:${upstream.port}`] })
+    cleanups.push(() => bridge.close(0))
+    let received = 0
+    const exit = await Effect.runPromiseExit(
+      Effect.gen(function* () {
+        const auth = yield* connect({ host: "127.0.0.1", port: upstream.port, tls: "none", timeout: 30_000 })
+        const mailbox = yield* auth.login({ user: "u", password: "p", allowPlaintext: true })
+        yield* Stream.runForEach(mailbox.retr(1), (chunk) => Effect.sync(() => (received += chunk.length)))
+      }).pipe(Effect.scoped, Effect.provide(layer(`${bridge.url}/pop3`)))
+    )
+    const reason = Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isFailReason) : undefined
+    return { error: reason?.error, received }
+  }
+
+  it("a close with 1000 in the middle of a streamed RETR fails the stream after the bytes that came", async () => {
+    const { error, received } = await cutRetr("end")
+    expect(error).toBeInstanceOf(ConnectionClosed)
+    expect((error as ConnectionClosed).during).toMatch(/RETR 1/)
+    expect(received).toBe(10_000)
+  })
+
+  it("an upstream reset in the middle of RETR is BridgeError 4010 with the bridge's reason", async () => {
+    const { error } = await cutRetr("reset")
+    expect(error).toBeInstanceOf(BridgeError)
+    expect(error).toMatchObject({ code: 4010, reason: "upstream connection lost: ECONNRESET" })
+  })
 })
 
 // ---------------------------------------------------------------------------------------
