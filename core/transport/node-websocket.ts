@@ -31,7 +31,7 @@ import { closeError, makePushReader, openError, quietly, readError } from "./rea
 import { type Connection, makeByteSocket } from "./socket.ts"
 import { Transport } from "./transport.ts"
 
-export type { Options }
+export type { OpenWebSocket, Options }
 
 /**
  * The largest WebSocket message accepted from the bridge (`ws`'s `maxPayload`): a frame is
