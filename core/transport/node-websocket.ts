@@ -13,8 +13,9 @@
  *
  * What is held at most, then: 64 KiB unread, what `ws` had already read from the socket
  * when it paused (one read, ≤ 256 KiB), and one frame in progress — `maxPayload` bounds
- * that (`MAX_FRAME`; larger frames close the WebSocket with 1009). Messages arrive as
- * Buffers nothing reuses, so a pull's chunks stay valid (unlike node.ts's pool).
+ * that (`MAX_FRAME`; larger frames close the WebSocket with 1009). Over `ws:` the reads go
+ * into slabs that are reused (below), so, as with node.ts, a pull's chunks are valid until
+ * the next pull; over `wss:` they are Buffers nothing reuses.
  *
  * Node only (the `node-websocket` subpath): browser bundles never see `ws`, which the
  * package names as an optional peer dependency.
@@ -49,48 +50,122 @@ const bytesOf = (data: RawData): Uint8Array => {
 }
 
 /**
- * A plain TCP connection for `ws` whose reads go into 256 KiB slabs, each read into the
- * slab's free rest (at least 64 KiB), handed on as a view — no copy, no per-read buffer.
+ * Reads for `ws` over plain TCP into 256 KiB slabs, each read into a slab's free rest (at
+ * least 64 KiB) and handed on as a view — no copy, no per-read buffer — and the slabs
+ * reused once nothing refers to them any more.
  *
- * Why: `ws` keeps a frame zero-copy only when it lies within one read; a frame across two
- * reads is copied into a fresh buffer. Node reads 64 KiB at a time and pop3-bridge sends
- * frames of one upstream read (up to 64 KiB + header), so nearly every frame straddled two
- * reads and 100 MB were copied into 1,500 fresh 64 KiB buffers (`consume` in `ws`: the
- * heaviest function of a `--cpu-prof`, ~170 of ~650 ms). With reads of up to 256 KiB,
- * about one frame in four straddles. Measured on 100 MB through the bridge, 10 runs
- * alternating: client CPU (user + sys) median 0.76 s → 0.68 s. Larger frames from the
- * bridge went the other way (every frame straddles: 0.85–1.07 s).
+ * Why slabs: `ws` keeps a frame zero-copy only when it lies within one read; a frame
+ * across two reads is copied into a fresh buffer. Node reads 64 KiB at a time and
+ * pop3-bridge sends frames of one upstream read (up to 64 KiB + header), so nearly every
+ * frame straddled two reads and 100 MB were copied into 1,500 fresh 64 KiB buffers
+ * (`consume` in `ws`: the heaviest function of a `--cpu-prof`). With reads of up to
+ * 256 KiB, about one frame in four straddles. Larger frames from the bridge went the other
+ * way (every frame straddles). Why reuse: fresh memory for every read is cold in the
+ * caches; two slabs used in turn stay warm. Measured, 100 MB through a bridge process, 8–10
+ * runs alternating, client CPU (user + sys) medians: fresh 64 KiB reads 0.76 s, fresh
+ * slabs 0.68–0.70 s, reused slabs 0.52 s (direct TCP, node.ts: 0.48–0.49 s).
+ *
+ * When a slab is free again: it is no longer the one read into; every message that is a
+ * view into it has been pulled, and pulled past (the client's rule, as for node.ts's
+ * read pool: a pull's chunks are valid until the next pull; what outlives that is
+ * copied); and `ws` holds no view into it — its receiver keeps the unparsed rest of the
+ * last read and the fragments of an unfinished message as views (`_buffers`,
+ * `_fragments`; messages are emitted synchronously, `allowSynchronousEvents`), and after a
+ * close frame its reason. Those are `ws`'s internals: if they are not what is expected,
+ * or the WebSocket is not OPEN, no slab is reused and only fresh ones are taken.
  *
  * `onread` (honoured by `net.connect`) delivers no 'data' events, so the callback emits
  * them: that is what `ws` and the HTTP upgrade before it listen to. `pause()` still stops
- * the reads (net.Socket's `pause` applies to `onread` too). A slab stays alive while a
- * view into it does; nothing is reused, so no view is ever overwritten.
+ * the reads (net.Socket's `pause` applies to `onread` too).
  */
 const SLAB = 256 * 1024
 const MIN_READ = 64 * 1024
-const slabConnection = (options: NetConnectOpts): NetSocket => {
-  let slab = Buffer.allocUnsafeSlow(SLAB)
+/** Free slabs kept for reuse (two in turn keep the caches warm); more are left to the GC. */
+const SPARE = 2
+
+interface Slab {
+  readonly bytes: Buffer
+  /** Messages that are views into it, pushed and not yet pulled past. */
+  live: number
+}
+
+const makeSlabs = (ws: () => WebSocket | undefined) => {
+  const fresh = (): Slab => ({ bytes: Buffer.allocUnsafeSlow(SLAB), live: 0 })
+  let current = fresh()
   let offset = 0
-  const socket: NetSocket = netConnect({
-    ...options,
-    // As `ws`'s own netConnect: `path` holds the HTTP request's path, not a Unix socket.
-    path: undefined,
-    onread: {
-      buffer: () => {
-        if (SLAB - offset < MIN_READ) {
-          slab = Buffer.allocUnsafeSlow(SLAB)
-          offset = 0
+  let retired: Array<Slab> = []
+  const spare: Array<Slab> = []
+  let delivered: ReadonlyArray<Uint8Array> = []
+
+  const slabOf = (chunk: Uint8Array): Slab | undefined =>
+    chunk.buffer === current.bytes.buffer ? current : retired.find((slab) => chunk.buffer === slab.bytes.buffer)
+
+  // Whether `ws` may still hold a view into `slab` (see above); when unsure, it may.
+  const heldByWs = (slab: Slab): boolean => {
+    const socket = ws() as
+      | (WebSocket & {
+          _receiver?: { _buffers?: unknown; _fragments?: unknown; writableLength?: unknown }
+        })
+      | undefined
+    const receiver = socket?._receiver
+    if (socket === undefined || socket.readyState !== WebSocket.OPEN || receiver == null) return true
+    const { _buffers: buffers, _fragments: fragments, writableLength } = receiver
+    if (!Array.isArray(buffers) || !Array.isArray(fragments) || writableLength !== 0) return true
+    const inSlab = (view: unknown) => (view as Uint8Array | undefined)?.buffer === slab.bytes.buffer
+    return buffers.some(inSlab) || fragments.some(inSlab)
+  }
+
+  const next = (): Slab => {
+    retired = retired.filter((slab) => {
+      if (slab.live > 0 || heldByWs(slab)) return true
+      if (spare.length < SPARE) spare.push(slab)
+      return false
+    })
+    return spare.pop() ?? fresh()
+  }
+
+  return {
+    connect: (options: NetConnectOpts): NetSocket => {
+      const socket: NetSocket = netConnect({
+        ...options,
+        // As `ws`'s own netConnect: `path` holds the HTTP request's path, not a Unix socket.
+        path: undefined,
+        onread: {
+          buffer: () => {
+            if (SLAB - offset < MIN_READ) {
+              retired.push(current)
+              current = next()
+              offset = 0
+            }
+            return current.bytes.subarray(offset)
+          },
+          callback: (n: number, buffer: Uint8Array) => {
+            offset += n
+            socket.emit("data", Buffer.from(buffer.buffer, buffer.byteOffset, n))
+            return true
+          }
         }
-        return slab.subarray(offset)
-      },
-      callback: (n: number, buffer: Uint8Array) => {
-        offset += n
-        socket.emit("data", Buffer.from(buffer.buffer, buffer.byteOffset, n))
-        return true
+      } as NetConnectOpts)
+      return socket
+    },
+    /** A message about to be pushed to the reader. */
+    pushed: (chunk: Uint8Array): void => {
+      const slab = slabOf(chunk)
+      if (slab !== undefined) slab.live++
+    },
+    /** A pull took these chunks: they are released at the next pull. */
+    delivered: (chunks: ReadonlyArray<Uint8Array>): void => {
+      delivered = chunks
+    },
+    /** The next pull starts: what the last one took is done with. */
+    releaseDelivered: (): void => {
+      for (const chunk of delivered) {
+        const slab = slabOf(chunk)
+        if (slab !== undefined) slab.live--
       }
+      delivered = []
     }
-  } as NetConnectOpts)
-  return socket
+  }
 }
 
 // Codes a client may send in a close frame (RFC 6455 §7.4.2: 1000, or 3000–4999).
@@ -105,15 +180,19 @@ export const makeSocket: OpenWebSocket = (url) =>
     makeByteSocket(
       Effect.suspend(() => {
         let ws: WebSocket
+        let made: WebSocket | undefined
+        const slabs = makeSlabs(() => made)
         try {
-          ws = new WebSocket(url, ["binary"], {
+          ws = made = new WebSocket(url, ["binary"], {
             // The bridge never compresses; a compressed stream would be inflated unbounded.
             perMessageDeflate: false,
             maxPayload: MAX_FRAME,
             // POP3 is bytes: a text frame is taken as its bytes, never decoded.
             skipUTF8Validation: true,
+            // Messages are emitted while the read that completed them is handled (the slabs rely on it).
+            allowSynchronousEvents: true,
             // wss: TLS hands over a record (≤ 16 KiB) per read: slabs would not help there.
-            ...(url.startsWith("ws:") ? { createConnection: slabConnection as typeof netConnect } : {})
+            ...(url.startsWith("ws:") ? { createConnection: slabs.connect as typeof netConnect } : {})
           })
         } catch (cause) {
           return Effect.fail(openError(cause))
@@ -124,7 +203,19 @@ export const makeSocket: OpenWebSocket = (url) =>
           pause: () => ws.pause(),
           resume: () => quietly(() => ws.resume())
         })
-        ws.on("message", (data: RawData) => input.push(bytesOf(data)))
+        ws.on("message", (data: RawData) => {
+          const bytes = bytesOf(data)
+          slabs.pushed(bytes)
+          input.push(bytes)
+        })
+        // The chunks of the previous pull are done with when the next pull starts.
+        const pull = Effect.suspend(() => {
+          slabs.releaseDelivered()
+          return Effect.map(input.pull, (chunks) => {
+            slabs.delivered(chunks)
+            return chunks
+          })
+        })
         ws.on("error", (cause: Error) => input.end(open ? readError(cause) : openError(cause)))
         ws.on("close", (code: number, reason: Buffer) => input.end(closeError(code, reason.toString())))
 
@@ -153,7 +244,7 @@ export const makeSocket: OpenWebSocket = (url) =>
         return Effect.as(
           opened,
           ((): Connection => ({
-            input,
+            input: { ...input, pull },
             write: (bytes) =>
               new Promise<void>((resolve, reject) => {
                 if (ws.readyState !== WebSocket.OPEN) return reject(new Error("socket closed"))

@@ -20,7 +20,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { main } from "../../../core/cli/main.ts"
 import { connect } from "../../../core/client/client.ts"
 import { BridgeError, ConnectionClosed } from "../../../core/errors.ts"
-import { layer } from "../../../core/transport/node-websocket.ts"
+import { layer, makeSocket } from "../../../core/transport/node-websocket.ts"
 import { makeMailStore } from "../../../dev-server/server.ts"
 import { listenTcp, type TcpListener } from "../../../dev-server/tcp.ts"
 import { fakeDns, makeCertificate, startTestBridge, startUpstream, until } from "../../bridge/helpers.ts"
@@ -157,6 +157,52 @@ describe("the Node WebSocket transport (ws) through pop3-bridge", () => {
     await done
     expect(received).toBe(SIZE)
     expect(hash.digest("hex")).toBe(served.hash)
+  }, 120_000)
+})
+
+describe("the Node WebSocket transport's read slabs", () => {
+  it("are reused, and a pull's chunks hold their bytes until the next pull", async () => {
+    const served: Served = { written: 0, blocked: false }
+    const upstream = await bigServer(served)
+    cleanups.push(upstream.close)
+    const bridge = await startTestBridge({ allow: [`127.0.0.1:${upstream.port}`] })
+    cleanups.push(() => bridge.close(0))
+    const url = `${bridge.url}/pop3?host=127.0.0.1&port=${upstream.port}&tls=none`
+
+    const head = `+OK big POP3 ready\r\n+OK ${SIZE} octets\r\n`
+    const expected = head.length + SIZE + 3
+    const hash = createHash("sha256")
+    const slabs = new Set<ArrayBufferLike>()
+    let received = 0
+    let overwritten = 0
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const socket = yield* makeSocket(url, { host: "127.0.0.1", port: upstream.port, connectTimeoutMillis: 30_000 })
+        const reader = yield* socket.reader
+        const writer = yield* socket.writer
+        yield* writer.write(new TextEncoder().encode("RETR 1\r\n"))
+        let previous: Array<{ view: Uint8Array; copy: Buffer }> = []
+        while (received < expected) {
+          // The last pull's chunks are still theirs: no slab was read into again under them.
+          for (const { view, copy } of previous) if (!copy.equals(view)) overwritten++
+          const chunks = yield* reader.pull
+          previous = chunks.map((chunk) => {
+            const view = chunk as Uint8Array
+            if (view.buffer.byteLength === 256 * 1024) slabs.add(view.buffer)
+            const start = Math.max(0, head.length - received)
+            hash.update(view.subarray(start, Math.max(start, expected - 3 - received)))
+            received += view.length
+            return { view, copy: Buffer.from(view) }
+          })
+        }
+      }).pipe(Effect.scoped)
+    )
+    expect(received).toBe(expected)
+    expect(hash.digest("hex")).toBe(served.hash)
+    expect(overwritten).toBe(0)
+    // 64 MiB read into 256 KiB slabs: 256 of them if none were reused.
+    expect(slabs.size).toBeGreaterThan(0)
+    expect(slabs.size).toBeLessThanOrEqual(8)
   }, 120_000)
 })
 
