@@ -5,8 +5,9 @@
  *
  * Why not Node's global `WebSocket` (undici), as websocket.ts uses it: it cannot pause, so
  * everything the bridge sends is queued in the client until it is read — `pop3 --bridge …
- * retr 1 | slow-reader` on a 100 MB message grew the client to a 162 MB peak RSS, and a
- * hostile or simply fast server could exhaust the client's memory. Here reader.ts pauses the
+ * retr 1 | (sleep 6; wc -c)` on a 100 MB message grew the client to a 186–190 MB peak RSS
+ * (76 MB on this transport), and a hostile or simply fast server could exhaust the
+ * client's memory. Here reader.ts pauses the
  * `ws` socket once 64 KiB wait unread (`ws.pause()` stops reading the TCP socket): the
  * kernel buffer fills, TCP pushes back on the bridge, and the bridge (which has
  * backpressure, bridge/relay.ts) stops reading the mail server.
@@ -37,7 +38,8 @@ export type { OpenWebSocket, Options }
 /**
  * The largest WebSocket message accepted from the bridge (`ws`'s `maxPayload`): a frame is
  * held whole until it is complete, so this bounds what one frame can make the client hold.
- * pop3-bridge sends frames of at most 256 KiB (bridge/relay.ts), websockify 64 KiB.
+ * pop3-bridge sends one frame per read from the mail server (at most 64 KiB,
+ * bridge/relay.ts), websockify likewise.
  * @category limits
  */
 export const MAX_FRAME = 1024 * 1024
