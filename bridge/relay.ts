@@ -58,6 +58,54 @@ const WS_ERROR_CODES: Readonly<Record<string, number>> = {
 
 const errorCode = (error: Error): string => (error as { code?: string }).code ?? error.message
 
+/** A read buffer from a plain TCP mail server while bytes stream (see `upstreamReads`). */
+const READ_BUFFER = 64 * 1024
+/** A read buffer while they do not: what a quiet session holds between reads. */
+const QUIET_READ = 2 * 1024
+/** Sent read buffers kept for the next reads; the rest go to the GC. */
+const SPARE_READS = 4
+
+/**
+ * Reads from a plain TCP mail server (net's `onread`) into 64 KiB buffers that are used
+ * again once `ws` has sent them — the send's callback, when the bytes are in the kernel
+ * and nothing refers to the buffer — instead of a fresh 64 KiB buffer per read, which is
+ * cold in the caches (and garbage). Measured, 8 × 100 MB RETR through the bundled bridge
+ * (two rounds): bridge CPU 1.54 and 1.67 s with Node's fresh buffers, 1.01 and 1.06 s with
+ * these. A quiet session holds one 2 KiB buffer (and no spares); after a read that filled
+ * its buffer or passed 2 KiB the next read gets 64 KiB; at most 4 sent ones wait as spares,
+ * beside what is in flight (bounded by `maxBufferedBytes` as before). TLS and PROXY-header
+ * connections keep Node's own reads ('data').
+ */
+const upstreamReads = (deliver: (chunk: Buffer) => void) => {
+  const ours = new WeakSet<ArrayBufferLike>()
+  const spare: Buffer[] = []
+  let streaming = false
+  const large = (): Buffer => {
+    const buffer = spare.pop() ?? Buffer.allocUnsafeSlow(READ_BUFFER)
+    ours.add(buffer.buffer)
+    return buffer
+  }
+  return {
+    onread: {
+      // Node asks for the next buffer after each read (after `callback`) and once at the start.
+      buffer: (): Uint8Array => {
+        // Gone quiet: the spares go too, so a quiet session holds 2 KiB, not 256.
+        if (!streaming) spare.length = 0
+        return streaming ? large() : Buffer.allocUnsafe(QUIET_READ)
+      },
+      callback: (bytes: number, buffer: Uint8Array): boolean => {
+        streaming = bytes === buffer.length || bytes > QUIET_READ
+        deliver(Buffer.from(buffer.buffer, buffer.byteOffset, bytes))
+        return true
+      }
+    },
+    /** `chunk` was sent: its buffer, if it is one of ours, may be read into again. */
+    sent: (chunk: Buffer): void => {
+      if (ours.has(chunk.buffer) && spare.length < SPARE_READS) spare.push(Buffer.from(chunk.buffer))
+    }
+  }
+}
+
 /** Run one session on an accepted WebSocket. @category relay */
 export const startSession = (
   ws: WebSocket,
@@ -178,7 +226,10 @@ export const startSession = (
     bytesDown += chunk.length
     metrics.bytesDown += chunk.length
     touch()
-    ws.send(chunk, { binary: true }, onSent)
+    ws.send(chunk, { binary: true }, (error) => {
+      reads.sent(chunk)
+      onSent(error)
+    })
     if (!upstreamPaused && ws.bufferedAmount > settings.maxBufferedBytes) {
       upstreamPaused = true
       upstream?.pause()
@@ -196,6 +247,10 @@ export const startSession = (
       if (ended === undefined) ws.resume()
     })
   }
+
+  // Plain TCP reads before the relay is attached (onConnected) wait here.
+  const early: Buffer[] = []
+  const reads = upstreamReads((chunk) => (upstream === undefined ? early.push(chunk) : onUpstreamData(chunk)))
 
   ws.binaryType = "nodebuffer"
   ws.on("message", (data: RawData, isBinary: boolean) => {
@@ -224,7 +279,9 @@ export const startSession = (
     upstreamClosed = false
     socket.setNoDelay(true) // POP3 commands are small and latency-bound
     socket.setKeepAlive(true, 60_000)
+    // TLS and PROXY-header connections emit 'data'; plain ones read through `reads`.
     socket.on("data", onUpstreamData)
+    for (const chunk of early.splice(0)) onUpstreamData(chunk)
     socket.on("error", (error: Error) => {
       upstreamError = error
     })
@@ -255,6 +312,7 @@ export const startSession = (
       resolve: settings.resolve ?? systemResolver,
       upstreamCa: settings.upstreamCa,
       signal: abort.signal,
+      onread: reads.onread,
       proxyHeader: settings.proxyProtocol.some((p) => p.host === parsed.host && p.port === parsed.port)
         ? (destination) =>
             proxyV2Header({

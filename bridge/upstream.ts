@@ -51,6 +51,14 @@ export interface ConnectOptions {
   readonly signal: AbortSignal
   /** For targets with `--proxy-protocol`: the PROXY v2 header for a connection to this address, written first. */
   readonly proxyHeader?: ((address: string) => Uint8Array) | undefined
+  /** Reads of a plain TCP connection (no TLS, no PROXY header) into these buffers (net's `onread`). */
+  readonly onread?: OnRead | undefined
+}
+
+/** net's `onread` option: reads into buffers the caller gives, no 'data' events. @category upstream */
+export interface OnRead {
+  readonly buffer: () => Uint8Array
+  readonly callback: (bytes: number, buffer: Uint8Array) => boolean
 }
 
 /**
@@ -112,7 +120,10 @@ const attempt = (options: ConnectOptions, address: string): Promise<Socket> =>
       socket =
         target.tls === "implicit"
           ? tlsConnect({ ...tlsOptions, host: address, port: target.port }, ready)
-          : netConnect({ host: address, port: target.port }, ready)
+          : netConnect(
+              { host: address, port: target.port, ...(options.onread !== undefined ? { onread: options.onread } : {}) },
+              ready
+            )
       // For TLS, 'connect' is the TCP step: an error after it is a TLS failure.
       socket.once("connect", () => {
         tcpConnected = true

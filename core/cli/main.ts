@@ -314,8 +314,10 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
       io.stderr(`pop3: ${bridge.usage}`)
       return EXIT.usage
     }
+    // `ws`, not Node's global WebSocket: that one cannot pause, so a fast server could fill
+    // this process's memory (transport/node-websocket.ts).
     transport =
-      io.transport ?? (await import("../transport/websocket.ts")).layerGlobal(bridge, { endToEnd: options.endToEnd })
+      io.transport ?? (await import("../transport/node-websocket.ts")).layer(bridge, { endToEnd: options.endToEnd })
   }
   if (options.ca !== undefined) {
     try {

@@ -14,50 +14,31 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Socket from "effect/socket/Socket"
-import { endToEndTransport } from "../tls/end-to-end.ts"
-import { type BridgeTls, bridgeUrl, classifyBridgeFailure, pathEncrypted } from "./bridge-rules.ts"
-import { type Target, Transport } from "./transport.ts"
+import { bridgeTransport, type Options } from "./bridge-transport.ts"
+import { type BridgeTls, bridgeUrl } from "./bridge-rules.ts"
+import { Transport } from "./transport.ts"
 
-export { type BridgeTls, bridgeUrl }
-
-/**
- * How the WebSocket transport uses the bridge.
- * @category models
- */
-export interface Options {
-  /**
-   * End-to-end TLS (experimental): ask the bridge for `tls=passthrough` and do TLS 1.3 in
-   * the client, verified against Mozilla's roots and `ca`; the bridge sees only ciphertext.
-   * The bridge's allowlist must permit `passthrough` for the server.
-   */
-  readonly endToEnd?: boolean | undefined
-}
+export { type BridgeTls, bridgeUrl, type Options }
 
 /**
  * A WebSocket transport through the bridge at `url` (ws: or wss:). Needs a
  * `WebSocketConstructor` (`Socket.layerWebSocketConstructorGlobal` in browsers and Node ≥ 22).
+ *
+ * The standard `WebSocket` cannot pause: whatever the bridge sends is queued in the client
+ * until it is read. In Node, `pop3-everywhere/node-websocket` (on `ws`) pushes back instead.
  * @category layers
  */
 export const layer = (url: string, options: Options = {}): Layer.Layer<Transport, never, Socket.WebSocketConstructor> =>
   Layer.effect(Transport)(
     Effect.gen(function* () {
       const makeWebSocket = yield* Socket.WebSocketConstructor
-      const bridge = new URL(url)
-      const open = (target: Pick<Target, "host" | "port" | "connectTimeoutMillis">, tls: BridgeTls) =>
-        Socket.makeWebSocket(bridgeUrl(url, { host: target.host, port: target.port, tls }), {
+      return bridgeTransport(url, options, (address, target) =>
+        Socket.makeWebSocket(address, {
           openTimeout: target.connectTimeoutMillis,
           // websockify-compatible clients offer "binary"; the bridge selects it.
           protocols: ["binary"]
         }).pipe(Effect.provideService(Socket.WebSocketConstructor, makeWebSocket))
-      const service: Transport["Service"] = {
-        name: "websocket",
-        secure: (target) => pathEncrypted(bridge, target),
-        startTls: false,
-        upgradeOptions: () => ({}),
-        classify: (error) => classifyBridgeFailure(bridge, error),
-        open: (target) => open(target, target.tls)
-      }
-      return options.endToEnd === true ? endToEndTransport(service, (target) => open(target, "passthrough")) : service
+      )
     })
   )
 

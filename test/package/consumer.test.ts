@@ -226,7 +226,9 @@ beforeAll(async () => {
         type: "module",
         dependencies: {
           [NAME]: `file:${join(dir, tarball.filename)}`,
-          effect: `^${version("effect")}`
+          effect: `^${version("effect")}`,
+          // The optional peer of pop3-everywhere/node-websocket, which (a) imports.
+          ws: `^${version("ws")}`
         },
         devDependencies: { "@types/node": version("@types/node") }
       },

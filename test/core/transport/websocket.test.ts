@@ -1,6 +1,8 @@
 // The WebSocket transport against a fake pop3-bridge scripted with msw 3's WebSocket
 // interception (`ws.link` + `setupServer`): msw replaces Node's global `WebSocket`, so the
-// client is built with `layerGlobal`, exactly as the CLI builds it for `--bridge`. The fake
+// client is built with `layerGlobal`, as browsers and other runtimes use it. (The CLI's
+// `--bridge` uses `ws` instead, which msw does not see: its tests run through a real
+// bridge, in node-websocket.test.ts.) The fake
 // bridge speaks POP3 itself, in binary frames, and can cut its answers into any framing:
 // one byte per message, random small pieces, or several answers in one message.
 
@@ -13,7 +15,6 @@ import * as Stream from "effect/Stream"
 import { ws } from "msw"
 import { setupServer } from "msw/node"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { main } from "../../../core/cli/main.ts"
 import { collect, connect } from "../../../core/client/client.ts"
 import { BridgeError, ConnectionClosed, TlsError } from "../../../core/errors.ts"
 import type { ConnectOptions } from "../../../core/client/options.ts"
@@ -279,28 +280,6 @@ const session = (msgs: ReadonlyArray<number>) =>
     return { greeting: auth.greeting.text, capabilities: auth.capabilities().lines, stat, bodies }
   })
 
-interface CliResult {
-  readonly code: number
-  readonly stdout: Uint8Array
-  readonly stderr: ReadonlyArray<string>
-}
-
-const cli = async (argv: ReadonlyArray<string>): Promise<CliResult> => {
-  const out: Array<Uint8Array> = []
-  const err: Array<string> = []
-  const code = await main(argv, {
-    stdout: async (bytes) => void out.push(typeof bytes === "string" ? enc.encode(bytes) : bytes.slice()),
-    stderr: (text) => void err.push(text),
-    env: { POP3_PASSWORD: PASSWORD },
-    readFile: () => {
-      throw new Error("no files in these tests")
-    }
-  })
-  return { code, stdout: concat(out), stderr: err }
-}
-
-const CLI_TARGET = ["--host", "pop.example.com", "--port", "995", "--tls", "implicit", "--timeout", "5"]
-
 // ---------------------------------------------------------------------------------------
 
 describe("bridgeUrl", () => {
@@ -445,44 +424,6 @@ describe("WebSocket transport through a fake bridge (msw)", () => {
     })
   }
 
-  it("the CLI exits 3 on a refusal and prints the reason on one stderr line", async () => {
-    fakeBridge({ refuse: { code: 4001, reason: "not allowed", when: "after-open" } })
-    const result = await cli(["--bridge", BRIDGE, ...CLI_TARGET, "--user", USER, "stat"])
-    expect(result.code).toBe(3)
-    expect(result.stdout).toHaveLength(0)
-    expect(result.stderr).toEqual(["pop3: the bridge closed the connection (4001: not allowed)"])
-    expect(result.stderr[0]).not.toMatch(/[\r\n]/)
-  })
-
-  it("the CLI --json reports the BridgeError as one JSON line", async () => {
-    fakeBridge({ refuse: { code: 4012, reason: "upstream connect timed out", when: "after-open" } })
-    const result = await cli(["--bridge", BRIDGE, ...CLI_TARGET, "--json", "capa"])
-    expect(result.code).toBe(3)
-    expect(result.stderr).toHaveLength(1)
-    expect(JSON.parse(result.stderr[0]!)).toEqual({
-      error: "BridgeError",
-      message: "the bridge closed the connection (4012: upstream connect timed out)"
-    })
-  })
-
-  it("the CLI retrieves through --bridge byte-exactly, with the bridge URL it was given", async () => {
-    const fake = fakeBridge({ framer: pieces(5, 3) })
-    const result = await cli([
-      "--bridge",
-      `${BRIDGE}?token=cli-token-0123456789`,
-      ...CLI_TARGET,
-      "--user",
-      USER,
-      "retr",
-      "2"
-    ])
-    expect(result.stderr).toEqual([])
-    expect(result.code).toBe(0)
-    expect(Buffer.from(result.stdout).equals(Buffer.from(MESSAGES[1]!))).toBe(true)
-    expect(fake.urls[0]!.searchParams.get("token")).toBe("cli-token-0123456789")
-    expect(fake.urls[0]!.searchParams.get("host")).toBe("pop.example.com")
-  })
-
   it("a close with 1000 in the middle of RETR is ConnectionClosed, not a short message", async () => {
     const fake = fakeBridge({ cutRetr: { msg: 3, after: 10_000, code: 1000, reason: "upstream closed" } })
     const error = failure(await run(layerGlobal(BRIDGE), session([1, 3])))
@@ -525,15 +466,6 @@ describe("WebSocket transport through a fake bridge (msw)", () => {
     // Not one byte went out: no WebSocket was opened, so no bridge connection and no CAPA.
     expect(fake.urls).toEqual([])
     expect(fake.commands).toEqual([])
-  })
-
-  it("the CLI's default --tls (starttls on port 110) through --bridge exits 3 without connecting", async () => {
-    const fake = fakeBridge()
-    const result = await cli(["--bridge", BRIDGE, "--host", "pop.example.com", "capa"])
-    expect(result.code).toBe(3)
-    expect(result.stderr).toHaveLength(1)
-    expect(result.stderr[0]).toMatch(/use implicit TLS/)
-    expect(fake.urls).toEqual([])
   })
 })
 

@@ -1,0 +1,391 @@
+// The Node WebSocket transport (`ws`, node-websocket.ts) through a real, in-process
+// pop3-bridge: flow control end to end. A POP3 server that makes a 64 MiB message as it
+// writes it (honouring its socket's backpressure, counting what it managed to write) sits
+// behind the bridge; the client reads a few chunks of RETR and stops. What the server got
+// out must stay bounded — the kernel buffers of two loopback legs and the bridge's 1 MiB,
+// far below the message; after the client reads on, the message arrives byte for byte.
+// With Node's global WebSocket (websocket.ts's layerGlobal) the server wrote all 64 MiB
+// into the client while it was not reading: this test failed on it.
+//
+// And the CLI, whose `--bridge` is this transport, through the same real bridge: refusals
+// and failures as one stderr line, a RETR byte for byte. (These ran against msw's fake
+// bridge in websocket.test.ts while the CLI used the global WebSocket; msw cannot see `ws`.)
+import { createHash } from "node:crypto"
+import type { Socket as NetSocket } from "node:net"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Stream from "effect/Stream"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { main } from "../../../core/cli/main.ts"
+import { connect } from "../../../core/client/client.ts"
+import { BridgeError, ConnectionClosed } from "../../../core/errors.ts"
+import { layer, makeSocket } from "../../../core/transport/node-websocket.ts"
+import { makeMailStore } from "../../../dev-server/server.ts"
+import { listenTcp, type TcpListener } from "../../../dev-server/tcp.ts"
+import { fakeDns, makeCertificate, startTestBridge, startUpstream, until } from "../../bridge/helpers.ts"
+
+const MiB = 1024 * 1024
+const LINE = 64
+const SIZE = 64 * MiB
+/**
+ * What may be in flight while the client does not read. Measured here 12.8–13.1 MiB: the
+ * bridge's 1 MiB (`--max-buffered`), ~0.2 MiB read by the client, and the rest in the
+ * kernel buffers of the two loopback connections, which Linux sizes itself (tcp_rmem's
+ * maximum is 32 MiB here) — outside either process.
+ */
+const BOUND = 24 * MiB
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+/** Line `i` of the big message: 64 bytes, never starting with "." (no stuffing). */
+const line = (i: number): string => `${String(i).padStart(10, "0")} ${"x".repeat(LINE - 13)}\r\n`
+
+interface Served {
+  /** Body bytes written so far (accepted by the socket). */
+  written: number
+  /** Waiting for 'drain': the socket holds as much as it takes. */
+  blocked: boolean
+  /** SHA-256 of the whole body, once written. */
+  hash?: string
+}
+
+/** A POP3 server with one message of SIZE bytes, made line by line as it is written. */
+const bigServer = (served: Served) =>
+  startUpstream((socket: NetSocket) => {
+    const send = (text: string) => socket.write(text)
+    const writeBody = async () => {
+      const hash = createHash("sha256")
+      let i = 0
+      while (served.written < SIZE) {
+        let text = ""
+        for (let n = 0; n < 1024 && served.written + text.length < SIZE; n++) text += line(i++)
+        const chunk = Buffer.from(text, "latin1")
+        hash.update(chunk)
+        served.written += chunk.length
+        if (!socket.write(chunk)) {
+          served.blocked = true
+          await new Promise((resolve) => socket.once("drain", resolve))
+          served.blocked = false
+        }
+      }
+      served.hash = hash.digest("hex")
+      send(".\r\n")
+    }
+    let input = ""
+    send("+OK big POP3 ready\r\n")
+    socket.on("data", (data: Buffer) => {
+      input += data.toString("latin1")
+      for (let end = input.indexOf("\r\n"); end >= 0; end = input.indexOf("\r\n")) {
+        const [verb = ""] = input.slice(0, end).split(" ")
+        input = input.slice(end + 2)
+        if (verb === "CAPA") send("+OK\r\nUSER\r\n.\r\n")
+        else if (verb === "RETR") {
+          send(`+OK ${SIZE} octets\r\n`)
+          void writeBody()
+        } else if (verb === "QUIT") socket.end("+OK bye\r\n")
+        else send("+OK\r\n")
+      }
+    })
+  })
+
+/**
+ * Resolves once the server is blocked on a full socket and has written nothing more over
+ * 20 checks (1 s) — or has written the whole message (then the client was not pushing back).
+ */
+const stalled = (served: Served): Promise<void> =>
+  new Promise((resolve, reject) => {
+    let last = -1
+    let still = 0
+    const deadline = Date.now() + 60_000
+    const tick = setInterval(() => {
+      still = served.blocked && served.written === last ? still + 1 : 0
+      last = served.written
+      if (still >= 20 || served.written >= SIZE) {
+        clearInterval(tick)
+        resolve()
+      } else if (Date.now() > deadline) {
+        clearInterval(tick)
+        reject(new Error(`the server neither stalled nor finished: ${served.written} bytes written`))
+      }
+    }, 50)
+  })
+
+describe("the Node WebSocket transport (ws) through pop3-bridge", () => {
+  it("pauses: a client that stops reading RETR stops the server within a few MiB; then the message arrives intact", async () => {
+    const served: Served = { written: 0, blocked: false }
+    const upstream = await bigServer(served)
+    cleanups.push(upstream.close)
+    const bridge = await startTestBridge({ allow: [`127.0.0.1:${upstream.port}`] })
+    cleanups.push(() => bridge.close(0))
+
+    let release: () => void = () => {}
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let chunks = 0
+    let received = 0
+    const hash = createHash("sha256")
+    const done = Effect.runPromise(
+      Effect.gen(function* () {
+        const auth = yield* connect({ host: "127.0.0.1", port: upstream.port, tls: "none", timeout: 60_000 })
+        const mailbox = yield* auth.login({ user: "u", password: "p", allowPlaintext: true })
+        yield* Stream.runForEach(mailbox.retr(1), (chunk) =>
+          Effect.gen(function* () {
+            hash.update(chunk)
+            received += chunk.length
+            // A few chunks in, the reader stops until the test lets it go on.
+            if (++chunks === 3) yield* Effect.promise(() => released)
+          })
+        )
+        yield* mailbox.quit
+      }).pipe(Effect.scoped, Effect.provide(layer(`${bridge.url}/pop3`)))
+    )
+
+    await stalled(served)
+    const whileStopped = served.written
+    process.stdout.write(
+      `node-websocket: ${(whileStopped / MiB).toFixed(1)} MiB written while the client did not read\n`
+    )
+    expect(whileStopped).toBeLessThan(BOUND)
+    expect(chunks).toBe(3)
+
+    release()
+    await done
+    expect(received).toBe(SIZE)
+    expect(hash.digest("hex")).toBe(served.hash)
+  }, 120_000)
+})
+
+describe("the Node WebSocket transport's read slabs", () => {
+  it("are reused, and a pull's chunks hold their bytes until the next pull", async () => {
+    const served: Served = { written: 0, blocked: false }
+    const upstream = await bigServer(served)
+    cleanups.push(upstream.close)
+    const bridge = await startTestBridge({ allow: [`127.0.0.1:${upstream.port}`] })
+    cleanups.push(() => bridge.close(0))
+    const url = `${bridge.url}/pop3?host=127.0.0.1&port=${upstream.port}&tls=none`
+
+    const head = `+OK big POP3 ready\r\n+OK ${SIZE} octets\r\n`
+    const expected = head.length + SIZE + 3
+    const hash = createHash("sha256")
+    const slabs = new Set<ArrayBufferLike>()
+    let received = 0
+    let overwritten = 0
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const socket = yield* makeSocket(url, { host: "127.0.0.1", port: upstream.port, connectTimeoutMillis: 30_000 })
+        const reader = yield* socket.reader
+        const writer = yield* socket.writer
+        yield* writer.write(new TextEncoder().encode("RETR 1\r\n"))
+        let previous: Array<{ view: Uint8Array; copy: Buffer }> = []
+        while (received < expected) {
+          // The last pull's chunks are still theirs: no slab was read into again under them.
+          for (const { view, copy } of previous) if (!copy.equals(view)) overwritten++
+          const chunks = yield* reader.pull
+          previous = chunks.map((chunk) => {
+            const view = chunk as Uint8Array
+            if (view.buffer.byteLength === 256 * 1024) slabs.add(view.buffer)
+            const start = Math.max(0, head.length - received)
+            hash.update(view.subarray(start, Math.max(start, expected - 3 - received)))
+            received += view.length
+            return { view, copy: Buffer.from(view) }
+          })
+        }
+      }).pipe(Effect.scoped)
+    )
+    expect(received).toBe(expected)
+    expect(hash.digest("hex")).toBe(served.hash)
+    expect(overwritten).toBe(0)
+    // 64 MiB read into 256 KiB slabs: 256 of them if none were reused.
+    expect(slabs.size).toBeGreaterThan(0)
+    expect(slabs.size).toBeLessThanOrEqual(8)
+  }, 120_000)
+})
+
+/** A server whose RETR answer stops after `after` body bytes: `end` (FIN) or `reset` (RST). */
+const cutServer = (after: number, how: "end" | "reset") =>
+  startUpstream((socket: NetSocket) => {
+    socket.write("+OK cut POP3 ready\r\n")
+    let input = ""
+    socket.on("data", (data: Buffer) => {
+      input += data.toString("latin1")
+      for (let end = input.indexOf("\r\n"); end >= 0; end = input.indexOf("\r\n")) {
+        const [verb = ""] = input.slice(0, end).split(" ")
+        input = input.slice(end + 2)
+        if (verb === "CAPA") socket.write("+OK\r\nUSER\r\n.\r\n")
+        else if (verb === "RETR") {
+          socket.write(
+            `+OK 100000 octets\r\n${line(0)
+              .repeat(Math.ceil(after / LINE))
+              .slice(0, after)}`,
+            () => (how === "end" ? socket.end() : socket.resetAndDestroy())
+          )
+        } else socket.write("+OK\r\n")
+      }
+    })
+  })
+
+describe("the Node WebSocket transport: the bridge's closes as the global WebSocket's", () => {
+  const cutRetr = async (how: "end" | "reset") => {
+    const upstream = await cutServer(10_000, how)
+    cleanups.push(upstream.close)
+    const bridge = await startTestBridge({ allow: [`127.0.0.1:${upstream.port}`] })
+    cleanups.push(() => bridge.close(0))
+    let received = 0
+    const exit = await Effect.runPromiseExit(
+      Effect.gen(function* () {
+        const auth = yield* connect({ host: "127.0.0.1", port: upstream.port, tls: "none", timeout: 30_000 })
+        const mailbox = yield* auth.login({ user: "u", password: "p", allowPlaintext: true })
+        yield* Stream.runForEach(mailbox.retr(1), (chunk) => Effect.sync(() => (received += chunk.length)))
+      }).pipe(Effect.scoped, Effect.provide(layer(`${bridge.url}/pop3`)))
+    )
+    const reason = Exit.isFailure(exit) ? exit.cause.reasons.find(Cause.isFailReason) : undefined
+    return { error: reason?.error, received }
+  }
+
+  it("a close with 1000 in the middle of a streamed RETR fails the stream after the bytes that came", async () => {
+    const { error, received } = await cutRetr("end")
+    expect(error).toBeInstanceOf(ConnectionClosed)
+    expect((error as ConnectionClosed).during).toMatch(/RETR 1/)
+    expect(received).toBe(10_000)
+  })
+
+  it("an upstream reset in the middle of RETR is BridgeError 4010 with the bridge's reason", async () => {
+    const { error } = await cutRetr("reset")
+    expect(error).toBeInstanceOf(BridgeError)
+    expect(error).toMatchObject({ code: 4010, reason: "upstream connection lost: ECONNRESET" })
+  })
+})
+
+// ---------------------------------------------------------------------------------------
+// The CLI through a real bridge: `pop.example.com` is the dev server behind implicit TLS
+// (a certificate for that name, trusted by the bridge), found through the bridge's resolver.
+
+const enc = new TextEncoder()
+const USER = "alice"
+const PASSWORD = "bridge-pw-5e1f"
+const TOKEN = "cli-token-0123456789"
+const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let offset = 0
+  for (const p of parts) {
+    out.set(p, offset)
+    offset += p.length
+  }
+  return out
+}
+/** Lines that must be dot-stuffed on the wire, a lone ".", 8-bit bytes and NUL (no CR, LF). */
+const DOTS_AND_BYTES = concat([
+  enc.encode("Subject: dots and bytes\r\n\r\n.\r\n..\r\n.leading\r\n. space\r\nmiddle.\r\n"),
+  Uint8Array.from({ length: 256 }, (_, i) => i).filter((b) => b !== 10 && b !== 13),
+  enc.encode("\r\nGrüße aus Köln 🌷\r\n.\r\nlast\r\n")
+])
+
+interface CliResult {
+  readonly code: number
+  readonly stdout: Uint8Array
+  readonly stderr: ReadonlyArray<string>
+}
+
+const cli = async (argv: ReadonlyArray<string>): Promise<CliResult> => {
+  const out: Array<Uint8Array> = []
+  const err: Array<string> = []
+  const code = await main(argv, {
+    stdout: async (bytes) => void out.push(typeof bytes === "string" ? enc.encode(bytes) : bytes.slice()),
+    stderr: (text) => void err.push(text),
+    env: { POP3_PASSWORD: PASSWORD },
+    readFile: () => {
+      throw new Error("no files in these tests")
+    }
+  })
+  return { code, stdout: concat(out), stderr: err }
+}
+
+describe("the CLI through a real pop3-bridge (--bridge is node-websocket.ts)", () => {
+  let server: TcpListener | undefined
+  let port = 0
+  let upstreamCa = ""
+  beforeAll(async () => {
+    const certificate = makeCertificate("pop.example.com")
+    upstreamCa = certificate.cert.toString()
+    server = await listenTcp(
+      makeMailStore({ [USER]: { password: PASSWORD, messages: ["Subject: one\r\n\r\nfirst\r\n", DOTS_AND_BYTES] } }),
+      { tls: { cert: certificate.cert.toString(), key: certificate.key.toString() }, implicitTls: true }
+    )
+    port = server.port
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+  const target = () => ["--host", "pop.example.com", "--port", String(port), "--tls", "implicit", "--timeout", "10"]
+  /** A bridge that reaches pop.example.com (only): the dev server. */
+  const realBridge = async (options: Parameters<typeof startTestBridge>[0] = {}) => {
+    const bridge = await startTestBridge({
+      allow: [`pop.example.com:${port}`, `127.0.0.1:${port}`],
+      resolve: fakeDns({ "pop.example.com": ["127.0.0.1"] }),
+      upstreamCa: [upstreamCa],
+      ...options
+    })
+    cleanups.push(() => bridge.close(0))
+    return bridge
+  }
+
+  it("the CLI exits 3 on a refusal and prints the reason on one stderr line", async () => {
+    const bridge = await realBridge({ allow: ["pop.other.example:995"] })
+    const result = await cli(["--bridge", `${bridge.url}/pop3`, ...target(), "--user", USER, "stat"])
+    expect(result.code).toBe(3)
+    expect(result.stdout).toHaveLength(0)
+    expect(result.stderr).toEqual([
+      `pop3: the bridge closed the connection (4001: pop.example.com:${port} is not allowed by this bridge)`
+    ])
+    expect(result.stderr[0]).not.toMatch(/[\r\n]/)
+  })
+
+  it("the CLI --json reports the BridgeError as one JSON line", async () => {
+    // A resolver that never answers: the bridge's connect timeout closes with 4012.
+    const bridge = await realBridge({ resolve: () => new Promise(() => {}), connectTimeoutMs: 200 })
+    const result = await cli(["--bridge", `${bridge.url}/pop3`, ...target(), "--json", "capa"])
+    expect(result.code).toBe(3)
+    expect(result.stderr).toHaveLength(1)
+    expect(JSON.parse(result.stderr[0]!)).toEqual({
+      error: "BridgeError",
+      message: "the bridge closed the connection (4012: upstream connect timed out)"
+    })
+  })
+
+  it("the CLI retrieves through --bridge byte-exactly, with the bridge URL it was given", async () => {
+    // The bridge wants the token: the session exists only if the URL's token reached it.
+    const bridge = await realBridge({ token: TOKEN })
+    const result = await cli([
+      "--bridge",
+      `${bridge.url}/pop3?token=${TOKEN}`,
+      ...target(),
+      "--user",
+      USER,
+      "retr",
+      "2"
+    ])
+    expect(result.stderr).toEqual([])
+    expect(result.code).toBe(0)
+    expect(Buffer.from(result.stdout).equals(Buffer.from(DOTS_AND_BYTES))).toBe(true)
+    // The bridge logs a session once both its sides have closed.
+    await until(() => bridge.logs.length > 0, 20_000, "the session's log line")
+    expect(bridge.logs.map((entry) => [entry["target"], entry["tls"]])).toEqual([
+      [`pop.example.com:${port}`, "implicit"]
+    ])
+  })
+
+  it("the CLI's default --tls (starttls on port 110) through --bridge exits 3 without connecting", async () => {
+    const bridge = await realBridge()
+    const result = await cli(["--bridge", `${bridge.url}/pop3`, "--host", "pop.example.com", "capa"])
+    expect(result.code).toBe(3)
+    expect(result.stderr).toHaveLength(1)
+    expect(result.stderr[0]).toMatch(/use implicit TLS/)
+    // Not even a WebSocket: the bridge accepted no session.
+    expect(bridge.metrics.sessionsTotal).toBe(0)
+  })
+})
