@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { concatBytes } from "../../../core/protocol/bytes.ts"
 import { main } from "../../../core/cli/main.ts"
 import { connect } from "../../../core/client/client.ts"
 import { BridgeError, ConnectionClosed } from "../../../core/errors.ts"
@@ -269,17 +270,8 @@ const enc = new TextEncoder()
 const USER = "alice"
 const PASSWORD = "bridge-pw-5e1f"
 const TOKEN = "cli-token-0123456789"
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
-}
 /** Lines that must be dot-stuffed on the wire, a lone ".", 8-bit bytes and NUL (no CR, LF). */
-const DOTS_AND_BYTES = concat([
+const DOTS_AND_BYTES = concatBytes([
   enc.encode("Subject: dots and bytes\r\n\r\n.\r\n..\r\n.leading\r\n. space\r\nmiddle.\r\n"),
   Uint8Array.from({ length: 256 }, (_, i) => i).filter((b) => b !== 10 && b !== 13),
   enc.encode("\r\nGrüße aus Köln 🌷\r\n.\r\nlast\r\n")
@@ -302,7 +294,7 @@ const cli = async (argv: ReadonlyArray<string>): Promise<CliResult> => {
       throw new Error("no files in these tests")
     }
   })
-  return { code, stdout: concat(out), stderr: err }
+  return { code, stdout: concatBytes(out), stderr: err }
 }
 
 describe("the CLI through a real pop3-bridge (--bridge is node-websocket.ts)", () => {

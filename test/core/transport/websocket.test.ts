@@ -15,6 +15,7 @@ import * as Stream from "effect/Stream"
 import { ws } from "msw"
 import { setupServer } from "msw/node"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { concatBytes } from "../../../core/protocol/bytes.ts"
 import { collect, connect } from "../../../core/client/client.ts"
 import { BridgeError, ConnectionClosed, TlsError } from "../../../core/errors.ts"
 import type { ConnectOptions } from "../../../core/client/options.ts"
@@ -32,16 +33,6 @@ const latin1 = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1")
 const fromLatin1 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "latin1"))
 
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
-}
-
 // ---------------------------------------------------------------------------------------
 // The mailbox the fake bridge serves (messages as the client must return them: unstuffed).
 
@@ -51,7 +42,7 @@ const allBytes = Uint8Array.from({ length: 256 }, (_, i) => i).filter((b) => b !
 const MESSAGES: ReadonlyArray<Uint8Array> = [
   enc.encode("From: bob@example.com\r\nSubject: hello\r\n\r\nHello Alice.\r\n"),
   // Lines that must be dot-stuffed on the wire, a lone ".", and a CR LF "." CR LF inside.
-  concat([
+  concatBytes([
     enc.encode("Subject: dots and bytes\r\n\r\n.\r\n..\r\n.leading\r\n. space\r\nmiddle.\r\n"),
     allBytes,
     enc.encode("\r\nGrüße aus Köln 🌷\r\n.\r\nlast\r\n")
@@ -162,7 +153,7 @@ const fakeBridge = (options: FakeOptions = {}): FakeBridge => {
       }
       const reply = (text: string) => send(enc.encode(text), 1)
       const multi = (status: string, body: Uint8Array) =>
-        concat([enc.encode(`${status}\r\n`), stuff(body), enc.encode(".\r\n")])
+        concatBytes([enc.encode(`${status}\r\n`), stuff(body), enc.encode(".\r\n")])
 
       let state: "auth" | "transaction" = "auth"
       let user: string | undefined
@@ -201,7 +192,7 @@ const fakeBridge = (options: FakeOptions = {}): FakeBridge => {
             }
             if (options.batchRetr !== undefined) {
               held.push(answer)
-              if (held.length === options.batchRetr) send(concat(held.splice(0)), options.batchRetr)
+              if (held.length === options.batchRetr) send(concatBytes(held.splice(0)), options.batchRetr)
               return
             }
             return send(answer, 1)
