@@ -31,6 +31,15 @@ export interface Connection {
   readonly writeAll: (commands: ReadonlyArray<Command>) => Effect.Effect<Array<EncodedCommand>, Pop3Error>
   /** Reads the next engine event, pulling from the socket as needed. */
   readonly read: (during: string) => Effect.Effect<EngineEvent, Pop3Error>
+  /**
+   * The next event from the bytes already received, traced as `read` traces it, without
+   * waiting: `NeedData` when they hold no whole event, or when a deferred answer is owed
+   * (`fill` reads it). What `read` does, minus the Effect per event: the pipelined loop
+   * reads every answer a socket read holds this way.
+   */
+  readonly poll: (during: string) => EngineEvent | typeof NeedData | Pop3Error
+  /** After `poll` gave `NeedData`: reads an owed deferred answer, or else waits for more bytes. */
+  readonly fill: (during: string) => Effect.Effect<void, Pop3Error>
   /** Reads the status line answering `encoded`; `-ERR` is returned, not failed. */
   readonly status: (encoded: EncodedCommand) => Effect.Effect<StatusLine, Pop3Error>
   /** Writes a command and reads its status line; `-ERR` fails with `ServerError`. */
@@ -203,7 +212,7 @@ export const makeConnection = (options: {
     }
 
     // Pulls from the socket into the engine.
-    const fill = (during: string): Effect.Effect<void, Pop3Error> =>
+    const receive = (during: string): Effect.Effect<void, Pop3Error> =>
       Effect.map(pull(during), (chunks) => {
         for (const chunk of chunks) {
           if (typeof chunk === "string") engine.receive(new TextEncoder().encode(chunk))
@@ -217,12 +226,16 @@ export const makeConnection = (options: {
       deferred.push(consume)
     }
 
+    const pollOwn = (during: string): EngineEvent | typeof NeedData | Pop3Error =>
+      deferred.length > 0 ? NeedData : poll(during)
+    const fill = (during: string): Effect.Effect<void, Pop3Error> => deferred.shift() ?? receive(during)
+
     const read = (during: string): Effect.Effect<EngineEvent, Pop3Error> =>
       Effect.suspend(function loop(): Effect.Effect<EngineEvent, Pop3Error> {
         const owed = deferred.shift()
         if (owed !== undefined) return Effect.flatMap(owed, loop)
         const event = poll(during)
-        if (event === NeedData) return Effect.flatMap(fill(during), loop)
+        if (event === NeedData) return Effect.flatMap(receive(during), loop)
         return isPop3Error(event) ? Effect.fail(event) : Effect.succeed(event)
       })
 
@@ -260,7 +273,7 @@ export const makeConnection = (options: {
         const loop = (): Effect.Effect<void, Pop3Error | E> => {
           for (;;) {
             const event = poll(during)
-            if (event === NeedData) return Effect.flatMap(fill(during), loop)
+            if (event === NeedData) return Effect.flatMap(receive(during), loop)
             if (isPop3Error(event)) return Effect.fail(event)
             if (event._tag === "Body") {
               size += event.bytes.length
@@ -311,6 +324,8 @@ export const makeConnection = (options: {
       write,
       writeAll,
       read,
+      poll: pollOwn,
+      fill,
       status,
       exec,
       collectBody,
