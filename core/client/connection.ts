@@ -17,6 +17,7 @@ import type { StatusLine } from "../protocol/response.ts"
 import type { State } from "../protocol/state.ts"
 import { ConnectionClosed, InvalidArgument, InvalidState, ProtocolError, ServerError, TimeoutError } from "../errors.ts"
 import type { Pop3Error } from "../errors.ts"
+import { noTrace } from "./options.ts"
 import type { TraceListener } from "./trace.ts"
 
 /**
@@ -71,6 +72,8 @@ export interface Connection {
   /** Whether no command awaits an answer and no body is half read. */
   readonly idle: () => boolean
   readonly trace: TraceListener
+  /** Whether anyone listens to `trace` (events need not be built otherwise). */
+  readonly tracing: boolean
   readonly now: () => number
 }
 
@@ -89,6 +92,8 @@ export const makeConnection = (options: {
   Effect.gen(function* () {
     // Already guarded against a throwing observer (resolveOptions).
     const { reader, writer, timeoutMillis, now, trace } = options
+    // Nobody listens: no event is built (per message: a status line's text, three objects, the clock).
+    const tracing = trace !== noTrace
     // State changes happen inside the engine while a line is parsed or a command queued;
     // they are traced right after that line, so a reader sees cause before effect.
     const changes: Array<StateChange> = []
@@ -146,9 +151,11 @@ export const makeConnection = (options: {
             refused = encoded
             break
           }
-          const at = now()
-          sentAt.set(encoded, at)
-          trace({ _tag: "Sent", at, line: encoded.redacted, bytes: encoded.bytes.length })
+          if (tracing) {
+            const at = now()
+            sentAt.set(encoded, at)
+            trace({ _tag: "Sent", at, line: encoded.redacted, bytes: encoded.bytes.length })
+          }
           flushChanges()
           sent.push(encoded)
         }
@@ -193,9 +200,9 @@ export const makeConnection = (options: {
       if (event === NeedData) {
         return closedReason !== undefined ? new ConnectionClosed({ during, reason: closedReason }) : NeedData
       }
-      if (event._tag === "Greeting") {
+      if (tracing && event._tag === "Greeting") {
         trace({ _tag: "Received", at: now(), line: statusText(event.status) })
-      } else if (event._tag === "Response") {
+      } else if (tracing && event._tag === "Response") {
         const at = now()
         const sent = sentAt.get(event.command)
         sentAt.delete(event.command)
@@ -280,7 +287,8 @@ export const makeConnection = (options: {
               const next = onChunk(event.bytes)
               if (next !== undefined) return Effect.flatMap(next, loop)
             } else if (event._tag === "BodyEnd") {
-              trace({ _tag: "Body", at: now(), command: encoded.redacted, bytes: size, millis: now() - started })
+              if (tracing)
+                trace({ _tag: "Body", at: now(), command: encoded.redacted, bytes: size, millis: now() - started })
               return Effect.void
             } else {
               return Effect.fail(
@@ -334,6 +342,7 @@ export const makeConnection = (options: {
       lock,
       idle,
       trace,
+      tracing,
       now
     } satisfies Connection
   })

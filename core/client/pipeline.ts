@@ -197,7 +197,7 @@ export const pipelinedInto = <A, E>(
           if (event.status.kind !== "ok" || !encoded.multiline) return { index, status: event.status, body: undefined }
           h.sink = discard ? discarding : sinkFor(index)
           h.during = `the body of ${encoded.redacted}`
-          h.started = conn.now()
+          if (conn.tracing) h.started = conn.now()
         }
         const status = h.status
         const sink = h.sink!
@@ -210,8 +210,10 @@ export const pipelinedInto = <A, E>(
             const pushed = sink.push(event.bytes)
             if (pushed !== undefined && !isSuccess(pushed)) return Effect.as(giveUp(pushed), undefined)
           } else if (event._tag === "BodyEnd") {
-            const at = conn.now()
-            conn.trace({ _tag: "Body", at, command: encoded.redacted, bytes: h.size, millis: at - h.started })
+            if (conn.tracing) {
+              const at = conn.now()
+              conn.trace({ _tag: "Body", at, command: encoded.redacted, bytes: h.size, millis: at - h.started })
+            }
             const ended: Effect.Effect<A | undefined, E> = sink.end()
             if (isSuccess(ended)) return { index, status, body: ended.value }
             return Effect.map(ended, (body): SunkAnswer<A> => ({ index, status, body }))
