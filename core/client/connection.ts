@@ -8,8 +8,9 @@
  * @module
  */
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
-import type * as Socket from "effect/socket/Socket"
+import * as Socket from "effect/socket/Socket"
 import type { Command, EncodedCommand } from "../protocol/command.ts"
 import { type EngineEvent, makeEngine, NeedData, type StateChange } from "../protocol/engine.ts"
 import { LocalProtocolError, RemoteProtocolError } from "../protocol/errors.ts"
@@ -17,6 +18,7 @@ import type { StatusLine } from "../protocol/response.ts"
 import type { State } from "../protocol/state.ts"
 import { ConnectionClosed, InvalidArgument, InvalidState, ProtocolError, ServerError, TimeoutError } from "../errors.ts"
 import type { Pop3Error } from "../errors.ts"
+import { isExpiringReader } from "../transport/reader.ts"
 import { noTrace } from "./options.ts"
 import type { TraceListener } from "./trace.ts"
 
@@ -88,7 +90,7 @@ export const makeConnection = (options: {
   readonly trace: TraceListener
   readonly now: () => number
   readonly classify?: ((error: Socket.SocketError) => Pop3Error | undefined) | undefined
-}): Effect.Effect<Connection> =>
+}): Effect.Effect<Connection, never, Scope.Scope> =>
   Effect.gen(function* () {
     // Already guarded against a throwing observer (resolveOptions).
     const { reader, writer, timeoutMillis, now, trace } = options
@@ -176,14 +178,49 @@ export const makeConnection = (options: {
     const write = (command: Command): Effect.Effect<EncodedCommand, Pop3Error> =>
       Effect.map(writeAll([command]), (sent) => sent[0]!)
 
-    const pull = (during: string) =>
-      reader.pull.pipe(
-        Effect.mapError((error) => closed(during, error)),
-        Effect.timeoutOrElse({
-          duration: timeoutMillis,
-          orElse: () => Effect.fail(timedOut(during))
+    // The time limit on reads. A reader that can fail its waiting pull from outside (our
+    // transports': isExpiringReader) gets one watchdog fiber per connection, on Effect's
+    // clock, which fails the read that waited timeoutMillis; a read then costs two
+    // assignments instead of a race (two fibers, a timer set and cleared) — a read per
+    // socket chunk showed in the per-message cost of `pop3 fetch`. Other readers race.
+    let waitingSince = -1
+    const expiry = new Socket.SocketError({ reason: new Socket.SocketReadError({ cause: "time limit" }) })
+    const pull = isExpiringReader(reader)
+      ? (during: string) =>
+          Effect.suspend(() => {
+            waitingSince = now()
+            return Effect.matchEffect(reader.pull, {
+              onFailure: (error) => {
+                waitingSince = -1
+                return Effect.fail(error === expiry ? timedOut(during) : closed(during, error))
+              },
+              onSuccess: (chunks) => {
+                waitingSince = -1
+                return Effect.succeed(chunks)
+              }
+            })
+          })
+      : (during: string) =>
+          reader.pull.pipe(
+            Effect.mapError((error) => closed(during, error)),
+            Effect.timeoutOrElse({
+              duration: timeoutMillis,
+              orElse: () => Effect.fail(timedOut(during))
+            })
+          )
+    if (isExpiringReader(reader)) {
+      // Sleeps until the deadline of the read waiting now (or a whole limit when none
+      // waits), so it wakes at most once per time limit while reads come and go.
+      yield* Effect.forkScoped(
+        Effect.suspend(function watch(): Effect.Effect<void> {
+          const left = waitingSince < 0 ? timeoutMillis : waitingSince + timeoutMillis - now()
+          if (left > 0) return Effect.flatMap(Effect.sleep(left), watch)
+          waitingSince = -1
+          reader.expire(expiry)
+          return watch()
         })
       )
+    }
 
     // The next event from the bytes already received, traced; NeedData when they hold none.
     // Synchronous: a pipelined batch of answers mostly sits in one socket read, so the loops
