@@ -24,7 +24,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Pull from "effect/Pull"
 import * as Stream from "effect/Stream"
-import { type Command, type EncodedCommand, encodeCommand } from "../protocol/command.ts"
+import { type Command, type EncodedCommand, validateCommand } from "../protocol/command.ts"
 import { concatBytes } from "../protocol/bytes.ts"
 import { NeedData } from "../protocol/engine.ts"
 import { LocalProtocolError } from "../protocol/errors.ts"
@@ -138,7 +138,7 @@ export const pipelinedInto = <A, E>(
       // Refuse bad arguments before anything is sent, so a half-sent batch cannot happen.
       for (const command of commands) {
         try {
-          encodeCommand(command)
+          validateCommand(command)
         } catch (error) {
           if (error instanceof LocalProtocolError) return yield* new InvalidArgument({ reason: error.message })
           throw error
