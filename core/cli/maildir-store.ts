@@ -88,9 +88,18 @@ export const openMaildirStore = (
       ),
       findStored: (uids) =>
         Effect.gen(function* () {
-          const keys = new Set(uids.flatMap((uid) => [key(uid), legacyKey(uid) ?? key(uid)]))
+          // Each key hashed once (a SHA-256 each: it showed per message in the profile).
+          const legacy = uids.map(legacyKey)
+          const keys = new Set<string>()
+          uids.forEach((uid, i) => {
+            keys.add(key(uid))
+            if (legacy[i] !== undefined) keys.add(legacy[i])
+          })
           const inMaildir = yield* storage("look into the Maildir", root, () => maildir.find(keys))
-          return new Set(uids.filter((uid) => inMaildir.has(key(uid)) || inMaildir.has(legacyKey(uid) ?? key(uid))))
+          if (inMaildir.size === 0) return new Set<string>()
+          return new Set(
+            uids.filter((uid, i) => inMaildir.has(key(uid)) || (legacy[i] !== undefined && inMaildir.has(legacy[i])))
+          )
         }),
       put: (uid, body) => {
         const delivered = maildir.deliver(key(uid), body)

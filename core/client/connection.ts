@@ -8,8 +8,9 @@
  * @module
  */
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
-import type * as Socket from "effect/socket/Socket"
+import * as Socket from "effect/socket/Socket"
 import type { Command, EncodedCommand } from "../protocol/command.ts"
 import { type EngineEvent, makeEngine, NeedData, type StateChange } from "../protocol/engine.ts"
 import { LocalProtocolError, RemoteProtocolError } from "../protocol/errors.ts"
@@ -17,6 +18,8 @@ import type { StatusLine } from "../protocol/response.ts"
 import type { State } from "../protocol/state.ts"
 import { ConnectionClosed, InvalidArgument, InvalidState, ProtocolError, ServerError, TimeoutError } from "../errors.ts"
 import type { Pop3Error } from "../errors.ts"
+import { isExpiringReader } from "../transport/reader.ts"
+import { noTrace } from "./options.ts"
 import type { TraceListener } from "./trace.ts"
 
 /**
@@ -31,6 +34,15 @@ export interface Connection {
   readonly writeAll: (commands: ReadonlyArray<Command>) => Effect.Effect<Array<EncodedCommand>, Pop3Error>
   /** Reads the next engine event, pulling from the socket as needed. */
   readonly read: (during: string) => Effect.Effect<EngineEvent, Pop3Error>
+  /**
+   * The next event from the bytes already received, traced as `read` traces it, without
+   * waiting: `NeedData` when they hold no whole event, or when a deferred answer is owed
+   * (`fill` reads it). What `read` does, minus the Effect per event: the pipelined loop
+   * reads every answer a socket read holds this way.
+   */
+  readonly poll: (during: string) => EngineEvent | typeof NeedData | Pop3Error
+  /** After `poll` gave `NeedData`: reads an owed deferred answer, or else waits for more bytes. */
+  readonly fill: (during: string) => Effect.Effect<void, Pop3Error>
   /** Reads the status line answering `encoded`; `-ERR` is returned, not failed. */
   readonly status: (encoded: EncodedCommand) => Effect.Effect<StatusLine, Pop3Error>
   /** Writes a command and reads its status line; `-ERR` fails with `ServerError`. */
@@ -62,6 +74,8 @@ export interface Connection {
   /** Whether no command awaits an answer and no body is half read. */
   readonly idle: () => boolean
   readonly trace: TraceListener
+  /** Whether anyone listens to `trace` (events need not be built otherwise). */
+  readonly tracing: boolean
   readonly now: () => number
 }
 
@@ -76,10 +90,12 @@ export const makeConnection = (options: {
   readonly trace: TraceListener
   readonly now: () => number
   readonly classify?: ((error: Socket.SocketError) => Pop3Error | undefined) | undefined
-}): Effect.Effect<Connection> =>
+}): Effect.Effect<Connection, never, Scope.Scope> =>
   Effect.gen(function* () {
     // Already guarded against a throwing observer (resolveOptions).
     const { reader, writer, timeoutMillis, now, trace } = options
+    // Nobody listens: no event is built (per message: a status line's text, three objects, the clock).
+    const tracing = trace !== noTrace
     // State changes happen inside the engine while a line is parsed or a command queued;
     // they are traced right after that line, so a reader sees cause before effect.
     const changes: Array<StateChange> = []
@@ -137,9 +153,11 @@ export const makeConnection = (options: {
             refused = encoded
             break
           }
-          const at = now()
-          sentAt.set(encoded, at)
-          trace({ _tag: "Sent", at, line: encoded.redacted, bytes: encoded.bytes.length })
+          if (tracing) {
+            const at = now()
+            sentAt.set(encoded, at)
+            trace({ _tag: "Sent", at, line: encoded.redacted, bytes: encoded.bytes.length })
+          }
           flushChanges()
           sent.push(encoded)
         }
@@ -160,14 +178,49 @@ export const makeConnection = (options: {
     const write = (command: Command): Effect.Effect<EncodedCommand, Pop3Error> =>
       Effect.map(writeAll([command]), (sent) => sent[0]!)
 
-    const pull = (during: string) =>
-      reader.pull.pipe(
-        Effect.mapError((error) => closed(during, error)),
-        Effect.timeoutOrElse({
-          duration: timeoutMillis,
-          orElse: () => Effect.fail(timedOut(during))
+    // The time limit on reads. A reader that can fail its waiting pull from outside (our
+    // transports': isExpiringReader) gets one watchdog fiber per connection, on Effect's
+    // clock, which fails the read that waited timeoutMillis; a read then costs two
+    // assignments instead of a race (two fibers, a timer set and cleared) — a read per
+    // socket chunk showed in the per-message cost of `pop3 fetch`. Other readers race.
+    let waitingSince = -1
+    const expiry = new Socket.SocketError({ reason: new Socket.SocketReadError({ cause: "time limit" }) })
+    const pull = isExpiringReader(reader)
+      ? (during: string) =>
+          Effect.suspend(() => {
+            waitingSince = now()
+            return Effect.matchEffect(reader.pull, {
+              onFailure: (error) => {
+                waitingSince = -1
+                return Effect.fail(error === expiry ? timedOut(during) : closed(during, error))
+              },
+              onSuccess: (chunks) => {
+                waitingSince = -1
+                return Effect.succeed(chunks)
+              }
+            })
+          })
+      : (during: string) =>
+          reader.pull.pipe(
+            Effect.mapError((error) => closed(during, error)),
+            Effect.timeoutOrElse({
+              duration: timeoutMillis,
+              orElse: () => Effect.fail(timedOut(during))
+            })
+          )
+    if (isExpiringReader(reader)) {
+      // Sleeps until the deadline of the read waiting now (or a whole limit when none
+      // waits), so it wakes at most once per time limit while reads come and go.
+      yield* Effect.forkScoped(
+        Effect.suspend(function watch(): Effect.Effect<void> {
+          const left = waitingSince < 0 ? timeoutMillis : waitingSince + timeoutMillis - now()
+          if (left > 0) return Effect.flatMap(Effect.sleep(left), watch)
+          waitingSince = -1
+          reader.expire(expiry)
+          return watch()
         })
       )
+    }
 
     // The next event from the bytes already received, traced; NeedData when they hold none.
     // Synchronous: a pipelined batch of answers mostly sits in one socket read, so the loops
@@ -184,9 +237,9 @@ export const makeConnection = (options: {
       if (event === NeedData) {
         return closedReason !== undefined ? new ConnectionClosed({ during, reason: closedReason }) : NeedData
       }
-      if (event._tag === "Greeting") {
+      if (tracing && event._tag === "Greeting") {
         trace({ _tag: "Received", at: now(), line: statusText(event.status) })
-      } else if (event._tag === "Response") {
+      } else if (tracing && event._tag === "Response") {
         const at = now()
         const sent = sentAt.get(event.command)
         sentAt.delete(event.command)
@@ -203,7 +256,7 @@ export const makeConnection = (options: {
     }
 
     // Pulls from the socket into the engine.
-    const fill = (during: string): Effect.Effect<void, Pop3Error> =>
+    const receive = (during: string): Effect.Effect<void, Pop3Error> =>
       Effect.map(pull(during), (chunks) => {
         for (const chunk of chunks) {
           if (typeof chunk === "string") engine.receive(new TextEncoder().encode(chunk))
@@ -217,12 +270,16 @@ export const makeConnection = (options: {
       deferred.push(consume)
     }
 
+    const pollOwn = (during: string): EngineEvent | typeof NeedData | Pop3Error =>
+      deferred.length > 0 ? NeedData : poll(during)
+    const fill = (during: string): Effect.Effect<void, Pop3Error> => deferred.shift() ?? receive(during)
+
     const read = (during: string): Effect.Effect<EngineEvent, Pop3Error> =>
       Effect.suspend(function loop(): Effect.Effect<EngineEvent, Pop3Error> {
         const owed = deferred.shift()
         if (owed !== undefined) return Effect.flatMap(owed, loop)
         const event = poll(during)
-        if (event === NeedData) return Effect.flatMap(fill(during), loop)
+        if (event === NeedData) return Effect.flatMap(receive(during), loop)
         return isPop3Error(event) ? Effect.fail(event) : Effect.succeed(event)
       })
 
@@ -260,14 +317,15 @@ export const makeConnection = (options: {
         const loop = (): Effect.Effect<void, Pop3Error | E> => {
           for (;;) {
             const event = poll(during)
-            if (event === NeedData) return Effect.flatMap(fill(during), loop)
+            if (event === NeedData) return Effect.flatMap(receive(during), loop)
             if (isPop3Error(event)) return Effect.fail(event)
             if (event._tag === "Body") {
               size += event.bytes.length
               const next = onChunk(event.bytes)
               if (next !== undefined) return Effect.flatMap(next, loop)
             } else if (event._tag === "BodyEnd") {
-              trace({ _tag: "Body", at: now(), command: encoded.redacted, bytes: size, millis: now() - started })
+              if (tracing)
+                trace({ _tag: "Body", at: now(), command: encoded.redacted, bytes: size, millis: now() - started })
               return Effect.void
             } else {
               return Effect.fail(
@@ -311,6 +369,8 @@ export const makeConnection = (options: {
       write,
       writeAll,
       read,
+      poll: pollOwn,
+      fill,
       status,
       exec,
       collectBody,
@@ -319,6 +379,7 @@ export const makeConnection = (options: {
       lock,
       idle,
       trace,
+      tracing,
       now
     } satisfies Connection
   })

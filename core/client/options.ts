@@ -52,10 +52,17 @@ export interface ResolvedOptions {
  */
 export const DEFAULT_TIMEOUT_MILLIS = 30_000
 
+/**
+ * The listener when none was given: the connection then builds no trace events at all
+ * (a status line's text, timestamps, an object per command and answer).
+ * @category defaults
+ */
+export const noTrace: TraceListener = () => {}
+
 // A trace listener must not throw; one that does is ignored, so a broken observer cannot break the
 // session (the Connecting/Connected/Closed events are traced outside the connection's guard).
 const safeListener = (listener: TraceListener | undefined): TraceListener => {
-  if (listener === undefined) return () => {}
+  if (listener === undefined) return noTrace
   return (event) => {
     try {
       listener(event)

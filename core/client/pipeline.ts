@@ -21,14 +21,16 @@
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as Pull from "effect/Pull"
 import * as Stream from "effect/Stream"
-import { type Command, type EncodedCommand, encodeCommand } from "../protocol/command.ts"
+import { type Command, type EncodedCommand, validateCommand } from "../protocol/command.ts"
 import { concatBytes } from "../protocol/bytes.ts"
+import { NeedData } from "../protocol/engine.ts"
 import { LocalProtocolError } from "../protocol/errors.ts"
 import type { StatusLine } from "../protocol/response.ts"
 import type { Connection } from "./connection.ts"
-import { InvalidArgument, type Pop3Error, ServerError } from "../errors.ts"
+import { ConnectionClosed, InvalidArgument, type Pop3Error, ProtocolError, ServerError } from "../errors.ts"
 
 /**
  * Commands kept in flight when the server supports pipelining.
@@ -136,7 +138,7 @@ export const pipelinedInto = <A, E>(
       // Refuse bad arguments before anything is sent, so a half-sent batch cannot happen.
       for (const command of commands) {
         try {
-          encodeCommand(command)
+          validateCommand(command)
         } catch (error) {
           if (error instanceof LocalProtocolError) return yield* new InvalidArgument({ reason: error.message })
           throw error
@@ -145,36 +147,110 @@ export const pipelinedInto = <A, E>(
       yield* Effect.acquireRelease(conn.lock.take(1), () => conn.lock.release(1))
       const size = Math.max(1, window)
       const refill = Math.max(1, Math.min(PIPELINE_REFILL, Math.floor(size / 5)))
-      const inflight: Array<{ readonly index: number; readonly encoded: EncodedCommand }> = []
+      type Entry = { readonly index: number; readonly encoded: EncodedCommand }
+      const inflight: Array<Entry> = []
       let next = 0
       let failure: Pop3Error | undefined
 
-      const readAnswer = <B, F>(
-        entry: { readonly index: number; readonly encoded: EncodedCommand },
-        sink: (index: number) => BodySink<B, F>
-      ): Effect.Effect<SunkAnswer<B>, Pop3Error | F> =>
-        Effect.flatMap(conn.status(entry.encoded), (status) => {
-          if (status.kind !== "ok" || !entry.encoded.multiline)
-            return Effect.succeed({ index: entry.index, status, body: undefined })
-          const into = sink(entry.index)
-          return conn.collectBody(entry.encoded, into.push).pipe(
-            // A sink that failed mid-body leaves the rest of it on the wire.
-            Effect.tapError(() => (conn.idle() ? Effect.void : conn.abandon("a body was not read to its end"))),
-            Effect.flatMap(into.end),
-            Effect.map((body): SunkAnswer<B> => ({ index: entry.index, status, body }))
-          )
+      // The answer at the head of `inflight`, as far as it has been read: a pull may end
+      // with half an answer read (its bytes not all received yet) and the next goes on.
+      interface Head {
+        readonly entry: Entry
+        status: StatusLine | undefined
+        sink: BodySink<A, E> | BodySink<undefined, never> | undefined
+        during: string
+        size: number
+        started: number
+      }
+      let head: Head | undefined
+      const headOf = (entry: Entry): Head =>
+        (head ??= {
+          entry,
+          status: undefined,
+          sink: undefined,
+          during: `the answer to ${entry.encoded.redacted}`,
+          size: 0,
+          started: 0
         })
+      // A sink that failed mid-body leaves the rest of it on the wire.
+      const giveUp = <X, F>(effect: Effect.Effect<X, F>): Effect.Effect<X, F> =>
+        Effect.tapError(effect, () => (conn.idle() ? Effect.void : conn.abandon("a body was not read to its end")))
+
+      // Reads the head answer as far as the bytes already received go, without an Effect
+      // per event: the answer once whole; NeedData when more bytes are needed; or an effect
+      // to run first (a sink's asynchronous write, or its end), which gives the answer or
+      // undefined (then advance again). `discard` reads a body into nothing.
+      const advance = (
+        h: Head,
+        discard: boolean
+      ): SunkAnswer<A> | typeof NeedData | Effect.Effect<SunkAnswer<A> | undefined, Pop3Error | E> => {
+        const { index, encoded } = h.entry
+        if (h.status === undefined) {
+          const event = conn.poll(h.during)
+          if (event === NeedData) return NeedData
+          if (isPop3Error(event)) return Effect.fail(event)
+          if (event._tag !== "Response" || event.command !== encoded)
+            return Effect.fail(
+              new ProtocolError({ reason: `expected the answer to ${encoded.redacted}, got ${event._tag}` })
+            )
+          h.status = event.status
+          if (event.status.kind !== "ok" || !encoded.multiline) return { index, status: event.status, body: undefined }
+          h.sink = discard ? discarding : sinkFor(index)
+          h.during = `the body of ${encoded.redacted}`
+          if (conn.tracing) h.started = conn.now()
+        }
+        const status = h.status
+        const sink = h.sink!
+        for (;;) {
+          const event = conn.poll(h.during)
+          if (event === NeedData) return NeedData
+          if (isPop3Error(event)) return giveUp(Effect.fail(event))
+          if (event._tag === "Body") {
+            h.size += event.bytes.length
+            const pushed = sink.push(event.bytes)
+            if (pushed !== undefined && !isSuccess(pushed)) return Effect.as(giveUp(pushed), undefined)
+          } else if (event._tag === "BodyEnd") {
+            if (conn.tracing) {
+              const at = conn.now()
+              conn.trace({ _tag: "Body", at, command: encoded.redacted, bytes: h.size, millis: at - h.started })
+            }
+            const ended: Effect.Effect<A | undefined, E> = sink.end()
+            if (isSuccess(ended)) return { index, status, body: ended.value }
+            return Effect.map(ended, (body): SunkAnswer<A> => ({ index, status, body }))
+          } else {
+            return giveUp(
+              Effect.fail(new ProtocolError({ reason: `expected the body of ${encoded.redacted}, got ${event._tag}` }))
+            )
+          }
+        }
+      }
 
       // Abandoned early (or failed): read away what is still on its way.
       yield* Effect.addFinalizer(() =>
         Effect.ignore(
-          Effect.whileLoop({
-            while: () => inflight.length > 0,
-            body: () => readAnswer(inflight.shift()!, () => discarding),
-            step: () => {}
+          Effect.suspend(function drain(): Effect.Effect<void, Pop3Error | E> {
+            for (;;) {
+              const entry = inflight[0]
+              if (entry === undefined) return Effect.void
+              const h = headOf(entry)
+              // A body left half read goes on into nothing: its consumer is gone.
+              if (h.sink !== undefined) h.sink = discarding
+              const got = advance(h, true)
+              if (got === NeedData) return Effect.flatMap(conn.fill(h.during), drain)
+              if (Effect.isEffect(got))
+                return Effect.flatMap(got, (answer) => {
+                  if (answer !== undefined) done()
+                  return drain()
+                })
+              done()
+            }
           })
         )
       )
+      const done = () => {
+        inflight.shift()
+        head = undefined
+      }
 
       // QUIT (options.quit) is written once the last answer has been read to its end, not
       // in the batch with the last command: Dovecot, reading a pipelined QUIT, flushes its
@@ -201,46 +277,61 @@ export const pipelinedInto = <A, E>(
         inflight.push({ index: -1, encoded })
       })
 
+      // Every answer whose bytes are already here is read in one pull and emitted together:
+      // a socket read often holds many small answers, and each Effect step per answer costs.
+      const ready: Array<SunkAnswer<A>> = []
+      const emit = (): Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> =>
+        Effect.succeed(ready.splice(0) as unknown as NonEmptyReadonlyArray<SunkAnswer<A>>)
+      // The head answer is whole: kept, dropped after a -ERR, or a -ERR that stops the run.
+      const finish = (answer: SunkAnswer<A>, encoded: EncodedCommand) => {
+        done()
+        if (answer.index === -1) {
+          if (answer.status.kind !== "ok")
+            failure = new ServerError({ command: "QUIT", code: answer.status.code, text: answer.status.text })
+        } else if (answer.status.kind === "err") {
+          failure ??= new ServerError({ command: encoded.redacted, code: answer.status.code, text: answer.status.text })
+        } else if (failure === undefined) {
+          ready.push(answer)
+        }
+      }
+
       const pull: Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> = Effect.suspend(
         function step(): Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> {
-          if (failure === undefined && inflight.length <= size - refill && next < commands.length) {
-            return Effect.flatMap(fill, step)
-          }
-          if (failure === undefined && !quitWritten && next === commands.length && inflight.length === 0) {
-            return Effect.flatMap(writeQuit, step)
-          }
-          const entry = inflight.shift()
-          if (entry === undefined) return failure === undefined ? Cause.done() : Effect.fail(failure)
-          // After a -ERR, the answers still on their way are read and dropped.
-          if (failure !== undefined)
-            return Effect.flatMap(
-              readAnswer(entry, () => discarding),
-              step
-            )
-          if (entry.index === -1) {
-            return Effect.flatMap(conn.status(entry.encoded), (status) => {
-              if (status.kind !== "ok")
-                failure = new ServerError({ command: "QUIT", code: status.code, text: status.text })
-              return step()
-            })
-          }
-          return Effect.flatMap(
-            readAnswer(entry, sinkFor),
-            (answer): Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> => {
-              if (answer.status.kind === "err") {
-                failure ??= new ServerError({
-                  command: entry.encoded.redacted,
-                  code: answer.status.code,
-                  text: answer.status.text
-                })
-                return step()
-              }
-              if (failure !== undefined) return step()
-              return Effect.succeed([answer] as const)
+          for (;;) {
+            if (failure === undefined && inflight.length <= size - refill && next < commands.length) {
+              return Effect.flatMap(fill, step)
             }
-          )
+            if (failure === undefined && !quitWritten && next === commands.length && inflight.length === 0) {
+              // The consumer has the last answers before QUIT goes out.
+              return ready.length > 0 ? emit() : Effect.flatMap(writeQuit, step)
+            }
+            const entry = inflight[0]
+            if (entry === undefined) {
+              if (ready.length > 0) return emit()
+              return failure === undefined ? Cause.done() : Effect.fail(failure)
+            }
+            const h = headOf(entry)
+            // After a -ERR, the answers still on their way are read and dropped.
+            const got = advance(h, failure !== undefined)
+            if (got === NeedData) return ready.length > 0 ? emit() : Effect.flatMap(conn.fill(h.during), step)
+            if (Effect.isEffect(got))
+              return Effect.flatMap(got, (answer) => {
+                if (answer !== undefined) finish(answer, entry.encoded)
+                return step()
+              })
+            finish(got, entry.encoded)
+          }
         }
       )
       return Stream.fromPull(Effect.succeed(pull))
     })
   )
+
+// What `Connection.poll` returns besides events and NeedData.
+const isPop3Error = (value: object): value is Pop3Error =>
+  value instanceof ConnectionClosed || value instanceof ProtocolError
+
+// An effect that has already succeeded (`Effect.succeed`, `Effect.void` are Exits): its value
+// is taken at once instead of through the runtime.
+const isSuccess = <X, F>(effect: Effect.Effect<X, F>): effect is Exit.Success<X, F> =>
+  Exit.isExit(effect) && Exit.isSuccess(effect)

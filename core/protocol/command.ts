@@ -110,10 +110,14 @@ const checkText = (command: CommandName, what: string, value: string, allowSpace
   }
 }
 
-const checkNumber = (command: CommandName, what: string, n: number, min: number): string => {
+const checkInteger = (command: CommandName, what: string, n: number, min: number): void => {
   if (!Number.isSafeInteger(n) || n < min) {
     throw new LocalProtocolError("InvalidArgument", `${command}: ${what} must be an integer ≥ ${min}, got ${String(n)}`)
   }
+}
+
+const checkNumber = (command: CommandName, what: string, n: number, min: number): string => {
+  checkInteger(command, what, n, min)
   return String(n)
 }
 
@@ -167,6 +171,28 @@ const lineOf = (command: Command): { line: string; redacted: string } => {
     }
     default:
       return { line: command.name, redacted: command.name }
+  }
+}
+
+/**
+ * Refuses what `encodeCommand` would refuse, without encoding: a command with only message
+ * numbers (and a line count) is checked as numbers — its line is at most 39 octets, far
+ * under the limit — so checking a pipelined batch up front costs no bytes, strings or
+ * objects per command; any other command is encoded and the result dropped.
+ * @category encoding
+ */
+export const validateCommand = (command: Command): void => {
+  switch (command.name) {
+    case "RETR":
+    case "DELE":
+      checkInteger(command.name, "the message number", command.msg, 1)
+      return
+    case "TOP":
+      checkInteger("TOP", "the message number", command.msg, 1)
+      checkInteger("TOP", "the line count", command.lines, 0)
+      return
+    default:
+      encodeCommand(command)
   }
 }
 

@@ -219,12 +219,16 @@ export const syncMailbox = (
     let totalBytes = 0
     for (const w of toFetch) totalBytes += sizes.get(w.msg) ?? 0
 
+    // A message streamed into the store (its octets were reported as they came).
+    const streamedIn = (w: Wanted, size: number) => {
+      unrecorded.push(w.uid)
+      fetched++
+      bytes += size
+      onProgress(0, 1)
+    }
     const stored = (w: Wanted, size: number) =>
       Effect.suspend(() => {
-        unrecorded.push(w.uid)
-        fetched++
-        bytes += size
-        onProgress(0, 1)
+        streamedIn(w, size)
         return maybeSave
       })
 
@@ -261,37 +265,33 @@ export const syncMailbox = (
       Effect.promise(async () => {
         while (full(size)) await Promise.race(writing)
       })
-    const deliver = (w: Wanted, body: Uint8Array): Effect.Effect<void, StorageError> =>
-      Effect.suspend(() => {
-        takeWritten()
-        if (writeFailure !== undefined) return Effect.fail(writeFailure)
-        let put: void | Promise<void>
-        try {
-          put = store.put(w.uid, body)
-        } catch (error) {
-          return Effect.fail(storeFailure(w, error))
-        }
-        if (put === undefined) {
-          record(w, body.length)
-          return maybeSave
-        }
-        writingBytes += body.length
-        const task: Promise<void> = put
-          .then(
-            () => void written.push({ w, size: body.length }),
-            (error: unknown) => void (writeFailure ??= storeFailure(w, error))
-          )
-          .finally(() => {
-            writing.delete(task)
-            writingBytes -= body.length
-          })
-        writing.add(task)
-        return maybeSave
-      })
-    const write = (w: Wanted, body: Uint8Array) =>
-      Effect.suspend(() =>
-        full(body.length) ? Effect.andThen(waitForRoom(body.length), deliver(w, body)) : deliver(w, body)
-      )
+    // Puts one collected message; the failure, if it failed at once.
+    const deliver = (w: Wanted, body: Uint8Array): StorageError | undefined => {
+      takeWritten()
+      if (writeFailure !== undefined) return writeFailure
+      let put: void | Promise<void>
+      try {
+        put = store.put(w.uid, body)
+      } catch (error) {
+        return storeFailure(w, error)
+      }
+      if (put === undefined) {
+        record(w, body.length)
+        return undefined
+      }
+      writingBytes += body.length
+      const task: Promise<void> = put
+        .then(
+          () => void written.push({ w, size: body.length }),
+          (error: unknown) => void (writeFailure ??= storeFailure(w, error))
+        )
+        .finally(() => {
+          writing.delete(task)
+          writingBytes -= body.length
+        })
+      writing.add(task)
+      return undefined
+    }
 
     const streamed = (w: Wanted) =>
       Effect.gen(function* () {
@@ -375,13 +375,35 @@ export const syncMailbox = (
           batch.set(w.msg, w)
           batchBytes += size
         }
-        yield* Stream.runForEach(
+        // The answers one pull hands on (every one already received), stored in order
+        // without an Effect each while there is room.
+        const storeAll = (
+          answers: ReadonlyArray<{ readonly msg: number; readonly body: Received }>,
+          from: number
+        ): Effect.Effect<void, StorageError> => {
+          for (let k = from; k < answers.length; k++) {
+            const { msg, body } = answers[k]!
+            const w = batch.get(msg)!
+            if (body._tag === "Streamed") {
+              streamedIn(w, body.size)
+              continue
+            }
+            if (full(body.bytes.length))
+              return Effect.andThen(
+                waitForRoom(body.bytes.length),
+                Effect.suspend(() => storeAll(answers, k))
+              )
+            const failed = deliver(w, body.bytes)
+            if (failed !== undefined) return Effect.fail(failed)
+          }
+          return maybeSave
+        }
+        yield* Stream.runForEachArray(
           // Without `delete` nothing is deleted, so QUIT may end the last batch's stream.
           mailbox.retrManyInto([...batch.keys()], (msg) => sinkFor(batch.get(msg)!), {
             quit: !options.delete && i >= toFetch.length
           }),
-          ({ msg, body }) =>
-            body._tag === "Collected" ? write(batch.get(msg)!, body.bytes) : stored(batch.get(msg)!, body.size)
+          (answers) => storeAll(answers, 0)
         )
       }
       yield* settleWrites

@@ -103,7 +103,28 @@ export interface PushReader {
   ) => Effect.Effect<void, Socket.SocketError>
   /** The error the reader ended with, if it has. */
   readonly error: () => Socket.SocketError | undefined
+  /** Fails the pull waiting now, if any, with `error`; the reader goes on (see `ExpiringReader`). */
+  readonly expire: ExpiringReader["expire"]
 }
+
+/**
+ * A reader whose waiting pull can be failed from outside: a connection's time limit then
+ * needs no race per read (`Effect.timeoutOrElse` forks two fibers and sets and clears a
+ * timer each time, which showed in the per-message cost of `pop3 fetch`); one watchdog
+ * per connection fails the pull that waited too long. The socket built by `socket.ts`
+ * offers it.
+ * @category models
+ */
+export interface ExpiringReader {
+  readonly expire: (error: Socket.SocketError) => void
+}
+
+/**
+ * Whether `reader` is an `ExpiringReader`.
+ * @category guards
+ */
+export const isExpiringReader = <R extends object>(reader: R): reader is R & ExpiringReader =>
+  typeof (reader as Partial<ExpiringReader>).expire === "function"
 
 /**
  * A `read` over a runtime that reads into a buffer it is given (Deno's `conn.read`), 64 KiB
@@ -231,6 +252,12 @@ export const makePushReader = (options: PushReaderOptions = {}): PushReader => {
     },
     pull,
     upgrade,
-    error: () => error
+    error: () => error,
+    expire: (err) => {
+      if (waiter === undefined) return
+      const resume = waiter
+      waiter = undefined
+      resume(Effect.fail(err))
+    }
   }
 }

@@ -57,7 +57,8 @@ export const makeByteSocket = (connect: Effect.Effect<Connection, Socket.SocketE
     )
     current = connection
     latch.openUnsafe()
-    return { pull: connection.input.pull, upgrade: connection.upgrade }
+    // expire beside effect's Reader: a connection that knows it (isExpiringReader) times its reads with it.
+    return { pull: connection.input.pull, expire: connection.input.expire, upgrade: connection.upgrade }
   })
 
   const writer = queuedWriter({

@@ -49,10 +49,11 @@ const session = async <A>(
       close: () => writer.close(),
       abort: (reason) => writer.abort(reason)
     })
+    // Released in one write, as TCP would deliver what piled up.
     release = () => {
       const chunks = held ?? []
       held = undefined
-      for (const chunk of chunks) void writer.write(chunk)
+      if (chunks.length > 0) void writer.write(Buffer.concat(chunks))
     }
     void serveConnection(
       store,
@@ -218,5 +219,41 @@ describe("QUIT after the last RETR (retrManyInto with quit)", () => {
       expect(exit.value.received.slice(-4)).toEqual(["RETR 1", "RETR 99", "RETR 2", "QUIT"])
       expect(lines(exit.value.trace).slice(-2)).toEqual(["C: QUIT", "S: QUIT"])
     }
+  })
+})
+
+describe("answers that arrive together", () => {
+  const sink = () => {
+    const parts: Array<Uint8Array> = []
+    return {
+      push: (bytes: Uint8Array) => void parts.push(bytes.slice()),
+      end: () => Effect.succeed(new TextDecoder().decode(Buffer.concat(parts)))
+    }
+  }
+  // What each pull of the stream handed on.
+  const pullsOf = <A, E>(stream: Stream.Stream<A, E>, pulls: Array<ReadonlyArray<A>>) =>
+    Stream.runForEachArray(stream, (answers) => Effect.sync(() => pulls.push([...answers])))
+
+  // The server's answers withheld until it has read the last RETR, then released in one
+  // write: the client finds them all in what it has received.
+  it("are read in one pull and handed on together, in order and byte-exact", async () => {
+    const pulls: Array<ReadonlyArray<{ readonly msg: number; readonly body: string }>> = []
+    await session({}, { from: "RETR 1", until: "RETR 5" }, (mb) =>
+      pullsOf(mb.retrManyInto([1, 2, 3, 4, 5], sink), pulls)
+    )
+    expect(pulls.flat().map((a) => a.msg)).toEqual([1, 2, 3, 4, 5])
+    expect(pulls.flat().map((a) => a.body)).toEqual(messages)
+    expect(pulls.length).toBeLessThan(5)
+  })
+
+  it("with a -ERR among them: those before it are handed on, those after it read and dropped, then the -ERR", async () => {
+    const pulls: Array<ReadonlyArray<{ readonly msg: number; readonly body: string }>> = []
+    const { result, received } = await session({}, { from: "RETR 1", until: "RETR 3" }, (mb) =>
+      Effect.flip(pullsOf(mb.retrManyInto([1, 2, 99, 3], sink), pulls))
+    )
+    expect(result).toMatchObject({ _tag: "ServerError", command: "RETR 99" })
+    expect(pulls.flat().map((a) => a.body)).toEqual(messages.slice(0, 2))
+    // Everything was read: the session went on to end with QUIT.
+    expect(received.slice(-5)).toEqual(["RETR 1", "RETR 2", "RETR 99", "RETR 3", "QUIT"])
   })
 })

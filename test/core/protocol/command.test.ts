@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { type Command, encodeCommand, isMultiline, REDACTED } from "../../../core/protocol/command.ts"
+import { type Command, encodeCommand, isMultiline, REDACTED, validateCommand } from "../../../core/protocol/command.ts"
 import { LocalProtocolError } from "../../../core/protocol/errors.ts"
 import { MAX_COMMAND_LINE, MAX_SASL_LINE } from "../../../core/protocol/limits.ts"
 
@@ -282,6 +282,37 @@ describe("encodeCommand: numbers", () => {
         expect(wire({ name: "RETR", msg: n })).toBe(`RETR ${n}\r\n`)
       }),
       { numRuns: 200 }
+    )
+  })
+})
+
+describe("validateCommand (the pipeline's check before anything is sent)", () => {
+  const outcome = (f: () => unknown): string => {
+    try {
+      f()
+      return "ok"
+    } catch (error) {
+      if (error instanceof LocalProtocolError) return `${error.reason}: ${error.message}`
+      throw error
+    }
+  }
+  it("property: refuses exactly what encodeCommand refuses, with the same error", () => {
+    const n = fc.oneof(
+      fc.integer({ min: -2, max: Number.MAX_SAFE_INTEGER }),
+      fc.constantFrom(1.5, Number.NaN, Number.POSITIVE_INFINITY, Number.MAX_SAFE_INTEGER + 1)
+    )
+    const command: fc.Arbitrary<Command> = fc.oneof(
+      n.map((msg): Command => ({ name: "RETR", msg })),
+      n.map((msg): Command => ({ name: "DELE", msg })),
+      fc.tuple(n, n).map(([msg, lines]): Command => ({ name: "TOP", msg, lines })),
+      n.map((msg): Command => ({ name: "LIST", msg })),
+      fc.string({ maxLength: 300 }).map((user): Command => ({ name: "USER", user }))
+    )
+    fc.assert(
+      fc.property(command, (c) => {
+        expect(outcome(() => validateCommand(c))).toBe(outcome(() => encodeCommand(c)))
+      }),
+      { numRuns: 500 }
     )
   })
 })
