@@ -32,6 +32,13 @@ export interface Connection {
   readonly write: (command: Command) => Effect.Effect<EncodedCommand, Pop3Error>
   /** Writes several commands in one batch (pipelining). */
   readonly writeAll: (commands: ReadonlyArray<Command>) => Effect.Effect<Array<EncodedCommand>, Pop3Error>
+  /**
+   * Queues a command as `write` does, but its bytes leave with the next write — or before
+   * the next wait for the server, whichever comes first. Commands that arrive in two TCP
+   * segments are answered a round trip apart by Dovecot (CAPA then STAT at a 25 ms round
+   * trip: the second answer 50 ms after writing, against 26 ms when they come together).
+   */
+  readonly hold: (command: Command) => Effect.Effect<EncodedCommand, Pop3Error>
   /** Reads the next engine event, pulling from the socket as needed. */
   readonly read: (during: string) => Effect.Effect<EngineEvent, Pop3Error>
   /**
@@ -140,10 +147,33 @@ export const makeConnection = (options: {
       }
     }
 
-    // Queues the commands in the engine, then writes their bytes in one batch (one
-    // syscall for a whole pipelining window). Stops at the first command the engine
-    // refuses; those before it are written, so the engine and the wire stay in step.
-    const writeAll = (commands: ReadonlyArray<Command>): Effect.Effect<Array<EncodedCommand>, Pop3Error> =>
+    // Bytes of held commands (hold): they go out in front of the next write, or alone
+    // before the next wait for the server.
+    const held: Array<Uint8Array> = []
+    const send = (bytes: ReadonlyArray<Uint8Array>, first: EncodedCommand): Effect.Effect<void, Pop3Error> =>
+      writer.writeAll(bytes as [Uint8Array, ...Array<Uint8Array>]).pipe(
+        Effect.mapError((error) => closed(`sending ${first.redacted}`, error)),
+        Effect.timeoutOrElse({
+          duration: timeoutMillis,
+          orElse: () => Effect.fail(timedOut(`the server to accept ${first.command.name}`))
+        })
+      )
+    let heldFirst: EncodedCommand | undefined
+    const flushHeld: Effect.Effect<void, Pop3Error> = Effect.suspend(() => {
+      if (held.length === 0) return Effect.void
+      const first = heldFirst!
+      heldFirst = undefined
+      return send(held.splice(0), first)
+    })
+
+    // Queues the commands in the engine (traced as sent), then, unless `holding`, writes
+    // their bytes — after any held ones — in one batch (one syscall for a whole pipelining
+    // window). Stops at the first command the engine refuses; those before it are written,
+    // so the engine and the wire stay in step.
+    const queue = (
+      commands: ReadonlyArray<Command>,
+      holding: boolean
+    ): Effect.Effect<Array<EncodedCommand>, Pop3Error> =>
       Effect.suspend(() => {
         const sent: Array<EncodedCommand> = []
         let refused: Pop3Error | undefined
@@ -161,19 +191,20 @@ export const makeConnection = (options: {
           flushChanges()
           sent.push(encoded)
         }
-        const [first, ...rest] = sent
-        const written =
-          first === undefined
-            ? Effect.void
-            : writer.writeAll([first.bytes, ...rest.map((e) => e.bytes)]).pipe(
-                Effect.mapError((error) => closed(`sending ${first.redacted}`, error)),
-                Effect.timeoutOrElse({
-                  duration: timeoutMillis,
-                  orElse: () => Effect.fail(timedOut(`the server to accept ${first.command.name}`))
-                })
-              )
+        let written: Effect.Effect<void, Pop3Error> = Effect.void
+        if (holding) {
+          heldFirst ??= sent[0]
+          for (const encoded of sent) held.push(encoded.bytes)
+        } else if (sent.length > 0) {
+          const first = heldFirst ?? sent[0]!
+          heldFirst = undefined
+          written = send([...held.splice(0), ...sent.map((e) => e.bytes)], first)
+        }
         return Effect.flatMap(written, () => (refused === undefined ? Effect.succeed(sent) : Effect.fail(refused)))
       })
+    const writeAll = (commands: ReadonlyArray<Command>) => queue(commands, false)
+    const hold = (command: Command): Effect.Effect<EncodedCommand, Pop3Error> =>
+      Effect.map(queue([command], true), (sent) => sent[0]!)
 
     const write = (command: Command): Effect.Effect<EncodedCommand, Pop3Error> =>
       Effect.map(writeAll([command]), (sent) => sent[0]!)
@@ -255,14 +286,17 @@ export const makeConnection = (options: {
       return event
     }
 
-    // Pulls from the socket into the engine.
-    const receive = (during: string): Effect.Effect<void, Pop3Error> =>
+    // Pulls from the socket into the engine; held commands go out first (their answers
+    // may be what is awaited).
+    const feed = (during: string): Effect.Effect<void, Pop3Error> =>
       Effect.map(pull(during), (chunks) => {
         for (const chunk of chunks) {
           if (typeof chunk === "string") engine.receive(new TextEncoder().encode(chunk))
           else engine.receive(chunk)
         }
       })
+    const receive = (during: string): Effect.Effect<void, Pop3Error> =>
+      held.length > 0 ? Effect.flatMap(flushHeld, () => feed(during)) : feed(during)
 
     // Answers written for but not yet read (defer): taken one by one before any other read.
     const deferred: Array<Effect.Effect<void, Pop3Error>> = []
@@ -368,6 +402,7 @@ export const makeConnection = (options: {
       abandon,
       write,
       writeAll,
+      hold,
       read,
       poll: pollOwn,
       fill,

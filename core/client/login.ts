@@ -142,11 +142,12 @@ export const makeLogin =
           const est = session.current
           session.ended = true
           // Servers may announce more after login (RFC 2449 §5). With capaWithNextCommand
-          // and PIPELINING announced, CAPA is written now and its answer read before the
-          // next answer, so it shares a round trip with the first command; the commands
+          // and PIPELINING announced, CAPA is queued now, its bytes leave with the next
+          // command's (in one segment: see Connection.hold) and its answer is read before
+          // the next answer, so it shares a round trip with the first command; the commands
           // after it follow what it announces (a window of 1 if PIPELINING is gone).
           if (login.capaWithNextCommand === true && hasCapability(session.capabilities, "PIPELINING")) {
-            const encoded = yield* est.conn.lock.withPermits(1)(est.conn.write({ name: "CAPA" }))
+            const encoded = yield* est.conn.lock.withPermits(1)(est.conn.hold({ name: "CAPA" }))
             // Read under the login's ListingLimits, not those of whichever command comes next.
             const limits = yield* ListingLimits
             est.conn.defer(

@@ -5,11 +5,13 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import type * as Socket from "effect/socket/Socket"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/testing/TestClock"
 import { describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/index.ts"
 import type { ConnectOptions, LoginOptions } from "../../../core/index.ts"
+import { makeConnection } from "../../../core/client/connection.ts"
 import { ConnectionClosed, TimeoutError } from "../../../core/errors.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
 import {
@@ -325,5 +327,65 @@ describe("a connection the server dropped", () => {
     success(exit!)
     // The farewell on a closed socket fails at once instead of waiting out a limit.
     expect(elapsed).toBeLessThan(TIMEOUT)
+  })
+})
+
+describe("held commands (Connection.hold, the CAPA after login)", () => {
+  // A socket that records, in order, what was written and each wait for the server.
+  const recording = (answers: ReadonlyArray<string>) => {
+    const order: Array<string> = []
+    const left = [...answers]
+    const reader: Socket.Reader = {
+      pull: Effect.suspend(() => {
+        order.push("wait")
+        const next = left.shift()
+        return next === undefined ? Effect.never : Effect.succeed([new TextEncoder().encode(next)] as const)
+      }),
+      upgrade: () => Effect.void
+    }
+    const text = (chunk: Uint8Array | string) => (typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk))
+    const writer: Socket.Writer = {
+      write: () => Effect.void,
+      writeAll: (chunks) => Effect.sync(() => void order.push(`write ${chunks.map(text).join("")}`))
+    }
+    return { order, reader, writer }
+  }
+  const open = (reader: Socket.Reader, writer: Socket.Writer) =>
+    makeConnection({ reader, writer, timeoutMillis: 2000, trace: () => {}, now: Date.now })
+
+  it("go out with the next write, in front of it", async () => {
+    const { order, reader, writer } = recording(["+OK hi\r\n", "+OK\r\nUSER\r\n.\r\n+OK bye\r\n"])
+    const bye = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const conn = yield* open(reader, writer)
+          yield* conn.read("the greeting")
+          const capa = yield* conn.hold({ name: "CAPA" })
+          expect(order).toEqual(["wait"])
+          const encoded = yield* conn.write({ name: "QUIT" })
+          yield* conn.status(capa)
+          yield* conn.collectBody(capa, () => {})
+          return (yield* conn.status(encoded)).text
+        })
+      )
+    )
+    expect(bye).toBe("bye")
+    // One write: over TCP, one segment (Dovecot answers a second segment a round trip later).
+    expect(order).toEqual(["wait", "write CAPA\r\nQUIT\r\n", "wait"])
+  })
+
+  it("go out on their own before the next wait for the server, so their answer can come", async () => {
+    const { order, reader, writer } = recording(["+OK hi\r\n", "+OK\r\nUSER\r\n.\r\n"])
+    await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const conn = yield* open(reader, writer)
+          yield* conn.read("the greeting")
+          const capa = yield* conn.hold({ name: "CAPA" })
+          yield* conn.status(capa)
+        })
+      )
+    )
+    expect(order).toEqual(["wait", "write CAPA\r\n", "wait"])
   })
 })
