@@ -16,7 +16,7 @@
  */
 import type { Page } from "playwright-core"
 import { BIG_COUNT, BIG_PASSWORD, BIG_USER, bigSubject } from "../dev-server/big-mailbox.ts"
-import { startStack } from "../scripts/stack.ts"
+import { startEphemeralStack } from "../scripts/stack.ts"
 import { launchChromium } from "../test/support/chromium.ts"
 import { fillAndConnect, openDemo, traceLines } from "../test/web-demo/helpers.ts"
 import type { Table } from "./lib.ts"
@@ -79,14 +79,7 @@ const connectBig = async (page: Page) => {
 
 /** Runs the scenario and returns its table. */
 export const bigMailboxTable = async (): Promise<Table> => {
-  const stack = await startStack({
-    quiet: true,
-    live: false,
-    devServerPort: 0,
-    devServerTlsPort: 0,
-    bridgePort: 0,
-    vitePort: 0
-  })
+  const stack = await startEphemeralStack()
   const chromium = await launchChromium()
   try {
     // Untimed warm-up: Vite compiles the demo's modules, the dev server fills its size cache.

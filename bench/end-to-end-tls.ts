@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { gzipSync } from "node:zlib"
 import { startBridge } from "../bridge/server.ts"
-import { startStack } from "../scripts/stack.ts"
+import { startEphemeralStack } from "../scripts/stack.ts"
 import { launchChromium } from "../test/support/chromium.ts"
 import { startDovecot } from "../test/support/dovecot.ts"
 import { makePki } from "../test/support/pki.ts"
@@ -138,14 +138,7 @@ export async function endToEndTlsTables(o: EndToEndOptions): Promise<Array<Table
   onCleanup("Dovecot (end-to-end TLS)", () => dovecot.stop())
   const large = await seedLargeMessage(dovecot.users.empty.maildir, o.mb * 1_000_000, "large message")
   // Vite serves the page module; the stack's own bridge and dev server stay unused.
-  const stack = await startStack({
-    quiet: true,
-    live: false,
-    devServerPort: 0,
-    devServerTlsPort: 0,
-    bridgePort: 0,
-    vitePort: 0
-  })
+  const stack = await startEphemeralStack()
   onCleanup("Vite", () => stack.close())
   const bridge = await startBridge({
     listen: "127.0.0.1:0",

@@ -47,6 +47,21 @@ export interface RunningStack {
   readonly close: () => Promise<void>
 }
 
+/**
+ * `startStack` as tests and the bench run it: every port free, quiet, no live reload;
+ * `mailboxes` as given.
+ */
+export const startEphemeralStack = (mailboxes?: StackOptions["mailboxes"]): Promise<RunningStack> =>
+  startStack({
+    quiet: true,
+    live: false,
+    devServerPort: 0,
+    devServerTlsPort: 0,
+    bridgePort: 0,
+    vitePort: 0,
+    ...(mailboxes !== undefined ? { mailboxes } : {})
+  })
+
 const viteConfig = fileURLToPath(new URL("../vite.config.ts", import.meta.url))
 
 /** Starts the dev server, the bridge and Vite; `close` stops all three. */

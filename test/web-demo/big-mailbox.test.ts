@@ -4,7 +4,7 @@
 // keeps only a screenful of rows in the DOM while saying where each is in the whole, the
 // keyboard reaches the last message, and TOP is sent only for rows the list showed — each once.
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type RunningStack, startStack } from "../../scripts/stack.ts"
+import { type RunningStack, startEphemeralStack } from "../../scripts/stack.ts"
 import { BIG_COUNT, BIG_PASSWORD, BIG_USER, bigSubject } from "../../dev-server/big-mailbox.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
@@ -36,14 +36,7 @@ describe.skipIf(!available)("the demo on a mailbox of 100,000 messages", () => {
   let chromium: LaunchedChromium | undefined
 
   beforeAll(async () => {
-    stack = await startStack({
-      quiet: true,
-      live: false,
-      devServerPort: 0,
-      devServerTlsPort: 0,
-      bridgePort: 0,
-      vitePort: 0
-    })
+    stack = await startEphemeralStack()
     chromium = await launchChromium()
   })
   afterAll(async () => {

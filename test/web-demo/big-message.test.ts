@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { DEMO_PASSWORD } from "../../dev-server/sample-mailbox.ts"
-import { type RunningStack, startStack } from "../../scripts/stack.ts"
+import { type RunningStack, startEphemeralStack } from "../../scripts/stack.ts"
 import { bigMimeMessage } from "../support/big-mime.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
@@ -21,15 +21,7 @@ describe.skipIf(!available)("a 20 MB message in the web demo", () => {
   let chromium: LaunchedChromium | undefined
 
   beforeAll(async () => {
-    stack = await startStack({
-      quiet: true,
-      live: false,
-      devServerPort: 0,
-      devServerTlsPort: 0,
-      bridgePort: 0,
-      vitePort: 0,
-      mailboxes: { big: { password: DEMO_PASSWORD, messages: [big.message.toString("latin1")] } }
-    })
+    stack = await startEphemeralStack({ big: { password: DEMO_PASSWORD, messages: [big.message.toString("latin1")] } })
     chromium = await launchChromium()
   })
   afterAll(async () => {

@@ -7,7 +7,7 @@
 import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sampleMessages } from "../../dev-server/sample-mailbox.ts"
-import { type RunningStack, startStack } from "../../scripts/stack.ts"
+import { type RunningStack, startEphemeralStack } from "../../scripts/stack.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
 import { demoPages, fillAndConnect, poll, screenshot, waitForMailbox } from "./helpers.ts"
@@ -22,15 +22,7 @@ describe.skipIf(!available)("what the bridge sees, in the demo", () => {
   let chromium: LaunchedChromium | undefined
   const fresh = demoPages(() => ({ context: chromium!.context, url: stack!.url }))
   beforeAll(async () => {
-    stack = await startStack({
-      quiet: true,
-      live: false,
-      devServerPort: 0,
-      devServerTlsPort: 0,
-      bridgePort: 0,
-      vitePort: 0,
-      mailboxes: { [USER]: { password: PASSWORD, messages: sampleMessages() } }
-    })
+    stack = await startEphemeralStack({ [USER]: { password: PASSWORD, messages: sampleMessages() } })
     chromium = await launchChromium()
   })
   afterAll(async () => {

@@ -9,7 +9,7 @@
 import { readFile } from "node:fs/promises"
 import { createServer } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type RunningStack, startStack } from "../../scripts/stack.ts"
+import { type RunningStack, startEphemeralStack } from "../../scripts/stack.ts"
 import { DEMO_PASSWORD, sampleMessages } from "../../dev-server/sample-mailbox.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
@@ -71,17 +71,9 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
   }
 
   beforeAll(async () => {
-    stack = await startStack({
-      quiet: true,
-      live: false,
-      devServerPort: 0,
-      devServerTlsPort: 0,
-      bridgePort: 0,
-      vitePort: 0,
-      mailboxes: Object.fromEntries(
-        USERS.map((user) => [user, { password: DEMO_PASSWORD, messages: sampleMessages() }])
-      )
-    })
+    stack = await startEphemeralStack(
+      Object.fromEntries(USERS.map((user) => [user, { password: DEMO_PASSWORD, messages: sampleMessages() }]))
+    )
     chromium = await launchChromium()
     // Anything the page fetches from the newsletter's image host is counted (and answered,
     // so an allowed load does not turn into a console error on this offline machine).

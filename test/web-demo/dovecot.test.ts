@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type RunningBridge, startBridge } from "../../bridge/server.ts"
-import { type RunningStack, startStack } from "../../scripts/stack.ts"
+import { type RunningStack, startEphemeralStack } from "../../scripts/stack.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { type Dovecot, dovecotAvailable, startDovecot } from "../support/dovecot.ts"
 import { requireService } from "../support/require-service.ts"
@@ -62,14 +62,7 @@ describe.skipIf(!available)("the web demo against Dovecot through the bridge", (
   beforeAll(async () => {
     dovecot = await startDovecot({ bulkMessages: 0 })
     // Vite comes from the npm start stack; its own bridge and dev server stay unused.
-    stack = await startStack({
-      quiet: true,
-      live: false,
-      devServerPort: 0,
-      devServerTlsPort: 0,
-      bridgePort: 0,
-      vitePort: 0
-    })
+    stack = await startEphemeralStack()
     bridge = await startBridge({
       listen: "127.0.0.1:0",
       allow: [`127.0.0.1:${dovecot.tlsPort}`],

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url"
 import type { Page } from "playwright-core"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { type RunningBridge, startBridge } from "../../bridge/server.ts"
-import { type RunningStack, startStack } from "../../scripts/stack.ts"
+import { type RunningStack, startEphemeralStack } from "../../scripts/stack.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { type Dovecot, dovecotAvailable, startDovecot } from "../support/dovecot.ts"
 import { makePki, type Pki } from "../support/pki.ts"
@@ -38,14 +38,7 @@ describe.skipIf(!available)("end-to-end TLS in Chromium through pop3-bridge (tls
     implicit = await startRelay(dovecot.host, dovecot.tlsPort)
     stls = await startRelay(dovecot.host, dovecot.port)
     // Vite (to serve the page module) comes from the npm start stack; its bridge stays unused.
-    stack = await startStack({
-      quiet: true,
-      live: false,
-      devServerPort: 0,
-      devServerTlsPort: 0,
-      bridgePort: 0,
-      vitePort: 0
-    })
+    stack = await startEphemeralStack()
     bridge = await startBridge({
       listen: "127.0.0.1:0",
       // Passthrough only: TLS at the bridge would be refused, never fallen back to. The

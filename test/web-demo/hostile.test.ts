@@ -6,7 +6,7 @@
 // before "Load remote images", and the page must stay usable.
 import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type RunningStack, startStack } from "../../scripts/stack.ts"
+import { type RunningStack, startEphemeralStack } from "../../scripts/stack.ts"
 import { DEMO_PASSWORD } from "../../dev-server/sample-mailbox.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
@@ -41,18 +41,10 @@ describe.skipIf(!available)("the web demo with hostile mail", () => {
   const dialogs: Array<string> = []
 
   beforeAll(async () => {
-    stack = await startStack({
-      quiet: true,
-      live: false,
-      devServerPort: 0,
-      devServerTlsPort: 0,
-      bridgePort: 0,
-      vitePort: 0,
-      // One mailbox per test, so neither depends on the other's session.
-      mailboxes: {
-        hostile1: { password: DEMO_PASSWORD, messages: hostileMessages() },
-        hostile2: { password: DEMO_PASSWORD, messages: hostileMessages() }
-      }
+    // One mailbox per test, so neither depends on the other's session.
+    stack = await startEphemeralStack({
+      hostile1: { password: DEMO_PASSWORD, messages: hostileMessages() },
+      hostile2: { password: DEMO_PASSWORD, messages: hostileMessages() }
     })
     chromium = await launchChromium()
     await chromium.context.route("**/*", (route) => {

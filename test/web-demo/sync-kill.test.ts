@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { connect } from "../../core/promise.ts"
 import * as NodeTransport from "../../core/transport/node.ts"
 import { toCrlf } from "../../dev-server/server.ts"
-import { type RunningStack, startStack } from "../../scripts/stack.ts"
+import { type RunningStack, startEphemeralStack } from "../../scripts/stack.ts"
 import { chromiumFlags } from "../../vite.config.ts"
 import { CHROMIUM, chromiumAvailable } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
@@ -51,15 +51,7 @@ describe.skipIf(!available)("the browser's sync store under SIGKILL of Chromium"
   let target: Target
 
   beforeAll(async () => {
-    stack = await startStack({
-      quiet: true,
-      live: false,
-      devServerPort: 0,
-      devServerTlsPort: 0,
-      bridgePort: 0,
-      vitePort: 0,
-      mailboxes: { [USER]: { password: PASSWORD, messages: seed } }
-    })
+    stack = await startEphemeralStack({ [USER]: { password: PASSWORD, messages: seed } })
     profile = await mkdtemp(join(tmpdir(), "pop3-kill-chromium-"))
     target = {
       bridgeUrl: stack.bridgeUrl,
