@@ -6,6 +6,7 @@
 // not 100,000 TOPs up front, and no LIST before the first screen.
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import type { Pop3Error } from "pop3-everywhere"
 import PostalMime from "postal-mime"
 import { who } from "./format.ts"
 import type { Entry, MailboxList } from "./mailbox-list.ts"
@@ -193,46 +194,38 @@ export const loadMailbox = async (current: Session, view: MailboxView, headers: 
     told = performance.now()
     view.progress(`${what}: ${done.toLocaleString("en")} of ${entries.length.toLocaleString("en")}…`)
   }
-  const sizes = () => {
+  // Reads a streamed listing into the rows, telling how far it got.
+  const listInto = <L extends { readonly msg: number }>(
+    label: string,
+    listing: Stream.Stream<L, Pop3Error>,
+    apply: (entry: Entry, line: L) => void
+  ) => {
     let done = 0
     told = -Infinity
-    tell("Reading the sizes (LIST, streamed)", 0)
+    tell(label, 0)
     return current.run(
-      Stream.runForEachArray(current.mailbox.listStream, (chunk) =>
+      Stream.runForEachArray(listing, (chunk) =>
         Effect.sync(() => {
-          for (const l of chunk) {
-            const entry = byMsg.get(l.msg)
+          for (const line of chunk) {
+            const entry = byMsg.get(line.msg)
             if (entry === undefined) continue
-            entry.size = l.size
+            apply(entry, line)
             list.update(entry)
           }
           done += chunk.length
-          tell("Reading the sizes (LIST, streamed)", done)
+          tell(label, done)
         })
       )
     )
   }
-  const uids = () => {
-    let done = 0
-    told = -Infinity
-    tell("Reading the UIDs (UIDL, streamed)", 0)
-    return current
-      .run(
-        Stream.runForEachArray(current.mailbox.uidlStream, (chunk) =>
-          Effect.sync(() => {
-            for (const u of chunk) {
-              const entry = byMsg.get(u.msg)
-              if (entry === undefined) continue
-              entry.uid = u.uid
-              list.update(entry)
-            }
-            done += chunk.length
-            tell("Reading the UIDs (UIDL, streamed)", done)
-          })
-        )
-      )
-      .then(headers.uidsKnown, () => {})
-  }
+  const sizes = () =>
+    listInto("Reading the sizes (LIST, streamed)", current.mailbox.listStream, (entry, l) => {
+      entry.size = l.size
+    })
+  const uids = () =>
+    listInto("Reading the UIDs (UIDL, streamed)", current.mailbox.uidlStream, (entry, u) => {
+      entry.uid = u.uid
+    }).then(headers.uidsKnown, () => {})
   // The rest needs no lock on the page: the library serializes it with whatever the user does.
   // With a header cache, UIDL before the first headers: the cache is keyed by UID, and the
   // rows it holds need no TOP at all. Without one, the first screen's TOPs go right after STAT.
