@@ -13,5 +13,10 @@ if (argv.length === 1 && argv[0] === "--version") {
   process.stdout.write(VERSION + "\n")
 } else {
   const { main, processIo } = await import("./main.ts")
-  process.exitCode = await main(argv, processIo())
+  const status = await main(argv, processIo())
+  // main returns once all it started has ended: the connection closed, every file synced,
+  // every stdout write done (each is awaited). Leaving through exit() rather than an empty
+  // event loop skips tearing down the heap and the loop: ~20 ms after a fetch. stderr's
+  // lines are not awaited one by one, so they are flushed first.
+  process.stderr.write("", () => process.exit(status))
 }

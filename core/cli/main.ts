@@ -161,6 +161,13 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
       const start = Date.now()
       const out = (bytes: Uint8Array | string) => Effect.promise(() => io.stdout(bytes))
       const json = (value: unknown) => out(jsonLine(value) + "\n")
+      // fetch's own code (the Maildir and state file, node:fs/promises) is loaded only for
+      // fetch, and starts loading now: it then reads and compiles while the connection and
+      // the login wait for the server, not after them.
+      const fetchCode =
+        options.command.name === "fetch" ? Promise.all([import("./fetch.ts"), import("./fetch-state.ts")]) : undefined
+      // Awaited below only once logged in; a failure before that must not leave it unhandled.
+      fetchCode?.catch(() => undefined)
       const session = yield* connect({
         host: options.host,
         port: options.port,
@@ -236,10 +243,7 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
         }
         case "fetch": {
           // fetch ends the session itself (DELE only after storing, then QUIT).
-          // Loaded only for fetch (the Maildir and state file code, node:fs/promises).
-          const [{ fetchMail }, { accountKey, legacyAccountKey }] = yield* Effect.promise(() =>
-            Promise.all([import("./fetch.ts"), import("./fetch-state.ts")])
-          )
+          const [{ fetchMail }, { accountKey, legacyAccountKey }] = yield* Effect.promise(() => fetchCode!)
           yield* fetchMail(
             mailbox,
             {

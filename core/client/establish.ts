@@ -123,7 +123,13 @@ export const establish = (resolved: ResolvedOptions): Effect.Effect<Established,
     // plaintext CAPA said, so it would cost a round trip for nothing. It is asked only
     // when the server refuses STLS, to say why.
     if (resolved.tls !== "starttls") return { conn, greeting, capabilities: yield* readCapa(conn), secure }
-    const status = yield* Effect.flatMap(conn.write({ name: "STLS" }), conn.status)
+    const upgradeOptions = transport.upgradeOptions(target)
+    const status = yield* Effect.flatMap(conn.write({ name: "STLS" }), (encoded) =>
+      Effect.andThen(
+        Effect.sync(() => transport.prepareUpgrade?.(upgradeOptions)),
+        conn.status(encoded)
+      )
+    )
     if (status.kind !== "ok") {
       const capabilities = yield* Effect.orElseSucceed(readCapa(conn), () => noCapabilities)
       return yield* new TlsError({
@@ -132,7 +138,7 @@ export const establish = (resolved: ResolvedOptions): Effect.Effect<Established,
       })
     }
     yield* conn
-      .upgrade(transport.upgradeOptions(target))
+      .upgrade(upgradeOptions)
       .pipe(
         Effect.mapError((error) =>
           error._tag === "TimeoutError" ? error : classifySocketError(target, error, true, transport)

@@ -38,6 +38,7 @@
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import type { Mailbox } from "../client/mailbox.ts"
@@ -399,16 +400,19 @@ export const syncMailbox = (
           return maybeSave
         }
         yield* Stream.runForEachArray(
-          // Without `delete` nothing is deleted, so QUIT may end the last batch's stream.
-          mailbox.retrManyInto([...batch.keys()], (msg) => sinkFor(batch.get(msg)!), {
-            quit: !options.delete && i >= toFetch.length
-          }),
+          mailbox.retrManyInto([...batch.keys()], (msg) => sinkFor(batch.get(msg)!)),
           (answers) => storeAll(answers, 0)
         )
       }
+      // Without `delete` nothing waits on the record being durable, so QUIT leaves now (once
+      // the last answer has been read: see retrManyInto's `quit`) and its round trip overlaps
+      // the last fsyncs and the state file.
+      const quitting =
+        options.delete || mailbox.state() === "CLOSED" ? undefined : yield* Effect.forkChild(mailbox.quit)
       yield* settleWrites
       yield* recordWritten
       if (unrecorded.length > 0 || dirty) yield* save
+      if (quitting !== undefined) yield* Fiber.join(quitting)
     }).pipe(
       // Keep what was stored: the next run then need not even look for it. A message that was
       // being streamed into the store when the run failed is removed.

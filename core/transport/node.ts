@@ -19,7 +19,14 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Socket from "effect/socket/Socket"
 import { connect as netConnect, isIP, type Socket as NetSocket } from "node:net"
-import { type ConnectionOptions, connect as tlsConnect, rootCertificates, type TLSSocket } from "node:tls"
+import {
+  type ConnectionOptions,
+  createSecureContext,
+  rootCertificates,
+  type SecureContext,
+  connect as tlsConnect,
+  type TLSSocket
+} from "node:tls"
 import { makeReadPool } from "./read-pool.ts"
 import { closeError, makePushReader, openError, pemList, quietly, readError, upgradeError } from "./reader.ts"
 import { type Connection, makeByteSocket } from "./socket.ts"
@@ -52,6 +59,22 @@ const withoutDep0123 = <A>(run: () => A): A => {
 }
 
 const TLS_RECORD = 16 * 1024
+
+// Given `ca`, Node parses every PEM it gets into a new TLS context — here its ~150 roots
+// plus the extra CAs, 10–25 ms each time. One context per list, built once and shared by
+// the connections that trust the same list (as https.Agent shares one). Few lists are ever
+// in use; the oldest goes past 8.
+const contexts = new Map<string, SecureContext>()
+const contextFor = (ca: ReadonlyArray<string>): SecureContext => {
+  const key = ca.join("\n")
+  let context = contexts.get(key)
+  if (context === undefined) {
+    context = createSecureContext({ ca: [...ca] })
+    if (contexts.size >= 8) contexts.delete(contexts.keys().next().value!)
+    contexts.set(key, context)
+  }
+  return context
+}
 
 /**
  * A `Socket` over a Node connection to `target`, made when its reader is acquired; the
@@ -150,7 +173,9 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
                     ...sni(target),
                     rejectUnauthorized: !target.insecure,
                     // Node replaces its default roots when `ca` is given; keep them and add ours.
-                    ...(target.ca !== undefined ? { ca: [...rootCertificates, ...target.ca] } : {}),
+                    ...(target.ca !== undefined
+                      ? { secureContext: contextFor([...rootCertificates, ...target.ca]) }
+                      : {}),
                     // Honoured (checked by test/core/transport/node.test.ts), missing from @types/node.
                     ...({ onread } as ConnectionOptions)
                   }),
@@ -175,7 +200,7 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
                     socket: plain,
                     servername: options.servername ?? target.servername,
                     rejectUnauthorized: options.rejectUnauthorized ?? true,
-                    ...(options.ca !== undefined ? { ca: pemList(options.ca) } : {})
+                    ...(options.ca !== undefined ? { secureContext: contextFor(pemList(options.ca)) } : {})
                   })
                 ),
               "secureConnect",
@@ -230,5 +255,10 @@ export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({
   startTls: true,
   // Always the name here, even an IP (Node's DEP0123 warning is dropped, see above).
   upgradeOptions: (target) => verifyingUpgradeOptions(target, rootCertificates),
+  // The context is built while the server answers STLS, not after. A `ca` Node cannot
+  // parse fails the upgrade itself, with its error.
+  prepareUpgrade: (options) => {
+    if (options.ca !== undefined) quietly(() => contextFor(pemList(options.ca!)))
+  },
   open: makeSocket
 })

@@ -1,16 +1,21 @@
 // TLS with the Node transport against the dev server on real sockets: STLS verified with the
 // fixture certificate, implicit TLS, verification failures, and no fallback to plaintext.
 
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { type AddressInfo, createServer } from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/index.ts"
 import type { ConnectOptions } from "../../../core/index.ts"
 import { TlsError } from "../../../core/errors.ts"
 import * as NodeTransport from "../../../core/transport/node.ts"
+import { Transport } from "../../../core/transport/transport.ts"
 import type { Behaviour } from "../../../dev-server/server.ts"
 import type { ListenTcpOptions, TcpListener } from "../../../dev-server/tcp.ts"
 import { listenTcp } from "../../../dev-server/tcp.ts"
 import { testCert, testTls } from "../../../dev-server/tls-fixture.ts"
+import { makePki } from "../../support/pki.ts"
 import { failure, makeStore, num, PASSWORD, run, stored, success, USER } from "./harness.ts"
 
 const listeners: Array<TcpListener> = []
@@ -182,5 +187,73 @@ describe("STLS handshake time limit (issue 12, item 4)", () => {
     expect(error._tag).toBe("TimeoutError")
     expect(error.message).toBe("timed out after 300 ms waiting for the TLS handshake after STLS")
     expect(commands).toEqual(["STLS"])
+  })
+})
+
+describe("the TLS context (issue 18: the start of a connection)", () => {
+  it("is made ready while the server answers STLS: prepareUpgrade is called while the client waits for the answer to STLS", async () => {
+    const events: Array<string> = []
+    let prepared = () => {}
+    const preparedNow = new Promise<void>((resolve) => (prepared = resolve))
+    // A server that answers STLS only once the client has prepared: a client that waited for
+    // the answer first would hang until its time limit (TimeoutError, not the refusal below).
+    const server = createServer((socket) => {
+      socket.on("error", () => {})
+      socket.write("+OK ready\r\n")
+      socket.on("data", (chunk) => {
+        for (const line of chunk.toString("latin1").split("\r\n").filter(Boolean)) {
+          events.push(`server got ${line}`)
+          if (line === "STLS") void preparedNow.then(() => socket.write("-ERR not now\r\n"))
+          else socket.write("-ERR no\r\n")
+        }
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const port = (server.address() as AddressInfo).port
+    const base = Context.get(await Effect.runPromise(Layer.build(NodeTransport.layer).pipe(Effect.scoped)), Transport)
+    const layer = Layer.succeed(Transport)({
+      ...base,
+      prepareUpgrade: (options) => {
+        events.push(`prepare (ca: ${options.ca === undefined ? "none" : "given"})`)
+        base.prepareUpgrade?.(options)
+        prepared()
+      }
+    })
+    try {
+      const error = failure(await run(layer, connect(target(port))))
+      expect(error).toBeInstanceOf(TlsError)
+      expect(error.message).toMatch(/refused STLS: not now/)
+      // Once, with the upgrade's options (the fixture CA). Which of the two processes' events
+      // came first here is the scheduler's business; the answer came only after both.
+      expect(events.filter((e) => !e.startsWith("server got ") || e === "server got STLS").sort()).toEqual([
+        "prepare (ca: given)",
+        "server got STLS"
+      ])
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  })
+
+  it("is shared by connections that trust the same CAs, never by one trusting others", async () => {
+    // The context a `ca` list builds is kept for the next connection with that list. Were it
+    // kept by anything less than the whole list, trusting another CA would still accept the
+    // first one's certificate.
+    const other = (await makePki()).ca
+    const { port } = await listen({ tls: testTls })
+    const { port: implicitPort } = await listen({ tls: testTls, implicitTls: true })
+    const attempt = (ca: string, implicit: boolean) =>
+      run(
+        NodeTransport.layer,
+        Effect.map(
+          connect(target(implicit ? implicitPort : port, { ca, ...(implicit ? { tls: "implicit" } : {}) })),
+          (s) => s.secure
+        )
+      )
+    for (const implicit of [false, true]) {
+      expect(failure(await attempt(other, implicit)), `other CA first (implicit: ${implicit})`).toBeInstanceOf(TlsError)
+      expect(success(await attempt(testCert, implicit)), `the right CA (implicit: ${implicit})`).toBe(true)
+      expect(success(await attempt(testCert, implicit)), `the right CA again (implicit: ${implicit})`).toBe(true)
+      expect(failure(await attempt(other, implicit)), `other CA after (implicit: ${implicit})`).toBeInstanceOf(TlsError)
+    }
   })
 })
