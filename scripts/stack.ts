@@ -14,9 +14,11 @@ import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { createServer as createVite, type ViteDevServer } from "vite"
 import { type RunningBridge, startBridge } from "../bridge/server.ts"
+import type { Behaviour } from "../dev-server/behaviour.ts"
 import { bigMailbox } from "../dev-server/big-mailbox.ts"
 import { DEMO_PASSWORD, DEMO_USER, sampleMailbox } from "../dev-server/sample-mailbox.ts"
-import { makeMailStore } from "../dev-server/store.ts"
+import type { CommandTable } from "../dev-server/session.ts"
+import { type MailStore, makeMailStore } from "../dev-server/store.ts"
 import { listenTcp, type TcpListener } from "../dev-server/tcp.ts"
 import { issuedTls, testCa } from "../dev-server/tls-fixture.ts"
 
@@ -35,6 +37,10 @@ export interface StackOptions {
   readonly live?: boolean
   /** More mailboxes beside the sample one ("demo"), by user: tests give each case its own. */
   readonly mailboxes?: Readonly<Record<string, { readonly password: string; readonly messages: ReadonlyArray<string> }>>
+  /** The dev server's behaviour on both ports (tests: commitOnDisconnect, onCommand). */
+  readonly devServerBehaviour?: Behaviour
+  /** Commands replacing the dev server's own on both ports (tests instrument RETR, DELE, QUIT). */
+  readonly devServerCommands?: CommandTable
 }
 
 export interface RunningStack {
@@ -42,16 +48,25 @@ export interface RunningStack {
   readonly url: string
   /** The bridge's WebSocket endpoint, e.g. ws://127.0.0.1:8110/pop3 */
   readonly bridgeUrl: string
-  readonly devServer: { readonly host: "localhost"; readonly port: number; readonly tlsPort: number }
+  readonly devServer: {
+    readonly host: "localhost"
+    readonly port: number
+    readonly tlsPort: number
+    /** The mailboxes both ports serve (tests look at and deliver into them). */
+    readonly store: MailStore
+  }
   readonly bridge: RunningBridge
   readonly close: () => Promise<void>
 }
 
 /**
  * `startStack` as tests and the bench run it: every port free, quiet, no live reload;
- * `mailboxes` as given.
+ * `mailboxes` and the dev server's behaviour and commands as given.
  */
-export const startEphemeralStack = (mailboxes?: StackOptions["mailboxes"]): Promise<RunningStack> =>
+export const startEphemeralStack = (
+  mailboxes?: StackOptions["mailboxes"],
+  devServer?: Pick<StackOptions, "devServerBehaviour" | "devServerCommands">
+): Promise<RunningStack> =>
   startStack({
     quiet: true,
     live: false,
@@ -59,7 +74,8 @@ export const startEphemeralStack = (mailboxes?: StackOptions["mailboxes"]): Prom
     devServerTlsPort: 0,
     bridgePort: 0,
     vitePort: 0,
-    ...(mailboxes !== undefined ? { mailboxes } : {})
+    ...(mailboxes !== undefined ? { mailboxes } : {}),
+    ...devServer
   })
 
 const viteConfig = fileURLToPath(new URL("../vite.config.ts", import.meta.url))
@@ -77,13 +93,14 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     )
     // The generated mailbox (big / big) holds one small object per message until it is read.
     const store = makeMailStore({ ...sampleMailbox(), ...bigMailbox(), ...Object.fromEntries(extra) })
+    const served = { behaviour: options.devServerBehaviour, commands: options.devServerCommands }
     // Both listeners share one store: the mailbox lock and deletions span them.
     const plain: TcpListener = await orAnyPort(options.devServerPort ?? 1110, (port) =>
-      listenTcp(store, { host: "127.0.0.1", port, tls: issuedTls })
+      listenTcp(store, { host: "127.0.0.1", port, tls: issuedTls, ...served })
     )
     started.push(() => plain.close())
     const secure: TcpListener = await orAnyPort(options.devServerTlsPort ?? 1995, (port) =>
-      listenTcp(store, { host: "127.0.0.1", port, tls: issuedTls, implicitTls: true })
+      listenTcp(store, { host: "127.0.0.1", port, tls: issuedTls, implicitTls: true, ...served })
     )
     started.push(() => secure.close())
 
@@ -138,7 +155,13 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
     started.push(() => vite.close())
     await vite.listen()
 
-    return { url, bridgeUrl, devServer: { host: "localhost", port: plain.port, tlsPort: secure.port }, bridge, close }
+    return {
+      url,
+      bridgeUrl,
+      devServer: { host: "localhost", port: plain.port, tlsPort: secure.port, store },
+      bridge,
+      close
+    }
   } catch (error) {
     await close()
     throw error
