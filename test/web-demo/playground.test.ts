@@ -331,14 +331,32 @@ describe.skipIf(!available)("the static site's Playground", () => {
       const { page } = await open()
       await startPlayground(page, { switches: [/No dot-stuffing/] })
       await waitForMailbox(page, 14)
+      const listed = await row(page, 12).locator(".c-size").textContent()
       await row(page, 12).click()
       await waitForTrace(page, /S: .*RETR body/)
-      // The body the client kept ends at the message's own "." line.
+      // The message view says the body is shorter than LIST said, with both sizes.
+      const announced = Number(/\+OK (\d+) octets/.exec((await traceLines(page)).join("\n"))?.[1])
+      expect(`${announced} B`).toBe(listed)
+      const warning = page.locator(".message .cut-short")
+      await warning.waitFor()
+      const received = Number(/RETR body · (\d+) B/.exec((await traceLines(page)).join("\n"))?.[1])
+      expect(received).toBeLessThan(announced)
+      expect(await warning.innerText()).toContain(
+        `LIST said ${announced} octets, but the body the client got is ${received} octets.`
+      )
+      // The bytes view shows what was sent: the body ends at the message's own "." line, and
+      // says so, rather than claiming that no line began with ".".
       await page.getByRole("button", { name: "Bytes of the RETR 12 body" }).click()
-      const sent = await column(page, "As sent (dot-stuffed)")
+      const view = page.locator(".bytes-view")
+      await poll(() => view.innerText()).toContain(
+        `the server announced ${announced} octets (+OK ${announced} octets), but a line that is just “.” came after ${received}.`
+      )
+      expect(await view.innerText()).not.toContain("No line of this body begins")
+      const sent = await column(page, "As sent (not dot-stuffed)")
       expect(sent.at(-1)).toBe(".CRLF")
       expect(sent.join("")).toContain("client must strip exactly one")
       expect(sent.join("")).not.toContain("hidden")
+      expect(await view.innerText()).toContain("What followed is not read yet")
       // The rest of the message waits where the next status line should be: the next
       // command's answer is read from it, and the client stops with a protocol error.
       await row(page, 1).click()
@@ -347,6 +365,10 @@ describe.skipIf(!available)("the static site's Playground", () => {
         .getByText(/connection ended|protocol/i)
         .first()
         .waitFor()
+      // Now the bytes view shows that rest, read as the next answer.
+      await page.getByRole("button", { name: "Bytes of the RETR 12 body" }).click()
+      const followed = await column(page, "What followed, read as the next answer")
+      expect(followed.join("\n")).toContain("hidden")
       await screenshot(page, "pg-06-no-dot-stuffing")
       await page.close()
     })

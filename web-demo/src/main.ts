@@ -11,7 +11,7 @@ import { explain, mailboxSummary } from "./explain.ts"
 import { displayBridgeUrl, who } from "./format.ts"
 import { type Entry, makeMailboxList } from "./mailbox-list.ts"
 import { loadMailbox, makeHeaderLoader } from "./mailbox-load.ts"
-import { closeMessage, renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
+import { closeMessage, listOctets, renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
 import { parseMessage } from "./mime/parse.ts"
 import { open, type Session, type Settings } from "./session.ts"
 import { makeState } from "./state.ts"
@@ -82,7 +82,7 @@ const trace = makeTracePanel(diagram, {
       })
     )
     row.lastElementChild?.addEventListener("click", () => {
-      bytesView.show(entry)
+      bytesView.show(entry, recorder.entries())
       document.getElementById("bytes-title")?.focus()
     })
   }
@@ -237,7 +237,7 @@ const replayMode = (entries: Array<Recorded>) => {
       if (n !== shown + 1) trace.reset()
       for (const e of entries.slice(n === shown + 1 ? shown : 0, n)) trace.tracer(e.event)
       shown = n
-      bytesView.show(entries[n - 1])
+      bytesView.show(entries[n - 1], entries)
     },
     () => {
       trace.reset()
@@ -258,7 +258,7 @@ const tour = makeTour({
     recorder.tapping(true)
     return playground.layer({}, recorder.serverBytes)
   },
-  showBytes: (event) => bytesView.show(entryOf.get(event)),
+  showBytes: (event) => bytesView.show(entryOf.get(event), recorder.entries()),
   leave: () => {
     showForm()
     say("Not connected: the tour's session has ended.")
@@ -581,9 +581,21 @@ const showMailbox = (current: Session, s: Settings, viaBridge: boolean) => {
         const { buffer, length } = await current.retr(msg, entry.size ?? 0)
         // Parsed in a Worker; the buffer is handed over, not copied. The header is shown at
         // once, the body when the Worker has it (message-view.ts).
+        const listed =
+          entry.size === undefined
+            ? undefined
+            : { listed: entry.size, received: listOctets(new Uint8Array(buffer, 0, length)) }
         const parsing = parseMessage(buffer, length)
         const head = await parsing.head
-        const shown: Shown = { msg, uid: entry.uid, size: length, head, body: parsing.body, deleted: entry.deleted }
+        const shown: Shown = {
+          msg,
+          uid: entry.uid,
+          size: length,
+          listed,
+          head,
+          body: parsing.body,
+          deleted: entry.deleted
+        }
         cache.set(msg, shown)
         if (openMsg === msg) {
           renderMessage(reader, shown, { dele: (n) => void dele(n) })
