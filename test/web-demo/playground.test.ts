@@ -365,6 +365,13 @@ describe.skipIf(!available)("the static site's Playground", () => {
         .getByText(/connection ended|protocol/i)
         .first()
         .waitFor()
+      // The session has ended: the mailbox's controls are gone, the page says so.
+      await page.getByText(/The connection ended/).waitFor()
+      expect(await page.locator(".notice").innerText()).toContain(
+        'The connection ended: the server broke the POP3 protocol (expected +OK, -ERR or a + continuation: "..")'
+      )
+      expect(await page.getByRole("button", { name: /^Quit/ }).count()).toBe(0)
+      expect(await page.getByRole("button", { name: "Disconnect without deleting" }).count()).toBe(0)
       // Now the bytes view shows that rest, read as the next answer.
       await page.getByRole("button", { name: "Bytes of the RETR 12 body" }).click()
       const followed = await column(page, "What followed, read as the next answer")

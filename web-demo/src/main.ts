@@ -132,16 +132,16 @@ const tracer = (event: TraceEvent) => {
   bridgeView.trace(event)
   trace.tracer(event)
   state.ending?.push(event)
-  // The server (or the network) ended the session on its own.
+  // The server (or the network) ended the session on its own; ERROR (a broken protocol) ends it too.
   if (
     event._tag === "StateChanged" &&
-    event.to === "CLOSED" &&
+    (event.to === "CLOSED" || event.to === "ERROR") &&
     state.session !== undefined &&
     state.ending === undefined &&
     !state.ended
   ) {
     state.ended = true
-    queueMicrotask(() => void lost(event.cause))
+    queueMicrotask(() => void lost(event.cause, event.to === "ERROR"))
   }
 }
 trace.onStateChange((state) => {
@@ -815,7 +815,7 @@ const renumbering = (removed: ReadonlyArray<number>, total: number): HTMLElement
   )
 }
 
-const lost = async (cause: string) => {
+const lost = async (cause: string, broken = false) => {
   const current = state.session
   if (current === undefined) return
   await current.disconnect().catch(() => {})
@@ -834,7 +834,10 @@ const lost = async (cause: string) => {
   const why = timedOut
     ? ` ${lastSent.line} got no answer within ${limit} s, so the library gave the connection up.`
     : ""
-  const text = `The connection ended (${cause}).${why} Nothing marked for deletion was removed: the server only removes messages after QUIT.`
+  const ended = broken
+    ? `The connection ended: the server broke the POP3 protocol (${cause}), so the library closed the connection — the session cannot go on.`
+    : `The connection ended (${cause}).${why}`
+  const text = `${ended} Nothing marked for deletion was removed: the server only removes messages after QUIT.`
   say("Not connected.")
   showForm(h("div", { class: "notice warn card", role: "alert" }, h("p", {}, text)))
 }
