@@ -11,6 +11,7 @@ import { explain, mailboxSummary } from "./explain.ts"
 import { displayBridgeUrl, who } from "./format.ts"
 import { type Entry, makeMailboxList } from "./mailbox-list.ts"
 import { loadMailbox, makeHeaderLoader } from "./mailbox-load.ts"
+import { endingText } from "./ending.ts"
 import { closeMessage, listOctets, renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
 import { parseMessage } from "./mime/parse.ts"
 import { open, type Session, type Settings } from "./session.ts"
@@ -656,25 +657,17 @@ const showMailbox = (current: Session, s: Settings, viaBridge: boolean) => {
       const sent = (state.ending ?? []).filter((e) => e._tag === "Sent").map((e) => (e._tag === "Sent" ? e.line : ""))
       state.ending = undefined
       state.ended = true
-      let text: string
-      if (failure !== undefined) {
-        const e = explain(failure, s)
-        text = `Quit failed: ${e.title}. ${e.detail} The server may not have removed the marked messages.`
-      } else if (how === "quit") {
-        text =
-          count > 0
-            ? `Session ended with QUIT: the server removed ${count} message${count === 1 ? "" : "s"}.`
-            : "Session ended with QUIT. Nothing was marked, so nothing was removed."
-      } else if (sent.length > 0) {
-        text = `Disconnected: the library sent ${sent.join(" and ")}, so nothing was removed${count > 0 ? ` (${count} marked message${count === 1 ? " was" : "s were"} kept)` : ""}.`
-      } else {
-        text = "Disconnected without QUIT: the server never entered UPDATE, so nothing was removed."
-      }
+      const { text, failed } = endingText({
+        how,
+        marked: count,
+        sent,
+        failure: failure === undefined ? undefined : explain(failure, s)
+      })
       say("Not connected.")
       showForm(
         h(
           "div",
-          { class: "notice card", role: "status" },
+          { class: failed ? "notice failed card" : "notice card", role: failed ? "alert" : "status" },
           h("p", {}, text),
           failure === undefined && how === "quit" && count > 0 ? renumbering(removed, total) : null
         )
