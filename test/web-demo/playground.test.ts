@@ -142,6 +142,20 @@ describe.skipIf(!available)("the static site's Playground", () => {
   /** The wire text of the bytes view's column named `caption`, one string per line. */
   // The rows are drawn after the click; wait for the column's last row (under load a read
   // right after the click found the column still empty).
+  /** Whether the element is inside the window and inside every box that scrolls it. */
+  const inSight = (page: Page, selector: string) =>
+    page.locator(selector).evaluate((el) => {
+      const r = el.getBoundingClientRect()
+      if (r.height === 0 || r.top < 0 || r.bottom > window.innerHeight) return false
+      for (let box = el.parentElement; box !== null; box = box.parentElement) {
+        const style = getComputedStyle(box)
+        if (!/(auto|scroll|hidden)/.test(style.overflowY)) continue
+        const b = box.getBoundingClientRect()
+        if (r.top < b.top - 1 || r.bottom > b.bottom + 1) return false
+      }
+      return true
+    })
+
   const column = async (page: Page, caption: string) => {
     const rows = page.locator(".wire-col", { has: page.getByText(caption, { exact: true }) }).locator(".wire-row")
     await rows.last().waitFor()
@@ -457,6 +471,12 @@ describe.skipIf(!available)("the static site's Playground", () => {
       await poll(marked).toMatch(line)
       await poll(() => badge.innerText()).toBe(state)
       expect(await page.locator(".tour-rfc").innerText()).toMatch(/RFC \d+/)
+      // What the step points at is in sight: the bytes view on RETR, the current state's box
+      // (CLOSED, at the diagram's foot) after QUIT.
+      if (/RETR|QUIT/.test(title.source))
+        await poll(() => inSight(page, /RETR/.test(title.source) ? "#bytes-title" : ".diagram .node.current")).toBe(
+          true
+        )
       if (/RETR/.test(title.source)) {
         expect(await column(page, "As sent (dot-stuffed)")).toContain("..hiddenCRLF")
         await screenshot(page, "pg-09-tour-retr")
@@ -470,6 +490,12 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await page.keyboard.press("Enter")
     await poll(() => heading.innerText()).toMatch(/^8\. QUIT/)
     await poll(marked).toMatch(/signing off/)
+    // Back to the RETR step: the pointer tells the state of that step, not the live CLOSED.
+    for (let i = 0; i < 3; i++) await page.keyboard.press("Enter")
+    await poll(() => heading.innerText()).toMatch(/^5\. RETR 12/)
+    const pointer = await page.locator(".tour-pointer").innerText()
+    expect(pointer).not.toContain("In the diagram: CLOSED")
+    expect(pointer).toContain("At this step the session was in TRANSACTION; the diagram shows it as it is now: CLOSED.")
     // The session the tour ran is in the trace, in order.
     const lines = await traceLines(page)
     const order = [
