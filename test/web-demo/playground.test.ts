@@ -162,6 +162,26 @@ describe.skipIf(!available)("the static site's Playground", () => {
     return rows.evaluateAll((rows) => rows.map((r) => (r.textContent ?? "").replace(/\n$/, "")))
   }
 
+  it("decodes the ISO-2022-JP subject and sender exactly, in the page's first session and in later ones", async () => {
+    const { page, problems } = await open()
+    for (let session = 1; session <= 3; session++) {
+      await startPlayground(page)
+      await waitForMailbox(page, 14)
+      // The header of message 10 is read again in each session (no kept copy here).
+      expect(await row(page, 10).locator(".c-subject").textContent(), `session ${session}`).toBe(
+        "会議の議事録（第3回）"
+      )
+      expect(await row(page, 10).locator(".c-from").textContent(), `session ${session}`).toBe("山田 太郎")
+      // Opening it decodes them again, in the MIME Worker.
+      await row(page, 10).click()
+      await poll(() => page.locator("#message-subject").textContent()).toBe("会議の議事録（第3回）")
+      await page.getByRole("button", { name: "Disconnect without deleting" }).click()
+      await page.getByRole("button", { name: /Playground/ }).waitFor()
+    }
+    expect(problems).toEqual([])
+    await page.close()
+  })
+
   it("shows the exact bytes of a line (CR LF visible, hex) and of RETR 12's body, stuffed beside unstuffed", async () => {
     const { page, problems } = await open()
     await startPlayground(page)

@@ -1,6 +1,6 @@
 // The demo page: wires the connect form, the mailbox and the protocol trace together.
 // All POP3 goes through the library (session.ts); this file only decides what to show.
-import "./text-decoder-fix.ts"
+import { fixTextDecoder } from "./text-decoder-fix.ts"
 import PostalMime from "postal-mime"
 import type { TraceEvent } from "pop3-everywhere"
 import { defaults } from "./config.ts"
@@ -39,6 +39,9 @@ import {
 } from "./kept-copy.ts"
 import "./styles.css"
 import "./teach.css"
+
+// Before anything decodes mail (text-decoder-fix.ts says why it is called, not imported).
+fixTextDecoder()
 
 const byId = (id: string): HTMLElement => {
   const el = document.getElementById(id)
