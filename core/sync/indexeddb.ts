@@ -46,13 +46,19 @@ export interface KeptMessage {
   readonly stored: number
 }
 
+/** A record of the index store; `seq` is absent in records written before it was added (no new schema version: a record's fields are not part of the schema). */
+interface IndexEntry extends KeptMessage {
+  readonly account: string
+  readonly seq?: number
+}
+
 /**
  * One account's view of an IndexedDB database, with what a page needs to read it back.
  * @category models
  */
 export interface IndexedDbStore extends SyncStore {
   readonly database: IDBDatabase
-  /** Every kept message of the account, in UID order. */
+  /** Every kept message of the account, in the order they were stored (the server's order). */
   readonly messages: Effect.Effect<ReadonlyArray<KeptMessage>, StorageError>
   /** A kept message as sent, or undefined when it is not kept. */
   readonly body: (uid: string) => Effect.Effect<Uint8Array | undefined, StorageError>
@@ -140,10 +146,13 @@ export const openIndexedDbStore = (
       })
     const db = yield* storage("open", () => openDatabase(name))
 
+    // The order messages are stored in, within one millisecond of `stored`: the engine stores
+    // them in the server's order, which `messages` keeps (UIDs sort as text: "10" before "2").
+    let seq = 0
     const store = (uid: string, body: Uint8Array | Blob, size: number): Promise<void> => {
       const tx = db.transaction([BODIES, INDEX], "readwrite", { durability: "strict" })
       const done = committed(tx)
-      const entry: KeptMessage & { readonly account: string } = { account, uid, size, stored: Date.now() }
+      const entry: IndexEntry = { account, uid, size, stored: Date.now(), seq: seq++ }
       tx.objectStore(BODIES).put(body, [account, uid])
       tx.objectStore(INDEX).put(entry, [account, uid])
       tx.commit()
@@ -185,7 +194,10 @@ export const openIndexedDbStore = (
         const entries = await request(
           db.transaction(INDEX, "readonly").objectStore(INDEX).getAll(accountRange(account))
         )
-        return entries.map((e: KeptMessage): KeptMessage => ({ uid: e.uid, size: e.size, stored: e.stored }))
+        // Entries written before `seq` existed have none: among them, UID order decides ties.
+        return [...(entries as Array<IndexEntry>)]
+          .sort((a, b) => a.stored - b.stored || (a.seq ?? 0) - (b.seq ?? 0))
+          .map((e): KeptMessage => ({ uid: e.uid, size: e.size, stored: e.stored }))
       }),
       body: (uid) =>
         storage("read a message from", async () =>

@@ -102,7 +102,8 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     expect(text).toContain("Café crème à Paris")
     expect(text).toContain("“Special offer” – 20 € off … today only")
     // ISO-2022-JP after a Japanese display name: no stray U+FFFD (see text-decoder-fix.ts).
-    expect(await row(page, 10).innerText()).toContain("会議の議事録（第3回）")
+    expect(await row(page, 10).locator(".c-subject").textContent()).toBe("会議の議事録（第3回）")
+    expect(await row(page, 10).locator(".c-from").textContent()).toBe("山田 太郎")
     expect(text).not.toContain("\uFFFD")
     // Pipelined headers: every TOP went out before the first answer came back.
     const lines = await traceLines(page)

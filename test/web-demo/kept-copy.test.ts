@@ -66,13 +66,24 @@ describe.skipIf(!available)("the demo's copy kept in this browser", () => {
     // After a reload: no playground server (its Worker), no WebSocket, no session.
     const second = watch(page)
     await page.reload()
+    // The card is padded like the others: its heading and button keep off its edges.
+    const card = await page.locator(".kept-card").evaluate((el) => {
+      const box = el.getBoundingClientRect()
+      const heading = el.querySelector("h2")!.getBoundingClientRect()
+      const button = el.querySelector("button")!.getBoundingClientRect()
+      return { top: heading.top - box.top, left: button.left - box.left, right: box.right - button.right }
+    })
+    expect(card.top).toBeGreaterThanOrEqual(12)
+    expect(card.left).toBeGreaterThanOrEqual(12)
+    expect(card.right).toBeGreaterThanOrEqual(0)
     await page.getByRole("button", { name: /Open the copy kept in this browser/ }).click()
     await page.getByRole("heading", { name: "Kept copy" }).waitFor()
     const kept = await page.locator(".msg-row").allInnerTexts()
     expect(kept).toHaveLength(14)
-    // The same subjects as the live list (the live rows hold them too).
+    // The same subjects as the live list (the live rows hold them too), in the server's order
+    // (not the UIDs' text order, which put message 10 second).
     const subject = (text: string) => text.split("\n")[1] ?? ""
-    expect(kept.map(subject).sort()).toEqual(rows.map(subject).sort())
+    expect(kept.map(subject)).toEqual(rows.map(subject))
     await poll(() => page.locator(".storage-used").innerText()).toMatch(/storage used by this site: \d+\.\d MB of/)
     await page.locator(".msg-row").filter({ hasText: "Lines that start with a dot" }).click()
     await page.locator("#message-subject").filter({ hasText: "Lines that start with a dot" }).waitFor()

@@ -142,11 +142,45 @@ describe.skipIf(!available)("the static site's Playground", () => {
   /** The wire text of the bytes view's column named `caption`, one string per line. */
   // The rows are drawn after the click; wait for the column's last row (under load a read
   // right after the click found the column still empty).
+  /** Whether the element is inside the window and inside every box that scrolls it. */
+  const inSight = (page: Page, selector: string) =>
+    page.locator(selector).evaluate((el) => {
+      const r = el.getBoundingClientRect()
+      if (r.height === 0 || r.top < 0 || r.bottom > window.innerHeight) return false
+      for (let box = el.parentElement; box !== null; box = box.parentElement) {
+        const style = getComputedStyle(box)
+        if (!/(auto|scroll|hidden)/.test(style.overflowY)) continue
+        const b = box.getBoundingClientRect()
+        if (r.top < b.top - 1 || r.bottom > b.bottom + 1) return false
+      }
+      return true
+    })
+
   const column = async (page: Page, caption: string) => {
     const rows = page.locator(".wire-col", { has: page.getByText(caption, { exact: true }) }).locator(".wire-row")
     await rows.last().waitFor()
     return rows.evaluateAll((rows) => rows.map((r) => (r.textContent ?? "").replace(/\n$/, "")))
   }
+
+  it("decodes the ISO-2022-JP subject and sender exactly, in the page's first session and in later ones", async () => {
+    const { page, problems } = await open()
+    for (let session = 1; session <= 3; session++) {
+      await startPlayground(page)
+      await waitForMailbox(page, 14)
+      // The header of message 10 is read again in each session (no kept copy here).
+      expect(await row(page, 10).locator(".c-subject").textContent(), `session ${session}`).toBe(
+        "会議の議事録（第3回）"
+      )
+      expect(await row(page, 10).locator(".c-from").textContent(), `session ${session}`).toBe("山田 太郎")
+      // Opening it decodes them again, in the MIME Worker.
+      await row(page, 10).click()
+      await poll(() => page.locator("#message-subject").textContent()).toBe("会議の議事録（第3回）")
+      await page.getByRole("button", { name: "Disconnect without deleting" }).click()
+      await page.getByRole("button", { name: /Playground/ }).waitFor()
+    }
+    expect(problems).toEqual([])
+    await page.close()
+  })
 
   it("shows the exact bytes of a line (CR LF visible, hex) and of RETR 12's body, stuffed beside unstuffed", async () => {
     const { page, problems } = await open()
@@ -331,14 +365,32 @@ describe.skipIf(!available)("the static site's Playground", () => {
       const { page } = await open()
       await startPlayground(page, { switches: [/No dot-stuffing/] })
       await waitForMailbox(page, 14)
+      const listed = await row(page, 12).locator(".c-size").textContent()
       await row(page, 12).click()
       await waitForTrace(page, /S: .*RETR body/)
-      // The body the client kept ends at the message's own "." line.
+      // The message view says the body is shorter than LIST said, with both sizes.
+      const announced = Number(/\+OK (\d+) octets/.exec((await traceLines(page)).join("\n"))?.[1])
+      expect(`${announced} B`).toBe(listed)
+      const warning = page.locator(".message .cut-short")
+      await warning.waitFor()
+      const received = Number(/RETR body · (\d+) B/.exec((await traceLines(page)).join("\n"))?.[1])
+      expect(received).toBeLessThan(announced)
+      expect(await warning.innerText()).toContain(
+        `LIST said ${announced} octets, but the body the client got is ${received} octets.`
+      )
+      // The bytes view shows what was sent: the body ends at the message's own "." line, and
+      // says so, rather than claiming that no line began with ".".
       await page.getByRole("button", { name: "Bytes of the RETR 12 body" }).click()
-      const sent = await column(page, "As sent (dot-stuffed)")
+      const view = page.locator(".bytes-view")
+      await poll(() => view.innerText()).toContain(
+        `the server announced ${announced} octets (+OK ${announced} octets), but a line that is just “.” came after ${received}.`
+      )
+      expect(await view.innerText()).not.toContain("No line of this body begins")
+      const sent = await column(page, "As sent (not dot-stuffed)")
       expect(sent.at(-1)).toBe(".CRLF")
       expect(sent.join("")).toContain("client must strip exactly one")
       expect(sent.join("")).not.toContain("hidden")
+      expect(await view.innerText()).toContain("What followed is not read yet")
       // The rest of the message waits where the next status line should be: the next
       // command's answer is read from it, and the client stops with a protocol error.
       await row(page, 1).click()
@@ -347,6 +399,17 @@ describe.skipIf(!available)("the static site's Playground", () => {
         .getByText(/connection ended|protocol/i)
         .first()
         .waitFor()
+      // The session has ended: the mailbox's controls are gone, the page says so.
+      await page.getByText(/The connection ended/).waitFor()
+      expect(await page.locator(".notice").innerText()).toContain(
+        'The connection ended: the server broke the POP3 protocol (expected +OK, -ERR or a + continuation: "..")'
+      )
+      expect(await page.getByRole("button", { name: /^Quit/ }).count()).toBe(0)
+      expect(await page.getByRole("button", { name: "Disconnect without deleting" }).count()).toBe(0)
+      // Now the bytes view shows that rest, read as the next answer.
+      await page.getByRole("button", { name: "Bytes of the RETR 12 body" }).click()
+      const followed = await column(page, "What followed, read as the next answer")
+      expect(followed.join("\n")).toContain("hidden")
       await screenshot(page, "pg-06-no-dot-stuffing")
       await page.close()
     })
@@ -428,6 +491,12 @@ describe.skipIf(!available)("the static site's Playground", () => {
       await poll(marked).toMatch(line)
       await poll(() => badge.innerText()).toBe(state)
       expect(await page.locator(".tour-rfc").innerText()).toMatch(/RFC \d+/)
+      // What the step points at is in sight: the bytes view on RETR, the current state's box
+      // (CLOSED, at the diagram's foot) after QUIT.
+      if (/RETR|QUIT/.test(title.source))
+        await poll(() => inSight(page, /RETR/.test(title.source) ? "#bytes-title" : ".diagram .node.current")).toBe(
+          true
+        )
       if (/RETR/.test(title.source)) {
         expect(await column(page, "As sent (dot-stuffed)")).toContain("..hiddenCRLF")
         await screenshot(page, "pg-09-tour-retr")
@@ -441,6 +510,12 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await page.keyboard.press("Enter")
     await poll(() => heading.innerText()).toMatch(/^8\. QUIT/)
     await poll(marked).toMatch(/signing off/)
+    // Back to the RETR step: the pointer tells the state of that step, not the live CLOSED.
+    for (let i = 0; i < 3; i++) await page.keyboard.press("Enter")
+    await poll(() => heading.innerText()).toMatch(/^5\. RETR 12/)
+    const pointer = await page.locator(".tour-pointer").innerText()
+    expect(pointer).not.toContain("In the diagram: CLOSED")
+    expect(pointer).toContain("At this step the session was in TRANSACTION; the diagram shows it as it is now: CLOSED.")
     // The session the tour ran is in the trace, in order.
     const lines = await traceLines(page)
     const order = [

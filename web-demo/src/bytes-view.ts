@@ -8,7 +8,8 @@ import type { Recorded, Wire } from "./recorder.ts"
 
 export interface BytesView {
   readonly element: HTMLElement
-  readonly show: (entry: Recorded | undefined) => void
+  /** `recording`: the entries `entry` belongs to, to tell a body that ended early and what followed it. */
+  readonly show: (entry: Recorded | undefined, recording?: ReadonlyArray<Recorded>) => void
 }
 
 /** Bodies and dumps longer than this are cut, saying so (the sample has a 100 KB line). */
@@ -77,6 +78,38 @@ const unstuff = (lines: ReadonlyArray<Uint8Array>): Array<Uint8Array> => {
   return out
 }
 
+/** A body's octets as the server counts them: each line end as CR LF, the final "." line left out. */
+const messageOctets = (lines: ReadonlyArray<Uint8Array>): number =>
+  unstuff(lines).reduce((n, l) => n + l.length + (l.at(-1) === 0x0a && l.at(-2) !== 0x0d ? 1 : 0), 0)
+
+/**
+ * For a RETR body that ended before the octets its "+OK n octets" line announced: the size
+ * announced, and the server bytes the client read after it (as answers to later commands).
+ */
+const endedEarly = (
+  entry: Recorded,
+  lines: ReadonlyArray<Uint8Array>,
+  recording: ReadonlyArray<Recorded>
+): { readonly announced: number; readonly received: number; readonly after: Array<Uint8Array> } | undefined => {
+  const { event } = entry
+  if (event._tag !== "Body" || !event.command.startsWith("RETR")) return undefined
+  const at = recording.indexOf(entry)
+  if (at === -1) return undefined
+  const status = recording
+    .slice(0, at)
+    .findLast((e) => e.event._tag === "Received" && e.event.command === event.command)
+  const line = status?.event._tag === "Received" ? status.event.line : ""
+  const announced = Number(/^\+OK (\d+) octets/i.exec(line)?.[1] ?? Number.NaN)
+  const received = messageOctets(lines)
+  if (!(announced > received)) return undefined
+  const after: Array<Uint8Array> = []
+  for (const e of recording.slice(at + 1)) {
+    if (e.event._tag === "Body") break
+    if (e.wire?.from === "S") after.push(...splitLines(e.wire.bytes))
+  }
+  return { announced, received, after }
+}
+
 const describe = (event: TraceEvent, wire: Wire): string => {
   const n = `${wire.bytes.length} byte${wire.bytes.length === 1 ? "" : "s"}`
   switch (event._tag) {
@@ -98,7 +131,7 @@ export const makeBytesView = (): BytesView => {
   const body = h("div", { class: "bytes-body" })
   const element = h("section", { class: "bytes-view", "aria-labelledby": "bytes-title" }, title, body)
 
-  const show = (entry: Recorded | undefined) => {
+  const show = (entry: Recorded | undefined, recording?: ReadonlyArray<Recorded>) => {
     if (entry === undefined || entry.wire === undefined) {
       replace(
         body,
@@ -133,7 +166,30 @@ export const makeBytesView = (): BytesView => {
         )
       )
     const parts: Array<HTMLElement | null> = [h("p", { class: "bytes-what" }, describe(event, wire))]
-    if (event._tag === "Body") {
+    const early = recording === undefined ? undefined : endedEarly(entry, lines, recording)
+    if (early !== undefined) {
+      // The server did not stuff: the column shows what it sent, the "." line that ended the
+      // body early, and what the client read after it.
+      parts.push(
+        h(
+          "p",
+          { class: "ended-early" },
+          `This body ended early: the server announced ${early.announced} octets (+OK ${early.announced} octets), but a line that is just “.” came after ${early.received}. It is a line of the message, which the server should have sent as “..” (dot-stuffing, RFC 1939 §3); it did not, so the client took it for the end of the body. The rest of the message stayed in the connection, where the client reads it as the answer to its next command.`
+        ),
+        h(
+          "div",
+          { class: "wire-cols" },
+          text(lines, "As sent (not dot-stuffed)", true),
+          early.after.length > 0
+            ? text(early.after, "What followed, read as the next answer", false)
+            : h(
+                "p",
+                { class: "muted" },
+                "What followed is not read yet: the client reads it when it sends its next command, taking the first line for that command's answer."
+              )
+        )
+      )
+    } else if (event._tag === "Body") {
       const terminated = wire.bytes.length <= SHOWN
       const stuffed = lines.filter((l) => l[0] === 0x2e).length - (terminated ? 1 : 0)
       parts.push(

@@ -1,6 +1,6 @@
 // The demo page: wires the connect form, the mailbox and the protocol trace together.
 // All POP3 goes through the library (session.ts); this file only decides what to show.
-import "./text-decoder-fix.ts"
+import { fixTextDecoder } from "./text-decoder-fix.ts"
 import PostalMime from "postal-mime"
 import type { TraceEvent } from "pop3-everywhere"
 import { defaults } from "./config.ts"
@@ -11,7 +11,8 @@ import { explain, mailboxSummary } from "./explain.ts"
 import { displayBridgeUrl, who } from "./format.ts"
 import { type Entry, makeMailboxList } from "./mailbox-list.ts"
 import { loadMailbox, makeHeaderLoader } from "./mailbox-load.ts"
-import { closeMessage, renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
+import { endingText } from "./ending.ts"
+import { closeMessage, listOctets, renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
 import { parseMessage } from "./mime/parse.ts"
 import { open, type Session, type Settings } from "./session.ts"
 import { makeState } from "./state.ts"
@@ -38,6 +39,9 @@ import {
 } from "./kept-copy.ts"
 import "./styles.css"
 import "./teach.css"
+
+// Before anything decodes mail (text-decoder-fix.ts says why it is called, not imported).
+fixTextDecoder()
 
 const byId = (id: string): HTMLElement => {
   const el = document.getElementById(id)
@@ -82,7 +86,7 @@ const trace = makeTracePanel(diagram, {
       })
     )
     row.lastElementChild?.addEventListener("click", () => {
-      bytesView.show(entry)
+      bytesView.show(entry, recorder.entries())
       document.getElementById("bytes-title")?.focus()
     })
   }
@@ -132,16 +136,16 @@ const tracer = (event: TraceEvent) => {
   bridgeView.trace(event)
   trace.tracer(event)
   state.ending?.push(event)
-  // The server (or the network) ended the session on its own.
+  // The server (or the network) ended the session on its own; ERROR (a broken protocol) ends it too.
   if (
     event._tag === "StateChanged" &&
-    event.to === "CLOSED" &&
+    (event.to === "CLOSED" || event.to === "ERROR") &&
     state.session !== undefined &&
     state.ending === undefined &&
     !state.ended
   ) {
     state.ended = true
-    queueMicrotask(() => void lost(event.cause))
+    queueMicrotask(() => void lost(event.cause, event.to === "ERROR"))
   }
 }
 trace.onStateChange((state) => {
@@ -237,7 +241,7 @@ const replayMode = (entries: Array<Recorded>) => {
       if (n !== shown + 1) trace.reset()
       for (const e of entries.slice(n === shown + 1 ? shown : 0, n)) trace.tracer(e.event)
       shown = n
-      bytesView.show(entries[n - 1])
+      bytesView.show(entries[n - 1], entries)
     },
     () => {
       trace.reset()
@@ -258,7 +262,7 @@ const tour = makeTour({
     recorder.tapping(true)
     return playground.layer({}, recorder.serverBytes)
   },
-  showBytes: (event) => bytesView.show(entryOf.get(event)),
+  showBytes: (event) => bytesView.show(entryOf.get(event), recorder.entries()),
   leave: () => {
     showForm()
     say("Not connected: the tour's session has ended.")
@@ -581,9 +585,21 @@ const showMailbox = (current: Session, s: Settings, viaBridge: boolean) => {
         const { buffer, length } = await current.retr(msg, entry.size ?? 0)
         // Parsed in a Worker; the buffer is handed over, not copied. The header is shown at
         // once, the body when the Worker has it (message-view.ts).
+        const listed =
+          entry.size === undefined
+            ? undefined
+            : { listed: entry.size, received: listOctets(new Uint8Array(buffer, 0, length)) }
         const parsing = parseMessage(buffer, length)
         const head = await parsing.head
-        const shown: Shown = { msg, uid: entry.uid, size: length, head, body: parsing.body, deleted: entry.deleted }
+        const shown: Shown = {
+          msg,
+          uid: entry.uid,
+          size: length,
+          listed,
+          head,
+          body: parsing.body,
+          deleted: entry.deleted
+        }
         cache.set(msg, shown)
         if (openMsg === msg) {
           renderMessage(reader, shown, { dele: (n) => void dele(n) })
@@ -644,25 +660,17 @@ const showMailbox = (current: Session, s: Settings, viaBridge: boolean) => {
       const sent = (state.ending ?? []).filter((e) => e._tag === "Sent").map((e) => (e._tag === "Sent" ? e.line : ""))
       state.ending = undefined
       state.ended = true
-      let text: string
-      if (failure !== undefined) {
-        const e = explain(failure, s)
-        text = `Quit failed: ${e.title}. ${e.detail} The server may not have removed the marked messages.`
-      } else if (how === "quit") {
-        text =
-          count > 0
-            ? `Session ended with QUIT: the server removed ${count} message${count === 1 ? "" : "s"}.`
-            : "Session ended with QUIT. Nothing was marked, so nothing was removed."
-      } else if (sent.length > 0) {
-        text = `Disconnected: the library sent ${sent.join(" and ")}, so nothing was removed${count > 0 ? ` (${count} marked message${count === 1 ? " was" : "s were"} kept)` : ""}.`
-      } else {
-        text = "Disconnected without QUIT: the server never entered UPDATE, so nothing was removed."
-      }
+      const { text, failed } = endingText({
+        how,
+        marked: count,
+        sent,
+        failure: failure === undefined ? undefined : explain(failure, s)
+      })
       say("Not connected.")
       showForm(
         h(
           "div",
-          { class: "notice card", role: "status" },
+          { class: failed ? "notice failed card" : "notice card", role: failed ? "alert" : "status" },
           h("p", {}, text),
           failure === undefined && how === "quit" && count > 0 ? renumbering(removed, total) : null
         )
@@ -803,7 +811,7 @@ const renumbering = (removed: ReadonlyArray<number>, total: number): HTMLElement
   )
 }
 
-const lost = async (cause: string) => {
+const lost = async (cause: string, broken = false) => {
   const current = state.session
   if (current === undefined) return
   await current.disconnect().catch(() => {})
@@ -822,7 +830,10 @@ const lost = async (cause: string) => {
   const why = timedOut
     ? ` ${lastSent.line} got no answer within ${limit} s, so the library gave the connection up.`
     : ""
-  const text = `The connection ended (${cause}).${why} Nothing marked for deletion was removed: the server only removes messages after QUIT.`
+  const ended = broken
+    ? `The connection ended: the server broke the POP3 protocol (${cause}), so the library closed the connection — the session cannot go on.`
+    : `The connection ended (${cause}).${why}`
+  const text = `${ended} Nothing marked for deletion was removed: the server only removes messages after QUIT.`
   say("Not connected.")
   showForm(h("div", { class: "notice warn card", role: "alert" }, h("p", {}, text)))
 }

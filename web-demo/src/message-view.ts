@@ -13,6 +13,11 @@ export interface Shown {
   readonly uid: string | undefined
   /** The message's size in octets, as RETR returned it. */
   readonly size: number
+  /**
+   * What LIST gave as the message's size, and the body's size counted as LIST counts it (each
+   * line end as CR LF): a body shorter than LIST said ended early, and the page says so.
+   */
+  readonly listed?: { readonly listed: number; readonly received: number } | undefined
   readonly head: Head
   /** Settles when the MIME Worker has parsed the whole message. */
   readonly body: Promise<Body>
@@ -39,6 +44,34 @@ export const closeMessage = (): void => {
   generation++
   for (const u of urls.splice(0)) URL.revokeObjectURL(u)
 }
+/** Counts a body's octets as LIST does: a bare LF (which the client keeps as it is) as CR LF. */
+export const listOctets = (bytes: Uint8Array): number => {
+  let n = bytes.length
+  for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) if (bytes[i - 1] !== 0x0d) n++
+  return n
+}
+
+/** A body shorter than LIST said: where it went, told with both sizes. */
+const cutShort = (shown: Shown) => {
+  const sizes = shown.listed
+  if (sizes === undefined || sizes.received >= sizes.listed) return null
+  return h(
+    "div",
+    { class: "cut-short" },
+    h(
+      "p",
+      {},
+      h("strong", {}, "This message arrived cut short. "),
+      `LIST said ${exactOctets(sizes.listed)}, but the body the client got is ${exactOctets(sizes.received)}.`
+    ),
+    h(
+      "p",
+      {},
+      "A line that is just “.” ends a body, so the server must double the dot of every message line that starts with one (dot-stuffing, RFC 1939 §3). This server did not: the client took the message's own “.” line for the end, and the rest of the message stays in the connection, where the answer to the next command should be. “Bytes” on the RETR body line of the trace shows the line."
+    )
+  )
+}
+
 /** Counts the views drawn: a body parsed after its view was replaced is not drawn. */
 let generation = 0
 
@@ -267,7 +300,8 @@ export const renderMessage = (target: HTMLElement, shown: Shown, actions: Messag
           headerRow("Cc", head.cc?.map(fullAddress).join(", ")),
           headerRow("Date", longDate(head.date)),
           h("div", { class: "hdr" }, h("dt", {}, "Message"), about)
-        )
+        ),
+        cutShort(shown)
       ),
       rest
     )

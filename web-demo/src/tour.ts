@@ -7,7 +7,15 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import { collect, connect, type Mailbox, type Authorization, type TraceEvent, type Transport } from "pop3-everywhere"
+import {
+  collect,
+  connect,
+  type Mailbox,
+  type Authorization,
+  type State,
+  type TraceEvent,
+  type Transport
+} from "pop3-everywhere"
 import { h, replace } from "./dom.ts"
 import type { TracePanel } from "./trace-panel.ts"
 
@@ -173,6 +181,8 @@ export const makeTour = (deps: TourDeps): Tour => {
     const all = steps(deps.transport, tracer)
     /** For each step run so far, the trace event it points at. */
     const picked: Array<TraceEvent | undefined> = []
+    /** For each step run so far, the state the session was in once it ran. */
+    const states: Array<State | undefined> = []
     let at = 0
     let done = 0
     let busy = false
@@ -230,10 +240,31 @@ export const makeTour = (deps: TourDeps): Tour => {
               : ""
         pointer.append("In the trace: ", h("code", {}, line), " (highlighted). ")
       }
-      if (state !== undefined && step.run !== undefined) pointer.append("In the diagram: ", h("strong", {}, state), ".")
+      const then = states[at]
+      if (then !== undefined && step.run !== undefined) {
+        // Back shows an earlier step; the diagram keeps showing the live session.
+        if (then === state) pointer.append("In the diagram: ", h("strong", {}, then), ".")
+        else
+          pointer.append(
+            "At this step the session was in ",
+            h("strong", {}, then),
+            "; the diagram shows it as it is now: ",
+            h("strong", {}, state ?? "not connected"),
+            "."
+          )
+      }
       // The bytes view first: it changes the trace box's height, and the mark centres in it.
       if (step.bytes === true && event !== undefined) deps.showBytes(event)
       mark(event)
+      // What the step points at, in sight: the bytes view, else the diagram's current state
+      // (UPDATE and CLOSED are at its foot, below the fold of the trace column).
+      const target =
+        step.bytes === true && event !== undefined
+          ? document.querySelector(".bytes-view")
+          : step.run !== undefined && then === state
+            ? document.querySelector(".diagram-wrap .node.current")
+            : null
+      target?.scrollIntoView({ block: "nearest" })
       back.setAttribute("aria-disabled", String(at === 0))
       next.setAttribute("aria-disabled", String(at === all.length - 1))
       next.textContent =
@@ -261,6 +292,7 @@ export const makeTour = (deps: TourDeps): Tour => {
         picked[at] =
           step.pick?.(step.run === undefined ? events : events.slice(before)) ??
           (step.run === undefined ? picked[at - 1] : undefined)
+        states[at] = deps.trace.state()
         done = at + 1
       }
       render()

@@ -1,10 +1,13 @@
 // The MIME Worker: postal-mime parses here, off the page's main thread, so decoding a
 // 20 MB base64 attachment never freezes the page. The header block is parsed on its own
 // first (a few hundred bytes) and posted at once; the full parse follows.
-import "../text-decoder-fix.ts"
+import { fixTextDecoder } from "../text-decoder-fix.ts"
 import PostalMime from "postal-mime"
 import type { Body, FromWorker, Head, ParseRequest, Part } from "./protocol.ts"
 import { parseBlob } from "./stream-parse.ts"
+
+// Before anything decodes mail (text-decoder-fix.ts says why it is called, not imported).
+fixTextDecoder()
 
 const post = (message: FromWorker, transfer: Array<Transferable> = []) => self.postMessage(message, { transfer })
 
