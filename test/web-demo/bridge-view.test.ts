@@ -91,6 +91,10 @@ describe.skipIf(!available)("what the bridge sees, in the demo", () => {
     ])
     const after = texts.slice(records).join("\n")
     for (const clear of ["USER", "PASS", "CAPA", USER, PASSWORD]) expect(after).not.toContain(clear)
+    // This session did STLS: its CAPA rows must not call STLS unusable through the bridge.
+    const capa = page.locator(".trace-log .capa-lines")
+    await poll(() => capa.count()).toBeGreaterThan(0)
+    expect((await capa.allInnerTexts()).join("\n")).not.toContain("unusable")
   })
 
   it("with end-to-end TLS and the dev server's test CA not trusted: a TlsError, shown", async () => {
