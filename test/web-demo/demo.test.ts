@@ -181,8 +181,12 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     await row(page, 2).click()
     await page.getByRole("button", { name: "Mark for deletion (DELE 2)" }).click()
     await waitForTrace(page, / C: DELE 2$/)
-    const lines = await traceLines(page)
-    expect(lines[lines.findIndex((l) => / C: DELE 2$/.test(l)) + 1]).toMatch(/ S: \+OK/)
+    // The answer is traced a moment after the command: wait for it (read at once, it was
+    // sometimes not there yet on a loaded machine).
+    await poll(async () => {
+      const lines = await traceLines(page)
+      return lines[lines.findIndex((l) => / C: DELE 2$/.test(l)) + 1] ?? ""
+    }).toMatch(/ S: \+OK/)
     await poll(() => row(page, 2).getAttribute("class")).toContain("deleted")
     expect(await row(page, 2).textContent()).toContain("Deleted")
     // Only marked, not gone: the badge is amber, not the red of an error.
