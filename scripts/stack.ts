@@ -135,6 +135,8 @@ export const startStack = async (options: StackOptions = {}): Promise<RunningSta
       VITE_POP3_BRIDGE_URL: bridgeUrl,
       VITE_POP3_HOST: "localhost",
       VITE_POP3_PORT: String(secure.port),
+      // Security "None" in the form switches to this one: the TLS port never greets in plain text.
+      VITE_POP3_PLAIN_PORT: String(plain.port),
       VITE_POP3_TLS: "implicit",
       VITE_POP3_USER: DEMO_USER,
       VITE_POP3_PASSWORD: DEMO_PASSWORD,

@@ -9,6 +9,7 @@ import { type RunningStack, startEphemeralStack } from "../../scripts/stack.ts"
 import { bigMimeMessage } from "../support/big-mime.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
+import { audit } from "./axe.ts"
 import { blobType, fillAndConnect, demoPages, poll, row, screenshot, waitForMailbox, wasRevoked } from "./helpers.ts"
 
 const available = requireService("Chromium", chromiumAvailable())
@@ -51,6 +52,8 @@ describe.skipIf(!available)("a 20 MB message in the web demo", () => {
     const bytes = await readFile(await download.path())
     expect(bytes.length).toBe(big.attachment.length)
     expect(bytes.equals(big.attachment)).toBe(true)
+    // The opened 20 MB message passes the axe audit every screen passes (a11y.test.ts).
+    expect(await audit(page)).toEqual([])
 
     // The source: 64 KiB of 20 MB on the page, 256 KiB more per "Show more".
     await page.getByRole("tab", { name: "Source" }).click()
@@ -64,6 +67,7 @@ describe.skipIf(!available)("a 20 MB message in the web demo", () => {
     await poll(() => source.evaluate((el) => el.textContent?.length ?? 0)).toBe(65_536 + 262_144)
     expect(await page.locator(".lazy-note").innerText()).toContain(`Showing the first 327,680 octets`)
     await screenshot(page, "30-big-message-source")
+    expect(await audit(page)).toEqual([])
 
     // Closing the view revokes the attachment's URL: the Blob can be let go.
     expect(await wasRevoked(page, href)).toBe(false)

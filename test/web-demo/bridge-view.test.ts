@@ -10,6 +10,7 @@ import { sampleMessages } from "../../dev-server/sample-mailbox.ts"
 import { type RunningStack, startEphemeralStack } from "../../scripts/stack.ts"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
+import { audit } from "./axe.ts"
 import { demoPages, fillAndConnect, poll, screenshot, waitForMailbox } from "./helpers.ts"
 
 const available = requireService("Chromium", chromiumAvailable())
@@ -53,6 +54,8 @@ describe.skipIf(!available)("what the bridge sees, in the demo", () => {
     expect(await page.locator("body").innerText()).not.toContain(PASSWORD)
     await view.scrollIntoViewIfNeeded()
     await screenshot(page, "bridge-view-plaintext")
+    // The view with a session in it passes the same axe audit as every other screen (a11y.test.ts).
+    expect(await audit(page)).toEqual([])
   })
 
   /** Logs in with end-to-end TLS ticked; returns the view's rows once the list is read. */
@@ -91,6 +94,10 @@ describe.skipIf(!available)("what the bridge sees, in the demo", () => {
     ])
     const after = texts.slice(records).join("\n")
     for (const clear of ["USER", "PASS", "CAPA", USER, PASSWORD]) expect(after).not.toContain(clear)
+    // This session did STLS: its CAPA rows must not call STLS unusable through the bridge.
+    const capa = page.locator(".trace-log .capa-lines")
+    await poll(() => capa.count()).toBeGreaterThan(0)
+    expect((await capa.allInnerTexts()).join("\n")).not.toContain("unusable")
   })
 
   it("with end-to-end TLS and the dev server's test CA not trusted: a TlsError, shown", async () => {

@@ -182,17 +182,30 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     await row(page, 2).click()
     await page.getByRole("button", { name: "Mark for deletion (DELE 2)" }).click()
     await waitForTrace(page, / C: DELE 2$/)
-    const lines = await traceLines(page)
-    expect(lines[lines.findIndex((l) => / C: DELE 2$/.test(l)) + 1]).toMatch(/ S: \+OK/)
+    // The answer is traced a moment after the command: wait for it (read at once, it was
+    // sometimes not there yet on a loaded machine).
+    await poll(async () => {
+      const lines = await traceLines(page)
+      return lines[lines.findIndex((l) => / C: DELE 2$/.test(l)) + 1] ?? ""
+    }).toMatch(/ S: \+OK/)
     await poll(() => row(page, 2).getAttribute("class")).toContain("deleted")
     expect(await row(page, 2).textContent()).toContain("Deleted")
+    // Only marked, not gone: the badge is amber, not the red of an error.
+    const badge = row(page, 2).locator(".badge")
+    expect(await badge.getAttribute("title")).toBe("DELE marked it; the server removes it only if you Quit")
+    expect(await badge.evaluate((el) => [getComputedStyle(el).color, getComputedStyle(el).backgroundColor])).toEqual([
+      "rgb(107, 66, 0)",
+      "rgb(255, 246, 224)"
+    ])
     expect(await page.locator(".summary").innerText()).toContain("1 marked for deletion")
     expect(await page.getByRole("button", { name: "Quit and delete 1 marked" }).isVisible()).toBe(true)
 
     await page.getByRole("button", { name: "Disconnect without deleting" }).click()
     await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
-    await waitForTrace(page, /Closed: the session did not end normally/)
+    // A Disconnect asked for is a normal end: the trace says so, not "did not end normally".
+    await waitForTrace(page, /Closed: you chose Disconnect, so the library ended the session without deleting anything/)
     const after = await traceLines(page)
+    expect(after.filter((l) => /Closed/.test(l))).toEqual([expect.stringMatching(/Closed: you chose Disconnect/)])
     const dele = after.findIndex((l) => / C: DELE 2$/.test(l))
     expect(
       after
@@ -378,6 +391,19 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     // Plain POP3 and USER: refused by the library before anything is sent, until allowed.
     await fillAndConnect(page, { port: stack!.devServer.port, security: "none", password: "demo", auth: "user" })
     await poll(() => page.locator(".error-box").innerText()).toContain("USER would send the password unencrypted")
+    // The box it points to is above the error, as the error says.
+    expect(await page.locator(".error-box").innerText()).toContain(
+      "tick “Allow password over an unencrypted connection” above (under Authentication)"
+    )
+    expect(
+      await page
+        .getByLabel("Allow password over an unencrypted connection")
+        .evaluate(
+          (box) =>
+            (box.compareDocumentPosition(document.querySelector(".error-box")!) & Node.DOCUMENT_POSITION_FOLLOWING) !==
+            0
+        )
+    ).toBe(true)
     await fillAndConnect(page, { allowPlaintext: true })
     await waitForMailbox(page, 14)
     await waitForTrace(page, /Connecting to localhost:\d+ \(TLS: none/)
@@ -388,6 +414,34 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     )
     await page.getByRole("button", { name: "Disconnect without deleting" }).click()
     await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
+  })
+
+  it("Security None swaps the stack's TLS port for its plain one, and a plain session to a TLS port says why it hangs", async () => {
+    const { page } = await fresh()
+    const port = page.getByLabel("Port", { exact: true })
+    const { port: plain, tlsPort } = stack!.devServer
+    expect(await port.inputValue()).toBe(String(tlsPort))
+    await page.getByRole("radio", { name: /^None/ }).check()
+    expect(await port.inputValue()).toBe(String(plain))
+    await page.getByRole("radio", { name: /^Implicit TLS/ }).check()
+    expect(await port.inputValue()).toBe(String(tlsPort))
+    // The standard pair too; a port of one's own is left alone.
+    await port.fill("995")
+    await page.getByRole("radio", { name: /^None/ }).check()
+    expect(await port.inputValue()).toBe("110")
+    await port.fill("2000")
+    await page.getByRole("radio", { name: /^Implicit TLS/ }).check()
+    expect(await port.inputValue()).toBe("2000")
+    // Typed back by hand: plain POP3 to the TLS port. The server waits for a TLS hello and
+    // never greets; after the (1 s) timeout the error says why.
+    await page.getByRole("radio", { name: /^None/ }).check()
+    await page.getByText("More options").click()
+    await page.getByLabel("Timeout per answer (seconds)").fill("1")
+    await fillAndConnect(page, { user: "failures", port: tlsPort })
+    await poll(() => page.locator(".error-box").innerText()).toContain("The server did not answer in time")
+    expect(await page.locator(".error-box").innerText()).toContain(
+      `Port ${tlsPort} may be a TLS port: a TLS server waits for the client's TLS handshake and never sends a plain POP3 greeting.`
+    )
   })
 
   it("says so when the bridge cannot be reached (its one console error is the browser's own)", async () => {

@@ -65,6 +65,19 @@ describe("explain", () => {
     expect(explain(server, ctx).plaintextRefused).toBeFalsy()
   })
 
+  it("says a greeting that never came over plain POP3 may mean a TLS port, and only then", () => {
+    const greeting = new TimeoutError({ operation: "the greeting", millis: 30_000 })
+    const plain = explain(greeting, { ...ctx, port: 1995, tls: "none" }).detail
+    expect(plain).toContain("No answer within 30 s while waiting for the greeting")
+    expect(plain).toContain("Port 1995 may be a TLS port")
+    expect(plain).toContain("never sends a plain POP3 greeting")
+    // Over TLS, or a later answer over plain POP3: no such guess.
+    expect(explain(greeting, { ...ctx, tls: "implicit" }).detail).not.toContain("TLS port")
+    expect(
+      explain(new TimeoutError({ operation: "the answer to STAT", millis: 30_000 }), { ...ctx, tls: "none" }).detail
+    ).not.toContain("TLS port")
+  })
+
   it("explains timeouts, dropped connections, TLS and -ERR answers", () => {
     expect(explain(new TimeoutError({ operation: "the answer to STAT", millis: 30_000 }), ctx).detail).toContain(
       "No answer within 30 s while waiting for the answer to STAT"

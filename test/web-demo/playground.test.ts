@@ -553,6 +553,10 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await page.getByRole("button", { name: "Send LIST 2" }).click()
     await poll(() => result.innerText()).toMatch(/^LIST 2: message 2 is /)
     expect(await page.locator(".step-raw").innerText()).toMatch(/^S: \+OK 2 \d+$/)
+    await input.fill("UIDL 3")
+    await page.getByRole("button", { name: "Send UIDL 3" }).click()
+    await poll(() => result.innerText()).toMatch(/^UIDL 3: message 3 has the unique ID \S+\.\n/)
+    expect(await page.locator(".step-raw").innerText()).toMatch(/^S: \+OK 3 \S+$/)
     await input.fill("top 12 3")
     await page.getByRole("button", { name: "Send TOP 12 3" }).click()
     await poll(() => result.innerText()).toMatch(/^TOP 12 3: the header of message 12 and 3 body lines/)
@@ -571,6 +575,12 @@ describe.skipIf(!available)("the static site's Playground", () => {
     )
     await input.fill("RSET")
     await poll(() => help.innerText()).toContain("RSET is valid POP3, but not sent from here")
+    // The library's name for lines inside AUTH is not a command: answered as any unknown word.
+    await input.fill("SaslResponse")
+    await poll(() => help.innerText()).toBe(
+      "“SaslResponse” is not a POP3 command this library knows. Try one from the list."
+    )
+    expect(await page.getByRole("button", { name: /^Send/ }).isDisabled()).toBe(true)
     await input.fill("LIST x")
     await poll(() => help.innerText()).toContain("“x” is not a message number")
     await input.fill("TOP 12")
@@ -579,6 +589,74 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await page.getByRole("button", { name: /Playground/ }).waitFor()
     await input.fill("STAT")
     await poll(() => help.innerText()).toContain("Connect and log in to send it.")
+    expect(problems).toEqual([])
+    await page.close()
+  })
+
+  it("annotates an APOP session as it happens: the timestamp, the masked digest, CAPA again, the burst, RFC states", async () => {
+    const { page, problems } = await open()
+    await startPlayground(page, { mechanism: "apop" })
+    await waitForMailbox(page, 14)
+    const log = page.locator(".trace-log")
+    // The greeting's timestamp, pointed at; and why the digest is masked though it is not the password.
+    const greeting = log.locator("li", { hasText: "+OK POP3 dev server ready" })
+    const stamp = /<[^<>\s]+@[^<>\s]+>/.exec(await greeting.locator("code").innerText())?.[0]
+    expect(stamp).toBeDefined()
+    expect(await greeting.locator(".apop-timestamp").innerText()).toBe(
+      `${stamp} is the greeting's timestamp: APOP sends MD5(timestamp + password) instead of the password (RFC 1939 §7).`
+    )
+    const apop = log.locator("li", { hasText: "APOP demo ****" })
+    expect(await apop.locator(".apop-digest").innerText()).toMatch(
+      /^The digest is masked too: it is not the password, but .* test password guesses offline\.$/
+    )
+    // CAPA after login: said once, on the CAPA sent in TRANSACTION, with its RFC section.
+    const again = log.locator(".capa-again")
+    expect(await again.count()).toBe(1)
+    expect(await again.innerText()).toContain("RFC 2449 §5")
+    expect(
+      await log
+        .locator("li", { has: page.locator(".capa-again") })
+        .locator("code")
+        .innerText()
+    ).toBe("CAPA")
+    // The first screen's TOPs go out pipelined: bracketed, the growing latencies put down to queueing.
+    const burst = log.locator(".trace-row.burst").first()
+    await burst.waitFor()
+    expect(await burst.innerText()).toMatch(
+      /Pipelining: the \d+ commands above went out together, without waiting \(RFC 2449 §6\.6\)\..* queueing, not a slow server\./
+    )
+    const commands = Number(/the (\d+) commands/.exec(await burst.innerText())![1])
+    expect(commands).toBeGreaterThan(2)
+    // The bracket closes the burst: the rows right above it are its commands, all sent.
+    const above = await burst.evaluate((el, n) => {
+      const rows: Array<string> = []
+      for (let at = el.previousElementSibling; at !== null && rows.length < n; at = at.previousElementSibling)
+        rows.push(at.querySelector(".who")?.textContent ?? "")
+      return rows
+    }, commands)
+    expect(above).toEqual(Array.from({ length: commands }, () => "C:"))
+    // RFC 1939's three states drawn apart from the library's, and the legend says which is which.
+    const rfc = page.locator(".diagram-figure .node.rfc")
+    expect(await rfc.evaluateAll((els) => els.map((e) => e.getAttribute("data-state")))).toEqual(
+      expect.arrayContaining(["AUTHORIZATION", "TRANSACTION", "UPDATE"])
+    )
+    expect(await rfc.count()).toBe(3)
+    expect(await page.locator(".diagram-figure .node:not(.rfc)[data-state='AUTHORIZATION_PASS']").count()).toBe(1)
+    // "Thick boxes": drawn thicker, as the legend says.
+    const stroke = (selector: string) =>
+      page.locator(selector).evaluate((el) => Number.parseFloat(getComputedStyle(el).strokeWidth))
+    expect(await stroke(".node.rfc[data-state='UPDATE'] rect")).toBeGreaterThan(
+      await stroke(".node[data-state='AUTHORIZATION_PASS'] rect")
+    )
+    expect(await page.locator(".diagram-legend").innerText()).toContain("Thick boxes are RFC 1939's three states")
+    // SVG text has no innerText: its textContent is what is drawn.
+    const footnotes = await page
+      .locator(".diagram-figure svg .footnote")
+      .evaluateAll((els) => els.map((e) => e.textContent ?? ""))
+    expect(footnotes).toContain("Also: AUTHORIZATION → CLOSED on QUIT +OK/-ERR.")
+    expect(footnotes).toContain("Also: any state → CLOSED on connection lost: nothing is deleted.")
+    await page.getByRole("button", { name: /^Quit/ }).click()
+    await page.getByRole("button", { name: /Playground/ }).waitFor()
     expect(problems).toEqual([])
     await page.close()
   })

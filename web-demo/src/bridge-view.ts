@@ -76,7 +76,8 @@ export const makeBridgeView = (): BridgeView => {
   const title = h("h3", { id: "bridge-view-title" }, "What the bridge sees")
   const verdict = h("p", { class: "bridge-verdict", "data-verdict": "idle" })
   const totals = h("p", { class: "muted bridge-totals" })
-  const list = h("ol", { class: "bridge-lines", "aria-label": "Bytes through the bridge" })
+  // It scrolls: focusable, so the keyboard can scroll it too (axe: scrollable-region-focusable).
+  const list = h("ol", { class: "bridge-lines", "aria-label": "Bytes through the bridge", tabindex: 0 })
   const element = h(
     "section",
     { class: "bridge-view", "aria-labelledby": "bridge-view-title" },

@@ -4,6 +4,8 @@ export interface Defaults {
   readonly bridgeUrl: string
   readonly host: string
   readonly port: number
+  /** The same server's plain POP3 port (npm start: the dev server's STLS port), for Security "None". */
+  readonly plainPort: number
   readonly tls: "implicit" | "none"
   readonly user: string
   readonly password: string
@@ -25,6 +27,7 @@ export const defaults: Defaults = {
   bridgeUrl: text(import.meta.env.VITE_POP3_BRIDGE_URL, "ws://127.0.0.1:8110/pop3"),
   host: text(import.meta.env.VITE_POP3_HOST, "localhost"),
   port: port(import.meta.env.VITE_POP3_PORT, 995),
+  plainPort: port(import.meta.env.VITE_POP3_PLAIN_PORT, 110),
   tls: import.meta.env.VITE_POP3_TLS === "none" ? "none" : "implicit",
   user: import.meta.env.VITE_POP3_USER ?? "",
   // Dev server only (npm start's sample mailbox): `vite build` runs in mode "production"

@@ -136,10 +136,16 @@ export const makeConnectForm = (defaults: Defaults, onSubmit: (settings: Setting
   }
   for (const r of [implicit, none]) r.addEventListener("change", syncPlaintext)
   // The usual ports follow the security choice: a TLS port does not speak plain POP3 (and
-  // a plain one no TLS), and the mismatch shows only as a wait until the timeout.
+  // a plain one no TLS), and the mismatch shows only as a wait until the timeout. The
+  // standard pair, and the configured server's own (npm start: 1995 and 1110).
+  const pairs: ReadonlyArray<readonly [tls: number, plain: number]> = [
+    [995, 110],
+    defaults.tls === "implicit" ? [defaults.port, defaults.plainPort] : [995, defaults.port]
+  ]
   const suggestPort = () => {
-    if (none.checked && port.value === "995") port.value = "110"
-    else if (implicit.checked && port.value === "110") port.value = "995"
+    const now = Number(port.value)
+    const pair = pairs.find(([tls, plain]) => (none.checked ? tls : plain) === now)
+    if (pair !== undefined) port.value = String(none.checked ? pair[1] : pair[0])
   }
   for (const r of [implicit, none]) r.addEventListener("change", suggestPort)
 

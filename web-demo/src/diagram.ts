@@ -192,6 +192,18 @@ export const shortLabel = (edge: Edge): string => {
   return outcomes.join("/")
 }
 
+/**
+ * The lines written under the drawing, inside it: the arrows summarized rather than drawn
+ * (QUIT before login) and the rules that hold from every state (a lost connection: nothing is deleted).
+ */
+export const diagramNotes = (model: Model): ReadonlyArray<string> => [
+  ...model.summarized.map((e) => `${e.from} → ${e.to} on ${edgeLabel(e)}`),
+  ...model.rules.map(
+    (r) =>
+      `any state → ${r.to} on ${onText(r.on)}${r.on === "connection-lost" && r.to === "CLOSED" ? ": nothing is deleted" : ""}`
+  )
+]
+
 export interface Diagram {
   readonly element: HTMLElement
   /** Highlights the current state and the arrow that led there. */
@@ -218,15 +230,7 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
       x += w + GAP_X
     }
   })
-  // Under the drawing, in it: the arrows summarized rather than drawn (QUIT before login)
-  // and the rules that hold from every state (a lost connection: nothing is deleted).
-  const footnotes = [
-    ...model.summarized.map((e) => `${e.from} → ${e.to} on ${edgeLabel(e)}`),
-    ...model.rules.map(
-      (r) =>
-        `any state → ${r.to} on ${onText(r.on)}${r.on === "connection-lost" && r.to === "CLOSED" ? ": nothing is deleted" : ""}`
-    )
-  ]
+  const footnotes = diagramNotes(model)
   const FOOT_LINE = 14
   const drawingH = PAD * 2 + model.layers.length * NODE_H + (model.layers.length - 1) * GAP_Y
   const H = drawingH + footnotes.length * FOOT_LINE

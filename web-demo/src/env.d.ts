@@ -5,6 +5,7 @@ interface ImportMetaEnv {
   readonly VITE_POP3_BRIDGE_URL?: string
   readonly VITE_POP3_HOST?: string
   readonly VITE_POP3_PORT?: string
+  readonly VITE_POP3_PLAIN_PORT?: string
   readonly VITE_POP3_TLS?: string
   readonly VITE_POP3_USER?: string
   readonly VITE_POP3_PASSWORD?: string

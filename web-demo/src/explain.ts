@@ -16,6 +16,8 @@ export interface Context {
   readonly bridgeUrl: string
   readonly host: string
   readonly port: number
+  /** The form's Security choice, when known: a plain session to a TLS port never gets a greeting. */
+  readonly tls?: "implicit" | "none"
 }
 
 const isPop3Error = (error: unknown): error is Pop3Error =>
@@ -100,7 +102,11 @@ export const explain = (error: unknown, ctx: Context): Explanation => {
       return {
         technical,
         title: "The server did not answer in time",
-        detail: `No answer within ${(error.millis / 1000).toFixed(0)} s while waiting for ${error.operation}. The connection is closed; a late answer could be mistaken for the next one.`
+        detail: `No answer within ${(error.millis / 1000).toFixed(0)} s while waiting for ${error.operation}. ${
+          ctx.tls === "none" && error.operation === "the greeting"
+            ? `Port ${ctx.port} may be a TLS port: a TLS server waits for the client's TLS handshake and never sends a plain POP3 greeting. Choose Implicit TLS, or the server's plain port (usually 110).`
+            : "The connection is closed; a late answer could be mistaken for the next one."
+        }`
       }
     case "ConnectionClosed":
       return { technical, title: "The connection closed", detail: `It ended during ${error.during}: ${error.reason}.` }

@@ -54,7 +54,7 @@ export const glossary: {
   },
   STLS: {
     syntax: "STLS",
-    line: "Switches a plain connection to TLS before login. Impossible through a WebSocket bridge: use implicit TLS.",
+    line: "Switches a plain connection to TLS before login. Through a WebSocket bridge only with End-to-end TLS on (the page does the TLS); otherwise use implicit TLS.",
     rfc: "RFC 2595"
   },
   UTF8: { syntax: "UTF8", line: "Switches the session to UTF-8 user names and text.", rfc: "RFC 6856" }
@@ -63,6 +63,9 @@ export const glossary: {
 export const commandNames = Object.keys(glossary) as ReadonlyArray<CommandName>
 
 export const isCommandName = (name: string): name is CommandName => Object.hasOwn(glossary, name)
+
+/** A command a person can type: SaslResponse is the library's name for lines inside AUTH, not POP3's. */
+export const isTypedCommand = (name: string): name is CommandName => isCommandName(name) && name !== "SaslResponse"
 
 /** The command name at the start of a trace line ("RETR 3" → "RETR"); SASL lines are SaslResponse. */
 export const commandOf = (line: string): CommandName | undefined => {

@@ -41,9 +41,12 @@ export const stringSource = (text: string, what: string): LazySource => ({
 const count = (n: number, unit: LazySource["unit"]) =>
   unit === "octets" ? exactOctets(n) : `${n.toLocaleString("en")} characters`
 
-/** A `<pre class=…>` with the first part of `source`, and a "Show more" button while text remains. */
-export const lazyText = (className: string, source: LazySource): HTMLElement => {
-  const pre = h("pre", { class: className })
+/**
+ * A `<pre class=…>` with the first part of `source`, and a "Show more" button while text remains.
+ * `scrolls`: the class gives it a scroll box, so it takes focus for the keyboard to scroll it.
+ */
+export const lazyText = (className: string, source: LazySource, options: { scrolls?: boolean } = {}): HTMLElement => {
+  const pre = h("pre", { class: className, tabindex: options.scrolls === true ? 0 : undefined })
   const note = h("p", { class: "muted small lazy-note", role: "status" })
   const more = h("button", { type: "button", class: "small" }, `Show more of ${source.what}`)
   let shown = 0

@@ -20,7 +20,7 @@ import { makeStepPanel } from "./step.ts"
 import { makeTracePanel } from "./trace-panel.ts"
 import { makeBytesView } from "./bytes-view.ts"
 import { makeBridgeView } from "./bridge-view.ts"
-import { capaNote } from "./capa-note.ts"
+import { capaNote, stlsUnusable } from "./capa-note.ts"
 import { type Login, makePlaygroundPanel, STALL_TIMEOUT } from "./playground/panel.ts"
 import type { Switches } from "./playground/protocol.ts"
 import { playground } from "./playground/transport.ts"
@@ -469,7 +469,7 @@ const connect = async (s: Settings, switches?: Switches) => {
 }
 
 /** Puts what each CAPA of the session answered beside its row (capa-note.ts). */
-const noteCapa = (session: Session, viaBridge: boolean) => {
+const noteCapa = (session: Session, stlsOutOfReach: boolean) => {
   const events = recorder.entries().map((e) => e.event)
   // The session's last connection: a refused login may have reconnected.
   const capas = events
@@ -483,7 +483,7 @@ const noteCapa = (session: Session, viaBridge: boolean) => {
     rowOf
       .get(event)
       ?.querySelector(".line")
-      ?.append(capaNote(answers[i]!, viaBridge && i === 0))
+      ?.append(capaNote(answers[i]!, stlsOutOfReach && i === 0))
   })
   if (following) log.scrollTop = log.scrollHeight
 }
@@ -653,7 +653,10 @@ const showMailbox = (current: Session, s: Settings, viaBridge: boolean) => {
       let failure: unknown
       try {
         if (how === "quit") await current.quit()
-        else await current.disconnect()
+        else {
+          trace.disconnecting()
+          await current.disconnect()
+        }
       } catch (error) {
         failure = error
       }
@@ -770,7 +773,7 @@ const showMailbox = (current: Session, s: Settings, viaBridge: boolean) => {
   const note = () => {
     if (noted) return
     noted = true
-    noteCapa(current, viaBridge)
+    noteCapa(current, stlsUnusable({ viaBridge, endToEnd: s.endToEnd === true }))
   }
   const counted = (_count: number, total: number) => {
     octets = total

@@ -230,7 +230,7 @@ const renderBody = (shown: Shown, email: Body): Array<Node> => {
           `Exactly what RETR ${shown.msg} returned: ${exactOctets(email.raw.size)}, dot-unstuffed, CRLF line ends. `,
           h("a", { href: objectUrl(email.raw), download: `message-${shown.msg}.eml` }, "Save as .eml")
         ),
-        lazyText("source", blobSource(email.raw, "the source"))
+        lazyText("source", blobSource(email.raw, "the source"), { scrolls: true })
       )
   })
   const [tablist, panel] = tabs("Message views", panes)

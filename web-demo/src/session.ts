@@ -26,7 +26,7 @@ import { type Collected, collectInto } from "./body-buffer.ts"
 import type { Defaults } from "./config.ts"
 
 /** What the connect form submits: its prefilled fields, plus the choices it adds. */
-export interface Settings extends Defaults {
+export interface Settings extends Omit<Defaults, "plainPort"> {
   /** `auto` or a mechanism name from the library's `mechanisms`. */
   readonly mechanism: string
   readonly allowPlaintext: boolean

@@ -18,7 +18,7 @@ import type { Diagram } from "./diagram.ts"
 import { h } from "./dom.ts"
 import { explain } from "./explain.ts"
 import { octets } from "./format.ts"
-import { commandNames, glossary, isCommandName } from "./glossary.ts"
+import { commandNames, glossary, isTypedCommand } from "./glossary.ts"
 
 type Run = (mailbox: Mailbox, args: ReadonlyArray<number>) => Effect.Effect<string, Pop3Error>
 
@@ -89,7 +89,7 @@ const POLICY: Partial<Record<CommandName, string>> = {
   APOP: "logging in is the library's job: it computes the digest from the greeting's timestamp and the password.",
   AUTH: "a SASL exchange takes several lines the library answers itself; choose the mechanism in the form.",
   SaslResponse: "it is only sent inside an AUTH exchange, by the library.",
-  STLS: "it needs the connection upgraded to TLS in place, which a WebSocket (or the in-page playground) cannot do: use implicit TLS.",
+  STLS: "it upgrades the connection to TLS in place, which the library does only while connecting: tick End-to-end TLS with Security “None” in the form (the in-page playground has no TLS), or use implicit TLS.",
   UTF8: "the library sends it itself when the server offers UTF8 and the user name needs it."
 }
 
@@ -121,7 +121,7 @@ export const makeStepPanel = (diagram: Diagram, ctx: StepContext): StepPanel => 
   const datalist = h(
     "datalist",
     { id: "step-commands" },
-    ...commandNames.filter((c) => c !== "SaslResponse").map((c) => h("option", { value: c }))
+    ...commandNames.filter(isTypedCommand).map((c) => h("option", { value: c }))
   )
   const send = h("button", { type: "button", class: "small", disabled: true }, "Send")
   const help = h("div", { id: "step-help", class: "step-help", "aria-live": "polite" })
@@ -136,8 +136,8 @@ export const makeStepPanel = (diagram: Diagram, ctx: StepContext): StepPanel => 
   const name = (): CommandName | undefined => {
     const raw = words()[0] ?? ""
     const upper = raw.toUpperCase()
-    if (isCommandName(raw)) return raw
-    return isCommandName(upper) ? upper : undefined
+    if (isTypedCommand(raw)) return raw
+    return isTypedCommand(upper) ? upper : undefined
   }
   /** The arguments as numbers, or why they are wrong for `command`. */
   const argsOf = (command: CommandName): { ok: true; args: Array<number> } | { ok: false; why: string } => {

@@ -63,7 +63,11 @@ const answer = (prefix: string) => (events: ReadonlyArray<TraceEvent>) =>
 const body = (prefix: string) => (events: ReadonlyArray<TraceEvent>) =>
   events.find((e) => e._tag === "Body" && e.command.startsWith(prefix))
 
-const steps = (transport: () => Layer.Layer<Transport>, tracer: (e: TraceEvent) => void): ReadonlyArray<Step> => [
+/** The tour's steps; their runs use `transport` and `tracer` only when run. */
+export const steps = (
+  transport: () => Layer.Layer<Transport>,
+  tracer: (e: TraceEvent) => void
+): ReadonlyArray<Step> => [
   {
     title: "A POP3 session, step by step",
     text: "This tour runs one session against the playground server in this page. Each Next sends the next commands through the library; the trace on the right shows every line and the diagram the session's state.",

@@ -16,6 +16,8 @@ export interface TracePanel {
   readonly onStateChange: (listener: (state: State | undefined) => void) => void
   /** Empties the panel and the diagram, as before the first session (replay starts here). */
   readonly reset: () => void
+  /** The user pressed Disconnect: the close that follows is the one they asked for, not a failure. */
+  readonly disconnecting: () => void
 }
 
 export interface TracePanelOptions {
@@ -37,6 +39,8 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
   let paused = false
   let current: State | undefined
   let transport = ""
+  /** The session's end was asked for with Disconnect (the library closes it "after a failure"). */
+  let asked = false
 
   // A list (its rows are list items) inside the log region: role="log" on the <ol> itself
   // would take away its list semantics.
@@ -145,7 +149,7 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
           "client",
           h("code", {}, event.line),
           gloss ? h("span", { class: "gloss" }, glossary[name].line) : null,
-          note !== undefined ? h("span", { class: "gloss" }, note) : null
+          note !== undefined ? h("span", { class: `gloss ${note.key}` }, note.text) : null
         )
       }
       case "Received": {
@@ -164,7 +168,7 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
           timestamp !== undefined
             ? h(
                 "span",
-                { class: "gloss" },
+                { class: "gloss apop-timestamp" },
                 `${timestamp} is the greeting's timestamp: APOP sends MD5(timestamp + password) instead of the password (RFC 1939 §7).`
               )
             : null
@@ -206,18 +210,21 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
           event.at,
           "··",
           "note",
-          event.reason === "scope closed after a failure"
-            ? "Closed: the session did not end normally (a Disconnect, a refused login or an error), so the library made sure nothing was deleted — RSET before QUIT when logged in"
-            : `Closed: ${event.reason}`
+          event.reason !== "scope closed after a failure"
+            ? `Closed: ${event.reason}`
+            : asked
+              ? "Closed: you chose Disconnect, so the library ended the session without deleting anything — RSET before QUIT when logged in"
+              : "Closed without the page's QUIT (a refused login, an error or a Disconnect), so the library made sure nothing was deleted — RSET before QUIT when logged in"
         )
     }
   }
 
   const notes = new Set<string>()
-  const once = (key: string, text: string): string | undefined => {
+  /** A note shown once per session list; its key is also its class (what tests look for). */
+  const once = (key: string, text: string): { key: string; text: string } | undefined => {
     if (notes.has(key)) return undefined
     notes.add(key)
-    return text
+    return { key, text }
   }
   /** Commands sent since the last answer: more than two is a pipelined burst. */
   let inFlight = 0
@@ -241,6 +248,7 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
     }
     if (event._tag === "Connecting") inFlight = 0
     if (event._tag === "Connecting") {
+      asked = false
       transport = event.transport
       sessions += 1
       start = event.at
@@ -348,6 +356,9 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
       setState(undefined)
     },
     state: () => current,
+    disconnecting: () => {
+      asked = true
+    },
     onStateChange: (listener) => void listeners.push(listener)
   }
 }
