@@ -1,11 +1,14 @@
 /**
  * The `pop3` command line: its options, commands and usage text — the public contract
- * other tools rely on. Parsing is pure so it can be tested without running anything.
+ * other tools rely on. Parsing is pure so it can be tested without running anything; the
+ * parser itself is `argv.ts`.
  *
  * @module
  */
-import { parseArgs } from "node:util"
 import { mechanisms } from "../index.ts"
+import { type CliCommand, type CliOptions, type Parsed, parseArgv } from "./argv.ts"
+
+export type { CliCommand, CliOptions, Parsed }
 
 /**
  * The `--auth` values the CLI accepts: `auto` and every mechanism of the library's
@@ -13,60 +16,6 @@ import { mechanisms } from "../index.ts"
  * @category contract
  */
 export const AUTH_CHOICES: ReadonlyArray<string> = ["auto", ...mechanisms.map((m) => m.name.toLowerCase())]
-
-/**
- * A parsed command.
- * @category models
- */
-export type CliCommand =
-  | { readonly name: "capa" }
-  | { readonly name: "stat" }
-  | { readonly name: "list"; readonly msg: number | undefined }
-  | { readonly name: "uidl"; readonly msg: number | undefined }
-  | { readonly name: "top"; readonly msg: number; readonly lines: number }
-  | { readonly name: "retr"; readonly msg: number }
-  | { readonly name: "dele"; readonly msgs: ReadonlyArray<number> }
-  | {
-      readonly name: "fetch"
-      /** The Maildir to deliver into (created when missing). */
-      readonly maildir: string
-      /** Delete on the server what is stored and recorded. */
-      readonly delete: boolean
-      /** The state file; undefined: `<maildir>/.pop3-state.json`. */
-      readonly state: string | undefined
-    }
-
-/**
- * Parsed options.
- * @category models
- */
-export interface CliOptions {
-  readonly host: string
-  readonly port: number
-  readonly tls: "implicit" | "starttls" | "none"
-  readonly user: string | undefined
-  /** `auto` or one of `AUTH_CHOICES`, lower-cased. */
-  readonly auth: string
-  readonly ca: string | undefined
-  readonly insecure: boolean
-  readonly timeoutSeconds: number
-  readonly trace: boolean
-  readonly json: boolean
-  readonly bridge: string | undefined
-  /** With `bridge`: TLS in this client, through the bridge's `tls=passthrough` (experimental). */
-  readonly endToEnd: boolean
-  readonly command: CliCommand
-}
-
-/**
- * The result of parsing: options to run, a request for help, or a usage error.
- * @category models
- */
-export type Parsed =
-  | { readonly _tag: "Run"; readonly options: CliOptions }
-  | { readonly _tag: "Help" }
-  | { readonly _tag: "Version" }
-  | { readonly _tag: "UsageError"; readonly message: string }
 
 /**
  * The usage text.
@@ -111,192 +60,8 @@ Fetch options:
 Exit status: 0 ok, 1 the server refused, 2 usage, 3 network/TLS/timeout, 4 protocol violation,
 5 local storage failed (fetch: disk full, permissions, damaged state file).`
 
-const positiveInt = (value: string | undefined, what: string, min = 1): number | string => {
-  if (value === undefined || !/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
-    return `${what} must be a whole number ≥ ${min}, got ${value === undefined ? "nothing" : JSON.stringify(value)}`
-  }
-  return Number(value)
-}
-
-interface FetchFlags {
-  readonly maildir: string | undefined
-  readonly delete: boolean
-  readonly state: string | undefined
-}
-
-const parseCommand = (words: ReadonlyArray<string>, fetch: FetchFlags): CliCommand | string => {
-  const [name, ...rest] = words
-  const arity = (min: number, max: number) =>
-    rest.length < min || rest.length > max
-      ? `${name} takes ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? "" : "s"}, got ${rest.length}`
-      : undefined
-  switch (name) {
-    case undefined:
-      return "no command given"
-    case "capa":
-    case "stat":
-      return arity(0, 0) ?? { name }
-    case "list":
-    case "uidl": {
-      const bad = arity(0, 1)
-      if (bad !== undefined) return bad
-      if (rest[0] === undefined) return { name, msg: undefined }
-      const msg = positiveInt(rest[0], "the message number")
-      return typeof msg === "string" ? msg : { name, msg }
-    }
-    case "top": {
-      const bad = arity(2, 2)
-      if (bad !== undefined) return bad
-      const msg = positiveInt(rest[0], "the message number")
-      const lines = positiveInt(rest[1], "LINES", 0)
-      return typeof msg === "string" ? msg : typeof lines === "string" ? lines : { name, msg, lines }
-    }
-    case "retr": {
-      const bad = arity(1, 1)
-      if (bad !== undefined) return bad
-      const msg = positiveInt(rest[0], "the message number")
-      return typeof msg === "string" ? msg : { name, msg }
-    }
-    case "dele": {
-      if (rest.length === 0) return "dele takes at least one message number"
-      const msgs: Array<number> = []
-      const seen = new Set<number>()
-      for (const word of rest) {
-        const msg = positiveInt(word, "a message number")
-        if (typeof msg === "string") return msg
-        // Servers answer a repeated DELE n with -ERR (Cyrus, Courier, popa3d, Solid), which
-        // would undo the whole run: each message is marked once.
-        if (!seen.has(msg)) msgs.push(msg)
-        seen.add(msg)
-      }
-      return { name, msgs }
-    }
-    case "fetch": {
-      const bad = arity(0, 0)
-      if (bad !== undefined) return bad
-      if (fetch.maildir === undefined || fetch.maildir === "") return "fetch needs --maildir DIR"
-      if (fetch.state === "") return "--state needs a file name"
-      return { name, maildir: fetch.maildir, delete: fetch.delete, state: fetch.state }
-    }
-    default:
-      return `unknown command ${JSON.stringify(name)}`
-  }
-}
-
 /**
  * Parses argv (without the node and script paths).
  * @category parsing
  */
-export const parseCli = (argv: ReadonlyArray<string>): Parsed => {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        tls: { type: "string" },
-        user: { type: "string" },
-        auth: { type: "string" },
-        ca: { type: "string" },
-        insecure: { type: "boolean" },
-        timeout: { type: "string" },
-        bridge: { type: "string" },
-        "end-to-end": { type: "boolean" },
-        trace: { type: "boolean" },
-        json: { type: "boolean" },
-        maildir: { type: "string" },
-        delete: { type: "boolean" },
-        state: { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" },
-        // Refused loudly: a password on the command line is visible to every user of the machine.
-        password: { type: "string" },
-        pass: { type: "string" }
-      }
-    })
-  } catch (error) {
-    return { _tag: "UsageError", message: error instanceof Error ? error.message : String(error) }
-  }
-  const v = parsed.values
-  if (v.help === true) return { _tag: "Help" }
-  if (v.version === true) return { _tag: "Version" }
-  if (v.password !== undefined || v.pass !== undefined) {
-    return { _tag: "UsageError", message: "passwords are not accepted on the command line; set POP3_PASSWORD" }
-  }
-  if (v.host === undefined || v.host === "") return { _tag: "UsageError", message: "--host is required" }
-  const tlsValue = v.tls ?? (v.port === "995" ? "implicit" : "starttls")
-  if (tlsValue !== "implicit" && tlsValue !== "starttls" && tlsValue !== "none") {
-    return { _tag: "UsageError", message: `--tls must be implicit, starttls or none, got ${JSON.stringify(tlsValue)}` }
-  }
-  const port = v.port === undefined ? (tlsValue === "implicit" ? 995 : 110) : positiveInt(v.port, "--port")
-  if (typeof port === "string") return { _tag: "UsageError", message: port }
-  if (port > 65535) return { _tag: "UsageError", message: `--port must be at most 65535, got ${port}` }
-  const endToEnd = v["end-to-end"] === true
-  if (endToEnd && v.bridge === undefined) {
-    return { _tag: "UsageError", message: "--end-to-end needs --bridge (it is TLS through a pop3-bridge)" }
-  }
-  if (endToEnd && tlsValue === "none") {
-    return { _tag: "UsageError", message: "--end-to-end needs --tls implicit or starttls, not none" }
-  }
-  if (endToEnd && v.insecure === true) {
-    return {
-      _tag: "UsageError",
-      message: "--end-to-end cannot be --insecure: without verification the bridge could read everything"
-    }
-  }
-  const auth = (v.auth ?? "auto").toLowerCase()
-  if (!AUTH_CHOICES.includes(auth)) {
-    return {
-      _tag: "UsageError",
-      message: `--auth must be one of ${AUTH_CHOICES.join(", ")}, got ${JSON.stringify(v.auth)}`
-    }
-  }
-  let timeoutSeconds = 30
-  if (v.timeout !== undefined) {
-    const t = Number(v.timeout)
-    if (!Number.isFinite(t) || t <= 0)
-      return {
-        _tag: "UsageError",
-        message: `--timeout must be a positive number of seconds, got ${JSON.stringify(v.timeout)}`
-      }
-    timeoutSeconds = t
-  }
-  const command = parseCommand(parsed.positionals, { maildir: v.maildir, delete: v.delete === true, state: v.state })
-  if (typeof command === "string") return { _tag: "UsageError", message: command }
-  if (command.name !== "fetch") {
-    const stray =
-      v.maildir !== undefined
-        ? "--maildir"
-        : v.delete !== undefined
-          ? "--delete"
-          : v.state !== undefined
-            ? "--state"
-            : undefined
-    if (stray !== undefined)
-      return { _tag: "UsageError", message: `${stray} is an option of fetch, not of ${command.name}` }
-  }
-  if (command.name !== "capa" && (v.user === undefined || v.user === "")) {
-    return { _tag: "UsageError", message: `${command.name} needs --user (and the password in POP3_PASSWORD)` }
-  }
-  return {
-    _tag: "Run",
-    options: {
-      host: v.host,
-      port,
-      tls: tlsValue,
-      user: v.user,
-      auth,
-      ca: v.ca,
-      insecure: v.insecure === true,
-      timeoutSeconds,
-      trace: v.trace === true,
-      json: v.json === true,
-      bridge: v.bridge,
-      endToEnd,
-      command
-    }
-  }
-}
+export const parseCli = (argv: ReadonlyArray<string>): Parsed => parseArgv(argv, AUTH_CHOICES)

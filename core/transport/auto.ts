@@ -14,35 +14,11 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { advice as browserAdvice } from "./browser.ts"
+import { detectRuntime, type Runtime } from "./detect-runtime.ts"
 import type { Transport } from "./transport.ts"
 import { unsupported as unsupportedLayer } from "./unsupported.ts"
 
-/**
- * The runtimes told apart.
- * @category models
- */
-export type Runtime = "deno" | "bun" | "node" | "workerd" | "browser" | "unknown"
-
-/**
- * Which runtime `global` belongs to. Order matters: Deno and Bun also define
- * `process.versions.node` (Node compatibility), and Workers may too (`nodejs_compat`).
- * @category detection
- */
-export const detectRuntime = (global: object = globalThis): Runtime => {
-  const g = global as {
-    readonly Deno?: { readonly version?: { readonly deno?: unknown } }
-    readonly Bun?: { readonly version?: unknown }
-    readonly navigator?: { readonly userAgent?: unknown }
-    readonly process?: { readonly versions?: { readonly node?: unknown } }
-    readonly document?: unknown
-  }
-  if (typeof g.Deno?.version?.deno === "string") return "deno"
-  if (typeof g.Bun?.version === "string") return "bun"
-  if (g.navigator?.userAgent === "Cloudflare-Workers") return "workerd"
-  if (typeof g.process?.versions?.node === "string") return "node"
-  if (g.document !== undefined) return "browser"
-  return "unknown"
-}
+export { detectRuntime, type Runtime } from "./detect-runtime.ts"
 
 /**
  * What a transport module exports.

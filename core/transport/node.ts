@@ -27,6 +27,7 @@ import {
   connect as tlsConnect,
   type TLSSocket
 } from "node:tls"
+import { takePreconnected } from "./node-preconnect.ts"
 import { makeReadPool } from "./read-pool.ts"
 import { closeError, makePushReader, openError, pemList, quietly, readError, upgradeError } from "./reader.ts"
 import { type Connection, makeByteSocket } from "./socket.ts"
@@ -151,6 +152,11 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
             }
             s.once(ready, onReady)
             s.once("error", onError)
+            // A connection opened early (node-preconnect.ts) may have connected already.
+            if (ready === "connect" && !s.connecting && !s.destroyed) {
+              s.off(ready, onReady)
+              onReady()
+            }
             return Effect.sync(() => {
               s.off(ready, onReady)
               s.off("error", onError)
@@ -162,6 +168,10 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
           socket = s
           listen(s)
         }
+        // The greeting and STLS's answer of an early connection come as `data` events (it
+        // was opened without `onread`); the listener goes before STLS takes the socket over.
+        const onData = (chunk: Uint8Array) => input.push(chunk)
+        const early = target.tls === "implicit" ? undefined : takePreconnected(target.host, target.port)
         // Widened to net.Socket: TypeScript 6 (the API reference's) infers each branch apart.
         const connect: Effect.Effect<NetSocket, Socket.SocketError> =
           target.tls === "implicit"
@@ -183,16 +193,31 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
                 openError,
                 attachConnected
               )
-            : opened(
-                () => netConnect({ host: target.host, port: target.port, onread }),
-                "connect",
-                openError,
-                attachConnected
-              )
+            : early !== undefined
+              ? opened(
+                  () => {
+                    const failure = early.error()
+                    if (failure !== undefined) throw failure
+                    return early.adopt()
+                  },
+                  "connect",
+                  openError,
+                  (s) => {
+                    attachConnected(s)
+                    s.on("data", onData)
+                  }
+                )
+              : opened(
+                  () => netConnect({ host: target.host, port: target.port, onread }),
+                  "connect",
+                  openError,
+                  attachConnected
+                )
 
         const startTls = (options: Socket.TlsUpgradeOptions) =>
           Effect.suspend(() => {
             const plain = socket!
+            plain.off("data", onData)
             return opened(
               () =>
                 withoutDep0123(() =>

@@ -7,13 +7,14 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
-import { createServer, type Server, type Socket } from "node:net"
+import { type AddressInfo, createConnection, createServer, type Server, type Socket } from "node:net"
 import { createServer as createTlsServer } from "node:tls"
 import { afterEach, describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/client/client.ts"
 import { ConnectError, TimeoutError, TlsError } from "../../../core/errors.ts"
 import type { ConnectOptions } from "../../../core/client/options.ts"
 import * as NodeTransport from "../../../core/transport/node.ts"
+import { preconnect, takePreconnected } from "../../../core/transport/node-preconnect.ts"
 import type { Target, Transport } from "../../../core/transport/transport.ts"
 import { DEMO_PASSWORD, DEMO_USER, makeSampleStore } from "../../../dev-server/sample-mailbox.ts"
 import type { MailStore } from "../../../dev-server/server.ts"
@@ -277,4 +278,81 @@ describe("node transport", () => {
       expect(read.buffers).toBeLessThanOrEqual(16)
     }
   )
+})
+
+describe("a connection opened early (node-preconnect.ts, the CLI's first lines)", () => {
+  /** The dev server behind a proxy that counts connections and the greeting bytes sent on. */
+  const counted = async (options: ListenTcpOptions = {}) => {
+    const server = await devServer(makeSampleStore(NOW), options)
+    let connections = 0
+    let relayed = 0
+    const sockets: Array<Socket> = []
+    const proxy = createServer((client) => {
+      connections++
+      const upstream = createConnection({ host: "127.0.0.1", port: server.port })
+      sockets.push(client, upstream)
+      upstream.on("data", (chunk: Buffer) => {
+        relayed += chunk.length
+        client.write(chunk)
+      })
+      client.pipe(upstream)
+      upstream.on("end", () => client.end())
+      client.on("error", () => upstream.destroy())
+      upstream.on("error", () => client.destroy())
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve))
+    cleanups.push(
+      () =>
+        new Promise((resolve) => {
+          for (const socket of sockets) socket.destroy()
+          proxy.close(() => resolve())
+        })
+    )
+    return { port: (proxy.address() as AddressInfo).port, connections: () => connections, relayed: () => relayed }
+  }
+
+  it("is adopted by the first connection to its host and port, greeting already read, and STLS works on it", async () => {
+    const proxy = await counted({ tls: testTls })
+    preconnect("127.0.0.1", proxy.port)
+    // The greeting has come before the client asks for the connection.
+    while (proxy.relayed() === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    const result = success(
+      await run(
+        roundTrip({
+          host: "127.0.0.1",
+          port: proxy.port,
+          tls: "starttls",
+          servername: "localhost",
+          ca: testCert,
+          timeout: 5000
+        })
+      )
+    )
+    expect(result.secure).toBe(true)
+    expect(result.bodies.length).toBeGreaterThan(0)
+    // One connection in all: the early one, not a second.
+    expect(proxy.connections()).toBe(1)
+  })
+
+  it("is taken once and only for its own host and port", async () => {
+    const proxy = await counted()
+    preconnect("127.0.0.1", proxy.port)
+    expect(takePreconnected("localhost", proxy.port)).toBeUndefined()
+    expect(takePreconnected("127.0.0.1", proxy.port + 1)).toBeUndefined()
+    const early = takePreconnected("127.0.0.1", proxy.port)
+    expect(early).toBeDefined()
+    expect(takePreconnected("127.0.0.1", proxy.port)).toBeUndefined()
+    early?.adopt().destroy()
+  })
+
+  it("that failed is the connection's ConnectError, naming the host and port", async () => {
+    const port = await closedPort()
+    preconnect("127.0.0.1", port)
+    // The refusal comes before the client asks for the connection, with nobody listening
+    // but the early connection's own keeper: the process must not crash on it.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const error = failure(await run(connect({ host: "127.0.0.1", port, tls: "starttls", timeout: 5000 })))
+    expect(error).toBeInstanceOf(ConnectError)
+    expect(error.message).toContain(`127.0.0.1:${port}`)
+  })
 })
