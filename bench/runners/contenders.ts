@@ -98,7 +98,14 @@ const maildirHolds =
 /** Whether the CLI in this checkout has the fetch command yet. */
 export const cliHasFetch = (): boolean => {
   try {
-    return /case "fetch"/.test(readFileSync(join(REPO, "core", "cli", "args.ts"), "utf8"))
+    // The parser is core/cli/argv.ts since the CLI's first lines parse before loading the rest.
+    return ["argv.ts", "args.ts"].some((file) => {
+      try {
+        return /case "fetch"/.test(readFileSync(join(REPO, "core", "cli", file), "utf8"))
+      } catch {
+        return false
+      }
+    })
   } catch {
     return false
   }

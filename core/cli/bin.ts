@@ -26,12 +26,10 @@ if (argv.length === 1 && argv[0] === "--version") {
     parsed._tag === "Run" &&
     parsed.options.tls === "starttls" &&
     parsed.options.bridge === undefined &&
-    (parsed.options.user === undefined || process.env["POP3_PASSWORD"] !== undefined) &&
-    preconnect(parsed.options.host, parsed.options.port)
+    (parsed.options.user === undefined || process.env["POP3_PASSWORD"] !== undefined)
   ) {
-    // Node starts a connect to an address on the next tick, and loading main below would
-    // not give it one until it has loaded: one turn of the loop first.
-    await new Promise((resolve) => setImmediate(resolve))
+    // Awaited: Node issues the connect from the event loop, which loading main would hold up.
+    await preconnect(parsed.options.host, parsed.options.port)
   }
   const { main, processIo } = await import("./main.ts")
   const status = await main(argv, processIo())

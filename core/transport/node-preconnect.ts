@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { connect, type Socket } from "node:net"
+import { connect, isIP, type Socket } from "node:net"
 import { detectRuntime } from "./detect-runtime.ts"
 
 /**
@@ -37,11 +37,20 @@ let early: { readonly host: string; readonly port: number; readonly connection: 
  * Starts a TCP connection to `host`:`port` for the next connection the Node transport
  * (`pop3-everywhere/node`, or the automatic one on Node) makes to that pair. It keeps
  * nothing alive on its own: never adopted, it goes with the process. Deno and Bun connect
- * through transports of their own, so there it does nothing and returns false.
+ * through transports of their own, so there it does nothing and resolves false.
+ *
+ * Resolves once the connect is under way: for an address after one turn of the event
+ * loop, for a name once it is resolved (at most `waitMillis`, 50 by default; a slower
+ * lookup goes on meanwhile). Await it before loading code: Node issues the connect from
+ * the loop, which loading modules holds up until it has finished.
  * @category constructors
  */
-export const preconnect = (host: string, port: number): boolean => {
-  if (detectRuntime() !== "node") return false
+export const preconnect = (
+  host: string,
+  port: number,
+  options?: { readonly waitMillis?: number }
+): Promise<boolean> => {
+  if (detectRuntime() !== "node") return Promise.resolve(false)
   const socket = connect({ host, port })
   let failure: Error | undefined
   // Until adopted, an error is kept for the adopter: an 'error' with no listener would end
@@ -64,7 +73,22 @@ export const preconnect = (host: string, port: number): boolean => {
       }
     }
   }
-  return true
+  return new Promise((resolve) => {
+    const started = () => {
+      clearTimeout(timer)
+      socket.off("lookup", started)
+      socket.off("connect", started)
+      socket.off("error", started)
+      resolve(true)
+    }
+    const timer = setTimeout(started, options?.waitMillis ?? 50)
+    if (isIP(host) !== 0) setImmediate(started)
+    else {
+      socket.once("lookup", started)
+      socket.once("connect", started)
+      socket.once("error", started)
+    }
+  })
 }
 
 /**

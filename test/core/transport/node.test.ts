@@ -313,7 +313,7 @@ describe("a connection opened early (node-preconnect.ts, the CLI's first lines)"
 
   it("is adopted by the first connection to its host and port, greeting already read, and STLS works on it", async () => {
     const proxy = await counted({ tls: testTls })
-    preconnect("127.0.0.1", proxy.port)
+    expect(await preconnect("127.0.0.1", proxy.port)).toBe(true)
     // The greeting has come before the client asks for the connection.
     while (proxy.relayed() === 0) await new Promise((resolve) => setTimeout(resolve, 5))
     const result = success(
@@ -334,9 +334,19 @@ describe("a connection opened early (node-preconnect.ts, the CLI's first lines)"
     expect(proxy.connections()).toBe(1)
   })
 
+  it("to a name: resolved first, then adopted by a connection to that name", async () => {
+    const proxy = await counted({ tls: testTls })
+    expect(await preconnect("localhost", proxy.port)).toBe(true)
+    const result = success(
+      await run(roundTrip({ host: "localhost", port: proxy.port, tls: "starttls", ca: testCert, timeout: 5000 }))
+    )
+    expect(result.secure).toBe(true)
+    expect(proxy.connections()).toBe(1)
+  })
+
   it("is taken once and only for its own host and port", async () => {
     const proxy = await counted()
-    preconnect("127.0.0.1", proxy.port)
+    await preconnect("127.0.0.1", proxy.port)
     expect(takePreconnected("localhost", proxy.port)).toBeUndefined()
     expect(takePreconnected("127.0.0.1", proxy.port + 1)).toBeUndefined()
     const early = takePreconnected("127.0.0.1", proxy.port)
@@ -347,7 +357,7 @@ describe("a connection opened early (node-preconnect.ts, the CLI's first lines)"
 
   it("that failed is the connection's ConnectError, naming the host and port", async () => {
     const port = await closedPort()
-    preconnect("127.0.0.1", port)
+    await preconnect("127.0.0.1", port)
     // The refusal comes before the client asks for the connection, with nobody listening
     // but the early connection's own keeper: the process must not crash on it.
     await new Promise((resolve) => setTimeout(resolve, 50))
