@@ -13,17 +13,7 @@
 // disconnect, covers that case besides).
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
-import {
-  accessSync,
-  chownSync,
-  constants,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync
-} from "node:fs"
+import { chownSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { createConnection, createServer, type Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -34,12 +24,13 @@ import { makeCrlfToLf } from "../../core/cli/maildir.ts"
 import { connect } from "../../core/promise.ts"
 import * as NodeTransport from "../../core/transport/node.ts"
 import { type Dovecot, dovecotAvailable, startDovecot } from "../support/dovecot.ts"
-import { requireService, type ServiceCheck } from "../support/require-service.ts"
+import { requireService } from "../support/require-service.ts"
+import { runtimeBin, runtimesAvailable } from "../support/runtimes.ts"
 import { listenOnLoopback, UID_VALIDITY, uid } from "./helpers.ts"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const BIN = join(ROOT, "core", "cli", "bin.ts")
-const bin = (name: string): string => join(ROOT, "node_modules", ".bin", name)
+const bin = runtimeBin
 const USER = "bulk"
 const MESSAGES = 40
 /** Where each kill lands, in turn. */
@@ -50,17 +41,6 @@ const REFILL = 15
 const MAX_RUNS = 20
 const SEED = 0x2b1d_f00d
 
-/** deno and bun are devDependencies (npm installs them into node_modules/.bin). */
-function runtimesAvailable(): ServiceCheck {
-  for (const name of ["deno", "bun"]) {
-    try {
-      accessSync(bin(name), constants.X_OK)
-    } catch {
-      return { ok: false, why: `${bin(name)} is missing (npm install puts deno and bun there)` }
-    }
-  }
-  return { ok: true }
-}
 const available = requireService("Deno and Bun", runtimesAvailable()) && requireService("Dovecot", dovecotAvailable())
 
 // mulberry32, as in fetch-kill.test.ts: seeded, so a failure can be replayed.

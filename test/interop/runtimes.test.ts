@@ -6,7 +6,6 @@
 // Every assertion names the runtime and the mode.
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
-import { accessSync, constants } from "node:fs"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { createServer as createHttpServer } from "node:http"
 import { createServer } from "node:net"
@@ -17,7 +16,8 @@ import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { dovecotAvailable, startDovecot } from "../support/dovecot.ts"
 import type { Dovecot } from "../support/dovecot.ts"
-import { requireService, type ServiceCheck } from "../support/require-service.ts"
+import { requireService } from "../support/require-service.ts"
+import { runtimeBin, runtimesAvailable } from "../support/runtimes.ts"
 import type { Mode, ScenarioInput, StepResult } from "../runtimes/scenario.ts"
 import { firstWrong, pattern } from "../runtimes/pattern.ts"
 import { closedPort, firstDifference, listenOnLoopback, maildirHolds, topOf, uid, UID_VALIDITY } from "./helpers.ts"
@@ -26,25 +26,13 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const BIN = join(ROOT, "core", "cli", "bin.ts")
 const SCENARIO = join(ROOT, "test", "runtimes", "scenario.ts")
 const BACKPRESSURE = join(ROOT, "test", "runtimes", "backpressure.ts")
-const bin = (name: string): string => join(ROOT, "node_modules", ".bin", name)
+const bin = runtimeBin
 
 type Runtime = "node" | "deno" | "bun"
 const RUNTIMES: ReadonlyArray<Runtime> = ["node", "deno", "bun"]
 const MODES: ReadonlyArray<Mode> = ["implicit", "starttls", "none"]
 
-/** deno and bun are devDependencies (npm installs them into node_modules/.bin). */
-function runtimesAvailable(): ServiceCheck {
-  for (const name of ["node", "deno", "bun"]) {
-    try {
-      accessSync(bin(name), constants.X_OK)
-    } catch {
-      return { ok: false, why: `${bin(name)} is missing (npm install puts deno and bun there)` }
-    }
-  }
-  return { ok: true }
-}
-
-const haveRuntimes = requireService("Deno and Bun", runtimesAvailable())
+const haveRuntimes = requireService("Deno and Bun", runtimesAvailable(["node", "deno", "bun"]))
 const available = haveRuntimes && requireService("Dovecot", dovecotAvailable())
 
 /**

@@ -10,16 +10,7 @@
 //   (e) `npm ls effect` finds one copy of effect.
 // Before the package was compiled, (a) failed with ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING.
 import { execFile, spawn } from "node:child_process"
-import {
-  accessSync,
-  constants,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync
-} from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -29,10 +20,11 @@ import { build } from "vite"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeMailStore, toCrlf } from "../../dev-server/server.ts"
 import { listenTcp, type TcpListener } from "../../dev-server/tcp.ts"
-import { requireService, type ServiceCheck } from "../support/require-service.ts"
+import { requireService } from "../support/require-service.ts"
+import { runtimeBin, runtimesAvailable } from "../support/runtimes.ts"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
-const bin = (name: string): string => join(ROOT, "node_modules", ".bin", name)
+const bin = runtimeBin
 const exec = promisify(execFile)
 
 interface RepoPackage {
@@ -48,16 +40,6 @@ const SUBPATHS = Object.keys(pkg.exports)
   .filter((key) => key !== "./package.json")
   .map((key) => (key === "." ? NAME : `${NAME}/${key.slice(2)}`))
 
-function runtimesAvailable(): ServiceCheck {
-  for (const name of ["deno", "bun"]) {
-    try {
-      accessSync(bin(name), constants.X_OK)
-    } catch {
-      return { ok: false, why: `${bin(name)} is missing (npm install puts deno and bun there)` }
-    }
-  }
-  return { ok: true }
-}
 const haveRuntimes = requireService("Deno and Bun", runtimesAvailable())
 
 const dir = mkdtempSync(join(tmpdir(), "pop3-consumer-"))

@@ -4,30 +4,20 @@
 // WebCrypto, which both have.
 import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"
-import { accessSync, constants } from "node:fs"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { TcpListener } from "../../../dev-server/tcp.ts"
 import { listenTcp } from "../../../dev-server/tcp.ts"
 import { makePki, type Pki } from "../../support/pki.ts"
-import { requireService, type ServiceCheck } from "../../support/require-service.ts"
+import { requireService } from "../../support/require-service.ts"
+import { runtimeBin, runtimesAvailable } from "../../support/runtimes.ts"
 import { makeStore, num, PASSWORD, stored } from "../client/harness.ts"
 
 const ROOT = join(import.meta.dirname, "..", "..", "..")
-const bin = (name: string): string => join(ROOT, "node_modules", ".bin", name)
+const bin = runtimeBin
 const CLIENT = join(import.meta.dirname, "runtime-client.ts")
 
-const runtimes = (): ServiceCheck => {
-  for (const name of ["deno", "bun"]) {
-    try {
-      accessSync(bin(name), constants.X_OK)
-    } catch {
-      return { ok: false, why: `${bin(name)} is missing (npm install puts deno and bun there)` }
-    }
-  }
-  return { ok: true }
-}
-const available = requireService("Deno and Bun", runtimes())
+const available = requireService("Deno and Bun", runtimesAvailable())
 
 const commandLine = (runtime: "deno" | "bun"): ReadonlyArray<string> =>
   runtime === "deno" ? ["run", "--no-prompt", "--allow-net=127.0.0.1,localhost", "--allow-env", CLIENT] : [CLIENT]
