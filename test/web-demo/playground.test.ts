@@ -560,6 +560,39 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await input.fill("top 12 3")
     await page.getByRole("button", { name: "Send TOP 12 3" }).click()
     await poll(() => result.innerText()).toMatch(/^TOP 12 3: the header of message 12 and 3 body lines/)
+    // The raw reply shows the header's last lines and the three body lines asked for, as text.
+    const raw = page.locator(".step-raw")
+    expect((await raw.innerText()).split("\n")).toEqual([
+      expect.stringMatching(/^S: \+OK/),
+      "   (4 header lines before these)",
+      "S: Message-ID: <dots.12@bob.example.net>",
+      "S: MIME-Version: 1.0",
+      "S: Content-Type: text/plain; charset=us-ascii",
+      "S: Content-Transfer-Encoding: 7bit",
+      "S: ",
+      "S: The next lines start with dots. On the wire each gets one more dot, and the",
+      "S: client must strip exactly one from every line that starts with a dot:",
+      "S: ",
+      "S: ."
+    ])
+    // "<dots.12@…>" stayed text: nothing in the reply became an element.
+    expect(await raw.evaluate((el) => el.childElementCount)).toBe(0)
+    // Lines that start with a dot show the dot the server added; a long reply is cut, and says so.
+    await input.fill("TOP 12 30")
+    await page.getByRole("button", { name: "Send TOP 12 30" }).click()
+    await poll(() => result.innerText()).toMatch(/^TOP 12 30: /)
+    const dotted = (await raw.innerText()).split("\n")
+    expect(dotted).toContain("S: ..")
+    expect(dotted).toContain("S: ....")
+    expect(dotted).toContain("S: ..hidden")
+    expect(dotted.at(-1)).toBe("S: .")
+    await input.fill("TOP 6 1000")
+    await page.getByRole("button", { name: "Send TOP 6 1000" }).click()
+    await poll(() => result.innerText()).toMatch(/^TOP 6 1000: /)
+    const long = (await raw.innerText()).split("\n")
+    expect(long.length).toBeLessThanOrEqual(1 + 1 + 4 + 1 + 20 + 1 + 1)
+    expect(long.at(-2)).toMatch(/^ {3}\(\d+ more body lines\)$/)
+    for (const l of long) expect(l.length).toBeLessThanOrEqual(3 + 120 + 30)
     await input.fill("RETR 99")
     expect(await result.isHidden()).toBe(true) // the last result went with the last command
     await page.getByRole("button", { name: "Send RETR 99" }).click()
