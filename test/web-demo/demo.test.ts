@@ -407,13 +407,38 @@ describe.skipIf(!available)("the web demo against the npm start stack", () => {
     await fillAndConnect(page, { allowPlaintext: true })
     await waitForMailbox(page, 14)
     await waitForTrace(page, /Connecting to localhost:\d+ \(TLS: none/)
-    // The plain port offers STLS, which a session through the bridge cannot take up: its CAPA row says so.
-    await poll(() => page.locator(".trace-log .capa-lines", { hasText: "STLS" }).count()).toBe(1)
-    expect(await page.locator(".trace-log .capa-lines", { hasText: "STLS" }).innerText()).toContain(
+    // The plain port offers STLS, which a session through the bridge cannot take up: its CAPA
+    // row says so, in the refused session above as in this one.
+    await poll(() => page.locator(".trace-log .capa-lines", { hasText: "STLS" }).count()).toBe(2)
+    expect(await page.locator(".trace-log .capa-lines", { hasText: "STLS" }).last().innerText()).toContain(
       "STLS is offered but unusable through the bridge"
     )
     await page.getByRole("button", { name: "Disconnect without deleting" }).click()
     await page.getByRole("button", { name: "Connect", exact: true }).waitFor()
+  })
+
+  it("a login refused on the plain port (Security None) still says STLS is out of reach, and names the way out", async () => {
+    const { page } = await fresh()
+    const { port: plain } = stack!.devServer
+    // As a newcomer does it: None, the port it suggests, "auto". Nothing is sent: no TLS, no consent.
+    await page.getByRole("radio", { name: /^None/ }).check()
+    expect(await page.getByLabel("Port", { exact: true }).inputValue()).toBe(String(plain))
+    await fillAndConnect(page, { user: "failures" })
+    await poll(() => page.locator(".error-box .error-title").innerText()).toBe("Login was not attempted")
+    const detail = await page.locator(".error-box .error-title + p").innerText()
+    expect(detail).toMatch(/^Nothing was sent\./)
+    expect(detail).toContain(
+      "choose Security: Implicit TLS (usually port 995), or keep None and tick End-to-end TLS, so that this page upgrades the connection with STLS itself."
+    )
+    // The library's sentence is shown once, as the library error, not again in the explanation.
+    const technical = await page.locator(".error-box .technical code").innerText()
+    expect(technical).toContain("the connection is not encrypted")
+    expect(detail).not.toContain("the connection is not encrypted")
+    // The session ended without a mailbox; its CAPA row still says why STLS is no way out here.
+    await poll(() => page.locator(".trace-log .capa-lines", { hasText: "STLS" }).count()).toBe(1)
+    expect(await page.locator(".trace-log .capa-lines").innerText()).toContain(
+      "STLS is offered but unusable through the bridge unless End-to-end TLS is on"
+    )
   })
 
   it("Security None swaps the stack's TLS port for its plain one, and a plain session to a TLS port says why it hangs", async () => {

@@ -65,6 +65,29 @@ describe("explain", () => {
     expect(explain(server, ctx).plaintextRefused).toBeFalsy()
   })
 
+  it("words a plaintext refusal itself, capitalised, and names the way out for the Security chosen", () => {
+    const plain = new AuthError({
+      attempts: [],
+      reason:
+        "the connection is not encrypted: USER would send the password unencrypted; use TLS, or allow plaintext explicitly",
+      plaintextRefused: true
+    })
+    const none = explain(plain, { ...ctx, port: 110, tls: "none" })
+    expect(none.detail).toMatch(/^Nothing was sent\./)
+    expect(none.detail).not.toContain("the connection is not encrypted")
+    expect(none.technical).toContain("the connection is not encrypted")
+    expect(none.detail).toContain(
+      "choose Security: Implicit TLS (usually port 995), or keep None and tick End-to-end TLS"
+    )
+    // TLS to the server, but ws:// to a bridge elsewhere: the page's own link is the gap.
+    const implicit = explain(plain, { ...ctx, bridgeUrl: "ws://bridge.example.com/pop3", tls: "implicit" })
+    expect(implicit.detail).toContain("use a wss:// bridge address, or tick End-to-end TLS")
+    expect(implicit.detail).not.toContain("choose Security")
+    // Another reason for not trying is the library's, capitalised as a sentence.
+    const none2 = new AuthError({ attempts: [], reason: "the server offers no mechanism this client supports" })
+    expect(explain(none2, ctx).detail).toBe("The server offers no mechanism this client supports.")
+  })
+
   it("says a greeting that never came over plain POP3 may mean a TLS port, and only then", () => {
     const greeting = new TimeoutError({ operation: "the greeting", millis: 30_000 })
     const plain = explain(greeting, { ...ctx, port: 1995, tls: "none" }).detail

@@ -11,7 +11,7 @@ import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { chromiumAvailable, type LaunchedChromium, launchChromium } from "../support/chromium.ts"
 import { requireService } from "../support/require-service.ts"
-import { poll, row, screenshot, traceLines, waitForMailbox, waitForTrace } from "./helpers.ts"
+import { poll, row, SCREENSHOTS, screenshot, traceLines, waitForMailbox, waitForTrace } from "./helpers.ts"
 import { serveStaticSite, type StaticSite, STRICT_CSP } from "./static-site.ts"
 
 const available = requireService("Chromium", chromiumAvailable())
@@ -560,6 +560,39 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await input.fill("top 12 3")
     await page.getByRole("button", { name: "Send TOP 12 3" }).click()
     await poll(() => result.innerText()).toMatch(/^TOP 12 3: the header of message 12 and 3 body lines/)
+    // The raw reply shows the header's last lines and the three body lines asked for, as text.
+    const raw = page.locator(".step-raw")
+    expect((await raw.innerText()).split("\n")).toEqual([
+      expect.stringMatching(/^S: \+OK/),
+      "   (4 header lines before these)",
+      "S: Message-ID: <dots.12@bob.example.net>",
+      "S: MIME-Version: 1.0",
+      "S: Content-Type: text/plain; charset=us-ascii",
+      "S: Content-Transfer-Encoding: 7bit",
+      "S: ",
+      "S: The next lines start with dots. On the wire each gets one more dot, and the",
+      "S: client must strip exactly one from every line that starts with a dot:",
+      "S: ",
+      "S: ."
+    ])
+    // "<dots.12@…>" stayed text: nothing in the reply became an element.
+    expect(await raw.evaluate((el) => el.childElementCount)).toBe(0)
+    // Lines that start with a dot show the dot the server added; a long reply is cut, and says so.
+    await input.fill("TOP 12 30")
+    await page.getByRole("button", { name: "Send TOP 12 30" }).click()
+    await poll(() => result.innerText()).toMatch(/^TOP 12 30: /)
+    const dotted = (await raw.innerText()).split("\n")
+    expect(dotted).toContain("S: ..")
+    expect(dotted).toContain("S: ....")
+    expect(dotted).toContain("S: ..hidden")
+    expect(dotted.at(-1)).toBe("S: .")
+    await input.fill("TOP 6 1000")
+    await page.getByRole("button", { name: "Send TOP 6 1000" }).click()
+    await poll(() => result.innerText()).toMatch(/^TOP 6 1000: /)
+    const long = (await raw.innerText()).split("\n")
+    expect(long.length).toBeLessThanOrEqual(1 + 1 + 4 + 1 + 20 + 1 + 1)
+    expect(long.at(-2)).toMatch(/^ {3}\(\d+ more body lines\)$/)
+    for (const l of long) expect(l.length).toBeLessThanOrEqual(3 + 120 + 30)
     await input.fill("RETR 99")
     expect(await result.isHidden()).toBe(true) // the last result went with the last command
     await page.getByRole("button", { name: "Send RETR 99" }).click()
@@ -649,12 +682,53 @@ describe.skipIf(!available)("the static site's Playground", () => {
       await stroke(".node[data-state='AUTHORIZATION_PASS'] rect")
     )
     expect(await page.locator(".diagram-legend").innerText()).toContain("Thick boxes are RFC 1939's three states")
+    // QUIT before login and a lost connection are arrows in the drawing, not footnotes.
     // SVG text has no innerText: its textContent is what is drawn.
+    const exit = page.locator(".diagram-figure svg .edge.exit")
+    expect(await exit.locator("title").textContent()).toBe("AUTHORIZATION → CLOSED: QUIT +OK, QUIT -ERR")
+    expect(await exit.locator(".label text").textContent()).toBe("QUIT")
+    const lost = page.locator(".diagram-figure svg .edge.lost")
+    expect(await lost.locator(".label text").evaluateAll((els) => els.map((e) => e.textContent))).toEqual([
+      "any state: connection lost",
+      "→ CLOSED, nothing deleted"
+    ])
+    expect(await lost.locator("path").evaluate((el) => getComputedStyle(el).strokeDasharray)).not.toBe("none")
+    // Both end at CLOSED: the arrowhead's tip is on its box's edge, at its height.
+    const closed = await page.locator(".diagram-figure .node[data-state='CLOSED'] rect").boundingBox()
+    for (const edge of [exit, lost]) {
+      const end = await edge.locator("path").evaluate((el) => {
+        const path = el as SVGPathElement
+        const p = path.getPointAtLength(path.getTotalLength())
+        const m = path.getScreenCTM()!
+        return { x: p.x * m.a + m.e, y: p.y * m.d + m.f }
+      })
+      expect(end.y).toBeGreaterThan(closed!.y)
+      expect(end.y).toBeLessThan(closed!.y + closed!.height)
+      expect(Math.min(Math.abs(end.x - closed!.x), Math.abs(end.x - closed!.x - closed!.width))).toBeLessThan(1.5)
+    }
+    // Every arrow label stands on a plate of the card's colour (a halo), so crossings stay legible.
+    const labels = page.locator(".diagram-figure svg .edge .label")
+    expect(await labels.count()).toBeGreaterThan(5)
+    for (const plate of await labels.locator("rect.halo").all())
+      expect(await plate.evaluate((el) => getComputedStyle(el).fill)).toBe(
+        await page.locator(".diagram-figure").evaluate((el) => {
+          const probe = document.createElement("div")
+          probe.style.color = "var(--surface)"
+          el.append(probe)
+          const color = getComputedStyle(probe).color
+          probe.remove()
+          return color
+        })
+      )
+    expect(await labels.locator("rect.halo").count()).toBe(await labels.count())
+    // What is not drawn is still written under the drawing.
     const footnotes = await page
       .locator(".diagram-figure svg .footnote")
       .evaluateAll((els) => els.map((e) => e.textContent ?? ""))
-    expect(footnotes).toContain("Also: AUTHORIZATION → CLOSED on QUIT +OK/-ERR.")
-    expect(footnotes).toContain("Also: any state → CLOSED on connection lost: nothing is deleted.")
+    expect(footnotes).toContain("Also: AUTHORIZATION_PASS → CLOSED on QUIT +OK/-ERR.")
+    expect(footnotes.join(" ")).not.toContain("connection lost")
+    await page.locator(".diagram-figure svg").scrollIntoViewIfNeeded()
+    await page.locator(".diagram-figure svg").screenshot({ path: `${SCREENSHOTS}pg-10-diagram.png` })
     await page.getByRole("button", { name: /^Quit/ }).click()
     await page.getByRole("button", { name: /Playground/ }).waitFor()
     expect(problems).toEqual([])

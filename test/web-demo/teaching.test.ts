@@ -5,7 +5,8 @@
 // checks the same annotations in Chromium as a session draws them.
 import { describe, expect, it } from "vitest"
 import { STLS_THROUGH_BRIDGE, stlsUnusable } from "../../web-demo/src/capa-note.ts"
-import { buildModel, diagramNotes, RFC_STATES, shortLabel } from "../../web-demo/src/diagram.ts"
+import { transitions } from "../../core/index.ts"
+import { buildModel, diagramNotes, exitLabel, lostLabel, RFC_STATES, shortLabel } from "../../web-demo/src/diagram.ts"
 import { commandNames, glossary, isTypedCommand } from "../../web-demo/src/glossary.ts"
 import { steps } from "../../web-demo/src/tour.ts"
 
@@ -29,12 +30,27 @@ describe("the state diagram's teaching", () => {
     expect(label("UPDATE", "CLOSED")).toEqual(["QUIT answered"])
   })
 
-  it("writes QUIT from AUTHORIZATION and a lost connection (nothing deleted) in the drawing", () => {
+  it("draws QUIT from AUTHORIZATION and a lost connection (nothing deleted) as arrows, from the table", () => {
+    // The arrow round the left side is the table's AUTHORIZATION QUIT rows, both answers.
+    expect(model.exits.map((e) => [e.from, e.to, exitLabel(e)])).toEqual([["AUTHORIZATION", "CLOSED", "QUIT"]])
+    expect(model.exits[0]!.rows).toEqual(
+      transitions.filter((t) => t.from === "AUTHORIZATION" && t.on === "QUIT" && t.to === "CLOSED")
+    )
+    expect(model.exits[0]!.rows.length).toBe(2)
+    // One source of truth: a table without those rows draws no such arrow.
+    const without = buildModel(transitions.filter((t) => !(t.from === "AUTHORIZATION" && t.on === "QUIT")))
+    expect(without.exits).toEqual([])
+    // The dotted arrow is the table's rule for a lost connection, held in every live state.
+    expect(model.lost).toMatchObject({ on: "connection-lost", to: "CLOSED" })
+    expect(lostLabel(model.lost!)).toEqual(["any state: connection lost", "→ CLOSED, nothing deleted"])
+    expect(buildModel(transitions.filter((t) => t.on !== "connection-lost")).lost).toBeUndefined()
+    // What is drawn is not written again under the drawing; the rest still is.
     const notes = diagramNotes(model)
-    expect(notes).toContain("AUTHORIZATION → CLOSED on QUIT +OK/-ERR")
-    expect(notes).toContain("any state → CLOSED on connection lost: nothing is deleted")
+    expect(notes.join(" ")).not.toMatch(/^AUTHORIZATION → CLOSED|connection lost/m)
+    expect(notes).toContain("AUTHORIZATION_PASS → CLOSED on QUIT +OK/-ERR")
+    expect(notes).toContain("any state → ERROR on the server breaks the protocol")
     // Learner text: no internal event names.
-    expect(notes.join(" ")).not.toMatch(/connection-lost|SaslResponse/)
+    expect([...notes, ...lostLabel(model.lost!)].join(" ")).not.toMatch(/connection-lost|SaslResponse/)
   })
 })
 

@@ -203,7 +203,7 @@ export const makeConnectForm = (defaults: Defaults, onSubmit: (settings: Setting
         h(
           "p",
           {},
-          "The path to the server is not encrypted end to end. If you accept that, tick “Allow password over an unencrypted connection” above (under Authentication), or choose a mechanism that does not reveal the password."
+          "If you accept an unencrypted path, tick “Allow password over an unencrypted connection” above (under Authentication)."
         )
       )
     }

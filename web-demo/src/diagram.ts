@@ -1,8 +1,10 @@
 // The session state diagram, computed from the library's transition table (`transitions`):
 // the states, the arrows and their labels all come from the table, and the layout is a
 // small layered drawing (longest path from the first state, back edges drawn alongside).
-// Arrows that merely lead into the final state from far above (QUIT before login, a lost
-// connection from anywhere) are summarized in text under the drawing instead of crossing it.
+// Arrows that lead into the final state from far above go round the drawing instead of
+// crossing it: QUIT from AUTHORIZATION down the left side, a lost connection (a rule that
+// holds in every state) dotted down the right; the library's own sub-states' exits (QUIT
+// after USER, a refused greeting) and the ERROR rule are written under the drawing.
 import { allowed, type State, type Transition, transitions } from "pop3-everywhere"
 import { h, replace, svg } from "./dom.ts"
 
@@ -18,10 +20,14 @@ export interface Model {
   readonly layer: ReadonlyMap<State, number>
   /** Forward edges between adjacent layers or longer (drawn through placeholders), and back edges. */
   readonly drawn: ReadonlyArray<Edge & { readonly back: boolean }>
-  /** Edges into a final state from far above: described under the drawing. */
+  /** Edges into a final state from far above, out of RFC 1939's states: drawn round the left side. */
+  readonly exits: ReadonlyArray<Edge>
+  /** The other edges into a final state from far above: described under the drawing. */
   readonly summarized: ReadonlyArray<Edge>
   /** Rows that hold from (almost) every state, like a lost connection. */
   readonly rules: ReadonlyArray<Transition>
+  /** The rule of a lost connection into a drawn state: dotted, round the right side. */
+  readonly lost: Transition | undefined
   /** Per state, the commands answered without leaving it. */
   readonly stays: ReadonlyMap<State, ReadonlyArray<string>>
   readonly layers: ReadonlyArray<ReadonlyArray<State | Placeholder>>
@@ -63,6 +69,9 @@ export const edgeLabel = (edge: Edge): string => {
 /** Every row of an edge in words, for tooltips and the text version. */
 export const edgeDetail = (edge: Edge): string =>
   edge.rows.map((r) => `${onText(r.on)}${outcomeText(r) !== "" ? ` ${outcomeText(r)}` : ""}`).join(", ")
+
+/** The states RFC 1939 names; the others are the library's (GREETING, AUTHORIZATION_PASS, SASL, STLS, CLOSED, ERROR). */
+export const RFC_STATES: ReadonlyArray<State> = ["AUTHORIZATION", "TRANSACTION", "UPDATE"]
 
 export const buildModel = (table: ReadonlyArray<Transition> = transitions): Model => {
   const allStates: Array<State> = []
@@ -139,8 +148,11 @@ export const buildModel = (table: ReadonlyArray<Transition> = transitions): Mode
   // Edges reaching a final state (no way out) from more than one layer up are summarized.
   const final = new Set(states.filter((s) => !edges.some((e) => e.from === s)))
   const span = (e: Edge) => (layer.get(e.to) ?? 0) - (layer.get(e.from) ?? 0)
-  const summarized = edges.filter((e) => final.has(e.to) && span(e) > 1)
-  const drawn = edges.filter((e) => !summarized.includes(e)).map((e) => ({ ...e, back: back.has(e) }))
+  const far = edges.filter((e) => final.has(e.to) && span(e) > 1)
+  const exits = far.filter((e) => RFC_STATES.includes(e.from))
+  const summarized = far.filter((e) => !exits.includes(e))
+  const lost = rules.find((r) => r.on === "connection-lost" && states.includes(r.to))
+  const drawn = edges.filter((e) => !far.includes(e)).map((e) => ({ ...e, back: back.has(e) }))
 
   // Layers in order of first appearance in the table; long edges get a placeholder per
   // layer they cross, placed in the order of the edge's first row.
@@ -156,7 +168,7 @@ export const buildModel = (table: ReadonlyArray<Transition> = transitions): Mode
     for (let l = (layer.get(e.from) ?? 0) + 1; l < (layer.get(e.to) ?? 0); l++) layers[l]!.push({ placeholder: e })
   }
   for (const l of layers) l.sort((a, b) => order(a) - order(b))
-  return { initial, states, layer, drawn, summarized, rules, stays, layers }
+  return { initial, states, layer, drawn, exits, summarized, rules, lost, stays, layers }
 }
 
 // ── Drawing ──────────────────────────────────────────────────────────────────────────
@@ -166,6 +178,9 @@ const GAP_X = 36
 const GAP_Y = 40
 const PAD = 10
 const SLOT = 12
+/** Room on each side for the arrows drawn round the layers (QUIT before login, a lost connection). */
+const RAIL = 26
+const LABEL_CHAR = 5.3
 
 interface Box {
   readonly x: number
@@ -192,16 +207,27 @@ export const shortLabel = (edge: Edge): string => {
   return outcomes.join("/")
 }
 
+/** The label of an arrow drawn round the side: the command alone (QUIT), whatever the answer. */
+export const exitLabel = (edge: Edge): string => [...new Set(edge.rows.map((r) => onText(r.on)))].join("/")
+
+/** The label of the dotted arrow of a lost connection, in lines. */
+export const lostLabel = (rule: Transition): ReadonlyArray<string> => [
+  `any state: ${onText(rule.on)}`,
+  rule.to === "CLOSED" ? "→ CLOSED, nothing deleted" : `→ ${rule.to}`
+]
+
 /**
  * The lines written under the drawing, inside it: the arrows summarized rather than drawn
- * (QUIT before login) and the rules that hold from every state (a lost connection: nothing is deleted).
+ * (QUIT after USER, a refused greeting) and the rules not drawn (a broken protocol: ERROR).
  */
 export const diagramNotes = (model: Model): ReadonlyArray<string> => [
   ...model.summarized.map((e) => `${e.from} → ${e.to} on ${edgeLabel(e)}`),
-  ...model.rules.map(
-    (r) =>
-      `any state → ${r.to} on ${onText(r.on)}${r.on === "connection-lost" && r.to === "CLOSED" ? ": nothing is deleted" : ""}`
-  )
+  ...model.rules
+    .filter((r) => r !== model.lost)
+    .map(
+      (r) =>
+        `any state → ${r.to} on ${onText(r.on)}${r.on === "connection-lost" && r.to === "CLOSED" ? ": nothing is deleted" : ""}`
+    )
 ]
 
 export interface Diagram {
@@ -212,15 +238,12 @@ export interface Diagram {
   readonly setAllowing: (states: ReadonlyArray<State>) => void
 }
 
-/** The states RFC 1939 names; the others are the library's (GREETING, AUTHORIZATION_PASS, SASL, STLS, CLOSED, ERROR). */
-export const RFC_STATES: ReadonlyArray<State> = ["AUTHORIZATION", "TRANSACTION", "UPDATE"]
-
 export const makeDiagram = (model: Model = buildModel()): Diagram => {
   const width = (s: State) => Math.max(64, s.length * CHAR + 20)
   const layerWidth = (items: ReadonlyArray<State | Placeholder>) =>
     items.reduce((sum, item) => sum + (typeof item === "string" ? width(item) : SLOT), 0) +
     GAP_X * Math.max(0, items.length - 1)
-  const W = Math.max(...model.layers.map(layerWidth)) + PAD * 2
+  const W = Math.max(...model.layers.map(layerWidth)) + PAD * 2 + RAIL * 2
   const boxes = new Map<State | Placeholder, Box>()
   model.layers.forEach((items, l) => {
     let x = (W - layerWidth(items)) / 2
@@ -311,6 +334,27 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
     )
   )
 
+  // A label on a plate of the card's colour: legible where arrows cross behind it.
+  const label = (x: number, y: number, anchor: "start" | "end", lines: ReadonlyArray<string>) => {
+    const w = Math.max(...lines.map((l) => l.length)) * LABEL_CHAR + 6
+    const left = anchor === "start" ? x - 3 : x - w + 3
+    return svg(
+      "g",
+      { class: "label" },
+      svg("rect", {
+        class: "halo",
+        x: left.toFixed(1),
+        y: (y - 9).toFixed(1),
+        width: w.toFixed(1),
+        height: lines.length * 11 + 2,
+        rx: 3
+      }),
+      ...lines.map((line, i) =>
+        svg("text", { x: x.toFixed(1), y: (y + i * 11).toFixed(1), "text-anchor": anchor }, line)
+      )
+    )
+  }
+
   const edgeEls = new Map<string, SVGGElement>()
   for (const e of model.drawn) {
     const key = `${e.from} ${e.to}`
@@ -348,10 +392,43 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
       { class: `edge${e.back ? " back" : ""}` },
       svg("title", {}, `${e.from} → ${e.to}: ${edgeDetail(e)}`),
       svg("path", { d, "marker-end": "url(#arrow)" }),
-      svg("text", { x: lx.toFixed(1), y: ly.toFixed(1), "text-anchor": e.back ? "end" : "start" }, shortLabel(e))
+      label(lx, ly, e.back ? "end" : "start", [shortLabel(e)])
     )
     edgeEls.set(key, g)
     root.append(g)
+  }
+
+  // QUIT before login: out of the state's left side, down the left margin, into the final state.
+  model.exits.forEach((e, i) => {
+    const a = box(e.from)
+    const b = box(e.to)
+    const x = PAD + 4 + i * 8
+    const ya = a.y + NODE_H / 2
+    const yb = b.y + NODE_H / 2 - 4 + i * 8
+    const g = svg(
+      "g",
+      { class: "edge exit" },
+      svg("title", {}, `${e.from} → ${e.to}: ${edgeDetail(e)}`),
+      svg("path", { d: `M${a.x},${ya} L${x},${ya} L${x},${yb} L${b.x},${yb}`, "marker-end": "url(#arrow)" }),
+      label(x + 5, (ya + yb) / 2, "start", [exitLabel(e)])
+    )
+    edgeEls.set(`${e.from} ${e.to}`, g)
+    root.append(g)
+  })
+  // A lost connection: dotted, from the top of the drawing down the right margin, from any state.
+  if (model.lost !== undefined) {
+    const b = box(model.lost.to)
+    const x = W - PAD - 4
+    const yb = b.y + NODE_H / 2
+    root.append(
+      svg(
+        "g",
+        { class: "edge lost" },
+        svg("title", {}, `Any state → ${model.lost.to}: ${onText(model.lost.on)}; nothing is deleted`),
+        svg("path", { d: `M${x},${PAD} L${x},${yb} L${b.x + b.w},${yb}`, "marker-end": "url(#arrow)" }),
+        label(x - 6, yb - 20, "end", lostLabel(model.lost))
+      )
+    )
   }
 
   footnotes.forEach((line, i) =>
@@ -396,7 +473,7 @@ export const makeDiagram = (model: Model = buildModel()): Diagram => {
     "p",
     { class: "diagram-notes" },
     [
-      ...model.summarized.map((e) => `${e.from} → ${e.to} on ${edgeDetail(e)}.`),
+      ...[...model.exits, ...model.summarized].map((e) => `${e.from} → ${e.to} on ${edgeDetail(e)}.`),
       ...model.rules.map((r) => `Any state → ${r.to} on “${onText(r.on)}”.`)
     ].join(" ")
   )

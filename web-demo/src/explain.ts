@@ -33,6 +33,19 @@ const serverSaid = (a: AuthAttempt | undefined) =>
     ? ""
     : ` The server answered ${a.mechanism === "USER" ? "PASS" : a.mechanism} with -ERR${a.code !== undefined ? ` [${a.code}]` : ""}${a.text !== "" ? ` “${a.text}”` : ""}.`
 
+const capitalised = (text: string) => text.charAt(0).toUpperCase() + text.slice(1)
+
+/**
+ * Why the library sent no credentials on a path it does not count as encrypted, and the way
+ * out; the library's own sentence is under "Library error", so it is not repeated here.
+ */
+const unencrypted = (ctx: Context): string =>
+  `Nothing was sent. Without encryption a password (USER/PASS, PLAIN, LOGIN) crosses the network readable, and a digest (APOP, CRAM-MD5, SCRAM) can be cracked offline by anyone on the path, so the library refuses both unless you allow it. ${
+    ctx.tls === "none"
+      ? "To encrypt the connection, choose Security: Implicit TLS (usually port 995), or keep None and tick End-to-end TLS, so that this page upgrades the connection with STLS itself."
+      : "Here the link from this page to the bridge is not encrypted (ws:// to another machine): use a wss:// bridge address, or tick End-to-end TLS."
+  }`
+
 export const explain = (error: unknown, ctx: Context): Explanation => {
   const target = `${ctx.host}:${ctx.port}`
   if (!isPop3Error(error)) {
@@ -115,11 +128,13 @@ export const explain = (error: unknown, ctx: Context): Explanation => {
     case "AuthError": {
       const last = error.attempts[error.attempts.length - 1]
       if (last === undefined) {
+        if (error.plaintextRefused === true)
+          return { technical, title: "Login was not attempted", detail: unencrypted(ctx), plaintextRefused: true }
         return {
           technical,
           title: "Login was not attempted",
-          detail: `${error.reason}.`,
-          plaintextRefused: error.plaintextRefused === true
+          detail: capitalised(`${error.reason}.`),
+          plaintextRefused: false
         }
       }
       switch (last.code) {

@@ -2,7 +2,7 @@
 // All POP3 goes through the library (session.ts); this file only decides what to show.
 import { fixTextDecoder } from "./text-decoder-fix.ts"
 import PostalMime from "postal-mime"
-import type { TraceEvent } from "pop3-everywhere"
+import type { Capabilities, TraceEvent } from "pop3-everywhere"
 import { defaults } from "./config.ts"
 import { makeConnectForm } from "./connect-form.ts"
 import { makeDiagram } from "./diagram.ts"
@@ -454,7 +454,10 @@ const connect = async (s: Settings, switches?: Switches) => {
     state.session = await open(
       s,
       tracer,
-      switches !== undefined ? playground.layer(switches, recorder.serverBytes) : bridgeView.transport(s)
+      switches !== undefined ? playground.layer(switches, recorder.serverBytes) : bridgeView.transport(s),
+      // As soon as CAPA is answered, before login: a refused login (Security None, no
+      // plaintext allowed) is where the STLS note matters most.
+      (caps) => noteCapa(0, caps, stlsUnusable({ viaBridge: switches === undefined, endToEnd: s.endToEnd === true }))
     )
   } catch (error) {
     const e = explain(error, s)
@@ -468,23 +471,22 @@ const connect = async (s: Settings, switches?: Switches) => {
   showMailbox(state.session, s, switches === undefined)
 }
 
-/** Puts what each CAPA of the session answered beside its row (capa-note.ts). */
-const noteCapa = (session: Session, stlsOutOfReach: boolean) => {
+/**
+ * Puts what a CAPA of the session answered beside its row (capa-note.ts): the `nth` CAPA of
+ * the session's last connection (0: before login, 1: after it).
+ */
+const noteCapa = (nth: 0 | 1, answer: Capabilities, stlsOutOfReach: boolean) => {
   const events = recorder.entries().map((e) => e.event)
   // The session's last connection: a refused login may have reconnected.
-  const capas = events
+  const capa = events
     .slice(events.findLastIndex((e) => e._tag === "Connecting"))
-    .filter((e) => e._tag === "Body" && e.command === "CAPA")
-  const answers = [session.capabilities, session.mailbox.capabilities()]
+    .filter((e) => e._tag === "Body" && e.command === "CAPA")[nth]
   // Taller rows above must not stop the trace from following its newest line.
   const log = traceHost.querySelector(".trace-log")
   const following = log !== null && log.scrollHeight - log.scrollTop - log.clientHeight < 40
-  capas.slice(0, 2).forEach((event, i) => {
-    rowOf
-      .get(event)
-      ?.querySelector(".line")
-      ?.append(capaNote(answers[i]!, stlsOutOfReach && i === 0))
-  })
+  const line = capa === undefined ? null : rowOf.get(capa)?.querySelector(".line")
+  if (line === null || line === undefined || line.querySelector(".capa-lines") !== null) return
+  line.append(capaNote(answer, stlsOutOfReach && nth === 0))
   if (following) log.scrollTop = log.scrollHeight
 }
 
@@ -773,7 +775,10 @@ const showMailbox = (current: Session, s: Settings, viaBridge: boolean) => {
   const note = () => {
     if (noted) return
     noted = true
-    noteCapa(current, stlsUnusable({ viaBridge, endToEnd: s.endToEnd === true }))
+    const out = stlsUnusable({ viaBridge, endToEnd: s.endToEnd === true })
+    // The first is on already (connect); after a reconnect during login, on the new connection's.
+    noteCapa(0, current.capabilities, out)
+    noteCapa(1, current.mailbox.capabilities(), out)
   }
   const counted = (_count: number, total: number) => {
     octets = total

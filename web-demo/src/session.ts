@@ -64,12 +64,14 @@ const run = toPromise
 
 /**
  * Connects through the bridge (or the given transport: the playground's) and logs in; on
- * any failure the connection is closed again.
+ * any failure the connection is closed again. `connected` hears what CAPA answered before
+ * login, as soon as it is known: a refused login must not hide it (main.ts notes it).
  */
 export const open = async (
   settings: Settings,
   trace: (event: TraceEvent) => void,
-  via?: Layer.Layer<Transport>
+  via?: Layer.Layer<Transport>,
+  connected?: (capabilities: Capabilities) => void
 ): Promise<Session> => {
   const scope = await Effect.runPromise(Scope.make())
   const transport = via ?? WebSocketTransport.layerGlobal(settings.bridgeUrl)
@@ -92,6 +94,7 @@ export const open = async (
       }).pipe(Effect.provide(transport), Scope.provide(scope))
     )
     const beforeLogin = session.capabilities()
+    connected?.(beforeLogin)
     const mailbox = await run(
       session.login({
         user: settings.user,

@@ -20,7 +20,43 @@ import { explain } from "./explain.ts"
 import { octets } from "./format.ts"
 import { commandNames, glossary, isTypedCommand } from "./glossary.ts"
 
-type Run = (mailbox: Mailbox, args: ReadonlyArray<number>) => Effect.Effect<string, Pop3Error>
+/** What a command answered, in words; for TOP also the lines of its body, to show in the raw reply. */
+type Outcome = string | { readonly text: string; readonly body: ReadonlyArray<string> }
+type Run = (mailbox: Mailbox, args: ReadonlyArray<number>) => Effect.Effect<Outcome, Pop3Error>
+
+/** How much of a TOP reply the raw reply shows: the header's last lines, the body lines, each line cut. */
+export const TOP_SHOWN = { headerTail: 4, bodyLines: 20, lineChars: 120 } as const
+
+/**
+ * The lines of a TOP reply after its status line as the server sent them ("S: …", a line
+ * that starts with "." with its extra dot), then "."; notes in brackets say what is left
+ * out: header lines before the last few, body lines past TOP_SHOWN.bodyLines, the end of a
+ * long line. Text only: the panel puts it in a text node, never in HTML.
+ */
+export const topReply = (bytes: Uint8Array): ReadonlyArray<string> => {
+  const lines = new TextDecoder().decode(bytes).split(/\r?\n/)
+  if (lines.at(-1) === "") lines.pop()
+  const blank = lines.indexOf("")
+  const header = blank === -1 ? lines : lines.slice(0, blank)
+  const body = blank === -1 ? [] : lines.slice(blank + 1)
+  const { headerTail, bodyLines, lineChars } = TOP_SHOWN
+  const server = (line: string) => {
+    const wire = line.startsWith(".") ? `.${line}` : line
+    return wire.length > lineChars
+      ? `S: ${wire.slice(0, lineChars)}…   (${wire.length - lineChars} more characters)`
+      : `S: ${wire}`
+  }
+  const hidden = header.length - headerTail
+  const more = body.length - bodyLines
+  return [
+    ...(hidden > 0 ? [`   (${hidden} header line${hidden === 1 ? "" : "s"} before these)`] : []),
+    ...header.slice(-headerTail).map(server),
+    ...(blank === -1 ? [] : ["S: "]),
+    ...body.slice(0, bodyLines).map(server),
+    ...(more > 0 ? [`   (${more} more body line${more === 1 ? "" : "s"})`] : []),
+    "S: ."
+  ]
+}
 
 /**
  * The commands this panel may send (they change nothing on the server), with the numbers
@@ -67,10 +103,10 @@ const READ_ONLY: Partial<Record<CommandName, { readonly args: ReadonlyArray<numb
   TOP: {
     args: [2],
     run: (m, [n, lines]) =>
-      Effect.map(
-        collect(m.top(n!, lines!)),
-        (b) => `the header of message ${n} and ${lines} body line${lines === 1 ? "" : "s"}: ${octets(b.length)}.`
-      )
+      Effect.map(collect(m.top(n!, lines!)), (b) => ({
+        text: `the header of message ${n} and ${lines} body line${lines === 1 ? "" : "s"}: ${octets(b.length)}.`,
+        body: topReply(b)
+      }))
   },
   NOOP: { args: [0], run: (m) => Effect.as(m.noop, "+OK — nothing happened, as intended.") },
   CAPA: {
@@ -201,12 +237,16 @@ export const makeStepPanel = (diagram: Diagram, ctx: StepContext): StepPanel => 
     if (why !== undefined) help.append(h("p", { class: "muted" }, why))
   }
 
-  /** The server's status lines traced since `from`: the raw reply. */
-  const replyFrom = (from: number) =>
+  /** The server's status lines traced since `from`: the raw reply; a body as `body` has it, when given. */
+  const replyFrom = (from: number, body?: ReadonlyArray<string>) =>
     (ctx.events?.() ?? [])
       .slice(from)
       .flatMap((e) =>
-        e._tag === "Received" ? [`S: ${e.line}`] : e._tag === "Body" ? [`S: (${e.bytes} bytes of body, then “.”)`] : []
+        e._tag === "Received"
+          ? [`S: ${e.line}`]
+          : e._tag === "Body"
+            ? (body ?? [`S: (${e.bytes} bytes of body, then “.”)`])
+            : []
       )
 
   send.addEventListener("click", async () => {
@@ -223,15 +263,16 @@ export const makeStepPanel = (diagram: Diagram, ctx: StepContext): StepPanel => 
     result.hidden = false
     result.className = "step-result"
     result.replaceChildren(`${line} sent…`)
-    const raw = () => {
-      const reply = replyFrom(from)
+    const raw = (body?: ReadonlyArray<string>) => {
+      const reply = replyFrom(from, body)
       return reply.length > 0
         ? h("pre", { class: "step-raw", "aria-label": "The server's reply" }, reply.join("\n"))
         : null
     }
     try {
-      const text = await session.run(spec.run(session.mailbox, parsed.args))
-      result.replaceChildren(h("p", {}, `${line}: ${text}`), raw() ?? "")
+      const outcome = await session.run(spec.run(session.mailbox, parsed.args))
+      const { text, body } = typeof outcome === "string" ? { text: outcome, body: undefined } : outcome
+      result.replaceChildren(h("p", {}, `${line}: ${text}`), raw(body) ?? "")
     } catch (error) {
       const e = explain(error, ctx.context())
       result.className = "step-result error"
