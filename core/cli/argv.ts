@@ -252,3 +252,12 @@ export const parseArgv = (argv: ReadonlyArray<string>, authChoices: ReadonlyArra
     }
   }
 }
+
+/**
+ * Whether the options name a user while the environment holds no password: every command
+ * but a bare `capa` logs in, and an unset password is a mistake in the invocation, not
+ * something to send to the server as an empty string.
+ * @category parsing
+ */
+export const passwordMissing = (options: CliOptions, env: Readonly<Record<string, string | undefined>>): boolean =>
+  options.user !== undefined && env["POP3_PASSWORD"] === undefined

@@ -17,7 +17,7 @@ if (argv.length === 1 && argv[0] === "--version") {
   // transport adopts the connection; only for STLS without a bridge; only for a command line
   // main will run (an --auth it refuses or an unreadable --ca aside: that connection then
   // just closes).
-  const [{ parseArgv }, { preconnect }] = await Promise.all([
+  const [{ parseArgv, passwordMissing }, { preconnect }] = await Promise.all([
     import("./argv.ts"),
     import("../transport/node-preconnect.ts")
   ])
@@ -26,7 +26,7 @@ if (argv.length === 1 && argv[0] === "--version") {
     parsed._tag === "Run" &&
     parsed.options.tls === "starttls" &&
     parsed.options.bridge === undefined &&
-    (parsed.options.user === undefined || process.env["POP3_PASSWORD"] !== undefined)
+    !passwordMissing(parsed.options, process.env)
   ) {
     // Awaited: Node issues the connect from the event loop, which loading main would hold up.
     await preconnect(parsed.options.host, parsed.options.port)

@@ -24,6 +24,7 @@ import {
 } from "../index.ts"
 import * as AutoTransport from "../transport/auto.ts"
 import { type CliOptions, parseCli, USAGE } from "./args.ts"
+import { passwordMissing } from "./argv.ts"
 import type { FetchError } from "./fetch.ts"
 import { jsonLine, printable } from "./printable.ts"
 import { VERSION } from "./version.ts"
@@ -303,9 +304,7 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
       return EXIT.usage
   }
   const options = parsed.options
-  // Every command but a bare `capa` logs in: an unset password is a mistake in the
-  // invocation, not something to send to the server as an empty string.
-  if (options.user !== undefined && io.env["POP3_PASSWORD"] === undefined) {
+  if (passwordMissing(options, io.env)) {
     io.stderr(
       "pop3: set the password in the POP3_PASSWORD environment variable (it is never taken from the command line)"
     )
