@@ -98,6 +98,8 @@ const STALE_TMP_MS = 36 * 3600 * 1000
  * though tmpfs never waited; a disk that waits is slow every time.
  */
 const SLOW_FSYNC_MS = 0.2
+/** Largest message converted into the reused buffer of inline deliveries (bigger ones get their own). */
+const SCRATCH_MAX = 1024 * 1024
 const SLOW_FSYNCS = 2
 
 /**
@@ -167,6 +169,22 @@ export const makeCrlfToLf = (): {
 }
 
 /**
+ * CRLF → LF of a whole message into `out` (at least `bytes.length` long); gives the length
+ * written. A CR is dropped only before a LF, as `makeCrlfToLf` does across chunks.
+ * @category line ends
+ */
+export const crlfToLfInto = (bytes: Uint8Array, out: Uint8Array): number => {
+  let o = 0
+  const last = bytes.length - 1
+  for (let i = 0; i <= last; i++) {
+    const b = bytes[i]!
+    if (b === 0x0d && i < last && bytes[i + 1] === 0x0a) continue
+    out[o++] = b
+  }
+  return o
+}
+
+/**
  * Makes a rename in `path` durable (fsync of the directory).
  * @category durability
  */
@@ -189,14 +207,6 @@ const writeAll = async (handle: FileHandle, bytes: Uint8Array): Promise<void> =>
 }
 
 let counter = 0
-
-const concatTwo = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-  if (b.length === 0) return a
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a)
-  out.set(b, a.length)
-  return out
-}
 
 const closeQuietly = (fd: number): void => {
   try {
@@ -289,10 +299,17 @@ export const openMaildir = async (
   const deliveries = options.deliveries ?? "auto"
   let inline = deliveries !== "thread-pool"
   let slowFsyncs = 0
+  // Inline deliveries convert into one reused buffer (written before `deliver` returns), so
+  // a small message costs no allocation here; the thread pool needs a buffer of its own.
+  let scratch = new Uint8Array(0)
   const deliver = (key: string, bytes: Uint8Array): string | Promise<string> => {
-    const lf = makeCrlfToLf()
-    const data = concatTwo(lf.push(bytes), lf.end())
-    return inline ? deliverInline(key, data) : deliverAsync(key, data)
+    if (!inline || bytes.length > SCRATCH_MAX) {
+      const out = new Uint8Array(bytes.length)
+      const data = out.subarray(0, crlfToLfInto(bytes, out))
+      return inline ? deliverInline(key, data) : deliverAsync(key, data)
+    }
+    if (scratch.length < bytes.length) scratch = new Uint8Array(Math.max(bytes.length, 2 * scratch.length, 64 * 1024))
+    return deliverInline(key, scratch.subarray(0, crlfToLfInto(bytes, scratch)))
   }
 
   const deliverInline = (key: string, data: Uint8Array): string => {

@@ -21,3 +21,34 @@ export const concatBytes = (
   }
   return out
 }
+
+/**
+ * The octets of `text` when it is all ASCII (then UTF-8 and ASCII agree), else undefined.
+ * For short lines a loop in V8 beats `TextEncoder.encode`'s call into C++ (~0.5 µs per
+ * command line: it showed in the profile of a 10,000-message fetch).
+ * @category bytes
+ */
+export const asciiBytes = (text: string): Uint8Array | undefined => {
+  const out = new Uint8Array(text.length)
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c > 0x7f) return undefined
+    out[i] = c
+  }
+  return out
+}
+
+/** Longest run decoded by `asciiText`'s loop; longer ones go to the caller's TextDecoder. */
+const ASCII_TEXT_MAX = 256
+
+/**
+ * `bytes` as a string when they are short and all ASCII (then every decoder agrees), else
+ * undefined. The same reason as `asciiBytes`: status and listing lines are short ASCII, and
+ * `TextDecoder.decode` per line cost more than the loop.
+ * @category bytes
+ */
+export const asciiText = (bytes: Uint8Array): string | undefined => {
+  if (bytes.length > ASCII_TEXT_MAX) return undefined
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return undefined
+  return String.fromCharCode.apply(null, bytes as unknown as Array<number>)
+}

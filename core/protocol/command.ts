@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { asciiBytes } from "./bytes.ts"
 import { LocalProtocolError } from "./errors.ts"
 import { MAX_COMMAND_LINE, MAX_SASL_LINE } from "./limits.ts"
 
@@ -203,7 +204,8 @@ export const validateCommand = (command: Command): void => {
  */
 export const encodeCommand = (command: Command): EncodedCommand => {
   const { line, redacted } = lineOf(command)
-  const bytes = utf8.encode(line + "\r\n")
+  const full = line + "\r\n"
+  const bytes = asciiBytes(full) ?? utf8.encode(full)
   const limit = command.name === "SaslResponse" ? MAX_SASL_LINE : MAX_COMMAND_LINE
   if (bytes.length > limit) {
     throw new LocalProtocolError(

@@ -130,6 +130,14 @@ export const makeDecoder = (options: { readonly maxStatusLine?: number } = {}): 
       const end = lf < 0 ? chunk.length : lf
       const part = chunk.subarray(pos, end)
       pos = lf < 0 ? chunk.length : lf + 1
+      if (lf >= 0 && lineLength === 0) {
+        // The whole line in one chunk (nearly always): no parts to join.
+        const line = part.length > 0 && part[part.length - 1] === CR ? part.subarray(0, part.length - 1) : part
+        if (line.length > maxStatusLine) {
+          return fail(new RemoteProtocolError(`a status line is longer than ${maxStatusLine} octets`, excerptOf(line)))
+        }
+        return { _tag: "Status", line }
+      }
       if (part.length > 0) {
         // A line that goes on in the next chunk is copied: a transport may reuse a chunk's
         // buffer once the decoder asked for more (core/transport/read-pool.ts).

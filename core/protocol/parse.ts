@@ -39,10 +39,26 @@ export interface Stat {
 }
 
 const fields = (line: string): Array<string> =>
+  twoFields(line) ??
   line
     .trim()
     .split(/[ \t]+/)
     .filter((f) => f !== "")
+
+// The common shape, "a b": printable ASCII around exactly one space. Checked in one pass,
+// it gives what the general split gives, without the trim, the regular expression and the
+// filter (listings of 10,000 lines spent ~4 µs a line there).
+const twoFields = (line: string): Array<string> | undefined => {
+  let space = -1
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i)
+    if (c === 0x20) {
+      if (space >= 0 || i === 0) return undefined
+      space = i
+    } else if (c < 0x21 || c > 0x7e) return undefined
+  }
+  return space < 0 || space === line.length - 1 ? undefined : [line.slice(0, space), line.slice(space + 1)]
+}
 
 const number = (what: string, value: string | undefined, line: string): number => {
   if (value === undefined || !/^\d{1,15}$/.test(value)) {

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { asciiText } from "./bytes.ts"
 import { excerptOf, RemoteProtocolError } from "./errors.ts"
 
 /**
@@ -34,7 +35,7 @@ const text = new TextDecoder("utf-8", { fatal: false })
  * because servers put Latin-1 in their messages.
  * @category parsing
  */
-export const decodeText = (bytes: Uint8Array): string => text.decode(bytes)
+export const decodeText = (bytes: Uint8Array): string => asciiText(bytes) ?? text.decode(bytes)
 
 /**
  * Parses one status line (without its line end).

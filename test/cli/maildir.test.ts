@@ -5,7 +5,8 @@ import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, w
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { keyOfFileName, messageKey, openMaildir } from "../../core/cli/maildir.ts"
+import fc from "fast-check"
+import { crlfToLfInto, keyOfFileName, makeCrlfToLf, messageKey, openMaildir } from "../../core/cli/maildir.ts"
 
 const dirs: Array<string> = []
 afterEach(() => {
@@ -46,6 +47,17 @@ describe.each(["inline", "thread-pool", "auto"] as const)("deliver (%s)", (deliv
     paths.forEach((p, i) => expect(readFileSync(p, "latin1")).toBe(`Subject: ${i}\n\n${"x".repeat(i * 100)}\n`))
     expect(readdirSync(join(root, "new"))).toHaveLength(50)
     expect(readdirSync(join(root, "tmp"))).toEqual([])
+  })
+
+  it("a smaller message after a larger one holds only its own bytes (inline deliveries reuse one buffer)", async () => {
+    const root = tempMaildir()
+    const maildir = await openMaildir(root, { deliveries })
+    // Over and under the reused buffer's bound, growing and shrinking, CRLFs to drop in each.
+    const sizes = [3000, 70_000, 10, 1_100_000, 500, 0, 2_000_000, 40]
+    const paths: Array<string> = []
+    for (const [i, size] of sizes.entries())
+      paths.push(await maildir.deliver(messageKey("a", `s${i}`), bytes(`S: ${i}\r\n\r\n${"y".repeat(size)}\r\n`)))
+    paths.forEach((p, i) => expect(readFileSync(p, "latin1")).toBe(`S: ${i}\n\n${"y".repeat(sizes[i]!)}\n`))
   })
 
   it("a rename that fails (new/ is no directory) fails the delivery and removes the temporary file", async () => {
@@ -90,5 +102,21 @@ describe("deliver", () => {
     expect(result).toBeInstanceOf(Promise)
     expect(readdirSync(join(root, "new"))).toEqual([])
     expect(readFileSync(await result, "latin1")).toBe("x\n")
+  })
+})
+
+describe("crlfToLfInto", () => {
+  it("property: a whole message converts as the chunked converter converts it", () => {
+    const message = fc.array(fc.constantFrom(0x0d, 0x0a, 0x41, 0x2e), { maxLength: 60 }).map((a) => Uint8Array.from(a))
+    fc.assert(
+      fc.property(message, (m) => {
+        const chunked = makeCrlfToLf()
+        const expected = [...chunked.push(m), ...chunked.end()]
+        const out = new Uint8Array(m.length + 3).fill(0x7e)
+        const n = crlfToLfInto(m, out)
+        expect([...out.subarray(0, n)]).toEqual(expected)
+      }),
+      { numRuns: 2000 }
+    )
   })
 })

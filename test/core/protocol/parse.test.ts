@@ -136,6 +136,33 @@ describe("parseUidlLine", () => {
   })
 })
 
+describe("listing lines: the one-space fast path", () => {
+  // A trailing tab sends a line down the general split (trim, split on blanks), which the
+  // fast path for "a b" must agree with, in entries and in errors alike.
+  const outcome = (parse: (line: string) => unknown, line: string) => {
+    try {
+      return { value: parse(line) }
+    } catch (error) {
+      // The excerpt quotes the line itself, tab included: compared without it.
+      const e = error as RemoteProtocolError
+      return { error: e.excerpt === "" ? e.message : e.message.slice(0, -(JSON.stringify(e.excerpt).length + 2)) }
+    }
+  }
+  const line = fc.string({
+    unit: fc.constantFrom("1", "2", "0", "9", "a", "Z", "!", "~", " ", " ", "\t", "\u007f", "\u00a0", "\v", "é"),
+    maxLength: 12
+  })
+  it("property: LIST and UIDL lines parse as the general split parses them", () => {
+    fc.assert(
+      fc.property(line, (l) => {
+        expect(outcome(parseListLine, l)).toEqual(outcome(parseListLine, `${l}\t`))
+        expect(outcome(parseUidlLine, l)).toEqual(outcome(parseUidlLine, `${l}\t`))
+      }),
+      { numRuns: 3000 }
+    )
+  })
+})
+
 describe("parseCapa and accessors", () => {
   const caps = parseCapa([
     "TOP",
