@@ -20,6 +20,11 @@ export interface LineSplitter {
   readonly end: () => Array<string>
 }
 
+const isAscii = (bytes: Uint8Array, end: number): boolean => {
+  for (let i = 0; i < end; i++) if (bytes[i]! > 0x7f) return false
+  return true
+}
+
 /**
  * Creates a bounded line splitter.
  * @category constructors
@@ -41,6 +46,20 @@ export const makeLineSplitter = (maxLine = MAX_LISTING_LINE): LineSplitter => {
     push: (bytes) => {
       const out: Array<string> = []
       let pos = 0
+      // The whole lines of an all-ASCII chunk are decoded in one call and split as text:
+      // a listing of 10,000 lines spent more on a decoder call per line than on anything
+      // else. ASCII only, so each line reads exactly as it would on its own (a UTF-8 decoder
+      // would drop a byte order mark at the start of each line, but only once here).
+      const lastLf = length === 0 ? bytes.lastIndexOf(10) : -1
+      if (lastLf >= 0 && isAscii(bytes, lastLf)) {
+        for (const raw of decodeText(bytes.subarray(0, lastLf)).split("\n")) {
+          if (raw.length > maxLine + 1) throw tooLong(new TextEncoder().encode(raw))
+          const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw
+          if (line.length > maxLine) throw tooLong(new TextEncoder().encode(line))
+          out.push(line)
+        }
+        pos = lastLf + 1
+      }
       for (;;) {
         const lf = bytes.indexOf(10, pos)
         if (lf < 0) break

@@ -249,6 +249,7 @@ export const syncMailbox = (
       onProgress(size, 1)
     }
     const takeWritten = () => {
+      if (written.length === 0) return
       for (const { w, size } of written.splice(0)) record(w, size)
     }
     const recordWritten = Effect.suspend(() => {
