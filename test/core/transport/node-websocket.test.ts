@@ -189,7 +189,7 @@ describe("the Node WebSocket transport's read slabs", () => {
           const chunks = yield* reader.pull
           previous = chunks.map((chunk) => {
             const view = chunk as Uint8Array
-            if (view.buffer.byteLength === 256 * 1024) slabs.add(view.buffer)
+            if (view.buffer.byteLength === 1024 * 1024) slabs.add(view.buffer)
             const start = Math.max(0, head.length - received)
             hash.update(view.subarray(start, Math.max(start, expected - 3 - received)))
             received += view.length
@@ -201,7 +201,7 @@ describe("the Node WebSocket transport's read slabs", () => {
     expect(received).toBe(expected)
     expect(hash.digest("hex")).toBe(served.hash)
     expect(overwritten).toBe(0)
-    // 64 MiB read into 256 KiB slabs: 256 of them if none were reused.
+    // 64 MiB read into 1 MiB slabs: 64 of them if none were reused.
     expect(slabs.size).toBeGreaterThan(0)
     expect(slabs.size).toBeLessThanOrEqual(8)
   }, 120_000)
