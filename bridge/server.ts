@@ -187,7 +187,7 @@ export const startBridge = async (options: BridgeOptions = {}): Promise<RunningB
       const client = clientAddress(req, settings)
       // Behind a trusted proxy the socket's port is the proxy's, not the client's.
       const clientPort = settings.trustProxy ? 0 : (req.socket.remotePort ?? 0)
-      const request = { client, clientPort, origin, params: url.searchParams }
+      const request = { client, clientPort, origin, params: url.searchParams, socket }
       const session = startSession(ws, request, settings, limiter, metrics, rate, logRefusal)
       sessions.add(session)
       void session.done.then(() => sessions.delete(session))

@@ -13,7 +13,7 @@
  * backpressure, bridge/relay.ts) stops reading the mail server.
  *
  * What is held at most, then: 64 KiB unread, what `ws` had already read from the socket
- * when it paused (one read, ≤ 256 KiB), and one frame in progress — `maxPayload` bounds
+ * when it paused (one read, ≤ 1 MiB), and one frame in progress — `maxPayload` bounds
  * that (`MAX_FRAME`; larger frames close the WebSocket with 1009). Over `ws:` the reads go
  * into slabs that are reused (below), so, as with node.ts, a pull's chunks are valid until
  * the next pull; over `wss:` they are Buffers nothing reuses.
@@ -38,8 +38,8 @@ export type { OpenWebSocket, Options }
 /**
  * The largest WebSocket message accepted from the bridge (`ws`'s `maxPayload`): a frame is
  * held whole until it is complete, so this bounds what one frame can make the client hold.
- * pop3-bridge sends one frame per read from the mail server (at most 64 KiB,
- * bridge/relay.ts), websockify likewise.
+ * pop3-bridge sends frames of at most 64 KiB (bridge/relay.ts), websockify one per read
+ * from the mail server.
  * @category limits
  */
 export const MAX_FRAME = 1024 * 1024
@@ -52,20 +52,23 @@ const bytesOf = (data: RawData): Uint8Array => {
 }
 
 /**
- * Reads for `ws` over plain TCP into 256 KiB slabs, each read into a slab's free rest (at
- * least 64 KiB) and handed on as a view — no copy, no per-read buffer — and the slabs
+ * Reads for `ws` over plain TCP into 1 MiB slabs, each read into a slab's free rest (at
+ * least 256 KiB) and handed on as a view — no copy, no per-read buffer — and the slabs
  * reused once nothing refers to them any more.
  *
  * Why slabs: `ws` keeps a frame zero-copy only when it lies within one read; a frame
  * across two reads is copied into a fresh buffer. Node reads 64 KiB at a time and
- * pop3-bridge sends frames of one upstream read (up to 64 KiB + header), so nearly every
- * frame straddled two reads and 100 MB were copied into 1,500 fresh 64 KiB buffers
- * (`consume` in `ws`: the heaviest function of a `--cpu-prof`). With reads of up to
- * 256 KiB, about one frame in four straddles. Larger frames from the bridge went the other
- * way (every frame straddles). Why reuse: fresh memory for every read is cold in the
- * caches; two slabs used in turn stay warm. Measured, 100 MB through a bridge process, 8–10
- * runs alternating, client CPU (user + sys) medians: fresh 64 KiB reads 0.76 s, fresh
- * slabs 0.68–0.70 s, reused slabs 0.52 s (direct TCP, node.ts: 0.48–0.49 s).
+ * pop3-bridge sends frames of up to 64 KiB + header, so nearly every frame straddled two
+ * reads and 100 MB were copied into 1,500 fresh 64 KiB buffers (`consume` in `ws`: the
+ * heaviest function of a `--cpu-prof`). A read straddles about one frame, so the larger
+ * the reads, the fewer copies: 256 KiB slabs (reads of 64–256 KiB) took ~530 reads per
+ * 100 MB, 1 MiB slabs ~190 (strace -c). Larger frames from the bridge went the other way
+ * (every frame straddles). Why reuse: fresh memory for every read is cold in the caches.
+ * Measured, 100 MB through a bridge process, runs alternating, client CPU (user + sys)
+ * medians: fresh 64 KiB reads 0.76 s, fresh slabs 0.68–0.70 s, reused 256 KiB slabs
+ * 0.52 s (direct TCP, node.ts: 0.48–0.49 s); then 256 KiB against 1 MiB slabs (2026-12-05,
+ * 14 and 15 runs at load 3–5): 0.45 against 0.425 s and 0.62 against 0.58 s. Peak RSS
+ * unchanged (75–85 MB, also into a reader that starts 6 s late).
  *
  * When a slab is free again: it is no longer the one read into; every message that is a
  * view into it has been pulled, and pulled past (the client's rule, as for node.ts's
@@ -80,9 +83,9 @@ const bytesOf = (data: RawData): Uint8Array => {
  * them: that is what `ws` and the HTTP upgrade before it listen to. `pause()` still stops
  * the reads (net.Socket's `pause` applies to `onread` too).
  */
-const SLAB = 256 * 1024
-const MIN_READ = 64 * 1024
-/** Free slabs kept for reuse (two in turn keep the caches warm); more are left to the GC. */
+const SLAB = 1024 * 1024
+const MIN_READ = 256 * 1024
+/** Free slabs kept for reuse; more are left to the GC. */
 const SPARE = 2
 
 interface Slab {

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto"
 import { afterEach, describe, expect, it } from "vitest"
 import { CloseCode } from "../../bridge/close-codes.ts"
+import { FRAME_BYTES } from "../../bridge/relay.ts"
 import {
   closed,
   connect,
@@ -75,6 +76,24 @@ describe("relay", () => {
     expect(bridge.metrics.bytesUp).toBe(payload.length)
     expect(bridge.metrics.bytesDown).toBe(payload.length)
     ws.close()
+  }, 30_000)
+
+  it("sends what a fast server writes as frames of at most 64 KiB, byte-exact", async () => {
+    // The bridge reads a plain TCP server 256 KiB at a time and splits each read into frames.
+    const payload = randomBytes(16 * 1024 * 1024)
+    const upstream = await startUpstream((socket) => {
+      for (let at = 0; at < payload.length; at += 1024 * 1024) socket.write(payload.subarray(at, at + 1024 * 1024))
+      socket.end()
+    })
+    const { bridge, query } = await setup(upstream)
+    const ws = connect(bridge, query)
+    const sizes: number[] = []
+    ws.on("message", (data: Buffer) => sizes.push(data.length))
+    const received = await receive(ws, payload.length)
+    expect(sha256(received)).toBe(sha256(payload))
+    expect(Math.max(...sizes)).toBe(FRAME_BYTES)
+    expect(sizes.length).toBeGreaterThanOrEqual(payload.length / FRAME_BYTES)
+    expect(await closed(ws)).toEqual({ code: 1000, reason: "upstream closed" })
   }, 30_000)
 
   it("selects the websockify 'binary' subprotocol when offered", async () => {

@@ -189,7 +189,7 @@ describe("the Node WebSocket transport's read slabs", () => {
           const chunks = yield* reader.pull
           previous = chunks.map((chunk) => {
             const view = chunk as Uint8Array
-            if (view.buffer.byteLength === 256 * 1024) slabs.add(view.buffer)
+            if (view.buffer.byteLength === 1024 * 1024) slabs.add(view.buffer)
             const start = Math.max(0, head.length - received)
             hash.update(view.subarray(start, Math.max(start, expected - 3 - received)))
             received += view.length
@@ -201,13 +201,59 @@ describe("the Node WebSocket transport's read slabs", () => {
     expect(received).toBe(expected)
     expect(hash.digest("hex")).toBe(served.hash)
     expect(overwritten).toBe(0)
-    // 64 MiB read into 256 KiB slabs: 256 of them if none were reused.
+    // 64 MiB read into 1 MiB slabs: 64 of them if none were reused.
     expect(slabs.size).toBeGreaterThan(0)
     expect(slabs.size).toBeLessThanOrEqual(8)
   }, 120_000)
 })
 
-/** A server whose RETR answer stops after `after` body bytes: `end` (FIN) or `reset` (RST). */
+/** A WebSocket frame from a server: FIN, `opcode`, unmasked, the shortest length encoding. */
+const serverFrame = (opcode: number, payload: Buffer): Buffer => {
+  const n = payload.length
+  const head =
+    n < 126
+      ? Buffer.from([0x80 | opcode, n])
+      : n < 65536
+        ? Buffer.from([0x80 | opcode, 126, n >> 8, n & 0xff])
+        : Buffer.concat([Buffer.from([0x80 | opcode, 127, 0, 0, 0, 0]), Buffer.alloc(4)])
+  if (n >= 65536) head.writeUInt32BE(n, 6)
+  return Buffer.concat([head, payload])
+}
+
+/**
+ * A WebSocket server by hand (no `ws`): it answers the upgrade, then writes `stream` in
+ * the pieces between `cuts`, one per timer turn — so the client's reads end inside
+ * headers, inside payloads and on frame boundaries. Whether two pieces still arrive in
+ * one read does not change what the test asserts, only how much it exercises.
+ */
+const rawWebSocketServer = (stream: Buffer, cuts: ReadonlyArray<number>) =>
+  startUpstream((socket: NetSocket) => {
+    let request = ""
+    const onData = (data: Buffer) => {
+      request += data.toString("latin1")
+      if (!request.includes("\r\n\r\n")) return
+      socket.off("data", onData)
+      socket.on("data", () => {}) // the client's frames (pongs, its close) are not looked at
+      const key = /sec-websocket-key: *(\S+)/i.exec(request)?.[1] ?? ""
+      const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64")
+      socket.write(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: binary\r\n\r\n`
+      )
+      const points = [...cuts, stream.length]
+      let at = 0
+      const next = (i: number) => {
+        if (i === points.length) return
+        socket.write(stream.subarray(at, points[i]))
+        at = points[i] ?? stream.length
+        setTimeout(() => next(i + 1), 2)
+      }
+      next(0)
+    }
+    socket.on("data", onData)
+  })
+
+/** A server whose RETR answer stops after `after` body bytes: `end` (FIN) or `reset` (RST). */ /** A server whose RETR answer stops after `after` body bytes: `end` (FIN) or `reset` (RST). */
 const cutServer = (after: number, how: "end" | "reset") =>
   startUpstream((socket: NetSocket) => {
     socket.write("+OK cut POP3 ready\r\n")
@@ -229,6 +275,56 @@ const cutServer = (after: number, how: "end" | "reset") =>
       }
     })
   })
+
+describe("the Node WebSocket transport's framing of reads", () => {
+  it("delivers every frame's bytes whatever the reads cut: inside headers, payloads, across slabs", async () => {
+    // Sizes around each length encoding (7-bit, 16-bit, 64-bit), frames that fill most of a
+    // 1 MiB slab, one too large to hold back (> 768 KiB: it streams through), a ping between.
+    const sizes = [1, 125, 126, 127, 65_535, 65_536, 65_537, 300_000, 700_000, 5, 900_000, 3, 70_000, 1_000_000, 2]
+    const payloads = sizes.map((n, i) => Buffer.alloc(n, (i * 37 + 11) % 256).fill(i, 0, 1))
+    const frames: Buffer[] = []
+    payloads.forEach((payload, i) => {
+      frames.push(serverFrame(2, payload))
+      if (i === 6) frames.push(serverFrame(9, Buffer.from("ping")))
+    })
+    const starts = frames.reduce<number[]>((acc, f, i) => [...acc, (acc[i] ?? 0) + f.length], [0])
+    const stream = Buffer.concat(frames)
+    // Cut 1 byte and 3 bytes into each header, and in the middle of each payload.
+    const cuts = [
+      ...new Set(
+        starts.slice(0, -1).flatMap((at, i) => [at + 1, at + 3, at + Math.floor((frames[i]?.length ?? 0) / 2)])
+      )
+    ]
+      .filter((at) => at > 0 && at < stream.length)
+      .sort((a, b) => a - b)
+    const server = await rawWebSocketServer(stream, cuts)
+    cleanups.push(server.close)
+
+    const expected = Buffer.concat(payloads)
+    const received = await Effect.runPromise(
+      Effect.gen(function* () {
+        const socket = yield* makeSocket(`ws://127.0.0.1:${server.port}/pop3`, {
+          host: "127.0.0.1",
+          port: server.port,
+          connectTimeoutMillis: 30_000
+        })
+        const reader = yield* socket.reader
+        const chunks: Buffer[] = []
+        let total = 0
+        while (total < expected.length) {
+          // Copied: a pull's chunks are valid until the next pull.
+          for (const chunk of yield* reader.pull) {
+            chunks.push(Buffer.from(chunk))
+            total += chunk.length
+          }
+        }
+        return Buffer.concat(chunks)
+      }).pipe(Effect.scoped)
+    )
+    expect(received.length).toBe(expected.length)
+    expect(received.equals(expected)).toBe(true)
+  }, 60_000)
+})
 
 describe("the Node WebSocket transport: the bridge's closes as the global WebSocket's", () => {
   const cutRetr = async (how: "end" | "reset") => {
