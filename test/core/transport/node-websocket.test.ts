@@ -287,7 +287,8 @@ describe("the Node WebSocket transport's framing of reads", () => {
       frames.push(serverFrame(2, payload))
       if (i === 6) frames.push(serverFrame(9, Buffer.from("ping")))
     })
-    const starts = frames.reduce<number[]>((acc, f, i) => [...acc, (acc[i] ?? 0) + f.length], [0])
+    const starts = [0]
+    for (const f of frames) starts.push(starts[starts.length - 1]! + f.length)
     const stream = Buffer.concat(frames)
     // Cut 1 byte and 3 bytes into each header, and in the middle of each payload.
     const cuts = [
