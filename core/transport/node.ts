@@ -65,32 +65,38 @@ const TLS_RECORD = 16 * 1024
 
 // `onread` as Node keeps it: three private fields of net.Socket (lib/net.js reads them in
 // `initSocketHandle`, `pause`, `resume`; lib/internal/stream_base_commons.js in
-// `onStreamRead`), found by their names on a socket made with `onread` (no connection).
+// `onStreamRead`), found by their names on a socket made with `onread` (no connection),
+// the first time STLS needs them.
 // `tls.connect({ socket })` leaves them unset (lib/internal/tls/wrap.js: `onread: !socket
 // ? … : null`) although its handle reads into a given buffer as well as a TCP handle does.
 // Undefined if a Node release renames them: STLS then reads through `data` events, and
 // test/core/transport/node.test.ts fails on the number of buffers.
 type OnRead = { readonly buffer: () => Uint8Array; readonly callback: (nread: number, buffer: Uint8Array) => boolean }
-const onreadFields = (() => {
+type OnReadFields = { readonly buffer: symbol; readonly callback: symbol; readonly generate: symbol }
+let onreadFieldsFound: OnReadFields | undefined | null = null
+const onreadFields = (): OnReadFields | undefined => {
+  if (onreadFieldsFound !== null) return onreadFieldsFound
   const probe = new NetSocket({ onread: { buffer: () => new Uint8Array(1), callback: () => true } })
   const named = (name: string) => Object.getOwnPropertySymbols(probe).find((key) => key.description === name)
   const buffer = named("kBuffer")
   const callback = named("kBufferCb")
   const generate = named("kBufferGen")
-  return buffer && callback && generate ? { buffer, callback, generate } : undefined
-})()
+  onreadFieldsFound = buffer && callback && generate ? { buffer, callback, generate } : undefined
+  return onreadFieldsFound
+}
 
 // Gives an upgraded socket `onread` as `tls.connect` to a host would have it; called in the
 // same turn as `tls.connect({ socket })`, before its first read (Node starts reading on the
 // next tick). False when it cannot: the caller listens to `data` instead.
 const readInto = (tls: TLSSocket, onread: OnRead): boolean => {
   const handle = (tls as unknown as { _handle?: { useUserBuffer?: (buffer: Uint8Array) => void } })._handle
-  if (onreadFields === undefined || typeof handle?.useUserBuffer !== "function") return false
+  const keys = onreadFields()
+  if (keys === undefined || typeof handle?.useUserBuffer !== "function") return false
   const first = onread.buffer()
   const fields = tls as unknown as Record<symbol, unknown>
-  fields[onreadFields.buffer] = first
-  fields[onreadFields.generate] = onread.buffer
-  fields[onreadFields.callback] = onread.callback
+  fields[keys.buffer] = first
+  fields[keys.generate] = onread.buffer
+  fields[keys.callback] = onread.callback
   handle.useUserBuffer(first)
   return true
 }
