@@ -5,9 +5,10 @@
  * up to ~15 MiB of compiler memory at once on V8's worker threads (heaptrack: V8 zones
  * under `maglev::MaglevCompiler::Compile`), and glibc keeps it in those threads' arenas
  * afterwards (malloc_stats at 4 s into a 1 GB RETR: 11.8 MB held, 0.2 MB in use). That put
- * the peak 7–20 MiB over an idle process, varying from run to run, over TLS more than over
- * plain TCP; without Maglev it is 4–6 MiB, the same every run, at the same MB/s (TurboFan
- * still optimizes the hot code). The read buffers were not it (core/transport/node.ts).
+ * the peak 6–20 MiB over an idle process, varying from run to run, over TLS more than over
+ * plain TCP; without Maglev 5–8 MiB, within 1 MiB from run to run, at the same MB/s
+ * (TurboFan still optimizes the hot code; the CPU time of the TLS runs was 0–14% higher,
+ * median, on a shared 2-core machine). The read buffers were not it (core/transport/node.ts).
  *
  * A process-wide choice, so the CLI's alone: the library leaves its host's V8 as it is.
  * Only on Node: Deno and Bun run `bin.ts` too.
