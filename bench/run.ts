@@ -647,9 +647,22 @@ try {
             (await c.verify(d, result)) ??
             (result.stdoutBytes === bytes ? undefined : `wrote ${result.stdoutBytes} bytes, expected ${bytes}`)
         })
+        // pop3 over TLS too: its reads reuse buffers there as well (core/transport/node.ts,
+        // after STLS too), and TLS adds its own memory.
+        const overTls = (o: LargeOptions, bytes: number) =>
+          (
+            [
+              ["pop3 retr implicit TLS", { mode: "implicit", port: dovecot.tlsPort, caFile }],
+              ["pop3 retr STLS", { mode: "starttls", port: dovecot.port, caFile }]
+            ] as const
+          ).map(([name, tls]) => counted(pop3Retr({ ...o, tls }, name), bytes))
         const idle = await measure(
           "3 idle",
-          chosen([counted(pop3Retr(small, "pop3 retr"), small.bytes), mpopCount(small, "mpop", smallOnes.map(lfSize))]),
+          chosen([
+            counted(pop3Retr(small, "pop3 retr"), small.bytes),
+            ...overTls(small, small.bytes),
+            mpopCount(small, "mpop", smallOnes.map(lfSize))
+          ]),
           3,
           false
         )
@@ -662,6 +675,7 @@ try {
           chosen([
             rawRetr(go),
             counted(pop3Retr(go, "pop3 retr"), go.bytes),
+            ...overTls(go, go.bytes),
             mpopCount(go, "mpop", [...smallOnes.map(lfSize), big.bytes - big.lines])
           ]),
           1,
@@ -680,6 +694,7 @@ try {
         }
         notes.push(
           `1 GB message (${big.bytes.toLocaleString("en")} bytes, one run each, pop3's stdout into a file whose size is checked): ${gb.map(row).join("; ")} — ` +
+            "pop3 retr: plain TCP, then implicit TLS and STLS (--ca); " +
             "idle = median peak RSS of the same command on bob's small messages (pop3 retr 1; mpop fetching the three); target for pop3: peak − idle ≤ 16 MiB"
         )
       }

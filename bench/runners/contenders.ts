@@ -272,9 +272,11 @@ export interface LargeOptions {
   readonly msg: number
   /** RETR body bytes (unstuffed, without the terminator); negative: do not check. */
   readonly bytes: number
+  /** pop3Retr only: TLS instead of plain TCP (implicit TLS connects to `port`, STLS to `plain`). */
+  readonly tls?: { readonly mode: "implicit" | "starttls"; readonly port: number; readonly caFile: string }
 }
 
-/** `pop3 retr N > /dev/null`, plain TCP, optionally through a WebSocket relay. */
+/** `pop3 retr N > /dev/null`, plain TCP (or `o.tls`), optionally through a WebSocket relay. */
 export function pop3Retr(o: LargeOptions, name: string, bridgeUrl?: string, note?: string): Contender {
   return {
     name,
@@ -287,9 +289,10 @@ export function pop3Retr(o: LargeOptions, name: string, bridgeUrl?: string, note
         "--host",
         "127.0.0.1",
         "--port",
-        String(o.plain.port),
+        String(o.tls?.mode === "implicit" ? o.tls.port : o.plain.port),
         "--tls",
-        "none",
+        o.tls?.mode ?? "none",
+        ...(o.tls !== undefined ? ["--ca", o.tls.caFile] : []),
         "--user",
         o.user,
         "--timeout",

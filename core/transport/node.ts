@@ -7,8 +7,10 @@
  * them (~50 MiB above an idle process), reused ones stay at a few hundred KiB. So the bytes
  * a pull returns are valid only until the next pull — the client copies what it keeps
  * (client/connection.ts says where). Node honours `onread` for `net.connect` and
- * `tls.connect` to a host, not for `tls.connect({ socket })`: after STLS the plaintext
- * comes as `data` events, in buffers Node allocates (TLS records, at most 16 KiB each).
+ * `tls.connect` to a host but drops it for `tls.connect({ socket })`, so after STLS the
+ * same reads are set up by hand (`readInto`, below); otherwise the plaintext would come as
+ * `data` events in a fresh buffer per TLS record, ~4 MiB of them dead at a time on a
+ * large RETR.
  *
  * The socket pushes (reader.ts pauses it once 64 KiB wait unread, and the kernel buffer
  * then fills and TCP pushes back on the server).
@@ -18,7 +20,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Socket from "effect/socket/Socket"
-import { connect as netConnect, isIP, type Socket as NetSocket } from "node:net"
+import { connect as netConnect, isIP, Socket as NetSocket } from "node:net"
 import {
   type ConnectionOptions,
   createSecureContext,
@@ -61,6 +63,44 @@ const withoutDep0123 = <A>(run: () => A): A => {
 
 const TLS_RECORD = 16 * 1024
 
+// `onread` as Node keeps it: three private fields of net.Socket (lib/net.js reads them in
+// `initSocketHandle`, `pause`, `resume`; lib/internal/stream_base_commons.js in
+// `onStreamRead`), found by their names on a socket made with `onread` (no connection),
+// the first time STLS needs them.
+// `tls.connect({ socket })` leaves them unset (lib/internal/tls/wrap.js: `onread: !socket
+// ? … : null`) although its handle reads into a given buffer as well as a TCP handle does.
+// Undefined if a Node release renames them: STLS then reads through `data` events, and
+// test/core/transport/node.test.ts fails on the number of buffers.
+type OnRead = { readonly buffer: () => Uint8Array; readonly callback: (nread: number, buffer: Uint8Array) => boolean }
+type OnReadFields = { readonly buffer: symbol; readonly callback: symbol; readonly generate: symbol }
+let onreadFieldsFound: OnReadFields | undefined | null = null
+const onreadFields = (): OnReadFields | undefined => {
+  if (onreadFieldsFound !== null) return onreadFieldsFound
+  const probe = new NetSocket({ onread: { buffer: () => new Uint8Array(1), callback: () => true } })
+  const named = (name: string) => Object.getOwnPropertySymbols(probe).find((key) => key.description === name)
+  const buffer = named("kBuffer")
+  const callback = named("kBufferCb")
+  const generate = named("kBufferGen")
+  onreadFieldsFound = buffer && callback && generate ? { buffer, callback, generate } : undefined
+  return onreadFieldsFound
+}
+
+// Gives an upgraded socket `onread` as `tls.connect` to a host would have it; called in the
+// same turn as `tls.connect({ socket })`, before its first read (Node starts reading on the
+// next tick). False when it cannot: the caller listens to `data` instead.
+const readInto = (tls: TLSSocket, onread: OnRead): boolean => {
+  const handle = (tls as unknown as { _handle?: { useUserBuffer?: (buffer: Uint8Array) => void } })._handle
+  const keys = onreadFields()
+  if (keys === undefined || typeof handle?.useUserBuffer !== "function") return false
+  const first = onread.buffer()
+  const fields = tls as unknown as Record<symbol, unknown>
+  fields[keys.buffer] = first
+  fields[keys.generate] = onread.buffer
+  fields[keys.callback] = onread.callback
+  handle.useUserBuffer(first)
+  return true
+}
+
 // Given `ca`, Node parses every PEM it gets into a new TLS context — here its ~150 roots
 // plus the extra CAs, 10–25 ms each time. One context per list, built once and shared by
 // the connections that trust the same list (as https.Agent shares one). Few lists are ever
@@ -87,8 +127,9 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
     makeByteSocket(
       Effect.suspend(() => {
         let socket: NetSocket | TLSSocket | undefined
-        // TLS hands over one record (at most 16 KiB of plaintext) per read.
-        const pool = makeReadPool(target.tls === "implicit" ? TLS_RECORD : 64 * 1024)
+        // TLS hands over one record (at most 16 KiB of plaintext) per read; STLS changes
+        // to such a pool (`startTls`).
+        let pool = makeReadPool(target.tls === "implicit" ? TLS_RECORD : 64 * 1024)
         const input = makePushReader({
           pause: () => socket?.pause(),
           resume: () => quietly(() => socket?.resume())
@@ -101,8 +142,8 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
             return chunks
           })
         })
-        const onread = {
-          buffer: pool.next,
+        const onread: OnRead = {
+          buffer: () => pool.next(),
           // reader.ts pauses the socket from `push` when it holds enough (net.Socket's
           // `pause` stops `onread` reads too), so the callback never asks for it.
           callback: (nread: number, buffer: Uint8Array) => {
@@ -220,21 +261,25 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
             plain.off("data", onData)
             return opened(
               () =>
-                withoutDep0123(() =>
-                  tlsConnect({
+                withoutDep0123(() => {
+                  const tls = tlsConnect({
                     socket: plain,
                     servername: options.servername ?? target.servername,
                     rejectUnauthorized: options.rejectUnauthorized ?? true,
                     ...(options.ca !== undefined ? { secureContext: contextFor(pemList(options.ca)) } : {})
                   })
-                ),
+                  // Into reused buffers, as before STLS (Node ignores `onread` with `socket`).
+                  // Nothing waits unread now (`input.upgrade` checked), so the old pool's
+                  // buffers are only the consumer's last pull: the GC takes them.
+                  pool = makeReadPool(TLS_RECORD)
+                  if (!readInto(tls, onread)) tls.on("data", (chunk: Uint8Array) => input.push(chunk))
+                  return tls
+                }),
               "secureConnect",
               upgradeError,
               (tls) => {
                 socket = tls
                 listen(tls)
-                // No `onread` here (Node ignores it with `socket`): Node's own buffers.
-                tls.on("data", (chunk: Uint8Array) => input.push(chunk))
               }
             ).pipe(
               Effect.asVoid,

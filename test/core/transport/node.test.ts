@@ -6,9 +6,10 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
+import type { TlsUpgradeOptions } from "effect/socket/Socket"
 import { createHash } from "node:crypto"
 import { type AddressInfo, createConnection, createServer, type Server, type Socket } from "node:net"
-import { createServer as createTlsServer } from "node:tls"
+import { createServer as createTlsServer, TLSSocket } from "node:tls"
 import { afterEach, describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/client/client.ts"
 import { ConnectError, TimeoutError, TlsError } from "../../../core/errors.ts"
@@ -216,15 +217,17 @@ describe("node transport", () => {
 
   // 4 MiB of a known pattern, read by a consumer that lets a turn of the event loop pass
   // between pulls (so the reader pauses the socket and resumes it): every byte arrives, in
-  // a few reused buffers — Node honours `onread` — not one fresh buffer per read.
+  // a few reused buffers — Node honours `onread`, and node.ts sets it up by hand after STLS
+  // — not one fresh buffer per read.
   const PATTERN_BYTES = 4 * 1024 * 1024
   const pattern = Buffer.alloc(PATTERN_BYTES, "0123456789abcdef\r\n")
-  const readAll = (target: Target) =>
+  const readAll = (target: Target, upgrade?: TlsUpgradeOptions) =>
     Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
           const socket = yield* NodeTransport.makeSocket(target)
           const reader = yield* socket.reader
+          if (upgrade !== undefined) yield* reader.upgrade(upgrade)
           const buffers = new Set<ArrayBufferLike>()
           const hash = createHash("sha256")
           let total = 0
@@ -244,12 +247,22 @@ describe("node transport", () => {
         })
       )
     )
-  const serveOnce = async (tls: boolean): Promise<number> => {
+  // "starttls": TLS on the accepted plain socket at once, as after a server's "+OK" to STLS.
+  const serveOnce = async (tls: "none" | "implicit" | "starttls"): Promise<number> => {
     const send = (socket: Socket) => {
       socket.on("error", () => {})
       socket.end(pattern)
     }
-    const server = tls ? createTlsServer(testTls, send) : createServer(send)
+    const server =
+      tls === "implicit"
+        ? createTlsServer(testTls, send)
+        : tls === "starttls"
+          ? createServer((plain) => {
+              plain.on("error", () => {})
+              const secure = new TLSSocket(plain, { isServer: true, ...testTls })
+              secure.once("secure", () => send(secure))
+            })
+          : createServer(send)
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
     cleanups.push(() => new Promise((resolve) => server.close(() => resolve())))
     const address = server.address()
@@ -267,10 +280,14 @@ describe("node transport", () => {
   })
   const expected = createHash("sha256").update(pattern).digest("hex")
 
-  it.each(["none", "implicit"] as const)(
+  it.each(["none", "implicit", "starttls"] as const)(
     "tls %s: reads go into a few reused buffers, every byte intact",
     async (tls) => {
-      const read = await readAll(target(await serveOnce(tls === "implicit"), tls))
+      const port = await serveOnce(tls)
+      const read =
+        tls === "starttls"
+          ? await readAll(target(port, "none"), { servername: "localhost", ca: testCert })
+          : await readAll(target(port, tls))
       expect(read.total).toBe(PATTERN_BYTES)
       expect(read.digest).toBe(expected)
       expect(read.pulls).toBeGreaterThan(16)

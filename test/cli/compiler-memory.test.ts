@@ -1,0 +1,75 @@
+// The CLI turns V8's Maglev compiler off (core/cli/compiler-memory.ts): its compile jobs
+// were what raised the peak memory of a large RETR, not the read buffers. Asserted on the
+// compiler's own trace (--trace-opt), not on RSS: a hot loop in a child process is
+// optimized through Maglev on its way to TurboFan; after withoutMaglev(), by TurboFan alone.
+import { execFile } from "node:child_process"
+import { describe, expect, it } from "vitest"
+import { makeMailStore } from "../../dev-server/server.ts"
+import { listenTcp } from "../../dev-server/tcp.ts"
+
+const node = new URL("../../node_modules/.bin/node", import.meta.url).pathname
+const module = new URL("../../core/cli/compiler-memory.ts", import.meta.url).pathname
+const bin = new URL("../../core/cli/bin.ts", import.meta.url).pathname
+
+// Tiering counts calls and loop iterations, not time: the same compiles every run.
+const script = `
+if (process.argv[1] === "without") (await import(${JSON.stringify(module)})).withoutMaglev()
+const sum = (a) => { let s = 0; for (let i = 0; i < a.length; i++) s = (s + a[i] * 31) | 0; return s }
+const a = Array.from({ length: 64 }, (_, i) => i)
+let t = 0
+for (let i = 0; i < 200000; i++) t ^= sum(a)
+console.log("done", t)
+`
+
+// --trace-opt writes to stdout, between the child's own output.
+const traced = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  new Promise<{ maglev: number; turbofan: number; stdout: string }>((resolve, reject) => {
+    execFile(
+      node,
+      ["--trace-opt", ...args],
+      { timeout: 60_000, maxBuffer: 64 * 1024 * 1024, env: { PATH: process.env["PATH"] ?? "", ...env } },
+      (error, stdout) => {
+        if (error !== null) return reject(error)
+        resolve({
+          maglev: stdout.match(/target MAGLEV/g)?.length ?? 0,
+          turbofan: stdout.match(/target TURBOFAN/g)?.length ?? 0,
+          stdout
+        })
+      }
+    )
+  })
+const compiles = async (variant: "with" | "without") => {
+  const r = await traced(["--input-type=module", "-e", script, variant])
+  return { ...r, done: r.stdout.includes("done 0") }
+}
+
+describe("withoutMaglev", () => {
+  it("hot code is optimized by TurboFan alone, where it would first go through Maglev", async () => {
+    const [before, after] = await Promise.all([compiles("with"), compiles("without")])
+    // The loop is hot enough for Maglev here: the check below could see it.
+    expect(before.done).toBe(true)
+    expect(before.maglev).toBeGreaterThan(0)
+    expect(after.done).toBe(true)
+    expect(after.maglev).toBe(0)
+    expect(after.turbofan).toBeGreaterThan(0)
+  }, 120_000)
+
+  it("is on in the real executable: bin.ts loading its modules and streaming 8 MB compiles next to nothing with Maglev", async () => {
+    const line = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\n"
+    const big = `Subject: big\n\n${line.repeat(Math.ceil((8 * 1024 * 1024) / line.length))}`
+    const listener = await listenTcp(makeMailStore({ alice: { password: "pw", messages: [big] } }))
+    try {
+      const r = await traced(
+        [bin, "--host", "127.0.0.1", "--port", String(listener.port), "--tls", "none", "--user", "alice", "retr", "1"],
+        { POP3_PASSWORD: "pw" }
+      )
+      expect(r.stdout).toContain(line.replace("\n", "\r\n"))
+      expect(r.turbofan).toBeGreaterThan(0)
+      // Only what is hot before withoutMaglev() (2 functions of Node's loader, 2026-12-05);
+      // without the call, 88: the loader's for ~200 modules, then the read loop's.
+      expect(r.maglev).toBeLessThan(10)
+    } finally {
+      await listener.close()
+    }
+  }, 120_000)
+})
