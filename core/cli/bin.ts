@@ -17,14 +17,14 @@ if (argv.length === 1 && argv[0] === "--version") {
   // transport adopts the connection; only for STLS without a bridge; only for a command line
   // main will run (an --auth it refuses or an unreadable --ca aside: that connection then
   // just closes).
-  const [{ parseArgv, passwordMissing }, { preconnect }, { withoutMaglev }] = await Promise.all([
+  const [{ parseArgv, passwordMissing }, { preconnect }, { movesBodies, withoutMaglev }] = await Promise.all([
     import("./argv.ts"),
     import("../transport/node-preconnect.ts"),
     import("./compiler-memory.ts")
   ])
-  // Less memory while a large message streams; see compiler-memory.ts.
-  withoutMaglev()
   const parsed = parseArgv(argv, undefined)
+  // Less memory while a message body streams (retr, top, fetch); see compiler-memory.ts.
+  if (parsed._tag === "Run" && movesBodies(parsed.options.command.name)) withoutMaglev()
   if (
     parsed._tag === "Run" &&
     parsed.options.tls === "starttls" &&
