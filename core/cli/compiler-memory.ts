@@ -1,6 +1,6 @@
 /**
- * The CLI's process runs without V8's Maglev compiler (the tier between the baseline code
- * and TurboFan). Measured on `pop3 retr` of a 200 MB message (2026-12-05, Node 24, runs
+ * `pop3 retr`, `top` and `fetch` run without V8's Maglev compiler (the tier between the
+ * baseline code and TurboFan). Measured on `pop3 retr` of a 200 MB message (2026-12-05, Node 24, runs
  * alternating): Maglev's compile jobs, started together once the read loop gets hot, hold
  * up to ~15 MiB of compiler memory at once on V8's worker threads (heaptrack: V8 zones
  * under `maglev::MaglevCompiler::Compile`), and glibc keeps it in those threads' arenas
