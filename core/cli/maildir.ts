@@ -141,7 +141,6 @@ export const makeCrlfToLf = (): {
     push(bytes) {
       const out = new Uint8Array(bytes.length + 1)
       let o = 0
-      let i = 0
       if (pendingCr) {
         pendingCr = false
         if (bytes.length === 0) {
@@ -150,17 +149,13 @@ export const makeCrlfToLf = (): {
         }
         if (bytes[0] !== 0x0a) out[o++] = 0x0d
       }
-      for (; i < bytes.length; i++) {
-        const b = bytes[i]!
-        if (b === 0x0d) {
-          if (i + 1 === bytes.length) {
-            pendingCr = true
-            break
-          }
-          if (bytes[i + 1] === 0x0a) continue
-        }
-        out[o++] = b
+      // A CR at the end waits for the next chunk; the rest converts as a whole message does.
+      let whole = bytes
+      if (bytes[bytes.length - 1] === 0x0d) {
+        pendingCr = true
+        whole = bytes.subarray(0, bytes.length - 1)
       }
+      o += crlfToLfInto(whole, out.subarray(o))
       return out.subarray(0, o)
     },
     end() {

@@ -124,20 +124,23 @@ export const makeDecoder = (options: { readonly maxStatusLine?: number } = {}): 
     throw error
   }
 
+  // A status line without its line end (a CR before the LF is dropped), within the bound.
+  const statusOf = (raw: Uint8Array): DecoderEvent => {
+    const line = raw.length > 0 && raw[raw.length - 1] === CR ? raw.subarray(0, raw.length - 1) : raw
+    if (line.length > maxStatusLine) {
+      return fail(new RemoteProtocolError(`a status line is longer than ${maxStatusLine} octets`, excerptOf(line)))
+    }
+    return { _tag: "Status", line }
+  }
+
   const nextStatus = (): DecoderEvent | typeof NeedData => {
     while (advance()) {
       const lf = chunk.indexOf(LF, pos)
       const end = lf < 0 ? chunk.length : lf
       const part = chunk.subarray(pos, end)
       pos = lf < 0 ? chunk.length : lf + 1
-      if (lf >= 0 && lineLength === 0) {
-        // The whole line in one chunk (nearly always): no parts to join.
-        const line = part.length > 0 && part[part.length - 1] === CR ? part.subarray(0, part.length - 1) : part
-        if (line.length > maxStatusLine) {
-          return fail(new RemoteProtocolError(`a status line is longer than ${maxStatusLine} octets`, excerptOf(line)))
-        }
-        return { _tag: "Status", line }
-      }
+      // The whole line in one chunk (nearly always): no parts to join.
+      if (lf >= 0 && lineLength === 0) return statusOf(part)
       if (part.length > 0) {
         // A line that goes on in the next chunk is copied: a transport may reuse a chunk's
         // buffer once the decoder asked for more (core/transport/read-pool.ts).
@@ -150,14 +153,10 @@ export const makeDecoder = (options: { readonly maxStatusLine?: number } = {}): 
         )
       }
       if (lf >= 0) {
-        let line = concatBytes(lineParts, lineLength)
+        const line = concatBytes(lineParts, lineLength)
         lineParts = []
         lineLength = 0
-        if (line.length > 0 && line[line.length - 1] === CR) line = line.subarray(0, line.length - 1)
-        if (line.length > maxStatusLine) {
-          return fail(new RemoteProtocolError(`a status line is longer than ${maxStatusLine} octets`, excerptOf(line)))
-        }
-        return { _tag: "Status", line }
+        return statusOf(line)
       }
     }
     return NeedData

@@ -53,7 +53,6 @@ export const makeLineSplitter = (maxLine = MAX_LISTING_LINE): LineSplitter => {
       const lastLf = length === 0 ? bytes.lastIndexOf(10) : -1
       if (lastLf >= 0 && isAscii(bytes, lastLf)) {
         for (const raw of decodeText(bytes.subarray(0, lastLf)).split("\n")) {
-          if (raw.length > maxLine + 1) throw tooLong(new TextEncoder().encode(raw))
           const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw
           if (line.length > maxLine) throw tooLong(new TextEncoder().encode(line))
           out.push(line)

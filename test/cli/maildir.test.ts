@@ -119,4 +119,24 @@ describe("crlfToLfInto", () => {
       { numRuns: 2000 }
     )
   })
+
+  it("property: any chunking converts as the whole does, and both only drop a CR before a LF", () => {
+    const message = fc.array(fc.constantFrom(0x0d, 0x0a, 0x41, 0x2e), { maxLength: 60 }).map((a) => Uint8Array.from(a))
+    fc.assert(
+      fc.property(message, fc.array(fc.nat(60), { maxLength: 6 }), (m, cuts) => {
+        const at = [...new Set(cuts.map((c) => c % (m.length + 1)))].sort((a, b) => a - b)
+        const chunked = makeCrlfToLf()
+        const out: Array<number> = []
+        let from = 0
+        for (const cut of [...at, m.length]) {
+          out.push(...chunked.push(m.subarray(from, cut)))
+          from = cut
+        }
+        out.push(...chunked.end())
+        const latin1 = (bytes: Iterable<number>) => String.fromCharCode(...bytes)
+        expect(latin1(out)).toBe(latin1(m).replace(/\r\n/g, "\n"))
+      }),
+      { numRuns: 2000 }
+    )
+  })
 })
