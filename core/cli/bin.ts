@@ -13,10 +13,10 @@ if (argv.length === 1 && argv[0] === "--version") {
   process.stdout.write(VERSION + "\n")
 } else {
   // Connect first, load second (pop3-everywhere/node-preconnect): the connect and the
-  // server's greeting travel while the client's code loads (~50 ms). Only on Node, whose
-  // transport adopts the connection; only for STLS without a bridge; only for a command line
-  // main will run (an --auth it refuses or an unreadable --ca aside: that connection then
-  // just closes).
+  // server's greeting travel while the client's code loads (~50 ms). For TCP only on Node,
+  // whose transport adopts the connection, and only for STLS; through a bridge, the
+  // WebSocket. Only for a command line main will run (an --auth it refuses or an unreadable
+  // --ca aside: that connection then just closes).
   const [{ parseArgv, passwordMissing }, { preconnect }, { movesBodies, withoutMaglev }] = await Promise.all([
     import("./argv.ts"),
     import("../transport/node-preconnect.ts"),
@@ -33,6 +33,20 @@ if (argv.length === 1 && argv[0] === "--version") {
   ) {
     // Awaited: Node issues the connect from the event loop, which loading main would hold up.
     await preconnect(parsed.options.host, parsed.options.port)
+  } else if (
+    parsed._tag === "Run" &&
+    parsed.options.bridge !== undefined &&
+    !passwordMissing(parsed.options, process.env)
+  ) {
+    // Through a bridge, the WebSocket (pop3-everywhere/node-websocket, which main uses for
+    // --bridge on every runtime): the upgrade, the bridge's connection to the server and the
+    // greeting travel while main loads.
+    const [{ firstBridgeUrl }, webSocket] = await Promise.all([
+      import("./bridge-url.ts"),
+      import("../transport/node-websocket.ts")
+    ])
+    const url = firstBridgeUrl(parsed.options, process.env)
+    if (url !== undefined) await webSocket.preconnect(url)
   }
   const { main, processIo } = await import("./main.ts")
   const status = await main(argv, processIo())

@@ -25,6 +25,7 @@ import {
 import * as AutoTransport from "../transport/auto.ts"
 import { type CliOptions, parseCli, USAGE } from "./args.ts"
 import { passwordMissing } from "./argv.ts"
+import { bridgeUrl } from "./bridge-url.ts"
 import type { FetchError } from "./fetch.ts"
 import { jsonLine, printable } from "./printable.ts"
 import { VERSION } from "./version.ts"
@@ -263,28 +264,6 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
       yield* mailbox.quit
     })
   )
-
-// The bridge URL to use: `--bridge`, with the token from POP3_BRIDGE_TOKEN when set — an
-// environment variable, not argv, which every user of the machine can read in `ps`.
-// Neither the URL's query nor the token is ever printed.
-const bridgeUrl = (given: string, token: string | undefined): string | { readonly usage: string } => {
-  if (!/^wss?:\/\//i.test(given))
-    return { usage: `--bridge must be a ws:// or wss:// URL, got ${JSON.stringify(given.split("?")[0])}` }
-  let url: URL
-  try {
-    url = new URL(given)
-  } catch {
-    return { usage: `--bridge is not a valid URL: ${JSON.stringify(given.split("?")[0])}` }
-  }
-  if (token === undefined || token === "") return given
-  if (url.searchParams.has("token"))
-    return {
-      usage:
-        "the bridge token is given twice: in POP3_BRIDGE_TOKEN and in the --bridge URL; keep only POP3_BRIDGE_TOKEN"
-    }
-  url.searchParams.set("token", token)
-  return url.toString()
-}
 
 /**
  * Runs the CLI and returns the exit status.

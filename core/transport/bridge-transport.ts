@@ -10,7 +10,7 @@
 import type * as Effect from "effect/Effect"
 import type * as Socket from "effect/socket/Socket"
 import { endToEndTransport } from "../tls/end-to-end.ts"
-import { type BridgeTls, bridgeUrl, classifyBridgeFailure, pathEncrypted } from "./bridge-rules.ts"
+import { bridgeUrl, classifyBridgeFailure, pathEncrypted } from "./bridge-rules.ts"
 import type { Target, Transport } from "./transport.ts"
 
 /**
@@ -37,20 +37,33 @@ export type OpenWebSocket = (
 ) => Effect.Effect<Socket.Socket>
 
 /**
+ * The URL the transport through the bridge at `url` opens for a connection to `target`:
+ * the bridge URL with the target, and `tls=passthrough` for end-to-end TLS whatever the
+ * target's mode (the client then runs implicit TLS or STLS itself).
+ * @category constructors
+ */
+export const connectionUrl = (url: string, options: Options, target: Pick<Target, "host" | "port" | "tls">): string =>
+  bridgeUrl(url, {
+    host: target.host,
+    port: target.port,
+    tls: options.endToEnd === true ? "passthrough" : target.tls
+  })
+
+/**
  * The transport through the bridge at `url`, opening each connection with `openWebSocket`.
  * @category constructors
  */
 export const bridgeTransport = (url: string, options: Options, openWebSocket: OpenWebSocket): Transport["Service"] => {
   const bridge = new URL(url)
-  const open = (target: Pick<Target, "host" | "port" | "connectTimeoutMillis">, tls: BridgeTls) =>
-    openWebSocket(bridgeUrl(url, { host: target.host, port: target.port, tls }), target)
+  const open = (target: Pick<Target, "host" | "port" | "tls" | "connectTimeoutMillis">) =>
+    openWebSocket(connectionUrl(url, options, target), target)
   const service: Transport["Service"] = {
     name: "websocket",
     secure: (target) => pathEncrypted(bridge, target),
     startTls: false,
     upgradeOptions: () => ({}),
     classify: (error) => classifyBridgeFailure(bridge, error),
-    open: (target) => open(target, target.tls)
+    open
   }
-  return options.endToEnd === true ? endToEndTransport(service, (target) => open(target, "passthrough")) : service
+  return options.endToEnd === true ? endToEndTransport(service, open) : service
 }

@@ -26,7 +26,8 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Socket from "effect/socket/Socket"
-import { connect as netConnect, type NetConnectOpts, type Socket as NetSocket } from "node:net"
+import { isIP, connect as netConnect, type NetConnectOpts, type Socket as NetSocket } from "node:net"
+import { type ConnectionOptions as TlsConnectionOptions, connect as tlsConnect, TLSSocket } from "node:tls"
 import { type RawData, WebSocket } from "ws"
 import { bridgeTransport, type OpenWebSocket, type Options } from "./bridge-transport.ts"
 import { closeError, makePushReader, openError, quietly, readError } from "./reader.ts"
@@ -176,43 +177,137 @@ const makeSlabs = (ws: () => WebSocket | undefined) => {
 // Codes a client may send in a close frame (RFC 6455 §7.4.2: 1000, or 3000–4999).
 const sendable = (code: number): boolean => code === 1000 || (code >= 3000 && code <= 4999)
 
+/** A WebSocket under way: its reader already takes what arrives, whether adopted yet or not. */
+interface Opening {
+  readonly ws: WebSocket
+  readonly input: ReturnType<typeof makePushReader>
+  readonly slabs: ReturnType<typeof makeSlabs>
+  /** Whether 'open' has come (a later close is then the reader's to report). */
+  readonly isOpen: () => boolean
+  /** The TCP (or TLS) connection under it, once `ws` has asked for it. */
+  readonly connection: () => NetSocket | undefined
+}
+
+// As `ws`'s own tlsConnect, which a `createConnection` of ours replaces: `path` holds the
+// HTTP request's path, and the server name is the host unless that is an address.
+const tlsConnectLike = (options: TlsConnectionOptions): TLSSocket =>
+  tlsConnect({
+    ...options,
+    path: undefined,
+    servername: options.servername ?? (isIP(options.host ?? "") === 0 ? options.host : "")
+  } as TlsConnectionOptions)
+
+// Throws what `new WebSocket` throws for a URL it refuses.
+const start = (url: string, held: boolean): Opening => {
+  let made: WebSocket | undefined
+  let connection: NetSocket | undefined
+  const slabs = makeSlabs(() => made)
+  const plain = url.startsWith("ws:")
+  const ws: WebSocket = (made = new WebSocket(url, ["binary"], {
+    // The bridge never compresses; a compressed stream would be inflated unbounded.
+    perMessageDeflate: false,
+    maxPayload: MAX_FRAME,
+    // POP3 is bytes: a text frame is taken as its bytes, never decoded.
+    skipUTF8Validation: true,
+    // Messages are emitted while the read that completed them is handled (the slabs rely on it).
+    allowSynchronousEvents: true,
+    // wss: TLS hands over a record (≤ 16 KiB) per read: slabs would not help there.
+    createConnection: ((options: NetConnectOpts & TlsConnectionOptions) => {
+      connection = plain ? slabs.connect(options) : tlsConnectLike(options)
+      // Opened early (preconnect), it keeps nothing alive until it is adopted.
+      if (held) connection.unref()
+      return connection
+    }) as typeof netConnect
+  }))
+  ws.binaryType = "nodebuffer"
+  let open = false
+  const input = makePushReader({
+    pause: () => ws.pause(),
+    resume: () => quietly(() => ws.resume())
+  })
+  ws.on("message", (data: RawData) => {
+    const bytes = bytesOf(data)
+    slabs.pushed(bytes)
+    input.push(bytes)
+  })
+  ws.once("open", () => {
+    open = true
+  })
+  ws.on("error", (cause: Error) => input.end(open ? readError(cause) : openError(cause)))
+  ws.on("close", (code: number, reason: Buffer) => input.end(closeError(code, reason.toString())))
+  return { ws, input, slabs, isOpen: () => open, connection: () => connection }
+}
+
+let early: { readonly url: string; readonly opening: Opening } | undefined
+
 /**
- * A `Socket` over one `ws` WebSocket to `url`, opened when its reader is acquired.
+ * Opens the WebSocket to `url` now, for the next `makeSocket(url)` (this transport's
+ * connection to the same bridge URL) to adopt — as node-preconnect.ts does for TCP: the
+ * `pop3` CLI calls it before loading the client, so the bridge's upgrade, its connection to
+ * the mail server and the server's greeting travel while the client's code loads. What
+ * arrives meanwhile waits in the socket's reader (which pauses it past 64 KiB); never
+ * adopted, it keeps nothing alive and goes with the process.
+ *
+ * Resolves once the opening handshake's request is on its way (`ws:` after the TCP
+ * connect, `wss:` after the TLS handshake), or the socket has failed, or after
+ * `waitMillis` (50 by default): await it before loading code, which would hold up the
+ * event loop that sends it. False when `ws` refuses the URL (then nothing is opened).
+ * @category constructors
+ */
+export const preconnect = (url: string, options?: { readonly waitMillis?: number }): Promise<boolean> => {
+  let opening: Opening
+  try {
+    opening = start(url, true)
+  } catch {
+    return Promise.resolve(false)
+  }
+  early = { url, opening }
+  const { ws } = opening
+  return new Promise((resolve) => {
+    // `ws` asks for its connection while it is constructed.
+    const connection = opening.connection()
+    const connected = connection instanceof TLSSocket ? "secureConnect" : "connect"
+    const started = () => {
+      clearTimeout(timer)
+      ws.off("open", started)
+      ws.off("close", started)
+      connection?.off(connected, afterConnect)
+      resolve(true)
+    }
+    // The request is written from the loop's next turn after the connect.
+    const afterConnect = () => setImmediate(started)
+    const timer = setTimeout(started, options?.waitMillis ?? 50)
+    ws.once("open", started)
+    ws.once("close", started)
+    connection?.once(connected, afterConnect)
+  })
+}
+
+// The early WebSocket to `url`, once; undefined for any other URL or a second time.
+const takePreconnected = (url: string): Opening | undefined => {
+  if (early === undefined || early.url !== url) return undefined
+  const { opening } = early
+  early = undefined
+  opening.connection()?.ref()
+  return opening
+}
+
+/**
+ * A `Socket` over one `ws` WebSocket to `url`, opened when its reader is acquired (or
+ * adopted then, when `preconnect` opened it).
  * @category constructors
  */
 export const makeSocket: OpenWebSocket = (url) =>
   Effect.sync(() =>
     makeByteSocket(
       Effect.suspend(() => {
-        let ws: WebSocket
-        let made: WebSocket | undefined
-        const slabs = makeSlabs(() => made)
+        let opening: Opening
         try {
-          ws = made = new WebSocket(url, ["binary"], {
-            // The bridge never compresses; a compressed stream would be inflated unbounded.
-            perMessageDeflate: false,
-            maxPayload: MAX_FRAME,
-            // POP3 is bytes: a text frame is taken as its bytes, never decoded.
-            skipUTF8Validation: true,
-            // Messages are emitted while the read that completed them is handled (the slabs rely on it).
-            allowSynchronousEvents: true,
-            // wss: TLS hands over a record (≤ 16 KiB) per read: slabs would not help there.
-            ...(url.startsWith("ws:") ? { createConnection: slabs.connect as typeof netConnect } : {})
-          })
+          opening = takePreconnected(url) ?? start(url, false)
         } catch (cause) {
           return Effect.fail(openError(cause))
         }
-        ws.binaryType = "nodebuffer"
-        let open = false
-        const input = makePushReader({
-          pause: () => ws.pause(),
-          resume: () => quietly(() => ws.resume())
-        })
-        ws.on("message", (data: RawData) => {
-          const bytes = bytesOf(data)
-          slabs.pushed(bytes)
-          input.push(bytes)
-        })
+        const { ws, input, slabs } = opening
         // The chunks of the previous pull are done with when the next pull starts.
         const pull = Effect.suspend(() => {
           slabs.releaseDelivered()
@@ -221,15 +316,15 @@ export const makeSocket: OpenWebSocket = (url) =>
             return chunks
           })
         })
-        ws.on("error", (cause: Error) => input.end(open ? readError(cause) : openError(cause)))
-        ws.on("close", (code: number, reason: Buffer) => input.end(closeError(code, reason.toString())))
 
         // Interrupted before it opened (the connect timeout in client/open.ts, a closing
         // scope): the socket goes at once.
         const opened = Effect.callback<void, Socket.SocketError>((resume) => {
+          if (opening.isOpen()) return resume(Effect.void)
+          // Adopted after it failed: 'error' ended the reader; the close (1006 when it never opened) followed.
+          if (ws.readyState === WebSocket.CLOSED) return resume(Effect.fail(input.error() ?? closeError(1006)))
           const onOpen = () => {
             ws.off("close", onClose)
-            open = true
             resume(Effect.void)
           }
           // 'error' comes first and ended the reader; the close (1006 when it never opened) follows.

@@ -1,0 +1,213 @@
+// A WebSocket to the bridge opened before the client has loaded (node-websocket.ts's
+// `preconnect`, the `pop3` CLI's first lines with --bridge): the client adopts it instead
+// of opening another — one session at the bridge, one connection at the mail server — and
+// reads what came meanwhile; one for another URL is left alone; one that failed fails the
+// adopting client as a fresh one would; never adopted, it does not keep a process alive.
+// Through a real in-process pop3-bridge to the dev server's POP3 over TCP.
+import { execFile } from "node:child_process"
+import { createServer } from "node:net"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { firstBridgeUrl } from "../../../core/cli/bridge-url.ts"
+import { parseArgv } from "../../../core/cli/argv.ts"
+import { connect } from "../../../core/client/client.ts"
+import { resolveOptions } from "../../../core/client/options.ts"
+import { bridgeTransport, connectionUrl } from "../../../core/transport/bridge-transport.ts"
+import { layer, preconnect } from "../../../core/transport/node-websocket.ts"
+import type { Target } from "../../../core/transport/transport.ts"
+import { makeMailStore } from "../../../dev-server/server.ts"
+import { listenTcp, type TcpListener } from "../../../dev-server/tcp.ts"
+import { startTestBridge, until } from "../../bridge/helpers.ts"
+
+const USER = "carol"
+const PASSWORD = "preconnect-secret"
+const MESSAGES = ["Subject: one\r\n\r\nfirst\r\n", "Subject: two\r\n\r\nsecond\r\n"]
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+let server: TcpListener | undefined
+let port = 0
+beforeAll(async () => {
+  server = await listenTcp(makeMailStore({ [USER]: { password: PASSWORD, messages: MESSAGES } }))
+  port = server.port
+})
+afterAll(async () => {
+  await server?.close()
+})
+
+const startBridge = async () => {
+  const bridge = await startTestBridge({ allow: [`127.0.0.1:${port}`] })
+  cleanups.push(() => bridge.close(0))
+  return { bridge, base: `${bridge.url}/pop3` }
+}
+
+/** A port nothing listens on (it was just closed). */
+const closedPort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port: free } = probe.address() as { port: number }
+      probe.close(() => resolve(free))
+    })
+  })
+
+const plainTarget = (p: number) => ({ host: "127.0.0.1", port: p, tls: "none" as const })
+
+/** A whole session through the bridge at `base`: login, STAT, QUIT. */
+const statThrough = (base: string) =>
+  Effect.runPromiseExit(
+    Effect.gen(function* () {
+      const session = yield* connect({ ...plainTarget(port), timeout: 10_000 })
+      const mailbox = yield* session.login({ user: USER, password: PASSWORD, allowPlaintext: true })
+      const stat = yield* mailbox.stat
+      yield* mailbox.quit
+      return stat.count
+    }).pipe(Effect.scoped, Effect.provide(layer(base)))
+  )
+
+describe("a WebSocket to the bridge opened early (node-websocket.ts's preconnect)", () => {
+  it("is adopted by the client's connection to the same URL: one session, the greeting that came first is read", async () => {
+    const { bridge, base } = await startBridge()
+    expect(await preconnect(connectionUrl(base, {}, plainTarget(port)))).toBe(true)
+    // The session is up and the server's greeting has gone down to the client before the
+    // client exists.
+    await until(() => bridge.metrics.sessionsTotal === 1 && bridge.metrics.bytesDown > 0, 5000, "the greeting")
+    const exit = await statThrough(base)
+    expect(exit).toEqual(Exit.succeed(MESSAGES.length))
+    expect(bridge.metrics.sessionsTotal).toBe(1)
+  })
+
+  it("is not adopted for another URL: the client opens its own, the early one stays unused", async () => {
+    const { bridge, base } = await startBridge()
+    // Another target: one the bridge does not allow.
+    expect(await preconnect(connectionUrl(base, {}, plainTarget(port === 65535 ? port - 1 : port + 1)))).toBe(true)
+    expect(await statThrough(base)).toEqual(Exit.succeed(MESSAGES.length))
+    // The early one (refused by the allowlist: another port) and the client's.
+    expect(bridge.metrics.sessionsTotal).toBe(2)
+  })
+
+  it("is taken once: a second connection to the same URL opens its own", async () => {
+    const { bridge, base } = await startBridge()
+    await preconnect(connectionUrl(base, {}, plainTarget(port)))
+    expect(await statThrough(base)).toEqual(Exit.succeed(MESSAGES.length))
+    expect(await statThrough(base)).toEqual(Exit.succeed(MESSAGES.length))
+    expect(bridge.metrics.sessionsTotal).toBe(2)
+  })
+
+  it("that failed before it was adopted fails the client as a fresh connection does", async () => {
+    // No bridge listens there.
+    const base = `ws://127.0.0.1:${await closedPort()}/pop3`
+    const fresh = await statThrough(base)
+    expect(await preconnect(connectionUrl(base, {}, plainTarget(port)))).toBe(true)
+    const adopted = await statThrough(base)
+    expect(Exit.isFailure(fresh) && Exit.isFailure(adopted)).toBe(true)
+    const failure = (exit: typeof fresh) =>
+      Exit.isFailure(exit) ? Cause.squash(exit.cause) : new Error("it succeeded")
+    const [a, b] = [failure(fresh), failure(adopted)] as Array<{ _tag?: string; message?: string }>
+    expect(b?._tag).toBe(a?._tag)
+    expect(b?.message).toBe(a?.message)
+    // No bridge at all: the client cannot connect (bridge-rules.ts classifies it).
+    expect(a?._tag).toBe("ConnectError")
+  })
+
+  it("never adopted, it keeps no process alive", async () => {
+    const { bridge, base } = await startBridge()
+    const url = connectionUrl(base, {}, plainTarget(port))
+    const module = new URL("../../../core/transport/node-websocket.ts", import.meta.url).pathname
+    const node = new URL("../../../node_modules/.bin/node", import.meta.url).pathname
+    const script = `const { preconnect } = await import(${JSON.stringify(module)}); console.log(await preconnect(${JSON.stringify(url)}))`
+    // Held open, the child would run until the timeout kills it (code null).
+    const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      execFile(node, ["--input-type=module", "-e", script], { timeout: 15_000 }, (error, stdout) =>
+        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout })
+      )
+    })
+    expect(result).toEqual({ code: 0, stdout: "true\n" })
+    expect(bridge.metrics.sessionsTotal).toBe(1)
+  }, 20_000)
+})
+
+describe("the CLI's early WebSocket (bin.ts, bridge-url.ts): the URL the transport opens", () => {
+  // The URLs the transport asks for, recorded instead of opened.
+  const opened = (base: string, endToEnd: boolean, target: Target): Promise<string> =>
+    new Promise((resolve) => {
+      const service = bridgeTransport(base, { endToEnd }, (url) => {
+        resolve(url)
+        return Effect.die("recorded, not opened")
+      })
+      void Effect.runPromiseExit(service.open(target))
+    })
+
+  const cases: ReadonlyArray<ReadonlyArray<string>> = [
+    ["--tls", "none"],
+    ["--tls", "implicit"],
+    ["--port", "995"],
+    ["--tls", "implicit", "--port", "1995"],
+    ["--end-to-end", "--tls", "implicit"],
+    ["--end-to-end", "--tls", "starttls"],
+    ["--end-to-end", "--port", "110"]
+  ]
+  for (const extra of cases) {
+    it(`is the one the client's first connection opens: ${extra.join(" ")}`, async () => {
+      const argv = [
+        "--bridge",
+        "wss://bridge.example/pop3?x=1",
+        "--host",
+        "pop.example.com",
+        ...extra,
+        "--user",
+        "u",
+        "stat"
+      ]
+      const parsed = parseArgv(argv, undefined)
+      if (parsed._tag !== "Run") throw new Error(`not a run: ${JSON.stringify(parsed)}`)
+      const env = { POP3_BRIDGE_TOKEN: "t0ken" }
+      const early = firstBridgeUrl(parsed.options, env)
+      const { target } = resolveOptions({
+        host: parsed.options.host,
+        port: parsed.options.port,
+        tls: parsed.options.tls
+      })
+      const base = "wss://bridge.example/pop3?x=1&token=t0ken"
+      expect(early).toBe(await opened(base, parsed.options.endToEnd, target))
+    })
+  }
+
+  it("is none where the client will not connect through the bridge: STLS without end-to-end TLS, a refused URL", () => {
+    const run = (argv: ReadonlyArray<string>) => {
+      const parsed = parseArgv([...argv, "--host", "pop.example.com", "--user", "u", "stat"], undefined)
+      if (parsed._tag !== "Run") throw new Error("not a run")
+      return firstBridgeUrl(parsed.options, {})
+    }
+    expect(run(["--bridge", "wss://bridge.example/pop3"])).toBeUndefined()
+    expect(run(["--bridge", "wss://bridge.example/pop3", "--tls", "starttls"])).toBeUndefined()
+    expect(run(["--bridge", "https://bridge.example/pop3", "--tls", "implicit"])).toBeUndefined()
+    expect(run(["--tls", "implicit"])).toBeUndefined()
+  })
+})
+
+describe("the pop3 executable through --bridge (bin.ts in a child process)", () => {
+  it("opens one session: the WebSocket bin.ts opened first is the one the client uses", async () => {
+    const { bridge, base } = await startBridge()
+    const bin = new URL("../../../core/cli/bin.ts", import.meta.url).pathname
+    const node = new URL("../../../node_modules/.bin/node", import.meta.url).pathname
+    const argv = ["--bridge", base, "--host", "127.0.0.1", "--port", String(port), "--tls", "none"]
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        node,
+        [bin, ...argv, "--user", USER, "stat"],
+        { env: { PATH: process.env["PATH"] ?? "", POP3_PASSWORD: PASSWORD }, timeout: 15_000 },
+        (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
+      )
+    })
+    expect(result.stderr).toBe("")
+    expect(result.code).toBe(0)
+    expect(result.stdout).toMatch(/^2 \d+\n$/)
+    expect(bridge.metrics.sessionsTotal).toBe(1)
+  }, 20_000)
+})
