@@ -3,10 +3,19 @@
 // all run it as it is. The compile cache (Node ≥ 22.1) turns the ~0.5 s of loading and
 // type-stripping ~200 modules into ~0.4 s on later starts; main is imported after it is on,
 // and not at all for a bare `--version`.
+import { readFileSync } from "node:fs"
 import * as NodeModule from "node:module"
 
 ;(NodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.()
 const argv = process.argv.slice(2)
+const readable = (path: string): boolean => {
+  try {
+    readFileSync(path)
+    return true
+  } catch {
+    return false
+  }
+}
 if (argv.length === 1 && argv[0] === "--version") {
   // Nothing else to load for this one (start-up is what it is measured by).
   const { VERSION } = await import("./version.ts")
@@ -15,38 +24,34 @@ if (argv.length === 1 && argv[0] === "--version") {
   // Connect first, load second (pop3-everywhere/node-preconnect): the connect and the
   // server's greeting travel while the client's code loads (~50 ms). For TCP only on Node,
   // whose transport adopts the connection, and only for STLS; through a bridge, the
-  // WebSocket. Only for a command line main will run (an --auth it refuses or an unreadable
-  // --ca aside: that connection then just closes).
+  // WebSocket. Only for a command line main will run (an --auth it refuses aside: checking
+  // that would load every mechanism first; that connection then just closes).
   const [{ parseArgv, passwordMissing }, { preconnect }, { movesBodies, withoutMaglev }] = await Promise.all([
     import("./argv.ts"),
     import("../transport/node-preconnect.ts"),
     import("./compiler-memory.ts")
   ])
   const parsed = parseArgv(argv, undefined)
-  // Less memory while a message body streams (retr, top, fetch); see compiler-memory.ts.
-  if (parsed._tag === "Run" && movesBodies(parsed.options.command.name)) withoutMaglev()
-  if (
-    parsed._tag === "Run" &&
-    parsed.options.tls === "starttls" &&
-    parsed.options.bridge === undefined &&
-    !passwordMissing(parsed.options, process.env)
-  ) {
-    // Awaited: Node issues the connect from the event loop, which loading main would hold up.
-    await preconnect(parsed.options.host, parsed.options.port)
-  } else if (
-    parsed._tag === "Run" &&
-    parsed.options.bridge !== undefined &&
-    !passwordMissing(parsed.options, process.env)
-  ) {
-    // Through a bridge, the WebSocket (pop3-everywhere/node-websocket, which main uses for
-    // --bridge on every runtime): the upgrade, the bridge's connection to the server and the
-    // greeting travel while main loads.
-    const [{ firstBridgeUrl }, webSocket] = await Promise.all([
-      import("./bridge-url.ts"),
-      import("../transport/node-websocket.ts")
-    ])
-    const url = firstBridgeUrl(parsed.options, process.env)
-    if (url !== undefined) await webSocket.preconnect(url)
+  if (parsed._tag === "Run") {
+    const { options } = parsed
+    // Less memory while a message body streams (retr, top, fetch); see compiler-memory.ts.
+    if (movesBodies(options.command.name)) withoutMaglev()
+    // As main refuses to run without the password or with a --ca it cannot read.
+    const runs = !passwordMissing(options, process.env) && (options.ca === undefined || readable(options.ca))
+    if (runs && options.bridge === undefined && options.tls === "starttls") {
+      // Awaited: Node issues the connect from the event loop, which loading main would hold up.
+      await preconnect(options.host, options.port)
+    } else if (runs && options.bridge !== undefined) {
+      // Through a bridge, the WebSocket (pop3-everywhere/node-websocket, which main uses for
+      // --bridge on every runtime): the upgrade, the bridge's connection to the server and
+      // the greeting travel while main loads.
+      const [{ firstBridgeUrl }, webSocket] = await Promise.all([
+        import("./bridge-url.ts"),
+        import("../transport/node-websocket.ts")
+      ])
+      const url = firstBridgeUrl(options, process.env)
+      if (url !== undefined) await webSocket.preconnect(url)
+    }
   }
   const { main, processIo } = await import("./main.ts")
   const status = await main(argv, processIo())

@@ -191,23 +191,75 @@ describe("the CLI's early WebSocket (bin.ts, bridge-url.ts): the URL the transpo
 })
 
 describe("the pop3 executable through --bridge (bin.ts in a child process)", () => {
-  it("opens one session: the WebSocket bin.ts opened first is the one the client uses", async () => {
-    const { bridge, base } = await startBridge()
-    const bin = new URL("../../../core/cli/bin.ts", import.meta.url).pathname
-    const node = new URL("../../../node_modules/.bin/node", import.meta.url).pathname
-    const argv = ["--bridge", base, "--host", "127.0.0.1", "--port", String(port), "--tls", "none"]
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+  const bin = new URL("../../../core/cli/bin.ts", import.meta.url).pathname
+  const node = new URL("../../../node_modules/.bin/node", import.meta.url).pathname
+  const spawnCli = (argv: ReadonlyArray<string>) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       execFile(
         node,
-        [bin, ...argv, "--user", USER, "stat"],
+        [bin, ...argv],
         { env: { PATH: process.env["PATH"] ?? "", POP3_PASSWORD: PASSWORD }, timeout: 15_000 },
         (error, stdout, stderr) =>
           resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
       )
     })
+  const target = () => ["--host", "127.0.0.1", "--port", String(port), "--tls", "none", "--user", USER]
+
+  it("opens one session: the WebSocket bin.ts opened first is the one the client uses", async () => {
+    const { bridge, base } = await startBridge()
+    const result = await spawnCli(["--bridge", base, ...target(), "stat"])
     expect(result.stderr).toBe("")
     expect(result.code).toBe(0)
     expect(result.stdout).toMatch(/^2 \d+\n$/)
     expect(bridge.metrics.sessionsTotal).toBe(1)
+  }, 20_000)
+
+  it("a refusal that came before the client loaded: exit 3 and the bridge's reason on one line", async () => {
+    const { bridge, base } = await startBridge()
+    const other = port === 65535 ? port - 1 : port + 1
+    const argv = ["--bridge", base, "--host", "127.0.0.1", "--port", String(other), "--tls", "none", "--user", USER]
+    const result = await spawnCli([...argv, "stat"])
+    expect(result.code).toBe(3)
+    expect(result.stdout).toBe("")
+    expect(result.stderr).toBe(
+      `pop3: the bridge closed the connection (4001: 127.0.0.1:${other} is not allowed by this bridge)\n`
+    )
+    expect(bridge.metrics.sessionsTotal).toBe(1)
+  }, 20_000)
+
+  it("opens nothing for a command line main refuses: an unreadable --ca", async () => {
+    const { bridge, base } = await startBridge()
+    const result = await spawnCli(["--bridge", base, ...target(), "--ca", "/nonexistent/ca.pem", "stat"])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/^pop3: cannot read --ca \/nonexistent\/ca\.pem/)
+    expect(bridge.metrics.sessionsTotal).toBe(0)
+  }, 20_000)
+})
+
+describe("the pop3 executable with STLS (bin.ts's TCP preconnect)", () => {
+  it("opens nothing for a command line main refuses: an unreadable --ca", async () => {
+    let connections = 0
+    const listener = createServer((socket) => {
+      connections++
+      socket.destroy()
+    })
+    await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve))
+    cleanups.push(() => new Promise((resolve) => listener.close(() => resolve())))
+    const { port: tcpPort } = listener.address() as { port: number }
+    const bin = new URL("../../../core/cli/bin.ts", import.meta.url).pathname
+    const node = new URL("../../../node_modules/.bin/node", import.meta.url).pathname
+    const argv = ["--host", "127.0.0.1", "--port", String(tcpPort), "--tls", "starttls", "--user", USER]
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(
+        node,
+        [bin, ...argv, "--ca", "/nonexistent/ca.pem", "stat"],
+        { env: { PATH: process.env["PATH"] ?? "", POP3_PASSWORD: PASSWORD }, timeout: 15_000 },
+        (error, _stdout, stderr) =>
+          resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stderr })
+      )
+    })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/^pop3: cannot read --ca/)
+    expect(connections).toBe(0)
   }, 20_000)
 })
