@@ -36,6 +36,8 @@
  *   facade, running every lazy getter (`fs.promises`, `util.TextDecoder`, streams, …) —
  *   about 10 ms of each start. The export names are read from this Node at build time; a
  *   name another Node version lacks reads as undefined instead of failing to link.
+ * - `ws`'s zlib (for permessage-deflate, which neither executable uses) is required when
+ *   first used, not as `ws` loads (`lazyZlibPlugin`): 5–7 ms of the start of `pop3 --bridge`.
  * - Not minified: minifying saved nothing measurable with the compile cache, and the
  *   `// path/to/module` comments rolldown leaves between modules let
  *   `bench/profile-summary.ts` attribute CPU profiles of the bundle to source files.
@@ -89,6 +91,26 @@ const builtinsPlugin: Plugin = {
 }
 
 /**
+ * `ws` requires zlib as it loads, for permessage-deflate, which neither executable uses
+ * (pop3-bridge and the CLI's WebSocket turn it off); loading zlib took 5–7 ms of the start
+ * of `pop3 --bridge`. In the bundles zlib is required when first used instead. The build
+ * fails if `ws` no longer has the line, rather than quietly loading zlib again.
+ */
+const EAGER_ZLIB = "const zlib = require('zlib');"
+const lazyZlibPlugin: Plugin = {
+  name: "pop3-lazy-zlib",
+  transform(code, id) {
+    if (!/[\\/]node_modules[\\/]ws[\\/]lib[\\/]permessage-deflate\.js$/.test(id)) return null
+    if (!code.includes(EAGER_ZLIB))
+      throw new Error(`${id} no longer has ${EAGER_ZLIB}: see lazyZlibPlugin in scripts/build.ts`)
+    return code.replace(
+      EAGER_ZLIB,
+      "let zlibModule;\nconst zlib = new Proxy({}, { get: (_, key) => (zlibModule ??= require('zlib'))[key] });"
+    )
+  }
+}
+
+/**
  * Bundles every entry into `outDir` (default `dist/`); returns the entry files written.
  * @category build
  */
@@ -101,7 +123,7 @@ export const buildAll = async (options: { readonly outDir?: string } = {}): Prom
   await build({
     input: Object.fromEntries(Object.entries(ENTRIES).map(([name, entry]) => [name, join(ROOT, entry)])),
     platform: "node",
-    plugins: [builtinsPlugin],
+    plugins: [builtinsPlugin, lazyZlibPlugin],
     logLevel: "warn",
     treeshake: true,
     output: {

@@ -2,7 +2,8 @@
 // users run them — a child process, no TypeScript, nothing from node_modules — for
 // `--version`, a whole `fetch` against the dev server, and the bridge's `--help`.
 import { spawn } from "node:child_process"
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -105,6 +106,29 @@ describe("the bundle (scripts/build.ts)", () => {
     } finally {
       await listener.close()
     }
+  })
+
+  it("pop3 --bridge loads ws (and Node's http) but not zlib, which ws needs only for compression", async () => {
+    // Written at exit (bin.ts leaves through process.exit): which built-ins were loaded.
+    const hook = join(dir, "loaded.mjs")
+    writeFileSync(
+      hook,
+      'process.on("exit", () => process.stderr.write("\\nloaded " + JSON.stringify(["http", "zlib"].map((m) => process.moduleLoadList.includes(`NativeModule ${m}`))) + "\\n"))\n'
+    )
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = probe.address() as { port: number }
+        probe.close(() => resolve(port))
+      })
+    })
+    const argv = ["--bridge", `ws://127.0.0.1:${closed}/pop3`, "--host", "pop.example.com", "--tls", "implicit"]
+    const result = await run("pop3.js", [...argv, "--user", "u", "stat"], {
+      POP3_PASSWORD: "p",
+      NODE_OPTIONS: `--import ${hook}`
+    })
+    // No bridge listens there: the connect fails, after ws has loaded and tried.
+    expect(result.code).toBe(3)
+    expect(result.stderr).toMatch(/\nloaded \[true,false\]\n$/)
   })
 
   it("pop3-bridge --help", async () => {
