@@ -113,7 +113,7 @@ describe("the bundle (scripts/build.ts)", () => {
     const hook = join(dir, "loaded.mjs")
     writeFileSync(
       hook,
-      'process.on("exit", () => process.stderr.write("\\nloaded " + JSON.stringify(["http", "zlib"].map((m) => process.moduleLoadList.includes(`NativeModule ${m}`))) + "\\n"))\n'
+      'process.on("exit", () => process.stderr.write("\\nloaded " + JSON.stringify(["http", "zlib"].map((m) => process.moduleLoadList.includes("NativeModule " + m))) + "\\n"))\n'
     )
     const closed = await new Promise<number>((resolve) => {
       const probe = createServer().listen(0, "127.0.0.1", () => {
