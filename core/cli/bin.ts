@@ -45,12 +45,13 @@ if (argv.length === 1 && argv[0] === "--version") {
       // Through a bridge, the WebSocket (pop3-everywhere/node-websocket, which main uses for
       // --bridge on every runtime): the upgrade, the bridge's connection to the server and
       // the greeting travel while main loads.
-      const [{ firstBridgeUrl }, webSocket] = await Promise.all([
+      const [{ firstBridgeConnection }, webSocket] = await Promise.all([
         import("./bridge-url.ts"),
         import("../transport/node-websocket.ts")
       ])
-      const url = firstBridgeUrl(options, process.env)
-      if (url !== undefined) await webSocket.preconnect(url)
+      const first = firstBridgeConnection(options, process.env)
+      if (first !== undefined)
+        await webSocket.preconnect(webSocket.connectionUrl(first.bridge, { endToEnd: first.endToEnd }, first.target))
     }
   }
   const { main, processIo } = await import("./main.ts")

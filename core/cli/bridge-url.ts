@@ -1,12 +1,10 @@
 /**
- * The URLs of `--bridge`: the one the CLI was given, with the token added, and the one its
+ * The URLs of `--bridge`: the one the CLI was given, with the token added, and what its
  * first connection opens — which bin.ts opens early (node-websocket.ts's `preconnect`), so
  * that it must be exactly the URL the transport asks for, or it is not adopted.
  *
  * @module
  */
-import { resolveOptions } from "../client/options.ts"
-import { connectionUrl } from "../transport/bridge-transport.ts"
 import type { CliOptions } from "./argv.ts"
 
 // The bridge URL to use: `--bridge`, with the token from POP3_BRIDGE_TOKEN when set — an
@@ -32,19 +30,28 @@ export const bridgeUrl = (given: string, token: string | undefined): string | { 
 }
 
 /**
- * The URL of the CLI's first connection through `--bridge`, as the transport will ask for
- * it (bridge-transport.ts's `connectionUrl` for the client's resolved target); undefined
- * when no connection will be opened: no `--bridge`, a bridge URL main refuses, or STLS
- * without end-to-end TLS (the client refuses that before connecting, establish.ts).
+ * The CLI's first connection through `--bridge` as the transport will open it — the bridge
+ * URL, end-to-end TLS or not, the client's target — for node-websocket.ts's
+ * `connectionUrl`, whose URL bin.ts opens early. Undefined when no connection will be
+ * opened: no `--bridge`, a bridge URL main refuses, or STLS without end-to-end TLS (the
+ * client refuses that before connecting, establish.ts). No `ws` here: main imports
+ * `bridgeUrl` for every command.
  */
-export const firstBridgeUrl = (
+export const firstBridgeConnection = (
   options: CliOptions,
   env: Readonly<Record<string, string | undefined>>
-): string | undefined => {
+):
+  | {
+      readonly bridge: string
+      readonly endToEnd: boolean
+      readonly target: { readonly host: string; readonly port: number; readonly tls: "implicit" | "none" }
+    }
+  | undefined => {
   if (options.bridge === undefined) return undefined
-  const base = bridgeUrl(options.bridge, env["POP3_BRIDGE_TOKEN"])
-  if (typeof base !== "string") return undefined
-  const { tls, target } = resolveOptions({ host: options.host, port: options.port, tls: options.tls })
-  if (tls === "starttls" && !options.endToEnd) return undefined
-  return connectionUrl(base, { endToEnd: options.endToEnd }, target)
+  const bridge = bridgeUrl(options.bridge, env["POP3_BRIDGE_TOKEN"])
+  if (typeof bridge !== "string") return undefined
+  if (options.tls === "starttls" && !options.endToEnd) return undefined
+  // The client's target (client/options.ts): STLS starts as plain TCP.
+  const tls = options.tls === "implicit" ? "implicit" : "none"
+  return { bridge, endToEnd: options.endToEnd, target: { host: options.host, port: options.port, tls } }
 }

@@ -29,12 +29,14 @@ import * as Socket from "effect/socket/Socket"
 import { isIP, connect as netConnect, type NetConnectOpts, type Socket as NetSocket } from "node:net"
 import { type ConnectionOptions as TlsConnectionOptions, connect as tlsConnect, TLSSocket } from "node:tls"
 import { type RawData, WebSocket } from "ws"
-import { bridgeTransport, type OpenWebSocket, type Options } from "./bridge-transport.ts"
+import { bridgeTransport, connectionUrl, type OpenWebSocket, type Options } from "./bridge-transport.ts"
 import { closeError, makePushReader, openError, quietly, readError } from "./reader.ts"
 import { type Connection, makeByteSocket } from "./socket.ts"
 import { Transport } from "./transport.ts"
 
 export type { OpenWebSocket, Options }
+/** The URL the transport opens for a target: what `preconnect` must open to be adopted. */
+export { connectionUrl }
 
 /**
  * The largest WebSocket message accepted from the bridge (`ws`'s `maxPayload`): a frame is

@@ -10,7 +10,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { firstBridgeUrl } from "../../../core/cli/bridge-url.ts"
+import { firstBridgeConnection } from "../../../core/cli/bridge-url.ts"
 import { parseArgv } from "../../../core/cli/argv.ts"
 import { connect } from "../../../core/client/client.ts"
 import { resolveOptions } from "../../../core/client/options.ts"
@@ -166,7 +166,9 @@ describe("the CLI's early WebSocket (bin.ts, bridge-url.ts): the URL the transpo
       const parsed = parseArgv(argv, undefined)
       if (parsed._tag !== "Run") throw new Error(`not a run: ${JSON.stringify(parsed)}`)
       const env = { POP3_BRIDGE_TOKEN: "t0ken" }
-      const early = firstBridgeUrl(parsed.options, env)
+      const first = firstBridgeConnection(parsed.options, env)
+      if (first === undefined) throw new Error("no first connection")
+      const early = connectionUrl(first.bridge, { endToEnd: first.endToEnd }, first.target)
       const { target } = resolveOptions({
         host: parsed.options.host,
         port: parsed.options.port,
@@ -181,7 +183,7 @@ describe("the CLI's early WebSocket (bin.ts, bridge-url.ts): the URL the transpo
     const run = (argv: ReadonlyArray<string>) => {
       const parsed = parseArgv([...argv, "--host", "pop.example.com", "--user", "u", "stat"], undefined)
       if (parsed._tag !== "Run") throw new Error("not a run")
-      return firstBridgeUrl(parsed.options, {})
+      return firstBridgeConnection(parsed.options, {})
     }
     expect(run(["--bridge", "wss://bridge.example/pop3"])).toBeUndefined()
     expect(run(["--bridge", "wss://bridge.example/pop3", "--tls", "starttls"])).toBeUndefined()
