@@ -44,7 +44,7 @@ import * as Stream from "effect/Stream"
 import type { Mailbox } from "../client/mailbox.ts"
 import type { BodySink } from "../client/pipeline.ts"
 import type { Pop3Error } from "../errors.ts"
-import { concatBytes } from "../protocol/bytes.ts"
+import { makeBodyArena } from "./body-arena.ts"
 import { StorageError, type StoreWriter, type SyncStore } from "./store.ts"
 
 /**
@@ -318,26 +318,29 @@ export const syncMailbox = (
     type Received =
       | { readonly _tag: "Collected"; readonly bytes: Uint8Array }
       | { readonly _tag: "Streamed"; readonly size: number }
+    // Collected bodies are copied (the pushed views are valid only until the next read) into
+    // shared slabs, one message after another (body-arena.ts).
+    const arena = makeBodyArena()
     const sinkFor = (w: Wanted): BodySink<Received, StorageError> => {
       const operation = `store message ${w.msg} in`
-      const parts: Array<Uint8Array> = []
       let size = 0
       let writer: StoreWriter | undefined
       const write = (bytes: Uint8Array) => storage(operation, () => writer!.write(bytes))
+      arena.begin()
       return {
         push: (bytes) => {
           size += bytes.length
           if (writer === undefined && size <= threshold) {
-            // Views into socket chunks, valid until the next read: copied.
-            parts.push(bytes.slice())
+            arena.append(bytes)
             return
           }
           onProgress(bytes.length, 0)
           return Effect.gen(function* () {
             if (writer === undefined) {
               writer = spilling = yield* storage(operation, () => store.begin(w.uid))
-              const head = concatBytes(parts)
-              parts.length = 0
+              // What came so far; the arena leaves it behind (its slab is never rewritten).
+              const head = arena.current()
+              arena.begin()
               onProgress(head.length, 0)
               yield* write(head)
             }
@@ -345,7 +348,7 @@ export const syncMailbox = (
           })
         },
         end: () => {
-          if (writer === undefined) return Effect.succeed({ _tag: "Collected", bytes: concatBytes(parts, size) })
+          if (writer === undefined) return Effect.succeed({ _tag: "Collected", bytes: arena.finish() })
           const committed = writer
           return Effect.map(
             storage(operation, () => committed.commit()),
