@@ -84,6 +84,8 @@ export interface Connection {
   /** Whether anyone listens to `trace` (events need not be built otherwise). */
   readonly tracing: boolean
   readonly now: () => number
+  /** Whether the bytes of events are views that stay valid (the transport's `freshChunks`). */
+  readonly freshChunks: boolean
 }
 
 /**
@@ -97,6 +99,7 @@ export const makeConnection = (options: {
   readonly trace: TraceListener
   readonly now: () => number
   readonly classify?: ((error: Socket.SocketError) => Pop3Error | undefined) | undefined
+  readonly freshChunks?: boolean | undefined
 }): Effect.Effect<Connection, never, Scope.Scope> =>
   Effect.gen(function* () {
     // Already guarded against a throwing observer (resolveOptions).
@@ -415,7 +418,8 @@ export const makeConnection = (options: {
       idle,
       trace,
       tracing,
-      now
+      now,
+      freshChunks: options.freshChunks === true
     } satisfies Connection
   })
 

@@ -77,7 +77,8 @@ export const establish = (resolved: ResolvedOptions): Effect.Effect<Established,
       timeoutMillis: resolved.timeoutMillis,
       trace,
       now,
-      classify: transport.classify
+      classify: transport.classify,
+      freshChunks: transport.freshChunks
     })
 
     // Leave politely when the scope closes (see the module comment for why RSET on failure).

@@ -156,9 +156,11 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
           (event): Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, Pop3Error> => {
             if (event._tag === "Body") {
               size += event.bytes.length
-              // A copy: the consumer may keep it (runCollect, a ReadableStream's reader), and the
-              // view is valid only until the next read. retrManyInto's sinks get the views.
-              return Effect.succeed([event.bytes.slice()])
+              // The consumer may keep it (runCollect, a ReadableStream's reader), and a view is
+              // valid only until the next read — unless the transport's chunks are fresh (a
+              // browser's WebSocket messages): then the view is handed on, not a copy.
+              // retrManyInto's sinks get the views.
+              return Effect.succeed([conn.freshChunks ? event.bytes : event.bytes.slice()])
             }
             finished = true
             if (event._tag === "BodyEnd") {

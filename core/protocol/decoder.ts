@@ -78,8 +78,6 @@ const Dot = 1
 const DotCr = 2
 const InLine = 3
 
-const CR_ONLY = new Uint8Array([CR])
-
 /**
  * Creates a decoder. `maxStatusLine` exists for tests; keep the default otherwise.
  * @category constructors
@@ -196,7 +194,8 @@ export const makeDecoder = (options: { readonly maxStatusLine?: number } = {}): 
           }
           // ".\r" then more: a stuffed line whose content starts with a bare CR.
           bodyState = InLine
-          return { _tag: "Body", bytes: CR_ONLY }
+          // A new array, not a shared one: a consumer may keep and change what it gets.
+          return { _tag: "Body", bytes: Uint8Array.of(CR) }
         }
         default: {
           // Emit as many whole lines as possible in one slice; split only where a line

@@ -53,7 +53,12 @@ export const connectionUrl = (url: string, options: Options, target: Pick<Target
  * The transport through the bridge at `url`, opening each connection with `openWebSocket`.
  * @category constructors
  */
-export const bridgeTransport = (url: string, options: Options, openWebSocket: OpenWebSocket): Transport["Service"] => {
+export const bridgeTransport = (
+  url: string,
+  options: Options,
+  openWebSocket: OpenWebSocket,
+  freshChunks = false
+): Transport["Service"] => {
   const bridge = new URL(url)
   const open = (target: Pick<Target, "host" | "port" | "tls" | "connectTimeoutMillis">) =>
     openWebSocket(connectionUrl(url, options, target), target)
@@ -63,6 +68,7 @@ export const bridgeTransport = (url: string, options: Options, openWebSocket: Op
     startTls: false,
     upgradeOptions: () => ({}),
     classify: (error) => classifyBridgeFailure(bridge, error),
+    freshChunks,
     open
   }
   return options.endToEnd === true ? endToEndTransport(service, open) : service

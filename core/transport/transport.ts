@@ -56,6 +56,13 @@ export class Transport extends Context.Service<
     readonly prepareUpgrade?: ((options: Socket.TlsUpgradeOptions) => void) | undefined
     /** Turns a transport-specific socket failure into a precise error (e.g. a bridge's close code). */
     readonly classify?: ((error: Socket.SocketError) => Pop3Error | undefined) | undefined
+    /**
+     * Whether every chunk its reader gives is new memory that nothing writes to again (a
+     * browser's WebSocket message), so that views into it stay valid and a message body
+     * can be handed on without a copy. Not so (the default) where reads go into buffers
+     * that are reused (Node's transports).
+     */
+    readonly freshChunks?: boolean | undefined
   }
 >()("pop3/Transport") {}
 

@@ -32,12 +32,17 @@ export const layer = (url: string, options: Options = {}): Layer.Layer<Transport
   Layer.effect(Transport)(
     Effect.gen(function* () {
       const makeWebSocket = yield* Socket.WebSocketConstructor
-      return bridgeTransport(url, options, (address, target) =>
-        Socket.makeWebSocket(address, {
-          openTimeout: target.connectTimeoutMillis,
-          // websockify-compatible clients offer "binary"; the bridge selects it.
-          protocols: ["binary"]
-        }).pipe(Effect.provideService(Socket.WebSocketConstructor, makeWebSocket))
+      return bridgeTransport(
+        url,
+        options,
+        (address, target) =>
+          Socket.makeWebSocket(address, {
+            openTimeout: target.connectTimeoutMillis,
+            // websockify-compatible clients offer "binary"; the bridge selects it.
+            protocols: ["binary"]
+          }).pipe(Effect.provideService(Socket.WebSocketConstructor, makeWebSocket)),
+        // Each message is an ArrayBuffer of its own.
+        true
       )
     })
   )

@@ -355,6 +355,31 @@ describe("WebSocket transport through a fake bridge (msw)", () => {
     }
   })
 
+  it("RETR hands on views into the WebSocket's messages, not copies: each message is memory of its own", async () => {
+    fakeBridge()
+    const exit = await run(
+      layerGlobal(BRIDGE),
+      Effect.gen(function* () {
+        const auth = yield* connect(TARGET)
+        const mailbox = yield* auth.login({ user: USER, password: PASSWORD })
+        const first = [...(yield* Stream.runCollect(mailbox.retr(1)))]
+        // Reads after it: a view into reused memory would change under the first body now.
+        const second = [...(yield* Stream.runCollect(mailbox.retr(2)))]
+        yield* mailbox.quit
+        return { first, second }
+      })
+    )
+    const { first, second } = success(exit)
+    // The whole answer came in one message: the body's one chunk is that message's bytes
+    // past the status line, in the message's own buffer.
+    const status = `+OK ${MESSAGES[0]!.length} octets\r\n`.length
+    expect(first).toHaveLength(1)
+    expect(first[0]!.byteOffset).toBe(status)
+    expect(first[0]!.buffer.byteLength).toBeGreaterThan(first[0]!.length)
+    expect(Buffer.from(first[0]!).equals(Buffer.from(MESSAGES[0]!))).toBe(true)
+    expect(Buffer.from(concatBytes(second)).equals(Buffer.from(MESSAGES[1]!))).toBe(true)
+  })
+
   it("splits several answers that arrive in one message (pipelined RETRs)", async () => {
     const fake = fakeBridge({ capabilities: ["USER", "UIDL", "PIPELINING"], batchRetr: 3 })
     const exit = await run(
