@@ -61,6 +61,9 @@ export const pathEncrypted = (bridge: URL, target: { readonly tls: BridgeTls }, 
  */
 export const BRIDGE_CLOSE_CODES = { min: 4000, max: 4999 } as const
 
+// Node's codes for a TLS handshake that failed on the bridge's certificate.
+const BRIDGE_TLS_FAILURE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|HANDSHAKE/
+
 /**
  * A socket failure as the bridge's error, when it is one: a close code of the bridge, or
  * no WebSocket to the bridge at all — then the failure is the bridge's, not the mail
@@ -83,10 +86,17 @@ export const classifyBridgeFailure = (
   if (reason._tag === "SocketOpenError" && reason.kind !== "Timeout") {
     // For messages: never the query, which may hold the bridge's token.
     const where = `${bridge.protocol}//${bridge.host}${bridge.pathname}`
+    // Where the platform says more than a bare Event (Node's `ws`): its error code only —
+    // a message may quote the URL, token and all.
+    const code = (reason.cause as { readonly code?: unknown } | null | undefined)?.code
+    const known = typeof code === "string" && /^[A-Z][A-Z0-9_]*$/.test(code) ? code : undefined
     return new ConnectError({
       host: bridge.hostname,
       port: Number(bridge.port || (bridge.protocol === "wss:" ? 443 : 80)),
-      reason: `no WebSocket to the pop3-bridge at ${where} (is it running? a bridge also refuses a request whose origin, token or connection count it does not accept)`
+      reason:
+        known !== undefined && BRIDGE_TLS_FAILURE.test(known)
+          ? `no WebSocket to the pop3-bridge at ${where}: its TLS certificate was not accepted (${known})`
+          : `no WebSocket to the pop3-bridge at ${where}${known === undefined ? "" : ` (${known})`} (is it running? a bridge also refuses a request whose origin, token or connection count it does not accept)`
     })
   }
   return undefined

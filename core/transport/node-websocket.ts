@@ -263,6 +263,8 @@ export const preconnect = (url: string, options?: { readonly waitMillis?: number
   } catch {
     return Promise.resolve(false)
   }
+  // One waits at a time: an earlier one nobody took goes now.
+  if (early !== undefined) quietly(() => early?.opening.ws.terminate())
   early = { url, opening }
   const { ws } = opening
   return new Promise((resolve) => {

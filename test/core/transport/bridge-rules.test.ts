@@ -59,4 +59,38 @@ describe("bridge rules", () => {
     expect(JSON.stringify(error)).not.toContain("secret")
     expect(classifyBridgeFailure(bridge, open("Timeout"))).toBeUndefined()
   })
+
+  it("names the platform's error code when there is one (Node's ws), never its message, which may quote the URL", () => {
+    const bridge = new URL("wss://bridge.example/pop3?token=secret")
+    const failing = (cause: unknown) =>
+      classifyBridgeFailure(
+        bridge,
+        new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause }) })
+      )
+    const withCode = (code: string) =>
+      Object.assign(new Error(`failed for wss://bridge.example/pop3?token=secret`), { code })
+    const tls = failing(withCode("ERR_TLS_CERT_ALTNAME_INVALID"))
+    expect(tls).toMatchObject({
+      reason:
+        "no WebSocket to the pop3-bridge at wss://bridge.example/pop3: its TLS certificate was not accepted (ERR_TLS_CERT_ALTNAME_INVALID)"
+    })
+    expect(failing(withCode("ECONNREFUSED"))).toMatchObject({
+      reason: expect.stringMatching(
+        /^no WebSocket to the pop3-bridge at wss:\/\/bridge\.example\/pop3 \(ECONNREFUSED\) \(is it running\?/
+      )
+    })
+    // A browser's bare Event, or a code that is not one: no detail.
+    expect(failing(new Event("error"))).toMatchObject({
+      reason: expect.stringMatching(
+        /^no WebSocket to the pop3-bridge at wss:\/\/bridge\.example\/pop3 \(is it running\?/
+      )
+    })
+    expect(failing(withCode("token=secret"))).toMatchObject({
+      reason: expect.stringMatching(
+        /^no WebSocket to the pop3-bridge at wss:\/\/bridge\.example\/pop3 \(is it running\?/
+      )
+    })
+    for (const cause of [withCode("ERR_TLS_CERT_ALTNAME_INVALID"), withCode("ECONNREFUSED"), withCode("token=secret")])
+      expect(JSON.stringify(failing(cause))).not.toContain("secret")
+  })
 })

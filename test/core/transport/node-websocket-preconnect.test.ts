@@ -5,7 +5,9 @@
 // adopting client as a fresh one would; never adopted, it does not keep a process alive.
 // Through a real in-process pop3-bridge to the dev server's POP3 over TCP.
 import { execFile } from "node:child_process"
+import { rmSync } from "node:fs"
 import { createServer } from "node:net"
+import { join } from "node:path"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -19,7 +21,7 @@ import { layer, preconnect } from "../../../core/transport/node-websocket.ts"
 import type { Target } from "../../../core/transport/transport.ts"
 import { makeMailStore } from "../../../dev-server/server.ts"
 import { listenTcp, type TcpListener } from "../../../dev-server/tcp.ts"
-import { startTestBridge, until } from "../../bridge/helpers.ts"
+import { makeCertificate, startTestBridge, until } from "../../bridge/helpers.ts"
 
 const USER = "carol"
 const PASSWORD = "preconnect-secret"
@@ -95,6 +97,16 @@ describe("a WebSocket to the bridge opened early (node-websocket.ts's preconnect
     await preconnect(connectionUrl(base, {}, plainTarget(port)))
     expect(await statThrough(base)).toEqual(Exit.succeed(MESSAGES.length))
     expect(await statThrough(base)).toEqual(Exit.succeed(MESSAGES.length))
+    expect(bridge.metrics.sessionsTotal).toBe(2)
+  })
+
+  it("one waits at a time: a second preconnect closes the first, which nobody could take any more", async () => {
+    const { bridge, base } = await startBridge()
+    await preconnect(connectionUrl(base, {}, plainTarget(port)))
+    await until(() => bridge.metrics.sessionsActive === 1, 5000, "the first session")
+    // To a target the bridge refuses: that one ends at once, and the first must end too.
+    await preconnect(connectionUrl(base, {}, plainTarget(port === 65535 ? port - 1 : port + 1)))
+    await until(() => bridge.metrics.sessionsActive === 0, 5000, "both sessions to end")
     expect(bridge.metrics.sessionsTotal).toBe(2)
   })
 
@@ -228,6 +240,48 @@ describe("the pop3 executable through --bridge (bin.ts in a child process)", () 
     )
     expect(bridge.metrics.sessionsTotal).toBe(1)
   }, 20_000)
+
+  it.each([
+    ["localhost", 0, 1],
+    ["bridge.other.example", 3, 0]
+  ] as const)(
+    "over wss: with a certificate for %s: exit %i, %i session(s) (the bridge's name is checked)",
+    async (name, code, sessions) => {
+      // The executable trusts the bridge's self-signed certificate through NODE_EXTRA_CA_CERTS.
+      const certificate = makeCertificate(name, { keepFiles: true })
+      cleanups.push(async () => rmSync(certificate.dir, { recursive: true, force: true }))
+      const bridge = await startTestBridge({
+        allow: [`127.0.0.1:${port}`],
+        tls: { cert: certificate.cert, key: certificate.key }
+      })
+      cleanups.push(() => bridge.close(0))
+      const bridgePort = new URL(bridge.url).port
+      const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          node,
+          [bin, "--bridge", `wss://localhost:${bridgePort}/pop3`, ...target(), "stat"],
+          {
+            env: {
+              PATH: process.env["PATH"] ?? "",
+              POP3_PASSWORD: PASSWORD,
+              NODE_EXTRA_CA_CERTS: join(certificate.dir, "cert.pem")
+            },
+            timeout: 15_000
+          },
+          (error, stdout, stderr) =>
+            resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
+        )
+      })
+      expect(result.code, result.stderr).toBe(code)
+      if (code === 0) expect(result.stdout).toMatch(/^2 \d+\n$/)
+      else
+        expect(result.stderr).toBe(
+          `pop3: cannot connect to localhost:${bridgePort}: no WebSocket to the pop3-bridge at wss://localhost:${bridgePort}/pop3: its TLS certificate was not accepted (ERR_TLS_CERT_ALTNAME_INVALID)\n`
+        )
+      expect(bridge.metrics.sessionsTotal).toBe(sessions)
+    },
+    20_000
+  )
 
   it("opens nothing for a command line main refuses: an unreadable --ca", async () => {
     const { bridge, base } = await startBridge()
