@@ -6,7 +6,7 @@
 // Through a real in-process pop3-bridge to the dev server's POP3 over TCP.
 import { execFile } from "node:child_process"
 import { rmSync } from "node:fs"
-import { createServer } from "node:net"
+import { createServer, type Socket as NetSocket } from "node:net"
 import { join } from "node:path"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -282,6 +282,33 @@ describe("the pop3 executable through --bridge (bin.ts in a child process)", () 
     },
     20_000
   )
+
+  it("a bridge that takes the connection and never answers the upgrade: --timeout ends it, exit 3", async () => {
+    // Reads the request and says nothing.
+    const held = new Set<NetSocket>()
+    const silent = createServer((socket) => {
+      held.add(socket.resume())
+    })
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
+    cleanups.push(
+      () =>
+        new Promise((resolve) => {
+          for (const socket of held) socket.destroy()
+          silent.close(() => resolve())
+        })
+    )
+    const { port: silentPort } = silent.address() as { port: number }
+    const result = await spawnCli([
+      "--bridge",
+      `ws://127.0.0.1:${silentPort}/pop3`,
+      ...target(),
+      "--timeout",
+      "1",
+      "stat"
+    ])
+    expect(result.code).toBe(3)
+    expect(result.stderr).toBe(`pop3: timed out after 1000 ms waiting for connecting to 127.0.0.1:${port}\n`)
+  }, 20_000)
 
   it("opens nothing for a command line main refuses: an unreadable --ca", async () => {
     const { bridge, base } = await startBridge()
