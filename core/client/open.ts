@@ -7,11 +7,8 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as Socket from "effect/socket/Socket"
 import type { Target } from "../transport/transport.ts"
-import { Transport } from "../transport/transport.ts"
+import { TLS_FAILURE, Transport } from "../transport/transport.ts"
 import { ConnectError, type Pop3Error, TimeoutError, TlsError } from "../errors.ts"
-
-// Node/OpenSSL error codes and messages that mean "TLS failed", not "could not connect".
-const TLS_FAILURE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|HANDSHAKE|certificate|wrong version number/i
 
 // One line: OpenSSL messages end in "\n", and an error is printed as one line (CLI, logs).
 const oneLine = (text: string): string => text.replace(/\s*[\r\n]+\s*/g, " ").trim()

@@ -8,7 +8,7 @@
  */
 import type * as Socket from "effect/socket/Socket"
 import { BridgeError, ConnectError } from "../errors.ts"
-import type { Target } from "./transport.ts"
+import { type Target, TLS_FAILURE } from "./transport.ts"
 
 /**
  * What the client asks the bridge to do on its leg to the mail server (the URL's `tls`):
@@ -61,9 +61,6 @@ export const pathEncrypted = (bridge: URL, target: { readonly tls: BridgeTls }, 
  */
 export const BRIDGE_CLOSE_CODES = { min: 4000, max: 4999 } as const
 
-// Node's codes for a TLS handshake that failed on the bridge's certificate.
-const BRIDGE_TLS_FAILURE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|HANDSHAKE/
-
 /**
  * A socket failure as the bridge's error, when it is one: a close code of the bridge, or
  * no WebSocket to the bridge at all — then the failure is the bridge's, not the mail
@@ -94,7 +91,7 @@ export const classifyBridgeFailure = (
       host: bridge.hostname,
       port: Number(bridge.port || (bridge.protocol === "wss:" ? 443 : 80)),
       reason:
-        known !== undefined && BRIDGE_TLS_FAILURE.test(known)
+        known !== undefined && TLS_FAILURE.test(known)
           ? `no WebSocket to the pop3-bridge at ${where}: its TLS certificate was not accepted (${known})`
           : `no WebSocket to the pop3-bridge at ${where}${known === undefined ? "" : ` (${known})`} (is it running? a bridge also refuses a request whose origin, token or connection count it does not accept)`
     })

@@ -67,6 +67,14 @@ export class Transport extends Context.Service<
 >()("pop3/Transport") {}
 
 /**
+ * Node/OpenSSL error codes and messages that mean "TLS failed", not "could not connect"
+ * (to the mail server, client/open.ts; to the bridge, bridge-rules.ts).
+ * @category tls
+ */
+export const TLS_FAILURE =
+  /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|HANDSHAKE|certificate|wrong version number/i
+
+/**
  * The `reader.upgrade` options that check `target` as asked: its server name, verification
  * unless `insecure`, and its extra CAs after `roots` (for a runtime whose `ca` replaces
  * its default roots, as Node's and Bun's do).

@@ -3,7 +3,6 @@
 // `--version`, a whole `fetch` against the dev server, and the bridge's `--help`.
 import { spawn } from "node:child_process"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -13,6 +12,7 @@ import { makeCrlfToLf } from "../../core/cli/maildir.ts"
 import { buildAll } from "../../scripts/build.ts"
 import { makeMailStore, toCrlf } from "../../dev-server/server.ts"
 import { listenTcp } from "../../dev-server/tcp.ts"
+import { closedPort } from "../support/tcp-peers.ts"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const NODE = join(ROOT, "node_modules", ".bin", "node")
@@ -115,12 +115,7 @@ describe("the bundle (scripts/build.ts)", () => {
       hook,
       'process.on("exit", () => process.stderr.write("\\nloaded " + JSON.stringify(["http", "zlib"].map((m) => process.moduleLoadList.includes("NativeModule " + m))) + "\\n"))\n'
     )
-    const closed = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, "127.0.0.1", () => {
-        const { port } = probe.address() as { port: number }
-        probe.close(() => resolve(port))
-      })
-    })
+    const closed = await closedPort()
     const argv = ["--bridge", `ws://127.0.0.1:${closed}/pop3`, "--host", "pop.example.com", "--tls", "implicit"]
     const result = await run("pop3.js", [...argv, "--user", "u", "stat"], {
       POP3_PASSWORD: "p",

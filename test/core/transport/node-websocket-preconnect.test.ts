@@ -6,7 +6,6 @@
 // Through a real in-process pop3-bridge to the dev server's POP3 over TCP.
 import { execFile } from "node:child_process"
 import { rmSync } from "node:fs"
-import { createServer, type Socket as NetSocket } from "node:net"
 import { join } from "node:path"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -22,6 +21,7 @@ import type { Target } from "../../../core/transport/transport.ts"
 import { makeMailStore } from "../../../dev-server/server.ts"
 import { listenTcp, type TcpListener } from "../../../dev-server/tcp.ts"
 import { makeCertificate, startTestBridge, until } from "../../bridge/helpers.ts"
+import { closedPort, silentServer } from "../../support/tcp-peers.ts"
 
 const USER = "carol"
 const PASSWORD = "preconnect-secret"
@@ -48,14 +48,22 @@ const startBridge = async () => {
   return { bridge, base: `${bridge.url}/pop3` }
 }
 
-/** A port nothing listens on (it was just closed). */
-const closedPort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port: free } = probe.address() as { port: number }
-      probe.close(() => resolve(free))
-    })
+const NODE = new URL("../../../node_modules/.bin/node", import.meta.url).pathname
+const BIN = new URL("../../../core/cli/bin.ts", import.meta.url).pathname
+
+/** Node in a child process with `args`, the password and `env` in its environment. */
+const spawnNode = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      NODE,
+      args,
+      { env: { PATH: process.env["PATH"] ?? "", POP3_PASSWORD: PASSWORD, ...env }, timeout: 15_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
+    )
   })
+/** The `pop3` executable (bin.ts) with `argv`. */
+const spawnCli = (argv: ReadonlyArray<string>, env: Record<string, string> = {}) => spawnNode([BIN, ...argv], env)
 
 const plainTarget = (p: number) => ({ host: "127.0.0.1", port: p, tls: "none" as const })
 
@@ -130,15 +138,10 @@ describe("a WebSocket to the bridge opened early (node-websocket.ts's preconnect
     const { bridge, base } = await startBridge()
     const url = connectionUrl(base, {}, plainTarget(port))
     const module = new URL("../../../core/transport/node-websocket.ts", import.meta.url).pathname
-    const node = new URL("../../../node_modules/.bin/node", import.meta.url).pathname
     const script = `const { preconnect } = await import(${JSON.stringify(module)}); console.log(await preconnect(${JSON.stringify(url)}))`
     // Held open, the child would run until the timeout kills it (code null).
-    const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      execFile(node, ["--input-type=module", "-e", script], { timeout: 15_000 }, (error, stdout) =>
-        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout })
-      )
-    })
-    expect(result).toEqual({ code: 0, stdout: "true\n" })
+    const { code, stdout } = await spawnNode(["--input-type=module", "-e", script])
+    expect({ code, stdout }).toEqual({ code: 0, stdout: "true\n" })
     expect(bridge.metrics.sessionsTotal).toBe(1)
   }, 20_000)
 })
@@ -205,18 +208,6 @@ describe("the CLI's early WebSocket (bin.ts, bridge-url.ts): the URL the transpo
 })
 
 describe("the pop3 executable through --bridge (bin.ts in a child process)", () => {
-  const bin = new URL("../../../core/cli/bin.ts", import.meta.url).pathname
-  const node = new URL("../../../node_modules/.bin/node", import.meta.url).pathname
-  const spawnCli = (argv: ReadonlyArray<string>) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(
-        node,
-        [bin, ...argv],
-        { env: { PATH: process.env["PATH"] ?? "", POP3_PASSWORD: PASSWORD }, timeout: 15_000 },
-        (error, stdout, stderr) =>
-          resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
-      )
-    })
   const target = () => ["--host", "127.0.0.1", "--port", String(port), "--tls", "none", "--user", USER]
 
   it("opens one session: the WebSocket bin.ts opened first is the one the client uses", async () => {
@@ -256,21 +247,8 @@ describe("the pop3 executable through --bridge (bin.ts in a child process)", () 
       })
       cleanups.push(() => bridge.close(0))
       const bridgePort = new URL(bridge.url).port
-      const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        execFile(
-          node,
-          [bin, "--bridge", `wss://localhost:${bridgePort}/pop3`, ...target(), "stat"],
-          {
-            env: {
-              PATH: process.env["PATH"] ?? "",
-              POP3_PASSWORD: PASSWORD,
-              NODE_EXTRA_CA_CERTS: join(certificate.dir, "cert.pem")
-            },
-            timeout: 15_000
-          },
-          (error, stdout, stderr) =>
-            resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
-        )
+      const result = await spawnCli(["--bridge", `wss://localhost:${bridgePort}/pop3`, ...target(), "stat"], {
+        NODE_EXTRA_CA_CERTS: join(certificate.dir, "cert.pem")
       })
       expect(result.code, result.stderr).toBe(code)
       if (code === 0) expect(result.stdout).toMatch(/^2 \d+\n$/)
@@ -284,20 +262,7 @@ describe("the pop3 executable through --bridge (bin.ts in a child process)", () 
   )
 
   it("a bridge that takes the connection and never answers the upgrade: --timeout ends it, exit 3", async () => {
-    // Reads the request and says nothing.
-    const held = new Set<NetSocket>()
-    const silent = createServer((socket) => {
-      held.add(socket.resume())
-    })
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve))
-    cleanups.push(
-      () =>
-        new Promise((resolve) => {
-          for (const socket of held) socket.destroy()
-          silent.close(() => resolve())
-        })
-    )
-    const { port: silentPort } = silent.address() as { port: number }
+    const { port: silentPort } = await silentServer(cleanups)
     const result = await spawnCli([
       "--bridge",
       `ws://127.0.0.1:${silentPort}/pop3`,
@@ -321,28 +286,11 @@ describe("the pop3 executable through --bridge (bin.ts in a child process)", () 
 
 describe("the pop3 executable with STLS (bin.ts's TCP preconnect)", () => {
   it("opens nothing for a command line main refuses: an unreadable --ca", async () => {
-    let connections = 0
-    const listener = createServer((socket) => {
-      connections++
-      socket.destroy()
-    })
-    await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve))
-    cleanups.push(() => new Promise((resolve) => listener.close(() => resolve())))
-    const { port: tcpPort } = listener.address() as { port: number }
-    const bin = new URL("../../../core/cli/bin.ts", import.meta.url).pathname
-    const node = new URL("../../../node_modules/.bin/node", import.meta.url).pathname
-    const argv = ["--host", "127.0.0.1", "--port", String(tcpPort), "--tls", "starttls", "--user", USER]
-    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      execFile(
-        node,
-        [bin, ...argv, "--ca", "/nonexistent/ca.pem", "stat"],
-        { env: { PATH: process.env["PATH"] ?? "", POP3_PASSWORD: PASSWORD }, timeout: 15_000 },
-        (error, _stdout, stderr) =>
-          resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stderr })
-      )
-    })
+    const peer = await silentServer(cleanups)
+    const argv = ["--host", "127.0.0.1", "--port", String(peer.port), "--tls", "starttls", "--user", USER]
+    const result = await spawnCli([...argv, "--ca", "/nonexistent/ca.pem", "stat"])
     expect(result.code).toBe(2)
     expect(result.stderr).toMatch(/^pop3: cannot read --ca/)
-    expect(connections).toBe(0)
+    expect(peer.accepted()).toBe(0)
   }, 20_000)
 })

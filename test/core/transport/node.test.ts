@@ -8,7 +8,7 @@ import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import type { TlsUpgradeOptions } from "effect/socket/Socket"
 import { createHash } from "node:crypto"
-import { type AddressInfo, createConnection, createServer, type Server, type Socket } from "node:net"
+import { type AddressInfo, createConnection, createServer, type Socket } from "node:net"
 import { createServer as createTlsServer, TLSSocket } from "node:tls"
 import { afterEach, describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/client/client.ts"
@@ -18,6 +18,7 @@ import * as NodeTransport from "../../../core/transport/node.ts"
 import { preconnect, takePreconnected } from "../../../core/transport/node-preconnect.ts"
 import type { Target, Transport } from "../../../core/transport/transport.ts"
 import { DEMO_PASSWORD, DEMO_USER, makeSampleStore } from "../../../dev-server/sample-mailbox.ts"
+import { closedPort, silentServer } from "../../support/tcp-peers.ts"
 import type { MailStore } from "../../../dev-server/server.ts"
 import { listenTcp, type ListenTcpOptions, type TcpListener } from "../../../dev-server/tcp.ts"
 import { testCert, testTls } from "../../../dev-server/tls-fixture.ts"
@@ -52,35 +53,6 @@ const devServer = async (store: MailStore, options: ListenTcpOptions = {}): Prom
 }
 
 /** A TCP server that accepts connections and never writes a byte. */
-const silentServer = async (): Promise<{ port: number; accepted: () => number }> => {
-  const sockets: Array<Socket> = []
-  const server: Server = createServer((socket) => {
-    socket.on("error", () => {})
-    sockets.push(socket)
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  cleanups.push(
-    () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy()
-        server.close(() => resolve())
-      })
-  )
-  const address = server.address()
-  if (address === null || typeof address === "string") throw new Error("no TCP address")
-  return { port: address.port, accepted: () => sockets.length }
-}
-
-/** A loopback port nothing listens on (bound, then closed). */
-const closedPort = async (): Promise<number> => {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === "string") throw new Error("no TCP address")
-  return address.port
-}
-
 /** Logs in, STATs, RETRs every message and quits. */
 const roundTrip = (options: ConnectOptions) =>
   Effect.gen(function* () {
@@ -186,7 +158,7 @@ describe("node transport", () => {
   // Time in these two is the TestClock's (moved 1 ms per turn of the event loop): the limits
   // waited out, not how busy the machine is.
   it("a server that accepts but never greets is TimeoutError after the short timeout", async () => {
-    const silent = await silentServer()
+    const silent = await silentServer(cleanups)
     const { exit, elapsed } = await clocked(
       NodeTransport.layer,
       connect({ host: "127.0.0.1", port: silent.port, tls: "none", timeout: 300 }),
@@ -202,7 +174,7 @@ describe("node transport", () => {
   })
 
   it("implicit TLS to a server that accepts but never answers the handshake is a connect TimeoutError", async () => {
-    const silent = await silentServer()
+    const silent = await silentServer(cleanups)
     const { exit, elapsed } = await clocked(
       NodeTransport.layer,
       connect({ host: "127.0.0.1", port: silent.port, tls: "implicit", servername: "localhost", timeout: 300 }),
