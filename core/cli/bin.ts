@@ -42,12 +42,12 @@ if (argv.length === 1 && argv[0] === "--version") {
       // Awaited: Node issues the connect from the event loop, which loading main would hold up.
       await preconnect(options.host, options.port)
     } else if (runs && options.bridge !== undefined) {
-      // Through a bridge, the WebSocket (pop3-everywhere/node-websocket, which main uses for
-      // --bridge on every runtime): the upgrade, the bridge's connection to the server and
-      // the greeting travel while main loads.
+      // Through a bridge, the WebSocket (pop3-everywhere/node-websocket-preconnect: `ws`
+      // without Effect; main's transport for --bridge on every runtime adopts it): the
+      // upgrade, the bridge's connection to the server and the greeting travel while main loads.
       const [{ firstBridgeConnection }, webSocket] = await Promise.all([
         import("./bridge-url.ts"),
-        import("../transport/node-websocket.ts")
+        import("../transport/node-websocket-preconnect.ts")
       ])
       const first = firstBridgeConnection(options, process.env)
       if (first !== undefined)

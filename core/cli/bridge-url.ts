@@ -1,6 +1,6 @@
 /**
  * The URLs of `--bridge`: the one the CLI was given, with the token added, and what its
- * first connection opens — which bin.ts opens early (node-websocket.ts's `preconnect`), so
+ * first connection opens — which bin.ts opens early (node-websocket-preconnect.ts's `preconnect`), so
  * that it must be exactly the URL the transport asks for, or it is not adopted.
  *
  * @module
@@ -31,7 +31,7 @@ export const bridgeUrl = (given: string, token: string | undefined): string | { 
 
 /**
  * The CLI's first connection through `--bridge` as the transport will open it — the bridge
- * URL, end-to-end TLS or not, the client's target — for node-websocket.ts's
+ * URL, end-to-end TLS or not, the client's target — for node-websocket-preconnect.ts's
  * `connectionUrl`, whose URL bin.ts opens early. Undefined when no connection will be
  * opened: no `--bridge`, a bridge URL main refuses, or STLS without end-to-end TLS (the
  * client refuses that before connecting, establish.ts). No `ws` here: main imports

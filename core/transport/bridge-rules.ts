@@ -8,32 +8,11 @@
  */
 import type * as Socket from "effect/socket/Socket"
 import { BridgeError, ConnectError } from "../errors.ts"
-import { type Target, TLS_FAILURE } from "./transport.ts"
+import type { BridgeTls } from "./bridge-url.ts"
+import { TLS_FAILURE } from "./transport.ts"
 
-/**
- * What the client asks the bridge to do on its leg to the mail server (the URL's `tls`):
- * `implicit`, the bridge opens TLS (and so reads the session); `none`, plain TCP;
- * `passthrough`, plain TCP carrying the client's own TLS (end-to-end: the bridge relays
- * ciphertext). The bridge's allowlist says which of them each server permits.
- * @category url
- */
-export type BridgeTls = Target["tls"] | "passthrough"
-
-/**
- * The bridge URL for a target: `…/pop3?host=H&port=P&tls=implicit|none|passthrough`,
- * keeping any query the base URL already has (e.g. a `token`).
- * @category url
- */
-export const bridgeUrl = (
-  base: string,
-  target: Pick<Target, "host" | "port"> & { readonly tls: BridgeTls }
-): string => {
-  const url = new URL(base)
-  url.searchParams.set("host", target.host)
-  url.searchParams.set("port", String(target.port))
-  url.searchParams.set("tls", target.tls)
-  return url.toString()
-}
+// The URL itself is in bridge-url.ts, which imports nothing (the CLI computes it first thing).
+export { type BridgeTls, bridgeUrl } from "./bridge-url.ts"
 
 /**
  * Whether `host` (a URL's hostname) names this machine.

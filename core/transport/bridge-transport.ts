@@ -10,8 +10,11 @@
 import type * as Effect from "effect/Effect"
 import type * as Socket from "effect/socket/Socket"
 import { endToEndTransport } from "../tls/end-to-end.ts"
-import { bridgeUrl, classifyBridgeFailure, pathEncrypted } from "./bridge-rules.ts"
+import { classifyBridgeFailure, pathEncrypted } from "./bridge-rules.ts"
+import { connectionUrl } from "./bridge-url.ts"
 import type { Target, Transport } from "./transport.ts"
+
+export { connectionUrl }
 
 /**
  * How the WebSocket transport uses the bridge.
@@ -35,19 +38,6 @@ export type OpenWebSocket = (
   url: string,
   target: Pick<Target, "host" | "port" | "connectTimeoutMillis">
 ) => Effect.Effect<Socket.Socket>
-
-/**
- * The URL the transport through the bridge at `url` opens for a connection to `target`:
- * the bridge URL with the target, and `tls=passthrough` for end-to-end TLS whatever the
- * target's mode (the client then runs implicit TLS or STLS itself).
- * @category constructors
- */
-export const connectionUrl = (url: string, options: Options, target: Pick<Target, "host" | "port" | "tls">): string =>
-  bridgeUrl(url, {
-    host: target.host,
-    port: target.port,
-    tls: options.endToEnd === true ? "passthrough" : target.tls
-  })
 
 /**
  * The transport through the bridge at `url`, opening each connection with `openWebSocket`.

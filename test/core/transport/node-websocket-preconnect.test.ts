@@ -1,11 +1,14 @@
-// A WebSocket to the bridge opened before the client has loaded (node-websocket.ts's
-// `preconnect`, the `pop3` CLI's first lines with --bridge): the client adopts it instead
-// of opening another — one session at the bridge, one connection at the mail server — and
-// reads what came meanwhile; one for another URL is left alone; one that failed fails the
-// adopting client as a fresh one would; never adopted, it does not keep a process alive.
-// Through a real in-process pop3-bridge to the dev server's POP3 over TCP.
+// A WebSocket to the bridge opened before the client has loaded
+// (node-websocket-preconnect.ts's `preconnect`, the `pop3` CLI's first lines with
+// --bridge): the client adopts it instead of opening another — one session at the bridge,
+// one connection at the mail server — and reads what came meanwhile, which stayed bounded;
+// one for another URL is left alone; one that failed fails the adopting client as a fresh
+// one would; never adopted, it does not keep a process alive; and the CLI opens it before
+// it has loaded Effect. Through a real in-process pop3-bridge to the dev server's POP3 over TCP.
 import { execFile } from "node:child_process"
-import { rmSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -15,12 +18,14 @@ import { firstBridgeConnection } from "../../../core/cli/bridge-url.ts"
 import { parseArgv } from "../../../core/cli/argv.ts"
 import { connect } from "../../../core/client/client.ts"
 import { resolveOptions } from "../../../core/client/options.ts"
-import { bridgeTransport, connectionUrl } from "../../../core/transport/bridge-transport.ts"
-import { layer, preconnect } from "../../../core/transport/node-websocket.ts"
+import { bridgeTransport } from "../../../core/transport/bridge-transport.ts"
+import { layer, makeSocket } from "../../../core/transport/node-websocket.ts"
+import { connectionUrl, preconnect } from "../../../core/transport/node-websocket-preconnect.ts"
 import type { Target } from "../../../core/transport/transport.ts"
 import { makeMailStore } from "../../../dev-server/server.ts"
 import { listenTcp, type TcpListener } from "../../../dev-server/tcp.ts"
-import { makeCertificate, startTestBridge, until } from "../../bridge/helpers.ts"
+import { makeCertificate, startTestBridge, startUpstream, until } from "../../bridge/helpers.ts"
+import { type Served, stalled, writeLines } from "../../support/flood.ts"
 import { closedPort, silentServer } from "../../support/tcp-peers.ts"
 
 const USER = "carol"
@@ -79,7 +84,7 @@ const statThrough = (base: string) =>
     }).pipe(Effect.scoped, Effect.provide(layer(base)))
   )
 
-describe("a WebSocket to the bridge opened early (node-websocket.ts's preconnect)", () => {
+describe("a WebSocket to the bridge opened early (node-websocket-preconnect.ts's preconnect)", () => {
   it("is adopted by the client's connection to the same URL: one session, the greeting that came first is read", async () => {
     const { bridge, base } = await startBridge()
     expect(await preconnect(connectionUrl(base, {}, plainTarget(port)))).toBe(true)
@@ -137,13 +142,54 @@ describe("a WebSocket to the bridge opened early (node-websocket.ts's preconnect
   it("never adopted, it keeps no process alive", async () => {
     const { bridge, base } = await startBridge()
     const url = connectionUrl(base, {}, plainTarget(port))
-    const module = new URL("../../../core/transport/node-websocket.ts", import.meta.url).pathname
+    const module = new URL("../../../core/transport/node-websocket-preconnect.ts", import.meta.url).pathname
     const script = `const { preconnect } = await import(${JSON.stringify(module)}); console.log(await preconnect(${JSON.stringify(url)}))`
     // Held open, the child would run until the timeout kills it (code null).
     const { code, stdout } = await spawnNode(["--input-type=module", "-e", script])
     expect({ code, stdout }).toEqual({ code: 0, stdout: "true\n" })
     expect(bridge.metrics.sessionsTotal).toBe(1)
   }, 20_000)
+})
+
+describe("what an early WebSocket holds before it is adopted", () => {
+  const FLOOD = 64 * 1024 * 1024
+  // As node-websocket.test.ts's bound: the bridge's 1 MiB, what the client read, and the
+  // kernel buffers of two loopback connections (Linux sizes them itself), far below FLOOD.
+  const BOUND = 24 * 1024 * 1024
+
+  it("a server that floods before the client has loaded: it pauses within a few MiB, then the client reads every byte in order", async () => {
+    const served: Served = { written: 0, blocked: false }
+    const upstream = await startUpstream((socket) => void writeLines(socket, FLOOD, served))
+    cleanups.push(upstream.close)
+    const bridge = await startTestBridge({ allow: [`127.0.0.1:${upstream.port}`] })
+    cleanups.push(() => bridge.close(0))
+    const url = connectionUrl(`${bridge.url}/pop3`, {}, plainTarget(upstream.port))
+
+    expect(await preconnect(url)).toBe(true)
+    await stalled(served, FLOOD)
+    // Nobody has taken it yet: what it read waits in it, and past 64 KiB it stopped reading.
+    expect(served.written).toBeLessThan(BOUND)
+
+    const hash = createHash("sha256")
+    let received = 0
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const socket = yield* makeSocket(url, { host: "127.0.0.1", port: upstream.port, connectTimeoutMillis: 30_000 })
+        const reader = yield* socket.reader
+        while (received < FLOOD) {
+          // A pull's chunks are valid until the next pull: hashed at once.
+          for (const chunk of yield* reader.pull) {
+            hash.update(chunk as Uint8Array)
+            received += chunk.length
+          }
+        }
+      }).pipe(Effect.scoped)
+    )
+    expect(received).toBe(FLOOD)
+    expect(hash.digest("hex")).toBe(served.hash)
+    // The early WebSocket was the one read: no second session.
+    expect(bridge.metrics.sessionsTotal).toBe(1)
+  }, 120_000)
 })
 
 describe("the CLI's early WebSocket (bin.ts, bridge-url.ts): the URL the transport opens", () => {
@@ -216,6 +262,31 @@ describe("the pop3 executable through --bridge (bin.ts in a child process)", () 
     expect(result.stderr).toBe("")
     expect(result.code).toBe(0)
     expect(result.stdout).toMatch(/^2 \d+\n$/)
+    expect(bridge.metrics.sessionsTotal).toBe(1)
+  }, 20_000)
+
+  it("connects before it has loaded Effect: the early WebSocket needs only ws", async () => {
+    const { bridge, base } = await startBridge()
+    const dir = mkdtempSync(join(tmpdir(), "pop3-module-trace-"))
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
+    const trace = join(dir, "trace.jsonl")
+    const hook = new URL("../../support/module-trace.ts", import.meta.url).href
+    const result = await spawnNode(["--import", hook, BIN, "--bridge", base, ...target(), "stat"], {
+      MODULE_TRACE_OUT: trace
+    })
+    expect(result.stderr).toBe("")
+    expect(result.stdout).toMatch(/^2 \d+\n$/)
+    const events = readFileSync(trace, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { event: string; loaded: Array<string> })
+    const at = (event: string) => events.find((e) => e.event === event)?.loaded ?? []
+    const effect = (urls: Array<string>) => urls.filter((u) => u.includes("/node_modules/effect/"))
+    // The first connection is the bridge's WebSocket: ws was loaded for it, Effect not yet.
+    expect(at("connect").some((u) => u.includes("/node_modules/ws/"))).toBe(true)
+    expect(effect(at("connect"))).toEqual([])
+    // The trace sees Effect when it loads: the client did, afterwards.
+    expect(effect(at("exit")).length).toBeGreaterThan(0)
     expect(bridge.metrics.sessionsTotal).toBe(1)
   }, 20_000)
 

@@ -25,9 +25,9 @@ import { layer, makeSocket } from "../../../core/transport/node-websocket.ts"
 import { makeMailStore } from "../../../dev-server/server.ts"
 import { listenTcp, type TcpListener } from "../../../dev-server/tcp.ts"
 import { fakeDns, makeCertificate, startTestBridge, startUpstream, until } from "../../bridge/helpers.ts"
+import { line, type Served, stalled, writeLines } from "../../support/flood.ts"
 
 const MiB = 1024 * 1024
-const LINE = 64
 const SIZE = 64 * MiB
 /**
  * What may be in flight while the client does not read. Measured here 12.8–13.1 MiB: the
@@ -42,38 +42,12 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
-/** Line `i` of the big message: 64 bytes, never starting with "." (no stuffing). */
-const line = (i: number): string => `${String(i).padStart(10, "0")} ${"x".repeat(LINE - 13)}\r\n`
-
-interface Served {
-  /** Body bytes written so far (accepted by the socket). */
-  written: number
-  /** Waiting for 'drain': the socket holds as much as it takes. */
-  blocked: boolean
-  /** SHA-256 of the whole body, once written. */
-  hash?: string
-}
-
 /** A POP3 server with one message of SIZE bytes, made line by line as it is written. */
 const bigServer = (served: Served) =>
   startUpstream((socket: NetSocket) => {
     const send = (text: string) => socket.write(text)
     const writeBody = async () => {
-      const hash = createHash("sha256")
-      let i = 0
-      while (served.written < SIZE) {
-        let text = ""
-        for (let n = 0; n < 1024 && served.written + text.length < SIZE; n++) text += line(i++)
-        const chunk = Buffer.from(text, "latin1")
-        hash.update(chunk)
-        served.written += chunk.length
-        if (!socket.write(chunk)) {
-          served.blocked = true
-          await new Promise((resolve) => socket.once("drain", resolve))
-          served.blocked = false
-        }
-      }
-      served.hash = hash.digest("hex")
+      await writeLines(socket, SIZE, served)
       send(".\r\n")
     }
     let input = ""
@@ -91,28 +65,6 @@ const bigServer = (served: Served) =>
         else send("+OK\r\n")
       }
     })
-  })
-
-/**
- * Resolves once the server is blocked on a full socket and has written nothing more over
- * 20 checks (1 s) — or has written the whole message (then the client was not pushing back).
- */
-const stalled = (served: Served): Promise<void> =>
-  new Promise((resolve, reject) => {
-    let last = -1
-    let still = 0
-    const deadline = Date.now() + 60_000
-    const tick = setInterval(() => {
-      still = served.blocked && served.written === last ? still + 1 : 0
-      last = served.written
-      if (still >= 20 || served.written >= SIZE) {
-        clearInterval(tick)
-        resolve()
-      } else if (Date.now() > deadline) {
-        clearInterval(tick)
-        reject(new Error(`the server neither stalled nor finished: ${served.written} bytes written`))
-      }
-    }, 50)
   })
 
 describe("the Node WebSocket transport (ws) through pop3-bridge", () => {
@@ -146,7 +98,7 @@ describe("the Node WebSocket transport (ws) through pop3-bridge", () => {
       }).pipe(Effect.scoped, Effect.provide(layer(`${bridge.url}/pop3`)))
     )
 
-    await stalled(served)
+    await stalled(served, SIZE)
     const whileStopped = served.written
     process.stdout.write(
       `node-websocket: ${(whileStopped / MiB).toFixed(1)} MiB written while the client did not read\n`
@@ -267,7 +219,7 @@ const cutServer = (after: number, how: "end" | "reset") =>
         else if (verb === "RETR") {
           socket.write(
             `+OK 100000 octets\r\n${line(0)
-              .repeat(Math.ceil(after / LINE))
+              .repeat(Math.ceil(after / line(0).length))
               .slice(0, after)}`,
             () => (how === "end" ? socket.end() : socket.resetAndDestroy())
           )
