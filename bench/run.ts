@@ -773,7 +773,7 @@ try {
           rate: mbRate(large.bytes),
           notes: [
             "all three run the same CLI (`pop3 … retr 1 > /dev/null`); the relays add a WebSocket hop on loopback",
-            "through a bridge the CLI opens its WebSocket before it loads its code (node-websocket's preconnect), so the greeting's wait hides behind the loading; direct with --tls none connects after loading (the CLI preconnects TCP only for STLS)"
+            "through a bridge the CLI opens its WebSocket before it loads the client (node-websocket-preconnect, which loads ws and not Effect), so the greeting's wait hides behind the loading; direct with --tls none connects after loading (the CLI preconnects TCP only for STLS)"
           ]
         })
       )
