@@ -84,7 +84,22 @@ interface Slab {
   live: number
 }
 
-const makeSlabs = (ws: () => WebSocket | undefined) => {
+/**
+ * The read slabs of one WebSocket (see above), and what its reader tells them.
+ * @category models
+ */
+export interface Slabs {
+  /** `ws`'s connection over plain TCP, reading into the slabs. */
+  readonly connect: (options: NetConnectOpts) => NetSocket
+  /** A message about to be pushed to the reader. */
+  readonly pushed: (chunk: Uint8Array) => void
+  /** A pull took these chunks: they are released at the next pull. */
+  readonly delivered: (chunks: ReadonlyArray<Uint8Array>) => void
+  /** The next pull starts: what the last one took is done with. */
+  readonly releaseDelivered: () => void
+}
+
+const makeSlabs = (ws: () => WebSocket | undefined): Slabs => {
   const fresh = (): Slab => ({ bytes: Buffer.allocUnsafeSlow(SLAB), live: 0 })
   let current = fresh()
   let offset = 0
@@ -120,7 +135,7 @@ const makeSlabs = (ws: () => WebSocket | undefined) => {
   }
 
   return {
-    connect: (options: NetConnectOpts): NetSocket => {
+    connect: (options) => {
       const socket: NetSocket = netConnect({
         ...options,
         // As `ws`'s own netConnect: `path` holds the HTTP request's path, not a Unix socket.
@@ -143,16 +158,13 @@ const makeSlabs = (ws: () => WebSocket | undefined) => {
       } as NetConnectOpts)
       return socket
     },
-    /** A message about to be pushed to the reader. */
     pushed: (chunk: Uint8Array): void => {
       const slab = slabOf(chunk)
       if (slab !== undefined) slab.live++
     },
-    /** A pull took these chunks: they are released at the next pull. */
     delivered: (chunks: ReadonlyArray<Uint8Array>): void => {
       delivered = chunks
     },
-    /** The next pull starts: what the last one took is done with. */
     releaseDelivered: (): void => {
       for (const chunk of delivered) {
         const slab = slabOf(chunk)
@@ -162,9 +174,6 @@ const makeSlabs = (ws: () => WebSocket | undefined) => {
     }
   }
 }
-
-/** The read slabs of one WebSocket (see `makeSlabs`). @category models */
-export type Slabs = ReturnType<typeof makeSlabs>
 
 /**
  * What happens on an opening WebSocket, in order, for the reader that adopts it.
