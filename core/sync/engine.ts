@@ -295,17 +295,26 @@ export const syncMailbox = (
       return undefined
     }
 
+    // A message LIST announces as large goes into the store as it arrives, through a sink:
+    // the socket's own bytes, each written before the next read reuses them — not `retr`'s
+    // stream, which copies every chunk (a 100 MB message took 0.89–0.96 s to fetch into a
+    // Maildir that way; mpop 0.30 s).
     const streamed = (w: Wanted) =>
       Effect.gen(function* () {
         const operation = `store message ${w.msg} in`
         const writer = yield* storage(operation, () => store.begin(w.uid))
         let size = 0
         yield* Effect.gen(function* () {
-          yield* Stream.runForEach(mailbox.retr(w.msg), (chunk) => {
-            size += chunk.length
-            onProgress(chunk.length, 0)
-            return storage(operation, () => writer.write(chunk))
-          })
+          yield* Stream.runDrain(
+            mailbox.retrManyInto([w.msg], () => ({
+              push: (bytes) => {
+                size += bytes.length
+                onProgress(bytes.length, 0)
+                return storage(operation, () => writer.write(bytes))
+              },
+              end: () => Effect.void
+            }))
+          )
           yield* storage(operation, () => writer.commit())
         }).pipe(Effect.onError(() => Effect.promise(() => writer.abort())))
         yield* stored(w, size)

@@ -120,6 +120,26 @@ describe("crlfToLfInto", () => {
     )
   })
 
+  it("property: runs long and short (copied whole, or byte by byte) convert as the reference does", () => {
+    // Runs of up to 300 bytes between line ends: both of crlfToLfInto's paths and their seams.
+    const piece = fc.oneof(
+      fc.integer({ min: 0, max: 300 }).map((n) => "A".repeat(n)),
+      fc.constantFrom("\r", "\n", "\r\n", ".", "\r\r\n")
+    )
+    const message = fc.array(piece, { maxLength: 40 }).map((parts) => Buffer.from(parts.join(""), "latin1"))
+    const latin1 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1")
+    fc.assert(
+      fc.property(message, (m) => {
+        const out = new Uint8Array(m.length + 3).fill(0x7e)
+        const n = crlfToLfInto(m, out)
+        expect(latin1(out.subarray(0, n))).toBe(latin1(m).replace(/\r\n/g, "\n"))
+        // It works within the first bytes.length of out (compacting there), never past them.
+        expect([...out.subarray(m.length)].every((b) => b === 0x7e)).toBe(true)
+      }),
+      { numRuns: 1000 }
+    )
+  })
+
   it("property: any chunking converts as the whole does, and both only drop a CR before a LF", () => {
     const message = fc.array(fc.constantFrom(0x0d, 0x0a, 0x41, 0x2e), { maxLength: 60 }).map((a) => Uint8Array.from(a))
     fc.assert(
