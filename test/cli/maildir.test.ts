@@ -140,6 +140,27 @@ describe("crlfToLfInto", () => {
     )
   })
 
+  it("property: chunks converted into one reused buffer (a streamed delivery's) come out as into new ones", () => {
+    const message = fc.array(fc.constantFrom(0x0d, 0x0a, 0x41, 0x2e), { maxLength: 60 }).map((a) => Uint8Array.from(a))
+    fc.assert(
+      fc.property(message, fc.array(fc.nat(60), { maxLength: 6 }), (m, cuts) => {
+        const at = [...new Set(cuts.map((c) => c % (m.length + 1)))].sort((a, b) => a - b)
+        const fresh = makeCrlfToLf()
+        const reusing = makeCrlfToLf()
+        const into = new Uint8Array(m.length + 1)
+        let from = 0
+        for (const cut of [...at, m.length]) {
+          const chunk = m.subarray(from, cut)
+          into.fill(0x7e)
+          expect([...reusing.push(chunk, into)]).toEqual([...fresh.push(chunk)])
+          from = cut
+        }
+        expect([...reusing.end()]).toEqual([...fresh.end()])
+      }),
+      { numRuns: 1000 }
+    )
+  })
+
   it("property: any chunking converts as the whole does, and both only drop a CR before a LF", () => {
     const message = fc.array(fc.constantFrom(0x0d, 0x0a, 0x41, 0x2e), { maxLength: 60 }).map((a) => Uint8Array.from(a))
     fc.assert(
