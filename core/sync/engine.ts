@@ -335,7 +335,7 @@ export const syncMailbox = (
       let size = 0
       let writer: StoreWriter | undefined
       const write = (bytes: Uint8Array) => storage(operation, () => writer!.write(bytes))
-      arena.begin()
+      arena.begin(sizes.get(w.msg))
       return {
         push: (bytes) => {
           size += bytes.length

@@ -7,9 +7,11 @@ import { makeBodyArena } from "../../../core/sync/body-arena.ts"
 
 const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => Uint8Array.from(parts.flatMap((p) => [...p]))
 
-// A body: its parts, and whether it is finished or left behind (a sink that failed or spilled).
+// A body: its parts, the size LIST announced (a hint, right or wrong), and whether it is
+// finished or left behind (a sink that failed or spilled).
 const body = fc.record({
   parts: fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 6 }),
+  announced: fc.nat(3000),
   finished: fc.boolean()
 })
 
@@ -19,8 +21,8 @@ describe("the body arena", () => {
       fc.property(fc.integer({ min: 1, max: 1024 }), fc.array(body, { maxLength: 40 }), (slab, bodies) => {
         const arena = makeBodyArena(slab)
         const kept: Array<{ readonly got: Uint8Array; readonly want: Uint8Array }> = []
-        for (const { parts, finished } of bodies) {
-          arena.begin()
+        for (const { parts, announced, finished } of bodies) {
+          arena.begin(announced)
           for (const part of parts) {
             // The part is a view that is overwritten after the push, as a socket's read buffer is.
             const view = Uint8Array.from(part)
@@ -49,6 +51,20 @@ describe("the body arena", () => {
     // The small body's slab is a fresh one of the arena's size, not the large body's.
     expect(small.buffer).not.toBe(large.buffer)
     expect(small.buffer.byteLength).toBe(16)
+  })
+
+  it("moves a large body once into a slab of its announced size, unless that is far beyond what came", () => {
+    const arena = makeBodyArena(16)
+    arena.begin(100)
+    arena.append(new Uint8Array(20).fill(1))
+    arena.append(new Uint8Array(80).fill(2))
+    const announced = arena.finish()
+    expect(announced.buffer.byteLength).toBe(100)
+    expect([...announced]).toEqual([...new Array(20).fill(1), ...new Array(80).fill(2)])
+    // A million announced, twenty come: doubling as without a hint, not a megabyte.
+    arena.begin(1_000_000)
+    arena.append(new Uint8Array(20).fill(3))
+    expect(arena.current().buffer.byteLength).toBe(40)
   })
 
   it("collects small bodies into one shared slab (no buffer of their own)", () => {
