@@ -26,7 +26,7 @@ if (argv.length === 1 && argv[0] === "--version") {
   // whose transport adopts the connection, and only for STLS; through a bridge, the
   // WebSocket. Only for a command line main will run (an --auth it refuses aside: checking
   // that would load every mechanism first; that connection then just closes).
-  const [{ parseArgv, passwordMissing }, { preconnect }, { movesBodies, withoutMaglev }] = await Promise.all([
+  const [{ parseArgv, passwordMissing }, { preconnect }, { chooseCompilers }] = await Promise.all([
     import("./argv.ts"),
     import("../transport/node-preconnect.ts"),
     import("./compiler-memory.ts")
@@ -34,8 +34,9 @@ if (argv.length === 1 && argv[0] === "--version") {
   const parsed = parseArgv(argv, undefined)
   if (parsed._tag === "Run") {
     const { options } = parsed
-    // Less memory while a message body streams (retr, top, fetch); see compiler-memory.ts.
-    if (movesBodies(options.command.name)) withoutMaglev()
+    // V8's compilers by command: retr and top without Maglev (less memory while a body
+    // streams), fetch without TurboFan (less CPU per message); see compiler-memory.ts.
+    chooseCompilers(options.command.name)
     // As main refuses to run without the password or with a --ca it cannot read.
     const runs = !passwordMissing(options, process.env) && (options.ca === undefined || readable(options.ca))
     if (runs && options.bridge === undefined && options.tls === "starttls") {

@@ -1,8 +1,13 @@
-// The CLI turns V8's Maglev compiler off (core/cli/compiler-memory.ts): its compile jobs
-// were what raised the peak memory of a large RETR, not the read buffers. Asserted on the
-// compiler's own trace (--trace-opt), not on RSS: a hot loop in a child process is
-// optimized through Maglev on its way to TurboFan; after withoutMaglev(), by TurboFan alone.
+// The CLI picks V8's compilers by command (core/cli/compiler-memory.ts): retr and top
+// without Maglev, whose compile jobs were what raised the peak memory of a large RETR;
+// fetch without TurboFan, whose compile jobs were CPU beside every message. Asserted on
+// the compiler's own trace (--trace-opt), not on RSS or time: a hot loop in a child
+// process is optimized through Maglev on its way to TurboFan; with the retr/top flag by
+// TurboFan alone, with fetch's by Maglev alone.
 import { execFile } from "node:child_process"
+import { mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { makeMailStore } from "../../dev-server/server.ts"
 import { listenTcp } from "../../dev-server/tcp.ts"
@@ -13,7 +18,7 @@ const bin = new URL("../../core/cli/bin.ts", import.meta.url).pathname
 
 // Tiering counts calls and loop iterations, not time: the same compiles every run.
 const script = `
-if (process.argv[1] === "without") (await import(${JSON.stringify(module)})).withoutMaglev()
+if (process.argv[1] !== "default") (await import(${JSON.stringify(module)})).chooseCompilers(process.argv[1])
 const sum = (a) => { let s = 0; for (let i = 0; i < a.length; i++) s = (s + a[i] * 31) | 0; return s }
 const a = Array.from({ length: 64 }, (_, i) => i)
 let t = 0
@@ -38,20 +43,24 @@ const traced = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =
       }
     )
   })
-const compiles = async (variant: "with" | "without") => {
+const compiles = async (variant: "default" | "retr" | "fetch") => {
   const r = await traced(["--input-type=module", "-e", script, variant])
   return { ...r, done: r.stdout.includes("done 0") }
 }
 
-describe("withoutMaglev", () => {
-  it("hot code is optimized by TurboFan alone, where it would first go through Maglev", async () => {
-    const [before, after] = await Promise.all([compiles("with"), compiles("without")])
-    // The loop is hot enough for Maglev here: the check below could see it.
-    expect(before.done).toBe(true)
-    expect(before.maglev).toBeGreaterThan(0)
-    expect(after.done).toBe(true)
-    expect(after.maglev).toBe(0)
-    expect(after.turbofan).toBeGreaterThan(0)
+describe("chooseCompilers", () => {
+  it("retr's: hot code is optimized by TurboFan alone; fetch's: by Maglev alone; by default through both", async () => {
+    const [both, retr, fetch] = await Promise.all([compiles("default"), compiles("retr"), compiles("fetch")])
+    // The loop is hot enough for both tiers here: the checks below could see either.
+    expect(both.done).toBe(true)
+    expect(both.maglev).toBeGreaterThan(0)
+    expect(both.turbofan).toBeGreaterThan(0)
+    expect(retr.done).toBe(true)
+    expect(retr.maglev).toBe(0)
+    expect(retr.turbofan).toBeGreaterThan(0)
+    expect(fetch.done).toBe(true)
+    expect(fetch.maglev).toBeGreaterThan(0)
+    expect(fetch.turbofan).toBe(0)
   }, 120_000)
 
   it("is on in the real executable: bin.ts loading its modules and streaming 8 MB compiles next to nothing with Maglev", async () => {
@@ -65,10 +74,32 @@ describe("withoutMaglev", () => {
       )
       expect(r.stdout).toContain(line.replace("\n", "\r\n"))
       expect(r.turbofan).toBeGreaterThan(0)
-      // Only what is hot before withoutMaglev() (4–10 functions of Node's loader and the parser, 2026-12-05);
+      // Only what is hot before chooseCompilers() (4–10 functions of Node's loader and the parser, 2026-12-05);
       // without the call, 88: the loader's for ~200 modules, then the read loop's.
       expect(r.maglev).toBeLessThan(30)
     } finally {
+      await listener.close()
+    }
+  }, 120_000)
+
+  it("fetch in the real executable: 1,500 messages into a Maildir, compiled by Maglev alone", async () => {
+    const messages = Array.from({ length: 1500 }, (_, i) => `Subject: m${i}\n\nbody ${i}\n`)
+    const listener = await listenTcp(makeMailStore({ alice: { password: "pw", messages } }))
+    const dir = mkdtempSync(join(tmpdir(), "pop3-compilers-"))
+    try {
+      const argv = ["--host", "127.0.0.1", "--port", String(listener.port), "--tls", "none", "--user", "alice"]
+      const r = await traced(
+        [bin, ...argv, "fetch", "--maildir", join(dir, "Maildir"), "--state", join(dir, "state")],
+        {
+          POP3_PASSWORD: "pw"
+        }
+      )
+      expect(readdirSync(join(dir, "Maildir", "new"))).toHaveLength(messages.length)
+      // The engine, pipeline and Maildir code got hot enough for an optimizing tier.
+      expect(r.maglev).toBeGreaterThan(0)
+      expect(r.turbofan).toBe(0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
       await listener.close()
     }
   }, 120_000)
