@@ -105,11 +105,25 @@ describe("deliver", () => {
   })
 })
 
+// Short messages of the four bytes that matter (CR, LF, a letter, a dot), and where to cut them.
+const fourSymbols = fc.array(fc.constantFrom(0x0d, 0x0a, 0x41, 0x2e), { maxLength: 60 }).map((a) => Uint8Array.from(a))
+const cutPoints = fc.array(fc.nat(60), { maxLength: 6 })
+
+/** `m` cut at `cuts` (each taken modulo its length + 1), in order: the chunks a socket might deliver. */
+const chunksOf = (m: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Array> => {
+  const at = [...new Set(cuts.map((c) => c % (m.length + 1)))].sort((a, b) => a - b)
+  let from = 0
+  return [...at, m.length].map((cut) => {
+    const chunk = m.subarray(from, cut)
+    from = cut
+    return chunk
+  })
+}
+
 describe("crlfToLfInto", () => {
   it("property: a whole message converts as the chunked converter converts it", () => {
-    const message = fc.array(fc.constantFrom(0x0d, 0x0a, 0x41, 0x2e), { maxLength: 60 }).map((a) => Uint8Array.from(a))
     fc.assert(
-      fc.property(message, (m) => {
+      fc.property(fourSymbols, (m) => {
         const chunked = makeCrlfToLf()
         const expected = [...chunked.push(m), ...chunked.end()]
         const out = new Uint8Array(m.length + 3).fill(0x7e)
@@ -141,19 +155,14 @@ describe("crlfToLfInto", () => {
   })
 
   it("property: chunks converted into one reused buffer (a streamed delivery's) come out as into new ones", () => {
-    const message = fc.array(fc.constantFrom(0x0d, 0x0a, 0x41, 0x2e), { maxLength: 60 }).map((a) => Uint8Array.from(a))
     fc.assert(
-      fc.property(message, fc.array(fc.nat(60), { maxLength: 6 }), (m, cuts) => {
-        const at = [...new Set(cuts.map((c) => c % (m.length + 1)))].sort((a, b) => a - b)
+      fc.property(fourSymbols, cutPoints, (m, cuts) => {
         const fresh = makeCrlfToLf()
         const reusing = makeCrlfToLf()
         const into = new Uint8Array(m.length + 1)
-        let from = 0
-        for (const cut of [...at, m.length]) {
-          const chunk = m.subarray(from, cut)
+        for (const chunk of chunksOf(m, cuts)) {
           into.fill(0x7e)
           expect([...reusing.push(chunk, into)]).toEqual([...fresh.push(chunk)])
-          from = cut
         }
         expect([...reusing.end()]).toEqual([...fresh.end()])
       }),
@@ -162,17 +171,11 @@ describe("crlfToLfInto", () => {
   })
 
   it("property: any chunking converts as the whole does, and both only drop a CR before a LF", () => {
-    const message = fc.array(fc.constantFrom(0x0d, 0x0a, 0x41, 0x2e), { maxLength: 60 }).map((a) => Uint8Array.from(a))
     fc.assert(
-      fc.property(message, fc.array(fc.nat(60), { maxLength: 6 }), (m, cuts) => {
-        const at = [...new Set(cuts.map((c) => c % (m.length + 1)))].sort((a, b) => a - b)
+      fc.property(fourSymbols, cutPoints, (m, cuts) => {
         const chunked = makeCrlfToLf()
         const out: Array<number> = []
-        let from = 0
-        for (const cut of [...at, m.length]) {
-          out.push(...chunked.push(m.subarray(from, cut)))
-          from = cut
-        }
+        for (const chunk of chunksOf(m, cuts)) out.push(...chunked.push(chunk))
         out.push(...chunked.end())
         const latin1 = (bytes: Iterable<number>) => String.fromCharCode(...bytes)
         expect(latin1(out)).toBe(latin1(m).replace(/\r\n/g, "\n"))
