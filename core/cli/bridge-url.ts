@@ -10,7 +10,7 @@ import type { CliOptions } from "./argv.ts"
 // The bridge URL to use: `--bridge`, with the token from POP3_BRIDGE_TOKEN when set — an
 // environment variable, not argv, which every user of the machine can read in `ps`.
 // Neither the URL's query nor the token is ever printed.
-export const bridgeUrl = (given: string, token: string | undefined): string | { readonly usage: string } => {
+export const bridgeUrlWithToken = (given: string, token: string | undefined): string | { readonly usage: string } => {
   if (!/^wss?:\/\//i.test(given))
     return { usage: `--bridge must be a ws:// or wss:// URL, got ${JSON.stringify(given.split("?")[0])}` }
   let url: URL
@@ -35,7 +35,7 @@ export const bridgeUrl = (given: string, token: string | undefined): string | { 
  * `connectionUrl`, whose URL bin.ts opens early. Undefined when no connection will be
  * opened: no `--bridge`, a bridge URL main refuses, or STLS without end-to-end TLS (the
  * client refuses that before connecting, establish.ts). No `ws` here: main imports
- * `bridgeUrl` for every command.
+ * `bridgeUrlWithToken` for every command.
  */
 export const firstBridgeConnection = (
   options: CliOptions,
@@ -48,7 +48,7 @@ export const firstBridgeConnection = (
     }
   | undefined => {
   if (options.bridge === undefined) return undefined
-  const bridge = bridgeUrl(options.bridge, env["POP3_BRIDGE_TOKEN"])
+  const bridge = bridgeUrlWithToken(options.bridge, env["POP3_BRIDGE_TOKEN"])
   if (typeof bridge !== "string") return undefined
   if (options.tls === "starttls" && !options.endToEnd) return undefined
   // The client's target (client/options.ts): STLS starts as plain TCP.

@@ -25,7 +25,7 @@ import {
 import * as AutoTransport from "../transport/auto.ts"
 import { type CliOptions, parseCli, USAGE } from "./args.ts"
 import { passwordMissing } from "./argv.ts"
-import { bridgeUrl } from "./bridge-url.ts"
+import { bridgeUrlWithToken } from "./bridge-url.ts"
 import type { FetchError } from "./fetch.ts"
 import { jsonLine, printable } from "./printable.ts"
 import { VERSION } from "./version.ts"
@@ -291,7 +291,7 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
   }
   let transport = io.transport ?? AutoTransport.layer
   if (options.bridge !== undefined) {
-    const bridge = bridgeUrl(options.bridge, io.env["POP3_BRIDGE_TOKEN"])
+    const bridge = bridgeUrlWithToken(options.bridge, io.env["POP3_BRIDGE_TOKEN"])
     if (typeof bridge !== "string") {
       io.stderr(`pop3: ${bridge.usage}`)
       return EXIT.usage

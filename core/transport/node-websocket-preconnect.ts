@@ -315,7 +315,8 @@ export const preconnect = (url: string, options?: { readonly waitMillis?: number
   } catch {
     return Promise.resolve(false)
   }
-  // One waits at a time: an earlier one nobody took goes now.
+  // One waits at a time: an earlier one nobody took goes now. (A try of its own: reader.ts's
+  // `quietly` would bring Effect in.)
   if (early !== undefined) {
     const earlier = early.opening.ws
     try {

@@ -2,7 +2,6 @@
 // the in-memory transport and over real TCP (listenTcp). Checks the exact output of every
 // command, the JSON shapes, the trace on stderr, and the exit status of every failure kind.
 
-import { execFile } from "node:child_process"
 import net from "node:net"
 import { WebSocketServer } from "ws"
 import { afterEach, describe, expect, it } from "vitest"
@@ -16,6 +15,7 @@ import type { ListenTcpOptions, TcpListener } from "../../dev-server/tcp.ts"
 import { listenTcp } from "../../dev-server/tcp.ts"
 import { testCert, testTls } from "../../dev-server/tls-fixture.ts"
 import { makeStore, memoryServer, MESSAGE_ORDER, num, PASSWORD, stored, text, USER } from "../core/client/harness.ts"
+import { BIN, runNode } from "../support/child-node.ts"
 import type { MemoryServer } from "../core/client/harness.ts"
 
 const enc = new TextEncoder()
@@ -579,23 +579,7 @@ describe("over TCP with listenTcp", () => {
 })
 
 describe("the real executable (bin.ts in a child process)", () => {
-  const bin = new URL("../../core/cli/bin.ts", import.meta.url).pathname
-  const node = new URL("../../node_modules/.bin/node", import.meta.url).pathname
-  const spawnCli = (argv: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-    new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve) => {
-      execFile(
-        node,
-        [bin, ...argv],
-        { env: { PATH: process.env["PATH"] ?? "", ...env }, encoding: "buffer", timeout: 10_000 },
-        (error, stdout, stderr) => {
-          resolve({
-            code: error === null ? 0 : typeof error.code === "number" ? error.code : null,
-            stdout,
-            stderr: stderr.toString("utf8")
-          })
-        }
-      )
-    })
+  const spawnCli = (argv: ReadonlyArray<string>, env: Record<string, string> = {}) => runNode([BIN, ...argv], { env })
 
   it("retr over TCP: the bytes on stdout, nothing on stderr, exit 0", async () => {
     const { port, store } = await listen()
@@ -714,22 +698,7 @@ describe("real servers and hostile input (issue 12)", () => {
   })
 
   describe("TLS errors that say what to do, in one line (item 11)", () => {
-    const bin = new URL("../../core/cli/bin.ts", import.meta.url).pathname
-    const node = new URL("../../node_modules/.bin/node", import.meta.url).pathname
-    const spawnCli = (argv: ReadonlyArray<string>) =>
-      new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        execFile(
-          node,
-          [bin, ...argv],
-          { env: { PATH: process.env["PATH"] ?? "" }, encoding: "buffer", timeout: 10_000 },
-          (error, _stdout, stderr) => {
-            resolve({
-              code: error === null ? 0 : typeof error.code === "number" ? error.code : null,
-              stderr: stderr.toString("utf8")
-            })
-          }
-        )
-      })
+    const spawnCli = (argv: ReadonlyArray<string>) => runNode([BIN, ...argv])
 
     it("STLS to an IP address without --ca: one line, no Node warning, no Node advice, and the hint to use --ca FILE", async () => {
       const { port } = await listen({ tls: testTls })

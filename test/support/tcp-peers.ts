@@ -24,6 +24,19 @@ export const silentServer = async (
     socket.on("error", () => {})
     sockets.push(socket)
   })
+  const port = await listenLoopback(server, sockets, cleanups)
+  return { port, accepted: () => sockets.length }
+}
+
+/**
+ * Listens on a free loopback port and gives it; the close goes into `cleanups`, destroying
+ * `sockets` (what the server's handler keeps there) first, so the close does not wait on them.
+ */
+export const listenLoopback = async (
+  server: Server,
+  sockets: ReadonlyArray<Socket>,
+  cleanups: Array<() => Promise<void>>
+): Promise<number> => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   cleanups.push(
     () =>
@@ -34,5 +47,5 @@ export const silentServer = async (
   )
   const address = server.address()
   if (address === null || typeof address === "string") throw new Error("no TCP address")
-  return { port: address.port, accepted: () => sockets.length }
+  return address.port
 }

@@ -5,7 +5,6 @@
 // one for another URL is left alone; one that failed fails the adopting client as a fresh
 // one would; never adopted, it does not keep a process alive; and the CLI opens it before
 // it has loaded Effect. Through a real in-process pop3-bridge to the dev server's POP3 over TCP.
-import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -25,6 +24,7 @@ import type { Target } from "../../../core/transport/transport.ts"
 import { makeMailStore } from "../../../dev-server/server.ts"
 import { listenTcp, type TcpListener } from "../../../dev-server/tcp.ts"
 import { makeCertificate, startTestBridge, startUpstream, until } from "../../bridge/helpers.ts"
+import { BIN, runNode } from "../../support/child-node.ts"
 import { type Served, stalled, writeLines } from "../../support/flood.ts"
 import { closedPort, silentServer } from "../../support/tcp-peers.ts"
 
@@ -53,20 +53,11 @@ const startBridge = async () => {
   return { bridge, base: `${bridge.url}/pop3` }
 }
 
-const NODE = new URL("../../../node_modules/.bin/node", import.meta.url).pathname
-const BIN = new URL("../../../core/cli/bin.ts", import.meta.url).pathname
-
-/** Node in a child process with `args`, the password and `env` in its environment. */
-const spawnNode = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      NODE,
-      args,
-      { env: { PATH: process.env["PATH"] ?? "", POP3_PASSWORD: PASSWORD, ...env }, timeout: 15_000 },
-      (error, stdout, stderr) =>
-        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr })
-    )
-  })
+/** Node in a child process with `args`, the password and `env` in its environment; stdout as text. */
+const spawnNode = async (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const exited = await runNode(args, { env: { POP3_PASSWORD: PASSWORD, ...env }, timeout: 15_000 })
+  return { ...exited, stdout: exited.stdout.toString("utf8") }
+}
 /** The `pop3` executable (bin.ts) with `argv`. */
 const spawnCli = (argv: ReadonlyArray<string>, env: Record<string, string> = {}) => spawnNode([BIN, ...argv], env)
 

@@ -8,7 +8,7 @@ import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import type { TlsUpgradeOptions } from "effect/socket/Socket"
 import { createHash } from "node:crypto"
-import { type AddressInfo, createConnection, createServer, type Socket } from "node:net"
+import { createConnection, createServer, type Socket } from "node:net"
 import { createServer as createTlsServer, TLSSocket } from "node:tls"
 import { afterEach, describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/client/client.ts"
@@ -18,7 +18,7 @@ import * as NodeTransport from "../../../core/transport/node.ts"
 import { preconnect, takePreconnected } from "../../../core/transport/node-preconnect.ts"
 import type { Target, Transport } from "../../../core/transport/transport.ts"
 import { DEMO_PASSWORD, DEMO_USER, makeSampleStore } from "../../../dev-server/sample-mailbox.ts"
-import { closedPort, silentServer } from "../../support/tcp-peers.ts"
+import { closedPort, listenLoopback, silentServer } from "../../support/tcp-peers.ts"
 import type { MailStore } from "../../../dev-server/server.ts"
 import { listenTcp, type ListenTcpOptions, type TcpListener } from "../../../dev-server/tcp.ts"
 import { testCert, testTls } from "../../../dev-server/tls-fixture.ts"
@@ -289,15 +289,8 @@ describe("a connection opened early (node-preconnect.ts, the CLI's first lines)"
       client.on("error", () => upstream.destroy())
       upstream.on("error", () => client.destroy())
     })
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve))
-    cleanups.push(
-      () =>
-        new Promise((resolve) => {
-          for (const socket of sockets) socket.destroy()
-          proxy.close(() => resolve())
-        })
-    )
-    return { port: (proxy.address() as AddressInfo).port, connections: () => connections, relayed: () => relayed }
+    const port = await listenLoopback(proxy, sockets, cleanups)
+    return { port, connections: () => connections, relayed: () => relayed }
   }
 
   it("is adopted by the first connection to its host and port, greeting already read, and STLS works on it", async () => {
