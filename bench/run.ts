@@ -55,6 +55,7 @@ import {
   pop3Retr,
   poplib,
   REPO,
+  rawFetch,
   rawRetr,
   useCli
 } from "./runners/contenders.ts"
@@ -806,6 +807,7 @@ try {
     const medians = new Map<string, Array<number | undefined>>()
     const cpuMedians = new Map<string, Array<number | undefined>>()
     const failures: Array<string> = []
+    const floorNotes = new Set<string>()
     for (const [k, n] of sizes.entries()) {
       progress(`starting Dovecot with ${n} bulk messages…`)
       const server = await startDovecot({ bulkMessages: n })
@@ -818,7 +820,12 @@ try {
         account: { user: "bulk", password: server.users.bulk.password, caFile: ca },
         messages: n
       }
-      const outcomes = await measure(`9 slope ${n}`, chosen([pop3Fetch(o, "plain"), mpop(o)]), RUNS, WARMUP)
+      const outcomes = await measure(
+        `9 slope ${n}`,
+        chosen([pop3Fetch(o, "plain"), mpop(o), rawFetch(o)]),
+        RUNS,
+        WARMUP
+      )
       for (const out of outcomes) {
         const row = medians.get(out.contender.name) ?? []
         row[k] = out.seconds.length > 0 ? median(out.seconds) : undefined
@@ -827,6 +834,7 @@ try {
         cpu[k] = out.cpuSeconds.length > 0 ? median(out.cpuSeconds) : undefined
         cpuMedians.set(out.contender.name, cpu)
         if (out.failure !== undefined) failures.push(`${out.contender.name} (${n}): ${out.failure}`)
+        if (out.contender.name === "Node floor" && out.contender.note !== undefined) floorNotes.add(out.contender.note)
       }
       await server.stop()
     }
@@ -834,6 +842,7 @@ try {
       row[0] !== undefined && row[1] !== undefined ? ((row[1] - row[0]) / (SLOPE_TO - SLOPE_FROM)) * 1e6 : undefined
     const mpopSlope = slopeOf(medians.get("mpop") ?? [])
     const mpopCpuSlope = slopeOf(cpuMedians.get("mpop") ?? [])
+    const floorSlope = slopeOf(medians.get("Node floor") ?? [])
     tables.push({
       title: `9. Per-message cost: fetch of ${SLOPE_FROM} and of ${SLOPE_TO} messages (STLS, AUTH PLAIN, loopback)`,
       header: [
@@ -842,6 +851,7 @@ try {
         `${SLOPE_TO} s`,
         "µs per message",
         "slope vs mpop",
+        "slope vs Node floor",
         "CPU µs per message",
         "CPU slope vs mpop"
       ],
@@ -854,6 +864,7 @@ try {
           row[1] === undefined ? "failed" : fmtSeconds(row[1]),
           slope === undefined ? "?" : slope.toFixed(0),
           slope === undefined || mpopSlope === undefined ? "?" : fmtRatio(slope / mpopSlope),
+          slope === undefined || floorSlope === undefined ? "?" : fmtRatio(slope / floorSlope),
           cpuSlope === undefined ? "?" : cpuSlope.toFixed(0),
           cpuSlope === undefined || mpopCpuSlope === undefined ? "?" : fmtRatio(cpuSlope / mpopCpuSlope)
         ]
@@ -863,6 +874,8 @@ try {
         `µs per message = (median at ${SLOPE_TO} − median at ${SLOPE_FROM}) / ${SLOPE_TO - SLOPE_FROM}: what one more message costs, start-up, TLS and login cancelled out`,
         "pop3 fetch with --auth plain, the mechanism mpop picks, so the fixed costs match too (they cancel anyway)",
         "CPU = user + system time of the client process (/usr/bin/time), the same medians and slope: it leaves out waiting for Dovecot and for other processes, so it holds better than wall time on a busy machine",
+        ...floorNotes,
+        "so pop3's slope over the Node floor's is what the library itself costs per message (engine, pipeline, Effect, sync engine, Maildir store); the floor's over mpop's is what Node costs",
         maildirNote,
         ...failures
       ]

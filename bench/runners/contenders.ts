@@ -8,7 +8,7 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { RunResult, RunSpec } from "../lib.ts"
 import { countMaildir } from "../lib.ts"
-import { PIPELINE_WINDOW } from "../../core/client/pipeline.ts"
+import { PIPELINE_REFILL, PIPELINE_WINDOW } from "../../core/client/pipeline.ts"
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")
 const NODE = process.execPath
@@ -209,6 +209,36 @@ export function mpop(o: BulkOptions): Contender {
       )
       return { command: binary, args: ["-C", conf, "-q", "bench"], timeoutMs: 300_000 }
     },
+    verify: maildirHolds(o.messages)
+  }
+}
+
+/**
+ * The floor in Node (bench/runners/raw-fetch.ts): the same exchange and the same five file
+ * calls per message as `pop3 fetch`, and nothing else.
+ */
+export function rawFetch(o: BulkOptions): Contender {
+  return {
+    name: "Node floor",
+    note:
+      "Node floor: a Node script with no library (bench/runners/raw-fetch.ts): STLS, AUTH PLAIN, UIDL and LIST, RETR pipelined with pop3's window, " +
+      "unstuffing and CRLF → LF, the same five synchronous file calls per message as pop3 fetch; no error recovery, no trace, no streaming — what any Node client pays",
+    prepare: async (dir) => ({
+      command: NODE,
+      args: [
+        join(REPO, "bench", "runners", "raw-fetch.ts"),
+        "localhost",
+        String(o.plain.port),
+        o.account.caFile,
+        o.account.user,
+        join(dir, "Maildir"),
+        join(dir, "state.json"),
+        String(PIPELINE_WINDOW),
+        String(PIPELINE_REFILL)
+      ],
+      env: { POP3_PASSWORD: o.account.password },
+      timeoutMs: 300_000
+    }),
     verify: maildirHolds(o.messages)
   }
 }
