@@ -6,7 +6,7 @@
  *
  * File names are `<seconds>.P<pid>Q<counter>U<key>.<hostname>`: time, pid and a
  * per-process counter make them unique (the spec's rule), and `U<key>` carries a hash of
- * account and UID (`messageKey`) so `find` can tell which messages are already here even
+ * account and UID (`messageKey`) so `keys` can tell which messages are already here even
  * when the state file never heard of them (a crash between delivery and recording). Mail
  * readers keep the unique part when they move a file to `cur/` and add `:2,flags`.
  *
@@ -76,8 +76,8 @@ export interface Maildir {
   readonly deliver: (key: string, bytes: Uint8Array) => string | Promise<string>
   /** fsyncs `new/` and `cur/`: every rename so far is durable once this resolves. */
   readonly sync: () => Promise<void>
-  /** Which of `keys` name a message already in `new/` or `cur/`. */
-  readonly find: (keys: ReadonlySet<string>) => Promise<Set<string>>
+  /** The keys (`messageKey`) of the messages in `new/` and `cur/` that we delivered. */
+  readonly keys: () => Promise<Set<string>>
   /**
    * Removes our own files left in `tmp/` by a run that died: at once when the name shows this
    * host and a process that no longer exists, otherwise after 36 hours (the spec's rule).
@@ -441,13 +441,12 @@ export const openMaildir = async (
       await fsyncDir(newDir)
       await fsyncDir(curDir)
     },
-    async find(keys) {
+    async keys() {
       const found = new Set<string>()
-      if (keys.size === 0) return found
       for (const dir of [newDir, curDir]) {
         for (const name of await readdir(dir)) {
           const key = keyOfFileName(name)
-          if (key !== undefined && keys.has(key)) found.add(key)
+          if (key !== undefined) found.add(key)
         }
       }
       return found

@@ -23,7 +23,7 @@ import { fetchMail } from "../../core/cli/fetch.ts"
 import { memoryServer } from "../core/client/harness.ts"
 import { main } from "../../core/cli/main.ts"
 import { accountKey, legacyAccountKey, readState } from "../../core/cli/fetch-state.ts"
-import { makeCrlfToLf } from "../../core/cli/maildir.ts"
+import { makeCrlfToLf, messageKey } from "../../core/cli/maildir.ts"
 import type { FetchSummary } from "../../core/cli/fetch.ts"
 import type { Behaviour } from "../../dev-server/behaviour.ts"
 import { defaultCommands, makeMailStore, toCrlf } from "../../dev-server/server.ts"
@@ -476,6 +476,28 @@ describe("pop3 fetch", () => {
     expect(filesIn(dir)).toHaveLength(2)
     expect(filesIn(dir, "cur")).toHaveLength(1)
     expect(server.store.messages(USER)).toEqual([])
+  })
+
+  it("recognises messages an earlier version delivered under its account key (user@host) when the state file lacks them", async () => {
+    const server = await serve(storeOf([message(1), message(2), message(3)]))
+    const dir = tempDir()
+    await fetch(server, dir)
+    unlinkSync(stateOf(dir))
+    // The files as that version named them: the same UIDs hashed with the old account key.
+    const renamed = new Map(
+      server.store
+        .messages(USER)
+        .map((m) => [messageKey(accountOf(server), m.uid), messageKey(legacyAccountKey(USER, "127.0.0.1"), m.uid)])
+    )
+    for (const name of readdirSync(join(dir, "new"))) {
+      const key = /U([0-9a-f]+)\./.exec(name)![1]!
+      renameSync(join(dir, "new", name), join(dir, "new", name.replace(`U${key}.`, `U${renamed.get(key)!}.`)))
+    }
+    const from = server.commands.length
+    const run = await fetch(server, dir, ["--delete"])
+    expect(run.summary).toMatchObject({ fetched: 0, recovered: 3, deleted: 3 })
+    expect(server.commands.slice(from).filter((c) => c.startsWith("RETR"))).toEqual([])
+    expect(filesIn(dir)).toHaveLength(3)
   })
 
   it("a Maildir that cannot be created: exit 5, one clear line, nothing fetched", async () => {
