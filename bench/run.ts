@@ -875,7 +875,11 @@ try {
         "pop3 fetch with --auth plain, the mechanism mpop picks, so the fixed costs match too (they cancel anyway)",
         "CPU = user + system time of the client process (/usr/bin/time), the same medians and slope: it leaves out waiting for Dovecot and for other processes, so it holds better than wall time on a busy machine",
         ...floorNotes,
-        "so pop3's slope over the Node floor's is what the library itself costs per message (engine, pipeline, Effect, sync engine, Maildir store); the floor's over mpop's is what Node costs",
+        ...(floorNotes.size > 0
+          ? [
+              "so pop3's slope over the Node floor's is what the library itself costs per message (engine, pipeline, Effect, sync engine, Maildir store); the floor's over mpop's is what Node costs"
+            ]
+          : []),
         maildirNote,
         ...failures
       ]
