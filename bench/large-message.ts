@@ -6,8 +6,8 @@
  * starts with ".", so the wire carries the file's bytes exactly, plus the terminator.
  */
 import { randomBytes } from "node:crypto"
-import { chown, open, rename } from "node:fs/promises"
-import { join } from "node:path"
+import { chown, open, readdir, rename } from "node:fs/promises"
+import { basename, dirname, join } from "node:path"
 
 const MAIL_UID = 65534
 const MAIL_GID = 65534
@@ -77,4 +77,18 @@ export async function seedMessage(maildir: string, content: Uint8Array, label: s
   let lines = 0
   for (let i = content.indexOf(10); i !== -1; i = content.indexOf(10, i + 1)) lines++
   return { bytes: total, lines, path }
+}
+
+/**
+ * Where a seeded message is now: once a client has read it, Dovecot moves it from new/ to
+ * cur/ and adds its flags to the name (`…:2,S`).
+ */
+export async function currentPath(seeded: string): Promise<string> {
+  const name = basename(seeded)
+  const maildir = dirname(dirname(seeded))
+  for (const dir of ["new", "cur"]) {
+    const found = (await readdir(join(maildir, dir))).find((n) => n === name || n.startsWith(`${name}:`))
+    if (found !== undefined) return join(maildir, dir, found)
+  }
+  throw new Error(`the seeded message ${name} is in neither new/ nor cur/`)
 }
