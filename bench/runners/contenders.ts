@@ -86,6 +86,14 @@ const failed = (result: RunResult): string | undefined => {
   return `exit ${result.code ?? result.signal}${why !== "" ? `: ${why.slice(0, 160)}` : ""}`
 }
 
+/** A Node script in bench/runners, the account's password in its environment. */
+const runner = (script: string, args: ReadonlyArray<string>, password: string): RunSpec => ({
+  command: NODE,
+  args: [join(REPO, "bench", "runners", script), ...args],
+  env: { POP3_PASSWORD: password },
+  timeoutMs: 300_000
+})
+
 const maildirHolds =
   (expected: number) =>
   async (dir: string, result: RunResult): Promise<string | undefined> => {
@@ -223,22 +231,21 @@ export function rawFetch(o: BulkOptions): Contender {
     note:
       "Node floor: a Node script with no library (bench/runners/raw-fetch.ts): STLS, AUTH PLAIN, UIDL and LIST, RETR pipelined with pop3's window, " +
       "unstuffing and CRLF → LF, the same five synchronous file calls per message as pop3 fetch; no error recovery, no trace, no streaming — what any Node client pays",
-    prepare: async (dir) => ({
-      command: NODE,
-      args: [
-        join(REPO, "bench", "runners", "raw-fetch.ts"),
-        "localhost",
-        String(o.plain.port),
-        o.account.caFile,
-        o.account.user,
-        join(dir, "Maildir"),
-        join(dir, "state.json"),
-        String(PIPELINE_WINDOW),
-        String(PIPELINE_REFILL)
-      ],
-      env: { POP3_PASSWORD: o.account.password },
-      timeoutMs: 300_000
-    }),
+    prepare: async (dir) =>
+      runner(
+        "raw-fetch.ts",
+        [
+          "localhost",
+          String(o.plain.port),
+          o.account.caFile,
+          o.account.user,
+          join(dir, "Maildir"),
+          join(dir, "state.json"),
+          String(PIPELINE_WINDOW),
+          String(PIPELINE_REFILL)
+        ],
+        o.account.password
+      ),
     verify: maildirHolds(o.messages)
   }
 }
@@ -275,19 +282,12 @@ export function nodePop3(o: BulkOptions): Contender {
       "node-pop3 0.11: no STLS support, so implicit TLS (TLS from the first byte, one round trip fewer); USER/PASS, UIDL, serial RETR, fsync per message; " +
       "it stores what node-pop3 returns, which is not byte-exact (no dot-unstuffing, the last line's newline dropped with the terminator)",
     unavailable: installed ? undefined : "node-pop3 not installed",
-    prepare: async (dir) => ({
-      command: NODE,
-      args: [
-        join(REPO, "bench", "runners", "node-pop3-fetch.ts"),
-        "localhost",
-        String(o.implicit.port),
-        o.account.user,
-        o.account.caFile,
-        join(dir, "Maildir")
-      ],
-      env: { POP3_PASSWORD: o.account.password },
-      timeoutMs: 300_000
-    }),
+    prepare: async (dir) =>
+      runner(
+        "node-pop3-fetch.ts",
+        ["localhost", String(o.implicit.port), o.account.user, o.account.caFile, join(dir, "Maildir")],
+        o.account.password
+      ),
     verify: maildirHolds(o.messages)
   }
 }
@@ -349,11 +349,8 @@ export function rawRetr(o: LargeOptions): Contender {
     name: "raw socket",
     note: "raw socket: a Node script (bench/runners/raw-retr.ts) that sends USER/PASS/RETR and counts bytes to the terminator — no parsing, no output: the limit on this machine",
     prepare: async () => ({
-      command: NODE,
-      args: [join(REPO, "bench", "runners", "raw-retr.ts"), "127.0.0.1", String(o.plain.port), o.user, String(o.msg)],
-      env: { POP3_PASSWORD: o.password },
-      stdout: "collect",
-      timeoutMs: 300_000
+      ...runner("raw-retr.ts", ["127.0.0.1", String(o.plain.port), o.user, String(o.msg)], o.password),
+      stdout: "collect"
     }),
     verify: async (_dir, result) => {
       const bad = failed(result)
