@@ -93,12 +93,22 @@ const STALE_TMP_MS = 36 * 3600 * 1000
 /**
  * Deliveries stay inline while fsync returns at once: tmpfs answers in about a microsecond,
  * a disk that really writes in 0.2–2 ms. After SLOW_FSYNCS fsyncs in a row slower than
- * SLOW_FSYNC_MS, the rest go to the thread pool. In a row: on a busy machine the scheduler
- * now and then delays a call by a time slice, and over 10,000 messages a few such delays
- * sent every later delivery through the thread pool (five libuv round trips per message)
- * though tmpfs never waited; a disk that waits is slow every time.
+ * SLOW_FSYNC_MS, later ones go to the thread pool, until a probe (PROBE_EVERY) finds fsync
+ * quick again. In a row: on a busy machine the scheduler now and then delays a call by a
+ * time slice, and over 10,000 messages a few such delays sent every later delivery through
+ * the thread pool (five libuv round trips per message) though tmpfs never waited; a disk
+ * that waits is slow every time.
  */
 const SLOW_FSYNC_MS = 0.2
+/**
+ * Once deliveries went to the thread pool, one in PROBE_EVERY runs inline again, to time its
+ * fsync: quick, and deliveries come back inline (what sent them away was a busy moment, or
+ * a disk cache that has caught up); slow, and they stay in the pool, having cost one
+ * blocking fsync per PROBE_EVERY messages (0.2–2 ms on a disk that waits, ~1–8 µs a
+ * message). Timed inline rather than in the pool: a pool fsync's time includes its wait for
+ * a thread and for the event loop, which on a busy client is long even on tmpfs.
+ */
+const PROBE_EVERY = 256
 /** "wx" as numbers, so Node need not parse the flag string on every delivery. */
 const CREATE_NEW = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_TRUNC
 /** Largest message converted into the reused buffer of inline deliveries (bigger ones get their own). */
@@ -277,6 +287,8 @@ export const openMaildir = async (
   options: {
     /** How `deliver` runs: "auto" (inline while fsync is quick, see the module comment), or always one way (tests). */
     readonly deliveries?: "auto" | "inline" | "thread-pool"
+    /** The clock fsyncs are timed with, in milliseconds (tests). */
+    readonly now?: () => number
   } = {}
 ): Promise<Maildir> => {
   const tmpDir = join(root, "tmp")
@@ -341,16 +353,20 @@ export const openMaildir = async (
 
   // Deliveries run inline (synchronous calls) while they are quick; see the module comment.
   const deliveries = options.deliveries ?? "auto"
+  const now = options.now ?? (() => performance.now())
   let inline = deliveries !== "thread-pool"
   let slowFsyncs = 0
+  let sinceProbe = 0
   // Inline deliveries convert into one reused buffer (written before `deliver` returns), so
   // a small message costs no allocation here; the thread pool needs a buffer of its own.
   let scratch = new Uint8Array(0)
   const deliver = (key: string, bytes: Uint8Array): string | Promise<string> => {
-    if (!inline || bytes.length > SCRATCH_MAX) {
+    const probe = !inline && deliveries === "auto" && ++sinceProbe >= PROBE_EVERY
+    if (probe) sinceProbe = 0
+    if ((!inline && !probe) || bytes.length > SCRATCH_MAX) {
       const out = new Uint8Array(bytes.length)
       const data = out.subarray(0, crlfToLfInto(bytes, out))
-      return inline ? deliverInline(key, data) : deliverAsync(key, data)
+      return inline || probe ? deliverInline(key, data) : deliverAsync(key, data)
     }
     if (scratch.length < bytes.length) scratch = new Uint8Array(Math.max(bytes.length, 2 * scratch.length, 64 * 1024))
     return deliverInline(key, scratch.subarray(0, crlfToLfInto(bytes, scratch)))
@@ -372,11 +388,13 @@ export const openMaildir = async (
     const target = newDir + sep + name
     try {
       for (let offset = 0; offset < data.length; ) offset += writeSync(fd, data, offset, data.length - offset)
-      const started = performance.now()
+      const started = now()
       fsyncSync(fd)
       if (deliveries === "auto") {
-        slowFsyncs = performance.now() - started > SLOW_FSYNC_MS ? slowFsyncs + 1 : 0
-        if (slowFsyncs >= SLOW_FSYNCS) inline = false
+        // Two slow in a row send deliveries to the thread pool; a quick one (a probe's)
+        // brings them back.
+        slowFsyncs = now() - started > SLOW_FSYNC_MS ? slowFsyncs + 1 : 0
+        inline = slowFsyncs < SLOW_FSYNCS
       }
       const opened = fd
       fd = -1

@@ -107,6 +107,48 @@ describe("deliver", () => {
   })
 })
 
+describe("deliver (auto): inline or the thread pool, by how long fsync takes", () => {
+  /** A clock under which the nth fsync timed takes `fsyncs[n]` ms (0 once they run out). */
+  const fsyncClock = (fsyncs: ReadonlyArray<number>) => {
+    let t = 0
+    let calls = 0
+    let n = 0
+    // Each timed fsync reads the clock twice: before and after.
+    return () => {
+      if (++calls % 2 === 0) t += fsyncs[n++] ?? 0
+      return t
+    }
+  }
+  /** "i" for a delivery complete on return, "p" for one in the thread pool; all awaited. */
+  const deliverMany = async (root: string, count: number, fsyncs: ReadonlyArray<number>) => {
+    const maildir = await openMaildir(root, { deliveries: "auto", now: fsyncClock(fsyncs) })
+    const ways: Array<string> = []
+    for (let i = 0; i < count; i++) {
+      const result = maildir.deliver(messageKey("a", `u${i}`), bytes(`m${i}\r\n`))
+      ways.push(typeof result === "string" ? "i" : "p")
+      await result
+    }
+    return ways.join("")
+  }
+
+  it("one slow fsync keeps deliveries inline; two in a row send the next to the thread pool", async () => {
+    const root = tempMaildir()
+    expect(await deliverMany(root, 6, [1, 0, 1, 1])).toBe("iiiipp")
+    expect(readdirSync(join(root, "new"))).toHaveLength(6)
+    expect(readdirSync(join(root, "tmp"))).toEqual([])
+  })
+
+  it("in the thread pool every 256th is timed inline: a slow one stays there, a quick one comes back", async () => {
+    const root = tempMaildir()
+    // Two slow (to the pool), the first probe slow, the second quick.
+    const ways = await deliverMany(root, 2 + 256 + 256 + 3, [1, 1, 1, 0])
+    expect(ways).toBe(`ii${"p".repeat(255)}i${"p".repeat(255)}iiii`)
+    const files = readdirSync(join(root, "new"))
+    expect(files).toHaveLength(ways.length)
+    expect(new Set(files.map((f) => readFileSync(join(root, "new", f), "latin1"))).size).toBe(ways.length)
+  })
+})
+
 // Short messages of the four bytes that matter (CR, LF, a letter, a dot), and where to cut them.
 const fourSymbols = fc.array(fc.constantFrom(0x0d, 0x0a, 0x41, 0x2e), { maxLength: 60 }).map((a) => Uint8Array.from(a))
 const cutPoints = fc.array(fc.nat(60), { maxLength: 6 })
