@@ -327,6 +327,28 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await page.close()
   })
 
+  it("replays a session ended with Disconnect with the live trace's words for that close", async () => {
+    const { page, problems, sockets } = await open()
+    await startPlayground(page)
+    await waitForMailbox(page, 14)
+    await page.getByRole("button", { name: "Disconnect without deleting" }).click()
+    await page.getByRole("button", { name: /Playground/ }).waitFor()
+    const live = await traceLines(page)
+    // The library traces the close as any close after a failure; the page knows it was asked for.
+    expect(live.at(-1)).toMatch(/Closed: you chose Disconnect/)
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export session (.json)" }).click()
+    ])
+    await page.locator("#replay-file").setInputFiles(await download.path())
+    await page.getByRole("heading", { name: "Replay of a recorded session" }).waitFor()
+    await page.getByRole("button", { name: "To the end" }).click()
+    await poll(() => traceLines(page)).toEqual(live)
+    expect(sockets).toEqual([])
+    expect(problems).toEqual([])
+    await page.close()
+  })
+
   describe("misbehaviour switches", () => {
     it("-ERR [IN-USE] and [LOGIN-DELAY]: the login is refused with the response code, in the trace and in the card", async () => {
       const { page, problems } = await open()

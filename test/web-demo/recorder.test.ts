@@ -123,4 +123,36 @@ describe("the recording behind the bytes view", () => {
       fromFile(JSON.stringify({ ...file, entries: [{ event: { _tag: "Sent", at: 1, line: 42, bytes: 4 } }] }))
     ).toThrow(/Entry 1 is not a trace event/)
   })
+
+  it("marks the close the user asked for (Disconnect), and the file keeps the mark for the replay", async () => {
+    const recorder = makeRecorder()
+    const layer = Memory.layer((server) => void serveConnection(makeSampleStore(), server, {}))
+    const trace = (event: TraceEvent) => void recorder.record(event)
+    // Both sessions end the way the demo's Disconnect ends one: the scope closes after a failure.
+    const session = (asked: boolean) =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const auth = yield* connect({ host: "playground", port: 110, tls: "implicit", timeout: 10_000, trace })
+          yield* auth.login({ user: "demo", password: "demo", mechanism: "user" })
+          if (asked) recorder.disconnecting()
+          return yield* Effect.fail("disconnected by the user")
+        })
+      ).pipe(Effect.provide(layer), Effect.exit)
+    await Effect.runPromise(session(false))
+    await Effect.runPromise(session(true))
+    const closes = (entries: ReadonlyArray<Recorded>) =>
+      entries.filter((e) => e.event._tag === "Closed").map((e) => e.asked === true)
+    const entries = recorder.entries()
+    expect(closes(entries)).toEqual([false, true])
+    expect(entries.filter((e) => e.asked === true).map((e) => e.event._tag)).toEqual(["Closed"])
+    const file = toFile(entries)
+    expect(closes(fromFile(JSON.stringify(file)))).toEqual([false, true])
+    // From an untrusted file, the mark counts on a Closed event only.
+    const marked = { ...file, entries: file.entries.map((e) => ({ ...e, asked: true })) }
+    expect(
+      fromFile(JSON.stringify(marked))
+        .filter((e) => e.asked === true)
+        .map((e) => e.event._tag)
+    ).toEqual(["Closed", "Closed"])
+  })
 })

@@ -239,7 +239,11 @@ const replayMode = (entries: Array<Recorded>) => {
     (n) => {
       // One step forward feeds one event; any other move starts the trace again.
       if (n !== shown + 1) trace.reset()
-      for (const e of entries.slice(n === shown + 1 ? shown : 0, n)) trace.tracer(e.event)
+      for (const e of entries.slice(n === shown + 1 ? shown : 0, n)) {
+        // As live: the close the user asked for reads as such (recorder.ts's `asked`).
+        if (e.asked === true) trace.disconnecting()
+        trace.tracer(e.event)
+      }
       shown = n
       bytesView.show(entries[n - 1], entries)
     },
@@ -657,6 +661,7 @@ const showMailbox = (current: Session, s: Settings, viaBridge: boolean) => {
         if (how === "quit") await current.quit()
         else {
           trace.disconnecting()
+          recorder.disconnecting()
           await current.disconnect()
         }
       } catch (error) {

@@ -23,6 +23,11 @@ export interface Wire {
 export interface Recorded {
   readonly event: TraceEvent
   readonly wire?: Wire
+  /**
+   * On a `Closed` event: the user asked for this close (Disconnect). The library traces it as
+   * any close after a failure; a replay must still say what the live trace said.
+   */
+  readonly asked?: true
 }
 
 export interface Recorder {
@@ -32,6 +37,8 @@ export interface Recorder {
   readonly serverBytes: (chunk: Uint8Array) => void
   /** Whether server bytes are being tapped (false for sessions through a bridge). */
   readonly tapping: (on: boolean) => void
+  /** The user pressed Disconnect: the session's next `Closed` event is the close they asked for. */
+  readonly disconnecting: () => void
   readonly entries: () => ReadonlyArray<Recorded>
   readonly clear: () => void
 }
@@ -69,6 +76,7 @@ export const makeRecorder = (): Recorder => {
   const entries: Array<Recorded> = []
   let pending: Uint8Array = new Uint8Array(0)
   let tap = false
+  let asked = false
 
   const take = (end: number): Uint8Array => {
     const bytes = pending.slice(0, end)
@@ -121,9 +129,18 @@ export const makeRecorder = (): Recorder => {
 
   return {
     record: (event) => {
-      if (event._tag === "Connecting") pending = new Uint8Array(0)
+      if (event._tag === "Connecting") {
+        pending = new Uint8Array(0)
+        asked = false
+      }
       const wire = wireOf(event)
-      const entry: Recorded = wire === undefined ? { event } : { event, wire }
+      const closedAsked = asked && event._tag === "Closed"
+      if (closedAsked) asked = false
+      const entry: Recorded = {
+        event,
+        ...(wire === undefined ? {} : { wire }),
+        ...(closedAsked ? { asked: true as const } : {})
+      }
       entries.push(entry)
       return entry
     },
@@ -133,6 +150,9 @@ export const makeRecorder = (): Recorder => {
     tapping: (on) => {
       tap = on
       pending = new Uint8Array(0)
+    },
+    disconnecting: () => {
+      asked = true
     },
     entries: () => entries,
     clear: () => {

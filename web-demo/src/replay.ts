@@ -20,6 +20,8 @@ interface FileWire {
 interface FileEntry {
   readonly event: TraceEvent
   readonly wire?: FileWire
+  /** A `Closed` the user asked for with Disconnect (Recorded's `asked`). */
+  readonly asked?: true
 }
 export interface SessionFile {
   readonly format: typeof FORMAT
@@ -40,17 +42,18 @@ export const toFile = (entries: ReadonlyArray<Recorded>, now = new Date()): Sess
   format: FORMAT,
   version: VERSION,
   exported: now.toISOString(),
-  entries: entries.map(({ event, wire }) =>
-    wire === undefined || wire.from === "C"
-      ? { event }
+  entries: entries.map(({ event, wire, asked }) => ({
+    event,
+    ...(wire === undefined || wire.from === "C"
+      ? {}
       : {
-          event,
           wire:
             wire.note === undefined
-              ? { from: "S", base64: base64(wire.bytes) }
-              : { from: "S", base64: base64(wire.bytes), note: wire.note }
-        }
-  )
+              ? { from: "S" as const, base64: base64(wire.bytes) }
+              : { from: "S" as const, base64: base64(wire.bytes), note: wire.note }
+        }),
+    ...(asked === true ? { asked } : {})
+  }))
 })
 
 /** Per event tag, the fields the trace panel reads and their types (a file is untrusted input). */
@@ -96,6 +99,7 @@ export const fromFile = (text: string): Array<Recorded> => {
     const event: unknown = (raw as FileEntry | null)?.event
     if (!isEvent(event)) throw new Error(`Entry ${i + 1} is not a trace event.`)
     if (event._tag === "Sent") return { event, wire: sentWire(event) }
+    if (event._tag === "Closed" && (raw as FileEntry).asked === true) return { event, asked: true }
     const w = raw.wire
     if (w === undefined) return { event }
     if (typeof w.base64 !== "string") throw new Error(`Entry ${i + 1} has malformed bytes.`)
