@@ -39,8 +39,10 @@ export interface Settings extends Omit<Defaults, "plainPort"> {
 export interface Session {
   readonly greeting: Greeting
   /**
-   * What CAPA answered before login (the mailbox's `capabilities()` has the answer after it,
-   * once the first command after login is answered: `capaWithNextCommand`).
+   * What CAPA answered before login on the connection that logged in (a server that hangs
+   * up on a refused mechanism makes the library log in on a new one). The mailbox's
+   * `capabilities()` has the answer after login, once the first command after it is
+   * answered (`capaWithNextCommand`).
    */
   readonly capabilities: Capabilities
   /** Whether the library counts the whole path as encrypted (TLS upstream and a safe bridge leg). */
@@ -81,6 +83,14 @@ export const open = async (
     closed = true
     await Effect.runPromise(Scope.close(scope, exit))
   }
+  // The capabilities as the login ends: still the last connection's answer from before
+  // login (the one after it is read later), whichever connection that is.
+  let authorization: { readonly capabilities: () => Capabilities } | undefined
+  let loggedInWith: Capabilities | undefined
+  const tracing = (event: TraceEvent) => {
+    if (event._tag === "StateChanged" && event.to === "TRANSACTION") loggedInWith = authorization?.capabilities()
+    trace(event)
+  }
   try {
     const session = await run(
       connect({
@@ -90,9 +100,10 @@ export const open = async (
         tls: settings.endToEnd === true && settings.tls === "none" ? "starttls" : settings.tls,
         timeout: settings.timeout * 1000,
         ...(settings.ca !== undefined ? { ca: settings.ca } : {}),
-        trace
+        trace: tracing
       }).pipe(Effect.provide(transport), Scope.provide(scope))
     )
+    authorization = session
     const beforeLogin = session.capabilities()
     connected?.(beforeLogin)
     const mailbox = await run(
@@ -108,7 +119,7 @@ export const open = async (
     )
     return {
       greeting: session.greeting,
-      capabilities: beforeLogin,
+      capabilities: loggedInWith ?? beforeLogin,
       secure: session.secure,
       mailbox,
       run,
