@@ -24,7 +24,7 @@ import { connect as netConnect, isIP, Socket as NetSocket } from "node:net"
 import {
   type ConnectionOptions,
   createSecureContext,
-  rootCertificates,
+  getCACertificates,
   type SecureContext,
   connect as tlsConnect,
   type TLSSocket
@@ -101,16 +101,44 @@ const readInto = (tls: TLSSocket, onread: OnRead): boolean => {
   return true
 }
 
-// Given `ca`, Node parses every PEM it gets into a new TLS context — here its ~150 roots
-// plus the extra CAs, 10–25 ms each time. One context per list, built once and shared by
-// the connections that trust the same list (as https.Agent shares one). Few lists are ever
-// in use; the oldest goes past 8.
+// Node replaces its default CAs when `ca` is given, so a target's extra CAs are trusted
+// beside Node's defaults (its bundled roots, NODE_EXTRA_CA_CERTS, the system's with
+// --use-system-ca) as the documented list `[...getCACertificates("default"), ...ca]`.
+const withDefaultCas = (ca: ReadonlyArray<string>): Array<string> => [...getCACertificates("default"), ...ca]
+
+// The CAs after Node's default ones at the head of `ca`; undefined when `ca` does not start
+// with them. Compared by value, so any list that spells out the defaults qualifies.
+const afterDefaults = (ca: ReadonlyArray<string>): ReadonlyArray<string> | undefined => {
+  const defaults = getCACertificates("default")
+  if (ca.length < defaults.length) return undefined
+  for (let i = 0; i < defaults.length; i++) if (ca[i] !== defaults[i]) return undefined
+  return ca.slice(defaults.length)
+}
+
+// Given `ca`, Node parses every PEM into a new store: with the defaults spelled out, ~120
+// to ~270 of them, 7–10 ms (2026-12-05). A default context instead shares the roots Node
+// parsed once per process, and the extra CAs go into the context's own store — through the
+// same native `addCACert` that `createSecureContext` calls for each `ca`; the store is
+// copied first, so nothing is added to the process's default (test/core/transport/node.test.ts):
+// ~0.7 ms. Where that native method is missing, the list as Node takes it.
+const defaultsAnd = (extra: ReadonlyArray<string>): SecureContext => {
+  const context = createSecureContext()
+  const native = (context as { context?: { addCACert?: (pem: string) => void } }).context
+  if (typeof native?.addCACert !== "function") return createSecureContext({ ca: withDefaultCas(extra) })
+  for (const pem of extra) native.addCACert(pem)
+  return context
+}
+
+// One context per list, built once and shared by the connections that trust the same list
+// (as https.Agent shares one). Few lists are ever in use; the oldest goes past 8.
 const contexts = new Map<string, SecureContext>()
 const contextFor = (ca: ReadonlyArray<string>): SecureContext => {
-  const key = ca.join("\n")
+  const extra = afterDefaults(ca)
+  // The defaults are not joined into the key: ~120–270 PEMs, ~0.2 ms per connection.
+  const key = extra === undefined ? ca.join("\n") : `defaults and\n${extra.join("\n")}`
   let context = contexts.get(key)
   if (context === undefined) {
-    context = createSecureContext({ ca: [...ca] })
+    context = extra === undefined ? createSecureContext({ ca: [...ca] }) : defaultsAnd(extra)
     if (contexts.size >= 8) contexts.delete(contexts.keys().next().value!)
     contexts.set(key, context)
   }
@@ -223,10 +251,7 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
                     port: target.port,
                     ...sni(target),
                     rejectUnauthorized: !target.insecure,
-                    // Node replaces its default roots when `ca` is given; keep them and add ours.
-                    ...(target.ca !== undefined
-                      ? { secureContext: contextFor([...rootCertificates, ...target.ca]) }
-                      : {}),
+                    ...(target.ca !== undefined ? { secureContext: contextFor(withDefaultCas(target.ca)) } : {}),
                     // Honoured (checked by test/core/transport/node.test.ts), missing from @types/node.
                     ...({ onread } as ConnectionOptions)
                   }),
@@ -324,7 +349,7 @@ export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({
   name: "node",
   startTls: true,
   // Always the name here, even an IP (Node's DEP0123 warning is dropped, see above).
-  upgradeOptions: (target) => verifyingUpgradeOptions(target, rootCertificates),
+  upgradeOptions: (target) => verifyingUpgradeOptions(target, getCACertificates("default")),
   // The context is built while the server answers STLS, not after. A `ca` Node cannot
   // parse fails the upgrade itself, with its error.
   prepareUpgrade: (options) => {

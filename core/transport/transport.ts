@@ -51,7 +51,7 @@ export class Transport extends Context.Service<
     /**
      * Called once STLS has been written, before its answer is read, with the options the
      * upgrade will get: a transport may get ready for the handshake while the server answers
-     * (Node builds its TLS context then, which a given `ca` makes cost 10–25 ms).
+     * (Node builds its TLS context then).
      */
     readonly prepareUpgrade?: ((options: Socket.TlsUpgradeOptions) => void) | undefined
     /** Turns a transport-specific socket failure into a precise error (e.g. a bridge's close code). */

@@ -7,9 +7,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import type { TlsUpgradeOptions } from "effect/socket/Socket"
+import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { createConnection, createServer, type Socket } from "node:net"
-import { createServer as createTlsServer, TLSSocket } from "node:tls"
+import { createServer as createTlsServer, rootCertificates, connect as tlsConnect, TLSSocket } from "node:tls"
 import { afterEach, describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/client/client.ts"
 import { ConnectError, TimeoutError, TlsError } from "../../../core/errors.ts"
@@ -25,6 +29,7 @@ import { testCert, testTls } from "../../../dev-server/tls-fixture.ts"
 import { clocked } from "../client/harness.ts"
 
 const NOW = new Date("2026-01-15T12:00:00Z")
+const bin = new URL("../../../core/cli/bin.ts", import.meta.url).pathname
 
 const run = <A, E>(program: Effect.Effect<A, E, Transport | Scope.Scope>): Promise<Exit.Exit<A, E>> =>
   Effect.runPromiseExit(program.pipe(Effect.scoped, Effect.provide(NodeTransport.layer)))
@@ -127,6 +132,56 @@ describe("node transport", () => {
     const error = failure(await run(connect({ host: "localhost", port: server.port, tls: "implicit", timeout: 5000 })))
     expect(error).toBeInstanceOf(TlsError)
     expect(error.message).toMatch(/self[- ]signed|unable to verify|certificate/i)
+  })
+
+  it("a CA given is trusted in its own context: connections without it still refuse the certificate", async () => {
+    const server = await devServer(makeSampleStore(NOW), { tls: testTls, implicitTls: true })
+    const target = { host: "localhost", port: server.port, tls: "implicit", timeout: 5000 } as const
+    // Implicit TLS and STLS build the context with the CA added to Node's defaults (a copy).
+    success(await run(connect({ ...target, ca: testCert })))
+    const stls = await devServer(makeSampleStore(NOW), { tls: testTls })
+    success(await run(connect({ ...target, port: stls.port, tls: "starttls", ca: testCert })))
+    expect(failure(await run(connect(target)))).toBeInstanceOf(TlsError)
+    // Nor does Node's own default context trust it now.
+    const refusal = await new Promise<string>((resolve) => {
+      const socket = tlsConnect({ host: "localhost", port: server.port }, () => {
+        socket.destroy()
+        resolve("trusted")
+      })
+      socket.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
+    })
+    expect(refusal).toBe("DEPTH_ZERO_SELF_SIGNED_CERT")
+  })
+
+  it("a CA given is trusted beside Node's default CAs, NODE_EXTRA_CA_CERTS among them (pop3 --ca in a process of its own)", async () => {
+    const server = await devServer(makeSampleStore(NOW), { tls: testTls, implicitTls: true })
+    const dir = mkdtempSync(join(tmpdir(), "pop3-ca-"))
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
+    // The server's certificate comes through NODE_EXTRA_CA_CERTS; --ca names an unrelated CA.
+    writeFileSync(join(dir, "server.pem"), testCert)
+    writeFileSync(join(dir, "other.pem"), rootCertificates[0]!)
+    const stat = (extra: Record<string, string>) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(
+          process.execPath,
+          [bin, "--host", "localhost", "--port", String(server.port), "--tls", "implicit"].concat([
+            "--ca",
+            join(dir, "other.pem"),
+            "--user",
+            DEMO_USER,
+            "stat"
+          ]),
+          { timeout: 60_000, env: { PATH: process.env["PATH"] ?? "", POP3_PASSWORD: DEMO_PASSWORD, ...extra } },
+          (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr })
+        )
+      )
+    const trusted = await stat({ NODE_EXTRA_CA_CERTS: join(dir, "server.pem") })
+    expect(trusted.stderr).toBe("")
+    expect(trusted.stdout).toMatch(/^\d+ \d+\n$/)
+    // Without it, --ca alone does not vouch for this server: exit 3, a TLS failure.
+    const refused = await stat({})
+    expect(refused.code).toBe(3)
+    expect(refused.stderr).toMatch(/self-signed/)
   })
 
   it("implicit TLS with the CA but the wrong name fails with TlsError", async () => {
