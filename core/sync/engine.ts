@@ -180,8 +180,9 @@ export const syncMailbox = (
     for (const uid of known) if (onServer.has(uid)) recorded.add(uid)
     let dirty = recorded.size !== known.size
 
-    // Stored by a run that did not live to record them (see 3 in the module comment).
-    const found = yield* store.findStored(wanted.map((w) => w.uid))
+    // Stored by a run that did not live to record them (see 3 in the module comment). Not
+    // asked when nothing is wanted: a Maildir store lists new/ and cur/ to answer.
+    const found = wanted.length === 0 ? new Set<string>() : yield* store.findStored(wanted.map((w) => w.uid))
     let recovered = 0
     const toFetch: Array<Wanted> = []
     for (const w of wanted) {

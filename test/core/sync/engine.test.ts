@@ -30,12 +30,12 @@ const memoryStore = (options: { readonly failOn?: string; readonly stored?: Read
   return { store, bodies, recorded: () => recorded }
 }
 
-const run = (server: MailStore, store: SyncStore, received: Array<string>) =>
+const run = (server: MailStore, store: SyncStore, received: Array<string>, del = true) =>
   Effect.runPromiseExit(
     Effect.gen(function* () {
       const session = yield* connect({ host: "dev", tls: "none", timeout: 5000 })
       const mailbox = yield* session.login({ user: "alice", password: "pw", mechanism: "user", allowPlaintext: true })
-      return yield* syncMailbox(mailbox, store, { delete: true })
+      return yield* syncMailbox(mailbox, store, { delete: del })
     }).pipe(
       Effect.scoped,
       Effect.provide(
@@ -72,5 +72,25 @@ describe("the sync engine", () => {
     })
     expect(again.filter((l) => l.startsWith("RETR"))).toHaveLength(12 - stored)
     expect(server.messages("alice")).toHaveLength(0)
+  })
+
+  it("asks the store what it holds only when the server has messages it has not recorded", async () => {
+    const server = makeMailStore({ alice: { password: "pw", messages: seed } })
+    const memory = memoryStore()
+    const asked: Array<number> = []
+    const store: SyncStore = {
+      ...memory.store,
+      findStored: (uids) => {
+        asked.push(uids.length)
+        return memory.store.findStored(uids)
+      }
+    }
+    const first = await run(server, store, [], false)
+    expect(Exit.isSuccess(first) ? first.value : undefined).toMatchObject({ fetched: 12, skipped: 0 })
+    expect(asked).toEqual([12])
+    // Nothing new: a Maildir of thousands of files is not listed for nothing.
+    const second = await run(server, store, [], false)
+    expect(Exit.isSuccess(second) ? second.value : undefined).toMatchObject({ fetched: 0, skipped: 12 })
+    expect(asked).toEqual([12])
   })
 })
