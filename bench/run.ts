@@ -51,6 +51,7 @@ import {
   mpop,
   mpopCount,
   nodePop3,
+  nothingNew,
   pop3Fetch,
   pop3Retr,
   poplib,
@@ -537,6 +538,24 @@ try {
         "seconds are wall time of the whole process (start-up, TLS, login, UIDL, RETRs, fsyncs, QUIT)",
         maildirNote
       ])
+    )
+
+    // 1b. The same clients polling again: every message already stored and recorded.
+    const polls = await measure("1b nothing new", chosen([pop3Fetch(o, "plain"), mpop(o)]).map(nothingNew), RUNS, false)
+    tables.push(
+      table({
+        title: `1b. Nothing new: the same ${MESSAGES} messages, already fetched (a poll that finds no mail)`,
+        outcomes: polls,
+        baseline: "mpop, nothing new",
+        ratioHeader: "time vs mpop",
+        rateHeader: "",
+        rate: () => "",
+        contenderNotes: false,
+        notes: [
+          "each run first fetches the mailbox untimed, then the timed run fetches again: UIDL (and LIST) only, no RETR; the Maildir must hold the same messages afterwards",
+          "what is left is each client's fixed cost: start-up, connect, TLS, login, the listings, the state file"
+        ]
+      })
     )
 
     if (flags["cpu-prof"] !== undefined) {

@@ -7,7 +7,7 @@ import { mkdir, writeFile } from "node:fs/promises"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { RunResult, RunSpec } from "../lib.ts"
-import { countMaildir } from "../lib.ts"
+import { countMaildir, runMeasured } from "../lib.ts"
 import { PIPELINE_REFILL, PIPELINE_WINDOW } from "../../core/client/pipeline.ts"
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..")
@@ -247,6 +247,27 @@ export function rawFetch(o: BulkOptions): Contender {
         o.account.password
       ),
     verify: maildirHolds(o.messages)
+  }
+}
+
+/**
+ * `c` run a second time over what its first run stored: the poll of a mailbox with nothing
+ * new (a cron job's usual run). The first run is part of `prepare`, so untimed; the timed
+ * run must leave the Maildir exactly as it was (`c`'s own check: nothing added, nothing
+ * fetched twice).
+ */
+export function nothingNew(c: Contender): Contender {
+  return {
+    ...c,
+    name: `${c.name}, nothing new`,
+    note: undefined,
+    prepare: async (dir) => {
+      const spec = await c.prepare(dir)
+      const first = await runMeasured(spec, join(dir, "first.time"))
+      const problem = await c.verify(dir, first)
+      if (problem !== undefined) throw new Error(`the first run failed: ${problem}`)
+      return spec
+    }
   }
 }
 
