@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { hostPort } from "./host.ts"
 import * as Data from "effect/Data"
 import { type ResponseCode, retryability } from "./protocol/response.ts"
 
@@ -24,7 +25,7 @@ export class ConnectError extends Data.TaggedError("ConnectError")<{
   readonly reason: string
 }> {
   override get message() {
-    return `cannot connect to ${this.host}:${this.port}: ${this.reason}`
+    return `cannot connect to ${hostPort(this.host, this.port)}: ${this.reason}`
   }
 }
 

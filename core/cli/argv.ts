@@ -236,7 +236,10 @@ export const parseArgv = (argv: ReadonlyArray<string>, authChoices: ReadonlyArra
   return {
     _tag: "Run",
     options: {
-      host: v.host,
+      // An IPv6 address may come in brackets, as URLs write it ("[::1]"): used bare, so that
+      // both spellings are one server for the connection and one account in the state file
+      // (the library's own rule, core/host.ts; the CLI imports only the public API).
+      host: /^\[([^[\]]*:[^[\]]*)\]$/.exec(v.host)?.[1] ?? v.host,
       port,
       tls: tlsValue,
       user: v.user,

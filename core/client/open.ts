@@ -9,6 +9,7 @@ import type * as Socket from "effect/socket/Socket"
 import type { Target } from "../transport/transport.ts"
 import { TLS_FAILURE, Transport } from "../transport/transport.ts"
 import { ConnectError, type Pop3Error, TimeoutError, TlsError } from "../errors.ts"
+import { hostPort } from "../host.ts"
 
 // One line: OpenSSL messages end in "\n", and an error is printed as one line (CLI, logs).
 const oneLine = (text: string): string => text.replace(/\s*[\r\n]+\s*/g, " ").trim()
@@ -66,7 +67,7 @@ export const classifySocketError = (
   const reason = error.reason
   if (reason._tag === "SocketOpenError" && reason.kind === "Timeout") {
     return new TimeoutError({
-      operation: `connecting to ${target.host}:${target.port}`,
+      operation: `connecting to ${hostPort(target.host, target.port)}`,
       millis: target.connectTimeoutMillis
     })
   }
@@ -112,7 +113,7 @@ export const openSocket = (
         orElse: () =>
           Effect.fail(
             new TimeoutError({
-              operation: `connecting to ${target.host}:${target.port}`,
+              operation: `connecting to ${hostPort(target.host, target.port)}`,
               millis: target.connectTimeoutMillis
             })
           )

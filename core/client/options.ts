@@ -7,6 +7,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import { MAX_LISTING_LINES, MAX_LISTING_OCTETS } from "../protocol/limits.ts"
 import type { Target } from "../transport/transport.ts"
+import { bareHost } from "../host.ts"
 import type { TraceListener } from "./trace.ts"
 
 /**
@@ -14,6 +15,7 @@ import type { TraceListener } from "./trace.ts"
  * @category models
  */
 export interface ConnectOptions {
+  /** A host name or an address; an IPv6 address with or without brackets (`[::1]`, `::1`). */
   readonly host: string
   /** Default 995 with `tls: "implicit"`, otherwise 110. */
   readonly port?: number | undefined
@@ -81,15 +83,16 @@ export const resolveOptions = (options: ConnectOptions): ResolvedOptions => {
   const port = options.port ?? (tls === "implicit" ? 995 : 110)
   const timeoutMillis = options.timeout === undefined ? DEFAULT_TIMEOUT_MILLIS : Duration.toMillis(options.timeout)
   const ca = options.ca === undefined ? undefined : typeof options.ca === "string" ? [options.ca] : options.ca
+  const host = bareHost(options.host)
   return {
     tls,
     timeoutMillis,
     trace: safeListener(options.trace),
     target: {
-      host: options.host,
+      host,
       port,
       tls: tls === "implicit" ? "implicit" : "none",
-      servername: options.servername ?? options.host,
+      servername: options.servername ?? host,
       ca,
       insecure: options.insecure === true,
       connectTimeoutMillis: timeoutMillis

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { hostPort } from "../host.ts"
 import type { State } from "../protocol/state.ts"
 
 /**
@@ -64,7 +65,7 @@ export const formatTraceEvent = (event: TraceEvent, start = 0): string => {
   const t = `${((event.at - start) / 1000).toFixed(3).padStart(8)}s`
   switch (event._tag) {
     case "Connecting":
-      return `${t} .. connecting to ${event.host}:${event.port} (tls ${event.tls}, ${event.transport})`
+      return `${t} .. connecting to ${hostPort(event.host, event.port)} (tls ${event.tls}, ${event.transport})`
     case "Connected":
       return `${t} .. connected`
     case "TlsEstablished":

@@ -54,6 +54,13 @@ describe("defaults", () => {
 })
 
 describe("options", () => {
+  it("--host takes an IPv6 address with or without brackets, as one host", () => {
+    expect(options(["stat", "--host", "[::1]", "--user", "a"]).host).toBe("::1")
+    expect(options(["stat", "--host", "::1", "--user", "a"]).host).toBe("::1")
+    expect(options(["stat", "--host", "[2001:db8::25]", "--user", "a"]).host).toBe("2001:db8::25")
+    expect(options(["stat", "--host", "mail.example.org", "--user", "a"]).host).toBe("mail.example.org")
+  })
+
   it("takes every option, in --opt value and --opt=value forms, before or after the command", () => {
     expect(
       options([
