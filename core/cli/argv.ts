@@ -170,7 +170,10 @@ export const parseArgv = (argv: ReadonlyArray<string>, authChoices: ReadonlyArra
       }
     })
   } catch (error) {
-    return { _tag: "UsageError", message: error instanceof Error ? error.message : String(error) }
+    const message = error instanceof Error ? error.message : String(error)
+    // Node's text for an unknown option goes on about positionals after "--", its quotes unbalanced.
+    const unknown = /^Unknown option '([^']+)'/.exec(message)
+    return { _tag: "UsageError", message: unknown === null ? message : `unknown option ${unknown[1]}` }
   }
   const v = parsed.values
   if (v.help === true) return { _tag: "Help" }

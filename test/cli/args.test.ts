@@ -296,9 +296,10 @@ describe("usage errors", () => {
   })
 
   it("unknown options, a missing option value, a value on a flag", () => {
-    expect(usageError([...BASE, "--frobnicate", "stat"])).toMatch(/--frobnicate/)
+    // An unknown option in one short line (Node's own text goes on about "--", quotes unbalanced).
+    expect(usageError([...BASE, "--frobnicate", "stat"])).toBe("unknown option --frobnicate")
+    expect(usageError([...BASE, "-x", "stat"])).toBe("unknown option -x")
     expect(usageError([...BASE, "stat", "--port"])).toMatch(/--port/)
     expect(usageError([...BASE, "--insecure=yes", "stat"])).toMatch(/--insecure/)
-    expect(usageError([...BASE, "-x", "stat"])).toMatch(/-x/)
   })
 })
