@@ -67,3 +67,6 @@ export const displayBridgeUrl = (url: string): string => {
 
 /** Milliseconds as "12 ms" or "1.25 s". */
 export const millis = (ms: number): string => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`)
+
+/** `host:port`, an IPv6 address in brackets (`[::1]:110`), as the library's messages write it. */
+export const hostPort = (host: string, port: number): string => `${host.includes(":") ? `[${host}]` : host}:${port}`

@@ -7,6 +7,7 @@
 // and CR LF, rebuilt on load), and server bytes never carry the client's secrets.
 import type { TraceEvent } from "pop3-everywhere"
 import { h } from "./dom.ts"
+import { hostPort } from "./format.ts"
 import { type Recorded, sentWire, type Wire } from "./recorder.ts"
 
 export const FORMAT = "pop3-everywhere-session"
@@ -123,7 +124,7 @@ export interface ReplayView {
 const describe = (event: TraceEvent): string => {
   switch (event._tag) {
     case "Connecting":
-      return `Connecting to ${event.host}:${event.port}`
+      return `Connecting to ${hostPort(event.host, event.port)}`
     case "Connected":
       return "Connected"
     case "TlsEstablished":

@@ -5,7 +5,7 @@
 import { formatTraceEvent, type State, type TraceEvent } from "pop3-everywhere"
 import type { Diagram } from "./diagram.ts"
 import { download, h, replace } from "./dom.ts"
-import { exactOctets, millis, octets } from "./format.ts"
+import { exactOctets, hostPort, millis, octets } from "./format.ts"
 import { commandOf, glossary } from "./glossary.ts"
 
 export interface TracePanel {
@@ -110,7 +110,7 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
           event.at,
           "··",
           "note",
-          `Connecting to ${event.host}:${event.port} (TLS: ${event.tls}, transport: ${event.transport})`
+          `Connecting to ${hostPort(event.host, event.port)} (TLS: ${event.tls}, transport: ${event.transport})`
         )
       case "Connected":
         return row(
