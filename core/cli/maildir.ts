@@ -361,12 +361,14 @@ export const openMaildir = async (
   // a small message costs no allocation here; the thread pool needs a buffer of its own.
   let scratch = new Uint8Array(0)
   const deliver = (key: string, bytes: Uint8Array): string | Promise<string> => {
+    // In the thread pool, a probe now and then runs inline (PROBE_EVERY).
     const probe = !inline && deliveries === "auto" && ++sinceProbe >= PROBE_EVERY
     if (probe) sinceProbe = 0
-    if ((!inline && !probe) || bytes.length > SCRATCH_MAX) {
+    const runsInline = inline || probe
+    if (!runsInline || bytes.length > SCRATCH_MAX) {
       const out = new Uint8Array(bytes.length)
       const data = out.subarray(0, crlfToLfInto(bytes, out))
-      return inline || probe ? deliverInline(key, data) : deliverAsync(key, data)
+      return runsInline ? deliverInline(key, data) : deliverAsync(key, data)
     }
     if (scratch.length < bytes.length) scratch = new Uint8Array(Math.max(bytes.length, 2 * scratch.length, 64 * 1024))
     return deliverInline(key, scratch.subarray(0, crlfToLfInto(bytes, scratch)))

@@ -129,20 +129,29 @@ const defaultsAnd = (extra: ReadonlyArray<string>): SecureContext => {
   return context
 }
 
-// One context per list, built once and shared by the connections that trust the same list
-// (as https.Agent shares one). Few lists are ever in use; the oldest goes past 8.
+// One context per trust list, built once and shared by the connections that trust the same
+// list (as https.Agent shares one). Few lists are ever in use; the oldest goes past 8.
 const contexts = new Map<string, SecureContext>()
-const contextFor = (ca: ReadonlyArray<string>): SecureContext => {
-  const extra = afterDefaults(ca)
-  // The defaults are not joined into the key: ~120–270 PEMs, ~0.2 ms per connection.
-  const key = extra === undefined ? ca.join("\n") : `defaults and\n${extra.join("\n")}`
+const cached = (key: string, make: () => SecureContext): SecureContext => {
   let context = contexts.get(key)
   if (context === undefined) {
-    context = extra === undefined ? createSecureContext({ ca: [...ca] }) : defaultsAnd(extra)
+    context = make()
     if (contexts.size >= 8) contexts.delete(contexts.keys().next().value!)
     contexts.set(key, context)
   }
   return context
+}
+// Node's defaults and `extra`. The defaults are not joined into the key: ~120–270 PEMs,
+// ~0.2 ms per connection.
+const contextWithDefaults = (extra: ReadonlyArray<string>): SecureContext =>
+  cached(`defaults and\n${extra.join("\n")}`, () => defaultsAnd(extra))
+// Exactly `ca`, as STLS's upgrade options give it: the defaults and ours when it starts
+// with them (the Node layer's `upgradeOptions`).
+const contextFor = (ca: ReadonlyArray<string>): SecureContext => {
+  const extra = afterDefaults(ca)
+  return extra === undefined
+    ? cached(ca.join("\n"), () => createSecureContext({ ca: [...ca] }))
+    : contextWithDefaults(extra)
 }
 
 /**
@@ -251,7 +260,7 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
                     port: target.port,
                     ...sni(target),
                     rejectUnauthorized: !target.insecure,
-                    ...(target.ca !== undefined ? { secureContext: contextFor(withDefaultCas(target.ca)) } : {}),
+                    ...(target.ca !== undefined ? { secureContext: contextWithDefaults(target.ca) } : {}),
                     // Honoured (checked by test/core/transport/node.test.ts), missing from @types/node.
                     ...({ onread } as ConnectionOptions)
                   }),

@@ -11,6 +11,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { makeMailStore } from "../../dev-server/server.ts"
 import { listenTcp } from "../../dev-server/tcp.ts"
+import { runNode } from "../support/child-node.ts"
 
 const node = new URL("../../node_modules/.bin/node", import.meta.url).pathname
 const module = new URL("../../core/cli/compiler-memory.ts", import.meta.url).pathname
@@ -107,14 +108,9 @@ describe("chooseCompilers", () => {
   it("compileAddressPatterns: the IPv6 pattern compiled at once; a pattern after it runs in the interpreter first, as V8's default", async () => {
     const code = `(await import(${JSON.stringify(module)})).compileAddressPatterns("mail.example.com");
 /a+b/.test("aab")`
-    const trace = await new Promise<string>((resolve, reject) =>
-      execFile(
-        node,
-        ["--trace-regexp-tier-up", "--input-type=module", "-e", code],
-        { timeout: 60_000, env: { PATH: process.env["PATH"] ?? "" } },
-        (error, stdout) => (error !== null ? reject(error) : resolve(stdout))
-      )
-    )
+    const exited = await runNode(["--trace-regexp-tier-up", "--input-type=module", "-e", code], { timeout: 60_000 })
+    expect(exited.code).toBe(0)
+    const trace = exited.stdout.toString("utf8")
     const lines = trace.split("\n").filter((l) => l.startsWith("JSRegExp data object"))
     // IPv4's pattern, then IPv6's, as machine code; then /a+b/ as bytecode.
     expect(lines.slice(-3).map((l) => /(bytecode|native code) size/.exec(l)?.[1])).toEqual([
@@ -127,19 +123,15 @@ describe("chooseCompilers", () => {
   it("connecting by name, Node's IPv6 pattern is compiled at once, never run by the interpreter; other patterns still are", async () => {
     const listener = await listenTcp(makeMailStore({ alice: { password: "pw", messages: ["Subject: a\n\nb\n"] } }))
     try {
-      const run = (host: string) =>
-        new Promise<string>((resolve, reject) =>
-          execFile(
-            node,
-            ["--trace-regexp-tier-up", bin, "--host", host, "--port", String(listener.port), "--tls", "none"].concat([
-              "--user",
-              "alice",
-              "stat"
-            ]),
-            { timeout: 60_000, env: { PATH: process.env["PATH"] ?? "", POP3_PASSWORD: "pw" } },
-            (error, stdout) => (error !== null ? reject(error) : resolve(stdout))
-          )
-        )
+      const run = async (host: string) => {
+        const argv = ["--host", host, "--port", String(listener.port), "--tls", "none", "--user", "alice", "stat"]
+        const exited = await runNode(["--trace-regexp-tier-up", bin, ...argv], {
+          env: { POP3_PASSWORD: "pw" },
+          timeout: 60_000
+        })
+        expect(exited.code).toBe(0)
+        return exited.stdout.toString("utf8")
+      }
       // The trace says "bytecode size: N" for a pattern the interpreter runs, "native code size" for compiled ones.
       const bytecodes = (trace: string) => [...trace.matchAll(/bytecode size: (\d+)/g)].map((m) => Number(m[1]))
       const byName = await run("localhost")

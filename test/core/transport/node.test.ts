@@ -7,7 +7,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import type { TlsUpgradeOptions } from "effect/socket/Socket"
-import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -22,6 +21,7 @@ import * as NodeTransport from "../../../core/transport/node.ts"
 import { preconnect, takePreconnected } from "../../../core/transport/node-preconnect.ts"
 import type { Target, Transport } from "../../../core/transport/transport.ts"
 import { DEMO_PASSWORD, DEMO_USER, makeSampleStore } from "../../../dev-server/sample-mailbox.ts"
+import { BIN, runNode } from "../../support/child-node.ts"
 import { closedPort, listenLoopback, silentServer } from "../../support/tcp-peers.ts"
 import type { MailStore } from "../../../dev-server/server.ts"
 import { listenTcp, type ListenTcpOptions, type TcpListener } from "../../../dev-server/tcp.ts"
@@ -29,7 +29,6 @@ import { testCert, testTls } from "../../../dev-server/tls-fixture.ts"
 import { clocked } from "../client/harness.ts"
 
 const NOW = new Date("2026-01-15T12:00:00Z")
-const bin = new URL("../../../core/cli/bin.ts", import.meta.url).pathname
 
 const run = <A, E>(program: Effect.Effect<A, E, Transport | Scope.Scope>): Promise<Exit.Exit<A, E>> =>
   Effect.runPromiseExit(program.pipe(Effect.scoped, Effect.provide(NodeTransport.layer)))
@@ -160,21 +159,14 @@ describe("node transport", () => {
     // The server's certificate comes through NODE_EXTRA_CA_CERTS; --ca names an unrelated CA.
     writeFileSync(join(dir, "server.pem"), testCert)
     writeFileSync(join(dir, "other.pem"), rootCertificates[0]!)
-    const stat = (extra: Record<string, string>) =>
-      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-        execFile(
-          process.execPath,
-          [bin, "--host", "localhost", "--port", String(server.port), "--tls", "implicit"].concat([
-            "--ca",
-            join(dir, "other.pem"),
-            "--user",
-            DEMO_USER,
-            "stat"
-          ]),
-          { timeout: 60_000, env: { PATH: process.env["PATH"] ?? "", POP3_PASSWORD: DEMO_PASSWORD, ...extra } },
-          (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr })
-        )
-      )
+    const stat = async (extra: Record<string, string>) => {
+      const argv = ["--host", "localhost", "--port", String(server.port), "--tls", "implicit"]
+      const exited = await runNode([BIN, ...argv, "--ca", join(dir, "other.pem"), "--user", DEMO_USER, "stat"], {
+        env: { POP3_PASSWORD: DEMO_PASSWORD, ...extra },
+        timeout: 60_000
+      })
+      return { ...exited, stdout: exited.stdout.toString("utf8") }
+    }
     const trusted = await stat({ NODE_EXTRA_CA_CERTS: join(dir, "server.pem") })
     expect(trusted.stderr).toBe("")
     expect(trusted.stdout).toMatch(/^\d+ \d+\n$/)
