@@ -168,24 +168,40 @@ const makeProgress = (write: ((text: string) => void) | undefined): Progress => 
 }
 
 /**
- * Runs `fetch` on a logged-in mailbox and ends the session with QUIT.
+ * The Maildir and state file fetch works on, opened and read: what can fail locally fails
+ * here. main.ts opens it while the connection is made and waits for it before logging in.
+ * @category commands
+ */
+export const openFetchStore = (options: FetchOptions): Effect.Effect<FetchStore, StorageError> =>
+  openMaildirStore({
+    maildir: options.maildir,
+    state: options.state ?? defaultStatePath(options.maildir),
+    account: options.account,
+    legacyAccount: options.legacyAccount
+  })
+
+/**
+ * An opened fetch store (`openFetchStore`).
+ * @category models
+ */
+export type FetchStore = Effect.Success<ReturnType<typeof openMaildirStore>>
+
+/**
+ * Runs `fetch` on a logged-in mailbox and ends the session with QUIT, into `store` when
+ * given (opened with the same options), else opening it first.
  * @category commands
  */
 export const fetchMail = (
   mailbox: Mailbox,
   options: FetchOptions,
-  io: FetchIo
+  io: FetchIo,
+  opened?: FetchStore
 ): Effect.Effect<FetchSummary, Pop3Error | FetchError> =>
   Effect.gen(function* () {
     const started = performance.now()
     const root = options.maildir
     const statePath = options.state ?? defaultStatePath(root)
-    const store = yield* openMaildirStore({
-      maildir: root,
-      state: statePath,
-      account: options.account,
-      legacyAccount: options.legacyAccount
-    })
+    const store = opened ?? (yield* openFetchStore(options))
     const progress = makeProgress(io.progress)
     const result = yield* syncMailbox(mailbox, store, {
       delete: options.delete,

@@ -58,8 +58,11 @@ export interface MaildirStoreOptions {
 }
 
 /**
- * Opens (creating when missing) the Maildir, clears what a dead run left in `tmp/`, and
- * gives the account's view of it.
+ * Opens (creating when missing) the Maildir, clears what a dead run left in `tmp/`, reads
+ * the state file, and gives the account's view of them. All of it is local: `pop3 fetch`
+ * runs it before logging in, so a Maildir it cannot create or a damaged state file fails
+ * the run before the server has seen a password (a login attempt that counts against the
+ * account's rate limits and lockouts).
  * @category constructors
  */
 export const openMaildirStore = (
@@ -70,6 +73,11 @@ export const openMaildirStore = (
     const statePath = options.state
     const maildir = yield* storage("create the Maildir", root, () => openMaildir(root))
     yield* Effect.promise(() => maildir.cleanTmp().catch(() => 0))
+    const readState = storage("read the state file", statePath, () =>
+      loadUids(statePath, options.account, options.legacyAccount)
+    )
+    // Read now (see above) and handed to the first sync; a later one reads the file again.
+    let readAtOpen: ReadonlySet<string> | undefined = yield* readState
     // A UID's key hashed by findStored is kept for put; put hashes the others itself.
     const hashed = new Map<string, string>()
     const key = (uid: string) => hashed.get(uid) ?? messageKey(options.account, uid)
@@ -84,9 +92,11 @@ export const openMaildirStore = (
       maildir,
       location: root,
       describe,
-      recorded: storage("read the state file", statePath, () =>
-        loadUids(statePath, options.account, options.legacyAccount)
-      ),
+      recorded: Effect.suspend(() => {
+        const first = readAtOpen
+        readAtOpen = undefined
+        return first === undefined ? readState : Effect.succeed(first)
+      }),
       findStored: (uids) =>
         Effect.map(
           storage("look into the Maildir", root, () => maildir.keys()),

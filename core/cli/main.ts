@@ -7,6 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Cause from "effect/Cause"
@@ -163,13 +164,31 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
       const start = Date.now()
       const out = (bytes: Uint8Array | string) => Effect.promise(() => io.stdout(bytes))
       const json = (value: unknown) => out(jsonLine(value) + "\n")
+      const command = options.command
       // fetch's own code (the Maildir and state file, node:fs/promises) is loaded only for
-      // fetch, and starts loading now: it then reads and compiles while the connection and
-      // the login wait for the server, not after them.
-      const fetchCode =
-        options.command.name === "fetch" ? Promise.all([import("./fetch.ts"), import("./fetch-state.ts")]) : undefined
-      // Awaited below only once logged in; a failure before that must not leave it unhandled.
-      fetchCode?.catch(() => undefined)
+      // fetch, and it opens the Maildir and reads the state file while the connection is
+      // made: then a Maildir it cannot create or a damaged state file ends the run before
+      // the login (a password tried on the server for nothing), at no cost in time.
+      const fetching =
+        command.name === "fetch"
+          ? yield* Effect.forkScoped(
+              Effect.gen(function* () {
+                const [fetch, { accountKey, legacyAccountKey }] = yield* Effect.promise(() =>
+                  Promise.all([import("./fetch.ts"), import("./fetch-state.ts")])
+                )
+                const fetchOptions = {
+                  maildir: command.maildir,
+                  state: command.state,
+                  delete: command.delete,
+                  json: options.json,
+                  account: accountKey(options.user ?? "", options.host, options.port),
+                  legacyAccount: legacyAccountKey(options.user ?? "", options.host)
+                }
+                const store = yield* fetch.openFetchStore(fetchOptions)
+                return { fetchMail: fetch.fetchMail, fetchOptions, store }
+              })
+            )
+          : undefined
       const session = yield* connect({
         host: options.host,
         port: options.port,
@@ -179,13 +198,13 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
         ...(options.ca !== undefined ? { ca: io.readFile(options.ca) } : {}),
         ...(options.trace ? { trace: (event) => io.stderr(printable(formatTraceEvent(event, start))) } : {})
       })
-      const command = options.command
       if (command.name === "capa" && options.user === undefined) {
         return yield* printCapa(session.capabilities(), options, out, json)
       }
       // POP3_PASSWORD holds the OAuth token for a mechanism that takes one (XOAUTH2, OAUTHBEARER).
       const secret = io.env["POP3_PASSWORD"] ?? ""
       const takesToken = mechanisms.find((m) => m.name.toLowerCase() === options.auth)?.credential === "token"
+      const fetchReady = fetching === undefined ? undefined : yield* Fiber.join(fetching)
       const mailbox: Mailbox = yield* session.login({
         user: options.user ?? "",
         ...(takesToken ? { token: secret } : { password: secret }),
@@ -245,18 +264,12 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
         }
         case "fetch": {
           // fetch ends the session itself (DELE only after storing, then QUIT).
-          const [{ fetchMail }, { accountKey, legacyAccountKey }] = yield* Effect.promise(() => fetchCode!)
+          const { fetchMail, fetchOptions, store } = fetchReady!
           yield* fetchMail(
             mailbox,
-            {
-              maildir: command.maildir,
-              state: command.state,
-              delete: command.delete,
-              json: options.json,
-              account: accountKey(options.user ?? "", options.host, options.port),
-              legacyAccount: legacyAccountKey(options.user ?? "", options.host)
-            },
-            { stdout: io.stdout, stderr: io.stderr, progress: io.progress }
+            fetchOptions,
+            { stdout: io.stdout, stderr: io.stderr, progress: io.progress },
+            store
           )
           return
         }

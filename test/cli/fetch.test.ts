@@ -19,9 +19,10 @@ import { join } from "node:path"
 import * as Effect from "effect/Effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { connect } from "../../core/client/client.ts"
-import { fetchMail } from "../../core/cli/fetch.ts"
+import { fetchMail, openFetchStore } from "../../core/cli/fetch.ts"
 import { memoryServer } from "../core/client/harness.ts"
 import { main } from "../../core/cli/main.ts"
+import * as NodeTransport from "../../core/transport/node.ts"
 import { accountKey, legacyAccountKey, readState } from "../../core/cli/fetch-state.ts"
 import { makeCrlfToLf, messageKey } from "../../core/cli/maildir.ts"
 import type { FetchSummary } from "../../core/cli/fetch.ts"
@@ -500,7 +501,7 @@ describe("pop3 fetch", () => {
     expect(filesIn(dir)).toHaveLength(3)
   })
 
-  it("a Maildir that cannot be created: exit 5, one clear line, nothing fetched", async () => {
+  it("a Maildir that cannot be created: exit 5, one clear line, no login, nothing fetched", async () => {
     const server = await serve(storeOf([message(1)]))
     const dir = tempDir()
     writeFileSync(join(dir, "tmp"), "a file where tmp/ should be")
@@ -510,7 +511,8 @@ describe("pop3 fetch", () => {
     expect(run.stderr[0]).toMatch(
       /^pop3: local storage failed: cannot create the Maildir .*\(EEXIST|ENOTDIR\).*nothing was deleted on the server$/
     )
-    expect(server.commands.filter((c) => /^(RETR|DELE)/.test(c))).toEqual([])
+    // Found before the login: no password tried on the server for a run that cannot store.
+    expect(server.commands.filter((c) => /^(USER|PASS|APOP|AUTH|RETR|DELE)/i.test(c))).toEqual([])
     expect(server.store.messages(USER)).toHaveLength(1)
   })
 
@@ -581,7 +583,7 @@ describe("pop3 fetch", () => {
     expect(store.messages(USER)).toEqual([])
   })
 
-  it("a damaged state file: exit 5, nothing fetched", async () => {
+  it("a damaged state file: exit 5, no login, nothing fetched", async () => {
     const server = await serve(storeOf([message(1)]))
     const dir = tempDir()
     writeFileSync(stateOf(dir), "{ not json")
@@ -589,6 +591,34 @@ describe("pop3 fetch", () => {
     expect(run.code).toBe(5)
     expect(run.stderr[0]).toMatch(/not a valid pop3 state file \(not JSON\)/)
     expect(filesIn(dir)).toEqual([])
+    expect(server.commands.filter((c) => /^(USER|PASS|APOP|AUTH|RETR|DELE)/i.test(c))).toEqual([])
+  })
+
+  it("a store read at open is read again by a second sync (what the first recorded counts)", async () => {
+    const server = await serve(storeOf([message(1), message(2)]))
+    const dir = tempDir()
+    const options = { maildir: dir, state: undefined, delete: false, json: false, account: accountOf(server) }
+    const store = await Effect.runPromise(openFetchStore(options))
+    const io = { stdout: async () => {}, stderr: () => {} }
+    const once = () =>
+      Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const session = yield* connect({ host: "127.0.0.1", port: server.port, tls: "none" })
+            const mailbox = yield* session.login({
+              user: USER,
+              password: PASSWORD,
+              mechanism: "user",
+              allowPlaintext: true
+            })
+            return yield* fetchMail(mailbox, options, io, store)
+          })
+        ).pipe(Effect.provide(NodeTransport.layer))
+      )
+    expect((await once()).fetched).toBe(2)
+    const again = await once()
+    expect([again.fetched, again.skipped]).toEqual([0, 2])
+    expect(filesIn(dir)).toHaveLength(2)
   })
 
   it("streams a message LIST reports as over 16 MiB to its file", async () => {
