@@ -59,6 +59,8 @@ export interface CliOptions {
 export type Parsed =
   | { readonly _tag: "Run"; readonly options: CliOptions }
   | { readonly _tag: "Help" }
+  /** `pop3` alone: the usage text, on stderr, with the usage exit status. */
+  | { readonly _tag: "NoArguments" }
   | { readonly _tag: "Version" }
   | { readonly _tag: "UsageError"; readonly message: string }
 
@@ -140,6 +142,7 @@ const parseCommand = (words: ReadonlyArray<string>, fetch: FetchFlags): CliComma
  * @category parsing
  */
 export const parseArgv = (argv: ReadonlyArray<string>, authChoices: ReadonlyArray<string> | undefined): Parsed => {
+  if (argv.length === 0) return { _tag: "NoArguments" }
   let parsed
   try {
     parsed = parseArgs({

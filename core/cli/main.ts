@@ -291,6 +291,10 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
     case "Version":
       await io.stdout(VERSION + "\n")
       return EXIT.ok
+    case "NoArguments":
+      // A first try, or a script that lost its arguments: what the command takes, not one of its errors.
+      io.stderr(USAGE)
+      return EXIT.usage
     case "UsageError":
       io.stderr(`pop3: ${parsed.message} (see pop3 --help)`)
       return EXIT.usage

@@ -367,6 +367,14 @@ describe("exit 2: usage", () => {
     expect(server.sessions.length).toBe(0)
   }
 
+  it("no arguments at all: the usage text on stderr, nothing on stdout, nothing contacted", async () => {
+    const server = memoryServer()
+    const captured = capture({ transport: server.layer })
+    expect(await main([], captured.io)).toBe(2)
+    expect(text(captured.stdout())).toBe("")
+    expect(captured.stderr).toEqual([USAGE])
+    expect(server.sessions.length).toBe(0)
+  })
   it("an unknown command", () => usage([...LOGGED_IN, "frobnicate"], 'unknown command "frobnicate"'))
   it("no command", () => usage(LOGGED_IN, "no command given"))
   it("a missing --host", () => usage(["--user", USER, "stat"], "--host is required"))
