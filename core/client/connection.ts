@@ -141,6 +141,10 @@ export const makeConnection = (options: {
       try {
         return engine.send(command)
       } catch (error) {
+        if (error instanceof RemoteProtocolError) {
+          flushChanges()
+          return new ProtocolError({ reason: error.message })
+        }
         if (error instanceof LocalProtocolError) {
           return error.reason === "InvalidArgument" || error.reason === "LineTooLong"
             ? new InvalidArgument({ reason: error.message })

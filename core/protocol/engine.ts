@@ -12,13 +12,14 @@
  *
  * Errors follow h11: a `LocalProtocolError` from `send` means nothing was sent and the
  * engine is unchanged; a `RemoteProtocolError` from `next` moves the engine to ERROR, and
- * every later call throws it again.
+ * every later call throws it again. `send` throws one too, when bytes wait that no command
+ * asked for: they would be taken for its answer.
  *
  * @module
  */
 import { type Command, type EncodedCommand, encodeCommand } from "./command.ts"
 import { type DecoderEvent, makeDecoder, NeedData } from "./decoder.ts"
-import { LocalProtocolError, RemoteProtocolError } from "./errors.ts"
+import { excerptOf, LocalProtocolError, RemoteProtocolError } from "./errors.ts"
 import { parseStatusLine, type StatusLine } from "./response.ts"
 import { allowed, endsSession, keepsState, type State, statesAllowing, transition, type Transition } from "./state.ts"
 
@@ -53,7 +54,11 @@ export interface StateChange {
  */
 export interface Engine {
   readonly state: () => State
-  /** Validates, encodes and queues a command; returns what to write. Throws `LocalProtocolError`. */
+  /**
+   * Validates, encodes and queues a command; returns what to write. Throws
+   * `LocalProtocolError`; or `RemoteProtocolError` (moving to ERROR, as `next` does) when
+   * the server sent bytes while nothing was asked, which would be taken for this answer.
+   */
   readonly send: (command: Command) => EncodedCommand
   /** Hands over received bytes. */
   readonly receive: (bytes: Uint8Array) => void
@@ -157,6 +162,26 @@ export const makeEngine = (options: { readonly onStateChange?: (change: StateCha
           `${nameOf(command)} must wait: ${blocking !== undefined ? nameOf(blocking.encoded.command) : "an earlier command"} is still unanswered`
         )
       }
+    }
+    // Bytes received while nothing was asked (after the last answer, often in the same read)
+    // answer nothing. Taken for this command's answer, they would shift every later answer
+    // onto the wrong command: a stray "+OK" before a RETR's made the real status line the
+    // first line of the message stored, and deleted. (Bytes that arrive only after this
+    // command is written cannot be told apart: POP3 answers carry no tags.)
+    if (pendingCount() === 0 && inBodyOf === undefined && decoder.buffered() > 0) {
+      let line: Uint8Array | undefined
+      try {
+        const event = decoder.next()
+        if (event !== NeedData && event._tag === "Status") line = event.line
+      } catch {
+        // Not even a line: reported without an excerpt.
+      }
+      fail(
+        new RemoteProtocolError(
+          `the server sent data nobody asked for (before ${nameOf(command)})`,
+          line === undefined ? "" : excerptOf(line)
+        )
+      )
     }
     const encoded = encodeCommand(command)
     const changesState = !keepsState(state, command.name)

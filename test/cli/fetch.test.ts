@@ -583,6 +583,33 @@ describe("pop3 fetch", () => {
     expect(store.messages(USER)).toEqual([])
   })
 
+  it("a stray line after the LIST answer (same read): exit 4 before any RETR, nothing stored, nothing deleted", async () => {
+    // Taken for RETR 1's answer, the stray "+OK" made RETR's real status line the first
+    // line of the stored message, which --delete then removed from the server.
+    const server = await serve(
+      storeOf([message(1), message(2)]),
+      {},
+      {
+        LIST: {
+          states: ["TRANSACTION"],
+          async run(s, c) {
+            await defaultCommands["LIST"]!.run(s, c)
+            s.line("+OK")
+          }
+        }
+      }
+    )
+    const dir = tempDir()
+    const run = await fetch(server, dir, ["--delete"], { json: false })
+    expect(run.code).toBe(4)
+    expect(run.stderr).toEqual([
+      'pop3: the server broke the POP3 protocol: the server sent data nobody asked for (before RETR): "+OK"'
+    ])
+    expect(server.commands.filter((c) => /^(RETR|DELE)/.test(c))).toEqual([])
+    expect(filesIn(dir)).toEqual([])
+    expect(server.store.messages(USER)).toHaveLength(2)
+  })
+
   it("a damaged state file: exit 5, no login, nothing fetched", async () => {
     const server = await serve(storeOf([message(1)]))
     const dir = tempDir()

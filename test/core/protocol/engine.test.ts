@@ -278,16 +278,18 @@ const pipelined = (steps: ReadonlyArray<Step>): ReadonlyArray<Step> => {
 /**
  * Runs the steps against a server transcript that arrives in the given chunks: each step's
  * commands are sent, then events are pulled (feeding the next chunk on NeedData) until
- * that step's answers are complete. The whole transcript may be buffered early.
+ * that step's answers are complete, and nothing is left over.
  */
 const runSession = (steps: ReadonlyArray<Step>, chunking: Chunking) => {
   const changes: Array<StateChange> = []
   const engine = makeEngine({ onStateChange: (c) => changes.push(c) })
-  const chunks = applyChunking(latin1(steps.map((s) => s.answers).join("")), chunking)
-  let next = 0
   const events: Array<EngineEvent> = []
   const written: Array<Uint8Array> = []
   for (const step of steps) {
+    // A server answers what it was sent: a step's answers arrive after its commands, in
+    // any chunking (answers that come before their command are data nobody asked for).
+    const chunks = applyChunking(latin1(step.answers), chunking)
+    let next = 0
     for (const command of step.commands) written.push(engine.send(command).bytes)
     const want = step.expected.filter((e) => e.tag !== "Body").length
     let got = 0
@@ -303,9 +305,9 @@ const runSession = (steps: ReadonlyArray<Step>, chunking: Chunking) => {
       events.push(e)
       if (e._tag !== "Body") got++
     }
+    // Nothing left over.
+    expect(next).toBe(chunks.length)
   }
-  // Nothing left over.
-  while (next < chunks.length) engine.receive(chunks[next++]!)
   expect(engine.next()).toBe(NeedData)
   expect(engine.buffered()).toBe(0)
   expect(engine.pending()).toBe(0)
@@ -603,6 +605,55 @@ describe("engine: pipelining", () => {
     for (let j = answeredCount + 1; j <= n; j++) text += j % 2 === 0 ? "+OK\r\n" : `+OK\r\nmsg ${j}\r\n.\r\n`
     for (const e of h.server(text)) if (e.tag === "Response") answered.push(e.command)
     expect(answered).toEqual(sent)
+    expect(h.engine.pending()).toBe(0)
+  })
+})
+
+describe("engine: data nobody asked for", () => {
+  // A stray line after an answer (in the same read) would be taken for the next command's
+  // answer, shifting every later one: found before the next command is encoded.
+  for (const [what, stray, excerpt] of [
+    ["a stray status line", "+OK\r\n", '"+OK"'],
+    ["a stray -ERR", "-ERR fake\r\n", '"-ERR fake"'],
+    ["half a line", "+OK 40 oct", undefined]
+  ] as const) {
+    it(`${what} after an answer fails the next send: RemoteProtocolError, ERROR, nothing to write`, () => {
+      const h = harnessIn("TRANSACTION")
+      h.send({ name: "LIST" })
+      h.engine.receive(latin1(`+OK 1 messages\r\n1 40\r\n.\r\n${stray}`))
+      expect([h.engine.next(), h.engine.next(), h.engine.next()].map((e) => (e as EngineEvent)._tag)).toEqual([
+        "Response",
+        "Body",
+        "BodyEnd"
+      ])
+      const error = catchError(() => h.send({ name: "RETR", msg: 1 }))
+      expect(error).toBeInstanceOf(RemoteProtocolError)
+      expect((error as Error).message).toMatch(/^the server sent data nobody asked for \(before RETR\)/)
+      if (excerpt !== undefined) expect((error as Error).message).toContain(excerpt)
+      expect(h.engine.state()).toBe("ERROR")
+      expect(h.engine.pending()).toBe(0)
+      // Failed for good, as after any remote error.
+      expect(catchError(() => h.send({ name: "NOOP" }))).toBeInstanceOf(LocalProtocolError)
+    })
+  }
+
+  it("after the greeting too (a second line in the greeting's read)", () => {
+    const h = harnessIn("GREETING")
+    h.engine.receive(latin1("+OK ready\r\n-ERR fake\r\n"))
+    expect((h.engine.next() as EngineEvent)._tag).toBe("Greeting")
+    expect(catchError(() => h.send({ name: "CAPA" }))).toBeInstanceOf(RemoteProtocolError)
+  })
+
+  it("bytes behind an unanswered command are its answer, not strays (pipelining)", () => {
+    const h = harnessIn("TRANSACTION")
+    h.send({ name: "STAT" })
+    h.send({ name: "NOOP" })
+    h.engine.receive(latin1("+OK 1 40\r\n+OK"))
+    expect((h.engine.next() as EngineEvent)._tag).toBe("Response")
+    // NOOP's answer, half here: a command sent now waits behind it.
+    h.send({ name: "STAT" })
+    expect(h.server("\r\n+OK 1 40\r\n").map((e) => e.tag)).toEqual(["Response", "Response"])
+    expect(h.engine.state()).toBe("TRANSACTION")
     expect(h.engine.pending()).toBe(0)
   })
 })
