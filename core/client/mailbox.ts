@@ -22,6 +22,7 @@ import {
   type Stat,
   type UidlEntry
 } from "../protocol/parse.ts"
+import { RemoteProtocolError } from "../protocol/errors.ts"
 import type { State } from "../protocol/state.ts"
 import type { Connection } from "./connection.ts"
 import { type BodySink, PIPELINE_WINDOW, pipelined, pipelinedInto, type PipelineOptions } from "./pipeline.ts"
@@ -193,6 +194,13 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
       )
     )
 
+  // RFC 1939: the answer to LIST n or UIDL n is a scan listing of message n. One about
+  // another message is not an answer to it: a UID checked before DELE n must be n's.
+  const about = <E extends { readonly msg: number }>(msg: number, name: string, entry: E): E => {
+    if (entry.msg !== msg) throw new RemoteProtocolError(`${name} ${msg} was answered for message ${entry.msg}`)
+    return entry
+  }
+
   const mailbox: Mailbox = {
     capabilities,
     state: conn.state,
@@ -212,12 +220,16 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
     list: Effect.flatMap(listing({ name: "LIST" }), (lines) => parsing(() => lines.map(parseListLine))),
     listOne: (msg) =>
       withLock(
-        Effect.flatMap(conn.exec({ name: "LIST", msg }), ({ status }) => parsing(() => parseListLine(status.text)))
+        Effect.flatMap(conn.exec({ name: "LIST", msg }), ({ status }) =>
+          parsing(() => about(msg, "LIST", parseListLine(status.text)))
+        )
       ),
     uidl: Effect.flatMap(listing({ name: "UIDL" }), (lines) => parsing(() => lines.map(parseUidlLine))),
     uidlOne: (msg) =>
       withLock(
-        Effect.flatMap(conn.exec({ name: "UIDL", msg }), ({ status }) => parsing(() => parseUidlLine(status.text)))
+        Effect.flatMap(conn.exec({ name: "UIDL", msg }), ({ status }) =>
+          parsing(() => about(msg, "UIDL", parseUidlLine(status.text)))
+        )
       ),
     listStream: listingStream(conn, "LIST", body({ name: "LIST" }), parseListLine),
     uidlStream: listingStream(conn, "UIDL", body({ name: "UIDL" }), parseUidlLine),

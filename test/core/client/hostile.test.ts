@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import net from "node:net"
 import { describe, expect, it } from "vitest"
 import { collect, connect, loginDelay } from "../../../core/index.ts"
-import type { ConnectOptions, LoginOptions, LoginSettings, Mailbox } from "../../../core/index.ts"
+import type { ConnectOptions, LoginOptions, LoginSettings, Mailbox, Pop3Error } from "../../../core/index.ts"
 import { AuthError, ConnectionClosed, ProtocolError, TimeoutError } from "../../../core/errors.ts"
 import { ListingLimits } from "../../../core/client/options.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
@@ -285,6 +285,36 @@ describe("servers that break the protocol", () => {
     expect(long.subarray(dotAt)).toEqual(original.subarray(dotAt + 1))
     expect(stat.count).toBe(MESSAGE_ORDER.length)
   })
+})
+
+describe("an answer about another message", () => {
+  // A UID checked with uidlOne(n) before dele(n) must be message n's.
+  for (const name of ["LIST", "UIDL"] as const) {
+    it(`${name} n answered for message 9: ProtocolError, not message 9's entry`, async () => {
+      const server = memoryServer({
+        hooks: {
+          commands: {
+            [name]: {
+              states: ["TRANSACTION"],
+              run: (s) => s.okData(name === "LIST" ? "9 1234" : "9 someone-elses-uid")
+            }
+          }
+        }
+      })
+      const exit = await run(
+        server.layer,
+        Effect.gen(function* () {
+          const session = yield* connect(OPTIONS)
+          const mailbox = yield* session.login(LOGIN)
+          const asked: Effect.Effect<unknown, Pop3Error> = name === "LIST" ? mailbox.listOne(1) : mailbox.uidlOne(1)
+          return yield* Effect.flip(asked)
+        })
+      )
+      const error = success(exit)
+      expect(error).toBeInstanceOf(ProtocolError)
+      expect(error.message).toMatch(new RegExp(`${name} 1 was answered for message 9`))
+    })
+  }
 })
 
 describe("harmless quirks work", () => {
