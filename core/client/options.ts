@@ -103,7 +103,8 @@ export const resolveOptions = (options: ConnectOptions): ResolvedOptions => {
 /**
  * The most lines and octets a LIST, UIDL or CAPA listing may have before the client gives
  * up with `ProtocolError` (and drops the connection). Provide another value to read larger
- * mailboxes, or to test with small ones.
+ * mailboxes, or to test with small ones. A CAPA answer is held to MAX_CAPA_LINES and
+ * MAX_CAPA_OCTETS as well, whatever this says.
  * @category limits
  */
 export const ListingLimits = Context.Reference<{ readonly lines: number; readonly octets: number }>(

@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import { type Pop3Error, ProtocolError, ServerError } from "../errors.ts"
 import type { EncodedCommand } from "../protocol/command.ts"
 import { RemoteProtocolError } from "../protocol/errors.ts"
+import { MAX_CAPA_LINES, MAX_CAPA_OCTETS } from "../protocol/limits.ts"
 import { makeLineSplitter } from "../protocol/lines.ts"
 import { type Capabilities, noCapabilities, parseCapa } from "../protocol/parse.ts"
 import type { Connection } from "./connection.ts"
@@ -29,18 +30,27 @@ export const capaAnswer = (conn: Connection, encoded: EncodedCommand): Effect.Ef
     const status = yield* conn.status(encoded)
     // RFC 2449 is an extension: a server without it answers -ERR, and that is fine.
     if (status.kind !== "ok") return { ...noCapabilities, refused: status.text }
-    return parseCapa(yield* collectLines(conn, encoded))
+    const listing = yield* ListingLimits
+    const limits = {
+      lines: Math.min(listing.lines, MAX_CAPA_LINES),
+      octets: Math.min(listing.octets, MAX_CAPA_OCTETS)
+    }
+    return parseCapa(yield* collectLines(conn, encoded, limits))
   })
 
 /**
  * The lines of a multi-line answer whose status line was read. A listing is held in
- * memory, so it is bounded (ListingLimits): past the limit, or at a line too long, reading
+ * memory, so it is bounded (`within`, else ListingLimits): past the limit, or at a line too long, reading
  * stops and the connection — left mid-body — is abandoned.
  * @category internals
  */
-export const collectLines = (conn: Connection, encoded: EncodedCommand): Effect.Effect<Array<string>, Pop3Error> =>
+export const collectLines = (
+  conn: Connection,
+  encoded: EncodedCommand,
+  within?: { readonly lines: number; readonly octets: number }
+): Effect.Effect<Array<string>, Pop3Error> =>
   Effect.gen(function* () {
-    const limits = yield* ListingLimits
+    const limits = within ?? (yield* ListingLimits)
     const splitter = makeLineSplitter()
     const lines: Array<string> = []
     let octets = 0
@@ -59,7 +69,7 @@ export const collectLines = (conn: Connection, encoded: EncodedCommand): Effect.
       }
       if (lines.length > limits.lines || octets > limits.octets) {
         return refuse(
-          `the answer to ${encoded.redacted} is longer than this client's limit of ${limits.lines} lines or ${limits.octets} octets (ListingLimits)`
+          `the answer to ${encoded.redacted} is longer than this client's limit of ${limits.lines} lines or ${limits.octets} octets (${within === undefined ? "ListingLimits" : "MAX_CAPA_LINES, MAX_CAPA_OCTETS"})`
         )
       }
     })

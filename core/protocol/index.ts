@@ -34,7 +34,14 @@ export {
 export { type Decoder, type DecoderEvent, makeDecoder, NeedData } from "./decoder.ts"
 export { type Engine, type EngineEvent, makeEngine, type StateChange } from "./engine.ts"
 export { excerptOf, type LocalReason, LocalProtocolError, RemoteProtocolError } from "./errors.ts"
-export { MAX_COMMAND_LINE, MAX_LISTING_LINE, MAX_SASL_LINE, MAX_STATUS_LINE } from "./limits.ts"
+export {
+  MAX_CAPA_LINES,
+  MAX_CAPA_OCTETS,
+  MAX_COMMAND_LINE,
+  MAX_LISTING_LINE,
+  MAX_SASL_LINE,
+  MAX_STATUS_LINE
+} from "./limits.ts"
 export { type LineSplitter, makeLineSplitter } from "./lines.ts"
 export {
   apopTimestamp,

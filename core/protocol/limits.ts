@@ -36,7 +36,23 @@ export const MAX_LISTING_LINE = MAX_STATUS_LINE
 export const MAX_SASL_LINE = 64 * 1024
 
 /**
- * A LIST, UIDL or CAPA listing may have at most this many lines. The lines are kept in
+ * A CAPA answer may have at most this many lines, and MAX_CAPA_OCTETS octets. Servers send
+ * a dozen or two (RFC 2449's capabilities, a SASL line, an IMPLEMENTATION); CAPA is read
+ * before the login and again after it, on every connection, so the listing limits below
+ * (sized for two million messages) let a hostile server make `pop3 stat` hold over a
+ * gigabyte, twice.
+ * @category limits
+ */
+export const MAX_CAPA_LINES = 1_000
+
+/**
+ * See MAX_CAPA_LINES.
+ * @category limits
+ */
+export const MAX_CAPA_OCTETS = 256 * 1024
+
+/**
+ * A LIST or UIDL listing may have at most this many lines. The lines are kept in
  * memory (about 150 bytes each once parsed), so a hostile server streaming an endless
  * listing could otherwise exhaust it. Two million is 100 times the 20k-message mailboxes
  * that troubled other clients (MailKit #872); a larger mailbox needs a raised limit

@@ -10,6 +10,7 @@ import { collect, connect, loginDelay } from "../../../core/index.ts"
 import type { ConnectOptions, LoginOptions, LoginSettings, Mailbox, Pop3Error } from "../../../core/index.ts"
 import { AuthError, ConnectionClosed, ProtocolError, TimeoutError } from "../../../core/errors.ts"
 import { ListingLimits } from "../../../core/client/options.ts"
+import { MAX_CAPA_LINES, MAX_CAPA_OCTETS } from "../../../core/protocol/limits.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
 import * as NodeTransport from "../../../core/transport/node.ts"
 import type { Behaviour } from "../../../dev-server/server.ts"
@@ -284,6 +285,48 @@ describe("servers that break the protocol", () => {
     expect(long.subarray(0, dotAt)).toEqual(original.subarray(0, dotAt))
     expect(long.subarray(dotAt)).toEqual(original.subarray(dotAt + 1))
     expect(stat.count).toBe(MESSAGE_ORDER.length)
+  })
+})
+
+describe("a CAPA answer is bounded on its own (not by the listing limits)", () => {
+  const withCapa = (lines: number, width = 20) =>
+    memoryServer({
+      hooks: {
+        commands: {
+          CAPA: {
+            states: ["AUTHORIZATION", "TRANSACTION"],
+            run: (s) => {
+              s.ok("Capability list follows")
+              s.line("USER")
+              for (let i = 1; i < lines; i++) s.line(`X-${String(i).padStart(width - 2, "0")}`)
+              s.end()
+            }
+          }
+        }
+      }
+    })
+  const connecting = (server: ReturnType<typeof memoryServer>) =>
+    run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        return session.capabilities().lines.length
+      })
+    )
+
+  it(`${MAX_CAPA_LINES} lines are read; one more is a ProtocolError naming the limit, and nothing more is sent`, async () => {
+    expect(success(await connecting(withCapa(MAX_CAPA_LINES)))).toBe(MAX_CAPA_LINES)
+    const server = withCapa(MAX_CAPA_LINES + 1)
+    const error = failure(await connecting(server))
+    expect(error).toBeInstanceOf(ProtocolError)
+    expect(error.message).toMatch(/longer than this client's limit of 1000 lines .*MAX_CAPA_LINES/)
+    expect(server.commands).toEqual(["CAPA"])
+  })
+
+  it(`more than ${MAX_CAPA_OCTETS} octets in fewer lines: ProtocolError`, async () => {
+    const error = failure(await connecting(withCapa(300, 1000)))
+    expect(error).toBeInstanceOf(ProtocolError)
+    expect(error.message).toMatch(/MAX_CAPA_LINES, MAX_CAPA_OCTETS/)
   })
 })
 
