@@ -13,7 +13,6 @@ import * as Stream from "effect/Stream"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import { readFileSync } from "node:fs"
-import { Buffer } from "node:buffer"
 import {
   type Capabilities,
   connect,
@@ -28,6 +27,7 @@ import { type CliOptions, parseCli, USAGE } from "./args.ts"
 import { passwordMissing } from "./argv.ts"
 import { bridgeUrlWithToken } from "./bridge-url.ts"
 import type { FetchError } from "./fetch.ts"
+import { makeBase64Stream } from "./base64-stream.ts"
 import { jsonLine, printable } from "./printable.ts"
 import { VERSION } from "./version.ts"
 
@@ -240,12 +240,24 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
         case "retr": {
           const body = command.name === "top" ? mailbox.top(command.msg, command.lines) : mailbox.retr(command.msg)
           if (options.json) {
-            const bytes = yield* Stream.mkUint8Array(body)
-            yield* json({
-              msg: command.msg,
-              size: bytes.length,
-              base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")
+            // Streamed as it arrives: a server decides how large a message is, and held
+            // whole (then one base64 string) a 300 MB one took 2 GB and a 450 MB one failed
+            // past V8's longest string. "size" comes last, once counted.
+            // The opening goes with the first bytes: a refused RETR (-ERR) prints nothing.
+            const base64 = makeBase64Stream()
+            let size = 0
+            let opening = `{"msg":${command.msg},"base64":"`
+            const opened = (text: string) => {
+              const all = opening + text
+              opening = ""
+              return all
+            }
+            yield* Stream.runForEach(body, (chunk) => {
+              size += chunk.length
+              const text = opened(base64.push(chunk))
+              return text === "" ? Effect.void : out(text)
             })
+            yield* out(opened(`${base64.end()}","size":${size}}\n`))
           } else if (command.name === "retr") {
             // Streamed straight to stdout, with its backpressure: a 1 GB message never sits in
             // memory. Through a sink, each chunk is the socket's own bytes (no copy), written

@@ -11,6 +11,7 @@ import { USAGE } from "../../core/cli/args.ts"
 import type * as Layer from "effect/Layer"
 import type { Transport } from "../../core/transport/transport.ts"
 import type { Behaviour } from "../../dev-server/server.ts"
+import { makeMailStore } from "../../dev-server/server.ts"
 import type { ListenTcpOptions, TcpListener } from "../../dev-server/tcp.ts"
 import { listenTcp } from "../../dev-server/tcp.ts"
 import { testCert, testTls } from "../../dev-server/tls-fixture.ts"
@@ -242,6 +243,28 @@ describe("--json", () => {
     expect(json((await cli([...LOGGED_IN, "--json", "uidl", "5"])).outText)).toEqual([
       { msg: 5, uid: messages[4]!.uid }
     ])
+  })
+
+  it("retr --json streams: a 6 MB message leaves in pieces as it arrives, never one string", async () => {
+    const line = `${"0123456789".repeat(9)}\n`
+    const body = `Subject: big\n\n${line.repeat(66_000)}`
+    const server = memoryServer({ store: makeMailStore({ [USER]: { password: PASSWORD, messages: [body] } }) })
+    const writes: Array<Uint8Array> = []
+    const captured = capture({ transport: server.layer })
+    const code = await main([...LOGGED_IN, "--json", "retr", "1"], {
+      ...captured.io,
+      stdout: async (bytes) => void writes.push(typeof bytes === "string" ? enc.encode(bytes) : bytes.slice())
+    })
+    expect(code).toBe(0)
+    const expected = stored(server.store, 1)
+    expect(expected.length).toBeGreaterThan(6_000_000)
+    const value = JSON.parse(text(Buffer.concat(writes))) as { msg: number; size: number; base64: string }
+    expect(value.msg).toBe(1)
+    expect(value.size).toBe(expected.length)
+    expect(Buffer.from(value.base64, "base64").equals(Buffer.from(expected))).toBe(true)
+    // Held whole, the message would leave in one write of 8 MB of base64.
+    expect(writes.length).toBeGreaterThan(20)
+    expect(Math.max(...writes.map((w) => w.length))).toBeLessThan(1024 * 1024)
   })
 
   it("retr and top: msg, size and the bytes in base64", async () => {
