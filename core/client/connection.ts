@@ -221,12 +221,24 @@ export const makeConnection = (options: {
     // clock, which fails the read that waited timeoutMillis; a read then costs two
     // assignments instead of a race (two fibers, a timer set and cleared) — a read per
     // socket chunk showed in the per-message cost of `pop3 fetch`. Other readers race.
+    //
+    // A status line (or the greeting) must be whole within the limit of the first wait for
+    // it, not of each wait: a server sending it a byte at a time, each just in time, held
+    // the client up to its 8 KiB × the limit (~68 h at 30 s). A body's waits are timed one
+    // by one: a large message may take long, as long as bytes keep coming.
+    let lineSince = -1
+    const waitStart = (): number => {
+      const t = now()
+      if (engine.inBody()) return t
+      if (lineSince < 0) lineSince = t
+      return lineSince
+    }
     let waitingSince = -1
     const expiry = new Socket.SocketError({ reason: new Socket.SocketReadError({ cause: "time limit" }) })
     const pull = isExpiringReader(reader)
       ? (during: string) =>
           Effect.suspend(() => {
-            waitingSince = now()
+            waitingSince = waitStart()
             return Effect.matchEffect(reader.pull, {
               onFailure: (error) => {
                 waitingSince = -1
@@ -239,12 +251,14 @@ export const makeConnection = (options: {
             })
           })
       : (during: string) =>
-          reader.pull.pipe(
-            Effect.mapError((error) => closed(during, error)),
-            Effect.timeoutOrElse({
-              duration: timeoutMillis,
-              orElse: () => Effect.fail(timedOut(during))
-            })
+          Effect.suspend(() =>
+            reader.pull.pipe(
+              Effect.mapError((error) => closed(during, error)),
+              Effect.timeoutOrElse({
+                duration: Math.max(0, waitStart() + timeoutMillis - now()),
+                orElse: () => Effect.fail(timedOut(during))
+              })
+            )
           )
     if (isExpiringReader(reader)) {
       // Sleeps until the deadline of the read waiting now (or a whole limit when none
@@ -290,6 +304,7 @@ export const makeConnection = (options: {
         })
       }
       if (changes.length > 0) flushChanges()
+      lineSince = -1
       return event
     }
 

@@ -31,7 +31,10 @@ export interface ConnectOptions {
   readonly ca?: string | ReadonlyArray<string> | undefined
   /** Accept any certificate. Only for testing; never the default. */
   readonly insecure?: boolean | undefined
-  /** Time limit for connecting and for each wait on the server (default 30 s). */
+  /**
+   * Time limit for connecting, for each wait for body bytes, and for each status line
+   * whole (default 30 s; a bare number is milliseconds).
+   */
   readonly timeout?: Duration.Input | undefined
   /** Receives the redacted protocol trace. */
   readonly trace?: TraceListener | undefined

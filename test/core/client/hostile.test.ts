@@ -118,6 +118,41 @@ describe("servers that hang up", () => {
     expect(elapsed).toBeLessThan(TIMEOUT)
   })
 
+  it("a greeting dripped a byte at a time, each in time: TimeoutError for the line, long before its end", async () => {
+    // Each byte comes well within the limit; the line never does. Timed per wait, the
+    // client would read all 400 bytes (20 s); the line's own limit ends it after a few.
+    const sockets = new Set<net.Socket>()
+    let sent = 0
+    const tcp = net.createServer((socket) => {
+      sockets.add(socket)
+      socket.on("error", () => {})
+      const greeting = `+OK ${"x".repeat(394)}\r\n`
+      const drip = setInterval(() => {
+        if (socket.destroyed || sent >= greeting.length) return clearInterval(drip)
+        socket.write(greeting[sent++]!)
+      }, 50)
+      socket.on("close", () => clearInterval(drip))
+    })
+    await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", resolve))
+    const port = (tcp.address() as net.AddressInfo).port
+    try {
+      const exit = await Effect.runPromiseExit(
+        connect({ host: "127.0.0.1", port, tls: "none", timeout: 300 }).pipe(
+          Effect.scoped,
+          Effect.provide(NodeTransport.layer)
+        )
+      )
+      const error = failure(exit)
+      expect(error).toBeInstanceOf(TimeoutError)
+      expect(error.message).toMatch(/the greeting/)
+      // Bytes, not milliseconds: the client gave up a few bytes in (about 300 ms of 50 ms drips).
+      expect(sent).toBeLessThan(100)
+    } finally {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => tcp.close(() => resolve()))
+    }
+  })
+
   it("closed right after connecting (TCP): ConnectionClosed or ConnectError, quickly", async () => {
     const sockets = new Set<net.Socket>()
     const tcp = net.createServer((socket) => {
