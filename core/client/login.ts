@@ -85,6 +85,16 @@ export const makeLogin =
   (login: LoginOptions): Effect.Effect<Mailbox, Pop3Error> =>
     Effect.gen(function* () {
       const given = login.token ?? login.password
+      // Typed as required, but JavaScript callers (and `process.env.X!` in TypeScript)
+      // can pass nothing at run time: a typed error then, not a TypeError from the encoder.
+      // Only the type is named, never the value.
+      const what = login.token !== undefined ? "token" : "password"
+      if (typeof login.user !== "string")
+        return yield* new InvalidArgument({ reason: `login needs user, a string (got ${typeof login.user})` })
+      if (typeof (Redacted.isRedacted(given) ? Redacted.value(given) : given) !== "string")
+        return yield* new InvalidArgument({
+          reason: `login needs a ${what}, a string (got ${Redacted.isRedacted(given) ? "a Redacted of something else" : typeof given})`
+        })
       const secret = Redacted.isRedacted(given) ? given : Redacted.make(given)
       // Checked before any mechanism runs: otherwise APOP would already have sent a digest
       // of the broken password (and USER the name) before PASS refused to encode it, and

@@ -150,6 +150,28 @@ describe("login", () => {
     expect(server.commands).toEqual(["CAPA", `USER ${USER}`, `PASS ${PASSWORD}`, "CAPA", "QUIT"])
   })
 
+  it("a missing user or password (from JavaScript, or process.env.X!): InvalidArgument, nothing sent", async () => {
+    for (const [login, reason] of [
+      [{ user: USER, password: undefined }, /^login needs a password, a string \(got undefined\)$/],
+      [{ user: undefined, password: PASSWORD }, /^login needs user, a string \(got undefined\)$/],
+      [{ user: USER, password: 42 }, /^login needs a password, a string \(got number\)$/]
+    ] as const) {
+      const server = memoryServer()
+      const error = failure(
+        await run(
+          server.layer,
+          Effect.gen(function* () {
+            const session = yield* connect(OPTIONS)
+            return yield* session.login({ ...login, allowPlaintext: true } as unknown as LoginOptions)
+          })
+        )
+      )
+      expect(error).toBeInstanceOf(InvalidArgument)
+      expect(error.message).toMatch(reason)
+      expect(server.commands).toEqual(["CAPA", "QUIT"])
+    }
+  })
+
   it("refuses USER/PASS over a plain connection unless allowed, sending nothing", async () => {
     const server = memoryServer()
     const error = failure(
