@@ -413,8 +413,9 @@ describe.skipIf(!available)("the static site's Playground", () => {
       expect(sent.join("")).toContain("client must strip exactly one")
       expect(sent.join("")).not.toContain("hidden")
       expect(await view.innerText()).toContain("What followed is not read yet")
-      // The rest of the message waits where the next status line should be: the next
-      // command's answer is read from it, and the client stops with a protocol error.
+      // The rest of the message waits where the next status line should be: before the next
+      // command goes out the client finds it, data nobody asked for, and stops with a
+      // protocol error (the command is not sent).
       await row(page, 1).click()
       await waitForTrace(page, /→ (ERROR|CLOSED)/)
       await page
@@ -424,13 +425,13 @@ describe.skipIf(!available)("the static site's Playground", () => {
       // The session has ended: the mailbox's controls are gone, the page says so.
       await page.getByText(/The connection ended/).waitFor()
       expect(await page.locator(".notice").innerText()).toContain(
-        'The connection ended: the server broke the POP3 protocol (expected +OK, -ERR or a + continuation: "..")'
+        'The connection ended: the server broke the POP3 protocol (the server sent data nobody asked for (before RETR): "..")'
       )
       expect(await page.getByRole("button", { name: /^Quit/ }).count()).toBe(0)
       expect(await page.getByRole("button", { name: "Disconnect without deleting" }).count()).toBe(0)
-      // Now the bytes view shows that rest, read as the next answer.
+      // Now the bytes view shows that rest, which no command asked for.
       await page.getByRole("button", { name: "Bytes of the RETR 12 body" }).click()
-      const followed = await column(page, "What followed, read as the next answer")
+      const followed = await column(page, "What followed, which no command asked for")
       expect(followed.join("\n")).toContain("hidden")
       await screenshot(page, "pg-06-no-dot-stuffing")
       await page.close()

@@ -174,18 +174,18 @@ export const makeBytesView = (): BytesView => {
         h(
           "p",
           { class: "ended-early" },
-          `This body ended early: the server announced ${early.announced} octets (+OK ${early.announced} octets), but a line that is just “.” came after ${early.received}. It is a line of the message, which the server should have sent as “..” (dot-stuffing, RFC 1939 §3); it did not, so the client took it for the end of the body. The rest of the message stayed in the connection, where the client reads it as the answer to its next command.`
+          `This body ended early: the server announced ${early.announced} octets (+OK ${early.announced} octets), but a line that is just “.” came after ${early.received}. It is a line of the message, which the server should have sent as “..” (dot-stuffing, RFC 1939 §3); it did not, so the client took it for the end of the body. The rest of the message stayed in the connection: before its next command the client finds bytes that no command asked for, and stops with a protocol error rather than take them for that command's answer.`
         ),
         h(
           "div",
           { class: "wire-cols" },
           text(lines, "As sent (not dot-stuffed)", true),
           early.after.length > 0
-            ? text(early.after, "What followed, read as the next answer", false)
+            ? text(early.after, "What followed, which no command asked for", false)
             : h(
                 "p",
                 { class: "muted" },
-                "What followed is not read yet: the client reads it when it sends its next command, taking the first line for that command's answer."
+                "What followed is not read yet: when the client is about to send its next command it finds these bytes, which no command asked for, and ends the session with a protocol error instead of taking them for that command's answer."
               )
         )
       )

@@ -150,22 +150,26 @@ describe("login", () => {
     expect(server.commands).toEqual(["CAPA", `USER ${USER}`, `PASS ${PASSWORD}`, "CAPA", "QUIT"])
   })
 
+  // A login on a fresh memory server that must fail: the error, and the server to inspect.
+  const loginFailure = async (login: LoginOptions) => {
+    const server = memoryServer()
+    const exit = await run(
+      server.layer,
+      Effect.gen(function* () {
+        const session = yield* connect(OPTIONS)
+        return yield* session.login(login)
+      })
+    )
+    return { server, error: failure(exit) }
+  }
+
   it("a missing user or password (from JavaScript, or process.env.X!): InvalidArgument, nothing sent", async () => {
     for (const [login, reason] of [
       [{ user: USER, password: undefined }, /^login needs a password, a string \(got undefined\)$/],
       [{ user: undefined, password: PASSWORD }, /^login needs user, a string \(got undefined\)$/],
       [{ user: USER, password: 42 }, /^login needs a password, a string \(got number\)$/]
     ] as const) {
-      const server = memoryServer()
-      const error = failure(
-        await run(
-          server.layer,
-          Effect.gen(function* () {
-            const session = yield* connect(OPTIONS)
-            return yield* session.login({ ...login, allowPlaintext: true } as unknown as LoginOptions)
-          })
-        )
-      )
+      const { server, error } = await loginFailure({ ...login, allowPlaintext: true } as unknown as LoginOptions)
       expect(error).toBeInstanceOf(InvalidArgument)
       expect(error.message).toMatch(reason)
       expect(server.commands).toEqual(["CAPA", "QUIT"])
@@ -173,16 +177,7 @@ describe("login", () => {
   })
 
   it("refuses USER/PASS over a plain connection unless allowed, sending nothing", async () => {
-    const server = memoryServer()
-    const error = failure(
-      await run(
-        server.layer,
-        Effect.gen(function* () {
-          const session = yield* connect(OPTIONS)
-          return yield* session.login({ user: USER, password: PASSWORD, mechanism: "user" })
-        })
-      )
-    )
+    const { server, error } = await loginFailure({ user: USER, password: PASSWORD, mechanism: "user" })
     expect(error).toBeInstanceOf(AuthError)
     expect(error.message).toMatch(/unencrypted/)
     expect(server.commands).toEqual(["CAPA", "QUIT"])
