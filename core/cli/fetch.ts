@@ -83,6 +83,8 @@ export interface FetchSummary {
   readonly messages: number
   /** Messages whose UID repeats an earlier one's; left alone (neither fetched nor deleted). */
   readonly duplicateUids: number
+  /** Messages whose RETR the server refused: left there, not stored; the run ends with exit 1. */
+  readonly refused: number
   readonly maildir: string
   readonly state: string
 }
@@ -220,6 +222,7 @@ export const fetchMail = (
       seconds: Math.round(performance.now() - started) / 1000,
       messages: result.messages,
       duplicateUids: result.duplicateUids,
+      refused: result.refused.length,
       maildir: root,
       state: statePath
     }
@@ -228,8 +231,12 @@ export const fetchMail = (
     } else if (io.progress !== undefined) {
       io.stderr(
         `fetched ${fetched} message${fetched === 1 ? "" : "s"} (${formatBytes(bytes)}) in ${summary.seconds.toFixed(1)} s` +
-          `${skipped > 0 ? `, ${skipped} already stored` : ""}${recovered > 0 ? `, ${recovered} recovered` : ""}${options.delete ? `, ${deleted} deleted` : ""}`
+          `${skipped > 0 ? `, ${skipped} already stored` : ""}${recovered > 0 ? `, ${recovered} recovered` : ""}${options.delete ? `, ${deleted} deleted` : ""}${summary.refused > 0 ? `, ${summary.refused} refused by the server` : ""}`
       )
     }
+    // The others are stored (and deleted with --delete); the run still fails, so a cron job
+    // hears of the messages it could not get (each was warned about above).
+    const [firstRefused] = result.refused
+    if (firstRefused !== undefined) return yield* firstRefused.error
     return summary
   })

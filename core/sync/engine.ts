@@ -33,6 +33,10 @@
  *    and since LIST sizes are only hints (a hostile server can announce 10 octets and send
  *    without end), a pipelined message that grows past 16 MiB while it arrives goes on into
  *    the store as it comes too: no message is held in memory beyond that.
+ * 6. A message the server refuses (`-ERR` to its RETR: damaged, `[SYS/PERM]`, gone since
+ *    UIDL) is skipped: not stored, not recorded, never deleted. The run goes on with the
+ *    others and lists it in `refused`, so one bad message does not stop every later run at
+ *    the same place; the next run asks for it again.
  *
  * @module
  */
@@ -43,7 +47,7 @@ import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import type { Mailbox } from "../client/mailbox.ts"
 import type { BodySink } from "../client/pipeline.ts"
-import type { Pop3Error } from "../errors.ts"
+import { type Pop3Error, ServerError } from "../errors.ts"
 import { makeBodyArena } from "./body-arena.ts"
 import { StorageError, type StoreWriter, type SyncStore } from "./store.ts"
 
@@ -101,6 +105,18 @@ export interface SyncResult {
   readonly messages: number
   /** Messages whose UID repeats an earlier one's; left alone (neither fetched nor deleted). */
   readonly duplicateUids: number
+  /** Messages whose RETR the server refused; left on the server, not stored (see 6 above). */
+  readonly refused: ReadonlyArray<RefusedMessage>
+}
+
+/**
+ * A message the server would not send, and its answer.
+ * @category models
+ */
+export interface RefusedMessage {
+  readonly msg: number
+  readonly uid: string
+  readonly error: ServerError
 }
 
 /** Messages larger than this (by LIST) are streamed into the store rather than collected. */
@@ -371,16 +387,39 @@ export const syncMailbox = (
       }
     }
 
+    // A -ERR to one RETR (6 above): which message, or undefined for any other failure. The
+    // pipeline has read and dropped the answers in flight behind it, so the connection is
+    // usable and the messages after it are asked for again.
+    const refused: Array<RefusedMessage> = []
+    const refusedMsg = (error: unknown): number | undefined => {
+      if (!(error instanceof ServerError)) return undefined
+      const retr = /^RETR (\d+)$/.exec(error.command)
+      return retr === null ? undefined : Number(retr[1])
+    }
+    const refuse = (w: Wanted, error: ServerError) => {
+      refused.push({ msg: w.msg, uid: w.uid, error })
+      onProgress(0, 1)
+      options.onWarning?.(
+        `message ${w.msg} (UID ${w.uid}) was refused by the server (${error.message}); left there and not stored, the next run asks for it again`
+      )
+    }
+
     const download = Effect.gen(function* () {
       options.onStart?.(toFetch.length, totalBytes)
       let i = 0
       while (i < toFetch.length) {
         const first = toFetch[i]!
         if ((sizes.get(first.msg) ?? 0) > threshold) {
-          yield* streamed(first)
+          yield* streamed(first).pipe(
+            Effect.catchIf(
+              (error): error is ServerError => refusedMsg(error) === first.msg,
+              (error) => Effect.sync(() => refuse(first, error))
+            )
+          )
           i++
           continue
         }
+        const start = i
         const batch = new Map<number, Wanted>()
         let batchBytes = 0
         for (; i < toFetch.length && batch.size < BATCH_MESSAGES; i++) {
@@ -413,10 +452,22 @@ export const syncMailbox = (
           }
           return maybeSave
         }
-        yield* Stream.runForEachArray(
+        const refusal = yield* Stream.runForEachArray(
           mailbox.retrManyInto([...batch.keys()], (msg) => sinkFor(batch.get(msg)!)),
           (answers) => storeAll(answers, 0)
+        ).pipe(
+          Effect.as(undefined),
+          Effect.catchIf(
+            (error): error is ServerError => batch.has(refusedMsg(error) ?? 0),
+            (error) => Effect.succeed(error)
+          )
         )
+        if (refusal !== undefined) {
+          // Stored up to it; the rest of the batch is asked for again.
+          const msg = refusedMsg(refusal)!
+          refuse(batch.get(msg)!, refusal)
+          i = start + [...batch.keys()].indexOf(msg) + 1
+        }
       }
       // Without `delete` nothing waits on the record being durable, so QUIT leaves now (once
       // the last answer has been read: see retrManyInto's `quit`) and its round trip overlaps
@@ -455,5 +506,5 @@ export const syncMailbox = (
     }
     if (mailbox.state() !== "CLOSED") yield* mailbox.quit
 
-    return { fetched, skipped, recovered, deleted, bytes, messages: listing.length, duplicateUids }
+    return { fetched, skipped, recovered, deleted, bytes, messages: listing.length, duplicateUids, refused }
   })

@@ -186,6 +186,7 @@ describe("pop3 fetch", () => {
       deleted: 0,
       messages: 5,
       duplicateUids: 0,
+      refused: 0,
       state: stateOf(dir)
     })
     expect(run.summary!.bytes).toBe(messages.reduce((n, m) => n + toCrlf(m).length, 0))
@@ -608,6 +609,93 @@ describe("pop3 fetch", () => {
     expect(server.commands.filter((c) => /^(RETR|DELE)/.test(c))).toEqual([])
     expect(filesIn(dir)).toEqual([])
     expect(server.store.messages(USER)).toHaveLength(2)
+  })
+
+  describe("a message the server refuses (-ERR to its RETR) does not stop the others", () => {
+    // Refuses one message, known by its UID (its number changes once others are deleted).
+    const refusing = (store: MailStore, nth: number): CommandTable => {
+      const uid = store.messages(USER)[nth - 1]!.uid
+      return {
+        RETR: {
+          states: ["TRANSACTION"],
+          async run(s, c) {
+            if (s.reportedUid(Number(c.args[0])) === uid) return s.err("message damaged", "SYS/PERM")
+            return defaultCommands["RETR"]!.run(s, c)
+          }
+        }
+      }
+    }
+    for (const pipelining of [true, false]) {
+      it(`${pipelining ? "pipelined" : "one at a time"}: the others stored and deleted, it stays, exit 1 every run until it is fetched`, async () => {
+        const messages = [1, 2, 3, 4].map((i) => message(i))
+        const store = storeOf(messages)
+        const server = await serve(store, pipelining ? {} : { capa: ["USER", "UIDL", "TOP"] }, refusing(store, 2))
+        const dir = tempDir()
+        const run = await fetch(server, dir, ["--delete"], { json: false })
+        expect(run.code).toBe(1)
+        expect(run.stderr).toEqual([
+          expect.stringMatching(
+            /^pop3: warning: message 2 \(UID .+\) was refused by the server \(RETR 2 refused: -ERR \[SYS\/PERM\] message damaged\); left there and not stored/
+          ),
+          "pop3: RETR 2 refused: -ERR [SYS/PERM] message damaged"
+        ])
+        expect(filesIn(dir)).toEqual(sorted([1, 3, 4].map((i) => expectedFile(message(i)))))
+        // Stored ones deleted; the refused one never.
+        expect(server.commands.filter((c) => /^DELE/.test(c))).toEqual(["DELE 1", "DELE 3", "DELE 4"])
+        expect(server.store.messages(USER).map((m) => m.data)).toEqual([toCrlf(messages[1]!)])
+        expect(await recordedUids(stateOf(dir))).toHaveLength(3)
+        // The next run asks for it again (and is refused again).
+        const retrs = server.commands.filter((c) => /^RETR/.test(c)).length
+        const again = await fetch(server, dir, [], { json: false })
+        expect(again.code).toBe(1)
+        expect(again.stderr.at(-1)).toBe("pop3: RETR 1 refused: -ERR [SYS/PERM] message damaged")
+        expect(server.commands.filter((c) => /^RETR/.test(c)).slice(retrs)).toEqual(["RETR 1"])
+        expect(filesIn(dir)).toHaveLength(3)
+      })
+    }
+
+    it("--json: the summary counts it, then the error", async () => {
+      const store = storeOf([message(1), message(2)])
+      const server = await serve(store, {}, refusing(store, 1))
+      const run = await fetch(server, tempDir(), [], { json: true })
+      expect(run.code).toBe(1)
+      expect(JSON.parse(run.stdout)).toMatchObject({ fetched: 1, refused: 1, messages: 2 })
+    })
+
+    it("streamed into the store (over the threshold): the refused one leaves no tmp/ file, the next is stored", async () => {
+      const store = storeOf([message(1), message(2), message(3)])
+      const server = await serve(store, {}, refusing(store, 2))
+      const dir = tempDir()
+      const exit = await Effect.runPromiseExit(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const session = yield* connect({ host: "127.0.0.1", port: server.port, tls: "none" })
+            const mailbox = yield* session.login({
+              user: USER,
+              password: PASSWORD,
+              mechanism: "user",
+              allowPlaintext: true
+            })
+            return yield* fetchMail(
+              mailbox,
+              {
+                maildir: dir,
+                state: undefined,
+                delete: false,
+                json: false,
+                account: accountOf(server),
+                streamThreshold: 1
+              },
+              { stdout: async () => {}, stderr: () => {} }
+            )
+          })
+        ).pipe(Effect.provide(NodeTransport.layer))
+      )
+      expect(exit._tag).toBe("Failure")
+      expect(String(exit)).toContain("RETR 2 refused")
+      expect(filesIn(dir)).toEqual(sorted([1, 3].map((i) => expectedFile(message(i)))))
+      expect(readdirSync(join(dir, "tmp"))).toEqual([])
+    })
   })
 
   it("a damaged state file: exit 5, no login, nothing fetched", async () => {

@@ -736,7 +736,8 @@ const showMailbox = (current: Session, s: Settings, viaBridge: boolean) => {
           state.ending = undefined
           state.ended = true
         }
-        const text = `Kept a copy in this browser: ${result.fetched} message${result.fetched === 1 ? "" : "s"} downloaded, ${result.skipped} already kept. The session ended with QUIT; nothing was deleted.`
+        const refused = result.refused.map((r) => r.msg)
+        const text = `Kept a copy in this browser: ${result.fetched} message${result.fetched === 1 ? "" : "s"} downloaded, ${result.skipped} already kept.${refused.length > 0 ? ` The server refused to send message${refused.length === 1 ? "" : "s"} ${refused.join(", ")} (RETR answered -ERR): not kept; the next copy asks again.` : ""} The session ended with QUIT; nothing was deleted.`
         say("Not connected.")
         showForm(h("div", { class: "notice card", role: "status" }, h("p", {}, text)))
       })
