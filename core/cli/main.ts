@@ -93,6 +93,10 @@ type CliFailure = Pop3Error | FetchError | CapaUnsupported
 
 // What to do about a TLS failure, in this CLI's own flags.
 const hint = (error: CliFailure, options: CliOptions): string => {
+  // An implicit-TLS port (995) waits for the client's TLS hello and never greets in plaintext.
+  if (error._tag === "TimeoutError" && error.operation === "the greeting" && options.tls !== "implicit") {
+    return "; a server that expects TLS from the first byte (usually port 995) never greets in plaintext: try --tls implicit"
+  }
   if (error._tag !== "TlsError") return ""
   if (error.problem === "untrusted-certificate") {
     return options.ca === undefined

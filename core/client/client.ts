@@ -20,14 +20,14 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Pop3Error } from "../errors.ts"
+import { InvalidArgument, type Pop3Error } from "../errors.ts"
 import type { Capabilities } from "../protocol/parse.ts"
 import type { State } from "../protocol/state.ts"
 import type { Transport } from "../transport/transport.ts"
 import { establish, type Greeting } from "./establish.ts"
 import { type LoginOptions, makeLogin, type SessionState } from "./login.ts"
 import type { Mailbox } from "./mailbox.ts"
-import { type ConnectOptions, resolveOptions } from "./options.ts"
+import { type ConnectOptions, invalidOptions, resolveOptions } from "./options.ts"
 import { quit, readCapa } from "./read.ts"
 
 export type { Greeting } from "./establish.ts"
@@ -63,6 +63,8 @@ export const collect = <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Effect.E
  */
 export const connect = (options: ConnectOptions): Effect.Effect<Authorization, Pop3Error, Transport | Scope.Scope> =>
   Effect.gen(function* () {
+    const invalid = invalidOptions(options)
+    if (invalid !== undefined) return yield* new InvalidArgument({ reason: invalid })
     const resolved = resolveOptions(options)
     const context = yield* Effect.context<Transport | Scope.Scope>()
     const first = yield* establish(resolved)

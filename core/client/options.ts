@@ -78,6 +78,19 @@ const safeListener = (listener: TraceListener | undefined): TraceListener => {
 }
 
 /**
+ * What is wrong with options the types cannot catch (JavaScript callers, numbers from
+ * configuration): a host that is not a name, a port outside 1–65535. Undefined when fine.
+ * @category internals
+ */
+export const invalidOptions = (options: ConnectOptions): string | undefined => {
+  if (typeof options.host !== "string" || options.host === "") return "host must be a server name or address"
+  const { port } = options
+  if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535))
+    return `port must be a whole number from 1 to 65535, got ${String(port)}`
+  return undefined
+}
+
+/**
  * Fills in defaults.
  * @category constructors
  */

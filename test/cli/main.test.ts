@@ -452,10 +452,12 @@ describe("exit 3: network, TLS, timeout", () => {
     expect(oneErrorLine(err)).toMatch(/^pop3: timed out after 300 ms waiting for /)
   })
 
-  it("a server that never greets: timeout", async () => {
+  it("a server that never greets: timeout, with a hint at implicit TLS (what a 995-style port does)", async () => {
     const { code, err } = await cli([...MEMORY, "--timeout", "0.3", "capa"], { behaviour: { greeting: false } })
     expect(code).toBe(3)
-    expect(oneErrorLine(err)).toBe("pop3: timed out after 300 ms waiting for the greeting")
+    expect(oneErrorLine(err)).toBe(
+      "pop3: timed out after 300 ms waiting for the greeting; a server that expects TLS from the first byte (usually port 995) never greets in plaintext: try --tls implicit"
+    )
   })
 
   it("a server that hangs up mid-body: connection closed", async () => {

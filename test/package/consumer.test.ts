@@ -272,7 +272,7 @@ describe(`the packed package (${NAME}), installed in a fresh project`, () => {
 
   it("(a) the README's engine-over-node:net example runs as written", async () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8")
-    const example = /The engine alone[^\n]*\n```ts\n([\s\S]*?)```/.exec(readme)?.[1]
+    const example = /The engine alone[\s\S]*?\n```js\n([\s\S]*?)```/.exec(readme)?.[1]
     expect(example).toContain(`from "${NAME}/protocol"`)
     const script = example!.replace(`connect(110, "pop.example.com")`, `connect(${server.port}, "127.0.0.1")`)
     expect(script).not.toBe(example)

@@ -163,6 +163,22 @@ describe("login", () => {
     return { server, error: failure(exit) }
   }
 
+  it("a port outside 1–65535 or a missing host: InvalidArgument before any connection", async () => {
+    for (const [options, reason] of [
+      [{ ...OPTIONS, port: 99999 }, /^port must be a whole number from 1 to 65535, got 99999$/],
+      [{ ...OPTIONS, port: 0 }, /got 0$/],
+      [{ ...OPTIONS, port: 110.5 }, /got 110\.5$/],
+      [{ ...OPTIONS, host: "" }, /^host must be a server name or address$/],
+      [{ ...OPTIONS, host: undefined }, /^host must be a server name or address$/]
+    ] as const) {
+      const server = memoryServer()
+      const error = failure(await run(server.layer, connect(options as unknown as ConnectOptions)))
+      expect(error).toBeInstanceOf(InvalidArgument)
+      expect(error.message).toMatch(reason)
+      expect(server.sessions.length).toBe(0)
+    }
+  })
+
   it("a missing user or password (from JavaScript, or process.env.X!): InvalidArgument, nothing sent", async () => {
     for (const [login, reason] of [
       [{ user: USER, password: undefined }, /^login needs a password, a string \(got undefined\)$/],
