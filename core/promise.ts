@@ -23,6 +23,7 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -79,7 +80,9 @@ export interface PromiseMailbox extends AsyncDisposable {
   /** The whole message in memory. For large messages prefer `retrStream`. */
   readonly retr: (msg: number) => Promise<Uint8Array>
   /**
-   * The message as a web `ReadableStream`, read from the server as you consume it. Inside a
+   * The message as a web `ReadableStream`, read from the server as you consume it. RETR is
+   * sent at the first read; from then until the stream ends or is cancelled it uses the
+   * connection as a loop does (another call rejects at once with `InvalidState`). Inside a
    * `topMany`/`retrMany` loop the stream errors at once with `InvalidState`.
    */
   readonly retrStream: (msg: number) => ReadableStream<Uint8Array>
@@ -104,7 +107,10 @@ export interface PromiseMailbox extends AsyncDisposable {
   readonly noop: () => Promise<void>
   /** Ends the session, committing deletions, and closes the connection. */
   readonly quit: () => Promise<void>
-  /** Closes without committing deletions. */
+  /**
+   * Closes without committing deletions: calls still running reject with `InvalidState`,
+   * loops and streams end, what they had in flight is read away, then RSET and QUIT.
+   */
   readonly close: () => Promise<void>
   /** `await using`: `close()` — nothing is deleted unless `quit()` was called. */
   readonly [Symbol.asyncDispose]: () => Promise<void>
@@ -149,10 +155,28 @@ export const connect = async (
     throw error
   }
   let closed = false
+  // Loops and streams still open (topMany, retrMany, listStream, uidlStream, retrStream):
+  // ended before the scope closes, so what they have in flight is read away first.
+  const open = new Set<() => Promise<unknown>>()
   const close = (exit: Exit.Exit<unknown, unknown>) => async () => {
     if (closed) return
     closed = true
+    await Promise.allSettled([...open].map((stop) => stop()))
     await Effect.runPromise(Scope.close(scope, exit))
+  }
+  // A call runs in the session's scope: close() interrupts it before the connection's
+  // farewell, and its own finalizers read away the answer it had in flight, so the farewell
+  // can send RSET — dropping the socket instead commits the deletions on servers that apply
+  // them on any disconnect (QPOP). Interrupted that way, it rejects with InvalidState.
+  const inScope = async <A, E>(what: string, effect: Effect.Effect<A, E>): Promise<A> => {
+    if (closed) return toPromise(effect)
+    const exit = await Effect.runPromise(Effect.flatMap(Effect.forkIn(effect, scope), Fiber.await))
+    if (Exit.isSuccess(exit)) return exit.value
+    const failure = exit.cause.reasons.find(Cause.isFailReason)
+    if (failure !== undefined) throw failure.error
+    if (exit.cause.reasons.every(Cause.isInterruptReason))
+      throw new InvalidState({ reason: `${what} did not finish: the session was closed while it ran` })
+    throw Cause.squash(exit.cause)
   }
   // Closing without QUIT must not commit: close with a failure exit so the client sends RSET.
   const abort = close(Exit.fail("closed"))
@@ -171,7 +195,7 @@ export const connect = async (
     let looping = 0
     const refuseInLoop = (what: string) =>
       new InvalidState({
-        reason: `${what} was called while a topMany/retrMany/listStream/uidlStream loop is using the connection; finish or break the loop first (deleMany after the loop deletes in one go)`
+        reason: `${what} was called while a topMany/retrMany/listStream/uidlStream loop or a retrStream is using the connection; finish or break the loop first (deleMany after the loop deletes in one go)`
       })
     const guarded = <A>(what: string, call: () => Promise<A>): Promise<A> =>
       looping > 0 ? Promise.reject(refuseInLoop(what)) : call()
@@ -181,17 +205,20 @@ export const connect = async (
         // what is in flight and frees the connection); a failure is thrown as the tagged
         // error itself (`Cause.squash`, as `run` does).
         const inner = Stream.toAsyncIterable(stream)[Symbol.asyncIterator]()
-        let open = false
+        let running = false
+        const stop = () => inner.return?.() ?? Promise.resolve()
         const end = () => {
-          if (open) looping -= 1
-          open = false
+          if (running) looping -= 1
+          running = false
+          open.delete(stop)
         }
         const iterator: AsyncIterator<A> = {
           next: async () => {
-            if (!open) {
+            if (!running) {
               if (looping > 0) throw refuseInLoop(what)
-              open = true
+              running = true
               looping += 1
+              open.add(stop)
             }
             try {
               const result = await inner.next()
@@ -215,25 +242,42 @@ export const connect = async (
     })
     return {
       capabilities: mailbox.capabilities,
-      stat: () => guarded("stat", () => toPromise(mailbox.stat)),
-      list: () => guarded("list", () => toPromise(mailbox.list)),
-      listOne: (msg) => guarded("listOne", () => toPromise(mailbox.listOne(msg))),
-      uidl: () => guarded("uidl", () => toPromise(mailbox.uidl)),
-      uidlOne: (msg) => guarded("uidlOne", () => toPromise(mailbox.uidlOne(msg))),
+      stat: () => guarded("stat", () => inScope("stat", mailbox.stat)),
+      list: () => guarded("list", () => inScope("list", mailbox.list)),
+      listOne: (msg) => guarded("listOne", () => inScope("listOne", mailbox.listOne(msg))),
+      uidl: () => guarded("uidl", () => inScope("uidl", mailbox.uidl)),
+      uidlOne: (msg) => guarded("uidlOne", () => inScope("uidlOne", mailbox.uidlOne(msg))),
       listStream: () => iterate("listStream", mailbox.listStream),
       uidlStream: () => iterate("uidlStream", mailbox.uidlStream),
-      retr: (msg) => guarded("retr", () => toPromise(collect(mailbox.retr(msg)))),
-      retrStream: (msg) =>
-        looping > 0
-          ? new ReadableStream({ start: (controller) => controller.error(refuseInLoop("retrStream")) })
-          : Stream.toReadableStream(mailbox.retr(msg)),
-      top: (msg, lines) => guarded("top", () => toPromise(collect(mailbox.top(msg, lines)))),
+      retr: (msg) => guarded("retr", () => inScope("retr", collect(mailbox.retr(msg)))),
+      retrStream: (msg) => {
+        if (looping > 0)
+          return new ReadableStream({ start: (controller) => controller.error(refuseInLoop("retrStream")) })
+        // Nothing is sent until the first read (highWaterMark 0), and from then until the
+        // stream ends or is cancelled it counts as a loop: another call is refused at once
+        // rather than waiting for a stream nobody may ever read to its end.
+        const iterator = iterate("retrStream", mailbox.retr(msg))[Symbol.asyncIterator]()
+        return new ReadableStream<Uint8Array>(
+          {
+            async pull(controller) {
+              const next = await iterator.next()
+              if (next.done === true) controller.close()
+              else controller.enqueue(next.value)
+            },
+            async cancel() {
+              await iterator.return?.()
+            }
+          },
+          { highWaterMark: 0 }
+        )
+      },
+      top: (msg, lines) => guarded("top", () => inScope("top", collect(mailbox.top(msg, lines)))),
       topMany: (msgs, lines) => iterate("topMany", mailbox.topMany(msgs, lines)),
       retrMany: (msgs) => iterate("retrMany", mailbox.retrMany(msgs)),
-      dele: (msg) => guarded("dele", () => toPromise(mailbox.dele(msg))),
-      deleMany: (msgs) => guarded("deleMany", () => toPromise(mailbox.deleMany(msgs))),
-      rset: () => guarded("rset", () => toPromise(mailbox.rset)),
-      noop: () => guarded("noop", () => toPromise(mailbox.noop)),
+      dele: (msg) => guarded("dele", () => inScope("dele", mailbox.dele(msg))),
+      deleMany: (msgs) => guarded("deleMany", () => inScope("deleMany", mailbox.deleMany(msgs))),
+      rset: () => guarded("rset", () => inScope("rset", mailbox.rset)),
+      noop: () => guarded("noop", () => inScope("noop", mailbox.noop)),
       quit: () => guarded("quit", () => ending(mailbox.quit)),
       close: abort,
       [Symbol.asyncDispose]: abort

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
@@ -117,19 +118,33 @@ export const makeConnection = (options: {
     const sentAt = new Map<EncodedCommand, number>()
     let closedReason: string | undefined
 
+    // Completed once the connection is over: the watchdog stops.
+    const ended = Deferred.makeUnsafe<void>()
+    let over = false
+    const stopWatching = () => {
+      over = true
+      Deferred.doneUnsafe(ended, Effect.void)
+    }
+    const end = (reason: string): string => {
+      closedReason ??= reason
+      stopWatching()
+      return closedReason
+    }
+
     const closed = (during: string, error: Socket.SocketError): Pop3Error => {
       engine.connectionLost()
       flushChanges()
+      stopWatching()
       const precise = options.classify?.(error)
       if (precise !== undefined) return precise
-      closedReason ??= error.reason._tag === "SocketCloseError" ? "the server closed the connection" : error.message
-      return new ConnectionClosed({ during, reason: closedReason })
+      const reason = end(error.reason._tag === "SocketCloseError" ? "the server closed the connection" : error.message)
+      return new ConnectionClosed({ during, reason })
     }
 
     // After a timeout the answer may still arrive later and would be taken for the answer
     // to the next command; the connection is unusable from then on.
     const timedOut = (operation: string) => {
-      closedReason ??= `an earlier wait timed out (${operation})`
+      end(`an earlier wait timed out (${operation})`)
       engine.connectionLost()
       flushChanges()
       return new TimeoutError({ operation, millis: timeoutMillis })
@@ -262,11 +277,14 @@ export const makeConnection = (options: {
           )
     if (isExpiringReader(reader)) {
       // Sleeps until the deadline of the read waiting now (or a whole limit when none
-      // waits), so it wakes at most once per time limit while reads come and go.
+      // waits), so it wakes at most once per time limit while reads come and go. It ends
+      // with the connection: a timer left behind kept the process alive after the server
+      // dropped it, for as long as the caller did not close the session.
       yield* Effect.forkScoped(
         Effect.suspend(function watch(): Effect.Effect<void> {
+          if (over) return Effect.void
           const left = waitingSince < 0 ? timeoutMillis : waitingSince + timeoutMillis - now()
-          if (left > 0) return Effect.flatMap(Effect.sleep(left), watch)
+          if (left > 0) return Effect.flatMap(Effect.raceFirst(Effect.sleep(left), Deferred.await(ended)), watch)
           waitingSince = -1
           reader.expire(expiry)
           return watch()
@@ -346,20 +364,45 @@ export const makeConnection = (options: {
           : Effect.fail(new ProtocolError({ reason: `expected the answer to ${encoded.redacted}, got ${event._tag}` }))
       )
 
+    // Answers owed to commands nobody reads any more: a command interrupted after it was
+    // written (Effect.timeout around stat, a fiber interrupted, a Promise call abandoned by
+    // close) releases the lock with its answer still coming. Read away before the next
+    // command (under the lock, so no pipeline or body reader is active), that answer would
+    // otherwise be taken for the next one's and every command after fail; and the farewell
+    // reads them away before RSET and QUIT, or the socket would just be dropped, which
+    // commits the session's deletions on servers that apply them on any disconnect (QPOP).
+    // Deferred answers (`defer`) are not orphans: the next read takes them.
+    const orphaned = () => engine.pending() > deferred.length || engine.inBody()
+    const settle = (during: string): Effect.Effect<void, Pop3Error> =>
+      Effect.suspend(function loop(): Effect.Effect<void, Pop3Error> {
+        if (!orphaned()) return Effect.void
+        const owed = deferred.shift()
+        if (owed !== undefined) return Effect.flatMap(owed, loop)
+        const event = poll(during)
+        if (event === NeedData) return Effect.flatMap(receive(during), loop)
+        if (isPop3Error(event)) return Effect.fail(event)
+        return loop()
+      })
+
     const exec = (
       command: Command
     ): Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error> =>
-      Effect.flatMap(write(command), (encoded) =>
-        Effect.flatMap(
-          status(encoded),
-          (s): Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error> => {
-            if (s.kind === "err")
-              return Effect.fail(new ServerError({ command: encoded.redacted, code: s.code, text: s.text }))
-            if (s.kind === "continuation")
-              return Effect.fail(new ProtocolError({ reason: `a "+" continuation answered ${encoded.command.name}` }))
-            return Effect.succeed({ encoded, status: s })
-          }
-        )
+      Effect.flatMap(
+        Effect.andThen(
+          Effect.suspend(() => (orphaned() ? settle(`an answer owed to an interrupted command`) : Effect.void)),
+          write(command)
+        ),
+        (encoded) =>
+          Effect.flatMap(
+            status(encoded),
+            (s): Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error> => {
+              if (s.kind === "err")
+                return Effect.fail(new ServerError({ command: encoded.redacted, code: s.code, text: s.text }))
+              if (s.kind === "continuation")
+                return Effect.fail(new ProtocolError({ reason: `a "+" continuation answered ${encoded.command.name}` }))
+              return Effect.succeed({ encoded, status: s })
+            }
+          )
       )
 
     const collectBody = <E = never>(
@@ -415,7 +458,7 @@ export const makeConnection = (options: {
     const idle = () => engine.pending() === deferred.length && !engine.inBody()
     const abandon = (reason: string) =>
       Effect.sync(() => {
-        closedReason ??= reason
+        end(reason)
         engine.connectionLost()
         flushChanges()
       })

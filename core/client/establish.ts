@@ -84,8 +84,12 @@ export const establish = (resolved: ResolvedOptions): Effect.Effect<Established,
     // Leave politely when the scope closes (see the module comment for why RSET on failure).
     yield* Effect.addFinalizer((exit) =>
       Effect.suspend(() => {
-        // Only from a state QUIT may be sent in (the table's), and not mid-exchange.
-        if (!canQuit(conn.state()) || !conn.idle()) return Effect.void
+        // Only from a state QUIT may be sent in (the table's). Answers still owed to commands
+        // nobody reads (interrupted, or abandoned by close) are read away first by `exec`
+        // (Connection.settle): dropping the socket instead would commit the deletions on
+        // servers that apply them on any disconnect. Within the farewell's time limit; a
+        // reader still holding the lock (a body being consumed) means no farewell.
+        if (!canQuit(conn.state())) return Effect.void
         const farewell = Effect.gen(function* () {
           if (Exit.isFailure(exit) && allowed[conn.state()].includes("RSET")) yield* conn.exec({ name: "RSET" })
           yield* conn.exec({ name: "QUIT" })

@@ -348,7 +348,7 @@ describe("Promise API: a call inside a pipelined loop", () => {
     for (const error of errors) {
       expect(error).toBeInstanceOf(InvalidState)
       expect((error as InvalidState).message).toMatch(
-        /^dele was called while a topMany\/retrMany\/listStream\/uidlStream loop is using the connection/
+        /^dele was called while a topMany\/retrMany\/listStream\/uidlStream loop or a retrStream is using the connection/
       )
     }
     expect(server.commands.filter((c) => c.startsWith("DELE"))).toEqual([])
