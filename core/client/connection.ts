@@ -89,6 +89,14 @@ export interface Connection {
   readonly freshChunks: boolean
 }
 
+// A socket error in words: Effect's own message ("An error occurred during Read") says
+// nothing; the runtime's cause does ("Too many message fragments", "read ECONNRESET"). A
+// cause's message names no secret: tokens travel only in the URL, which no cause quotes.
+const causeOf = (error: Socket.SocketError): string => {
+  const cause = (error.reason as { readonly cause?: unknown }).cause
+  return cause instanceof Error && cause.message !== "" ? `${error.message}: ${cause.message}` : error.message
+}
+
 /**
  * Wraps an open socket reader/writer into a `Connection`.
  * @category constructors
@@ -137,7 +145,7 @@ export const makeConnection = (options: {
       stopWatching()
       const precise = options.classify?.(error)
       if (precise !== undefined) return precise
-      const reason = end(error.reason._tag === "SocketCloseError" ? "the server closed the connection" : error.message)
+      const reason = end(error.reason._tag === "SocketCloseError" ? "the server closed the connection" : causeOf(error))
       return new ConnectionClosed({ during, reason })
     }
 

@@ -34,6 +34,23 @@ export { connectionUrl } from "./bridge-url.ts"
  */
 export const MAX_FRAME = 1024 * 1024
 
+/**
+ * The most fragments of one WebSocket message accepted from the bridge (`ws`'s
+ * `maxFragments`); more close the WebSocket (1009). See `openWebSocket`.
+ * @category limits
+ */
+export const MAX_FRAGMENTS = 8
+
+/**
+ * Messages shorter than this are copied into a shared buffer of STAGED_BYTES and handed on
+ * together (at the end of the read that brought them, or when it is full), not one chunk
+ * each: a bridge sending a body one byte per frame made every byte a chunk of its own —
+ * hundreds of thousands from one read before the pause took effect — and 3 MB cost the
+ * client 0.6–1 GB (hostile-bridge review).
+ */
+const SMALL_MESSAGE = 2048
+const STAGED_BYTES = 64 * 1024
+
 // A Buffer as a plain Uint8Array over the same memory (no copy): `Buffer#slice` is a view,
 // not the copy Uint8Array's is, and nothing past the transport should meet that difference.
 const bytesOf = (data: RawData): Uint8Array => {
@@ -230,6 +247,11 @@ export const openWebSocket = (url: string, held: boolean): Opening => {
     // The bridge never compresses; a compressed stream would be inflated unbounded.
     perMessageDeflate: false,
     maxPayload: MAX_FRAME,
+    // ws keeps an unfinished message's fragments as views into the read they came in, so
+    // each pins its 1 MiB slab: a bridge sending 1-byte fragments among pongs made the
+    // client hold 0.7–1.5 GB (hostile-bridge review). pop3-bridge and websockify never
+    // fragment; a few fragments pin a few slabs at most.
+    maxFragments: MAX_FRAGMENTS,
     // POP3 is bytes: a text frame is taken as its bytes, never decoded.
     skipUTF8Validation: true,
     // Messages are emitted while the read that completed them is handled (the slabs rely on it).
@@ -253,8 +275,7 @@ export const openWebSocket = (url: string, held: boolean): Opening => {
     if (events !== undefined) event(events)
     else waiting?.push(event)
   }
-  ws.on("message", (data: RawData) => {
-    const bytes = bytesOf(data)
+  const deliver = (bytes: Uint8Array) => {
     slabs.pushed(bytes)
     if (events !== undefined) return events.message(bytes)
     waiting?.push((e) => e.message(bytes))
@@ -263,15 +284,44 @@ export const openWebSocket = (url: string, held: boolean): Opening => {
       paused = true
       ws.pause()
     }
+  }
+  // Small messages, copied together (see SMALL_MESSAGE); always handed on before anything
+  // that comes after them.
+  let staged: Uint8Array | undefined
+  let stagedLength = 0
+  const flushStaged = () => {
+    if (staged === undefined) return
+    const bytes = staged.subarray(0, stagedLength)
+    staged = undefined
+    stagedLength = 0
+    if (bytes.length > 0) deliver(bytes)
+  }
+  ws.on("message", (data: RawData) => {
+    const bytes = bytesOf(data)
+    if (bytes.length >= SMALL_MESSAGE) {
+      flushStaged()
+      return deliver(bytes)
+    }
+    if (staged === undefined) {
+      staged = new Uint8Array(STAGED_BYTES)
+      // Messages are emitted synchronously while a read is parsed: the end of this turn is
+      // the end of the read.
+      queueMicrotask(flushStaged)
+    }
+    staged.set(bytes, stagedLength)
+    stagedLength += bytes.length
+    if (stagedLength > STAGED_BYTES - SMALL_MESSAGE) flushStaged()
   })
   ws.once("open", () => {
     open = true
   })
   ws.on("error", (cause: Error) => {
+    flushStaged()
     const afterOpen = open
     emit((e) => e.error(cause, afterOpen))
   })
   ws.on("close", (code: number, reason: Buffer) => {
+    flushStaged()
     const text = reason.toString()
     emit((e) => e.close(code, text))
   })

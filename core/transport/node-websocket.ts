@@ -14,7 +14,9 @@
  *
  * What is held at most, then: 64 KiB unread, what `ws` had already read from the socket
  * when it paused (one read, ≤ 1 MiB), and one frame in progress — `maxPayload` bounds
- * that (`MAX_FRAME`; larger frames close the WebSocket with 1009). Over `ws:` the reads go
+ * that (`MAX_FRAME`; larger frames close the WebSocket with 1009), and `maxFragments` the
+ * pieces of one message (`MAX_FRAGMENTS`). Messages under 2 KiB are handed on together,
+ * not one chunk each, whatever size the bridge (or the server behind it) frames them in. Over `ws:` the reads go
  * into slabs that are reused (node-websocket-preconnect.ts), so, as with node.ts, a pull's chunks are valid until
  * the next pull; over `wss:` they are Buffers nothing reuses.
  *

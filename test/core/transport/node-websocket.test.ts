@@ -22,6 +22,7 @@ import { main } from "../../../core/cli/main.ts"
 import { connect } from "../../../core/client/client.ts"
 import { BridgeError, ConnectionClosed } from "../../../core/errors.ts"
 import { layer, makeSocket } from "../../../core/transport/node-websocket.ts"
+import { MAX_FRAGMENTS } from "../../../core/transport/node-websocket-preconnect.ts"
 import { makeMailStore } from "../../../dev-server/server.ts"
 import { listenTcp, type TcpListener } from "../../../dev-server/tcp.ts"
 import { fakeDns, makeCertificate, startTestBridge, startUpstream, until } from "../../bridge/helpers.ts"
@@ -276,6 +277,69 @@ describe("the Node WebSocket transport's framing of reads", () => {
     )
     expect(received.length).toBe(expected.length)
     expect(received.equals(expected)).toBe(true)
+  }, 60_000)
+})
+
+describe("the Node WebSocket transport against a hostile bridge's framing", () => {
+  const open = (port: number) =>
+    makeSocket(`ws://127.0.0.1:${port}/pop3`, { host: "127.0.0.1", port, connectTimeoutMillis: 30_000 })
+
+  it("a body one byte per frame comes in few chunks, in order, around a large frame (not a chunk per byte)", async () => {
+    const N = 60_000
+    const small = (from: number) => Array.from({ length: N }, (_, i) => serverFrame(2, Buffer.from([(from + i) % 251])))
+    const big = Buffer.alloc(100_000, 7)
+    const stream = Buffer.concat([...small(0), serverFrame(2, big), ...small(1)])
+    const expected = Buffer.concat([
+      Buffer.from(Array.from({ length: N }, (_, i) => i % 251)),
+      big,
+      Buffer.from(Array.from({ length: N }, (_, i) => (1 + i) % 251))
+    ])
+    const server = await rawWebSocketServer(stream, [stream.length >> 2, stream.length >> 1])
+    cleanups.push(server.close)
+    const { received, chunks } = await Effect.runPromise(
+      Effect.gen(function* () {
+        const reader = yield* (yield* open(server.port)).reader
+        const parts: Buffer[] = []
+        let total = 0
+        while (total < expected.length) {
+          for (const chunk of yield* reader.pull) {
+            parts.push(Buffer.from(chunk))
+            total += chunk.length
+          }
+        }
+        return { received: Buffer.concat(parts), chunks: parts.length }
+      }).pipe(Effect.scoped)
+    )
+    expect(received.equals(expected)).toBe(true)
+    // Staged together (64 KiB at most each): 120,001 messages, a handful of chunks.
+    expect(chunks).toBeLessThan(50)
+  }, 60_000)
+
+  it("an unfinished message in 1-byte fragments is refused after MAX_FRAGMENTS, not held slab by slab", async () => {
+    // Each fragment pins the read it came in; among pong floods that was a 1 MiB slab each.
+    const fragment = (opcode: number) => Buffer.from([opcode, 1, 0x41]) // FIN clear, 1 byte
+    const pong = serverFrame(10, Buffer.alloc(100))
+    const pieces: Array<Buffer> = [fragment(2)]
+    for (let i = 0; i < 40; i++) pieces.push(...Array.from({ length: 50 }, () => pong), fragment(0))
+    const stream = Buffer.concat(pieces)
+    const cuts = pieces
+      .map((_, i) => pieces.slice(0, i + 1).reduce((n, p) => n + p.length, 0))
+      .filter((_, i) => i % 51 === 0)
+    const server = await rawWebSocketServer(
+      stream,
+      cuts.filter((c) => c < stream.length)
+    )
+    cleanups.push(server.close)
+    const exit = await Effect.runPromiseExit(
+      Effect.gen(function* () {
+        const reader = yield* (yield* open(server.port)).reader
+        for (;;) yield* reader.pull
+      }).pipe(Effect.scoped)
+    )
+    expect(Exit.isFailure(exit)).toBe(true)
+    expect(MAX_FRAGMENTS).toBeLessThan(40)
+    const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+    expect(String(error)).toMatch(/SocketError/)
   }, 60_000)
 })
 
