@@ -8,6 +8,7 @@
 export {
   BATCH_BYTES,
   BATCH_MESSAGES,
+  type RefusedMessage,
   STREAM_THRESHOLD,
   type SyncError,
   syncMailbox,
