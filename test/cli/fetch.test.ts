@@ -25,7 +25,8 @@ import { main } from "../../core/cli/main.ts"
 import * as NodeTransport from "../../core/transport/node.ts"
 import { accountKey, legacyAccountKey, readState } from "../../core/cli/fetch-state.ts"
 import { makeCrlfToLf, messageKey } from "../../core/cli/maildir.ts"
-import type { FetchSummary } from "../../core/cli/fetch.ts"
+import type { FetchOptions, FetchStore, FetchSummary } from "../../core/cli/fetch.ts"
+import type { ConnectOptions } from "../../core/client/options.ts"
 import type { Behaviour } from "../../dev-server/behaviour.ts"
 import { defaultCommands, makeMailStore, toCrlf } from "../../dev-server/server.ts"
 import type { CommandTable, MailStore } from "../../dev-server/server.ts"
@@ -165,6 +166,15 @@ const retrBreakingAt = (breakAt: number | (() => number | undefined)): CommandTa
 })
 
 const sorted = (xs: ReadonlyArray<string>) => [...xs].sort()
+
+/** fetchMail on a session logged in as main would, for what main has no flag for (a low
+ * stream threshold, a store opened beforehand); output goes nowhere. */
+const fetchOn = (at: ConnectOptions, options: FetchOptions, store?: FetchStore) =>
+  Effect.gen(function* () {
+    const session = yield* connect(at)
+    const mailbox = yield* session.login({ user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true })
+    return yield* fetchMail(mailbox, options, { stdout: async () => {}, stderr: () => {} }, store)
+  }).pipe(Effect.scoped)
 
 describe("pop3 fetch", () => {
   it("stores every message in new/ (LF line ends), records the UIDs and deletes nothing", async () => {
@@ -667,28 +677,9 @@ describe("pop3 fetch", () => {
       const server = await serve(store, {}, refusing(store, 2))
       const dir = tempDir()
       const exit = await Effect.runPromiseExit(
-        Effect.scoped(
-          Effect.gen(function* () {
-            const session = yield* connect({ host: "127.0.0.1", port: server.port, tls: "none" })
-            const mailbox = yield* session.login({
-              user: USER,
-              password: PASSWORD,
-              mechanism: "user",
-              allowPlaintext: true
-            })
-            return yield* fetchMail(
-              mailbox,
-              {
-                maildir: dir,
-                state: undefined,
-                delete: false,
-                json: false,
-                account: accountOf(server),
-                streamThreshold: 1
-              },
-              { stdout: async () => {}, stderr: () => {} }
-            )
-          })
+        fetchOn(
+          { host: "127.0.0.1", port: server.port, tls: "none" },
+          { maildir: dir, state: undefined, delete: false, json: false, account: accountOf(server), streamThreshold: 1 }
         ).pipe(Effect.provide(NodeTransport.layer))
       )
       expect(exit._tag).toBe("Failure")
@@ -714,21 +705,11 @@ describe("pop3 fetch", () => {
     const dir = tempDir()
     const options = { maildir: dir, state: undefined, delete: false, json: false, account: accountOf(server) }
     const store = await Effect.runPromise(openFetchStore(options))
-    const io = { stdout: async () => {}, stderr: () => {} }
     const once = () =>
       Effect.runPromise(
-        Effect.scoped(
-          Effect.gen(function* () {
-            const session = yield* connect({ host: "127.0.0.1", port: server.port, tls: "none" })
-            const mailbox = yield* session.login({
-              user: USER,
-              password: PASSWORD,
-              mechanism: "user",
-              allowPlaintext: true
-            })
-            return yield* fetchMail(mailbox, options, io, store)
-          })
-        ).pipe(Effect.provide(NodeTransport.layer))
+        fetchOn({ host: "127.0.0.1", port: server.port, tls: "none" }, options, store).pipe(
+          Effect.provide(NodeTransport.layer)
+        )
       )
     expect((await once()).fetched).toBe(2)
     const again = await once()
@@ -859,30 +840,17 @@ describe("memory is bounded whatever the server announces (issue 12, item 9)", (
     })
     const dir = tempDir()
     const fetching = Effect.runPromiseExit(
-      Effect.gen(function* () {
-        const session = yield* connect({ host: "memory.test", tls: "none", timeout: 5000 })
-        const mailbox = yield* session.login({
-          user: USER,
-          password: PASSWORD,
-          mechanism: "user",
-          allowPlaintext: true
-        })
-        return yield* fetchMail(
-          mailbox,
-          {
-            maildir: dir,
-            state: undefined,
-            delete: false,
-            json: false,
-            account: "alice@memory.test:110",
-            streamThreshold: THRESHOLD
-          },
-          {
-            stdout: async () => {},
-            stderr: () => {}
-          }
-        )
-      }).pipe(Effect.scoped, Effect.provide(server.layer))
+      fetchOn(
+        { host: "memory.test", tls: "none", timeout: 5000 },
+        {
+          maildir: dir,
+          state: undefined,
+          delete: false,
+          json: false,
+          account: "alice@memory.test:110",
+          streamThreshold: THRESHOLD
+        }
+      ).pipe(Effect.provide(server.layer))
     )
     try {
       await pausing
