@@ -286,15 +286,22 @@ export const openWebSocket = (url: string, held: boolean): Opening => {
     }
   }
   // Small messages, copied together (see SMALL_MESSAGE); always handed on before anything
-  // that comes after them.
+  // that comes after them. A read with one small message (a status line, the usual case)
+  // hands it on as it is: the copy starts at the second.
+  let lone: Uint8Array | undefined
   let staged: Uint8Array | undefined
   let stagedLength = 0
   const flushStaged = () => {
+    if (lone !== undefined) {
+      const bytes = lone
+      lone = undefined
+      return deliver(bytes)
+    }
     if (staged === undefined) return
     const bytes = staged.subarray(0, stagedLength)
     staged = undefined
     stagedLength = 0
-    if (bytes.length > 0) deliver(bytes)
+    deliver(bytes)
   }
   ws.on("message", (data: RawData) => {
     const bytes = bytesOf(data)
@@ -302,11 +309,19 @@ export const openWebSocket = (url: string, held: boolean): Opening => {
       flushStaged()
       return deliver(bytes)
     }
+    if (bytes.length === 0) return
+    if (lone === undefined && staged === undefined) {
+      lone = bytes
+      // Messages are emitted synchronously while a read is parsed: the end of this turn is
+      // the end of the read (and before the next read reuses a slab).
+      queueMicrotask(flushStaged)
+      return
+    }
     if (staged === undefined) {
       staged = new Uint8Array(STAGED_BYTES)
-      // Messages are emitted synchronously while a read is parsed: the end of this turn is
-      // the end of the read.
-      queueMicrotask(flushStaged)
+      staged.set(lone!)
+      stagedLength = lone!.length
+      lone = undefined
     }
     staged.set(bytes, stagedLength)
     stagedLength += bytes.length
