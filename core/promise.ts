@@ -125,8 +125,13 @@ export interface PromiseMailbox extends AsyncDisposable {
 export const toPromise = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> => {
   const exit = await Effect.runPromiseExit(effect)
   if (Exit.isSuccess(exit)) return exit.value
-  const failure = exit.cause.reasons.find(Cause.isFailReason)
-  throw failure !== undefined ? failure.error : Cause.squash(exit.cause)
+  throw rejection(exit.cause)
+}
+
+// What a failed run rejects with: the tagged error itself, else the cause squashed.
+const rejection = (cause: Cause.Cause<unknown>): unknown => {
+  const failure = cause.reasons.find(Cause.isFailReason)
+  return failure !== undefined ? failure.error : Cause.squash(cause)
 }
 
 /**
@@ -172,11 +177,9 @@ export const connect = async (
     if (closed) return toPromise(effect)
     const exit = await Effect.runPromise(Effect.flatMap(Effect.forkIn(effect, scope), Fiber.await))
     if (Exit.isSuccess(exit)) return exit.value
-    const failure = exit.cause.reasons.find(Cause.isFailReason)
-    if (failure !== undefined) throw failure.error
     if (exit.cause.reasons.every(Cause.isInterruptReason))
       throw new InvalidState({ reason: `${what} did not finish: the session was closed while it ran` })
-    throw Cause.squash(exit.cause)
+    throw rejection(exit.cause)
   }
   // Closing without QUIT must not commit: close with a failure exit so the client sends RSET.
   const abort = close(Exit.fail("closed"))

@@ -383,22 +383,17 @@ export const makeConnection = (options: {
     const orphaned = () => engine.pending() > deferred.length || engine.inBody()
     const settle = (during: string): Effect.Effect<void, Pop3Error> =>
       Effect.suspend(function loop(): Effect.Effect<void, Pop3Error> {
-        if (!orphaned()) return Effect.void
-        const owed = deferred.shift()
-        if (owed !== undefined) return Effect.flatMap(owed, loop)
-        const event = poll(during)
-        if (event === NeedData) return Effect.flatMap(receive(during), loop)
-        if (isPop3Error(event)) return Effect.fail(event)
-        return loop()
+        return orphaned() ? Effect.flatMap(read(during), loop) : Effect.void
       })
 
     const exec = (
       command: Command
     ): Effect.Effect<{ readonly encoded: EncodedCommand; readonly status: StatusLine }, Pop3Error> =>
       Effect.flatMap(
-        Effect.andThen(
-          Effect.suspend(() => (orphaned() ? settle(`an answer owed to an interrupted command`) : Effect.void)),
-          write(command)
+        Effect.suspend(() =>
+          orphaned()
+            ? Effect.andThen(settle("an answer owed to an interrupted command"), write(command))
+            : write(command)
         ),
         (encoded) =>
           Effect.flatMap(
