@@ -4,10 +4,9 @@
 // out: a dropped socket commits the session's deletions on servers that apply them on any
 // disconnect (commitOnDisconnect, as Eudora QPOP).
 //
-// Over TCP (the Node transport): the in-memory transport is Effect's web-stream socket,
-// whose interrupted read drops the chunk it was waiting for, so an interrupted pull there
-// loses the owed answer itself (noted for the team; the Node, Deno, Bun and Workers
-// transports keep it for the next pull).
+// Over TCP (the Node transport) and the in-memory one: an interrupted pull must not lose
+// the chunk its read was waiting for (effect's web-stream socket, which the in-memory
+// transport was built on, did: the owed answer itself was gone).
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
@@ -21,7 +20,8 @@ import { defaultCommands } from "../../../dev-server/server.ts"
 import { listenTcp, type TcpListener } from "../../../dev-server/tcp.ts"
 import { connect as connectPromise } from "../../../core/promise.ts"
 import { InvalidState } from "../../../core/errors.ts"
-import { makeStore, PASSWORD, stored, success, USER } from "./harness.ts"
+import { makeStore, memoryServer, PASSWORD, stored, success, USER } from "./harness.ts"
+import type * as Layer from "effect/Layer"
 import { runNode } from "../../support/child-node.ts"
 
 const LOGIN: LoginOptions = { user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true }
@@ -33,31 +33,46 @@ afterEach(async () => {
 })
 
 // STAT and RETR answered only after 200 ms: long enough to interrupt before the status
-// line. Or STAT answered by hanging up (`hangUp`).
+// line. Or STAT answered by hanging up (`hangUp`). Over TCP (`slow`) or in memory
+// (`slowInMemory`), each with the layer that reaches it.
+const slowInMemory = async (behaviour: Behaviour = {}) => {
+  const commands: Array<string> = []
+  const server = memoryServer({
+    behaviour: { ...behaviour, onCommand: (line) => void commands.push(line) },
+    hooks: { commands: { STAT: delayed("STAT"), RETR: delayed("RETR") } }
+  })
+  const options: ConnectOptions = { host: "memory", port: 110, tls: "none", timeout: 5000 }
+  return { store: server.store, commands, options, layer: server.layer }
+}
+const delayed = (name: string, hangUp = false): CommandSpec => ({
+  states: ["TRANSACTION"],
+  async run(s, c) {
+    if (hangUp) return s.close()
+    await sleep(200)
+    return defaultCommands[name]!.run(s, c)
+  }
+})
 const slow = async (behaviour: Behaviour = {}, hangUp = false) => {
   const store = makeStore()
   const commands: Array<string> = []
-  const delayed = (name: string): CommandSpec => ({
-    states: ["TRANSACTION"],
-    async run(s, c) {
-      if (hangUp) return s.close()
-      await sleep(200)
-      return defaultCommands[name]!.run(s, c)
-    }
-  })
   const listener = await listenTcp(store, {
     behaviour: { ...behaviour, onCommand: (line) => void commands.push(line) },
-    commands: { STAT: delayed("STAT"), RETR: delayed("RETR") }
+    commands: { STAT: delayed("STAT", hangUp), RETR: delayed("RETR", hangUp) }
   })
   listeners.push(listener)
   const options: ConnectOptions = { host: "127.0.0.1", port: listener.port, tls: "none", timeout: 5000 }
-  return { store, commands, options }
+  return { store, commands, options, layer: NodeTransport.layer as Layer.Layer<Transport> }
 }
 
-const run = <A, E>(program: Effect.Effect<A, E, Transport | Scope.Scope>) =>
-  Effect.runPromiseExit(program.pipe(Effect.scoped, Effect.provide(NodeTransport.layer)))
+const run = <A, E>(
+  program: Effect.Effect<A, E, Transport | Scope.Scope>,
+  layer: Layer.Layer<Transport> = NodeTransport.layer
+) => Effect.runPromiseExit(program.pipe(Effect.scoped, Effect.provide(layer)))
 
-describe("a command interrupted before its answer", () => {
+describe.each([
+  ["over TCP", slow],
+  ["in memory", slowInMemory]
+] as const)("a command interrupted before its answer (%s)", (_, slow) => {
   it("Effect.timeout around stat: the owed answer is read away, later commands get their own", async () => {
     const server = await slow()
     const exit = await run(
@@ -70,7 +85,8 @@ describe("a command interrupted before its answer", () => {
         const body = yield* collect(mailbox.retr(2))
         const stat = yield* mailbox.stat
         return { timedOut, noop, one, body, stat }
-      })
+      }),
+      server.layer
     )
     const { timedOut, noop, one, body, stat } = success(exit)
     expect(timedOut._tag).toBe("TimeoutError")
@@ -91,7 +107,8 @@ describe("a command interrupted before its answer", () => {
         yield* Effect.sleep(20)
         yield* Fiber.interrupt(fiber)
         return yield* collect(mailbox.retr(3))
-      })
+      }),
+      server.layer
     )
     expect(success(exit)).toEqual(stored(server.store, 3))
   })
@@ -106,7 +123,8 @@ describe("a command interrupted before its answer", () => {
         yield* mailbox.dele(1)
         // Fails the run with the STAT answer still owed.
         return yield* Effect.timeout(mailbox.stat, 20)
-      })
+      }),
+      server.layer
     )
     expect(exit._tag).toBe("Failure")
     await sleep(50) // the server handles the last lines after the client has gone
