@@ -41,6 +41,33 @@ export const pathEncrypted = (bridge: URL, target: { readonly tls: BridgeTls }, 
 export const BRIDGE_CLOSE_CODES = { min: 4000, max: 4999 } as const
 
 /**
+ * The HTTP status that answered the upgrade instead of 101, where the platform says it:
+ * Node's `ws` fails the opening with exactly "Unexpected server response: <status>" (a
+ * browser says nothing). Only the three digits are taken from the message.
+ */
+const httpStatus = (cause: unknown): number | undefined => {
+  const message = (cause as { readonly message?: unknown } | null | undefined)?.message
+  const match = typeof message === "string" ? /^Unexpected server response: ([1-5][0-9]{2})$/.exec(message) : null
+  return match === null ? undefined : Number(match[1])
+}
+
+/** What an HTTP answer to the upgrade means, in the words of pop3-bridge's own refusals (bridge/server.ts). */
+const refusal = (status: number): string => {
+  switch (status) {
+    case 401:
+      return "it refused the token (HTTP 401: missing or wrong)"
+    case 403:
+      return "it refused this origin (HTTP 403: not in its --allow-origin list)"
+    case 404:
+      return "nothing answers WebSockets at this path (HTTP 404; a pop3-bridge's is /pop3)"
+    case 503:
+      return "it is shutting down (HTTP 503)"
+    default:
+      return `it answered HTTP ${status} instead of a WebSocket upgrade (is this a pop3-bridge's URL?)`
+  }
+}
+
+/**
  * A socket failure as the bridge's error, when it is one: a close code of the bridge, or
  * no WebSocket to the bridge at all — then the failure is the bridge's, not the mail
  * server's, and the platform's cause is a bare Event that says nothing. (A browser cannot
@@ -66,13 +93,16 @@ export const classifyBridgeFailure = (
     // a message may quote the URL, token and all.
     const code = (reason.cause as { readonly code?: unknown } | null | undefined)?.code
     const known = typeof code === "string" && /^[A-Z][A-Z0-9_]*$/.test(code) ? code : undefined
+    const status = httpStatus(reason.cause)
     return new ConnectError({
       host: bridge.hostname,
       port: Number(bridge.port || (bridge.protocol === "wss:" ? 443 : 80)),
       reason:
-        known !== undefined && TLS_FAILURE.test(known)
-          ? `no WebSocket to the pop3-bridge at ${where}: its TLS certificate was not accepted (${known})`
-          : `no WebSocket to the pop3-bridge at ${where}${known === undefined ? "" : ` (${known})`} (is it running? a bridge also refuses a request whose origin, token or connection count it does not accept)`
+        status !== undefined
+          ? `no WebSocket to the pop3-bridge at ${where}: ${refusal(status)}`
+          : known !== undefined && TLS_FAILURE.test(known)
+            ? `no WebSocket to the pop3-bridge at ${where}: its TLS certificate was not accepted (${known})`
+            : `no WebSocket to the pop3-bridge at ${where}${known === undefined ? "" : ` (${known})`} (is it running? a bridge also refuses a request whose origin, token or connection count it does not accept)`
     })
   }
   return undefined

@@ -60,6 +60,28 @@ describe("bridge rules", () => {
     expect(classifyBridgeFailure(bridge, open("Timeout"))).toBeUndefined()
   })
 
+  it("says which HTTP answer refused the upgrade (Node's ws names the status), and takes nothing else from the message", () => {
+    const bridge = new URL("wss://bridge.example/pop3?token=secret")
+    const answered = (message: string) =>
+      classifyBridgeFailure(
+        bridge,
+        new Socket.SocketError({ reason: new Socket.SocketOpenError({ kind: "Unknown", cause: new Error(message) }) })
+      )?.message ?? ""
+    const at = "no WebSocket to the pop3-bridge at wss://bridge.example/pop3: "
+    expect(answered("Unexpected server response: 401")).toContain(`${at}it refused the token (HTTP 401`)
+    expect(answered("Unexpected server response: 403")).toContain(`${at}it refused this origin (HTTP 403`)
+    expect(answered("Unexpected server response: 404")).toContain(
+      `${at}nothing answers WebSockets at this path (HTTP 404`
+    )
+    expect(answered("Unexpected server response: 503")).toContain(`${at}it is shutting down (HTTP 503)`)
+    expect(answered("Unexpected server response: 302")).toContain(
+      `${at}it answered HTTP 302 instead of a WebSocket upgrade (is this a pop3-bridge's URL?)`
+    )
+    // Anything else in the message is not trusted as a status.
+    for (const other of ["Unexpected server response: 302 token=secret", "Unexpected server response: 99999"])
+      expect(answered(other), other).toMatch(/\(is it running\?/)
+  })
+
   it("names the platform's error code when there is one (Node's ws), never its message, which may quote the URL", () => {
     const bridge = new URL("wss://bridge.example/pop3?token=secret")
     const failing = (cause: unknown) =>

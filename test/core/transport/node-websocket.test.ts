@@ -11,7 +11,8 @@
 // and failures as one stderr line, a RETR byte for byte. (These ran against msw's fake
 // bridge in websocket.test.ts while the CLI used the global WebSocket; msw cannot see `ws`.)
 import { createHash } from "node:crypto"
-import type { Socket as NetSocket } from "node:net"
+import { createServer } from "node:http"
+import type { AddressInfo, Socket as NetSocket } from "node:net"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -448,6 +449,38 @@ describe("the CLI through a real pop3-bridge (--bridge is node-websocket.ts)", (
       `pop3: the bridge closed the connection (4001: pop.example.com:${port} is not allowed by this bridge)`
     ])
     expect(result.stderr[0]).not.toMatch(/[\r\n]/)
+  })
+
+  it("the CLI says which HTTP answer refused the upgrade: the bridge's own 401 and 403, another server's 302", async () => {
+    const bridge = await realBridge({ token: TOKEN })
+    const wrongToken = await cli([
+      "--bridge",
+      `${bridge.url}/pop3?token=guessed-x7q`,
+      ...target(),
+      "--user",
+      USER,
+      "stat"
+    ])
+    expect(wrongToken.code).toBe(3)
+    expect(wrongToken.stderr).toHaveLength(1)
+    expect(wrongToken.stderr[0]).toContain("it refused the token (HTTP 401: missing or wrong)")
+    expect(wrongToken.stderr[0]).not.toContain("guessed-x7q")
+    const strict = await realBridge({ token: TOKEN, allowOrigin: ["https://mail.example"], requireOrigin: true })
+    const origin = await cli(["--bridge", `${strict.url}/pop3?token=${TOKEN}`, ...target(), "--user", USER, "stat"])
+    expect(origin.stderr[0]).toContain("it refused this origin (HTTP 403")
+    // Not a bridge: a web server that redirects every request.
+    const redirecting = createServer((_, res) => res.writeHead(302, { location: "/" }).end())
+    redirecting.on("upgrade", (_, socket) =>
+      socket.end("HTTP/1.1 302 Found\r\nLocation: /\r\nContent-Length: 0\r\n\r\n")
+    )
+    await new Promise<void>((resolve) => redirecting.listen(0, "127.0.0.1", resolve))
+    cleanups.push(() => new Promise<void>((resolve) => redirecting.close(() => resolve())))
+    const where = `ws://127.0.0.1:${(redirecting.address() as AddressInfo).port}/pop3`
+    const other = await cli(["--bridge", where, ...target(), "--user", USER, "stat"])
+    expect(other.code).toBe(3)
+    expect(other.stderr).toEqual([
+      `pop3: cannot connect to 127.0.0.1:${(redirecting.address() as AddressInfo).port}: no WebSocket to the pop3-bridge at ${where}: it answered HTTP 302 instead of a WebSocket upgrade (is this a pop3-bridge's URL?)`
+    ])
   })
 
   it("the CLI --json reports the BridgeError as one JSON line", async () => {
