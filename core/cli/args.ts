@@ -58,7 +58,7 @@ Fetch options:
                        user, host and port so accounts can share it); fetch needs UIDL
 
 Exit status: 0 ok, 1 the server refused, 2 usage, 3 network/TLS/timeout, 4 protocol violation,
-5 local storage failed (fetch: disk full, permissions, damaged state file).`
+5 local storage failed (fetch: disk full, permissions, damaged state file, another run).`
 
 /**
  * Parses argv (without the node and script paths).

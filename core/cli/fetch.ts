@@ -14,11 +14,13 @@
  *
  * Progress: on a terminal, one line on stderr, redrawn at most 10 times a second. `--json`
  * prints one summary object on stdout at the end. Local I/O failures (disk full,
- * permissions, a damaged state file) fail with `StorageError`, exit status 5.
+ * permissions, a damaged state file, a run of the account still going) fail with
+ * `StorageError`, exit status 5.
  *
  * @module
  */
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type { Mailbox, Pop3Error } from "../index.ts"
 import { StorageError, type SyncError, syncMailbox, UidlRequired } from "../sync/index.ts"
 import { defaultStatePath } from "./fetch-state.ts"
@@ -49,6 +51,8 @@ export interface FetchOptions {
   readonly legacyAccount?: string | undefined
   /** Messages larger than this go to disk as they arrive (default STREAM_THRESHOLD; tests lower it). */
   readonly streamThreshold?: number | undefined
+  /** How long to wait for another run of the account to end (default LOCK_WAIT_MS; tests lower it). */
+  readonly lockWaitMs?: number | undefined
 }
 
 /**
@@ -170,16 +174,18 @@ const makeProgress = (write: ((text: string) => void) | undefined): Progress => 
 }
 
 /**
- * The Maildir and state file fetch works on, opened and read: what can fail locally fails
- * here. main.ts opens it while the connection is made and waits for it before logging in.
+ * The Maildir and state file fetch works on, opened and read, the account's lock held for
+ * the scope: what can fail locally fails here. main.ts opens it while the connection is
+ * made and waits for it before logging in.
  * @category commands
  */
-export const openFetchStore = (options: FetchOptions): Effect.Effect<FetchStore, StorageError> =>
+export const openFetchStore = (options: FetchOptions): Effect.Effect<FetchStore, StorageError, Scope.Scope> =>
   openMaildirStore({
     maildir: options.maildir,
     state: options.state ?? defaultStatePath(options.maildir),
     account: options.account,
-    legacyAccount: options.legacyAccount
+    legacyAccount: options.legacyAccount,
+    lockWaitMs: options.lockWaitMs
   })
 
 /**
@@ -190,7 +196,8 @@ export type FetchStore = Effect.Success<ReturnType<typeof openMaildirStore>>
 
 /**
  * Runs `fetch` on a logged-in mailbox and ends the session with QUIT, into `store` when
- * given (opened with the same options), else opening it first.
+ * given (opened with the same options, its lock held by the caller), else opening it first
+ * (and holding its lock until the end).
  * @category commands
  */
 export const fetchMail = (
@@ -199,11 +206,20 @@ export const fetchMail = (
   io: FetchIo,
   opened?: FetchStore
 ): Effect.Effect<FetchSummary, Pop3Error | FetchError> =>
+  opened !== undefined
+    ? fetchInto(mailbox, options, io, opened)
+    : Effect.scoped(Effect.flatMap(openFetchStore(options), (store) => fetchInto(mailbox, options, io, store)))
+
+const fetchInto = (
+  mailbox: Mailbox,
+  options: FetchOptions,
+  io: FetchIo,
+  store: FetchStore
+): Effect.Effect<FetchSummary, Pop3Error | FetchError> =>
   Effect.gen(function* () {
     const started = performance.now()
     const root = options.maildir
     const statePath = options.state ?? defaultStatePath(root)
-    const store = opened ?? (yield* openFetchStore(options))
     const progress = makeProgress(io.progress)
     const result = yield* syncMailbox(mailbox, store, {
       delete: options.delete,

@@ -10,7 +10,9 @@
  * @module
  */
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { StorageError, type SyncStore } from "../sync/index.ts"
+import { acquireFetchLock } from "./fetch-lock.ts"
 import { loadUids, saveUids, StateFileInvalid } from "./fetch-state.ts"
 import { type Maildir, messageKey, openMaildir } from "./maildir.ts"
 
@@ -55,23 +57,32 @@ export interface MaildirStoreOptions {
   readonly account: string
   /** The key an earlier version used for it (`legacyAccountKey`), to recover and migrate from. */
   readonly legacyAccount?: string | undefined
+  /** How long to wait for another run's lock on the account (fetch-lock.ts; default LOCK_WAIT_MS). */
+  readonly lockWaitMs?: number | undefined
 }
 
 /**
- * Opens (creating when missing) the Maildir, clears what a dead run left in `tmp/`, reads
- * the state file, and gives the account's view of them. All of it is local: `pop3 fetch`
- * runs it before logging in, so a Maildir it cannot create or a damaged state file fails
- * the run before the server has seen a password (a login attempt that counts against the
- * account's rate limits and lockouts).
+ * Opens (creating when missing) the Maildir, takes the account's lock on the state file
+ * for the scope (fetch-lock.ts: one run per account at a time), clears what a dead run left
+ * in `tmp/`, reads the state file, and gives the account's view of them. All of it is
+ * local: `pop3 fetch` runs it before logging in, so a Maildir it cannot create, a run of
+ * the same account still going or a damaged state file fails the run before the server has
+ * seen a password (a login attempt that counts against the account's rate limits and
+ * lockouts).
  * @category constructors
  */
 export const openMaildirStore = (
   options: MaildirStoreOptions
-): Effect.Effect<SyncStore & { readonly maildir: Maildir }, StorageError> =>
+): Effect.Effect<SyncStore & { readonly maildir: Maildir }, StorageError, Scope.Scope> =>
   Effect.gen(function* () {
     const root = options.maildir
     const statePath = options.state
     const maildir = yield* storage("create the Maildir", root, () => openMaildir(root))
+    // Before the state is read: a run that waited reads what the one before it recorded.
+    yield* Effect.acquireRelease(
+      storage("lock", statePath, () => acquireFetchLock(statePath, options.account, { waitMs: options.lockWaitMs })),
+      (release) => Effect.promise(release)
+    )
     yield* Effect.promise(() => maildir.cleanTmp().catch(() => 0))
     const readState = storage("read the state file", statePath, () =>
       loadUids(statePath, options.account, options.legacyAccount)

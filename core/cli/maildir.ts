@@ -267,7 +267,11 @@ const unlinkQuietly = (path: string): void => {
   }
 }
 
-const processExists = (pid: number): boolean => {
+/**
+ * Whether a process with this id exists on this host.
+ * @category processes
+ */
+export const processExists = (pid: number): boolean => {
   try {
     process.kill(pid, 0)
     return true

@@ -17,6 +17,8 @@ import {
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import { afterEach, describe, expect, it } from "vitest"
 import { connect } from "../../core/client/client.ts"
 import { fetchMail, openFetchStore } from "../../core/cli/fetch.ts"
@@ -228,6 +230,23 @@ describe("pop3 fetch", () => {
     expect((await fetch(server, dir)).summary).toMatchObject({ fetched: 1, skipped: 3 })
     expect(server.commands.filter((c) => c.startsWith("RETR")).slice(retrs)).toEqual(["RETR 4"])
     expect(filesIn(dir)).toEqual(sorted([1, 2, 3, 4].map((i) => expectedFile(message(i)))))
+  })
+
+  it("two runs of one account at once: the second waits for the first and stores nothing twice", async () => {
+    const messages = Array.from({ length: 50 }, (_, i) => message(i + 1))
+    const server = await serve(storeOf(messages))
+    const dir = tempDir()
+    // Both start in the same turn; whichever takes the lock first fetches everything.
+    const runs = await Promise.all([fetch(server, dir, ["--delete"]), fetch(server, dir, ["--delete"])])
+    expect(runs.map((r) => r.code)).toEqual([0, 0])
+    const summaries = runs.map((r) => r.summary as FetchSummary).sort((a, b) => b.fetched - a.fetched)
+    expect(summaries.map((s) => [s.fetched, s.deleted, s.messages])).toEqual([
+      [50, 50, 50],
+      [0, 0, 0]
+    ])
+    expect(filesIn(dir)).toEqual(sorted(messages.map(expectedFile)))
+    // The lock is gone with the runs.
+    expect(readdirSync(dir).filter((name) => name.endsWith(".lock"))).toEqual([])
   })
 
   it("--delete deletes the stored messages — only after all are stored — then QUITs", async () => {
@@ -528,14 +547,28 @@ describe("pop3 fetch", () => {
   })
 
   it("a state file that cannot be written: exit 5, messages stored, nothing deleted; a later run recovers them", async () => {
-    const server = await serve(storeOf([message(1), message(2)]))
     const dir = tempDir()
-    const missing = join(dir, "no-such-dir", "state.json")
-    const run = await fetch(server, dir, ["--delete", "--state", missing], { json: false })
+    // The state file's directory goes away while the messages are fetched.
+    const stateDir = join(tempDir(), "state-dir")
+    mkdirSync(stateDir)
+    const server = await serve(
+      storeOf([message(1), message(2)]),
+      {},
+      {
+        RETR: {
+          states: ["TRANSACTION"],
+          run(s, c) {
+            if (c.args[0] === "2") rmSync(stateDir, { recursive: true })
+            return defaultCommands["RETR"]!.run(s, c)
+          }
+        }
+      }
+    )
+    const run = await fetch(server, dir, ["--delete", "--state", join(stateDir, "state.json")], { json: false })
     expect(run.code).toBe(5)
     expect(run.stderr).toEqual([
       expect.stringMatching(
-        /^pop3: local storage failed: cannot write the state file .*no-such-dir.*no such file or directory \(ENOENT\); nothing was deleted on the server$/
+        /^pop3: local storage failed: cannot write the state file .*state-dir.*no such file or directory \(ENOENT\); nothing was deleted on the server$/
       )
     ])
     expect(filesIn(dir)).toHaveLength(2)
@@ -689,6 +722,19 @@ describe("pop3 fetch", () => {
     })
   })
 
+  it("a state file in a directory that does not exist: exit 5 before the login (its lock cannot be made), nothing fetched", async () => {
+    const server = await serve(storeOf([message(1)]))
+    const dir = tempDir()
+    const run = await fetch(server, dir, ["--state", join(dir, "no-such-dir", "state.json")], { json: false })
+    expect(run.code).toBe(5)
+    expect(run.stderr).toEqual([
+      expect.stringMatching(
+        /^pop3: local storage failed: cannot lock .*no-such-dir.*no such file or directory \(ENOENT\); nothing was deleted on the server$/
+      )
+    ])
+    expect(server.commands.filter((c) => /^(USER|PASS|APOP|AUTH|RETR|DELE)/i.test(c))).toEqual([])
+  })
+
   it("a damaged state file: exit 5, no login, nothing fetched", async () => {
     const server = await serve(storeOf([message(1)]))
     const dir = tempDir()
@@ -704,7 +750,8 @@ describe("pop3 fetch", () => {
     const server = await serve(storeOf([message(1), message(2)]))
     const dir = tempDir()
     const options = { maildir: dir, state: undefined, delete: false, json: false, account: accountOf(server) }
-    const store = await Effect.runPromise(openFetchStore(options))
+    const scope = Effect.runSync(Scope.make())
+    const store = await Effect.runPromise(Scope.provide(openFetchStore(options), scope))
     const once = () =>
       Effect.runPromise(
         fetchOn({ host: "127.0.0.1", port: server.port, tls: "none" }, options, store).pipe(
@@ -715,6 +762,7 @@ describe("pop3 fetch", () => {
     const again = await once()
     expect([again.fetched, again.skipped]).toEqual([0, 2])
     expect(filesIn(dir)).toHaveLength(2)
+    await Effect.runPromise(Scope.close(scope, Exit.void))
   })
 
   it("streams a message LIST reports as over 16 MiB to its file", async () => {

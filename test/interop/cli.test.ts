@@ -7,8 +7,8 @@
 import { spawn } from "node:child_process"
 import { lookup } from "node:dns/promises"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
-import { readFileSync } from "node:fs"
-import { createServer } from "node:net"
+import { readdirSync, readFileSync } from "node:fs"
+import { createConnection, createServer } from "node:net"
 import type { Server } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -18,7 +18,17 @@ import { main } from "../../core/cli/main.ts"
 import { dovecotAvailable, startDovecot } from "../support/dovecot.ts"
 import type { Dovecot } from "../support/dovecot.ts"
 import { requireService } from "../support/require-service.ts"
-import { cli, type CliResult, closedPort, firstDifference, maildirHolds, topOf, uid, UID_VALIDITY } from "./helpers.ts"
+import {
+  cli,
+  type CliResult,
+  closedPort,
+  firstDifference,
+  listenOnLoopback,
+  maildirHolds,
+  topOf,
+  uid,
+  UID_VALIDITY
+} from "./helpers.ts"
 
 const available = requireService("Dovecot", dovecotAvailable())
 
@@ -620,6 +630,71 @@ describe.skipIf(!available)("the pop3 CLI against Dovecot", () => {
         expect((await cli([...as("alice"), "stat"], pw("alice"))).stdout.toString("utf8")).toBe(`5 ${total("alice")}\n`)
       }
     )
+
+    it("two runs of one account at once (a cron job overlapping itself) store each message once; another account's run goes on beside them", async () => {
+      const maildir = join(dir!, "fetch-overlap")
+      // A relay that holds the first connection's server side until a second connection
+      // has come: the runs then overlap for certain, whatever the machine's load.
+      let connections = 0
+      let secondArrived: () => void = () => {}
+      const second = new Promise<void>((resolve) => {
+        secondArrived = resolve
+      })
+      const relay = createServer((client) => {
+        const n = ++connections
+        if (n === 2) secondArrived()
+        const upstream = createConnection(d().port, "127.0.0.1")
+        client.pipe(upstream)
+        void (n === 1 ? second : Promise.resolve()).then(() => upstream.pipe(client))
+        const end = () => {
+          client.destroy()
+          upstream.destroy()
+        }
+        client.on("error", end).on("close", end)
+        upstream.on("error", end).on("close", end)
+      })
+      const port = await listenOnLoopback(relay)
+      try {
+        const run = (user: User, viaPort: number) =>
+          child(
+            [
+              "--host",
+              "localhost",
+              "--port",
+              String(viaPort),
+              "--ca",
+              caFile,
+              "--user",
+              user,
+              "fetch",
+              "--maildir",
+              maildir,
+              "--json"
+            ],
+            pw(user)
+          )
+        const [one, two, bob] = await Promise.all([run("alice", port), run("alice", port), run("bob", d().port)])
+        for (const r of [one, two, bob]) {
+          expect(r.stderr).toEqual([])
+          expect(r.code).toBe(0)
+        }
+        const [a, b, c] = [one, two, bob].map(
+          (r) => JSON.parse(r.stdout.toString("utf8")) as { fetched: number; skipped: number }
+        )
+        // The run that took the lock fetched all five; the other waited, then found them stored.
+        expect([a!.fetched, b!.fetched].sort()).toEqual([0, 5])
+        expect([a!.skipped, b!.skipped].sort()).toEqual([0, 5])
+        expect(c).toMatchObject({ fetched: d().messages("bob").length, skipped: 0 })
+        // Each message once (bob's first messages have the same bytes as alice's, so count files).
+        expect(readdirSync(join(maildir, "new"))).toHaveLength(5 + d().messages("bob").length)
+        expect(maildirHolds(maildir, [...d().messages("alice"), ...d().messages("bob")])).toMatchObject({
+          missing: [],
+          strangers: 0
+        })
+      } finally {
+        relay.close()
+      }
+    })
 
     it("--delete over implicit TLS: stores all of bulk's messages, then Dovecot has none left", async () => {
       const maildir = join(dir!, "fetch-bulk-delete")
