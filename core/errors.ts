@@ -38,15 +38,16 @@ export class TlsError extends Data.TaggedError("TlsError")<{
   readonly reason: string
   /**
    * What went wrong, when it is one of the common cases a caller can act on:
-   * `untrusted-certificate` — no trusted CA signed the server's certificate (a private CA:
-   * pass it as `ca`); `not-tls` — the server did not answer with TLS (a plaintext port:
+   * `untrusted-certificate` — the server's chain is not to be trusted: no trusted CA signed
+   * it (a private CA: pass it as `ca`) or, in end-to-end TLS, a certificate of it is not
+   * for this use (key usage) or carries an extension it cannot check; `not-tls` — the server did not answer with TLS (a plaintext port:
    * use `tls: "starttls"`). End-to-end TLS (`pop3-everywhere/tls`) also says:
    * `host-name-mismatch` — the certificate is not for `servername`; `not-valid-now` — a
    * certificate of the chain has expired or is not valid yet; `protocol-version` — the
    * server does not speak TLS 1.3; `unsupported` — it needs a cipher, group or signature
    * algorithm that end-to-end TLS lacks; `bad-record-mac` — a record or the handshake failed
    * its integrity check: bytes were altered on the way; `handshake-aborted` — the server
-   * ended the handshake (an alert, or it hung up).
+   * ended the handshake or the session (an alert, or it hung up).
    */
   readonly problem?:
     | "untrusted-certificate"

@@ -98,7 +98,8 @@ const hint = (error: CliFailure, options: CliOptions): string => {
     return "; a server that expects TLS from the first byte (usually port 995) never greets in plaintext: try --tls implicit"
   }
   if (error._tag !== "TlsError") return ""
-  if (error.problem === "untrusted-certificate") {
+  // Only when no CA vouched for the chain: not when a certificate of it is not for this use.
+  if (error.problem === "untrusted-certificate" && /not signed by a trusted CA/.test(error.reason)) {
     return options.ca === undefined
       ? "; if the server's certificate comes from a private CA, pass that CA with --ca FILE"
       : `; the CA in --ca ${options.ca} does not vouch for it either`

@@ -39,7 +39,22 @@ const RULES: ReadonlyArray<readonly [RegExp, Problem, string]> = [
   [/No matching subjectAltName/, "host-name-mismatch", "the server's certificate is not for this host name"],
   [/is not valid now/, "not-valid-now", "a certificate of the server's chain has expired or is not valid yet"],
   [
-    /Ran out of certificates|did not end in a trusted root|basicConstraints do not indicate a CA|certificate verify failed|keyUsage does not include/,
+    /extensions this client cannot check/,
+    "untrusted-certificate",
+    "a certificate of the server's chain has an extension end-to-end TLS does not check (name constraints, or one marked critical): refused rather than trusted unchecked"
+  ],
+  [
+    /keyUsage does not include|extKeyUsage does not include/,
+    "untrusted-certificate",
+    "a certificate of the server's chain is not for this use (its key usage or extended key usage)"
+  ],
+  [
+    /Exceeded certificate pathLength/,
+    "untrusted-certificate",
+    "the server's chain is longer than one of its CAs allows (pathLength)"
+  ],
+  [
+    /Ran out of certificates|did not end in a trusted root|basicConstraints do not indicate a CA|certificate verify failed/,
     "untrusted-certificate",
     "the server's certificate is not signed by a trusted CA (a private CA or a self-signed certificate: pass the CA as `ca`)"
   ],
@@ -67,6 +82,11 @@ const RULES: ReadonlyArray<readonly [RegExp, Problem, string]> = [
     /Invalid server verify hash/,
     "bad-record-mac",
     "the handshake failed its integrity check: bytes were altered on the way"
+  ],
+  [
+    /^Unexpected TLS record type/,
+    "unsupported",
+    "the server sent a TLS message end-to-end TLS does not handle after the handshake (a KeyUpdate, say)"
   ]
 ]
 
@@ -77,7 +97,12 @@ const RULES: ReadonlyArray<readonly [RegExp, Problem, string]> = [
  */
 export const tlsFailure = (host: string, cause: unknown, alert?: number): TlsError => {
   if (cause instanceof TlsError) return cause
-  const known = alert === undefined ? undefined : ALERTS[alert]
+  const text = cause instanceof Error ? cause.message : String(cause)
+  // subtls, as patched (scripts/vendor-subtls.ts), names every alert it receives:
+  // "Alert N received", or "… in plaintext" for one outside the encryption.
+  const received = /^Alert (\d+) received( in plaintext)?$/.exec(text)
+  const number = alert ?? (received === null ? undefined : Number(received[1]))
+  const known = number === undefined ? undefined : ALERTS[number]
   if (known !== undefined) return new TlsError({ host, reason: known.reason, problem: known.problem })
   // WebCrypto's AES-GCM says only "OperationError" when a tag does not verify.
   if (typeof cause === "object" && cause !== null && (cause as { name?: unknown }).name === "OperationError") {
@@ -87,14 +112,14 @@ export const tlsFailure = (host: string, cause: unknown, alert?: number): TlsErr
       problem: "bad-record-mac"
     })
   }
-  const text = cause instanceof Error ? cause.message : String(cause)
   for (const [pattern, problem, reason] of RULES) {
     if (pattern.test(text)) return new TlsError({ host, reason: `${reason} (${text})`, problem })
   }
-  if (alert !== undefined || /Fatal alert/.test(text)) {
+  if (number !== undefined) {
+    const unencrypted = received?.[2] !== undefined || alert !== undefined
     return new TlsError({
       host,
-      reason: `the server ended the handshake${alert !== undefined ? ` (alert ${alert})` : ""}`,
+      reason: `the TLS session was ended by alert ${number}${unencrypted ? " (unencrypted: the server's before its hello, or one put in on the way)" : ""}`,
       problem: "handshake-aborted"
     })
   }

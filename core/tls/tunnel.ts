@@ -88,7 +88,7 @@ export const tlsSocket = (raw: Socket.Socket, options: TunnelOptions): Socket.So
 
       const handshake = async (): Promise<Session> => {
         // The first bytes the server sends, to tell a plaintext alert (a TLS 1.2 server's
-        // protocol_version) from the rest: subtls reports only "Fatal alert message received".
+        // protocol_version) from the rest, even when the handshake fails on something else first.
         let head: Uint8Array = new Uint8Array(0)
         const observe = (chunk: Uint8Array) => {
           if (head.length < 7) head = concatBytes([head, chunk.subarray(0, 7 - head.length)])

@@ -1,6 +1,7 @@
 // A plain TCP relay for tests: what a bridge in passthrough mode does to the bytes (nothing),
-// with everything it relayed kept for inspection, and optionally one byte of the server's
-// TLS records flipped — an active attacker on the relay.
+// with everything it relayed kept for inspection, and optionally an active attacker on the
+// relay: one byte of a TLS record flipped (the server's, or the client's), or the server's
+// bytes swallowed and plaintext alerts sent to the client without end.
 import net from "node:net"
 
 export interface Relay {
@@ -21,20 +22,37 @@ export interface RelayOptions {
    * message body.
    */
   readonly flipInRecordOf?: number
+  /**
+   * Flip one byte inside the client's n-th TLS application-data record (1-based; the first
+   * is its encrypted Finished, the second its first command).
+   */
+  readonly flipClientRecord?: number
+  /**
+   * Once the client has sent this many application-data records, stop relaying the
+   * server's bytes and send the client unencrypted warning alerts (close_notify, level 1),
+   * a thousand at a time, until it hangs up: a hostile bridge.
+   */
+  readonly floodAfterClientRecords?: number
 }
 
+/** An unencrypted TLS alert record: warning level, close_notify. */
+const WARNING_ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x01, 0x00])
+
 /**
- * A state machine over the server's TLS record stream (5-byte headers, then the payload)
- * that flips the 10th payload byte of the first record matching `minLength`.
+ * A state machine over a TLS record stream (5-byte headers, then the payload) that counts
+ * application-data records (`records`) and flips the 10th payload byte of the first one
+ * `target(length, index)` picks (index: 1-based among application-data records).
  */
-const recordFlipper = (minLength: number) => {
+const recordFlipper = (target: (length: number, index: number) => boolean) => {
   let header: Array<number> = []
   let remaining = 0
   let offset = 0
-  let target = false
+  let flipping = false
   let done = false
+  let records = 0
   return {
     done: () => done,
+    records: () => records,
     pass(chunk: Buffer): Buffer {
       const out = Buffer.from(chunk)
       for (let i = 0; i < out.length; i++) {
@@ -42,16 +60,17 @@ const recordFlipper = (minLength: number) => {
           header.push(out[i]!)
           if (header.length === 5) {
             remaining = (header[3]! << 8) | header[4]!
-            target = !done && header[0] === 0x17 && remaining >= minLength
+            if (header[0] === 0x17) records++
+            flipping = !done && header[0] === 0x17 && target(remaining, records)
             offset = 0
             header = []
           }
           continue
         }
-        if (target && offset === 10) {
+        if (flipping && offset === 10) {
           out[i] = out[i]! ^ 0x01
           done = true
-          target = false
+          flipping = false
         }
         offset++
         remaining--
@@ -66,15 +85,28 @@ export function startRelay(host: string, port: number, options: RelayOptions = {
   const fromClient: Array<Buffer> = []
   const fromServer: Array<Buffer> = []
   const sockets = new Set<net.Socket>()
-  const flipper = options.flipInRecordOf === undefined ? undefined : recordFlipper(options.flipInRecordOf)
+  const { flipInRecordOf, flipClientRecord, floodAfterClientRecords } = options
+  const flipper = flipInRecordOf === undefined ? undefined : recordFlipper((length) => length >= flipInRecordOf)
+  const clientRecords = recordFlipper((_, index) => index === flipClientRecord)
   const server = net.createServer((client) => {
     const upstream = net.connect(port, host)
     sockets.add(client).add(upstream)
+    let flooding = false
+    const flood = () => {
+      if (client.destroyed) return
+      client.write(Buffer.concat(Array.from({ length: 1000 }, () => WARNING_ALERT)), () => setImmediate(flood))
+    }
     client.on("data", (chunk) => {
-      fromClient.push(chunk)
-      upstream.write(chunk)
+      const out = clientRecords.pass(chunk)
+      fromClient.push(out)
+      upstream.write(out)
+      if (!flooding && floodAfterClientRecords !== undefined && clientRecords.records() >= floodAfterClientRecords) {
+        flooding = true
+        flood()
+      }
     })
     upstream.on("data", (chunk) => {
+      if (flooding) return
       const out = flipper === undefined ? chunk : flipper.pass(chunk)
       fromServer.push(out)
       client.write(out)
@@ -98,7 +130,7 @@ export function startRelay(host: string, port: number, options: RelayOptions = {
         port: address.port,
         fromClient: () => Buffer.concat(fromClient),
         fromServer: () => Buffer.concat(fromServer),
-        flipped: () => flipper?.done() ?? false,
+        flipped: () => (flipper?.done() ?? false) || clientRecords.done(),
         close: () =>
           new Promise((done) => {
             for (const socket of sockets) socket.destroy()

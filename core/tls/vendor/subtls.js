@@ -1,8 +1,9 @@
 /*
  * subtls 0.5.0 (https://github.com/jawj/subtls), with hextreme bundled in, as published
- * on npm; written by `npm run subtls` (scripts/vendor-subtls.ts), do not edit. The one
- * change: the two `import("crypto")` fallbacks for runtimes without globalThis.crypto
- * reject instead, so that no bundle holds a Node built-in.
+ * on npm; written by `npm run subtls` (scripts/vendor-subtls.ts), do not edit. The changes:
+ * the two `import("crypto")` fallbacks for runtimes without globalThis.crypto reject
+ * instead, so that no bundle holds a Node built-in; and 9 fixes to its certificate
+ * checks and record handling, each explained in scripts/vendor-subtls.ts.
  *
  * MIT License
  *
@@ -1739,13 +1740,11 @@ async function readTlsRecord(read, expectedType, maxLength = maxPlaintextRecordL
   const [, recordRemaining] = await record.expectLengthUint16("TLS record");
   const length = recordRemaining();
   if (length > maxLength) throw new Error(`Record too long: ${length} bytes`);
-  let alertLevel;
   if (type === 21 /* Alert */) {
-    alertLevel = await record.readUint8(0);
+    await record.readUint8(0);
     const desc = await record.readUint8(0);
+    throw new Error(`Alert ${desc} received in plaintext`);
   }
-  if (alertLevel === 2) throw new Error("Fatal alert message received");
-  else if (alertLevel === 1) return readTlsRecord(read, expectedType, maxLength);
   if (expectedType !== void 0 && type !== expectedType) throw new Error(`Unexpected TLS record type 0x${type.toString(
   16).padStart(2, "0")} (expected 0x${expectedType.toString(16).padStart(2, "0")})`);
   const rawHeader = record.array();
@@ -1779,6 +1778,7 @@ async function readEncryptedTlsRecord(read, decrypter, expectedType) {
   if (type === 21 /* Alert */) {
     const closeNotify = record.length === 2 && record[0] === 1 && record[1] === 0;
     if (closeNotify) return void 0;
+    throw new Error(`Alert ${record[1]} received`);
   }
   if (type === 22 /* Handshake */ && record[0] === 4) {
     await parseSessionTicket(record);
@@ -2076,9 +2076,11 @@ var Cert = class _Cert {
             cb.offset--;
           }
           const [endKeyUsageDer] = await cb.expectASN1DERDoc();
-          const keyUsageBitStr = await cb.readASN1BitString();
-          const keyUsageBitmask = intFromBitString(keyUsageBitStr);
-          const keyUsageNames = new Set(allKeyUsages.filter((u, i) => keyUsageBitmask & 1 << i));
+          const [endKeyUsageBits, keyUsageBitsRemaining] = await cb.expectASN1TypeAndLength(universalTypeBitString, "key usage");
+          await cb.readUint8(0);
+          const keyUsageBytes = await cb.readBytes(keyUsageBitsRemaining());
+          endKeyUsageBits();
+          const keyUsageNames = new Set(allKeyUsages.filter((u, i) => ((keyUsageBytes[i >> 3] ?? 0) & 128 >> (i & 7)) !== 0));
           endKeyUsageDer();
           cert.keyUsage = {
             critical: keyUsageCritical,
@@ -2092,6 +2094,7 @@ var Cert = class _Cert {
             const extKeyUsageOID = await cb.readASN1OID();
             if (extKeyUsageOID === "1.3.6.1.5.5.7.3.1") cert.extKeyUsage.serverTls = true;
             if (extKeyUsageOID === "1.3.6.1.5.5.7.3.2") cert.extKeyUsage.clientTls = true;
+            if (extKeyUsageOID === "2.5.29.37.0") cert.extKeyUsage.any = true;
           }
           endExtKeyUsage();
           endExtKeyUsageDer();
@@ -2205,6 +2208,10 @@ icy qualifier data");
           endCertPolSeq();
           endCertPolDER();
         } else {
+          const criticalType = await cb.readUint8();
+          cb.offset--;
+          const critical = criticalType === universalTypeBoolean && await cb.readASN1Boolean(0);
+          if (critical || extOID === "2.5.29.30") (cert.uncheckedExtensions ??= []).push(extOID);
           await cb.skipRead(extRemaining(), 0);
         }
         endExt();
@@ -2255,9 +2262,10 @@ icy qualifier data");
   }
   subjectAltNameMatchingHost(host) {
     const twoDotRegex = /[.][^.]+[.][^.]+$/;
+    if (/^[0-9.]+$/.test(host) || host.includes(":")) return void 0;
     return (this.subjectAltNames ?? []).find((cert) => {
-      let certName = cert;
-      let hostName = host;
+      let certName = cert.toLowerCase().replace(/[.]$/, "");
+      let hostName = host.toLowerCase().replace(/[.]$/, "");
       if (twoDotRegex.test(host) && twoDotRegex.test(certName) && certName.startsWith("*.")) {
         certName = certName.slice(1);
         hostName = hostName.slice(hostName.indexOf("."));
@@ -2398,6 +2406,8 @@ async function verifyCerts(host, certs, rootCertsDatabase, requireServerTlsExtKe
   if (requireServerTlsExtKeyUsage) {
     if (!userCert.extKeyUsage?.serverTls) throw new Error("End-user certificate has no TLS server extKeyUsage");
   }
+  if (userCert.keyUsage !== void 0 && !userCert.keyUsage.usages.has("digitalSignature")) throw new Error("End-user certificate keyUsage does not include digital signatures");
+  if (userCert.uncheckedExtensions !== void 0) throw new Error(`End-user certificate has extensions this client cannot check (${userCert.uncheckedExtensions.join(", ")})`);
   let verifiedToTrustedRoot = false;
   for (let i = 0, len = certs.length; i < len; i++) {
     const subjectCert = certs[i];
@@ -2414,10 +2424,9 @@ async function verifyCerts(host, certs, rootCertsDatabase, requireServerTlsExtKe
     if (signingCert === void 0) throw new Error("Ran out of certificates without reaching a trusted root");
     const signingCertIsTrustedRoot = signingCert instanceof TrustedCert;
     if (signingCert.isValidAtMoment() !== true) throw new Error("Signing certificate is not valid now");
-    if (requireDigitalSigKeyUsage) {
-      if (signingCert.keyUsage?.usages.has("digitalSignature") !== true) throw new Error("Signing certificate \
-keyUsage does not include digital signatures");
-    }
+    if (signingCert.keyUsage !== void 0 && !signingCert.keyUsage.usages.has("keyCertSign")) throw new Error("Signing certificate keyUsage does not include certificate signing");
+    if (!signingCertIsTrustedRoot && signingCert.extKeyUsage !== void 0 && !signingCert.extKeyUsage.serverTls && !signingCert.extKeyUsage.any) throw new Error("Signing certificate extKeyUsage does not include TLS servers");
+    if (signingCert.uncheckedExtensions !== void 0) throw new Error(`Signing certificate has extensions this client cannot check (${signingCert.uncheckedExtensions.join(", ")})`);
     if (signingCert.basicConstraints?.ca !== true) throw new Error("Signing certificate basicConstraints do no\
 t indicate a CA certificate");
     const { pathLength } = signingCert.basicConstraints;
@@ -2681,7 +2690,7 @@ SHA-256" } }, false, ["sign"]);
       networkWrite(finishedRecords);
       wroteFinishedRecords = true;
     }
-    return readEncryptedTlsRecord(networkRead, applicationDecrypter);
+    return readEncryptedTlsRecord(networkRead, applicationDecrypter, 23 /* Application */);
   };
   const write = async (data) => {
     const localWroteFinishedRecords = wroteFinishedRecords;

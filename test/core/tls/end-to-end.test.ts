@@ -214,6 +214,27 @@ describe("end-to-end TLS failures: a TlsError that says what failed, no credenti
     expect(relay.fromClient().length).toBe(5 + relay.fromClient().readUInt16BE(3))
   })
 
+  it("a relay that flips a byte of the client's command: the server's encrypted bad_record_mac alert ends it as bad-record-mac, not a wait", async () => {
+    // The server (node:tls) cannot decrypt the client's first command and says so with an
+    // encrypted alert; subtls used to hand that alert on as data, and the POP3 decoder
+    // waited for the end of its line until the time limit.
+    const { relay, commands } = await serve(good, { implicitTls: true, relay: { flipClientRecord: 2 } })
+    const error = failure(await run(layer, fetchMessage(target(relay.port, { timeout: 20_000 }), "plain")))
+    expect(relay.flipped()).toBe(true)
+    expect(error).toMatchObject({ _tag: "TlsError", problem: "bad-record-mac" })
+    expect(error.message).toMatch(/bad_record_mac alert/)
+    expect(commands).toEqual([])
+  })
+
+  it("a relay that swallows the server's bytes and sends unencrypted alerts without end: a TlsError at once, not memory growing until the time limit", async () => {
+    // TLS 1.3 treats every alert as fatal; subtls read past warning-level ones, so a hostile
+    // bridge sending them grew the client by ~20 MB a second until its time limit.
+    const { relay } = await serve(good, { implicitTls: true, relay: { floodAfterClientRecords: 2 } })
+    const error = failure(await run(layer, fetchMessage(target(relay.port, { timeout: 20_000 }), "plain")))
+    expect(error).toMatchObject({ _tag: "TlsError", problem: "handshake-aborted" })
+    expect(error.message).toMatch(/ended by alert 0 \(unencrypted/)
+  })
+
   it("a relay that flips one byte of a message's record: bad-record-mac, and nothing of it delivered", async () => {
     const { relay, store } = await serve(good, { implicitTls: true, relay: { flipInRecordOf: 8000 } })
     const delivered: Array<Uint8Array> = []
