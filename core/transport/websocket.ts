@@ -17,6 +17,7 @@ import * as Socket from "effect/socket/Socket"
 import { bridgeTransport, type Options } from "./bridge-transport.ts"
 import { type BridgeTls, bridgeUrl } from "./bridge-rules.ts"
 import { Transport } from "./transport.ts"
+import { globalWebSocketStream, openWebSocketStream } from "./websocket-stream.ts"
 
 export { type BridgeTls, bridgeUrl, type Options }
 
@@ -25,7 +26,8 @@ export { type BridgeTls, bridgeUrl, type Options }
  * `WebSocketConstructor` (`Socket.layerWebSocketConstructorGlobal` in browsers and Node ≥ 22).
  *
  * The standard `WebSocket` cannot pause: whatever the bridge sends is queued in the client
- * until it is read. In Node, `pop3-everywhere/node-websocket` (on `ws`) pushes back instead.
+ * until it is read. `layerGlobal` uses `WebSocketStream` instead where the platform has it;
+ * in Node, `pop3-everywhere/node-websocket` (on `ws`) pushes back.
  * @category layers
  */
 export const layer = (url: string, options: Options = {}): Layer.Layer<Transport, never, Socket.WebSocketConstructor> =>
@@ -48,8 +50,14 @@ export const layer = (url: string, options: Options = {}): Layer.Layer<Transport
   )
 
 /**
- * The WebSocket transport using the platform's global `WebSocket`.
+ * The WebSocket transport on the platform's own WebSocket: `WebSocketStream` where there is
+ * one (Chromium), whose reads push back on the bridge when the client does not keep up
+ * (websocket-stream.ts), else the global `WebSocket`.
  * @category layers
  */
-export const layerGlobal = (url: string, options: Options = {}): Layer.Layer<Transport> =>
-  layer(url, options).pipe(Layer.provide(Socket.layerWebSocketConstructorGlobal))
+export const layerGlobal = (url: string, options: Options = {}): Layer.Layer<Transport> => {
+  const WebSocketStream = globalWebSocketStream()
+  return WebSocketStream === undefined
+    ? layer(url, options).pipe(Layer.provide(Socket.layerWebSocketConstructorGlobal))
+    : Layer.succeed(Transport)(bridgeTransport(url, options, openWebSocketStream(WebSocketStream), true))
+}
