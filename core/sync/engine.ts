@@ -497,10 +497,14 @@ export const syncMailbox = (
     )
     yield* download
 
-    // Everything this run stored is recorded now; only recorded messages are deleted.
+    // Everything this run stored is recorded now; only recorded messages are deleted — and
+    // only those the store still holds: another user of it (a second tab's `forget`) may
+    // have removed some while this run fetched, and a message must not be deleted on the
+    // server once it is gone from the store.
     let deleted = 0
     if (options.delete) {
-      const msgs = firsts.filter((f) => recorded.has(f.uid)).map((f) => f.msg)
+      const held = yield* store.recorded
+      const msgs = firsts.filter((f) => recorded.has(f.uid) && held.has(f.uid)).map((f) => f.msg)
       if (msgs.length > 0) yield* mailbox.deleMany(msgs)
       deleted = msgs.length
     }

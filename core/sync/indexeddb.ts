@@ -107,16 +107,28 @@ export const describeIndexedDbError = (error: unknown): string => {
 export const openDatabase = (name: string): Promise<IDBDatabase> =>
   new Promise((resolve, reject) => {
     const req = indexedDB.open(name, VERSION)
+    let refused = false
     req.onupgradeneeded = () => {
       const db = req.result
       if (!db.objectStoreNames.contains(BODIES)) db.createObjectStore(BODIES)
       if (!db.objectStoreNames.contains(INDEX)) db.createObjectStore(INDEX)
       if (!db.objectStoreNames.contains(HEADERS)) db.createObjectStore(HEADERS)
     }
-    req.onsuccess = () => resolve(req.result)
+    req.onsuccess = () => {
+      const db = req.result
+      // Refused as blocked already: the open went on once the other tab let go, and nobody
+      // holds this connection (it would block the next upgrade): close it.
+      if (refused) return db.close()
+      // A newer version opened elsewhere (a tab of a later deploy) waits until this
+      // connection closes: let go at once; later operations here fail as a StorageError.
+      db.onversionchange = () => db.close()
+      resolve(db)
+    }
     req.onerror = () => reject(req.error)
-    req.onblocked = () =>
+    req.onblocked = () => {
+      refused = true
       reject(new DOMException(`database ${name} is held open by an older version`, "InvalidStateError"))
+    }
   })
 
 /** Every key of `account`: arrays sort after strings, so `[account, []]` is past every UID. */

@@ -3,6 +3,7 @@
 // [LOGIN-DELAY], timeouts, a dropped connection. Pure code, so it runs in Node.
 import { describe, expect, it } from "vitest"
 import { AuthError, BridgeError, ConnectionClosed, ServerError, TimeoutError, TlsError } from "../../core/index.ts"
+import { StorageError, UidlRequired } from "../../core/sync/index.ts"
 import { explain } from "../../web-demo/src/explain.ts"
 
 const ctx = { bridgeUrl: "wss://bridge.example.com/pop3", host: "pop.example.com", port: 995 }
@@ -115,5 +116,26 @@ describe("explain", () => {
     const err = explain(new ServerError({ command: "RETR 3", code: "SYS/TEMP", text: "try later" }), ctx)
     expect(err.title).toBe("The server refused RETR 3")
     expect(err.detail).toContain("This is temporary")
+  })
+
+  it("explains the kept copy's failures (the sync engine's errors), and never leaves an error unexplained", () => {
+    const full = explain(
+      new StorageError({
+        operation: "store message 3 in",
+        path: 'IndexedDB database "pop3-everywhere"',
+        reason: "the browser's storage quota is used up (QuotaExceededError)"
+      }),
+      ctx
+    )
+    expect(full.title).toBe("This browser could not keep the messages")
+    expect(full.detail).toBe(
+      "Its storage (IndexedDB) failed: the browser's storage quota is used up (QuotaExceededError). Nothing was deleted on the server."
+    )
+    expect(explain(new UidlRequired({ text: "not supported" }), ctx).title).toBe(
+      "The server cannot name its messages (no UIDL)"
+    )
+    // Any other tagged object: the unknown-error words, not undefined (which threw in the demo).
+    const other = explain({ _tag: "SomethingElse", message: "odd" }, ctx)
+    expect(other.title).toBe("Something unexpected went wrong")
   })
 })

@@ -78,6 +78,10 @@ describe.skipIf(!available)("the demo's copy kept in this browser", () => {
     expect(card.right).toBeGreaterThanOrEqual(0)
     await page.getByRole("button", { name: /Open the copy kept in this browser/ }).click()
     await page.getByRole("heading", { name: "Kept copy" }).waitFor()
+    // Rows come from the index at once; their headers as the list shows them.
+    await poll(async () =>
+      (await page.locator(".msg-row").allInnerTexts()).filter((t) => /Reading header/.test(t))
+    ).toEqual([])
     const kept = await page.locator(".msg-row").allInnerTexts()
     expect(kept).toHaveLength(14)
     // The same subjects as the live list (the live rows hold them too), in the server's order
@@ -114,6 +118,166 @@ describe.skipIf(!available)("the demo's copy kept in this browser", () => {
       )
     ).toBe(0)
     expect([...first.problems, ...second.problems]).toEqual([])
+    await page.close()
+  })
+
+  /** This origin's kept copies gone (the tests share the browser's storage). */
+  const clearStorage = (page: Page) =>
+    page.evaluate(
+      () =>
+        new Promise((resolve) => {
+          localStorage.clear()
+          const req = indexedDB.deleteDatabase("pop3-everywhere")
+          req.onsuccess = req.onerror = () => resolve(null)
+        })
+    )
+
+  /** A database of a later version, as a newer deploy would leave: this demo cannot open it. */
+  const newerDatabase = (page: Page) =>
+    page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const req = indexedDB.open("pop3-everywhere", 9)
+          req.onsuccess = () => {
+            req.result.close()
+            resolve(null)
+          }
+          req.onerror = () => reject(req.error)
+        })
+    )
+
+  /**
+   * The demo's database at its version but without the store bodies go to: it opens, and
+   * the first message's transaction fails (NotFoundError), as a write failing on a full disk.
+   */
+  const bodilessDatabase = (page: Page) =>
+    page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const req = indexedDB.open("pop3-everywhere", 2)
+          req.onupgradeneeded = () => {
+            req.result.createObjectStore("index")
+            req.result.createObjectStore("headers")
+          }
+          req.onsuccess = () => {
+            req.result.close()
+            resolve(null)
+          }
+          req.onerror = () => reject(req.error)
+        })
+    )
+
+  it("when the browser's storage fails: says so in plain words, goes back to the form, offers no empty copy", async () => {
+    const page = await chromium!.context.newPage()
+    const seen = watch(page)
+    await page.goto(site!.url)
+    await clearStorage(page)
+    await bodilessDatabase(page)
+    await page.getByRole("button", { name: /Playground/ }).click()
+    await waitForMailbox(page, 14)
+    await page.getByRole("button", { name: /Keep a copy in this browser/ }).click()
+    const alert = page.getByRole("alert").filter({ hasText: "Keeping a copy failed" })
+    await alert.waitFor({ timeout: 30_000 })
+    expect(await alert.innerText()).toMatch(
+      /^Keeping a copy failed: This browser could not keep the messages\. Its storage \(IndexedDB\) failed: .*\(NotFoundError\)\. Nothing was deleted on the server\./
+    )
+    // Back at the form; nothing remembered, so no copy is offered after a reload.
+    await page.getByRole("button", { name: /Playground/ }).waitFor()
+    expect(await page.evaluate(() => localStorage.getItem("pop3-demo-kept-copy"))).toBeNull()
+    await page.reload()
+    await page.getByRole("button", { name: /Playground/ }).waitFor()
+    expect(await page.getByRole("button", { name: /Open the copy kept in this browser/ }).count()).toBe(0)
+    expect(seen.problems).toEqual([])
+    await clearStorage(page)
+    await page.close()
+  })
+
+  it("a kept copy that cannot be opened: says so instead of doing nothing", async () => {
+    const page = await chromium!.context.newPage()
+    const seen = watch(page)
+    await page.goto(site!.url)
+    await clearStorage(page)
+    await newerDatabase(page)
+    await page.evaluate(() =>
+      localStorage.setItem(
+        "pop3-demo-kept-copy",
+        JSON.stringify({ account: "demo@localhost:110", user: "demo", host: "localhost", port: 110 })
+      )
+    )
+    await page.reload()
+    await page.getByRole("button", { name: /Open the copy kept in this browser/ }).click()
+    const alert = page.getByRole("alert").filter({ hasText: "could not be opened" })
+    await alert.waitFor({ timeout: 30_000 })
+    expect(await alert.innerText()).toMatch(
+      /^The copy kept in this browser could not be opened: This browser could not keep the messages\. Its storage \(IndexedDB\) failed: .*\(VersionError\)/
+    )
+    expect(seen.problems).toEqual([])
+    await clearStorage(page)
+    await page.close()
+  })
+
+  it("opens a large kept copy by its index: bodies are read for the rows shown, not for every message", async () => {
+    const page = await chromium!.context.newPage()
+    const seen = watch(page)
+    // Counts reads of kept bodies (the store's `bodies` object store), from the page's start.
+    await page.addInitScript(() => {
+      const counted = globalThis as unknown as { bodyReads: number }
+      counted.bodyReads = 0
+      const get = IDBObjectStore.prototype.get
+      IDBObjectStore.prototype.get = function (this: IDBObjectStore, ...args: Parameters<typeof get>) {
+        if (this.name === "bodies") counted.bodyReads++
+        return get.apply(this, args)
+      }
+    })
+    await page.goto(site!.url)
+    await clearStorage(page)
+    const COUNT = 2000
+    // The library's schema (core/sync/indexeddb.ts), filled as a sync would have.
+    await page.evaluate(
+      (count) =>
+        new Promise((resolve, reject) => {
+          const req = indexedDB.open("pop3-everywhere", 2)
+          req.onupgradeneeded = () => {
+            for (const name of ["bodies", "index", "headers"]) req.result.createObjectStore(name)
+          }
+          req.onsuccess = () => {
+            const tx = req.result.transaction(["bodies", "index"], "readwrite")
+            const account = "demo@localhost:110"
+            for (let i = 1; i <= count; i++) {
+              const uid = `uid-${i}`
+              const body = new TextEncoder().encode(`Subject: kept message ${i}\r\n\r\nbody ${i}\r\n`)
+              tx.objectStore("bodies").put(body, [account, uid])
+              tx.objectStore("index").put({ account, uid, size: body.length, stored: 1, seq: i }, [account, uid])
+            }
+            tx.oncomplete = () => {
+              req.result.close()
+              resolve(null)
+            }
+            tx.onerror = () => reject(tx.error)
+          }
+          req.onerror = () => reject(req.error)
+        }),
+      COUNT
+    )
+    await page.evaluate(() =>
+      localStorage.setItem(
+        "pop3-demo-kept-copy",
+        JSON.stringify({ account: "demo@localhost:110", user: "demo", host: "localhost", port: 110 })
+      )
+    )
+    await page.reload()
+    await page.getByRole("button", { name: /Open the copy kept in this browser/ }).click()
+    await page.getByRole("heading", { name: "Kept copy" }).waitFor()
+    await poll(() => page.locator(".storage-used").innerText()).toMatch(/^2000 messages/)
+    await poll(async () =>
+      (await page.locator(".msg-row").allInnerTexts()).filter((t) => /Reading header/.test(t))
+    ).toEqual([])
+    expect((await page.locator(".msg-row").first().innerText()).includes("kept message 1")).toBe(true)
+    const reads = await page.evaluate(() => (globalThis as unknown as { bodyReads: number }).bodyReads)
+    expect(reads).toBeGreaterThan(0)
+    expect(reads).toBeLessThan(200)
+    expect(seen.problems).toEqual([])
+    await clearStorage(page)
     await page.close()
   })
 })

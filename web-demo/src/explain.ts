@@ -1,6 +1,7 @@
 // The library's tagged errors in plain words, with what to do next. The facts come from the
 // error's fields (close code, response code, retry); nothing is guessed from message text.
 import type { AuthAttempt, Pop3Error } from "pop3-everywhere"
+import type { StorageError, UidlRequired } from "pop3-everywhere/sync"
 import { displayBridgeUrl, octets } from "./format.ts"
 
 export interface Explanation {
@@ -20,11 +21,31 @@ export interface Context {
   readonly tls?: "implicit" | "none"
 }
 
-const isPop3Error = (error: unknown): error is Pop3Error =>
+/** What the demo explains: the client's errors, and the sync engine's (the kept copy). */
+type Explained = Pop3Error | StorageError | UidlRequired
+
+// Every tag `explain` has words for: an error with another tag is not one of ours.
+const TAGS: ReadonlySet<string> = new Set<Explained["_tag"]>([
+  "BridgeError",
+  "ConnectError",
+  "TlsError",
+  "TimeoutError",
+  "ConnectionClosed",
+  "ProtocolError",
+  "AuthError",
+  "ServerError",
+  "InvalidArgument",
+  "InvalidState",
+  "StorageError",
+  "UidlRequired"
+])
+
+const isExplained = (error: unknown): error is Explained =>
   typeof error === "object" &&
   error !== null &&
   "_tag" in error &&
-  typeof (error as { _tag: unknown })._tag === "string"
+  typeof (error as { _tag: unknown })._tag === "string" &&
+  TAGS.has((error as { _tag: string })._tag)
 
 const quoted = (text: string) => (text === "" ? "" : ` The bridge said: “${text}”.`)
 const serverSaid = (a: AuthAttempt | undefined) =>
@@ -48,7 +69,7 @@ const unencrypted = (ctx: Context): string =>
 
 export const explain = (error: unknown, ctx: Context): Explanation => {
   const target = `${ctx.host}:${ctx.port}`
-  if (!isPop3Error(error)) {
+  if (!isExplained(error)) {
     const technical = error instanceof Error ? error.message : String(error)
     return {
       title: "Something unexpected went wrong",
@@ -186,6 +207,19 @@ export const explain = (error: unknown, ctx: Context): Explanation => {
     case "InvalidArgument":
     case "InvalidState":
       return { technical, title: "Nothing was sent", detail: error.reason }
+    case "StorageError":
+      return {
+        technical,
+        title: "This browser could not keep the messages",
+        detail: `Its storage (IndexedDB) failed: ${error.reason}. Nothing was deleted on the server.`
+      }
+    case "UidlRequired":
+      return {
+        technical,
+        title: "The server cannot name its messages (no UIDL)",
+        detail:
+          "A copy is kept by each message's unique ID (UIDL), so that no message is stored twice; this server refuses UIDL. Nothing was stored or deleted."
+      }
   }
 }
 

@@ -55,20 +55,32 @@ export const keepCopy = async (
 ): Promise<SyncResult> => {
   const account = accountKey(who.user, who.host, who.port)
   const store = await run(openIndexedDbStore(account))
-  try {
+  // Remembered once the copy holds something: a sync that stored nothing (the storage
+  // full at the first message, say) must not leave the page offering an empty copy.
+  let remembered = false
+  const remember = () => {
+    if (remembered) return
+    remembered = true
     localStorage.setItem(
       REMEMBERED,
       JSON.stringify({ account, user: who.user, host: who.host, port: who.port } satisfies KeptAccount)
     )
-    return await run(
+  }
+  try {
+    const result = await run(
       syncMailbox(mailbox, store, {
         delete: false,
         onStart: (messages) => progress.start(messages),
         onProgress: (_, messages) => {
-          if (messages > 0) progress.stored(messages)
+          if (messages > 0) {
+            remember()
+            progress.stored(messages)
+          }
         }
       })
     )
+    if (result.fetched + result.skipped + result.recovered > 0) remember()
+    return result
   } finally {
     store.close()
   }

@@ -74,6 +74,48 @@ describe("the sync engine", () => {
     expect(server.messages("alice")).toHaveLength(0)
   })
 
+  it("deletes on the server only what the store still holds: messages forgotten during the run (another tab) stay", async () => {
+    // A store whose record is what it holds (as the browser's: body and index together),
+    // emptied by another user of it just before message 6 is put.
+    const server = makeMailStore({ alice: { password: "pw", messages: seed } })
+    const uids = server.messages("alice").map((m) => m.uid)
+    const bodies = new Map<string, Uint8Array>(uids.slice(0, 3).map((uid) => [uid, new Uint8Array()]))
+    const store: SyncStore = {
+      location: "memory",
+      describe: String,
+      recorded: Effect.sync(() => new Set(bodies.keys())),
+      findStored: () => Effect.succeed(new Set()),
+      put: (uid, body) => {
+        if (uid === uids[5]) bodies.clear()
+        bodies.set(uid, body.slice())
+      },
+      begin: () => Promise.reject(new Error("not used here")),
+      record: () => Effect.void
+    }
+    const received: Array<string> = []
+    const exit = await Effect.runPromiseExit(
+      Effect.gen(function* () {
+        const session = yield* connect({ host: "dev", tls: "none", timeout: 5000 })
+        const mailbox = yield* session.login({ user: "alice", password: "pw", mechanism: "user", allowPlaintext: true })
+        return yield* syncMailbox(mailbox, store, { delete: true })
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(
+          MemoryTransport.layer(
+            (conn) => void serveConnection(server, conn, { onCommand: (line) => void received.push(line) })
+          )
+        )
+      )
+    )
+    expect(Exit.isSuccess(exit)).toBe(true)
+    // 1-3 were held before, 4 and 5 stored before the forget: all gone from the store, so
+    // all kept on the server; 6-12 stored after it, and deleted.
+    const deletedUids = received.filter((l) => l.startsWith("DELE ")).map((l) => uids[Number(l.slice(5)) - 1])
+    expect([...bodies.keys()].sort()).toEqual(uids.slice(5).sort())
+    expect(deletedUids.sort()).toEqual(uids.slice(5).sort())
+    expect(server.messages("alice").map((m) => m.uid)).toEqual(uids.slice(0, 5))
+  })
+
   it("asks the store what it holds only when the server has messages it has not recorded", async () => {
     const server = makeMailStore({ alice: { password: "pw", messages: seed } })
     const memory = memoryStore()

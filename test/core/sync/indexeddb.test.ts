@@ -207,4 +207,46 @@ describe("the IndexedDB sync store", () => {
     expect((await Effect.runPromise(alice.headers(["u1", "u2"]))).size).toBe(0)
     expect((await Effect.runPromise(bob.headers(["u1"]))).size).toBe(1)
   })
+
+  /** Opens `name` at `version` as another tab would; resolves with the connection, or "blocked". */
+  const openRaw = (name: string, version: number, onVersionChange?: (db: IDBDatabase) => void) =>
+    new Promise<IDBDatabase | "blocked">((resolve, reject) => {
+      const req = indexedDB.open(name, version)
+      req.onsuccess = () => {
+        if (onVersionChange !== undefined) req.result.onversionchange = () => onVersionChange(req.result)
+        resolve(req.result)
+      }
+      req.onerror = () => reject(req.error)
+      req.onblocked = () => resolve("blocked")
+    })
+
+  it("an open store gives way to a newer version opened elsewhere (a later deploy's tab); then fails as a StorageError", async () => {
+    const database = freshDatabase()
+    const store = await open(database)
+    const newer = await openRaw(database, 3)
+    expect(newer).not.toBe("blocked")
+    ;(newer as IDBDatabase).close()
+    const after = await Effect.runPromiseExit(store.messages)
+    expect(after._tag).toBe("Failure")
+    expect(JSON.stringify(after)).toContain("StorageError")
+  })
+
+  it("an open refused as blocked leaves no connection behind once the older one lets go", async () => {
+    const database = freshDatabase()
+    // An older tab at version 1 that closes 200 ms after it is asked to.
+    const older = await openRaw(database, 1, (db) => setTimeout(() => db.close(), 200))
+    expect(older).not.toBe("blocked")
+    const refused = await Effect.runPromiseExit(openIndexedDbStore(ACCOUNT, database))
+    expect(refused._tag).toBe("Failure")
+    expect(JSON.stringify(refused)).toContain("held open by an older version")
+    // The refused open goes on once the older tab lets go (the delete waits behind it); its
+    // connection was closed, not leaked: the delete is not blocked.
+    const deleted = await new Promise<string>((resolve) => {
+      const req = indexedDB.deleteDatabase(database)
+      req.onsuccess = () => resolve("deleted")
+      req.onerror = () => resolve("error")
+      req.onblocked = () => resolve("blocked")
+    })
+    expect(deleted).toBe("deleted")
+  })
 })
