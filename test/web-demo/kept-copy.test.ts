@@ -132,6 +132,15 @@ describe.skipIf(!available)("the demo's copy kept in this browser", () => {
         })
     )
 
+  /** The demo account remembered as kept (what a sync into the kept copy leaves in localStorage). */
+  const rememberDemoAccount = (page: Page) =>
+    page.evaluate(() =>
+      localStorage.setItem(
+        "pop3-demo-kept-copy",
+        JSON.stringify({ account: "demo@localhost:110", user: "demo", host: "localhost", port: 110 })
+      )
+    )
+
   /** A database of a later version, as a newer deploy would leave: this demo cannot open it. */
   const newerDatabase = (page: Page) =>
     page.evaluate(
@@ -198,12 +207,7 @@ describe.skipIf(!available)("the demo's copy kept in this browser", () => {
     await page.goto(site!.url)
     await clearStorage(page)
     await newerDatabase(page)
-    await page.evaluate(() =>
-      localStorage.setItem(
-        "pop3-demo-kept-copy",
-        JSON.stringify({ account: "demo@localhost:110", user: "demo", host: "localhost", port: 110 })
-      )
-    )
+    await rememberDemoAccount(page)
     await page.reload()
     await page.getByRole("button", { name: /Open the copy kept in this browser/ }).click()
     const alert = page.getByRole("alert").filter({ hasText: "could not be opened" })
@@ -259,12 +263,7 @@ describe.skipIf(!available)("the demo's copy kept in this browser", () => {
         }),
       COUNT
     )
-    await page.evaluate(() =>
-      localStorage.setItem(
-        "pop3-demo-kept-copy",
-        JSON.stringify({ account: "demo@localhost:110", user: "demo", host: "localhost", port: 110 })
-      )
-    )
+    await rememberDemoAccount(page)
     await page.reload()
     await page.getByRole("button", { name: /Open the copy kept in this browser/ }).click()
     await page.getByRole("heading", { name: "Kept copy" }).waitFor()

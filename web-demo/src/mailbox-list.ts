@@ -25,6 +25,19 @@ export interface Entry {
   deleted: boolean
 }
 
+/** A row whose header is not read yet (its size and UID when already known). */
+export const unloadedEntry = (msg: number, size?: number, uid?: string): Entry => ({
+  msg,
+  size,
+  uid,
+  from: undefined,
+  fromAddress: undefined,
+  subject: undefined,
+  date: undefined,
+  loaded: false,
+  deleted: false
+})
+
 export interface MailboxList {
   readonly element: HTMLElement
   /** The whole list, in order (the array is read, not copied: push to it, then `set` it again). */

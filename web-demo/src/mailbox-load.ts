@@ -9,7 +9,7 @@ import * as Stream from "effect/Stream"
 import type { Pop3Error } from "pop3-everywhere"
 import PostalMime from "postal-mime"
 import { who } from "./format.ts"
-import type { Entry, MailboxList } from "./mailbox-list.ts"
+import { type Entry, type MailboxList, unloadedEntry } from "./mailbox-list.ts"
 import type { Session } from "./session.ts"
 
 export interface MailboxView {
@@ -166,17 +166,7 @@ export const loadMailbox = async (current: Session, view: MailboxView, headers: 
   view.progress("Counting the messages (STAT)…")
   const stat = await current.run(current.mailbox.stat)
   for (let msg = 1; msg <= stat.count; msg++) {
-    const entry: Entry = {
-      msg,
-      size: undefined,
-      uid: undefined,
-      from: undefined,
-      fromAddress: undefined,
-      subject: undefined,
-      date: undefined,
-      loaded: false,
-      deleted: false
-    }
+    const entry = unloadedEntry(msg)
     entries.push(entry)
     byMsg.set(msg, entry)
   }

@@ -9,7 +9,7 @@ import { makeDiagram } from "./diagram.ts"
 import { download, h, replace } from "./dom.ts"
 import { explain, mailboxSummary } from "./explain.ts"
 import { displayBridgeUrl, who } from "./format.ts"
-import { type Entry, makeMailboxList } from "./mailbox-list.ts"
+import { type Entry, makeMailboxList, unloadedEntry } from "./mailbox-list.ts"
 import { loadMailbox, makeHeaderLoader } from "./mailbox-load.ts"
 import { endingText } from "./ending.ts"
 import { closeMessage, listOctets, renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
@@ -361,17 +361,7 @@ const showKept = async (kept: KeptAccount) => {
   // it — from the header cache, else from its kept body, then cached — and a body only
   // when it is opened. Reading and parsing every message up front took 8.5 s and ~430 MB
   // for 300 messages of 1 MB.
-  const entries: Array<Entry> = listed.map((m, i) => ({
-    msg: i + 1,
-    size: m.size,
-    uid: m.uid,
-    from: undefined,
-    fromAddress: undefined,
-    subject: undefined,
-    date: undefined,
-    loaded: false,
-    deleted: false
-  }))
+  const entries: Array<Entry> = listed.map((m, i) => unloadedEntry(i + 1, m.size, m.uid))
   const byMsg = new Map(entries.map((e) => [e.msg, e]))
   const asked = new Set<number>()
   let wanted: ReadonlyArray<number> = []
