@@ -5,7 +5,9 @@
 // its misbehaviour switches; the bytes view (CR LF, dot-stuffing); export and replay with
 // no secret in the file; the guided tour with the keyboard alone.
 import { createHash } from "node:crypto"
+import { mkdtempSync, writeFileSync } from "node:fs"
 import { readdir, readFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -782,5 +784,99 @@ describe.skipIf(!available)("the static site's Playground", () => {
     await page.getByRole("button", { name: /^Quit/ }).click()
     expect(problems).toEqual([])
     await page.close()
+  })
+
+  describe("found by a review of the Playground", () => {
+    it("the tour after a session that deleted message 1 still retrieves the dotted message, and exports only its own session", async () => {
+      const { page, problems } = await open()
+      await startPlayground(page, { password: "letmein" })
+      await page.locator(".playground .teach-error:not([hidden])").waitFor()
+      await startPlayground(page, { password: "demo" })
+      await waitForMailbox(page, 14)
+      await page.locator('.msg-row[data-msg="1"]').focus()
+      await page.keyboard.press("Delete")
+      await page.getByRole("button", { name: /Quit and delete 1 marked/ }).click()
+      await page.getByRole("button", { name: "Start the guided tour" }).click()
+      const heading = page.locator("#tour-title")
+      for (;;) {
+        const before = await heading.innerText()
+        if (/^5\. RETR 12/.test(before)) break
+        await page.getByRole("button", { name: /^Next/ }).click()
+        await poll(() => heading.innerText()).not.toBe(before)
+      }
+      await poll(() => column(page, "As sent (dot-stuffed)")).toContain("..hiddenCRLF")
+      // The export is the tour's session: one connection, none of the sessions before it.
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.getByRole("button", { name: "Export session (.json)" }).click()
+      ])
+      const file = JSON.parse(await readFile(await download.path(), "utf8")) as {
+        entries: Array<{ event: { _tag: string; line?: string } }>
+      }
+      const events = file.entries.map((e) => e.event)
+      expect(events.filter((e) => e._tag === "Connecting")).toHaveLength(1)
+      expect(events.filter((e) => e._tag === "Sent").map((e) => e.line)).not.toContain("DELE 1")
+      await page.getByRole("button", { name: "End the tour" }).click()
+      expect(problems).toEqual([])
+      await page.close()
+    })
+
+    it("a refused login leaves keyboard focus on the Start button, and each switch's hint is read once", async () => {
+      const { page, problems } = await open()
+      await page.getByLabel("Playground password").fill("wrong")
+      const start = page.getByRole("button", { name: "Start a Playground session" })
+      await start.focus()
+      await page.keyboard.press("Enter")
+      await page.locator(".playground .teach-error:not([hidden])").waitFor()
+      await poll(() => page.evaluate(() => document.activeElement?.textContent ?? "")).toBe(
+        "Start a Playground session"
+      )
+      // The hint is in the checkbox's name (its label); no description repeats it.
+      const inUse = page.getByRole("checkbox", { name: /IN-USE/ })
+      expect(await inUse.getAttribute("aria-describedby")).toBeNull()
+      // RFC 2449: §8.1.1 is LOGIN-DELAY, §8.1.2 IN-USE.
+      expect(await page.locator("#pg-in-use-hint").innerText()).toContain("RFC 2449 §8.1.2")
+      expect(await page.locator("#pg-login-delay-hint").innerText()).toContain("RFC 2449 §8.1.1")
+      expect(problems).toEqual([])
+      await page.close()
+    })
+
+    it("replays a long session file reading layout once per step, not once per trace row", async () => {
+      const page = await chromium!.context.newPage()
+      // Counts reads of the trace log's scrollHeight (each one a layout after the rows added).
+      await page.addInitScript(() => {
+        const counted = globalThis as unknown as { logLayouts: number }
+        counted.logLayouts = 0
+        const height = Object.getOwnPropertyDescriptor(Element.prototype, "scrollHeight")!
+        Object.defineProperty(Element.prototype, "scrollHeight", {
+          get(this: Element) {
+            if (this.classList.contains("trace-log")) counted.logLayouts++
+            return height.get!.call(this)
+          }
+        })
+      })
+      await page.goto(site!.url)
+      const entries: Array<unknown> = [
+        { event: { _tag: "Connecting", at: 0, host: "pop.example.com", port: 110, tls: "none", transport: "memory" } }
+      ]
+      for (let i = 0; entries.length < 2001; i++) {
+        entries.push({ event: { _tag: "Sent", at: 2 * i + 1, line: "NOOP", bytes: 6 } })
+        entries.push({ event: { _tag: "Received", at: 2 * i + 2, line: `+OK ${i}`, command: "NOOP", latency: 1 } })
+      }
+      const path = join(mkdtempSync(join(tmpdir(), "pop3-replay-")), "long.json")
+      writeFileSync(path, JSON.stringify({ format: "pop3-everywhere-session", version: 1, exported: "x", entries }))
+      await page.locator("#replay-file").setInputFiles(path)
+      await page.getByRole("heading", { name: "Replay of a recorded session" }).waitFor()
+      const layouts = () => page.evaluate(() => (globalThis as unknown as { logLayouts: number }).logLayouts)
+      const before = await layouts()
+      await page.getByRole("button", { name: "To the end" }).click()
+      await poll(() => page.locator(".replay-position").innerText()).toMatch(/^Step 2001 of/)
+      await page.getByRole("button", { name: "◀ Back" }).click()
+      await poll(() => page.locator(".replay-position").innerText()).toMatch(/^Step 2000 of/)
+      // Two moves of ~2,000 rows each: a few reads, not thousands.
+      expect((await layouts()) - before).toBeLessThan(20)
+      expect(await page.locator(".trace-log > li").count()).toBeGreaterThan(1900)
+      await page.close()
+    })
   })
 })

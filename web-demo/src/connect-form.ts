@@ -1,7 +1,7 @@
 // The connect form: where the bridge is, which mail server, how to secure and log in.
 import { mechanisms } from "pop3-everywhere"
 import type { Defaults } from "./config.ts"
-import { h } from "./dom.ts"
+import { disableKeepingFocus, h } from "./dom.ts"
 import { makeEndToEndField } from "./end-to-end-field.ts"
 import type { Explanation } from "./explain.ts"
 import type { Settings } from "./session.ts"
@@ -306,7 +306,7 @@ export const makeConnectForm = (defaults: Defaults, onSubmit: (settings: Setting
   return {
     element: form,
     busy: (busy) => {
-      submit.disabled = busy
+      disableKeepingFocus(submit, busy)
       submit.textContent = busy ? "Connecting…" : "Connect"
       form.setAttribute("aria-busy", String(busy))
     },

@@ -56,3 +56,22 @@ export const download = (name: string, data: BlobPart, type: string): void => {
   a.remove()
   setTimeout(() => URL.revokeObjectURL(url), 60_000)
 }
+
+// Buttons that had keyboard focus when they were disabled (see `disableKeepingFocus`).
+const focusedWhenDisabled = new WeakSet<HTMLButtonElement>()
+
+/**
+ * Disables or enables `button` without losing the keyboard user's place: a disabled button
+ * that had focus drops it to <body>, so when it is enabled again it takes focus back —
+ * unless the outcome put focus somewhere else meanwhile (a mailbox heading, a notice).
+ */
+export const disableKeepingFocus = (button: HTMLButtonElement, disabled: boolean): void => {
+  if (disabled) {
+    if (document.activeElement === button) focusedWhenDisabled.add(button)
+    button.disabled = true
+    return
+  }
+  button.disabled = false
+  const lost = document.activeElement === null || document.activeElement === document.body
+  if (focusedWhenDisabled.delete(button) && lost) button.focus()
+}

@@ -270,6 +270,10 @@ const tour = makeTour({
   leave: () => {
     showForm()
     say("Not connected: the tour's session has ended.")
+  },
+  restart: () => {
+    playground.reset()
+    recorder.clear()
   }
 })
 // The tour's session is not one main.ts opened: the status line says what is running.

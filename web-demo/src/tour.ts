@@ -29,6 +29,11 @@ export interface TourDeps {
   readonly showBytes: (event: TraceEvent) => void
   /** Puts the start screen back. */
   readonly leave: () => void
+  /**
+   * A fresh start: the sample mailbox as it was (the tour's steps name its messages: a
+   * Playground session before may have deleted some) and nothing recorded before the tour.
+   */
+  readonly restart: () => void
 }
 
 export interface Tour {
@@ -317,6 +322,7 @@ export const makeTour = (deps: TourDeps): Tour => {
       })
     })
 
+    deps.restart()
     deps.trace.reset()
     replace(start.closest("#workspace") ?? document.body, view)
     done = 1

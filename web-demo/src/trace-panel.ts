@@ -229,8 +229,23 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
   /** Commands sent since the last answer: more than two is a pipelined burst. */
   let inFlight = 0
 
+  // Whether the log was scrolled to its end before the rows of this turn were added, and
+  // whether the scroll to the end is queued: layout is read once and the log scrolled once
+  // per turn of the event loop, not for every row — a replay that shows thousands of rows
+  // at once forced a layout per row (a 5,000-event file took ~20 s a step).
+  let stick: boolean | undefined
+  const scrollOnce = () => {
+    if (stick === undefined) {
+      stick = log.scrollHeight - log.scrollTop - log.clientHeight < 40
+      queueMicrotask(() => {
+        if (stick === true) log.scrollTop = log.scrollHeight
+        stick = undefined
+      })
+    }
+  }
+
   const show = (event: TraceEvent) => {
-    const nearBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40
+    scrollOnce()
     if (event._tag === "Sent") inFlight++
     if (event._tag === "Received" && event.command !== undefined) {
       if (inFlight > 2 && explainBox.checked) {
@@ -263,7 +278,6 @@ export const makeTracePanel = (diagram: Diagram, options: TracePanelOptions = {}
     el.hidden = !matches(el)
     log.append(el)
     empty.hidden = true
-    if (nearBottom) log.scrollTop = log.scrollHeight
   }
 
   const setState = (state: State | undefined, from?: State) => {

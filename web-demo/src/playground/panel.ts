@@ -1,7 +1,7 @@
 // The playground card beside the connect form: start a session with the POP3 server that
 // runs in this page's Worker, optionally misbehaving in one of the ways real servers do, to
 // see what each does to the client, the trace and the diagram.
-import { h } from "../dom.ts"
+import { disableKeepingFocus, h } from "../dom.ts"
 import type { Explanation } from "../explain.ts"
 import type { Switches } from "./protocol.ts"
 
@@ -55,13 +55,13 @@ const switches: ReadonlyArray<Switch> = [
   {
     id: "pg-in-use",
     label: "Mailbox in use: -ERR [IN-USE]",
-    hint: "Good credentials, but another session holds the mailbox lock (RFC 2449 §8.1.1).",
+    hint: "Good credentials, but another session holds the mailbox lock (RFC 2449 §8.1.2).",
     set: (s) => ({ ...s, inUse: true })
   },
   {
     id: "pg-login-delay",
     label: "-ERR [LOGIN-DELAY]",
-    hint: "The server says logins come too often (RFC 2449 §8.1.2).",
+    hint: "The server says logins come too often (RFC 2449 §8.1.1).",
     set: (s) => ({ ...s, loginDelay: 300 })
   },
   {
@@ -99,7 +99,9 @@ export const makePlaygroundPanel = (
   const error = h("div", { class: "teach-error", role: "alert", hidden: true })
   const boxes = switches.map((s) => ({
     s,
-    input: h("input", { type: "checkbox", id: s.id, "aria-describedby": `${s.id}-hint` })
+    // The hint is inside the label, so it is part of the name already: no aria-describedby
+    // (screen readers read it twice).
+    input: h("input", { type: "checkbox", id: s.id })
   }))
   const start = h("button", { type: "button", class: "primary" }, "Start a Playground session")
   const reset = h("button", { type: "button", class: "small" }, "Put deleted sample messages back")
@@ -156,7 +158,7 @@ export const makePlaygroundPanel = (
   return {
     element,
     busy: (busy) => {
-      start.disabled = busy
+      disableKeepingFocus(start, busy)
       start.textContent = busy ? "Starting the Playground…" : "Start a Playground session"
     },
     showError: (e) => {
