@@ -21,11 +21,17 @@ import type { OpenWebSocket } from "./bridge-transport.ts"
 import { closeError, makePushReader, openError, quietly } from "./reader.ts"
 import { makeByteSocket } from "./socket.ts"
 
-/** What a `WebSocketStream` message is: text as a string, binary as an ArrayBuffer (or a view). */
-type Message = string | ArrayBuffer | ArrayBufferView
+/**
+ * What a `WebSocketStream` message is: text as a string, binary as an ArrayBuffer (or a view).
+ * @category models
+ */
+export type WebSocketStreamMessage = string | ArrayBuffer | ArrayBufferView
 
-/** A closing handshake's code and reason (`WebSocketCloseInfo`; a failure's `WebSocketError` has them too). */
-interface CloseInfo {
+/**
+ * A closing handshake's code and reason (`WebSocketCloseInfo`; a failure's `WebSocketError` has them too).
+ * @category models
+ */
+export interface WebSocketCloseInfo {
   readonly closeCode?: number
   readonly reason?: string
 }
@@ -36,12 +42,12 @@ interface CloseInfo {
  */
 export interface WebSocketStreamLike {
   readonly opened: Promise<{
-    readonly readable: ReadableStream<Message>
+    readonly readable: ReadableStream<WebSocketStreamMessage>
     readonly writable: WritableStream<Uint8Array>
     readonly protocol: string
   }>
-  readonly closed: Promise<CloseInfo>
-  close(info?: CloseInfo): void
+  readonly closed: Promise<WebSocketCloseInfo>
+  close(info?: WebSocketCloseInfo): void
 }
 
 /**
@@ -65,7 +71,7 @@ export const globalWebSocketStream = (): WebSocketStreamConstructor | undefined 
 // Codes a client may send in a close frame (RFC 6455 §7.4.2: 1000, or 3000–4999).
 const sendable = (code: number): boolean => code === 1000 || (code >= 3000 && code <= 4999)
 
-const bytesOf = (message: Message): Uint8Array =>
+const bytesOf = (message: WebSocketStreamMessage): Uint8Array =>
   typeof message === "string"
     ? new TextEncoder().encode(message)
     : message instanceof ArrayBuffer
@@ -95,7 +101,7 @@ export const openWebSocketStream =
           const closing: Promise<Socket.SocketError> = stream.closed.then(
             (info) => closeError(info.closeCode ?? 1005, info.reason),
             (error: unknown) => {
-              const info = (error ?? {}) as CloseInfo
+              const info = (error ?? {}) as WebSocketCloseInfo
               return closeError(typeof info.closeCode === "number" ? info.closeCode : 1006, info.reason)
             }
           )

@@ -17,9 +17,24 @@ import * as Socket from "effect/socket/Socket"
 import { bridgeTransport, type Options } from "./bridge-transport.ts"
 import { type BridgeTls, bridgeUrl } from "./bridge-rules.ts"
 import { Transport } from "./transport.ts"
-import { globalWebSocketStream, openWebSocketStream } from "./websocket-stream.ts"
+import {
+  globalWebSocketStream,
+  openWebSocketStream,
+  type WebSocketCloseInfo,
+  type WebSocketStreamConstructor,
+  type WebSocketStreamLike,
+  type WebSocketStreamMessage
+} from "./websocket-stream.ts"
 
-export { type BridgeTls, bridgeUrl, type Options }
+export {
+  type BridgeTls,
+  bridgeUrl,
+  type Options,
+  type WebSocketCloseInfo,
+  type WebSocketStreamConstructor,
+  type WebSocketStreamLike,
+  type WebSocketStreamMessage
+}
 
 /**
  * A WebSocket transport through the bridge at `url` (ws: or wss:). Needs a
@@ -59,5 +74,19 @@ export const layerGlobal = (url: string, options: Options = {}): Layer.Layer<Tra
   const WebSocketStream = globalWebSocketStream()
   return WebSocketStream === undefined
     ? layer(url, options).pipe(Layer.provide(Socket.layerWebSocketConstructorGlobal))
-    : Layer.succeed(Transport)(bridgeTransport(url, options, openWebSocketStream(WebSocketStream), true))
+    : layerStream(url, options, WebSocketStream)
 }
+
+/**
+ * The WebSocket transport on `WebSocketStream` (`layerGlobal` picks it where the platform
+ * has one): reads push back on the bridge when the client does not keep up. Given a
+ * constructor of the same shape, a page can observe the frames (the demo's "What the
+ * bridge sees" does).
+ * @category layers
+ */
+export const layerStream = (
+  url: string,
+  options: Options,
+  WebSocketStream: WebSocketStreamConstructor
+): Layer.Layer<Transport> =>
+  Layer.succeed(Transport)(bridgeTransport(url, options, openWebSocketStream(WebSocketStream), true))

@@ -6,7 +6,16 @@ import * as Layer from "effect/Layer"
 import * as Socket from "effect/socket/Socket"
 import type { TraceEvent, Transport } from "pop3-everywhere"
 import * as WebSocketTransport from "pop3-everywhere/websocket"
-import { contentType, makeBridgeWire, type Piece, type RecordHeader, tappingWebSocket } from "./bridge-wire.ts"
+import type { WebSocketStreamConstructor } from "pop3-everywhere/websocket"
+import {
+  contentType,
+  type Frame,
+  makeBridgeWire,
+  type Piece,
+  type RecordHeader,
+  tappingWebSocket,
+  tappingWebSocketStream
+} from "./bridge-wire.ts"
 import { hexDump } from "./bytes-view.ts"
 import { h, replace } from "./dom.ts"
 import "./bridge-view.css"
@@ -137,13 +146,18 @@ export const makeBridgeView = (): BridgeView => {
       wire.clear()
       mode = "bridge"
       schedule()
-      const tapping = tappingWebSocket((frame) => {
+      const onFrame = (frame: Frame) => {
         wire.frame(frame)
         schedule()
-      })
-      return WebSocketTransport.layer(bridgeUrl, { endToEnd: endToEnd === true }).pipe(
-        Layer.provide(Layer.succeed(Socket.WebSocketConstructor)(tapping))
-      )
+      }
+      const options = { endToEnd: endToEnd === true }
+      // The transport layerGlobal would pick, tapped: WebSocketStream where the browser has it.
+      const WebSocketStream = (globalThis as { WebSocketStream?: WebSocketStreamConstructor }).WebSocketStream
+      return typeof WebSocketStream === "function"
+        ? WebSocketTransport.layerStream(bridgeUrl, options, tappingWebSocketStream(onFrame, WebSocketStream))
+        : WebSocketTransport.layer(bridgeUrl, options).pipe(
+            Layer.provide(Layer.succeed(Socket.WebSocketConstructor)(tappingWebSocket(onFrame)))
+          )
     },
     noBridge: () => {
       wire.clear()

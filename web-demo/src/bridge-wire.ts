@@ -17,6 +17,7 @@
 // A client line with no traced line to match (never expected) is hidden entirely.
 import type * as Socket from "effect/socket/Socket"
 import type { TraceEvent } from "pop3-everywhere"
+import type { WebSocketStreamConstructor, WebSocketStreamMessage } from "pop3-everywhere/websocket"
 
 export type From = "C" | "S"
 
@@ -245,4 +246,50 @@ export const tappingWebSocket =
       send(data)
     }
     return ws
+  }
+
+/**
+ * The same tap on `WebSocketStream` (what the library uses where the browser has it, for
+ * its flow control): the platform's own, its messages passed through a TransformStream
+ * that sees each one (a queue of one message: the browser's pushing back is kept), its
+ * writes seen before they go.
+ */
+export const tappingWebSocketStream = (
+  onFrame: (frame: Frame) => void,
+  Inner: WebSocketStreamConstructor
+): WebSocketStreamConstructor =>
+  // A constructor in shape: `new` on an arrow function is refused, so a class.
+  class {
+    readonly opened
+    readonly closed
+    readonly close
+    constructor(url: string, options?: ConstructorParameters<WebSocketStreamConstructor>[1]) {
+      const inner = new Inner(url, options)
+      this.closed = inner.closed
+      this.close = inner.close.bind(inner)
+      this.opened = inner.opened.then(({ readable, writable, protocol }) => {
+        const writer = writable.getWriter()
+        return {
+          protocol,
+          readable: readable.pipeThrough(
+            new TransformStream<WebSocketStreamMessage, WebSocketStreamMessage>({
+              transform(message, controller) {
+                if (message instanceof ArrayBuffer) onFrame({ from: "S", bytes: new Uint8Array(message) })
+                else if (ArrayBuffer.isView(message))
+                  onFrame({ from: "S", bytes: new Uint8Array(message.buffer, message.byteOffset, message.byteLength) })
+                controller.enqueue(message)
+              }
+            })
+          ),
+          writable: new WritableStream<Uint8Array>({
+            write: (bytes) => {
+              onFrame({ from: "C", bytes: bytes.slice() })
+              return writer.write(bytes)
+            },
+            close: () => writer.close(),
+            abort: (reason) => writer.abort(reason)
+          })
+        }
+      })
+    }
   }
