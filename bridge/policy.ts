@@ -286,8 +286,17 @@ export const isOriginAllowed = (
   return allowed.some((entry) => normalizeOrigin(entry) === normal)
 }
 
-/** The token a request presents: `Authorization: Bearer …`, else the `token` query parameter. @category policy */
+/**
+ * The token a request presents: `Authorization: Bearer …`, else the `token` query parameter.
+ * `authorization` is every Authorization header joined with ", " (as fetch's `Headers.get`
+ * joins them; the Node bridge joins `headersDistinct`): more than one credential is none —
+ * the request is refused, whichever of them is right, and the query is not looked at. Node
+ * kept the first header and the Worker fell back to the query, so the two bridges gave
+ * different verdicts on the same request.
+ * @category policy
+ */
 export const presentedToken = (authorization: string | undefined, params: URLSearchParams): string | undefined => {
+  if (authorization?.includes(",") === true) return undefined
   const bearer = authorization === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1]
   return bearer ?? params.get("token") ?? undefined
 }

@@ -179,7 +179,7 @@ export const startBridge = async (options: BridgeOptions = {}): Promise<RunningB
     }
     if (
       settings.token !== undefined &&
-      !tokenMatches(presentedToken(req.headers.authorization, url.searchParams), settings.token)
+      !tokenMatches(presentedToken(req.headersDistinct["authorization"]?.join(", "), url.searchParams), settings.token)
     ) {
       return refuseUpgrade(req, socket, 401, "token", "missing or wrong token", "WWW-Authenticate: Bearer\r\n")
     }

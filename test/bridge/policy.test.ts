@@ -219,6 +219,8 @@ describe("origin and token", () => {
     expect(presentedToken("Bearer abc", new URLSearchParams("token=xyz"))).toBe("abc")
     expect(presentedToken(undefined, new URLSearchParams("token=xyz"))).toBe("xyz")
     expect(presentedToken("Basic abc", new URLSearchParams())).toBeUndefined()
+    // Two headers (joined by ", " as fetch joins them): no token, and no fallback to the query.
+    expect(presentedToken("Bearer abc, Bearer xyz", new URLSearchParams("token=xyz"))).toBeUndefined()
     expect(tokenMatches("s3cret-s3cret-s3cret", "s3cret-s3cret-s3cret")).toBe(true)
     expect(tokenMatches("s3cret-s3cret-s3creT", "s3cret-s3cret-s3cret")).toBe(false)
     expect(tokenMatches("short", "s3cret-s3cret-s3cret")).toBe(false)

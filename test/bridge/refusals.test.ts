@@ -164,6 +164,18 @@ describe("origin and token (HTTP refusals at the upgrade)", () => {
     expect(JSON.stringify(bridge.logs)).not.toContain(token)
   })
 
+  it("refuses two Authorization headers with 401, whichever is right, without looking at ?token= (as the Workers bridge)", async () => {
+    const token = "correct-horse-battery-staple"
+    const { upstream, bridge, port } = await setup((p) => ({ allow: [`127.0.0.1:${p}`], token }))
+    const query = `host=127.0.0.1&port=${port}&tls=none`
+    // Node's http sends an array as one header line per value; Node's server kept the first.
+    const twice = (values: ReadonlyArray<string>) =>
+      ({ headers: { Authorization: [...values] } }) as unknown as Parameters<typeof connect>[2]
+    expect(await httpStatus(connect(bridge, query, twice([`Bearer ${token}`, "Bearer nope"])))).toBe(401)
+    expect(await httpStatus(connect(bridge, `${query}&token=${token}`, twice(["Bearer no", "Bearer nope"])))).toBe(401)
+    await untouched(upstream)
+  })
+
   it("answers other paths with 404 before any WebSocket exists", async () => {
     const { upstream, bridge, port } = await setup((p) => ({ allow: [`127.0.0.1:${p}`] }))
     const ws = connect({ url: `${bridge.url}/elsewhere` }, `host=127.0.0.1&port=${port}&tls=none`)

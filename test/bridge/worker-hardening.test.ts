@@ -40,6 +40,8 @@ describe("the Workers bridge, hardened", () => {
   let resolving: { url: string }
   let rated: { url: string }
   let misconfigured: { url: string }
+  let plaintextAsTls: { url: string }
+  let waiting: { url: string }
 
   const start = async (bindings: Record<string, string>, trust: string[] = []): Promise<{ url: string }> => {
     const worker = startWorker({ script, bindings: { LOG: "off", ...bindings }, trust })
@@ -58,11 +60,14 @@ describe("the Workers bridge, hardened", () => {
     // A DNS-over-HTTPS JSON endpoint with fixed answers.
     const answers: Record<string, Record<string, string[]>> = {
       "mail.test": { A: ["127.0.0.1"] },
-      "evil.test": { A: ["10.1.2.3"], AAAA: ["fd00::1"] }
+      "evil.test": { A: ["10.1.2.3"], AAAA: ["fd00::1"] },
+      "slow.test": { A: ["127.0.0.1"] }
     }
-    doh = createServer((req, res) => {
+    doh = createServer(async (req, res) => {
       const url = new URL(req.url ?? "/", "http://doh")
       const name = url.searchParams.get("name") ?? ""
+      // A resolver that takes its time: the session waits for the mail server meanwhile.
+      if (name === "slow.test") await sleep(3000)
       const type = url.searchParams.get("type") ?? ""
       dohQuestions.push(`${name}/${type}`)
       const data = answers[name]?.[type] ?? []
@@ -75,14 +80,16 @@ describe("the Workers bridge, hardened", () => {
     await new Promise<void>((resolve) => doh.listen(0, "127.0.0.1", resolve))
     const dohUrl = `http://127.0.0.1:${(doh.address() as AddressInfo).port}/dns-query`
     const g = greeter.port
-    ;[main, resolving, rated, misconfigured] = await Promise.all([
+    ;[main, resolving, rated, misconfigured, plaintextAsTls, waiting] = await Promise.all([
       start(
         { ALLOW: `127.0.0.1:${g}/none localhost:${trustedTls.port}/implicit localhost:${untrustedTls.port}/implicit` },
         [good.cert.toString()]
       ),
       start({ ALLOW: `mail.test:${g} 127.0.0.1:${g} evil.test:${g} nx.test:${g}`, RESOLVER: dohUrl }),
       start({ ALLOW: `127.0.0.1:${g}`, SESSION_BURST: "2", SESSION_RATE: "1/1h" }),
-      start({ ALLOW: "secret-looking-host.internal" })
+      start({ ALLOW: "secret-looking-host.internal" }),
+      start({ ALLOW: `127.0.0.1:${g}/implicit`, CONNECT_TIMEOUT: "1s" }),
+      start({ ALLOW: `slow.test:${g}`, RESOLVER: dohUrl, MAX_BUFFERED: "256k" })
     ])
   }, 60_000)
   afterAll(async () => {
@@ -117,6 +124,30 @@ describe("the Workers bridge, hardened", () => {
     expect((await receive(ws, 6)).toString()).toBe("NOOP\r\n")
     ws.close()
     await closed(ws)
+  })
+
+  it("reports tls=implicit to a server that greets in plaintext as a TLS failure (4011), as Node does, not a timeout", async () => {
+    // The greeting reaches the plain socket before startTls; the handshake then waits for a
+    // ServerHello that never comes, until CONNECT_TIMEOUT (1 s here).
+    const result = await closed(connect(plaintextAsTls, `host=127.0.0.1&port=${greeter.port}&tls=implicit`))
+    expect(result.code).toBe(CloseCode.UpstreamTlsFailed)
+    expect(result.reason).toMatch(/^upstream TLS failed: no TLS answer in time \(a plaintext port\?/)
+  })
+
+  it("4008 for a flood of 1-byte messages while the mail server is not there yet: each counts at least MESSAGE_COST", async () => {
+    // While the name resolves (3 s), what the client sends waits. At MESSAGE_COST (1 KiB)
+    // each, MAX_BUFFERED (256k) is reached after ~256 one-byte messages, not after 262,144:
+    // the runtime's own cost of a message is far above its byte (a million of them grew
+    // the isolate by ~500 MB).
+    const ws = connect(waiting, `host=slow.test&port=${greeter.port}&tls=none`)
+    await new Promise((resolve) => ws.once("open", resolve))
+    const result = closed(ws)
+    const one = Buffer.from("x")
+    for (let i = 0; i < 1024 && ws.readyState === ws.OPEN; i++) ws.send(one)
+    expect(await result).toEqual({
+      code: CloseCode.Limit,
+      reason: "the client sends faster than the mail server reads"
+    })
   })
 
   it("reports a certificate the runtime does not trust as a TLS failure (4011), not a connect failure", async () => {

@@ -165,6 +165,19 @@ describe("the Workers bridge in miniflare", () => {
       await opened(viaHeader)
       viaHeader.close()
     })
+    it("401 for two Authorization headers, whichever is right, and the query token is not looked at (as the Node bridge)", async () => {
+      const query = `host=127.0.0.1&port=${greeter.port}&tls=none`
+      for (const [headers, withQuery] of [
+        [[`Bearer ${TOKEN}`, "Bearer wrong-token-0123456789"], false],
+        [["Bearer wrong-token-0123456789", "Bearer wrong-token-9876543210"], true]
+      ] as const) {
+        // Node's http sends an array as one header line per value.
+        const ws = connect(main, withQuery ? withToken(query) : query, {
+          headers: { Authorization: [...headers] } as unknown as Record<string, string>
+        })
+        expect(await httpStatus(ws)).toBe(401)
+      }
+    })
   })
 
   describe("what is asked for: close codes after the upgrade, before any upstream contact", () => {
