@@ -93,8 +93,11 @@ export const acquireFetchLock = async (
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
     }
-    const text = await readFile(path, "utf8").catch(() => undefined)
-    if (text === undefined) continue // removed meanwhile: try again at once
+    // Gone meanwhile: try again at once. Unreadable: a holder that says nothing (below).
+    const text = await readFile(path, "utf8").catch((error: NodeJS.ErrnoException) =>
+      error.code === "ENOENT" ? undefined : ""
+    )
+    if (text === undefined) continue
     const holder = holderOf(text)
     if (holder === undefined) {
       const age = await stat(path).then(

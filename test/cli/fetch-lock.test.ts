@@ -1,7 +1,7 @@
 // The lock that keeps two `pop3 fetch` runs of one account apart (core/cli/fetch-lock.ts),
 // on real files: held, waited for, released, and taken over from a run that died.
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from "node:fs"
 import { hostname, tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -79,6 +79,12 @@ describe("the fetch lock", () => {
     utimesSync(path, aMinuteAgo, aMinuteAgo)
     const release = await acquireFetchLock(state, ALICE, { waitMs: 0 })
     await release()
+  })
+
+  it("a lock it cannot read (a directory in its place) is held, and waited for: no busy loop", async () => {
+    const state = stateIn()
+    mkdirSync(lockPath(state, ALICE))
+    await expect(acquireFetchLock(state, ALICE, { waitMs: 150 })).rejects.toThrow(/^another run is fetching/)
   })
 
   it("a release leaves a lock that is no longer its own alone", async () => {
