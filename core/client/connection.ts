@@ -85,6 +85,8 @@ export interface Connection {
   /** Whether anyone listens to `trace` (events need not be built otherwise). */
   readonly tracing: boolean
   readonly now: () => number
+  /** The time limit of each wait, in milliseconds. */
+  readonly timeoutMillis: number
   /** Whether the bytes of events are views that stay valid (the transport's `freshChunks`). */
   readonly freshChunks: boolean
 }
@@ -484,6 +486,7 @@ export const makeConnection = (options: {
       trace,
       tracing,
       now,
+      timeoutMillis,
       freshChunks: options.freshChunks === true
     } satisfies Connection
   })

@@ -115,6 +115,12 @@ export interface Listings {
 }
 
 /**
+ * How long a body left half read is read away at most (and never longer than the time
+ * limit of a wait), as long as the farewell may take.
+ */
+const DRAIN_MILLIS = 5000
+
+/**
  * The mailbox of a connection that has just logged in.
  * @category internals
  */
@@ -131,18 +137,29 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
         const { encoded } = yield* conn.exec(command)
         let finished = false
         // A consumer that stops early leaves the rest of the body on the wire; read it
-        // away so the next command's answer is not mistaken for message bytes.
+        // away so the next command's answer is not mistaken for message bytes — for as long
+        // as the farewell may take (the timeout, at most 5 s): a body that goes on past it
+        // (one without end, or one dripped a line at a time) is left, and the connection
+        // with it. Each read is timed on its own, so only this bounds a server that keeps
+        // sending; finalizers are not interrupted, hence the interruptible drain inside.
         yield* Effect.addFinalizer(() =>
           finished
             ? Effect.void
-            : Effect.ignore(
-                Effect.whileLoop({
-                  while: () => !finished,
-                  body: () => conn.read(`the rest of ${encoded.redacted}`),
-                  step: (event) => {
-                    if (event._tag !== "Body") finished = true
-                  }
-                })
+            : Effect.whileLoop({
+                while: () => !finished,
+                body: () => conn.read(`the rest of ${encoded.redacted}`),
+                step: (event) => {
+                  if (event._tag !== "Body") finished = true
+                }
+              }).pipe(
+                Effect.interruptible,
+                Effect.timeout(Math.min(conn.timeoutMillis, DRAIN_MILLIS)),
+                Effect.catchTag("TimeoutError", () =>
+                  conn.abandon(
+                    `the rest of the body of ${encoded.redacted} was still coming ${Math.min(conn.timeoutMillis, DRAIN_MILLIS) / 1000} s after it was left`
+                  )
+                ),
+                Effect.ignore
               )
         )
         const started = conn.now()

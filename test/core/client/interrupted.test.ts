@@ -9,6 +9,8 @@
 // transport was built on, did: the owed answer itself was gone).
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+import { createServer, type AddressInfo, type Socket as NetSocket } from "node:net"
 import type * as Scope from "effect/Scope"
 import { afterEach, describe, expect, it } from "vitest"
 import { collect, connect } from "../../../core/index.ts"
@@ -130,6 +132,54 @@ describe.each([
     await sleep(50) // the server handles the last lines after the client has gone
     expect(server.commands.slice(-4)).toEqual(["DELE 1", "STAT", "RSET", "QUIT"])
     expect(server.store.messages(USER)).toHaveLength(before)
+  })
+})
+
+describe("a body left half read", () => {
+  it("that never ends is read away for at most the farewell's time, then left with the connection: no hang", async () => {
+    // A server whose RETR body never ends (a line every millisecond, for ever).
+    const sockets = new Set<NetSocket>()
+    const server = createServer((socket) => {
+      sockets.add(socket)
+      socket.on("error", () => {})
+      socket.write("+OK ready\r\n")
+      socket.on("data", (data: Buffer) => {
+        for (const line of data.toString("latin1").split("\r\n").filter(Boolean)) {
+          if (line === "CAPA") socket.write("+OK\r\nUSER\r\n.\r\n")
+          else if (!line.startsWith("RETR")) socket.write("+OK\r\n")
+          else {
+            socket.write("+OK endless\r\n")
+            const drip = setInterval(() => (socket.destroyed ? clearInterval(drip) : socket.write("a line\r\n")), 1)
+          }
+        }
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    try {
+      const port = (server.address() as AddressInfo).port
+      const exit = await run(
+        Effect.gen(function* () {
+          const session = yield* connect({ host: "127.0.0.1", port, tls: "none", timeout: 1000 })
+          const mailbox = yield* session.login(LOGIN)
+          // Stop reading after 200 ms: the rest is drained, for at most min(1 s, 5 s).
+          const stopped = yield* Effect.flip(
+            Effect.timeout(
+              Stream.runForEach(mailbox.retr(1), () => Effect.sleep(5)),
+              200
+            )
+          )
+          const after = yield* Effect.flip(mailbox.stat)
+          return { stopped, after }
+        })
+      )
+      const { stopped, after } = success(exit)
+      expect(stopped._tag).toBe("TimeoutError")
+      expect(after).toMatchObject({ _tag: "ConnectionClosed" })
+      expect(after.message).toMatch(/the rest of the body of RETR 1 was still coming 1 s after it was left/)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      server.close()
+    }
   })
 })
 
