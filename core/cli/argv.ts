@@ -176,7 +176,17 @@ export const parseArgv = (argv: ReadonlyArray<string>, authChoices: ReadonlyArra
     const message = error instanceof Error ? error.message : String(error)
     // Node's text for an unknown option goes on about positionals after "--", its quotes unbalanced.
     const unknown = /^Unknown option '([^']+)'/.exec(message)
-    return { _tag: "UsageError", message: unknown === null ? message : `unknown option ${unknown[1]}` }
+    // A negative number looks like an option to parseArgs: `retr -1` is a message number.
+    if (unknown !== null && /^-\d+$/.test(unknown[1]!))
+      return { _tag: "UsageError", message: `message numbers start at 1, got ${unknown[1]}` }
+    // `--timeout -5`: Node's three lines about an ambiguous argument, as one.
+    const ambiguous = /^Option '([^']+)' argument is ambiguous/.exec(message)
+    if (ambiguous !== null)
+      return {
+        _tag: "UsageError",
+        message: `${ambiguous[1]} has no value (a value that starts with "-" is written ${ambiguous[1]}=-…)`
+      }
+    return { _tag: "UsageError", message: unknown === null ? message.split("\n")[0]! : `unknown option ${unknown[1]}` }
   }
   const v = parsed.values
   if (v.help === true) return { _tag: "Help" }

@@ -19,12 +19,16 @@ export const bridgeUrlWithToken = (given: string, token: string | undefined): st
   } catch {
     return { usage: `--bridge is not a valid URL: ${JSON.stringify(given.split("?")[0])}` }
   }
-  if (token === undefined || token === "") return given
+  // A token in the URL would be on the command line, which `ps` shows every user: refused,
+  // as --password is. Not echoed.
   if (url.searchParams.has("token"))
     return {
       usage:
-        "the bridge token is given twice: in POP3_BRIDGE_TOKEN and in the --bridge URL; keep only POP3_BRIDGE_TOKEN"
+        token === undefined || token === ""
+          ? "the bridge token may not be in the --bridge URL (every user of this machine can read the command line): set POP3_BRIDGE_TOKEN instead"
+          : "the bridge token is given twice: in POP3_BRIDGE_TOKEN and in the --bridge URL; keep only POP3_BRIDGE_TOKEN"
     }
+  if (token === undefined || token === "") return given
   url.searchParams.set("token", token)
   return url.toString()
 }

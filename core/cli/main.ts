@@ -336,10 +336,16 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
       io.transport ?? (await import("../transport/node-websocket.ts")).layer(bridge, { endToEnd: options.endToEnd })
   }
   if (options.ca !== undefined) {
+    let pem: string
     try {
-      io.readFile(options.ca)
+      pem = io.readFile(options.ca)
     } catch (error) {
       io.stderr(`pop3: cannot read --ca ${options.ca}: ${error instanceof Error ? error.message : String(error)}`)
+      return EXIT.usage
+    }
+    // Not a CA (an empty file, the wrong file): said now, not as a TLS failure blaming the CA.
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+      io.stderr(`pop3: --ca ${printable(options.ca)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`)
       return EXIT.usage
     }
   }
@@ -354,8 +360,16 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
     return exitCodeOfFailure(error)
   }
   const defect = exit.cause.reasons.find(Cause.isDieReason)?.defect
+  const code = (defect as { code?: unknown } | undefined)?.code
   // `pop3 retr 1 | head`: the reader left, as it meant to. Like other Unix tools, stop quietly.
-  if ((defect as { code?: unknown } | undefined)?.code === "EPIPE") return EXIT.ok
+  if (code === "EPIPE") return EXIT.ok
+  // The output could not be written (`> /dev/full`, a disk full): local I/O, not a bug.
+  if ((defect as { syscall?: unknown } | undefined)?.syscall === "write" && typeof code === "string") {
+    // Node's "ENOSPC: no space left on device, write" as "no space left on device (ENOSPC)".
+    const said = String((defect as { message?: unknown }).message ?? code)
+    io.stderr(`pop3: cannot write the output: ${said.replace(/^(E[A-Z]+): (.*?), write$/, "$2 ($1)")}`)
+    return EXIT.storage
+  }
   io.stderr(`pop3: internal error: ${Cause.pretty(exit.cause).split("\n")[0]}`)
   return 70
 }
@@ -370,6 +384,15 @@ export const processIo = (): CliIo => {
   // next write fails, the session closes (RSET, QUIT) and main reports it in one line.
   let broken: Error | undefined
   process.stdout.on("error", (error) => (broken ??= error))
+  // The same for stderr (`pop3 --trace … 2>&1 | grep -m1 …`): without a listener its EPIPE
+  // crashed the process (exit 1, "refused"); once broken, what would go there is dropped.
+  let stderrBroken = false
+  process.stderr.on("error", () => {
+    stderrBroken = true
+  })
+  const toStderr = (text: string) => {
+    if (!stderrBroken) process.stderr.write(text)
+  }
   return {
     stdout: (bytes) =>
       new Promise<void>((resolve, reject) => {
@@ -378,9 +401,9 @@ export const processIo = (): CliIo => {
         // the transport reuses (core/transport/read-pool.ts). That is the backpressure too.
         process.stdout.write(bytes, (error) => (error ? reject(error) : resolve()))
       }),
-    stderr: (text) => void process.stderr.write(text + "\n"),
+    stderr: (text) => toStderr(text + "\n"),
     env: process.env,
     readFile: (path) => readFileSync(path, "utf8"),
-    progress: process.stderr.isTTY ? (text) => void process.stderr.write(text) : undefined
+    progress: process.stderr.isTTY ? toStderr : undefined
   }
 }

@@ -2,6 +2,8 @@
 // the in-memory transport and over real TCP (listenTcp). Checks the exact output of every
 // command, the JSON shapes, the trace on stderr, and the exit status of every failure kind.
 
+import { spawn } from "node:child_process"
+import { closeSync, openSync } from "node:fs"
 import net from "node:net"
 import { WebSocketServer } from "ws"
 import { afterEach, describe, expect, it } from "vitest"
@@ -16,7 +18,7 @@ import type { ListenTcpOptions, TcpListener } from "../../dev-server/tcp.ts"
 import { listenTcp } from "../../dev-server/tcp.ts"
 import { testCert, testTls } from "../../dev-server/tls-fixture.ts"
 import { makeStore, memoryServer, MESSAGE_ORDER, num, PASSWORD, stored, text, USER } from "../core/client/harness.ts"
-import { BIN, runNode } from "../support/child-node.ts"
+import { BIN, NODE, runNode } from "../support/child-node.ts"
 import type { MemoryServer } from "../core/client/harness.ts"
 
 const enc = new TextEncoder()
@@ -417,8 +419,22 @@ describe("exit 2: usage", () => {
       [...LOGGED_IN, "--bridge", "http://bridge.test", "stat"],
       '--bridge must be a ws:// or wss:// URL, got "http://bridge.test"'
     ))
+  it("a negative message number, and an option followed by a negative value: one line each", async () => {
+    await usage([...LOGGED_IN, "retr", "-1"], "message numbers start at 1, got -1")
+    await usage(
+      [...LOGGED_IN, "--timeout", "-5", "stat"],
+      '--timeout has no value (a value that starts with "-" is written --timeout=-…)'
+    )
+  })
   it("an unreadable --ca file", () =>
     usage([...LOGGED_IN, "--ca", "/nope/ca.pem", "stat"], /^pop3: cannot read --ca \/nope\/ca\.pem: .*ENOENT/))
+  it("a --ca file with no certificate in it (the wrong file, an empty one), before connecting", async () => {
+    const server = memoryServer()
+    const captured = capture({ transport: server.layer, files: { "/etc/passwd": "root:x:0:0:root:/root:/bin/bash\n" } })
+    expect(await main([...LOGGED_IN, "--ca", "/etc/passwd", "stat"], captured.io)).toBe(2)
+    expect(captured.stderr).toEqual(["pop3: --ca /etc/passwd holds no PEM certificate (-----BEGIN CERTIFICATE-----)"])
+    expect(server.commands).toEqual([])
+  })
   it("no POP3_PASSWORD in the environment: a usage error, nothing contacted", async () => {
     const server = memoryServer()
     const captured = capture({ transport: server.layer })
@@ -623,6 +639,39 @@ describe("the real executable (bin.ts in a child process)", () => {
     expect(r.stderr).toBe("")
     expect(r.code).toBe(0)
     expect(Uint8Array.from(r.stdout)).toEqual(stored(store, num("eightBit")))
+  })
+
+  it("output it cannot write (> /dev/full): exit 5 and what happened in one line, not an internal error", async () => {
+    const { port } = await listen()
+    const target = ["--host", "127.0.0.1", "--port", String(port), "--tls", "none", "--user", USER]
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const full = openSync("/dev/full", "w")
+      const child = spawn(NODE, [BIN, ...target, "retr", "1"], {
+        env: { PATH: process.env["PATH"] ?? "", POP3_PASSWORD: PASSWORD },
+        stdio: ["ignore", full, "pipe"]
+      })
+      closeSync(full)
+      let stderr = ""
+      child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+      child.on("close", (code) => resolve({ code, stderr }))
+    })
+    expect(r.code).toBe(5)
+    expect(r.stderr).toBe("pop3: cannot write the output: no space left on device (ENOSPC)\n")
+  })
+
+  it("a reader of stderr that leaves early (--trace … 2>&1 | grep -m1): no crash, exit 0", async () => {
+    const { port } = await listen()
+    const target = ["--host", "127.0.0.1", "--port", String(port), "--tls", "none", "--user", USER]
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(NODE, [BIN, ...target, "--trace", "list"], {
+        env: { PATH: process.env["PATH"] ?? "", POP3_PASSWORD: PASSWORD },
+        stdio: ["ignore", "ignore", "pipe"]
+      })
+      // The first line read, the reader goes: later trace lines meet a closed pipe.
+      child.stderr.once("data", () => child.stderr.destroy())
+      child.on("close", (exitCode) => resolve(exitCode))
+    })
+    expect(code).toBe(0)
   })
 
   it("a TLS failure against an IP address: exit 3 and exactly one line on stderr (no OpenSSL line break, no Node warning)", async () => {

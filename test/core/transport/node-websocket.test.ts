@@ -397,13 +397,13 @@ interface CliResult {
   readonly stderr: ReadonlyArray<string>
 }
 
-const cli = async (argv: ReadonlyArray<string>): Promise<CliResult> => {
+const cli = async (argv: ReadonlyArray<string>, bridgeToken?: string): Promise<CliResult> => {
   const out: Array<Uint8Array> = []
   const err: Array<string> = []
   const code = await main(argv, {
     stdout: async (bytes) => void out.push(typeof bytes === "string" ? enc.encode(bytes) : bytes.slice()),
     stderr: (text) => void err.push(text),
-    env: { POP3_PASSWORD: PASSWORD },
+    env: { POP3_PASSWORD: PASSWORD, ...(bridgeToken !== undefined ? { POP3_BRIDGE_TOKEN: bridgeToken } : {}) },
     readFile: () => {
       throw new Error("no files in these tests")
     }
@@ -453,20 +453,13 @@ describe("the CLI through a real pop3-bridge (--bridge is node-websocket.ts)", (
 
   it("the CLI says which HTTP answer refused the upgrade: the bridge's own 401 and 403, another server's 302", async () => {
     const bridge = await realBridge({ token: TOKEN })
-    const wrongToken = await cli([
-      "--bridge",
-      `${bridge.url}/pop3?token=guessed-x7q`,
-      ...target(),
-      "--user",
-      USER,
-      "stat"
-    ])
+    const wrongToken = await cli(["--bridge", `${bridge.url}/pop3`, ...target(), "--user", USER, "stat"], "guessed-x7q")
     expect(wrongToken.code).toBe(3)
     expect(wrongToken.stderr).toHaveLength(1)
     expect(wrongToken.stderr[0]).toContain("it refused the token (HTTP 401: missing or wrong)")
     expect(wrongToken.stderr[0]).not.toContain("guessed-x7q")
     const strict = await realBridge({ token: TOKEN, allowOrigin: ["https://mail.example"], requireOrigin: true })
-    const origin = await cli(["--bridge", `${strict.url}/pop3?token=${TOKEN}`, ...target(), "--user", USER, "stat"])
+    const origin = await cli(["--bridge", `${strict.url}/pop3`, ...target(), "--user", USER, "stat"], TOKEN)
     expect(origin.stderr[0]).toContain("it refused this origin (HTTP 403")
     // Not a bridge: a web server that redirects every request.
     const redirecting = createServer((_, res) => res.writeHead(302, { location: "/" }).end())
@@ -495,17 +488,15 @@ describe("the CLI through a real pop3-bridge (--bridge is node-websocket.ts)", (
     })
   })
 
-  it("the CLI retrieves through --bridge byte-exactly, with the bridge URL it was given", async () => {
-    // The bridge wants the token: the session exists only if the URL's token reached it.
+  it("the CLI retrieves through --bridge byte-exactly, with the token from POP3_BRIDGE_TOKEN (never in the URL)", async () => {
+    // The bridge wants the token: the session exists only if the token reached it.
     const bridge = await realBridge({ token: TOKEN })
-    const result = await cli([
-      "--bridge",
-      `${bridge.url}/pop3?token=${TOKEN}`,
-      ...target(),
-      "--user",
-      USER,
-      "retr",
-      "2"
+    const result = await cli(["--bridge", `${bridge.url}/pop3`, ...target(), "--user", USER, "retr", "2"], TOKEN)
+    // In the URL instead, the token would be in the process list: refused before connecting.
+    const inUrl = await cli(["--bridge", `${bridge.url}/pop3?token=${TOKEN}`, ...target(), "--user", USER, "stat"])
+    expect(inUrl.code).toBe(2)
+    expect(inUrl.stderr).toEqual([
+      "pop3: the bridge token may not be in the --bridge URL (every user of this machine can read the command line): set POP3_BRIDGE_TOKEN instead"
     ])
     expect(result.stderr).toEqual([])
     expect(result.code).toBe(0)
