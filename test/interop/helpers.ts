@@ -77,14 +77,18 @@ export interface CliResult {
  * Runs the CLI in this process with captured I/O and the real transports (Node, or the
  * WebSocket one with --bridge). `password` is POP3_PASSWORD; undefined leaves it unset.
  */
-export async function cli(argv: ReadonlyArray<string>, password?: string): Promise<CliResult> {
+export async function cli(
+  argv: ReadonlyArray<string>,
+  password?: string,
+  env: Readonly<Record<string, string>> = {}
+): Promise<CliResult> {
   const out: Array<Buffer> = []
   const err: Array<string> = []
   const code = await main(argv, {
     // Copy: a chunk may be a view into a buffer the client reuses.
     stdout: async (bytes) => void out.push(typeof bytes === "string" ? Buffer.from(bytes, "utf8") : Buffer.from(bytes)),
     stderr: (text) => void err.push(text),
-    env: password === undefined ? {} : { POP3_PASSWORD: password },
+    env: { ...env, ...(password === undefined ? {} : { POP3_PASSWORD: password }) },
     readFile: (path) => readFileSync(path, "utf8")
   })
   return { code, stdout: Buffer.concat(out), stderr: err }
