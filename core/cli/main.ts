@@ -163,7 +163,8 @@ const printListing = <A>(
   )
 }
 
-const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Transport> =>
+// `ca`: the --ca file's PEM, read (and checked) once by main.
+const run = (options: CliOptions, io: CliIo, ca: string | undefined): Effect.Effect<void, CliFailure, Transport> =>
   Effect.scoped(
     Effect.gen(function* () {
       const start = Date.now()
@@ -200,7 +201,7 @@ const run = (options: CliOptions, io: CliIo): Effect.Effect<void, CliFailure, Tr
         tls: options.tls,
         insecure: options.insecure,
         timeout: options.timeoutSeconds * 1000,
-        ...(options.ca !== undefined ? { ca: io.readFile(options.ca) } : {}),
+        ...(ca !== undefined ? { ca } : {}),
         ...(options.trace ? { trace: (event) => io.stderr(printable(formatTraceEvent(event, start))) } : {})
       })
       if (command.name === "capa" && options.user === undefined) {
@@ -335,8 +336,8 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
     transport =
       io.transport ?? (await import("../transport/node-websocket.ts")).layer(bridge, { endToEnd: options.endToEnd })
   }
+  let pem: string | undefined
   if (options.ca !== undefined) {
-    let pem: string
     try {
       pem = io.readFile(options.ca)
     } catch (error) {
@@ -349,7 +350,7 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
       return EXIT.usage
     }
   }
-  const exit = await Effect.runPromiseExit(run(options, io).pipe(Effect.provide(transport)))
+  const exit = await Effect.runPromiseExit(run(options, io, pem).pipe(Effect.provide(transport)))
   if (Exit.isSuccess(exit)) return EXIT.ok
   const failure = exit.cause.reasons.find(Cause.isFailReason)
   if (failure !== undefined) {

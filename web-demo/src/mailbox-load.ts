@@ -31,6 +31,20 @@ export interface HeaderCache {
   readonly put: (headers: ReadonlyArray<{ readonly uid: string; readonly bytes: Uint8Array }>) => Promise<void>
 }
 
+/**
+ * Fills a row from its header (the bytes up to the empty line) and redraws it; undefined
+ * when the header could not be read (a kept body missing from the browser's storage).
+ */
+export const showHeader = async (entry: Entry, list: MailboxList, header: Uint8Array | undefined): Promise<void> => {
+  const email = header === undefined ? undefined : await PostalMime.parse(header).catch(() => undefined)
+  entry.from = who(email?.from)
+  entry.fromAddress = email?.from?.address
+  entry.subject = header === undefined ? "(not readable in this browser's storage)" : email?.subject
+  entry.date = email?.date
+  entry.loaded = true
+  list.update(entry)
+}
+
 /** Reads headers for the rows the list shows: `want` on every change, `start` once the connection is free. */
 export interface HeaderLoader {
   readonly want: (msgs: ReadonlyArray<number>) => void
@@ -60,15 +74,8 @@ export const makeHeaderLoader = (
   let stopped = false
 
   const show = async (msg: number, bytes: Uint8Array) => {
-    const email = await PostalMime.parse(bytes).catch(() => undefined)
     const entry = view.byMsg.get(msg)
-    if (entry === undefined) return
-    entry.from = who(email?.from)
-    entry.fromAddress = email?.from?.address
-    entry.subject = email?.subject
-    entry.date = email?.date
-    entry.loaded = true
-    view.list.update(entry)
+    if (entry !== undefined) await showHeader(entry, view.list, bytes)
   }
 
   // One batch at a time: the rows wanted when it ends make the next, so rows scrolled past

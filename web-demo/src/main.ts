@@ -1,16 +1,15 @@
 // The demo page: wires the connect form, the mailbox and the protocol trace together.
 // All POP3 goes through the library (session.ts); this file only decides what to show.
 import { fixTextDecoder } from "./text-decoder-fix.ts"
-import PostalMime from "postal-mime"
 import type { Capabilities, TraceEvent } from "pop3-everywhere"
 import { defaults } from "./config.ts"
 import { makeConnectForm } from "./connect-form.ts"
 import { makeDiagram } from "./diagram.ts"
 import { download, h, replace } from "./dom.ts"
 import { explain, mailboxSummary } from "./explain.ts"
-import { displayBridgeUrl, who } from "./format.ts"
+import { displayBridgeUrl } from "./format.ts"
 import { type Entry, makeMailboxList, unloadedEntry } from "./mailbox-list.ts"
-import { loadMailbox, makeHeaderLoader } from "./mailbox-load.ts"
+import { loadMailbox, makeHeaderLoader, showHeader } from "./mailbox-load.ts"
 import { endingText } from "./ending.ts"
 import { closeMessage, listOctets, renderMessage, renderPlaceholder, type Shown } from "./message-view.ts"
 import { parseMessage } from "./mime/parse.ts"
@@ -392,13 +391,7 @@ const showKept = async (kept: KeptAccount) => {
               fresh.push({ uid: entry.uid!, bytes: head })
             }
           }
-          const email = head === undefined ? undefined : await PostalMime.parse(head).catch(() => undefined)
-          entry.from = who(email?.from)
-          entry.fromAddress = email?.from?.address
-          entry.subject = head === undefined ? "(not readable in this browser's storage)" : email?.subject
-          entry.date = email?.date
-          entry.loaded = true
-          list.update(entry)
+          await showHeader(entry, list, head)
         }
         if (fresh.length > 0) await readKept(store.putHeaders(fresh)).catch(() => {})
       }
