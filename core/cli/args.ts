@@ -41,6 +41,7 @@ Options:
   --auth MECH          ${AUTH_CHOICES.join(" | ")} (default auto)
   --ca FILE            trust this CA certificate (PEM) in addition to the system's
   --insecure           do not verify the server certificate (testing only)
+                       (through --bridge, both only with --end-to-end)
   --timeout SECONDS    limit for connecting and for each wait on the server (default 30)
   --bridge URL         reach the server through a pop3-bridge (ws:// or wss://); its token,
                        if it needs one, comes from $POP3_BRIDGE_TOKEN

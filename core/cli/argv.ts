@@ -190,7 +190,11 @@ export const parseArgv = (argv: ReadonlyArray<string>, authChoices: ReadonlyArra
   }
   const v = parsed.values
   if (v.help === true) return { _tag: "Help" }
-  if (v.version === true) return { _tag: "Version" }
+  if (v.version === true)
+    // `pop3 --version stat` is a mistake, not a question: say so rather than answer 0.
+    return parsed.positionals.length === 0
+      ? { _tag: "Version" }
+      : { _tag: "UsageError", message: `--version takes no command, got ${JSON.stringify(parsed.positionals[0])}` }
   if (v.password !== undefined || v.pass !== undefined) {
     return { _tag: "UsageError", message: "passwords are not accepted on the command line; set POP3_PASSWORD" }
   }
@@ -209,6 +213,15 @@ export const parseArgv = (argv: ReadonlyArray<string>, authChoices: ReadonlyArra
   if (endToEnd && tlsValue === "none") {
     return { _tag: "UsageError", message: "--end-to-end needs --tls implicit or starttls, not none" }
   }
+  // Through a bridge without --end-to-end the bridge does the TLS and checks the server's
+  // certificate with its own roots: a --ca or --insecure here would change nothing, and a
+  // user who pinned a private CA would believe it was checked.
+  if (v.bridge !== undefined && !endToEnd && (v.ca !== undefined || v.insecure === true)) {
+    return {
+      _tag: "UsageError",
+      message: `${v.ca !== undefined ? "--ca" : "--insecure"} applies to TLS this client does; through --bridge that is only with --end-to-end (otherwise the bridge checks the server's certificate)`
+    }
+  }
   if (endToEnd && v.insecure === true) {
     return {
       _tag: "UsageError",
@@ -224,7 +237,8 @@ export const parseArgv = (argv: ReadonlyArray<string>, authChoices: ReadonlyArra
   }
   let timeoutSeconds = 30
   if (v.timeout !== undefined) {
-    const t = Number(v.timeout)
+    // Decimal (with an exponent, "1e2"): Number() alone would also take "0x10", "0b1" and " 5 ".
+    const t = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v.timeout) ? Number(v.timeout) : Number.NaN
     if (!Number.isFinite(t) || t <= 0)
       return {
         _tag: "UsageError",

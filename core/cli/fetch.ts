@@ -25,6 +25,7 @@ import type { Mailbox, Pop3Error } from "../index.ts"
 import { StorageError, type SyncError, syncMailbox, UidlRequired } from "../sync/index.ts"
 import { defaultStatePath } from "./fetch-state.ts"
 import { openMaildirStore } from "./maildir-store.ts"
+import { jsonLine, printable } from "./printable.ts"
 
 export { BATCH_BYTES, BATCH_MESSAGES, STREAM_THRESHOLD, WRITE_BUDGET, WRITE_CONCURRENCY } from "../sync/index.ts"
 export { StorageError, UidlRequired }
@@ -226,7 +227,8 @@ const fetchInto = (
       streamThreshold: options.streamThreshold,
       onStart: progress.start,
       onProgress: progress.add,
-      onWarning: (text) => io.stderr(`pop3: warning: ${text}`)
+      // With --json, stderr carries JSON lines (errors are `{"error","message"}`), warnings too.
+      onWarning: (text) => io.stderr(options.json ? jsonLine({ warning: text }) : `pop3: warning: ${printable(text)}`)
     }).pipe(Effect.ensuring(Effect.sync(() => progress.finish())))
     const { fetched, skipped, recovered, deleted, bytes } = result
     const summary: FetchSummary = {

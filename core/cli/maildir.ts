@@ -45,7 +45,7 @@ import {
 import type { FileHandle } from "node:fs/promises"
 import { mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises"
 import { hostname } from "node:os"
-import { join, sep } from "node:path"
+import { dirname, join, sep } from "node:path"
 
 /**
  * A file being delivered: write chunks (CRLF is turned into LF), then `commit` or `abort`.
@@ -282,6 +282,30 @@ export const processExists = (pid: number): boolean => {
 }
 
 /**
+ * `mkdir -p` with mode 0700, level by level. Not Node's `mkdir(…, { recursive: true })`:
+ * under a directory that refuses to hold new entries the way /proc does (mkdir answers
+ * ENOENT though the parent exists), Node 24's recursive mkdir retries forever at full CPU,
+ * so `pop3 fetch --maildir /proc/x` hung. Here each level is tried once, its parent made
+ * first when it is missing, and a refusal after that is the error.
+ */
+const makeDirectory = async (dir: string): Promise<void> => {
+  try {
+    await mkdir(dir, { mode: 0o700 })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === "EEXIST") return
+    const parent = dirname(dir)
+    if (code !== "ENOENT" || parent === dir) throw error
+    await makeDirectory(parent)
+    try {
+      await mkdir(dir, { mode: 0o700 })
+    } catch (again) {
+      if ((again as NodeJS.ErrnoException).code !== "EEXIST") throw again
+    }
+  }
+}
+
+/**
  * Opens the Maildir at `root`, creating `root`, `tmp/`, `new/` and `cur/` (mode 0700) when
  * missing.
  * @category constructors
@@ -299,8 +323,8 @@ export const openMaildir = async (
   const newDir = join(root, "new")
   const curDir = join(root, "cur")
   for (const dir of [root, tmpDir, newDir, curDir]) {
-    await mkdir(dir, { recursive: true, mode: 0o700 })
-    // mkdir -p succeeds on an existing path only if it is a directory; make sure.
+    await makeDirectory(dir)
+    // An existing path passes only if it is a directory; make sure.
     if (!(await stat(dir)).isDirectory())
       throw Object.assign(new Error(`${dir} is not a directory`), { code: "ENOTDIR" })
   }

@@ -371,7 +371,7 @@ export const main = async (argv: ReadonlyArray<string>, io: CliIo): Promise<numb
     io.stderr(`pop3: cannot write the output: ${said.replace(/^(E[A-Z]+): (.*?), write$/, "$2 ($1)")}`)
     return EXIT.storage
   }
-  io.stderr(`pop3: internal error: ${Cause.pretty(exit.cause).split("\n")[0]}`)
+  io.stderr(`pop3: internal error: ${printable(Cause.pretty(exit.cause).split("\n")[0] ?? "")}`)
   return 70
 }
 

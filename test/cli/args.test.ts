@@ -79,9 +79,7 @@ describe("options", () => {
         "--timeout",
         "2.5",
         "--trace",
-        "--json",
-        "--bridge",
-        "wss://bridge.example.org/pop3"
+        "--json"
       ])
     ).toEqual({
       host: "mail.example.org",
@@ -94,10 +92,17 @@ describe("options", () => {
       timeoutSeconds: 2.5,
       trace: true,
       json: true,
-      bridge: "wss://bridge.example.org/pop3",
+      bridge: undefined,
       endToEnd: false,
       command: { name: "stat" }
     })
+    // --bridge in both forms (with --ca and --insecure only through --end-to-end, below).
+    expect(options(["stat", "--host=h", "--user", "bob", "--bridge", "wss://b.example/pop3"]).bridge).toBe(
+      "wss://b.example/pop3"
+    )
+    expect(options(["stat", "--host=h", "--user", "bob", "--bridge=wss://b.example/pop3"]).bridge).toBe(
+      "wss://b.example/pop3"
+    )
   })
 
   it("accepts every --auth choice, case-insensitively", () => {
@@ -170,6 +175,7 @@ describe("help and version", () => {
 
   it("--version", () => {
     expect(parseCli(["--version"])).toEqual({ _tag: "Version" })
+    expect(usageError(["--version", "stat"])).toBe('--version takes no command, got "stat"')
   })
 
   it("the usage text documents every command, option and exit status", () => {
@@ -220,6 +226,13 @@ describe("usage errors", () => {
       "--end-to-end needs --tls implicit or starttls, not none"
     )
     expect(usageError([...bridged, "--insecure", "stat"])).toMatch(/^--end-to-end cannot be --insecure/)
+  })
+
+  it("--ca and --insecure through a bridge only with --end-to-end (else the bridge does the TLS)", () => {
+    const bridged = [...BASE, "--bridge", "ws://127.0.0.1:8080/pop3", "--tls", "implicit"]
+    expect(usageError([...bridged, "--ca", "ca.pem", "stat"])).toMatch(/^--ca applies to TLS this client does;/)
+    expect(usageError([...bridged, "--insecure", "stat"])).toMatch(/^--insecure applies to TLS this client does;/)
+    expect(options([...bridged, "--end-to-end", "--ca", "ca.pem", "stat"]).ca).toBe("ca.pem")
   })
 
   it("--host is required and must not be empty", () => {
@@ -286,7 +299,7 @@ describe("usage errors", () => {
     expect(usageError([...BASE, "--auth", "kerberos", "stat"])).toBe(
       `--auth must be one of ${AUTH_CHOICES.join(", ")}, got "kerberos"`
     )
-    for (const t of ["0", "-1", "abc", "", "Infinity", "1e400", "NaN"]) {
+    for (const t of ["0", "-1", "abc", "", "Infinity", "1e400", "NaN", "0x10", "0b1", " 5 ", "5s"]) {
       expect(usageError([...BASE, `--timeout=${t}`, "stat"])).toBe(
         `--timeout must be a positive number of seconds, got ${JSON.stringify(t)}`
       )

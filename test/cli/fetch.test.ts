@@ -697,12 +697,37 @@ describe("pop3 fetch", () => {
       })
     }
 
+    it("the server's text in the warning reaches the terminal escaped (no control characters)", async () => {
+      const store = storeOf([message(1), message(2)])
+      const uid = store.messages(USER)[0]!.uid
+      const hostile: CommandTable = {
+        RETR: {
+          states: ["TRANSACTION"],
+          async run(s, c) {
+            if (s.reportedUid(Number(c.args[0])) === uid) return s.err("\x1b]0;pwned\x07\x1b[2Jgone")
+            return defaultCommands["RETR"]!.run(s, c)
+          }
+        }
+      }
+      const server = await serve(store, {}, hostile)
+      const run = await fetch(server, tempDir(), [], { json: false })
+      expect(run.code).toBe(1)
+      expect(run.stderr[0]).toMatch(/^pop3: warning: message 1 .*\\x1b\]0;pwned\\x07\\x1b\[2Jgone/)
+      // eslint-disable-next-line no-control-regex
+      for (const line of run.stderr) expect(line).not.toMatch(/[\x00-\x1f\x7f]/)
+    })
+
     it("--json: the summary counts it, then the error", async () => {
       const store = storeOf([message(1), message(2)])
       const server = await serve(store, {}, refusing(store, 1))
       const run = await fetch(server, tempDir(), [], { json: true })
       expect(run.code).toBe(1)
       expect(JSON.parse(run.stdout)).toMatchObject({ fetched: 1, refused: 1, messages: 2 })
+      // stderr holds JSON lines only: the warning, then the error.
+      expect(run.stderr.map((line) => JSON.parse(line))).toEqual([
+        { warning: expect.stringMatching(/^message 1 \(UID .+\) was refused by the server/) },
+        { error: "ServerError", message: "RETR 1 refused: -ERR [SYS/PERM] message damaged" }
+      ])
     })
 
     it("streamed into the store (over the threshold): the refused one leaves no tmp/ file, the next is stored", async () => {

@@ -80,6 +80,37 @@ describe.each(["inline", "thread-pool", "auto"] as const)("deliver (%s)", (deliv
   })
 })
 
+const tempBase = (): string => join(tempMaildir(), "..")
+
+describe("openMaildir", () => {
+  it("creates the missing levels of the path, each mode 0700", async () => {
+    const base = tempBase()
+    const root = join(base, "a", "b", "Maildir")
+    await openMaildir(root)
+    for (const level of [
+      join(base, "a"),
+      join(base, "a", "b"),
+      root,
+      join(root, "tmp"),
+      join(root, "new"),
+      join(root, "cur")
+    ])
+      expect(statSync(level).mode & 0o777).toBe(0o700)
+  })
+
+  // Node's recursive mkdir retried forever (full CPU) where mkdir answers ENOENT under an existing parent.
+  it("under /proc: refused with ENOENT, at once", async () => {
+    await expect(openMaildir("/proc/pop3-test/Maildir")).rejects.toMatchObject({ code: "ENOENT" })
+  })
+
+  it("a file in the way: ENOTDIR or EEXIST, nothing created", async () => {
+    const base = tempBase()
+    writeFileSync(join(base, "file"), "")
+    await expect(openMaildir(join(base, "file"))).rejects.toMatchObject({ code: "ENOTDIR" })
+    await expect(openMaildir(join(base, "file", "Maildir"))).rejects.toMatchObject({ code: "ENOTDIR" })
+  })
+})
+
 describe("messageKey", () => {
   // Keys name files already in users' Maildirs: a run must recognise what an earlier
   // version stored, so the value of a key never changes.

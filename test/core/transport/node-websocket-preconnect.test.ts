@@ -339,7 +339,9 @@ describe("the pop3 executable through --bridge (bin.ts in a child process)", () 
 
   it("opens nothing for a command line main refuses: an unreadable --ca", async () => {
     const { bridge, base } = await startBridge()
-    const result = await spawnCli(["--bridge", base, ...target(), "--ca", "/nonexistent/ca.pem", "stat"])
+    // --ca through a bridge is TLS in the client: --end-to-end.
+    const e2e = ["--host", "127.0.0.1", "--port", String(port), "--tls", "implicit", "--end-to-end", "--user", USER]
+    const result = await spawnCli(["--bridge", base, ...e2e, "--ca", "/nonexistent/ca.pem", "stat"])
     expect(result.code).toBe(2)
     expect(result.stderr).toMatch(/^pop3: cannot read --ca \/nonexistent\/ca\.pem/)
     expect(bridge.metrics.sessionsTotal).toBe(0)
