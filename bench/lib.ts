@@ -105,6 +105,11 @@ export interface RunResult {
   readonly maxRssKiB: number | undefined
   /** CPU time of the process and its children (user + system, from /usr/bin/time), if known. */
   readonly cpuSeconds: number | undefined
+  /**
+   * CPU time the whole machine was busy during the run, every core and process together
+   * (Dovecot, a relay, the kernel, the client): from /proc/stat, if readable.
+   */
+  readonly machineCpuSeconds: number | undefined
   readonly stdout: string
   readonly stdoutBytes: number
   readonly stderr: string
@@ -123,6 +128,18 @@ const fileSize = (path: string): number => {
 }
 
 /** Runs a command under /usr/bin/time, timing it from spawn to exit. */
+/** Busy CPU time of the machine so far, in seconds (all cores; /proc/stat's ticks are USER_HZ, 100 on Linux). */
+export function machineBusySeconds(): number | undefined {
+  try {
+    const ticks = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number)
+    // user nice system idle iowait irq softirq steal …: all but idle and iowait were work.
+    const busy = ticks.reduce((a, b) => a + b, 0) - (ticks[3] ?? 0) - (ticks[4] ?? 0)
+    return Number.isFinite(busy) ? busy / 100 : undefined
+  } catch {
+    return undefined
+  }
+}
+
 export function runMeasured(spec: RunSpec, rssFile: string): Promise<RunResult> {
   const [command, args] = haveTime
     ? [TIME, ["-f", "%U %S %M", "-o", rssFile, spec.command, ...spec.args]]
@@ -137,6 +154,7 @@ export function runMeasured(spec: RunSpec, rssFile: string): Promise<RunResult> 
         : undefined
   return new Promise((resolve, reject) => {
     const started = performance.now()
+    const busyBefore = machineBusySeconds()
     const child = spawn(command, args, {
       cwd: spec.cwd,
       env: { ...process.env, ...spec.env },
@@ -170,6 +188,7 @@ export function runMeasured(spec: RunSpec, rssFile: string): Promise<RunResult> 
     })
     child.once("close", (code, signal) => {
       const seconds = (performance.now() - started) / 1000
+      const busyAfter = machineBusySeconds()
       children.delete(child)
       if (timer !== undefined) clearTimeout(timer)
       let maxRssKiB: number | undefined
@@ -193,6 +212,7 @@ export function runMeasured(spec: RunSpec, rssFile: string): Promise<RunResult> 
         seconds,
         maxRssKiB,
         cpuSeconds,
+        machineCpuSeconds: busyBefore === undefined || busyAfter === undefined ? undefined : busyAfter - busyBefore,
         stdout: Buffer.concat(out).toString("utf8"),
         stdoutBytes: spec.stdout === "file" && spec.stdoutFile !== undefined ? fileSize(spec.stdoutFile) : outBytes,
         stderr,

@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process"
 import { accessSync, constants, readFileSync } from "node:fs"
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises"
 import { connect } from "node:net"
-import { cpus, loadavg, release, tmpdir, totalmem } from "node:os"
+import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from "node:os"
 import { join, relative } from "node:path"
 import { performance } from "node:perf_hooks"
 import { parseArgs } from "node:util"
@@ -166,6 +166,7 @@ interface Outcome {
   readonly seconds: Array<number>
   readonly rssKiB: Array<number>
   readonly cpuSeconds: Array<number>
+  readonly machineCpuSeconds: Array<number>
   failure: string | undefined
   skippedRuns: number
 }
@@ -207,6 +208,7 @@ async function measure(
     seconds: [],
     rssKiB: [],
     cpuSeconds: [],
+    machineCpuSeconds: [],
     failure: contender.unavailable === undefined ? undefined : `n/a: ${contender.unavailable}`,
     skippedRuns: 0
   }))
@@ -237,6 +239,7 @@ async function measure(
       o.seconds.push(result.seconds)
       if (result.maxRssKiB !== undefined) o.rssKiB.push(result.maxRssKiB)
       if (result.cpuSeconds !== undefined) o.cpuSeconds.push(result.cpuSeconds)
+      if (result.machineCpuSeconds !== undefined) o.machineCpuSeconds.push(result.machineCpuSeconds)
     }
   }
   progress("")
@@ -848,6 +851,31 @@ try {
         notes: [
           `medians of the same rounds as table 4 (the ${BROWSER_MB} MB message is alice's, fetched the same three ways in each round); MB/s of the difference = ${extraMb.toFixed(0)} MB / (t${mb.toFixed(0)} − t${BROWSER_MB}): start-up, connect, login and the WebSocket upgrade cancel out`,
           "table 4's ratio is of whole runs, fixed costs included; this one is of the bytes alone"
+        ]
+      })
+      // Where the CPU went: on a machine with fewer cores than busy processes, a relay's
+      // work is time taken from the client and the server, not only latency added.
+      const cores = availableParallelism()
+      tables.push({
+        title: `4d. Where the CPU went in the ${mb.toFixed(0)} MB runs (${cores} cores)`,
+        header: ["path", "wall s", "client CPU s", "everything else s", "machine busy s", `busy / (${cores} × wall)`],
+        rows: outcomes.map((o) => {
+          if (o.seconds.length === 0) return [o.contender.name, "failed", "", "", "", ""]
+          const wall = median(o.seconds)
+          const client = o.cpuSeconds.length > 0 ? median(o.cpuSeconds) : undefined
+          const busy = o.machineCpuSeconds.length > 0 ? median(o.machineCpuSeconds) : undefined
+          return [
+            o.contender.name,
+            fmtSeconds(wall),
+            client === undefined ? "?" : fmtSeconds(client),
+            client === undefined || busy === undefined ? "?" : fmtSeconds(Math.max(0, busy - client)),
+            busy === undefined ? "?" : fmtSeconds(busy),
+            busy === undefined ? "?" : `${((100 * busy) / (cores * wall)).toFixed(0)} %`
+          ]
+        }),
+        notes: [
+          "medians of the same runs as table 4; client CPU = user + system of the pop3 process (/usr/bin/time); machine busy = every core's non-idle time over the run (/proc/stat), so everything else = Dovecot, the relay, the kernel's loopback work and whatever else ran",
+          `direct, two processes share the ${cores} cores; through a relay, three: once the machine is near 100 % busy, the relay's CPU is taken from the client and Dovecot, so on this machine the ratio to direct is bounded by the CPU the relay adds, not by the relay's latency`
         ]
       })
       await stopDaemon(websockify)
