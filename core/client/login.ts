@@ -186,10 +186,22 @@ export const makeLogin =
         candidates.length > attempts.length &&
         attempts.length >= MAX_AUTO_FAILURES &&
         attempts.every((a) => a.code === undefined)
+      // [AUTH] to a digest mechanism (SCRAM, CRAM-MD5, APOP) ends auto too, yet Cyrus answers
+      // so also for "this account has no secret this mechanism can check" (saslauthd, PAM,
+      // LDAP), which PLAIN would pass: name the way out rather than try it unasked.
+      const last = attempts[attempts.length - 1]!
+      const untried = candidates.slice(attempts.length).filter((m) => m.plaintext)
+      const digestRefused =
+        attempts.length === 1 &&
+        last.code === "AUTH" &&
+        candidates[0]?.plaintext === false &&
+        untried.length > 0 &&
+        `${last.mechanism} was refused; ${untried[0]!.name} was not tried, as each failed login counts toward lockouts — if the password is right, the server may be unable to check it with ${last.mechanism} (an account checked through PAM, LDAP or saslauthd): ask for ${untried[0]!.name} by name`
       return yield* new AuthError({
         attempts,
-        reason:
-          attempts.length === 1
+        reason: digestRefused
+          ? digestRefused
+          : attempts.length === 1
             ? `${attempts[0]!.mechanism} was refused`
             : more
               ? `${attempts.length} mechanisms were refused; no more are tried, as each failed login counts toward lockouts`

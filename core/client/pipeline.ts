@@ -295,7 +295,7 @@ export const pipelinedInto = <A, E>(
         }
       }
 
-      const pull: Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> = Effect.suspend(
+      const answers: Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> = Effect.suspend(
         function step(): Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> {
           for (;;) {
             if (failure === undefined && inflight.length <= size - refill && next < commands.length) {
@@ -322,6 +322,15 @@ export const pipelinedInto = <A, E>(
             finish(got, entry.encoded)
           }
         }
+      )
+      // A server that answers -ERR and hangs up (a damaged message) makes the drain of the
+      // answers behind it fail with ConnectionClosed: the -ERR is what happened, and the one
+      // the caller must see (the sync engine skips a refused RETR by its ServerError; the
+      // user needs the server's words, not "closed during RETR n+1").
+      const pull: Pull.Pull<NonEmptyReadonlyArray<SunkAnswer<A>>, Pop3Error | E> = Effect.catchIf(
+        answers,
+        (error): error is ConnectionClosed => error instanceof ConnectionClosed && failure instanceof ServerError,
+        () => Effect.fail(failure!)
       )
       return Stream.fromPull(Effect.succeed(pull))
     })

@@ -82,7 +82,14 @@ export const apopTimestamp = (greeting: string): string | undefined => {
  */
 export const parseStat = (text: string): Stat => {
   const f = fields(text)
-  return { count: number("the STAT message count", f[0], text), size: number("the STAT size", f[1], text) }
+  const count = number("the STAT message count", f[0], text)
+  // Office 365 sums sizes in a signed 32-bit integer: past 2 GiB the octets are negative
+  // ("+OK 20437 -2061534620", MailKit #872). The count is right and the size only a hint:
+  // read it back as the unsigned 32-bit value it wrapped from.
+  const raw = f[1]
+  if (raw !== undefined && /^-\d{1,10}$/.test(raw) && Number(raw) >= -(2 ** 31))
+    return { count, size: Number(raw) + 2 ** 32 }
+  return { count, size: number("the STAT size", raw, text) }
 }
 
 /**

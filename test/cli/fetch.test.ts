@@ -697,6 +697,33 @@ describe("pop3 fetch", () => {
       })
     }
 
+    it("a server that answers -ERR and hangs up: its -ERR is reported (not the close), what came before is kept", async () => {
+      const store = storeOf([1, 2, 3].map((i) => message(i)))
+      const uid = store.messages(USER)[1]!.uid
+      const damaged: CommandTable = {
+        RETR: {
+          states: ["TRANSACTION"],
+          async run(s, c) {
+            if (s.reportedUid(Number(c.args[0])) !== uid) return defaultCommands["RETR"]!.run(s, c)
+            s.err("Message 2 is damaged", "SYS/PERM")
+            s.close()
+          }
+        }
+      }
+      const server = await serve(store, {}, damaged)
+      const dir = tempDir()
+      const run = await fetch(server, dir, ["--delete"], { json: false })
+      expect(run.code).toBe(3)
+      expect(run.stderr[1]).toBe("pop3: the connection closed during sending RETR: the server closed the connection")
+      expect(run.stderr[0]).toMatch(
+        /^pop3: warning: message 2 \(UID .+\) was refused by the server \(RETR 2 refused: -ERR \[SYS\/PERM\] Message 2 is damaged\)/
+      )
+      expect(filesIn(dir)).toEqual([expectedFile(message(1))])
+      expect(await recordedUids(stateOf(dir))).toHaveLength(1)
+      // No QUIT after the hang-up: nothing deleted.
+      expect(server.store.messages(USER)).toHaveLength(3)
+    })
+
     it("the server's text in the warning reaches the terminal escaped (no control characters)", async () => {
       const store = storeOf([message(1), message(2)])
       const uid = store.messages(USER)[0]!.uid

@@ -60,6 +60,14 @@ describe("parseStat", () => {
     expect(parseStat("2 320 messages in maildrop")).toEqual({ count: 2, size: 320 })
     expect(parseStat("  2 \t 320  ")).toEqual({ count: 2, size: 320 })
   })
+  it("reads a negative size as the unsigned 32-bit sum it wrapped from (Office 365, MailKit #872)", () => {
+    expect(parseStat("20437 -2061534620")).toEqual({ count: 20437, size: 2233432676 })
+    expect(parseStat("2 -320")).toEqual({ count: 2, size: 2 ** 32 - 320 })
+    expect(parseStat(`1 -${2 ** 31}`)).toEqual({ count: 1, size: 2 ** 31 })
+    // Beyond what a 32-bit sum can wrap to: still a protocol error.
+    expect(() => parseStat(`1 -${2 ** 31 + 1}`)).toThrow(RemoteProtocolError)
+    expect(() => parseStat("1 -")).toThrow(RemoteProtocolError)
+  })
   it("accepts 15-digit numbers (huge mailboxes)", () => {
     expect(parseStat("20000 999999999999999")).toEqual({ count: 20000, size: 999999999999999 })
   })
@@ -69,7 +77,6 @@ describe("parseStat", () => {
     "two 320",
     "2 three",
     "-1 320",
-    "2 -320",
     "2.5 320",
     "1e3 5",
     "0x10 5",
