@@ -71,17 +71,7 @@ describe("parseStat", () => {
   it("accepts 15-digit numbers (huge mailboxes)", () => {
     expect(parseStat("20000 999999999999999")).toEqual({ count: 20000, size: 999999999999999 })
   })
-  for (const bad of [
-    "",
-    "2",
-    "two 320",
-    "2 three",
-    "-1 320",
-    "2.5 320",
-    "1e3 5",
-    "0x10 5",
-    "1234567890123456 1"
-  ]) {
+  for (const bad of ["", "2", "two 320", "2 three", "-1 320", "2.5 320", "1e3 5", "0x10 5", "1234567890123456 1"]) {
     it(`${JSON.stringify(bad)} is a RemoteProtocolError`, () => {
       expect(() => parseStat(bad)).toThrow(RemoteProtocolError)
     })
