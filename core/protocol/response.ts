@@ -54,7 +54,10 @@ export const parseStatusLine = (line: Uint8Array): StatusLine => {
     case "+":
       return { kind: "continuation", code: undefined, text: rest.trim() }
     default:
-      throw new RemoteProtocolError("expected +OK, -ERR or a + continuation", excerptOf(line))
+      // An empty line has no excerpt to show: say what came instead (MailKit #1634).
+      throw line.length === 0
+        ? new RemoteProtocolError("expected +OK, -ERR or a + continuation, got an empty line")
+        : new RemoteProtocolError("expected +OK, -ERR or a + continuation", excerptOf(line))
   }
 }
 

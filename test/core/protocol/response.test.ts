@@ -71,6 +71,10 @@ describe("parseStatusLine", () => {
     })
   }
 
+  it("says so when the line is empty (there is no excerpt to show)", () => {
+    expect(() => parse("")).toThrow("expected +OK, -ERR or a + continuation, got an empty line")
+  })
+
   it("puts a bounded printable excerpt in the error", () => {
     try {
       parseStatusLine(latin1(`+ERR ${"\x01".repeat(500)}`))
