@@ -148,24 +148,62 @@ const runtimeTransport = async (): Promise<Layer.Layer<Transport>> => (await imp
  * @category constructors
  */
 export const connect = async (
-  options: ConnectOptions & { readonly transport?: Layer.Layer<Transport> | undefined }
+  options: ConnectOptions & {
+    readonly transport?: Layer.Layer<Transport> | undefined
+    /**
+     * Aborting it ends the session as `close()` does (RSET, nothing deleted): a connect or
+     * call still running rejects with `InvalidState`. `timeout` bounds each wait, not a
+     * whole call; `AbortSignal.timeout(ms)` bounds the session.
+     */
+    readonly signal?: AbortSignal | undefined
+  }
 ): Promise<PromiseSession> => {
+  const { signal } = options
+  const aborted = () => new InvalidState({ reason: "connect was aborted (its AbortSignal fired)" })
+  // A function, not `signal?.aborted` inline: the flag changes behind the type checker's back.
+  const isAborted = (): boolean => signal?.aborted === true
+  if (isAborted()) throw aborted()
   const transport = options.transport ?? (await runtimeTransport())
   const scope = await Effect.runPromise(Scope.make())
   let session: Authorization
   try {
-    session = await toPromise(connectEffect(options).pipe(Effect.provide(transport), Scope.provide(scope)))
+    const exit = await Effect.runPromiseExit(
+      connectEffect(options).pipe(Effect.provide(transport), Scope.provide(scope)),
+      signal === undefined ? undefined : { signal }
+    )
+    if (Exit.isFailure(exit))
+      throw exit.cause.reasons.every(Cause.isInterruptReason) ? aborted() : rejection(exit.cause)
+    session = exit.value
   } catch (error) {
-    await Effect.runPromise(Scope.close(scope, Exit.fail(error)))
+    const closing = Effect.runPromise(Scope.close(scope, Exit.fail(error)))
+    // Aborted: reject now; the connection's cleanup (reading away an answer in flight, at
+    // most 5 s from a server that stalls) goes on behind.
+    if (isAborted()) closing.catch(() => {})
+    else await closing
     throw error
   }
   let closed = false
   // Loops and streams still open (topMany, retrMany, listStream, uidlStream, retrStream):
   // ended before the scope closes, so what they have in flight is read away first.
   const open = new Set<() => Promise<unknown>>()
+  // Calls and loop steps waiting for an answer: rejected the moment close() (or the signal)
+  // starts, not once the session's cleanup is done — which reads away what was in flight
+  // and may wait up to 5 s for a server that stalls.
+  const waiting = new Set<() => void>()
+  const interrupted = (what: string) =>
+    new InvalidState({ reason: `${what} did not finish: the session was closed while it ran` })
+  const untilClosed = <A>(what: string, promise: Promise<A>): Promise<A> => {
+    let done: () => void = () => {}
+    const closing = new Promise<never>((_, reject) => {
+      done = () => reject(interrupted(what))
+    })
+    waiting.add(done)
+    return Promise.race([promise, closing]).finally(() => waiting.delete(done))
+  }
   const close = (exit: Exit.Exit<unknown, unknown>) => async () => {
     if (closed) return
     closed = true
+    for (const reject of [...waiting]) reject()
     await Promise.allSettled([...open].map((stop) => stop()))
     await Effect.runPromise(Scope.close(scope, exit))
   }
@@ -174,15 +212,21 @@ export const connect = async (
   // can send RSET — dropping the socket instead commits the deletions on servers that apply
   // them on any disconnect (QPOP). Interrupted that way, it rejects with InvalidState.
   const inScope = async <A, E>(what: string, effect: Effect.Effect<A, E>): Promise<A> => {
-    if (closed) return toPromise(effect)
-    const exit = await Effect.runPromise(Effect.flatMap(Effect.forkIn(effect, scope), Fiber.await))
+    // Once closing has begun nothing more is sent: refused at once (not after the cleanup).
+    if (closed)
+      throw new InvalidState({ reason: `${what} was called after the session was closed (close, quit or its signal)` })
+    const exit = await untilClosed(what, Effect.runPromise(Effect.flatMap(Effect.forkIn(effect, scope), Fiber.await)))
     if (Exit.isSuccess(exit)) return exit.value
-    if (exit.cause.reasons.every(Cause.isInterruptReason))
-      throw new InvalidState({ reason: `${what} did not finish: the session was closed while it ran` })
+    if (exit.cause.reasons.every(Cause.isInterruptReason)) throw interrupted(what)
     throw rejection(exit.cause)
   }
   // Closing without QUIT must not commit: close with a failure exit so the client sends RSET.
   const abort = close(Exit.fail("closed"))
+  if (signal !== undefined) {
+    const onAbort = () => void abort()
+    signal.addEventListener("abort", onAbort, { once: true })
+    open.add(async () => signal.removeEventListener("abort", onAbort))
+  }
   const finish = close(Exit.void)
   const ending = async <A>(effect: Effect.Effect<A, unknown>) => {
     try {
@@ -209,7 +253,13 @@ export const connect = async (
         // error itself (`Cause.squash`, as `run` does).
         const inner = Stream.toAsyncIterable(stream)[Symbol.asyncIterator]()
         let running = false
-        const stop = () => inner.return?.() ?? Promise.resolve()
+        // close() ends the loop early: what it yields then is incomplete (a retrStream's
+        // message cut short), so the loop must not end as if it were whole.
+        let closedWhileRunning = false
+        const stop = () => {
+          closedWhileRunning = true
+          return inner.return?.() ?? Promise.resolve()
+        }
         const end = () => {
           if (running) looping -= 1
           running = false
@@ -224,8 +274,11 @@ export const connect = async (
               open.add(stop)
             }
             try {
-              const result = await inner.next()
-              if (result.done === true) end()
+              const result = await untilClosed(what, inner.next())
+              if (result.done === true) {
+                end()
+                if (closedWhileRunning) throw interrupted(what)
+              }
               return result
             } catch (error) {
               end()

@@ -10,7 +10,7 @@ import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import type { AuthExchange, Mechanism } from "../auth/mechanism.ts"
 import { chooseMechanisms, MAX_AUTO_FAILURES } from "../auth/registry.ts"
-import { type AuthAttempt, AuthError, InvalidArgument, type Pop3Error } from "../errors.ts"
+import { type AuthAttempt, AuthError, InvalidArgument, InvalidState, type Pop3Error } from "../errors.ts"
 import { lineBreakIn } from "../protocol/command.ts"
 import { type Capabilities, hasCapability } from "../protocol/parse.ts"
 import type { StatusLine } from "../protocol/response.ts"
@@ -112,6 +112,11 @@ export const makeLogin =
         abandon: est.conn.abandon,
         send: (command) => Effect.flatMap(est.conn.write(command), est.conn.status)
       })
+      // Before choosing: after a login the capabilities are TRANSACTION's (no SASL list), so
+      // the engine's refusal would name whatever mechanism was left ("APOP is not allowed
+      // in the TRANSACTION state" to a caller who asked for auto).
+      if (session.current.conn.state() === "TRANSACTION")
+        return yield* new InvalidState({ reason: "login is not possible: this session is already logged in" })
       const candidates = yield* chooseMechanisms(exchangeOf(session.current), {
         mechanism: login.mechanism,
         credential: login.token !== undefined ? "token" : "password",

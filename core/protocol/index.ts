@@ -14,9 +14,11 @@
  *   engine.receive(bytes)
  *   for (let event = engine.next(); event !== NeedData; event = engine.next()) {
  *     console.log(event._tag, event._tag === "Body" ? event.bytes.length : "")
+ *     // Commands only after the greeting: in GREETING, send() throws LocalProtocolError.
+ *     if (event._tag === "Greeting") socket.write(engine.send({ name: "CAPA" }).bytes)
+ *     if (event._tag === "BodyEnd") socket.end(engine.send({ name: "QUIT" }).bytes)
  *   }
  * })
- * socket.write(engine.send({ name: "CAPA" }).bytes)
  * ```
  *
  * @module

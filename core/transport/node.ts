@@ -34,6 +34,7 @@ import { makeReadPool } from "./read-pool.ts"
 import { closeError, makePushReader, openError, pemList, quietly, readError, upgradeError } from "./reader.ts"
 import { type Connection, makeByteSocket } from "./socket.ts"
 import { type Target, Transport, verifyingUpgradeOptions } from "./transport.ts"
+import { detectRuntime } from "./detect-runtime.ts"
 
 // SNI must not carry an IP address (RFC 6066; Node prints DEP0123 to stderr when it does).
 // Without `servername` Node checks the certificate against the host, which is the same name.
@@ -104,12 +105,24 @@ const readInto = (tls: TLSSocket, onread: OnRead): boolean => {
 // Node replaces its default CAs when `ca` is given, so a target's extra CAs are trusted
 // beside Node's defaults (its bundled roots, NODE_EXTRA_CA_CERTS, the system's with
 // --use-system-ca) as the documented list `[...getCACertificates("default"), ...ca]`.
-const withDefaultCas = (ca: ReadonlyArray<string>): Array<string> => [...getCACertificates("default"), ...ca]
+const withDefaultCas = (ca: ReadonlyArray<string>): Array<string> => [...defaultCas(), ...ca]
+
+// Node's default CAs. Deno's node:tls asks for a permission to list them (`--allow-sys`)
+// and throws without it, which here would be a crash rather than a typed failure: this
+// transport is Node's (Deno has /deno, which /transport picks), so there the list is
+// left empty and `ca` alone is trusted.
+const defaultCas = (): ReadonlyArray<string> => {
+  try {
+    return getCACertificates("default")
+  } catch {
+    return []
+  }
+}
 
 // The CAs after Node's default ones at the head of `ca`; undefined when `ca` does not start
 // with them. Compared by value, so any list that spells out the defaults qualifies.
 const afterDefaults = (ca: ReadonlyArray<string>): ReadonlyArray<string> | undefined => {
-  const defaults = getCACertificates("default")
+  const defaults = defaultCas()
   if (ca.length < defaults.length) return undefined
   for (let i = 0; i < defaults.length; i++) if (ca[i] !== defaults[i]) return undefined
   return ca.slice(defaults.length)
@@ -291,6 +304,18 @@ export const makeSocket = (target: Target): Effect.Effect<Socket.Socket> =>
 
         const startTls = (options: Socket.TlsUpgradeOptions) =>
           Effect.suspend(() => {
+            // Through Deno's Node compatibility layer tls.connect({ socket }) never finishes
+            // the handshake (the caller waited out its whole timeout), and Deno and Bun refuse
+            // an IP address as servername: say which transport works instead.
+            const runtime = detectRuntime()
+            if (runtime === "deno" || (runtime === "bun" && isIP(options.servername ?? target.servername) !== 0))
+              return Effect.fail(
+                upgradeError(
+                  new Error(
+                    `STLS through pop3-everywhere/node does not work on ${runtime === "deno" ? "Deno" : "Bun with an IP address"}; use pop3-everywhere/transport (or /${runtime})`
+                  )
+                )
+              )
             const plain = socket!
             plain.off("data", onData)
             return opened(
@@ -358,7 +383,7 @@ export const layer: Layer.Layer<Transport> = Layer.succeed(Transport)({
   name: "node",
   startTls: true,
   // Always the name here, even an IP (Node's DEP0123 warning is dropped, see above).
-  upgradeOptions: (target) => verifyingUpgradeOptions(target, getCACertificates("default")),
+  upgradeOptions: (target) => verifyingUpgradeOptions(target, defaultCas()),
   // The context is built while the server answers STLS, not after. A `ca` Node cannot
   // parse fails the upgrade itself, with its error.
   prepareUpgrade: (options) => {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest"
 import { InvalidState } from "../../core/index.ts"
 import { connect } from "../../core/promise.ts"
-import { makeMailStore } from "../../dev-server/server.ts"
+import { type Behaviour, makeMailStore } from "../../dev-server/server.ts"
 import { memoryServer, PASSWORD, USER } from "./client/harness.ts"
 
 const LOGIN = { user: USER, password: PASSWORD, mechanism: "user", allowPlaintext: true } as const
@@ -87,5 +87,113 @@ describe("Promise API: retrStream inside a pipelined loop", () => {
     for (let r = await reader.read(); r.done !== true; r = await reader.read()) chunks.push(r.value)
     expect(new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])))).toBe("Subject: 2\r\n\r\ntwo\r\n")
     await mailbox.quit()
+  })
+})
+
+describe("Promise API: close() while a stream or loop runs", () => {
+  const big = () =>
+    makeMailStore({
+      [USER]: {
+        password: PASSWORD,
+        messages: [1, 2, 3].map((i) => `Subject: ${i}\r\n\r\n${"x".repeat(76)}\r\n`.repeat(30_000))
+      }
+    })
+  const rejectionOf = (promise: Promise<unknown>) =>
+    promise.then(
+      (value) => ({ resolved: value }),
+      (error: unknown) => error
+    )
+
+  it("a retrStream being read rejects with InvalidState: a message cut short never ends as if whole", async () => {
+    const server = memoryServer({ store: big(), behaviour: { writeChunkSize: 4096 } })
+    const mailbox = await (await connect(options(server))).login(LOGIN)
+    const reader = mailbox.retrStream(1).getReader()
+    expect((await reader.read()).done).toBe(false)
+    const closing = mailbox.close()
+    let outcome: unknown
+    for (;;) {
+      outcome = await rejectionOf(reader.read())
+      if (!(outcome as { resolved?: ReadableStreamReadResult<Uint8Array> }).resolved?.value) break
+    }
+    await closing
+    expect(outcome).toBeInstanceOf(InvalidState)
+    expect((outcome as InvalidState).message).toMatch(/retrStream did not finish: the session was closed while it ran/)
+  })
+
+  it("a retrMany loop throws InvalidState at its next step instead of ending early", async () => {
+    const server = memoryServer({ store: big(), behaviour: { writeChunkSize: 4096 } })
+    const mailbox = await (await connect(options(server))).login(LOGIN)
+    const got: Array<number> = []
+    const loop = (async () => {
+      for await (const { msg } of mailbox.retrMany([1, 2, 3])) {
+        got.push(msg)
+        if (msg === 1) await mailbox.close()
+      }
+    })()
+    const outcome = await rejectionOf(loop)
+    expect(outcome).toBeInstanceOf(InvalidState)
+    expect((outcome as InvalidState).message).toMatch(/retrMany did not finish: the session was closed while it ran/)
+    expect(got).toEqual([1])
+  })
+
+  it("a loop that ended before close() is not touched by it", async () => {
+    const server = memoryServer({ store: store() })
+    const mailbox = await (await connect(options(server))).login(LOGIN)
+    const got: Array<number> = []
+    for await (const { msg } of mailbox.retrMany([1, 2])) got.push(msg)
+    await mailbox.close()
+    expect(got).toEqual([1, 2])
+  })
+})
+
+describe("Promise API: connect({ signal })", () => {
+  const slow = (behaviour: Behaviour) => {
+    const server = memoryServer({ store: store(), behaviour })
+    // A limit far longer than the test: only the signal can end these waits.
+    return { server, options: { host: "dev", tls: "none", timeout: 600_000, transport: server.layer } as const }
+  }
+
+  it("aborting ends a call the server never finishes (a body that stalls): InvalidState, as close() does", async () => {
+    const { server, options } = slow({ stallMidBody: true })
+    const controller = new AbortController()
+    const mailbox = await (await connect({ ...options, signal: controller.signal })).login(LOGIN)
+    const retr = mailbox.retr(1)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    controller.abort()
+    const error = await retr.then(
+      () => "resolved",
+      (e: unknown) => e
+    )
+    expect(error).toBeInstanceOf(InvalidState)
+    expect((error as InvalidState).message).toMatch(/retr did not finish: the session was closed while it ran/)
+    // Later calls are refused, as after close().
+    await expect(mailbox.stat()).rejects.toBeInstanceOf(InvalidState)
+    expect(server.commands).toContain("RETR 1")
+  })
+
+  it("aborting while connecting rejects the connect", async () => {
+    const { options } = slow({ stallAtCommand: "CAPA" })
+    const controller = new AbortController()
+    const connecting = connect({ ...options, signal: controller.signal })
+    setTimeout(() => controller.abort(), 50)
+    await expect(connecting).rejects.toThrow("connect was aborted (its AbortSignal fired)")
+  })
+
+  it("an already aborted signal: rejected before anything is opened", async () => {
+    const { server, options } = slow({})
+    await expect(connect({ ...options, signal: AbortSignal.abort() })).rejects.toBeInstanceOf(InvalidState)
+    expect(server.commands).toEqual([])
+  })
+})
+
+describe("Promise API: login twice", () => {
+  it("is InvalidState naming the cause, not a mechanism refused by the state table", async () => {
+    const server = memoryServer({ store: store() })
+    const session = await connect(options(server))
+    await session.login(LOGIN)
+    await expect(session.login({ user: USER, password: PASSWORD })).rejects.toThrow(
+      "login is not possible: this session is already logged in"
+    )
+    await session.close()
   })
 })

@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import { collect, connect } from "../../core/client/client.ts"
 import type { Pop3Error } from "../../core/errors.ts"
 import { detectRuntime, layer } from "../../core/transport/auto.ts"
+import * as NodeTransport from "../../core/transport/node.ts"
 import { Transport } from "../../core/transport/transport.ts"
 
 export type Mode = "implicit" | "starttls" | "none"
@@ -165,6 +166,11 @@ const failures = (input: ScenarioInput): Effect.Effect<void, never, Transport> =
       timeout: "300 millis"
     })
     yield* attempt("implicit TLS to the plaintext port", { port: input.port, tls: "implicit", ca: input.ca })
+    // The Node transport named explicitly, whatever the runtime: STLS works on Node, and on
+    // Deno and Bun (whose node:tls cannot upgrade this socket) fails at once, naming the way.
+    yield* attempt("starttls through pop3-everywhere/node", { ...starttls, ca: input.ca }).pipe(
+      Effect.provide(NodeTransport.layer)
+    )
   })
 }
 
