@@ -226,6 +226,8 @@ export const connect = async (
     const onAbort = () => void abort()
     signal.addEventListener("abort", onAbort, { once: true })
     open.add(async () => signal.removeEventListener("abort", onAbort))
+    // Aborted between the connect's end and here: the event has passed.
+    if (isAborted()) onAbort()
   }
   const finish = close(Exit.void)
   const ending = async <A>(effect: Effect.Effect<A, unknown>) => {
