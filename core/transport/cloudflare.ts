@@ -77,6 +77,24 @@ const connectOfRuntime = (): Promise<Connect> =>
 // workerd takes an IPv6 literal only in brackets; bare, it is looked up as a name and fails.
 const hostname = (host: string): string => (host.includes(":") && !host.startsWith("[") ? `[${host}]` : host)
 
+// How long closing waits for the runtime (a FIN flushed, close() settled) before going on.
+// workerd then still holds the TCP connection of an unfinished handshake until the request ends.
+const CLOSE_WAIT_MILLIS = 1000
+const bounded = (promise: Promise<unknown>): Promise<unknown> =>
+  new Promise((resolve) => {
+    const timer = setTimeout(resolve, CLOSE_WAIT_MILLIS)
+    promise.then(
+      () => {
+        clearTimeout(timer)
+        resolve(undefined)
+      },
+      () => {
+        clearTimeout(timer)
+        resolve(undefined)
+      }
+    )
+  })
+
 const messageOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 const ignore = (): void => {}
 
@@ -111,6 +129,13 @@ const makeSocket = (target: Target): Socket.Socket => {
     new WorkersSocketFailure({ kind, host: target.host, port: target.port, servername: target.servername, reason })
   const openFailure = (kind: WorkersSocketFailure["kind"], reason: string) => openError(failure(kind, reason))
   const tlsFailure = (reason: string) => upgradeError(failure("tls", reason))
+  // workerd says only "internal error; reference = …" (or "Network connection lost.") when the
+  // handshake after startTls() fails; the reason stays in the runtime's own log.
+  const handshakeFailure = (cause: unknown) =>
+    tlsFailure(
+      `${messageOf(cause)} (Workers do not say why a TLS handshake failed: e.g. a certificate not for ` +
+        `${target.host}, not signed by a trusted CA, or a server that did not start TLS)`
+    )
 
   return makeByteSocket(
     Effect.gen(function* () {
@@ -144,8 +169,10 @@ const makeSocket = (target: Target): Socket.Socket => {
               ? `${messageOf(cause)} (Workers report a failed TLS handshake, e.g. an untrusted certificate, the same way)`
               : messageOf(cause)
           )
-        // A failure, a timeout or an interruption still closes it.
-      }).pipe(Effect.onError(() => Effect.promise(() => socket.close().catch(ignore))))
+        // A failure, a timeout or an interruption still closes it, without waiting: while a
+        // handshake (`secureTransport: "on"`) goes unanswered, close() never settles, and
+        // waiting for it held the connect timeout, and the caller, forever.
+      }).pipe(Effect.onError(() => Effect.sync(() => void socket.close().catch(ignore))))
 
       // Replaced by startTls()'s on upgrade.
       let reader = socket.readable.getReader()
@@ -154,14 +181,16 @@ const makeSocket = (target: Target): Socket.Socket => {
       // TLS was started and nothing has been read or written since: a failure is the handshake's.
       let handshaking = false
       let ending: Promise<unknown> = Promise.resolve()
-      // Cancelling the reader ends a read still pending.
-      const closeAll = () => Promise.allSettled([reader.cancel(), socket.close()])
+      // Cancelling the reader ends a read still pending. The wait is bounded: the close() of
+      // a socket whose TLS handshake never completed (STLS answered, then silence) never
+      // settles, and the scope, and with it the caller's TimeoutError, would wait forever.
+      const closeAll = () => bounded(Promise.allSettled([reader.cancel(), socket.close()]))
 
       // Read only when pulled: the stream's own buffer stays small and TCP pushes back.
       const input = makePushReader({
         read: async () => {
           const { done, value } = await reader.read().catch((cause: unknown) => {
-            throw handshaking ? tlsFailure(messageOf(cause)) : cause
+            throw handshaking ? handshakeFailure(cause) : cause
           })
           if (done) {
             if (handshaking) throw tlsFailure("the server closed the connection during the TLS handshake")
@@ -177,14 +206,14 @@ const makeSocket = (target: Target): Socket.Socket => {
         write: async (bytes) => {
           // Resolves when the runtime has taken the bytes: the stream's own backpressure.
           await writer.write(bytes).catch((cause: unknown) => {
-            throw handshaking ? tlsFailure(messageOf(cause)) : cause
+            throw handshaking ? handshakeFailure(cause) : cause
           })
           handshaking = false
         },
         // Half-closes (FIN) after what was written is flushed.
         end: () => (ending = writer.close().catch(ignore)),
         close: closeAll,
-        dispose: () => ending.then(closeAll),
+        dispose: () => bounded(ending).then(closeAll),
         upgrade: (options = {}) => {
           const closed = input.error()
           if (closed !== undefined) return Effect.fail(closed)

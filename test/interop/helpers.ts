@@ -2,7 +2,7 @@
 // and small network helpers.
 import { createHash } from "node:crypto"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
-import { createServer, type Server } from "node:net"
+import { createServer, type Server, type Socket } from "node:net"
 import { join } from "node:path"
 import { main } from "../../core/cli/main.ts"
 import { makeCrlfToLf } from "../../core/cli/maildir.ts"
@@ -117,5 +117,41 @@ export function maildirHolds(
     missing: wanted.flatMap((h, i) => (count(h) === 0 ? [i + 1] : [])),
     duplicated: wanted.flatMap((h, i) => (count(h) > 1 ? [i + 1] : [])),
     strangers: files.filter((f) => !wanted.includes(f)).length
+  }
+}
+
+/** A server that greets, has no CAPA, answers STLS with +OK and then stalls (issue 12, item 4). */
+export async function stallingStlsServer(): Promise<{ readonly port: number; readonly close: () => Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on("error", () => undefined)
+    socket.on("close", () => sockets.delete(socket))
+    socket.write("+OK ready\r\n")
+    let buffered = ""
+    let stalled = false
+    socket.on("data", (chunk: Buffer) => {
+      if (stalled) return
+      buffered += chunk.toString("latin1")
+      for (let lf = buffered.indexOf("\n"); lf >= 0 && !stalled; lf = buffered.indexOf("\n")) {
+        const line = buffered.slice(0, lf).trim().toUpperCase()
+        buffered = buffered.slice(lf + 1)
+        if (line === "STLS") {
+          socket.write("+OK begin TLS\r\n")
+          stalled = true
+        } else {
+          socket.write("-ERR not here\r\n")
+        }
+      }
+    })
+  })
+  const port = await listenOnLoopback(server)
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy()
+        server.close(() => resolve())
+      })
   }
 }

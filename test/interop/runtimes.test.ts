@@ -20,7 +20,16 @@ import { requireService } from "../support/require-service.ts"
 import { runtimeBin, runtimesAvailable } from "../support/runtimes.ts"
 import type { Mode, ScenarioInput, StepResult } from "../runtimes/scenario.ts"
 import { firstWrong, pattern } from "../runtimes/pattern.ts"
-import { closedPort, firstDifference, listenOnLoopback, maildirHolds, topOf, uid, UID_VALIDITY } from "./helpers.ts"
+import {
+  closedPort,
+  firstDifference,
+  listenOnLoopback,
+  maildirHolds,
+  stallingStlsServer,
+  topOf,
+  uid,
+  UID_VALIDITY
+} from "./helpers.ts"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const BIN = join(ROOT, "core", "cli", "bin.ts")
@@ -130,42 +139,6 @@ async function silentServer(): Promise<{ readonly port: number; readonly close: 
     sockets.add(socket)
     socket.on("error", () => undefined)
     socket.on("close", () => sockets.delete(socket))
-  })
-  const port = await listenOnLoopback(server)
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resolve())
-      })
-  }
-}
-
-/** A server that greets, has no CAPA, answers STLS with +OK and then stalls (issue 12, item 4). */
-async function stallingStlsServer(): Promise<{ readonly port: number; readonly close: () => Promise<void> }> {
-  const sockets = new Set<Socket>()
-  const server: Server = createServer((socket) => {
-    sockets.add(socket)
-    socket.on("error", () => undefined)
-    socket.on("close", () => sockets.delete(socket))
-    socket.write("+OK ready\r\n")
-    let buffered = ""
-    let stalled = false
-    socket.on("data", (chunk: Buffer) => {
-      if (stalled) return
-      buffered += chunk.toString("latin1")
-      for (let lf = buffered.indexOf("\n"); lf >= 0 && !stalled; lf = buffered.indexOf("\n")) {
-        const line = buffered.slice(0, lf).trim().toUpperCase()
-        buffered = buffered.slice(lf + 1)
-        if (line === "STLS") {
-          socket.write("+OK begin TLS\r\n")
-          stalled = true
-        } else {
-          socket.write("-ERR not here\r\n")
-        }
-      }
-    })
   })
   const port = await listenOnLoopback(server)
   return {

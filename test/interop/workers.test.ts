@@ -20,7 +20,8 @@ import { requireService } from "../support/require-service.ts"
 import { bundleWorker } from "../workers/bundle.ts"
 import { startWorker } from "../workers/miniflare.ts"
 import type { Scenario, ScenarioAnswer, ScenarioResult } from "../workers/scenario-worker.ts"
-import { firstDifference, topOf, uid, UID_VALIDITY } from "./helpers.ts"
+import { firstDifference, stallingStlsServer, topOf, uid, UID_VALIDITY } from "./helpers.ts"
+import { silentServer } from "../support/tcp-peers.ts"
 
 const available = requireService("Dovecot", dovecotAvailable())
 
@@ -247,6 +248,37 @@ describe.skipIf(!available)("the Cloudflare transport inside workerd (miniflare)
     it("plain POP3 needs no certificate", async () => {
       const answer = await ask(untrusting, { tls: "none", port: d().port, connectOnly: true })
       expect(answer).toMatchObject({ ok: true, result: { secure: false } })
+    })
+  })
+
+  // workerd's close() of a socket whose TLS handshake is never answered never settles:
+  // waited for, it held the TimeoutError — and the Worker's answer — forever.
+  describe("a server that never answers the TLS handshake: TimeoutError within the limit", () => {
+    it("implicit TLS to a server that accepts and says nothing", async () => {
+      const cleanups: Array<() => Promise<void>> = []
+      try {
+        const silent = await silentServer(cleanups)
+        const answer = await failure(trusting, { tls: "implicit", port: silent.port, timeout: 1000 })
+        expect(answer.error).toEqual({
+          tag: "TimeoutError",
+          message: expect.stringMatching(/^timed out after 1000 ms/)
+        })
+      } finally {
+        for (const cleanup of cleanups) await cleanup()
+      }
+    })
+    it("STLS answered +OK, then silence", async () => {
+      const stalling = await stallingStlsServer()
+      try {
+        const answer = await failure(trusting, { tls: "starttls", port: stalling.port, timeout: 1000 })
+        expect(answer.error).toEqual({
+          tag: "TimeoutError",
+          message: expect.stringMatching(/^timed out after 1000 ms/)
+        })
+        expect(answer.trace).toEqual(["STLS", "TlsEstablished", "CAPA"])
+      } finally {
+        await stalling.close()
+      }
     })
   })
 
