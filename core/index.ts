@@ -46,7 +46,7 @@ export {
 } from "./client/client.ts"
 export { type BodySink, PIPELINE_REFILL, PIPELINE_WINDOW, type PipelineOptions } from "./client/pipeline.ts"
 export * from "./errors.ts"
-export { type ConnectOptions, ListingLimits } from "./client/options.ts"
+export { BodyLimits, type ConnectOptions, ListingLimits } from "./client/options.ts"
 export { formatTraceEvent, type TraceEvent, type TraceListener } from "./client/trace.ts"
 export type { Command, CommandName } from "./protocol/command.ts"
 export { encodeCommand } from "./protocol/command.ts"

@@ -37,7 +37,7 @@ import {
   type Message
 } from "./client/client.ts"
 import { InvalidState, type Pop3Error } from "./errors.ts"
-import type { ConnectOptions } from "./client/options.ts"
+import { BodyLimits, type ConnectOptions } from "./client/options.ts"
 import type { Capabilities, ListEntry, Stat, UidlEntry } from "./protocol/parse.ts"
 import type { Transport } from "./transport/transport.ts"
 
@@ -156,9 +156,21 @@ export const connect = async (
      * whole call; `AbortSignal.timeout(ms)` bounds the session.
      */
     readonly signal?: AbortSignal | undefined
+    /**
+     * The most octets of one message `retr`, `top`, `retrMany` and `topMany` hold in
+     * memory (`BodyLimits`; default 512 MiB); past it they reject with `ProtocolError`.
+     * `retrStream` is not bounded by it.
+     */
+    readonly maxBodyOctets?: number | undefined
   }
 ): Promise<PromiseSession> => {
-  const { signal } = options
+  const { signal, maxBodyOctets } = options
+  const limits = maxBodyOctets === undefined ? undefined : { octets: maxBodyOctets }
+  // Bodies held in memory within `maxBodyOctets` when given (else BodyLimits' default).
+  const held = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    limits === undefined ? effect : Effect.provideService(effect, BodyLimits, limits)
+  const heldEach = <A, E>(stream: Stream.Stream<A, E>): Stream.Stream<A, E> =>
+    limits === undefined ? stream : Stream.provideService(stream, BodyLimits, limits)
   const aborted = () => new InvalidState({ reason: "connect was aborted (its AbortSignal fired)" })
   // A function, not `signal?.aborted` inline: the flag changes behind the type checker's back.
   const isAborted = (): boolean => signal?.aborted === true
@@ -307,7 +319,7 @@ export const connect = async (
       uidlOne: (msg) => guarded("uidlOne", () => inScope("uidlOne", mailbox.uidlOne(msg))),
       listStream: () => iterate("listStream", mailbox.listStream),
       uidlStream: () => iterate("uidlStream", mailbox.uidlStream),
-      retr: (msg) => guarded("retr", () => inScope("retr", collect(mailbox.retr(msg)))),
+      retr: (msg) => guarded("retr", () => inScope("retr", held(collect(mailbox.retr(msg))))),
       retrStream: (msg) => {
         if (looping > 0)
           return new ReadableStream({ start: (controller) => controller.error(refuseInLoop("retrStream")) })
@@ -329,9 +341,9 @@ export const connect = async (
           { highWaterMark: 0 }
         )
       },
-      top: (msg, lines) => guarded("top", () => inScope("top", collect(mailbox.top(msg, lines)))),
-      topMany: (msgs, lines) => iterate("topMany", mailbox.topMany(msgs, lines)),
-      retrMany: (msgs) => iterate("retrMany", mailbox.retrMany(msgs)),
+      top: (msg, lines) => guarded("top", () => inScope("top", held(collect(mailbox.top(msg, lines))))),
+      topMany: (msgs, lines) => iterate("topMany", heldEach(mailbox.topMany(msgs, lines))),
+      retrMany: (msgs) => iterate("retrMany", heldEach(mailbox.retrMany(msgs))),
       dele: (msg) => guarded("dele", () => inScope("dele", mailbox.dele(msg))),
       deleMany: (msgs) => guarded("deleMany", () => inScope("deleMany", mailbox.deleMany(msgs))),
       rset: () => guarded("rset", () => inScope("rset", mailbox.rset)),

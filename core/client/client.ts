@@ -20,14 +20,14 @@
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { InvalidArgument, type Pop3Error } from "../errors.ts"
+import { InvalidArgument, type Pop3Error, type ProtocolError } from "../errors.ts"
 import type { Capabilities } from "../protocol/parse.ts"
 import type { State } from "../protocol/state.ts"
 import type { Transport } from "../transport/transport.ts"
 import { establish, type Greeting } from "./establish.ts"
 import { type LoginOptions, makeLogin, type SessionState } from "./login.ts"
 import type { Mailbox } from "./mailbox.ts"
-import { type ConnectOptions, invalidOptions, resolveOptions } from "./options.ts"
+import { BodyLimits, bodyTooLong, type ConnectOptions, invalidOptions, resolveOptions } from "./options.ts"
 import { quit, readCapa } from "./read.ts"
 
 export type { Greeting } from "./establish.ts"
@@ -54,8 +54,19 @@ export interface Authorization {
  * Collects a body stream into one byte array.
  * @category helpers
  */
-export const collect = <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Effect.Effect<Uint8Array, E, R> =>
-  Stream.mkUint8Array(stream)
+export const collect = <E, R>(
+  stream: Stream.Stream<Uint8Array, E, R>
+): Effect.Effect<Uint8Array, E | ProtocolError, R> =>
+  Effect.gen(function* () {
+    const { octets } = yield* BodyLimits
+    let total = 0
+    return yield* Stream.mkUint8Array(
+      Stream.mapEffect(stream, (bytes) => {
+        total += bytes.length
+        return total > octets ? Effect.fail(bodyTooLong(octets)) : Effect.succeed(bytes)
+      })
+    )
+  })
 
 /**
  * Connects, reads the greeting and capabilities, and does STLS when asked.

@@ -5,7 +5,8 @@
  */
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
-import { MAX_LISTING_LINES, MAX_LISTING_OCTETS } from "../protocol/limits.ts"
+import { MAX_COLLECTED_OCTETS, MAX_LISTING_LINES, MAX_LISTING_OCTETS } from "../protocol/limits.ts"
+import { ProtocolError } from "../errors.ts"
 import type { Target } from "../transport/transport.ts"
 import { bareHost } from "../host.ts"
 import type { TraceListener } from "./trace.ts"
@@ -129,3 +130,23 @@ export const ListingLimits = Context.Reference<{ readonly lines: number; readonl
     defaultValue: () => ({ lines: MAX_LISTING_LINES, octets: MAX_LISTING_OCTETS })
   }
 )
+
+/**
+ * The most octets of one body collected into memory (`collect`, the Promise API's `retr`
+ * and `top`, `retrMany`/`topMany`) before the client gives up with `ProtocolError` (and
+ * drops the connection): a server that never ends a body must not fill the memory.
+ * Default MAX_COLLECTED_OCTETS (512 MiB); a body streamed is not bounded by it.
+ * @category limits
+ */
+export const BodyLimits = Context.Reference<{ readonly octets: number }>("pop3/BodyLimits", {
+  defaultValue: () => ({ octets: MAX_COLLECTED_OCTETS })
+})
+
+/**
+ * The `ProtocolError` of a body past `BodyLimits`.
+ * @category limits
+ */
+export const bodyTooLong = (octets: number, what = "the body"): ProtocolError =>
+  new ProtocolError({
+    reason: `${what} is longer than this client's limit of ${octets} octets for a body held in memory (BodyLimits); stream it instead`
+  })

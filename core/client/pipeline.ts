@@ -30,6 +30,7 @@ import { NeedData } from "../protocol/engine.ts"
 import { LocalProtocolError } from "../protocol/errors.ts"
 import type { StatusLine } from "../protocol/response.ts"
 import type { Connection } from "./connection.ts"
+import { BodyLimits, bodyTooLong } from "./options.ts"
 import { ConnectionClosed, InvalidArgument, type Pop3Error, ProtocolError, ServerError } from "../errors.ts"
 
 /**
@@ -75,19 +76,27 @@ export interface SunkAnswer<A> {
   readonly body: A | undefined
 }
 
-// Bodies collected in memory: `pipelined`'s sink.
-const collecting = (): BodySink<Uint8Array, never> => {
-  const parts: Array<Uint8Array> = []
-  let total = 0
-  return {
-    // Copied as they come: the parts are views into socket chunks, valid until the next read.
-    push: (bytes) => {
-      parts.push(bytes.slice())
-      total += bytes.length
-    },
-    end: () => Effect.succeed(concatBytes(parts, total))
+// Bodies collected in memory, each within BodyLimits: `pipelined`'s sink.
+const collecting =
+  (octets: number, commands: ReadonlyArray<Command>) =>
+  (index: number): BodySink<Uint8Array, ProtocolError> => {
+    const parts: Array<Uint8Array> = []
+    let total = 0
+    return {
+      // Copied as they come: the parts are views into socket chunks, valid until the next read.
+      push: (bytes) => {
+        total += bytes.length
+        if (total > octets) {
+          const command = commands[index]
+          const named =
+            command === undefined ? "a command" : "msg" in command ? `${command.name} ${command.msg}` : command.name
+          return Effect.fail(bodyTooLong(octets, `the answer to ${named}`))
+        }
+        parts.push(bytes.slice())
+      },
+      end: () => Effect.succeed(concatBytes(parts, total))
+    }
   }
-}
 
 const discarding: BodySink<undefined, never> = { push: () => {}, end: () => Effect.succeed(undefined) }
 
@@ -102,7 +111,13 @@ export const pipelined = (
   conn: Connection,
   commands: ReadonlyArray<Command>,
   window: number
-): Stream.Stream<Answer, Pop3Error> => pipelinedInto(conn, commands, window, collecting)
+): Stream.Stream<Answer, Pop3Error> =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      const { octets } = yield* BodyLimits
+      return pipelinedInto(conn, commands, window, collecting(octets, commands))
+    })
+  )
 
 /**
  * How a pipelined run ends.

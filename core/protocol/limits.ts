@@ -68,3 +68,14 @@ export const MAX_LISTING_LINES = 2_000_000
  * @category limits
  */
 export const MAX_LISTING_OCTETS = 128 * 1024 * 1024
+
+/**
+ * The largest body collected into memory (`collect`, the Promise API's `retr` and `top`,
+ * `retrMany`/`topMany`): past it the client gives up with `ProtocolError` rather than
+ * grow without end on a server that never ends a body. 512 MiB is several times the
+ * largest message big providers accept (Outlook 150 MB, Gmail 50 MB received); a body
+ * streamed (`mailbox.retr` as a Stream, `retrStream`, `pop3 fetch`) is not held, so not
+ * bounded. Raise it with `BodyLimits`.
+ * @category limits
+ */
+export const MAX_COLLECTED_OCTETS = 512 * 1024 * 1024

@@ -1,7 +1,16 @@
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { describe, expect, it } from "vitest"
-import { connect, type Mailbox, PIPELINE_REFILL, PIPELINE_WINDOW, type TraceEvent } from "../../../core/index.ts"
+import {
+  BodyLimits,
+  collect,
+  connect,
+  type Mailbox,
+  PIPELINE_REFILL,
+  PIPELINE_WINDOW,
+  ProtocolError,
+  type TraceEvent
+} from "../../../core/index.ts"
 import * as MemoryTransport from "../../../core/transport/memory.ts"
 import type { Behaviour } from "../../../dev-server/server.ts"
 import { makeMailStore, serveConnection } from "../../../dev-server/server.ts"
@@ -111,5 +120,50 @@ describe("pipelining", () => {
     const { result, received } = await session({}, (mb) => Effect.flip(mb.deleMany([1, 0, 2])))
     expect(result._tag).toBe("InvalidArgument")
     expect(received.filter((l) => l.startsWith("DELE"))).toEqual([])
+  })
+})
+
+describe("BodyLimits: a body held in memory is bounded", () => {
+  const limited = <A, E, R>(octets: number, effect: Effect.Effect<A, E, R>) =>
+    Effect.provideService(effect, BodyLimits, { octets })
+  const size = (msg: number) => messages[msg - 1]!.length
+
+  it("collect: ProtocolError past the limit; at the limit the body is whole; the session goes on", async () => {
+    const { result } = await session({}, (mb) =>
+      Effect.gen(function* () {
+        const exact = yield* limited(size(100), collect(mb.retr(100)))
+        const over = yield* Effect.flip(limited(size(100) - 1, collect(mb.retr(100))))
+        const stat = yield* mb.stat
+        return { exact: exact.length, over, stat }
+      })
+    )
+    expect(result.exact).toBe(size(100))
+    expect(result.over).toBeInstanceOf(ProtocolError)
+    expect(result.over.message).toBe(
+      `the server broke the POP3 protocol: the body is longer than this client's limit of ${size(100) - 1} octets for a body held in memory (BodyLimits); stream it instead`
+    )
+    expect(result.stat.count).toBe(messages.length)
+  })
+
+  it("retrMany: ProtocolError naming the command whose body went past the limit", async () => {
+    const { result } = await session({}, (mb) =>
+      Effect.flip(limited(size(3), Stream.runCollect(mb.retrMany([1, 2, 3, 4, 5]))))
+    )
+    expect(result).toBeInstanceOf(ProtocolError)
+    expect((result as ProtocolError).reason).toMatch(/^the answer to RETR 4 is longer than this client's limit/)
+  })
+
+  it("a streamed body is not bounded by it", async () => {
+    const { result } = await session({}, (mb) =>
+      limited(
+        10,
+        Stream.runFold(
+          mb.retr(100),
+          () => 0,
+          (n, bytes) => n + bytes.length
+        )
+      )
+    )
+    expect(result).toBe(size(100))
   })
 })
