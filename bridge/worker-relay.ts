@@ -72,6 +72,8 @@ export interface WorkerSessionRequest {
   readonly params: URLSearchParams
 }
 
+/** The likely cause of a TLS failure at once, for the close reasons of tls=implicit. */
+const PLAINTEXT_HINT = "a plaintext port? POP3 on 110 greets in plaintext: use tls=none, or port 995"
 const OPEN = 1
 /** How long a closing side may take (close handshake, flushing QUIT) before it is cut off. */
 const CLOSE_GRACE_MS = 5_000
@@ -317,10 +319,13 @@ export const runSession = (
         await clientKeepsUp()
         if (ended !== undefined) return
         const { done, value } = await reader.read()
+        // Also what a plaintext greeting that arrived after startTls() looks like (workerd's
+        // TLS takes it for a broken record and ends the stream): which of the two a server on
+        // port 110 gets depends on the timing, so both name the likely cause.
         if (done && handshaking)
           return finish(
             CloseCode.UpstreamTlsFailed,
-            "upstream TLS failed: the server closed the connection during the handshake",
+            `upstream TLS failed: the server closed the connection during the handshake (${PLAINTEXT_HINT})`,
             "bridge"
           )
         if (done) return finish(CloseCode.Normal, "upstream closed", "upstream")
@@ -352,7 +357,7 @@ export const runSession = (
         handshaking
           ? finish(
               CloseCode.UpstreamTlsFailed,
-              "upstream TLS failed: no TLS answer in time (a plaintext port? POP3 on 110 greets in plaintext: use tls=none, or port 995)",
+              `upstream TLS failed: no TLS answer in time (${PLAINTEXT_HINT})`,
               "bridge"
             )
           : finish(CloseCode.UpstreamTimeout, "upstream connect timed out", "bridge"),
