@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import net from "node:net"
 import { describe, expect, it } from "vitest"
 import { collect, connect, loginDelay } from "../../../core/index.ts"
+import { connect as connectPromise } from "../../../core/promise.ts"
 import type { ConnectOptions, LoginOptions, LoginSettings, Mailbox, Pop3Error } from "../../../core/index.ts"
 import { AuthError, ConnectionClosed, ProtocolError, TimeoutError } from "../../../core/errors.ts"
 import { ListingLimits } from "../../../core/client/options.ts"
@@ -684,5 +685,52 @@ describe("listings are bounded (issue 12, item 9)", () => {
   it("within the limits, listings are whole", async () => {
     const { uidl } = await listing({ lines: MESSAGE_ORDER.length, octets: 1_000_000 })
     expect(success(uidl)).toHaveLength(MESSAGE_ORDER.length)
+  })
+})
+
+// Here, not in promise-lifecycle.test.ts (which runs in Chromium too): it needs node:net.
+describe("Promise API: a body that never ends", () => {
+  it("retr rejects with ProtocolError once past maxBodyOctets, rather than filling the memory", async () => {
+    // A server whose RETR body goes on for ever, in time (each chunk well within the timeout).
+    const sockets: Array<net.Socket> = []
+    const server = net.createServer((socket) => {
+      sockets.push(socket)
+      socket.on("error", () => {})
+      socket.write("+OK ready\r\n")
+      socket.on("data", (chunk: Buffer) => {
+        const line = chunk.toString("latin1")
+        if (line.startsWith("CAPA")) socket.write("+OK\r\nUSER\r\n.\r\n")
+        else if (line.startsWith("RETR")) {
+          socket.write("+OK\r\n")
+          const line76 = Buffer.from(`${"x".repeat(76)}\r\n`.repeat(800))
+          const flood = () => {
+            while (!socket.destroyed && socket.write(line76));
+            if (!socket.destroyed) socket.once("drain", flood)
+          }
+          flood()
+        } else socket.write("+OK\r\n")
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const port = (server.address() as net.AddressInfo).port
+    try {
+      // timeout 1 s: after the error, what is left of the body is read away for at most that long.
+      const session = await connectPromise({
+        host: "127.0.0.1",
+        port,
+        tls: "none",
+        timeout: 1000,
+        maxBodyOctets: 4_000_000
+      })
+      const mailbox = await session.login({ user: "u", password: "p", allowPlaintext: true })
+      await expect(mailbox.retr(1)).rejects.toMatchObject({
+        _tag: "ProtocolError",
+        reason: expect.stringMatching(/^the body is longer than this client's limit of 4000000 octets/)
+      })
+      await session.close()
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
   })
 })
