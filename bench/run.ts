@@ -798,7 +798,11 @@ try {
         ]
       }
       const large100 = chosen(paths(lo, (name) => name))
-      const all = await measure("4 bridge", [...large100, ...chosen(paths(smaller, small))], RUNS, WARMUP)
+      // At least 9 rounds (1 with --quick): the three paths differ by tens of milliseconds,
+      // and with 3 rounds one slow run moved the bytes-only ratio from 0.93 to 0.72
+      // (2026-12-05, idle machine). A round of all six runs takes ~1.5 s.
+      const RELAY_RUNS = quick ? RUNS : Math.max(RUNS, 9)
+      const all = await measure("4 bridge", [...large100, ...chosen(paths(smaller, small))], RELAY_RUNS, WARMUP)
       const outcomes = all.filter((o) => large100.some((c) => c.name === o.contender.name))
       const medianOf = (name: string) => {
         const seconds = all.find((o) => o.contender.name === name)?.seconds ?? []
@@ -813,7 +817,7 @@ try {
           rateHeader: "MB/s",
           rate: mbRate(large.bytes),
           notes: [
-            "all three run the same CLI (`pop3 … retr 1 > /dev/null`); the relays add a WebSocket hop on loopback",
+            `all three run the same CLI (\`pop3 … retr 1 > /dev/null\`); the relays add a WebSocket hop on loopback; ${RELAY_RUNS} rounds (at least 9 unless --quick, whatever --runs says)`,
             "through a bridge the CLI opens its WebSocket before it loads the client (node-websocket-preconnect, which loads ws and not Effect), so the greeting's wait hides behind the loading; direct with --tls none connects after loading (the CLI preconnects TCP only for STLS)"
           ]
         })
