@@ -166,6 +166,12 @@ export class AuthError extends Data.TaggedError("AuthError")<{
    * (not in CAPA's SASL list, no APOP timestamp in the greeting, no USER capability).
    */
   readonly notOffered?: true | undefined
+  /**
+   * A plaintext mechanism the server offers that auto did not try after a digest one was
+   * refused with `[AUTH]` (to spare the account a second failed login): the one to ask for
+   * by name when the password is right but the server cannot check it with the digest.
+   */
+  readonly untried?: string | undefined
 }> {
   get retry(): "temporary" | "permanent" | "unknown" {
     const last = this.attempts[this.attempts.length - 1]

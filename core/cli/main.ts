@@ -97,6 +97,8 @@ const hint = (error: CliFailure, options: CliOptions): string => {
   if (error._tag === "TimeoutError" && error.operation === "the greeting" && options.tls !== "implicit") {
     return "; a server that expects TLS from the first byte (usually port 995) never greets in plaintext: try --tls implicit"
   }
+  if (error._tag === "AuthError" && error.untried !== undefined && options.auth === "auto")
+    return `; if the password is right: --auth ${error.untried.toLowerCase()}`
   if (error._tag !== "TlsError") return ""
   // Only when no CA vouched for the chain: not when a certificate of it is not for this use.
   if (error.problem === "untrusted-certificate" && /not signed by a trusted CA/.test(error.reason)) {

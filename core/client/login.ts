@@ -204,6 +204,7 @@ export const makeLogin =
         `${last.mechanism} was refused; ${untried[0]!.name} was not tried, as each failed login counts toward lockouts — if the password is right, the server may be unable to check it with ${last.mechanism} (an account checked through PAM, LDAP or saslauthd): ask for ${untried[0]!.name} by name`
       return yield* new AuthError({
         attempts,
+        ...(digestRefused ? { untried: untried[0]!.name } : {}),
         reason: digestRefused
           ? digestRefused
           : attempts.length === 1

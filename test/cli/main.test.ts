@@ -357,7 +357,7 @@ describe("exit 1: the server refused", () => {
     expect(outText).toBe("")
     // [AUTH] to a digest mechanism: the plaintext one is named, not tried (lockouts).
     expect(oneErrorLine(err)).toMatch(
-      /^pop3: login failed: APOP was refused; USER was not tried, .* ask for USER by name \(APOP: \[AUTH\] Authentication failed\) — permanent/
+      /^pop3: login failed: APOP was refused; USER was not tried, .* ask for USER by name \(APOP: \[AUTH\] Authentication failed\) — permanent, check the credentials or account; if the password is right: --auth user$/
     )
     expect(err[0]).not.toContain(`${PASSWORD}-wrong`)
   })

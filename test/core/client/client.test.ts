@@ -289,6 +289,7 @@ describe("login", () => {
     const auth = error as AuthError
     expect(auth.attempts).toEqual([{ mechanism: "APOP", code: "AUTH", text: "Authentication failed" }])
     expect(auth.retry).toBe("permanent")
+    expect(auth.untried).toBe("USER")
     // APOP refused with [AUTH]: USER/PASS is not tried (lockouts), the message names it as the way out.
     expect(auth.message).toMatch(
       /^login failed: APOP was refused; USER was not tried, as each failed login counts toward lockouts — if the password is right, the server may be unable to check it with APOP \(an account checked through PAM, LDAP or saslauthd\): ask for USER by name \(APOP: \[AUTH\] Authentication failed\)/
