@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as Socket from "effect/socket/Socket"
-import type { Command, EncodedCommand } from "../protocol/command.ts"
+import { type Command, type EncodedCommand, REDACTED } from "../protocol/command.ts"
 import { type EngineEvent, makeEngine, NeedData, type StateChange } from "../protocol/engine.ts"
 import { LocalProtocolError, RemoteProtocolError } from "../protocol/errors.ts"
 import type { StatusLine } from "../protocol/response.ts"
@@ -69,6 +69,12 @@ export interface Connection {
   ) => Effect.Effect<void, Pop3Error | E>
   /** Upgrades to TLS after STLS was accepted, within the time limit like every other wait. */
   readonly upgrade: (options: Socket.TlsUpgradeOptions) => Effect.Effect<void, Socket.SocketError | TimeoutError>
+  /**
+   * Secrets the caller holds (a password, a token) beside those this connection sends
+   * itself: a server that echoes one in its answer to a login command (`-ERR bad password
+   * hunter2`) has it replaced by `****` before any trace, error or caller sees the line.
+   */
+  readonly addSecrets: (values: ReadonlyArray<string>) => void
   /** Marks the connection unusable: later operations fail, and closing sends nothing. */
   readonly abandon: (reason: string) => Effect.Effect<void>
   /**
@@ -100,6 +106,40 @@ const causeOf = (error: Socket.SocketError): string => {
 }
 
 /**
+ * Secrets shorter than this are not looked for in the server's text: a two-letter one would
+ * turn up in ordinary words and garble them, and says little anyway.
+ */
+const MIN_SCRUBBED = 4
+
+// The commands whose answers may quote what the login sent.
+const LOGIN_COMMANDS: ReadonlySet<string> = new Set(["USER", "PASS", "APOP", "AUTH", "SaslResponse"])
+
+// What a command carries that must not come back in the server's words.
+const secretsOf = (command: Command): ReadonlyArray<string> => {
+  const values =
+    command.name === "PASS"
+      ? [command.password]
+      : command.name === "APOP"
+        ? [command.digest]
+        : command.name === "AUTH"
+          ? [command.initialResponse ?? ""]
+          : command.name === "SaslResponse" && command.response !== "*"
+            ? [command.response]
+            : []
+  return values.filter((value) => value.length >= MIN_SCRUBBED)
+}
+
+// The answer to a login command with every known secret in its text replaced. Only those:
+// elsewhere a secret made of digits could match a size in STAT's answer. A continuation's
+// text (a SASL challenge) is left as it is: the mechanism parses it.
+const scrubbed = (event: Extract<EngineEvent, { _tag: "Response" }>, secrets: ReadonlySet<string>) => {
+  if (event.status.kind === "continuation" || !LOGIN_COMMANDS.has(event.command.command.name)) return event
+  let text = event.status.text
+  for (const secret of secrets) text = text.split(secret).join(REDACTED)
+  return text === event.status.text ? event : { ...event, status: { ...event.status, text } }
+}
+
+/**
  * Wraps an open socket reader/writer into a `Connection`.
  * @category constructors
  */
@@ -126,6 +166,9 @@ export const makeConnection = (options: {
     }
     const lock = yield* Semaphore.make(1)
     const sentAt = new Map<EncodedCommand, number>()
+    // What this session sent as secrets (and what login said it holds): taken out of the
+    // answers to the login's commands before anyone — trace, error, caller — sees them.
+    const secrets = new Set<string>()
     let closedReason: string | undefined
 
     // Completed once the connection is over: the watchdog stops.
@@ -215,6 +258,7 @@ export const makeConnection = (options: {
             refused = encoded
             break
           }
+          for (const secret of secretsOf(command)) secrets.add(secret)
           if (tracing) {
             const at = now()
             sentAt.set(encoded, at)
@@ -317,6 +361,7 @@ export const makeConnection = (options: {
       if (event === NeedData) {
         return closedReason !== undefined ? new ConnectionClosed({ during, reason: closedReason }) : NeedData
       }
+      if (event._tag === "Response" && secrets.size > 0) event = scrubbed(event, secrets)
       if (tracing && event._tag === "Greeting") {
         trace({ _tag: "Received", at: now(), line: statusText(event.status) })
       } else if (tracing && event._tag === "Response") {
@@ -469,6 +514,9 @@ export const makeConnection = (options: {
       })
     return {
       state: engine.state,
+      addSecrets: (values) => {
+        for (const value of values) if (value.length >= MIN_SCRUBBED) secrets.add(value)
+      },
       abandon,
       write,
       writeAll,

@@ -103,7 +103,13 @@ export const makeLogin =
         unsafeCharacter("user name", login.user) ??
         unsafeCharacter(login.token !== undefined ? "token" : "password", Redacted.value(secret))
       if (unsafe !== undefined) return yield* unsafe
-      const exchangeOf = (est: Established): AuthExchange => ({
+      const exchangeOf = (est: Established): AuthExchange => {
+        // The password or token as given: a server that quotes it in an answer to the
+        // login (not only the encoded forms the connection saw leave) gets it replaced.
+        est.conn.addSecrets([Redacted.value(secret)])
+        return exchange(est)
+      }
+      const exchange = (est: Established): AuthExchange => ({
         host: resolved.target.host,
         port: resolved.target.port,
         apopTimestamp: est.greeting.apopTimestamp,

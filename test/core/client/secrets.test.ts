@@ -292,6 +292,39 @@ describe("the canary never shows outside the wire", () => {
     expect(crossed).toBe(true) // PLAIN, on the second connection (auto stops after two refusals)
     expect(server.connections()).toBe(2)
   })
+
+  // A server that quotes what it was sent in its refusal (the password, the AUTH line's
+  // base64 and what it decodes to): the client did not leak it, yet the trace and the
+  // error would carry it. The answers to the login's commands are scrubbed at the source.
+  const quoting: CommandTable = {
+    PASS: { states: ["AUTHORIZATION"], run: (s, c) => s.err(`wrong password ${c.rest}`) },
+    AUTH: {
+      states: ["AUTHORIZATION"],
+      run(s, c) {
+        const initial = c.args[1]
+        if (initial === undefined) return defaultCommands["AUTH"]!.run(s, c)
+        // atob, not Buffer: this file runs in Chromium too.
+        const decoded = atob(initial).replace(/[^\x20-\x7e]/g, " ")
+        s.err(`cannot accept ${c.rest} (${decoded})`, "AUTH")
+      }
+    }
+  }
+  // The mechanisms whose secret goes on the PASS or AUTH line itself (LOGIN's goes after +).
+  it.each(["user", "plain", "xoauth2", "oauthbearer"])(
+    "a server that quotes the secret in its refusal: %s",
+    async (mechanism) => {
+      const server = authServer({ sasl: { oauthTokens: { [USER]: "the-right-token" } }, commands: quoting })
+      const { exit, crossed } = await scenario(mechanism, server, "implicit", {
+        user: USER,
+        password: secret(mechanism),
+        mechanism
+      })
+      expect(errorOf(exit)).toBeInstanceOf(AuthError)
+      expect(crossed).toBe(true)
+      // The refusal is still there, the secret replaced.
+      expect((errorOf(exit) as AuthError).attempts[0]!.text).toMatch(/\*\*\*\*/)
+    }
+  )
 })
 
 describe("the search itself", () => {
