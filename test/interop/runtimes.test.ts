@@ -9,7 +9,7 @@ import { createHash } from "node:crypto"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { createServer as createHttpServer } from "node:http"
 import { createServer } from "node:net"
-import type { Server, Socket } from "node:net"
+import type { Socket } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -18,6 +18,7 @@ import { dovecotAvailable, startDovecot } from "../support/dovecot.ts"
 import type { Dovecot } from "../support/dovecot.ts"
 import { requireService } from "../support/require-service.ts"
 import { runtimeBin, runtimesAvailable } from "../support/runtimes.ts"
+import { silentServer } from "../support/tcp-peers.ts"
 import type { Mode, ScenarioInput, StepResult } from "../runtimes/scenario.ts"
 import { firstWrong, pattern } from "../runtimes/pattern.ts"
 import {
@@ -132,28 +133,11 @@ function run(
 
 const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 
-/** A server that accepts connections and never says anything (a TLS handshake there hangs). */
-async function silentServer(): Promise<{ readonly port: number; readonly close: () => Promise<void> }> {
-  const sockets = new Set<Socket>()
-  const server: Server = createServer((socket) => {
-    sockets.add(socket)
-    socket.on("error", () => undefined)
-    socket.on("close", () => sockets.delete(socket))
-  })
-  const port = await listenOnLoopback(server)
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resolve())
-      })
-  }
-}
-
 describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", () => {
   let server: Dovecot | undefined
+  // A server that accepts connections and never says anything (a TLS handshake there hangs).
   let silent: Awaited<ReturnType<typeof silentServer>> | undefined
+  const silentCleanups: Array<() => Promise<void>> = []
   let stalling: Awaited<ReturnType<typeof stallingStlsServer>> | undefined
   let dir = ""
   let caFile = ""
@@ -167,7 +151,7 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
 
   beforeAll(async () => {
     server = await startDovecot({ bulkMessages: 0 })
-    silent = await silentServer()
+    silent = await silentServer(silentCleanups)
     stalling = await stallingStlsServer()
     dir = await mkdtemp(join(tmpdir(), "pop3-runtimes-"))
     caFile = join(dir, "ca.pem")
@@ -210,7 +194,7 @@ describe.skipIf(!available)("one client on Node, Deno and Bun against Dovecot", 
 
   afterAll(async () => {
     await server?.stop()
-    await silent?.close()
+    for (const cleanup of silentCleanups) await cleanup()
     await stalling?.close()
     if (dir !== "") await rm(dir, { recursive: true, force: true })
     timings.push(`whole file ${(performance.now() - started).toFixed(0)} ms`)
