@@ -212,9 +212,11 @@ export const connect = async (
     waiting.add(done)
     return Promise.race([promise, closing]).finally(() => waiting.delete(done))
   }
+  let detachSignal = (): void => {}
   const close = (exit: Exit.Exit<unknown, unknown>) => async () => {
     if (closed) return
     closed = true
+    detachSignal()
     for (const reject of [...waiting]) reject()
     await Promise.allSettled([...open].map((stop) => stop()))
     await Effect.runPromise(Scope.close(scope, exit))
@@ -237,7 +239,7 @@ export const connect = async (
   if (signal !== undefined) {
     const onAbort = () => void abort()
     signal.addEventListener("abort", onAbort, { once: true })
-    open.add(async () => signal.removeEventListener("abort", onAbort))
+    detachSignal = () => signal.removeEventListener("abort", onAbort)
     // Aborted between the connect's end and here: the event has passed.
     if (isAborted()) onAbort()
   }
@@ -267,13 +269,7 @@ export const connect = async (
         // error itself (`Cause.squash`, as `run` does).
         const inner = Stream.toAsyncIterable(stream)[Symbol.asyncIterator]()
         let running = false
-        // close() ends the loop early: what it yields then is incomplete (a retrStream's
-        // message cut short), so the loop must not end as if it were whole.
-        let closedWhileRunning = false
-        const stop = () => {
-          closedWhileRunning = true
-          return inner.return?.() ?? Promise.resolve()
-        }
+        const stop = () => inner.return?.() ?? Promise.resolve()
         const end = () => {
           if (running) looping -= 1
           running = false
@@ -291,7 +287,9 @@ export const connect = async (
               const result = await untilClosed(what, inner.next())
               if (result.done === true) {
                 end()
-                if (closedWhileRunning) throw interrupted(what)
+                // Ended by close() (which stopped it): what it yielded is incomplete (a
+                // retrStream's message cut short), so it must not end as if it were whole.
+                if (closed) throw interrupted(what)
               }
               return result
             } catch (error) {

@@ -24,7 +24,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Pull from "effect/Pull"
 import * as Stream from "effect/Stream"
-import { type Command, type EncodedCommand, validateCommand } from "../protocol/command.ts"
+import { type Command, type EncodedCommand, encodeCommand, validateCommand } from "../protocol/command.ts"
 import { concatBytes } from "../protocol/bytes.ts"
 import { NeedData } from "../protocol/engine.ts"
 import { LocalProtocolError } from "../protocol/errors.ts"
@@ -87,9 +87,9 @@ const collecting =
       push: (bytes) => {
         total += bytes.length
         if (total > octets) {
+          // The command as a trace shows it (already sent, so it encodes).
           const command = commands[index]
-          const named =
-            command === undefined ? "a command" : "msg" in command ? `${command.name} ${command.msg}` : command.name
+          const named = command === undefined ? "a command" : encodeCommand(command).redacted
           return Effect.fail(bodyTooLong(octets, `the answer to ${named}`))
         }
         parts.push(bytes.slice())
