@@ -8,15 +8,6 @@ import * as NodeModule from "node:module"
 
 ;(NodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.()
 const argv = process.argv.slice(2)
-// The host this process connects to by name: the bridge's, through one.
-const connectsTo = (host: string, bridge: string | undefined): string => {
-  if (bridge === undefined) return host
-  try {
-    return new URL(bridge).hostname
-  } catch {
-    return host // main refuses the URL before connecting
-  }
-}
 const readable = (path: string): boolean => {
   try {
     readFileSync(path)
@@ -35,8 +26,11 @@ if (argv.length === 1 && argv[0] === "--version") {
   // whose transport adopts the connection, and only for STLS; through a bridge, the
   // WebSocket. Only for a command line main will run (an --auth it refuses aside: checking
   // that would load every mechanism first; that connection then just closes).
-  const [{ parseArgv, passwordMissing }, { preconnect }, { chooseCompilers, compileAddressPatterns }] =
-    await Promise.all([import("./argv.ts"), import("../transport/node-preconnect.ts"), import("./compiler-memory.ts")])
+  const [{ parseArgv, passwordMissing }, { preconnect }, { chooseCompilers }] = await Promise.all([
+    import("./argv.ts"),
+    import("../transport/node-preconnect.ts"),
+    import("./compiler-memory.ts")
+  ])
   const parsed = parseArgv(argv, undefined)
   if (parsed._tag === "Run") {
     const { options } = parsed
@@ -45,8 +39,6 @@ if (argv.length === 1 && argv[0] === "--version") {
     chooseCompilers(options.command.name)
     // As main refuses to run without the password or with a --ca it cannot read.
     const runs = !passwordMissing(options, process.env) && (options.ca === undefined || readable(options.ca))
-    // Before the first connect tests the host name against Node's IPv6 pattern.
-    if (runs) compileAddressPatterns(connectsTo(options.host, options.bridge))
     if (runs && options.bridge === undefined && options.tls === "starttls") {
       // Awaited: Node issues the connect from the event loop, which loading main would hold up.
       await preconnect(options.host, options.port)

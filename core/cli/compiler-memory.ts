@@ -30,11 +30,16 @@
  * start-up's — `pop3 stat` took 0.24 s of CPU with it and 0.28 s without (8 runs
  * alternating, 2026-12-05).
  *
- * And one regular expression compiled to machine code at once (`compileAddressPatterns`).
+ * Flags are set once, before main loads, and never changed back. Node's IPv6-address
+ * pattern used to be compiled at once by turning `--regexp-tier-up` off and on again around
+ * one `isIP` (~8 ms off each command connecting by name): with the compile cache on, that
+ * pair of runtime flag changes crashed `pop3 fetch` with SIGSEGV about once in 400 runs of
+ * 8 processes sharing a fresh cache (fresh-clone CI saw it once). Without the toggle, 0 in
+ * 1,600; without the cache, 0 in 800 (2026-12-05). Node's docs warn that flags changed
+ * after start may crash the process; this one did.
  *
  * @module
  */
-import { isIP } from "node:net"
 import { setFlagsFromString } from "node:v8"
 
 /**
@@ -53,26 +58,4 @@ export const chooseCompilers = (command: string): void => {
   const flag = compilerFlag(command)
   if (flag === undefined || "Deno" in globalThis || "Bun" in globalThis) return
   setFlagsFromString(flag)
-}
-
-/**
- * Has V8 compile Node's IPv6-address pattern to machine code before the connect needs it.
- * Every connect to a host name tests the name against that pattern (`isIP` in
- * `net.connect`, again in `dns.lookup`). V8 first runs a new pattern in its interpreter and
- * compiles it on a later use; this pattern, some 2 KB of source, makes ~100 KB of
- * interpreter bytecode first (`--trace-regexp-tier-up`), which took 9–12 ms of every
- * command's start (CPU profiles of `pop3 stat`, 2026-12-05) — compiled at once, ~3 ms.
- * The interpreter is off only while this one call runs, so every other pattern is handled
- * as before. `host` is what the process will connect to by name: an IP address tests
- * (and compiles) only the short IPv4 pattern.
- * @category entry
- */
-export const compileAddressPatterns = (host: string): void => {
-  if ("Deno" in globalThis || "Bun" in globalThis) return
-  setFlagsFromString("--no-regexp-tier-up")
-  try {
-    isIP(host)
-  } finally {
-    setFlagsFromString("--regexp-tier-up")
-  }
 }
