@@ -22,7 +22,7 @@
  * @module
  */
 import { excerptOf, RemoteProtocolError } from "./errors.ts"
-import { concatBytes } from "./bytes.ts"
+import { concatBytes, indexOfByte } from "./bytes.ts"
 import { MAX_STATUS_LINE } from "./limits.ts"
 
 /**
@@ -207,7 +207,7 @@ export const makeDecoder = (options: { readonly maxStatusLine?: number } = {}): 
           const start = pos
           let p = pos + 1
           for (;;) {
-            const dot = chunk.indexOf(DOT, p)
+            const dot = indexOfByte(chunk, DOT, p)
             if (dot < 0) {
               pos = chunk.length
               if (chunk[pos - 1] === LF) bodyState = LineStart

@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { asciiBytes, asciiText, concatBytes } from "../../../core/protocol/bytes.ts"
+import { asciiBytes, asciiText, concatBytes, indexOfByte, nativeByteSearch } from "../../../core/protocol/bytes.ts"
 import { decodeText } from "../../../core/protocol/response.ts"
 
 const decoder = new TextDecoder("utf-8", { fatal: false })
@@ -65,5 +65,32 @@ describe("concatBytes", () => {
     const one = Uint8Array.of(1, 2)
     expect(concatBytes([one])).toBe(one)
     expect(concatBytes([one, Uint8Array.of(), Uint8Array.of(3)])).toEqual(Uint8Array.of(1, 2, 3))
+  })
+})
+
+describe("indexOfByte", () => {
+  it("property: answers what the typed array's indexOf answers, on views at any offset and from any start", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ min: 44, max: 48, maxLength: 200 }),
+        fc.nat(20),
+        fc.nat(20),
+        fc.nat(230),
+        fc.integer({ min: 44, max: 48 }),
+        (all, skip, cut, from, byte) => {
+          const start = Math.min(skip, all.length)
+          const view = all.subarray(start, Math.max(start, all.length - cut))
+          expect(indexOfByte(view, byte, from)).toBe(view.indexOf(byte, from))
+        }
+      ),
+      { numRuns: 3000 }
+    )
+  })
+
+  it("uses Node's Buffer search on Node, the typed array's elsewhere (in a browser, no Buffer)", () => {
+    const onNode =
+      typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string" &&
+      typeof (globalThis as { Buffer?: unknown }).Buffer === "function"
+    expect(nativeByteSearch).toBe(onNode)
   })
 })
