@@ -365,12 +365,22 @@ export function pop3Retr(o: LargeOptions, name: string, bridgeUrl?: string, note
   }
 }
 
-export function rawRetr(o: LargeOptions): Contender {
+/**
+ * The raw socket (bench/runners/raw-retr.ts): no library, no parsing, no output. With
+ * `bridgeUrl`, the same through that WebSocket relay, the handshake and frames done by hand.
+ */
+export function rawRetr(o: LargeOptions, bridgeUrl?: string, name = "raw socket", note?: string): Contender {
   return {
-    name: "raw socket",
-    note: "raw socket: a Node script (bench/runners/raw-retr.ts) that sends USER/PASS/RETR and counts bytes to the terminator — no parsing, no output: the limit on this machine",
+    name,
+    note:
+      note ??
+      "raw socket: a Node script (bench/runners/raw-retr.ts) that sends USER/PASS/RETR and counts bytes to the terminator — no parsing, no output: the limit on this machine",
     prepare: async () => ({
-      ...runner("raw-retr.ts", ["127.0.0.1", String(o.plain.port), o.user, String(o.msg)], o.password),
+      ...runner(
+        "raw-retr.ts",
+        ["127.0.0.1", String(o.plain.port), o.user, String(o.msg), ...(bridgeUrl !== undefined ? [bridgeUrl] : [])],
+        o.password
+      ),
       stdout: "collect"
     }),
     verify: async (_dir, result) => {
