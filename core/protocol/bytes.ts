@@ -22,47 +22,36 @@ export const concatBytes = (
   return out
 }
 
-/** `indexOf` for one byte as a global `Buffer` has it (Node's: memchr), except on Deno and Bun. */
-const nativeIndexOf = ((): ((this: Uint8Array, byte: number, from: number) => number) | undefined => {
-  // Deno's `Buffer#indexOf` is written in JavaScript (62 ms per 100 MiB against its typed
-  // array's 26 ms); Bun's typed array already searches as fast (0.9 ms; its Buffer's 1.5).
-  if ("Deno" in globalThis || "Bun" in globalThis) return undefined
-  const method = (globalThis as { readonly Buffer?: { readonly prototype?: { readonly indexOf?: unknown } } }).Buffer
-    ?.prototype?.indexOf
-  if (typeof method !== "function") return undefined
-  const search = method as (this: Uint8Array, byte: number, from: number) => number
-  // Taken only if it answers as the typed array's own would, on a plain Uint8Array.
-  try {
-    const probe = Uint8Array.of(46, 10, 46)
-    return search.call(probe, 46, 1) === 2 && search.call(probe, 10, 2) === -1 && search.call(probe, 46, 3) === -1
-      ? search
-      : undefined
-  } catch {
-    return undefined
-  }
-})()
-
 /**
- * The index of the first `byte` in `bytes` at or after `from` (≥ 0), or -1: what
- * `bytes.indexOf(byte, from)` answers. The body decoder's search for dots runs over every
- * byte of a message, and V8's typed array `indexOf` compares one element at a time (~27 ms
- * per 100 MiB without a match, 64 KiB chunks); Node's `Buffer#indexOf` searches with
- * memchr (~1–2 ms), at the same cost per call when the byte is frequent (a dot a
- * sentence). Through pop3-bridge, where the CLI's CPU is the limit, that was 22 ms of
- * client CPU and 14 ms of wall time off a 100 MB `pop3 retr` (Node 24, 2026-12-05). So a
- * global `Buffer` whose `indexOf` answers as expected is used — Node's; on Workers with
- * nodejs_compat workerd's, measured as fast as the typed array's there — found on the
- * global: the engine still imports nothing of a runtime. Browsers have none; Deno and Bun
- * keep the typed array's.
+ * A search for one byte: the index of the first `byte` in `bytes` at or after `from`
+ * (≥ 0), or -1, as `bytes.indexOf(byte, from)` answers.
  * @category bytes
  */
-export const indexOfByte: (bytes: Uint8Array, byte: number, from: number) => number =
-  nativeIndexOf === undefined
-    ? (bytes, byte, from) => bytes.indexOf(byte, from)
-    : (bytes, byte, from) => nativeIndexOf.call(bytes, byte, from)
+export type ByteSearch = (bytes: Uint8Array, byte: number, from: number) => number
 
-/** Whether `indexOfByte` uses the global `Buffer#indexOf` (for the tests). @internal */
-export const nativeByteSearch: boolean = nativeIndexOf !== undefined
+const typedArraySearch: ByteSearch = (bytes, byte, from) => bytes.indexOf(byte, from)
+let byteSearch: ByteSearch = typedArraySearch
+
+/**
+ * Makes `indexOfByte` use `search` from now on, in the whole process: a runtime's faster
+ * search, installed by that runtime's transport as it loads — the engine imports nothing
+ * of a runtime. `search` must answer exactly as the typed array's `indexOf`.
+ * @category bytes
+ */
+export const installByteSearch = (search: ByteSearch): void => {
+  byteSearch = search
+}
+
+/** The search `indexOfByte` uses now (for the tests). @internal */
+export const installedByteSearch = (): ByteSearch => byteSearch
+
+/**
+ * The body decoder's search for dots, which runs over every byte of a message: the typed
+ * array's `indexOf` unless a transport installed a faster one (`installByteSearch`; on
+ * Node, core/transport/node-byte-search.ts).
+ * @category bytes
+ */
+export const indexOfByte: ByteSearch = (bytes, byte, from) => byteSearch(bytes, byte, from)
 
 /**
  * The octets of `text` when it is all ASCII (then UTF-8 and ASCII agree), else undefined.

@@ -21,9 +21,13 @@
 import { isIP, connect as netConnect, type NetConnectOpts, type Socket as NetSocket } from "node:net"
 import { type ConnectionOptions as TlsConnectionOptions, connect as tlsConnect, TLSSocket } from "node:tls"
 import { type RawData, WebSocket } from "ws"
+import { installNodeByteSearch } from "./node-byte-search.ts"
 
 /** The URL the transport opens for a target: what `preconnect` must open to be adopted. */
 export { connectionUrl } from "./bridge-url.ts"
+
+// The body decoder's search for dots, by memchr (node-byte-search.ts).
+installNodeByteSearch()
 
 /**
  * The largest WebSocket message accepted from the bridge (`ws`'s `maxPayload`): a frame is

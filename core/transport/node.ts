@@ -35,6 +35,10 @@ import { closeError, makePushReader, openError, pemList, quietly, readError, upg
 import { type Connection, makeByteSocket } from "./socket.ts"
 import { type Target, Transport, verifyingUpgradeOptions } from "./transport.ts"
 import { detectRuntime } from "./detect-runtime.ts"
+import { installNodeByteSearch } from "./node-byte-search.ts"
+
+// The body decoder's search for dots, by memchr (node-byte-search.ts).
+installNodeByteSearch()
 
 // SNI must not carry an IP address (RFC 6066; Node prints DEP0123 to stderr when it does).
 // Without `servername` Node checks the certificate against the host, which is the same name.

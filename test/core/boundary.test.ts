@@ -62,6 +62,7 @@ describe("the runtime boundary of core/ (biome.json)", () => {
     "core/transport/cloudflare.ts",
     "core/transport/auto.ts",
     "core/transport/node-websocket.ts",
+    "core/transport/node-byte-search.ts",
     "core/cli/probe.ts"
   ])("allows them in %s", async (path) => {
     const output = await lint(path)

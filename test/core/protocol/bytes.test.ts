@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { asciiBytes, asciiText, concatBytes, indexOfByte, nativeByteSearch } from "../../../core/protocol/bytes.ts"
+import { asciiBytes, asciiText, concatBytes, indexOfByte, installedByteSearch } from "../../../core/protocol/bytes.ts"
 import { decodeText } from "../../../core/protocol/response.ts"
 
 const decoder = new TextDecoder("utf-8", { fatal: false })
@@ -87,10 +87,9 @@ describe("indexOfByte", () => {
     )
   })
 
-  it("uses Node's Buffer search on Node, the typed array's elsewhere (in a browser, no Buffer)", () => {
-    const onNode =
-      typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string" &&
-      typeof (globalThis as { Buffer?: unknown }).Buffer === "function"
-    expect(nativeByteSearch).toBe(onNode)
+  it("is the typed array's own search until a transport installs another", () => {
+    const probe = Uint8Array.of(1, 46, 2)
+    expect(installedByteSearch()(probe, 46, 0)).toBe(1)
+    expect(installedByteSearch().toString()).toContain(".indexOf(byte, from)")
   })
 })
