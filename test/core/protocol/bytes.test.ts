@@ -1,5 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { assertSearchesAsIndexOf } from "../../support/byte-search.ts"
 import { asciiBytes, asciiText, concatBytes, indexOfByte, installedByteSearch } from "../../../core/protocol/bytes.ts"
 import { decodeText } from "../../../core/protocol/response.ts"
 
@@ -70,21 +71,7 @@ describe("concatBytes", () => {
 
 describe("indexOfByte", () => {
   it("property: answers what the typed array's indexOf answers, on views at any offset and from any start", () => {
-    fc.assert(
-      fc.property(
-        fc.uint8Array({ min: 44, max: 48, maxLength: 200 }),
-        fc.nat(20),
-        fc.nat(20),
-        fc.nat(230),
-        fc.integer({ min: 44, max: 48 }),
-        (all, skip, cut, from, byte) => {
-          const start = Math.min(skip, all.length)
-          const view = all.subarray(start, Math.max(start, all.length - cut))
-          expect(indexOfByte(view, byte, from)).toBe(view.indexOf(byte, from))
-        }
-      ),
-      { numRuns: 3000 }
-    )
+    assertSearchesAsIndexOf(indexOfByte)
   })
 
   it("is the typed array's own search until a transport installs another", () => {

@@ -1,26 +1,13 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { assertSearchesAsIndexOf } from "../../support/byte-search.ts"
 import { indexOfByte, installedByteSearch } from "../../../core/protocol/bytes.ts"
 import { makeDecoder, NeedData } from "../../../core/protocol/decoder.ts"
 import { installNodeByteSearch, nodeByteSearch } from "../../../core/transport/node-byte-search.ts"
 
 describe("Node's search for one byte (the body decoder's, on Node)", () => {
   it("property: answers what the typed array's indexOf answers, on views at any offset and from any start", () => {
-    fc.assert(
-      fc.property(
-        fc.uint8Array({ min: 44, max: 48, maxLength: 200 }),
-        fc.nat(20),
-        fc.nat(20),
-        fc.nat(230),
-        fc.integer({ min: 44, max: 48 }),
-        (all, skip, cut, from, byte) => {
-          const start = Math.min(skip, all.length)
-          const view = all.subarray(start, Math.max(start, all.length - cut))
-          expect(nodeByteSearch(view, byte, from)).toBe(view.indexOf(byte, from))
-        }
-      ),
-      { numRuns: 3000 }
-    )
+    assertSearchesAsIndexOf(nodeByteSearch)
   })
 
   it("is installed by the Node transports as they load", async () => {
