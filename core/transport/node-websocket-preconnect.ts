@@ -4,8 +4,8 @@
  * upgrade, its connection to the mail server and the server's greeting travel while the
  * client's code loads; the transport's first connection to the same URL adopts it.
  *
- * Nothing here may import more than `ws`, `node:net` and `node:tls` (and bridge-url.ts,
- * which imports nothing): it runs before anything else has loaded. When `preconnect` was
+ * Nothing here may import more than `ws`, `node:net` and `node:tls` (and bridge-url.ts and
+ * node-byte-search.ts, which import nothing else): it runs before anything else has loaded. When `preconnect` was
  * node-websocket.ts's, which needs Effect, bin.ts's import of it took ~43 ms (`ws` 16, then
  * node-websocket.ts and what it imports 27; compile cache on, 2026-12-05), so the early
  * WebSocket left about when the client itself was ready to connect; this module's import
