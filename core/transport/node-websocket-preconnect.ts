@@ -6,10 +6,10 @@
  *
  * Nothing here may import more than `ws`, `node:net` and `node:tls` (and bridge-url.ts and
  * node-byte-search.ts, which import nothing else): it runs before anything else has
- * loaded. When `preconnect` was node-websocket.ts's, which needs Effect, bin.ts's import of it took ~43 ms (`ws` 16, then
- * node-websocket.ts and what it imports 27; compile cache on, 2026-12-05), so the early
- * WebSocket left about when the client itself was ready to connect; this module's import
- * takes ~23 ms.
+ * loaded. When `preconnect` was node-websocket.ts's, which needs Effect, bin.ts's import
+ * of it took ~43 ms (`ws` 16, then node-websocket.ts and what it imports 27; compile cache
+ * on, 2026-12-05), so the early WebSocket left about when the client itself was ready to
+ * connect; this module's import takes ~23 ms.
  *
  * Until a reader is attached (`Opening.attach`), what arrives waits here, in order, and the
  * WebSocket pauses once 64 KiB wait (the reader's own mark): TCP then pushes back on the
