@@ -930,7 +930,7 @@ try {
         notes: [
           "medians of the same rounds as table 4; speed = direct time / time through the bridge; bytes only as in table 4c; paired by round as in table 4's last note",
           "the raw socket's row is the most any client can get through the relay on this machine: it adds only the hop (a third process on the same cores, the WebSocket framing, the upgrade), so pop3's ratio over it is what the library costs on that path (loading ws and http, ws's handshake and frame parsing) beyond what the hop costs everyone",
-          "the raw socket logs in with USER/PASS; pop3 chooses its own mechanism (SCRAM with Dovecot: three round trips more, each through the relay)"
+          "the raw socket logs in with USER/PASS and asks nothing else; pop3 makes more round trips, each through the relay: CAPA before and after the login, and the mechanism it chooses (SCRAM with Dovecot: three where USER/PASS take two)"
         ]
       })
       // Where the CPU went: on a machine with fewer cores than busy processes, a relay's
