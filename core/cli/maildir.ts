@@ -289,20 +289,19 @@ export const processExists = (pid: number): boolean => {
  * first when it is missing, and a refusal after that is the error.
  */
 const makeDirectory = async (dir: string): Promise<void> => {
-  try {
-    await mkdir(dir, { mode: 0o700 })
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === "EEXIST") return
-    const parent = dirname(dir)
-    if (code !== "ENOENT" || parent === dir) throw error
-    await makeDirectory(parent)
-    try {
-      await mkdir(dir, { mode: 0o700 })
-    } catch (again) {
-      if ((again as NodeJS.ErrnoException).code !== "EEXIST") throw again
-    }
-  }
+  // One mkdir; an existing path is no error here (openMaildir checks it is a directory).
+  const once = () =>
+    mkdir(dir, { mode: 0o700 }).then(
+      () => undefined,
+      (error: NodeJS.ErrnoException) => (error.code === "EEXIST" ? undefined : error)
+    )
+  const error = await once()
+  if (error === undefined) return
+  const parent = dirname(dir)
+  if (error.code !== "ENOENT" || parent === dir) throw error
+  await makeDirectory(parent)
+  const again = await once()
+  if (again !== undefined) throw again
 }
 
 /**

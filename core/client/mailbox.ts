@@ -142,6 +142,7 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
         // (one without end, or one dripped a line at a time) is left, and the connection
         // with it. Each read is timed on its own, so only this bounds a server that keeps
         // sending; finalizers are not interrupted, hence the interruptible drain inside.
+        const drainMillis = Math.min(conn.timeoutMillis, DRAIN_MILLIS)
         yield* Effect.addFinalizer(() =>
           finished
             ? Effect.void
@@ -153,10 +154,10 @@ export const makeMailbox = (conn: Connection, capabilities: () => Capabilities):
                 }
               }).pipe(
                 Effect.interruptible,
-                Effect.timeout(Math.min(conn.timeoutMillis, DRAIN_MILLIS)),
+                Effect.timeout(drainMillis),
                 Effect.catchTag("TimeoutError", () =>
                   conn.abandon(
-                    `the rest of the body of ${encoded.redacted} was still coming ${Math.min(conn.timeoutMillis, DRAIN_MILLIS) / 1000} s after it was left`
+                    `the rest of the body of ${encoded.redacted} was still coming ${drainMillis / 1000} s after it was left`
                   )
                 ),
                 Effect.ignore
